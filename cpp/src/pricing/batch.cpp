@@ -1,0 +1,246 @@
+#include "pymargin/pricing/batch.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "batch_internal.hpp"
+
+namespace pymargin::pricing {
+
+namespace detail {
+namespace {
+
+KernelSet choose_kernels() noexcept {
+  const char* cap = std::getenv("PYMARGIN_SIMD");
+  auto allowed = [cap](const char* level) {
+    if (cap == nullptr || *cap == '\0') return true;
+    static const char* order[] = {"scalar", "sse2", "avx2", "avx512"};
+    int cap_rank = 3, level_rank = 0;
+    for (int i = 0; i < 4; ++i) {
+      if (std::strcmp(cap, order[i]) == 0) cap_rank = i;
+      if (std::strcmp(level, order[i]) == 0) level_rank = i;
+    }
+    return level_rank <= cap_rank;
+  };
+#if PYMARGIN_HAVE_X86_KERNELS
+  __builtin_cpu_init();
+  if (allowed("avx512") && __builtin_cpu_supports("avx512f") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512bw")) {
+    return kernels_avx512();
+  }
+  if (allowed("avx2") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    return kernels_avx2();
+  }
+  if (allowed("sse2")) return kernels_sse2();
+#else
+  (void)allowed;
+#endif
+  return kernels_scalar();
+}
+
+const KernelSet& kernels() noexcept {
+  static const KernelSet set = choose_kernels();  // thread-safe static init
+  return set;
+}
+
+// Exact (tail-precise) recomputation of one row through the scalar functions.
+void exact_row(const BatchInputs& in, const BatchOutputs& out, std::size_t i) noexcept {
+  const OptionType type = in.is_call[i] ? OptionType::kCall : OptionType::kPut;
+  const double u = in.underlying[i];
+  const double k = in.strike[i];
+  const double t = in.time[i];
+  const double v = in.vol[i];
+  const double r = in.rate[i];
+  const bool greeks = out.delta || out.delta_forward || out.gamma || out.vega || out.theta ||
+                      out.rho || out.vanna || out.volga;
+  if (!greeks) {
+    double p = 0.0;
+    switch (in.model) {
+      case Model::kBsm:
+        p = bsm_price(u, k, t, v, r, in.carry[i], type);
+        break;
+      case Model::kInverse:
+        p = inverse_price(u, k, t, v, r, type);
+        break;
+      default:
+        p = black76_price(u, k, t, v, r, type);
+    }
+    if (out.price) out.price[i] = p;
+    return;
+  }
+  Greeks g;
+  switch (in.model) {
+    case Model::kBsm:
+      g = bsm_greeks(u, k, t, v, r, in.carry[i], type);
+      break;
+    case Model::kInverse:
+      g = inverse_greeks(u, k, t, v, r, type);
+      break;
+    default:
+      g = black76_greeks(u, k, t, v, r, type);
+  }
+  if (out.price) out.price[i] = g.price;
+  if (out.delta) out.delta[i] = g.delta;
+  if (out.delta_forward) out.delta_forward[i] = g.delta_forward;
+  if (out.gamma) out.gamma[i] = g.gamma;
+  if (out.vega) out.vega[i] = g.vega;
+  if (out.theta) out.theta[i] = g.theta;
+  if (out.rho) out.rho[i] = g.rho;
+  if (out.vanna) out.vanna[i] = g.vanna;
+  if (out.volga) out.volga[i] = g.volga;
+}
+
+template <class T>
+inline void gather(const Column<T>& c, std::size_t begin, std::size_t n, double* dst) noexcept {
+  if (c.stride == 0) {
+    const double v = static_cast<double>(c.data[0]);
+    for (std::size_t j = 0; j < n; ++j) dst[j] = v;
+  } else if (c.stride == 1) {
+    const T* src = c.data + begin;
+    for (std::size_t j = 0; j < n; ++j) dst[j] = static_cast<double>(src[j]);
+  } else {
+    for (std::size_t j = 0; j < n; ++j) dst[j] = static_cast<double>(c[begin + j]);
+  }
+}
+
+void run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t begin,
+               std::size_t end) noexcept {
+  const KernelSet& ks = kernels();
+  const bool greeks = out.delta || out.delta_forward || out.gamma || out.vega || out.theta ||
+                      out.rho || out.vanna || out.volga;
+  alignas(64) double u[kBlock], k[kBlock], t[kBlock], v[kBlock], r[kBlock], q[kBlock],
+      c[kBlock], flag[kBlock], price[kBlock];
+  alignas(64) double g[8][kBlock];
+  for (std::size_t b0 = begin; b0 < end; b0 += kBlock) {
+    const std::size_t n = std::min(kBlock, end - b0);
+    gather(in.underlying, b0, n, u);
+    gather(in.strike, b0, n, k);
+    gather(in.time, b0, n, t);
+    gather(in.vol, b0, n, v);
+    gather(in.rate, b0, n, r);
+    if (in.model == Model::kBsm) {
+      gather(in.carry, b0, n, q);
+    } else {
+      std::fill(q, q + n, 0.0);
+    }
+    for (std::size_t j = 0; j < n; ++j) c[j] = in.is_call[b0 + j] ? 1.0 : -1.0;
+    KernelBlock blk;
+    blk.n = n;
+    blk.model = static_cast<int>(in.model);
+    blk.underlying = u;
+    blk.strike = k;
+    blk.time = t;
+    blk.vol = v;
+    blk.rate = r;
+    blk.carry = q;
+    blk.call = c;
+    blk.flag = flag;
+    // Price straight into the caller's array when that is all that is asked for.
+    blk.price = (out.price && !greeks) ? out.price + b0 : price;
+    if (greeks) {
+      blk.delta = g[0];
+      blk.delta_forward = g[1];
+      blk.gamma = g[2];
+      blk.vega = g[3];
+      blk.theta = g[4];
+      blk.rho = g[5];
+      blk.vanna = g[6];
+      blk.volga = g[7];
+      ks.greeks(blk);
+      double* dst[9] = {out.price, out.delta, out.delta_forward, out.gamma, out.vega,
+                        out.theta, out.rho,   out.vanna,         out.volga};
+      const double* src[9] = {price, g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]};
+      for (int m = 0; m < 9; ++m) {
+        if (dst[m]) std::memcpy(dst[m] + b0, src[m], n * sizeof(double));
+      }
+    } else {
+      ks.price(blk);
+    }
+    for (std::size_t j = 0; j < n; ++j) {
+      if (flag[j] != 0.0) exact_row(in, out, b0 + j);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace detail
+
+Status validate(const BatchInputs& in) noexcept {
+  struct Named {
+    const Column<double>* col;
+    const char* name;
+  };
+  const Named cols[] = {{&in.underlying, "underlying"}, {&in.strike, "strike"},
+                        {&in.time, "time"},             {&in.vol, "vol"},
+                        {&in.rate, "rate"}};
+  for (const auto& c : cols) {
+    if (c.col->data == nullptr) return Status::bad_argument(c.name, "missing input column");
+  }
+  if (in.model == Model::kBsm && in.carry.data == nullptr) {
+    return Status::bad_argument("carry", "missing input column");
+  }
+  if (in.is_call.data == nullptr) return Status::bad_argument("option_type", "missing column");
+  for (std::size_t i = 0; i < in.n; ++i) {
+    const double q = in.model == Model::kBsm ? in.carry[i] : 0.0;
+    Status st = validate_black_inputs(in.underlying[i], in.strike[i], in.time[i], in.vol[i],
+                                      in.rate[i], q, i);
+    if (!st.ok()) return st;
+    if (in.is_call[i] > 1) return Status::invalid("option_type", i, "must be 0 (put) or 1 (call)");
+  }
+  return Status::success();
+}
+
+Status price_batch(const BatchInputs& in, const BatchOutputs& out, int threads) noexcept {
+  Status st = validate(in);
+  if (!st.ok()) return st;
+  if (in.n == 0) return st;
+  constexpr std::size_t kMinPerThread = 16384;
+  std::size_t nthreads = threads > 0 ? static_cast<std::size_t>(threads)
+                                     : std::max(1u, std::thread::hardware_concurrency());
+  nthreads = std::min(nthreads, std::max<std::size_t>(1, in.n / kMinPerThread));
+  if (nthreads <= 1) {
+    detail::run_range(in, out, 0, in.n);
+    return st;
+  }
+  // Chunks are whole blocks so that each thread writes disjoint cache lines.
+  const std::size_t blocks = (in.n + detail::kBlock - 1) / detail::kBlock;
+  std::vector<std::pair<std::size_t, std::size_t>> ranges;
+  std::vector<std::thread> pool;
+  std::size_t spawned = 0;
+  try {
+    ranges.reserve(nthreads);
+    pool.reserve(nthreads - 1);
+    std::size_t first_block = 0;
+    for (std::size_t w = 0; w < nthreads; ++w) {
+      const std::size_t nb = blocks / nthreads + (w < blocks % nthreads ? 1 : 0);
+      ranges.emplace_back(first_block * detail::kBlock,
+                          std::min(in.n, (first_block + nb) * detail::kBlock));
+      first_block += nb;
+    }
+    for (; spawned + 1 < ranges.size(); ++spawned) {
+      const auto rg = ranges[spawned];
+      pool.emplace_back([&in, &out, rg] { detail::run_range(in, out, rg.first, rg.second); });
+    }
+  } catch (...) {
+    // Out of memory or threads: the ranges not handed to a thread run here.
+  }
+  if (ranges.empty()) {
+    detail::run_range(in, out, 0, in.n);
+  } else {
+    for (std::size_t w = spawned; w < ranges.size(); ++w) {
+      detail::run_range(in, out, ranges[w].first, ranges[w].second);
+    }
+  }
+  for (auto& th : pool) th.join();
+  return st;
+}
+
+const char* simd_level() noexcept { return detail::kernels().name; }
+
+}  // namespace pymargin::pricing

@@ -1,0 +1,50 @@
+// Private interface between the batch driver (batch.cpp) and the vector kernels
+// (batch_kernel.cpp, compiled once per instruction set).
+#pragma once
+
+#include <cstddef>
+
+namespace pymargin::pricing::detail {
+
+inline constexpr std::size_t kBlock = 256;
+
+// One block of rows, inputs copied contiguous. `call` holds +1 / -1.
+struct KernelBlock {
+  std::size_t n = 0;
+  int model = 0;  // pricing::Model
+  const double* underlying = nullptr;
+  const double* strike = nullptr;
+  const double* time = nullptr;
+  const double* vol = nullptr;
+  const double* rate = nullptr;
+  const double* carry = nullptr;
+  const double* call = nullptr;
+  // Outputs, contiguous, kBlock long. The greeks kernel fills all of them; the price kernel
+  // only `price`. `flag` is set to nonzero for rows the caller must recompute exactly.
+  double* price = nullptr;
+  double* delta = nullptr;
+  double* delta_forward = nullptr;
+  double* gamma = nullptr;
+  double* vega = nullptr;
+  double* theta = nullptr;
+  double* rho = nullptr;
+  double* vanna = nullptr;
+  double* volga = nullptr;
+  double* flag = nullptr;
+};
+
+using KernelFn = void (*)(const KernelBlock&) noexcept;
+
+struct KernelSet {
+  KernelFn price;
+  KernelFn greeks;
+  const char* name;
+};
+
+// Defined once per compiled instruction set (see CMakeLists.txt).
+KernelSet kernels_scalar() noexcept;
+KernelSet kernels_sse2() noexcept;
+KernelSet kernels_avx2() noexcept;
+KernelSet kernels_avx512() noexcept;
+
+}  // namespace pymargin::pricing::detail

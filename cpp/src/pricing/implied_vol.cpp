@@ -1,0 +1,441 @@
+#include "pymargin/pricing/implied_vol.hpp"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "normal_internal.hpp"
+
+namespace pymargin::pricing {
+namespace {
+
+using detail::kInvSqrt2Pi;
+using detail::kSqrt2Pi;
+
+constexpr double kEps = DBL_EPSILON;
+constexpr double kSqrt3 = 1.7320508075688772935;
+constexpr double kTwoPiOverSqrt27 = 1.2091995761561452337;  // 2 pi / sqrt(27)
+constexpr double kSqrtPiOverTwo = 1.2533141373155002512;
+constexpr int kMaxIterations = 2;
+
+// Inverse of the standard normal cdf for 0 < p <= 1/2 (the only range the method needs):
+// a tail or central starting point polished by Halley steps on the accurate cdf.
+double inv_norm_cdf_lower(double p) noexcept {
+  if (p >= 0.5) return 0.0;
+  double z;
+  if (p > 0.1) {
+    z = kSqrt2Pi * (p - 0.5);
+  } else {
+    const double l = -2.0 * std::log(p);
+    z = -std::sqrt(l - std::log(l) - std::log(2.0 * M_PI));
+  }
+  for (int i = 0; i < 4; ++i) {
+    const double e = detail::norm_cdf(z) - p;
+    const double u = e * kSqrt2Pi * std::exp(0.5 * z * z);
+    const double step = u / (1.0 + 0.5 * z * u);
+    z -= step;
+    if (std::fabs(step) <= 1e-17 * std::fabs(z)) break;
+  }
+  return z;
+}
+
+// Rational cubic interpolation (Delbourgo & Gregory 1985) on [xl, xr] with end values,
+// end slopes and control parameter r (r = 3: cubic Hermite; r -> inf: linear).
+constexpr double kRLow = -(1.0 - 1.4901161193847656e-08);  // -(1 - sqrt(eps))
+constexpr double kRHigh = 2.0 / (kEps * kEps);
+
+double rational_cubic(double x, double xl, double xr, double yl, double yr, double dl,
+                      double dr, double r) noexcept {
+  const double h = xr - xl;
+  if (std::fabs(h) <= 0.0) return 0.5 * (yl + yr);
+  const double u = (x - xl) / h;
+  const double v = 1.0 - u;
+  if (!(r < kRHigh)) return yr * u + yl * v;
+  const double num =
+      yr * u * u * u + (r * yr - h * dr) * u * u * v + (r * yl + h * dl) * u * v * v + yl * v * v * v;
+  return num / (1.0 + (r - 3.0) * u * v);
+}
+
+double r_for_second_derivative(double num, double den) noexcept {
+  if (std::fabs(num) < DBL_MIN) return 0.0;
+  if (std::fabs(den) < DBL_MIN) return num > 0 ? kRHigh : kRLow;
+  return num / den;
+}
+
+// Smallest r that keeps the interpolant monotone / convex as its data are (DG85 3.8, 3.18).
+double min_r_shape(double xl, double xr, double yl, double yr, double dl, double dr,
+                   bool prefer_shape) noexcept {
+  const double h = xr - xl;
+  const double m = (yr - yl) / h;
+  const bool monotone = dl * m >= 0.0 && dr * m >= 0.0;
+  const bool convex = dl <= m && m <= dr;
+  const bool concave = dl >= m && m >= dr;
+  if (!monotone && !convex && !concave) return kRLow;
+  double r1 = -DBL_MAX;
+  if (monotone) {
+    if (m != 0.0) {
+      r1 = (dl + dr) / m;
+    } else if (prefer_shape) {
+      r1 = kRHigh;
+    }
+  }
+  double r2 = -DBL_MAX;
+  if (convex || concave) {
+    const double a = m - dl;
+    const double b = dr - m;
+    if (a != 0.0 && b != 0.0) {
+      r2 = std::max(std::fabs((dr - dl) / b), std::fabs((dr - dl) / a));
+    } else if (prefer_shape) {
+      r2 = kRHigh;
+    }
+  } else if (monotone && prefer_shape) {
+    r2 = kRHigh;
+  }
+  return std::max(kRLow, std::max(r1, r2));
+}
+
+double convex_r_left(double xl, double xr, double yl, double yr, double dl, double dr,
+                     double second_left, bool prefer_shape) noexcept {
+  const double h = xr - xl;
+  const double m = (yr - yl) / h;
+  const double r = r_for_second_derivative(0.5 * h * second_left + (dr - dl), m - dl);
+  return std::max(r, min_r_shape(xl, xr, yl, yr, dl, dr, prefer_shape));
+}
+
+double convex_r_right(double xl, double xr, double yl, double yr, double dl, double dr,
+                      double second_right, bool prefer_shape) noexcept {
+  const double h = xr - xl;
+  const double m = (yr - yl) / h;
+  const double r = r_for_second_derivative(0.5 * h * second_right + (dr - dl), dr - m);
+  return std::max(r, min_r_shape(xl, xr, yl, yr, dl, dr, prefer_shape));
+}
+
+// Lower map f_L(s) = (2 pi / sqrt 27) |x| N(-z)^3, z = |x| / (sqrt 3 s), with its first two
+// derivatives with respect to beta = b(x, s).
+struct MapValue {
+  double f, df, d2f;
+};
+
+MapValue lower_map(double x, double s) noexcept {
+  const double ax = std::fabs(x);
+  if (s <= 0.0 || x == 0.0) return {0.0, 1.0, 0.0};
+  const double z = ax / (kSqrt3 * s);
+  const double y = z * z;
+  const double s2 = s * s;
+  const double phi_m = detail::norm_cdf(-z);
+  const double phi_m2 = phi_m * phi_m;
+  MapValue m;
+  m.f = kTwoPiOverSqrt27 * ax * phi_m2 * phi_m;
+  m.df = 2.0 * M_PI * y * phi_m2 * std::exp(y + 0.125 * s2);
+  const double mills = phi_m / (kInvSqrt2Pi * std::exp(-0.5 * y));  // N(-z)/phi(z)
+  m.d2f = M_PI / 6.0 * y / (s2 * s) * phi_m *
+          (8.0 * kSqrt3 * s * ax + (3.0 * s2 * (s2 - 8.0) - 8.0 * x * x) * mills) *
+          std::exp(2.0 * y + 0.25 * s2);
+  return m;
+}
+
+double inverse_lower_map(double x, double f) noexcept {
+  if (f <= 0.0) return 0.0;
+  const double arg = std::cbrt(f / (kTwoPiOverSqrt27 * std::fabs(x)));
+  return std::fabs(x) / (kSqrt3 * std::fabs(inv_norm_cdf_lower(arg)));
+}
+
+// Upper map f_U(s) = N(-s/2), with derivatives with respect to beta.
+MapValue upper_map(double x, double s) noexcept {
+  MapValue m;
+  m.f = detail::norm_cdf(-0.5 * s);
+  if (x == 0.0) {
+    m.df = -0.5;
+    m.d2f = 0.0;
+    return m;
+  }
+  const double w = (x / s) * (x / s);
+  m.df = -0.5 * std::exp(0.5 * w);
+  m.d2f = kSqrtPiOverTwo * (w / s) * std::exp(w + 0.125 * s * s);
+  return m;
+}
+
+double inverse_upper_map(double f) noexcept { return -2.0 * inv_norm_cdf_lower(f); }
+
+inline double householder_factor(double nu, double g2, double g3) noexcept {
+  return (1.0 + 0.5 * g2 * nu) / (1.0 + nu * (g2 + g3 * nu / 6.0));
+}
+
+// The out-of-the-money call case: x <= 0, 0 < beta < b_max = e^{x/2}.
+double solve_otm_call(double beta, double x, int* iterations_out) noexcept {
+  const double b_max = std::exp(0.5 * x);
+  const double sc = std::sqrt(std::fabs(2.0 * x));
+  const double bc = normalised_time_value(x, sc);
+  const double vc = normalised_vega(x, sc);
+  double s = 0.0;
+  double s_left = DBL_MIN;
+  double s_right = DBL_MAX;
+  enum class Branch { kLowest, kMiddle, kUpper } branch;
+
+  if (beta < bc) {
+    const double sl = sc - bc / vc;
+    const double bl = normalised_time_value(x, sl);
+    if (beta < bl) {
+      branch = Branch::kLowest;
+      const MapValue fl = lower_map(x, sl);
+      const double r = convex_r_right(0.0, bl, 0.0, fl.f, 1.0, fl.df, fl.d2f, true);
+      double f = rational_cubic(beta, 0.0, bl, 0.0, fl.f, 1.0, fl.df, r);
+      if (!(f > 0.0)) {
+        const double t = beta / bl;
+        f = (fl.f * t + bl * (1.0 - t)) * t;
+      }
+      s = inverse_lower_map(x, f);
+      s_right = sl;
+    } else {
+      branch = Branch::kMiddle;
+      const double vl = normalised_vega(x, sl);
+      const double r = convex_r_right(bl, bc, sl, sc, 1.0 / vl, 1.0 / vc, 0.0, false);
+      s = rational_cubic(beta, bl, bc, sl, sc, 1.0 / vl, 1.0 / vc, r);
+      s_left = sl;
+      s_right = sc;
+    }
+  } else {
+    const double su = vc > DBL_MIN ? sc + (b_max - bc) / vc : sc;
+    const double bu = normalised_time_value(x, su);
+    if (beta <= bu) {
+      branch = Branch::kMiddle;
+      const double vu = normalised_vega(x, su);
+      const double r = convex_r_left(bc, bu, sc, su, 1.0 / vc, 1.0 / vu, 0.0, false);
+      s = rational_cubic(beta, bc, bu, sc, su, 1.0 / vc, 1.0 / vu, r);
+      s_left = sc;
+      s_right = su;
+    } else {
+      branch = Branch::kUpper;
+      const MapValue fu = upper_map(x, su);
+      double f = -1.0;
+      if (std::fabs(fu.d2f) < std::sqrt(DBL_MAX)) {
+        const double r = convex_r_left(bu, b_max, fu.f, 0.0, fu.df, -0.5, fu.d2f, true);
+        f = rational_cubic(beta, bu, b_max, fu.f, 0.0, fu.df, -0.5, r);
+      }
+      if (!(f > 0.0)) {
+        const double h = b_max - bu;
+        const double t = (beta - bu) / h;
+        f = (fu.f * (1.0 - t) + 0.5 * h * t) * (1.0 - t);
+      }
+      s = inverse_upper_map(f);
+      s_left = su;
+    }
+  }
+
+  // Householder(3) refinement.
+  const double ln_beta = std::log(beta);
+  const bool upper_log = branch == Branch::kUpper && beta > 0.5 * b_max;
+  double ds = -DBL_MAX;
+  double ds_prev = 0.0;
+  int reversals = 0;
+  int it = 0;
+  const double x2 = x * x;
+  for (; it < kMaxIterations && std::fabs(ds) > kEps * s; ++it) {
+    if (ds * ds_prev < 0.0) ++reversals;
+    if (it > 0 && (reversals == 3 || !(s > s_left && s < s_right))) {
+      s = 0.5 * (s_left + s_right);
+      if (s_right - s_left <= kEps * s) break;
+      reversals = 0;
+      ds = 0.0;
+    }
+    ds_prev = ds;
+    const double b = normalised_time_value(x, s);
+    const double bp = normalised_vega(x, s);
+    if (b > beta && s < s_right) {
+      s_right = s;
+    } else if (b < beta && s > s_left) {
+      s_left = s;
+    }
+    const double b2 = x2 / (s * s * s) - 0.25 * s;  // b''/b'
+    const double b3 = b2 * b2 - 3.0 * x2 / (s * s * s * s) - 0.25;  // b'''/b'
+    if (branch == Branch::kLowest) {
+      if (!(b > 0.0) || !(bp > 0.0)) {
+        ds = 0.5 * (s_left + s_right) - s;
+      } else {
+        const double ln_b = std::log(b);
+        const double bpob = bp / b;
+        const double nu = (ln_beta - ln_b) * ln_b / ln_beta / bpob;
+        const double lambda = 1.0 / ln_b;
+        const double g2 = b2 - bpob * (1.0 + 2.0 * lambda);
+        const double g3 = b3 + 2.0 * bpob * bpob * (1.0 + 3.0 * lambda * (1.0 + lambda)) -
+                          3.0 * b2 * bpob * (1.0 + 2.0 * lambda);
+        ds = nu * householder_factor(nu, g2, g3);
+      }
+    } else if (upper_log) {
+      if (!(b < b_max) || !(bp > DBL_MIN)) {
+        ds = 0.5 * (s_left + s_right) - s;
+      } else {
+        const double gp = bp / (b_max - b);
+        const double nu = std::log((b_max - b) / (b_max - beta)) / gp;
+        const double g2 = b2 + gp;
+        const double g3 = b3 + gp * (2.0 * gp + 3.0 * b2);
+        ds = nu * householder_factor(nu, g2, g3);
+      }
+    } else {
+      const double nu = (beta - b) / bp;
+      ds = nu * householder_factor(nu, b2, b3);
+    }
+    ds = std::max(ds, -0.5 * s);
+    s += ds;
+  }
+  if (iterations_out) *iterations_out = it;
+  return s;
+}
+
+}  // namespace
+
+Status implied_normalised_vol(double beta, double x, OptionType type, double* s_out,
+                              int* iterations) noexcept {
+  if (!std::isfinite(beta)) return Status::invalid("price", 0, "not finite");
+  if (!std::isfinite(x)) return Status::invalid("moneyness", 0, "not finite");
+  double th = sign(type);
+  // In the money: take off the intrinsic value, continue with the out-of-the-money option.
+  if (th * x > 0.0) {
+    beta -= 2.0 * std::fabs(std::sinh(0.5 * x));
+    th = -th;
+  }
+  if (beta < 0.0) return Status::no_solution("price", 0, "below the intrinsic value");
+  if (th < 0.0) x = -x;  // put -> call with the reciprocal strike
+  const double b_max = std::exp(0.5 * x);
+  if (beta >= b_max) {
+    return Status::no_solution("price", 0, "at or above the no-arbitrage maximum");
+  }
+  if (beta == 0.0) {
+    *s_out = 0.0;
+    if (iterations) *iterations = 0;
+    return Status::success();
+  }
+  *s_out = solve_otm_call(beta, x, iterations);
+  return Status::success();
+}
+
+namespace {
+
+// Undiscounted price -> normalised beta, with the intrinsic removed in price space (exact),
+// so that deep in-the-money inputs do not lose the time value to rounding.
+Status solve_price(double undiscounted, double f, double k, double time, OptionType type,
+                   std::size_t index, double* vol_out) noexcept {
+  if (!(time > 0.0)) return Status::invalid("time", index, "must be > 0 for an implied vol");
+  const double th = sign(type);
+  const double intrinsic = std::max(th * (f - k), 0.0);
+  const double tv = undiscounted - intrinsic;
+  if (tv < 0.0) return Status::no_solution("price", index, "below the intrinsic value");
+  const double cap = th > 0 ? f : k;
+  if (undiscounted >= cap) {
+    return Status::no_solution("price", index, "at or above the no-arbitrage maximum");
+  }
+  const double x = std::log(f / k);
+  const double beta = tv / (std::sqrt(f) * std::sqrt(k));
+  // Solve for the out-of-the-money option of the same strike (same vol).
+  double s = 0.0;
+  Status st = implied_normalised_vol(beta, -std::fabs(x), OptionType::kCall, &s);
+  if (!st.ok()) {
+    st.index = index;
+    return st;
+  }
+  *vol_out = s / std::sqrt(time);
+  return Status::success();
+}
+
+}  // namespace
+
+Status black76_implied_vol(double price, double forward, double strike, double time,
+                           double rate, OptionType type, double* vol_out) noexcept {
+  Status st = validate_black_inputs(forward, strike, time, 0.0, rate, 0.0, 0);
+  if (!st.ok()) return st;
+  if (!std::isfinite(price)) return Status::invalid("price", 0, "not finite");
+  return solve_price(price * std::exp(rate * time), forward, strike, time, type, 0, vol_out);
+}
+
+Status inverse_implied_vol(double price_coin, double forward, double strike, double time,
+                           double rate, OptionType type, double* vol_out) noexcept {
+  if (!std::isfinite(price_coin)) return Status::invalid("price", 0, "not finite");
+  return black76_implied_vol(price_coin * forward, forward, strike, time, rate, type, vol_out);
+}
+
+Status bsm_implied_vol(double price, double spot, double strike, double time, double rate,
+                       double carry_q, OptionType type, double* vol_out) noexcept {
+  Status st = validate_black_inputs(spot, strike, time, 0.0, rate, carry_q, 0);
+  if (!st.ok()) return st;
+  const double forward = spot * std::exp((rate - carry_q) * time);
+  return black76_implied_vol(price, forward, strike, time, rate, type, vol_out);
+}
+
+namespace {
+
+inline double undiscounted_price(const BatchInputs& in, const Column<double>& price,
+                                 std::size_t i, double* forward) noexcept {
+  const double t = in.time[i];
+  const double r = in.rate[i];
+  double f = in.underlying[i];
+  double p = price[i];
+  if (in.model == Model::kBsm) f *= std::exp((r - in.carry[i]) * t);
+  if (in.model == Model::kInverse) p *= f;
+  *forward = f;
+  return p * std::exp(r * t);
+}
+
+void solve_range(const BatchInputs& in, const Column<double>& price, double* out,
+                 std::size_t b, std::size_t e) noexcept {
+  for (std::size_t i = b; i < e; ++i) {
+    double f = 0.0;
+    const double p = undiscounted_price(in, price, i, &f);
+    const OptionType type = in.is_call[i] ? OptionType::kCall : OptionType::kPut;
+    double v = 0.0;
+    solve_price(p, f, in.strike[i], in.time[i], type, i, &v);  // checked beforehand
+    out[i] = v;
+  }
+}
+
+}  // namespace
+
+Status implied_vol_batch(const BatchInputs& in, Column<double> price, double* vol_out,
+                         int threads) noexcept {
+  if (price.data == nullptr) return Status::bad_argument("price", "missing input column");
+  if (vol_out == nullptr && in.n > 0) return Status::bad_argument("out", "missing output");
+  BatchInputs checked = in;
+  const double zero = 0.0;
+  checked.vol = Column<double>{&zero, 0};
+  Status st = validate(checked);
+  if (!st.ok()) return st;
+  for (std::size_t i = 0; i < in.n; ++i) {
+    if (!std::isfinite(price[i])) return Status::invalid("price", i, "not finite");
+    if (!(in.time[i] > 0.0)) return Status::invalid("time", i, "must be > 0 for an implied vol");
+    double f = 0.0;
+    const double p = undiscounted_price(in, price, i, &f);
+    const double k = in.strike[i];
+    const double th = in.is_call[i] ? 1.0 : -1.0;
+    if (p < std::max(th * (f - k), 0.0)) {
+      return Status::no_solution("price", i, "below the intrinsic value");
+    }
+    if (p >= (th > 0 ? f : k)) {
+      return Status::no_solution("price", i, "at or above the no-arbitrage maximum");
+    }
+  }
+  constexpr std::size_t kMinPerThread = 2048;
+  std::size_t nthreads = threads > 0 ? static_cast<std::size_t>(threads)
+                                     : std::max(1u, std::thread::hardware_concurrency());
+  nthreads = std::min(nthreads, std::max<std::size_t>(1, in.n / kMinPerThread));
+  std::vector<std::thread> pool;
+  std::size_t handed = 0;
+  const std::size_t chunk = nthreads > 0 ? (in.n + nthreads - 1) / nthreads : in.n;
+  try {
+    pool.reserve(nthreads);
+    for (std::size_t w = 0; w + 1 < nthreads; ++w) {
+      const std::size_t b = w * chunk;
+      const std::size_t e = std::min(in.n, b + chunk);
+      pool.emplace_back([&in, &price, vol_out, b, e] { solve_range(in, price, vol_out, b, e); });
+      handed = e;
+    }
+  } catch (...) {
+    // Could not start a thread: the rest runs here.
+  }
+  solve_range(in, price, vol_out, handed, in.n);
+  for (auto& t : pool) t.join();
+  return Status::success();
+}
+
+}  // namespace pymargin::pricing

@@ -1,0 +1,7 @@
+file(GLOB_RECURSE _files ${ROOT}/include/*.hpp ${ROOT}/src/*.hpp ${ROOT}/src/*.cpp)
+foreach(_f IN LISTS _files)
+  file(STRINGS ${_f} _hits REGEX "#include[ \t]*[<\"](pybind11/|Python\\.h)")
+  if(_hits)
+    message(FATAL_ERROR "${_f} includes Python or pybind11: ${_hits}")
+  endif()
+endforeach()
