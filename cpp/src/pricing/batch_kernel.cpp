@@ -74,7 +74,8 @@ inline void run(const KernelBlock& b) noexcept {
     const double th = cc[i];
     const double sqrt_t = std::sqrt(T);
     const double s = sig * sqrt_t;
-    const double x = log(F / K);
+    const double quot = F / K;
+    const double x = log(quot) + std::fma(-quot, K, F) / K / quot;  // division rounding corrected
     const double d1 = x / s + 0.5 * s;
     const double d2 = d1 - s;
     const double tho = x < 0.0 ? 1.0 : -1.0;  // sign of the out-of-the-money option

@@ -101,7 +101,7 @@ inline double undiscounted(double f, double k, double x, double s, double th) no
 
 double black76_price(double forward, double strike, double time, double vol, double rate,
                      OptionType type) noexcept {
-  const double x = std::log(forward / strike);
+  const double x = detail::log_moneyness(forward, strike);
   const double s = vol * std::sqrt(time);
   return std::exp(-rate * time) * undiscounted(forward, strike, x, s, sign(type));
 }
@@ -111,7 +111,7 @@ Greeks black76_greeks(double forward, double strike, double time, double vol, do
   const double th = sign(type);
   const double f = forward;
   const double k = strike;
-  const double x = std::log(f / k);
+  const double x = detail::log_moneyness(f, k);
   const double sqrt_t = std::sqrt(time);
   const double s = vol * sqrt_t;
   const double df = std::exp(-rate * time);
@@ -169,7 +169,7 @@ Greeks bsm_greeks(double spot, double strike, double time, double vol, double ra
   const double df = std::exp(-rate * time);
   double n_d2;
   if (s > 0.0) {
-    const double d2 = std::log(forward / strike) / s - 0.5 * s;
+    const double d2 = detail::log_moneyness(forward, strike) / s - 0.5 * s;
     n_d2 = detail::norm_cdf(th * d2);
   } else {
     const double itm = th * (forward - strike);

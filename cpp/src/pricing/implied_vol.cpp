@@ -314,6 +314,12 @@ Status implied_normalised_vol(double beta, double x, OptionType type, double* s_
 
 namespace {
 
+// A price below the intrinsic value by no more than the rounding of discounting or of a coin
+// conversion (4 ulp) is taken as the intrinsic value itself (vol 0), not as an arbitrage.
+inline bool below_intrinsic(double undiscounted, double intrinsic) noexcept {
+  return undiscounted < intrinsic * (1.0 - 4.0 * kEps);
+}
+
 // Undiscounted price -> normalised beta, with the intrinsic removed in price space (exact),
 // so that deep in-the-money inputs do not lose the time value to rounding.
 Status solve_price(double undiscounted, double f, double k, double time, OptionType type,
@@ -321,13 +327,16 @@ Status solve_price(double undiscounted, double f, double k, double time, OptionT
   if (!(time > 0.0)) return Status::invalid("time", index, "must be > 0 for an implied vol");
   const double th = sign(type);
   const double intrinsic = std::max(th * (f - k), 0.0);
-  const double tv = undiscounted - intrinsic;
-  if (tv < 0.0) return Status::no_solution("price", index, "below the intrinsic value");
+  double tv = undiscounted - intrinsic;
+  if (below_intrinsic(undiscounted, intrinsic)) {
+    return Status::no_solution("price", index, "below the intrinsic value");
+  }
+  tv = std::max(tv, 0.0);
   const double cap = th > 0 ? f : k;
   if (undiscounted >= cap) {
     return Status::no_solution("price", index, "at or above the no-arbitrage maximum");
   }
-  const double x = std::log(f / k);
+  const double x = detail::log_moneyness(f, k);
   const double beta = tv / (std::sqrt(f) * std::sqrt(k));
   // Solve for the out-of-the-money option of the same strike (same vol).
   double s = 0.0;
@@ -408,7 +417,7 @@ Status implied_vol_batch(const BatchInputs& in, Column<double> price, double* vo
     const double p = undiscounted_price(in, price, i, &f);
     const double k = in.strike[i];
     const double th = in.is_call[i] ? 1.0 : -1.0;
-    if (p < std::max(th * (f - k), 0.0)) {
+    if (below_intrinsic(p, std::max(th * (f - k), 0.0))) {
       return Status::no_solution("price", i, "below the intrinsic value");
     }
     if (p >= (th > 0 ? f : k)) {

@@ -29,6 +29,14 @@ inline double gauss_factor(double x, double s, double t) noexcept {
   return std::exp(-0.5 * sum) * (1.0 - 0.5 * err);
 }
 
+// ln(F/K) with the rounding of the quotient corrected to first order: near the money the
+// quotient's half-ulp error would otherwise be a large relative error of a tiny x.
+inline double log_moneyness(double f, double k) noexcept {
+  const double q = f / k;
+  const double rem = std::fma(-q, k, f) / k;  // f/k = q + rem exactly to ~2^-106
+  return std::log(q) + rem / q;
+}
+
 // Standard normal cdf N(z) = erfc(-z/sqrt 2)/2, with the rounding of -z/sqrt(2) corrected to
 // first order so that far in the lower tail the result keeps a few-ulp relative accuracy
 // (the rounding would otherwise cost ~z^2 ulp).
