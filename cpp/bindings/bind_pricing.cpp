@@ -1,0 +1,231 @@
+// Bindings of the pricing layer: batch kernels over numpy arrays (zero-copy, out=, GIL
+// released) and cheap scalar calls.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "errors.hpp"
+#include "pymargin/pricing/batch.hpp"
+#include "pymargin/pricing/black.hpp"
+#include "pymargin/pricing/implied_vol.hpp"
+
+namespace py = pybind11;
+
+namespace pymargin::bindings {
+namespace {
+
+using pricing::Column;
+using pricing::OptionType;
+
+[[noreturn]] void type_error(const std::string& field, const std::string& message) {
+  throw PyInputError{PyInputError::kType, field, -1, message};
+}
+[[noreturn]] void shape_error(const std::string& field, const std::string& message) {
+  throw PyInputError{PyInputError::kInvalid, field, -1, message};
+}
+
+// A read-only view of `a` as a column of n rows: one element (broadcast), a C-contiguous array
+// of n elements, or a 1-D strided array of n elements. Never copies.
+template <class T>
+Column<T> column(const py::array& a, std::size_t n, const std::string& name) {
+  if (!py::dtype::of<T>().equal(a.dtype()) &&
+      !(sizeof(T) == 1 && a.dtype().itemsize() == 1 && a.dtype().kind() == 'b')) {
+    type_error(name, std::string("expected dtype ") +
+                         std::string(py::str(py::dtype::of<T>())) + ", got " +
+                         std::string(py::str(a.dtype())));
+  }
+  const auto size = static_cast<std::size_t>(a.size());
+  const T* data = static_cast<const T*>(a.data());
+  if (size == 1) return {data, 0};
+  if (size != n) shape_error(name, "has " + std::to_string(size) + " elements, expected " +
+                                       std::to_string(n) + " or 1");
+  if (a.flags() & py::array::c_style) return {data, 1};
+  if (a.ndim() == 1 && a.strides(0) % static_cast<py::ssize_t>(sizeof(T)) == 0) {
+    return {data, a.strides(0) / static_cast<py::ssize_t>(sizeof(T))};
+  }
+  shape_error(name, "must be C-contiguous or one-dimensional");
+}
+
+double* output(const py::object& o, std::size_t n, const char* name) {
+  if (o.is_none()) return nullptr;
+  if (!py::isinstance<py::array>(o)) type_error(name, "out must be a numpy array");
+  py::array a = py::reinterpret_borrow<py::array>(o);
+  if (!py::dtype::of<double>().equal(a.dtype())) type_error(name, "out must have dtype float64");
+  if (!(a.flags() & py::array::c_style)) type_error(name, "out must be C-contiguous");
+  if (!a.writeable()) type_error(name, "out must be writeable");
+  if (static_cast<std::size_t>(a.size()) != n) {
+    shape_error(name, "out has " + std::to_string(a.size()) + " elements, expected " +
+                          std::to_string(n));
+  }
+  return static_cast<double*>(a.mutable_data());
+}
+
+pricing::Model to_model(int m) {
+  if (m < 0 || m > 2) shape_error("model", "unknown pricing model");
+  return static_cast<pricing::Model>(m);
+}
+
+const char* underlying_name(pricing::Model m) {
+  return m == pricing::Model::kBsm ? "spot" : "forward";
+}
+
+pricing::BatchInputs inputs(int model, std::size_t n, const py::array& u, const py::array& k,
+                            const py::array& t, const py::array& v, const py::array& r,
+                            const py::array& q, const py::array& is_call) {
+  pricing::BatchInputs in;
+  in.model = to_model(model);
+  in.n = n;
+  in.underlying = column<double>(u, n, underlying_name(in.model));
+  in.strike = column<double>(k, n, "strike");
+  in.time = column<double>(t, n, "time");
+  in.vol = column<double>(v, n, "vol");
+  in.rate = column<double>(r, n, "rate");
+  in.carry = column<double>(q, n, "dividend");
+  in.is_call = column<std::uint8_t>(is_call, n, "option_type");
+  return in;
+}
+
+void price_batch(int model, std::size_t n, const py::array& u, const py::array& k,
+                 const py::array& t, const py::array& v, const py::array& r,
+                 const py::array& q, const py::array& is_call, const py::tuple& outs,
+                 int threads) {
+  const pricing::BatchInputs in = inputs(model, n, u, k, t, v, r, q, is_call);
+  if (outs.size() != 9) shape_error("out", "expected 9 output slots");
+  static const char* names[9] = {"price", "delta", "delta_forward", "gamma", "vega",
+                                 "theta", "rho",   "vanna",         "volga"};
+  std::array<double*, 9> p{};
+  for (std::size_t i = 0; i < 9; ++i) p[i] = output(outs[i], n, names[i]);
+  pricing::BatchOutputs out{p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]};
+  Status st;
+  {
+    py::gil_scoped_release nogil;
+    st = pricing::price_batch(in, out, threads);
+  }
+  raise_status(st, underlying_name(in.model));
+}
+
+void implied_vol_batch(int model, std::size_t n, const py::array& price, const py::array& u,
+                       const py::array& k, const py::array& t, const py::array& r,
+                       const py::array& q, const py::array& is_call, const py::object& out,
+                       int threads) {
+  py::array vol_dummy = py::array_t<double>(1);  // the vol column is not read
+  pricing::BatchInputs in = inputs(model, n, u, k, t, vol_dummy, r, q, is_call);
+  const Column<double> pc = column<double>(price, n, "price");
+  double* dst = output(out, n, "out");
+  if (dst == nullptr && n > 0) type_error("out", "an output array is required");
+  Status st;
+  {
+    py::gil_scoped_release nogil;
+    st = pricing::implied_vol_batch(in, pc, dst, threads);
+  }
+  raise_status(st, underlying_name(in.model));
+}
+
+inline OptionType type_of(bool is_call) { return is_call ? OptionType::kCall : OptionType::kPut; }
+
+void check(double u, double k, double t, double v, double r, double q, const char* uname) {
+  raise_status(pricing::validate_black_inputs(u, k, t, v, r, q, 0), uname);
+}
+
+py::tuple to_tuple(const pricing::Greeks& g) {
+  return py::make_tuple(g.price, g.delta, g.delta_forward, g.gamma, g.vega, g.theta, g.rho,
+                        g.vanna, g.volga);
+}
+
+}  // namespace
+
+void bind_pricing(py::module_& m) {
+  m.def("price_batch", &price_batch, py::arg("model"), py::arg("n"), py::arg("underlying"),
+        py::arg("strike"), py::arg("time"), py::arg("vol"), py::arg("rate"), py::arg("carry"),
+        py::arg("is_call"), py::arg("outputs"), py::arg("threads"),
+        "Batch prices/Greeks into the given output arrays (private; see pymargin.pricing).");
+  m.def("implied_vol_batch", &implied_vol_batch, py::arg("model"), py::arg("n"),
+        py::arg("price"), py::arg("underlying"), py::arg("strike"), py::arg("time"),
+        py::arg("rate"), py::arg("carry"), py::arg("is_call"), py::arg("out"),
+        py::arg("threads"), "Batch implied vols into `out` (private; see pymargin.pricing).");
+  m.def("simd_level", &pricing::simd_level,
+        "Vector instruction set the batch kernels run on (capped by $PYMARGIN_SIMD).");
+
+  py::module_ s = m.def_submodule("scalar", "Single-option calls: floats in, floats out.");
+  s.def(
+      "black76_price",
+      [](double f, double k, double t, double v, double r, bool c) {
+        check(f, k, t, v, r, 0.0, "forward");
+        return pricing::black76_price(f, k, t, v, r, type_of(c));
+      },
+      py::arg("forward"), py::arg("strike"), py::arg("time"), py::arg("vol"),
+      py::arg("rate") = 0.0, py::arg("is_call") = true);
+  s.def(
+      "black76_greeks",
+      [](double f, double k, double t, double v, double r, bool c) {
+        check(f, k, t, v, r, 0.0, "forward");
+        return to_tuple(pricing::black76_greeks(f, k, t, v, r, type_of(c)));
+      },
+      py::arg("forward"), py::arg("strike"), py::arg("time"), py::arg("vol"),
+      py::arg("rate") = 0.0, py::arg("is_call") = true,
+      "(price, delta, delta_forward, gamma, vega, theta, rho, vanna, volga)");
+  s.def(
+      "bsm_price",
+      [](double sp, double k, double t, double v, double r, double q, bool c) {
+        check(sp, k, t, v, r, q, "spot");
+        return pricing::bsm_price(sp, k, t, v, r, q, type_of(c));
+      },
+      py::arg("spot"), py::arg("strike"), py::arg("time"), py::arg("vol"),
+      py::arg("rate") = 0.0, py::arg("dividend") = 0.0, py::arg("is_call") = true);
+  s.def(
+      "bsm_greeks",
+      [](double sp, double k, double t, double v, double r, double q, bool c) {
+        check(sp, k, t, v, r, q, "spot");
+        return to_tuple(pricing::bsm_greeks(sp, k, t, v, r, q, type_of(c)));
+      },
+      py::arg("spot"), py::arg("strike"), py::arg("time"), py::arg("vol"),
+      py::arg("rate") = 0.0, py::arg("dividend") = 0.0, py::arg("is_call") = true);
+  s.def(
+      "inverse_price",
+      [](double f, double k, double t, double v, double r, bool c) {
+        check(f, k, t, v, r, 0.0, "forward");
+        return pricing::inverse_price(f, k, t, v, r, type_of(c));
+      },
+      py::arg("forward"), py::arg("strike"), py::arg("time"), py::arg("vol"),
+      py::arg("rate") = 0.0, py::arg("is_call") = true);
+  s.def(
+      "inverse_greeks",
+      [](double f, double k, double t, double v, double r, bool c) {
+        check(f, k, t, v, r, 0.0, "forward");
+        return to_tuple(pricing::inverse_greeks(f, k, t, v, r, type_of(c)));
+      },
+      py::arg("forward"), py::arg("strike"), py::arg("time"), py::arg("vol"),
+      py::arg("rate") = 0.0, py::arg("is_call") = true);
+  s.def(
+      "black76_implied_vol",
+      [](double p, double f, double k, double t, double r, bool c) {
+        double v = 0.0;
+        raise_status(pricing::black76_implied_vol(p, f, k, t, r, type_of(c), &v), "forward");
+        return v;
+      },
+      py::arg("price"), py::arg("forward"), py::arg("strike"), py::arg("time"),
+      py::arg("rate") = 0.0, py::arg("is_call") = true);
+  s.def(
+      "inverse_implied_vol",
+      [](double p, double f, double k, double t, double r, bool c) {
+        double v = 0.0;
+        raise_status(pricing::inverse_implied_vol(p, f, k, t, r, type_of(c), &v), "forward");
+        return v;
+      },
+      py::arg("price"), py::arg("forward"), py::arg("strike"), py::arg("time"),
+      py::arg("rate") = 0.0, py::arg("is_call") = true);
+  s.def(
+      "bsm_implied_vol",
+      [](double p, double sp, double k, double t, double r, double q, bool c) {
+        double v = 0.0;
+        raise_status(pricing::bsm_implied_vol(p, sp, k, t, r, q, type_of(c), &v), "spot");
+        return v;
+      },
+      py::arg("price"), py::arg("spot"), py::arg("strike"), py::arg("time"),
+      py::arg("rate") = 0.0, py::arg("dividend") = 0.0, py::arg("is_call") = true);
+}
+
+}  // namespace pymargin::bindings

@@ -1,0 +1,41 @@
+// Turning a core Status into the matching Python exception of pymargin.exceptions.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <cstring>
+#include <string>
+
+#include "pymargin/error.hpp"
+
+namespace pymargin::bindings {
+
+// Raised from binding code, translated in module.cpp into the Python exception classes
+// defined in pymargin/exceptions.py (which also subclass ValueError / TypeError).
+struct PyInputError {
+  enum Kind { kInvalid, kNoSolution, kType } kind;
+  std::string field;
+  long long index;  // -1: not about one row
+  std::string message;
+};
+
+// Maps core field names to the Python argument names the caller used.
+inline std::string python_field(const char* core_field, const char* underlying_name) {
+  if (std::strcmp(core_field, "underlying") == 0) return underlying_name;
+  if (std::strcmp(core_field, "carry") == 0) return "dividend";
+  return core_field;
+}
+
+inline void raise_status(const Status& st, const char* underlying_name) {
+  if (st.ok()) return;
+  PyInputError e;
+  e.kind = st.code == StatusCode::kNoSolution ? PyInputError::kNoSolution : PyInputError::kInvalid;
+  e.field = python_field(st.field, underlying_name);
+  e.index = st.code == StatusCode::kInvalidArgument ? -1 : static_cast<long long>(st.index);
+  e.message = st.message;
+  throw e;
+}
+
+void register_error_translator(pybind11::module_& m);
+
+}  // namespace pymargin::bindings

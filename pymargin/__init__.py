@@ -1,0 +1,48 @@
+"""pymargin: portfolio-margining risk engine for crypto derivatives.
+
+This release provides the pricing foundation: exact, fast European option prices, Greeks and
+implied volatilities (Black-76, Black-Scholes-Merton and inverse/coin-settled options) over
+numpy arrays, backed by an embeddable C++ core.
+"""
+
+from __future__ import annotations
+
+from . import _core
+from ._core import scalar, simd_level
+from .enums import OptionType
+from .exceptions import InputTypeError, InvalidInputError, NoSolutionError, PymarginError
+from .pricing import (
+    Greeks,
+    black76_greeks,
+    black76_implied_vol,
+    black76_price,
+    bsm_greeks,
+    bsm_implied_vol,
+    bsm_price,
+    inverse_greeks,
+    inverse_implied_vol,
+    inverse_price,
+)
+
+__version__: str = _core.__version__
+
+__all__ = [
+    "Greeks",
+    "InputTypeError",
+    "InvalidInputError",
+    "NoSolutionError",
+    "OptionType",
+    "PymarginError",
+    "__version__",
+    "black76_greeks",
+    "black76_implied_vol",
+    "black76_price",
+    "bsm_greeks",
+    "bsm_implied_vol",
+    "bsm_price",
+    "inverse_greeks",
+    "inverse_implied_vol",
+    "inverse_price",
+    "scalar",
+    "simd_level",
+]

@@ -1,0 +1,316 @@
+"""Option prices, Greeks and implied volatilities over numpy arrays.
+
+Three models share one C++ kernel:
+
+* ``black76_*``  Black-76 on a forward (futures options, or any option priced off a forward).
+* ``bsm_*``      generalised Black-Scholes-Merton on spot with rate ``r`` and dividend yield
+  (or carry deduction) ``q``: the Black-76 value on ``F = S exp((r - q) T)``.
+* ``inverse_*``  coin-settled (inverse) options as Deribit lists them: the price in coin is the
+  Black-76 USD value divided by the forward, and the Greeks are in coin (see :class:`Greeks`).
+
+Arguments are numpy arrays or scalars, broadcast together. float64 arrays are used in place
+(no copy); arrays of another dtype raise :class:`~pymargin.exceptions.InputTypeError` rather
+than being copied silently. Results can be written into ``out=``. The computation runs in C++
+with the GIL released, on ``threads`` threads (``None``: all cores).
+
+Units: ``time`` in years, ``vol`` per 1.00 (0.5 = 50 %), ``rate`` continuously compounded.
+Prices keep full relative precision far out of the money (down to ~1e-300) and are the exact
+discounted intrinsic value at ``time == 0`` or ``vol == 0``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _core
+from .enums import OptionType
+from .exceptions import InputTypeError, InvalidInputError
+
+__all__ = [
+    "Greeks",
+    "black76_price",
+    "black76_greeks",
+    "black76_implied_vol",
+    "bsm_price",
+    "bsm_greeks",
+    "bsm_implied_vol",
+    "inverse_price",
+    "inverse_greeks",
+    "inverse_implied_vol",
+]
+
+ArrayLike = Union[float, int, "npt.ArrayLike"]
+OptionTypeLike = Union[OptionType, bool, "npt.ArrayLike"]
+
+_BLACK76, _BSM, _INVERSE = 0, 1, 2
+_ZERO = np.zeros(1)
+
+_GREEK_FIELDS = (
+    "price",
+    "delta",
+    "delta_forward",
+    "gamma",
+    "vega",
+    "theta",
+    "rho",
+    "vanna",
+    "volga",
+)
+
+
+@dataclass(frozen=True)
+class Greeks:
+    """Price and first/second-order sensitivities, one array each (per 1.00 of the input).
+
+    ``delta``: dV/dU, U the quoted underlying (the forward for Black-76, the spot for BSM).
+    For inverse options it is the coin delta ``F dc/dF = Delta_usd - c`` (Deribit's rule).
+    ``delta_forward``: dV/dF, the futures-hedge delta (BSM: ``exp(-rT) N(d1)`` for a call;
+    inverse: the USD forward delta of the USD value). ``gamma``: d(delta)/dU.
+    ``vega``: dV/dvol per 1.00 of vol (see :attr:`vega_per_point`). ``theta``: -dV/dT per year
+    with the market held fixed (see :attr:`theta_per_day`). ``rho``: dV/dr per 1.00
+    (Black-76: forward held; BSM: spot and ``q`` held). ``vanna``: d(delta)/dvol.
+    ``volga``: d2V/dvol2. Inverse options: every value is in coin (USD Greek / F), except
+    ``delta`` as above, ``gamma = d(coin delta)/dF`` and ``vanna = d(coin delta)/dvol``.
+    """
+
+    price: np.ndarray
+    delta: np.ndarray
+    delta_forward: np.ndarray
+    gamma: np.ndarray
+    vega: np.ndarray
+    theta: np.ndarray
+    rho: np.ndarray
+    vanna: np.ndarray
+    volga: np.ndarray
+
+    @property
+    def vega_per_point(self) -> np.ndarray:
+        """Vega per vol point (0.01 of vol)."""
+        return self.vega / 100.0
+
+    @property
+    def theta_per_day(self) -> np.ndarray:
+        """Theta per calendar day (a 365-day year)."""
+        return self.theta / 365.0
+
+
+def _as_float_array(value: Any, name: str) -> np.ndarray:
+    if isinstance(value, np.ndarray):
+        if value.dtype != np.float64:
+            raise InputTypeError(
+                f"expected a float64 array, got {value.dtype} (convert it explicitly)", name
+            )
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        raise InputTypeError("expected a number, got a bool", name)
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputTypeError(f"expected numbers: {exc}", name) from None
+    return arr
+
+
+def _as_option_type(value: Any) -> np.ndarray:
+    name = "option_type"
+    if isinstance(value, (OptionType, bool, np.bool_, int, np.integer)):
+        v = int(value)
+        if v not in (0, 1):
+            raise InvalidInputError("must be OptionType.CALL (1) or OptionType.PUT (0)", name)
+        return np.array([v], dtype=np.uint8)
+    if isinstance(value, str):
+        raise InputTypeError("use pymargin.OptionType.CALL / PUT, not a string", name)
+    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if arr.dtype == np.bool_:
+        return arr.view(np.uint8)
+    if arr.dtype.kind in "iu":
+        bad = np.flatnonzero((arr != 0) & (arr != 1))
+        if bad.size:
+            raise InvalidInputError(
+                "must be OptionType.CALL (1) or OptionType.PUT (0)", name, int(bad[0])
+            )
+        return arr.astype(np.uint8)
+    if arr.dtype == object:
+        return _as_option_type(np.array([int(_as_option_type(v)[0]) for v in arr.ravel()]).reshape(arr.shape))
+    raise InputTypeError(f"expected OptionType, bool or 0/1 integers, got dtype {arr.dtype}", name)
+
+
+def _threads(threads: int | None) -> int:
+    if threads is None:
+        return 0
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise InputTypeError("threads must be None or a positive integer", "threads")
+    return int(threads)
+
+
+def _broadcast(named: dict[str, np.ndarray]) -> tuple[tuple[int, ...], dict[str, np.ndarray]]:
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a in named.values()))
+    except ValueError:
+        shapes = ", ".join(f"{k}{a.shape}" for k, a in named.items())
+        raise InvalidInputError(f"shapes do not broadcast together: {shapes}") from None
+    size = math.prod(shape)
+    out = {}
+    for k, a in named.items():
+        if a.size == 1 or a.shape == shape:
+            out[k] = a
+        elif a.ndim == 1 and len(shape) == 1:
+            out[k] = a  # only reached when sizes differ; the core reports it
+        else:
+            # A genuine broadcast along some axis: materialised once (documented copy).
+            out[k] = np.ascontiguousarray(np.broadcast_to(a, shape))
+        if out[k].size not in (1, size):
+            raise InvalidInputError(f"has {out[k].size} elements, expected {size}", k)
+    return shape, out
+
+
+def _check_out(out: np.ndarray | None, shape: tuple[int, ...], name: str = "out") -> np.ndarray:
+    if out is None:
+        return np.empty(shape)
+    if not isinstance(out, np.ndarray):
+        raise InputTypeError("out must be a numpy array", name)
+    if out.dtype != np.float64:
+        raise InputTypeError(f"out must have dtype float64, got {out.dtype}", name)
+    if out.shape != shape:
+        raise InvalidInputError(f"out has shape {out.shape}, expected {shape}", name)
+    if not out.flags.c_contiguous:
+        raise InputTypeError("out must be C-contiguous", name)
+    if not out.flags.writeable:
+        raise InputTypeError("out must be writeable", name)
+    return out
+
+
+def _market(model: int, underlying_name: str, underlying: Any, strike: Any, time: Any,
+            vol: Any | None, rate: Any, dividend: Any, option_type: Any,
+            extra: dict[str, Any] | None = None):
+    named = {}
+    if extra:
+        named.update({k: _as_float_array(v, k) for k, v in extra.items()})
+    named[underlying_name] = _as_float_array(underlying, underlying_name)
+    named["strike"] = _as_float_array(strike, "strike")
+    named["time"] = _as_float_array(time, "time")
+    if vol is not None:
+        named["vol"] = _as_float_array(vol, "vol")
+    named["rate"] = _as_float_array(rate, "rate")
+    if model == _BSM:
+        named["dividend"] = _as_float_array(dividend, "dividend")
+    named["option_type"] = _as_option_type(option_type)
+    return _broadcast(named)
+
+
+def _price(model: int, uname: str, u, k, t, v, r, q, ot, out, threads) -> np.ndarray:
+    shape, a = _market(model, uname, u, k, t, v, r, q, ot)
+    res = _check_out(out, shape)
+    _core.price_batch(
+        model, res.size, a[uname], a["strike"], a["time"], a["vol"], a["rate"],
+        a.get("dividend", _ZERO), a["option_type"],
+        (res, None, None, None, None, None, None, None, None), _threads(threads),
+    )
+    return res
+
+
+def _greeks(model: int, uname: str, u, k, t, v, r, q, ot, threads) -> Greeks:
+    shape, a = _market(model, uname, u, k, t, v, r, q, ot)
+    arrays = tuple(np.empty(shape) for _ in _GREEK_FIELDS)
+    _core.price_batch(
+        model, arrays[0].size, a[uname], a["strike"], a["time"], a["vol"], a["rate"],
+        a.get("dividend", _ZERO), a["option_type"], arrays, _threads(threads),
+    )
+    return Greeks(*arrays)
+
+
+def _implied(model: int, uname: str, price, u, k, t, r, q, ot, out, threads) -> np.ndarray:
+    shape, a = _market(model, uname, u, k, t, None, r, q, ot, extra={"price": price})
+    res = _check_out(out, shape)
+    _core.implied_vol_batch(
+        model, res.size, a["price"], a[uname], a["strike"], a["time"], a["rate"],
+        a.get("dividend", _ZERO), a["option_type"], res, _threads(threads),
+    )
+    return res
+
+
+def black76_price(forward: ArrayLike, strike: ArrayLike, time: ArrayLike, vol: ArrayLike,
+                  rate: ArrayLike = 0.0, option_type: OptionTypeLike = OptionType.CALL, *,
+                  out: np.ndarray | None = None, threads: int | None = None) -> np.ndarray:
+    """Discounted Black-76 value ``exp(-rT) [theta (F N(theta d1) - K N(theta d2))]``."""
+    return _price(_BLACK76, "forward", forward, strike, time, vol, rate, None, option_type,
+                  out, threads)
+
+
+def black76_greeks(forward: ArrayLike, strike: ArrayLike, time: ArrayLike, vol: ArrayLike,
+                   rate: ArrayLike = 0.0, option_type: OptionTypeLike = OptionType.CALL, *,
+                   threads: int | None = None) -> Greeks:
+    """Black-76 price and Greeks (delta = dV/dF)."""
+    return _greeks(_BLACK76, "forward", forward, strike, time, vol, rate, None, option_type,
+                   threads)
+
+
+def black76_implied_vol(price: ArrayLike, forward: ArrayLike, strike: ArrayLike,
+                        time: ArrayLike, rate: ArrayLike = 0.0,
+                        option_type: OptionTypeLike = OptionType.CALL, *,
+                        out: np.ndarray | None = None, threads: int | None = None) -> np.ndarray:
+    """Black-76 implied vol of discounted prices (Jaeckel's "Let's Be Rational" method).
+
+    Raises :class:`~pymargin.exceptions.NoSolutionError` naming the first price below the
+    intrinsic value or at/above the no-arbitrage maximum; nothing is written then.
+    A price equal to the intrinsic value has vol 0.
+    """
+    return _implied(_BLACK76, "forward", price, forward, strike, time, rate, None,
+                    option_type, out, threads)
+
+
+def bsm_price(spot: ArrayLike, strike: ArrayLike, time: ArrayLike, vol: ArrayLike,
+              rate: ArrayLike = 0.0, dividend: ArrayLike = 0.0,
+              option_type: OptionTypeLike = OptionType.CALL, *, out: np.ndarray | None = None,
+              threads: int | None = None) -> np.ndarray:
+    """Generalised Black-Scholes-Merton value on spot with dividend yield ``q``
+    (cost of carry ``b = r - q``)."""
+    return _price(_BSM, "spot", spot, strike, time, vol, rate, dividend, option_type, out,
+                  threads)
+
+
+def bsm_greeks(spot: ArrayLike, strike: ArrayLike, time: ArrayLike, vol: ArrayLike,
+               rate: ArrayLike = 0.0, dividend: ArrayLike = 0.0,
+               option_type: OptionTypeLike = OptionType.CALL, *,
+               threads: int | None = None) -> Greeks:
+    """BSM price and Greeks: ``delta`` is the spot delta, ``delta_forward`` dV/dF."""
+    return _greeks(_BSM, "spot", spot, strike, time, vol, rate, dividend, option_type,
+                   threads)
+
+
+def bsm_implied_vol(price: ArrayLike, spot: ArrayLike, strike: ArrayLike, time: ArrayLike,
+                    rate: ArrayLike = 0.0, dividend: ArrayLike = 0.0,
+                    option_type: OptionTypeLike = OptionType.CALL, *,
+                    out: np.ndarray | None = None, threads: int | None = None) -> np.ndarray:
+    """BSM implied vol (see :func:`black76_implied_vol`)."""
+    return _implied(_BSM, "spot", price, spot, strike, time, rate, dividend, option_type, out,
+                    threads)
+
+
+def inverse_price(forward: ArrayLike, strike: ArrayLike, time: ArrayLike, vol: ArrayLike,
+                  rate: ArrayLike = 0.0, option_type: OptionTypeLike = OptionType.CALL, *,
+                  out: np.ndarray | None = None, threads: int | None = None) -> np.ndarray:
+    """Coin price of an inverse (coin-settled) option: Black-76 USD value / forward."""
+    return _price(_INVERSE, "forward", forward, strike, time, vol, rate, None, option_type,
+                  out, threads)
+
+
+def inverse_greeks(forward: ArrayLike, strike: ArrayLike, time: ArrayLike, vol: ArrayLike,
+                   rate: ArrayLike = 0.0, option_type: OptionTypeLike = OptionType.CALL, *,
+                   threads: int | None = None) -> Greeks:
+    """Coin-denominated Greeks of inverse options (see :class:`Greeks`)."""
+    return _greeks(_INVERSE, "forward", forward, strike, time, vol, rate, None, option_type,
+                   threads)
+
+
+def inverse_implied_vol(price: ArrayLike, forward: ArrayLike, strike: ArrayLike,
+                        time: ArrayLike, rate: ArrayLike = 0.0,
+                        option_type: OptionTypeLike = OptionType.CALL, *,
+                        out: np.ndarray | None = None, threads: int | None = None) -> np.ndarray:
+    """Implied vol from coin prices of inverse options (price_coin * F = USD value)."""
+    return _implied(_INVERSE, "forward", price, forward, strike, time, rate, None,
+                    option_type, out, threads)
