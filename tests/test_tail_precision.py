@@ -23,7 +23,7 @@ def _N(x):
 
 
 def _mp_black76(F, K, T, v, r, is_call):
-    F, K, T, v, r = (mp.mpf(float(a)) for a in (F, K, T, v, r))
+    F, K, T, v, r = (a if isinstance(a, mp.mpf) else mp.mpf(float(a)) for a in (F, K, T, v, r))
     s = v * mp.sqrt(T)
     d1 = (mp.log(F / K) + s * s / 2) / s
     d2 = d1 - s
@@ -62,14 +62,16 @@ def _reference(F, K, T, v, r, cp):
     return np.array([float(_mp_black76(*a)) for a in zip(F, K, T, v, r, cp)])
 
 
-def _check(got, ref, F, K, T, v, label):
+def _check(got, ref, F, K, T, v, label, extra=0.0):
     h = np.log(F / K) / (v * np.sqrt(T))
-    bound = 8 * EPS * (1 + h * h)
+    bound = 8 * EPS * (1 + h * h) + extra
     rel = np.abs(got - ref) / ref
     bad = rel > bound
+    w = int(np.argmax(rel / bound))
     assert not bad.any(), (
-        f"{label}: {bad.sum()} violations; worst rel={rel.max():.3e} at "
-        f"F={F[rel.argmax()]!r} K={K[rel.argmax()]!r} T={T[rel.argmax()]!r} v={v[rel.argmax()]!r}"
+        f"{label}: {bad.sum()} of {len(rel)} exceed 8*eps*(1+h^2); worst rel={rel[w]:.3e} "
+        f"= {rel[w] / bound[w]:.2f} x bound (h={h[w]:.2f}) at F={float(F[w])!r} K={float(K[w])!r} "
+        f"T={float(T[w])!r} v={float(v[w])!r}"
     )
 
 
@@ -100,7 +102,17 @@ def test_bsm_tail_relative_error(tail_set):
     ref = np.array([float(_mp_black76(f, k, t, vv, rr, c)) for f, k, t, vv, rr, c in zip(Fx, K, T, v, r, cp)])
     got = pm.bsm_price(S, K, T, v, r, q, cp)
     Ff = np.array([float(f) for f in Fx])
-    _check(got, ref, Ff, K, T, v, "bsm")
+    # bsm must form F = S*exp((r-q)T) in floating point: a relative error of ~2 eps in F is
+    # amplified by the elasticity |F dV/dF / V| (large for short-dated OTM options).
+    def elasticity(f, k, t, vv, rr, c):
+        f, k, t, vv, rr = (mp.mpf(x) for x in (f, k, t, float(vv), float(rr)))
+        sd = vv * mp.sqrt(t)
+        d1 = (mp.log(f / k) + sd * sd / 2) / sd
+        dv_df = mp.exp(-rr * t) * (_N(d1) if c else -_N(-d1))
+        return abs(float(f * dv_df / _mp_black76(f, k, t, vv, rr, c)))
+
+    elast = np.array([elasticity(f, float(k), float(t), vv, rr, c) for f, k, t, vv, rr, c in zip(Fx, K, T, v, r, cp)])
+    _check(got, ref, Ff, K, T, v, "bsm", extra=4 * EPS * elast)
 
 
 def test_inverse_tail_relative_error(tail_set):
@@ -121,15 +133,15 @@ def test_scalar_tail_matches_reference(tail_set):
     "F,K,T,v,is_call",
     [
         (100.0, 1e16, 1.0, 1.0, True),  # h ~ -36.8
-        (1e-300 * 1e8, 1.0, 1.0, 5.0, True),  # tiny forward
-        (1e5, 1e-3, 1.0, 0.5, False),  # deep OTM put
-        (100.0, 160.0, 1e-4, 0.3, True),  # 10 hours -> h = -15.7
+        (1e-8, 1.0, 1.0, 5.0, True),  # tiny forward, h ~ -3.7
+        (1e5, 1e-2, 1.0, 0.5, False),  # deep OTM put, h ~ 32
+        (100.0, 110.0, 1e-4, 0.3, True),  # ~50 minutes, h ~ -32
         (1.0, 1.0 + 1e-12, 1e-12, 0.2, True),  # essentially ATM, tiny T
     ],
 )
 def test_extreme_single_inputs(F, K, T, v, is_call):
     ref = float(_mp_black76(F, K, T, v, 0.0, is_call))
-    got = float(pm.black76_price(F, K, T, v, 0.0, is_call))
+    got = np.asarray(pm.black76_price(F, K, T, v, 0.0, is_call)).item()
     h = math.log(F / K) / (v * math.sqrt(T))
     assert ref > 1e-300
     assert abs(got - ref) <= 8 * EPS * (1 + h * h) * ref, (got, ref)
@@ -152,8 +164,8 @@ def test_random_moderate_inputs_full_precision():
 def test_textbook_numpy_formula_fails_in_the_tail(tail_set):
     """Documentation of *why* the tail matters: what users typically write.
 
-    * with erf (0.5*(1+erf(x/sqrt2))) the result is exactly 0 (or negative) once
-      the price is below ~1e-17 of the forward;
+    * with erf (0.5*(1+erf(x/sqrt2))) the result is exactly 0 (or 100 % wrong)
+      once the price is below ~1e-17 of the forward;
     * with scipy.special.ndtr the subtraction F*N(d1) - K*N(d2) cancels and
       misses the bound on many points.
     """
@@ -168,9 +180,10 @@ def test_textbook_numpy_formula_fails_in_the_tail(tail_set):
         return 0.5 * (1 + erf(x / np.sqrt(2)))
 
     naive_erf = df * sign * (F * cdf_erf(sign * d1) - K * cdf_erf(sign * d2))
-    tiny = ref < 1e-20
+    tiny = ref / F < 1e-20
     assert tiny.sum() > 50
-    assert np.all(naive_erf[tiny] <= 0.0)  # a zero (or negative) price for every deep-tail point
+    assert np.mean(naive_erf[tiny] == 0.0) > 0.9  # a zero price for (nearly) every deep-tail point
+    assert np.all(np.abs(naive_erf[tiny] - ref[tiny]) >= 0.99 * ref[tiny])  # and never a right one
 
     naive_ndtr = df * sign * (F * ndtr(sign * d1) - K * ndtr(sign * d2))
     h = np.log(F / K) / s
@@ -184,7 +197,7 @@ def _iv_roundtrip(F, K, T, v, is_call, r=0.0):
     price = _mp_black76(F, K, T, v, r, is_call)
     p = float(price)
     assert p > 0
-    iv = float(pm.black76_implied_vol(p, F, K, T, r, is_call))
+    iv = np.asarray(pm.black76_implied_vol(p, F, K, T, r, is_call)).item()
     # conditioning: |dv| <~ (rounding of p) / vega; allow 16 ulps of p plus 1e-12 relative
     vega = float(_mp_vega(F, K, T, v, r))
     tol = 16 * EPS * p / vega + 1e-12 * v
@@ -199,7 +212,7 @@ def _iv_roundtrip(F, K, T, v, is_call, r=0.0):
         (100.0, 1e15, 1.0, 1.0, True),  # price ~1e-250
         (1e4, 1e-3, 0.5, 0.8, False),  # deep OTM put
         (100.0, 101.0, 1e-6, 0.3, True),  # half a minute to expiry
-        (100.0, 99.0, 1e-7, 0.5, False),
+        (100.0, 99.9, 1e-7, 0.5, False),
         (100.0, 100.0, 1e-10, 0.2, True),  # ATM, tiny T
         (100.0, 130.0, 1.0, 5.0, True),  # very high vol (s = 5)
         (100.0, 70.0, 2.0, 3.0, False),

@@ -25,26 +25,48 @@ namespace {
 // (evaluated downward from a deep start), which is stable because every term is positive.
 double series_time_value(double x, double s, double h, double t) noexcept {
   constexpr int kMaxOdd = 41;  // highest I_n used
+  const double a = -h;
+  const double tt = t * t;
+  double sum = 0.0;
+  double term_scale = t;  // t^n / n! for the current odd n
+  // Upward recurrence where it is stable enough for the terms that matter: its error in I_n
+  // grows like a^(2n) / n!, and I_n enters the sum with weight (t/a)^n, so the product stays
+  // at the ulp level while a t <= 2 (and for any t when a < 3). Terms are summed as the
+  // recurrence produces them, until they no longer change the sum.
+  if (a < 3.0 || a * t <= 2.0) {
+    double i_prev;
+    double i_cur;
+    if (a < 2.5) {
+      i_prev = mills_y(h);
+      i_cur = 1.0 + h * i_prev;  // cancellation costs at most a factor ~9 here
+    } else {
+      // With c = 1/Y - a (see mills_tail): Y = 1/(a + c) and I_1 = 1 - a Y = c Y, no
+      // cancellation.
+      const double c = detail::mills_tail(a);
+      i_prev = 1.0 / (a + c);
+      i_cur = c * i_prev;
+    }
+    for (int n = 1; n <= kMaxOdd; n += 2) {  // i_cur = I_n, i_prev = I_(n-1)
+      const double term = term_scale * i_cur;
+      sum += term;
+      if (term <= 1e-17 * sum) break;
+      term_scale *= tt / ((n + 1.0) * (n + 2.0));
+      const double i_next = h * i_cur + n * i_prev;        // I_(n+1)
+      i_prev = i_next;
+      i_cur = h * i_next + (n + 1.0) * i_cur;              // I_(n+2)
+    }
+    return 2.0 * kInvSqrt2Pi * gauss_factor(x, s, t) * sum;
+  }
   double in[kMaxOdd + 1];
   in[0] = mills_y(h);
-  const double a = -h;
-  if (a < 3.0) {
-    in[1] = 1.0 + h * in[0];
-    for (int n = 1; n < kMaxOdd; ++n) in[n + 1] = h * in[n] + n * in[n - 1];
-  } else {
-    const int deep = a < 5.0 ? 200 : (a < 10.0 ? 120 : 60);
-    double ratio[kMaxOdd + 1];
-    double r = 0.5 * (-a + std::sqrt(a * a + 4.0 * (deep + 1)));  // asymptotic I_(m+1)/I_m
-    for (int n = deep; n >= 1; --n) {
-      r = n / (a + r);
-      if (n <= kMaxOdd) ratio[n] = r;
-    }
-    for (int n = 1; n <= kMaxOdd; ++n) in[n] = in[n - 1] * ratio[n];
+  const int deep = a < 5.0 ? 200 : (a < 10.0 ? 120 : 60);
+  double ratio[kMaxOdd + 1];
+  double r = 0.5 * (-a + std::sqrt(a * a + 4.0 * (deep + 1)));  // asymptotic I_(m+1)/I_m
+  for (int n = deep; n >= 1; --n) {
+    r = n / (a + r);
+    if (n <= kMaxOdd) ratio[n] = r;
   }
-  // sum_k t^(2k+1) I_(2k+1) / (2k+1)!
-  double term_scale = t;  // t^(2k+1) / (2k+1)!
-  double sum = 0.0;
-  const double tt = t * t;
+  for (int n = 1; n <= kMaxOdd; ++n) in[n] = in[n - 1] * ratio[n];
   for (int n = 1; n <= kMaxOdd; n += 2) {
     const double term = term_scale * in[n];
     sum += term;

@@ -1,0 +1,44 @@
+"""Chebyshev fit of the continued-fraction tail used by pymargin's normal-distribution helpers.
+
+For a > 0 let Y(-a) = N(-a)/phi(a) (the Mills ratio) and c(a) = 1/Y(-a) - a, so that
+Y(-a) = 1/(a + c) and Y'(-a) = 1 - a Y(-a) = c Y(-a): with c known, both follow without
+cancellation. Laplace's continued fraction gives c = 1/(a + 2/(a + 3/(a + ...))) but needs
+~160 terms near a = 2.5. This script fits g(u) = a c(a), u = 1/a on [1/16, 1/2.5], with a
+degree-24 Chebyshev series computed by mpmath at 40 digits, checks it, and prints the C++
+coefficient table pasted into cpp/src/pricing/normal_internal.hpp. Run: python3 fit_mills_tail.py
+"""
+
+import mpmath as mp
+
+mp.mp.dps = 40
+LO, HI, DEG = mp.mpf(1) / 16, mp.mpf(1) / mp.mpf("2.5"), 24
+
+
+def g(u):
+    a = 1 / u
+    y = mp.ncdf(-a) / mp.npdf(a)
+    return a * (1 / y - a)
+
+
+def main():
+    n = DEG + 1
+    nodes = [mp.cos(mp.pi * (k + mp.mpf(0.5)) / n) for k in range(n)]
+    vals = [g(LO + (HI - LO) * (x + 1) / 2) for x in nodes]
+    coef = [2 * mp.fsum(vals[i] * mp.cos(mp.pi * j * (i + mp.mpf(0.5)) / n) for i in range(n)) / n
+            for j in range(n)]
+    coef[0] /= 2
+    worst = mp.mpf(0)
+    for k in range(2001):
+        u = LO + (HI - LO) * k / 2000
+        t = (2 * u - (LO + HI)) / (HI - LO)
+        approx = mp.fsum(c * mp.chebyt(j, t) for j, c in enumerate(coef))
+        worst = max(worst, abs(approx / g(u) - 1))
+    print(f"// max relative error of the fit (exact arithmetic): {mp.nstr(worst, 3)}")
+    print("inline constexpr double kMillsTailCheb[%d] = {" % n)
+    for c in coef:
+        print(f"    {mp.nstr(c, 17, min_fixed=0, max_fixed=0)},")
+    print("};")
+
+
+if __name__ == "__main__":
+    main()
