@@ -316,8 +316,8 @@ def main(argv=None):
         lat["py_vollib scalar price+4 greeks"] = per_call(lambda: (
             pv_black("c", F0, K0, T0, r0, v0), pv_delta("c", F0, K0, T0, r0, v0), pv_gamma("c", F0, K0, T0, r0, v0),
             pv_vega("c", F0, K0, T0, r0, v0), pv_theta("c", F0, K0, T0, r0, v0)), 5000)
-    except Exception:
-        pass
+    except Exception as e:
+        res["errors"]["latency / py_vollib scalar"] = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
     if ql is not None:
         lat["QuantLib BlackCalculator price+4 greeks"] = per_call(
             lambda: ql_greeks_loop([100.0], [105.0], [0.5], [0.3], [0.01], [True]), 5000)

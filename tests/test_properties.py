@@ -1,10 +1,22 @@
 """Hypothesis property tests: no-arbitrage bounds, parity, monotonicity, round trips."""
 import math
+import warnings
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+
+# When a property fails, hypothesis' pytest plugin imports hypothesis.extra._patching -> libcst,
+# which emits a DeprecationWarning (mypy_extensions.TypedDict); under the project's
+# filterwarnings=error that turns a test failure into an INTERNALERROR that aborts the session.
+# Pre-import it here with that warning silenced.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    try:
+        import hypothesis.extra._patching  # noqa: F401
+    except Exception:  # libcst missing or incompatible: the plugin then skips patching
+        pass
 
 pm = pytest.importorskip("pymargin", reason="pymargin is not built/installed")
 
@@ -103,7 +115,8 @@ def test_price_iv_price_round_trip(F, m, T, v, r, call):
     iv = _val(pm.black76_implied_vol(price, F, K, T, r, call))
     assert abs(iv - v) <= 1e-9 * v + 32 * EPS * price / vega
     again = _val(pm.black76_price(F, K, T, iv, r, call))
-    assert abs(again - price) <= 64 * EPS * price
+    h = math.log(F / K) / (v * math.sqrt(T))  # d ln V / d ln vol ~ h^2 in the wings
+    assert abs(again - price) <= 64 * EPS * price * (1 + h * h)
 
 
 @SETTINGS

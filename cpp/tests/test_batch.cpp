@@ -53,6 +53,18 @@ pm::Greeks scalar(pm::Model m, const Data& d, std::size_t i) {
   }
 }
 
+// Condition number of a price in its inputs: |d ln V / d ln s| ~ h^2 and |d ln V / d ln F| ~
+// |h|/s, h = ln(F/K)/s, s = vol sqrt T. Two correct evaluations whose libm log or exp (of the
+// forward, or of ln F/K) differ by one ulp differ by ~eps times this; for far-wing rows it
+// exceeds the 1e-13 agreement required everywhere else.
+double price_tolerance(const Data& d, std::size_t i) {
+  const double s = d.v[i] * std::sqrt(d.t[i]);
+  if (!(s > 0.0)) return 1e-13;
+  const double h = std::log(d.u[i] / d.k[i]) / s;
+  const double kappa = 1.0 + h * h + std::fabs(h) / s;
+  return std::max(1e-13, 4.0 * std::numeric_limits<double>::epsilon() * kappa);
+}
+
 double rel(double a, double b, double floor) {
   if (a == b) return 0.0;
   return std::fabs(a - b) / std::max(std::fabs(b), floor);
@@ -82,6 +94,7 @@ TEST(Batch, EveryKernelMatchesTheExactPathWhereItApplies) {
   const std::size_t n = det::kBlock;
   for (const auto& ks : all_kernel_sets()) {
     for (pm::Model m : {pm::Model::kBlack76, pm::Model::kBsm, pm::Model::kInverse}) {
+     for (int pass = 0; pass < 2; ++pass) {  // 0: direct kernels, 1: series kernels
       std::size_t fast_rows = 0;
       for (unsigned seed = 1; seed <= 40; ++seed) {
         Data d = make_data(n, seed);
@@ -107,33 +120,38 @@ TEST(Batch, EveryKernelMatchesTheExactPathWhereItApplies) {
         b.vanna = out[7].data();
         b.volga = out[8].data();
         b.flag = out[9].data();
-        ks.greeks(b);
+        const bool series = pass == 1;
+        (series ? ks.series_greeks : ks.greeks)(b);
         std::vector<double> price_only(n), flag2(n);
         b.price = price_only.data();
         b.flag = flag2.data();
-        ks.price(b);
+        (series ? ks.series_price : ks.price)(b);
         for (std::size_t i = 0; i < n; ++i) {
           ASSERT_EQ(out[9][i], flag2[i]);
           if (out[9][i] != 0.0) continue;
           ++fast_rows;
           const pm::Greeks g = scalar(m, d, i);
           const double scale = m == pm::Model::kInverse ? 1.0 : 100.0;
-          const std::string where = std::string(ks.name) + " model " +
+          const std::string where = std::string(ks.name) + (pass ? " series" : " direct") +
+                                    " model " +
                                     std::to_string(static_cast<int>(m)) + " row " +
                                     std::to_string(i) + " seed " + std::to_string(seed);
-          ASSERT_LE(rel(out[0][i], g.price, 0.0), 1e-13) << where;
+          const double tol1 = price_tolerance(d, i);      // prices, first-order Greeks
+          const double tol2 = std::max(1e-11, 10 * tol1);  // second-order Greeks
+          ASSERT_LE(rel(out[0][i], g.price, 0.0), tol1) << where;
           ASSERT_EQ(price_only[i], out[0][i]) << where;
-          ASSERT_LE(rel(out[1][i], g.delta, 1.0), 1e-13) << where;
-          ASSERT_LE(rel(out[2][i], g.delta_forward, 1.0), 1e-13) << where;
-          ASSERT_LE(rel(out[3][i], g.gamma, 1e-9), 1e-11) << where;
-          ASSERT_LE(rel(out[4][i], g.vega, 1e-6 * scale), 1e-13) << where;
-          ASSERT_LE(rel(out[5][i], g.theta, 1e-6 * scale), 1e-11) << where;
-          ASSERT_LE(rel(out[6][i], g.rho, 1e-6 * scale), 1e-13) << where;
-          ASSERT_LE(rel(out[7][i], g.vanna, 1e-6), 1e-11) << where;
-          ASSERT_LE(rel(out[8][i], g.volga, 1e-6 * scale), 1e-11) << where;
+          ASSERT_LE(rel(out[1][i], g.delta, 1.0), tol1) << where;
+          ASSERT_LE(rel(out[2][i], g.delta_forward, 1.0), tol1) << where;
+          ASSERT_LE(rel(out[3][i], g.gamma, 1e-9), tol2) << where;
+          ASSERT_LE(rel(out[4][i], g.vega, 1e-6 * scale), tol1) << where;
+          ASSERT_LE(rel(out[5][i], g.theta, 1e-6 * scale), tol2) << where;
+          ASSERT_LE(rel(out[6][i], g.rho, 1e-6 * scale), tol1) << where;
+          ASSERT_LE(rel(out[7][i], g.vanna, 1e-6), tol2) << where;
+          ASSERT_LE(rel(out[8][i], g.volga, 1e-6 * scale), tol2) << where;
         }
       }
-      EXPECT_GT(fast_rows, 1000u) << ks.name;  // the fast path does carry most rows
+      EXPECT_GT(fast_rows, 1000u) << ks.name;  // each kernel does carry many rows
+     }
     }
   }
 }
@@ -160,7 +178,7 @@ TEST(Batch, DriverMatchesScalarEverywhereIncludingFlaggedRows) {
     ASSERT_TRUE(pm::price_batch(in, out, 1).ok());
     for (std::size_t i = 0; i < n; ++i) {
       const pm::Greeks g = scalar(m, d, i);
-      ASSERT_LE(rel(price[i], g.price, 0.0), 1e-13) << i;
+      ASSERT_LE(rel(price[i], g.price, 0.0), price_tolerance(d, i)) << i;
       ASSERT_LE(rel(delta[i], g.delta, 1.0), 1e-13) << i;
     }
     // Threads split the rows; the result is bitwise the same.

@@ -117,6 +117,11 @@ void run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t begin
   alignas(64) double u[kBlock], k[kBlock], t[kBlock], v[kBlock], r[kBlock], q[kBlock],
       c[kBlock], flag[kBlock], price[kBlock];
   alignas(64) double g[8][kBlock];
+  // Compacted flagged rows of a block, for the series kernel.
+  alignas(64) double cu[kBlock], ck[kBlock], ct[kBlock], cv[kBlock], cr[kBlock], cq[kBlock],
+      ccall[kBlock], cflag[kBlock], cprice[kBlock];
+  alignas(64) double cg[8][kBlock];
+  std::size_t idx[kBlock];
   for (std::size_t b0 = begin; b0 < end; b0 += kBlock) {
     const std::size_t n = std::min(kBlock, end - b0);
     gather(in.underlying, b0, n, u);
@@ -162,8 +167,62 @@ void run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t begin
     } else {
       ks.price(blk);
     }
+    // Rows the direct formula could not do exactly: compact them and run the series kernel;
+    // what it cannot do either goes to the scalar exact path.
+    std::size_t m = 0;
     for (std::size_t j = 0; j < n; ++j) {
-      if (flag[j] != 0.0) exact_row(in, out, b0 + j);
+      if (flag[j] != 0.0) idx[m++] = j;
+    }
+    if (m == 0) continue;
+    for (std::size_t p = 0; p < m; ++p) {
+      const std::size_t j = idx[p];
+      cu[p] = u[j];
+      ck[p] = k[j];
+      ct[p] = t[j];
+      cv[p] = v[j];
+      cr[p] = r[j];
+      cq[p] = q[j];
+      ccall[p] = c[j];
+    }
+    KernelBlock sb = blk;
+    sb.n = m;
+    sb.underlying = cu;
+    sb.strike = ck;
+    sb.time = ct;
+    sb.vol = cv;
+    sb.rate = cr;
+    sb.carry = cq;
+    sb.call = ccall;
+    sb.flag = cflag;
+    sb.price = cprice;
+    if (greeks) {
+      sb.delta = cg[0];
+      sb.delta_forward = cg[1];
+      sb.gamma = cg[2];
+      sb.vega = cg[3];
+      sb.theta = cg[4];
+      sb.rho = cg[5];
+      sb.vanna = cg[6];
+      sb.volga = cg[7];
+      ks.series_greeks(sb);
+    } else {
+      ks.series_price(sb);
+    }
+    double* dst[9] = {out.price, out.delta, out.delta_forward, out.gamma, out.vega,
+                      out.theta, out.rho,   out.vanna,         out.volga};
+    const double* src[9] = {cprice, cg[0], cg[1], cg[2], cg[3], cg[4], cg[5], cg[6], cg[7]};
+    for (std::size_t p = 0; p < m; ++p) {
+      const std::size_t row = b0 + idx[p];
+      if (cflag[p] != 0.0) {
+        exact_row(in, out, row);
+        continue;
+      }
+      if (out.price) out.price[row] = cprice[p];
+      if (greeks) {
+        for (int g2 = 1; g2 < 9; ++g2) {
+          if (dst[g2]) dst[g2][row] = src[g2][p];
+        }
+      }
     }
   }
 }

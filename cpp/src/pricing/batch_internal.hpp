@@ -36,8 +36,10 @@ struct KernelBlock {
 using KernelFn = void (*)(const KernelBlock&) noexcept;
 
 struct KernelSet {
-  KernelFn price;
+  KernelFn price;          // direct formula, flags rows it cannot do exactly
   KernelFn greeks;
+  KernelFn series_price;   // small-t series, for the rows the direct kernels flagged
+  KernelFn series_greeks;
   const char* name;
 };
 

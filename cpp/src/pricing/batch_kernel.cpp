@@ -4,14 +4,20 @@
 // -fopenmp-simd, and the redeclarations below, which let gcc call glibc's vector math (libmvec)
 // for exp, log and erfc.
 //
-// The kernels evaluate the two-term Black formula on the out-of-the-money side (plus the exact
-// intrinsic value), which is exact to ~1e-14 where the out-of-the-money value is not much
-// smaller than its larger term. They flag every other row (ratio above kMaxCancellation,
-// values near underflow, s = 0) for the scalar tail-exact path. Inputs were validated before.
+// Two kernels per instruction set, both branch-free over a block of rows:
+//  * the direct kernel evaluates the two-term Black formula on the out-of-the-money side (plus
+//    the exact intrinsic value); that is exact to ~1e-14 where the out-of-the-money value is
+//    not much smaller than its larger term, and it flags every other row (cancellation ratio
+//    above kMaxCancellation, values near underflow, s = 0);
+//  * the series kernel, run by the driver on the flagged rows only, takes the time value from
+//    the small-t series of black.cpp (positive terms, no cancellation) and flags the rows
+//    outside its domain (t > 0.15, a t > 2, underflow), which the scalar path then handles.
+// Inputs were validated before.
 #include <cmath>
 #include <cstddef>
 
 #include "batch_internal.hpp"
+#include "normal_internal.hpp"
 
 #if PYMARGIN_USE_LIBMVEC
 extern "C" {
@@ -32,12 +38,82 @@ namespace {
 
 constexpr double kMaxCancellation = 16.0;  // larger term / result, beyond: exact path
 constexpr double kTiny = 1e-280;           // below: exact path (erfc near its underflow)
-constexpr double kInvSqrt2 = 0.70710678118654752440;
-constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+constexpr double kSeriesMaxT = 0.15;
+
+// Normalised out-of-the-money time value b(-|x|, s) from the small-t series, branch-free:
+// b = 2/sqrt(2 pi) exp(-(h^2+t^2)/2) sum_k t^(2k+1) I_(2k+1)(h) / (2k+1)!, h = -|x|/s, t = s/2,
+// with I_0 = Y(h) = N(h)/phi(h), I_1 = 1 + h Y (see black.cpp). *ok is 1 where the series is
+// valid and exact (t <= 0.15, a t <= 2 or a < 3, no underflow).
+inline double series_time_value(double x_abs, double s, double* ok) noexcept {
+  const double t = 0.5 * s;
+  const double h = -x_abs / s;
+  const double a = x_abs / s;
+  // I_0, I_1 for a < 2.5: N(h)/phi(h) with the argument rounding of erfc corrected.
+  const double w = a * kInvSqrt2Hi;
+  const double w_err = std::fma(a, kInvSqrt2Hi, -w) + a * kInvSqrt2Lo;
+  const double aa = a * a;
+  const double aa_err = std::fma(a, a, -aa);
+  const double ea = exp(-0.5 * aa);
+  const double cdf = 0.5 * erfc(w) - 0.5 * kTwoOverSqrtPi * ea * w_err;
+  const double pdf = kInvSqrt2Pi * ea * (1.0 - 0.5 * aa_err);
+  const double y_small = cdf / pdf;
+  const double i1_small = 1.0 + h * y_small;
+  // a >= 2.5: c = 1/Y - a from the Chebyshev fit (a <= 16) or 12 continued-fraction terms.
+  double a_fit = a < 2.5 ? 2.5 : a;
+  a_fit = a_fit > 16.0 ? 16.0 : a_fit;
+  const double u = 1.0 / a_fit;
+  constexpr double kLo = 1.0 / 16.0;
+  constexpr double kHi = 1.0 / 2.5;
+  const double xc = (2.0 * u - (kLo + kHi)) / (kHi - kLo);
+  double b1 = 0.0;
+  double b2 = 0.0;
+#pragma GCC unroll 24
+  for (int j = 24; j >= 1; --j) {
+    const double b0 = 2.0 * xc * b1 - b2 + kMillsTailCheb[j];
+    b2 = b1;
+    b1 = b0;
+  }
+  const double c_fit = (xc * b1 - b2 + kMillsTailCheb[0]) * u;
+  const double a_cf = a > 16.0 ? a : 16.0;
+  double tail = a_cf;
+#pragma GCC unroll 11
+  for (int k = 12; k >= 2; --k) tail = a_cf + k / tail;
+  const double c = a > 16.0 ? 1.0 / tail : c_fit;
+  const double y_large = 1.0 / (a + c);
+  const double small = a < 2.5 ? 1.0 : 0.0;
+  double i_prev = small * y_small + (1.0 - small) * y_large;
+  double i_cur = small * i1_small + (1.0 - small) * (c * y_large);
+  // Fixed number of terms (n = 1, 3, ..., 15): ample for t <= 0.15.
+  const double tt = t * t;
+  double term_scale = t;
+  double sum = 0.0;
+#pragma GCC unroll 8
+  for (int n = 1; n <= 15; n += 2) {
+    sum += term_scale * i_cur;
+    term_scale *= tt / ((n + 1.0) * (n + 2.0));
+    const double i_next = h * i_cur + n * i_prev;
+    i_prev = i_next;
+    i_cur = h * i_next + (n + 1.0) * i_cur;
+  }
+  // exp(-(h^2 + t^2)/2) with h = x/s carried in double-double (as detail::gauss_factor).
+  const double h_lo = std::fma(-h, s, -x_abs) / s;
+  const double hh = h * h;
+  const double hh_err = std::fma(h, h, -hh) + 2.0 * h * h_lo;
+  const double t2 = t * t;
+  const double t2_err = std::fma(t, t, -t2);
+  const double sq = hh + t2;
+  const double bv = sq - hh;
+  const double sq_err = (hh - (sq - bv)) + (t2 - bv) + hh_err + t2_err;
+  const double gauss = exp(-0.5 * sq) * (1.0 - 0.5 * sq_err);
+  const double valid = (t <= kSeriesMaxT) & ((a < 3.0) | (a * t <= 2.0)) & (sq < 1200.0) &
+                       (s > 0.0) & (x_abs > 0.0);
+  *ok = valid;
+    return 2.0 * kInvSqrt2Pi * gauss * sum;
+}
 
 // Core of both kernels: Black-76 on the forward. Writes price and the flag; when G is true
 // also the Greeks (model-specific adjustments included).
-template <bool G, int M>
+template <bool G, int M, bool Series>
 inline void run(const KernelBlock& b) noexcept {
   const std::size_t n = b.n;
   const double* __restrict u = b.underlying;
@@ -79,15 +155,22 @@ inline void run(const KernelBlock& b) noexcept {
     const double d1 = x / s + 0.5 * s;
     const double d2 = d1 - s;
     const double tho = x < 0.0 ? 1.0 : -1.0;  // sign of the out-of-the-money option
-    const double pa = 0.5 * erfc(-tho * d1 * kInvSqrt2);
-    const double pb = 0.5 * erfc(-tho * d2 * kInvSqrt2);
+    const double pa = 0.5 * erfc(-tho * d1 * kInvSqrt2Hi);
+    const double pb = 0.5 * erfc(-tho * d2 * kInvSqrt2Hi);
     const double big = F * pa;
-    const double otm = tho * (big - K * pb);
+    double otm;
+    double exact;
+    if constexpr (Series) {
+      otm = std::sqrt(F) * std::sqrt(K) * series_time_value(std::fabs(x), s, &exact);
+    } else {
+      otm = tho * (big - K * pb);
+      exact = (otm * kMaxCancellation >= big) & (otm >= kTiny * (F + K)) ? 1.0 : 0.0;
+    }
     const double fwd_value = th * (F - K);
     const double intrinsic = fwd_value > 0.0 ? fwd_value : 0.0;  // not fmax: a libm call
     const double df = exp(-r * T);
     const double p = df * (otm + intrinsic);
-    flag[i] = (otm * kMaxCancellation >= big) & (otm >= kTiny * (F + K)) ? 0.0 : 1.0;
+    flag[i] = 1.0 - exact;
     if constexpr (!G) {
       if constexpr (inverse) {
         price[i] = p / F;
@@ -135,27 +218,30 @@ inline void run(const KernelBlock& b) noexcept {
   }
 }
 
-template <bool G>
+template <bool G, bool Series>
 void dispatch_model(const KernelBlock& b) noexcept {
   switch (b.model) {
     case 1:
-      run<G, 1>(b);
+      run<G, 1, Series>(b);
       break;
     case 2:
-      run<G, 2>(b);
+      run<G, 2, Series>(b);
       break;
     default:
-      run<G, 0>(b);
+      run<G, 0, Series>(b);
   }
 }
 
-void price_kernel(const KernelBlock& b) noexcept { dispatch_model<false>(b); }
-void greeks_kernel(const KernelBlock& b) noexcept { dispatch_model<true>(b); }
+void price_kernel(const KernelBlock& b) noexcept { dispatch_model<false, false>(b); }
+void greeks_kernel(const KernelBlock& b) noexcept { dispatch_model<true, false>(b); }
+void series_price_kernel(const KernelBlock& b) noexcept { dispatch_model<false, true>(b); }
+void series_greeks_kernel(const KernelBlock& b) noexcept { dispatch_model<true, true>(b); }
 
 }  // namespace
 
 KernelSet PYMARGIN_KERNEL_FACTORY() noexcept {
-  return {&price_kernel, &greeks_kernel, PYMARGIN_KERNEL_NAME};
+  return {&price_kernel, &greeks_kernel, &series_price_kernel, &series_greeks_kernel,
+          PYMARGIN_KERNEL_NAME};
 }
 
 }  // namespace pymargin::pricing::detail

@@ -1,0 +1,1 @@
+"""asv benchmarks for pymargin (run from asv_bench/: `asv run`)."""
