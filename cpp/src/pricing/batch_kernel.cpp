@@ -36,7 +36,27 @@ double erfc(double) noexcept;
 namespace pymargin::pricing::detail {
 namespace {
 
-constexpr double kMaxCancellation = 16.0;  // larger term / result, beyond: exact path
+// a*b - fl(a*b), exactly. With hardware FMA one instruction; otherwise (the SSE2 build)
+// Dekker's splitting, which stays vectorisable where a call to libm's fma would not.
+inline double prod_err(double a, double b, double p) noexcept {
+#if defined(__FMA__)
+  return std::fma(a, b, -p);
+#else
+  constexpr double kSplit = 134217729.0;  // 2^27 + 1
+  const double ca = kSplit * a;
+  const double a_hi = ca - (ca - a);
+  const double a_lo = a - a_hi;
+  const double cb = kSplit * b;
+  const double b_hi = cb - (cb - b);
+  const double b_lo = b - b_hi;
+  return ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo;
+#endif
+}
+
+// The direct formula's relative error is about eps * R * (1 + d^2): R = larger term / result
+// (cancellation), and 1 + d^2 the amplification of erfc's argument rounding. Rows where that
+// bound exceeds kMaxAmplification * eps (~1.4e-14) are flagged.
+constexpr double kMaxAmplification = 64.0;
 constexpr double kTiny = 1e-280;           // below: exact path (erfc near its underflow)
 constexpr double kSeriesMaxT = 0.15;
 
@@ -50,9 +70,9 @@ inline double series_time_value(double x_abs, double s, double* ok) noexcept {
   const double a = x_abs / s;
   // I_0, I_1 for a < 2.5: N(h)/phi(h) with the argument rounding of erfc corrected.
   const double w = a * kInvSqrt2Hi;
-  const double w_err = std::fma(a, kInvSqrt2Hi, -w) + a * kInvSqrt2Lo;
+  const double w_err = prod_err(a, kInvSqrt2Hi, w) + a * kInvSqrt2Lo;
   const double aa = a * a;
-  const double aa_err = std::fma(a, a, -aa);
+  const double aa_err = prod_err(a, a, aa);
   const double ea = exp(-0.5 * aa);
   const double cdf = 0.5 * erfc(w) - 0.5 * kTwoOverSqrtPi * ea * w_err;
   const double pdf = kInvSqrt2Pi * ea * (1.0 - 0.5 * aa_err);
@@ -78,7 +98,8 @@ inline double series_time_value(double x_abs, double s, double* ok) noexcept {
   double tail = a_cf;
 #pragma GCC unroll 11
   for (int k = 12; k >= 2; --k) tail = a_cf + k / tail;
-  const double c = a > 16.0 ? 1.0 / tail : c_fit;
+  const double c_cf = 1.0 / tail;  // computed for every lane: a select, not a branch
+  const double c = a > 16.0 ? c_cf : c_fit;
   const double y_large = 1.0 / (a + c);
   const double small = a < 2.5 ? 1.0 : 0.0;
   double i_prev = small * y_small + (1.0 - small) * y_large;
@@ -96,11 +117,12 @@ inline double series_time_value(double x_abs, double s, double* ok) noexcept {
     i_cur = h * i_next + (n + 1.0) * i_cur;
   }
   // exp(-(h^2 + t^2)/2) with h = x/s carried in double-double (as detail::gauss_factor).
-  const double h_lo = std::fma(-h, s, -x_abs) / s;
+  const double hs = h * s;
+  const double h_lo = ((-x_abs - hs) - prod_err(h, s, hs)) / s;  // x/s = h + h_lo
   const double hh = h * h;
-  const double hh_err = std::fma(h, h, -hh) + 2.0 * h * h_lo;
+  const double hh_err = prod_err(h, h, hh) + 2.0 * h * h_lo;
   const double t2 = t * t;
-  const double t2_err = std::fma(t, t, -t2);
+  const double t2_err = prod_err(t, t, t2);
   const double sq = hh + t2;
   const double bv = sq - hh;
   const double sq_err = (hh - (sq - bv)) + (t2 - bv) + hh_err + t2_err;
@@ -151,7 +173,8 @@ inline void run(const KernelBlock& b) noexcept {
     const double sqrt_t = std::sqrt(T);
     const double s = sig * sqrt_t;
     const double quot = F / K;
-    const double x = log(quot) + std::fma(-quot, K, F) / K / quot;  // division rounding corrected
+    const double qk = quot * K;
+    const double x = log(quot) + ((F - qk) - prod_err(quot, K, qk)) / K / quot;  // F/K rounding
     const double d1 = x / s + 0.5 * s;
     const double d2 = d1 - s;
     const double tho = x < 0.0 ? 1.0 : -1.0;  // sign of the out-of-the-money option
@@ -164,7 +187,10 @@ inline void run(const KernelBlock& b) noexcept {
       otm = std::sqrt(F) * std::sqrt(K) * series_time_value(std::fabs(x), s, &exact);
     } else {
       otm = tho * (big - K * pb);
-      exact = (otm * kMaxCancellation >= big) & (otm >= kTiny * (F + K)) ? 1.0 : 0.0;
+      const double dmax2 = d1 * d1 > d2 * d2 ? d1 * d1 : d2 * d2;
+      exact = (otm * kMaxAmplification >= big * (1.0 + dmax2)) & (otm >= kTiny * (F + K))
+                  ? 1.0
+                  : 0.0;
     }
     const double fwd_value = th * (F - K);
     const double intrinsic = fwd_value > 0.0 ? fwd_value : 0.0;  // not fmax: a libm call
