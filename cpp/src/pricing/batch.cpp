@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -96,26 +97,39 @@ void exact_row(const BatchInputs& in, const BatchOutputs& out, std::size_t i) no
   if (out.volga) out.volga[i] = g.volga;
 }
 
-template <class T>
-inline void gather(const Column<T>& c, std::size_t begin, std::size_t n, double* dst) noexcept {
-  if (c.stride == 0) {
-    const double v = static_cast<double>(c.data[0]);
-    for (std::size_t j = 0; j < n; ++j) dst[j] = v;
-  } else if (c.stride == 1) {
-    const T* src = c.data + begin;
-    for (std::size_t j = 0; j < n; ++j) dst[j] = static_cast<double>(src[j]);
-  } else {
-    for (std::size_t j = 0; j < n; ++j) dst[j] = static_cast<double>(c[begin + j]);
+// A block's view of an input column: the caller's memory when contiguous, a buffer filled
+// once per range for a broadcast value, a copy for any other stride.
+class BlockColumn {
+ public:
+  BlockColumn(const Column<double>& c, double* buffer) : col_(c), buf_(buffer) {
+    if (c.stride == 0) std::fill(buf_, buf_ + kBlock, c.data[0]);
   }
-}
+  const double* at(std::size_t begin, std::size_t n) const noexcept {
+    if (col_.stride == 1) return col_.data + begin;
+    if (col_.stride == 0) return buf_;
+    for (std::size_t j = 0; j < n; ++j) buf_[j] = col_[begin + j];
+    return buf_;
+  }
+
+ private:
+  Column<double> col_;
+  double* buf_;
+};
 
 void run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t begin,
                std::size_t end) noexcept {
   const KernelSet& ks = kernels();
   const bool greeks = out.delta || out.delta_forward || out.gamma || out.vega || out.theta ||
                       out.rho || out.vanna || out.volga;
-  alignas(64) double u[kBlock], k[kBlock], t[kBlock], v[kBlock], r[kBlock], q[kBlock],
+  alignas(64) double bu[kBlock], bk[kBlock], bt[kBlock], bv[kBlock], br[kBlock], bq[kBlock],
       c[kBlock], flag[kBlock], price[kBlock];
+  static constexpr double kZero = 0.0;
+  const BlockColumn cu_col(in.underlying, bu);
+  const BlockColumn ck_col(in.strike, bk);
+  const BlockColumn ct_col(in.time, bt);
+  const BlockColumn cv_col(in.vol, bv);
+  const BlockColumn cr_col(in.rate, br);
+  const BlockColumn cq_col(in.model == Model::kBsm ? in.carry : Column<double>{&kZero, 0}, bq);
   alignas(64) double g[8][kBlock];
   // Compacted flagged rows of a block, for the series kernel.
   alignas(64) double cu[kBlock], ck[kBlock], ct[kBlock], cv[kBlock], cr[kBlock], cq[kBlock],
@@ -124,16 +138,12 @@ void run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t begin
   std::size_t idx[kBlock];
   for (std::size_t b0 = begin; b0 < end; b0 += kBlock) {
     const std::size_t n = std::min(kBlock, end - b0);
-    gather(in.underlying, b0, n, u);
-    gather(in.strike, b0, n, k);
-    gather(in.time, b0, n, t);
-    gather(in.vol, b0, n, v);
-    gather(in.rate, b0, n, r);
-    if (in.model == Model::kBsm) {
-      gather(in.carry, b0, n, q);
-    } else {
-      std::fill(q, q + n, 0.0);
-    }
+    const double* u = cu_col.at(b0, n);
+    const double* k = ck_col.at(b0, n);
+    const double* t = ct_col.at(b0, n);
+    const double* v = cv_col.at(b0, n);
+    const double* r = cr_col.at(b0, n);
+    const double* q = cq_col.at(b0, n);
     for (std::size_t j = 0; j < n; ++j) c[j] = in.is_call[b0 + j] ? 1.0 : -1.0;
     KernelBlock blk;
     blk.n = n;
@@ -170,8 +180,9 @@ void run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t begin
     // Rows the direct formula could not do exactly: compact them and run the series kernel;
     // what it cannot do either goes to the scalar exact path.
     std::size_t m = 0;
-    for (std::size_t j = 0; j < n; ++j) {
-      if (flag[j] != 0.0) idx[m++] = j;
+    for (std::size_t j = 0; j < n; ++j) {  // branch-free: about a third of rows are flagged
+      idx[m] = j;
+      m += flag[j] != 0.0;
     }
     if (m == 0) continue;
     for (std::size_t p = 0; p < m; ++p) {
@@ -227,6 +238,45 @@ void run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t begin
   }
 }
 
+// Branch-free screen of a column: true if every value passes. Comparisons with NaN are false,
+// so NaN fails every test.
+enum class Rule { kPositive, kNonNegative, kFinite };
+
+template <Rule R>
+inline bool good(double x) noexcept {
+  constexpr double kMax = std::numeric_limits<double>::max();
+  if constexpr (R == Rule::kPositive) return (x > 0.0) & (x <= kMax);
+  if constexpr (R == Rule::kNonNegative) return (x >= 0.0) & (x <= kMax);
+  return (x >= -kMax) & (x <= kMax);
+}
+
+template <Rule R>
+bool column_ok(const Column<double>& c, std::size_t n) noexcept {
+  if (c.stride == 0) return good<R>(c.data[0]);
+  double bad = 0.0;  // a double count: the form gcc vectorises
+  if (c.stride == 1) {
+    const double* p = c.data;
+    for (std::size_t i = 0; i < n; ++i) bad += good<R>(p[i]) ? 0.0 : 1.0;
+  } else {
+    for (std::size_t i = 0; i < n; ++i) bad += good<R>(c[i]) ? 0.0 : 1.0;
+  }
+  return bad == 0.0;
+}
+
+bool all_valid(const BatchInputs& in) noexcept {
+  bool ok = column_ok<Rule::kPositive>(in.underlying, in.n) &&
+            column_ok<Rule::kPositive>(in.strike, in.n) &&
+            column_ok<Rule::kNonNegative>(in.time, in.n) &&
+            column_ok<Rule::kNonNegative>(in.vol, in.n) &&
+            column_ok<Rule::kFinite>(in.rate, in.n) &&
+            (in.model != Model::kBsm || column_ok<Rule::kFinite>(in.carry, in.n));
+  if (!ok) return false;
+  if (in.is_call.stride == 0) return in.is_call.data[0] <= 1;
+  unsigned bad = 0;
+  for (std::size_t i = 0; i < in.n; ++i) bad |= in.is_call[i] > 1;
+  return bad == 0;
+}
+
 }  // namespace
 }  // namespace detail
 
@@ -245,6 +295,8 @@ Status validate(const BatchInputs& in) noexcept {
     return Status::bad_argument("carry", "missing input column");
   }
   if (in.is_call.data == nullptr) return Status::bad_argument("option_type", "missing column");
+  if (detail::all_valid(in)) return Status::success();
+  // Something is wrong: find the first offending row, in row order, and name its field.
   for (std::size_t i = 0; i < in.n; ++i) {
     const double q = in.model == Model::kBsm ? in.carry[i] : 0.0;
     Status st = validate_black_inputs(in.underlying[i], in.strike[i], in.time[i], in.vol[i],

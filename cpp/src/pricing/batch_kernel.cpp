@@ -36,6 +36,12 @@ double erfc(double) noexcept;
 namespace pymargin::pricing::detail {
 namespace {
 
+// a + b - fl(a + b), exactly (Knuth's two-sum).
+inline double two_sum_err(double a, double b, double sum) noexcept {
+  const double bv = sum - a;
+  return (a - (sum - bv)) + (b - bv);
+}
+
 // a*b - fl(a*b), exactly. With hardware FMA one instruction; otherwise (the SSE2 build)
 // Dekker's splitting, which stays vectorisable where a call to libm's fma would not.
 inline double prod_err(double a, double b, double p) noexcept {
@@ -53,10 +59,9 @@ inline double prod_err(double a, double b, double p) noexcept {
 #endif
 }
 
-// The direct formula's relative error is about eps * R * (1 + d^2): R = larger term / result
-// (cancellation), and 1 + d^2 the amplification of erfc's argument rounding. Rows where that
-// bound exceeds kMaxAmplification * eps (~1.4e-14) are flagged.
-constexpr double kMaxAmplification = 64.0;
+// The direct formula's relative error is about R ulp of erfc, R = larger term / result (the
+// cancellation): rows with R above kMaxCancellation are flagged.
+constexpr double kMaxCancellation = 64.0;
 constexpr double kTiny = 1e-280;           // below: exact path (erfc near its underflow)
 constexpr double kSeriesMaxT = 0.15;
 
@@ -66,71 +71,55 @@ constexpr double kSeriesMaxT = 0.15;
 // valid and exact (t <= 0.15, a t <= 2 or a < 3, no underflow).
 inline double series_time_value(double x_abs, double s, double* ok) noexcept {
   const double t = 0.5 * s;
-  const double h = -x_abs / s;
-  const double a = x_abs / s;
-  // I_0, I_1 for a < 2.5: N(h)/phi(h) with the argument rounding of erfc corrected.
-  const double w = a * kInvSqrt2Hi;
-  const double w_err = prod_err(a, kInvSqrt2Hi, w) + a * kInvSqrt2Lo;
+  const double a = x_abs / s;  // a = -h
+  const double as = a * s;
+  const double a_lo = ((x_abs - as) - prod_err(a, s, as)) / s;  // x/s = a + a_lo, exactly
+  const double h = -a;
+  // Gaussian factors: e^{-a^2/2} by exp with its argument carried exactly to first order, and
+  // e^{-t^2/2} by its Taylor series (t <= 0.15 where the result is used).
   const double aa = a * a;
-  const double aa_err = prod_err(a, a, aa);
+  const double aa_err = prod_err(a, a, aa) + 2.0 * a * a_lo;
   const double ea = exp(-0.5 * aa);
+  const double tt = t * t;
+  const double y = 0.5 * tt;  // e^{-y} to y^8/8! (< 1e-18 relative for y <= 0.0113)
+  const double et =
+      1.0 - y * (1.0 - y * 0.5 * (1.0 - y * (1.0 / 3.0) * (1.0 - y * 0.25 * (1.0 - y * 0.2 *
+      (1.0 - y * (1.0 / 6.0) * (1.0 - y * (1.0 / 7.0) * (1.0 - y * 0.125)))))));
+  const double gauss = ea * (1.0 - 0.5 * aa_err) * et;  // exp(-(h^2 + t^2)/2)
+  // I_0 = Y(h), I_1 = 1 + h Y for a < 2.5: N(h)/phi(h), erfc's argument rounding corrected.
+  const double w = a * kInvSqrt2Hi;
+  const double w_err = prod_err(a, kInvSqrt2Hi, w) + a * kInvSqrt2Lo + a_lo * kInvSqrt2Hi;
   const double cdf = 0.5 * erfc(w) - 0.5 * kTwoOverSqrtPi * ea * w_err;
   const double pdf = kInvSqrt2Pi * ea * (1.0 - 0.5 * aa_err);
   const double y_small = cdf / pdf;
   const double i1_small = 1.0 + h * y_small;
-  // a >= 2.5: c = 1/Y - a from the Chebyshev fit (a <= 16) or 12 continued-fraction terms.
+  // a >= 2.5: c = 1/Y - a from the Chebyshev fit; Y = 1/(a + c), I_1 = c Y. Rows beyond
+  // a = 40 underflow and are flagged below, so the clamp never changes a used value.
   double a_fit = a < 2.5 ? 2.5 : a;
-  a_fit = a_fit > 16.0 ? 16.0 : a_fit;
-  const double u = 1.0 / a_fit;
-  constexpr double kLo = 1.0 / 16.0;
-  constexpr double kHi = 1.0 / 2.5;
-  const double xc = (2.0 * u - (kLo + kHi)) / (kHi - kLo);
-  double b1 = 0.0;
-  double b2 = 0.0;
-#pragma GCC unroll 24
-  for (int j = 24; j >= 1; --j) {
-    const double b0 = 2.0 * xc * b1 - b2 + kMillsTailCheb[j];
-    b2 = b1;
-    b1 = b0;
-  }
-  const double c_fit = (xc * b1 - b2 + kMillsTailCheb[0]) * u;
-  const double a_cf = a > 16.0 ? a : 16.0;
-  double tail = a_cf;
-#pragma GCC unroll 11
-  for (int k = 12; k >= 2; --k) tail = a_cf + k / tail;
-  const double c_cf = 1.0 / tail;  // computed for every lane: a select, not a branch
-  const double c = a > 16.0 ? c_cf : c_fit;
+  a_fit = a_fit > 40.0 ? 40.0 : a_fit;
+  const double c = mills_tail_fit(1.0 / a_fit);
   const double y_large = 1.0 / (a + c);
   const double small = a < 2.5 ? 1.0 : 0.0;
   double i_prev = small * y_small + (1.0 - small) * y_large;
   double i_cur = small * i1_small + (1.0 - small) * (c * y_large);
-  // Fixed number of terms (n = 1, 3, ..., 15): ample for t <= 0.15.
-  const double tt = t * t;
+  // sum_k t^(2k+1) I_(2k+1) / (2k+1)!, a fixed 8 terms (n = 1 .. 15): ample for t <= 0.15.
+  constexpr double kInvPair[8] = {1.0 / 6.0,   1.0 / 20.0,  1.0 / 42.0,  1.0 / 72.0,
+                                  1.0 / 110.0, 1.0 / 156.0, 1.0 / 210.0, 1.0 / 272.0};
   double term_scale = t;
   double sum = 0.0;
 #pragma GCC unroll 8
-  for (int n = 1; n <= 15; n += 2) {
+  for (int m = 0; m < 8; ++m) {
+    const double n = 2.0 * m + 1.0;
     sum += term_scale * i_cur;
-    term_scale *= tt / ((n + 1.0) * (n + 2.0));
+    term_scale *= tt * kInvPair[m];
     const double i_next = h * i_cur + n * i_prev;
     i_prev = i_next;
     i_cur = h * i_next + (n + 1.0) * i_cur;
   }
-  // exp(-(h^2 + t^2)/2) with h = x/s carried in double-double (as detail::gauss_factor).
-  const double hs = h * s;
-  const double h_lo = ((-x_abs - hs) - prod_err(h, s, hs)) / s;  // x/s = h + h_lo
-  const double hh = h * h;
-  const double hh_err = prod_err(h, h, hh) + 2.0 * h * h_lo;
-  const double t2 = t * t;
-  const double t2_err = prod_err(t, t, t2);
-  const double sq = hh + t2;
-  const double bv = sq - hh;
-  const double sq_err = (hh - (sq - bv)) + (t2 - bv) + hh_err + t2_err;
-  const double gauss = exp(-0.5 * sq) * (1.0 - 0.5 * sq_err);
-  const double valid = (t <= kSeriesMaxT) & ((a < 3.0) | (a * t <= 2.0)) & (sq < 1200.0) &
+  const double valid = (t <= kSeriesMaxT) & ((a < 3.0) | (a * t <= 2.0)) & (aa < 1200.0) &
                        (s > 0.0) & (x_abs > 0.0);
   *ok = valid;
-    return 2.0 * kInvSqrt2Pi * gauss * sum;
+  return 2.0 * kInvSqrt2Pi * gauss * sum;
 }
 
 // Core of both kernels: Black-76 on the forward. Writes price and the flag; when G is true
@@ -175,11 +164,26 @@ inline void run(const KernelBlock& b) noexcept {
     const double quot = F / K;
     const double qk = quot * K;
     const double x = log(quot) + ((F - qk) - prod_err(quot, K, qk)) / K / quot;  // F/K rounding
-    const double d1 = x / s + 0.5 * s;
-    const double d2 = d1 - s;
+    // d1,2 = x/s +/- s/2 in double-double, so that the rounding of erfc's argument can be
+    // corrected to first order: erfc(w + dw) = erfc(w) - 2/sqrt(pi) e^{-w^2} dw. Without it the
+    // relative error of N(d) grows like d^2 ulp.
+    const double hq = x / s;
+    const double hq_lo = ((x - hq * s) - prod_err(hq, s, hq * s)) / s;
+    const double half_s = 0.5 * s;
+    const double d1 = hq + half_s;
+    const double d1_lo = two_sum_err(hq, half_s, d1) + hq_lo;
+    const double d2 = hq - half_s;
+    const double d2_lo = two_sum_err(hq, -half_s, d2) + hq_lo;
     const double tho = x < 0.0 ? 1.0 : -1.0;  // sign of the out-of-the-money option
-    const double pa = 0.5 * erfc(-tho * d1 * kInvSqrt2Hi);
-    const double pb = 0.5 * erfc(-tho * d2 * kInvSqrt2Hi);
+    const double w1 = d1 * kInvSqrt2Hi;
+    const double w1_lo = prod_err(d1, kInvSqrt2Hi, w1) + d1_lo * kInvSqrt2Hi + d1 * kInvSqrt2Lo;
+    const double w2 = d2 * kInvSqrt2Hi;
+    const double w2_lo = prod_err(d2, kInvSqrt2Hi, w2) + d2_lo * kInvSqrt2Hi + d2 * kInvSqrt2Lo;
+    const double g1 = exp(-0.5 * d1 * d1);  // e^{-d1^2/2}; e^{-d2^2/2} = g1 F/K
+    const double g2 = g1 * quot;
+    // N(tho d) = erfc(-tho w)/2, argument -tho (w + w_lo).
+    const double pa = 0.5 * erfc(-tho * w1) + 0.5 * kTwoOverSqrtPi * g1 * tho * w1_lo;
+    const double pb = 0.5 * erfc(-tho * w2) + 0.5 * kTwoOverSqrtPi * g2 * tho * w2_lo;
     const double big = F * pa;
     double otm;
     double exact;
@@ -187,8 +191,7 @@ inline void run(const KernelBlock& b) noexcept {
       otm = std::sqrt(F) * std::sqrt(K) * series_time_value(std::fabs(x), s, &exact);
     } else {
       otm = tho * (big - K * pb);
-      const double dmax2 = d1 * d1 > d2 * d2 ? d1 * d1 : d2 * d2;
-      exact = (otm * kMaxAmplification >= big * (1.0 + dmax2)) & (otm >= kTiny * (F + K))
+      exact = (otm * kMaxCancellation >= big) & (otm >= kTiny * (F + K))
                   ? 1.0
                   : 0.0;
     }
@@ -207,7 +210,7 @@ inline void run(const KernelBlock& b) noexcept {
       const double same = 0.5 * (1.0 + th * tho);  // 1 if the option is the OTM one
       const double n_d1 = same * pa + (1.0 - same) * (1.0 - pa);  // N(th d1)
       const double n_d2 = same * pb + (1.0 - same) * (1.0 - pb);  // N(th d2)
-      const double pdf1 = kInvSqrt2Pi * exp(-0.5 * d1 * d1);
+      const double pdf1 = kInvSqrt2Pi * g1;
       const double delta_f = df * th * n_d1;
       const double gamma_f = df * pdf1 / (F * s);
       const double vega = df * F * pdf1 * sqrt_t;
