@@ -36,28 +36,6 @@ double erfc(double) noexcept;
 namespace pymargin::pricing::detail {
 namespace {
 
-// a + b - fl(a + b), exactly (Knuth's two-sum).
-inline double two_sum_err(double a, double b, double sum) noexcept {
-  const double bv = sum - a;
-  return (a - (sum - bv)) + (b - bv);
-}
-
-// a*b - fl(a*b), exactly. With hardware FMA one instruction; otherwise (the SSE2 build)
-// Dekker's splitting, which stays vectorisable where a call to libm's fma would not.
-inline double prod_err(double a, double b, double p) noexcept {
-#if defined(__FMA__)
-  return std::fma(a, b, -p);
-#else
-  constexpr double kSplit = 134217729.0;  // 2^27 + 1
-  const double ca = kSplit * a;
-  const double a_hi = ca - (ca - a);
-  const double a_lo = a - a_hi;
-  const double cb = kSplit * b;
-  const double b_hi = cb - (cb - b);
-  const double b_lo = b - b_hi;
-  return ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo;
-#endif
-}
 
 // The direct formula's relative error is about R ulp of erfc, R = larger term / result (the
 // cancellation): rows with R above kMaxCancellation are flagged.
@@ -163,12 +141,15 @@ inline void run(const KernelBlock& b) noexcept {
     const double s = sig * sqrt_t;
     const double quot = F / K;
     const double qk = quot * K;
-    const double x = log(quot) + ((F - qk) - prod_err(quot, K, qk)) / K / quot;  // F/K rounding
+    const double x = log(quot) + ((F - qk) - prod_err(quot, K, qk)) / F;  // F/K rounding
     // d1,2 = x/s +/- s/2 in double-double, so that the rounding of erfc's argument can be
     // corrected to first order: erfc(w + dw) = erfc(w) - 2/sqrt(pi) e^{-w^2} dw. Without it the
     // relative error of N(d) grows like d^2 ulp.
-    const double hq = x / s;
-    const double hq_lo = ((x - hq * s) - prod_err(hq, s, hq * s)) / s;
+    // Divisions are the slowest vector operations: one reciprocal of s serves all. hq need
+    // not be the correctly rounded x/s, since hq + hq_lo carries the exact residual.
+    const double inv_s = 1.0 / s;
+    const double hq = x * inv_s;
+    const double hq_lo = ((x - hq * s) - prod_err(hq, s, hq * s)) * inv_s;
     const double half_s = 0.5 * s;
     const double d1 = hq + half_s;
     const double d1_lo = two_sum_err(hq, half_s, d1) + hq_lo;

@@ -59,7 +59,7 @@ double series_time_value(double x, double s, double h, double t) noexcept {
   }
   double in[kMaxOdd + 1];
   in[0] = mills_y(h);
-  const int deep = a < 5.0 ? 200 : (a < 10.0 ? 120 : 60);
+  const int deep = a < 10.0 ? 120 : 60;  // reached for a >= 6 only
   double ratio[kMaxOdd + 1];
   double r = 0.5 * (-a + std::sqrt(a * a + 4.0 * (deep + 1)));  // asymptotic I_(m+1)/I_m
   for (int n = deep; n >= 1; --n) {
@@ -88,7 +88,11 @@ double normalised_time_value(double x, double s) noexcept {
   const double a = -h;
   // Cancellation ratio of the two-term forms is about 1 + a/(2t) for large a and 1/t for a
   // small; below these bounds the series is used instead.
-  const bool small_t = a < 3.0 ? (t <= 0.15) : (t <= a * 0.125);
+  // For 3 <= a < 6 the series is only taken where its cheap upward recurrence is exact
+  // (a t <= 2); beyond, the two-term Y form loses at most a factor R = (a^2 + 2)/4 < 10.
+  const bool small_t = a < 3.0   ? (t <= 0.15)
+                       : a < 6.0 ? (a * t <= 2.0)
+                                 : (t <= a * 0.125);
   if (small_t) return series_time_value(x, s, h, t);
   if (h + t <= 0.0) {
     return kInvSqrt2Pi * gauss_factor(x, s, t) * (mills_y(h + t) - mills_y(h - t));

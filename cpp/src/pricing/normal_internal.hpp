@@ -6,6 +6,29 @@
 
 namespace pymargin::pricing::detail {
 
+// a*b - fl(a*b), exactly. One instruction where the build targets FMA hardware; otherwise
+// Dekker's splitting (ten flops, no call: a baseline x86-64 build would call libm's fma).
+inline double prod_err(double a, double b, double p) noexcept {
+#if defined(__FMA__)
+  return std::fma(a, b, -p);
+#else
+  constexpr double kSplit = 134217729.0;  // 2^27 + 1
+  const double ca = kSplit * a;
+  const double a_hi = ca - (ca - a);
+  const double a_lo = a - a_hi;
+  const double cb = kSplit * b;
+  const double b_hi = cb - (cb - b);
+  const double b_lo = b - b_hi;
+  return ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo;
+#endif
+}
+
+// a + b - fl(a + b), exactly (Knuth's two-sum).
+inline double two_sum_err(double a, double b, double sum) noexcept {
+  const double bv = sum - a;
+  return (a - (sum - bv)) + (b - bv);
+}
+
 inline constexpr double kSqrt2Pi = 2.5066282746310005024;      // sqrt(2 pi)
 inline constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // 1/sqrt(2 pi)
 inline constexpr double kInvSqrt2Hi = 0.70710678118654757;     // 1/sqrt(2) rounded
@@ -17,11 +40,12 @@ inline constexpr double kTwoOverSqrtPi = 1.1283791670955125739;
 // order. This is the Gaussian factor of every far-out-of-the-money quantity.
 inline double gauss_factor(double x, double s, double t) noexcept {
   const double h = x / s;
-  const double h_lo = std::fma(-h, s, x) / s;  // x/s = h + h_lo to ~2^-106
+  const double hs = h * s;
+  const double h_lo = ((x - hs) - prod_err(h, s, hs)) / s;  // x/s = h + h_lo to ~2^-106
   const double hh = h * h;
-  const double hh_err = std::fma(h, h, -hh) + 2.0 * h * h_lo;
+  const double hh_err = prod_err(h, h, hh) + 2.0 * h * h_lo;
   const double tt = t * t;
-  const double tt_err = std::fma(t, t, -tt);
+  const double tt_err = prod_err(t, t, tt);
   const double sum = hh + tt;
   const double bv = sum - hh;
   const double sum_err = (hh - (sum - bv)) + (tt - bv);  // two-sum
@@ -33,7 +57,8 @@ inline double gauss_factor(double x, double s, double t) noexcept {
 // quotient's half-ulp error would otherwise be a large relative error of a tiny x.
 inline double log_moneyness(double f, double k) noexcept {
   const double q = f / k;
-  const double rem = std::fma(-q, k, f) / k;  // f/k = q + rem exactly to ~2^-106
+  const double qk = q * k;
+  const double rem = ((f - qk) - prod_err(q, k, qk)) / k;  // f/k = q + rem to ~2^-106
   return std::log(q) + rem / q;
 }
 
@@ -42,7 +67,7 @@ inline double log_moneyness(double f, double k) noexcept {
 // (the rounding would otherwise cost ~z^2 ulp).
 inline double norm_cdf(double z) noexcept {
   const double w = -z * kInvSqrt2Hi;
-  const double w_err = std::fma(-z, kInvSqrt2Hi, -w) - z * kInvSqrt2Lo;
+  const double w_err = prod_err(-z, kInvSqrt2Hi, w) - z * kInvSqrt2Lo;
   const double e = std::erfc(w);
   if (w > 26.6 || w < -6.0) return 0.5 * e;  // correction below the resolution or irrelevant
   return 0.5 * (e - kTwoOverSqrtPi * std::exp(-w * w) * w_err);
@@ -113,7 +138,7 @@ inline double mills_y(double z) noexcept {
   const double a = -z;
   if (a < 2.5) {
     const double zz = z * z;
-    const double zz_err = std::fma(z, z, -zz);
+    const double zz_err = prod_err(z, z, zz);
     const double phi = kInvSqrt2Pi * std::exp(-0.5 * zz) * (1.0 - 0.5 * zz_err);
     return norm_cdf(z) / phi;
   }
