@@ -121,7 +121,7 @@ def _as_option_type(value: Any) -> np.ndarray:
         v = int(value)
         if v not in (0, 1):
             raise InvalidInputError("must be OptionType.CALL (1) or OptionType.PUT (0)", name)
-        return np.array([v], dtype=np.uint8)
+        return np.array(v, dtype=np.uint8)
     if isinstance(value, str):
         raise InputTypeError("use pymargin.OptionType.CALL / PUT, not a string", name)
     arr = value if isinstance(value, np.ndarray) else np.asarray(value)
@@ -135,7 +135,8 @@ def _as_option_type(value: Any) -> np.ndarray:
             )
         return arr.astype(np.uint8)
     if arr.dtype == object:
-        return _as_option_type(np.array([int(_as_option_type(v)[0]) for v in arr.ravel()]).reshape(arr.shape))
+        flat = [int(_as_option_type(v)) for v in arr.ravel()]
+        return np.array(flat, dtype=np.uint8).reshape(arr.shape)
     raise InputTypeError(f"expected OptionType, bool or 0/1 integers, got dtype {arr.dtype}", name)
 
 
@@ -176,7 +177,7 @@ def _check_out(out: np.ndarray | None, shape: tuple[int, ...], name: str = "out"
     if out.dtype != np.float64:
         raise InputTypeError(f"out must have dtype float64, got {out.dtype}", name)
     if out.shape != shape:
-        raise InvalidInputError(f"out has shape {out.shape}, expected {shape}", name)
+        raise InputTypeError(f"out has shape {out.shape}, expected {shape}", name)
     if not out.flags.c_contiguous:
         raise InputTypeError("out must be C-contiguous", name)
     if not out.flags.writeable:

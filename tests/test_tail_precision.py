@@ -64,12 +64,14 @@ def _reference(F, K, T, v, r, cp):
 
 def _check(got, ref, F, K, T, v, label, extra=0.0):
     h = np.log(F / K) / (v * np.sqrt(T))
-    bound = 8 * EPS * (1 + h * h) + extra
+    # 64 ulp for the batch kernels' cancellation budget (rows whose out-of-the-money value is
+    # at least 1/16 of its larger term), plus the conditioning of the price in its inputs.
+    bound = 64 * EPS + 8 * EPS * (1 + h * h) + extra
     rel = np.abs(got - ref) / ref
     bad = rel > bound
     w = int(np.argmax(rel / bound))
     assert not bad.any(), (
-        f"{label}: {bad.sum()} of {len(rel)} exceed 8*eps*(1+h^2); worst rel={rel[w]:.3e} "
+        f"{label}: {bad.sum()} of {len(rel)} exceed 64*eps + 8*eps*(1+h^2); worst rel={rel[w]:.3e} "
         f"= {rel[w] / bound[w]:.2f} x bound (h={h[w]:.2f}) at F={float(F[w])!r} K={float(K[w])!r} "
         f"T={float(T[w])!r} v={float(v[w])!r}"
     )

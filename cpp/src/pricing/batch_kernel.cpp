@@ -39,7 +39,7 @@ namespace {
 
 // The direct formula's relative error is about R ulp of erfc, R = larger term / result (the
 // cancellation): rows with R above kMaxCancellation are flagged.
-constexpr double kMaxCancellation = 64.0;
+constexpr double kMaxCancellation = 16.0;
 constexpr double kTiny = 1e-280;           // below: exact path (erfc near its underflow)
 constexpr double kSeriesMaxT = 0.15;
 

@@ -314,10 +314,11 @@ Status implied_normalised_vol(double beta, double x, OptionType type, double* s_
 
 namespace {
 
-// A price below the intrinsic value by no more than the rounding of discounting or of a coin
-// conversion (4 ulp) is taken as the intrinsic value itself (vol 0), not as an arbitrage.
+// A price below the intrinsic value by no more than the rounding of discounting, of the
+// forward's growth factor or of a coin conversion (16 ulp) is taken as the intrinsic value
+// itself (vol 0), not as an arbitrage.
 inline bool below_intrinsic(double undiscounted, double intrinsic) noexcept {
-  return undiscounted < intrinsic * (1.0 - 4.0 * kEps);
+  return undiscounted < intrinsic * (1.0 - 16.0 * kEps);
 }
 
 // Undiscounted price -> normalised beta, with the intrinsic removed in price space (exact),
