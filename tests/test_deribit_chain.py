@@ -1,7 +1,6 @@
 """Golden test against real Deribit (mainnet) option-chain snapshots.
 
-Data: /work/shared/data (see its README.md for provenance) or a copy bundled
-at pymargin/data/.  Files:
+Data: tests/data/ and pymargin/data/ (provenance in their README.md files).  Files:
 
 * deribit_btc_chain_20200521.csv -- per-instrument `ticker` dump, 2020-05-21
   ~23:20 UTC, each row with its own `snapshot_utc`, plus Deribit's published
@@ -53,22 +52,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pd = pytest.importorskip("pandas", reason="pandas is needed to read the Deribit CSV snapshots")
-pm = pytest.importorskip("pymargin", reason="pymargin is not built/installed")
+import pandas as pd
+import pymargin as pm
 from scipy.special import ndtr  # noqa: E402
 
 YEAR = 365 * 86400.0
 
 
-def _data_dir():
-    candidates = [Path(__file__).resolve().parents[2] / "shared" / "data",
-                  Path(__file__).resolve().parents[1] / "pymargin" / "data",
-                  Path(pm.__file__).resolve().parent / "data"]
-    for c in candidates:
-        if (c / "deribit_btc_chain_20251205.csv").exists():
-            return c
-    pytest.skip("Deribit chain CSVs not found in ../shared/data or pymargin/data/ "
-                f"(looked in: {', '.join(map(str, candidates))})")
+_DIRS = [Path(__file__).resolve().parent / "data", Path(pm.__file__).resolve().parent / "data"]
+
+
+def _path(name):
+    for d in _DIRS:
+        if (d / name).exists():
+            return d / name
+    pytest.fail(f"{name} is missing from {', '.join(map(str, _DIRS))}")
 
 
 # name: (price column, snapshot override, price print half-unit, forward jitter, time jitter [s])
@@ -81,7 +79,7 @@ FILES = {
 
 def _load(name):
     col, snap, pr, relF, dT = FILES[name]
-    d = pd.read_csv(_data_dir() / name)
+    d = pd.read_csv(_path(name))
     s = pd.to_datetime(snap if snap else d["snapshot_utc"], utc=True)
     secs = (pd.to_datetime(d["expiry_utc"], utc=True) - s) / pd.Timedelta(seconds=1)
     T = np.broadcast_to(np.asarray(secs, dtype=float), (len(d),)) / YEAR

@@ -18,7 +18,7 @@ with warnings.catch_warnings():
     except Exception:  # libcst missing or incompatible: the plugin then skips patching
         pass
 
-pm = pytest.importorskip("pymargin", reason="pymargin is not built/installed")
+import pymargin as pm
 
 EPS = np.finfo(float).eps
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -22,7 +22,7 @@ import math
 import numpy as np
 import pytest
 
-pm = pytest.importorskip("pymargin", reason="pymargin is not built/installed")
+import pymargin as pm
 
 CALL, PUT = True, False
 

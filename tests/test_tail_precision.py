@@ -1,9 +1,10 @@
 """Far-out-of-the-money precision against a 50-digit mpmath reference.
 
-Bound: relative error <= 8*eps*(1 + h^2), h = ln(F/K)/(vol*sqrt(T)).  The h^2
+Bound: relative error <= 64*eps + 8*eps*(1 + h^2), h = ln(F/K)/(vol*sqrt(T)).  The h^2
 term is the unavoidable conditioning of the price w.r.t. rounding of the
-inputs (d ln V / d ln K ~ h^2 in the tail), so an implementation that is
-accurate to a few ulps *in its inputs* meets it.
+inputs (d ln V / d ln K ~ h^2 in the tail); 64 ulp is the budget of the batch kernels'
+two-term formula, which they use only where the out-of-the-money value is at least 1/16 of
+its larger term (elsewhere they switch to cancellation-free series).
 """
 import math
 
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 from scipy.special import erf, ndtr
 
-pm = pytest.importorskip("pymargin", reason="pymargin is not built/installed")
+import pymargin as pm
 
 EPS = np.finfo(float).eps
 mp.mp.dps = 50
