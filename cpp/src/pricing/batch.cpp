@@ -278,6 +278,36 @@ bool all_valid(const BatchInputs& in) noexcept {
 }
 
 }  // namespace
+
+void normalised_block(std::size_t n, const double* x_abs, const double* s, double* b,
+                      double* vega) noexcept {
+  const KernelSet& ks = kernels();
+  alignas(64) double flag[kBlock], cx[kBlock], cs[kBlock], cb[kBlock], cv[kBlock], cf[kBlock];
+  std::size_t idx[kBlock];
+  ks.normalised(n, x_abs, s, b, vega, flag);
+  std::size_t m = 0;
+  for (std::size_t j = 0; j < n; ++j) {
+    idx[m] = j;
+    m += flag[j] != 0.0;
+  }
+  if (m == 0) return;
+  for (std::size_t p = 0; p < m; ++p) {
+    cx[p] = x_abs[idx[p]];
+    cs[p] = s[idx[p]];
+  }
+  ks.normalised_series(m, cx, cs, cb, cv, cf);
+  for (std::size_t p = 0; p < m; ++p) {
+    const std::size_t j = idx[p];
+    if (cf[p] == 0.0) {
+      b[j] = cb[p];
+      vega[j] = cv[p];
+    } else {
+      b[j] = normalised_time_value(-x_abs[j], s[j]);
+      vega[j] = normalised_vega(-x_abs[j], s[j]);
+    }
+  }
+}
+
 }  // namespace detail
 
 Status validate(const BatchInputs& in) noexcept {

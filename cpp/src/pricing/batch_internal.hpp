@@ -34,14 +34,24 @@ struct KernelBlock {
 };
 
 using KernelFn = void (*)(const KernelBlock&) noexcept;
+// (n, |x|, s, b out, db/ds out, flag out): normalised out-of-the-money call values.
+using NormalisedFn = void (*)(std::size_t, const double*, const double*, double*, double*,
+                              double*) noexcept;
 
 struct KernelSet {
   KernelFn price;          // direct formula, flags rows it cannot do exactly
   KernelFn greeks;
   KernelFn series_price;   // small-t series, for the rows the direct kernels flagged
   KernelFn series_greeks;
+  NormalisedFn normalised;         // b(-|x|, s) and db/ds, direct formula, flags as above
+  NormalisedFn normalised_series;  // the same by the small-t series
   const char* name;
 };
+
+// b(-|x|, s) and db/ds for n <= kBlock rows, exact to ~1e-14: vector kernels, the series for
+// what the direct formula flags, the scalar functions of black.hpp for the rest.
+void normalised_block(std::size_t n, const double* x_abs, const double* s, double* b,
+                      double* vega) noexcept;
 
 // Defined once per compiled instruction set (see CMakeLists.txt).
 KernelSet kernels_scalar() noexcept;

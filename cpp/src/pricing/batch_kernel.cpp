@@ -47,7 +47,7 @@ constexpr double kSeriesMaxT = 0.15;
 // b = 2/sqrt(2 pi) exp(-(h^2+t^2)/2) sum_k t^(2k+1) I_(2k+1)(h) / (2k+1)!, h = -|x|/s, t = s/2,
 // with I_0 = Y(h) = N(h)/phi(h), I_1 = 1 + h Y (see black.cpp). *ok is 1 where the series is
 // valid and exact (t <= 0.15, a t <= 2 or a < 3, no underflow).
-inline double series_time_value(double x_abs, double s, double* ok) noexcept {
+inline double series_time_value(double x_abs, double s, double* ok, double* gauss_out) noexcept {
   const double t = 0.5 * s;
   const double a = x_abs / s;  // a = -h
   const double as = a * s;
@@ -97,6 +97,7 @@ inline double series_time_value(double x_abs, double s, double* ok) noexcept {
   const double valid = (t <= kSeriesMaxT) & ((a < 3.0) | (a * t <= 2.0)) & (aa < 1200.0) &
                        (s > 0.0) & (x_abs > 0.0);
   *ok = valid;
+  *gauss_out = gauss;
   return 2.0 * kInvSqrt2Pi * gauss * sum;
 }
 
@@ -169,7 +170,8 @@ inline void run(const KernelBlock& b) noexcept {
     double otm;
     double exact;
     if constexpr (Series) {
-      otm = std::sqrt(F) * std::sqrt(K) * series_time_value(std::fabs(x), s, &exact);
+      double gauss_unused;
+      otm = std::sqrt(F) * std::sqrt(K) * series_time_value(std::fabs(x), s, &exact, &gauss_unused);
     } else {
       otm = tho * (big - K * pb);
       exact = (otm * kMaxCancellation >= big) & (otm >= kTiny * (F + K))
@@ -242,6 +244,62 @@ void dispatch_model(const KernelBlock& b) noexcept {
   }
 }
 
+// Normalised out-of-the-money call value b(-|x|, s) and its vega db/ds, for the implied-vol
+// solver. Same two paths as the price kernels: Series = false is the two-term formula (with
+// erfc's arguments corrected, flagging rows with more than kMaxCancellation cancellation),
+// Series = true the small-t series.
+template <bool Series>
+void run_normalised(std::size_t n, const double* __restrict xa, const double* __restrict ss,
+                    double* __restrict bo, double* __restrict vo,
+                    double* __restrict flag) noexcept {
+  PM_SIMD
+  for (std::size_t i = 0; i < n; ++i) {
+    const double x_abs = xa[i];
+    const double s = ss[i];
+    double b;
+    double gauss;
+    double exact;
+    if constexpr (Series) {
+      b = series_time_value(x_abs, s, &exact, &gauss);
+    } else {
+      const double inv_s = 1.0 / s;
+      const double hq = -x_abs * inv_s;
+      const double hq_lo = ((-x_abs - hq * s) - prod_err(hq, s, hq * s)) * inv_s;
+      const double half_s = 0.5 * s;
+      const double d1 = hq + half_s;
+      const double d1_lo = two_sum_err(hq, half_s, d1) + hq_lo;
+      const double d2 = hq - half_s;
+      const double d2_lo = two_sum_err(hq, -half_s, d2) + hq_lo;
+      const double u1 = d1 * kInvSqrt2Hi;
+      const double u1_lo = prod_err(d1, kInvSqrt2Hi, u1) + d1_lo * kInvSqrt2Hi + d1 * kInvSqrt2Lo;
+      const double u2 = d2 * kInvSqrt2Hi;
+      const double u2_lo = prod_err(d2, kInvSqrt2Hi, u2) + d2_lo * kInvSqrt2Hi + d2 * kInvSqrt2Lo;
+      const double ehalf = exp(-0.5 * x_abs);  // e^{x/2}
+      const double g1 = exp(-0.5 * d1 * d1);
+      const double g2 = g1 * ehalf * ehalf;  // e^{-d2^2/2} = e^{-d1^2/2} e^{x}
+      // N(d) = erfc(-(u + u_lo))/2 = erfc(-u)/2 + e^{-u^2} u_lo / sqrt(pi)
+      const double n1 = 0.5 * erfc(-u1) + 0.5 * kTwoOverSqrtPi * g1 * u1_lo;
+      const double n2 = 0.5 * erfc(-u2) + 0.5 * kTwoOverSqrtPi * g2 * u2_lo;
+      const double big = ehalf * n1;
+      b = big - n2 / ehalf;
+      gauss = g1 * ehalf;  // e^{-(h^2 + t^2)/2}
+      exact = (b * kMaxCancellation >= big) & (b >= kTiny) ? 1.0 : 0.0;
+    }
+    bo[i] = b;
+    vo[i] = kInvSqrt2Pi * gauss;
+    flag[i] = 1.0 - exact;
+  }
+}
+
+void normalised_kernel(std::size_t n, const double* xa, const double* s, double* b, double* v,
+                       double* flag) noexcept {
+  run_normalised<false>(n, xa, s, b, v, flag);
+}
+void normalised_series_kernel(std::size_t n, const double* xa, const double* s, double* b,
+                              double* v, double* flag) noexcept {
+  run_normalised<true>(n, xa, s, b, v, flag);
+}
+
 void price_kernel(const KernelBlock& b) noexcept { dispatch_model<false, false>(b); }
 void greeks_kernel(const KernelBlock& b) noexcept { dispatch_model<true, false>(b); }
 void series_price_kernel(const KernelBlock& b) noexcept { dispatch_model<false, true>(b); }
@@ -250,7 +308,8 @@ void series_greeks_kernel(const KernelBlock& b) noexcept { dispatch_model<true, 
 }  // namespace
 
 KernelSet PYMARGIN_KERNEL_FACTORY() noexcept {
-  return {&price_kernel, &greeks_kernel, &series_price_kernel, &series_greeks_kernel,
+  return {&price_kernel,      &greeks_kernel,           &series_price_kernel,
+          &series_greeks_kernel, &normalised_kernel, &normalised_series_kernel,
           PYMARGIN_KERNEL_NAME};
 }
 

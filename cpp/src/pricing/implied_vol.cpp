@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "batch_internal.hpp"
 #include "normal_internal.hpp"
 
 namespace pymargin::pricing {
@@ -164,92 +165,132 @@ inline double householder_factor(double nu, double g2, double g3) noexcept {
   return (1.0 + 0.5 * g2 * nu) / (1.0 + nu * (g2 + g3 * nu / 6.0));
 }
 
-// The out-of-the-money call case: x <= 0, 0 < beta < b_max = e^{x/2}.
-double solve_otm_call(double beta, double x, int* iterations_out) noexcept {
-  const double b_max = std::exp(0.5 * x);
-  const double sc = std::sqrt(std::fabs(2.0 * x));
-  const double bc = normalised_time_value(x, sc);
-  const double vc = normalised_vega(x, sc);
-  double s = 0.0;
-  double s_left = DBL_MIN;
-  double s_right = DBL_MAX;
-  enum class Branch { kLowest, kMiddle, kUpper } branch;
+// The solver for the out-of-the-money call case (x <= 0, 0 < beta < b_max = e^{x/2}), written
+// as a sequence of stages between evaluations of b and b' so that the batch solver can run
+// every evaluation of a block of options through the vector kernels:
+//   start -> [b, b' at s_c] -> second_point -> [b, b' there] -> initial_guess ->
+//   { next_point -> [b, b' there] -> householder } at most kMaxIterations times.
+enum class Branch { kLowest, kMiddle, kUpper };
 
-  if (beta < bc) {
-    const double sl = sc - bc / vc;
-    const double bl = normalised_time_value(x, sl);
-    if (beta < bl) {
-      branch = Branch::kLowest;
-      const MapValue fl = lower_map(x, sl);
-      const double r = convex_r_right(0.0, bl, 0.0, fl.f, 1.0, fl.df, fl.d2f, true);
-      double f = rational_cubic(beta, 0.0, bl, 0.0, fl.f, 1.0, fl.df, r);
-      if (!(f > 0.0)) {
-        const double t = beta / bl;
-        f = (fl.f * t + bl * (1.0 - t)) * t;
-      }
-      s = inverse_lower_map(x, f);
-      s_right = sl;
-    } else {
-      branch = Branch::kMiddle;
-      const double vl = normalised_vega(x, sl);
-      const double r = convex_r_right(bl, bc, sl, sc, 1.0 / vl, 1.0 / vc, 0.0, false);
-      s = rational_cubic(beta, bl, bc, sl, sc, 1.0 / vl, 1.0 / vc, r);
-      s_left = sl;
-      s_right = sc;
-    }
-  } else {
-    const double su = vc > DBL_MIN ? sc + (b_max - bc) / vc : sc;
-    const double bu = normalised_time_value(x, su);
-    if (beta <= bu) {
-      branch = Branch::kMiddle;
-      const double vu = normalised_vega(x, su);
-      const double r = convex_r_left(bc, bu, sc, su, 1.0 / vc, 1.0 / vu, 0.0, false);
-      s = rational_cubic(beta, bc, bu, sc, su, 1.0 / vc, 1.0 / vu, r);
-      s_left = sc;
-      s_right = su;
-    } else {
-      branch = Branch::kUpper;
-      const MapValue fu = upper_map(x, su);
-      double f = -1.0;
-      if (std::fabs(fu.d2f) < std::sqrt(DBL_MAX)) {
-        const double r = convex_r_left(bu, b_max, fu.f, 0.0, fu.df, -0.5, fu.d2f, true);
-        f = rational_cubic(beta, bu, b_max, fu.f, 0.0, fu.df, -0.5, r);
-      }
-      if (!(f > 0.0)) {
-        const double h = b_max - bu;
-        const double t = (beta - bu) / h;
-        f = (fu.f * (1.0 - t) + 0.5 * h * t) * (1.0 - t);
-      }
-      s = inverse_upper_map(f);
-      s_left = su;
-    }
-  }
-
-  // Householder(3) refinement.
-  const double ln_beta = std::log(beta);
-  const bool upper_log = branch == Branch::kUpper && beta > 0.5 * b_max;
-  double ds = -DBL_MAX;
-  double ds_prev = 0.0;
+struct Solver {
+  double beta = 0.0;
+  double x = 0.0;  // <= 0
+  double b_max = 0.0;
+  double sc = 0.0, bc = 0.0, vc = 0.0;  // inflection point
+  double s1 = 0.0;                      // s_l or s_u
+  double s = 0.0, s_left = DBL_MIN, s_right = DBL_MAX;
+  double ln_beta = 0.0;
+  Branch branch = Branch::kMiddle;
+  bool upper_log = false;
+  double ds = -DBL_MAX, ds_prev = 0.0;
   int reversals = 0;
   int it = 0;
-  const double x2 = x * x;
-  for (; it < kMaxIterations && std::fabs(ds) > kEps * s; ++it) {
+  bool done = false;
+
+  void start(double beta_in, double x_in) noexcept {
+    beta = beta_in;
+    x = x_in;
+    b_max = std::exp(0.5 * x);
+    sc = std::sqrt(std::fabs(2.0 * x));
+  }
+
+  // After b(s_c), b'(s_c): where the tangent at the inflection point meets 0 (below) or
+  // b_max (above).
+  double second_point(double bc_in, double vc_in) noexcept {
+    bc = bc_in;
+    vc = vc_in;
+    if (beta < bc) {
+      s1 = sc - bc / vc;
+    } else {
+      s1 = vc > DBL_MIN ? sc + (b_max - bc) / vc : sc;
+    }
+    return s1;
+  }
+
+  void initial_guess(double b1, double v1) noexcept {
+    if (beta < bc) {
+      const double sl = s1;
+      const double bl = b1;
+      if (beta < bl) {
+        branch = Branch::kLowest;
+        const MapValue fl = lower_map(x, sl);
+        const double r = convex_r_right(0.0, bl, 0.0, fl.f, 1.0, fl.df, fl.d2f, true);
+        double f = rational_cubic(beta, 0.0, bl, 0.0, fl.f, 1.0, fl.df, r);
+        if (!(f > 0.0)) {
+          const double t = beta / bl;
+          f = (fl.f * t + bl * (1.0 - t)) * t;
+        }
+        s = inverse_lower_map(x, f);
+        s_right = sl;
+      } else {
+        branch = Branch::kMiddle;
+        const double vl = v1;
+        const double r = convex_r_right(bl, bc, sl, sc, 1.0 / vl, 1.0 / vc, 0.0, false);
+        s = rational_cubic(beta, bl, bc, sl, sc, 1.0 / vl, 1.0 / vc, r);
+        s_left = sl;
+        s_right = sc;
+      }
+    } else {
+      const double su = s1;
+      const double bu = b1;
+      if (beta <= bu) {
+        branch = Branch::kMiddle;
+        const double vu = v1;
+        const double r = convex_r_left(bc, bu, sc, su, 1.0 / vc, 1.0 / vu, 0.0, false);
+        s = rational_cubic(beta, bc, bu, sc, su, 1.0 / vc, 1.0 / vu, r);
+        s_left = sc;
+        s_right = su;
+      } else {
+        branch = Branch::kUpper;
+        const MapValue fu = upper_map(x, su);
+        double f = -1.0;
+        if (std::fabs(fu.d2f) < std::sqrt(DBL_MAX)) {
+          const double r = convex_r_left(bu, b_max, fu.f, 0.0, fu.df, -0.5, fu.d2f, true);
+          f = rational_cubic(beta, bu, b_max, fu.f, 0.0, fu.df, -0.5, r);
+        }
+        if (!(f > 0.0)) {
+          const double h = b_max - bu;
+          const double t = (beta - bu) / h;
+          f = (fu.f * (1.0 - t) + 0.5 * h * t) * (1.0 - t);
+        }
+        s = inverse_upper_map(f);
+        s_left = su;
+      }
+    }
+    ln_beta = std::log(beta);
+    upper_log = branch == Branch::kUpper && beta > 0.5 * b_max;
+  }
+
+  // Before an iteration: decides whether to stop, and where b must be evaluated next.
+  // Returns false when converged (or out of iterations).
+  bool next_point() noexcept {
+    if (done || it >= kMaxIterations || !(std::fabs(ds) > kEps * s)) {
+      done = true;
+      return false;
+    }
     if (ds * ds_prev < 0.0) ++reversals;
     if (it > 0 && (reversals == 3 || !(s > s_left && s < s_right))) {
-      s = 0.5 * (s_left + s_right);
-      if (s_right - s_left <= kEps * s) break;
+      s = 0.5 * (s_left + s_right);  // safeguard: bisect the bracket
+      if (s_right - s_left <= kEps * s) {
+        done = true;
+        return false;
+      }
       reversals = 0;
       ds = 0.0;
     }
     ds_prev = ds;
-    const double b = normalised_time_value(x, s);
-    const double bp = normalised_vega(x, s);
+    return true;
+  }
+
+  // One Householder(3) step on the branch's objective, from b(s) and b'(s).
+  void householder(double b, double bp) noexcept {
     if (b > beta && s < s_right) {
       s_right = s;
     } else if (b < beta && s > s_left) {
       s_left = s;
     }
-    const double b2 = x2 / (s * s * s) - 0.25 * s;  // b''/b'
+    const double x2 = x * x;
+    const double b2 = x2 / (s * s * s) - 0.25 * s;                   // b''/b'
     const double b3 = b2 * b2 - 3.0 * x2 / (s * s * s * s) - 0.25;  // b'''/b'
     if (branch == Branch::kLowest) {
       if (!(b > 0.0) || !(bp > 0.0)) {
@@ -280,9 +321,22 @@ double solve_otm_call(double beta, double x, int* iterations_out) noexcept {
     }
     ds = std::max(ds, -0.5 * s);
     s += ds;
+    ++it;
   }
-  if (iterations_out) *iterations_out = it;
-  return s;
+};
+
+// Scalar driver of the solver.
+double solve_otm_call(double beta, double x, int* iterations_out) noexcept {
+  Solver sv;
+  sv.start(beta, x);
+  const double s1 =
+      sv.second_point(normalised_time_value(x, sv.sc), normalised_vega(x, sv.sc));
+  sv.initial_guess(normalised_time_value(x, s1), normalised_vega(x, s1));
+  while (sv.next_point()) {
+    sv.householder(normalised_time_value(x, sv.s), normalised_vega(x, sv.s));
+  }
+  if (iterations_out) *iterations_out = sv.it;
+  return sv.s;
 }
 
 }  // namespace
@@ -388,15 +442,58 @@ inline double undiscounted_price(const BatchInputs& in, const Column<double>& pr
   return p * std::exp(r * t);
 }
 
+// Batch driver: a block of options advances through the solver's stages together, and every
+// evaluation of b and b' for the block goes through the vector kernels at once.
 void solve_range(const BatchInputs& in, const Column<double>& price, double* out,
                  std::size_t b, std::size_t e) noexcept {
-  for (std::size_t i = b; i < e; ++i) {
-    double f = 0.0;
-    const double p = undiscounted_price(in, price, i, &f);
-    const OptionType type = in.is_call[i] ? OptionType::kCall : OptionType::kPut;
-    double v = 0.0;
-    solve_price(p, f, in.strike[i], in.time[i], type, i, &v);  // checked beforehand
-    out[i] = v;
+  constexpr std::size_t kB = detail::kBlock;
+  Solver sv[kB];
+  std::size_t rows[kB];
+  std::size_t active[kB];
+  alignas(64) double xa[kB], sp[kB], bv[kB], vv[kB], xa2[kB];
+  for (std::size_t b0 = b; b0 < e; b0 += kB) {
+    const std::size_t n = std::min(kB, e - b0);
+    std::size_t m = 0;
+    for (std::size_t i = b0; i < b0 + n; ++i) {
+      double f = 0.0;
+      const double p = undiscounted_price(in, price, i, &f);
+      const double k = in.strike[i];
+      const double th = in.is_call[i] ? 1.0 : -1.0;
+      const double intrinsic = std::max(th * (f - k), 0.0);
+      const double tv = std::max(p - intrinsic, 0.0);  // bounds were checked beforehand
+      const double x = detail::log_moneyness(f, k);
+      const double beta = tv / (std::sqrt(f) * std::sqrt(k));
+      if (!(beta > 0.0)) {
+        out[i] = 0.0;
+        continue;
+      }
+      sv[m] = Solver{};
+      sv[m].start(beta, -std::fabs(x));
+      rows[m] = i;
+      xa[m] = std::fabs(x);
+      sp[m] = sv[m].sc;
+      ++m;
+    }
+    if (m == 0) continue;
+    detail::normalised_block(m, xa, sp, bv, vv);
+    for (std::size_t j = 0; j < m; ++j) sp[j] = sv[j].second_point(bv[j], vv[j]);
+    detail::normalised_block(m, xa, sp, bv, vv);
+    for (std::size_t j = 0; j < m; ++j) sv[j].initial_guess(bv[j], vv[j]);
+    for (;;) {
+      std::size_t na = 0;
+      for (std::size_t j = 0; j < m; ++j) {
+        if (sv[j].next_point()) {
+          active[na] = j;
+          xa2[na] = xa[j];
+          sp[na] = sv[j].s;
+          ++na;
+        }
+      }
+      if (na == 0) break;
+      detail::normalised_block(na, xa2, sp, bv, vv);
+      for (std::size_t q = 0; q < na; ++q) sv[active[q]].householder(bv[q], vv[q]);
+    }
+    for (std::size_t j = 0; j < m; ++j) out[rows[j]] = sv[j].s / std::sqrt(in.time[rows[j]]);
   }
 }
 
