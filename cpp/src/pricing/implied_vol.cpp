@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "batch_internal.hpp"
+#include "inverse_normal_internal.hpp"
 #include "normal_internal.hpp"
 
 namespace pymargin::pricing {
@@ -22,26 +23,6 @@ constexpr double kTwoPiOverSqrt27 = 1.2091995761561452337;  // 2 pi / sqrt(27)
 constexpr double kSqrtPiOverTwo = 1.2533141373155002512;
 constexpr int kMaxIterations = 2;
 
-// Inverse of the standard normal cdf for 0 < p <= 1/2 (the only range the method needs):
-// a tail or central starting point polished by Halley steps on the accurate cdf.
-double inv_norm_cdf_lower(double p) noexcept {
-  if (p >= 0.5) return 0.0;
-  double z;
-  if (p > 0.1) {
-    z = kSqrt2Pi * (p - 0.5);
-  } else {
-    const double l = -2.0 * std::log(p);
-    z = -std::sqrt(l - std::log(l) - std::log(2.0 * M_PI));
-  }
-  for (int i = 0; i < 4; ++i) {
-    const double e = detail::norm_cdf(z) - p;
-    const double u = e * kSqrt2Pi * std::exp(0.5 * z * z);
-    const double step = u / (1.0 + 0.5 * z * u);
-    z -= step;
-    if (std::fabs(step) <= 1e-17 * std::fabs(z)) break;
-  }
-  return z;
-}
 
 // Rational cubic interpolation (Delbourgo & Gregory 1985) on [xl, xr] with end values,
 // end slopes and control parameter r (r = 3: cubic Hermite; r -> inf: linear).
@@ -120,13 +101,16 @@ struct MapValue {
   double f, df, d2f;
 };
 
+// The maps only shape the initial guess: N by plain erfc is ample there.
+inline double cdf_for_guess(double z) noexcept { return 0.5 * std::erfc(-z * detail::kInvSqrt2Hi); }
+
 MapValue lower_map(double x, double s) noexcept {
   const double ax = std::fabs(x);
   if (s <= 0.0 || x == 0.0) return {0.0, 1.0, 0.0};
   const double z = ax / (kSqrt3 * s);
   const double y = z * z;
   const double s2 = s * s;
-  const double phi_m = detail::norm_cdf(-z);
+  const double phi_m = cdf_for_guess(-z);
   const double phi_m2 = phi_m * phi_m;
   MapValue m;
   m.f = kTwoPiOverSqrt27 * ax * phi_m2 * phi_m;
@@ -141,13 +125,13 @@ MapValue lower_map(double x, double s) noexcept {
 double inverse_lower_map(double x, double f) noexcept {
   if (f <= 0.0) return 0.0;
   const double arg = std::cbrt(f / (kTwoPiOverSqrt27 * std::fabs(x)));
-  return std::fabs(x) / (kSqrt3 * std::fabs(inv_norm_cdf_lower(arg)));
+  return std::fabs(x) / (kSqrt3 * std::fabs(detail::inv_norm_cdf_lower(arg)));
 }
 
 // Upper map f_U(s) = N(-s/2), with derivatives with respect to beta.
 MapValue upper_map(double x, double s) noexcept {
   MapValue m;
-  m.f = detail::norm_cdf(-0.5 * s);
+  m.f = cdf_for_guess(-0.5 * s);
   if (x == 0.0) {
     m.df = -0.5;
     m.d2f = 0.0;
@@ -159,7 +143,7 @@ MapValue upper_map(double x, double s) noexcept {
   return m;
 }
 
-double inverse_upper_map(double f) noexcept { return -2.0 * inv_norm_cdf_lower(f); }
+double inverse_upper_map(double f) noexcept { return -2.0 * detail::inv_norm_cdf_lower(f); }
 
 inline double householder_factor(double nu, double g2, double g3) noexcept {
   return (1.0 + 0.5 * g2 * nu) / (1.0 + nu * (g2 + g3 * nu / 6.0));

@@ -1,0 +1,62 @@
+"""Chebyshev starting approximations of the inverse normal cdf for p <= 1/2, used by the
+implied-volatility solver (cpp/src/pricing/inverse_normal_internal.hpp), which then takes one
+Halley step on the exact cdf.
+
+* central, p in [0.1, 0.5]: z(p)/q as a function of q^2, q = p - 1/2 (degree 12);
+* tail, p in [~1e-314, 0.1]: z/r as a function of u = 1/r, r = sqrt(-2 ln p) (degree 16).
+
+Coefficients are computed by mpmath at 40 digits; the script prints the fit errors and the C++
+tables. Run: python3 fit_inverse_normal.py
+"""
+
+import mpmath as mp
+
+mp.mp.dps = 40
+
+
+def z_of_p(p):
+    return -mp.sqrt(2) * mp.erfinv(1 - 2 * p)
+
+
+def z_of_r(r):
+    """Solves N(z) = exp(-r^2/2) in log space (p can be far below the double range)."""
+    guess = -mp.sqrt(max(r * r - mp.log(r * r) - mp.log(2 * mp.pi), mp.mpf("0.01")))
+    return mp.findroot(lambda z: mp.log(mp.ncdf(z)) + r * r / 2, guess)
+
+
+def chebyshev(fun, lo, hi, deg):
+    n = deg + 1
+    nodes = [mp.cos(mp.pi * (k + mp.mpf(0.5)) / n) for k in range(n)]
+    vals = [fun(lo + (hi - lo) * (x + 1) / 2) for x in nodes]
+    coef = [2 * mp.fsum(vals[i] * mp.cos(mp.pi * j * (i + mp.mpf(0.5)) / n) for i in range(n)) / n
+            for j in range(n)]
+    coef[0] /= 2
+    worst = mp.mpf(0)
+    for k in range(401):
+        v = lo + (hi - lo) * k / 400
+        t = (2 * v - (lo + hi)) / (hi - lo)
+        approx = mp.fsum(c * mp.chebyt(j, t) for j, c in enumerate(coef))
+        worst = max(worst, abs(approx / fun(v) - 1))
+    return coef, worst
+
+
+def table(name, coef):
+    print(f"inline constexpr double {name}[{len(coef)}] = {{")
+    for c in coef:
+        print(f"    {mp.nstr(c, 17, min_fixed=0, max_fixed=0)},")
+    print("};")
+
+
+def main():
+    central, e1 = chebyshev(lambda q2: z_of_p(mp.mpf(0.5) - mp.sqrt(q2)) / (-mp.sqrt(q2))
+                            if q2 > 0 else mp.sqrt(2 * mp.pi), mp.mpf(0), mp.mpf("0.16"), 12)
+    tail, e2 = chebyshev(lambda u: z_of_r(1 / u) * u, 1 / mp.mpf(38.6), 1 / mp.mpf("2.1459660262893472"), 16)
+    print(f"// central fit: max relative error {mp.nstr(e1, 3)}; tail fit: {mp.nstr(e2, 3)}")
+    print(f"inline constexpr double kInvNormTailULo = {mp.nstr(1 / mp.mpf(38.6), 17)};")
+    print(f"inline constexpr double kInvNormTailUHi = {mp.nstr(1 / mp.mpf('2.1459660262893472'), 17)};")
+    table("kInvNormCentral", central)
+    table("kInvNormTail", tail)
+
+
+if __name__ == "__main__":
+    main()
