@@ -97,23 +97,27 @@ void exact_row(const BatchInputs& in, const BatchOutputs& out, std::size_t i) no
   if (out.volga) out.volga[i] = g.volga;
 }
 
-// A block's view of an input column: the caller's memory when contiguous, a buffer filled
-// once per range for a broadcast value, a copy for any other stride.
+// A block's view of an input column: the caller's memory for a full contiguous block, a
+// buffer filled once per range for a broadcast value, otherwise a copy padded to a multiple
+// of kLanes rows with a harmless value (see kLanes).
 class BlockColumn {
  public:
-  BlockColumn(const Column<double>& c, double* buffer) : col_(c), buf_(buffer) {
+  BlockColumn(const Column<double>& c, double* buffer, double pad)
+      : col_(c), buf_(buffer), pad_(pad) {
     if (c.stride == 0) std::fill(buf_, buf_ + kBlock, c.data[0]);
   }
   const double* at(std::size_t begin, std::size_t n) const noexcept {
-    if (col_.stride == 1) return col_.data + begin;
     if (col_.stride == 0) return buf_;
+    if (col_.stride == 1 && n == kBlock) return col_.data + begin;
     for (std::size_t j = 0; j < n; ++j) buf_[j] = col_[begin + j];
+    for (std::size_t j = n; j < padded(n); ++j) buf_[j] = pad_;
     return buf_;
   }
 
  private:
   Column<double> col_;
   double* buf_;
+  double pad_;
 };
 
 void run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t begin,
@@ -124,12 +128,14 @@ void run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t begin
   alignas(64) double bu[kBlock], bk[kBlock], bt[kBlock], bv[kBlock], br[kBlock], bq[kBlock],
       c[kBlock], flag[kBlock], price[kBlock];
   static constexpr double kZero = 0.0;
-  const BlockColumn cu_col(in.underlying, bu);
-  const BlockColumn ck_col(in.strike, bk);
-  const BlockColumn ct_col(in.time, bt);
-  const BlockColumn cv_col(in.vol, bv);
-  const BlockColumn cr_col(in.rate, br);
-  const BlockColumn cq_col(in.model == Model::kBsm ? in.carry : Column<double>{&kZero, 0}, bq);
+  // Padding rows: an at-the-money option with T = 1, vol 20 %, no rates (never read back).
+  const BlockColumn cu_col(in.underlying, bu, 1.0);
+  const BlockColumn ck_col(in.strike, bk, 1.0);
+  const BlockColumn ct_col(in.time, bt, 1.0);
+  const BlockColumn cv_col(in.vol, bv, 0.2);
+  const BlockColumn cr_col(in.rate, br, 0.0);
+  const BlockColumn cq_col(in.model == Model::kBsm ? in.carry : Column<double>{&kZero, 0}, bq,
+                           0.0);
   alignas(64) double g[8][kBlock];
   // Compacted flagged rows of a block, for the series kernel.
   alignas(64) double cu[kBlock], ck[kBlock], ct[kBlock], cv[kBlock], cr[kBlock], cq[kBlock],
@@ -144,9 +150,11 @@ void run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t begin
     const double* v = cv_col.at(b0, n);
     const double* r = cr_col.at(b0, n);
     const double* q = cq_col.at(b0, n);
+    const std::size_t n_pad = padded(n);
     for (std::size_t j = 0; j < n; ++j) c[j] = in.is_call[b0 + j] ? 1.0 : -1.0;
+    for (std::size_t j = n; j < n_pad; ++j) c[j] = 1.0;
     KernelBlock blk;
-    blk.n = n;
+    blk.n = n_pad;
     blk.model = static_cast<int>(in.model);
     blk.underlying = u;
     blk.strike = k;
@@ -156,8 +164,10 @@ void run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t begin
     blk.carry = q;
     blk.call = c;
     blk.flag = flag;
-    // Price straight into the caller's array when that is all that is asked for.
-    blk.price = (out.price && !greeks) ? out.price + b0 : price;
+    // Price straight into the caller's array when that is all that is asked for (full
+    // blocks only: the kernels write padded row counts).
+    const bool direct_out = out.price && !greeks && n == kBlock;
+    blk.price = direct_out ? out.price + b0 : price;
     if (greeks) {
       blk.delta = g[0];
       blk.delta_forward = g[1];
@@ -176,6 +186,7 @@ void run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t begin
       }
     } else {
       ks.price(blk);
+      if (out.price && !direct_out) std::memcpy(out.price + b0, price, n * sizeof(double));
     }
     // Rows the direct formula could not do exactly: compact them and run the series kernel;
     // what it cannot do either goes to the scalar exact path.
@@ -195,8 +206,17 @@ void run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t begin
       cq[p] = q[j];
       ccall[p] = c[j];
     }
+    for (std::size_t p = m; p < padded(m); ++p) {
+      cu[p] = 1.0;
+      ck[p] = 1.0;
+      ct[p] = 1.0;
+      cv[p] = 0.2;
+      cr[p] = 0.0;
+      cq[p] = 0.0;
+      ccall[p] = 1.0;
+    }
     KernelBlock sb = blk;
-    sb.n = m;
+    sb.n = padded(m);
     sb.underlying = cu;
     sb.strike = ck;
     sb.time = ct;
@@ -279,12 +299,16 @@ bool all_valid(const BatchInputs& in) noexcept {
 
 }  // namespace
 
-void normalised_block(std::size_t n, const double* x_abs, const double* s, double* b,
+void normalised_block(std::size_t n, double* x_abs, double* s, double* b,
                       double* vega) noexcept {
   const KernelSet& ks = kernels();
   alignas(64) double flag[kBlock], cx[kBlock], cs[kBlock], cb[kBlock], cv[kBlock], cf[kBlock];
   std::size_t idx[kBlock];
-  ks.normalised(n, x_abs, s, b, vega, flag);
+  for (std::size_t j = n; j < padded(n); ++j) {
+    x_abs[j] = 1.0;
+    s[j] = 0.2;
+  }
+  ks.normalised(padded(n), x_abs, s, b, vega, flag);
   std::size_t m = 0;
   for (std::size_t j = 0; j < n; ++j) {
     idx[m] = j;
@@ -295,7 +319,11 @@ void normalised_block(std::size_t n, const double* x_abs, const double* s, doubl
     cx[p] = x_abs[idx[p]];
     cs[p] = s[idx[p]];
   }
-  ks.normalised_series(m, cx, cs, cb, cv, cf);
+  for (std::size_t p = m; p < padded(m); ++p) {
+    cx[p] = 1.0;
+    cs[p] = 0.2;
+  }
+  ks.normalised_series(padded(m), cx, cs, cb, cv, cf);
   for (std::size_t p = 0; p < m; ++p) {
     const std::size_t j = idx[p];
     if (cf[p] == 0.0) {

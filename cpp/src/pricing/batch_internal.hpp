@@ -7,6 +7,10 @@
 namespace pymargin::pricing::detail {
 
 inline constexpr std::size_t kBlock = 256;
+// Kernels take row counts that are multiples of kLanes (callers pad with harmless rows), so
+// that no row is left to a scalar remainder loop: a row's result never depends on its position.
+inline constexpr std::size_t kLanes = 8;
+inline constexpr std::size_t padded(std::size_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
 
 // One block of rows, inputs copied contiguous. `call` holds +1 / -1.
 struct KernelBlock {
@@ -49,8 +53,9 @@ struct KernelSet {
 };
 
 // b(-|x|, s) and db/ds for n <= kBlock rows, exact to ~1e-14: vector kernels, the series for
-// what the direct formula flags, the scalar functions of black.hpp for the rest.
-void normalised_block(std::size_t n, const double* x_abs, const double* s, double* b,
+// what the direct formula flags, the scalar functions of black.hpp for the rest. All four
+// arrays hold kBlock elements; rows n .. padded(n) of x_abs and s are overwritten (padding).
+void normalised_block(std::size_t n, double* x_abs, double* s, double* b,
                       double* vega) noexcept;
 
 // Defined once per compiled instruction set (see CMakeLists.txt).
