@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import _core
 from ._core import scalar, simd_level
-from .enums import OptionType
+from .enums import Greek, OptionType
 from .exceptions import InputTypeError, InvalidInputError, NoSolutionError, PymarginError
 from .pricing import (
     Greeks,
@@ -27,6 +27,7 @@ from .pricing import (
 __version__: str = _core.__version__
 
 __all__ = [
+    "Greek",
     "Greeks",
     "InputTypeError",
     "InvalidInputError",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["OptionType"]
+__all__ = ["Greek", "OptionType"]
 
 
 class OptionType(enum.IntEnum):
@@ -12,3 +12,19 @@ class OptionType(enum.IntEnum):
 
     PUT = 0
     CALL = 1
+
+
+class Greek(enum.IntFlag):
+    """Selects what a ``*_greeks`` call computes and returns (combine with ``|``)."""
+
+    PRICE = 1
+    DELTA = 2
+    DELTA_FORWARD = 4
+    GAMMA = 8
+    VEGA = 16
+    THETA = 32
+    RHO = 64
+    VANNA = 128
+    VOLGA = 256
+    FIRST_ORDER = PRICE | DELTA | DELTA_FORWARD | VEGA | THETA | RHO
+    ALL = 511

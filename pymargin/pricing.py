@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from .enums import OptionType
+from .enums import Greek, OptionType
 from .exceptions import InputTypeError, InvalidInputError
 
 __all__ = [
@@ -50,6 +50,10 @@ OptionTypeLike = Union[OptionType, bool, "npt.ArrayLike"]
 _BLACK76, _BSM, _INVERSE = 0, 1, 2
 _ZERO = np.zeros(1)
 
+_GREEK_BITS = (
+    Greek.PRICE, Greek.DELTA, Greek.DELTA_FORWARD, Greek.GAMMA, Greek.VEGA,
+    Greek.THETA, Greek.RHO, Greek.VANNA, Greek.VOLGA,
+)
 _GREEK_FIELDS = (
     "price",
     "delta",
@@ -76,27 +80,29 @@ class Greeks:
     (Black-76: forward held; BSM: spot and ``q`` held). ``vanna``: d(delta)/dvol.
     ``volga``: d2V/dvol2. Inverse options: every value is in coin (USD Greek / F), except
     ``delta`` as above, ``gamma = d(coin delta)/dF`` and ``vanna = d(coin delta)/dvol``.
+
+    Fields not selected with ``which=`` are ``None``.
     """
 
-    price: np.ndarray
-    delta: np.ndarray
-    delta_forward: np.ndarray
-    gamma: np.ndarray
-    vega: np.ndarray
-    theta: np.ndarray
-    rho: np.ndarray
-    vanna: np.ndarray
-    volga: np.ndarray
+    price: np.ndarray | None
+    delta: np.ndarray | None
+    delta_forward: np.ndarray | None
+    gamma: np.ndarray | None
+    vega: np.ndarray | None
+    theta: np.ndarray | None
+    rho: np.ndarray | None
+    vanna: np.ndarray | None
+    volga: np.ndarray | None
 
     @property
-    def vega_per_point(self) -> np.ndarray:
+    def vega_per_point(self) -> np.ndarray | None:
         """Vega per vol point (0.01 of vol)."""
-        return self.vega / 100.0
+        return None if self.vega is None else self.vega / 100.0
 
     @property
-    def theta_per_day(self) -> np.ndarray:
+    def theta_per_day(self) -> np.ndarray | None:
         """Theta per calendar day (a 365-day year)."""
-        return self.theta / 365.0
+        return None if self.theta is None else self.theta / 365.0
 
 
 def _as_float_array(value: Any, name: str) -> np.ndarray:
@@ -214,12 +220,28 @@ def _price(model: int, uname: str, u, k, t, v, r, q, ot, out, threads) -> np.nda
     return res
 
 
-def _greeks(model: int, uname: str, u, k, t, v, r, q, ot, threads) -> Greeks:
+def _greeks(model: int, uname: str, u, k, t, v, r, q, ot, which, out, threads) -> Greeks:
     shape, a = _market(model, uname, u, k, t, v, r, q, ot)
-    arrays = tuple(np.empty(shape) for _ in _GREEK_FIELDS)
+    if not isinstance(which, Greek):
+        raise InputTypeError("which must be a pymargin.Greek flag combination", "which")
+    if out is not None and not isinstance(out, Greeks):
+        raise InputTypeError("out must be a pymargin.Greeks holding the output arrays", "out")
+    arrays: list[np.ndarray | None] = []
+    for bit, name in zip(_GREEK_BITS, _GREEK_FIELDS):
+        if not which & bit:
+            arrays.append(None)
+        elif out is None:
+            arrays.append(np.empty(shape))
+        else:
+            buf = getattr(out, name)
+            if buf is None:
+                raise InputTypeError("no array given for a selected output", f"out.{name}")
+            arrays.append(_check_out(buf, shape, f"out.{name}"))
+    if all(x is None for x in arrays):
+        raise InvalidInputError("selects nothing to compute", "which")
     _core.price_batch(
-        model, arrays[0].size, a[uname], a["strike"], a["time"], a["vol"], a["rate"],
-        a.get("dividend", _ZERO), a["option_type"], arrays, _threads(threads),
+        model, math.prod(shape), a[uname], a["strike"], a["time"], a["vol"], a["rate"],
+        a.get("dividend", _ZERO), a["option_type"], tuple(arrays), _threads(threads),
     )
     return Greeks(*arrays)
 
@@ -244,10 +266,12 @@ def black76_price(forward: ArrayLike, strike: ArrayLike, time: ArrayLike, vol: A
 
 def black76_greeks(forward: ArrayLike, strike: ArrayLike, time: ArrayLike, vol: ArrayLike,
                    rate: ArrayLike = 0.0, option_type: OptionTypeLike = OptionType.CALL, *,
+                   which: Greek = Greek.ALL, out: Greeks | None = None,
                    threads: int | None = None) -> Greeks:
-    """Black-76 price and Greeks (delta = dV/dF)."""
+    """Black-76 price and Greeks (delta = dV/dF). ``which`` selects the outputs; ``out`` may
+    hold preallocated float64 arrays for them."""
     return _greeks(_BLACK76, "forward", forward, strike, time, vol, rate, None, option_type,
-                   threads)
+                   which, out, threads)
 
 
 def black76_implied_vol(price: ArrayLike, forward: ArrayLike, strike: ArrayLike,
@@ -277,10 +301,11 @@ def bsm_price(spot: ArrayLike, strike: ArrayLike, time: ArrayLike, vol: ArrayLik
 def bsm_greeks(spot: ArrayLike, strike: ArrayLike, time: ArrayLike, vol: ArrayLike,
                rate: ArrayLike = 0.0, dividend: ArrayLike = 0.0,
                option_type: OptionTypeLike = OptionType.CALL, *,
+               which: Greek = Greek.ALL, out: Greeks | None = None,
                threads: int | None = None) -> Greeks:
     """BSM price and Greeks: ``delta`` is the spot delta, ``delta_forward`` dV/dF."""
     return _greeks(_BSM, "spot", spot, strike, time, vol, rate, dividend, option_type,
-                   threads)
+                   which, out, threads)
 
 
 def bsm_implied_vol(price: ArrayLike, spot: ArrayLike, strike: ArrayLike, time: ArrayLike,
@@ -302,10 +327,11 @@ def inverse_price(forward: ArrayLike, strike: ArrayLike, time: ArrayLike, vol: A
 
 def inverse_greeks(forward: ArrayLike, strike: ArrayLike, time: ArrayLike, vol: ArrayLike,
                    rate: ArrayLike = 0.0, option_type: OptionTypeLike = OptionType.CALL, *,
+                   which: Greek = Greek.ALL, out: Greeks | None = None,
                    threads: int | None = None) -> Greeks:
     """Coin-denominated Greeks of inverse options (see :class:`Greeks`)."""
     return _greeks(_INVERSE, "forward", forward, strike, time, vol, rate, None, option_type,
-                   threads)
+                   which, out, threads)
 
 
 def inverse_implied_vol(price: ArrayLike, forward: ArrayLike, strike: ArrayLike,

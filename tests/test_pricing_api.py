@@ -473,3 +473,26 @@ def test_implied_vol_round_trip_batch(kind):
         vega = F * np.exp(-0.5 * d1 * d1) / np.sqrt(2 * np.pi) * np.sqrt(T) / F
     tol = 1e-10 * v + 16 * np.finfo(float).eps * p / vega
     assert np.all(np.abs(iv - v) <= tol), np.max(np.abs(iv - v) / tol)
+
+
+def test_greek_selection_and_out_arrays_are_used_in_place():
+    K = np.array([80.0, 100.0, 125.0])
+    full = pm.black76_greeks(100.0, K, 0.5, 0.4, 0.01)
+    which = pm.Greek.PRICE | pm.Greek.GAMMA | pm.Greek.VANNA
+    part = pm.black76_greeks(100.0, K, 0.5, 0.4, 0.01, which=which)
+    assert part.delta is None and part.vega is None and part.vega_per_point is None
+    np.testing.assert_array_equal(part.price, full.price)
+    np.testing.assert_array_equal(part.gamma, full.gamma)
+    np.testing.assert_array_equal(part.vanna, full.vanna)
+    bufs = pm.Greeks(*(np.full(3, -1.0) if name in ("price", "theta") else None
+                       for name in ("price", "delta", "delta_forward", "gamma", "vega",
+                                    "theta", "rho", "vanna", "volga")))
+    got = pm.black76_greeks(100.0, K, 0.5, 0.4, 0.01, which=pm.Greek.PRICE | pm.Greek.THETA,
+                            out=bufs)
+    assert np.shares_memory(got.price, bufs.price) and np.shares_memory(got.theta, bufs.theta)
+    np.testing.assert_array_equal(bufs.theta, full.theta)
+    with pytest.raises(pm.InputTypeError) as e:
+        pm.black76_greeks(100.0, K, 0.5, 0.4, which=pm.Greek.DELTA, out=bufs)  # no delta buffer
+    assert e.value.field == "out.delta"
+    with pytest.raises(pm.InputTypeError):
+        pm.black76_greeks(100.0, K, 0.5, 0.4, which=3)
