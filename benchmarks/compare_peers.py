@@ -8,6 +8,7 @@ Throughput is M options/s, best of `repeats`, single core unless stated
 guarded.  Accuracy is max relative error against a 50-digit mpmath reference
 on 2,000 random inputs and 200 extreme tail inputs (prices 1e-300..1e-20).
 """
+
 import argparse
 import json
 import math
@@ -86,7 +87,9 @@ def scipy_norm_price(F, K, T, v, r, cp):
     d1 = (np.log(F / K) + 0.5 * s * s) / s
     d2 = d1 - s
     df = np.exp(-r * T)
-    return df * np.where(cp, F * norm.cdf(d1) - K * norm.cdf(d2), K * norm.cdf(-d2) - F * norm.cdf(-d1))
+    return df * np.where(
+        cp, F * norm.cdf(d1) - K * norm.cdf(d2), K * norm.cdf(-d2) - F * norm.cdf(-d1)
+    )
 
 
 FOUR_GREEKS = pm.Greek.PRICE | pm.Greek.DELTA | pm.Greek.GAMMA | pm.Greek.VEGA | pm.Greek.THETA
@@ -108,6 +111,7 @@ def scipy_greeks(F, K, T, v, r, cp):
 
 
 if numba is not None:
+
     @numba.njit(parallel=False, fastmath=False, cache=False)
     def _nb_price(F, K, T, v, r, cp, out):
         for i in range(F.shape[0]):
@@ -116,9 +120,15 @@ if numba is not None:
             d2 = d1 - s
             df = math.exp(-r[i] * T[i])
             if cp[i]:
-                out[i] = df * (F[i] * 0.5 * math.erfc(-d1 / math.sqrt(2.0)) - K[i] * 0.5 * math.erfc(-d2 / math.sqrt(2.0)))
+                out[i] = df * (
+                    F[i] * 0.5 * math.erfc(-d1 / math.sqrt(2.0))
+                    - K[i] * 0.5 * math.erfc(-d2 / math.sqrt(2.0))
+                )
             else:
-                out[i] = df * (K[i] * 0.5 * math.erfc(d2 / math.sqrt(2.0)) - F[i] * 0.5 * math.erfc(d1 / math.sqrt(2.0)))
+                out[i] = df * (
+                    K[i] * 0.5 * math.erfc(d2 / math.sqrt(2.0))
+                    - F[i] * 0.5 * math.erfc(d1 / math.sqrt(2.0))
+                )
         return out
 
     @numba.njit(parallel=False, fastmath=False, cache=False)
@@ -160,8 +170,16 @@ def ql_greeks_loop(F, K, T, v, r, cp):
     for i in range(len(F)):
         t = float(T[i])
         payoff = ql.PlainVanillaPayoff(call if cp[i] else put, float(K[i]))
-        bc = ql.BlackCalculator(payoff, float(F[i]), float(v[i]) * math.sqrt(t), math.exp(-float(r[i]) * t))
-        out[i] = (bc.value(), bc.deltaForward(), bc.gammaForward(), bc.vega(t), bc.theta(float(F[i]), t))
+        bc = ql.BlackCalculator(
+            payoff, float(F[i]), float(v[i]) * math.sqrt(t), math.exp(-float(r[i]) * t)
+        )
+        out[i] = (
+            bc.value(),
+            bc.deltaForward(),
+            bc.gammaForward(),
+            bc.vega(t),
+            bc.theta(float(F[i]), t),
+        )
     return out
 
 
@@ -184,7 +202,13 @@ def python_erf_greeks(F, K, T, v, r, is_call):
     pdf = math.exp(-0.5 * d1 * d1) / math.sqrt(2 * math.pi)
     price = df * (F * N(d1) - K * N(d2)) if is_call else df * (K * N(-d2) - F * N(-d1))
     delta = df * (N(d1) if is_call else N(d1) - 1)
-    return price, delta, df * pdf / (F * s), df * F * pdf * sq, -df * F * pdf * v / (2 * sq) + r * price
+    return (
+        price,
+        delta,
+        df * pdf / (F * s),
+        df * F * pdf * sq,
+        -df * F * pdf * v / (2 * sq) + r * price,
+    )
 
 
 # ----------------------------------------------------------------------------- mpmath reference
@@ -214,14 +238,21 @@ def tail_inputs(n, seed=3):
         if 1e-300 <= p <= 1e-20:
             rows.append((F, K, T, v, 0.0, call, p))
     a = np.array(rows, dtype=object)
-    return tuple(np.array(a[:, i], dtype=float) for i in range(5)) + (a[:, 5].astype(bool), a[:, 6].astype(float))
+    return tuple(np.array(a[:, i], dtype=float) for i in range(5)) + (
+        a[:, 5].astype(bool),
+        a[:, 6].astype(float),
+    )
 
 
 # ----------------------------------------------------------------------------- main
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=1_000_000, help="batch size (default 1e6)")
-    ap.add_argument("--n-loop", type=int, default=20_000, help="size for per-option Python loops (QuantLib)")
+    ap.add_argument(
+        "--n-loop", type=int, default=20_000, help="size for per-option Python loops (QuantLib)"
+    )
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", metavar="PATH", help="write results as JSON")
     ap.add_argument("--no-accuracy", action="store_true")
@@ -230,9 +261,19 @@ def main(argv=None):
     n, R = args.n, args.repeats
     F, K, T, v, r, cp = make_inputs(n)
     flag = np.where(cp, "c", "p")
-    res = {"meta": {"n": n, "repeats": R, "python": sys.version.split()[0], "machine": platform.machine(),
-                    "simd_level": pm.simd_level(), "pymargin": getattr(pm, "__version__", "?")},
-           "throughput": {}, "latency_us": {}, "accuracy": {}}
+    res = {
+        "meta": {
+            "n": n,
+            "repeats": R,
+            "python": sys.version.split()[0],
+            "machine": platform.machine(),
+            "simd_level": pm.simd_level(),
+            "pymargin": getattr(pm, "__version__", "?"),
+        },
+        "throughput": {},
+        "latency_us": {},
+        "accuracy": {},
+    }
     thr = res["throughput"]
 
     res["errors"] = {}
@@ -242,62 +283,139 @@ def main(argv=None):
         try:
             thr.setdefault(task, {})[impl] = count / timer() / 1e6
         except Exception as e:  # e.g. py_vollib_vectorized vs. newer numba
-            res["errors"][f"{task} / {impl}"] = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
+            res["errors"][f"{task} / {impl}"] = (
+                f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
+            )
 
     # ---- price
     out = np.empty(n)
     for th in (1, 2):
-        rec("price", f"pymargin t={th}", lambda: best_of(lambda: pm.black76_price(F, K, T, v, r, cp, out=out, threads=th), R), n)
+        rec(
+            "price",
+            f"pymargin t={th}",
+            lambda: best_of(lambda: pm.black76_price(F, K, T, v, r, cp, out=out, threads=th), R),
+            n,
+        )
     if ndtr is not None:
-        rec("price", "numpy+scipy ndtr", lambda: best_of(lambda: scipy_price(F, K, T, v, r, cp), R), n)
-        rec("price", "numpy+scipy norm.cdf", lambda: best_of(lambda: scipy_norm_price(F, K, T, v, r, cp), R), n)
+        rec(
+            "price",
+            "numpy+scipy ndtr",
+            lambda: best_of(lambda: scipy_price(F, K, T, v, r, cp), R),
+            n,
+        )
+        rec(
+            "price",
+            "numpy+scipy norm.cdf",
+            lambda: best_of(lambda: scipy_norm_price(F, K, T, v, r, cp), R),
+            n,
+        )
     if pvv is not None:
-        rec("price", "py_vollib_vectorized", lambda: best_of(
-            lambda: pvv.vectorized_black(flag, F, K, T, r, v, return_as="numpy"), R), n)
+        rec(
+            "price",
+            "py_vollib_vectorized",
+            lambda: best_of(
+                lambda: pvv.vectorized_black(flag, F, K, T, r, v, return_as="numpy"), R
+            ),
+            n,
+        )
     if numba is not None:
         cpu8 = cp.astype(np.uint8)
-        rec("price", "numba njit (erfc)", lambda: best_of(lambda: _nb_price(F, K, T, v, r, cpu8, out), R), n)
+        rec(
+            "price",
+            "numba njit (erfc)",
+            lambda: best_of(lambda: _nb_price(F, K, T, v, r, cpu8, out), R),
+            n,
+        )
     if ql is not None:
         m = min(args.n_loop, n)
-        rec("price", "QuantLib BlackCalculator loop", lambda: best_of(
-            lambda: ql_price_loop(F[:m], K[:m], T[:m], v[:m], r[:m], cp[:m]), max(1, R // 2)), m)
+        rec(
+            "price",
+            "QuantLib BlackCalculator loop",
+            lambda: best_of(
+                lambda: ql_price_loop(F[:m], K[:m], T[:m], v[:m], r[:m], cp[:m]), max(1, R // 2)
+            ),
+            m,
+        )
 
     # ---- price + 4 greeks
     for th in (1, 2):
-        rec("price+4 greeks", f"pymargin t={th}", lambda: best_of(lambda: pm.black76_greeks(F, K, T, v, r, cp, which=FOUR_GREEKS, threads=th), R), n)
+        rec(
+            "price+4 greeks",
+            f"pymargin t={th}",
+            lambda: best_of(
+                lambda: pm.black76_greeks(F, K, T, v, r, cp, which=FOUR_GREEKS, threads=th), R
+            ),
+            n,
+        )
     if ndtr is not None:
-        rec("price+4 greeks", "numpy+scipy ndtr", lambda: best_of(lambda: scipy_greeks(F, K, T, v, r, cp), R), n)
+        rec(
+            "price+4 greeks",
+            "numpy+scipy ndtr",
+            lambda: best_of(lambda: scipy_greeks(F, K, T, v, r, cp), R),
+            n,
+        )
     if pvv is not None:
+
         def pvv_greeks():
             pvv.vectorized_black(flag, F, K, T, r, v, return_as="numpy")
             pvv.get_all_greeks(flag, F, K, T, r, v, model="black", return_as="dict")
+
         rec("price+4 greeks", "py_vollib_vectorized", lambda: best_of(pvv_greeks, R), n)
     if numba is not None:
         bufs = [np.empty(n) for _ in range(5)]
-        rec("price+4 greeks", "numba njit (erfc)", lambda: best_of(lambda: _nb_greeks(F, K, T, v, r, cpu8, *bufs), R), n)
+        rec(
+            "price+4 greeks",
+            "numba njit (erfc)",
+            lambda: best_of(lambda: _nb_greeks(F, K, T, v, r, cpu8, *bufs), R),
+            n,
+        )
     if ql is not None:
         m = min(args.n_loop, n)
-        rec("price+4 greeks", "QuantLib BlackCalculator loop", lambda: best_of(
-            lambda: ql_greeks_loop(F[:m], K[:m], T[:m], v[:m], r[:m], cp[:m]), max(1, R // 2)), m)
+        rec(
+            "price+4 greeks",
+            "QuantLib BlackCalculator loop",
+            lambda: best_of(
+                lambda: ql_greeks_loop(F[:m], K[:m], T[:m], v[:m], r[:m], cp[:m]), max(1, R // 2)
+            ),
+            m,
+        )
 
     # ---- implied vol (prices from pymargin at threads=1; all solvers get the same inputs)
     prices = pm.black76_price(F, K, T, v, r, cp)
     iv_out = np.empty(n)
     for th in (1, 2):
-        rec("implied vol", f"pymargin t={th}", lambda: best_of(
-            lambda: pm.black76_implied_vol(prices, F, K, T, r, cp, out=iv_out, threads=th), R), n)
+        rec(
+            "implied vol",
+            f"pymargin t={th}",
+            lambda: best_of(
+                lambda: pm.black76_implied_vol(prices, F, K, T, r, cp, out=iv_out, threads=th), R
+            ),
+            n,
+        )
     if pvv is not None:
-        rec("implied vol", "py_vollib_vectorized", lambda: best_of(lambda: pvv.vectorized_implied_volatility_black(
-            prices, F, K, r, T, flag, return_as="numpy"), R), n)
+        rec(
+            "implied vol",
+            "py_vollib_vectorized",
+            lambda: best_of(
+                lambda: pvv.vectorized_implied_volatility_black(
+                    prices, F, K, r, T, flag, return_as="numpy"
+                ),
+                R,
+            ),
+            n,
+        )
     m = min(args.n_loop * 5, n)
     for name, mod in (("py_lets_be_rational loop", plbr), ("lets_be_rational loop", lbr)):
         if mod is None:
             continue
+
         def loop(mod=mod):
             for i in range(m):
                 df = math.exp(-r[i] * T[i])
                 mod.implied_volatility_from_a_transformed_rational_guess(
-                    prices[i] / df, F[i], K[i], T[i], 1.0 if cp[i] else -1.0)
+                    prices[i] / df, F[i], K[i], T[i], 1.0 if cp[i] else -1.0
+                )
+
         rec("implied vol", name, lambda: best_of(loop, max(1, R // 2)), m)
 
     # ---- scalar latency from Python (microseconds per call)
@@ -309,25 +427,41 @@ def main(argv=None):
         def loop():
             for _ in range(reps):
                 fn()
+
         return best_of(loop, 3) / reps * 1e6
 
     lat["pymargin scalar.black76_greeks"] = per_call(lambda: pm.scalar.black76_greeks(*args1, True))
     lat["pymargin scalar.black76_price"] = per_call(lambda: pm.scalar.black76_price(*args1, True))
-    lat["pymargin batch black76_greeks (n=1)"] = per_call(lambda: pm.black76_greeks(*args1, True), 5000)
+    lat["pymargin batch black76_greeks (n=1)"] = per_call(
+        lambda: pm.black76_greeks(*args1, True), 5000
+    )
     lat["python math.erf price+greeks"] = per_call(lambda: python_erf_greeks(*args1, True))
     try:
         from py_vollib.black import black as pv_black
-        from py_vollib.black.greeks.analytical import delta as pv_delta, gamma as pv_gamma, vega as pv_vega, \
-            theta as pv_theta
+        from py_vollib.black.greeks.analytical import delta as pv_delta
+        from py_vollib.black.greeks.analytical import gamma as pv_gamma
+        from py_vollib.black.greeks.analytical import theta as pv_theta
+        from py_vollib.black.greeks.analytical import vega as pv_vega
+
         F0, K0, T0, v0, r0 = args1
-        lat["py_vollib scalar price+4 greeks"] = per_call(lambda: (
-            pv_black("c", F0, K0, T0, r0, v0), pv_delta("c", F0, K0, T0, r0, v0), pv_gamma("c", F0, K0, T0, r0, v0),
-            pv_vega("c", F0, K0, T0, r0, v0), pv_theta("c", F0, K0, T0, r0, v0)), 5000)
+        lat["py_vollib scalar price+4 greeks"] = per_call(
+            lambda: (
+                pv_black("c", F0, K0, T0, r0, v0),
+                pv_delta("c", F0, K0, T0, r0, v0),
+                pv_gamma("c", F0, K0, T0, r0, v0),
+                pv_vega("c", F0, K0, T0, r0, v0),
+                pv_theta("c", F0, K0, T0, r0, v0),
+            ),
+            5000,
+        )
     except Exception as e:
-        res["errors"]["latency / py_vollib scalar"] = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
+        res["errors"]["latency / py_vollib scalar"] = (
+            f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
+        )
     if ql is not None:
         lat["QuantLib BlackCalculator price+4 greeks"] = per_call(
-            lambda: ql_greeks_loop([100.0], [105.0], [0.5], [0.3], [0.01], [True]), 5000)
+            lambda: ql_greeks_loop([100.0], [105.0], [0.5], [0.3], [0.01], [True]), 5000
+        )
 
     # ---- accuracy vs mpmath
     if mp is not None and not args.no_accuracy:
@@ -344,13 +478,18 @@ def main(argv=None):
             impls = {
                 "pymargin": lambda: pm.black76_price(Fa, Ka, Ta, va, ra, cpa),
                 "numpy+scipy ndtr": lambda: scipy_price(Fa, Ka, Ta, va, ra, cpa),
-                "python math.erf": lambda: np.array([python_erf_black76(*x) for x in zip(Fa, Ka, Ta, va, ra, cpa)]),
+                "python math.erf": lambda: np.array(
+                    [python_erf_black76(*x) for x in zip(Fa, Ka, Ta, va, ra, cpa)]
+                ),
             }
             if pvv is not None:
-                impls["py_vollib_vectorized"] = lambda: pvv.vectorized_black(flg, Fa, Ka, Ta, ra, va, return_as="numpy")
+                impls["py_vollib_vectorized"] = lambda: pvv.vectorized_black(
+                    flg, Fa, Ka, Ta, ra, va, return_as="numpy"
+                )
             if numba is not None:
-                impls["numba njit (erfc)"] = lambda: _nb_price(Fa, Ka, Ta, va, ra, cpa.astype(np.uint8),
-                                                               np.empty(len(Fa)))
+                impls["numba njit (erfc)"] = lambda: _nb_price(
+                    Fa, Ka, Ta, va, ra, cpa.astype(np.uint8), np.empty(len(Fa))
+                )
             if ql is not None:
                 impls["QuantLib BlackCalculator"] = lambda: ql_price_loop(Fa, Ka, Ta, va, ra, cpa)
             for iname, f in impls.items():
@@ -363,13 +502,14 @@ def main(argv=None):
                     acc.setdefault(sname, {})[iname] = f"error: {type(e).__name__}"
 
     # ---- report
-    print(f"pymargin {res['meta']['pymargin']}  simd={res['meta']['simd_level']}  n={n:,}  best of {R}")
+    meta = res["meta"]
+    print(f"pymargin {meta['pymargin']}  simd={meta['simd_level']}  n={n:,}  best of {R}")
     for task, d in thr.items():
         base = d.get("pymargin t=1")
         print(f"\n{task}")
         print(f"  {'implementation':34s} {'M opt/s':>10s} {'pymargin(t=1)/this':>20s}")
         for impl, mops in d.items():
-            ratio = base / mops if base else float('nan')
+            ratio = base / mops if base else float("nan")
             print(f"  {impl:34s} {mops:10.3f} {ratio:20.2f}")
         if "pymargin t=2" in d:
             print(f"  threads 2 vs 1 scaling: {d['pymargin t=2'] / d['pymargin t=1']:.2f}x")

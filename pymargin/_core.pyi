@@ -35,46 +35,85 @@ def simd_level() -> str: ...
 class scalar:  # a submodule at run time
     @staticmethod
     def black76_price(
-        forward: float, strike: float, time: float, vol: float, rate: float = 0.0,
+        forward: float,
+        strike: float,
+        time: float,
+        vol: float,
+        rate: float = 0.0,
         is_call: bool = True,
     ) -> float: ...
     @staticmethod
     def black76_greeks(
-        forward: float, strike: float, time: float, vol: float, rate: float = 0.0,
+        forward: float,
+        strike: float,
+        time: float,
+        vol: float,
+        rate: float = 0.0,
         is_call: bool = True,
     ) -> tuple[float, float, float, float, float, float, float, float, float]: ...
     @staticmethod
     def bsm_price(
-        spot: float, strike: float, time: float, vol: float, rate: float = 0.0,
-        dividend: float = 0.0, is_call: bool = True,
+        spot: float,
+        strike: float,
+        time: float,
+        vol: float,
+        rate: float = 0.0,
+        dividend: float = 0.0,
+        is_call: bool = True,
     ) -> float: ...
     @staticmethod
     def bsm_greeks(
-        spot: float, strike: float, time: float, vol: float, rate: float = 0.0,
-        dividend: float = 0.0, is_call: bool = True,
+        spot: float,
+        strike: float,
+        time: float,
+        vol: float,
+        rate: float = 0.0,
+        dividend: float = 0.0,
+        is_call: bool = True,
     ) -> tuple[float, float, float, float, float, float, float, float, float]: ...
     @staticmethod
     def inverse_price(
-        forward: float, strike: float, time: float, vol: float, rate: float = 0.0,
+        forward: float,
+        strike: float,
+        time: float,
+        vol: float,
+        rate: float = 0.0,
         is_call: bool = True,
     ) -> float: ...
     @staticmethod
     def inverse_greeks(
-        forward: float, strike: float, time: float, vol: float, rate: float = 0.0,
+        forward: float,
+        strike: float,
+        time: float,
+        vol: float,
+        rate: float = 0.0,
         is_call: bool = True,
     ) -> tuple[float, float, float, float, float, float, float, float, float]: ...
     @staticmethod
     def black76_implied_vol(
-        price: float, forward: float, strike: float, time: float, rate: float = 0.0,
+        price: float,
+        forward: float,
+        strike: float,
+        time: float,
+        rate: float = 0.0,
         is_call: bool = True,
     ) -> float: ...
     @staticmethod
     def inverse_implied_vol(
-        price: float, forward: float, strike: float, time: float, rate: float = 0.0,
+        price: float,
+        forward: float,
+        strike: float,
+        time: float,
+        rate: float = 0.0,
         is_call: bool = True,
     ) -> float: ...
     @staticmethod
     def bsm_implied_vol(
-        price: float, spot: float, strike: float, time: float, rate: float = 0.0,
-        dividend: float = 0.0, is_call: bool = True,
+        price: float,
+        spot: float,
+        strike: float,
+        time: float,
+        rate: float = 0.0,
+        dividend: float = 0.0,
+        is_call: bool = True,
     ) -> float: ...

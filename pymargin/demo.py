@@ -12,7 +12,6 @@ from importlib import resources
 
 import numpy as np
 
-from .enums import OptionType
 from .pricing import inverse_greeks, inverse_implied_vol, inverse_price
 
 SNAPSHOT = datetime(2025, 12, 5, 1, 10, 52, tzinfo=timezone.utc)
@@ -38,9 +37,7 @@ def load_demo_chain() -> Chain:
     ref = resources.files("pymargin") / "data" / "deribit_btc_chain_20251205.csv"
     with ref.open("r", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    expiry_time = [
-        datetime.fromisoformat(r["expiry_utc"].replace("Z", "+00:00")) for r in rows
-    ]
+    expiry_time = [datetime.fromisoformat(r["expiry_utc"].replace("Z", "+00:00")) for r in rows]
     return Chain(
         name=[r["instrument_name"] for r in rows],
         expiry=[r["expiry_utc"][:10] for r in rows],
@@ -58,19 +55,29 @@ def run_demo(out=print) -> dict:
     chain = load_demo_chain()
     n = chain.strike.size
     t0 = _time.perf_counter()
-    price = inverse_price(chain.forward, chain.strike, chain.time, chain.mark_iv, 0.0,
-                          chain.is_call)
-    greeks = inverse_greeks(chain.forward, chain.strike, chain.time, chain.mark_iv, 0.0,
-                            chain.is_call)
+    price = inverse_price(
+        chain.forward, chain.strike, chain.time, chain.mark_iv, 0.0, chain.is_call
+    )
+    greeks = inverse_greeks(
+        chain.forward, chain.strike, chain.time, chain.mark_iv, 0.0, chain.is_call
+    )
     t1 = _time.perf_counter()
+    assert greeks.delta is not None and greeks.delta_forward is not None
+    assert greeks.gamma is not None and greeks.vega_per_point is not None
+    assert greeks.theta_per_day is not None
     # Deribit publishes mark prices rounded to its tick; deep in the money that can put them at
     # or below the intrinsic value, where no vol exists. Those rows are left out (and counted).
     sign = np.where(chain.is_call, 1.0, -1.0)
     intrinsic_coin = np.maximum(sign * (chain.forward - chain.strike), 0.0) / chain.forward
     quoted = (chain.mark_price > intrinsic_coin) & (chain.mark_price > 0)
-    iv = inverse_implied_vol(chain.mark_price[quoted], chain.forward[quoted],
-                             chain.strike[quoted], chain.time[quoted], 0.0,
-                             chain.is_call[quoted])
+    iv = inverse_implied_vol(
+        chain.mark_price[quoted],
+        chain.forward[quoted],
+        chain.strike[quoted],
+        chain.time[quoted],
+        0.0,
+        chain.is_call[quoted],
+    )
     t2 = _time.perf_counter()
     diff = np.abs(price - chain.mark_price)
     iv_diff = np.abs(iv - chain.mark_iv[quoted]) * 100.0
@@ -86,32 +93,47 @@ def run_demo(out=print) -> dict:
         "implied_vol_seconds": t2 - t1,
     }
     out(f"pymargin demo: Deribit BTC option chain, snapshot {SNAPSHOT:%Y-%m-%d %H:%M} UTC")
-    out(f"  {n} options, {result['expiries']} expiries, priced as inverse (coin-settled) "
-        "Black-76 options from Deribit's mark IVs")
-    out(f"  our price vs Deribit mark price: max |diff| {diff.max():.2e} BTC, "
-        f"median {np.median(diff):.2e} BTC")
-    out(f"  implied vol of Deribit's (rounded) mark prices vs its mark IV: median |diff| "
+    out(
+        f"  {n} options, {result['expiries']} expiries, priced as inverse (coin-settled) "
+        "Black-76 options from Deribit's mark IVs"
+    )
+    out(
+        f"  our price vs Deribit mark price: max |diff| {diff.max():.2e} BTC, "
+        f"median {np.median(diff):.2e} BTC"
+    )
+    out(
+        f"  implied vol of Deribit's (rounded) mark prices vs its mark IV: median |diff| "
         f"{np.median(iv_diff):.4f} vol points ({int(n - quoted.sum())} rows at or below "
-        "intrinsic after rounding have none)")
+        "intrinsic after rounding have none)"
+    )
     out("")
-    out(f"  {'expiry':<11}{'n':>4}{'forward':>11}{'ATM IV':>8}{'sum delta':>11}"
-        f"{'sum gamma':>11}{'sum vega':>10}{'sum theta/d':>12}")
+    out(
+        f"  {'expiry':<11}{'n':>4}{'forward':>11}{'ATM IV':>8}{'sum delta':>11}"
+        f"{'gamma 1%':>11}{'sum vega':>10}{'sum theta/d':>12}"
+    )
     for e in sorted(set(chain.expiry)):
         m = np.array([x == e for x in chain.expiry])
         f = chain.forward[m][0]
         atm = np.argmin(np.abs(chain.strike[m] - f))
-        out(f"  {e:<11}{int(m.sum()):>4}{f:>11.1f}{chain.mark_iv[m][atm] * 100:>7.1f}%"
-            f"{greeks.delta[m].sum():>11.3f}{greeks.gamma[m].sum() * f:>11.3f}"
-            f"{greeks.vega_per_point[m].sum():>10.4f}{greeks.theta_per_day[m].sum():>12.4f}")
+        out(
+            f"  {e:<11}{int(m.sum()):>4}{f:>11.1f}{chain.mark_iv[m][atm] * 100:>7.1f}%"
+            f"{greeks.delta[m].sum():>11.3f}{greeks.gamma[m].sum() * f * 0.01:>11.4f}"
+            f"{greeks.vega_per_point[m].sum():>10.4f}{greeks.theta_per_day[m].sum():>12.4f}"
+        )
     out("")
-    out("  (one contract of each option, Greeks in BTC: coin delta = USD delta - premium,")
-    out("   gamma per 1 % ... shown as d(coin delta)/dF x F, vega per vol point, theta per day)")
+    out("  (long one contract of every option; Greeks in BTC: coin delta = USD delta - premium,")
+    out("   'gamma 1%' = change of the coin delta for a 1 % rise of the forward,")
+    out("   vega per vol point, theta per calendar day)")
     out("")
     worst = np.argsort(-diff)[:3]
     out("  largest price differences (Deribit rounds mark prices; deep wings hit the rounding):")
     for i in worst:
-        out(f"    {chain.name[i]:<24} ours {price[i]:.8f}  Deribit {chain.mark_price[i]:.8f}  "
-            f"USD delta {usd_delta[i]:+.4f}")
-    out(f"  timing: price+Greeks {1e6 * (t1 - t0):.0f} us, implied vols {1e6 * (t2 - t1):.0f} us "
-        f"for the whole chain")
+        out(
+            f"    {chain.name[i]:<24} ours {price[i]:.8f}  Deribit {chain.mark_price[i]:.8f}  "
+            f"USD delta {usd_delta[i]:+.4f}"
+        )
+    out(
+        f"  timing: price+Greeks {1e6 * (t1 - t0):.0f} us, implied vols {1e6 * (t2 - t1):.0f} us "
+        f"for the whole chain"
+    )
     return result

@@ -7,7 +7,7 @@ so ``except ValueError`` keeps working.
 
 from __future__ import annotations
 
-__all__ = ["PymarginError", "InvalidInputError", "NoSolutionError", "InputTypeError"]
+__all__ = ["InputTypeError", "InvalidInputError", "NoSolutionError", "PymarginError"]
 
 
 class PymarginError(Exception):

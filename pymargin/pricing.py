@@ -33,15 +33,15 @@ from .exceptions import InputTypeError, InvalidInputError
 
 __all__ = [
     "Greeks",
-    "black76_price",
     "black76_greeks",
     "black76_implied_vol",
-    "bsm_price",
+    "black76_price",
     "bsm_greeks",
     "bsm_implied_vol",
-    "inverse_price",
+    "bsm_price",
     "inverse_greeks",
     "inverse_implied_vol",
+    "inverse_price",
 ]
 
 ArrayLike = Union[float, int, "npt.ArrayLike"]
@@ -51,8 +51,15 @@ _BLACK76, _BSM, _INVERSE = 0, 1, 2
 _ZERO = np.zeros(1)
 
 _GREEK_BITS = (
-    Greek.PRICE, Greek.DELTA, Greek.DELTA_FORWARD, Greek.GAMMA, Greek.VEGA,
-    Greek.THETA, Greek.RHO, Greek.VANNA, Greek.VOLGA,
+    Greek.PRICE,
+    Greek.DELTA,
+    Greek.DELTA_FORWARD,
+    Greek.GAMMA,
+    Greek.VEGA,
+    Greek.THETA,
+    Greek.RHO,
+    Greek.VANNA,
+    Greek.VOLGA,
 )
 _GREEK_FIELDS = (
     "price",
@@ -191,9 +198,18 @@ def _check_out(out: np.ndarray | None, shape: tuple[int, ...], name: str = "out"
     return out
 
 
-def _market(model: int, underlying_name: str, underlying: Any, strike: Any, time: Any,
-            vol: Any | None, rate: Any, dividend: Any, option_type: Any,
-            extra: dict[str, Any] | None = None):
+def _market(
+    model: int,
+    underlying_name: str,
+    underlying: Any,
+    strike: Any,
+    time: Any,
+    vol: Any | None,
+    rate: Any,
+    dividend: Any,
+    option_type: Any,
+    extra: dict[str, Any] | None = None,
+):
     named = {}
     if extra:
         named.update({k: _as_float_array(v, k) for k, v in extra.items()})
@@ -213,9 +229,17 @@ def _price(model: int, uname: str, u, k, t, v, r, q, ot, out, threads) -> np.nda
     shape, a = _market(model, uname, u, k, t, v, r, q, ot)
     res = _check_out(out, shape)
     _core.price_batch(
-        model, res.size, a[uname], a["strike"], a["time"], a["vol"], a["rate"],
-        a.get("dividend", _ZERO), a["option_type"],
-        (res, None, None, None, None, None, None, None, None), _threads(threads),
+        model,
+        res.size,
+        a[uname],
+        a["strike"],
+        a["time"],
+        a["vol"],
+        a["rate"],
+        a.get("dividend", _ZERO),
+        a["option_type"],
+        (res, None, None, None, None, None, None, None, None),
+        _threads(threads),
     )
     return res
 
@@ -240,8 +264,17 @@ def _greeks(model: int, uname: str, u, k, t, v, r, q, ot, which, out, threads) -
     if all(x is None for x in arrays):
         raise InvalidInputError("selects nothing to compute", "which")
     _core.price_batch(
-        model, math.prod(shape), a[uname], a["strike"], a["time"], a["vol"], a["rate"],
-        a.get("dividend", _ZERO), a["option_type"], tuple(arrays), _threads(threads),
+        model,
+        math.prod(shape),
+        a[uname],
+        a["strike"],
+        a["time"],
+        a["vol"],
+        a["rate"],
+        a.get("dividend", _ZERO),
+        a["option_type"],
+        tuple(arrays),
+        _threads(threads),
     )
     return Greeks(*arrays)
 
@@ -250,94 +283,202 @@ def _implied(model: int, uname: str, price, u, k, t, r, q, ot, out, threads) -> 
     shape, a = _market(model, uname, u, k, t, None, r, q, ot, extra={"price": price})
     res = _check_out(out, shape)
     _core.implied_vol_batch(
-        model, res.size, a["price"], a[uname], a["strike"], a["time"], a["rate"],
-        a.get("dividend", _ZERO), a["option_type"], res, _threads(threads),
+        model,
+        res.size,
+        a["price"],
+        a[uname],
+        a["strike"],
+        a["time"],
+        a["rate"],
+        a.get("dividend", _ZERO),
+        a["option_type"],
+        res,
+        _threads(threads),
     )
     return res
 
 
-def black76_price(forward: ArrayLike, strike: ArrayLike, time: ArrayLike, vol: ArrayLike,
-                  rate: ArrayLike = 0.0, option_type: OptionTypeLike = OptionType.CALL, *,
-                  out: np.ndarray | None = None, threads: int | None = None) -> np.ndarray:
+def black76_price(
+    forward: ArrayLike,
+    strike: ArrayLike,
+    time: ArrayLike,
+    vol: ArrayLike,
+    rate: ArrayLike = 0.0,
+    option_type: OptionTypeLike = OptionType.CALL,
+    *,
+    out: np.ndarray | None = None,
+    threads: int | None = None,
+) -> np.ndarray:
     """Discounted Black-76 value ``exp(-rT) [theta (F N(theta d1) - K N(theta d2))]``."""
-    return _price(_BLACK76, "forward", forward, strike, time, vol, rate, None, option_type,
-                  out, threads)
+    return _price(
+        _BLACK76, "forward", forward, strike, time, vol, rate, None, option_type, out, threads
+    )
 
 
-def black76_greeks(forward: ArrayLike, strike: ArrayLike, time: ArrayLike, vol: ArrayLike,
-                   rate: ArrayLike = 0.0, option_type: OptionTypeLike = OptionType.CALL, *,
-                   which: Greek = Greek.ALL, out: Greeks | None = None,
-                   threads: int | None = None) -> Greeks:
+def black76_greeks(
+    forward: ArrayLike,
+    strike: ArrayLike,
+    time: ArrayLike,
+    vol: ArrayLike,
+    rate: ArrayLike = 0.0,
+    option_type: OptionTypeLike = OptionType.CALL,
+    *,
+    which: Greek = Greek.ALL,
+    out: Greeks | None = None,
+    threads: int | None = None,
+) -> Greeks:
     """Black-76 price and Greeks (delta = dV/dF). ``which`` selects the outputs; ``out`` may
     hold preallocated float64 arrays for them."""
-    return _greeks(_BLACK76, "forward", forward, strike, time, vol, rate, None, option_type,
-                   which, out, threads)
+    return _greeks(
+        _BLACK76,
+        "forward",
+        forward,
+        strike,
+        time,
+        vol,
+        rate,
+        None,
+        option_type,
+        which,
+        out,
+        threads,
+    )
 
 
-def black76_implied_vol(price: ArrayLike, forward: ArrayLike, strike: ArrayLike,
-                        time: ArrayLike, rate: ArrayLike = 0.0,
-                        option_type: OptionTypeLike = OptionType.CALL, *,
-                        out: np.ndarray | None = None, threads: int | None = None) -> np.ndarray:
+def black76_implied_vol(
+    price: ArrayLike,
+    forward: ArrayLike,
+    strike: ArrayLike,
+    time: ArrayLike,
+    rate: ArrayLike = 0.0,
+    option_type: OptionTypeLike = OptionType.CALL,
+    *,
+    out: np.ndarray | None = None,
+    threads: int | None = None,
+) -> np.ndarray:
     """Black-76 implied vol of discounted prices (Jaeckel's "Let's Be Rational" method).
 
     Raises :class:`~pymargin.exceptions.NoSolutionError` naming the first price below the
     intrinsic value or at/above the no-arbitrage maximum; nothing is written then.
     A price equal to the intrinsic value has vol 0.
     """
-    return _implied(_BLACK76, "forward", price, forward, strike, time, rate, None,
-                    option_type, out, threads)
+    return _implied(
+        _BLACK76, "forward", price, forward, strike, time, rate, None, option_type, out, threads
+    )
 
 
-def bsm_price(spot: ArrayLike, strike: ArrayLike, time: ArrayLike, vol: ArrayLike,
-              rate: ArrayLike = 0.0, dividend: ArrayLike = 0.0,
-              option_type: OptionTypeLike = OptionType.CALL, *, out: np.ndarray | None = None,
-              threads: int | None = None) -> np.ndarray:
+def bsm_price(
+    spot: ArrayLike,
+    strike: ArrayLike,
+    time: ArrayLike,
+    vol: ArrayLike,
+    rate: ArrayLike = 0.0,
+    dividend: ArrayLike = 0.0,
+    option_type: OptionTypeLike = OptionType.CALL,
+    *,
+    out: np.ndarray | None = None,
+    threads: int | None = None,
+) -> np.ndarray:
     """Generalised Black-Scholes-Merton value on spot with dividend yield ``q``
     (cost of carry ``b = r - q``)."""
-    return _price(_BSM, "spot", spot, strike, time, vol, rate, dividend, option_type, out,
-                  threads)
+    return _price(_BSM, "spot", spot, strike, time, vol, rate, dividend, option_type, out, threads)
 
 
-def bsm_greeks(spot: ArrayLike, strike: ArrayLike, time: ArrayLike, vol: ArrayLike,
-               rate: ArrayLike = 0.0, dividend: ArrayLike = 0.0,
-               option_type: OptionTypeLike = OptionType.CALL, *,
-               which: Greek = Greek.ALL, out: Greeks | None = None,
-               threads: int | None = None) -> Greeks:
+def bsm_greeks(
+    spot: ArrayLike,
+    strike: ArrayLike,
+    time: ArrayLike,
+    vol: ArrayLike,
+    rate: ArrayLike = 0.0,
+    dividend: ArrayLike = 0.0,
+    option_type: OptionTypeLike = OptionType.CALL,
+    *,
+    which: Greek = Greek.ALL,
+    out: Greeks | None = None,
+    threads: int | None = None,
+) -> Greeks:
     """BSM price and Greeks: ``delta`` is the spot delta, ``delta_forward`` dV/dF."""
-    return _greeks(_BSM, "spot", spot, strike, time, vol, rate, dividend, option_type,
-                   which, out, threads)
+    return _greeks(
+        _BSM, "spot", spot, strike, time, vol, rate, dividend, option_type, which, out, threads
+    )
 
 
-def bsm_implied_vol(price: ArrayLike, spot: ArrayLike, strike: ArrayLike, time: ArrayLike,
-                    rate: ArrayLike = 0.0, dividend: ArrayLike = 0.0,
-                    option_type: OptionTypeLike = OptionType.CALL, *,
-                    out: np.ndarray | None = None, threads: int | None = None) -> np.ndarray:
+def bsm_implied_vol(
+    price: ArrayLike,
+    spot: ArrayLike,
+    strike: ArrayLike,
+    time: ArrayLike,
+    rate: ArrayLike = 0.0,
+    dividend: ArrayLike = 0.0,
+    option_type: OptionTypeLike = OptionType.CALL,
+    *,
+    out: np.ndarray | None = None,
+    threads: int | None = None,
+) -> np.ndarray:
     """BSM implied vol (see :func:`black76_implied_vol`)."""
-    return _implied(_BSM, "spot", price, spot, strike, time, rate, dividend, option_type, out,
-                    threads)
+    return _implied(
+        _BSM, "spot", price, spot, strike, time, rate, dividend, option_type, out, threads
+    )
 
 
-def inverse_price(forward: ArrayLike, strike: ArrayLike, time: ArrayLike, vol: ArrayLike,
-                  rate: ArrayLike = 0.0, option_type: OptionTypeLike = OptionType.CALL, *,
-                  out: np.ndarray | None = None, threads: int | None = None) -> np.ndarray:
+def inverse_price(
+    forward: ArrayLike,
+    strike: ArrayLike,
+    time: ArrayLike,
+    vol: ArrayLike,
+    rate: ArrayLike = 0.0,
+    option_type: OptionTypeLike = OptionType.CALL,
+    *,
+    out: np.ndarray | None = None,
+    threads: int | None = None,
+) -> np.ndarray:
     """Coin price of an inverse (coin-settled) option: Black-76 USD value / forward."""
-    return _price(_INVERSE, "forward", forward, strike, time, vol, rate, None, option_type,
-                  out, threads)
+    return _price(
+        _INVERSE, "forward", forward, strike, time, vol, rate, None, option_type, out, threads
+    )
 
 
-def inverse_greeks(forward: ArrayLike, strike: ArrayLike, time: ArrayLike, vol: ArrayLike,
-                   rate: ArrayLike = 0.0, option_type: OptionTypeLike = OptionType.CALL, *,
-                   which: Greek = Greek.ALL, out: Greeks | None = None,
-                   threads: int | None = None) -> Greeks:
+def inverse_greeks(
+    forward: ArrayLike,
+    strike: ArrayLike,
+    time: ArrayLike,
+    vol: ArrayLike,
+    rate: ArrayLike = 0.0,
+    option_type: OptionTypeLike = OptionType.CALL,
+    *,
+    which: Greek = Greek.ALL,
+    out: Greeks | None = None,
+    threads: int | None = None,
+) -> Greeks:
     """Coin-denominated Greeks of inverse options (see :class:`Greeks`)."""
-    return _greeks(_INVERSE, "forward", forward, strike, time, vol, rate, None, option_type,
-                   which, out, threads)
+    return _greeks(
+        _INVERSE,
+        "forward",
+        forward,
+        strike,
+        time,
+        vol,
+        rate,
+        None,
+        option_type,
+        which,
+        out,
+        threads,
+    )
 
 
-def inverse_implied_vol(price: ArrayLike, forward: ArrayLike, strike: ArrayLike,
-                        time: ArrayLike, rate: ArrayLike = 0.0,
-                        option_type: OptionTypeLike = OptionType.CALL, *,
-                        out: np.ndarray | None = None, threads: int | None = None) -> np.ndarray:
+def inverse_implied_vol(
+    price: ArrayLike,
+    forward: ArrayLike,
+    strike: ArrayLike,
+    time: ArrayLike,
+    rate: ArrayLike = 0.0,
+    option_type: OptionTypeLike = OptionType.CALL,
+    *,
+    out: np.ndarray | None = None,
+    threads: int | None = None,
+) -> np.ndarray:
     """Implied vol from coin prices of inverse options (price_coin * F = USD value)."""
-    return _implied(_INVERSE, "forward", price, forward, strike, time, rate, None,
-                    option_type, out, threads)
+    return _implied(
+        _INVERSE, "forward", price, forward, strike, time, rate, None, option_type, out, threads
+    )

@@ -47,14 +47,15 @@ Conventions established (first with scipy/mpmath, independently of pymargin):
             the 23MAY20 expiry (1.36 days) is mixed: median ratio 0.9999 but
             some rows up to 30 % off. Per-row theta is checked for T >= 2 days.
 """
+
 from pathlib import Path
 
 import numpy as np
-import pytest
-
 import pandas as pd
+import pytest
+from scipy.special import ndtr
+
 import pymargin as pm
-from scipy.special import ndtr  # noqa: E402
 
 YEAR = 365 * 86400.0
 
@@ -71,7 +72,13 @@ def _path(name):
 
 # name: (price column, snapshot override, price print half-unit, forward jitter, time jitter [s])
 FILES = {
-    "deribit_btc_chain_20251205.csv": ("mark_price_btc", "2025-12-05T01:10:52Z", 0.5e-8, 2e-5, 15.0),
+    "deribit_btc_chain_20251205.csv": (
+        "mark_price_btc",
+        "2025-12-05T01:10:52Z",
+        0.5e-8,
+        2e-5,
+        15.0,
+    ),
     "deribit_eth_chain_20251122.csv": ("mark_price_eth", None, 0.5e-6, 5e-4, 1.0),
     "deribit_btc_chain_20200521.csv": ("mark_price_btc", None, 0.5e-8, 2e-4, 1.0),
 }
@@ -112,8 +119,11 @@ def test_inverse_price_reproduces_mark_price(name):
     iv_round, other, _ = _budget(F, K, T, iv, cp, pr, relF, dT)
     err = np.abs(got - mark)
     bad = err > iv_round + other
-    assert not bad.any(), d.loc[bad, ["instrument_name", FILES[name][0], "mark_iv_pct"]].assign(
-        pymargin=got[bad], err=err[bad]).to_string()
+    assert not bad.any(), (
+        d.loc[bad, ["instrument_name", FILES[name][0], "mark_iv_pct"]]
+        .assign(pymargin=got[bad], err=err[bad])
+        .to_string()
+    )
     assert np.median(err) < {"deribit_eth_chain_20251122.csv": 1e-4}.get(name, 1e-5)
 
 
@@ -131,8 +141,12 @@ def test_convention_365_day_year_and_forward_beat_alternatives():
     e_idx = np.abs(pm.inverse_price(idx, K, T, iv, 0.0, cp) - mark)
     assert e_fwd.max() < 3e-4 < 0.01 < e_idx.max()
     # coin = Black-76 USD value / F exactly (r = 0)
-    np.testing.assert_allclose(pm.inverse_price(F, K, T, iv, 0.0, cp),
-                               pm.black76_price(F, K, T, iv, 0.0, cp) / F, rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(
+        pm.inverse_price(F, K, T, iv, 0.0, cp),
+        pm.black76_price(F, K, T, iv, 0.0, cp) / F,
+        rtol=1e-13,
+        atol=1e-300,
+    )
 
 
 @pytest.mark.parametrize("name", list(FILES))
@@ -146,8 +160,12 @@ def test_inverse_implied_vol_reproduces_mark_iv(name):
     tol_pct = 0.005 + 100 * other[use] / vega_coin[use] + 1e-9
     err = np.abs(got - iv[use] * 100)
     bad = err > tol_pct
-    assert not bad.any(), d.loc[use].loc[bad, ["instrument_name", "mark_iv_pct"]].assign(
-        pymargin=got[bad], tol=tol_pct[bad]).to_string()
+    assert not bad.any(), (
+        d.loc[use]
+        .loc[bad, ["instrument_name", "mark_iv_pct"]]
+        .assign(pymargin=got[bad], tol=tol_pct[bad])
+        .to_string()
+    )
     if name == "deribit_btc_chain_20251205.csv":
         # the cleanest snapshot: most rows agree within the pure 2-decimal rounding
         assert np.mean(err <= 0.005 + 1e-9) > 0.75
@@ -181,9 +199,11 @@ def test_deribit_gamma_vega_theta_units(chain2020):
     theta_day = np.where(last_day, decay, gu.theta / 365.0)
     ratio = d["theta"].to_numpy(float)[last_day] / decay[last_day]
     assert last_day.sum() >= 15 and abs(np.median(ratio) - 1) < 0.01
-    for col, mine, rel in (("gamma", gu.gamma, 2e-3),
-                           ("vega", gu.vega / 100.0, 2e-3),           # USD per vol point
-                           ("theta", theta_day, 2e-3)):               # USD per calendar day
+    for col, mine, rel in (
+        ("gamma", gu.gamma, 2e-3),
+        ("vega", gu.vega / 100.0, 2e-3),  # USD per vol point
+        ("theta", theta_day, 2e-3),
+    ):  # USD per calendar day
         pub = d[col].to_numpy(float)
         mine = np.asarray(mine)
         ok = np.abs(pub - mine) <= 0.5e-5 + rel * np.abs(mine) + 1e-9
@@ -191,8 +211,11 @@ def test_deribit_gamma_vega_theta_units(chain2020):
             # last-day rows: only the median relation above holds (per-row scatter is large,
             # the 2020 dump's rows were fetched at different moments); not checked per row
             ok |= T < 2 / 365  # 22MAY/23MAY20 expiries: see docstring
-        assert ok.mean() > 0.97, (col, d.loc[~ok, ["instrument_name", col]].assign(mine=mine[~ok]).head().to_string())
-        # and the coin-denominated pymargin inverse vega (per 1.00 vol) would be off by a factor F/100
+        assert ok.mean() > 0.97, (
+            col,
+            d.loc[~ok, ["instrument_name", col]].assign(mine=mine[~ok]).head().to_string(),
+        )
+        # the coin-denominated inverse vega (per 1.00 vol) would be off by a factor F/100
     gi = pm.inverse_greeks(F, K, T, iv, 0.0, cp)
     np.testing.assert_allclose(gi.vega * F / 100.0, gu.vega / 100.0, rtol=1e-12)
     np.testing.assert_allclose(gi.theta_per_day * F, gu.theta / 365.0, rtol=1e-12, atol=1e-300)

@@ -6,6 +6,7 @@ accurate to ~1e-14 relative, never from pymargin itself -- except in clearly
 labelled consistency tests (threads, out=, finite differences of pymargin's
 own price, parity).
 """
+
 import math
 
 import numpy as np
@@ -93,7 +94,9 @@ def test_scalar_inputs_return_0d_array_and_scalar_module_floats():
     s = pm.scalar.black76_price(100.0, 110.0, 0.5, 0.3, 0.02, True)
     assert isinstance(s, float) and math.isclose(s, want, rel_tol=RTOL)
     s2 = pm.scalar.bsm_price(100.0, 110.0, 0.5, 0.3, 0.02, 0.01, False)
-    assert math.isclose(s2, float(_ref_bsm(100.0, 110.0, 0.5, 0.3, 0.02, 0.01, False)), rel_tol=RTOL)
+    assert math.isclose(
+        s2, float(_ref_bsm(100.0, 110.0, 0.5, 0.3, 0.02, 0.01, False)), rel_tol=RTOL
+    )
     s3 = pm.scalar.inverse_price(100.0, 110.0, 0.5, 0.3, 0.0, True)
     assert math.isclose(s3, want / 100.0 * math.exp(0.02 * 0.5), rel_tol=1e-11)
     g = pm.scalar.black76_greeks(100.0, 110.0, 0.5, 0.3, 0.02, True)
@@ -121,14 +124,26 @@ def test_broadcasting_shapes():
     assert got.shape == (3, 4)
     np.testing.assert_allclose(got, _ref_black76(F, K, 1.0, 0.25, 0.0, True), rtol=RTOL)
     g = pm.black76_greeks(F, K, 1.0, 0.25)
-    for name in ("price", "delta", "delta_forward", "gamma", "vega", "theta", "rho", "vanna", "volga"):
+    for name in (
+        "price",
+        "delta",
+        "delta_forward",
+        "gamma",
+        "vega",
+        "theta",
+        "rho",
+        "vanna",
+        "volga",
+    ):
         assert getattr(g, name).shape == (3, 4), name
 
 
 def test_lists_and_python_scalars_accepted():
     got = pm.bsm_price([100.0, 101.0], 100.0, [0.5, 1.0], 0.2, 0.01, 0.0, True)
     assert got.shape == (2,)
-    np.testing.assert_allclose(got, _ref_bsm([100.0, 101.0], 100.0, [0.5, 1.0], 0.2, 0.01, 0.0, True), rtol=RTOL)
+    np.testing.assert_allclose(
+        got, _ref_bsm([100.0, 101.0], 100.0, [0.5, 1.0], 0.2, 0.01, 0.0, True), rtol=RTOL
+    )
 
 
 def test_3d_broadcast_and_default_option_type_is_call():
@@ -172,7 +187,9 @@ def test_out_written_in_place_and_returned():
 
 def test_out_2d_broadcast_shape():
     out = np.zeros((3, 4))
-    res = pm.bsm_price(np.array([[90.0], [100.0], [110.0]]), np.array([80.0, 95, 105, 120]), 1.0, 0.3, out=out)
+    res = pm.bsm_price(
+        np.array([[90.0], [100.0], [110.0]]), np.array([80.0, 95, 105, 120]), 1.0, 0.3, out=out
+    )
     assert np.shares_memory(res, out) and res.shape == (3, 4)
     assert np.all(out > 0)
 
@@ -200,7 +217,9 @@ def test_option_type_forms_are_equivalent():
     want = _ref_black76(F, K, T, v, r, cp)
     forms = [cp, cp.astype(np.int64), cp.astype(np.int32), cp.astype(np.uint8), cp.astype(np.int8)]
     for form in forms:
-        np.testing.assert_allclose(pm.black76_price(F, K, T, v, r, form), want, rtol=1e-11, err_msg=str(form.dtype))
+        np.testing.assert_allclose(
+            pm.black76_price(F, K, T, v, r, form), want, rtol=1e-11, err_msg=str(form.dtype)
+        )
     call = pm.black76_price(F, K, T, v, r, pm.OptionType.CALL)
     np.testing.assert_array_equal(call, pm.black76_price(F, K, T, v, r, True))
     put = pm.black76_price(F, K, T, v, r, pm.OptionType.PUT)
@@ -233,7 +252,17 @@ def test_threads_1_and_2_bitwise_identical(kind):
     np.testing.assert_array_equal(p1, p2)
     np.testing.assert_array_equal(p1, pn)
     g1, g2 = g(*args, threads=1), g(*args, threads=2)
-    for name in ("price", "delta", "delta_forward", "gamma", "vega", "theta", "rho", "vanna", "volga"):
+    for name in (
+        "price",
+        "delta",
+        "delta_forward",
+        "gamma",
+        "vega",
+        "theta",
+        "rho",
+        "vanna",
+        "volga",
+    ):
         np.testing.assert_array_equal(getattr(g1, name), getattr(g2, name), err_msg=name)
     ivf = getattr(pm, kind + "_implied_vol")
     iv_args = (p1,) + args[:3] + args[4:]
@@ -264,7 +293,9 @@ def _fd_check(price_fn, greeks, base, bumps, rtol, atol):
             fd = (price_fn(**up) - price_fn(**dn)) / (2 * hh)
         else:
             fd = (price_fn(**up) - 2 * price_fn(**base) + price_fn(**dn)) / (hh * hh)
-        np.testing.assert_allclose(sign * getattr(greeks, field), fd, rtol=rtol, atol=atol, err_msg=field)
+        np.testing.assert_allclose(
+            sign * getattr(greeks, field), fd, rtol=rtol, atol=atol, err_msg=field
+        )
 
 
 def _grid_fd():
@@ -357,7 +388,9 @@ def test_inverse_greeks_vs_finite_differences():
     np.testing.assert_allclose(g.vanna, fd_va, rtol=1e-6, atol=1e-8)
     # vega/theta/rho/volga are USD values / F
     for name in ("vega", "theta", "rho", "volga"):
-        np.testing.assert_allclose(getattr(g, name), getattr(gu, name) / F, rtol=1e-12, atol=1e-300, err_msg=name)
+        np.testing.assert_allclose(
+            getattr(g, name), getattr(gu, name) / F, rtol=1e-12, atol=1e-300, err_msg=name
+        )
     fd_vega = (price(**{**base, "v": v + 1e-5}) - price(**{**base, "v": v - 1e-5})) / 2e-5
     np.testing.assert_allclose(g.vega, fd_vega, rtol=1e-6, atol=1e-10)
 
@@ -384,25 +417,43 @@ def test_zero_time_or_zero_vol_gives_discounted_intrinsic():
     np.testing.assert_array_equal(pm.black76_price(F, K, 0.0, 0.3, 0.05, cp), intrinsic)
     got = pm.black76_price(F, K, 1.0, 0.0, 0.05, cp)
     np.testing.assert_allclose(got, math.exp(-0.05) * intrinsic, rtol=1e-15, atol=0)
-    np.testing.assert_allclose(pm.inverse_price(F, K, 0.0, 0.7, 0.0, cp), intrinsic / F, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(
+        pm.inverse_price(F, K, 0.0, 0.7, 0.0, cp), intrinsic / F, rtol=1e-15, atol=0
+    )
 
 
 # ---------------------------------------------------------------- errors
 @pytest.mark.parametrize(
     "field,bad",
-    [("vol", np.nan), ("vol", -0.1), ("vol", np.inf), ("strike", 0.0), ("strike", -1.0), ("forward", 0.0),
-     ("forward", np.nan), ("time", -1e-9), ("rate", np.nan)],
+    [
+        ("vol", np.nan),
+        ("vol", -0.1),
+        ("vol", np.inf),
+        ("strike", 0.0),
+        ("strike", -1.0),
+        ("forward", 0.0),
+        ("forward", np.nan),
+        ("time", -1e-9),
+        ("rate", np.nan),
+    ],
 )
 def test_invalid_input_names_field_and_index_and_leaves_out_untouched(field, bad):
     n = 8
-    args = dict(forward=np.full(n, 100.0), strike=np.full(n, 100.0), time=np.full(n, 0.5), vol=np.full(n, 0.3),
-                rate=np.full(n, 0.01))
+    args = dict(
+        forward=np.full(n, 100.0),
+        strike=np.full(n, 100.0),
+        time=np.full(n, 0.5),
+        vol=np.full(n, 0.3),
+        rate=np.full(n, 0.01),
+    )
     args[field] = args[field].copy()
     args[field][3] = bad
     args[field][6] = bad  # first bad flat row is 3
     out = np.full(n, 42.0)
     with pytest.raises(pm.InvalidInputError) as ei:
-        pm.black76_price(args["forward"], args["strike"], args["time"], args["vol"], args["rate"], True, out=out)
+        pm.black76_price(
+            args["forward"], args["strike"], args["time"], args["vol"], args["rate"], True, out=out
+        )
     assert ei.value.field == field
     assert ei.value.index == 3
     assert isinstance(ei.value, ValueError)
@@ -439,7 +490,9 @@ def test_implied_vol_no_solution():
     out = np.full(3, 7.0)
     # index 1: call price below intrinsic (F-K = 10, undiscounted r=0)
     with pytest.raises(pm.NoSolutionError) as ei:
-        pm.black76_implied_vol(np.array([5.0, 9.0, 5.0]), np.array([100.0, 110.0, 100.0]), 100.0, 1.0, out=out)
+        pm.black76_implied_vol(
+            np.array([5.0, 9.0, 5.0]), np.array([100.0, 110.0, 100.0]), 100.0, 1.0, out=out
+        )
     assert ei.value.index == 1 and ei.value.field == "price"
     np.testing.assert_array_equal(out, 7.0)
     # call price at the upper bound (= discounted forward) has no finite vol
@@ -484,11 +537,25 @@ def test_greek_selection_and_out_arrays_are_used_in_place():
     np.testing.assert_array_equal(part.price, full.price)
     np.testing.assert_array_equal(part.gamma, full.gamma)
     np.testing.assert_array_equal(part.vanna, full.vanna)
-    bufs = pm.Greeks(*(np.full(3, -1.0) if name in ("price", "theta") else None
-                       for name in ("price", "delta", "delta_forward", "gamma", "vega",
-                                    "theta", "rho", "vanna", "volga")))
-    got = pm.black76_greeks(100.0, K, 0.5, 0.4, 0.01, which=pm.Greek.PRICE | pm.Greek.THETA,
-                            out=bufs)
+    bufs = pm.Greeks(
+        *(
+            np.full(3, -1.0) if name in ("price", "theta") else None
+            for name in (
+                "price",
+                "delta",
+                "delta_forward",
+                "gamma",
+                "vega",
+                "theta",
+                "rho",
+                "vanna",
+                "volga",
+            )
+        )
+    )
+    got = pm.black76_greeks(
+        100.0, K, 0.5, 0.4, 0.01, which=pm.Greek.PRICE | pm.Greek.THETA, out=bufs
+    )
     assert np.shares_memory(got.price, bufs.price) and np.shares_memory(got.theta, bufs.theta)
     np.testing.assert_array_equal(bufs.theta, full.theta)
     with pytest.raises(pm.InputTypeError) as e:

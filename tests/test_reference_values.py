@@ -17,6 +17,7 @@ here; the 'exact' column in comments is that mpmath value):
 
 Printed values are compared at half a unit of the last printed digit.
 """
+
 import math
 
 import numpy as np
@@ -28,7 +29,7 @@ CALL, PUT = True, False
 
 
 def _f(x):
-    """Value of a size-1 result (spec: scalar inputs give a 0-d array; shape is tested in test_pricing_api)."""
+    """Value of a size-1 result (scalar inputs give a 0-d array, tested in test_pricing_api)."""
     return np.asarray(x).item()
 
 
@@ -79,19 +80,34 @@ def test_haug_black76_via_black76_api():
     got = pm.black76_price(19.0, 19.0, 0.75, 0.28, 0.10, pm.OptionType.PUT)
     _close(got, 1.7011, 4)
     assert math.isclose(_f(got), 1.7010507252362671391, rel_tol=1e-13)
-    assert math.isclose(pm.scalar.black76_price(19.0, 19.0, 0.75, 0.28, 0.10, True), 1.7010507252362671391,
-                        rel_tol=1e-13)
+    assert math.isclose(
+        pm.scalar.black76_price(19.0, 19.0, 0.75, 0.28, 0.10, True),
+        1.7010507252362671391,
+        rel_tol=1e-13,
+    )
 
 
 # --------------------------------------------------------------- Haug 1998 p. 24 table
 # K = 100, r = 0.10, b = 0 (QuantLib writes q = r = 0.10).  (S, T, v) -> (call, put) printed 4 dp.
 HAUG_TABLE = {
-    (90, 0.10, 0.15): (0.0205, 9.9210), (100, 0.10, 0.15): (1.8734, 1.8734), (110, 0.10, 0.15): (9.9413, 0.0408),
-    (90, 0.10, 0.25): (0.3150, 10.2155), (100, 0.10, 0.25): (3.1217, 3.1217), (110, 0.10, 0.25): (10.3556, 0.4551),
-    (90, 0.10, 0.35): (0.9474, 10.8479), (100, 0.10, 0.35): (4.3693, 4.3693), (110, 0.10, 0.35): (11.1381, 1.2376),
-    (90, 0.50, 0.15): (0.8069, 10.3192), (100, 0.50, 0.15): (4.0232, 4.0232), (110, 0.50, 0.15): (10.5769, 1.0646),
-    (90, 0.50, 0.25): (2.7026, 12.2149), (100, 0.50, 0.25): (6.6997, 6.6997), (110, 0.50, 0.25): (12.7857, 3.2734),
-    (90, 0.50, 0.35): (4.9329, 14.4452), (100, 0.50, 0.35): (9.3679, 9.3679), (110, 0.50, 0.35): (15.3086, 5.7963),
+    (90, 0.10, 0.15): (0.0205, 9.9210),
+    (100, 0.10, 0.15): (1.8734, 1.8734),
+    (110, 0.10, 0.15): (9.9413, 0.0408),
+    (90, 0.10, 0.25): (0.3150, 10.2155),
+    (100, 0.10, 0.25): (3.1217, 3.1217),
+    (110, 0.10, 0.25): (10.3556, 0.4551),
+    (90, 0.10, 0.35): (0.9474, 10.8479),
+    (100, 0.10, 0.35): (4.3693, 4.3693),
+    (110, 0.10, 0.35): (11.1381, 1.2376),
+    (90, 0.50, 0.15): (0.8069, 10.3192),
+    (100, 0.50, 0.15): (4.0232, 4.0232),
+    (110, 0.50, 0.15): (10.5769, 1.0646),
+    (90, 0.50, 0.25): (2.7026, 12.2149),
+    (100, 0.50, 0.25): (6.6997, 6.6997),
+    (110, 0.50, 0.25): (12.7857, 3.2734),
+    (90, 0.50, 0.35): (4.9329, 14.4452),
+    (100, 0.50, 0.35): (9.3679, 9.3679),
+    (110, 0.50, 0.35): (15.3086, 5.7963),
 }
 # Known misprint-by-rounding: the S=K=100, T=0.1, v=0.15 cell is printed 1.8734 but the exact
 # value is 1.87334457... (rounds to 1.8733); presumably a low-precision N(x) in the book.
@@ -112,13 +128,17 @@ def test_haug_table_p24_vectorised():
         assert np.all(np.abs(got - printed) <= tol), np.c_[got, printed]
         assert math.isclose(_f(got[flagged][0]), HAUG_TABLE_EXACT_ATM_FLAGGED, rel_tol=1e-13)
     # identical via black76 (b = 0 means S is the forward)
-    np.testing.assert_allclose(pm.black76_price(S, 100.0, T, v, 0.10, True),
-                               pm.bsm_price(S, 100.0, T, v, 0.10, 0.10, True), rtol=1e-13)
+    np.testing.assert_allclose(
+        pm.black76_price(S, 100.0, T, v, 0.10, True),
+        pm.bsm_price(S, 100.0, T, v, 0.10, 0.10, True),
+        rtol=1e-13,
+    )
 
 
 # --------------------------------------------------------------- Haug Greeks pp. 11-16
 def test_haug_delta_and_elasticity():
-    # S=105 K=100 T=0.5 r=0.10 b=0 v=0.36: call delta 0.5946, put delta -0.3566, put elasticity -4.8775
+    # S=105 K=100 T=0.5 r=0.10 b=0 v=0.36: call delta 0.5946, put delta -0.3566,
+    # put elasticity -4.8775
     c = _bsm_haug_greeks(105, 100, 0.5, 0.10, 0.0, 0.36, CALL)
     p = _bsm_haug_greeks(105, 100, 0.5, 0.10, 0.0, 0.36, PUT)
     _close(c.delta, 0.5946, 4)
@@ -215,6 +235,12 @@ def test_hull_problem_17_23_derivagem():
 def test_deribit_documented_inverse_payoffs_at_expiry():
     # Deribit support "Inverse Options": call K=100000, delivery 125000 -> 0.2 BTC;
     # old docs: call K=300 delivery 400 -> 0.25; put K=300 delivery 200 -> 0.5.
-    got = pm.inverse_price([125000.0, 400.0, 200.0], [100000.0, 300.0, 300.0], 0.0, 0.6, 0.0,
-                           np.array([True, True, False]))
+    got = pm.inverse_price(
+        [125000.0, 400.0, 200.0],
+        [100000.0, 300.0, 300.0],
+        0.0,
+        0.6,
+        0.0,
+        np.array([True, True, False]),
+    )
     np.testing.assert_allclose(got, [0.2, 0.25, 0.5], rtol=1e-15)

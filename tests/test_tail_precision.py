@@ -6,6 +6,7 @@ inputs (d ln V / d ln K ~ h^2 in the tail); 64 ulp is the budget of the batch ke
 two-term formula, which they use only where the out-of-the-money value is at least 1/16 of
 its larger term (elsewhere they switch to cancellation-free series).
 """
+
 import math
 
 import mpmath as mp
@@ -100,11 +101,19 @@ def test_black76_tail_relative_error(tail_set):
 def test_bsm_tail_relative_error(tail_set):
     F, K, T, v, r, cp, _ = tail_set
     q = np.full_like(F, 0.03)
-    S = F * np.exp(-(r - q) * T)  # pick S so that the forward is (close to) F, then reference on the exact forward
-    Fx = [mp.mpf(float(s)) * mp.exp((mp.mpf(float(rr)) - mp.mpf(0.03)) * mp.mpf(float(t))) for s, rr, t in zip(S, r, T)]
-    ref = np.array([float(_mp_black76(f, k, t, vv, rr, c)) for f, k, t, vv, rr, c in zip(Fx, K, T, v, r, cp)])
+    S = F * np.exp(
+        -(r - q) * T
+    )  # pick S so that the forward is (close to) F, then reference on the exact forward
+    Fx = [
+        mp.mpf(float(s)) * mp.exp((mp.mpf(float(rr)) - mp.mpf(0.03)) * mp.mpf(float(t)))
+        for s, rr, t in zip(S, r, T)
+    ]
+    ref = np.array(
+        [float(_mp_black76(f, k, t, vv, rr, c)) for f, k, t, vv, rr, c in zip(Fx, K, T, v, r, cp)]
+    )
     got = pm.bsm_price(S, K, T, v, r, q, cp)
     Ff = np.array([float(f) for f in Fx])
+
     # bsm must form F = S*exp((r-q)T) in floating point: a relative error of ~2 eps in F is
     # amplified by the elasticity |F dV/dF / V| (large for short-dated OTM options).
     def elasticity(f, k, t, vv, rr, c):
@@ -114,13 +123,23 @@ def test_bsm_tail_relative_error(tail_set):
         dv_df = mp.exp(-rr * t) * (_N(d1) if c else -_N(-d1))
         return abs(float(f * dv_df / _mp_black76(f, k, t, vv, rr, c)))
 
-    elast = np.array([elasticity(f, float(k), float(t), vv, rr, c) for f, k, t, vv, rr, c in zip(Fx, K, T, v, r, cp)])
+    elast = np.array(
+        [
+            elasticity(f, float(k), float(t), vv, rr, c)
+            for f, k, t, vv, rr, c in zip(Fx, K, T, v, r, cp)
+        ]
+    )
     _check(got, ref, Ff, K, T, v, "bsm", extra=4 * EPS * elast)
 
 
 def test_inverse_tail_relative_error(tail_set):
     F, K, T, v, r, cp, _ = tail_set
-    ref = np.array([float(_mp_black76(f, k, t, vv, 0, c) / mp.mpf(float(f))) for f, k, t, vv, c in zip(F, K, T, v, cp)])
+    ref = np.array(
+        [
+            float(_mp_black76(f, k, t, vv, 0, c) / mp.mpf(float(f)))
+            for f, k, t, vv, c in zip(F, K, T, v, cp)
+        ]
+    )
     keep = ref > 1e-300
     got = pm.inverse_price(F, K, T, v, 0.0, cp)
     _check(got[keep], ref[keep], F[keep], K[keep], T[keep], v[keep], "inverse")
@@ -128,7 +147,9 @@ def test_inverse_tail_relative_error(tail_set):
 
 def test_scalar_tail_matches_reference(tail_set):
     F, K, T, v, r, cp, ref = tail_set
-    got = np.array([pm.scalar.black76_price(*map(float, a[:5]), bool(a[5])) for a in zip(F, K, T, v, r, cp)])
+    got = np.array(
+        [pm.scalar.black76_price(*map(float, a[:5]), bool(a[5])) for a in zip(F, K, T, v, r, cp)]
+    )
     _check(got, ref, F, K, T, v, "scalar.black76")
 
 

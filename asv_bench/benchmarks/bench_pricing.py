@@ -1,4 +1,5 @@
 """asv benchmarks: batch pricing, Greeks, implied vol, scalar latency; numpy/scipy baseline."""
+
 import numpy as np
 
 try:
@@ -29,13 +30,17 @@ class Black76:
         self.price = pm.black76_price(self.F, self.K, self.T, self.v, 0.0, self.cp)
 
     def time_price(self, n, threads):
-        pm.black76_price(self.F, self.K, self.T, self.v, 0.0, self.cp, out=self.out, threads=threads)
+        pm.black76_price(
+            self.F, self.K, self.T, self.v, 0.0, self.cp, out=self.out, threads=threads
+        )
 
     def time_price_greeks(self, n, threads):
         pm.black76_greeks(self.F, self.K, self.T, self.v, 0.0, self.cp, threads=threads)
 
     def time_implied_vol(self, n, threads):
-        pm.black76_implied_vol(self.price, self.F, self.K, self.T, 0.0, self.cp, out=self.out, threads=threads)
+        pm.black76_implied_vol(
+            self.price, self.F, self.K, self.T, 0.0, self.cp, out=self.out, threads=threads
+        )
 
 
 class Inverse:
@@ -49,13 +54,17 @@ class Inverse:
         self.coin = pm.inverse_price(self.F, self.K, self.T, self.v, 0.0, self.cp)
 
     def time_price(self, n, threads):
-        pm.inverse_price(self.F, self.K, self.T, self.v, 0.0, self.cp, out=self.out, threads=threads)
+        pm.inverse_price(
+            self.F, self.K, self.T, self.v, 0.0, self.cp, out=self.out, threads=threads
+        )
 
     def time_price_greeks(self, n, threads):
         pm.inverse_greeks(self.F, self.K, self.T, self.v, 0.0, self.cp, threads=threads)
 
     def time_implied_vol(self, n, threads):
-        pm.inverse_implied_vol(self.coin, self.F, self.K, self.T, 0.0, self.cp, out=self.out, threads=threads)
+        pm.inverse_implied_vol(
+            self.coin, self.F, self.K, self.T, 0.0, self.cp, out=self.out, threads=threads
+        )
 
 
 class ScalarCall:
@@ -87,12 +96,16 @@ class NumpyScipyBaseline:
 
     def time_price(self, n):
         s, d1, d2 = self._d()
-        np.where(self.cp, self.F * ndtr(d1) - self.K * ndtr(d2), self.K * ndtr(-d2) - self.F * ndtr(-d1))
+        np.where(
+            self.cp, self.F * ndtr(d1) - self.K * ndtr(d2), self.K * ndtr(-d2) - self.F * ndtr(-d1)
+        )
 
     def time_price_greeks(self, n):
         s, d1, d2 = self._d()
         pdf = np.exp(-0.5 * d1 * d1) / np.sqrt(2 * np.pi)
-        np.where(self.cp, self.F * ndtr(d1) - self.K * ndtr(d2), self.K * ndtr(-d2) - self.F * ndtr(-d1))
+        np.where(
+            self.cp, self.F * ndtr(d1) - self.K * ndtr(d2), self.K * ndtr(-d2) - self.F * ndtr(-d1)
+        )
         np.where(self.cp, ndtr(d1), ndtr(d1) - 1)
         pdf / (self.F * s)
         self.F * pdf * np.sqrt(self.T)
