@@ -16,6 +16,7 @@ def price_batch(
     is_call: np.ndarray,
     outputs: tuple[np.ndarray | None, ...],
     threads: int,
+    outputs_are_scratch: bool = False,
 ) -> None: ...
 def implied_vol_batch(
     model: int,

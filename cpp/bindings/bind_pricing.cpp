@@ -91,7 +91,7 @@ pricing::BatchInputs inputs(int model, std::size_t n, const py::array& u, const 
 void price_batch(int model, std::size_t n, const py::array& u, const py::array& k,
                  const py::array& t, const py::array& v, const py::array& r,
                  const py::array& q, const py::array& is_call, const py::tuple& outs,
-                 int threads) {
+                 int threads, bool outputs_are_scratch) {
   const pricing::BatchInputs in = inputs(model, n, u, k, t, v, r, q, is_call);
   if (outs.size() != 9) shape_error("out", "expected 9 output slots");
   static const char* names[9] = {"price", "delta", "delta_forward", "gamma", "vega",
@@ -102,7 +102,7 @@ void price_batch(int model, std::size_t n, const py::array& u, const py::array& 
   Status st;
   {
     py::gil_scoped_release nogil;
-    st = pricing::price_batch(in, out, threads);
+    st = pricing::price_batch(in, out, threads, outputs_are_scratch);
   }
   raise_status(st, underlying_name(in.model));
 }
@@ -141,7 +141,10 @@ void bind_pricing(py::module_& m) {
   m.def("price_batch", &price_batch, py::arg("model"), py::arg("n"), py::arg("underlying"),
         py::arg("strike"), py::arg("time"), py::arg("vol"), py::arg("rate"), py::arg("carry"),
         py::arg("is_call"), py::arg("outputs"), py::arg("threads"),
-        "Batch prices/Greeks into the given output arrays (private; see pymargin.pricing).");
+        py::arg("outputs_are_scratch") = false,
+        "Batch prices/Greeks into the given output arrays (private; see pymargin.pricing).\n"
+        "outputs_are_scratch: the outputs are fresh arrays discarded on error, so inputs may be\n"
+        "checked block by block during the computation.");
   m.def("implied_vol_batch", &implied_vol_batch, py::arg("model"), py::arg("n"),
         py::arg("price"), py::arg("underlying"), py::arg("strike"), py::arg("time"),
         py::arg("rate"), py::arg("carry"), py::arg("is_call"), py::arg("out"),

@@ -329,3 +329,41 @@ TEST(Batch, ResultsDoNotDependOnRowPosition) {
     }
   }
 }
+
+// With outputs_are_scratch the inputs are checked block by block during the computation; the
+// reported error must still be the first bad row of the whole batch, whatever the threads.
+TEST(Batch, ScratchModeReportsTheFirstBadRow) {
+  const std::size_t n = 100000;
+  Data d = make_data(n, 8);
+  d.t[90001] = -1.0;                                       // in the second thread's half
+  d.u[61234] = std::numeric_limits<double>::infinity();   // in the second half too, earlier
+  d.k[70000] = 0.0;
+  pm::BatchInputs in;
+  in.n = n;
+  in.underlying = {d.u.data(), 1};
+  in.strike = {d.k.data(), 1};
+  in.time = {d.t.data(), 1};
+  in.vol = {d.v.data(), 1};
+  in.rate = {d.r.data(), 1};
+  in.is_call = {d.is_call.data(), 1};
+  std::vector<double> price(n);
+  pm::BatchOutputs out;
+  out.price = price.data();
+  for (int threads : {1, 2, 4}) {
+    for (bool scratch : {false, true}) {
+      const pymargin::Status st = pm::price_batch(in, out, threads, scratch);
+      EXPECT_EQ(st.code, pymargin::StatusCode::kInvalidInput);
+      EXPECT_STREQ(st.field, "underlying");
+      EXPECT_EQ(st.index, 61234u) << threads << " " << scratch;
+    }
+  }
+  d.u[61234] = 100.0;
+  d.k[70000] = 100.0;
+  d.t[90001] = 0.5;
+  std::vector<double> a(n), b(n);
+  out.price = a.data();
+  ASSERT_TRUE(pm::price_batch(in, out, 2, false).ok());
+  out.price = b.data();
+  ASSERT_TRUE(pm::price_batch(in, out, 2, true).ok());
+  EXPECT_EQ(a, b);
+}

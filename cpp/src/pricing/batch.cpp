@@ -97,6 +97,83 @@ void exact_row(const BatchInputs& in, const BatchOutputs& out, std::size_t i) no
   if (out.volga) out.volga[i] = g.volga;
 }
 
+// Branch-free screen of a column: true if every value passes. Comparisons with NaN are false,
+// so NaN fails every test.
+enum class Rule { kPositive, kNonNegative, kFinite };
+
+template <Rule R>
+inline bool good(double x) noexcept {
+  constexpr double kMax = std::numeric_limits<double>::max();
+  if constexpr (R == Rule::kPositive) return (x > 0.0) & (x <= kMax);
+  if constexpr (R == Rule::kNonNegative) return (x >= 0.0) & (x <= kMax);
+  return (x >= -kMax) & (x <= kMax);
+}
+
+template <Rule R>
+bool column_ok(const Column<double>& c, std::size_t n) noexcept {
+  if (c.stride == 0) return good<R>(c.data[0]);
+  double bad = 0.0;  // a double count: the form gcc vectorises
+  if (c.stride == 1) {
+    const double* p = c.data;
+    for (std::size_t i = 0; i < n; ++i) bad += good<R>(p[i]) ? 0.0 : 1.0;
+  } else {
+    for (std::size_t i = 0; i < n; ++i) bad += good<R>(c[i]) ? 0.0 : 1.0;
+  }
+  return bad == 0.0;
+}
+
+template <class T>
+inline Column<T> sub_column(const Column<T>& c, std::size_t begin) noexcept {
+  return {c.stride == 0 ? c.data : c.data + static_cast<std::ptrdiff_t>(begin) * c.stride,
+          c.stride};
+}
+
+// Fast screen of rows [begin, end): true if every value is in its domain.
+bool all_valid(const BatchInputs& in, std::size_t begin, std::size_t end) noexcept {
+  const std::size_t n = end - begin;
+  bool ok = column_ok<Rule::kPositive>(sub_column(in.underlying, begin), n) &&
+            column_ok<Rule::kPositive>(sub_column(in.strike, begin), n) &&
+            column_ok<Rule::kNonNegative>(sub_column(in.time, begin), n) &&
+            column_ok<Rule::kNonNegative>(sub_column(in.vol, begin), n) &&
+            column_ok<Rule::kFinite>(sub_column(in.rate, begin), n) &&
+            (in.model != Model::kBsm || column_ok<Rule::kFinite>(sub_column(in.carry, begin), n));
+  if (!ok) return false;
+  if (in.is_call.stride == 0) return in.is_call.data[0] <= 1;
+  unsigned bad = 0;
+  for (std::size_t i = begin; i < end; ++i) bad |= in.is_call[i] > 1;
+  return bad == 0;
+}
+
+// The first offending row of [begin, end), in row order, with its field.
+Status first_invalid(const BatchInputs& in, std::size_t begin, std::size_t end) noexcept {
+  for (std::size_t i = begin; i < end; ++i) {
+    const double q = in.model == Model::kBsm ? in.carry[i] : 0.0;
+    Status st = validate_black_inputs(in.underlying[i], in.strike[i], in.time[i], in.vol[i],
+                                      in.rate[i], q, i);
+    if (!st.ok()) return st;
+    if (in.is_call[i] > 1) return Status::invalid("option_type", i, "must be 0 (put) or 1 (call)");
+  }
+  return Status::success();
+}
+
+Status check_columns(const BatchInputs& in) noexcept {
+  struct Named {
+    const Column<double>* col;
+    const char* name;
+  };
+  const Named cols[] = {{&in.underlying, "underlying"}, {&in.strike, "strike"},
+                        {&in.time, "time"},             {&in.vol, "vol"},
+                        {&in.rate, "rate"}};
+  for (const auto& c : cols) {
+    if (c.col->data == nullptr) return Status::bad_argument(c.name, "missing input column");
+  }
+  if (in.model == Model::kBsm && in.carry.data == nullptr) {
+    return Status::bad_argument("carry", "missing input column");
+  }
+  if (in.is_call.data == nullptr) return Status::bad_argument("option_type", "missing column");
+  return Status::success();
+}
+
 // A block's view of an input column: the caller's memory for a full contiguous block, a
 // buffer filled once per range for a broadcast value, otherwise a copy padded to a multiple
 // of kLanes rows with a harmless value (see kLanes).
@@ -120,8 +197,10 @@ class BlockColumn {
   double pad_;
 };
 
-void run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t begin,
-               std::size_t end) noexcept {
+// Computes rows [begin, end). With `check`, each block's inputs are screened just before it is
+// computed (while they are in cache) and the first bad row stops the range.
+Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t begin,
+                 std::size_t end, bool check) noexcept {
   const KernelSet& ks = kernels();
   const bool greeks = out.delta || out.delta_forward || out.gamma || out.vega || out.theta ||
                       out.rho || out.vanna || out.volga;
@@ -144,6 +223,7 @@ void run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t begin
   std::size_t idx[kBlock];
   for (std::size_t b0 = begin; b0 < end; b0 += kBlock) {
     const std::size_t n = std::min(kBlock, end - b0);
+    if (check && !all_valid(in, b0, b0 + n)) return first_invalid(in, b0, b0 + n);
     const double* u = cu_col.at(b0, n);
     const double* k = ck_col.at(b0, n);
     const double* t = ct_col.at(b0, n);
@@ -256,46 +336,9 @@ void run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t begin
       }
     }
   }
+  return Status::success();
 }
 
-// Branch-free screen of a column: true if every value passes. Comparisons with NaN are false,
-// so NaN fails every test.
-enum class Rule { kPositive, kNonNegative, kFinite };
-
-template <Rule R>
-inline bool good(double x) noexcept {
-  constexpr double kMax = std::numeric_limits<double>::max();
-  if constexpr (R == Rule::kPositive) return (x > 0.0) & (x <= kMax);
-  if constexpr (R == Rule::kNonNegative) return (x >= 0.0) & (x <= kMax);
-  return (x >= -kMax) & (x <= kMax);
-}
-
-template <Rule R>
-bool column_ok(const Column<double>& c, std::size_t n) noexcept {
-  if (c.stride == 0) return good<R>(c.data[0]);
-  double bad = 0.0;  // a double count: the form gcc vectorises
-  if (c.stride == 1) {
-    const double* p = c.data;
-    for (std::size_t i = 0; i < n; ++i) bad += good<R>(p[i]) ? 0.0 : 1.0;
-  } else {
-    for (std::size_t i = 0; i < n; ++i) bad += good<R>(c[i]) ? 0.0 : 1.0;
-  }
-  return bad == 0.0;
-}
-
-bool all_valid(const BatchInputs& in) noexcept {
-  bool ok = column_ok<Rule::kPositive>(in.underlying, in.n) &&
-            column_ok<Rule::kPositive>(in.strike, in.n) &&
-            column_ok<Rule::kNonNegative>(in.time, in.n) &&
-            column_ok<Rule::kNonNegative>(in.vol, in.n) &&
-            column_ok<Rule::kFinite>(in.rate, in.n) &&
-            (in.model != Model::kBsm || column_ok<Rule::kFinite>(in.carry, in.n));
-  if (!ok) return false;
-  if (in.is_call.stride == 0) return in.is_call.data[0] <= 1;
-  unsigned bad = 0;
-  for (std::size_t i = 0; i < in.n; ++i) bad |= in.is_call[i] > 1;
-  return bad == 0;
-}
 
 }  // namespace
 
@@ -339,51 +382,34 @@ void normalised_block(std::size_t n, double* x_abs, double* s, double* b,
 }  // namespace detail
 
 Status validate(const BatchInputs& in) noexcept {
-  struct Named {
-    const Column<double>* col;
-    const char* name;
-  };
-  const Named cols[] = {{&in.underlying, "underlying"}, {&in.strike, "strike"},
-                        {&in.time, "time"},             {&in.vol, "vol"},
-                        {&in.rate, "rate"}};
-  for (const auto& c : cols) {
-    if (c.col->data == nullptr) return Status::bad_argument(c.name, "missing input column");
-  }
-  if (in.model == Model::kBsm && in.carry.data == nullptr) {
-    return Status::bad_argument("carry", "missing input column");
-  }
-  if (in.is_call.data == nullptr) return Status::bad_argument("option_type", "missing column");
-  if (detail::all_valid(in)) return Status::success();
-  // Something is wrong: find the first offending row, in row order, and name its field.
-  for (std::size_t i = 0; i < in.n; ++i) {
-    const double q = in.model == Model::kBsm ? in.carry[i] : 0.0;
-    Status st = validate_black_inputs(in.underlying[i], in.strike[i], in.time[i], in.vol[i],
-                                      in.rate[i], q, i);
-    if (!st.ok()) return st;
-    if (in.is_call[i] > 1) return Status::invalid("option_type", i, "must be 0 (put) or 1 (call)");
-  }
-  return Status::success();
+  Status st = detail::check_columns(in);
+  if (!st.ok()) return st;
+  if (detail::all_valid(in, 0, in.n)) return st;
+  return detail::first_invalid(in, 0, in.n);
 }
 
-Status price_batch(const BatchInputs& in, const BatchOutputs& out, int threads) noexcept {
-  Status st = validate(in);
-  if (!st.ok()) return st;
-  if (in.n == 0) return st;
+Status price_batch(const BatchInputs& in, const BatchOutputs& out, int threads,
+                   bool outputs_are_scratch) noexcept {
+  // Checking everything first costs a pass over the inputs (memory-bound for large batches);
+  // when the caller discards the outputs on error anyway, blocks are checked as they are
+  // computed instead.
+  Status st = outputs_are_scratch ? detail::check_columns(in) : validate(in);
+  if (!st.ok() || in.n == 0) return st;
+  const bool check = outputs_are_scratch;
   constexpr std::size_t kMinPerThread = 16384;
   std::size_t nthreads = threads > 0 ? static_cast<std::size_t>(threads)
                                      : std::max(1u, std::thread::hardware_concurrency());
   nthreads = std::min(nthreads, std::max<std::size_t>(1, in.n / kMinPerThread));
-  if (nthreads <= 1) {
-    detail::run_range(in, out, 0, in.n);
-    return st;
-  }
+  if (nthreads <= 1) return detail::run_range(in, out, 0, in.n, check);
   // Chunks are whole blocks so that each thread writes disjoint cache lines.
   const std::size_t blocks = (in.n + detail::kBlock - 1) / detail::kBlock;
   std::vector<std::pair<std::size_t, std::size_t>> ranges;
+  std::vector<Status> results;
   std::vector<std::thread> pool;
   std::size_t spawned = 0;
   try {
     ranges.reserve(nthreads);
+    results.resize(nthreads);
     pool.reserve(nthreads - 1);
     std::size_t first_block = 0;
     for (std::size_t w = 0; w < nthreads; ++w) {
@@ -394,19 +420,26 @@ Status price_batch(const BatchInputs& in, const BatchOutputs& out, int threads) 
     }
     for (; spawned + 1 < ranges.size(); ++spawned) {
       const auto rg = ranges[spawned];
-      pool.emplace_back([&in, &out, rg] { detail::run_range(in, out, rg.first, rg.second); });
+      Status* res = &results[spawned];
+      pool.emplace_back([&in, &out, rg, res, check] {
+        *res = detail::run_range(in, out, rg.first, rg.second, check);
+      });
     }
   } catch (...) {
     // Out of memory or threads: the ranges not handed to a thread run here.
   }
-  if (ranges.empty()) {
-    detail::run_range(in, out, 0, in.n);
-  } else {
-    for (std::size_t w = spawned; w < ranges.size(); ++w) {
-      detail::run_range(in, out, ranges[w].first, ranges[w].second);
-    }
+  if (ranges.size() != nthreads || results.size() != nthreads) {
+    for (auto& th : pool) th.join();
+    return detail::run_range(in, out, 0, in.n, check);
+  }
+  for (std::size_t w = spawned; w < ranges.size(); ++w) {
+    results[w] = detail::run_range(in, out, ranges[w].first, ranges[w].second, check);
   }
   for (auto& th : pool) th.join();
+  // Ranges are in row order and each reports its own first bad row: the first error wins.
+  for (const Status& r : results) {
+    if (!r.ok()) return r;
+  }
   return st;
 }
 
