@@ -10,6 +10,7 @@ tables. Run: python3 fit_inverse_normal.py
 """
 
 import mpmath as mp
+from chebyshev import chebyshev, cpp_table
 
 mp.mp.dps = 40
 
@@ -24,29 +25,6 @@ def z_of_r(r):
     return mp.findroot(lambda z: mp.log(mp.ncdf(z)) + r * r / 2, guess)
 
 
-def chebyshev(fun, lo, hi, deg):
-    n = deg + 1
-    nodes = [mp.cos(mp.pi * (k + mp.mpf(0.5)) / n) for k in range(n)]
-    vals = [fun(lo + (hi - lo) * (x + 1) / 2) for x in nodes]
-    coef = [2 * mp.fsum(vals[i] * mp.cos(mp.pi * j * (i + mp.mpf(0.5)) / n) for i in range(n)) / n
-            for j in range(n)]
-    coef[0] /= 2
-    worst = mp.mpf(0)
-    for k in range(401):
-        v = lo + (hi - lo) * k / 400
-        t = (2 * v - (lo + hi)) / (hi - lo)
-        approx = mp.fsum(c * mp.chebyt(j, t) for j, c in enumerate(coef))
-        worst = max(worst, abs(approx / fun(v) - 1))
-    return coef, worst
-
-
-def table(name, coef):
-    print(f"inline constexpr double {name}[{len(coef)}] = {{")
-    for c in coef:
-        print(f"    {mp.nstr(c, 17, min_fixed=0, max_fixed=0)},")
-    print("};")
-
-
 def main():
     central, e1 = chebyshev(lambda q2: z_of_p(mp.mpf(0.5) - mp.sqrt(q2)) / (-mp.sqrt(q2))
                             if q2 > 0 else mp.sqrt(2 * mp.pi), mp.mpf(0), mp.mpf("0.16"), 12)
@@ -54,8 +32,8 @@ def main():
     print(f"// central fit: max relative error {mp.nstr(e1, 3)}; tail fit: {mp.nstr(e2, 3)}")
     print(f"inline constexpr double kInvNormTailULo = {mp.nstr(1 / mp.mpf(38.6), 17)};")
     print(f"inline constexpr double kInvNormTailUHi = {mp.nstr(1 / mp.mpf('2.1459660262893472'), 17)};")
-    table("kInvNormCentral", central)
-    table("kInvNormTail", tail)
+    print(cpp_table("kInvNormCentral", central))
+    print(cpp_table("kInvNormTail", tail))
 
 
 if __name__ == "__main__":

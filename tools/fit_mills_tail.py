@@ -9,6 +9,7 @@ coefficient table pasted into cpp/src/pricing/normal_internal.hpp. Run: python3 
 """
 
 import mpmath as mp
+from chebyshev import chebyshev, cpp_table
 
 mp.mp.dps = 40
 LO, HI, DEG = mp.mpf(1) / 40, mp.mpf(1) / mp.mpf("2.5"), 24
@@ -21,23 +22,9 @@ def g(u):
 
 
 def main():
-    n = DEG + 1
-    nodes = [mp.cos(mp.pi * (k + mp.mpf(0.5)) / n) for k in range(n)]
-    vals = [g(LO + (HI - LO) * (x + 1) / 2) for x in nodes]
-    coef = [2 * mp.fsum(vals[i] * mp.cos(mp.pi * j * (i + mp.mpf(0.5)) / n) for i in range(n)) / n
-            for j in range(n)]
-    coef[0] /= 2
-    worst = mp.mpf(0)
-    for k in range(2001):
-        u = LO + (HI - LO) * k / 2000
-        t = (2 * u - (LO + HI)) / (HI - LO)
-        approx = mp.fsum(c * mp.chebyt(j, t) for j, c in enumerate(coef))
-        worst = max(worst, abs(approx / g(u) - 1))
+    coef, worst = chebyshev(g, LO, HI, DEG, checks=2000)
     print(f"// max relative error of the fit (exact arithmetic): {mp.nstr(worst, 3)}")
-    print("inline constexpr double kMillsTailCheb[%d] = {" % n)
-    for c in coef:
-        print(f"    {mp.nstr(c, 17, min_fixed=0, max_fixed=0)},")
-    print("};")
+    print(cpp_table("kMillsTailCheb", coef))
 
 
 if __name__ == "__main__":

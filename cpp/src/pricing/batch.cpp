@@ -197,6 +197,18 @@ class BlockColumn {
   double pad_;
 };
 
+// Points a kernel block's Greek outputs at eight block-sized buffers.
+void point_greeks_at(KernelBlock& b, double (*g)[kBlock]) noexcept {
+  b.delta = g[0];
+  b.delta_forward = g[1];
+  b.gamma = g[2];
+  b.vega = g[3];
+  b.theta = g[4];
+  b.rho = g[5];
+  b.vanna = g[6];
+  b.volga = g[7];
+}
+
 // Computes rows [begin, end). With `check`, each block's inputs are screened just before it is
 // computed (while they are in cache) and the first bad row stops the range.
 Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t begin,
@@ -221,6 +233,8 @@ Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t beg
       ccall[kBlock], cflag[kBlock], cprice[kBlock];
   alignas(64) double cg[8][kBlock];
   std::size_t idx[kBlock];
+  double* const dst[9] = {out.price, out.delta, out.delta_forward, out.gamma, out.vega,
+                          out.theta, out.rho,   out.vanna,         out.volga};
   for (std::size_t b0 = begin; b0 < end; b0 += kBlock) {
     const std::size_t n = std::min(kBlock, end - b0);
     if (check && !all_valid(in, b0, b0 + n)) return first_invalid(in, b0, b0 + n);
@@ -249,17 +263,8 @@ Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t beg
     const bool direct_out = out.price && !greeks && n == kBlock;
     blk.price = direct_out ? out.price + b0 : price;
     if (greeks) {
-      blk.delta = g[0];
-      blk.delta_forward = g[1];
-      blk.gamma = g[2];
-      blk.vega = g[3];
-      blk.theta = g[4];
-      blk.rho = g[5];
-      blk.vanna = g[6];
-      blk.volga = g[7];
+      point_greeks_at(blk, g);
       ks.greeks(blk);
-      double* dst[9] = {out.price, out.delta, out.delta_forward, out.gamma, out.vega,
-                        out.theta, out.rho,   out.vanna,         out.volga};
       const double* src[9] = {price, g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]};
       for (int m = 0; m < 9; ++m) {
         if (dst[m]) std::memcpy(dst[m] + b0, src[m], n * sizeof(double));
@@ -307,20 +312,11 @@ Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t beg
     sb.flag = cflag;
     sb.price = cprice;
     if (greeks) {
-      sb.delta = cg[0];
-      sb.delta_forward = cg[1];
-      sb.gamma = cg[2];
-      sb.vega = cg[3];
-      sb.theta = cg[4];
-      sb.rho = cg[5];
-      sb.vanna = cg[6];
-      sb.volga = cg[7];
+      point_greeks_at(sb, cg);
       ks.series_greeks(sb);
     } else {
       ks.series_price(sb);
     }
-    double* dst[9] = {out.price, out.delta, out.delta_forward, out.gamma, out.vega,
-                      out.theta, out.rho,   out.vanna,         out.volga};
     const double* src[9] = {cprice, cg[0], cg[1], cg[2], cg[3], cg[4], cg[5], cg[6], cg[7]};
     for (std::size_t p = 0; p < m; ++p) {
       const std::size_t row = b0 + idx[p];
