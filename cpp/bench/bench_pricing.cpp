@@ -128,6 +128,27 @@ void BM_ScalarGreeks(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
+#if PYMARGIN_BENCH_CEILING
+}  // namespace
+void textbook_black76(std::size_t n, const double* f, const double* k, const double* t,
+                      const double* v, const double* call, double* out) noexcept;
+namespace {
+
+// Ceiling: the bare textbook formula (see textbook_ceiling.cpp), AVX-512, no checks.
+void BM_TextbookCeiling(benchmark::State& state) {
+  const Inputs& d = inputs();
+  const std::size_t n = d.f.size();
+  std::vector<double> call(n), out(n);
+  for (std::size_t i = 0; i < n; ++i) call[i] = d.call[i] ? 1.0 : -1.0;
+  for (auto _ : state) {
+    textbook_black76(n, d.f.data(), d.k.data(), d.t.data(), d.v.data(), call.data(), out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(n));
+}
+BENCHMARK(BM_TextbookCeiling)->Unit(benchmark::kMillisecond);
+#endif
+
 }  // namespace
 
 BENCHMARK(BM_Validate)->Unit(benchmark::kMillisecond);
