@@ -130,9 +130,30 @@ void check(double u, double k, double t, double v, double r, double q, const cha
   raise_status(pricing::validate_black_inputs(u, k, t, v, r, q, 0), uname);
 }
 
-py::tuple to_tuple(const pricing::Greeks& g) {
+inline double result(double x) { return x; }
+inline py::tuple result(const pricing::Greeks& g) {
   return py::make_tuple(g.price, g.delta, g.delta_forward, g.gamma, g.vega, g.theta, g.rho,
                         g.vanna, g.volga);
+}
+
+// Scalar entry points: check the inputs (typed error), then call the core function.
+template <auto Fn>
+auto on_forward(double f, double k, double t, double v, double r, bool c) {
+  check(f, k, t, v, r, 0.0, "forward");
+  return result(Fn(f, k, t, v, r, type_of(c)));
+}
+
+template <auto Fn>
+auto on_spot(double sp, double k, double t, double v, double r, double q, bool c) {
+  check(sp, k, t, v, r, q, "spot");
+  return result(Fn(sp, k, t, v, r, q, type_of(c)));
+}
+
+template <auto Fn>
+double iv_on_forward(double p, double f, double k, double t, double r, bool c) {
+  double v = 0.0;
+  raise_status(Fn(p, f, k, t, r, type_of(c), &v), "forward");
+  return v;
 }
 
 }  // namespace
@@ -153,73 +174,27 @@ void bind_pricing(py::module_& m) {
         "Vector instruction set the batch kernels run on (capped by $PYMARGIN_SIMD).");
 
   py::module_ s = m.def_submodule("scalar", "Single-option calls: floats in, floats out.");
-  s.def(
-      "black76_price",
-      [](double f, double k, double t, double v, double r, bool c) {
-        check(f, k, t, v, r, 0.0, "forward");
-        return pricing::black76_price(f, k, t, v, r, type_of(c));
-      },
-      py::arg("forward"), py::arg("strike"), py::arg("time"), py::arg("vol"),
-      py::arg("rate") = 0.0, py::arg("is_call") = true);
-  s.def(
-      "black76_greeks",
-      [](double f, double k, double t, double v, double r, bool c) {
-        check(f, k, t, v, r, 0.0, "forward");
-        return to_tuple(pricing::black76_greeks(f, k, t, v, r, type_of(c)));
-      },
-      py::arg("forward"), py::arg("strike"), py::arg("time"), py::arg("vol"),
-      py::arg("rate") = 0.0, py::arg("is_call") = true,
-      "(price, delta, delta_forward, gamma, vega, theta, rho, vanna, volga)");
-  s.def(
-      "bsm_price",
-      [](double sp, double k, double t, double v, double r, double q, bool c) {
-        check(sp, k, t, v, r, q, "spot");
-        return pricing::bsm_price(sp, k, t, v, r, q, type_of(c));
-      },
-      py::arg("spot"), py::arg("strike"), py::arg("time"), py::arg("vol"),
-      py::arg("rate") = 0.0, py::arg("dividend") = 0.0, py::arg("is_call") = true);
-  s.def(
-      "bsm_greeks",
-      [](double sp, double k, double t, double v, double r, double q, bool c) {
-        check(sp, k, t, v, r, q, "spot");
-        return to_tuple(pricing::bsm_greeks(sp, k, t, v, r, q, type_of(c)));
-      },
-      py::arg("spot"), py::arg("strike"), py::arg("time"), py::arg("vol"),
-      py::arg("rate") = 0.0, py::arg("dividend") = 0.0, py::arg("is_call") = true);
-  s.def(
-      "inverse_price",
-      [](double f, double k, double t, double v, double r, bool c) {
-        check(f, k, t, v, r, 0.0, "forward");
-        return pricing::inverse_price(f, k, t, v, r, type_of(c));
-      },
-      py::arg("forward"), py::arg("strike"), py::arg("time"), py::arg("vol"),
-      py::arg("rate") = 0.0, py::arg("is_call") = true);
-  s.def(
-      "inverse_greeks",
-      [](double f, double k, double t, double v, double r, bool c) {
-        check(f, k, t, v, r, 0.0, "forward");
-        return to_tuple(pricing::inverse_greeks(f, k, t, v, r, type_of(c)));
-      },
-      py::arg("forward"), py::arg("strike"), py::arg("time"), py::arg("vol"),
-      py::arg("rate") = 0.0, py::arg("is_call") = true);
-  s.def(
-      "black76_implied_vol",
-      [](double p, double f, double k, double t, double r, bool c) {
-        double v = 0.0;
-        raise_status(pricing::black76_implied_vol(p, f, k, t, r, type_of(c), &v), "forward");
-        return v;
-      },
-      py::arg("price"), py::arg("forward"), py::arg("strike"), py::arg("time"),
-      py::arg("rate") = 0.0, py::arg("is_call") = true);
-  s.def(
-      "inverse_implied_vol",
-      [](double p, double f, double k, double t, double r, bool c) {
-        double v = 0.0;
-        raise_status(pricing::inverse_implied_vol(p, f, k, t, r, type_of(c), &v), "forward");
-        return v;
-      },
-      py::arg("price"), py::arg("forward"), py::arg("strike"), py::arg("time"),
-      py::arg("rate") = 0.0, py::arg("is_call") = true);
+  const char* greeks_doc = "(price, delta, delta_forward, gamma, vega, theta, rho, vanna, volga)";
+  auto fwd = [&s](const char* name, auto fn, const char* doc) {
+    s.def(name, fn, py::arg("forward"), py::arg("strike"), py::arg("time"), py::arg("vol"),
+          py::arg("rate") = 0.0, py::arg("is_call") = true, doc);
+  };
+  auto spot = [&s](const char* name, auto fn, const char* doc) {
+    s.def(name, fn, py::arg("spot"), py::arg("strike"), py::arg("time"), py::arg("vol"),
+          py::arg("rate") = 0.0, py::arg("dividend") = 0.0, py::arg("is_call") = true, doc);
+  };
+  fwd("black76_price", &on_forward<pricing::black76_price>, "Discounted Black-76 value.");
+  fwd("black76_greeks", &on_forward<pricing::black76_greeks>, greeks_doc);
+  fwd("inverse_price", &on_forward<pricing::inverse_price>, "Coin price of an inverse option.");
+  fwd("inverse_greeks", &on_forward<pricing::inverse_greeks>, greeks_doc);
+  spot("bsm_price", &on_spot<pricing::bsm_price>, "Generalised Black-Scholes-Merton value.");
+  spot("bsm_greeks", &on_spot<pricing::bsm_greeks>, greeks_doc);
+  auto fwd_iv = [&s](const char* name, auto fn) {
+    s.def(name, fn, py::arg("price"), py::arg("forward"), py::arg("strike"), py::arg("time"),
+          py::arg("rate") = 0.0, py::arg("is_call") = true);
+  };
+  fwd_iv("black76_implied_vol", &iv_on_forward<pricing::black76_implied_vol>);
+  fwd_iv("inverse_implied_vol", &iv_on_forward<pricing::inverse_implied_vol>);
   s.def(
       "bsm_implied_vol",
       [](double p, double sp, double k, double t, double r, double q, bool c) {

@@ -1,6 +1,6 @@
 # Vector kernels of the batch pricer, compiled once per instruction set and chosen at run time
 # (batch.cpp). They rely on glibc's vector math library (libmvec) through
-# `#pragma omp declare simd` redeclarations of exp/log/erfc; no -ffast-math. Where libmvec is
+# `#pragma omp declare simd` redeclarations of exp/log/erfc; no fast-math mode. Where libmvec is
 # missing (non-glibc, non-x86-64) only the portable scalar kernel is built.
 include(CheckCXXSourceCompiles)
 

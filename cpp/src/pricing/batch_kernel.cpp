@@ -1,6 +1,6 @@
 // Vector kernels of the batch pricer. This file is compiled several times, once per
 // instruction set (PYMARGIN_KERNEL_ISA = scalar | sse2 | avx2 | avx512), each with its own
-// -m flags; batch.cpp picks one at run time. No -ffast-math: only -fno-math-errno and
+// -m flags; batch.cpp picks one at run time. No fast-math mode: only -fno-math-errno and
 // -fopenmp-simd, and the redeclarations below, which let gcc call glibc's vector math (libmvec)
 // for exp, log and erfc.
 //
