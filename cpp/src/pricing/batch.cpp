@@ -197,6 +197,21 @@ class BlockColumn {
   double pad_;
 };
 
+// Kernel input columns, in this order: underlying, strike, time, vol, rate, carry, call (+-1),
+// and the padding row (an at-the-money option, T = 1, vol 20 %, no rates; never read back).
+constexpr std::size_t kInputs = 7;
+constexpr double kPadRow[kInputs] = {1.0, 1.0, 1.0, 0.2, 0.0, 0.0, 1.0};
+
+void point_inputs_at(KernelBlock& b, const double* const (&cols)[kInputs]) noexcept {
+  b.underlying = cols[0];
+  b.strike = cols[1];
+  b.time = cols[2];
+  b.vol = cols[3];
+  b.rate = cols[4];
+  b.carry = cols[5];
+  b.call = cols[6];
+}
+
 // Points a kernel block's Greek outputs at eight block-sized buffers.
 void point_greeks_at(KernelBlock& b, double (*g)[kBlock]) noexcept {
   b.delta = g[0];
@@ -219,18 +234,16 @@ Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t beg
   alignas(64) double bu[kBlock], bk[kBlock], bt[kBlock], bv[kBlock], br[kBlock], bq[kBlock],
       c[kBlock], flag[kBlock], price[kBlock];
   static constexpr double kZero = 0.0;
-  // Padding rows: an at-the-money option with T = 1, vol 20 %, no rates (never read back).
-  const BlockColumn cu_col(in.underlying, bu, 1.0);
-  const BlockColumn ck_col(in.strike, bk, 1.0);
-  const BlockColumn ct_col(in.time, bt, 1.0);
-  const BlockColumn cv_col(in.vol, bv, 0.2);
-  const BlockColumn cr_col(in.rate, br, 0.0);
+  const BlockColumn cu_col(in.underlying, bu, kPadRow[0]);
+  const BlockColumn ck_col(in.strike, bk, kPadRow[1]);
+  const BlockColumn ct_col(in.time, bt, kPadRow[2]);
+  const BlockColumn cv_col(in.vol, bv, kPadRow[3]);
+  const BlockColumn cr_col(in.rate, br, kPadRow[4]);
   const BlockColumn cq_col(in.model == Model::kBsm ? in.carry : Column<double>{&kZero, 0}, bq,
-                           0.0);
+                           kPadRow[5]);
   alignas(64) double g[8][kBlock];
   // Compacted flagged rows of a block, for the series kernel.
-  alignas(64) double cu[kBlock], ck[kBlock], ct[kBlock], cv[kBlock], cr[kBlock], cq[kBlock],
-      ccall[kBlock], cflag[kBlock], cprice[kBlock];
+  alignas(64) double ccols[kInputs][kBlock], cflag[kBlock], cprice[kBlock];
   alignas(64) double cg[8][kBlock];
   std::size_t idx[kBlock];
   double* const dst[9] = {out.price, out.delta, out.delta_forward, out.gamma, out.vega,
@@ -246,17 +259,12 @@ Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t beg
     const double* q = cq_col.at(b0, n);
     const std::size_t n_pad = padded(n);
     for (std::size_t j = 0; j < n; ++j) c[j] = in.is_call[b0 + j] ? 1.0 : -1.0;
-    for (std::size_t j = n; j < n_pad; ++j) c[j] = 1.0;
+    for (std::size_t j = n; j < n_pad; ++j) c[j] = kPadRow[6];
+    const double* const cols[kInputs] = {u, k, t, v, r, q, c};
     KernelBlock blk;
     blk.n = n_pad;
     blk.model = static_cast<int>(in.model);
-    blk.underlying = u;
-    blk.strike = k;
-    blk.time = t;
-    blk.vol = v;
-    blk.rate = r;
-    blk.carry = q;
-    blk.call = c;
+    point_inputs_at(blk, cols);
     blk.flag = flag;
     // Price straight into the caller's array when that is all that is asked for (full
     // blocks only: the kernels write padded row counts).
@@ -281,34 +289,15 @@ Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t beg
       m += flag[j] != 0.0;
     }
     if (m == 0) continue;
-    for (std::size_t p = 0; p < m; ++p) {
-      const std::size_t j = idx[p];
-      cu[p] = u[j];
-      ck[p] = k[j];
-      ct[p] = t[j];
-      cv[p] = v[j];
-      cr[p] = r[j];
-      cq[p] = q[j];
-      ccall[p] = c[j];
+    for (std::size_t col = 0; col < kInputs; ++col) {
+      for (std::size_t p = 0; p < m; ++p) ccols[col][p] = cols[col][idx[p]];
+      for (std::size_t p = m; p < padded(m); ++p) ccols[col][p] = kPadRow[col];
     }
-    for (std::size_t p = m; p < padded(m); ++p) {
-      cu[p] = 1.0;
-      ck[p] = 1.0;
-      ct[p] = 1.0;
-      cv[p] = 0.2;
-      cr[p] = 0.0;
-      cq[p] = 0.0;
-      ccall[p] = 1.0;
-    }
+    const double* const compact[kInputs] = {ccols[0], ccols[1], ccols[2], ccols[3],
+                                            ccols[4], ccols[5], ccols[6]};
     KernelBlock sb = blk;
     sb.n = padded(m);
-    sb.underlying = cu;
-    sb.strike = ck;
-    sb.time = ct;
-    sb.vol = cv;
-    sb.rate = cr;
-    sb.carry = cq;
-    sb.call = ccall;
+    point_inputs_at(sb, compact);
     sb.flag = cflag;
     sb.price = cprice;
     if (greeks) {
