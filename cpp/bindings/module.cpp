@@ -9,6 +9,7 @@ namespace py = pybind11;
 namespace pymargin::bindings {
 
 void bind_pricing(py::module_& m);
+void bind_kernel(py::module_& m);
 
 void register_error_translator(py::module_& m) {
   (void)m;
@@ -37,4 +38,5 @@ PYBIND11_MODULE(_core, m) {
                           std::to_string(PYMARGIN_VERSION_PATCH);
   pymargin::bindings::register_error_translator(m);
   pymargin::bindings::bind_pricing(m);
+  pymargin::bindings::bind_kernel(m);
 }

@@ -1,0 +1,111 @@
+// Bindings of the scenario revaluation kernel (risk arrays).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "errors.hpp"
+#include "pymargin/kernel/revalue.hpp"
+#include "pymargin/scenarios/scenario_set.hpp"
+
+namespace py = pybind11;
+
+namespace pymargin::bindings {
+namespace {
+
+template <class T>
+const T* contiguous(const py::array& a, std::size_t n, const char* name) {
+  if (!py::dtype::of<T>().equal(a.dtype())) {
+    throw PyInputError{PyInputError::kType, name, -1,
+                       "expected dtype " + std::string(py::str(py::dtype::of<T>()))};
+  }
+  if (!(a.flags() & py::array::c_style)) {
+    throw PyInputError{PyInputError::kType, name, -1, "must be C-contiguous"};
+  }
+  if (static_cast<std::size_t>(a.size()) != n) {
+    throw PyInputError{PyInputError::kInvalid, name, -1,
+                       "has " + std::to_string(a.size()) + " elements, expected " +
+                           std::to_string(n)};
+  }
+  return static_cast<const T*>(a.data());
+}
+
+// rules: [m x 10] float64: kind, range_up, range_down, min_vol_up, min_vol_down, short_power,
+// long_power, power_switch_days, reference_days, dte_floor_days.
+std::vector<scenarios::VolShockRule> rules_from(const py::array& a, std::size_t m) {
+  const double* r = contiguous<double>(a, m * 10, "vol_rules");
+  std::vector<scenarios::VolShockRule> out(m);
+  for (std::size_t u = 0; u < m; ++u) {
+    const double* x = r + u * 10;
+    if (x[0] != 0.0 && x[0] != 1.0) {
+      throw PyInputError{PyInputError::kInvalid, "vol_rules", static_cast<long long>(u),
+                         "kind must be 0 (relative) or 1 (additive)"};
+    }
+    out[u].kind = x[0] == 0.0 ? scenarios::VolShockKind::kRelative
+                              : scenarios::VolShockKind::kAdditive;
+    out[u].range_up = x[1];
+    out[u].range_down = x[2];
+    out[u].min_vol_up = x[3];
+    out[u].min_vol_down = x[4];
+    out[u].short_power = x[5];
+    out[u].long_power = x[6];
+    out[u].power_switch_days = x[7];
+    out[u].reference_days = x[8];
+    out[u].dte_floor_days = x[9];
+  }
+  return out;
+}
+
+void revalue(const py::array& kind, const py::array& settlement, const py::array& is_call,
+             const py::array& underlying, const py::array& strike, const py::array& forward,
+             const py::array& vol, const py::array& time, const py::array& rate,
+             const py::array& move, const py::array& vol_state, const py::array& rules,
+             std::size_t n_underlyings, const py::array& out, int threads) {
+  const std::size_t n = static_cast<std::size_t>(kind.size());
+  const std::size_t ns = static_cast<std::size_t>(vol_state.size());
+  kernel::InstrumentView iv;
+  iv.n = n;
+  iv.kind = contiguous<std::uint8_t>(kind, n, "kind");
+  iv.settlement = contiguous<std::uint8_t>(settlement, n, "settlement");
+  iv.is_call = contiguous<std::uint8_t>(is_call, n, "is_call");
+  iv.underlying = contiguous<std::int32_t>(underlying, n, "underlying");
+  iv.strike = contiguous<double>(strike, n, "strike");
+  iv.forward = contiguous<double>(forward, n, "forward");
+  iv.vol = contiguous<double>(vol, n, "vol");
+  iv.time = contiguous<double>(time, n, "time");
+  iv.rate = contiguous<double>(rate, n, "rate");
+  const std::vector<scenarios::VolShockRule> rule_vec = rules_from(rules, n_underlyings);
+  scenarios::ScenarioView sv;
+  sv.n = ns;
+  sv.m = n_underlyings;
+  sv.move = contiguous<double>(move, ns * n_underlyings, "move");
+  sv.vol_state = contiguous<std::int8_t>(vol_state, ns, "vol_state");
+  sv.rules = rule_vec.data();
+  if (!py::dtype::of<double>().equal(out.dtype()) || !(out.flags() & py::array::c_style) ||
+      !out.writeable() || static_cast<std::size_t>(out.size()) != n * ns) {
+    throw PyInputError{PyInputError::kType, "out", -1,
+                       "must be a writeable C-contiguous float64 array of instruments x scenarios"};
+  }
+  double* risk = static_cast<double*>(py::array(out).mutable_data());
+  Status st;
+  {
+    py::gil_scoped_release nogil;
+    st = kernel::revalue(iv, sv, risk, threads);
+  }
+  raise_status(st, "forward");
+}
+
+}  // namespace
+
+void bind_kernel(py::module_& m) {
+  m.def("revalue", &revalue, py::arg("kind"), py::arg("settlement"), py::arg("is_call"),
+        py::arg("underlying"), py::arg("strike"), py::arg("forward"), py::arg("vol"),
+        py::arg("time"), py::arg("rate"), py::arg("move"), py::arg("vol_state"),
+        py::arg("vol_rules"), py::arg("n_underlyings"), py::arg("out"), py::arg("threads"),
+        "Risk arrays: P&L per unit position, instrument x scenario (private; see "
+        "pymargin.risk).");
+}
+
+}  // namespace pymargin::bindings

@@ -1,0 +1,126 @@
+// The revaluation kernel against its definition, instrument kind by kind.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "pymargin/kernel/revalue.hpp"
+#include "pymargin/pricing/black.hpp"
+#include "pymargin/scenarios/scenario_set.hpp"
+
+namespace pm = pymargin;
+using pm::kernel::Kind;
+using pm::kernel::Settlement;
+
+namespace {
+
+pm::scenarios::VolShockRule deribit_like_rule() {
+  pm::scenarios::VolShockRule r;
+  r.range_up = 0.5;
+  r.range_down = 0.25;
+  r.min_vol_up = 0.5;
+  return r;
+}
+
+}  // namespace
+
+// (30/DTE)^p with p = 0.30 below 30 days and 0.13 from 30 days, the up shock floored at the
+// absolute min_vol_up and the down shock at 0 (functional form published by Paradex/Derive
+// and used by Deribit's parameter names; see reference/margin-methodologies.md section 1.2).
+TEST(VolShock, RelativeRuleWithTenorScalingAndFloors) {
+  const auto r = deribit_like_rule();
+  EXPECT_DOUBLE_EQ(pm::scenarios::shocked_vol(r, 0.8, 30.0, +1), 0.8 * 1.5);
+  EXPECT_DOUBLE_EQ(pm::scenarios::shocked_vol(r, 0.8, 30.0, -1), 0.8 * 0.75);
+  EXPECT_DOUBLE_EQ(pm::scenarios::shocked_vol(r, 0.8, 30.0, 0), 0.8);
+  EXPECT_NEAR(pm::scenarios::shocked_vol(r, 0.8, 7.0, +1), 0.8 * (1 + 0.5 * std::pow(30.0 / 7.0, 0.30)), 1e-15);
+  EXPECT_NEAR(pm::scenarios::shocked_vol(r, 0.8, 365.0, -1), 0.8 * (1 - 0.25 * std::pow(30.0 / 365.0, 0.13)), 1e-15);
+  // DTE floored at one day; vol-up floored at 50 %; vol-down never negative.
+  EXPECT_DOUBLE_EQ(pm::scenarios::shocked_vol(r, 0.8, 0.01, +1), pm::scenarios::shocked_vol(r, 0.8, 1.0, +1));
+  EXPECT_DOUBLE_EQ(pm::scenarios::shocked_vol(r, 0.2, 30.0, +1), 0.5);
+  auto steep = r;
+  steep.range_down = 1.0;
+  EXPECT_EQ(pm::scenarios::shocked_vol(steep, 0.8, 1.0, -1), 0.0);
+}
+
+TEST(Revalue, EveryKindMatchesItsDefinition) {
+  // Instruments: inverse future, linear perpetual, inverse call, linear put, inverse spot.
+  const std::vector<std::uint8_t> kind{1, 2, 3, 3, 0};
+  const std::vector<std::uint8_t> settle{1, 0, 1, 0, 1};
+  const std::vector<std::uint8_t> call{0, 0, 1, 0, 0};
+  const std::vector<std::int32_t> und{0, 0, 0, 1, 0};
+  const std::vector<double> strike{0, 0, 70000, 3000, 0};
+  const std::vector<double> fwd{65000, 64900, 65500, 3400, 64950};
+  const std::vector<double> vol{0, 0, 0.55, 0.7, 0};
+  const std::vector<double> time{0, 0, 10.0 / 365, 45.0 / 365, 0};
+  const std::vector<double> rate{0, 0, 0, 0, 0};
+  pm::kernel::InstrumentView iv;
+  iv.n = kind.size();
+  iv.kind = kind.data();
+  iv.settlement = settle.data();
+  iv.is_call = call.data();
+  iv.underlying = und.data();
+  iv.strike = strike.data();
+  iv.forward = fwd.data();
+  iv.vol = vol.data();
+  iv.time = time.data();
+  iv.rate = rate.data();
+  // Scenarios over two underlyings: moves and vol states.
+  const std::vector<double> move{-0.16, -0.18, 0.0, 0.0, 0.12, 0.08, 5.0, -0.66};
+  const std::vector<std::int8_t> vstate{-1, 0, +1, +1};
+  const std::vector<pm::scenarios::VolShockRule> rules{deribit_like_rule(), deribit_like_rule()};
+  pm::scenarios::ScenarioView sv;
+  sv.n = vstate.size();
+  sv.m = 2;
+  sv.move = move.data();
+  sv.vol_state = vstate.data();
+  sv.rules = rules.data();
+  std::vector<double> risk(iv.n * sv.n, -1.0);
+  ASSERT_TRUE(pm::kernel::revalue(iv, sv, risk.data(), 2).ok());
+  for (std::size_t j = 0; j < sv.n; ++j) {
+    const double m0 = move[j * 2];
+    const double m1 = move[j * 2 + 1];
+    EXPECT_DOUBLE_EQ(risk[0 * sv.n + j], m0 / (1 + m0));      // inverse future, coin
+    EXPECT_DOUBLE_EQ(risk[1 * sv.n + j], 64900 * m0);          // linear perpetual, USD
+    EXPECT_EQ(risk[4 * sv.n + j], 0.0);                        // coin balance in coin
+    const double v_call = pm::scenarios::shocked_vol(rules[0], 0.55, 10.0, vstate[j]);
+    const double want_call =
+        pm::pricing::inverse_price(65500 * (1 + m0), 70000, 10.0 / 365, v_call, 0,
+                                   pm::pricing::OptionType::kCall) -
+        pm::pricing::inverse_price(65500, 70000, 10.0 / 365, 0.55, 0,
+                                   pm::pricing::OptionType::kCall);
+    EXPECT_NEAR(risk[2 * sv.n + j], want_call, 1e-15 + 1e-13 * std::fabs(want_call)) << j;
+    const double v_put = pm::scenarios::shocked_vol(rules[1], 0.7, 45.0, vstate[j]);
+    const double want_put =
+        pm::pricing::black76_price(3400 * (1 + m1), 3000, 45.0 / 365, v_put, 0,
+                                   pm::pricing::OptionType::kPut) -
+        pm::pricing::black76_price(3400, 3000, 45.0 / 365, 0.7, 0, pm::pricing::OptionType::kPut);
+    EXPECT_NEAR(risk[3 * sv.n + j], want_put, 1e-11 + 1e-13 * std::fabs(want_put)) << j;
+  }
+}
+
+TEST(Revalue, BadInputIsRefusedBeforeWriting) {
+  const std::vector<std::uint8_t> kind{3};
+  const std::vector<std::uint8_t> settle{1};
+  const std::vector<std::uint8_t> call{1};
+  const std::vector<std::int32_t> und{0};
+  const std::vector<double> strike{70000}, fwd{65500}, vol{-0.1}, time{0.1}, rate{0};
+  pm::kernel::InstrumentView iv{1, kind.data(), settle.data(), call.data(), und.data(),
+                                strike.data(), fwd.data(), vol.data(), time.data(), rate.data()};
+  const std::vector<double> move{0.1};
+  const std::vector<std::int8_t> vstate{0};
+  const pm::scenarios::VolShockRule rule = deribit_like_rule();
+  pm::scenarios::ScenarioView sv{1, 1, move.data(), vstate.data(), &rule};
+  double risk = 7.0;
+  pm::Status st = pm::kernel::revalue(iv, sv, &risk, 1);
+  EXPECT_EQ(st.code, pm::StatusCode::kInvalidInput);
+  EXPECT_STREQ(st.field, "vol");
+  EXPECT_EQ(risk, 7.0);
+  const std::vector<double> bad_move{-1.5};
+  const std::vector<double> ok_vol{0.5};
+  iv.vol = ok_vol.data();
+  sv.move = bad_move.data();
+  st = pm::kernel::revalue(iv, sv, &risk, 1);
+  EXPECT_STREQ(st.field, "move");
+  EXPECT_EQ(risk, 7.0);
+}
