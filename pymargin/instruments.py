@@ -32,8 +32,12 @@ __all__ = [
 
 EXPIRY_HOUR_UTC = 8  # Deribit: all futures and options expire at 08:00 UTC
 
-_MONTHS = {m: i + 1 for i, m in enumerate(
-    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])}
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+    )
+}
 _LINEAR_QUOTES = {"USDC", "USDT", "USD", "EURR"}
 
 
@@ -114,7 +118,9 @@ def parse_instrument(name: str, contract_size: float = 1.0) -> Instrument:
     if not m:
         raise InvalidInstrumentError(
             f"{name!r} is not BASE[_QUOTE]-PERPETUAL, BASE[_QUOTE]-DDMMMYY or "
-            "BASE[_QUOTE]-DDMMMYY-STRIKE-C|P", "name")
+            "BASE[_QUOTE]-DDMMMYY-STRIKE-C|P",
+            "name",
+        )
     base = m["base"]
     quote = m["quote"] or "USD"
     if m["quote"] and quote not in _LINEAR_QUOTES:
@@ -123,22 +129,40 @@ def parse_instrument(name: str, contract_size: float = 1.0) -> Instrument:
     if not (contract_size > 0):
         raise InvalidInstrumentError("must be > 0", "contract_size")
     if m["tail"] == "PERPETUAL":
-        return Instrument(name, InstrumentKind.PERPETUAL, base, quote, settlement,
-                          contract_size=contract_size)
+        return Instrument(
+            name, InstrumentKind.PERPETUAL, base, quote, settlement, contract_size=contract_size
+        )
     mon = _MONTHS.get(m["mon"])
     if mon is None:
         raise InvalidInstrumentError(f"unknown month {m['mon']!r} in {name!r}", "expiry")
     try:
-        expiry = datetime(2000 + int(m["yy"]), mon, int(m["day"]), EXPIRY_HOUR_UTC,
-                          tzinfo=timezone.utc)
+        expiry = datetime(
+            2000 + int(m["yy"]), mon, int(m["day"]), EXPIRY_HOUR_UTC, tzinfo=timezone.utc
+        )
     except ValueError:
         raise InvalidInstrumentError(f"no such date in {name!r}", "expiry") from None
     if m["strike"] is None:
-        return Instrument(name, InstrumentKind.FUTURE, base, quote, settlement, expiry,
-                          contract_size=contract_size)
+        return Instrument(
+            name,
+            InstrumentKind.FUTURE,
+            base,
+            quote,
+            settlement,
+            expiry,
+            contract_size=contract_size,
+        )
     strike = float(m["strike"].replace("D", "."))
     if not strike > 0:
         raise InvalidInstrumentError(f"strike must be > 0 in {name!r}", "strike")
     option_type = OptionType.CALL if m["cp"] == "C" else OptionType.PUT
-    return Instrument(name, InstrumentKind.OPTION, base, quote, settlement, expiry, strike,
-                      option_type, contract_size)
+    return Instrument(
+        name,
+        InstrumentKind.OPTION,
+        base,
+        quote,
+        settlement,
+        expiry,
+        strike,
+        option_type,
+        contract_size,
+    )

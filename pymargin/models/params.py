@@ -1,0 +1,67 @@
+"""Versioned parameter files of the margin models (pymargin/data/models/<model>/<version>.json)."""
+
+from __future__ import annotations
+
+import json
+import math
+from importlib import resources
+from typing import Any
+
+from ..exceptions import InvalidInputError, PymarginError
+
+__all__ = [
+    "ModelCoverageError",
+    "ModelParameterError",
+    "available_versions",
+    "load_params",
+    "number",
+]
+
+
+class ModelParameterError(InvalidInputError):
+    """A parameter set with a missing, mistyped or out-of-range field (``field`` is its path)."""
+
+
+class ModelCoverageError(PymarginError, NotImplementedError):
+    """The portfolio reaches a part of a venue's model whose formula is not published, so
+    pymargin refuses to guess (the message says which part and why)."""
+
+
+def _dir(model: str):
+    return resources.files("pymargin") / "data" / "models" / model
+
+
+def available_versions(model: str) -> list[str]:
+    """The dated parameter versions shipped for ``model``, oldest first."""
+    d = _dir(model)
+    if not d.is_dir():
+        raise ModelParameterError(f"no parameter files for model {model!r}", "model")
+    return sorted(p.name[:-5] for p in d.iterdir() if p.name.endswith(".json"))
+
+
+def load_params(model: str, version: str | None = None) -> dict[str, Any]:
+    """The raw parameter document of ``model`` at ``version`` (default: the newest)."""
+    versions = available_versions(model)
+    if version is None:
+        version = versions[-1]
+    if version not in versions:
+        raise ModelParameterError(
+            f"unknown version {version!r} of {model}; have {', '.join(versions)}", "version"
+        )
+    with (_dir(model) / f"{version}.json").open("r", encoding="utf-8") as fh:
+        doc: dict[str, Any] = json.load(fh)
+    return doc
+
+
+def number(
+    block: dict[str, Any], key: str, path: str, lo: float = -math.inf, hi: float = math.inf
+) -> float:
+    """A required finite number in [lo, hi] from a parameter block."""
+    if key not in block:
+        raise ModelParameterError("missing", f"{path}.{key}")
+    v = block[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ModelParameterError(f"must be a finite number, got {v!r}", f"{path}.{key}")
+    if not lo <= v <= hi:
+        raise ModelParameterError(f"must be in [{lo}, {hi}], got {v!r}", f"{path}.{key}")
+    return float(v)

@@ -1,0 +1,97 @@
+"""Scenario sets: price moves per underlying and vol states, with per-underlying vol-shock
+rules, as data (the revaluation kernel applies them; margin models read their labels)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .exceptions import InvalidInputError
+
+__all__ = ["ScenarioSet", "VolShockKind", "VolShockRule", "VolState"]
+
+
+class VolState(enum.IntEnum):
+    DOWN = -1
+    UNCHANGED = 0
+    UP = 1
+
+
+class VolShockKind(enum.IntEnum):
+    RELATIVE = 0  # vol * (1 +/- range * (30/DTE)^p), up floored at min_vol_up, down at min_vol_down
+    ADDITIVE = 1  # vol +/- range (absolute vol points as fractions)
+
+
+@dataclass(frozen=True)
+class VolShockRule:
+    """How a vol state turns an implied vol into a shocked one for one underlying. DTE in
+    calendar days, floored at ``dte_floor_days``; p = ``short_power`` below
+    ``power_switch_days`` days, ``long_power`` from there."""
+
+    kind: VolShockKind = VolShockKind.RELATIVE
+    range_up: float = 0.0
+    range_down: float = 0.0
+    min_vol_up: float = 0.0
+    min_vol_down: float = 0.0
+    short_power: float = 0.30
+    long_power: float = 0.13
+    power_switch_days: float = 30.0
+    reference_days: float = 30.0
+    dte_floor_days: float = 1.0
+
+    def as_row(self) -> list[float]:
+        return [
+            float(self.kind),
+            self.range_up,
+            self.range_down,
+            self.min_vol_up,
+            self.min_vol_down,
+            self.short_power,
+            self.long_power,
+            self.power_switch_days,
+            self.reference_days,
+            self.dte_floor_days,
+        ]
+
+
+@dataclass(frozen=True)
+class ScenarioSet:
+    """``n`` scenarios over the underlyings ``underlyings``: ``move[j, u]`` is the relative
+    price move of underlying ``u`` in scenario ``j``, ``vol_state[j]`` its vol state.
+    ``group[j]`` and ``label[j]`` name the part of the model a scenario belongs to (e.g.
+    ``"standard"`` / ``"extended"``)."""
+
+    underlyings: tuple[str, ...]
+    move: np.ndarray
+    vol_state: np.ndarray
+    rules: tuple[VolShockRule, ...]
+    group: tuple[str, ...] = field(default=())
+    label: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        move = np.ascontiguousarray(self.move, dtype=np.float64)
+        vs = np.ascontiguousarray(self.vol_state, dtype=np.int8)
+        object.__setattr__(self, "move", move)
+        object.__setattr__(self, "vol_state", vs)
+        if move.ndim != 2 or move.shape[1] != len(self.underlyings):
+            raise InvalidInputError("must have shape (scenarios, underlyings)", "move")
+        if vs.shape != (move.shape[0],):
+            raise InvalidInputError("must have one entry per scenario", "vol_state")
+        if len(self.rules) != len(self.underlyings):
+            raise InvalidInputError("one rule per underlying", "rules")
+        bad = np.flatnonzero(~np.isfinite(move).all(axis=1) | (move <= -1.0).any(axis=1))
+        if bad.size:
+            raise InvalidInputError("moves must be finite and > -1", "move", int(bad[0]))
+        if not self.group:
+            object.__setattr__(self, "group", ("",) * len(vs))
+        if not self.label:
+            object.__setattr__(self, "label", tuple(str(j) for j in range(len(vs))))
+
+    @property
+    def n(self) -> int:
+        return int(self.vol_state.shape[0])
+
+    def rules_array(self) -> np.ndarray:
+        return np.array([r.as_row() for r in self.rules], dtype=np.float64)
