@@ -32,6 +32,23 @@ def implied_vol_batch(
     threads: int,
 ) -> None: ...
 def simd_level() -> str: ...
+def revalue(
+    kind: np.ndarray,
+    settlement: np.ndarray,
+    is_call: np.ndarray,
+    underlying: np.ndarray,
+    strike: np.ndarray,
+    forward: np.ndarray,
+    vol: np.ndarray,
+    time: np.ndarray,
+    rate: np.ndarray,
+    move: np.ndarray,
+    vol_state: np.ndarray,
+    vol_rules: np.ndarray,
+    n_underlyings: int,
+    out: np.ndarray,
+    threads: int,
+) -> None: ...
 
 class scalar:  # a submodule at run time
     @staticmethod

@@ -350,7 +350,7 @@ def deribit_pm_margin(
         ext_moves = np.array(EXTENDED_MOVES)
         sign = np.sign(ext_moves)
         scale = pp.extended_table_factor * pp.price_range / np.abs(ext_moves)
-        for k, (r, inst) in enumerate(zip(rows, sub)):
+        for k, inst in enumerate(sub):
             ext = vectors[k, n_std:] * scale
             if inst.settlement is Settlement.INVERSE:
                 ext = ext * (1.0 + ext_moves) / (1.0 + sign * pp.price_range)
@@ -367,11 +367,7 @@ def deribit_pm_margin(
         to_settle = 1.0 if usd_settled else 1.0 / index
         cap = cp.max_offsetable_pnl * to_settle
 
-        def credit(v: np.ndarray) -> np.ndarray:
-            gains = np.minimum(v * cp.pnl_offset, cap)
-            return np.where(v > 0, gains, v)
-
-        agg_std = credit(pre_std)
+        agg_std = _credit(pre_std, cp.pnl_offset, cap)
         # Extended: the dampener shrinks each entry's magnitude, not past zero.
         damp = (
             (np.abs(ext_moves) / pp.price_range - 1.0)
@@ -379,7 +375,7 @@ def deribit_pm_margin(
             / (1.0 + sign * pp.price_range)
             * to_settle
         )
-        ext_c = credit(pre_ext)
+        ext_c = _credit(pre_ext, cp.pnl_offset, cap)
         agg_ext = np.sign(ext_c) * np.maximum(np.abs(ext_c) - damp, 0.0)
         agg[key] = {"standard": agg_std, "extended": agg_ext}
         labels[key] = list(scen.label)
@@ -457,6 +453,11 @@ def deribit_pm_margin(
         labels,
         params,
     )
+
+
+def _credit(v: np.ndarray, pnl_offset: float, cap: float) -> np.ndarray:
+    """Gains count at ``pnl_offset``, capped at ``cap``; losses in full."""
+    return np.where(v > 0, np.minimum(v * pnl_offset, cap), v)
 
 
 def _coin_deltas(insts: list[Instrument], market: Market) -> np.ndarray:
