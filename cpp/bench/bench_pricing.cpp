@@ -9,7 +9,9 @@
 
 #include "batch_internal.hpp"
 #include "pymargin/pricing/batch.hpp"
+#include "pymargin/kernel/revalue.hpp"
 #include "pymargin/pricing/implied_vol.hpp"
+#include "pymargin/scenarios/scenario_set.hpp"
 
 namespace pm = pymargin::pricing;
 namespace det = pymargin::pricing::detail;
@@ -148,6 +150,51 @@ void BM_TextbookCeiling(benchmark::State& state) {
 }
 BENCHMARK(BM_TextbookCeiling)->Unit(benchmark::kMillisecond);
 #endif
+
+// Risk arrays: 1,000 BTC options (4 expiries, 1-9 months, strikes 50k-150k, vol 40-80 %,
+// inverse) x the Deribit grid (9 moves x 3 vol states + 8 extended moves = 35 scenarios).
+void BM_RevalueDeribitGrid(benchmark::State& state) {
+  const std::size_t n = 1000;
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<std::uint8_t> kind(n, 3), settle(n, 1), call(n);
+  std::vector<std::int32_t> und(n, 0);
+  std::vector<double> strike(n), fwd(n, 93000.0), vol(n), time(n), rate(n, 0.0);
+  const double expiries[4] = {21.0 / 365, 56.0 / 365, 112.0 / 365, 203.0 / 365};
+  for (std::size_t i = 0; i < n; ++i) {
+    call[i] = i % 2;
+    strike[i] = 50000.0 + 100000.0 * u(rng);
+    vol[i] = 0.4 + 0.4 * u(rng);
+    time[i] = expiries[i % 4];
+  }
+  std::vector<double> move;
+  std::vector<std::int8_t> vstate;
+  for (int k = -4; k <= 4; ++k) {
+    for (int vs : {1, 0, -1}) {
+      move.push_back(k * 0.16 / 4);
+      vstate.push_back(static_cast<std::int8_t>(vs));
+    }
+  }
+  for (double big : {-0.66, -0.33, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0}) {
+    move.push_back(big);
+    vstate.push_back(1);
+  }
+  pymargin::scenarios::VolShockRule rule;
+  rule.range_up = 0.5;
+  rule.range_down = 0.25;
+  rule.min_vol_up = 0.5;
+  pymargin::kernel::InstrumentView iv{n, kind.data(), settle.data(), call.data(), und.data(),
+                                      strike.data(), fwd.data(), vol.data(), time.data(),
+                                      rate.data()};
+  pymargin::scenarios::ScenarioView sv{vstate.size(), 1, move.data(), vstate.data(), &rule};
+  std::vector<double> risk(n * sv.n);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        pymargin::kernel::revalue(iv, sv, risk.data(), static_cast<int>(state.range(0))));
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(n * sv.n));
+}
+BENCHMARK(BM_RevalueDeribitGrid)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace
 

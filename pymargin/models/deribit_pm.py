@@ -38,7 +38,13 @@ from ..market import Market
 from ..pricing import black76_greeks
 from ..risk import risk_arrays
 from ..scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
-from .params import ModelCoverageError, ModelParameterError, load_params, number
+from .params import (
+    ModelCoverageError,
+    ModelParameterError,
+    available_versions,
+    load_params,
+    number,
+)
 
 __all__ = ["DeribitPMParams", "DeribitPMResult", "deribit_pm_margin"]
 
@@ -154,6 +160,19 @@ class DeribitPMParams:
         """A shipped parameter version (``pymargin.models.available_versions('deribit_pm')``)."""
         doc = load_params("deribit_pm", version)
         return cls.from_model_params(doc["model_params"], doc.get("source", ""))
+
+    @classmethod
+    def latest_for(cls, currency: str, pairs: set[str]) -> DeribitPMParams:
+        """The newest shipped version that covers ``currency`` and all of ``pairs`` (the
+        shipped files are venue snapshots, each for the currencies it was captured for)."""
+        for version in reversed(available_versions("deribit_pm")):
+            p = cls.load(version)
+            if currency in p.currencies and pairs <= set(p.pairs):
+                return p
+        raise ModelParameterError(
+            f"no shipped Deribit PM parameters cover {currency} / {sorted(pairs)}; pass params= "
+            "(e.g. DeribitPMParams.from_model_params(pme_simulate_result['model_params']))",
+            "params")
 
 
 @dataclass
@@ -275,8 +294,6 @@ def deribit_pm_margin(
     underlying coin, negative = short) that settle in ``currency`` (e.g. ``"btc"``; inferred
     when all positions share one). MMP, open-order and spot margins are inputs, as in Deribit's
     response (they come from the order book, not the risk matrix)."""
-    if params is None:
-        params = DeribitPMParams.load()
     if not positions:
         raise InvalidInputError("no positions", "positions")
     insts: list[Instrument] = []
@@ -294,6 +311,8 @@ def deribit_pm_margin(
             )
         currency = ccys.pop()
     currency = currency.lower()
+    if params is None:
+        params = DeribitPMParams.latest_for(currency, {f"{i.base.lower()}_usd" for i in insts})
     for row, inst in enumerate(insts):
         if inst.settlement_currency.lower() != currency:
             raise InvalidInputError(

@@ -6,6 +6,8 @@
 #include <thread>
 #include <vector>
 
+#include "../pricing/batch_internal.hpp"
+#include "../pricing/normal_internal.hpp"
 #include "pymargin/pricing/batch.hpp"
 
 namespace pymargin::kernel {
@@ -14,20 +16,45 @@ namespace {
 
 constexpr double kDaysPerYear = 365.0;
 
-pricing::Model option_model(std::uint8_t settlement) noexcept {
-  return settlement == static_cast<std::uint8_t>(Settlement::kInverse) ? pricing::Model::kInverse
-                                                                        : pricing::Model::kBlack76;
-}
+// Revalues instruments [begin, end). Options: every (option, scenario) cell is a normalised
+// Black value b(x', s') with x' = ln(F/K) + ln(1 + m) (ln(1 + m) once per scenario) and s' one
+// of the option's three shocked total vols; cells are evaluated a block at a time by the
+// vector kernels (direct formula, series for the cancelling rows, scalar for the rest), so
+// no logarithm or exponential is repeated per cell beyond those of the normalised function.
+// `work` holds kBlock-sized buffers for this range (see kWorkDoubles).
+constexpr std::size_t kCellCols = 6;  // x_abs, s, b, vega, value scale, intrinsic
+constexpr std::size_t kWorkDoubles = kCellCols * pricing::detail::kBlock;
 
-// Revalues instruments [begin, end). Options go through the batch pricer one instrument at a
-// time (its scenarios are the rows: vector kernels, tail-exact). `work` holds 3 (ns + 1)
-// doubles for this range.
-void revalue_range(const InstrumentView& inst, const scenarios::ScenarioView& scen, double* risk,
-                   std::size_t begin, std::size_t end, double* work) noexcept {
+// Per scenario and underlying: ln(1 + m), sqrt(1 + m) and 1/(1 + m).
+struct MoveTerms {
+  const double* log1p;
+  const double* sqrt1p;
+  const double* inv1p;
+};
+
+void revalue_range(const InstrumentView& inst, const scenarios::ScenarioView& scen,
+                   const MoveTerms& mt, double* risk, std::size_t begin, std::size_t end,
+                   double* work) noexcept {
+  constexpr std::size_t kB = pricing::detail::kBlock;
   const std::size_t ns = scen.n;
-  double* fwd = work;
-  double* vol = work + (ns + 1);
-  double* price = work + 2 * (ns + 1);
+  double* xa = work;
+  double* sv = work + kB;
+  double* bv = work + 2 * kB;
+  double* vg = work + 3 * kB;
+  double* scale = work + 4 * kB;
+  double* intr = work + 5 * kB;
+  std::size_t cell_row[kB];
+  std::size_t cell_col[kB];
+  std::size_t filled = 0;
+  auto flush = [&]() noexcept {
+    if (filled == 0) return;
+    pricing::detail::normalised_block(filled, xa, sv, bv, vg);
+    for (std::size_t c = 0; c < filled; ++c) {
+      const std::size_t i = cell_row[c];
+      risk[i * ns + cell_col[c]] += scale[c] * bv[c] + intr[c];
+    }
+    filled = 0;
+  };
   for (std::size_t i = begin; i < end; ++i) {
     const auto kind = static_cast<Kind>(inst.kind[i]);
     const bool inverse = inst.settlement[i] == static_cast<std::uint8_t>(Settlement::kInverse);
@@ -45,30 +72,42 @@ void revalue_range(const InstrumentView& inst, const scenarios::ScenarioView& sc
       }
       continue;
     }
+    const double k = inst.strike[i];
     const double t = inst.time[i];
+    const double th = inst.is_call[i] ? 1.0 : -1.0;
+    const auto type = inst.is_call[i] ? pricing::OptionType::kCall : pricing::OptionType::kPut;
+    const double df = std::exp(-inst.rate[i] * t);
+    const double sqrt_t = std::sqrt(t);
     const double dte = t * kDaysPerYear;
     const scenarios::VolShockRule& rule = scen.rules[u];
-    // Row 0: the current state; rows 1..ns: the scenarios.
-    fwd[0] = f;
-    vol[0] = inst.vol[i];
-    for (std::size_t j = 0; j < ns; ++j) {
-      fwd[j + 1] = f * (1.0 + scen.move[j * scen.m + u]);
-      vol[j + 1] = scenarios::shocked_vol(rule, inst.vol[i], dte, scen.vol_state[j]);
+    double s_state[3];
+    for (int vs = -1; vs <= 1; ++vs) {
+      s_state[vs + 1] = scenarios::shocked_vol(rule, inst.vol[i], dte, vs) * sqrt_t;
     }
-    pricing::BatchInputs in;
-    in.model = option_model(inst.settlement[i]);
-    in.n = ns + 1;
-    in.underlying = {fwd, 1};
-    in.strike = {inst.strike + i, 0};
-    in.time = {inst.time + i, 0};
-    in.vol = {vol, 1};
-    in.rate = {inst.rate + i, 0};
-    in.is_call = {inst.is_call + i, 0};
-    pricing::BatchOutputs out;
-    out.price = price;
-    pricing::price_batch(in, out, 1);  // inputs were checked by revalue()
-    for (std::size_t j = 0; j < ns; ++j) row[j] = price[j + 1] - price[0];
+    const double root_fk = std::sqrt(f) * std::sqrt(k);
+    const double inv_f = 1.0 / f;
+    const double x0 = pricing::detail::log_moneyness(f, k);
+    const double v0 = inverse ? pricing::inverse_price(f, k, t, inst.vol[i], inst.rate[i], type)
+                              : pricing::black76_price(f, k, t, inst.vol[i], inst.rate[i], type);
+    for (std::size_t j = 0; j < ns; ++j) {
+      const std::size_t c = j * scen.m + u;
+      const double fj = f * (1.0 + scen.move[c]);
+      const double x = x0 + mt.log1p[c];
+      const double fwd_value = th * (fj - k);
+      const double intrinsic = df * (fwd_value > 0.0 ? fwd_value : 0.0);
+      // Inverse: value / F' with 1/F' = (1/F) (1/(1 + m)); sqrt(F' K) = sqrt(F K) sqrt(1 + m).
+      const double unit = inverse ? inv_f * mt.inv1p[c] : 1.0;
+      xa[filled] = std::fabs(x);
+      sv[filled] = s_state[scen.vol_state[j] + 1];
+      scale[filled] = df * root_fk * mt.sqrt1p[c] * unit;
+      intr[filled] = intrinsic * unit;
+      cell_row[filled] = i;
+      cell_col[filled] = j;
+      row[j] = -v0;  // the cell adds the scenario value
+      if (++filled == kB) flush();
+    }
   }
+  flush();
 }
 
 }  // namespace
@@ -139,15 +178,25 @@ Status revalue(const InstrumentView& inst, const scenarios::ScenarioView& scen, 
   std::size_t nthreads = threads > 0 ? static_cast<std::size_t>(threads)
                                      : std::max(1u, std::thread::hardware_concurrency());
   nthreads = std::min(nthreads, std::max<std::size_t>(1, inst.n / 64));
-  const std::size_t per_thread = 3 * (scen.n + 1);
+  const std::size_t per_thread = kWorkDoubles;
   std::vector<double> work;
+  std::vector<double> terms;
+  const std::size_t cells = scen.n * scen.m;
   try {
     work.resize(nthreads * per_thread);
+    terms.resize(3 * cells);
   } catch (...) {
     return Status::bad_argument("scenarios", "not enough memory for the work buffers");
   }
+  for (std::size_t c = 0; c < cells; ++c) {
+    terms[c] = std::log1p(scen.move[c]);
+    terms[cells + c] = std::sqrt(1.0 + scen.move[c]);
+    terms[2 * cells + c] = 1.0 / (1.0 + scen.move[c]);
+  }
+  const MoveTerms mt{terms.data(), terms.data() + cells, terms.data() + 2 * cells};
+  const MoveTerms* lm = &mt;
   if (nthreads <= 1) {
-    revalue_range(inst, scen, risk, 0, inst.n, work.data());
+    revalue_range(inst, scen, *lm, risk, 0, inst.n, work.data());
     return st;
   }
   std::vector<std::thread> pool;
@@ -159,15 +208,16 @@ Status revalue(const InstrumentView& inst, const scenarios::ScenarioView& scen, 
       const std::size_t b = w * chunk;
       const std::size_t e = std::min(inst.n, b + chunk);
       double* buf = work.data() + w * per_thread;
-      pool.emplace_back([&inst, &scen, risk, b, e, buf] {
-        revalue_range(inst, scen, risk, b, e, buf);
+      pool.emplace_back([&inst, &scen, lm, risk, b, e, buf] {
+        revalue_range(inst, scen, *lm, risk, b, e, buf);
       });
       handed = e;
     }
   } catch (...) {
     // could not start a thread: the rest runs here
   }
-  revalue_range(inst, scen, risk, handed, inst.n, work.data() + (nthreads - 1) * per_thread);
+  revalue_range(inst, scen, *lm, risk, handed, inst.n,
+                work.data() + (nthreads - 1) * per_thread);
   for (auto& t : pool) t.join();
   return st;
 }
