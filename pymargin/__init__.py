@@ -7,10 +7,20 @@ numpy arrays, backed by an embeddable C++ core.
 
 from __future__ import annotations
 
-from . import _core
+from . import _core, models
 from ._core import scalar, simd_level
 from .enums import Greek, OptionType
 from .exceptions import InputTypeError, InvalidInputError, NoSolutionError, PymarginError
+from .instruments import (
+    Instrument,
+    InstrumentKind,
+    InvalidInstrumentError,
+    Settlement,
+    parse_instrument,
+)
+from .margin import MarginModel, MarginResult, margin
+from .market import Mark, Market, MarketDataError
+from .portfolio import Portfolio
 from .pricing import (
     Greeks,
     black76_greeks,
@@ -30,10 +40,20 @@ __all__ = [
     "Greek",
     "Greeks",
     "InputTypeError",
+    "Instrument",
+    "InstrumentKind",
     "InvalidInputError",
+    "InvalidInstrumentError",
+    "MarginModel",
+    "MarginResult",
+    "Mark",
+    "Market",
+    "MarketDataError",
     "NoSolutionError",
     "OptionType",
+    "Portfolio",
     "PymarginError",
+    "Settlement",
     "__version__",
     "black76_greeks",
     "black76_implied_vol",
@@ -44,6 +64,9 @@ __all__ = [
     "inverse_greeks",
     "inverse_implied_vol",
     "inverse_price",
+    "margin",
+    "models",
+    "parse_instrument",
     "scalar",
     "simd_level",
 ]

@@ -172,7 +172,8 @@ class DeribitPMParams:
         raise ModelParameterError(
             f"no shipped Deribit PM parameters cover {currency} / {sorted(pairs)}; pass params= "
             "(e.g. DeribitPMParams.from_model_params(pme_simulate_result['model_params']))",
-            "params")
+            "params",
+        )
 
 
 @dataclass

@@ -1,0 +1,81 @@
+"""Portfolios: positions in instruments (size in units of the underlying coin; < 0 = short)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .exceptions import InvalidInputError
+from .instruments import Instrument, parse_instrument
+
+__all__ = ["Portfolio"]
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """Validated positions: ``positions`` maps instrument names to sizes (coin units)."""
+
+    positions: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        clean: dict[str, float] = {}
+        for row, (name, size) in enumerate(dict(self.positions).items()):
+            parse_instrument(name)  # typed error for malformed names
+            if isinstance(size, bool) or not isinstance(size, (int, float)):
+                raise InvalidInputError(f"size of {name} must be a number", "size", row)
+            if not math.isfinite(size):
+                raise InvalidInputError(f"size of {name} must be finite", "size", row)
+            if name in clean:
+                raise InvalidInputError(f"{name} appears twice", "instrument", row)
+            clean[name] = float(size)
+        object.__setattr__(self, "positions", clean)
+
+    @classmethod
+    def from_records(cls, records: Iterable[Mapping[str, Any]]) -> Portfolio:
+        """From rows with ``instrument`` and ``size`` fields (summing repeated instruments)."""
+        pos: dict[str, float] = {}
+        for row, rec in enumerate(records):
+            if "instrument" not in rec or "size" not in rec:
+                raise InvalidInputError("needs 'instrument' and 'size'", "record", row)
+            name = str(rec["instrument"])
+            try:
+                size = float(rec["size"])
+            except (TypeError, ValueError):
+                raise InvalidInputError(f"not a number: {rec['size']!r}", "size", row) from None
+            if not math.isfinite(size):
+                raise InvalidInputError("must be finite", "size", row)
+            try:
+                parse_instrument(name)
+            except InvalidInputError as e:
+                raise type(e)(e.reason, "instrument", row) from None
+            pos[name] = pos.get(name, 0.0) + size
+        return cls(pos)
+
+    @classmethod
+    def from_csv(cls, path: str | Path) -> Portfolio:
+        with open(path, newline="", encoding="utf-8") as fh:
+            return cls.from_records(csv.DictReader(fh))
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> Portfolio:
+        """A JSON list of {"instrument", "size"} objects, or an object name -> size."""
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+        if isinstance(doc, dict):
+            return cls.from_records({"instrument": k, "size": v} for k, v in doc.items())
+        if isinstance(doc, list):
+            return cls.from_records(doc)
+        raise InvalidInputError("expected a list of positions or a name -> size object", "json")
+
+    @classmethod
+    def from_dataframe(cls, df: Any) -> Portfolio:
+        """From a pandas DataFrame with ``instrument`` and ``size`` columns."""
+        return cls.from_records(df.to_dict("records"))
+
+    def instruments(self) -> list[Instrument]:
+        return [parse_instrument(n) for n in self.positions]

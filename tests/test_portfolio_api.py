@@ -1,0 +1,87 @@
+"""Portfolio assembly, the margin() entry point and their input errors."""
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pymargin as pm
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def _btc_example():
+    d = json.loads((DATA / "deribit_pme_simulate_btc_example.json").read_text())
+    return d["response"]["result"]
+
+
+def _market(res):
+    t = datetime.fromtimestamp(res["model_params"]["general"]["timestamp"] / 1000, tz=timezone.utc)
+    marks = {k: pm.Mark(mark_price=v["mark_price"]) for k, v in res["ticker"].items()}
+    return pm.Market(t, {"BTC_USD": res["index_price"]["btc_usd"]}, marks)
+
+
+def test_portfolio_from_csv_json_and_dataframe_agree(tmp_path):
+    rows = [("BTC-PERPETUAL", 0.25), ("BTC-28JUN24", -0.001), ("BTC-PERPETUAL", 0.064538364)]
+    csv_path = tmp_path / "p.csv"
+    csv_path.write_text("instrument,size\n" + "".join(f"{n},{s}\n" for n, s in rows))
+    json_path = tmp_path / "p.json"
+    json_path.write_text(json.dumps([{"instrument": n, "size": s} for n, s in rows]))
+    a = pm.Portfolio.from_csv(csv_path)
+    b = pm.Portfolio.from_json(json_path)
+    c = pm.Portfolio.from_dataframe(pd.DataFrame(rows, columns=["instrument", "size"]))
+    assert a == b == c
+    assert a.positions["BTC-PERPETUAL"] == pytest.approx(0.314538364)
+
+
+def test_bad_rows_name_field_and_row(tmp_path):
+    p = tmp_path / "bad.csv"
+    p.write_text("instrument,size\nBTC-PERPETUAL,1\nBTC-32DEC24,2\n")
+    with pytest.raises(pm.InvalidInstrumentError) as e:
+        pm.Portfolio.from_csv(p)
+    assert (e.value.field, e.value.index) == ("instrument", 1)
+    p.write_text("instrument,size\nBTC-PERPETUAL,abc\n")
+    with pytest.raises(pm.InvalidInputError) as e:
+        pm.Portfolio.from_csv(p)
+    assert (e.value.field, e.value.index) == ("size", 0)
+    with pytest.raises(pm.InvalidInputError):
+        pm.Portfolio({"BTC-PERPETUAL": float("inf")})
+
+
+def test_margin_entry_point_matches_the_model_and_explains():
+    res = _btc_example()
+    params = pm.models.DeribitPMParams.from_model_params(res["model_params"])
+    r = pm.margin(
+        pm.Portfolio(res["portfolio"]["position"]),
+        _market(res),
+        pm.MarginModel.DERIBIT_PM,
+        params=params,
+        mmp_margin=0.06,
+        open_orders_margin=1.8212e-05,
+    )
+    want = res["margins"]["btc"]
+    assert r.initial_margin == pytest.approx(want["initial_margin"], abs=5e-13)
+    assert r.maintenance_margin == pytest.approx(want["maintenance_margin"], abs=5e-13)
+    assert r.worst_scenario == "standard #1"
+    assert r.scenario_pnl.shape == (35,) and np.min(r.scenario_pnl) == -r.components["worst_case"]
+    frame = r.to_frame()
+    assert list(frame.columns) == ["scenario", "pnl"] and len(frame) == 35
+    assert "roll shock" in r.explain()
+
+
+def test_market_data_errors_are_typed():
+    res = _btc_example()
+    t = datetime(2024, 6, 17, tzinfo=timezone.utc)
+    with pytest.raises(pm.MarketDataError) as e:
+        pm.Market(t, {"BTC_USD": float("nan")})
+    assert e.value.field == "index[BTC_USD]"
+    with pytest.raises(pm.MarketDataError):
+        pm.Market(datetime(2024, 6, 17), {"BTC_USD": 1.0})  # naive time
+    mkt = pm.Market(t, {"BTC_USD": 65000.0})
+    with pytest.raises(pm.MarketDataError) as e:
+        pm.margin({"BTC-28JUN24-60000-P": -1.0}, mkt)
+    assert e.value.field == "mark_iv"
+    assert res  # fixture loaded
