@@ -39,7 +39,7 @@ class MarginResult:
 
     def to_frame(self) -> Any:
         """Per-scenario P&L as a pandas DataFrame (pandas is imported here only)."""
-        import pandas as pd
+        import pandas as pd  # type: ignore[import-untyped]
 
         return pd.DataFrame({"scenario": self.scenario_labels, "pnl": self.scenario_pnl})
 
@@ -51,11 +51,13 @@ def margin(
     *,
     params: Any = None,
     currency: str | None = None,
-    **extras: float,
+    mmp_margin: float = 0.0,
+    open_orders_margin: float = 0.0,
+    spot_margin: float = 0.0,
 ) -> MarginResult:
-    """Margin of ``portfolio`` under ``model`` (see :class:`MarginModel`). ``extras`` are the
-    model's order-book inputs (Deribit PM: ``mmp_margin``, ``open_orders_margin``,
-    ``spot_margin``)."""
+    """Margin of ``portfolio`` under ``model`` (see :class:`MarginModel`). ``mmp_margin``,
+    ``open_orders_margin`` and ``spot_margin`` are the order-book parts of Deribit's IM: inputs,
+    since they come from the order book, not from the risk matrix."""
     if not isinstance(model, MarginModel):
         raise InputTypeError("use a pymargin.MarginModel member", "model")
     pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
@@ -63,7 +65,13 @@ def margin(
         if params is not None and not isinstance(params, DeribitPMParams):
             raise InputTypeError("expected DeribitPMParams", "params")
         r: DeribitPMResult = deribit_pm_margin(
-            pf.positions, market, params, currency=currency, **extras
+            pf.positions,
+            market,
+            params,
+            currency=currency,
+            mmp_margin=mmp_margin,
+            open_orders_margin=open_orders_margin,
+            spot_margin=spot_margin,
         )
         labels: list[str] = []
         pnl: list[float] = []
