@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from .exceptions import InputTypeError
+from .exceptions import InputTypeError, InvalidInputError
 from .market import Market
 from .models.deribit_pm import DeribitPMParams, DeribitPMResult, deribit_pm_margin
+from .models.deribit_standard import DeribitStandardParams, deribit_standard_margin
 from .portfolio import Portfolio
 
 __all__ = ["MarginModel", "MarginResult", "margin"]
@@ -18,6 +19,7 @@ __all__ = ["MarginModel", "MarginResult", "margin"]
 
 class MarginModel(enum.Enum):
     DERIBIT_PM = "deribit_pm"
+    DERIBIT_STANDARD = "deribit_standard"
 
 
 @dataclass
@@ -104,4 +106,37 @@ def margin(
             np.asarray(pnl),
             r,
         )
-    raise InputTypeError(f"model {model} is not available", "model")  # pragma: no cover
+    if params is not None and not isinstance(params, DeribitStandardParams):
+        raise InputTypeError("expected DeribitStandardParams", "params")
+    per = deribit_standard_margin(pf.positions, market, params)
+    ccys = {p.currency for p in per}
+    if currency is None and len(ccys) > 1:
+        raise InvalidInputError(f"positions settle in {sorted(ccys)}: pass currency=", "currency")
+    want = (currency or ccys.pop()).upper()
+    chosen = [p for p in per if p.currency.upper() == want]
+    components = {p.instrument: p.initial_margin for p in chosen}
+    return MarginResult(
+        model,
+        want.lower(),
+        sum(p.initial_margin for p in chosen),
+        sum(p.maintenance_margin for p in chosen),
+        components,
+        "",
+        [],
+        np.zeros(0),
+        _StandardDetails(chosen),
+    )
+
+
+@dataclass
+class _StandardDetails:
+    positions: list[Any]
+
+    def explain(self) -> str:
+        lines = ["Standard margin: the sum of each position's own requirement (no offsets)."]
+        for p in self.positions:
+            lines.append(
+                f"  {p.instrument} {p.size:+g}: IM {p.initial_margin:.9g}, "
+                f"MM {p.maintenance_margin:.9g} {p.currency}"
+            )
+        return "\n".join(lines)

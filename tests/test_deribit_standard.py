@@ -1,0 +1,89 @@
+"""Deribit standard margin.
+
+Linear perpetuals: Deribit's own worked table in the support article 'Linear Perpetual'
+(https://support.deribit.com/hc/en-us/articles/25944738177565-Linear-Perpetual): BTC index
+100,000 USD; SOL 200 USD. Options: the formula as republished for Deribit by doc.tslab.pro and
+published by bit.com; the numbers are a third party's unit tests of that formula (a QuantConnect
+Lean fork, DeribitOptionMarginModelTest.cs), not venue output.
+"""
+
+from datetime import datetime, timezone
+
+import pytest
+
+import pymargin as pm
+from pymargin.models.deribit_standard import deribit_standard_margin
+from pymargin.models.params import ModelParameterError
+
+T0 = datetime(2025, 12, 1, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    "size,im_usdc,mm_usdc",
+    [(25.0, 53_125.0, 28_125.0), (350.0, 1_312_500.0, None), (-25.0, 53_125.0, 28_125.0)],
+)
+def test_btc_usdc_perpetual_matches_deribit_table(size, im_usdc, mm_usdc):
+    mkt = pm.Market(T0, {"BTC_USD": 100_000.0})
+    (r,) = deribit_standard_margin({"BTC_USDC-PERPETUAL": size}, mkt)
+    assert r.currency == "USDC"
+    assert r.initial_margin == pytest.approx(im_usdc, rel=1e-12)
+    if mm_usdc is not None:
+        assert r.maintenance_margin == pytest.approx(mm_usdc, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "size,im_usdc,mm_usdc", [(25.0, 200.625, 100.625), (6000.0, 84_000.0, None)]
+)
+def test_sol_usdc_perpetual_matches_deribit_table(size, im_usdc, mm_usdc):
+    mkt = pm.Market(T0, {"SOL_USD": 200.0})
+    (r,) = deribit_standard_margin({"SOL_USDC-PERPETUAL": size}, mkt)
+    assert r.initial_margin == pytest.approx(im_usdc, rel=1e-12)
+    if mm_usdc is not None:
+        assert r.maintenance_margin == pytest.approx(mm_usdc, rel=1e-12)
+
+
+def test_short_options_formula_third_party_cases():
+    # S = 10,000, K = 9,000, mark 0.025 BTC: short call IM 0.175 / MM 0.100 BTC, short put
+    # IM 0.125 / MM 0.100 BTC (OTM 1,000: 0.15 - 0.1 floored at 0.10), long: nothing.
+    mkt = pm.Market(
+        T0,
+        {"BTC_USD": 10_000.0},
+        {
+            "BTC-26DEC25-9000-C": pm.Mark(mark_price=0.025),
+            "BTC-26DEC25-9000-P": pm.Mark(mark_price=0.025),
+        },
+    )
+    call, put = deribit_standard_margin(
+        {"BTC-26DEC25-9000-C": -1.0, "BTC-26DEC25-9000-P": -1.0}, mkt
+    )
+    assert (call.initial_margin, call.maintenance_margin) == pytest.approx((0.175, 0.100))
+    assert (put.initial_margin, put.maintenance_margin) == pytest.approx((0.125, 0.100))
+    (long_call,) = deribit_standard_margin({"BTC-26DEC25-9000-C": 3.0}, mkt)
+    assert long_call.initial_margin == 0.0 and long_call.maintenance_margin == 0.0
+
+
+def test_unpublished_instruments_are_refused():
+    mkt = pm.Market(T0, {"BTC_USD": 100_000.0})
+    with pytest.raises(ModelParameterError) as e:
+        deribit_standard_margin({"BTC-PERPETUAL": 1.0}, mkt)
+    assert "inverse" in str(e.value)
+
+
+def test_standard_versus_portfolio_margin_side_by_side():
+    """A covered position: portfolio margin credits the hedge, standard margin cannot."""
+    mkt = pm.Market(
+        T0,
+        {"BTC_USD": 100_000.0},
+        {
+            "BTC-26DEC25-110000-C": pm.Mark(
+                mark_price=0.02, underlying_price=100_500.0, mark_iv=0.5
+            ),
+            "BTC-26DEC25": pm.Mark(mark_price=100_500.0),
+        },
+    )
+    pf = pm.Portfolio({"BTC-26DEC25-110000-C": -1.0})
+    sm = pm.margin(pf, mkt, pm.MarginModel.DERIBIT_STANDARD)
+    assert sm.initial_margin == pytest.approx(max(0.15 - 10_000 / 100_000, 0.10) + 0.02)
+    assert "no offsets" in sm.explain()
+    pmr = pm.margin(pf, mkt, pm.MarginModel.DERIBIT_PM)
+    assert 0 < pmr.initial_margin < sm.initial_margin
