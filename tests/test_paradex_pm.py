@@ -1,0 +1,63 @@
+"""Paradex portfolio margin. Source: Paradex docs, Portfolio Margin
+(docs.paradex.trade/risk/portfolio-margin; tradeparadex/paradex-docs
+fern/pages/risk-system/portfolio-margin.mdx @ 0db52d96): its one worked example (Minimum Delta
+Requirement) and its scenario table."""
+
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+
+import pymargin as pm
+from pymargin.models.paradex_pm import min_delta_requirement, paradex_pm_margin, paradex_scenarios
+from pymargin.models.params import load_params
+
+T0 = datetime(2026, 4, 1, 8, tzinfo=timezone.utc)
+
+
+def test_min_delta_requirement_published_example():
+    # Long 1 BTC perp (delta +1) and short 5 BTC 70k calls of delta 0.3 (-1.5): net -0.5,
+    # gross 2.5, hedged 1.0; (0.02 x 0.5 + 0.01 x 1.0) x 70,000 = 1,400 USD.
+    assert min_delta_requirement(np.array([1.0, -1.5]), 70_000.0, 0.02, 0.01) == pytest.approx(1400)
+
+
+def test_scenario_table_matches_the_docs():
+    scen, w = paradex_scenarios(load_params("paradex_pm"), "BTC")
+    assert scen.n == 24
+    std = scen.move[:16, 0]
+    assert (
+        std[0] == 0.16
+        and std[-1] == -0.16
+        and set(np.round(std, 2)) == {0.16, 0.12, 0.08, 0.04, 0.0, -0.04, -0.08, -0.12, -0.16}
+    )
+    assert list(scen.vol_state[:3]) == [1, 1, -1]  # the +16 % edge: vol up only
+    np.testing.assert_allclose(w[16:], [0.18, 0.36, 0.24, 0.12, 0.06, 0.04, 0.03, 0.024])
+    assert (w[:16] == 1).all()
+
+
+def test_linear_perpetual_scan_and_mmr():
+    # Long 1 BTC_USDC perp at 70,000: the worst weighted loss is the -16 % move (11,200 USD:
+    # the -66 % and -33 % tails weigh 0.18 x 46,200 = 8,316 and 0.36 x 23,100 = 8,316).
+    mkt = pm.Market(T0, {"BTC_USD": 70_000.0}, {"BTC_USDC-PERPETUAL": pm.Mark(mark_price=70_000.0)})
+    r = paradex_pm_margin({"BTC_USDC-PERPETUAL": 1.0}, mkt)
+    assert r.scan_risk == pytest.approx(11_200.0, rel=1e-12)
+    assert r.min_delta_requirement == pytest.approx(1_400.0)
+    assert r.initial_margin == pytest.approx(11_200.0) and r.maintenance_margin == pytest.approx(
+        5_600.0
+    )
+    assert "SCAN" in r.explain()
+
+
+def test_hedged_book_falls_back_to_min_delta():
+    mkt = pm.Market(
+        T0,
+        {"BTC_USD": 70_000.0},
+        {
+            "BTC_USDC-PERPETUAL": pm.Mark(mark_price=70_000.0),
+            "BTC_USDC-26JUN26-70000-C": pm.Mark(underlying_price=70_000.0, mark_iv=0.5),
+        },
+    )
+    r = paradex_pm_margin({"BTC_USDC-PERPETUAL": 1.0, "BTC_USDC-26JUN26-70000-C": -0.0}, mkt)
+    assert r.initial_margin >= r.min_delta_requirement
+    with pytest.raises(pm.InvalidInputError):
+        paradex_pm_margin({"BTC_USDC-PERPETUAL": 1.0, "ETH_USDC-PERPETUAL": 1.0}, mkt)
