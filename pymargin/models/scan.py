@@ -1,0 +1,120 @@
+"""Exchange-standard scenario models on risk arrays: CME SPAN classic (16 scenarios) and the
+FINRA 4210 / Cboe portfolio-margin grid.
+
+* SPAN (CME's published scenario definitions): prices move by 0, +-1/3, +-2/3, +-1 of the price
+  scan range with the vol up and down by the vol scan range, and +-2 scan ranges with vol
+  unchanged counted at 35 %; scan risk = the largest weighted loss of the summed risk arrays
+  (losses positive), floored by the short option minimum (per short option contract). The
+  intra-/inter-commodity spread charges and credits need a SPAN parameter file (tiers, credit
+  rates) and are not part of this function.
+* FINRA 4210(g) / Cboe rule 12.4: the underlying moves over a +-range split into 10
+  equidistant points (equities +-15 %); the requirement is the largest loss, and at least
+  $0.375 x the contract multiplier per option or futures contract.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..exceptions import InvalidInputError
+from ..scenarios import ScenarioSet, VolShockKind, VolShockRule
+
+__all__ = ["finra_grid", "finra_pm_requirement", "span16", "span_scan_risk"]
+
+_SPAN_FRACTIONS = (
+    0.0,
+    0.0,
+    1 / 3,
+    1 / 3,
+    -1 / 3,
+    -1 / 3,
+    2 / 3,
+    2 / 3,
+    -2 / 3,
+    -2 / 3,
+    1.0,
+    1.0,
+    -1.0,
+    -1.0,
+)
+
+
+def span16(
+    underlying: str,
+    price_scan: float,
+    vol_scan: float,
+    *,
+    extreme_multiple: float = 2.0,
+    extreme_weight: float = 0.35,
+) -> tuple[ScenarioSet, np.ndarray]:
+    """CME SPAN's 16 scenarios in CME's order (1: unchanged price, vol up; 2: vol down; 3-4:
+    +1/3; 5-6: -1/3; ...; 15-16: +-extreme, vol unchanged) and their weights. ``price_scan``
+    is a relative move of the underlying, ``vol_scan`` absolute vol points (0.05 = 5 points)."""
+    if not (0 < price_scan * extreme_multiple < 1):
+        raise InvalidInputError("price_scan x extreme_multiple must be in (0, 1)", "price_scan")
+    moves = [f * price_scan for f in _SPAN_FRACTIONS] + [
+        extreme_multiple * price_scan,
+        -extreme_multiple * price_scan,
+    ]
+    states = [1, -1] * 7 + [0, 0]
+    weights = np.array([1.0] * 14 + [extreme_weight] * 2)
+    rule = VolShockRule(VolShockKind.ADDITIVE, vol_scan, vol_scan, 0.0, 0.0)
+    labels = tuple(
+        f"{m / price_scan:+.2f} scan, vol {'up' if s > 0 else 'down' if s < 0 else '0'}"
+        for m, s in zip(moves, states)
+    )
+    return ScenarioSet(
+        (underlying,), np.array(moves)[:, None], np.array(states), (rule,), ("span",) * 16, labels
+    ), weights
+
+
+def span_scan_risk(
+    arrays: np.ndarray,
+    positions: np.ndarray,
+    weights: np.ndarray,
+    *,
+    short_option_minimum: float = 0.0,
+    short_options: float = 0.0,
+) -> float:
+    """Scan risk of positions (contracts; < 0 short) over risk arrays given as P&L per long
+    contract (gains positive), ``arrays[instrument, scenario]``: max(0, largest weighted loss),
+    at least ``short_option_minimum`` x the number of short option contracts."""
+    a = np.asarray(arrays, dtype=np.float64)
+    q = np.asarray(positions, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    if a.ndim != 2 or a.shape[0] != q.shape[0] or a.shape[1] != w.shape[0]:
+        raise InvalidInputError(
+            "arrays must be (instruments, scenarios) matching positions and weights", "arrays"
+        )
+    if not (np.isfinite(a).all() and np.isfinite(q).all() and np.isfinite(w).all()):
+        raise InvalidInputError("must be finite", "arrays")
+    loss = -(q @ a) * w
+    return float(max(loss.max(initial=0.0), short_option_minimum * short_options))
+
+
+def finra_grid(underlying: str, move: float = 0.15, points: int = 10) -> ScenarioSet:
+    """``points`` equidistant moves over [-move, +move] without 0 (FINRA: +-15 %, 10 points)."""
+    if points < 2 or points % 2:
+        raise InvalidInputError("must be an even number >= 2", "points")
+    half = np.arange(1, points // 2 + 1) * move / (points // 2)
+    moves = np.concatenate([-half[::-1], half])
+    rule = VolShockRule(VolShockKind.ADDITIVE, 0.0, 0.0)
+    return ScenarioSet(
+        (underlying,),
+        moves[:, None],
+        np.zeros(points, np.int8),
+        (rule,),
+        ("finra",) * points,
+        tuple(f"{m:+.1%}" for m in moves),
+    )
+
+
+def finra_pm_requirement(
+    pnl: np.ndarray, contracts: np.ndarray, multiplier: float, minimum_per_contract: float = 0.375
+) -> float:
+    """max(largest loss of the portfolio P&L vector, minimum x multiplier x total contracts)."""
+    p = np.asarray(pnl, dtype=np.float64)
+    c = np.abs(np.asarray(contracts, dtype=np.float64))
+    if not (np.isfinite(p).all() and np.isfinite(c).all()):
+        raise InvalidInputError("must be finite", "pnl")
+    return float(max(-p.min(initial=0.0), minimum_per_contract * multiplier * c.sum()))
