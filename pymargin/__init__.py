@@ -7,7 +7,7 @@ numpy arrays, backed by an embeddable C++ core.
 
 from __future__ import annotations
 
-from . import _core, models
+from . import _core, models, risk
 from ._core import scalar, simd_level
 from .enums import Greek, OptionType
 from .exceptions import InputTypeError, InvalidInputError, NoSolutionError, PymarginError

@@ -85,3 +85,15 @@ def test_market_data_errors_are_typed():
         pm.margin({"BTC-28JUN24-60000-P": -1.0}, mkt)
     assert e.value.field == "mark_iv"
     assert res  # fixture loaded
+
+
+def test_aggregate_over_cached_risk_arrays():
+    rng = np.random.default_rng(0)
+    risk = rng.normal(size=(200, 35))
+    index = rng.integers(0, 200, 50)
+    size = rng.normal(size=50)
+    got = pm.risk.aggregate(risk, index, size)
+    np.testing.assert_allclose(got, size @ risk[index], rtol=1e-13, atol=1e-13)
+    with pytest.raises(pm.InvalidInputError) as e:
+        pm.risk.aggregate(risk, np.array([0, 200]), np.array([1.0, 1.0]))
+    assert (e.value.field, e.value.index) == ("index", 1)

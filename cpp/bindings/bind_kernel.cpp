@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "errors.hpp"
+#include "pymargin/kernel/aggregate.hpp"
 #include "pymargin/kernel/revalue.hpp"
 #include "pymargin/scenarios/scenario_set.hpp"
 
@@ -97,9 +98,34 @@ void revalue(const py::array& kind, const py::array& settlement, const py::array
   raise_status(st, "forward");
 }
 
+void aggregate(const py::array& risk, const py::array& index, const py::array& qty,
+               const py::array& out) {
+  if (risk.ndim() != 2) throw PyInputError{PyInputError::kInvalid, "risk", -1, "must be 2-D"};
+  const auto n_inst = static_cast<std::size_t>(risk.shape(0));
+  const auto n_scen = static_cast<std::size_t>(risk.shape(1));
+  const auto n_pos = static_cast<std::size_t>(index.size());
+  const double* r = contiguous<double>(risk, n_inst * n_scen, "risk");
+  const std::int64_t* ix = contiguous<std::int64_t>(index, n_pos, "index");
+  const double* q = contiguous<double>(qty, n_pos, "size");
+  if (!py::dtype::of<double>().equal(out.dtype()) || !(out.flags() & py::array::c_style) ||
+      !out.writeable() || static_cast<std::size_t>(out.size()) != n_scen) {
+    throw PyInputError{PyInputError::kType, "out", -1,
+                       "must be a writeable C-contiguous float64 array of one row per scenario"};
+  }
+  double* o = static_cast<double*>(py::array(out).mutable_data());
+  Status st;
+  {
+    py::gil_scoped_release nogil;
+    st = kernel::aggregate(r, n_inst, n_scen, ix, q, n_pos, o);
+  }
+  raise_status(st, "index");
+}
+
 }  // namespace
 
 void bind_kernel(py::module_& m) {
+  m.def("aggregate", &aggregate, py::arg("risk"), py::arg("index"), py::arg("size"),
+        py::arg("out"), "Scenario P&L of a position set over cached risk arrays (private).");
   m.def("revalue", &revalue, py::arg("kind"), py::arg("settlement"), py::arg("is_call"),
         py::arg("underlying"), py::arg("strike"), py::arg("forward"), py::arg("vol"),
         py::arg("time"), py::arg("rate"), py::arg("move"), py::arg("vol_state"),

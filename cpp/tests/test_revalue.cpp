@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "pymargin/kernel/aggregate.hpp"
 #include "pymargin/kernel/revalue.hpp"
 #include "pymargin/pricing/black.hpp"
 #include "pymargin/scenarios/scenario_set.hpp"
@@ -123,4 +124,20 @@ TEST(Revalue, BadInputIsRefusedBeforeWriting) {
   st = pm::kernel::revalue(iv, sv, &risk, 1);
   EXPECT_STREQ(st.field, "move");
   EXPECT_EQ(risk, 7.0);
+}
+
+TEST(Aggregate, SumsScaledRowsAndRefusesBadRows) {
+  const std::vector<double> risk{1, 2, 3, 10, 20, 30, -1, -2, -3};  // 3 instruments x 3
+  const std::vector<std::int64_t> index{2, 0, 2};
+  const std::vector<double> qty{1.5, -2.0, 0.5};
+  std::vector<double> out(3, 99.0);
+  ASSERT_TRUE(pm::kernel::aggregate(risk.data(), 3, 3, index.data(), qty.data(), 3, out.data()).ok());
+  EXPECT_EQ(out, (std::vector<double>{-4.0, -8.0, -12.0}));
+  const std::vector<std::int64_t> bad{0, 3};
+  std::vector<double> untouched(3, 7.0);
+  const pm::Status st =
+      pm::kernel::aggregate(risk.data(), 3, 3, bad.data(), qty.data(), 2, untouched.data());
+  EXPECT_STREQ(st.field, "index");
+  EXPECT_EQ(st.index, 1u);
+  EXPECT_EQ(untouched, (std::vector<double>(3, 7.0)));
 }
