@@ -67,6 +67,7 @@ __all__ = [
     "margin",
     "models",
     "parse_instrument",
+    "risk",
     "scalar",
     "simd_level",
 ]
