@@ -79,11 +79,13 @@ def risk_arrays(
     return out
 
 
-def aggregate(risk: np.ndarray, index: np.ndarray, size: np.ndarray,
-              *, out: np.ndarray | None = None) -> np.ndarray:
+def aggregate(
+    risk: np.ndarray, index: np.ndarray, size: np.ndarray, *, out: np.ndarray | None = None
+) -> np.ndarray:
     """Scenario P&L of positions over cached risk arrays: ``sum_p size[p] * risk[index[p]]``
     (int64 row indices, float64 sizes), computed in C++ without copies."""
     res = np.empty(risk.shape[1]) if out is None else out
-    _core.aggregate(risk, np.asarray(index, dtype=np.int64), np.asarray(size, dtype=np.float64),
-                    res)
+    _core.aggregate(
+        risk, np.asarray(index, dtype=np.int64), np.asarray(size, dtype=np.float64), res
+    )
     return res

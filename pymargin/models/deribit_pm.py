@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ..enums import Greek
 from ..exceptions import InvalidInputError
 from ..instruments import Instrument, InstrumentKind, Settlement, parse_instrument
 from ..market import Market
@@ -482,19 +483,17 @@ def _credit(v: np.ndarray, pnl_offset: float, cap: float) -> np.ndarray:
 
 def _coin_deltas(insts: list[Instrument], market: Market) -> np.ndarray:
     """Exposure in coin per unit position: 1 for futures, perpetuals and spot; the USD Black
-    delta dV/dF for options (per coin of underlying)."""
+    delta dV/dF for options (per coin of underlying), all options in one batch call."""
     out = np.ones(len(insts))
-    for k, inst in enumerate(insts):
-        if inst.kind is InstrumentKind.OPTION:
-            assert inst.strike is not None and inst.option_type is not None
-            g = black76_greeks(
-                market.underlying_price(inst, k),
-                inst.strike,
-                inst.time_to_expiry(market.valuation_time),
-                market.implied_vol(inst, k),
-                0.0,
-                inst.option_type,
-            )
-            assert g.delta_forward is not None
-            out[k] = float(g.delta_forward)
+    rows = [k for k, inst in enumerate(insts) if inst.kind is InstrumentKind.OPTION]
+    if not rows:
+        return out
+    f = np.array([market.underlying_price(insts[k], k) for k in rows])
+    strike = np.array([insts[k].strike for k in rows], dtype=np.float64)
+    t = np.array([insts[k].time_to_expiry(market.valuation_time) for k in rows])
+    vol = np.array([market.implied_vol(insts[k], k) for k in rows])
+    call = np.array([int(insts[k].option_type or 0) == 1 for k in rows])
+    g = black76_greeks(f, strike, t, vol, 0.0, call, which=Greek.DELTA_FORWARD)
+    assert g.delta_forward is not None
+    out[rows] = g.delta_forward
     return out
