@@ -51,6 +51,7 @@ class Market:
     rates: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self._curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if self.valuation_time.tzinfo is None:
             raise MarketDataError("must be timezone-aware (UTC)", "valuation_time")
         for name, price in self.index.items():
@@ -62,6 +63,13 @@ class Market:
         return float(self.index[underlying])
 
     def _futures_curve(self, underlying: str) -> tuple[np.ndarray, np.ndarray]:
+        # Built once per underlying (every option without its own forward reads it). The
+        # snapshot is not meant to be mutated after construction.
+        if underlying not in self._curves:
+            self._curves[underlying] = self._build_curve(underlying)
+        return self._curves[underlying]
+
+    def _build_curve(self, underlying: str) -> tuple[np.ndarray, np.ndarray]:
         ts = [0.0]
         logs = [math.log(self.index_price(underlying))]
         for name, mark in self.marks.items():

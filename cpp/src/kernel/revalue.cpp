@@ -8,7 +8,7 @@
 
 #include "../pricing/batch_internal.hpp"
 #include "../pricing/normal_internal.hpp"
-#include "pymargin/pricing/batch.hpp"
+#include "pymargin/pricing/black.hpp"
 
 namespace pymargin::kernel {
 
