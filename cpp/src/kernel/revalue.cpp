@@ -16,54 +16,175 @@ namespace {
 
 constexpr double kDaysPerYear = 365.0;
 
-// Revalues instruments [begin, end). Options: every (option, scenario) cell is a normalised
-// Black value b(x', s') with x' = ln(F/K) + ln(1 + m) (ln(1 + m) once per scenario) and s' one
-// of the option's three shocked total vols; cells are evaluated a block at a time by the
-// vector kernels (direct formula, series for the cancelling rows, scalar for the rest), so
-// no logarithm or exponential is repeated per cell beyond those of the normalised function.
-// `work` holds kBlock-sized buffers for this range (see kWorkDoubles).
-constexpr std::size_t kCellCols = 6;  // x_abs, s, b, vega, value scale, intrinsic
-constexpr std::size_t kWorkDoubles = kCellCols * pricing::detail::kBlock;
+// Revalues instruments [begin, end). Futures, perpetuals and spot directly; options a block
+// of kGridOptions at a time (same underlying) by the vector grid kernel (batch_internal.hpp),
+// which reuses each option's terms across scenarios (ln(F/K), the three shocked total vols
+// and their reciprocals, sqrt(F/K)) and each scenario's across options (ln(1 + m),
+// sqrt(1 + m), 1/(1 + m)), so that a cell costs one exponential, two divisions and two short
+// polynomials. Cells the grid kernel flags (cancellation, underflow) are recomputed by the
+// exact path (normalised_block: series, then the scalar tail-exact functions).
+constexpr std::size_t kGridOptions = 32;  // a multiple of pricing::detail::kLanes
+constexpr std::size_t kOptionCols = 17;   // per-option arrays of a GridBlock (s, inv_s: 3 each)
 
-// Per scenario and underlying: ln(1 + m), sqrt(1 + m) and 1/(1 + m).
-struct MoveTerms {
-  const double* log1p;
-  const double* sqrt1p;
-  const double* inv1p;
+// Per scenario and underlying u: ln(1 + m), sqrt(1 + m), 1/sqrt(1 + m), 1 + m, 1/(1 + m),
+// each ns long, at terms + (u * 5 + k) * ns.
+constexpr std::size_t kMoveTerms = 5;
+
+std::size_t work_doubles(std::size_t ns) {
+  return kOptionCols * kGridOptions + 2 * ns * kGridOptions + 4 * pricing::detail::kBlock;
+}
+
+struct OptionBlock {
+  double* col[kOptionCols];
+  std::size_t index[kGridOptions];
+  std::size_t count = 0;
+  int underlying = -1;
+};
+
+// Recomputes flagged cells exactly, a kBlock at a time.
+struct ExactCells {
+  double* xa;
+  double* sv;
+  double* bv;
+  double* vg;
+  std::size_t slot[pricing::detail::kBlock];
+  std::size_t scen[pricing::detail::kBlock];
+  std::size_t filled = 0;
 };
 
 void revalue_range(const InstrumentView& inst, const scenarios::ScenarioView& scen,
-                   const MoveTerms& mt, double* risk, std::size_t begin, std::size_t end,
+                   const double* terms, double* risk, std::size_t begin, std::size_t end,
                    double* work) noexcept {
-  constexpr std::size_t kB = pricing::detail::kBlock;
+  namespace pd = pricing::detail;
   const std::size_t ns = scen.n;
-  double* xa = work;
-  double* sv = work + kB;
-  double* bv = work + 2 * kB;
-  double* vg = work + 3 * kB;
-  double* scale = work + 4 * kB;
-  double* intr = work + 5 * kB;
-  std::size_t cell_row[kB];
-  std::size_t cell_col[kB];
-  std::size_t filled = 0;
+  OptionBlock blk;
+  for (std::size_t c = 0; c < kOptionCols; ++c) blk.col[c] = work + c * kGridOptions;
+  double* x0 = blk.col[0];
+  double* s3 = blk.col[1];      // cols 1..3
+  double* is3 = blk.col[4];     // cols 4..6
+  double* rq = blk.col[7];
+  double* riq = blk.col[8];
+  double* amp = blk.col[9];
+  double* dfa = blk.col[10];
+  double* tha = blk.col[11];
+  double* inva = blk.col[12];
+  double* fa = blk.col[13];
+  double* ka = blk.col[14];
+  double* kfa = blk.col[15];
+  double* base = blk.col[16];
+  double* flag = work + kOptionCols * kGridOptions;
+  std::int64_t row_offset[kGridOptions];
+  double zero[kGridOptions];
+  static constexpr double kUnmoved[2] = {0.0, 1.0};  // ln(1 + 0); and sqrt(1 + 0) etc.
+  static constexpr std::int8_t kUnshocked = 0;
+  ExactCells ex;
+  ex.xa = flag + ns * kGridOptions;
+  ex.sv = ex.xa + pd::kBlock;
+  ex.bv = ex.sv + pd::kBlock;
+  ex.vg = ex.bv + pd::kBlock;
+
   auto flush = [&]() noexcept {
-    if (filled == 0) return;
-    pricing::detail::normalised_block(filled, xa, sv, bv, vg);
-    for (std::size_t c = 0; c < filled; ++c) {
-      const std::size_t i = cell_row[c];
-      risk[i * ns + cell_col[c]] += scale[c] * bv[c] + intr[c];
+    if (blk.count == 0) return;
+    const std::size_t n = pd::padded(blk.count);
+    for (std::size_t o = blk.count; o < n; ++o) {  // padding lanes repeat option 0
+      for (std::size_t c = 0; c < kOptionCols; ++c) blk.col[c][o] = blk.col[c][0];
     }
-    filled = 0;
+    pd::GridBlock g;
+    g.n = n;
+    g.x0 = x0;
+    g.s = s3;
+    g.s_stride = kGridOptions;
+    g.inv_s = is3;
+    g.root_q = rq;
+    g.root_iq = riq;
+    g.amp = amp;
+    g.df = dfa;
+    g.th = tha;
+    g.inv = inva;
+    g.fwd = fa;
+    g.strike = ka;
+    g.k_over_f = kfa;
+    g.flag = flag;
+    // Exact path for flagged cells, the formula as in the grid kernel.
+    auto finish = [&]() noexcept {
+      if (ex.filled == 0) return;
+      pd::normalised_block(ex.filled, ex.xa, ex.sv, ex.bv, ex.vg);
+      for (std::size_t c = 0; c < ex.filled; ++c) {
+        const std::size_t o = ex.slot[c];
+        const std::size_t j = ex.scen[c];
+        const double inverse = inva[o];
+        const double unit = inverse != 0.0 ? g.isq[j] : g.sq[j];
+        const double fwd_value =
+            inverse != 0.0 ? 1.0 - kfa[o] * g.iq1[j] : fa[o] * g.q1[j] - ka[o];
+        const double itv = tha[o] * fwd_value;
+        const double intrinsic = dfa[o] * (itv > 0.0 ? itv : 0.0);
+        g.out[g.row[o] + static_cast<std::int64_t>(j)] =
+            (amp[o] * unit * ex.bv[c] + intrinsic) - g.base[o];
+      }
+      ex.filled = 0;
+    };
+    auto run = [&](std::size_t flagged) noexcept {
+      for (std::size_t j = 0; j < g.ns && flagged > 0; ++j) {
+        const std::size_t st = static_cast<std::size_t>(g.state[j] + 1);
+        for (std::size_t o = 0; o < blk.count; ++o) {
+          if (flag[j * n + o] == 0.0) continue;
+          ex.xa[ex.filled] = std::fabs(x0[o] + g.log1p[j]);
+          ex.sv[ex.filled] = s3[st * kGridOptions + o];
+          ex.slot[ex.filled] = o;
+          ex.scen[ex.filled] = j;
+          if (++ex.filled == pd::kBlock) finish();
+        }
+      }
+      finish();
+    };
+    // Current values first: the same kernel in the unmoved, unshocked scenario, so that a
+    // scenario without a move or shock gives a P&L of exactly 0.
+    for (std::size_t o = 0; o < n; ++o) {  // padding lanes too: they need their base
+      row_offset[o] = static_cast<std::int64_t>(o);
+      zero[o] = 0.0;
+    }
+    g.ns = 1;
+    g.log1p = kUnmoved;
+    g.sq = kUnmoved + 1;
+    g.isq = kUnmoved + 1;
+    g.q1 = kUnmoved + 1;
+    g.iq1 = kUnmoved + 1;
+    g.state = &kUnshocked;
+    g.base = zero;
+    g.out = base;
+    g.row = row_offset;
+    run(pd::grid_revalue(g));
+    // Then every scenario. Padding lanes repeat option 0 (its row, its values).
+    for (std::size_t o = 0; o < blk.count; ++o) {
+      row_offset[o] = static_cast<std::int64_t>(blk.index[o] * ns);
+    }
+    for (std::size_t o = blk.count; o < n; ++o) row_offset[o] = row_offset[0];
+    const double* mt = terms + static_cast<std::size_t>(blk.underlying) * kMoveTerms * ns;
+    g.ns = ns;
+    g.log1p = mt;
+    g.sq = mt + ns;
+    g.isq = mt + 2 * ns;
+    g.q1 = mt + 3 * ns;
+    g.iq1 = mt + 4 * ns;
+    g.state = scen.vol_state;
+    g.base = base;
+    g.out = risk;
+    run(pd::grid_revalue(g));
+    blk.count = 0;
   };
+
+  double mult = 1.0;
+  double mult_dte = -1.0;
+  int mult_underlying = -1;
   for (std::size_t i = begin; i < end; ++i) {
     const auto kind = static_cast<Kind>(inst.kind[i]);
     const bool inverse = inst.settlement[i] == static_cast<std::uint8_t>(Settlement::kInverse);
-    const std::size_t u = static_cast<std::size_t>(inst.underlying[i]);
+    const int u = inst.underlying[i];
     const double f = inst.forward[i];
-    double* row = risk + i * ns;
     if (kind != Kind::kOption) {
+      double* row = risk + i * ns;
       for (std::size_t j = 0; j < ns; ++j) {
-        const double m = scen.move[j * scen.m + u];
+        const double m = scen.move[j * scen.m + static_cast<std::size_t>(u)];
         if (kind == Kind::kSpot && inverse) {
           row[j] = 0.0;
         } else {
@@ -72,40 +193,38 @@ void revalue_range(const InstrumentView& inst, const scenarios::ScenarioView& sc
       }
       continue;
     }
+    if (blk.count == kGridOptions || (blk.count > 0 && blk.underlying != u)) flush();
+    const std::size_t o = blk.count;
     const double k = inst.strike[i];
     const double t = inst.time[i];
-    const double th = inst.is_call[i] ? 1.0 : -1.0;
-    const auto type = inst.is_call[i] ? pricing::OptionType::kCall : pricing::OptionType::kPut;
-    const double df = std::exp(-inst.rate[i] * t);
+    const double rt = inst.rate[i] * t;
+    const double df = rt == 0.0 ? 1.0 : std::exp(-rt);
     const double sqrt_t = std::sqrt(t);
     const double dte = t * kDaysPerYear;
     const scenarios::VolShockRule& rule = scen.rules[u];
-    double s_state[3];
+    if (dte != mult_dte || u != mult_underlying) {  // options come in runs of one expiry
+      mult = scenarios::tenor_multiplier(rule, dte);
+      mult_dte = dte;
+      mult_underlying = u;
+    }
     for (int vs = -1; vs <= 1; ++vs) {
-      s_state[vs + 1] = scenarios::shocked_vol(rule, inst.vol[i], dte, vs) * sqrt_t;
+      const double sv = scenarios::apply_vol_shock(rule, inst.vol[i], mult, vs) * sqrt_t;
+      s3[static_cast<std::size_t>(vs + 1) * kGridOptions + o] = sv;
+      is3[static_cast<std::size_t>(vs + 1) * kGridOptions + o] = 1.0 / sv;
     }
-    const double root_fk = std::sqrt(f) * std::sqrt(k);
-    const double inv_f = 1.0 / f;
-    const double x0 = pricing::detail::log_moneyness(f, k);
-    const double v0 = inverse ? pricing::inverse_price(f, k, t, inst.vol[i], inst.rate[i], type)
-                              : pricing::black76_price(f, k, t, inst.vol[i], inst.rate[i], type);
-    for (std::size_t j = 0; j < ns; ++j) {
-      const std::size_t c = j * scen.m + u;
-      const double fj = f * (1.0 + scen.move[c]);
-      const double x = x0 + mt.log1p[c];
-      const double fwd_value = th * (fj - k);
-      const double intrinsic = df * (fwd_value > 0.0 ? fwd_value : 0.0);
-      // Inverse: value / F' with 1/F' = (1/F) (1/(1 + m)); sqrt(F' K) = sqrt(F K) sqrt(1 + m).
-      const double unit = inverse ? inv_f * mt.inv1p[c] : 1.0;
-      xa[filled] = std::fabs(x);
-      sv[filled] = s_state[scen.vol_state[j] + 1];
-      scale[filled] = df * root_fk * mt.sqrt1p[c] * unit;
-      intr[filled] = intrinsic * unit;
-      cell_row[filled] = i;
-      cell_col[filled] = j;
-      row[j] = -v0;  // the cell adds the scenario value
-      if (++filled == kB) flush();
-    }
+    x0[o] = pd::log_moneyness(f, k);
+    rq[o] = std::sqrt(f / k);
+    riq[o] = std::sqrt(k / f);
+    amp[o] = inverse ? df * riq[o] : df * std::sqrt(f) * std::sqrt(k);
+    dfa[o] = df;
+    tha[o] = inst.is_call[i] ? 1.0 : -1.0;
+    inva[o] = inverse ? 1.0 : 0.0;
+    fa[o] = f;
+    ka[o] = k;
+    kfa[o] = k / f;
+    blk.index[o] = i;
+    blk.underlying = u;
+    ++blk.count;
   }
   flush();
 }
@@ -178,25 +297,31 @@ Status revalue(const InstrumentView& inst, const scenarios::ScenarioView& scen, 
   std::size_t nthreads = threads > 0 ? static_cast<std::size_t>(threads)
                                      : std::max(1u, std::thread::hardware_concurrency());
   nthreads = std::min(nthreads, std::max<std::size_t>(1, inst.n / 64));
-  const std::size_t per_thread = kWorkDoubles;
+  const std::size_t per_thread = work_doubles(scen.n);
+  const std::size_t ns = scen.n;
   std::vector<double> work;
   std::vector<double> terms;
-  const std::size_t cells = scen.n * scen.m;
   try {
     work.resize(nthreads * per_thread);
-    terms.resize(3 * cells);
+    terms.resize(scen.m * kMoveTerms * ns);
   } catch (...) {
     return Status::bad_argument("scenarios", "not enough memory for the work buffers");
   }
-  for (std::size_t c = 0; c < cells; ++c) {
-    terms[c] = std::log1p(scen.move[c]);
-    terms[cells + c] = std::sqrt(1.0 + scen.move[c]);
-    terms[2 * cells + c] = 1.0 / (1.0 + scen.move[c]);
+  for (std::size_t u = 0; u < scen.m; ++u) {
+    double* mt = terms.data() + u * kMoveTerms * ns;
+    for (std::size_t j = 0; j < ns; ++j) {
+      const double m = scen.move[j * scen.m + u];
+      const double root = std::sqrt(1.0 + m);
+      mt[j] = std::log1p(m);
+      mt[ns + j] = root;
+      mt[2 * ns + j] = 1.0 / root;
+      mt[3 * ns + j] = 1.0 + m;
+      mt[4 * ns + j] = 1.0 / (1.0 + m);
+    }
   }
-  const MoveTerms mt{terms.data(), terms.data() + cells, terms.data() + 2 * cells};
-  const MoveTerms* lm = &mt;
+  const double* lm = terms.data();
   if (nthreads <= 1) {
-    revalue_range(inst, scen, *lm, risk, 0, inst.n, work.data());
+    revalue_range(inst, scen, lm, risk, 0, inst.n, work.data());
     return st;
   }
   std::vector<std::thread> pool;
@@ -209,14 +334,14 @@ Status revalue(const InstrumentView& inst, const scenarios::ScenarioView& scen, 
       const std::size_t e = std::min(inst.n, b + chunk);
       double* buf = work.data() + w * per_thread;
       pool.emplace_back([&inst, &scen, lm, risk, b, e, buf] {
-        revalue_range(inst, scen, *lm, risk, b, e, buf);
+        revalue_range(inst, scen, lm, risk, b, e, buf);
       });
       handed = e;
     }
   } catch (...) {
     // could not start a thread: the rest runs here
   }
-  revalue_range(inst, scen, *lm, risk, handed, inst.n,
+  revalue_range(inst, scen, lm, risk, handed, inst.n,
                 work.data() + (nthreads - 1) * per_thread);
   for (auto& t : pool) t.join();
   return st;

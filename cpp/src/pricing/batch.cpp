@@ -327,6 +327,8 @@ Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t beg
 
 }  // namespace
 
+std::size_t grid_revalue(const GridBlock& g) noexcept { return kernels().grid(g); }
+
 void normalised_block(std::size_t n, double* x_abs, double* s, double* b,
                       double* vega) noexcept {
   const KernelSet& ks = kernels();

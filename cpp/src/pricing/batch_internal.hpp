@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace pymargin::pricing::detail {
 
@@ -37,7 +38,44 @@ struct KernelBlock {
   double* flag = nullptr;
 };
 
+// Scenario revaluation of a block of options on one underlying (kernel/revalue.cpp): every
+// (scenario, option) cell's value minus the option's current value. Options run across the
+// vector lanes, scenarios in the outer loop.
+struct GridBlock {
+  std::size_t n = 0;   // options, a multiple of kLanes
+  std::size_t ns = 0;  // scenarios
+  // Per option, n each.
+  const double* x0 = nullptr;       // ln(F/K)
+  const double* s = nullptr;        // 3 rows of s_stride: total vol vol' sqrt(T), states -1, 0, +1
+  const double* inv_s = nullptr;    // the same layout: 1/s
+  std::size_t s_stride = 0;
+  const double* root_q = nullptr;   // sqrt(F/K)
+  const double* root_iq = nullptr;  // sqrt(K/F)
+  const double* amp = nullptr;      // df sqrt(F K) (linear), df sqrt(K/F) (inverse)
+  const double* df = nullptr;       // discount factor
+  const double* th = nullptr;       // +1 call, -1 put
+  const double* inv = nullptr;      // 1 inverse (value / F'), 0 linear
+  const double* fwd = nullptr;      // F
+  const double* strike = nullptr;   // K
+  const double* k_over_f = nullptr; // K/F
+  const double* base = nullptr;     // current value, subtracted
+  // Per scenario, ns each: the underlying's move m as ln(1 + m), sqrt(1 + m),
+  // 1/sqrt(1 + m), 1 + m, 1/(1 + m), and the vol state (-1, 0, +1).
+  const double* log1p = nullptr;
+  const double* sq = nullptr;
+  const double* isq = nullptr;
+  const double* q1 = nullptr;
+  const double* iq1 = nullptr;
+  const signed char* state = nullptr;
+  // Outputs: option i's value change in scenario j at out[row[i] + j]; nonzero flag[j n + i]
+  // for the cells the caller must recompute exactly.
+  double* out = nullptr;
+  const std::int64_t* row = nullptr;
+  double* flag = nullptr;
+};
+
 using KernelFn = void (*)(const KernelBlock&) noexcept;
+using GridFn = std::size_t (*)(const GridBlock&) noexcept;  // returns the flagged count
 // (n, |x|, s, b out, db/ds out, flag out): normalised out-of-the-money call values.
 using NormalisedFn = void (*)(std::size_t, const double*, const double*, double*, double*,
                               double*) noexcept;
@@ -49,6 +87,7 @@ struct KernelSet {
   KernelFn series_greeks;
   NormalisedFn normalised;         // b(-|x|, s) and db/ds, direct formula, flags as above
   NormalisedFn normalised_series;  // the same by the small-t series
+  GridFn grid;                     // scenario revaluation, flags as the direct kernels
   const char* name;
 };
 
@@ -57,6 +96,9 @@ struct KernelSet {
 // arrays hold kBlock elements; rows n .. padded(n) of x_abs and s are overwritten (padding).
 void normalised_block(std::size_t n, double* x_abs, double* s, double* b,
                       double* vega) noexcept;
+
+// Runs the grid kernel of the selected instruction set.
+std::size_t grid_revalue(const GridBlock& g) noexcept;
 
 // Defined once per compiled instruction set (see CMakeLists.txt).
 KernelSet kernels_scalar() noexcept;

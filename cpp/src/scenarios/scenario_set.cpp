@@ -4,18 +4,27 @@
 
 namespace pymargin::scenarios {
 
-double shocked_vol(const VolShockRule& rule, double vol, double dte_days,
-                   int vol_state) noexcept {
+double tenor_multiplier(const VolShockRule& rule, double dte_days) noexcept {
+  if (rule.kind == VolShockKind::kAdditive) return 1.0;
+  const double dte = std::fmax(dte_days, rule.dte_floor_days);
+  const double p = dte < rule.power_switch_days ? rule.short_power : rule.long_power;
+  return std::pow(rule.reference_days / dte, p);
+}
+
+double apply_vol_shock(const VolShockRule& rule, double vol, double mult, int vol_state) noexcept {
   if (vol_state == 0) return vol;
   if (rule.kind == VolShockKind::kAdditive) {
     if (vol_state > 0) return std::fmax(vol + rule.range_up, rule.min_vol_up);
     return std::fmax(vol - rule.range_down, rule.min_vol_down);
   }
-  const double dte = std::fmax(dte_days, rule.dte_floor_days);
-  const double p = dte < rule.power_switch_days ? rule.short_power : rule.long_power;
-  const double mult = std::pow(rule.reference_days / dte, p);
   if (vol_state > 0) return std::fmax(vol * (1.0 + rule.range_up * mult), rule.min_vol_up);
   return std::fmax(vol * (1.0 - rule.range_down * mult), rule.min_vol_down);
+}
+
+double shocked_vol(const VolShockRule& rule, double vol, double dte_days,
+                   int vol_state) noexcept {
+  if (vol_state == 0) return vol;
+  return apply_vol_shock(rule, vol, tenor_multiplier(rule, dte_days), vol_state);
 }
 
 Status validate(const ScenarioView& s) noexcept {

@@ -32,6 +32,12 @@ struct VolShockRule {
 // Shocked vol for one vol state (-1 down, 0 unchanged, +1 up).
 double shocked_vol(const VolShockRule& rule, double vol, double dte_days, int vol_state) noexcept;
 
+// The same in two steps, for callers that shock many vols of one tenor: the tenor factor
+// (reference/DTE)^p (1 for additive rules), then the shock. shocked_vol(rule, v, dte, state) ==
+// apply_vol_shock(rule, v, tenor_multiplier(rule, dte), state), bit for bit.
+double tenor_multiplier(const VolShockRule& rule, double dte_days) noexcept;
+double apply_vol_shock(const VolShockRule& rule, double vol, double mult, int vol_state) noexcept;
+
 // Non-owning view of a scenario set: n scenarios over m underlyings.
 struct ScenarioView {
   std::size_t n = 0;              // scenarios
