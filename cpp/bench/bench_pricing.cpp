@@ -197,6 +197,61 @@ void BM_RevalueDeribitGrid(benchmark::State& state) {
 }
 BENCHMARK(BM_RevalueDeribitGrid)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
+// A venue-sized universe: 2,000 instruments on two underlyings (BTC and ETH, inverse), 1,800
+// options over 8 expiries from 1 day to 9 months with strikes from 0.3 to 3 times the forward,
+// and 200 futures and perpetuals, under the Deribit grid (35 scenarios, both underlyings moved).
+void BM_RevalueVenueUniverse(benchmark::State& state) {
+  const std::size_t n = 2000;
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<std::uint8_t> kind(n), settle(n, 1), call(n);
+  std::vector<std::int32_t> und(n);
+  std::vector<double> strike(n), fwd(n), vol(n), time(n), rate(n, 0.0);
+  const double days[8] = {1, 2, 7, 14, 28, 56, 112, 273};
+  for (std::size_t i = 0; i < n; ++i) {
+    und[i] = i < n / 2 ? 0 : 1;
+    fwd[i] = und[i] == 0 ? 93000.0 : 3100.0;
+    const bool option = i % 10 != 0;
+    kind[i] = option ? 3 : static_cast<std::uint8_t>(1 + i % 20 / 10);
+    call[i] = i % 2;
+    strike[i] = option ? fwd[i] * std::exp(std::log(3.0) * (2.0 * u(rng) - 1.0)) : 0.0;
+    vol[i] = option ? 0.35 + 0.5 * u(rng) : 0.0;
+    time[i] = option ? days[(i / 25) % 8] / 365 : 0.0;
+  }
+  std::vector<double> move;
+  std::vector<std::int8_t> vstate;
+  for (int k = -4; k <= 4; ++k) {
+    for (int vs : {1, 0, -1}) {
+      move.push_back(k * 0.16 / 4);
+      move.push_back(k * 0.20 / 4);
+      vstate.push_back(static_cast<std::int8_t>(vs));
+    }
+  }
+  for (double big : {-0.66, -0.33, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0}) {
+    move.push_back(big);
+    move.push_back(big);
+    vstate.push_back(1);
+  }
+  std::vector<pymargin::scenarios::VolShockRule> rules(2);
+  for (auto& rule : rules) {
+    rule.range_up = 0.5;
+    rule.range_down = 0.25;
+    rule.min_vol_up = 0.5;
+  }
+  pymargin::kernel::InstrumentView iv{n, kind.data(), settle.data(), call.data(), und.data(),
+                                      strike.data(), fwd.data(), vol.data(), time.data(),
+                                      rate.data()};
+  pymargin::scenarios::ScenarioView sv{vstate.size(), 2, move.data(), vstate.data(),
+                                       rules.data()};
+  std::vector<double> risk(n * sv.n);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        pymargin::kernel::revalue(iv, sv, risk.data(), static_cast<int>(state.range(0))));
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(n * sv.n));
+}
+BENCHMARK(BM_RevalueVenueUniverse)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
 // Re-margining from cached risk arrays: a 1,000-position account over 2,000 instruments x 35
 // scenarios (sum of scaled rows; the margin model's max over 35 entries is negligible).
 void BM_Aggregate1000Positions(benchmark::State& state) {

@@ -23,7 +23,7 @@ constexpr double kDaysPerYear = 365.0;
 // sqrt(1 + m), 1/(1 + m)), so that a cell costs one exponential, two divisions and two short
 // polynomials. Cells the grid kernel flags (cancellation, underflow) are recomputed by the
 // exact path (normalised_block: series, then the scalar tail-exact functions).
-constexpr std::size_t kGridOptions = 32;  // a multiple of pricing::detail::kLanes
+constexpr std::size_t kGridOptions = 32;  // a multiple of pricing::detail::kGridLanes
 constexpr std::size_t kOptionCols = 17;   // per-option arrays of a GridBlock (s, inv_s: 3 each)
 
 // Per scenario and underlying u: ln(1 + m), sqrt(1 + m), 1/sqrt(1 + m), 1 + m, 1/(1 + m),
@@ -31,7 +31,7 @@ constexpr std::size_t kOptionCols = 17;   // per-option arrays of a GridBlock (s
 constexpr std::size_t kMoveTerms = 5;
 
 std::size_t work_doubles(std::size_t ns) {
-  return kOptionCols * kGridOptions + 2 * ns * kGridOptions + 4 * pricing::detail::kBlock;
+  return kOptionCols * kGridOptions + ns * kGridOptions + 4 * pricing::detail::kBlock + ns;
 }
 
 struct OptionBlock {
@@ -82,10 +82,11 @@ void revalue_range(const InstrumentView& inst, const scenarios::ScenarioView& sc
   ex.sv = ex.xa + pd::kBlock;
   ex.bv = ex.sv + pd::kBlock;
   ex.vg = ex.bv + pd::kBlock;
+  double* flag_count = ex.vg + pd::kBlock;  // ns
 
   auto flush = [&]() noexcept {
     if (blk.count == 0) return;
-    const std::size_t n = pd::padded(blk.count);
+    const std::size_t n = (blk.count + pd::kGridLanes - 1) / pd::kGridLanes * pd::kGridLanes;
     for (std::size_t o = blk.count; o < n; ++o) {  // padding lanes repeat option 0
       for (std::size_t c = 0; c < kOptionCols; ++c) blk.col[c][o] = blk.col[c][0];
     }
@@ -105,6 +106,7 @@ void revalue_range(const InstrumentView& inst, const scenarios::ScenarioView& sc
     g.strike = ka;
     g.k_over_f = kfa;
     g.flag = flag;
+    g.flag_count = flag_count;
     // Exact path for flagged cells, the formula as in the grid kernel.
     auto finish = [&]() noexcept {
       if (ex.filled == 0) return;
@@ -125,6 +127,7 @@ void revalue_range(const InstrumentView& inst, const scenarios::ScenarioView& sc
     };
     auto run = [&](std::size_t flagged) noexcept {
       for (std::size_t j = 0; j < g.ns && flagged > 0; ++j) {
+        if (flag_count[j] == 0.0) continue;
         const std::size_t st = static_cast<std::size_t>(g.state[j] + 1);
         for (std::size_t o = 0; o < blk.count; ++o) {
           if (flag[j * n + o] == 0.0) continue;
@@ -173,9 +176,16 @@ void revalue_range(const InstrumentView& inst, const scenarios::ScenarioView& sc
     blk.count = 0;
   };
 
-  double mult = 1.0;
-  double mult_dte = -1.0;
-  int mult_underlying = -1;
+  constexpr std::size_t kTenorCache = 8;
+  double cache_dte[kTenorCache];
+  int cache_und[kTenorCache];
+  double cache_mult[kTenorCache];
+  for (std::size_t c = 0; c < kTenorCache; ++c) {
+    cache_dte[c] = -1.0;  // no option has a negative time to expiry
+    cache_und[c] = -1;
+    cache_mult[c] = 1.0;
+  }
+  std::size_t cache_next = 0;
   for (std::size_t i = begin; i < end; ++i) {
     const auto kind = static_cast<Kind>(inst.kind[i]);
     const bool inverse = inst.settlement[i] == static_cast<std::uint8_t>(Settlement::kInverse);
@@ -202,10 +212,17 @@ void revalue_range(const InstrumentView& inst, const scenarios::ScenarioView& sc
     const double sqrt_t = std::sqrt(t);
     const double dte = t * kDaysPerYear;
     const scenarios::VolShockRule& rule = scen.rules[u];
-    if (dte != mult_dte || u != mult_underlying) {  // options come in runs of one expiry
+    // A chain has a handful of expiries: remember the last few tenor factors (a pow each).
+    double mult = -1.0;
+    for (std::size_t c = 0; c < kTenorCache; ++c) {
+      if (cache_dte[c] == dte && cache_und[c] == u) mult = cache_mult[c];
+    }
+    if (mult < 0.0) {
       mult = scenarios::tenor_multiplier(rule, dte);
-      mult_dte = dte;
-      mult_underlying = u;
+      cache_dte[cache_next] = dte;
+      cache_und[cache_next] = u;
+      cache_mult[cache_next] = mult;
+      cache_next = (cache_next + 1) % kTenorCache;
     }
     for (int vs = -1; vs <= 1; ++vs) {
       const double sv = scenarios::apply_vol_shock(rule, inst.vol[i], mult, vs) * sqrt_t;

@@ -12,6 +12,9 @@ inline constexpr std::size_t kBlock = 256;
 // that no row is left to a scalar remainder loop: a row's result never depends on its position.
 inline constexpr std::size_t kLanes = 8;
 inline constexpr std::size_t padded(std::size_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
+// The grid kernel runs two vectors of options per pass (their long dependency chains, a
+// division after a polynomial, overlap): its option counts are multiples of kGridLanes.
+inline constexpr std::size_t kGridLanes = 16;
 
 // One block of rows, inputs copied contiguous. `call` holds +1 / -1.
 struct KernelBlock {
@@ -36,13 +39,14 @@ struct KernelBlock {
   double* vanna = nullptr;
   double* volga = nullptr;
   double* flag = nullptr;
+  double* flag_count = nullptr;  // ns: flagged cells per scenario
 };
 
 // Scenario revaluation of a block of options on one underlying (kernel/revalue.cpp): every
 // (scenario, option) cell's value minus the option's current value. Options run across the
 // vector lanes, scenarios in the outer loop.
 struct GridBlock {
-  std::size_t n = 0;   // options, a multiple of kLanes
+  std::size_t n = 0;   // options, a multiple of kGridLanes
   std::size_t ns = 0;  // scenarios
   // Per option, n each.
   const double* x0 = nullptr;       // ln(F/K)
@@ -72,6 +76,7 @@ struct GridBlock {
   double* out = nullptr;
   const std::int64_t* row = nullptr;
   double* flag = nullptr;
+  double* flag_count = nullptr;  // ns: flagged cells per scenario
 };
 
 using KernelFn = void (*)(const KernelBlock&) noexcept;

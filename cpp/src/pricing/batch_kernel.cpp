@@ -29,10 +29,8 @@ double log(double) noexcept;
 double erfc(double) noexcept;
 }
 #define PM_SIMD _Pragma("omp simd")
-#define PM_SIMD_LANES _Pragma("omp simd simdlen(8)")
 #else
 #define PM_SIMD
-#define PM_SIMD_LANES
 #endif
 
 namespace pymargin::pricing::detail {
@@ -338,6 +336,11 @@ std::size_t grid_kernel(const GridBlock& g) noexcept {
   double flagged = 0.0;
   constexpr double kK = kMillsRatioKappa;
   constexpr double kMaxA = kMillsRatioMaxA;
+  // t = (2u + 1 - hi)/(1 + hi), hi = (40 - 4)/(40 + 4): the fit's variable from u.
+  constexpr double kHi = (kMaxA - kK) / (kMaxA + kK);
+  constexpr double kTwoOverSpan = 2.0 / (1.0 + kHi);
+  constexpr double kShift = (1.0 - kHi) / (1.0 + kHi);
+  constexpr double kDeltaScale = 2.0 * kK * kTwoOverSpan;
   for (std::size_t j = 0; j < g.ns; ++j) {
     const double lj = g.log1p[j];
     const double sqj = g.sq[j];
@@ -348,62 +351,85 @@ std::size_t grid_kernel(const GridBlock& g) noexcept {
     const double* __restrict sa = g.s + st * g.s_stride;
     const double* __restrict isa = g.inv_s + st * g.s_stride;
     double* __restrict flag = g.flag + j * n;
-    for (std::size_t c0 = 0; c0 < n; c0 += kLanes) {
-    PM_SIMD_LANES
+    double lane_flags[kGridLanes] = {};
+    // One cell; the pass below runs two of them, kLanes rows apart, so that two independent
+    // vectors are in flight (each waits on a division after its polynomial).
+    auto cell = [&](std::size_t i, std::size_t lane) __attribute__((always_inline)) {
+        const double x = x0[i] + lj;
+        const double a = std::fabs(x);
+        const double s = sa[i];
+        const double inv_s = isa[i];
+        const double t = 0.5 * s;
+        const double h = a * inv_s;
+        const double hs = h * s;
+        const double h_lo = ((a - hs) - prod_err(h, s, hs)) * inv_s;  // a/s = h + h_lo
+        const double hh = h * h;
+        const double tt = t * t;
+        const double sum = hh + tt;
+        const double sum_err =
+            two_sum_err(hh, tt, sum) + prod_err(h, h, hh) + 2.0 * h * h_lo + prod_err(t, t, tt);
+        const double gauss = kInvSqrt2Pi * exp(-0.5 * sum) * (1.0 - 0.5 * sum_err);
+        const double d1_neg = h - t;  // -d1
+        const double a1_raw = std::fabs(d1_neg);
+        const double a1 = a1_raw < kMaxA ? a1_raw : kMaxA;
+        const double a2 = (h + t) < kMaxA ? (h + t) : kMaxA;
+        const double itm = d1_neg < 0.0 ? 1.0 : 0.0;
+        const double p1 = a1 + kK;
+        const double p2 = a2 + kK;
+        const double r = 1.0 / (p1 * p2);
+        // Mapped variables t1, t2 of the fit; t2 - t1 from a2 - a1 (= s, or 2h when d1 > 0)
+        // directly: u2 - u1 = 2 kappa (a2 - a1) / (p1 p2).
+        const double da = itm != 0.0 ? 2.0 * h : s;
+        const double t1 = ((a1 - kK) * p2 * r) * kTwoOverSpan + kShift;
+        const double delta = (kDeltaScale * da) * r;
+        const ValueAndSlope fit = mills_ratio_fit_dd(t1, delta);
+        const double g1 = fit.value;
+        const double dg = fit.slope;
+        const double g2 = mul_add(delta, dg, g1);
+        const double c1 = g1 * p2 * r;
+        const double c2 = g2 * p1 * r;
+        const double dd1 = a1 + c1;
+        const double dd2 = a2 + c2;
+        const double rd = 1.0 / (dd1 * dd2);
+        const double ehalf = x >= 0.0 ? riq[i] * isqj : rq[i] * sqj;  // e^{-a/2}
+        // d1 <= 0: D2 - D1 = s + c2 - c1 = s + ((g2 - g1) p1 - g1 s) / (p1 p2), between 0.64 s
+        // and s: no cancellation, nothing to flag.
+        const double spread = s + (delta * dg * p1 - g1 * s) * r;
+        const double b_otm = gauss * spread * rd;
+        const double b_itm = ehalf - gauss * (dd1 + dd2) * rd;
+        const double b = itm != 0.0 ? b_itm : b_otm;
+        // Ternaries on doubles only: a bool expression would bring 32-bit lanes into the loop
+        // and double the vectorisation factor past the 8 rows of a pass.
+        const double ok_itm = ehalf <= kMaxCancellation * b_itm ? 1.0 : 0.0;
+        const double ok_sel = itm != 0.0 ? ok_itm : 1.0;
+        // Where the Gaussian factor underflows to 0 the value is exact (e^{-a/2}, or 0 as the
+        // correctly rounded value below 5e-324); otherwise tiny values and arguments beyond the
+        // fit go to the exact path.
+        const double ok_tiny = b >= kTiny ? ok_sel : 0.0;
+        const double ok_fit = h + t < kMaxA ? ok_tiny : 0.0;
+        const double ok_under = gauss == 0.0 ? 1.0 : ok_fit;
+        const double ok = s > 0.0 ? ok_under : 0.0;
+        const double inverse = inva[i];
+        const double unit = inverse * isqj + (1.0 - inverse) * sqj;
+        const double fwd_value =
+            inverse * (1.0 - kfa[i] * iq1j) + (1.0 - inverse) * (fa[i] * q1j - ka[i]);
+        const double itv = tha[i] * fwd_value;
+        const double intrinsic = dfa[i] * (itv > 0.0 ? itv : 0.0);
+        risk[rows[i] + static_cast<std::int64_t>(j)] = (amp[i] * unit * b + intrinsic) - base[i];
+        flag[i] = 1.0 - ok;
+      lane_flags[lane] += 1.0 - ok;
+    };
+    for (std::size_t c0 = 0; c0 < n; c0 += kGridLanes) {
+    PM_SIMD
     for (std::size_t i = c0; i < c0 + kLanes; ++i) {
-      const double x = x0[i] + lj;
-      const double a = std::fabs(x);
-      const double s = sa[i];
-      const double inv_s = isa[i];
-      const double t = 0.5 * s;
-      const double h = a * inv_s;
-      const double hs = h * s;
-      const double h_lo = ((a - hs) - prod_err(h, s, hs)) * inv_s;  // a/s = h + h_lo
-      const double hh = h * h;
-      const double tt = t * t;
-      const double sum = hh + tt;
-      const double sum_err =
-          two_sum_err(hh, tt, sum) + prod_err(h, h, hh) + 2.0 * h * h_lo + prod_err(t, t, tt);
-      const double gauss = kInvSqrt2Pi * exp(-0.5 * sum) * (1.0 - 0.5 * sum_err);
-      const double d1_neg = h - t;  // -d1
-      const double a1_raw = std::fabs(d1_neg);
-      const double a1 = a1_raw < kMaxA ? a1_raw : kMaxA;
-      const double a2 = (h + t) < kMaxA ? (h + t) : kMaxA;
-      const double p1 = a1 + kK;
-      const double p2 = a2 + kK;
-      const double r = 1.0 / (p1 * p2);
-      const double g1 = mills_ratio_fit((a1 - kK) * p2 * r);
-      const double g2 = mills_ratio_fit((a2 - kK) * p1 * r);
-      const double c1 = g1 * p2 * r;
-      const double c2 = g2 * p1 * r;
-      const double dd1 = a1 + c1;
-      const double dd2 = a2 + c2;
-      const double rd = 1.0 / (dd1 * dd2);
-      const double ehalf = x >= 0.0 ? riq[i] * isqj : rq[i] * sqj;  // e^{-a/2}
-      const double spread = s + c2 - c1;
-      const double b_otm = gauss * spread * rd;
-      const double b_itm = ehalf - gauss * (dd1 + dd2) * rd;
-      const bool itm = d1_neg < 0.0;
-      const double b = itm ? b_itm : b_otm;
-      const double ok_otm = (c1 + c2 + s) <= kMaxCancellation * spread ? 1.0 : 0.0;
-      const double ok_itm = ehalf <= kMaxCancellation * b_itm ? 1.0 : 0.0;
-      // Ternaries on doubles only: a bool expression would bring 32-bit lanes into the loop
-      // and double the vectorisation factor past the 8 rows of a pass.
-      const double ok_sel = itm ? ok_itm : ok_otm;
-      const double ok_tiny = b >= kTiny ? ok_sel : 0.0;
-      const double ok_fit = h + t < kMaxA ? ok_tiny : 0.0;
-      const double ok = s > 0.0 ? ok_fit : 0.0;
-      const double inverse = inva[i];
-      const double unit = inverse * isqj + (1.0 - inverse) * sqj;
-      const double fwd_value =
-          inverse * (1.0 - kfa[i] * iq1j) + (1.0 - inverse) * (fa[i] * q1j - ka[i]);
-      const double itv = tha[i] * fwd_value;
-      const double intrinsic = dfa[i] * (itv > 0.0 ? itv : 0.0);
-      risk[rows[i] + static_cast<std::int64_t>(j)] = (amp[i] * unit * b + intrinsic) - base[i];
-      flag[i] = 1.0 - ok;
-      flagged += 1.0 - ok;
+      cell(i, i - c0);
+      cell(i + kLanes, i - c0 + kLanes);
     }
     }
+    double count = 0.0;
+    for (double f : lane_flags) count += f;
+    g.flag_count[j] = count;
+    flagged += count;
   }
   return static_cast<std::size_t>(flagged);
 }

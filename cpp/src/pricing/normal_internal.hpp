@@ -232,4 +232,73 @@ inline double mills_ratio_fit(double u) noexcept {
   return mul_add(v1, t16, v0);
 }
 
+// g at t1 and its divided difference (g(t2) - g(t1))/delta, t2 = t1 + delta, by the same Estrin
+// scheme carried through the product rule [f + T h] = [f] + [T] h(t2) + T(t1) [h] (T a power
+// of t), so that g(t2) - g(t1) = delta [g] keeps its relative accuracy however close t1 and t2
+// are: the difference of two Mills ratios without cancellation.
+struct ValueAndSlope {
+  double value;
+  double slope;
+};
+
+__attribute__((always_inline)) inline ValueAndSlope mills_ratio_fit_dd(double t1,
+                                                                     double delta) noexcept {
+  const double* c = kMillsRatioPoly;
+  const double t2 = t1 + delta;
+  const double x2 = t1 * t1;  // t1^2, t1^4, t1^8, t1^16
+  const double x4 = x2 * x2;
+  const double x8 = x4 * x4;
+  const double x16 = x8 * x8;
+  const double y2 = t2 * t2;
+  const double y4 = y2 * y2;
+  const double y8 = y4 * y4;
+  const double s2 = t1 + t2;  // [t^2], [t^4], [t^8], [t^16]
+  const double s4 = (x2 + y2) * s2;
+  const double s8 = (x4 + y4) * s4;
+  const double s16 = (x8 + y8) * s8;
+  // level 1: p_k = c_2k + c_2k+1 t, [p_k] = c_2k+1
+  const double p0 = mul_add(c[1], t1, c[0]);
+  const double p1 = mul_add(c[3], t1, c[2]);
+  const double p2 = mul_add(c[5], t1, c[4]);
+  const double p3 = mul_add(c[7], t1, c[6]);
+  const double p4 = mul_add(c[9], t1, c[8]);
+  const double p5 = mul_add(c[11], t1, c[10]);
+  const double p6 = mul_add(c[13], t1, c[12]);
+  const double p7 = mul_add(c[15], t1, c[14]);
+  const double p8 = mul_add(c[17], t1, c[16]);
+  const double p9 = mul_add(c[19], t1, c[18]);
+  const double p10 = mul_add(c[21], t1, c[20]);
+  const double p11 = mul_add(c[23], t1, c[22]);
+  const double p12 = mul_add(c[25], t1, c[24]);
+  const double p13 = c[26];
+  // each level: v = f(t1) + T(t1) h(t1); [v] = [f] + [T] h(t2) + T(t1) [h], h(t2) = h + delta [h]
+  const double q0 = mul_add(x2, p1, p0);
+  const double dq0 = mul_add(s2, mul_add(delta, c[3], p1), mul_add(x2, c[3], c[1]));
+  const double q1 = mul_add(x2, p3, p2);
+  const double dq1 = mul_add(s2, mul_add(delta, c[7], p3), mul_add(x2, c[7], c[5]));
+  const double q2 = mul_add(x2, p5, p4);
+  const double dq2 = mul_add(s2, mul_add(delta, c[11], p5), mul_add(x2, c[11], c[9]));
+  const double q3 = mul_add(x2, p7, p6);
+  const double dq3 = mul_add(s2, mul_add(delta, c[15], p7), mul_add(x2, c[15], c[13]));
+  const double q4 = mul_add(x2, p9, p8);
+  const double dq4 = mul_add(s2, mul_add(delta, c[19], p9), mul_add(x2, c[19], c[17]));
+  const double q5 = mul_add(x2, p11, p10);
+  const double dq5 = mul_add(s2, mul_add(delta, c[23], p11), mul_add(x2, c[23], c[21]));
+  const double q6 = mul_add(x2, p13, p12);
+  const double dq6 = mul_add(s2, p13, c[25]);
+  const double r0 = mul_add(x4, q1, q0);
+  const double dr0 = mul_add(s4, mul_add(delta, dq1, q1), mul_add(x4, dq1, dq0));
+  const double r1 = mul_add(x4, q3, q2);
+  const double dr1 = mul_add(s4, mul_add(delta, dq3, q3), mul_add(x4, dq3, dq2));
+  const double r2 = mul_add(x4, q5, q4);
+  const double dr2 = mul_add(s4, mul_add(delta, dq5, q5), mul_add(x4, dq5, dq4));
+  const double r3 = q6;
+  const double dr3 = dq6;
+  const double v0 = mul_add(x8, r1, r0);
+  const double dv0 = mul_add(s8, mul_add(delta, dr1, r1), mul_add(x8, dr1, dr0));
+  const double v1 = mul_add(x8, r3, r2);
+  const double dv1 = mul_add(s8, mul_add(delta, dr3, r3), mul_add(x8, dr3, dr2));
+  return {mul_add(x16, v1, v0), mul_add(s16, mul_add(delta, dv1, v1), mul_add(x16, dv1, dv0))};
+}
+
 }  // namespace pymargin::pricing::detail
