@@ -310,14 +310,15 @@ void normalised_series_kernel(std::size_t n, const double* xa, const double* s, 
 // Scenario revaluation (GridBlock): for each cell, the normalised out-of-the-money value
 // b(-a, s), a = |x|, x = ln(F/K) + ln(1 + m), without erfc. With h = a/s, t = s/2 and
 // G = exp(-(h^2 + t^2)/2)/sqrt(2 pi) (so that e^{-a/2} phi(d1) = e^{a/2} phi(d2) = G),
-// N(d) = phi(d) Y(d) and Y(-a) = 1/(a + c(a)) from one Chebyshev series (mills_ratio_fit):
-//   d1 = t - h <= 0:  b = G (Y(d1) - Y(d2)) = G (s + c2 - c1) / (D1 D2)
+// N(d) = phi(d) Y(d) and Y(-a) = 1/D(a), D = a + c(a), c from one polynomial (normal_internal.hpp):
+//   d1 = t - h <= 0:  b = G (Y(d1) - Y(d2)) = G (D2 - D1) / (D1 D2)
 //   d1 > 0:           b = e^{-a/2} - G (Y(-d1) + Y(d2)) = e^{-a/2} - G (D1 + D2) / (D1 D2)
-// with a1 = |h - t|, a2 = h + t, D = a + c(a), using D2 - D1 = s + c2 - c1 in the first case.
-// The exponential's argument is carried to first order (as gauss_factor); Y needs no such
-// care (its relative condition number is below 1). One division serves both mapped variables,
-// one both Mills ratios. Cells whose cancellation exceeds kMaxCancellation, with a2 beyond the
-// fit, a tiny value or s <= 0 are flagged for the exact path.
+// with a1 = |h - t|, a2 = h + t. D2 - D1 = s + c2 - c1 is formed from the divided difference of
+// the polynomial, so the first case never cancels; the second cancels near the money at small s,
+// and those cells (ratio above kMaxCancellation) are flagged for the exact path, as are tiny
+// values, arguments beyond the fit, and s <= 0. The exponential's argument is carried to first
+// order (as gauss_factor); Y needs no such care (its relative condition number is below 1).
+// Per cell: one exponential, two divisions, one polynomial with its divided difference.
 std::size_t grid_kernel(const GridBlock& g) noexcept {
   const std::size_t n = g.n;
   const double* __restrict x0 = g.x0;

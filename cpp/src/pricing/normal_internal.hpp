@@ -193,49 +193,8 @@ inline constexpr double kMillsRatioPoly[27] = {
 inline constexpr double kMillsRatioKappa = 4.0;
 inline constexpr double kMillsRatioMaxA = 40.0;
 
-// g(u) for u = (a - 4)/(a + 4), a in [0, 40]; c(a) = g / (a + 4).
-inline double mills_ratio_fit(double u) noexcept {
-  constexpr double kHi = (kMillsRatioMaxA - kMillsRatioKappa) / (kMillsRatioMaxA + kMillsRatioKappa);
-  const double t = (2.0 * u + (1.0 - kHi)) * (1.0 / (kHi + 1.0));
-  const double* c = kMillsRatioPoly;
-  const double t2 = t * t;
-  const double t4 = t2 * t2;
-  const double t8 = t4 * t4;
-  const double t16 = t8 * t8;
-  // No local arrays: inside a vectorised loop they would live in memory.
-  const double p0 = mul_add(c[1], t, c[0]);
-  const double p1 = mul_add(c[3], t, c[2]);
-  const double p2 = mul_add(c[5], t, c[4]);
-  const double p3 = mul_add(c[7], t, c[6]);
-  const double p4 = mul_add(c[9], t, c[8]);
-  const double p5 = mul_add(c[11], t, c[10]);
-  const double p6 = mul_add(c[13], t, c[12]);
-  const double p7 = mul_add(c[15], t, c[14]);
-  const double p8 = mul_add(c[17], t, c[16]);
-  const double p9 = mul_add(c[19], t, c[18]);
-  const double p10 = mul_add(c[21], t, c[20]);
-  const double p11 = mul_add(c[23], t, c[22]);
-  const double p12 = mul_add(c[25], t, c[24]);
-  const double p13 = c[26];
-  const double q0 = mul_add(p1, t2, p0);
-  const double q1 = mul_add(p3, t2, p2);
-  const double q2 = mul_add(p5, t2, p4);
-  const double q3 = mul_add(p7, t2, p6);
-  const double q4 = mul_add(p9, t2, p8);
-  const double q5 = mul_add(p11, t2, p10);
-  const double q6 = mul_add(p13, t2, p12);
-  const double r0 = mul_add(q1, t4, q0);
-  const double r1 = mul_add(q3, t4, q2);
-  const double r2 = mul_add(q5, t4, q4);
-  const double v0 = mul_add(r1, t8, r0);
-  const double v1 = mul_add(q6, t8, r2);
-  return mul_add(v1, t16, v0);
-}
-
-// g at t1 and its divided difference (g(t2) - g(t1))/delta, t2 = t1 + delta, by the same Estrin
-// scheme carried through the product rule [f + T h] = [f] + [T] h(t2) + T(t1) [h] (T a power
-// of t), so that g(t2) - g(t1) = delta [g] keeps its relative accuracy however close t1 and t2
-// are: the difference of two Mills ratios without cancellation.
+// g for u = (a - 4)/(a + 4), a in [0, 40] (c(a) = g / (a + 4)), as a function of the fit's
+// variable t (see kMillsRatioPoly):
 struct ValueAndSlope {
   double value;
   double slope;
