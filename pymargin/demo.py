@@ -12,6 +12,7 @@ from importlib import resources
 
 import numpy as np
 
+from .market import Mark, Market
 from .pricing import inverse_greeks, inverse_implied_vol, inverse_price
 
 SNAPSHOT = datetime(2025, 12, 5, 1, 10, 52, tzinfo=timezone.utc)
@@ -48,6 +49,20 @@ def load_demo_chain() -> Chain:
         mark_iv=np.array([float(r["mark_iv_pct"]) / 100.0 for r in rows]),
         mark_price=np.array([float(r["mark_price_btc"]) for r in rows]),
     )
+
+
+def demo_market() -> Market:
+    """The bundled chain as a :class:`~pymargin.market.Market`: each option's mark IV and
+    forward (Deribit's ``underlying_price``). The snapshot has no index price, so the nearest
+    expiry's forward (one day out) stands in for it; futures and perpetuals without marks are
+    valued at it."""
+    chain = load_demo_chain()
+    marks = {
+        name: Mark(mark_price=float(p), underlying_price=float(f), mark_iv=float(v))
+        for name, p, f, v in zip(chain.name, chain.mark_price, chain.forward, chain.mark_iv)
+    }
+    index = float(chain.forward[int(np.argmin(chain.time))])
+    return Market(SNAPSHOT, {"BTC_USD": index}, marks)
 
 
 def run_demo(out=print) -> dict:

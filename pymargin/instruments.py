@@ -15,6 +15,7 @@ Expiries are at 08:00 UTC on the named day (Deribit's convention).
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -111,9 +112,16 @@ _NAME = re.compile(
 
 def parse_instrument(name: str, contract_size: float = 1.0) -> Instrument:
     """Parses a Deribit instrument name. Raises :class:`InvalidInstrumentError` naming the
-    part of the name that is wrong."""
+    part of the name that is wrong. Results are cached (instruments are immutable)."""
     if not isinstance(name, str):
         raise InvalidInstrumentError(f"expected a string, got {type(name).__name__}", "name")
+    if isinstance(contract_size, bool) or not isinstance(contract_size, (int, float)):
+        raise InvalidInstrumentError("must be a number", "contract_size")
+    return _parse_cached(name, float(contract_size))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parse_cached(name: str, contract_size: float) -> Instrument:
     m = _NAME.match(name.strip().upper())
     if not m:
         raise InvalidInstrumentError(

@@ -10,6 +10,7 @@ import numpy as np
 
 from .exceptions import InvalidInputError
 from .instruments import Instrument, InstrumentKind, parse_instrument
+from .table import InstrumentTable
 
 __all__ = ["Mark", "Market", "MarketDataError"]
 
@@ -52,6 +53,11 @@ class Market:
 
     def __post_init__(self) -> None:
         self._curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._smiles: dict[tuple[str, datetime], tuple[np.ndarray, np.ndarray] | None] = {}
+        self._table: InstrumentTable | None = None
+        self._groups: dict[tuple[str, datetime | None], list[tuple[Instrument, Mark]]] | None = (
+            None
+        )
         if self.valuation_time.tzinfo is None:
             raise MarketDataError("must be timezone-aware (UTC)", "valuation_time")
         for name, price in self.index.items():
@@ -99,12 +105,113 @@ class Market:
             return self.index_price(inst.underlying, row)
         if mark is not None and mark.underlying_price is not None:
             return _finite_positive(mark.underlying_price, "underlying_price", row)
+        # An option without its own: the forward its expiry's marked options are priced on
+        # (they share one), else the futures curve.
+        shared = self._expiry_forward(inst)
+        if shared is not None:
+            return shared
         ts, logs = self._futures_curve(inst.underlying)
         t = inst.time_to_expiry(self.valuation_time)
         return float(math.exp(np.interp(t, ts, logs)))
 
+    @property
+    def table(self) -> InstrumentTable:
+        """The columnar table of the instruments valued in this snapshot (built as names are
+        looked up, each name parsed and valued once)."""
+        if self._table is None:
+            self._table = InstrumentTable(self)
+        return self._table
+
     def implied_vol(self, inst: Instrument, row: int | None = None) -> float:
+        """The option's mark IV; without one, the smile of its expiry (see :meth:`smile_vol`)."""
         mark = self.marks.get(inst.name)
-        if mark is None or mark.mark_iv is None:
-            raise MarketDataError(f"no mark IV for {inst.name}", "mark_iv", row)
-        return _finite_positive(mark.mark_iv, "mark_iv", row)
+        if mark is not None and mark.mark_iv is not None:
+            return _finite_positive(mark.mark_iv, "mark_iv", row)
+        vol = self.smile_vol(inst)
+        if vol is None:
+            raise MarketDataError(
+                f"no mark IV for {inst.name}, and fewer than two marked options of its expiry "
+                "to build a smile from",
+                "mark_iv",
+                row,
+            )
+        return vol
+
+    def smile_vol(self, inst: Instrument) -> float | None:
+        """Implied vol from the smile of the option's expiry: the marked options of the same
+        underlying and expiry, as vol against log-moneyness ln(K/F), interpolated by a
+        monotone piecewise cubic (Fritsch-Carlson: no new extrema between marks, exact at
+        every mark) and flat beyond the outermost strikes. None with fewer than two marks."""
+        if inst.kind is not InstrumentKind.OPTION or inst.expiry is None:
+            return None
+        key = (inst.underlying, inst.expiry)
+        if key not in self._smiles:
+            self._smiles[key] = self._build_smile(inst)
+        smile = self._smiles[key]
+        if smile is None:
+            return None
+        k_nodes, v_nodes = smile
+        assert inst.strike is not None
+        k = math.log(inst.strike / self.underlying_price(inst))
+        return float(_pchip(k_nodes, v_nodes, k))
+
+    def _marked_options(self) -> dict[tuple[str, datetime | None], list[tuple[Instrument, Mark]]]:
+        """The marked options grouped by (underlying, expiry), built once per snapshot."""
+        if self._groups is None:
+            groups: dict[tuple[str, datetime | None], list[tuple[Instrument, Mark]]] = {}
+            for name, mark in self.marks.items():
+                try:
+                    inst = parse_instrument(name)
+                except InvalidInputError:
+                    continue
+                if inst.kind is InstrumentKind.OPTION:
+                    groups.setdefault((inst.underlying, inst.expiry), []).append((inst, mark))
+            self._groups = groups
+        return self._groups
+
+    def _expiry_forward(self, inst: Instrument) -> float | None:
+        for _, mark in self._marked_options().get((inst.underlying, inst.expiry), []):
+            if mark.underlying_price is not None:
+                return _finite_positive(mark.underlying_price, "underlying_price", None)
+        return None
+
+    def _build_smile(self, like: Instrument) -> tuple[np.ndarray, np.ndarray] | None:
+        by_k: dict[float, list[float]] = {}
+        for inst, mark in self._marked_options().get((like.underlying, like.expiry), []):
+            if mark.mark_iv is None or inst.strike is None:
+                continue
+            k = math.log(inst.strike / self.underlying_price(inst))
+            by_k.setdefault(k, []).append(_finite_positive(mark.mark_iv, "mark_iv", None))
+        if len(by_k) < 2:
+            return None
+        ks = np.array(sorted(by_k))
+        vols = np.array([sum(by_k[k]) / len(by_k[k]) for k in ks])
+        return ks, vols
+
+
+def _pchip(x: np.ndarray, y: np.ndarray, at: float) -> float:
+    """Fritsch-Carlson monotone cubic through (x, y) (x increasing), flat outside."""
+    if at <= x[0]:
+        return float(y[0])
+    if at >= x[-1]:
+        return float(y[-1])
+    h = np.diff(x)
+    d = np.diff(y) / h
+    m = np.zeros_like(y)
+    if len(x) == 2:
+        m[:] = d[0]
+    else:
+        for i in range(1, len(x) - 1):
+            if d[i - 1] * d[i] > 0:  # weighted harmonic mean (Fritsch-Butland weights)
+                w1 = 2 * h[i] + h[i - 1]
+                w2 = h[i] + 2 * h[i - 1]
+                m[i] = (w1 + w2) / (w1 / d[i - 1] + w2 / d[i])
+        m[0] = d[0]
+        m[-1] = d[-1]
+    i = int(np.searchsorted(x, at) - 1)
+    t = (at - x[i]) / h[i]
+    h00 = (1 + 2 * t) * (1 - t) ** 2
+    h10 = t * (1 - t) ** 2
+    h01 = t * t * (3 - 2 * t)
+    h11 = t * t * (t - 1)
+    return float(h00 * y[i] + h10 * h[i] * m[i] + h01 * y[i + 1] + h11 * h[i] * m[i + 1])

@@ -14,7 +14,7 @@ from .instruments import Instrument, InstrumentKind
 from .market import Market
 from .scenarios import ScenarioSet
 
-__all__ = ["aggregate", "risk_arrays"]
+__all__ = ["aggregate", "risk_arrays", "risk_arrays_for_rows"]
 
 
 def risk_arrays(
@@ -69,6 +69,50 @@ def risk_arrays(
         vol,
         time,
         rate,
+        scenarios.move,
+        scenarios.vol_state,
+        scenarios.rules_array(),
+        len(scenarios.underlyings),
+        out,
+        0 if threads is None else int(threads),
+    )
+    return out
+
+
+def risk_arrays_for_rows(
+    market: Market,
+    rows: np.ndarray,
+    scenarios: ScenarioSet,
+    *,
+    threads: int | None = None,
+) -> np.ndarray:
+    """:func:`risk_arrays` for rows of ``market.table`` (see :meth:`InstrumentTable.rows`):
+    the columns go to the kernel as arrays, with no per-instrument Python step."""
+    table = market.table
+    und_codes = table.column("underlying")[rows]
+    lookup = np.full(max(len(table.codes), 1), -1, dtype=np.int32)
+    for i, u in enumerate(scenarios.underlyings):
+        code = table.code_of(u)
+        if code is not None:
+            lookup[code] = i
+    und = lookup[und_codes]
+    if (und < 0).any():
+        bad = int(np.argmax(und < 0))
+        raise InvalidInputError(
+            f"{table.name_of(int(rows[bad]))}: no scenarios for its underlying", "instrument", bad
+        )
+    n = len(rows)
+    out = np.empty((n, scenarios.n))
+    _core.revalue(
+        table.column("kind")[rows],
+        table.column("settlement")[rows],
+        table.column("is_call")[rows],
+        und,
+        table.column("strike")[rows],
+        table.column("forward")[rows],
+        table.column("vol")[rows],
+        table.column("time")[rows],
+        np.zeros(n),
         scenarios.move,
         scenarios.vol_state,
         scenarios.rules_array(),

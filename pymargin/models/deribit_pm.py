@@ -25,7 +25,9 @@ shared/reference/margin-methodologies.md section 1.2 and tests/data/README.md):
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -34,10 +36,10 @@ import numpy as np
 
 from ..enums import Greek
 from ..exceptions import InvalidInputError
-from ..instruments import Instrument, InstrumentKind, Settlement, parse_instrument
+from ..instruments import InstrumentKind, Settlement
 from ..market import Market
 from ..pricing import black76_greeks
-from ..risk import risk_arrays
+from ..risk import risk_arrays_for_rows
 from ..scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
 from .params import (
     ModelCoverageError,
@@ -193,7 +195,7 @@ class DeribitPMResult:
     mmp_margin: float
     open_orders_margin: float
     spot_margin: float
-    initial_risk_vectors: dict[str, dict[str, np.ndarray]]
+    initial_risk_vectors: Mapping[str, dict[str, np.ndarray]]
     pre_aggregated_risk_vectors: dict[str, dict[str, np.ndarray]]
     aggregated_risk_vectors: dict[str, dict[str, np.ndarray]]
     scenario_labels: dict[str, list[str]]
@@ -248,7 +250,8 @@ def _round9(x: float) -> float:
     return round(x, 9)
 
 
-def _pair_scenarios(pair_name: str, underlying: str, pp: PairParams, buckets: int) -> ScenarioSet:
+@functools.lru_cache(maxsize=64)
+def _pair_scenarios(underlying: str, pp: PairParams, buckets: int) -> ScenarioSet:
     rule = VolShockRule(
         VolShockKind.RELATIVE,
         pp.volatility_range_up,
@@ -295,33 +298,39 @@ def deribit_pm_margin(
     """Segregated portfolio margin of ``positions`` (instrument name -> size in units of the
     underlying coin, negative = short) that settle in ``currency`` (e.g. ``"btc"``; inferred
     when all positions share one). MMP, open-order and spot margins are inputs, as in Deribit's
-    response (they come from the order book, not the risk matrix)."""
+    response (they come from the order book, not the risk matrix).
+
+    Instruments are looked up in ``market.table`` (parsed and valued once per snapshot); the
+    rest is array code and one kernel call per currency pair."""
     if not positions:
         raise InvalidInputError("no positions", "positions")
-    insts: list[Instrument] = []
-    sizes = np.empty(len(positions))
-    for row, (name, size) in enumerate(positions.items()):
-        insts.append(parse_instrument(name))
-        if isinstance(size, bool) or not isinstance(size, (int, float)) or not math.isfinite(size):
-            raise InvalidInputError(f"size of {name} must be a finite number", "size", row)
-        sizes[row] = size
-    ccys = {i.settlement_currency.lower() for i in insts}
+    names = list(positions)
+    sizes = _sizes(names, list(positions.values()))
+    table = market.table
+    rows = table.rows(names)
+    ccy_codes = table.column("settlement_currency")[rows]
     if currency is None:
-        if len(ccys) != 1:
+        found = np.unique(ccy_codes)
+        if len(found) != 1:
             raise InvalidInputError(
-                f"positions settle in {sorted(ccys)}: pass currency=", "currency"
+                f"positions settle in {sorted(table.codes[c] for c in found)}: pass currency=",
+                "currency",
             )
-        currency = ccys.pop()
+        currency = table.codes[int(found[0])]
     currency = currency.lower()
+    pair_codes = table.column("pair")[rows]
     if params is None:
-        params = DeribitPMParams.latest_for(currency, {f"{i.base.lower()}_usd" for i in insts})
-    for row, inst in enumerate(insts):
-        if inst.settlement_currency.lower() != currency:
-            raise InvalidInputError(
-                f"{inst.name} settles in {inst.settlement_currency}, not {currency}",
-                "instrument",
-                row,
-            )
+        params = DeribitPMParams.latest_for(
+            currency, {table.codes[int(c)] for c in np.unique(pair_codes)}
+        )
+    want = table.code_of(currency)
+    wrong = ccy_codes != (-1 if want is None else want)
+    if wrong.any():
+        row = int(np.argmax(wrong))
+        settles = table.codes[int(ccy_codes[row])]
+        raise InvalidInputError(
+            f"{names[row]} settles in {settles.upper()}, not {currency}", "instrument", row
+        )
     if currency not in params.currencies:
         raise ModelParameterError(
             f"no parameters for currency {currency!r}", "model_params.currency"
@@ -340,12 +349,7 @@ def deribit_pm_margin(
             "published by Deribit; pymargin does not guess it"
         )
 
-    # Group instruments by currency pair (base_usd) within this settlement currency.
-    groups: dict[str, list[int]] = {}
-    for row, inst in enumerate(insts):
-        groups.setdefault(f"{inst.base.lower()}_usd", []).append(row)
-
-    initial: dict[str, dict[str, np.ndarray]] = {}
+    initial = _RiskVectors()
     pre: dict[str, dict[str, np.ndarray]] = {}
     agg: dict[str, dict[str, np.ndarray]] = {}
     labels: dict[str, list[str]] = {}
@@ -354,40 +358,37 @@ def deribit_pm_margin(
     worst_value_seen = math.inf
     roll = 0.0
     usd_settled = currency in ("usd", "usdc", "usdt")
-    for pair_name, rows in groups.items():
-        net_delta_usd = 0.0
+    n_std = 3 * (2 * params.buckets_count + 1)
+    ext_moves = np.array(EXTENDED_MOVES)
+    sign = np.sign(ext_moves)
+    _, first = np.unique(pair_codes, return_index=True)
+    for pair_code in pair_codes[np.sort(first)]:  # pairs in order of first appearance
+        pair_name = table.codes[int(pair_code)]
         if pair_name not in params.pairs:
             raise ModelParameterError(
                 f"no parameters for currency pair {pair_name!r}", "model_params.currency_pair"
             )
         pp = params.pairs[pair_name]
-        underlying = insts[rows[0]].underlying
+        sel = np.nonzero(pair_codes == pair_code)[0]
+        sub = rows[sel]
+        underlying = table.codes[int(table.column("underlying")[sub[0]])]
         index = market.index_price(underlying)
-        scen = _pair_scenarios(pair_name, underlying, pp, params.buckets_count)
-        n_std = 3 * (2 * params.buckets_count + 1)
-        sub = [insts[r] for r in rows]
-        per_unit = risk_arrays(sub, market, scen, threads=threads)
-        vectors = per_unit * sizes[rows][:, None]
-        ext_moves = np.array(EXTENDED_MOVES)
-        sign = np.sign(ext_moves)
+        scen = _pair_scenarios(underlying, pp, params.buckets_count)
+        vectors = risk_arrays_for_rows(market, sub, scen, threads=threads)
+        vectors *= sizes[sel][:, None]
         scale = pp.extended_table_factor * pp.price_range / np.abs(ext_moves)
-        for k, inst in enumerate(sub):
-            ext = vectors[k, n_std:] * scale
-            if inst.settlement is Settlement.INVERSE:
-                ext = ext * (1.0 + ext_moves) / (1.0 + sign * pp.price_range)
-            vectors[k, n_std:] = ext
-            initial[inst.name] = {
-                "standard": vectors[k, :n_std].copy(),
-                "extended": vectors[k, n_std:].copy(),
-            }
-        key = f"{insts[rows[0]].base.lower()}_{currency}"
+        inverse = table.column("settlement")[sub] == int(Settlement.INVERSE)
+        ext = vectors[:, n_std:] * scale
+        ext[inverse] *= (1.0 + ext_moves) / (1.0 + sign * pp.price_range)
+        vectors[:, n_std:] = ext
+        initial.add(names, sel, vectors, n_std)
+        key = f"{pair_name.split('_')[0]}_{currency}"
         pre_std = vectors[:, :n_std].sum(axis=0)
         pre_ext = vectors[:, n_std:].sum(axis=0)
         pre[key] = {"standard": pre_std, "extended": pre_ext}
         # Gains count at pnl_offset, capped at max_offsetable_pnl (USD, in settlement units).
         to_settle = 1.0 if usd_settled else 1.0 / index
         cap = cp.max_offsetable_pnl * to_settle
-
         agg_std = _credit(pre_std, cp.pnl_offset, cap)
         # Extended: the dampener shrinks each entry's magnitude, not past zero.
         damp = (
@@ -402,47 +403,46 @@ def deribit_pm_margin(
         labels[key] = list(scen.label)
         # Worst case of this pair: most negative entry; ties prefer the unchanged-vol entry of
         # a bucket, then the earlier entry (Deribit's published tie-breaks).
-        entries = [(v, "standard", j) for j, v in enumerate(agg_std)] + [
-            (v, "extended", j) for j, v in enumerate(agg_ext)
-        ]
-        low = min(v for v, _, _ in entries)
-        pair_worst = max(-low, 0.0)
-        worst_total += pair_worst
+        entries = np.concatenate([agg_std, agg_ext])
+        low = float(entries.min())
+        worst_total += max(-low, 0.0)
         if low < worst_value_seen:
             worst_value_seen = low
-            tied = [(src, j) for v, src, j in entries if v == low]
-            preferred = [t for t in tied if t[0] == "standard" and t[1] % 3 == _UNCHANGED_SLOT]
-            src, j = (preferred or tied)[0]
-            if src == "standard":
+            tied = np.nonzero(entries == low)[0]
+            preferred = tied[(tied < n_std) & (tied % 3 == _UNCHANGED_SLOT)]
+            j = int((preferred if len(preferred) else tied)[0])
+            if j < n_std:
                 kk = j // 3 - params.buckets_count
                 worst_bucket = {
                     "bucket": j // 3 + 1,
                     "side": "left" if kk < 0 else ("right" if kk > 0 else "center"),
-                    "source": src,
+                    "source": "standard",
                     "index": j,
                 }
             else:
+                j -= n_std
                 worst_bucket = {
                     "bucket": None,
                     "side": "left" if EXTENDED_MOVES[j] < 0 else "right",
-                    "source": src,
+                    "source": "extended",
                     "index": j,
                 }
         # Roll shock: per expiry, the net coin delta times max(floor, exp(a T) - 1).
-        by_expiry: dict[Any, float] = {}
-        t_of: dict[Any, float] = {}
-        deltas = _coin_deltas(sub, market)
-        for k, inst in enumerate(sub):
-            d = deltas[k] * sizes[rows[k]]
-            by_expiry[inst.expiry] = by_expiry.get(inst.expiry, 0.0) + d
-            t_of[inst.expiry] = inst.time_to_expiry(market.valuation_time)
-            net_delta_usd += d * index
+        deltas = _coin_deltas(market, sub) * sizes[sel]
+        expiry = table.column("expiry_key")[sub]
+        keys, which = np.unique(expiry, return_inverse=True)
+        net = np.bincount(which, weights=deltas, minlength=len(keys))
+        t_key = np.zeros(len(keys))
+        t_key[which] = table.column("time")[sub]
         coin_to_settle = index if usd_settled else 1.0
-        for e, d in by_expiry.items():
-            roll += coin_to_settle * max(
-                cp.min_annualised_move * abs(d),
-                abs(math.expm1(cp.annualised_move_risk * t_of[e]) * d),
-            )
+        roll += float(
+            coin_to_settle
+            * np.maximum(
+                cp.min_annualised_move * np.abs(net),
+                np.abs(np.expm1(cp.annualised_move_risk * t_key) * net),
+            ).sum()
+        )
+        net_delta_usd = float(deltas.sum()) * index
         if abs(net_delta_usd) > pp.delta_total_liq_shock_threshold:
             raise ModelCoverageError(
                 f"net delta {net_delta_usd:,.0f} USD exceeds delta_total_liq_shock_threshold "
@@ -476,24 +476,78 @@ def deribit_pm_margin(
     )
 
 
+class _RiskVectors(Mapping[str, dict[str, np.ndarray]]):
+    """Per-instrument risk vectors (``initial_risk_vectors`` of the response), held as the
+    matrices they were computed in; the name index and an instrument's entry are built when
+    they are first read (a large account's margin does not pay for them)."""
+
+    def __init__(self) -> None:
+        self._blocks: list[tuple[list[str], np.ndarray, np.ndarray, int]] = []
+        self._where: dict[str, tuple[int, int]] | None = None
+
+    def add(self, names: list[str], sel: np.ndarray, vectors: np.ndarray, n_std: int) -> None:
+        self._blocks.append((names, sel, vectors, n_std))
+        self._where = None
+
+    def _index(self) -> dict[str, tuple[int, int]]:
+        if self._where is None:
+            self._where = {
+                names[i]: (b, k)
+                for b, (names, sel, _, _) in enumerate(self._blocks)
+                for k, i in enumerate(sel.tolist())
+            }
+        return self._where
+
+    def __getitem__(self, name: str) -> dict[str, np.ndarray]:
+        b, k = self._index()[name]
+        _, _, vectors, n_std = self._blocks[b]
+        return {"standard": vectors[k, :n_std].copy(), "extended": vectors[k, n_std:].copy()}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index())
+
+    def __len__(self) -> int:
+        return sum(len(sel) for _, sel, _, _ in self._blocks)
+
+
+def _sizes(names: list[str], values: list[Any]) -> np.ndarray:
+    """Position sizes as float64, refusing anything but finite int/float (bool included) with
+    the row named; one vectorised check on the normal path."""
+    if not set(map(type, values)) <= {float, int, np.float64}:
+        for row, v in enumerate(values):
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number)):
+                raise InvalidInputError(f"size of {names[row]} must be a number", "size", row)
+    sizes = np.array(values, dtype=np.float64)
+    bad = ~np.isfinite(sizes)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise InvalidInputError(f"size of {names[row]} must be finite", "size", row)
+    return sizes
+
+
 def _credit(v: np.ndarray, pnl_offset: float, cap: float) -> np.ndarray:
     """Gains count at ``pnl_offset``, capped at ``cap``; losses in full."""
     return np.where(v > 0, np.minimum(v * pnl_offset, cap), v)
 
 
-def _coin_deltas(insts: list[Instrument], market: Market) -> np.ndarray:
+def _coin_deltas(market: Market, rows: np.ndarray) -> np.ndarray:
     """Exposure in coin per unit position: 1 for futures, perpetuals and spot; the USD Black
     delta dV/dF for options (per coin of underlying), all options in one batch call."""
-    out = np.ones(len(insts))
-    rows = [k for k, inst in enumerate(insts) if inst.kind is InstrumentKind.OPTION]
-    if not rows:
+    table = market.table
+    out = np.ones(len(rows))
+    opt = table.column("kind")[rows] == int(InstrumentKind.OPTION)
+    if not opt.any():
         return out
-    f = np.array([market.underlying_price(insts[k], k) for k in rows])
-    strike = np.array([insts[k].strike for k in rows], dtype=np.float64)
-    t = np.array([insts[k].time_to_expiry(market.valuation_time) for k in rows])
-    vol = np.array([market.implied_vol(insts[k], k) for k in rows])
-    call = np.array([int(insts[k].option_type or 0) == 1 for k in rows])
-    g = black76_greeks(f, strike, t, vol, 0.0, call, which=Greek.DELTA_FORWARD)
+    r = rows[opt]
+    g = black76_greeks(
+        table.column("forward")[r],
+        table.column("strike")[r],
+        table.column("time")[r],
+        table.column("vol")[r],
+        0.0,
+        table.column("is_call")[r].astype(bool),
+        which=Greek.DELTA_FORWARD,
+    )
     assert g.delta_forward is not None
-    out[rows] = g.delta_forward
+    out[opt] = g.delta_forward
     return out

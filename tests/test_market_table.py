@@ -1,0 +1,96 @@
+"""The market's columnar instrument table and the smile used for options without a mark IV."""
+
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+
+import pymargin as pm
+from pymargin.demo import demo_market, load_demo_chain
+from pymargin.market import Mark, Market, MarketDataError
+
+T0 = datetime(2025, 12, 5, 9, tzinfo=timezone.utc)
+
+
+def _market():
+    marks = {
+        "BTC-26DEC25-80000-P": Mark(mark_iv=0.62, underlying_price=90500.0),
+        "BTC-26DEC25-90000-C": Mark(mark_iv=0.50, underlying_price=90500.0),
+        "BTC-26DEC25-100000-C": Mark(mark_iv=0.55, underlying_price=90500.0),
+        "BTC-26DEC25-120000-C": Mark(mark_iv=0.70, underlying_price=90500.0),
+        "BTC-26DEC25": Mark(mark_price=90480.0),
+    }
+    return Market(T0, {"BTC_USD": 90000.0}, marks)
+
+
+def test_rows_are_stable_and_columns_match_the_instruments():
+    m = _market()
+    names = ["BTC-26DEC25-90000-C", "BTC-PERPETUAL", "BTC-26DEC25", "BTC-26DEC25-90000-C"]
+    rows = m.table.rows(names)
+    assert rows.tolist() == [0, 1, 2, 0]
+    assert m.table.rows(["BTC-PERPETUAL"]).tolist() == [1]
+    col = m.table.column
+    assert col("kind").tolist() == [3, 2, 1]
+    assert col("forward").tolist() == [90500.0, 90000.0, 90480.0]
+    assert col("vol")[0] == 0.50 and col("is_call")[0] == 1
+    inst = pm.parse_instrument("BTC-26DEC25-90000-C")
+    assert col("time")[0] == inst.time_to_expiry(T0)
+    with pytest.raises(ValueError):
+        col("strike")[0] = 1.0  # read-only views
+
+
+def test_a_bad_name_names_its_row_and_adds_nothing():
+    m = _market()
+    m.table.rows(["BTC-PERPETUAL"])
+    with pytest.raises(pm.InvalidInputError) as e:
+        m.table.rows(["BTC-26DEC25-90000-C", "BTC-31FEB26-1-C"])
+    assert (e.value.field, e.value.index) == ("expiry", 1)
+    assert len(m.table) == 1  # the good name of the failing call was not added
+    with pytest.raises(pm.InvalidInputError) as e:
+        m.table.rows(["BTC-PERPETUAL", "BTC-1DEC25-90000-C"])  # expired
+    assert e.value.index == 1
+    with pytest.raises(MarketDataError) as e:
+        m.table.rows(["ETH-PERPETUAL"])  # no index for ETH
+    assert e.value.field == "index"
+
+
+def test_smile_is_exact_at_marks_monotone_between_and_flat_outside():
+    m = _market()
+    f = 90500.0
+    at = {k: m.smile_vol(pm.parse_instrument(f"BTC-26DEC25-{k}-C")) for k in (80000, 100000)}
+    assert at[80000] == pytest.approx(0.62, abs=1e-15)
+    assert at[100000] == pytest.approx(0.55, abs=1e-15)
+    strikes = np.linspace(90000, 100000, 41)
+    vols = [m.smile_vol(pm.parse_instrument(f"BTC-26DEC25-{int(k)}-P")) for k in strikes]
+    assert np.all(np.diff(vols) >= -1e-15)  # the marks rise from 0.50 to 0.55: no dip between
+    assert m.smile_vol(pm.parse_instrument("BTC-26DEC25-200000-C")) == 0.70
+    assert m.smile_vol(pm.parse_instrument("BTC-26DEC25-20000-P")) == 0.62
+    # the smile is read against each option's own forward (its expiry's underlying price)
+    assert m.underlying_price(pm.parse_instrument("BTC-26DEC25-95000-C")) == f
+
+
+def test_without_enough_marks_the_vol_error_names_the_field():
+    m = Market(T0, {"BTC_USD": 90000.0}, {"BTC-26DEC25-90000-C": Mark(mark_iv=0.5)})
+    with pytest.raises(MarketDataError) as e:
+        m.table.rows(["BTC-26DEC25-95000-C"])
+    assert (e.value.field, e.value.index) == ("mark_iv", 0)
+
+
+def test_smile_reproduces_left_out_marks_of_the_real_chain():
+    """Leave every third strike of the real 2025-12-05 chain out: the smile built from the
+    others gives their Deribit mark IVs to within a vol point in the body of the smile."""
+    chain = load_demo_chain()
+    full = demo_market()
+    keep = {n: mk for i, (n, mk) in enumerate(full.marks.items()) if i % 3 != 0}
+    m = Market(full.valuation_time, full.index, keep)
+    errs = []
+    for i, name in enumerate(chain.name):
+        if i % 3 != 0:
+            continue
+        inst = pm.parse_instrument(name)
+        k = np.log(inst.strike / chain.forward[i])
+        if abs(k) > 0.3 or chain.time[i] < 3 / 365:
+            continue
+        errs.append(abs(m.implied_vol(inst) - chain.mark_iv[i]))
+    assert len(errs) > 50
+    assert np.median(errs) < 0.002 and max(errs) < 0.01
