@@ -55,9 +55,7 @@ class Market:
         self._curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._smiles: dict[tuple[str, datetime], tuple[np.ndarray, np.ndarray] | None] = {}
         self._table: InstrumentTable | None = None
-        self._groups: dict[tuple[str, datetime | None], list[tuple[Instrument, Mark]]] | None = (
-            None
-        )
+        self._groups: dict[tuple[str, datetime | None], list[tuple[Instrument, Mark]]] | None = None
         if self.valuation_time.tzinfo is None:
             raise MarketDataError("must be timezone-aware (UTC)", "valuation_time")
         for name, price in self.index.items():

@@ -116,9 +116,7 @@ class InstrumentTable:
 
     def _materialise(self) -> dict[str, np.ndarray]:
         if self._arrays is None:
-            self._arrays = {
-                k: np.asarray(self._cols[k], dtype=dt) for k, dt in _COLUMNS.items()
-            }
+            self._arrays = {k: np.asarray(self._cols[k], dtype=dt) for k, dt in _COLUMNS.items()}
         return self._arrays
 
     def column(self, name: str) -> np.ndarray:

@@ -158,6 +158,16 @@ class DeribitPMParams:
             mp,
         )
 
+    def currency_params(self, currency: str) -> CurrencyParams | None:
+        """Parameters of a settlement or collateral currency; USDC and USDT fall back to the
+        ``usd`` block (the parameter sets name the stablecoin segment ``usd``)."""
+        c = currency.lower()
+        if c in self.currencies:
+            return self.currencies[c]
+        if c in ("usdc", "usdt") and "usd" in self.currencies:
+            return self.currencies["usd"]
+        return None
+
     @classmethod
     def load(cls, version: str | None = None) -> DeribitPMParams:
         """A shipped parameter version (``pymargin.models.available_versions('deribit_pm')``)."""
@@ -170,7 +180,7 @@ class DeribitPMParams:
         shipped files are venue snapshots, each for the currencies it was captured for)."""
         for version in reversed(available_versions("deribit_pm")):
             p = cls.load(version)
-            if currency in p.currencies and pairs <= set(p.pairs):
+            if p.currency_params(currency) is not None and pairs <= set(p.pairs):
                 return p
         raise ModelParameterError(
             f"no shipped Deribit PM parameters cover {currency} / {sorted(pairs)}; pass params= "
@@ -331,7 +341,8 @@ def deribit_pm_margin(
         raise InvalidInputError(
             f"{names[row]} settles in {settles.upper()}, not {currency}", "instrument", row
         )
-    if currency not in params.currencies:
+    cp_found = params.currency_params(currency)
+    if cp_found is None:
         raise ModelParameterError(
             f"no parameters for currency {currency!r}", "model_params.currency"
         )
@@ -342,7 +353,7 @@ def deribit_pm_margin(
     ):
         if not (math.isfinite(v) and v >= 0):
             raise InvalidInputError("must be finite and >= 0", name)
-    cp = params.currencies[currency]
+    cp = cp_found
     if cp.correlation_set:
         raise ModelCoverageError(
             "correlation contingency (correlation_set = true) is not "
@@ -374,13 +385,7 @@ def deribit_pm_margin(
         underlying = table.codes[int(table.column("underlying")[sub[0]])]
         index = market.index_price(underlying)
         scen = _pair_scenarios(underlying, pp, params.buckets_count)
-        vectors = risk_arrays_for_rows(market, sub, scen, threads=threads)
-        vectors *= sizes[sel][:, None]
-        scale = pp.extended_table_factor * pp.price_range / np.abs(ext_moves)
-        inverse = table.column("settlement")[sub] == int(Settlement.INVERSE)
-        ext = vectors[:, n_std:] * scale
-        ext[inverse] *= (1.0 + ext_moves) / (1.0 + sign * pp.price_range)
-        vectors[:, n_std:] = ext
+        vectors = _position_vectors(market, sub, sizes[sel], scen, pp, n_std, threads)
         initial.add(names, sel, vectors, n_std)
         key = f"{pair_name.split('_')[0]}_{currency}"
         pre_std = vectors[:, :n_std].sum(axis=0)
@@ -403,45 +408,15 @@ def deribit_pm_margin(
         labels[key] = list(scen.label)
         # Worst case of this pair: most negative entry; ties prefer the unchanged-vol entry of
         # a bucket, then the earlier entry (Deribit's published tie-breaks).
-        entries = np.concatenate([agg_std, agg_ext])
-        low = float(entries.min())
+        low, bucket = _worst_entry(agg_std, agg_ext, params.buckets_count)
         worst_total += max(-low, 0.0)
         if low < worst_value_seen:
             worst_value_seen = low
-            tied = np.nonzero(entries == low)[0]
-            preferred = tied[(tied < n_std) & (tied % 3 == _UNCHANGED_SLOT)]
-            j = int((preferred if len(preferred) else tied)[0])
-            if j < n_std:
-                kk = j // 3 - params.buckets_count
-                worst_bucket = {
-                    "bucket": j // 3 + 1,
-                    "side": "left" if kk < 0 else ("right" if kk > 0 else "center"),
-                    "source": "standard",
-                    "index": j,
-                }
-            else:
-                j -= n_std
-                worst_bucket = {
-                    "bucket": None,
-                    "side": "left" if EXTENDED_MOVES[j] < 0 else "right",
-                    "source": "extended",
-                    "index": j,
-                }
+            worst_bucket = bucket
         # Roll shock: per expiry, the net coin delta times max(floor, exp(a T) - 1).
         deltas = _coin_deltas(market, sub) * sizes[sel]
-        expiry = table.column("expiry_key")[sub]
-        keys, which = np.unique(expiry, return_inverse=True)
-        net = np.bincount(which, weights=deltas, minlength=len(keys))
-        t_key = np.zeros(len(keys))
-        t_key[which] = table.column("time")[sub]
         coin_to_settle = index if usd_settled else 1.0
-        roll += float(
-            coin_to_settle
-            * np.maximum(
-                cp.min_annualised_move * np.abs(net),
-                np.abs(np.expm1(cp.annualised_move_risk * t_key) * net),
-            ).sum()
-        )
+        roll += coin_to_settle * _roll_shock_coin(market, sub, deltas, cp)
         net_delta_usd = float(deltas.sum()) * index
         if abs(net_delta_usd) > pp.delta_total_liq_shock_threshold:
             raise ModelCoverageError(
@@ -523,6 +498,76 @@ def _sizes(names: list[str], values: list[Any]) -> np.ndarray:
         row = int(np.argmax(bad))
         raise InvalidInputError(f"size of {names[row]} must be finite", "size", row)
     return sizes
+
+
+def _position_vectors(
+    market: Market,
+    rows: np.ndarray,
+    sizes: np.ndarray,
+    scen: ScenarioSet,
+    pp: PairParams,
+    n_std: int,
+    threads: int | None,
+) -> np.ndarray:
+    """Risk vectors of positions (rows x scenarios, settlement currency): revaluation times
+    size, the extended entries scaled by extended_table_factor x range/|M| (inverse instruments
+    also by (1 + M)/(1 + sign(M) range))."""
+    table = market.table
+    ext_moves = np.array(EXTENDED_MOVES)
+    vectors = risk_arrays_for_rows(market, rows, scen, threads=threads)
+    vectors *= sizes[:, None]
+    scale = pp.extended_table_factor * pp.price_range / np.abs(ext_moves)
+    inverse = table.column("settlement")[rows] == int(Settlement.INVERSE)
+    ext = vectors[:, n_std:] * scale
+    ext[inverse] *= (1.0 + ext_moves) / (1.0 + np.sign(ext_moves) * pp.price_range)
+    vectors[:, n_std:] = ext
+    return vectors
+
+
+def _worst_entry(
+    agg_std: np.ndarray, agg_ext: np.ndarray, buckets: int
+) -> tuple[float, dict[str, Any]]:
+    """Most negative aggregated entry and its bucket/side/source/index; ties prefer the
+    unchanged-vol entry of a bucket, then the earlier entry (Deribit's published tie-breaks)."""
+    n_std = len(agg_std)
+    entries = np.concatenate([agg_std, agg_ext])
+    low = float(entries.min())
+    tied = np.nonzero(entries == low)[0]
+    preferred = tied[(tied < n_std) & (tied % 3 == _UNCHANGED_SLOT)]
+    j = int((preferred if len(preferred) else tied)[0])
+    if j < n_std:
+        kk = j // 3 - buckets
+        return low, {
+            "bucket": j // 3 + 1,
+            "side": "left" if kk < 0 else ("right" if kk > 0 else "center"),
+            "source": "standard",
+            "index": j,
+        }
+    j -= n_std
+    return low, {
+        "bucket": None,
+        "side": "left" if EXTENDED_MOVES[j] < 0 else "right",
+        "source": "extended",
+        "index": j,
+    }
+
+
+def _roll_shock_coin(
+    market: Market, rows: np.ndarray, deltas: np.ndarray, cp: CurrencyParams
+) -> float:
+    """Roll shock in coin: per expiry, max(min_annualised_move |delta|,
+    |(exp(annualised_move_risk T) - 1) delta|) over the expiry's net coin delta."""
+    table = market.table
+    keys, which = np.unique(table.column("expiry_key")[rows], return_inverse=True)
+    net = np.bincount(which, weights=deltas, minlength=len(keys))
+    t_key = np.zeros(len(keys))
+    t_key[which] = table.column("time")[rows]
+    return float(
+        np.maximum(
+            cp.min_annualised_move * np.abs(net),
+            np.abs(np.expm1(cp.annualised_move_risk * t_key) * net),
+        ).sum()
+    )
 
 
 def _credit(v: np.ndarray, pnl_offset: float, cap: float) -> np.ndarray:

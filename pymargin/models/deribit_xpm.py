@@ -1,0 +1,245 @@
+"""Deribit cross-collateral portfolio margin (X:PM): every settlement currency in one USD risk
+matrix.
+
+What Deribit publishes (shared/reference/margin-methodologies.md section 1.2, "X:PM / cross
+collateral"): all collateral currencies are valued in USD and pooled, any of them can margin
+any derivative, some carry a haircut; the parameter block has, per currency, ``pnl_offset``,
+``max_offsetable_pnl``, ``haircut`` and ``equity_side_impact``. How they combine is not
+published. pymargin's construction, built from the segregated model (deribit_pm) step by step,
+each step labelled:
+
+1. Per currency pair, every position is revalued under the pair's S:PM scenarios and its P&L
+   converted to USD scenario by scenario: a coin P&L at the coin's shocked price S (1 + m) (the
+   coin's USD value in that scenario), stablecoin P&L one to one. Extended entries are then
+   scaled by extended_table_factor x range/|M|, which maps a USD-linear exposure onto its
+   +-range edge value (the USD counterpart of S:PM's coin scaling).
+2. Collateral balances are positions too: a coin balance of the pair's base currency moves with
+   the pair's price (balance x S x m) where ``equity_side_impact`` says so (``both``: gains and
+   losses; ``positive`` / ``negative``: that side only; ``none``: not shocked).
+3. Per (pair, settlement currency) the vectors are summed; gains are credited at that
+   currency's ``pnl_offset``, capped at ``max_offsetable_pnl`` (USD), losses in full: this is
+   how much a gain in one currency may offset a loss in another. Extended entries then lose the
+   dampener in magnitude, not past zero: (|M|/range - 1) x extended_dampener USD (S:PM's coin
+   dampener is this amount at the edge price).
+4. Per pair the currencies' vectors are added (one USD risk matrix); the worst case is the sum
+   over pairs of each pair's most negative entry, reported with its bucket as in S:PM.
+5. Roll shock per (pair, settlement currency, expiry) with the settlement currency's
+   parameters, in USD at the index; delta shock and correlation contingency as in S:PM (a
+   ``ModelCoverageError`` where they would apply).
+6. RMM = worst case + roll shock; IM = RMM + the order-book margins; MM = mm_factor x RMM.
+   Haircuts reduce the collateral's value in the margin balance (see
+   :func:`pymargin.account_summary`), not the requirement.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import InvalidInputError
+from ..market import Market
+from ..risk import risk_arrays_for_rows
+from .deribit_pm import (
+    EXTENDED_MOVES,
+    DeribitPMParams,
+    _coin_deltas,
+    _credit,
+    _pair_scenarios,
+    _roll_shock_coin,
+    _round9,
+    _sizes,
+    _worst_entry,
+)
+from .params import ModelCoverageError, ModelParameterError
+
+__all__ = ["STABLECOINS", "DeribitXPMResult", "deribit_xpm_margin"]
+
+# Settlement currencies valued at 1 USD (a depeg is a stress scenario, not a margin input).
+STABLECOINS = frozenset({"usd", "usdc", "usdt"})
+
+
+@dataclass
+class DeribitXPMResult:
+    """Cross portfolio margin in USD, with the per-pair USD vectors that produce it."""
+
+    initial_margin: float
+    maintenance_margin: float
+    risk_matrix_margin: float
+    worst_case: float
+    worst_case_bucket: dict[str, Any]
+    worst_pair: str
+    roll_shock: float
+    mmp_margin: float
+    open_orders_margin: float
+    spot_margin: float
+    currency_vectors: dict[str, dict[str, np.ndarray]]  # "btc_usd/btc" -> credited USD vectors
+    aggregated_risk_vectors: dict[str, dict[str, np.ndarray]]  # per pair, USD
+    scenario_labels: dict[str, list[str]]
+    params: DeribitPMParams
+    currency: str = "usd"
+
+    def explain(self) -> str:
+        b = self.worst_case_bucket
+        lines = [
+            f"Cross portfolio margin (one USD risk matrix): IM {self.initial_margin:,.2f}, "
+            f"MM {self.maintenance_margin:,.2f} USD.",
+            f"Risk-matrix margin {self.risk_matrix_margin:,.2f} = worst case "
+            f"{self.worst_case:,.2f} (largest pair loss: {self.worst_pair}, {b.get('source')} "
+            f"scenario #{b.get('index')}) + roll shock {self.roll_shock:,.2f}.",
+            "Gains in one settlement currency offset losses in another only at that "
+            "currency's pnl_offset (capped at max_offsetable_pnl).",
+        ]
+        return "\n".join(lines)
+
+
+def deribit_xpm_margin(
+    positions: dict[str, float],
+    market: Market,
+    params: DeribitPMParams,
+    collateral: dict[str, float] | None = None,
+    *,
+    mmp_margin: float = 0.0,
+    open_orders_margin: float = 0.0,
+    spot_margin: float = 0.0,
+    threads: int | None = None,
+) -> DeribitXPMResult:
+    """X:PM of ``positions`` (any settlement currencies) and ``collateral`` (currency ->
+    balance, >= 0, in the currency's units) under ``params`` (which must cover every settlement
+    and collateral currency and every pair); see the module docstring for each step."""
+    if not isinstance(params, DeribitPMParams):
+        raise InvalidInputError("expected DeribitPMParams", "params")
+    coll = {k.lower(): v for k, v in (collateral or {}).items()}
+    for row, (ccy, bal) in enumerate(coll.items()):
+        if isinstance(bal, bool) or not isinstance(bal, (int, float)) or not math.isfinite(bal):
+            raise InvalidInputError(f"balance of {ccy} must be a finite number", "collateral", row)
+        if bal < 0:
+            raise InvalidInputError(f"balance of {ccy} must be >= 0", "collateral", row)
+        if params.currency_params(ccy) is None:
+            raise ModelParameterError(
+                f"no parameters for currency {ccy!r}", "model_params.currency"
+            )
+    for name, v in (
+        ("mmp_margin", mmp_margin),
+        ("open_orders_margin", open_orders_margin),
+        ("spot_margin", spot_margin),
+    ):
+        if not (math.isfinite(v) and v >= 0):
+            raise InvalidInputError("must be finite and >= 0", name)
+    if not positions and not coll:
+        raise InvalidInputError("no positions and no collateral", "positions")
+    names = list(positions)
+    sizes = _sizes(names, list(positions.values()))
+    table = market.table
+    rows = table.rows(names)
+    ccy_codes = table.column("settlement_currency")[rows]
+    pair_codes = table.column("pair")[rows]
+    for c in np.unique(ccy_codes):
+        ccy = table.codes[int(c)]
+        if params.currency_params(ccy) is None:
+            row = int(np.argmax(ccy_codes == c))
+            raise ModelParameterError(
+                f"{names[row]} settles in {ccy}, which the parameters do not cover",
+                "model_params.currency",
+            )
+    if any(params.currencies[c].correlation_set for c in params.currencies):
+        raise ModelCoverageError(
+            "correlation contingency (correlation_set = true) is not published by Deribit"
+        )
+    _, first = np.unique(pair_codes, return_index=True)
+    pairs = [table.codes[int(p)] for p in pair_codes[np.sort(first)]]
+    for ccy in coll:
+        if ccy not in STABLECOINS and f"{ccy}_usd" not in pairs and coll[ccy] > 0:
+            pairs.append(f"{ccy}_usd")  # a coin balance alone is a position in its pair
+    n_std = 3 * (2 * params.buckets_count + 1)
+    ext_moves = np.array(EXTENDED_MOVES)
+    per_ccy: dict[str, dict[str, np.ndarray]] = {}
+    agg: dict[str, dict[str, np.ndarray]] = {}
+    labels: dict[str, list[str]] = {}
+    worst_total = 0.0
+    worst_value_seen = math.inf
+    worst_bucket: dict[str, Any] = {}
+    worst_pair = ""
+    roll = 0.0
+    for pair in pairs:
+        if pair not in params.pairs:
+            raise ModelParameterError(
+                f"no parameters for currency pair {pair!r}", "model_params.currency_pair"
+            )
+        pp = params.pairs[pair]
+        base = pair.split("_")[0]
+        underlying = f"{base.upper()}_USD"
+        index = market.index_price(underlying)
+        scen = _pair_scenarios(underlying, pp, params.buckets_count)
+        moves = scen.move[:, 0]
+        shocked_price = index * (1.0 + moves)
+        code = table.code_of(pair)
+        in_pair = np.nonzero(pair_codes == code)[0] if code is not None else rows[:0]
+        scale = pp.extended_table_factor * pp.price_range / np.abs(ext_moves)
+        total_std = np.zeros(n_std)
+        total_ext = np.zeros(len(ext_moves))
+        ccys = {table.codes[int(c)] for c in ccy_codes[in_pair]}
+        if base in coll:
+            ccys.add(base)
+        for ccy in sorted(ccys):
+            cp = params.currency_params(ccy)
+            assert cp is not None  # checked above
+            sel = in_pair[ccy_codes[in_pair] == table.code_of(ccy)]
+            usd = np.zeros(scen.n)
+            if len(sel):
+                sub = rows[sel]
+                pnl = sizes[sel] @ risk_arrays_for_rows(market, sub, scen, threads=threads)
+                usd += pnl if ccy in STABLECOINS else pnl * shocked_price
+                deltas = _coin_deltas(market, sub) * sizes[sel]
+                roll += index * _roll_shock_coin(market, sub, deltas, cp)
+                net_usd = float(deltas.sum()) * index
+                if abs(net_usd) > pp.delta_total_liq_shock_threshold:
+                    raise ModelCoverageError(
+                        f"net delta {net_usd:,.0f} USD in {pair}/{ccy} exceeds "
+                        "delta_total_liq_shock_threshold: Deribit's delta-shock formula is not "
+                        "published"
+                    )
+            if ccy == base and coll.get(ccy, 0.0) > 0:
+                move_usd = coll[ccy] * index * moves
+                side = cp.equity_side_impact
+                if side == "none":
+                    move_usd[:] = 0.0
+                elif side == "positive":
+                    move_usd = np.maximum(move_usd, 0.0)
+                elif side == "negative":
+                    move_usd = np.minimum(move_usd, 0.0)
+                usd += move_usd
+            usd[n_std:] *= scale
+            std = _credit(usd[:n_std], cp.pnl_offset, cp.max_offsetable_pnl)
+            ext_c = _credit(usd[n_std:], cp.pnl_offset, cp.max_offsetable_pnl)
+            damp = (np.abs(ext_moves) / pp.price_range - 1.0) * cp.extended_dampener
+            ext = np.sign(ext_c) * np.maximum(np.abs(ext_c) - damp, 0.0)
+            per_ccy[f"{pair}/{ccy}"] = {"standard": std, "extended": ext}
+            total_std += std
+            total_ext += ext
+        agg[pair] = {"standard": total_std, "extended": total_ext}
+        labels[pair] = list(scen.label)
+        low, bucket = _worst_entry(total_std, total_ext, params.buckets_count)
+        worst_total += max(-low, 0.0)
+        if low < worst_value_seen:
+            worst_value_seen, worst_bucket, worst_pair = low, bucket, pair
+    rmm = _round9(worst_total) + roll
+    im = _round9(rmm + mmp_margin + open_orders_margin + spot_margin)
+    return DeribitXPMResult(
+        im,
+        params.mm_factor * rmm,
+        rmm,
+        worst_total,
+        worst_bucket,
+        worst_pair,
+        roll,
+        mmp_margin,
+        open_orders_margin,
+        spot_margin,
+        per_ccy,
+        agg,
+        labels,
+        params,
+    )
