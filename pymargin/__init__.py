@@ -1,14 +1,23 @@
 """pymargin: portfolio-margining risk engine for crypto derivatives.
 
-This release provides the pricing foundation: exact, fast European option prices, Greeks and
-implied volatilities (Black-76, Black-Scholes-Merton and inverse/coin-settled options) over
-numpy arrays, backed by an embeddable C++ core.
+Exact, fast European option prices, Greeks and implied volatilities (Black-76,
+Black-Scholes-Merton and inverse/coin-settled options) over numpy arrays; scenario revaluation
+(risk arrays) in an embeddable C++ core; the published margin models of the venues (Deribit
+standard, segregated and cross portfolio margin, Paradex, SPAN, FINRA/Cboe) on portfolios and
+accounts.
 """
 
 from __future__ import annotations
 
 from . import _core, models, risk
 from ._core import scalar, simd_level
+from .account import (
+    Account,
+    AccountSummary,
+    MarginMode,
+    account_summary,
+    compare_margin_modes,
+)
 from .enums import Greek, OptionType
 from .exceptions import InputTypeError, InvalidInputError, NoSolutionError, PymarginError
 from .instruments import (
@@ -37,6 +46,8 @@ from .pricing import (
 __version__: str = _core.__version__
 
 __all__ = [
+    "Account",
+    "AccountSummary",
     "Greek",
     "Greeks",
     "InputTypeError",
@@ -44,6 +55,7 @@ __all__ = [
     "InstrumentKind",
     "InvalidInputError",
     "InvalidInstrumentError",
+    "MarginMode",
     "MarginModel",
     "MarginResult",
     "Mark",
@@ -55,12 +67,14 @@ __all__ = [
     "PymarginError",
     "Settlement",
     "__version__",
+    "account_summary",
     "black76_greeks",
     "black76_implied_vol",
     "black76_price",
     "bsm_greeks",
     "bsm_implied_vol",
     "bsm_price",
+    "compare_margin_modes",
     "inverse_greeks",
     "inverse_implied_vol",
     "inverse_price",

@@ -12,14 +12,23 @@ from .exceptions import InputTypeError, InvalidInputError
 from .market import Market
 from .models.deribit_pm import DeribitPMParams, DeribitPMResult, deribit_pm_margin
 from .models.deribit_standard import DeribitStandardParams, deribit_standard_margin
+from .models.deribit_xpm import DeribitXPMResult, deribit_xpm_margin
+from .models.paradex_pm import paradex_pm_margin
+from .models.scan import finra_pm_margin
 from .portfolio import Portfolio
 
 __all__ = ["MarginModel", "MarginResult", "margin"]
 
 
 class MarginModel(enum.Enum):
-    DERIBIT_PM = "deribit_pm"
-    DERIBIT_STANDARD = "deribit_standard"
+    """The margin models :func:`margin` applies."""
+
+    DERIBIT_PM = "deribit_pm"  # segregated portfolio margin (S:PM), per settlement currency
+    DERIBIT_XPM = "deribit_xpm"  # cross portfolio margin (X:PM), one USD risk matrix
+    DERIBIT_STANDARD = "deribit_standard"  # per-position standard margin (S:SM)
+    PARADEX_PM = "paradex_pm"  # SCAN-24 and the minimum delta requirement, USDC
+    SPAN16 = "span16"  # CME SPAN classic: scan risk, spreads, credits, short option minimum
+    FINRA_PM = "finra_pm"  # +-15 % x 10 points with the per-contract minimum, USD
 
 
 @dataclass
@@ -53,61 +62,145 @@ def margin(
     *,
     params: Any = None,
     currency: str | None = None,
+    collateral: dict[str, float] | None = None,
     mmp_margin: float = 0.0,
     open_orders_margin: float = 0.0,
     spot_margin: float = 0.0,
 ) -> MarginResult:
-    """Margin of ``portfolio`` under ``model`` (see :class:`MarginModel`). ``mmp_margin``,
+    """Margin of ``portfolio`` under ``model`` (see :class:`MarginModel`).
+
+    ``params``: the model's parameter set (DeribitPMParams for the Deribit PM models,
+    DeribitStandardParams, SpanParams; a version string for Paradex; None for the newest
+    shipped set). ``currency`` picks the settlement currency of the segregated models;
+    ``collateral`` (currency -> balance) enters X:PM's risk matrix. ``mmp_margin``,
     ``open_orders_margin`` and ``spot_margin`` are the order-book parts of Deribit's IM: inputs,
     since they come from the order book, not from the risk matrix."""
     if not isinstance(model, MarginModel):
         raise InputTypeError("use a pymargin.MarginModel member", "model")
     pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+    extras = {
+        "mmp_margin": mmp_margin,
+        "open_orders_margin": open_orders_margin,
+        "spot_margin": spot_margin,
+    }
     if model is MarginModel.DERIBIT_PM:
-        if params is not None and not isinstance(params, DeribitPMParams):
-            raise InputTypeError("expected DeribitPMParams", "params")
-        r: DeribitPMResult = deribit_pm_margin(
-            pf.positions,
-            market,
-            params,
-            currency=currency,
-            mmp_margin=mmp_margin,
-            open_orders_margin=open_orders_margin,
-            spot_margin=spot_margin,
-        )
-        labels: list[str] = []
-        pnl: list[float] = []
-        for key, vec in r.aggregated_risk_vectors.items():
-            names = r.scenario_labels[key]
-            std = vec["standard"]
-            ext = vec["extended"]
-            labels += [f"{key} {n}" for n in names]
-            pnl += list(std) + list(ext)
-        b = r.worst_case_bucket
-        worst = f"{b['source']} #{b['index']}"
-        components = {
-            "worst_case": r.worst_case,
-            "roll_shock": r.roll_shock,
-            "delta_shock": r.delta_shock,
-            "correlation_contingency": r.correlation_contingency,
-            "risk_matrix_margin": r.risk_matrix_margin,
-            "mmp_margin": r.mmp_margin,
-            "open_orders_margin": r.open_orders_margin,
-            "spot_margin": r.spot_margin,
-        }
-        return MarginResult(
-            model,
-            r.currency,
-            r.initial_margin,
-            r.maintenance_margin,
-            components,
-            worst,
-            labels,
-            np.asarray(pnl),
-            r,
-        )
-    if params is not None and not isinstance(params, DeribitStandardParams):
-        raise InputTypeError("expected DeribitStandardParams", "params")
+        return _deribit_pm(pf, market, params, currency, extras)
+    if model is MarginModel.DERIBIT_XPM:
+        return _deribit_xpm(pf, market, params, collateral, extras)
+    if model is MarginModel.DERIBIT_STANDARD:
+        return _deribit_standard(pf, market, params, currency)
+    if model is MarginModel.PARADEX_PM:
+        return _paradex(pf, market, params)
+    if model is MarginModel.FINRA_PM:
+        return _finra(pf, market, params)
+    return _span(pf, market, params)
+
+
+def _check_params(params: Any, kind: type, name: str) -> None:
+    if params is not None and not isinstance(params, kind):
+        raise InputTypeError(f"expected {name}", "params")
+
+
+def _deribit_pm(
+    pf: Portfolio, market: Market, params: Any, currency: str | None, extras: dict[str, float]
+) -> MarginResult:
+    _check_params(params, DeribitPMParams, "DeribitPMParams")
+    r: DeribitPMResult = deribit_pm_margin(
+        pf.positions,
+        market,
+        params,
+        currency=currency,
+        mmp_margin=extras["mmp_margin"],
+        open_orders_margin=extras["open_orders_margin"],
+        spot_margin=extras["spot_margin"],
+    )
+    labels: list[str] = []
+    pnl: list[np.ndarray] = []
+    for key, vec in r.aggregated_risk_vectors.items():
+        labels += [f"{key} {n}" for n in r.scenario_labels[key]]
+        pnl += [vec["standard"], vec["extended"]]
+    b = r.worst_case_bucket
+    components = {
+        "worst_case": r.worst_case,
+        "roll_shock": r.roll_shock,
+        "delta_shock": r.delta_shock,
+        "correlation_contingency": r.correlation_contingency,
+        "risk_matrix_margin": r.risk_matrix_margin,
+        **{k: getattr(r, k) for k in extras},
+    }
+    return MarginResult(
+        MarginModel.DERIBIT_PM,
+        r.currency,
+        r.initial_margin,
+        r.maintenance_margin,
+        components,
+        f"{b['source']} #{b['index']}",
+        labels,
+        np.concatenate(pnl),
+        r,
+    )
+
+
+def _deribit_xpm(
+    pf: Portfolio,
+    market: Market,
+    params: Any,
+    collateral: dict[str, float] | None,
+    extras: dict[str, float],
+) -> MarginResult:
+    _check_params(params, DeribitPMParams, "DeribitPMParams")
+    if params is None:
+        from .account import Account, _pm_params_for
+
+        acct = Account(pf, collateral or {})
+        params = _pm_params_for(None, pf.positions, market, _currencies(pf, market, acct))
+    x: DeribitXPMResult = deribit_xpm_margin(
+        pf.positions,
+        market,
+        params,
+        collateral,
+        mmp_margin=extras["mmp_margin"],
+        open_orders_margin=extras["open_orders_margin"],
+        spot_margin=extras["spot_margin"],
+    )
+    labels: list[str] = []
+    pnl: list[np.ndarray] = []
+    for pair, vec in x.aggregated_risk_vectors.items():
+        labels += [f"{pair} {n}" for n in x.scenario_labels[pair]]
+        pnl += [vec["standard"], vec["extended"]]
+    b = x.worst_case_bucket
+    return MarginResult(
+        MarginModel.DERIBIT_XPM,
+        "usd",
+        x.initial_margin,
+        x.maintenance_margin,
+        {
+            "worst_case": x.worst_case,
+            "roll_shock": x.roll_shock,
+            "risk_matrix_margin": x.risk_matrix_margin,
+            **{k: getattr(x, k) for k in extras},
+        },
+        f"{x.worst_pair} {b.get('source')} #{b.get('index')}",
+        labels,
+        np.concatenate(pnl) if pnl else np.zeros(0),
+        x,
+    )
+
+
+def _currencies(pf: Portfolio, market: Market, acct: Any) -> set[str]:
+    names = list(pf.positions)
+    out = set(acct.collateral)
+    if names:
+        table = market.table
+        codes = table.column("settlement_currency")[table.rows(names)]
+        out |= {table.codes[int(c)] for c in np.unique(codes)}
+    return out
+
+
+def _deribit_standard(
+    pf: Portfolio, market: Market, params: Any, currency: str | None
+) -> MarginResult:
+    _check_params(params, DeribitStandardParams, "DeribitStandardParams")
     per = deribit_standard_margin(pf.positions, market, params)
     ccys = {p.currency for p in per}
     if currency is None and len(ccys) > 1:
@@ -116,7 +209,7 @@ def margin(
     chosen = [p for p in per if p.currency.upper() == want]
     components = {p.instrument: p.initial_margin for p in chosen}
     return MarginResult(
-        model,
+        MarginModel.DERIBIT_STANDARD,
         want.lower(),
         sum(p.initial_margin for p in chosen),
         sum(p.maintenance_margin for p in chosen),
@@ -125,6 +218,59 @@ def margin(
         [],
         np.zeros(0),
         _StandardDetails(chosen),
+    )
+
+
+def _paradex(pf: Portfolio, market: Market, params: Any) -> MarginResult:
+    if params is not None and not isinstance(params, str):
+        raise InputTypeError("expected a Paradex parameter version (str)", "params")
+    r = paradex_pm_margin(pf.positions, market, version=params)
+    return MarginResult(
+        MarginModel.PARADEX_PM,
+        "usdc",
+        r.initial_margin,
+        r.maintenance_margin,
+        {"scan_risk": r.scan_risk, "min_delta_requirement": r.min_delta_requirement},
+        r.worst_scenario,
+        r.labels,
+        r.weighted_pnl,
+        r,
+    )
+
+
+def _finra(pf: Portfolio, market: Market, params: Any) -> MarginResult:
+    if params is not None and not isinstance(params, dict):
+        raise InputTypeError("expected a dict of finra_pm_margin keyword arguments", "params")
+    r = finra_pm_margin(pf.positions, market, **(params or {}))
+    labels = [f"{u} {n}" for u, names in r.labels.items() for n in names]
+    return MarginResult(
+        MarginModel.FINRA_PM,
+        "usd",
+        r.initial_margin,
+        r.maintenance_margin,
+        {u: d["requirement"] for u, d in r.per_underlying.items()},
+        r.worst,
+        labels,
+        np.concatenate(list(r.pnl.values())),
+        r,
+    )
+
+
+def _span(pf: Portfolio, market: Market, params: Any) -> MarginResult:
+    from .models.span import SpanParams, span_margin
+
+    _check_params(params, SpanParams, "SpanParams")
+    r = span_margin(pf.positions, market, params)
+    return MarginResult(
+        MarginModel.SPAN16,
+        "usd",
+        r.initial_margin,
+        r.maintenance_margin,
+        r.components,
+        r.worst_scenario,
+        r.labels,
+        r.scenario_pnl,
+        r,
     )
 
 

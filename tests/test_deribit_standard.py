@@ -62,10 +62,24 @@ def test_short_options_formula_third_party_cases():
     assert long_call.initial_margin == 0.0 and long_call.maintenance_margin == 0.0
 
 
-def test_unpublished_instruments_are_refused():
+@pytest.mark.parametrize("size,im_pct,im_btc", [(25.0, 2.125, 0.53125), (350.0, 3.75, 13.125)])
+def test_inverse_btc_futures_reproduce_deribits_size_scaled_table(size, im_pct, im_btc):
+    """Deribit's futures specification (test.deribit.com/pages/docs/futures): IM 2 % rising
+    0.5 % per 100 BTC; its examples 25 BTC -> 2.125 % = 0.53125 BTC and 350 BTC -> 3.75 % =
+    13.125 BTC. MM from the same page: 1.5 % rising 0.5 % per 100 BTC."""
     mkt = pm.Market(T0, {"BTC_USD": 100_000.0})
+    for name in ("BTC-PERPETUAL", "BTC-26DEC25"):
+        (r,) = deribit_standard_margin({name: -size}, mkt)
+        assert r.currency == "BTC"
+        assert r.initial_margin == pytest.approx(im_btc, rel=1e-15)
+        assert r.initial_margin / size * 100 == pytest.approx(im_pct, rel=1e-14)
+        assert r.maintenance_margin == pytest.approx(size * (0.015 + 0.00005 * size), rel=1e-15)
+
+
+def test_unpublished_instruments_are_refused():
+    mkt = pm.Market(T0, {"BTC_USD": 100_000.0, "ETH_USD": 3000.0})
     with pytest.raises(ModelParameterError) as e:
-        deribit_standard_margin({"BTC-PERPETUAL": 1.0}, mkt)
+        deribit_standard_margin({"ETH-PERPETUAL": 1.0}, mkt)
     assert "inverse" in str(e.value)
 
 

@@ -4,13 +4,16 @@ requirement is their sum (no offsets between positions). Parameters come from a 
 
 * linear (USDC) perpetuals, Deribit's published size-scaled rates: IM = |q| (a + b |q|) and
   MM = |q| (c + d |q|) in units of the base coin, converted to USDC at the index;
+* inverse (coin-settled) futures and perpetuals, the same size-scaled form in coin (q = the
+  position in coin at the current price), from the testnet contract specification (the only
+  Deribit-published inverse table found; see the file's ``source``);
 * coin-settled options, per option in coin (mark = the option's mark in coin, OTM amount =
   max(0, K - S) for calls, max(0, S - K) for puts, S = index): long positions need nothing
   beyond the premium paid; short call IM = max(base - OTM/S, floor) + mark, MM = mm + mark;
   short put MM = max(mm, mm x mark) + mark, IM = max(max(base - OTM/S, floor) + mark, MM).
 
-Instruments without parameters in the file (e.g. inverse futures, for which no current Deribit
-table is published) raise :class:`ModelParameterError`.
+Instruments without parameters in the file (e.g. ETH inverse futures, linear options) raise
+:class:`ModelParameterError`.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ __all__ = ["DeribitStandardParams", "PositionMargin", "deribit_standard_margin"]
 class DeribitStandardParams:
     linear_perpetual: dict[str, dict[str, float]]
     inverse_option: dict[str, dict[str, float]]
+    inverse_future: dict[str, dict[str, float]]
     version: str = ""
     source: str = ""
 
@@ -48,7 +52,14 @@ class DeribitStandardParams:
         for base, b in doc.get("inverse_option", {}).items():
             p = f"inverse_option.{base}"
             opt[base] = {k: number(b, k, p, 0, 1) for k in ("im_otm_base", "im_floor", "mm")}
-        return cls(lin, opt, str(doc.get("version", "")), str(doc.get("source", "")))
+        inv = {}
+        for base, b in doc.get("inverse_future", {}).items():
+            p = f"inverse_future.{base}"
+            inv[base] = {
+                k: number(b, k, p, 0, 1)
+                for k in ("im_base", "mm_base", "im_per_unit", "mm_per_unit")
+            }
+        return cls(lin, opt, inv, str(doc.get("version", "")), str(doc.get("source", "")))
 
     @classmethod
     def load(cls, version: str | None = None) -> DeribitStandardParams:
@@ -91,6 +102,16 @@ def deribit_standard_margin(
             im = q * (p["im_base"] + p["im_per_unit"] * q) * index
             mm = q * (p["mm_base"] + p["mm_per_unit"] * q) * index
             out.append(PositionMargin(name, size, inst.quote, im, mm))
+            continue
+        if (
+            inst.kind in (InstrumentKind.FUTURE, InstrumentKind.PERPETUAL)
+            and inst.settlement is Settlement.INVERSE
+            and inst.base in params.inverse_future
+        ):
+            p = params.inverse_future[inst.base]
+            im = q * (p["im_base"] + p["im_per_unit"] * q)
+            mm = q * (p["mm_base"] + p["mm_per_unit"] * q)
+            out.append(PositionMargin(name, size, inst.base, im, mm))
             continue
         if inst.kind is InstrumentKind.OPTION and inst.settlement is Settlement.INVERSE:
             if inst.base not in params.inverse_option:

@@ -14,12 +14,25 @@ FINRA 4210 / Cboe portfolio-margin grid.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from ..exceptions import InvalidInputError
+from ..market import Market
+from ..risk import risk_arrays_for_rows
 from ..scenarios import ScenarioSet, VolShockKind, VolShockRule
 
-__all__ = ["finra_grid", "finra_pm_requirement", "span16", "span_scan_risk"]
+__all__ = [
+    "FinraPMResult",
+    "finra_grid",
+    "finra_pm_margin",
+    "finra_pm_requirement",
+    "span16",
+    "span_scan_risk",
+]
 
 _SPAN_FRACTIONS = (
     0.0,
@@ -118,3 +131,84 @@ def finra_pm_requirement(
     if not (np.isfinite(p).all() and np.isfinite(c).all()):
         raise InvalidInputError("must be finite", "pnl")
     return float(max(-p.min(initial=0.0), minimum_per_contract * multiplier * c.sum()))
+
+
+@dataclass
+class FinraPMResult:
+    """FINRA 4210(g) / Cboe portfolio margin in USD: per underlying, the larger of the worst
+    grid loss and the per-contract minimum; the account requirement is their sum."""
+
+    initial_margin: float
+    maintenance_margin: float
+    per_underlying: dict[str, dict[str, Any]]
+    pnl: dict[str, np.ndarray]
+    labels: dict[str, list[str]]
+    worst: str
+
+    def explain(self) -> str:
+        lines = [f"FINRA/Cboe portfolio margin {self.initial_margin:,.2f} USD:"]
+        for u, d in self.per_underlying.items():
+            binding = "grid loss" if d["grid_loss"] >= d["minimum"] else "per-contract minimum"
+            lines.append(
+                f"  {u}: {d['requirement']:,.2f} ({binding}; worst grid loss "
+                f"{d['grid_loss']:,.2f} at {d['worst_move']}, minimum {d['minimum']:,.2f})"
+            )
+        return "\n".join(lines)
+
+
+def finra_pm_margin(
+    positions: dict[str, float],
+    market: Market,
+    *,
+    move: float = 0.15,
+    points: int = 10,
+    minimum_per_contract: float = 0.375,
+    multiplier: float = 1.0,
+    threads: int | None = None,
+) -> FinraPMResult:
+    """The FINRA/Cboe grid applied to crypto positions: every instrument revalued at
+    ``points`` equidistant moves of its underlying over +-``move`` (vol unchanged), P&L in USD
+    (coin P&L of inverse instruments at the moved price), per underlying the largest loss, at
+    least ``minimum_per_contract`` x ``multiplier`` per contract (|size| / contract size)."""
+    from .deribit_pm import _sizes  # the shared size validation
+
+    for name, v in (("move", move), ("multiplier", multiplier)):
+        if not (math.isfinite(v) and v > 0):
+            raise InvalidInputError("must be finite and > 0", name)
+    if not positions:
+        raise InvalidInputError("no positions", "positions")
+    names = list(positions)
+    sizes = _sizes(names, list(positions.values()))
+    table = market.table
+    rows = table.rows(names)
+    und = table.column("underlying")[rows]
+    per: dict[str, dict[str, Any]] = {}
+    pnl_of: dict[str, np.ndarray] = {}
+    labels: dict[str, list[str]] = {}
+    total = 0.0
+    worst_req = -1.0
+    worst = ""
+    for code in np.unique(und):
+        u = table.codes[int(code)]
+        sel = np.nonzero(und == code)[0]
+        grid = finra_grid(u, move, points)
+        risk = risk_arrays_for_rows(market, rows[sel], grid, threads=threads)
+        inverse = table.column("settlement")[rows[sel]] == 1
+        price = market.index_price(u) * (1.0 + grid.move[:, 0])
+        risk[inverse] *= price
+        pnl = sizes[sel] @ risk
+        contracts = np.abs(sizes[sel]) / table.column("contract_size")[rows[sel]]
+        req = finra_pm_requirement(pnl, contracts, multiplier, minimum_per_contract)
+        j = int(np.argmin(pnl))
+        per[u] = {
+            "requirement": req,
+            "grid_loss": max(-float(pnl[j]), 0.0),
+            "minimum": minimum_per_contract * multiplier * float(contracts.sum()),
+            "worst_move": grid.label[j],
+        }
+        pnl_of[u] = pnl
+        labels[u] = list(grid.label)
+        total += req
+        if req > worst_req:
+            worst_req, worst = req, f"{u} {grid.label[j]}"
+    return FinraPMResult(total, total, per, pnl_of, labels, worst)

@@ -1,0 +1,357 @@
+"""CME SPAN (classic, 16 scenarios): scan risk, intra-commodity (calendar) spread charges,
+inter-commodity spread credits and the short option minimum.
+
+The method, as CME and the clearing houses that license SPAN describe it (see
+shared/reference/margin-methodologies.md and the sources cited in tests/test_span.py):
+
+* Scan risk of a combined commodity: the largest weighted loss of its positions' summed risk
+  arrays over the 16 scenarios (the two extreme moves counted at their cover fraction).
+* Intra-commodity spread charge: scanning treats every contract month as a perfect substitute
+  for every other, so positions are grouped into tiers (months, or ranges of months); the net
+  delta of each tier is taken, and delta spreads are formed between tiers of opposite sign, pair
+  by pair in the parameter file's priority order, each consuming min(|long|, |short|) of the
+  two tiers' remaining delta, each charged at the pair's rate per unit of delta.
+* Inter-commodity spread credit: for each spread of the file (commodities A and B, delta ratio
+  a:b, credit rate), in order: spreads = min(|delta A| / a, |delta B| / b) where the remaining
+  net deltas have opposite signs; each leg's credit = rate x spreads x its ratio x its
+  commodity's weighted price risk, WPR = price risk / |net delta|, price risk = the average
+  loss of the worst pair of scenarios at the same price move (vol up and down) minus the time
+  risk (the average loss of the two unchanged-price scenarios), at least 0.
+* Short option minimum: a charge per short option; the commodity's requirement is
+  max(scan risk + intra charge - inter credit, short option minimum).
+
+The array-level function :func:`span_requirement` is the model; :func:`span_margin` builds its
+inputs from a portfolio and a market (risk arrays by the revaluation kernel, in USD) and a
+:class:`SpanParams` parameter file. CME publishes SPAN parameters for its own contracts, not for
+crypto instruments of other venues: pass the parameters you margin with.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..enums import Greek
+from ..exceptions import InvalidInputError
+from ..instruments import InstrumentKind, Settlement
+from ..market import Market
+from ..pricing import black76_greeks
+from ..risk import risk_arrays_for_rows
+from .params import ModelParameterError, number
+from .scan import span16
+
+__all__ = [
+    "CommodityRisk",
+    "InterSpread",
+    "SpanCommodity",
+    "SpanParams",
+    "SpanResult",
+    "span_margin",
+    "span_requirement",
+]
+
+# Scenario pairs at the same price move (vol up, vol down), 0-based, CME's order; 14 and 15 (the
+# extreme moves) have no pair. Scenarios 0 and 1 (price unchanged) give the time risk.
+_PAIRS = ((0, 1), (2, 3), (4, 5), (6, 7), (8, 9), (10, 11), (12, 13))
+
+
+@dataclass
+class CommodityRisk:
+    """What SPAN needs of one combined commodity: the summed weighted-scenario P&L
+    (``pnl[16]``, gains positive, weights applied), the net delta per tier, the number of
+    short options, and the commodity's rates."""
+
+    name: str
+    pnl: np.ndarray
+    tier_delta: np.ndarray
+    short_options: float = 0.0
+    short_option_minimum: float = 0.0
+    intra_rates: dict[tuple[int, int], float] = field(default_factory=dict)  # priority order
+
+
+@dataclass(frozen=True)
+class InterSpread:
+    """An inter-commodity spread: legs ``a`` and ``b`` (commodity names), delta ratio
+    ``ratio_a : ratio_b``, credit ``rate`` (0..1)."""
+
+    a: str
+    b: str
+    ratio_a: float
+    ratio_b: float
+    rate: float
+
+
+@dataclass
+class CommodityRequirement:
+    scan_risk: float
+    price_risk: float
+    time_risk: float
+    intra_charge: float
+    inter_credit: float
+    short_option_minimum: float
+    requirement: float
+    worst_scenario: int
+    net_delta: float
+
+
+def span_requirement(
+    commodities: list[CommodityRisk], inter_spreads: list[InterSpread] | tuple[()] = ()
+) -> dict[str, CommodityRequirement]:
+    """SPAN's requirement per combined commodity (see the module docstring)."""
+    out: dict[str, CommodityRequirement] = {}
+    by_name = {c.name: c for c in commodities}
+    remaining: dict[str, float] = {}
+    for c in commodities:
+        pnl = np.asarray(c.pnl, dtype=np.float64)
+        if pnl.shape != (16,) or not np.isfinite(pnl).all():
+            raise InvalidInputError("must be 16 finite weighted scenario P&L", f"{c.name}.pnl")
+        loss = -pnl
+        j = int(np.argmax(loss))
+        scan = max(float(loss[j]), 0.0)
+        time_risk = (loss[0] + loss[1]) / 2.0
+        pair_avg = max((loss[a] + loss[b]) / 2.0 for a, b in _PAIRS)
+        price_risk = max(pair_avg - time_risk, 0.0)
+        deltas = np.asarray(c.tier_delta, dtype=np.float64).copy()
+        if not np.isfinite(deltas).all():
+            raise InvalidInputError("must be finite", f"{c.name}.tier_delta")
+        intra = 0.0
+        for (t1, t2), rate in c.intra_rates.items():
+            if not (0 <= t1 < len(deltas) and 0 <= t2 < len(deltas)) or t1 == t2:
+                raise InvalidInputError(f"no tier pair ({t1}, {t2})", f"{c.name}.intra_rates")
+            if deltas[t1] * deltas[t2] >= 0:
+                continue
+            n = min(abs(deltas[t1]), abs(deltas[t2]))
+            intra += n * rate
+            deltas[t1] -= math.copysign(n, deltas[t1])
+            deltas[t2] -= math.copysign(n, deltas[t2])
+        net = float(np.sum(c.tier_delta))
+        remaining[c.name] = net
+        out[c.name] = CommodityRequirement(
+            scan,
+            price_risk,
+            time_risk,
+            intra,
+            0.0,
+            c.short_option_minimum * c.short_options,
+            0.0,
+            j,
+            net,
+        )
+    for row, s in enumerate(inter_spreads):
+        if s.a not in by_name or s.b not in by_name:
+            continue  # a leg without positions forms no spread
+        if not (s.ratio_a > 0 and s.ratio_b > 0 and 0 <= s.rate <= 1):
+            raise InvalidInputError("ratios must be > 0 and the rate in [0, 1]", "inter", row)
+        da, db = remaining[s.a], remaining[s.b]
+        if da * db >= 0:
+            continue
+        n = min(abs(da) / s.ratio_a, abs(db) / s.ratio_b)
+        for leg, ratio, d in ((s.a, s.ratio_a, da), (s.b, s.ratio_b, db)):
+            r = out[leg]
+            wpr = r.price_risk / abs(r.net_delta) if r.net_delta else 0.0
+            r.inter_credit += s.rate * n * ratio * wpr
+            remaining[leg] = d - math.copysign(n * ratio, d)
+    for r in out.values():
+        r.requirement = max(
+            r.scan_risk + r.intra_charge - r.inter_credit, r.short_option_minimum, 0.0
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class SpanCommodity:
+    """SPAN parameters of one underlying: ``price_scan`` (relative move, 0.2 = 20 %),
+    ``vol_scan`` (vol points, 0.1 = 10), ``tier_days`` (upper bounds of the expiry tiers in
+    days; perpetuals and spot are tier 0), ``intra_rates`` ((tier, tier) -> USD per unit of
+    delta spread, in priority order), ``short_option_minimum`` (USD per short option of one
+    unit), ``extreme_weight`` (cover fraction of the +-2 scan-range moves)."""
+
+    underlying: str
+    price_scan: float
+    vol_scan: float
+    tier_days: tuple[float, ...]
+    intra_rates: dict[tuple[int, int], float]
+    short_option_minimum: float
+    extreme_weight: float = 0.35
+
+
+@dataclass(frozen=True)
+class SpanParams:
+    commodities: dict[str, SpanCommodity]
+    inter_spreads: tuple[InterSpread, ...] = ()
+    version: str = ""
+    source: str = ""
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> SpanParams:
+        """From a mapping: {"version", "source", "commodities": {underlying: {price_scan,
+        vol_scan, tier_days, intra_rates: [[t1, t2, rate], ...], short_option_minimum,
+        extreme_weight?}}, "inter_spreads": [{a, b, ratio_a, ratio_b, rate}, ...]}."""
+        if not isinstance(doc, dict) or not isinstance(doc.get("commodities"), dict):
+            raise ModelParameterError("missing or not a mapping", "commodities")
+        comms = {}
+        for name, b in doc["commodities"].items():
+            p = f"commodities.{name}"
+            days = b.get("tier_days", [])
+            if (
+                not isinstance(days, list)
+                or not all(isinstance(d, (int, float)) and d > 0 for d in days)
+                or sorted(days) != days
+            ):
+                raise ModelParameterError("must be increasing day counts > 0", f"{p}.tier_days")
+            rates: dict[tuple[int, int], float] = {}
+            for k, entry in enumerate(b.get("intra_rates", [])):
+                if not (isinstance(entry, list) and len(entry) == 3):
+                    raise ModelParameterError("must be [tier, tier, rate]", f"{p}.intra_rates.{k}")
+                t1, t2, rate = entry
+                n_tiers = len(days) + 1
+                if not all(isinstance(t, int) and 0 <= t < n_tiers for t in (t1, t2)) or t1 == t2:
+                    raise ModelParameterError("no such tier pair", f"{p}.intra_rates.{k}")
+                if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate >= 0):
+                    raise ModelParameterError("rate must be >= 0", f"{p}.intra_rates.{k}")
+                rates[(t1, t2)] = float(rate)
+            comms[name] = SpanCommodity(
+                name,
+                number(b, "price_scan", p, 1e-6, 0.49),
+                number(b, "vol_scan", p, 0, 5),
+                tuple(float(d) for d in days),
+                rates,
+                number(b, "short_option_minimum", p, 0),
+                number(b, "extreme_weight", p, 0, 1) if "extreme_weight" in b else 0.35,
+            )
+        spreads = []
+        for k, s in enumerate(doc.get("inter_spreads", [])):
+            p = f"inter_spreads.{k}"
+            if not isinstance(s, dict) or s.get("a") not in comms or s.get("b") not in comms:
+                raise ModelParameterError("legs must be commodities of the file", p)
+            spreads.append(
+                InterSpread(
+                    s["a"],
+                    s["b"],
+                    number(s, "ratio_a", p, 1e-9),
+                    number(s, "ratio_b", p, 1e-9),
+                    number(s, "rate", p, 0, 1),
+                )
+            )
+        return cls(comms, tuple(spreads), str(doc.get("version", "")), str(doc.get("source", "")))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> SpanParams:
+        with open(path, encoding="utf-8") as fh:
+            return cls.from_document(json.load(fh))
+
+
+@dataclass
+class SpanResult:
+    initial_margin: float
+    maintenance_margin: float
+    per_commodity: dict[str, CommodityRequirement]
+    components: dict[str, float]
+    worst_scenario: str
+    labels: list[str]
+    scenario_pnl: np.ndarray
+
+    def explain(self) -> str:
+        lines = [f"SPAN requirement {self.initial_margin:,.2f} USD:"]
+        for name, r in self.per_commodity.items():
+            lines.append(
+                f"  {name}: max(scan {r.scan_risk:,.2f} + intra {r.intra_charge:,.2f} - inter "
+                f"credit {r.inter_credit:,.2f}, short option minimum "
+                f"{r.short_option_minimum:,.2f}) = {r.requirement:,.2f}"
+            )
+        return "\n".join(lines)
+
+
+def span_margin(
+    positions: dict[str, float],
+    market: Market,
+    params: SpanParams | None,
+    *,
+    threads: int | None = None,
+) -> SpanResult:
+    """SPAN of crypto positions under ``params``: per underlying, the 16 scenarios at its
+    price and vol scan ranges, risk arrays in USD (coin P&L of inverse instruments at the moved
+    price), coin deltas per expiry tier (futures 1, options their Black-76 forward delta),
+    short options counted in units; then :func:`span_requirement`. SPAN has no separate
+    maintenance level here: MM = IM (CME sets maintenance = the SPAN requirement)."""
+    from .deribit_pm import _sizes
+
+    if params is None:
+        raise ModelParameterError(
+            "SPAN needs a parameter set (SpanParams.from_file): no exchange publishes SPAN "
+            "parameters for these instruments",
+            "params",
+        )
+    if not positions:
+        raise InvalidInputError("no positions", "positions")
+    names = list(positions)
+    sizes = _sizes(names, list(positions.values()))
+    table = market.table
+    rows = table.rows(names)
+    col = table.column
+    und = col("underlying")[rows]
+    commodities = []
+    labels: list[str] = []
+    pnls = []
+    for code in np.unique(und):
+        u = table.codes[int(code)]
+        if u not in params.commodities:
+            row = int(np.argmax(und == code))
+            raise ModelParameterError(f"no SPAN parameters for {u} ({names[row]})", "params")
+        cp = params.commodities[u]
+        sel = np.nonzero(und == code)[0]
+        sub = rows[sel]
+        scen, weights = span16(u, cp.price_scan, cp.vol_scan, extreme_weight=cp.extreme_weight)
+        risk = risk_arrays_for_rows(market, sub, scen, threads=threads)
+        inverse = col("settlement")[sub] == int(Settlement.INVERSE)
+        risk[inverse] *= market.index_price(u) * (1.0 + scen.move[:, 0])
+        pnl = (sizes[sel] @ risk) * weights
+        delta = np.ones(len(sub))
+        opt = col("kind")[sub] == int(InstrumentKind.OPTION)
+        if opt.any():
+            r = sub[opt]
+            g = black76_greeks(
+                col("forward")[r],
+                col("strike")[r],
+                col("time")[r],
+                col("vol")[r],
+                0.0,
+                col("is_call")[r].astype(bool),
+                which=Greek.DELTA_FORWARD,
+            )
+            assert g.delta_forward is not None
+            delta[opt] = g.delta_forward
+        days = col("time")[sub] * 365.0
+        tier = np.searchsorted(np.array(cp.tier_days), days, side="left")
+        tier[col("expiry_key")[sub] < 0] = 0
+        tier_delta = np.bincount(tier, weights=delta * sizes[sel], minlength=len(cp.tier_days) + 1)
+        short_opts = float(np.abs(np.minimum(sizes[sel][opt], 0.0)).sum())
+        commodities.append(
+            CommodityRisk(u, pnl, tier_delta, short_opts, cp.short_option_minimum, cp.intra_rates)
+        )
+        labels += [f"{u} {n}" for n in scen.label]
+        pnls.append(pnl)
+    per = span_requirement(commodities, list(params.inter_spreads))
+    total = sum(r.requirement for r in per.values())
+    worst_name = max(per, key=lambda k: per[k].requirement)
+    wr = per[worst_name]
+    components = {
+        "scan_risk": sum(r.scan_risk for r in per.values()),
+        "intra_charge": sum(r.intra_charge for r in per.values()),
+        "inter_credit": sum(r.inter_credit for r in per.values()),
+        "short_option_minimum": sum(r.short_option_minimum for r in per.values()),
+    }
+    return SpanResult(
+        total,
+        total,
+        per,
+        components,
+        f"{worst_name} scenario {wr.worst_scenario + 1}",
+        labels,
+        np.concatenate(pnls),
+    )
