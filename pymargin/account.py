@@ -31,7 +31,7 @@ from .instruments import InstrumentKind, Settlement
 from .market import Market
 from .models.deribit_pm import DeribitPMParams, deribit_pm_margin
 from .models.deribit_standard import DeribitStandardParams, deribit_standard_margin
-from .models.deribit_xpm import STABLECOINS, deribit_xpm_margin
+from .models.deribit_xpm import deribit_xpm_margin
 from .models.params import ModelCoverageError, ModelParameterError, available_versions
 from .portfolio import Portfolio
 from .pricing import black76_price, inverse_price
@@ -111,10 +111,6 @@ class AccountSummary:
         }
 
 
-def _usd_price(ccy: str, market: Market) -> float:
-    return 1.0 if ccy in STABLECOINS else market.index_price(f"{ccy.upper()}_USD")
-
-
 def _equity(account: Account, market: Market) -> dict[str, float]:
     """Equity per currency (lower case), in the currency's units."""
     eq = dict(account.collateral)
@@ -167,7 +163,7 @@ def account_summary(
     rows = table.rows(names) if names else np.zeros(0, np.int64)
     ccy_of = [table.codes[int(c)] for c in table.column("settlement_currency")[rows]]
     ccys = sorted(set(ccy_of) | set(account.collateral))
-    price = {c: _usd_price(c, market) for c in ccys}
+    price = {c: market.usd_price(c) for c in ccys}
     im: dict[str, float] = dict.fromkeys(ccys, 0.0)
     mm: dict[str, float] = dict.fromkeys(ccys, 0.0)
     details: Any = None

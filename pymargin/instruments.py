@@ -7,7 +7,8 @@ Deribit names its instruments ``<BASE>[_<QUOTE>]-<expiry>[-<strike>-<C|P>]``:
 * ``ETH-28JUN24``: inverse future expiring 28 June 2024;
 * ``BTC-27DEC24-60000-C``: inverse (BTC-settled) call, strike 60,000 USD;
 * ``SOL_USDC-27DEC24-150-P``: linear (USDC-settled) put; strikes may use ``d`` as the
-  decimal point (``XRP_USDC-30JUN23-0d625-C`` is strike 0.625).
+  decimal point (``XRP_USDC-30JUN23-0d625-C`` is strike 0.625);
+* ``BTC_USDC``: the spot pair (a position is a holding of the coin, valued in the quote).
 
 Expiries are at 08:00 UTC on the named day (Deribit's convention).
 """
@@ -103,6 +104,7 @@ def _require_utc(t: datetime, field: str) -> None:
         raise InvalidInputError("must be timezone-aware (UTC)", field)
 
 
+_SPOT = re.compile(r"^(?P<base>[A-Z0-9]+)_(?P<quote>[A-Z]+)$")
 _NAME = re.compile(
     r"^(?P<base>[A-Z0-9]+)(?:_(?P<quote>[A-Z]+))?-"
     r"(?P<tail>PERPETUAL|(?P<day>\d{1,2})(?P<mon>[A-Z]{3})(?P<yy>\d{2})"
@@ -122,11 +124,23 @@ def parse_instrument(name: str, contract_size: float = 1.0) -> Instrument:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _parse_cached(name: str, contract_size: float) -> Instrument:
+    spot = _SPOT.match(name.strip().upper())
+    if spot:
+        if spot["quote"] not in _LINEAR_QUOTES:
+            raise InvalidInstrumentError(f"unknown quote currency {spot['quote']!r}", "quote")
+        return Instrument(
+            name,
+            InstrumentKind.SPOT,
+            spot["base"],
+            spot["quote"],
+            Settlement.LINEAR,
+            contract_size=contract_size,
+        )
     m = _NAME.match(name.strip().upper())
     if not m:
         raise InvalidInstrumentError(
-            f"{name!r} is not BASE[_QUOTE]-PERPETUAL, BASE[_QUOTE]-DDMMMYY or "
-            "BASE[_QUOTE]-DDMMMYY-STRIKE-C|P",
+            f"{name!r} is not BASE_QUOTE (spot), BASE[_QUOTE]-PERPETUAL, BASE[_QUOTE]-DDMMMYY "
+            "or BASE[_QUOTE]-DDMMMYY-STRIKE-C|P",
             "name",
         )
     base = m["base"]

@@ -61,6 +61,25 @@ class Market:
         for name, price in self.index.items():
             _finite_positive(price, f"index[{name}]", None)
 
+    def rate(self, underlying: str) -> float:
+        """Continuously compounded discount rate for options on ``underlying`` (``rates``
+        keyed by underlying, e.g. ``"BTC_USD"``); 0 when not given, Deribit's convention
+        (its options are priced on the forward with no discounting)."""
+        r = self.rates.get(underlying, 0.0)
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not math.isfinite(r):
+            raise MarketDataError(f"must be a finite number, got {r!r}", f"rates[{underlying}]")
+        return float(r)
+
+    def usd_price(self, currency: str) -> float:
+        """USD value of one unit of a collateral currency: the index ``<CCY>_USD`` when the
+        snapshot has one; stablecoins (USD, USDC, USDT) at 1 otherwise."""
+        key = f"{currency.upper()}_USD"
+        if key in self.index:
+            return self.index_price(key)
+        if currency.lower() in ("usd", "usdc", "usdt"):
+            return 1.0
+        raise MarketDataError(f"no index price for {key}", "index")
+
     def index_price(self, underlying: str, row: int | None = None) -> float:
         if underlying not in self.index:
             raise MarketDataError(f"no index price for {underlying}", "index", row)

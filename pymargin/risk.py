@@ -112,7 +112,7 @@ def risk_arrays_for_rows(
         table.column("forward")[rows],
         table.column("vol")[rows],
         table.column("time")[rows],
-        np.zeros(n),
+        table.column("rate")[rows],
         scenarios.move,
         scenarios.vol_state,
         scenarios.rules_array(),

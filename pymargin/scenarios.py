@@ -61,7 +61,10 @@ class ScenarioSet:
     """``n`` scenarios over the underlyings ``underlyings``: ``move[j, u]`` is the relative
     price move of underlying ``u`` in scenario ``j``, ``vol_state[j]`` its vol state.
     ``group[j]`` and ``label[j]`` name the part of the model a scenario belongs to (e.g.
-    ``"standard"`` / ``"extended"``)."""
+    ``"standard"`` / ``"extended"``); ``weight[j]`` is the fraction of the scenario's P&L the
+    model counts (SPAN's 35 % cover of the extreme moves, Paradex's tail weights; 1 by
+    default). Built-in sets: ``models.deribit_pm.deribit_grid``, ``models.paradex_pm.
+    paradex_scenarios`` (SCAN-24), ``models.scan.span16``, ``models.scan.finra_grid``."""
 
     underlyings: tuple[str, ...]
     move: np.ndarray
@@ -69,6 +72,7 @@ class ScenarioSet:
     rules: tuple[VolShockRule, ...]
     group: tuple[str, ...] = field(default=())
     label: tuple[str, ...] = field(default=())
+    weight: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         move = np.ascontiguousarray(self.move, dtype=np.float64)
@@ -88,6 +92,11 @@ class ScenarioSet:
             object.__setattr__(self, "group", ("",) * len(vs))
         if not self.label:
             object.__setattr__(self, "label", tuple(str(j) for j in range(len(vs))))
+        w = np.ones(len(vs)) if self.weight is None else np.array(self.weight, dtype=np.float64)
+        if w.shape != (len(vs),) or not (np.isfinite(w) & (w >= 0)).all():
+            raise InvalidInputError("one finite weight >= 0 per scenario", "weight")
+        w.flags.writeable = False
+        object.__setattr__(self, "weight", w)
 
     @property
     def n(self) -> int:

@@ -29,9 +29,11 @@ class InstrumentTable:
 
     Columns (row = instrument): ``kind``, ``settlement``, ``is_call`` (uint8), ``strike``,
     ``forward`` (the price the instrument moves with), ``vol`` (options: mark IV or smile),
-    ``time`` (years to expiry, 0 for perpetuals and spot), ``expiry_key`` (int64 seconds, -1
-    without expiry), and the string codes ``underlying``, ``pair`` (``btc_usd``) and
-    ``settlement_currency`` (lower case) as int32 indices into ``codes``.
+    ``time`` (years to expiry, 0 for perpetuals and spot), ``rate`` (options: the discount
+    rate of ``market.rates`` for the underlying; 0 by default), ``expiry_key`` (int64
+    seconds, -1 without expiry), ``contract_size``, and the string codes ``underlying``,
+    ``pair`` (``btc_usd``) and ``settlement_currency`` (lower case) as int32 indices into
+    ``codes``.
     """
 
     def __init__(self, market: Market) -> None:
@@ -111,6 +113,7 @@ class InstrumentTable:
             "pair": float(self.code(f"{inst.base.lower()}_usd")),
             "settlement_currency": float(self.code(inst.settlement_currency.lower())),
             "contract_size": inst.contract_size,
+            "rate": market.rate(inst.underlying) if option else 0.0,
         }
         return inst, values
 
@@ -142,4 +145,5 @@ _COLUMNS: dict[str, type] = {
     "pair": np.int32,
     "settlement_currency": np.int32,
     "contract_size": np.float64,
+    "rate": np.float64,
 }

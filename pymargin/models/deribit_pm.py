@@ -49,7 +49,7 @@ from .params import (
     number,
 )
 
-__all__ = ["DeribitPMParams", "DeribitPMResult", "deribit_pm_margin"]
+__all__ = ["DeribitPMParams", "DeribitPMResult", "deribit_grid", "deribit_pm_margin"]
 
 # Tail moves of the extended table, evaluated with vol up (Deribit's support article lists
 # -66 %, -33 %, +50 %, +100 %, +200 %, +300 %, +400 %, +500 %).
@@ -258,6 +258,14 @@ class DeribitPMResult:
 
 def _round9(x: float) -> float:
     return round(x, 9)
+
+
+def deribit_grid(underlying: str, pp: PairParams, buckets: int = 4) -> ScenarioSet:
+    """Deribit's PM grid for one currency pair: ``buckets`` price steps each side of zero up
+    to +-price_range, three vol states each (standard), then the extended moves with vol up
+    (the extended table's scaling and dampener depend on the settlement currency and are
+    applied by the model)."""
+    return _pair_scenarios(underlying, pp, buckets)
 
 
 @functools.lru_cache(maxsize=64)

@@ -77,6 +77,7 @@ def paradex_scenarios(doc: dict[str, Any], base: str) -> tuple[ScenarioSet, np.n
         (rule,),
         ("scan",) * len(moves),
         tuple(labels),
+        np.array(weights),
     )
     return scen, np.array(weights)
 

@@ -76,9 +76,16 @@ def span16(
         f"{m / price_scan:+.2f} scan, vol {'up' if s > 0 else 'down' if s < 0 else '0'}"
         for m, s in zip(moves, states)
     )
-    return ScenarioSet(
-        (underlying,), np.array(moves)[:, None], np.array(states), (rule,), ("span",) * 16, labels
-    ), weights
+    scen = ScenarioSet(
+        (underlying,),
+        np.array(moves)[:, None],
+        np.array(states),
+        (rule,),
+        ("span",) * 16,
+        labels,
+        weights,
+    )
+    return scen, weights
 
 
 def span_scan_risk(
