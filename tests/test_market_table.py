@@ -103,3 +103,38 @@ def test_smile_reproduces_left_out_marks_of_the_real_chain():
         errs.append(abs(m.implied_vol(inst) - chain.mark_iv[i]))
     assert len(errs) > 50
     assert np.median(errs) < 0.002 and max(errs) < 0.025
+
+
+def test_spot_rates_and_collateral_prices():
+    spot = pm.parse_instrument("BTC_USDC")
+    assert (spot.kind, spot.settlement, spot.quote) == (
+        pm.InstrumentKind.SPOT,
+        pm.Settlement.LINEAR,
+        "USDC",
+    )
+    with pytest.raises(pm.InvalidInstrumentError) as e:
+        pm.parse_instrument("BTC_XYZ")
+    assert e.value.field == "quote"
+    m = Market(
+        T0,
+        {"BTC_USD": 90000.0, "USDT_USD": 0.998},
+        {"BTC-26DEC25-90000-C": Mark(mark_iv=0.5, underlying_price=90500.0)},
+        rates={"BTC_USD": 0.05},
+    )
+    rows = m.table.rows(["BTC-26DEC25-90000-C", "BTC_USDC"])
+    assert m.table.column("rate")[rows].tolist() == [0.05, 0.0]
+    assert m.table.column("forward")[rows[1]] == 90000.0
+    assert (m.usd_price("usdc"), m.usd_price("USDT"), m.usd_price("btc")) == (1.0, 0.998, 90000.0)
+    with pytest.raises(MarketDataError):
+        m.usd_price("eth")
+    # The rate reaches the kernel: risk arrays are the discounted Black-76 value changes.
+    inst = pm.parse_instrument("BTC-26DEC25-90000-C")
+    t = inst.time_to_expiry(T0)
+    scen = pm.scenarios.ScenarioSet(
+        ("BTC_USD",), np.array([[0.0], [0.1]]), np.array([0, 0]), (pm.scenarios.VolShockRule(),)
+    )
+    risk = pm.risk.risk_arrays_for_rows(m, rows[:1], scen)[0]
+    v0 = pm.inverse_price(90500.0, 90000.0, t, 0.5, 0.05, True)
+    v1 = pm.inverse_price(90500.0 * 1.1, 90000.0, t, 0.5, 0.05, True)
+    assert risk[0] == 0.0
+    assert risk[1] == pytest.approx(v1 - v0, rel=1e-13)
