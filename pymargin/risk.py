@@ -4,13 +4,12 @@ instrument's settlement currency (coin for inverse instruments, USD for linear o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 import numpy as np
 
 from . import _core
 from .exceptions import InvalidInputError
-from .instruments import Instrument, InstrumentKind
+from .instruments import Instrument
 from .market import Market
 from .scenarios import ScenarioSet
 
@@ -27,56 +26,8 @@ def risk_arrays(
     """Full revaluation: an ``(instruments, scenarios)`` array of P&L per unit position (one
     coin of underlying). Options are repriced by Black-76 on their shocked underlying price
     with shocked vols; inverse options and futures give coin P&L as the venue computes it."""
-    n = len(instruments)
-    kind = np.empty(n, np.uint8)
-    settlement = np.empty(n, np.uint8)
-    is_call = np.zeros(n, np.uint8)
-    und = np.empty(n, np.int32)
-    strike = np.zeros(n)
-    forward = np.empty(n)
-    vol = np.zeros(n)
-    time = np.zeros(n)
-    rate = np.zeros(n)
-    index_of = {u: i for i, u in enumerate(scenarios.underlyings)}
-    valuation: datetime = market.valuation_time
-    for i, inst in enumerate(instruments):
-        if inst.underlying not in index_of:
-            raise InvalidInputError(
-                f"{inst.name}: no scenarios for {inst.underlying}", "instrument", i
-            )
-        kind[i] = inst.kind
-        settlement[i] = inst.settlement
-        und[i] = index_of[inst.underlying]
-        forward[i] = market.underlying_price(inst, row=i)
-        if inst.kind is InstrumentKind.OPTION:
-            assert inst.strike is not None and inst.option_type is not None
-            is_call[i] = int(inst.option_type)
-            strike[i] = inst.strike
-            vol[i] = market.implied_vol(inst, row=i)
-            time[i] = inst.time_to_expiry(valuation)
-            if time[i] <= 0.0:
-                raise InvalidInputError(
-                    f"{inst.name} has expired at the valuation time", "instrument", i
-                )
-    out = np.empty((n, scenarios.n))
-    _core.revalue(
-        kind,
-        settlement,
-        is_call,
-        und,
-        strike,
-        forward,
-        vol,
-        time,
-        rate,
-        scenarios.move,
-        scenarios.vol_state,
-        scenarios.rules_array(),
-        len(scenarios.underlyings),
-        out,
-        0 if threads is None else int(threads),
-    )
-    return out
+    rows = market.table.rows([inst.name for inst in instruments])
+    return risk_arrays_for_rows(market, rows, scenarios, threads=threads)
 
 
 def risk_arrays_for_rows(

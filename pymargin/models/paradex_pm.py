@@ -18,12 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from ..enums import Greek
 from ..exceptions import InvalidInputError
-from ..instruments import Instrument, InstrumentKind, parse_instrument
 from ..market import Market
-from ..pricing import black76_greeks
-from ..risk import risk_arrays
+from ..risk import risk_arrays_for_rows
 from ..scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
 from .params import ModelParameterError, load_params, number
 
@@ -116,24 +113,28 @@ def paradex_pm_margin(
 ) -> ParadexPMResult:
     """Paradex portfolio margin in USDC of linear positions on one underlying."""
     doc = load_params("paradex_pm", version)
-    insts: list[Instrument] = [parse_instrument(n) for n in positions]
-    bases = {i.base for i in insts}
+    if not positions:
+        raise InvalidInputError("no positions", "positions")
+    from .deribit_pm import _coin_deltas, _sizes
+
+    names = list(positions)
+    sizes = _sizes(names, list(positions.values()))
+    table = market.table
+    rows = table.rows(names)
+    bases = {table.codes[int(c)].split("_")[0].upper() for c in table.column("pair")[rows]}
     if len(bases) != 1:
         raise InvalidInputError(f"one underlying per call, got {sorted(bases)}", "positions")
     base = bases.pop()
-    sizes = np.array([float(s) for s in positions.values()])
-    if not np.isfinite(sizes).all():
-        raise InvalidInputError("sizes must be finite", "size", int(np.argmin(np.isfinite(sizes))))
     for name, v in (("funding_provision", funding_provision), ("fee_provision", fee_provision)):
         if not (math.isfinite(v) and v >= 0):
             raise InvalidInputError("must be finite and >= 0", name)
     scen, weights = paradex_scenarios(doc, base)
-    pnl = (risk_arrays(insts, market, scen, threads=threads) * sizes[:, None]).sum(axis=0)
+    pnl = sizes @ risk_arrays_for_rows(market, rows, scen, threads=threads)
     weighted = pnl * weights
     j = int(np.argmin(weighted))
     scan = max(-float(weighted[j]), 0.0)
     spot = market.index_price(f"{base}_USD")
-    deltas = np.array([_delta(i, market, k) for k, i in enumerate(insts)]) * sizes
+    deltas = _coin_deltas(market, rows) * sizes
     a = _asset(doc, base)
     mdr = min_delta_requirement(deltas, spot, a["unhedged_delta_factor"], a["hedged_delta_factor"])
     net_imr = max(scan, mdr)
@@ -147,20 +148,3 @@ def paradex_pm_margin(
         weighted,
         list(scen.label),
     )
-
-
-def _delta(inst: Instrument, market: Market, row: int) -> float:
-    if inst.kind is not InstrumentKind.OPTION:
-        return 1.0
-    assert inst.strike is not None and inst.option_type is not None
-    g = black76_greeks(
-        market.underlying_price(inst, row),
-        inst.strike,
-        inst.time_to_expiry(market.valuation_time),
-        market.implied_vol(inst, row),
-        0.0,
-        inst.option_type,
-        which=Greek.DELTA,
-    )
-    assert g.delta is not None
-    return float(g.delta)
