@@ -20,8 +20,9 @@ constexpr double kDaysPerYear = 365.0;
 // of kGridOptions at a time (same underlying) by the vector grid kernel (batch_internal.hpp),
 // which reuses each option's terms across scenarios (ln(F/K), the three shocked total vols
 // and their reciprocals, sqrt(F/K)) and each scenario's across options (ln(1 + m),
-// sqrt(1 + m), 1/(1 + m)), so that a cell costs one exponential, two divisions and two short
-// polynomials. Cells the grid kernel flags (cancellation, underflow) are recomputed by the
+// sqrt(1 + m), 1/(1 + m)), so that a cell costs one exponential, two divisions and one
+// polynomial with its divided difference. Current values come from the same kernel in the
+// unmoved scenario, so an unmoved, unshocked scenario's P&L is exactly 0. Cells the grid kernel flags (cancellation, underflow) are recomputed by the
 // exact path (normalised_block: series, then the scalar tail-exact functions).
 constexpr std::size_t kGridOptions = 32;  // a multiple of pricing::detail::kGridLanes
 constexpr std::size_t kOptionCols = 17;   // per-option arrays of a GridBlock (s, inv_s: 3 each)
