@@ -1,0 +1,185 @@
+// The pre-trade margin engine: Deribit segregated portfolio margin (S:PM) kept incrementally
+// per account, so that "can this account carry this order?" costs O(scenarios) and no
+// revaluation.
+//
+// Model (the same as pymargin.models.deribit_pm, see its docstring for the sources): per margin
+// group (settlement currency) and currency pair, the account's scenario P&L vector over the
+// Deribit grid (3 (2B + 1) standard entries, then 8 extended ones, extended entries already
+// scaled by extended_table_factor x range/|M|, inverse instruments also by
+// (1 + M)/(1 + sign(M) range)); gains credited at pnl_offset up to max_offsetable_pnl, the
+// extended entries reduced by the dampener; the group's worst case = sum over its pairs of the
+// most negative entry; roll shock = sum over (pair, expiry) of |net coin delta| x
+// max(min_annualised_move, |exp(annualised_move_risk T) - 1|) (x index for USD-settled groups);
+// RMM = round9(worst case) + roll shock; MM = mm_factor x RMM. Open orders count as the venue
+// counts them: IM = the largest RMM of the positions alone, with every buy order filled, or
+// with every sell order filled.
+//
+// Units: an instrument's amount is the venue's: USD notional for inverse futures and
+// perpetuals (Deribit's contract amount), coins of the underlying for everything else.
+// Money is in the group's settlement currency. Equity of a group = collateral + the cash flows
+// of fills (option premiums, futures entry) + the mark value of the positions; available funds
+// = equity - IM.
+//
+// Threading: calls on different accounts may run concurrently; each account has its own
+// spin lock, so a check never waits for another account. on_market_update builds the new risk
+// arrays beside the old ones and then moves accounts over one at a time (each locked for the
+// microsecond its re-aggregation takes). Setup calls (add_account) and updates are serialised
+// among themselves. The hot path (check) allocates nothing, throws nothing, and returns a
+// status code.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pymargin/error.hpp"
+
+namespace pymargin::engine {
+
+inline constexpr std::size_t kMaxScenarios = 64;  // 3 (2B + 1) + 8 <= 64: B <= 8
+
+enum class Side : std::uint8_t { kBuy = 0, kSell = 1 };
+
+// Why a check, order or withdrawal was refused (kNone when accepted).
+enum class Reason : std::uint8_t {
+  kNone = 0,
+  kInsufficientFunds = 1,  // available funds after the order would be < 0
+  kUnknownAccount = 2,
+  kUnknownInstrument = 3,
+  kBadSize = 4,            // not finite or <= 0
+  kDeltaShockNotModelled = 5,  // net delta above delta_total_liq_shock_threshold (unpublished)
+  kUnknownOrder = 6,
+  kDuplicateOrder = 7,
+  kBadPrice = 8,
+};
+const char* reason_text(Reason r) noexcept;
+
+// Deribit PM parameters of a currency pair (its underlying) and of a settlement currency.
+struct PairParams {
+  double price_range = 0.16;
+  double volatility_range_up = 0.5;
+  double volatility_range_down = 0.25;
+  double min_volatility_for_shock_up = 0.5;
+  double short_term_vega_power = 0.30;
+  double long_term_vega_power = 0.13;
+  double extended_table_factor = 1.0;
+  double delta_total_liq_shock_threshold = 2e7;  // USD
+};
+
+struct CurrencyParams {
+  double annualised_move_risk = 0.075;
+  double min_annualised_move = 0.01;
+  double extended_dampener = 1e5;  // USD
+  double pnl_offset = 0.0;
+  double max_offsetable_pnl = 0.0;  // USD
+  bool usd_settled = false;         // margins in USD(C) rather than in the coin
+};
+
+struct EngineConfig {
+  int buckets = 4;
+  double mm_factor = 0.8;
+  std::vector<PairParams> pairs;           // one per underlying
+  std::vector<CurrencyParams> currencies;  // one per settlement currency (margin group)
+  std::size_t max_accounts = 1024;         // capacity (accounts never move in memory)
+};
+
+// Static definition of an instrument. `kind`/`settlement` as kernel::Kind / Settlement.
+struct InstrumentSpec {
+  std::uint8_t kind = 0;
+  std::uint8_t settlement = 0;
+  std::uint8_t is_call = 0;
+  std::int32_t underlying = 0;  // index into EngineConfig::pairs
+  std::int32_t currency = 0;    // settlement currency, index into EngineConfig::currencies
+  double strike = 0.0;
+  std::int64_t expiry_id = -1;  // equal for instruments of one expiry (e.g. Unix seconds)
+};
+
+// Market inputs of an instrument (per update) and of the underlyings.
+struct InstrumentMarket {
+  double forward = 0.0;  // the price it moves with
+  double vol = 0.0;      // options
+  double time = 0.0;     // years to expiry (options and dated futures)
+  double rate = 0.0;
+};
+
+struct CheckResult {
+  bool accept = false;
+  Reason reason = Reason::kNone;
+  std::int32_t currency = -1;     // the margin group the order falls in
+  double im_before = 0.0;         // IM of that group, open orders included
+  double im_after = 0.0;
+  double mm_before = 0.0;
+  double mm_after = 0.0;          // MM counts positions only: unchanged by an order
+  double available_after = 0.0;   // equity - IM after
+};
+
+struct GroupMargin {
+  double equity = 0.0;
+  double initial_margin = 0.0;
+  double maintenance_margin = 0.0;
+  double available_funds = 0.0;
+  double worst_case = 0.0;   // positions only
+  double roll_shock = 0.0;   // positions only
+  bool delta_shock_exceeded = false;
+};
+
+class PreTradeEngine {
+ public:
+  // Validates everything; on error returns the Status and leaves `out` empty.
+  static Status create(EngineConfig config, std::vector<InstrumentSpec> instruments,
+                       const std::vector<InstrumentMarket>& market,
+                       const std::vector<double>& index_prices,
+                       std::unique_ptr<PreTradeEngine>* out);
+  ~PreTradeEngine();
+  PreTradeEngine(const PreTradeEngine&) = delete;
+  PreTradeEngine& operator=(const PreTradeEngine&) = delete;
+
+  [[nodiscard]] std::size_t instruments() const noexcept;
+  [[nodiscard]] std::size_t scenarios() const noexcept;
+  [[nodiscard]] std::size_t accounts() const noexcept;
+
+  // A new account (id returned in *id); fails when max_accounts are in use.
+  Status add_account(std::int64_t* id);
+
+  // Hot path: what adding the order (as an open order) does to the account's margin group.
+  CheckResult check(std::int64_t account, std::int32_t instrument, Side side,
+                    double amount) const noexcept;
+
+  // State changes. Each checks its inputs and changes nothing on error.
+  Reason add_order(std::int64_t account, std::int64_t order_id, std::int32_t instrument,
+                   Side side, double amount) noexcept;
+  Reason cancel_order(std::int64_t account, std::int64_t order_id) noexcept;
+  // A fill of `amount` (> 0) on `side` at `price` (in the instrument's quote: option premium
+  // per unit in the settlement currency, futures price in USD). With order_id >= 0 the open
+  // order is reduced by the fill (and must exist); with -1 it is a fill without a resting order.
+  Reason apply_fill(std::int64_t account, std::int64_t order_id, std::int32_t instrument,
+                    Side side, double amount, double price) noexcept;
+  Reason deposit(std::int64_t account, std::int32_t currency, double amount) noexcept;
+  // Refused (kInsufficientFunds) when it would leave available funds < 0.
+  Reason withdraw(std::int64_t account, std::int32_t currency, double amount) noexcept;
+
+  // New marks and vols (and index prices): risk arrays recomputed once per instrument, then
+  // every account re-aggregated. Validates first; on error nothing changes.
+  Status on_market_update(const std::vector<InstrumentMarket>& market,
+                          const std::vector<double>& index_prices);
+
+  // The account's margin group, from its incremental state / recomputed from scratch (the
+  // reference the incremental state must equal).
+  GroupMargin margin(std::int64_t account, std::int32_t currency) const noexcept;
+  GroupMargin margin_from_scratch(std::int64_t account, std::int32_t currency) const;
+
+  // Versioned, checksummed binary snapshot of everything (config, universe, market inputs,
+  // accounts); restore builds a complete new engine or fails with a Status naming what is wrong.
+  std::string snapshot() const;
+  static Status restore(const std::string& bytes, std::unique_ptr<PreTradeEngine>* out);
+
+  struct Impl;
+
+ private:
+  explicit PreTradeEngine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pymargin::engine

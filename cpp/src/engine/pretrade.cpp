@@ -1,0 +1,1123 @@
+#include "pymargin/engine/pretrade.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include "pymargin/kernel/revalue.hpp"
+#include "pymargin/pricing/black.hpp"
+#include "pymargin/scenarios/scenario_set.hpp"
+
+namespace pymargin::engine {
+
+const char* reason_text(Reason r) noexcept {
+  switch (r) {
+    case Reason::kNone:
+      return "accepted";
+    case Reason::kInsufficientFunds:
+      return "insufficient funds: available funds after the order would be negative";
+    case Reason::kUnknownAccount:
+      return "unknown account";
+    case Reason::kUnknownInstrument:
+      return "unknown instrument";
+    case Reason::kBadSize:
+      return "amount must be finite and > 0";
+    case Reason::kDeltaShockNotModelled:
+      return "net delta above delta_total_liq_shock_threshold: Deribit's delta shock is not "
+             "published, so the margin is not modelled";
+    case Reason::kUnknownOrder:
+      return "unknown order";
+    case Reason::kDuplicateOrder:
+      return "order id already in use";
+    case Reason::kBadPrice:
+      return "price must be finite and > 0";
+  }
+  return "unknown reason";
+}
+
+namespace {
+
+constexpr double kExtendedMoves[8] = {-0.66, -0.33, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0};
+constexpr int kStates = 3;  // positions, positions + buy orders, positions + sell orders
+
+double round9(double x) noexcept { return std::nearbyint(x * 1e9) / 1e9; }
+
+bool finite_positive(double x) noexcept { return std::isfinite(x) && x > 0.0; }
+
+// Everything that depends on the market: model-ready risk rows and per-unit figures.
+struct MarketState {
+  std::size_t n = 0;
+  std::size_t ns = 0;
+  std::vector<double> risk;    // n x ns, per unit amount, settlement currency
+  std::vector<double> delta;   // n: coin delta per unit amount
+  std::vector<double> value;   // n: mark value per unit amount
+  std::vector<double> roll_k;  // currencies x expiries: roll shock per unit |coin delta|
+  std::vector<double> cap;     // currencies x underlyings: max credited gain, settlement units
+  std::vector<double> damp;    // currencies x underlyings x 8
+  std::vector<double> delta_usd;  // underlyings: USD per unit coin delta (index)
+  std::vector<InstrumentMarket> inputs;
+  std::vector<double> index;
+};
+
+struct SpinLock {
+  std::atomic_flag flag = ATOMIC_FLAG_INIT;
+  void lock() noexcept {
+    // Held for microseconds at most; yield after a short spin in case the holder was
+    // descheduled (more threads than cores).
+    for (int spins = 0; flag.test_and_set(std::memory_order_acquire); ++spins) {
+      if (spins >= 64) std::this_thread::yield();
+    }
+  }
+  void unlock() noexcept { flag.clear(std::memory_order_release); }
+};
+
+struct Slot {  // a (currency, underlying) pair the account has touched
+  std::int32_t currency = 0;
+  std::int32_t underlying = 0;
+  std::vector<double> v;  // kStates x ns: positions; buy orders only; sell orders only
+  double worst[kStates] = {0, 0, 0};      // states: positions, + buy orders, + sell orders
+  double net_delta[kStates] = {0, 0, 0};  // coin: positions; buy orders only; sell orders only
+};
+
+struct ExpiryNet {
+  std::int32_t currency = 0;
+  std::int32_t expiry = 0;  // engine expiry index
+  double d[kStates] = {0, 0, 0};  // positions; buy orders only; sell orders only
+};
+
+struct Position {
+  std::int32_t instrument;
+  double amount;
+};
+
+struct Order {
+  std::int64_t id;
+  std::int32_t instrument;
+  Side side;
+  double remaining;
+};
+
+struct Account {
+  mutable SpinLock lock;
+  bool in_use = false;
+  const MarketState* state = nullptr;  // the market the vectors were aggregated with
+  std::vector<double> collateral;  // per currency
+  std::vector<double> cash;        // per currency: cash flows of fills
+  std::vector<double> mark;        // per currency: sum of amount x value
+  std::vector<Slot> slots;
+  std::vector<ExpiryNet> expiries;
+  std::vector<Position> positions;
+  std::vector<Order> orders;
+};
+
+}  // namespace
+
+struct PreTradeEngine::Impl {
+  EngineConfig cfg;
+  std::vector<InstrumentSpec> spec;
+  std::vector<std::int32_t> expiry_of;  // engine expiry index per instrument
+  std::size_t n_expiries = 0;
+  std::size_t ns = 0;
+  std::size_t n_std = 0;
+  std::shared_ptr<const MarketState> market;
+  std::vector<Account> accounts;
+  std::size_t used = 0;
+  std::mutex admin;  // serialises add_account and market updates
+
+  // --- market ----------------------------------------------------------------------------
+  Status build_market(const std::vector<InstrumentMarket>& in, const std::vector<double>& index,
+                      std::shared_ptr<MarketState>* out) const;
+
+  // --- per-account evaluation -------------------------------------------------------------
+  double slot_worst(const MarketState& ms, std::int32_t c, std::int32_t u,
+                    const double* v) const noexcept;
+  void refresh_slot(const MarketState& ms, Slot& s) const noexcept;
+  void aggregate(Account& a, const MarketState& ms) const;
+  GroupMargin group(const Account& a, const MarketState& ms, std::int32_t c,
+                    double* rmm_states) const noexcept;
+};
+
+namespace {
+
+Slot* find_slot(Account& a, std::int32_t c, std::int32_t u) noexcept {
+  for (auto& s : a.slots) {
+    if (s.currency == c && s.underlying == u) return &s;
+  }
+  return nullptr;
+}
+const Slot* find_slot(const Account& a, std::int32_t c, std::int32_t u) noexcept {
+  for (const auto& s : a.slots) {
+    if (s.currency == c && s.underlying == u) return &s;
+  }
+  return nullptr;
+}
+ExpiryNet* find_expiry(Account& a, std::int32_t c, std::int32_t e) noexcept {
+  for (auto& x : a.expiries) {
+    if (x.currency == c && x.expiry == e) return &x;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& in,
+                                          const std::vector<double>& index,
+                                          std::shared_ptr<MarketState>* out) const {
+  const std::size_t n = spec.size();
+  const std::size_t P = cfg.pairs.size();
+  const std::size_t C = cfg.currencies.size();
+  if (in.size() != n) return Status::bad_argument("market", "one entry per instrument");
+  if (index.size() != P) return Status::bad_argument("index_prices", "one per underlying");
+  for (std::size_t u = 0; u < P; ++u) {
+    if (!finite_positive(index[u])) return Status::invalid("index_prices", u, "must be > 0");
+  }
+  auto ms = std::make_shared<MarketState>();
+  ms->n = n;
+  ms->ns = ns;
+  ms->inputs = in;
+  ms->index = index;
+  // Scenario grid: scenario j moves every underlying by its own grid's j-th move.
+  std::vector<double> move(ns * P);
+  std::vector<std::int8_t> state(ns);
+  std::vector<scenarios::VolShockRule> rules(P);
+  const int B = cfg.buckets;
+  for (std::size_t u = 0; u < P; ++u) {
+    const PairParams& pp = cfg.pairs[u];
+    std::size_t j = 0;
+    for (int k = -B; k <= B; ++k) {
+      for (int vs : {1, 0, -1}) {  // vol up, unchanged, down (the order of deribit_pm)
+        move[j * P + u] = k * pp.price_range / B;
+        state[j] = static_cast<std::int8_t>(vs);
+        ++j;
+      }
+    }
+    for (double m : kExtendedMoves) {
+      move[j * P + u] = m;
+      state[j] = 1;
+      ++j;
+    }
+    scenarios::VolShockRule& r = rules[u];
+    r.kind = scenarios::VolShockKind::kRelative;
+    r.range_up = pp.volatility_range_up;
+    r.range_down = pp.volatility_range_down;
+    r.min_vol_up = pp.min_volatility_for_shock_up;
+    r.min_vol_down = 0.0;
+    r.short_power = pp.short_term_vega_power;
+    r.long_power = pp.long_term_vega_power;
+  }
+  std::vector<std::uint8_t> kind(n), settle(n), call(n);
+  std::vector<std::int32_t> und(n);
+  std::vector<double> strike(n), fwd(n), vol(n), time(n), rate(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const InstrumentSpec& s = spec[i];
+    kind[i] = s.kind;
+    settle[i] = s.settlement;
+    call[i] = s.is_call;
+    und[i] = s.underlying;
+    strike[i] = s.strike;
+    fwd[i] = in[i].forward;
+    vol[i] = in[i].vol;
+    time[i] = in[i].time;
+    rate[i] = in[i].rate;
+    if (!finite_positive(fwd[i])) return Status::invalid("forward", i, "must be > 0");
+    if (!(std::isfinite(time[i]) && time[i] >= 0.0)) {
+      return Status::invalid("time", i, "must be finite and >= 0");
+    }
+  }
+  kernel::InstrumentView iv{n,           kind.data(), settle.data(), call.data(),
+                            und.data(),  strike.data(), fwd.data(),  vol.data(),
+                            time.data(), rate.data()};
+  scenarios::ScenarioView sv{ns, P, move.data(), state.data(), rules.data()};
+  ms->risk.resize(n * ns);
+  Status st = kernel::revalue(iv, sv, ms->risk.data(), 1);
+  if (!st.ok()) return st;
+  ms->delta.resize(n);
+  ms->value.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const InstrumentSpec& s = spec[i];
+    const PairParams& pp = cfg.pairs[static_cast<std::size_t>(s.underlying)];
+    const bool inverse = s.settlement == 1;
+    const bool option = s.kind == static_cast<std::uint8_t>(kernel::Kind::kOption);
+    const double f = fwd[i];
+    double* row = ms->risk.data() + i * ns;
+    // Inverse futures and perpetuals are counted in USD notional: per USD, 1/F coin.
+    const double unit = (!option && inverse) ? 1.0 / f : 1.0;
+    for (std::size_t j = 0; j < ns; ++j) row[j] *= unit;
+    for (std::size_t k = 0; k < 8; ++k) {
+      const double m = kExtendedMoves[k];
+      double scale = pp.extended_table_factor * pp.price_range / std::fabs(m);
+      if (inverse) scale *= (1.0 + m) / (1.0 + std::copysign(pp.price_range, m));
+      row[n_std + k] *= scale;
+    }
+    if (option) {
+      const auto type = s.is_call ? pricing::OptionType::kCall : pricing::OptionType::kPut;
+      const pricing::Greeks g =
+          pricing::black76_greeks(f, s.strike, time[i], vol[i], rate[i], type);
+      ms->delta[i] = g.delta_forward;
+      ms->value[i] = inverse ? pricing::inverse_price(f, s.strike, time[i], vol[i], rate[i], type)
+                             : g.price;
+    } else {
+      ms->delta[i] = inverse ? 1.0 / f : 1.0;
+      ms->value[i] = inverse ? -1.0 / f : f;
+    }
+  }
+  // Roll factor per (currency, expiry), caps and dampeners per (currency, underlying).
+  ms->roll_k.assign(C * n_expiries, 0.0);
+  std::vector<double> t_exp(n_expiries, 0.0);
+  std::vector<std::int32_t> u_exp(n_expiries, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    t_exp[static_cast<std::size_t>(expiry_of[i])] = spec[i].expiry_id < 0 ? 0.0 : time[i];
+    u_exp[static_cast<std::size_t>(expiry_of[i])] = spec[i].underlying;
+  }
+  for (std::size_t c = 0; c < C; ++c) {
+    const CurrencyParams& cp = cfg.currencies[c];
+    for (std::size_t e = 0; e < n_expiries; ++e) {
+      const double k = std::fmax(cp.min_annualised_move,
+                                 std::fabs(std::expm1(cp.annualised_move_risk * t_exp[e])));
+      ms->roll_k[c * n_expiries + e] =
+          k * (cp.usd_settled ? index[static_cast<std::size_t>(u_exp[e])] : 1.0);
+    }
+  }
+  ms->cap.assign(C * P, 0.0);
+  ms->damp.assign(C * P * 8, 0.0);
+  for (std::size_t c = 0; c < C; ++c) {
+    const CurrencyParams& cp = cfg.currencies[c];
+    for (std::size_t u = 0; u < P; ++u) {
+      const PairParams& pp = cfg.pairs[u];
+      const double to_settle = cp.usd_settled ? 1.0 : 1.0 / index[u];
+      ms->cap[c * P + u] = cp.max_offsetable_pnl * to_settle;
+      for (std::size_t k = 0; k < 8; ++k) {
+        const double m = kExtendedMoves[k];
+        ms->damp[(c * P + u) * 8 + k] = (std::fabs(m) / pp.price_range - 1.0) *
+                                        cp.extended_dampener /
+                                        (1.0 + std::copysign(pp.price_range, m)) * to_settle;
+      }
+    }
+  }
+  ms->delta_usd = index;
+  *out = std::move(ms);
+  return Status::success();
+}
+
+// The pair's worst-case contribution: gains credited at pnl_offset up to the cap, extended
+// entries dampened in magnitude (not past zero), the most negative entry as a positive loss.
+double PreTradeEngine::Impl::slot_worst(const MarketState& ms, std::int32_t c, std::int32_t u,
+                                        const double* v) const noexcept {
+  const std::size_t P = cfg.pairs.size();
+  const std::size_t cu = static_cast<std::size_t>(c) * P + static_cast<std::size_t>(u);
+  const double offset = cfg.currencies[static_cast<std::size_t>(c)].pnl_offset;
+  const double cap = ms.cap[cu];
+  const double* damp = ms.damp.data() + cu * 8;
+  double low = 0.0;
+  for (std::size_t j = 0; j < n_std; ++j) {
+    const double x = v[j] > 0.0 ? std::fmin(v[j] * offset, cap) : v[j];
+    low = std::fmin(low, x);
+  }
+  for (std::size_t k = 0; k < 8; ++k) {
+    const double raw = v[n_std + k];
+    const double x = raw > 0.0 ? std::fmin(raw * offset, cap) : raw;
+    const double mag = std::fmax(std::fabs(x) - damp[k], 0.0);
+    low = std::fmin(low, x < 0.0 ? -mag : mag);
+  }
+  return -low;
+}
+
+void PreTradeEngine::Impl::refresh_slot(const MarketState& ms, Slot& s) const noexcept {
+  double tmp[kMaxScenarios];
+  const double* pos = s.v.data();
+  s.worst[0] = slot_worst(ms, s.currency, s.underlying, pos);
+  for (int side = 1; side <= 2; ++side) {
+    const double* o = s.v.data() + static_cast<std::size_t>(side) * ns;
+    for (std::size_t j = 0; j < ns; ++j) tmp[j] = pos[j] + o[j];
+    s.worst[side] = slot_worst(ms, s.currency, s.underlying, tmp);
+  }
+}
+
+// Recomputes every vector, delta and mark value of the account from its positions and orders
+// (in their stored order), against `ms`.
+void PreTradeEngine::Impl::aggregate(Account& a, const MarketState& ms) const {
+  const std::size_t C = cfg.currencies.size();
+  a.mark.assign(C, 0.0);
+  for (auto& s : a.slots) {
+    std::fill(s.v.begin(), s.v.end(), 0.0);
+    for (double& d : s.net_delta) d = 0.0;
+  }
+  for (auto& x : a.expiries) {
+    for (double& d : x.d) d = 0.0;
+  }
+  auto add = [&](std::int32_t i, int state, double amount) {
+    const InstrumentSpec& sp = spec[static_cast<std::size_t>(i)];
+    Slot* s = find_slot(a, sp.currency, sp.underlying);
+    const double* r = ms.risk.data() + static_cast<std::size_t>(i) * ns;
+    double* v = s->v.data() + static_cast<std::size_t>(state) * ns;
+    for (std::size_t j = 0; j < ns; ++j) v[j] += amount * r[j];
+    const double d = amount * ms.delta[static_cast<std::size_t>(i)];
+    s->net_delta[state] += d;
+    ExpiryNet* x = find_expiry(a, sp.currency, expiry_of[static_cast<std::size_t>(i)]);
+    x->d[state] += d;
+  };
+  for (const Position& p : a.positions) {
+    add(p.instrument, 0, p.amount);
+    a.mark[static_cast<std::size_t>(spec[static_cast<std::size_t>(p.instrument)].currency)] +=
+        p.amount * ms.value[static_cast<std::size_t>(p.instrument)];
+  }
+  for (const Order& o : a.orders) {
+    add(o.instrument, o.side == Side::kBuy ? 1 : 2,
+        o.side == Side::kBuy ? o.remaining : -o.remaining);
+  }
+  for (auto& s : a.slots) refresh_slot(ms, s);
+}
+
+
+// IM, MM and the rest of currency group c from the account's cached state. rmm_states (3)
+// receives the RMM of positions, positions + buy orders, positions + sell orders.
+GroupMargin PreTradeEngine::Impl::group(const Account& a, const MarketState& ms, std::int32_t c,
+                                        double* rmm_states) const noexcept {
+  GroupMargin g;
+  double worst[kStates] = {0, 0, 0};
+  double roll[kStates] = {0, 0, 0};
+  bool exceeded[kStates] = {false, false, false};
+  for (const auto& s : a.slots) {
+    if (s.currency != c) continue;
+    const double thr = cfg.pairs[static_cast<std::size_t>(s.underlying)]
+                           .delta_total_liq_shock_threshold;
+    const double usd = ms.delta_usd[static_cast<std::size_t>(s.underlying)];
+    for (int k = 0; k < kStates; ++k) {
+      worst[k] += s.worst[k];
+      const double net = s.net_delta[0] + (k == 0 ? 0.0 : s.net_delta[k]);
+      exceeded[k] = exceeded[k] || std::fabs(net) * usd > thr;
+    }
+  }
+  const double* kx = ms.roll_k.data() + static_cast<std::size_t>(c) * n_expiries;
+  for (const auto& x : a.expiries) {
+    if (x.currency != c) continue;
+    const double k = kx[x.expiry];
+    roll[0] += k * std::fabs(x.d[0]);
+    roll[1] += k * std::fabs(x.d[0] + x.d[1]);
+    roll[2] += k * std::fabs(x.d[0] + x.d[2]);
+  }
+  double im = 0.0;
+  for (int k = 0; k < kStates; ++k) {
+    rmm_states[k] = round9(worst[k]) + roll[k];
+    im = std::fmax(im, rmm_states[k]);
+  }
+  const std::size_t ci = static_cast<std::size_t>(c);
+  g.equity = a.collateral[ci] + a.cash[ci] + a.mark[ci];
+  g.initial_margin = round9(im);
+  g.maintenance_margin = cfg.mm_factor * rmm_states[0];
+  g.available_funds = g.equity - g.initial_margin;
+  g.worst_case = worst[0];
+  g.roll_shock = roll[0];
+  g.delta_shock_exceeded = exceeded[0] || exceeded[1] || exceeded[2];
+  return g;
+}
+
+PreTradeEngine::PreTradeEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PreTradeEngine::~PreTradeEngine() = default;
+
+std::size_t PreTradeEngine::instruments() const noexcept { return impl_->spec.size(); }
+std::size_t PreTradeEngine::scenarios() const noexcept { return impl_->ns; }
+std::size_t PreTradeEngine::accounts() const noexcept { return impl_->used; }
+
+Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> instruments,
+                              const std::vector<InstrumentMarket>& market,
+                              const std::vector<double>& index_prices,
+                              std::unique_ptr<PreTradeEngine>* out) {
+  if (out == nullptr) return Status::bad_argument("out", "missing");
+  out->reset();
+  if (config.buckets < 1 || config.buckets > 8) {
+    return Status::bad_argument("buckets", "must be 1 .. 8");
+  }
+  if (!(config.mm_factor >= 0.0 && config.mm_factor <= 1.0)) {
+    return Status::bad_argument("mm_factor", "must be in [0, 1]");
+  }
+  if (config.pairs.empty()) return Status::bad_argument("pairs", "at least one underlying");
+  if (config.currencies.empty()) return Status::bad_argument("currencies", "at least one");
+  if (config.max_accounts == 0) return Status::bad_argument("max_accounts", "must be > 0");
+  for (std::size_t u = 0; u < config.pairs.size(); ++u) {
+    const PairParams& p = config.pairs[u];
+    if (!(p.price_range > 0.0 && p.price_range < 1.0)) {
+      return Status::invalid("pairs.price_range", u, "must be in (0, 1)");
+    }
+    if (!(p.volatility_range_up >= 0 && p.volatility_range_down >= 0 &&
+          p.volatility_range_down <= 1 && p.min_volatility_for_shock_up >= 0 &&
+          p.short_term_vega_power >= 0 && p.long_term_vega_power >= 0 &&
+          p.extended_table_factor >= 0 && p.delta_total_liq_shock_threshold >= 0)) {
+      return Status::invalid("pairs", u, "a parameter is negative or not a number");
+    }
+  }
+  for (std::size_t c = 0; c < config.currencies.size(); ++c) {
+    const CurrencyParams& p = config.currencies[c];
+    if (!(p.annualised_move_risk >= 0 && p.min_annualised_move >= 0 &&
+          p.extended_dampener >= 0 && p.pnl_offset >= 0 && p.pnl_offset <= 1 &&
+          p.max_offsetable_pnl >= 0)) {
+      return Status::invalid("currencies", c, "a parameter is negative, not a number or > 1");
+    }
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->n_std = static_cast<std::size_t>(3 * (2 * config.buckets + 1));
+  impl->ns = impl->n_std + 8;
+  impl->cfg = std::move(config);
+  impl->spec = std::move(instruments);
+  const auto P = static_cast<std::int32_t>(impl->cfg.pairs.size());
+  const auto C = static_cast<std::int32_t>(impl->cfg.currencies.size());
+  std::vector<std::pair<std::pair<std::int32_t, std::int64_t>, std::int32_t>> seen;
+  for (std::size_t i = 0; i < impl->spec.size(); ++i) {
+    const InstrumentSpec& s = impl->spec[i];
+    if (s.kind > 3) return Status::invalid("kind", i, "unknown instrument kind");
+    if (s.settlement > 1) return Status::invalid("settlement", i, "unknown settlement");
+    if (s.kind == 0 && s.settlement == 1) {
+      return Status::invalid("kind", i, "inverse spot is a coin balance: use collateral");
+    }
+    if (s.underlying < 0 || s.underlying >= P) {
+      return Status::invalid("underlying", i, "no such underlying");
+    }
+    if (s.currency < 0 || s.currency >= C) return Status::invalid("currency", i, "no such currency");
+    if (s.kind == 3 && !finite_positive(s.strike)) {
+      return Status::invalid("strike", i, "must be > 0");
+    }
+    // Expiry index: one per (underlying, expiry id); perpetuals and spot one per underlying.
+    const std::int64_t key = s.expiry_id < 0 ? -1 : s.expiry_id;
+    std::int32_t e = -1;
+    for (const auto& kv : seen) {
+      if (kv.first.first == s.underlying && kv.first.second == key) e = kv.second;
+    }
+    if (e < 0) {
+      e = static_cast<std::int32_t>(seen.size());
+      seen.push_back({{s.underlying, key}, e});
+    }
+    impl->expiry_of.push_back(e);
+  }
+  impl->n_expiries = seen.size();
+  std::shared_ptr<MarketState> ms;
+  Status st = impl->build_market(market, index_prices, &ms);
+  if (!st.ok()) return st;
+  impl->market = std::move(ms);
+  impl->accounts = std::vector<Account>(impl->cfg.max_accounts);
+  out->reset(new PreTradeEngine(std::move(impl)));
+  return Status::success();
+}
+
+Status PreTradeEngine::add_account(std::int64_t* id) {
+  std::lock_guard<std::mutex> guard(impl_->admin);
+  if (impl_->used >= impl_->accounts.size()) {
+    return Status::bad_argument("max_accounts", "all accounts in use");
+  }
+  Account& a = impl_->accounts[impl_->used];
+  const std::size_t C = impl_->cfg.currencies.size();
+  a.collateral.assign(C, 0.0);
+  a.cash.assign(C, 0.0);
+  a.mark.assign(C, 0.0);
+  a.state = impl_->market.get();
+  a.in_use = true;
+  *id = static_cast<std::int64_t>(impl_->used);
+  ++impl_->used;
+  return Status::success();
+}
+
+namespace {
+
+// An account the caller may use, or nullptr.
+template <class A>
+A* account_at(A* accounts, std::size_t used, std::int64_t id) noexcept {
+  if (id < 0 || static_cast<std::size_t>(id) >= used) return nullptr;
+  A* a = accounts + id;
+  return a->in_use ? a : nullptr;
+}
+
+struct Guard {
+  SpinLock& l;
+  explicit Guard(SpinLock& lock) noexcept : l(lock) { l.lock(); }
+  ~Guard() { l.unlock(); }
+  Guard(const Guard&) = delete;
+  Guard& operator=(const Guard&) = delete;
+};
+
+}  // namespace
+
+CheckResult PreTradeEngine::check(std::int64_t account, std::int32_t instrument, Side side,
+                                  double amount) const noexcept {
+  CheckResult r;
+  const Impl& m = *impl_;
+  const Account* a = account_at(m.accounts.data(), m.used, account);
+  if (a == nullptr) {
+    r.reason = Reason::kUnknownAccount;
+    return r;
+  }
+  if (instrument < 0 || static_cast<std::size_t>(instrument) >= m.spec.size()) {
+    r.reason = Reason::kUnknownInstrument;
+    return r;
+  }
+  if (!finite_positive(amount)) {
+    r.reason = Reason::kBadSize;
+    return r;
+  }
+  const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(instrument)];
+  const std::int32_t c = sp.currency;
+  r.currency = c;
+  Guard guard(a->lock);
+  const MarketState& ms = *a->state;
+  double rmm[kStates];
+  const GroupMargin before = m.group(*a, ms, c, rmm);
+  // The order joins the open orders of its side: that state's RMM is recomputed with one
+  // scaled risk row added; the other two are unchanged.
+  const int k = side == Side::kBuy ? 1 : 2;
+  const double signed_amount = side == Side::kBuy ? amount : -amount;
+  const Slot* s = find_slot(*a, c, sp.underlying);
+  const double* row = ms.risk.data() + static_cast<std::size_t>(instrument) * m.ns;
+  double v[kMaxScenarios];
+  for (std::size_t j = 0; j < m.ns; ++j) {
+    const double base = s ? s->v[j] + s->v[static_cast<std::size_t>(k) * m.ns + j] : 0.0;
+    v[j] = base + signed_amount * row[j];
+  }
+  const double new_worst = m.slot_worst(ms, c, sp.underlying, v);
+  double worst_k = new_worst;
+  for (const auto& other : a->slots) {
+    if (other.currency == c && &other != s) worst_k += other.worst[k];
+  }
+  const double d_new = signed_amount * ms.delta[static_cast<std::size_t>(instrument)];
+  const std::int32_t e = m.expiry_of[static_cast<std::size_t>(instrument)];
+  const double* kx = ms.roll_k.data() + static_cast<std::size_t>(c) * m.n_expiries;
+  double roll_k = 0.0;
+  bool have_expiry = false;
+  for (const auto& x : a->expiries) {
+    if (x.currency != c) continue;
+    double d = x.d[0] + x.d[k];
+    if (x.expiry == e) {
+      d += d_new;
+      have_expiry = true;
+    }
+    roll_k += kx[x.expiry] * std::fabs(d);
+  }
+  if (!have_expiry) roll_k += kx[e] * std::fabs(d_new);
+  rmm[k] = round9(worst_k) + roll_k;
+  const double net = (s ? s->net_delta[0] + s->net_delta[k] : 0.0) + d_new;
+  const PairParams& pp = m.cfg.pairs[static_cast<std::size_t>(sp.underlying)];
+  const bool exceeded =
+      std::fabs(net) * ms.delta_usd[static_cast<std::size_t>(sp.underlying)] >
+      pp.delta_total_liq_shock_threshold;
+  r.im_before = before.initial_margin;
+  r.im_after = round9(std::fmax(std::fmax(rmm[0], rmm[1]), std::fmax(rmm[2], 0.0)));
+  r.mm_before = before.maintenance_margin;
+  r.mm_after = before.maintenance_margin;
+  r.available_after = before.equity - r.im_after;
+  if (exceeded) {
+    r.reason = Reason::kDeltaShockNotModelled;
+  } else if (r.available_after < 0.0) {
+    r.reason = Reason::kInsufficientFunds;
+  } else {
+    r.accept = true;
+  }
+  return r;
+}
+
+namespace {
+
+// Adds `amount` of instrument i to state k (0 positions, 1 buy orders, 2 sell orders) of the
+// account's vectors, creating the slot and expiry entry when new, and refreshes the slot's
+// cached worst cases. Not the check path: it may allocate.
+void add_to_state(const PreTradeEngine::Impl& m, Account& a, const MarketState& ms,
+                  std::int32_t i, int k, double amount) {
+  const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(i)];
+  Slot* s = find_slot(a, sp.currency, sp.underlying);
+  if (s == nullptr) {
+    a.slots.emplace_back();
+    s = &a.slots.back();
+    s->currency = sp.currency;
+    s->underlying = sp.underlying;
+    s->v.assign(kStates * m.ns, 0.0);
+  }
+  const std::int32_t e = m.expiry_of[static_cast<std::size_t>(i)];
+  ExpiryNet* x = find_expiry(a, sp.currency, e);
+  if (x == nullptr) {
+    a.expiries.emplace_back();
+    x = &a.expiries.back();
+    x->currency = sp.currency;
+    x->expiry = e;
+  }
+  const double* r = ms.risk.data() + static_cast<std::size_t>(i) * m.ns;
+  double* v = s->v.data() + static_cast<std::size_t>(k) * m.ns;
+  for (std::size_t j = 0; j < m.ns; ++j) v[j] += amount * r[j];
+  const double d = amount * ms.delta[static_cast<std::size_t>(i)];
+  s->net_delta[k] += d;
+  x->d[k] += d;
+  m.refresh_slot(ms, *s);
+}
+
+// Creates the slot and expiry entry of instrument i (so that aggregate() finds them).
+void ensure_entries(const PreTradeEngine::Impl& m, Account& a, std::int32_t i) {
+  const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(i)];
+  if (find_slot(a, sp.currency, sp.underlying) == nullptr) {
+    a.slots.emplace_back();
+    a.slots.back().currency = sp.currency;
+    a.slots.back().underlying = sp.underlying;
+    a.slots.back().v.assign(kStates * m.ns, 0.0);
+  }
+  const std::int32_t e = m.expiry_of[static_cast<std::size_t>(i)];
+  if (find_expiry(a, sp.currency, e) == nullptr) {
+    a.expiries.emplace_back();
+    a.expiries.back().currency = sp.currency;
+    a.expiries.back().expiry = e;
+  }
+}
+
+}  // namespace
+
+Reason PreTradeEngine::add_order(std::int64_t account, std::int64_t order_id,
+                                 std::int32_t instrument, Side side, double amount) noexcept {
+  Impl& m = *impl_;
+  Account* a = account_at(m.accounts.data(), m.used, account);
+  if (a == nullptr) return Reason::kUnknownAccount;
+  if (instrument < 0 || static_cast<std::size_t>(instrument) >= m.spec.size()) {
+    return Reason::kUnknownInstrument;
+  }
+  if (!finite_positive(amount)) return Reason::kBadSize;
+  Guard guard(a->lock);
+  for (const Order& o : a->orders) {
+    if (o.id == order_id) return Reason::kDuplicateOrder;
+  }
+  try {
+    a->orders.push_back({order_id, instrument, side, amount});
+    add_to_state(m, *a, *a->state, instrument, side == Side::kBuy ? 1 : 2,
+                 side == Side::kBuy ? amount : -amount);
+  } catch (...) {  // out of memory: the account is left as it was
+    if (!a->orders.empty() && a->orders.back().id == order_id) a->orders.pop_back();
+    m.aggregate(*a, *a->state);
+    return Reason::kBadSize;
+  }
+  return Reason::kNone;
+}
+
+Reason PreTradeEngine::cancel_order(std::int64_t account, std::int64_t order_id) noexcept {
+  Impl& m = *impl_;
+  Account* a = account_at(m.accounts.data(), m.used, account);
+  if (a == nullptr) return Reason::kUnknownAccount;
+  Guard guard(a->lock);
+  for (std::size_t k = 0; k < a->orders.size(); ++k) {
+    if (a->orders[k].id != order_id) continue;
+    const Order o = a->orders[k];
+    a->orders.erase(a->orders.begin() + static_cast<std::ptrdiff_t>(k));
+    add_to_state(m, *a, *a->state, o.instrument, o.side == Side::kBuy ? 1 : 2,
+                 o.side == Side::kBuy ? -o.remaining : o.remaining);
+    return Reason::kNone;
+  }
+  return Reason::kUnknownOrder;
+}
+
+Reason PreTradeEngine::apply_fill(std::int64_t account, std::int64_t order_id,
+                                  std::int32_t instrument, Side side, double amount,
+                                  double price) noexcept {
+  Impl& m = *impl_;
+  Account* a = account_at(m.accounts.data(), m.used, account);
+  if (a == nullptr) return Reason::kUnknownAccount;
+  if (instrument < 0 || static_cast<std::size_t>(instrument) >= m.spec.size()) {
+    return Reason::kUnknownInstrument;
+  }
+  if (!finite_positive(amount)) return Reason::kBadSize;
+  if (!finite_positive(price)) return Reason::kBadPrice;
+  Guard guard(a->lock);
+  Order* order = nullptr;
+  if (order_id >= 0) {
+    for (Order& o : a->orders) {
+      if (o.id == order_id) order = &o;
+    }
+    if (order == nullptr || order->instrument != instrument || order->side != side) {
+      return Reason::kUnknownOrder;
+    }
+    if (amount > order->remaining) return Reason::kBadSize;
+  }
+  const MarketState& ms = *a->state;
+  const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(instrument)];
+  const double q = side == Side::kBuy ? amount : -amount;
+  try {
+    Position* pos = nullptr;
+    for (Position& p : a->positions) {
+      if (p.instrument == instrument) pos = &p;
+    }
+    if (pos == nullptr) {
+      a->positions.push_back({instrument, 0.0});
+      pos = &a->positions.back();
+    }
+    pos->amount += q;
+    add_to_state(m, *a, ms, instrument, 0, q);
+    if (order != nullptr) {
+      order->remaining -= amount;
+      add_to_state(m, *a, ms, instrument, side == Side::kBuy ? 1 : 2, -q);
+      if (order->remaining <= 0.0) {
+        a->orders.erase(a->orders.begin() + (order - a->orders.data()));
+      }
+    }
+  } catch (...) {
+    m.aggregate(*a, ms);
+    return Reason::kBadSize;
+  }
+  // Cash flow of the fill: premium or price paid in the settlement currency; inverse futures
+  // (USD notional) book amount / price coins against their mark value -amount / F.
+  const std::size_t c = static_cast<std::size_t>(sp.currency);
+  const bool inverse_future = sp.kind != 3 && sp.settlement == 1;
+  a->cash[c] += inverse_future ? q / price : -q * price;
+  a->mark[c] += q * ms.value[static_cast<std::size_t>(instrument)];
+  return Reason::kNone;
+}
+
+Reason PreTradeEngine::deposit(std::int64_t account, std::int32_t currency,
+                               double amount) noexcept {
+  Impl& m = *impl_;
+  Account* a = account_at(m.accounts.data(), m.used, account);
+  if (a == nullptr) return Reason::kUnknownAccount;
+  if (currency < 0 || static_cast<std::size_t>(currency) >= m.cfg.currencies.size()) {
+    return Reason::kUnknownInstrument;
+  }
+  if (!finite_positive(amount)) return Reason::kBadSize;
+  Guard guard(a->lock);
+  a->collateral[static_cast<std::size_t>(currency)] += amount;
+  return Reason::kNone;
+}
+
+Reason PreTradeEngine::withdraw(std::int64_t account, std::int32_t currency,
+                                double amount) noexcept {
+  Impl& m = *impl_;
+  Account* a = account_at(m.accounts.data(), m.used, account);
+  if (a == nullptr) return Reason::kUnknownAccount;
+  if (currency < 0 || static_cast<std::size_t>(currency) >= m.cfg.currencies.size()) {
+    return Reason::kUnknownInstrument;
+  }
+  if (!finite_positive(amount)) return Reason::kBadSize;
+  Guard guard(a->lock);
+  double rmm[kStates];
+  const GroupMargin g = m.group(*a, *a->state, currency, rmm);
+  if (g.available_funds - amount < 0.0) return Reason::kInsufficientFunds;
+  a->collateral[static_cast<std::size_t>(currency)] -= amount;
+  return Reason::kNone;
+}
+
+Status PreTradeEngine::on_market_update(const std::vector<InstrumentMarket>& market,
+                                        const std::vector<double>& index_prices) {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> guard(m.admin);
+  std::shared_ptr<MarketState> next;
+  Status st = m.build_market(market, index_prices, &next);
+  if (!st.ok()) return st;
+  // Accounts move to the new state one at a time, each under its own lock: a check sees
+  // either the old market with the old vectors or the new market with the new ones, never a
+  // mix. The old state stays alive (held here) until every account has moved.
+  const std::shared_ptr<const MarketState> old = m.market;
+  for (std::size_t id = 0; id < m.used; ++id) {
+    Account& a = m.accounts[id];
+    Guard account_guard(a.lock);
+    m.aggregate(a, *next);
+    a.state = next.get();
+  }
+  m.market = std::move(next);
+  return Status::success();
+}
+
+GroupMargin PreTradeEngine::margin(std::int64_t account, std::int32_t currency) const noexcept {
+  const Impl& m = *impl_;
+  const Account* a = account_at(m.accounts.data(), m.used, account);
+  if (a == nullptr || currency < 0 ||
+      static_cast<std::size_t>(currency) >= m.cfg.currencies.size()) {
+    return {};
+  }
+  Guard guard(a->lock);
+  double rmm[kStates];
+  return m.group(*a, *a->state, currency, rmm);
+}
+
+GroupMargin PreTradeEngine::margin_from_scratch(std::int64_t account,
+                                                std::int32_t currency) const {
+  const Impl& m = *impl_;
+  const Account* a = account_at(m.accounts.data(), m.used, account);
+  if (a == nullptr || currency < 0 ||
+      static_cast<std::size_t>(currency) >= m.cfg.currencies.size()) {
+    return {};
+  }
+  // The reference computation runs under the account's lock (it reads the market the
+  // account is on, which an update may retire as soon as the lock is released).
+  Guard guard(a->lock);
+  Account fresh;
+  fresh.in_use = true;
+  fresh.collateral = a->collateral;
+  fresh.cash = a->cash;
+  fresh.positions = a->positions;
+  fresh.orders = a->orders;
+  for (const Position& p : fresh.positions) ensure_entries(m, fresh, p.instrument);
+  for (const Order& o : fresh.orders) ensure_entries(m, fresh, o.instrument);
+  m.aggregate(fresh, *a->state);
+  double rmm[kStates];
+  return m.group(fresh, *a->state, currency, rmm);
+}
+
+
+// --- snapshot and restore -------------------------------------------------------------------
+//
+// Format (fixed-width fields in this machine's byte order, recorded in the header):
+//   "PMENGINE" (8 bytes) | format version u32 | byte-order mark u32 (0x01020304)
+//   | payload length u64 | payload | FNV-1a 64 checksum of the payload u64.
+// The payload holds the configuration, the instruments, the market inputs and every
+// account's collateral, cash, positions and open orders. Risk arrays are not stored: restore
+// recomputes them from the market inputs, which gives the same numbers. Restore checks the
+// header, the length and the checksum, then parses with bounds checks into a new engine; any
+// failure returns a Status and no engine.
+
+namespace {
+
+constexpr char kMagic[8] = {'P', 'M', 'E', 'N', 'G', 'I', 'N', 'E'};
+constexpr std::uint32_t kFormatVersion = 1;
+constexpr std::uint32_t kByteOrder = 0x01020304;
+
+std::uint64_t fnv1a(const char* p, std::size_t n) noexcept {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (std::size_t i = 0; i < n; ++i) {
+    h ^= static_cast<unsigned char>(p[i]);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+// Field by field (no struct padding in the stream, so equal states give equal bytes).
+class Writer {
+ public:
+  template <class T>
+  void put(const T& v) {
+    static_assert(std::is_arithmetic_v<T>);
+    buf_.append(reinterpret_cast<const char*>(&v), sizeof(T));
+  }
+  void put(const PairParams& p) {
+    for (double x : {p.price_range, p.volatility_range_up, p.volatility_range_down,
+                     p.min_volatility_for_shock_up, p.short_term_vega_power,
+                     p.long_term_vega_power, p.extended_table_factor,
+                     p.delta_total_liq_shock_threshold}) {
+      put(x);
+    }
+  }
+  void put(const CurrencyParams& p) {
+    for (double x : {p.annualised_move_risk, p.min_annualised_move, p.extended_dampener,
+                     p.pnl_offset, p.max_offsetable_pnl}) {
+      put(x);
+    }
+    put<std::uint8_t>(p.usd_settled ? 1 : 0);
+  }
+  void put(const InstrumentSpec& s) {
+    put(s.kind);
+    put(s.settlement);
+    put(s.is_call);
+    put(s.underlying);
+    put(s.currency);
+    put(s.strike);
+    put(s.expiry_id);
+  }
+  void put(const InstrumentMarket& x) {
+    for (double v : {x.forward, x.vol, x.time, x.rate}) put(v);
+  }
+  void put(const Position& p) {
+    put(p.instrument);
+    put(p.amount);
+  }
+  void put(const Order& o) {
+    put(o.id);
+    put(o.instrument);
+    put(static_cast<std::uint8_t>(o.side));
+    put(o.remaining);
+  }
+  template <class T>
+  void put_vector(const std::vector<T>& v) {
+    put<std::uint64_t>(v.size());
+    for (const T& x : v) put(x);
+  }
+  std::string buf_;
+};
+
+class Reader {
+ public:
+  Reader(const char* p, std::size_t n) : p_(p), n_(n) {}
+  template <class T>
+  bool get(T* v) {
+    static_assert(std::is_arithmetic_v<T>);
+    if (n_ - pos_ < sizeof(T)) return false;
+    std::memcpy(v, p_ + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return true;
+  }
+  bool get(PairParams* p) {
+    return get(&p->price_range) && get(&p->volatility_range_up) &&
+           get(&p->volatility_range_down) && get(&p->min_volatility_for_shock_up) &&
+           get(&p->short_term_vega_power) && get(&p->long_term_vega_power) &&
+           get(&p->extended_table_factor) && get(&p->delta_total_liq_shock_threshold);
+  }
+  bool get(CurrencyParams* p) {
+    std::uint8_t usd = 0;
+    const bool ok = get(&p->annualised_move_risk) && get(&p->min_annualised_move) &&
+                    get(&p->extended_dampener) && get(&p->pnl_offset) &&
+                    get(&p->max_offsetable_pnl) && get(&usd) && usd <= 1;
+    p->usd_settled = usd == 1;
+    return ok;
+  }
+  bool get(InstrumentSpec* s) {
+    return get(&s->kind) && get(&s->settlement) && get(&s->is_call) && get(&s->underlying) &&
+           get(&s->currency) && get(&s->strike) && get(&s->expiry_id);
+  }
+  bool get(InstrumentMarket* x) {
+    return get(&x->forward) && get(&x->vol) && get(&x->time) && get(&x->rate);
+  }
+  bool get(Position* p) { return get(&p->instrument) && get(&p->amount); }
+  bool get(Order* o) {
+    std::uint8_t side = 0;
+    const bool ok = get(&o->id) && get(&o->instrument) && get(&side) && side <= 1 &&
+                    get(&o->remaining);
+    o->side = side == 0 ? Side::kBuy : Side::kSell;
+    return ok;
+  }
+  // A count, then the elements; the count is bounded by the bytes left (each element takes
+  // at least one byte), so a corrupted count cannot ask for a huge allocation.
+  template <class T>
+  bool get_vector(std::vector<T>* v) {
+    std::uint64_t n = 0;
+    if (!get(&n) || n > n_ - pos_) return false;
+    v->resize(static_cast<std::size_t>(n));
+    for (auto& x : *v) {
+      if (!get(&x)) return false;
+    }
+    return true;
+  }
+  [[nodiscard]] bool done() const { return pos_ == n_; }
+
+ private:
+  const char* p_;
+  std::size_t n_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::string PreTradeEngine::snapshot() const {
+  const Impl& m = *impl_;
+  Writer w;
+  std::shared_ptr<const MarketState> ms;
+  {
+    std::lock_guard<std::mutex> guard(impl_->admin);
+    ms = m.market;
+  }
+  w.put<std::int32_t>(m.cfg.buckets);
+  w.put(m.cfg.mm_factor);
+  w.put_vector(m.cfg.pairs);
+  w.put_vector(m.cfg.currencies);
+  w.put<std::uint64_t>(m.cfg.max_accounts);
+  w.put_vector(m.spec);
+  w.put_vector(ms->inputs);
+  w.put_vector(ms->index);
+  w.put<std::uint64_t>(m.used);
+  for (std::size_t id = 0; id < m.used; ++id) {
+    const Account& a = m.accounts[id];
+    Guard guard(a.lock);
+    w.put_vector(a.collateral);
+    w.put_vector(a.cash);
+    w.put_vector(a.positions);
+    w.put_vector(a.orders);
+  }
+  std::string out(kMagic, sizeof(kMagic));
+  Writer head;
+  head.put(kFormatVersion);
+  head.put(kByteOrder);
+  head.put<std::uint64_t>(w.buf_.size());
+  out += head.buf_;
+  out += w.buf_;
+  Writer tail;
+  tail.put(fnv1a(w.buf_.data(), w.buf_.size()));
+  out += tail.buf_;
+  return out;
+}
+
+Status PreTradeEngine::restore(const std::string& bytes, std::unique_ptr<PreTradeEngine>* out) {
+  if (out == nullptr) return Status::bad_argument("out", "missing");
+  out->reset();
+  constexpr std::size_t kHead = sizeof(kMagic) + 4 + 4 + 8;
+  if (bytes.size() < kHead + 8 || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
+    return Status::bad_argument("snapshot", "not a pymargin engine snapshot");
+  }
+  Reader head(bytes.data() + sizeof(kMagic), kHead - sizeof(kMagic));
+  std::uint32_t version = 0;
+  std::uint32_t order = 0;
+  std::uint64_t length = 0;
+  head.get(&version);
+  head.get(&order);
+  head.get(&length);
+  if (order != kByteOrder) {
+    return Status::bad_argument("snapshot", "written on a machine of another byte order");
+  }
+  if (version != kFormatVersion) {
+    return Status::bad_argument("snapshot", "format version not supported by this build");
+  }
+  if (length != bytes.size() - kHead - 8) {
+    return Status::bad_argument("snapshot", "truncated or padded (length does not match)");
+  }
+  const char* payload = bytes.data() + kHead;
+  std::uint64_t checksum = 0;
+  std::memcpy(&checksum, payload + length, 8);
+  if (checksum != fnv1a(payload, static_cast<std::size_t>(length))) {
+    return Status::bad_argument("snapshot", "checksum mismatch: the snapshot is corrupted");
+  }
+  Reader r(payload, static_cast<std::size_t>(length));
+  EngineConfig cfg;
+  std::vector<InstrumentSpec> spec;
+  std::vector<InstrumentMarket> inputs;
+  std::vector<double> index;
+  std::int32_t buckets = 0;
+  std::uint64_t max_accounts = 0;
+  std::uint64_t used = 0;
+  if (!(r.get(&buckets) && r.get(&cfg.mm_factor) && r.get_vector(&cfg.pairs) &&
+        r.get_vector(&cfg.currencies) && r.get(&max_accounts) && r.get_vector(&spec) &&
+        r.get_vector(&inputs) && r.get_vector(&index) && r.get(&used))) {
+    return Status::bad_argument("snapshot", "malformed engine section");
+  }
+  cfg.buckets = buckets;
+  cfg.max_accounts = static_cast<std::size_t>(max_accounts);
+  if (used > max_accounts) return Status::bad_argument("snapshot", "more accounts than capacity");
+  std::unique_ptr<PreTradeEngine> engine;
+  Status st = create(std::move(cfg), std::move(spec), inputs, index, &engine);
+  if (!st.ok()) return st;
+  Impl& m = *engine->impl_;
+  const std::size_t C = m.cfg.currencies.size();
+  for (std::uint64_t id = 0; id < used; ++id) {
+    std::int64_t got = -1;
+    st = engine->add_account(&got);
+    if (!st.ok()) return st;
+    Account& a = m.accounts[static_cast<std::size_t>(got)];
+    if (!(r.get_vector(&a.collateral) && r.get_vector(&a.cash) && r.get_vector(&a.positions) &&
+          r.get_vector(&a.orders))) {
+      return Status::bad_argument("snapshot", "malformed account section");
+    }
+    if (a.collateral.size() != C || a.cash.size() != C) {
+      return Status::invalid("snapshot.accounts", static_cast<std::size_t>(id),
+                             "currency count does not match the configuration");
+    }
+    for (const Position& p : a.positions) {
+      if (p.instrument < 0 || static_cast<std::size_t>(p.instrument) >= m.spec.size() ||
+          !std::isfinite(p.amount)) {
+        return Status::invalid("snapshot.positions", static_cast<std::size_t>(id),
+                               "unknown instrument or non-finite amount");
+      }
+      ensure_entries(m, a, p.instrument);
+    }
+    for (const Order& o : a.orders) {
+      if (o.instrument < 0 || static_cast<std::size_t>(o.instrument) >= m.spec.size() ||
+          !finite_positive(o.remaining) ||
+          (o.side != Side::kBuy && o.side != Side::kSell)) {
+        return Status::invalid("snapshot.orders", static_cast<std::size_t>(id),
+                               "unknown instrument, side or amount");
+      }
+      ensure_entries(m, a, o.instrument);
+    }
+    m.aggregate(a, *a.state);
+  }
+  if (!r.done()) return Status::bad_argument("snapshot", "trailing bytes after the accounts");
+  *out = std::move(engine);
+  return Status::success();
+}
+
+}  // namespace pymargin::engine

@@ -1,0 +1,312 @@
+// The pre-trade engine: incremental state against a recompute from scratch over long random
+// streams, what check() promises, snapshots, and concurrent checks during market updates.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "pymargin/engine/pretrade.hpp"
+
+namespace pe = pymargin::engine;
+
+namespace {
+
+// BTC universe: inverse options over 4 expiries, inverse futures and the perpetual (BTC
+// margin group 0), and the USDC linear perpetual (group 1). Deribit's 2024-06-17 parameters.
+struct Universe {
+  pe::EngineConfig cfg;
+  std::vector<pe::InstrumentSpec> spec;
+  std::vector<pe::InstrumentMarket> market;
+  std::vector<double> index{65000.0};
+};
+
+Universe make_universe(std::size_t max_accounts = 64) {
+  Universe u;
+  u.cfg.max_accounts = max_accounts;
+  u.cfg.pairs.push_back(pe::PairParams{});  // btc_usd defaults are the 2024-06-17 values
+  pe::CurrencyParams btc;
+  pe::CurrencyParams usd;
+  usd.annualised_move_risk = 0.10;
+  usd.extended_dampener = 25000.0;
+  usd.usd_settled = true;
+  u.cfg.currencies = {btc, usd};
+  const double days[4] = {3, 17, 45, 108};
+  for (int e = 0; e < 4; ++e) {
+    for (double k = 45000; k <= 90000; k += 5000) {
+      for (std::uint8_t call = 0; call <= 1; ++call) {
+        u.spec.push_back({3, 1, call, 0, 0, k, static_cast<std::int64_t>(days[e])});
+        u.market.push_back({65000.0 * (1 + 0.0005 * days[e]), 0.45 + 0.2 * std::fabs(k / 65000 - 1),
+                            days[e] / 365.0, 0.0});
+      }
+    }
+    u.spec.push_back({1, 1, 0, 0, 0, 0.0, static_cast<std::int64_t>(days[e])});  // future
+    u.market.push_back({65000.0 * (1 + 0.0005 * days[e]), 0.0, days[e] / 365.0, 0.0});
+  }
+  u.spec.push_back({2, 1, 0, 0, 0, 0.0, -1});  // BTC-PERPETUAL
+  u.market.push_back({65010.0, 0.0, 0.0, 0.0});
+  u.spec.push_back({2, 0, 0, 0, 1, 0.0, -1});  // BTC_USDC-PERPETUAL
+  u.market.push_back({65005.0, 0.0, 0.0, 0.0});
+  return u;
+}
+
+std::unique_ptr<pe::PreTradeEngine> make_engine(const Universe& u) {
+  std::unique_ptr<pe::PreTradeEngine> e;
+  const pymargin::Status st = pe::PreTradeEngine::create(u.cfg, u.spec, u.market, u.index, &e);
+  EXPECT_TRUE(st.ok()) << st.field << ": " << st.message;
+  return e;
+}
+
+double amount_for(const pe::InstrumentSpec& s, double coins) {
+  return (s.kind != 3 && s.settlement == 1) ? coins * 65000.0 : coins;  // inverse futures: USD
+}
+
+// |a - b| within 1e-12 of the gross scale of the quantities summed.
+void expect_same(const pe::GroupMargin& inc, const pe::GroupMargin& ref, double scale,
+                 const char* where) {
+  const double tol = 1e-12 * (scale + std::fabs(ref.initial_margin));
+  EXPECT_NEAR(inc.initial_margin, ref.initial_margin, tol) << where;
+  EXPECT_NEAR(inc.maintenance_margin, ref.maintenance_margin, tol) << where;
+  EXPECT_NEAR(inc.equity, ref.equity, tol) << where;
+  EXPECT_NEAR(inc.roll_shock, ref.roll_shock, tol) << where;
+  EXPECT_NEAR(inc.worst_case, ref.worst_case, tol) << where;
+  EXPECT_EQ(inc.delta_shock_exceeded, ref.delta_shock_exceeded) << where;
+}
+
+}  // namespace
+
+TEST(PreTrade, IncrementalStateEqualsRecomputeOverRandomStreams) {
+  Universe u = make_universe();
+  auto eng = make_engine(u);
+  std::vector<std::int64_t> acct(6);
+  for (auto& a : acct) {
+    ASSERT_TRUE(eng->add_account(&a).ok());
+    ASSERT_EQ(eng->deposit(a, 0, 50.0), pe::Reason::kNone);
+    ASSERT_EQ(eng->deposit(a, 1, 2e6), pe::Reason::kNone);
+  }
+  std::mt19937_64 rng(42);
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  std::vector<std::vector<std::int64_t>> open(acct.size());
+  std::int64_t next_id = 1;
+  const auto n = static_cast<std::int32_t>(u.spec.size());
+  double gross = 0.0;  // scale of what has been summed (for the tolerance)
+  for (int step = 0; step < 20000; ++step) {
+    const std::size_t k = rng() % acct.size();
+    const std::int64_t a = acct[k];
+    const double r = u01(rng);
+    const std::int32_t i = static_cast<std::int32_t>(rng() % static_cast<std::uint64_t>(n));
+    const pe::Side side = u01(rng) < 0.5 ? pe::Side::kBuy : pe::Side::kSell;
+    const double amount = amount_for(u.spec[static_cast<std::size_t>(i)], 0.1 + 5 * u01(rng));
+    gross += amount * (u.spec[static_cast<std::size_t>(i)].settlement == 1 ? 1.0 : 65000.0);
+    if (r < 0.35) {
+      // check() must equal doing it: add the order, read the margin, take it back.
+      const pe::CheckResult c = eng->check(a, i, side, amount);
+      ASSERT_EQ(eng->add_order(a, next_id, i, side, amount), pe::Reason::kNone);
+      const pe::GroupMargin after = eng->margin(a, c.currency);
+      EXPECT_NEAR(c.im_after, after.initial_margin, 1e-9 * (1 + after.initial_margin));
+      EXPECT_NEAR(c.available_after, after.available_funds, 1e-9 * (1 + std::fabs(after.equity)));
+      open[k].push_back(next_id++);
+    } else if (r < 0.55 && !open[k].empty()) {
+      const std::size_t j = rng() % open[k].size();
+      ASSERT_EQ(eng->cancel_order(a, open[k][j]), pe::Reason::kNone);
+      open[k].erase(open[k].begin() + static_cast<std::ptrdiff_t>(j));
+    } else if (r < 0.95) {
+      const double price = u.spec[static_cast<std::size_t>(i)].kind == 3 ? 0.01 + 0.05 * u01(rng)
+                                                                            : 64000 + 2000 * u01(rng);
+      ASSERT_EQ(eng->apply_fill(a, -1, i, side, amount, price), pe::Reason::kNone);
+    } else {
+      // A market update: every forward moves, vols too; accounts are re-aggregated.
+      const double f = 1.0 + 0.02 * (u01(rng) - 0.5);
+      for (auto& m : u.market) {
+        m.forward *= f;
+        if (m.vol > 0) m.vol *= 1.0 + 0.05 * (u01(rng) - 0.5);
+      }
+      u.index[0] *= f;
+      ASSERT_TRUE(eng->on_market_update(u.market, u.index).ok());
+    }
+    if (step % 97 == 0) {
+      for (std::int32_t c = 0; c < 2; ++c) {
+        expect_same(eng->margin(a, c), eng->margin_from_scratch(a, c), gross * 1e-3, "stream");
+      }
+    }
+  }
+  for (std::int64_t a : acct) {
+    for (std::int32_t c = 0; c < 2; ++c) {
+      const pe::GroupMargin g = eng->margin(a, c);
+      EXPECT_GT(g.initial_margin, 0.0);
+      expect_same(g, eng->margin_from_scratch(a, c), gross * 1e-3, "end");
+    }
+  }
+}
+
+TEST(PreTrade, AddOnlyStreamsAreBitwiseEqualToRecompute) {
+  Universe u = make_universe();
+  auto eng = make_engine(u);
+  std::int64_t a = -1;
+  ASSERT_TRUE(eng->add_account(&a).ok());
+  std::mt19937_64 rng(7);
+  for (int k = 0; k < 500; ++k) {
+    const auto i = static_cast<std::int32_t>(rng() % u.spec.size());
+    const pe::Side side = (rng() & 1) ? pe::Side::kBuy : pe::Side::kSell;
+    ASSERT_EQ(eng->add_order(a, k, i, side, amount_for(u.spec[static_cast<std::size_t>(i)], 1.0)),
+              pe::Reason::kNone);
+  }
+  for (std::int32_t c = 0; c < 2; ++c) {
+    const pe::GroupMargin inc = eng->margin(a, c);
+    const pe::GroupMargin ref = eng->margin_from_scratch(a, c);
+    EXPECT_EQ(inc.initial_margin, ref.initial_margin);
+    EXPECT_EQ(inc.roll_shock, ref.roll_shock);
+  }
+}
+
+TEST(PreTrade, OpenOrdersCountAsTheWorseSideFilling) {
+  Universe u = make_universe();
+  auto eng = make_engine(u);
+  std::int64_t a = -1;
+  ASSERT_TRUE(eng->add_account(&a).ok());
+  ASSERT_EQ(eng->deposit(a, 0, 10.0), pe::Reason::kNone);
+  const std::int32_t perp = static_cast<std::int32_t>(u.spec.size()) - 2;  // BTC-PERPETUAL
+  // Buy and sell orders of the same size: the IM is one side's, not the sum.
+  ASSERT_EQ(eng->add_order(a, 1, perp, pe::Side::kBuy, 65000.0 * 5), pe::Reason::kNone);
+  const double one_side = eng->margin(a, 0).initial_margin;
+  ASSERT_EQ(eng->add_order(a, 2, perp, pe::Side::kSell, 65000.0 * 5), pe::Reason::kNone);
+  EXPECT_DOUBLE_EQ(eng->margin(a, 0).initial_margin, one_side);
+  // A burst of buys adds up: each check sees the ones before it.
+  double last = one_side;
+  for (int k = 0; k < 5; ++k) {
+    const pe::CheckResult c = eng->check(a, perp, pe::Side::kBuy, 65000.0 * 5);
+    EXPECT_GT(c.im_after, last);
+    ASSERT_EQ(eng->add_order(a, 10 + k, perp, pe::Side::kBuy, 65000.0 * 5), pe::Reason::kNone);
+    last = c.im_after;
+  }
+  // Until the account cannot carry the next one.
+  pe::CheckResult c = eng->check(a, perp, pe::Side::kBuy, 65000.0 * 250);
+  EXPECT_FALSE(c.accept);
+  EXPECT_EQ(c.reason, pe::Reason::kInsufficientFunds);
+  EXPECT_LT(c.available_after, 0.0);
+}
+
+TEST(PreTrade, BadRequestsAreRefusedWithTheirReason) {
+  Universe u = make_universe();
+  auto eng = make_engine(u);
+  std::int64_t a = -1;
+  ASSERT_TRUE(eng->add_account(&a).ok());
+  EXPECT_EQ(eng->check(a + 1, 0, pe::Side::kBuy, 1.0).reason, pe::Reason::kUnknownAccount);
+  EXPECT_EQ(eng->check(a, -1, pe::Side::kBuy, 1.0).reason, pe::Reason::kUnknownInstrument);
+  EXPECT_EQ(eng->check(a, 0, pe::Side::kBuy, NAN).reason, pe::Reason::kBadSize);
+  EXPECT_EQ(eng->check(a, 0, pe::Side::kBuy, 0.0).reason, pe::Reason::kBadSize);
+  EXPECT_EQ(eng->add_order(a, 1, 0, pe::Side::kBuy, 1.0), pe::Reason::kNone);
+  EXPECT_EQ(eng->add_order(a, 1, 0, pe::Side::kBuy, 1.0), pe::Reason::kDuplicateOrder);
+  EXPECT_EQ(eng->cancel_order(a, 99), pe::Reason::kUnknownOrder);
+  EXPECT_EQ(eng->apply_fill(a, 1, 0, pe::Side::kBuy, 2.0, 0.01), pe::Reason::kBadSize);
+  EXPECT_EQ(eng->apply_fill(a, 1, 0, pe::Side::kBuy, 1.0, -1.0), pe::Reason::kBadPrice);
+  EXPECT_EQ(eng->withdraw(a, 0, 1.0), pe::Reason::kInsufficientFunds);
+  // Net delta above Deribit's delta_total_liq_shock_threshold (20 M USD): not modelled.
+  const std::int32_t perp = static_cast<std::int32_t>(u.spec.size()) - 2;
+  ASSERT_EQ(eng->deposit(a, 0, 1e6), pe::Reason::kNone);
+  const pe::CheckResult big = eng->check(a, perp, pe::Side::kBuy, 25e6);
+  EXPECT_FALSE(big.accept);
+  EXPECT_EQ(big.reason, pe::Reason::kDeltaShockNotModelled);
+  // A market update with a bad price changes nothing.
+  std::vector<pe::InstrumentMarket> bad = u.market;
+  bad[3].forward = -1.0;
+  const double before = eng->margin(a, 0).initial_margin;
+  const pymargin::Status st = eng->on_market_update(bad, u.index);
+  EXPECT_FALSE(st.ok());
+  EXPECT_STREQ(st.field, "forward");
+  EXPECT_EQ(st.index, 3u);
+  EXPECT_EQ(eng->margin(a, 0).initial_margin, before);
+}
+
+TEST(PreTrade, SnapshotRestoresEverythingAndRefusesDamagedBytes) {
+  Universe u = make_universe();
+  auto eng = make_engine(u);
+  std::mt19937_64 rng(3);
+  for (int k = 0; k < 3; ++k) {
+    std::int64_t a = -1;
+    ASSERT_TRUE(eng->add_account(&a).ok());
+    ASSERT_EQ(eng->deposit(a, 0, 20.0 + k), pe::Reason::kNone);
+    for (int j = 0; j < 40; ++j) {
+      const auto i = static_cast<std::int32_t>(rng() % u.spec.size());
+      const double amt = amount_for(u.spec[static_cast<std::size_t>(i)], 0.5);
+      ASSERT_EQ(eng->apply_fill(a, -1, i, pe::Side::kSell, amt, 0.02), pe::Reason::kNone);
+      ASSERT_EQ(eng->add_order(a, 100 * k + j, i, pe::Side::kBuy, amt), pe::Reason::kNone);
+    }
+  }
+  const std::string bytes = eng->snapshot();
+  std::unique_ptr<pe::PreTradeEngine> back;
+  ASSERT_TRUE(pe::PreTradeEngine::restore(bytes, &back).ok());
+  ASSERT_EQ(back->accounts(), 3u);
+  for (std::int64_t a = 0; a < 3; ++a) {
+    for (std::int32_t c = 0; c < 2; ++c) {
+      const pe::GroupMargin want = eng->margin_from_scratch(a, c);
+      const pe::GroupMargin got = back->margin(a, c);
+      EXPECT_EQ(got.initial_margin, want.initial_margin);  // same sums in the same order
+      EXPECT_EQ(got.equity, want.equity);
+    }
+  }
+  EXPECT_EQ(back->snapshot(), bytes);
+  std::string flipped = bytes;
+  flipped[flipped.size() / 2] ^= 0x10;
+  pymargin::Status st = pe::PreTradeEngine::restore(flipped, &back);
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(back, nullptr);
+  EXPECT_NE(std::string(st.message).find("checksum"), std::string::npos);
+  st = pe::PreTradeEngine::restore(bytes.substr(0, bytes.size() - 9), &back);
+  EXPECT_NE(std::string(st.message).find("length"), std::string::npos);
+  std::string other_version = bytes;
+  other_version[8] = 2;
+  st = pe::PreTradeEngine::restore(other_version, &back);
+  EXPECT_NE(std::string(st.message).find("version"), std::string::npos);
+  st = pe::PreTradeEngine::restore("not a snapshot", &back);
+  EXPECT_FALSE(st.ok());
+}
+
+TEST(PreTrade, ChecksRunConcurrentlyWithMarketUpdates) {
+  Universe u = make_universe();
+  auto eng = make_engine(u);
+  std::vector<std::int64_t> acct(4);
+  for (auto& a : acct) {
+    ASSERT_TRUE(eng->add_account(&a).ok());
+    ASSERT_EQ(eng->deposit(a, 0, 30.0), pe::Reason::kNone);
+    for (int j = 0; j < 20; ++j) {
+      ASSERT_EQ(eng->apply_fill(a, -1, j * 3, pe::Side::kSell, 1.0, 0.02), pe::Reason::kNone);
+    }
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<long> checks{0};
+  std::vector<std::thread> workers;
+  for (std::size_t w = 0; w < acct.size(); ++w) {
+    workers.emplace_back([&, w] {
+      std::mt19937_64 rng(w);
+      while (!stop.load(std::memory_order_relaxed)) {
+        const auto i = static_cast<std::int32_t>(rng() % 80);
+        const pe::CheckResult c = eng->check(acct[w], i, pe::Side::kSell, 0.5);
+        if (!(c.im_after >= c.im_before - 1e-9) || !std::isfinite(c.available_after)) {
+          ADD_FAILURE() << "inconsistent check";
+          return;
+        }
+        const long done = checks.fetch_add(1, std::memory_order_relaxed);
+        if ((done & 255) == 0 && done < 100000) {
+          eng->add_order(acct[w], static_cast<std::int64_t>(rng() >> 1), i, pe::Side::kBuy, 0.1);
+        }
+        std::this_thread::yield();  // two cores, five threads: let the updater run
+      }
+    });
+  }
+  for (int k = 0; k < 30; ++k) {
+    for (auto& m : u.market) m.forward *= 1.0 + 0.001 * ((k % 3) - 1);
+    u.index[0] *= 1.0 + 0.001 * ((k % 3) - 1);
+    ASSERT_TRUE(eng->on_market_update(u.market, u.index).ok());
+  }
+  stop = true;
+  for (auto& t : workers) t.join();
+  EXPECT_GT(checks.load(), 0);
+  for (std::int64_t a : acct) {
+    expect_same(eng->margin(a, 0), eng->margin_from_scratch(a, 0), 1e3, "after threads");
+  }
+}
