@@ -1,6 +1,7 @@
 #include "pymargin/engine/pretrade.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -9,6 +10,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "../pricing/batch_internal.hpp"
 #include "pymargin/kernel/revalue.hpp"
 #include "pymargin/pricing/black.hpp"
 #include "pymargin/scenarios/scenario_set.hpp"
@@ -44,6 +46,7 @@ namespace {
 
 constexpr double kExtendedMoves[8] = {-0.66, -0.33, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0};
 constexpr int kStates = 3;  // positions, positions + buy orders, positions + sell orders
+constexpr std::size_t kMaxCurrencies = 8;
 
 double round9(double x) noexcept { return std::nearbyint(x * 1e9) / 1e9; }
 
@@ -53,9 +56,14 @@ bool finite_positive(double x) noexcept { return std::isfinite(x) && x > 0.0; }
 struct MarketState {
   std::size_t n = 0;
   std::size_t ns = 0;
-  std::vector<double> risk;    // n x ns, per unit amount, settlement currency
-  std::vector<double> delta;   // n: coin delta per unit amount
-  std::vector<double> value;   // n: mark value per unit amount
+  // Per instrument, one block of ns + 2 values: the model-ready risk row per unit amount
+  // (settlement currency), then the coin delta and the mark value per unit amount. One block,
+  // so that aggregating a position touches one stretch of memory.
+  std::size_t stride = 0;
+  std::vector<double> rows;
+  [[nodiscard]] const double* row(std::size_t i) const noexcept { return rows.data() + i * stride; }
+  [[nodiscard]] double delta(std::size_t i) const noexcept { return rows[i * stride + ns]; }
+  [[nodiscard]] double value(std::size_t i) const noexcept { return rows[i * stride + ns + 1]; }
   std::vector<double> roll_k;  // currencies x expiries: roll shock per unit |coin delta|
   std::vector<double> cap;     // currencies x underlyings: max credited gain, settlement units
   std::vector<double> damp;    // currencies x underlyings x 8
@@ -79,7 +87,13 @@ struct SpinLock {
 struct Slot {  // a (currency, underlying) pair the account has touched
   std::int32_t currency = 0;
   std::int32_t underlying = 0;
-  std::vector<double> v;  // kStates x ns: positions; buy orders only; sell orders only
+  // The positions' vector inline (one cache-friendly block per slot); the buy-orders-only and
+  // sell-orders-only vectors (2 x ns) once the slot has had open orders.
+  std::array<double, kMaxScenarios> pos{};
+  std::vector<double> ord;
+  double* state(int k, std::size_t ns) noexcept {
+    return k == 0 ? pos.data() : ord.data() + static_cast<std::size_t>(k - 1) * ns;
+  }
   double worst[kStates] = {0, 0, 0};      // states: positions, + buy orders, + sell orders
   double net_delta[kStates] = {0, 0, 0};  // coin: positions; buy orders only; sell orders only
 };
@@ -90,25 +104,31 @@ struct ExpiryNet {
   double d[kStates] = {0, 0, 0};  // positions; buy orders only; sell orders only
 };
 
+// `slot` and `entry` cache the indices of the instrument's slot and expiry entry in the
+// account (slots and entries are only ever appended); -1 until first looked up.
 struct Position {
-  std::int32_t instrument;
-  double amount;
+  std::int32_t instrument = 0;
+  double amount = 0.0;
+  std::int32_t slot = -1;
+  std::int32_t entry = -1;
 };
 
 struct Order {
-  std::int64_t id;
-  std::int32_t instrument;
-  Side side;
-  double remaining;
+  std::int64_t id = 0;
+  std::int32_t instrument = 0;
+  Side side = Side::kBuy;
+  double remaining = 0.0;
+  std::int32_t slot = -1;
+  std::int32_t entry = -1;
 };
 
 struct Account {
   mutable SpinLock lock;
   bool in_use = false;
   const MarketState* state = nullptr;  // the market the vectors were aggregated with
-  std::vector<double> collateral;  // per currency
-  std::vector<double> cash;        // per currency: cash flows of fills
-  std::vector<double> mark;        // per currency: sum of amount x value
+  std::array<double, kMaxCurrencies> collateral{};  // per currency
+  std::array<double, kMaxCurrencies> cash{};        // per currency: cash flows of fills
+  std::array<double, kMaxCurrencies> mark{};        // per currency: sum of amount x value
   std::vector<Slot> slots;
   std::vector<ExpiryNet> expiries;
   std::vector<Position> positions;
@@ -128,6 +148,7 @@ struct PreTradeEngine::Impl {
   std::vector<Account> accounts;
   std::size_t used = 0;
   std::mutex admin;  // serialises add_account and market updates
+  pricing::detail::AxpyFn axpy = pricing::detail::selected_axpy();
 
   // --- market ----------------------------------------------------------------------------
   Status build_market(const std::vector<InstrumentMarket>& in, const std::vector<double>& index,
@@ -233,18 +254,20 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
                             und.data(),  strike.data(), fwd.data(),  vol.data(),
                             time.data(), rate.data()};
   scenarios::ScenarioView sv{ns, P, move.data(), state.data(), rules.data()};
-  ms->risk.resize(n * ns);
-  Status st = kernel::revalue(iv, sv, ms->risk.data(), 1);
+  std::vector<double> risk(n * ns);
+  Status st = kernel::revalue(iv, sv, risk.data(), 1);
   if (!st.ok()) return st;
-  ms->delta.resize(n);
-  ms->value.resize(n);
+  ms->stride = ns + 2;
+  ms->rows.assign(n * ms->stride, 0.0);
   for (std::size_t i = 0; i < n; ++i) {
     const InstrumentSpec& s = spec[i];
     const PairParams& pp = cfg.pairs[static_cast<std::size_t>(s.underlying)];
     const bool inverse = s.settlement == 1;
     const bool option = s.kind == static_cast<std::uint8_t>(kernel::Kind::kOption);
     const double f = fwd[i];
-    double* row = ms->risk.data() + i * ns;
+    double* row = ms->rows.data() + i * ms->stride;
+    std::copy(risk.begin() + static_cast<std::ptrdiff_t>(i * ns),
+              risk.begin() + static_cast<std::ptrdiff_t>((i + 1) * ns), row);
     // Inverse futures and perpetuals are counted in USD notional: per USD, 1/F coin.
     const double unit = (!option && inverse) ? 1.0 / f : 1.0;
     for (std::size_t j = 0; j < ns; ++j) row[j] *= unit;
@@ -258,12 +281,12 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
       const auto type = s.is_call ? pricing::OptionType::kCall : pricing::OptionType::kPut;
       const pricing::Greeks g =
           pricing::black76_greeks(f, s.strike, time[i], vol[i], rate[i], type);
-      ms->delta[i] = g.delta_forward;
-      ms->value[i] = inverse ? pricing::inverse_price(f, s.strike, time[i], vol[i], rate[i], type)
-                             : g.price;
+      row[ns] = g.delta_forward;
+      row[ns + 1] = inverse ? pricing::inverse_price(f, s.strike, time[i], vol[i], rate[i], type)
+                            : g.price;
     } else {
-      ms->delta[i] = inverse ? 1.0 / f : 1.0;
-      ms->value[i] = inverse ? -1.0 / f : f;
+      row[ns] = inverse ? 1.0 / f : 1.0;
+      row[ns + 1] = inverse ? -1.0 / f : f;
     }
   }
   // Roll factor per (currency, expiry), caps and dampeners per (currency, underlying).
@@ -313,26 +336,35 @@ double PreTradeEngine::Impl::slot_worst(const MarketState& ms, std::int32_t c, s
   const double offset = cfg.currencies[static_cast<std::size_t>(c)].pnl_offset;
   const double cap = ms.cap[cu];
   const double* damp = ms.damp.data() + cu * 8;
+  // Plain comparisons (inputs are finite): std::fmin/fmax are library calls here.
   double low = 0.0;
   for (std::size_t j = 0; j < n_std; ++j) {
-    const double x = v[j] > 0.0 ? std::fmin(v[j] * offset, cap) : v[j];
-    low = std::fmin(low, x);
+    const double credited = v[j] * offset;
+    const double x = v[j] > 0.0 ? (credited < cap ? credited : cap) : v[j];
+    low = x < low ? x : low;
   }
   for (std::size_t k = 0; k < 8; ++k) {
     const double raw = v[n_std + k];
-    const double x = raw > 0.0 ? std::fmin(raw * offset, cap) : raw;
-    const double mag = std::fmax(std::fabs(x) - damp[k], 0.0);
-    low = std::fmin(low, x < 0.0 ? -mag : mag);
+    const double credited = raw * offset;
+    const double x = raw > 0.0 ? (credited < cap ? credited : cap) : raw;
+    const double shrunk = std::fabs(x) - damp[k];
+    const double mag = shrunk > 0.0 ? shrunk : 0.0;
+    const double y = x < 0.0 ? -mag : mag;
+    low = y < low ? y : low;
   }
   return -low;
 }
 
 void PreTradeEngine::Impl::refresh_slot(const MarketState& ms, Slot& s) const noexcept {
   double tmp[kMaxScenarios];
-  const double* pos = s.v.data();
+  const double* pos = s.pos.data();
   s.worst[0] = slot_worst(ms, s.currency, s.underlying, pos);
+  if (s.ord.empty()) {  // no open orders: every state is the positions'
+    s.worst[1] = s.worst[2] = s.worst[0];
+    return;
+  }
   for (int side = 1; side <= 2; ++side) {
-    const double* o = s.v.data() + static_cast<std::size_t>(side) * ns;
+    const double* o = s.ord.data() + static_cast<std::size_t>(side - 1) * ns;
     for (std::size_t j = 0; j < ns; ++j) tmp[j] = pos[j] + o[j];
     s.worst[side] = slot_worst(ms, s.currency, s.underlying, tmp);
   }
@@ -341,34 +373,39 @@ void PreTradeEngine::Impl::refresh_slot(const MarketState& ms, Slot& s) const no
 // Recomputes every vector, delta and mark value of the account from its positions and orders
 // (in their stored order), against `ms`.
 void PreTradeEngine::Impl::aggregate(Account& a, const MarketState& ms) const {
-  const std::size_t C = cfg.currencies.size();
-  a.mark.assign(C, 0.0);
+  a.mark.fill(0.0);
   for (auto& s : a.slots) {
-    std::fill(s.v.begin(), s.v.end(), 0.0);
+    std::fill(s.pos.begin(), s.pos.begin() + static_cast<std::ptrdiff_t>(ns), 0.0);
+    std::fill(s.ord.begin(), s.ord.end(), 0.0);
     for (double& d : s.net_delta) d = 0.0;
   }
   for (auto& x : a.expiries) {
     for (double& d : x.d) d = 0.0;
   }
-  auto add = [&](std::int32_t i, int state, double amount) {
-    const InstrumentSpec& sp = spec[static_cast<std::size_t>(i)];
-    Slot* s = find_slot(a, sp.currency, sp.underlying);
-    const double* r = ms.risk.data() + static_cast<std::size_t>(i) * ns;
-    double* v = s->v.data() + static_cast<std::size_t>(state) * ns;
-    for (std::size_t j = 0; j < ns; ++j) v[j] += amount * r[j];
-    const double d = amount * ms.delta[static_cast<std::size_t>(i)];
-    s->net_delta[state] += d;
-    ExpiryNet* x = find_expiry(a, sp.currency, expiry_of[static_cast<std::size_t>(i)]);
-    x->d[state] += d;
+  auto add = [&](std::int32_t i, int state, double amount, std::int32_t& slot,
+                 std::int32_t& entry) {
+    if (slot < 0) {
+      const InstrumentSpec& sp = spec[static_cast<std::size_t>(i)];
+      slot = static_cast<std::int32_t>(find_slot(a, sp.currency, sp.underlying) - a.slots.data());
+      entry = static_cast<std::int32_t>(
+          find_expiry(a, sp.currency, expiry_of[static_cast<std::size_t>(i)]) -
+          a.expiries.data());
+    }
+    Slot& s = a.slots[static_cast<std::size_t>(slot)];
+    const double* r = ms.row(static_cast<std::size_t>(i));
+    axpy(ns, amount, r, s.state(state, ns));  // order vectors sized by ensure_entries
+    const double d = amount * r[ns];
+    s.net_delta[state] += d;
+    a.expiries[static_cast<std::size_t>(entry)].d[state] += d;
   };
-  for (const Position& p : a.positions) {
-    add(p.instrument, 0, p.amount);
-    a.mark[static_cast<std::size_t>(spec[static_cast<std::size_t>(p.instrument)].currency)] +=
-        p.amount * ms.value[static_cast<std::size_t>(p.instrument)];
+  for (Position& p : a.positions) {
+    add(p.instrument, 0, p.amount, p.slot, p.entry);
+    a.mark[static_cast<std::size_t>(a.slots[static_cast<std::size_t>(p.slot)].currency)] +=
+        p.amount * ms.value(static_cast<std::size_t>(p.instrument));
   }
-  for (const Order& o : a.orders) {
+  for (Order& o : a.orders) {
     add(o.instrument, o.side == Side::kBuy ? 1 : 2,
-        o.side == Side::kBuy ? o.remaining : -o.remaining);
+        o.side == Side::kBuy ? o.remaining : -o.remaining, o.slot, o.entry);
   }
   for (auto& s : a.slots) refresh_slot(ms, s);
 }
@@ -437,7 +474,9 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
     return Status::bad_argument("mm_factor", "must be in [0, 1]");
   }
   if (config.pairs.empty()) return Status::bad_argument("pairs", "at least one underlying");
-  if (config.currencies.empty()) return Status::bad_argument("currencies", "at least one");
+  if (config.currencies.empty() || config.currencies.size() > kMaxCurrencies) {
+    return Status::bad_argument("currencies", "between 1 and 8 settlement currencies");
+  }
   if (config.max_accounts == 0) return Status::bad_argument("max_accounts", "must be > 0");
   for (std::size_t u = 0; u < config.pairs.size(); ++u) {
     const PairParams& p = config.pairs[u];
@@ -509,10 +548,9 @@ Status PreTradeEngine::add_account(std::int64_t* id) {
     return Status::bad_argument("max_accounts", "all accounts in use");
   }
   Account& a = impl_->accounts[impl_->used];
-  const std::size_t C = impl_->cfg.currencies.size();
-  a.collateral.assign(C, 0.0);
-  a.cash.assign(C, 0.0);
-  a.mark.assign(C, 0.0);
+  a.collateral.fill(0.0);
+  a.cash.fill(0.0);
+  a.mark.fill(0.0);
   a.state = impl_->market.get();
   a.in_use = true;
   *id = static_cast<std::int64_t>(impl_->used);
@@ -569,10 +607,12 @@ CheckResult PreTradeEngine::check(std::int64_t account, std::int32_t instrument,
   const int k = side == Side::kBuy ? 1 : 2;
   const double signed_amount = side == Side::kBuy ? amount : -amount;
   const Slot* s = find_slot(*a, c, sp.underlying);
-  const double* row = ms.risk.data() + static_cast<std::size_t>(instrument) * m.ns;
+  const double* row = ms.row(static_cast<std::size_t>(instrument));
   double v[kMaxScenarios];
   for (std::size_t j = 0; j < m.ns; ++j) {
-    const double base = s ? s->v[j] + s->v[static_cast<std::size_t>(k) * m.ns + j] : 0.0;
+    const double base = s == nullptr   ? 0.0
+                        : s->ord.empty() ? s->pos[j]
+                                         : s->pos[j] + s->ord[static_cast<std::size_t>(k - 1) * m.ns + j];
     v[j] = base + signed_amount * row[j];
   }
   const double new_worst = m.slot_worst(ms, c, sp.underlying, v);
@@ -580,7 +620,7 @@ CheckResult PreTradeEngine::check(std::int64_t account, std::int32_t instrument,
   for (const auto& other : a->slots) {
     if (other.currency == c && &other != s) worst_k += other.worst[k];
   }
-  const double d_new = signed_amount * ms.delta[static_cast<std::size_t>(instrument)];
+  const double d_new = signed_amount * row[m.ns];
   const std::int32_t e = m.expiry_of[static_cast<std::size_t>(instrument)];
   const double* kx = ms.roll_k.data() + static_cast<std::size_t>(c) * m.n_expiries;
   double roll_k = 0.0;
@@ -630,8 +670,8 @@ void add_to_state(const PreTradeEngine::Impl& m, Account& a, const MarketState& 
     s = &a.slots.back();
     s->currency = sp.currency;
     s->underlying = sp.underlying;
-    s->v.assign(kStates * m.ns, 0.0);
   }
+  if (k > 0 && s->ord.empty()) s->ord.assign(2 * m.ns, 0.0);
   const std::int32_t e = m.expiry_of[static_cast<std::size_t>(i)];
   ExpiryNet* x = find_expiry(a, sp.currency, e);
   if (x == nullptr) {
@@ -640,24 +680,26 @@ void add_to_state(const PreTradeEngine::Impl& m, Account& a, const MarketState& 
     x->currency = sp.currency;
     x->expiry = e;
   }
-  const double* r = ms.risk.data() + static_cast<std::size_t>(i) * m.ns;
-  double* v = s->v.data() + static_cast<std::size_t>(k) * m.ns;
-  for (std::size_t j = 0; j < m.ns; ++j) v[j] += amount * r[j];
-  const double d = amount * ms.delta[static_cast<std::size_t>(i)];
+  const double* r = ms.row(static_cast<std::size_t>(i));
+  m.axpy(m.ns, amount, r, s->state(k, m.ns));
+  const double d = amount * r[m.ns];
   s->net_delta[k] += d;
   x->d[k] += d;
   m.refresh_slot(ms, *s);
 }
 
-// Creates the slot and expiry entry of instrument i (so that aggregate() finds them).
-void ensure_entries(const PreTradeEngine::Impl& m, Account& a, std::int32_t i) {
+// Creates the slot and expiry entry of instrument i (so that aggregate() finds them), with
+// room for order vectors when `orders`.
+void ensure_entries(const PreTradeEngine::Impl& m, Account& a, std::int32_t i, bool orders) {
   const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(i)];
-  if (find_slot(a, sp.currency, sp.underlying) == nullptr) {
+  Slot* s = find_slot(a, sp.currency, sp.underlying);
+  if (s == nullptr) {
     a.slots.emplace_back();
-    a.slots.back().currency = sp.currency;
-    a.slots.back().underlying = sp.underlying;
-    a.slots.back().v.assign(kStates * m.ns, 0.0);
+    s = &a.slots.back();
+    s->currency = sp.currency;
+    s->underlying = sp.underlying;
   }
+  if (orders && s->ord.empty()) s->ord.assign(2 * m.ns, 0.0);
   const std::int32_t e = m.expiry_of[static_cast<std::size_t>(i)];
   if (find_expiry(a, sp.currency, e) == nullptr) {
     a.expiries.emplace_back();
@@ -682,7 +724,7 @@ Reason PreTradeEngine::add_order(std::int64_t account, std::int64_t order_id,
     if (o.id == order_id) return Reason::kDuplicateOrder;
   }
   try {
-    a->orders.push_back({order_id, instrument, side, amount});
+    a->orders.push_back({order_id, instrument, side, amount, -1, -1});
     add_to_state(m, *a, *a->state, instrument, side == Side::kBuy ? 1 : 2,
                  side == Side::kBuy ? amount : -amount);
   } catch (...) {  // out of memory: the account is left as it was
@@ -740,7 +782,7 @@ Reason PreTradeEngine::apply_fill(std::int64_t account, std::int64_t order_id,
       if (p.instrument == instrument) pos = &p;
     }
     if (pos == nullptr) {
-      a->positions.push_back({instrument, 0.0});
+      a->positions.push_back({instrument, 0.0, -1, -1});
       pos = &a->positions.back();
     }
     pos->amount += q;
@@ -761,7 +803,7 @@ Reason PreTradeEngine::apply_fill(std::int64_t account, std::int64_t order_id,
   const std::size_t c = static_cast<std::size_t>(sp.currency);
   const bool inverse_future = sp.kind != 3 && sp.settlement == 1;
   a->cash[c] += inverse_future ? q / price : -q * price;
-  a->mark[c] += q * ms.value[static_cast<std::size_t>(instrument)];
+  a->mark[c] += q * ms.value(static_cast<std::size_t>(instrument));
   return Reason::kNone;
 }
 
@@ -808,6 +850,25 @@ Status PreTradeEngine::on_market_update(const std::vector<InstrumentMarket>& mar
   // mix. The old state stays alive (held here) until every account has moved.
   const std::shared_ptr<const MarketState> old = m.market;
   for (std::size_t id = 0; id < m.used; ++id) {
+    // The accounts' heap blocks are scattered: fetch the account record well ahead and its
+    // blocks (positions, expiry entries, slots) a few accounts ahead.
+    if (id + 8 < m.used) {
+      const char* rec = reinterpret_cast<const char*>(&m.accounts[id + 8]);
+      for (std::size_t off = 0; off < sizeof(Account); off += 64) __builtin_prefetch(rec + off);
+    }
+    if (id + 4 < m.used) {
+      const Account& ahead = m.accounts[id + 4];
+      const char* pos = reinterpret_cast<const char*>(ahead.positions.data());
+      const std::size_t bytes = ahead.positions.size() * sizeof(Position);
+      for (std::size_t off = 0; off < bytes && off < 1024; off += 64) __builtin_prefetch(pos + off);
+      const char* exp = reinterpret_cast<const char*>(ahead.expiries.data());
+      const std::size_t exp_bytes = ahead.expiries.size() * sizeof(ExpiryNet);
+      for (std::size_t off = 0; off < exp_bytes && off < 512; off += 64) __builtin_prefetch(exp + off);
+      if (!ahead.slots.empty()) {
+        const char* slot = reinterpret_cast<const char*>(ahead.slots.data());
+        for (std::size_t off = 0; off < sizeof(Slot); off += 64) __builtin_prefetch(slot + off);
+      }
+    }
     Account& a = m.accounts[id];
     Guard account_guard(a.lock);
     m.aggregate(a, *next);
@@ -846,8 +907,10 @@ GroupMargin PreTradeEngine::margin_from_scratch(std::int64_t account,
   fresh.cash = a->cash;
   fresh.positions = a->positions;
   fresh.orders = a->orders;
-  for (const Position& p : fresh.positions) ensure_entries(m, fresh, p.instrument);
-  for (const Order& o : fresh.orders) ensure_entries(m, fresh, o.instrument);
+  for (Position& p : fresh.positions) p.slot = p.entry = -1;  // the fresh account's own layout
+  for (Order& o : fresh.orders) o.slot = o.entry = -1;
+  for (const Position& p : fresh.positions) ensure_entries(m, fresh, p.instrument, false);
+  for (const Order& o : fresh.orders) ensure_entries(m, fresh, o.instrument, true);
   m.aggregate(fresh, *a->state);
   double rmm[kStates];
   return m.group(fresh, *a->state, currency, rmm);
@@ -1015,8 +1078,9 @@ std::string PreTradeEngine::snapshot() const {
   for (std::size_t id = 0; id < m.used; ++id) {
     const Account& a = m.accounts[id];
     Guard guard(a.lock);
-    w.put_vector(a.collateral);
-    w.put_vector(a.cash);
+    const auto C = static_cast<std::ptrdiff_t>(m.cfg.currencies.size());
+    w.put_vector(std::vector<double>(a.collateral.begin(), a.collateral.begin() + C));
+    w.put_vector(std::vector<double>(a.cash.begin(), a.cash.begin() + C));
     w.put_vector(a.positions);
     w.put_vector(a.orders);
   }
@@ -1088,21 +1152,25 @@ Status PreTradeEngine::restore(const std::string& bytes, std::unique_ptr<PreTrad
     st = engine->add_account(&got);
     if (!st.ok()) return st;
     Account& a = m.accounts[static_cast<std::size_t>(got)];
-    if (!(r.get_vector(&a.collateral) && r.get_vector(&a.cash) && r.get_vector(&a.positions) &&
+    std::vector<double> collateral;
+    std::vector<double> cash;
+    if (!(r.get_vector(&collateral) && r.get_vector(&cash) && r.get_vector(&a.positions) &&
           r.get_vector(&a.orders))) {
       return Status::bad_argument("snapshot", "malformed account section");
     }
-    if (a.collateral.size() != C || a.cash.size() != C) {
+    if (collateral.size() != C || cash.size() != C) {
       return Status::invalid("snapshot.accounts", static_cast<std::size_t>(id),
                              "currency count does not match the configuration");
     }
+    std::copy(collateral.begin(), collateral.end(), a.collateral.begin());
+    std::copy(cash.begin(), cash.end(), a.cash.begin());
     for (const Position& p : a.positions) {
       if (p.instrument < 0 || static_cast<std::size_t>(p.instrument) >= m.spec.size() ||
           !std::isfinite(p.amount)) {
         return Status::invalid("snapshot.positions", static_cast<std::size_t>(id),
                                "unknown instrument or non-finite amount");
       }
-      ensure_entries(m, a, p.instrument);
+      ensure_entries(m, a, p.instrument, false);
     }
     for (const Order& o : a.orders) {
       if (o.instrument < 0 || static_cast<std::size_t>(o.instrument) >= m.spec.size() ||
@@ -1111,7 +1179,7 @@ Status PreTradeEngine::restore(const std::string& bytes, std::unique_ptr<PreTrad
         return Status::invalid("snapshot.orders", static_cast<std::size_t>(id),
                                "unknown instrument, side or amount");
       }
-      ensure_entries(m, a, o.instrument);
+      ensure_entries(m, a, o.instrument, true);
     }
     m.aggregate(a, *a.state);
   }

@@ -81,6 +81,8 @@ struct GridBlock {
 
 using KernelFn = void (*)(const KernelBlock&) noexcept;
 using GridFn = std::size_t (*)(const GridBlock&) noexcept;  // returns the flagged count
+// y[0..n) += a x[0..n) (the pre-trade engine's aggregation of risk rows).
+using AxpyFn = void (*)(std::size_t n, double a, const double* x, double* y) noexcept;
 // (n, |x|, s, b out, db/ds out, flag out): normalised out-of-the-money call values.
 using NormalisedFn = void (*)(std::size_t, const double*, const double*, double*, double*,
                               double*) noexcept;
@@ -93,6 +95,7 @@ struct KernelSet {
   NormalisedFn normalised;         // b(-|x|, s) and db/ds, direct formula, flags as above
   NormalisedFn normalised_series;  // the same by the small-t series
   GridFn grid;                     // scenario revaluation, flags as the direct kernels
+  AxpyFn axpy;
   const char* name;
 };
 
@@ -104,6 +107,8 @@ void normalised_block(std::size_t n, double* x_abs, double* s, double* b,
 
 // Runs the grid kernel of the selected instruction set.
 std::size_t grid_revalue(const GridBlock& g) noexcept;
+// The axpy of the selected instruction set.
+AxpyFn selected_axpy() noexcept;
 
 // Defined once per compiled instruction set (see CMakeLists.txt).
 KernelSet kernels_scalar() noexcept;

@@ -435,6 +435,14 @@ std::size_t grid_kernel(const GridBlock& g) noexcept {
   return static_cast<std::size_t>(flagged);
 }
 
+// Each element is one multiply and one add (no contraction: -ffp-contract=off), so every
+// instruction set gives the same bits.
+void axpy_kernel(std::size_t n, double a, const double* __restrict x,
+                 double* __restrict y) noexcept {
+  PM_SIMD
+  for (std::size_t j = 0; j < n; ++j) y[j] += a * x[j];
+}
+
 void price_kernel(const KernelBlock& b) noexcept { dispatch_model<false, false>(b); }
 void greeks_kernel(const KernelBlock& b) noexcept { dispatch_model<true, false>(b); }
 void series_price_kernel(const KernelBlock& b) noexcept { dispatch_model<false, true>(b); }
@@ -445,7 +453,7 @@ void series_greeks_kernel(const KernelBlock& b) noexcept { dispatch_model<true, 
 KernelSet PYMARGIN_KERNEL_FACTORY() noexcept {
   return {&price_kernel,      &greeks_kernel,           &series_price_kernel,
           &series_greeks_kernel, &normalised_kernel, &normalised_series_kernel,
-          &grid_kernel,       PYMARGIN_KERNEL_NAME};
+          &grid_kernel,       &axpy_kernel,        PYMARGIN_KERNEL_NAME};
 }
 
 }  // namespace pymargin::pricing::detail

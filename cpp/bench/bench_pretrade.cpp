@@ -1,0 +1,160 @@
+// Pre-trade engine benchmarks: check() latency (p50, p99 as counters) and throughput for
+// accounts of 10, 100 and 1,000 positions; the full recompute an engine without incremental
+// state would do per order, in the same run; a market update re-aggregating 100,000 accounts.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "pymargin/engine/pretrade.hpp"
+
+namespace pe = pymargin::engine;
+
+namespace {
+
+// A venue-sized BTC universe: 2,000 inverse options over 10 expiries and 200 strikes, the
+// futures and the perpetual (group 0, BTC); Deribit's 2024-06-17 parameters.
+struct Venue {
+  pe::EngineConfig cfg;
+  std::vector<pe::InstrumentSpec> spec;
+  std::vector<pe::InstrumentMarket> market;
+  std::vector<double> index{65000.0};
+};
+
+Venue make_venue(std::size_t max_accounts) {
+  Venue v;
+  v.cfg.max_accounts = max_accounts;
+  v.cfg.pairs.push_back(pe::PairParams{});
+  v.cfg.currencies.push_back(pe::CurrencyParams{});
+  const double days[10] = {1, 2, 3, 7, 14, 21, 45, 80, 108, 200};
+  for (int e = 0; e < 10; ++e) {
+    const double f = 65000.0 * (1 + 0.0004 * days[e]);
+    for (int k = 0; k < 100; ++k) {
+      const double strike = 30000.0 + 1000.0 * k;
+      for (std::uint8_t call = 0; call <= 1; ++call) {
+        v.spec.push_back({3, 1, call, 0, 0, strike, static_cast<std::int64_t>(days[e])});
+        v.market.push_back({f, 0.4 + 0.3 * std::fabs(std::log(strike / f)), days[e] / 365.0, 0});
+      }
+    }
+    v.spec.push_back({1, 1, 0, 0, 0, 0.0, static_cast<std::int64_t>(days[e])});
+    v.market.push_back({f, 0.0, days[e] / 365.0, 0.0});
+  }
+  v.spec.push_back({2, 1, 0, 0, 0, 0.0, -1});
+  v.market.push_back({65010.0, 0.0, 0.0, 0.0});
+  return v;
+}
+
+std::unique_ptr<pe::PreTradeEngine> make_engine(const Venue& v) {
+  std::unique_ptr<pe::PreTradeEngine> e;
+  if (!pe::PreTradeEngine::create(v.cfg, v.spec, v.market, v.index, &e).ok()) std::abort();
+  return e;
+}
+
+// An account of `positions` option positions (mixed long/short), well collateralised.
+void fill_account(pe::PreTradeEngine& eng, std::int64_t a, std::size_t positions,
+                  std::size_t n_inst, std::mt19937_64& rng) {
+  eng.deposit(a, 0, 1e4);
+  for (std::size_t p = 0; p < positions; ++p) {
+    const auto i = static_cast<std::int32_t>(rng() % (n_inst - 11));
+    const pe::Side side = (rng() & 1) ? pe::Side::kBuy : pe::Side::kSell;
+    eng.apply_fill(a, -1, i, side, 0.1 + static_cast<double>(rng() % 50) / 10.0, 0.01);
+  }
+}
+
+void BM_Check(benchmark::State& state) {
+  const auto positions = static_cast<std::size_t>(state.range(0));
+  Venue v = make_venue(4);
+  auto eng = make_engine(v);
+  std::int64_t a = -1;
+  eng->add_account(&a);
+  std::mt19937_64 rng(1);
+  fill_account(*eng, a, positions, v.spec.size(), rng);
+  std::vector<std::int32_t> inst(4096);
+  for (auto& i : inst) i = static_cast<std::int32_t>(rng() % v.spec.size());
+  std::size_t k = 0;
+  std::vector<double> ns;
+  ns.reserve(1 << 20);
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    pe::CheckResult r = eng->check(a, inst[k & 4095], (k & 1) ? pe::Side::kBuy : pe::Side::kSell,
+                                   1.0);
+    const auto t1 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(r);
+    if (ns.size() < ns.capacity()) {
+      ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
+    }
+    ++k;
+  }
+  std::sort(ns.begin(), ns.end());
+  if (!ns.empty()) {
+    state.counters["p50_ns"] = ns[ns.size() / 2];
+    state.counters["p99_ns"] = ns[ns.size() * 99 / 100];
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Check)->Arg(10)->Arg(100)->Arg(1000);
+
+// Throughput without the per-call clock reads.
+void BM_CheckThroughput(benchmark::State& state) {
+  const auto positions = static_cast<std::size_t>(state.range(0));
+  Venue v = make_venue(4);
+  auto eng = make_engine(v);
+  std::int64_t a = -1;
+  eng->add_account(&a);
+  std::mt19937_64 rng(2);
+  fill_account(*eng, a, positions, v.spec.size(), rng);
+  std::vector<std::int32_t> inst(4096);
+  for (auto& i : inst) i = static_cast<std::int32_t>(rng() % v.spec.size());
+  std::size_t k = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(eng->check(a, inst[k & 4095], pe::Side::kSell, 1.0));
+    ++k;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_CheckThroughput)->Arg(100);
+
+// What an engine without incremental state does per order: re-aggregate the account from its
+// positions (risk arrays cached, no revaluation) and re-run the model.
+void BM_FullRecomputePerOrder(benchmark::State& state) {
+  const auto positions = static_cast<std::size_t>(state.range(0));
+  Venue v = make_venue(4);
+  auto eng = make_engine(v);
+  std::int64_t a = -1;
+  eng->add_account(&a);
+  std::mt19937_64 rng(1);
+  fill_account(*eng, a, positions, v.spec.size(), rng);
+  for (auto _ : state) benchmark::DoNotOptimize(eng->margin_from_scratch(a, 0));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FullRecomputePerOrder)->Arg(10)->Arg(100)->Arg(1000);
+
+// New marks and vols for the whole universe: risk arrays recomputed once per instrument, then
+// 100,000 accounts of 20 positions re-aggregated, on one core.
+void BM_MarketUpdate100kAccounts(benchmark::State& state) {
+  const std::size_t accounts = static_cast<std::size_t>(state.range(0));
+  Venue v = make_venue(accounts);
+  auto eng = make_engine(v);
+  std::mt19937_64 rng(5);
+  for (std::size_t k = 0; k < accounts; ++k) {
+    std::int64_t a = -1;
+    eng->add_account(&a);
+    fill_account(*eng, a, 20, v.spec.size(), rng);
+  }
+  double bump = 1.0;
+  for (auto _ : state) {
+    bump = bump > 1.0 ? 0.999 : 1.001;
+    for (auto& m : v.market) m.forward *= bump;
+    v.index[0] *= bump;
+    if (!eng->on_market_update(v.market, v.index).ok()) std::abort();
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(accounts));
+}
+BENCHMARK(BM_MarketUpdate100kAccounts)->Arg(1)->Arg(100000)->Unit(benchmark::kMillisecond)->Iterations(10);
+
+}  // namespace
