@@ -18,6 +18,7 @@ from .account import (
     account_summary,
     compare_margin_modes,
 )
+from .engine import PreTradeEngine
 from .enums import Greek, OptionType
 from .exceptions import InputTypeError, InvalidInputError, NoSolutionError, PymarginError
 from .instruments import (
@@ -64,6 +65,7 @@ __all__ = [
     "NoSolutionError",
     "OptionType",
     "Portfolio",
+    "PreTradeEngine",
     "PymarginError",
     "Settlement",
     "__version__",

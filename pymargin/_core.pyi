@@ -1,6 +1,9 @@
 """Type stubs of the compiled module pymargin._core (private; use the pymargin package)."""
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 __version__: str
 
@@ -136,3 +139,68 @@ class scalar:  # a submodule at run time
         dividend: float = 0.0,
         is_call: bool = True,
     ) -> float: ...
+
+class PreTradeEngine:
+    """The C++ pre-trade engine (see pymargin.engine.PreTradeEngine for the Python API)."""
+
+    def __init__(
+        self,
+        buckets: int,
+        mm_factor: float,
+        pairs: npt.NDArray[np.float64],
+        currencies: npt.NDArray[np.float64],
+        max_accounts: int,
+        kind: npt.NDArray[np.uint8],
+        settlement: npt.NDArray[np.uint8],
+        is_call: npt.NDArray[np.uint8],
+        underlying: npt.NDArray[np.int32],
+        currency: npt.NDArray[np.int32],
+        strike: npt.NDArray[np.float64],
+        expiry_id: npt.NDArray[np.int64],
+        forward: npt.NDArray[np.float64],
+        vol: npt.NDArray[np.float64],
+        time: npt.NDArray[np.float64],
+        rate: npt.NDArray[np.float64],
+        index: npt.NDArray[np.float64],
+    ) -> None: ...
+    def add_account(self) -> int: ...
+    def check(
+        self, account: int, instrument: int, side: int, amount: float
+    ) -> tuple[bool, int, int, float, float, float, float, float]: ...
+    def check_many(
+        self,
+        account: int,
+        instruments: npt.NDArray[np.int32],
+        sides: npt.NDArray[np.uint8],
+        amounts: npt.NDArray[np.float64],
+    ) -> dict[str, npt.NDArray[Any]]: ...
+    def add_order(
+        self, account: int, order_id: int, instrument: int, side: int, amount: float
+    ) -> int: ...
+    def cancel_order(self, account: int, order_id: int) -> int: ...
+    def apply_fill(
+        self, account: int, order_id: int, instrument: int, side: int, amount: float, price: float
+    ) -> int: ...
+    def deposit(self, account: int, currency: int, amount: float) -> int: ...
+    def withdraw(self, account: int, currency: int, amount: float) -> int: ...
+    def on_market_update(
+        self,
+        forward: npt.NDArray[np.float64],
+        vol: npt.NDArray[np.float64],
+        time: npt.NDArray[np.float64],
+        rate: npt.NDArray[np.float64],
+        index: npt.NDArray[np.float64],
+    ) -> None: ...
+    def margin(
+        self, account: int, currency: int
+    ) -> tuple[float, float, float, float, float, float, bool]: ...
+    def margin_from_scratch(
+        self, account: int, currency: int
+    ) -> tuple[float, float, float, float, float, float, bool]: ...
+    def snapshot(self) -> bytes: ...
+    @staticmethod
+    def restore(data: bytes) -> PreTradeEngine: ...
+    @property
+    def scenarios(self) -> int: ...
+    @property
+    def accounts(self) -> int: ...

@@ -10,6 +10,7 @@ namespace pymargin::bindings {
 
 void bind_pricing(py::module_& m);
 void bind_kernel(py::module_& m);
+void bind_engine(py::module_& m);
 
 void register_error_translator(py::module_& m) {
   (void)m;
@@ -39,4 +40,5 @@ PYBIND11_MODULE(_core, m) {
   pymargin::bindings::register_error_translator(m);
   pymargin::bindings::bind_pricing(m);
   pymargin::bindings::bind_kernel(m);
+  pymargin::bindings::bind_engine(m);
 }

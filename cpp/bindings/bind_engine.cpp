@@ -1,0 +1,237 @@
+// Bindings of the pre-trade engine (pymargin::engine::PreTradeEngine). The Python class
+// pymargin.PreTradeEngine maps names, enums and market snapshots onto these integer ids.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "errors.hpp"
+#include "pymargin/engine/pretrade.hpp"
+
+namespace py = pybind11;
+namespace pe = pymargin::engine;
+
+namespace pymargin::bindings {
+namespace {
+
+template <class T>
+std::vector<T> column(const py::array& a, std::size_t n, const char* name) {
+  if (!py::dtype::of<T>().equal(a.dtype())) {
+    throw PyInputError{PyInputError::kType, name, -1,
+                       "expected dtype " + std::string(py::str(py::dtype::of<T>()))};
+  }
+  if (a.ndim() != 1 || static_cast<std::size_t>(a.size()) != n) {
+    throw PyInputError{PyInputError::kInvalid, name, -1,
+                       "must be 1-D with " + std::to_string(n) + " elements"};
+  }
+  auto u = a.unchecked<T, 1>();
+  std::vector<T> out(n);
+  for (std::size_t i = 0; i < n; ++i) out[i] = u(static_cast<py::ssize_t>(i));
+  return out;
+}
+
+void raise_status(const Status& st) {
+  if (st.ok()) return;
+  throw PyInputError{PyInputError::kInvalid, st.field, static_cast<long long>(st.index),
+                     st.message};
+}
+
+std::vector<pe::InstrumentMarket> market_from(const py::array& fwd, const py::array& vol,
+                                              const py::array& time, const py::array& rate,
+                                              std::size_t n) {
+  const auto f = column<double>(fwd, n, "forward");
+  const auto v = column<double>(vol, n, "vol");
+  const auto t = column<double>(time, n, "time");
+  const auto r = column<double>(rate, n, "rate");
+  std::vector<pe::InstrumentMarket> out(n);
+  for (std::size_t i = 0; i < n; ++i) out[i] = {f[i], v[i], t[i], r[i]};
+  return out;
+}
+
+py::tuple result_tuple(const pe::CheckResult& r) {
+  return py::make_tuple(r.accept, static_cast<int>(r.reason), r.currency, r.im_before,
+                        r.im_after, r.mm_before, r.mm_after, r.available_after);
+}
+
+py::tuple margin_tuple(const pe::GroupMargin& g) {
+  return py::make_tuple(g.equity, g.initial_margin, g.maintenance_margin, g.available_funds,
+                        g.worst_case, g.roll_shock, g.delta_shock_exceeded);
+}
+
+class Engine {
+ public:
+  // pairs: [P x 8] price_range, vol_range_up, vol_range_down, min_vol_up, short_power,
+  // long_power, extended_table_factor, delta_threshold; currencies: [C x 6]
+  // annualised_move_risk, min_annualised_move, extended_dampener, pnl_offset,
+  // max_offsetable_pnl, usd_settled (0/1).
+  Engine(int buckets, double mm_factor, const py::array& pairs, const py::array& currencies,
+         std::size_t max_accounts, const py::array& kind, const py::array& settlement,
+         const py::array& is_call, const py::array& underlying, const py::array& currency,
+         const py::array& strike, const py::array& expiry_id, const py::array& forward,
+         const py::array& vol, const py::array& time, const py::array& rate,
+         const py::array& index) {
+    pe::EngineConfig cfg;
+    cfg.buckets = buckets;
+    cfg.mm_factor = mm_factor;
+    cfg.max_accounts = max_accounts;
+    const auto P = static_cast<std::size_t>(pairs.size() / 8);
+    const auto C = static_cast<std::size_t>(currencies.size() / 6);
+    const auto pp = column<double>(pairs.attr("reshape")(-1).cast<py::array>(), P * 8, "pairs");
+    const auto cc =
+        column<double>(currencies.attr("reshape")(-1).cast<py::array>(), C * 6, "currencies");
+    for (std::size_t u = 0; u < P; ++u) {
+      const double* x = pp.data() + u * 8;
+      cfg.pairs.push_back({x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]});
+    }
+    for (std::size_t c = 0; c < C; ++c) {
+      const double* x = cc.data() + c * 6;
+      cfg.currencies.push_back({x[0], x[1], x[2], x[3], x[4], x[5] != 0.0});
+    }
+    const auto n = static_cast<std::size_t>(kind.size());
+    const auto k = column<std::uint8_t>(kind, n, "kind");
+    const auto s = column<std::uint8_t>(settlement, n, "settlement");
+    const auto cl = column<std::uint8_t>(is_call, n, "is_call");
+    const auto u = column<std::int32_t>(underlying, n, "underlying");
+    const auto cu = column<std::int32_t>(currency, n, "currency");
+    const auto st = column<double>(strike, n, "strike");
+    const auto ex = column<std::int64_t>(expiry_id, n, "expiry_id");
+    std::vector<pe::InstrumentSpec> spec(n);
+    for (std::size_t i = 0; i < n; ++i) spec[i] = {k[i], s[i], cl[i], u[i], cu[i], st[i], ex[i]};
+    const auto mk = market_from(forward, vol, time, rate, n);
+    const auto ix = column<double>(index, P, "index");
+    raise_status(pe::PreTradeEngine::create(cfg, spec, mk, ix, &engine_));
+  }
+  explicit Engine(std::unique_ptr<pe::PreTradeEngine> e) : engine_(std::move(e)) {}
+
+  std::int64_t add_account() {
+    std::int64_t id = -1;
+    raise_status(engine_->add_account(&id));
+    return id;
+  }
+  py::tuple check(std::int64_t a, std::int32_t i, int side, double amount) const {
+    pe::CheckResult r;
+    {
+      py::gil_scoped_release release;
+      r = engine_->check(a, i, side == 0 ? pe::Side::kBuy : pe::Side::kSell, amount);
+    }
+    return result_tuple(r);
+  }
+  // What-if for many candidate orders against the same state (each independently).
+  py::dict check_many(std::int64_t a, const py::array& instruments, const py::array& sides,
+                      const py::array& amounts) const {
+    const auto n = static_cast<std::size_t>(instruments.size());
+    const auto ins = column<std::int32_t>(instruments, n, "instruments");
+    const auto sd = column<std::uint8_t>(sides, n, "sides");
+    const auto am = column<double>(amounts, n, "amounts");
+    py::array_t<bool> accept(static_cast<py::ssize_t>(n));
+    py::array_t<std::uint8_t> reason(static_cast<py::ssize_t>(n));
+    py::array_t<double> im_after(static_cast<py::ssize_t>(n));
+    py::array_t<double> available(static_cast<py::ssize_t>(n));
+    auto acc = accept.mutable_unchecked<1>();
+    auto rea = reason.mutable_unchecked<1>();
+    auto im = im_after.mutable_unchecked<1>();
+    auto av = available.mutable_unchecked<1>();
+    {
+      py::gil_scoped_release release;
+      for (std::size_t j = 0; j < n; ++j) {
+        const auto p = static_cast<py::ssize_t>(j);
+        const pe::CheckResult r =
+            engine_->check(a, ins[j], sd[j] == 0 ? pe::Side::kBuy : pe::Side::kSell, am[j]);
+        acc(p) = r.accept;
+        rea(p) = static_cast<std::uint8_t>(r.reason);
+        im(p) = r.im_after;
+        av(p) = r.available_after;
+      }
+    }
+    py::dict out;
+    out["accept"] = accept;
+    out["reason"] = reason;
+    out["im_after"] = im_after;
+    out["available_after"] = available;
+    return out;
+  }
+  int add_order(std::int64_t a, std::int64_t id, std::int32_t i, int side, double amount) {
+    return static_cast<int>(
+        engine_->add_order(a, id, i, side == 0 ? pe::Side::kBuy : pe::Side::kSell, amount));
+  }
+  int cancel_order(std::int64_t a, std::int64_t id) {
+    return static_cast<int>(engine_->cancel_order(a, id));
+  }
+  int apply_fill(std::int64_t a, std::int64_t id, std::int32_t i, int side, double amount,
+                 double price) {
+    return static_cast<int>(engine_->apply_fill(
+        a, id, i, side == 0 ? pe::Side::kBuy : pe::Side::kSell, amount, price));
+  }
+  int deposit(std::int64_t a, std::int32_t c, double amount) {
+    return static_cast<int>(engine_->deposit(a, c, amount));
+  }
+  int withdraw(std::int64_t a, std::int32_t c, double amount) {
+    return static_cast<int>(engine_->withdraw(a, c, amount));
+  }
+  void on_market_update(const py::array& forward, const py::array& vol, const py::array& time,
+                        const py::array& rate, const py::array& index) {
+    const std::size_t n = engine_->instruments();
+    const auto mk = market_from(forward, vol, time, rate, n);
+    const auto ix = column<double>(index, static_cast<std::size_t>(index.size()), "index");
+    Status st;
+    {
+      py::gil_scoped_release release;
+      st = engine_->on_market_update(mk, ix);
+    }
+    raise_status(st);
+  }
+  py::tuple margin(std::int64_t a, std::int32_t c) const {
+    return margin_tuple(engine_->margin(a, c));
+  }
+  py::tuple margin_from_scratch(std::int64_t a, std::int32_t c) const {
+    return margin_tuple(engine_->margin_from_scratch(a, c));
+  }
+  py::bytes snapshot() const { return py::bytes(engine_->snapshot()); }
+  static Engine restore(const py::bytes& data) {
+    std::unique_ptr<pe::PreTradeEngine> e;
+    raise_status(pe::PreTradeEngine::restore(std::string(data), &e));
+    return Engine(std::move(e));
+  }
+  [[nodiscard]] std::size_t scenarios() const { return engine_->scenarios(); }
+  [[nodiscard]] std::size_t accounts() const { return engine_->accounts(); }
+
+ private:
+  std::unique_ptr<pe::PreTradeEngine> engine_;
+};
+
+}  // namespace
+
+void bind_engine(py::module_& m) {
+  py::class_<Engine>(m, "PreTradeEngine")
+      .def(py::init<int, double, const py::array&, const py::array&, std::size_t,
+                    const py::array&, const py::array&, const py::array&, const py::array&,
+                    const py::array&, const py::array&, const py::array&, const py::array&,
+                    const py::array&, const py::array&, const py::array&, const py::array&>(),
+           py::arg("buckets"), py::arg("mm_factor"), py::arg("pairs"), py::arg("currencies"),
+           py::arg("max_accounts"), py::arg("kind"), py::arg("settlement"), py::arg("is_call"),
+           py::arg("underlying"), py::arg("currency"), py::arg("strike"), py::arg("expiry_id"),
+           py::arg("forward"), py::arg("vol"), py::arg("time"), py::arg("rate"),
+           py::arg("index"))
+      .def("add_account", &Engine::add_account)
+      .def("check", &Engine::check, py::arg("account"), py::arg("instrument"), py::arg("side"),
+           py::arg("amount"))
+      .def("check_many", &Engine::check_many, py::arg("account"), py::arg("instruments"),
+           py::arg("sides"), py::arg("amounts"))
+      .def("add_order", &Engine::add_order)
+      .def("cancel_order", &Engine::cancel_order)
+      .def("apply_fill", &Engine::apply_fill)
+      .def("deposit", &Engine::deposit)
+      .def("withdraw", &Engine::withdraw)
+      .def("on_market_update", &Engine::on_market_update)
+      .def("margin", &Engine::margin)
+      .def("margin_from_scratch", &Engine::margin_from_scratch)
+      .def("snapshot", &Engine::snapshot)
+      .def_static("restore", &Engine::restore)
+      .def_property_readonly("scenarios", &Engine::scenarios)
+      .def_property_readonly("accounts", &Engine::accounts);
+}
+
+}  // namespace pymargin::bindings
