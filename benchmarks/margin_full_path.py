@@ -19,6 +19,7 @@ Usage: python benchmarks/margin_full_path.py [--repeats 50]
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 
 import numpy as np
@@ -36,7 +37,7 @@ def account(rng: np.random.Generator) -> dict[str, float]:
     for e in sorted(set(chain.expiry)):
         ks = sorted({k for k, x in zip(chain.strike, chain.expiry) if x == e})
         stem = next(n for n, x in zip(chain.name, chain.expiry) if x == e).split("-")[1]
-        for a, b in zip(ks, ks[1:]):
+        for a, b in itertools.pairwise(ks):
             mid = round((a + b) / 2)
             if mid not in ks:
                 extra.append(f"BTC-{stem}-{mid}-{'C' if len(extra) % 2 else 'P'}")

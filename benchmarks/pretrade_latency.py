@@ -1,0 +1,75 @@
+"""Pre-trade check latency from Python (pymargin.PreTradeEngine.check), p50 and p99 over many
+single calls, for accounts of 10, 100 and 1,000 positions on the bundled real BTC chain
+(Deribit, 2025-12-05; 676 options and the perpetual, 35 scenarios); next to it, the full
+recompute an engine without incremental state needs per order (the account re-margined by
+pymargin.models.deribit_pm_margin with the order added), in the same run.
+
+Usage: python benchmarks/pretrade_latency.py [--calls 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import pymargin as pm
+from pymargin.demo import demo_market
+from pymargin.engine import PreTradeEngine, Side
+from pymargin.models import DeribitPMParams, deribit_pm_margin
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--calls", type=int, default=20000)
+    a = ap.parse_args()
+    market = demo_market()
+    params = DeribitPMParams.load("2024-06-17")
+    names = [*market.marks, "BTC-PERPETUAL"]
+    eng = PreTradeEngine(market, names, params)
+    rng = np.random.default_rng(9)
+    options = names[:-1]
+    print(f"{len(names)} instruments, {eng.scenarios} scenarios; check() from Python")
+    for positions in (10, 100, 1000):
+        acct = eng.add_account({"BTC": 1e4})
+        held = rng.choice(options, min(positions, len(options)), replace=False)
+        book = {}
+        for name in held:
+            q = float(rng.choice([-2.0, -1.0, 1.0, 2.0]))
+            eng.fill(acct, str(name), Side.BUY if q > 0 else Side.SELL, abs(q), 0.01)
+            book[str(name)] = q
+        extra = positions - len(held)  # more positions than the chain has options: perp lots
+        if extra > 0:
+            eng.fill(acct, "BTC-PERPETUAL", Side.BUY, 1000.0 * extra, 92_000.0)
+            perp = pm.parse_instrument("BTC-PERPETUAL")
+            book["BTC-PERPETUAL"] = 1000.0 * extra / market.underlying_price(perp)
+        picks = [str(x) for x in rng.choice(options, a.calls)]
+        lat = np.empty(a.calls)
+        check = eng.check
+        for k, name in enumerate(picks):
+            t0 = time.perf_counter_ns()
+            check(acct, name, Side.SELL, 1.0)
+            lat[k] = time.perf_counter_ns() - t0
+        batch_t0 = time.perf_counter()
+        eng.check_many(acct, picks, [Side.SELL] * len(picks), np.ones(len(picks)))
+        per_batch = (time.perf_counter() - batch_t0) / len(picks)
+        # The alternative: re-margin the account with the order added, from scratch.
+        reps = 20 if positions <= 100 else 5
+        deribit_pm_margin(book, market, params, threads=1)  # warm caches
+        t0 = time.perf_counter()
+        for k in range(reps):
+            trial = dict(book)
+            trial[picks[k]] = trial.get(picks[k], 0.0) - 1.0
+            deribit_pm_margin(trial, market, params, threads=1)
+        full = (time.perf_counter() - t0) / reps
+        p50, p99 = np.percentile(lat, [50, 99]) / 1e3
+        print(
+            f"  {positions:5d} positions: p50 {p50:.2f} us, p99 {p99:.2f} us; "
+            f"check_many {per_batch * 1e6:.2f} us per order; full recompute per order "
+            f"{full * 1e3:.2f} ms ({full / (p50 * 1e-6):,.0f}x the check)"
+        )
+
+
+if __name__ == "__main__":
+    main()
