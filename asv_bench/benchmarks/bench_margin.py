@@ -91,3 +91,42 @@ class DeribitPortfolioMargin:
 
     def time_cached_numpy(self):
         (self.size @ self.risk[self.rows]).min()
+
+
+class PreTradeCheck:
+    """pymargin.PreTradeEngine.check on the real chain, accounts of 10 / 100 / 600 positions,
+    next to the full re-margining an engine without incremental state does per order."""
+
+    params = [10, 100, 600]
+    param_names = ["positions"]
+
+    def setup(self, positions):
+        from pymargin.engine import PreTradeEngine, Side
+
+        self.Side = Side
+        self.market = demo_market()
+        self.params_pm = DeribitPMParams.load("2024-06-17")
+        names = list(self.market.marks)
+        self.engine = PreTradeEngine(self.market, names, self.params_pm)
+        self.account = self.engine.add_account({"BTC": 1e4})
+        rng = np.random.default_rng(2)
+        self.book = {}
+        for name in rng.choice(names, positions, replace=False):
+            self.engine.fill(self.account, str(name), Side.SELL, 1.0, 0.01)
+            self.book[str(name)] = -1.0
+        self.candidate = names[len(names) // 2]
+        self.candidates = [str(n) for n in rng.choice(names, 1000)]
+        deribit_pm_margin(self.book, self.market, self.params_pm)
+
+    def time_check(self, positions):
+        self.engine.check(self.account, self.candidate, self.Side.SELL, 1.0)
+
+    def time_check_many_1000(self, positions):
+        self.engine.check_many(
+            self.account, self.candidates, [self.Side.SELL] * 1000, np.ones(1000)
+        )
+
+    def time_full_recompute_per_order(self, positions):
+        trial = dict(self.book)
+        trial[self.candidate] = trial.get(self.candidate, 0.0) - 1.0
+        deribit_pm_margin(trial, self.market, self.params_pm, threads=1)
