@@ -156,7 +156,6 @@ class PreTradeEngine:
         self._id = {n: i for i, n in enumerate(names)}
         self._pairs = pairs
         self._currencies = currencies
-        self._params = params
         pair_arr = np.array(
             [
                 [
@@ -354,7 +353,7 @@ class PreTradeEngine:
         return _MAGIC + struct.pack("<II", len(meta), zlib.crc32(meta)) + meta + core
 
     @classmethod
-    def restore(cls, data: bytes, params: DeribitPMParams | None = None) -> PreTradeEngine:
+    def restore(cls, data: bytes) -> PreTradeEngine:
         """An engine from :meth:`snapshot` bytes; damaged or foreign bytes raise
         InvalidInputError (field ``snapshot``) and build nothing."""
         if not isinstance(data, (bytes, bytearray)) or data[:8] != _MAGIC or len(data) < 16:
@@ -370,7 +369,6 @@ class PreTradeEngine:
         self._id = {nm: i for i, nm in enumerate(self._names)}
         self._pairs = list(names["pairs"])
         self._currencies = list(names["currencies"])
-        self._params = params  # type: ignore[assignment]
         self._core = core
         return self
 
