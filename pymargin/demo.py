@@ -1,7 +1,7 @@
-"""The bundled demo: prices the real Deribit BTC option chain of 2025-12-05 from its mark
-implied vols, compares with Deribit's own mark prices, backs the vols out again, reports the
-chain's Greeks, and margins a delta-hedged short strangle on it under Deribit's four margin
-modes."""
+"""The bundled demo: real Deribit BTC and ETH option chains (pymargin/data, sources in its
+README) as market snapshots, six demo portfolios on them, and the main job run on each: margin
+under Deribit's four modes and the FINRA grid, the breakdown and worst scenario of portfolio
+margin, and the Greeks. ``pymargin demo`` prints it; :func:`run_demo` returns the figures."""
 
 from __future__ import annotations
 
@@ -15,10 +15,28 @@ from typing import Any
 import numpy as np
 
 from .market import Mark, Market
-from .pricing import inverse_greeks, inverse_implied_vol, inverse_price
+from .portfolio import Portfolio
+from .pricing import inverse_price
 
-SNAPSHOT = datetime(2025, 12, 5, 1, 10, 52, tzinfo=timezone.utc)
+__all__ = [
+    "Chain",
+    "DemoPortfolio",
+    "demo_market",
+    "demo_markets",
+    "demo_portfolios",
+    "load_demo_chain",
+    "run_demo",
+]
+
 SECONDS_PER_YEAR = 365.0 * 86400.0
+# Snapshot times: BTC from the rows' times to expiry (the source has no timestamp column; see
+# pymargin/data/README.md), ETH the API's creation_timestamp.
+SNAPSHOTS = {
+    "BTC": datetime(2025, 12, 5, 1, 10, 52, tzinfo=timezone.utc),
+    "ETH": datetime(2025, 11, 22, 2, 15, 13, tzinfo=timezone.utc),
+}
+SNAPSHOT = SNAPSHOTS["BTC"]
+_FILES = {"BTC": "deribit_btc_chain_20251205.csv", "ETH": "deribit_eth_chain_20251122.csv"}
 
 
 @dataclass
@@ -33,185 +51,272 @@ class Chain:
     is_call: np.ndarray
     mark_iv: np.ndarray
     mark_price: np.ndarray
+    index: float | None = None
 
 
-def load_demo_chain() -> Chain:
-    """The bundled Deribit BTC chain (see pymargin/data/README.md for its source)."""
-    ref = resources.files("pymargin") / "data" / "deribit_btc_chain_20251205.csv"
+def load_demo_chain(coin: str = "BTC") -> Chain:
+    """A bundled Deribit chain, ``"BTC"`` (2025-12-05) or ``"ETH"`` (2025-11-22)."""
+    ref = resources.files("pymargin") / "data" / _FILES[coin]
     with ref.open("r", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
+    snap = SNAPSHOTS[coin]
     expiry_time = [datetime.fromisoformat(r["expiry_utc"].replace("Z", "+00:00")) for r in rows]
+    price_col = f"mark_price_{coin.lower()}"
+    index = float(rows[0]["index_price"]) if "index_price" in rows[0] else None
     return Chain(
         name=[r["instrument_name"] for r in rows],
         expiry=[r["expiry_utc"][:10] for r in rows],
         strike=np.array([float(r["strike"]) for r in rows]),
         forward=np.array([float(r["underlying_price"]) for r in rows]),
-        time=np.array([(e - SNAPSHOT).total_seconds() / SECONDS_PER_YEAR for e in expiry_time]),
+        time=np.array([(e - snap).total_seconds() / SECONDS_PER_YEAR for e in expiry_time]),
         is_call=np.array([r["option_type"] == "call" for r in rows]),
         mark_iv=np.array([float(r["mark_iv_pct"]) / 100.0 for r in rows]),
-        mark_price=np.array([float(r["mark_price_btc"]) for r in rows]),
+        mark_price=np.array([float(r[price_col]) for r in rows]),
+        index=index,
     )
 
 
-def demo_market() -> Market:
-    """The bundled chain as a :class:`~pymargin.market.Market`: each option's mark IV and
-    forward (Deribit's ``underlying_price``). The snapshot has no index price, so the nearest
-    expiry's forward (one day out) stands in for it; futures and perpetuals without marks are
-    valued at it."""
-    chain = load_demo_chain()
+def demo_market(coin: str = "BTC") -> Market:
+    """A bundled chain as a :class:`~pymargin.market.Market`: each option's mark price, mark IV
+    and forward (Deribit's ``underlying_price``), then futures marks for the expiries whose
+    underlying is a listed future (Deribit quotes those to the cent; the other expiries' are
+    synthetic, interpolated values). The index is the snapshot's when the source has it (ETH),
+    else the nearest expiry's forward, one day out (BTC)."""
+    chain = load_demo_chain(coin)
     marks = {
         name: Mark(mark_price=float(p), underlying_price=float(f), mark_iv=float(v))
         for name, p, f, v in zip(chain.name, chain.mark_price, chain.forward, chain.mark_iv)
     }
-    index = float(chain.forward[int(np.argmin(chain.time))])
-    return Market(SNAPSHOT, {"BTC_USD": index}, marks)
+    for name, f in zip(chain.name, chain.forward):
+        future = "-".join(name.split("-")[:2])
+        if future not in marks and abs(round(f, 2) - f) < 1e-9:
+            marks[future] = Mark(mark_price=float(f))
+    index = chain.index if chain.index else float(chain.forward[int(np.argmin(chain.time))])
+    return Market(SNAPSHOTS[coin], {f"{coin}_USD": index}, marks)
 
 
-def run_demo(out=print) -> dict:
-    """Runs the demo and prints a report; returns the figures as a dict."""
-    chain = load_demo_chain()
-    n = chain.strike.size
+def demo_markets() -> dict[str, Market]:
+    return {coin: demo_market(coin) for coin in ("BTC", "ETH")}
+
+
+@dataclass(frozen=True)
+class DemoPortfolio:
+    name: str
+    coin: str
+    portfolio: Portfolio
+    collateral: dict[str, float]
+    description: str
+
+
+def _strike_near(chain: Chain, expiry: str, target: float, call: bool) -> str:
+    rows = [i for i, e in enumerate(chain.expiry) if e == expiry and chain.is_call[i] == call]
+    return chain.name[min(rows, key=lambda i: abs(chain.strike[i] - target))]
+
+
+def demo_portfolios() -> list[DemoPortfolio]:
+    """Covered call, short strangle, calendar spread, a delta-hedged market-maker book and a
+    leveraged perpetual (BTC, 2025-12-05), and a short ETH strangle (2025-11-22)."""
+    btc = load_demo_chain("BTC")
+    eth = load_demo_chain("ETH")
+    f_dec = float(btc.forward[btc.expiry.index("2025-12-26")])
+    out = [
+        DemoPortfolio(
+            "covered call",
+            "BTC",
+            Portfolio({_strike_near(btc, "2025-12-26", 1.1 * f_dec, True): -1.0}),
+            {"BTC": 1.0},
+            "1 BTC held, one 26 Dec call 10 % out of the money sold against it",
+        ),
+        DemoPortfolio(
+            "short strangle",
+            "BTC",
+            Portfolio(
+                {
+                    _strike_near(btc, "2025-12-26", 1.1 * f_dec, True): -10.0,
+                    _strike_near(btc, "2025-12-26", 0.9 * f_dec, False): -10.0,
+                }
+            ),
+            {"BTC": 5.0},
+            "10 calls and 10 puts of 26 Dec sold 10 % out of the money",
+        ),
+        DemoPortfolio(
+            "calendar spread",
+            "BTC",
+            Portfolio(
+                {
+                    _strike_near(btc, "2025-12-26", f_dec, True): -5.0,
+                    _strike_near(btc, "2026-03-27", f_dec, True): 5.0,
+                }
+            ),
+            {"BTC": 2.0},
+            "5 at-the-money calls of 26 Dec sold, 5 of 27 Mar bought",
+        ),
+    ]
+    # A market maker's book: a short strip around the money on three expiries, long wings,
+    # delta-hedged with the perpetual (hedge from the positions' forward deltas).
+    book: dict[str, float] = {}
+    for expiry, size in (("2025-12-12", -4.0), ("2025-12-26", -6.0), ("2026-01-30", 3.0)):
+        f = float(btc.forward[btc.expiry.index(expiry)])
+        for m, call in ((0.95, False), (1.0, True), (1.0, False), (1.05, True)):
+            book[_strike_near(btc, expiry, m * f, call)] = size
+        book[_strike_near(btc, expiry, 0.8 * f, False)] = -size / 2
+        book[_strike_near(btc, expiry, 1.25 * f, True)] = -size / 2
+    from .greeks import portfolio_greeks
+
+    hedge = -portfolio_greeks(Portfolio(book), demo_market("BTC")).total("BTC_USD")["delta"]
+    book["BTC-PERPETUAL"] = round(hedge, 2)
+    out.append(
+        DemoPortfolio(
+            "market-maker book",
+            "BTC",
+            Portfolio(book),
+            {"BTC": 20.0},
+            "short at-the-money strips on 12 Dec and 26 Dec, long on 30 Jan, wings, "
+            "delta-hedged with the perpetual",
+        )
+    )
+    out.append(
+        DemoPortfolio(
+            "leveraged perp",
+            "BTC",
+            Portfolio({"BTC-PERPETUAL": 3.0}),
+            {"BTC": 0.5},
+            "3 BTC long in the perpetual on 0.5 BTC of collateral (6x)",
+        )
+    )
+    f_eth = float(eth.forward[eth.expiry.index("2025-12-26")])
+    out.append(
+        DemoPortfolio(
+            "ETH short strangle",
+            "ETH",
+            Portfolio(
+                {
+                    _strike_near(eth, "2025-12-26", 1.15 * f_eth, True): -50.0,
+                    _strike_near(eth, "2025-12-26", 0.85 * f_eth, False): -50.0,
+                }
+            ),
+            {"ETH": 60.0},
+            "50 calls and 50 puts of 26 Dec sold 15 % out of the money",
+        )
+    )
+    return out
+
+
+def _chain_check(coin: str) -> dict[str, float]:
+    """Our prices of the chain against Deribit's marks (from the mark IVs)."""
+    chain = load_demo_chain(coin)
     t0 = _time.perf_counter()
     price = inverse_price(
         chain.forward, chain.strike, chain.time, chain.mark_iv, 0.0, chain.is_call
     )
-    greeks = inverse_greeks(
-        chain.forward, chain.strike, chain.time, chain.mark_iv, 0.0, chain.is_call
-    )
-    t1 = _time.perf_counter()
-    assert greeks.delta is not None and greeks.delta_forward is not None
-    assert greeks.gamma is not None and greeks.vega_per_point is not None
-    assert greeks.theta_per_day is not None
-    # Deribit publishes mark prices rounded to its tick; deep in the money that can put them at
-    # or below the intrinsic value, where no vol exists. Those rows are left out (and counted).
-    sign = np.where(chain.is_call, 1.0, -1.0)
-    intrinsic_coin = np.maximum(sign * (chain.forward - chain.strike), 0.0) / chain.forward
-    quoted = (chain.mark_price > intrinsic_coin) & (chain.mark_price > 0)
-    iv = inverse_implied_vol(
-        chain.mark_price[quoted],
-        chain.forward[quoted],
-        chain.strike[quoted],
-        chain.time[quoted],
-        0.0,
-        chain.is_call[quoted],
-    )
-    t2 = _time.perf_counter()
+    dt = _time.perf_counter() - t0
     diff = np.abs(price - chain.mark_price)
-    iv_diff = np.abs(iv - chain.mark_iv[quoted]) * 100.0
-    usd_delta = greeks.delta_forward
-    result: dict[str, Any] = {
-        "options": int(n),
+    return {
+        "options": len(chain.name),
         "expiries": len(set(chain.expiry)),
-        "max_abs_price_diff_btc": float(diff.max()),
-        "median_abs_price_diff_btc": float(np.median(diff)),
-        "median_abs_iv_diff_points": float(np.median(iv_diff)),
-        "rows_without_implied_vol": int(n - quoted.sum()),
-        "price_greeks_seconds": t1 - t0,
-        "implied_vol_seconds": t2 - t1,
+        "median_abs_price_diff": float(np.median(diff)),
+        "max_abs_price_diff": float(diff.max()),
+        "price_seconds": dt,
     }
-    out(f"pymargin demo: Deribit BTC option chain, snapshot {SNAPSHOT:%Y-%m-%d %H:%M} UTC")
-    out(
-        f"  {n} options, {result['expiries']} expiries, priced as inverse (coin-settled) "
-        "Black-76 options from Deribit's mark IVs"
-    )
-    out(
-        f"  our price vs Deribit mark price: max |diff| {diff.max():.2e} BTC, "
-        f"median {np.median(diff):.2e} BTC"
-    )
-    out(
-        f"  implied vol of Deribit's (rounded) mark prices vs its mark IV: median |diff| "
-        f"{np.median(iv_diff):.4f} vol points ({int(n - quoted.sum())} rows at or below "
-        "intrinsic after rounding have none)"
-    )
-    out("")
-    out(
-        f"  {'expiry':<11}{'n':>4}{'forward':>11}{'ATM IV':>8}{'sum delta':>11}"
-        f"{'gamma 1%':>11}{'sum vega':>10}{'sum theta/d':>12}"
-    )
-    for e in sorted(set(chain.expiry)):
-        m = np.array([x == e for x in chain.expiry])
-        f = chain.forward[m][0]
-        atm = np.argmin(np.abs(chain.strike[m] - f))
-        out(
-            f"  {e:<11}{int(m.sum()):>4}{f:>11.1f}{chain.mark_iv[m][atm] * 100:>7.1f}%"
-            f"{greeks.delta[m].sum():>11.3f}{greeks.gamma[m].sum() * f * 0.01:>11.4f}"
-            f"{greeks.vega_per_point[m].sum():>10.4f}{greeks.theta_per_day[m].sum():>12.4f}"
-        )
-    out("")
-    out("  (long one contract of every option; Greeks in BTC: coin delta = USD delta - premium,")
-    out("   'gamma 1%' = change of the coin delta for a 1 % rise of the forward,")
-    out("   vega per vol point, theta per calendar day)")
-    out("")
-    worst = np.argsort(-diff)[:3]
-    out("  largest price differences (Deribit rounds mark prices; deep wings hit the rounding):")
-    for i in worst:
-        out(
-            f"    {chain.name[i]:<24} ours {price[i]:.8f}  Deribit {chain.mark_price[i]:.8f}  "
-            f"USD delta {usd_delta[i]:+.4f}"
-        )
-    out(
-        f"  timing: price+Greeks {1e6 * (t1 - t0):.0f} us, implied vols {1e6 * (t2 - t1):.0f} us "
-        f"for the whole chain"
-    )
-    result["margin"] = _margin_section(chain, out)
+
+
+def run_demo(console: Any = None) -> dict[str, Any]:
+    """Runs the demo; prints rich tables to ``console`` (a rich Console; None: stdout,
+    False: print nothing). Returns the figures."""
+    from .account import Account, compare_margin_modes
+    from .greeks import portfolio_greeks
+    from .margin import MarginModel, margin
+
+    markets = demo_markets()
+    result: dict[str, Any] = {"chains": {c: _chain_check(c) for c in markets}, "portfolios": {}}
+    t0 = _time.perf_counter()
+    for dp in demo_portfolios():
+        market = markets[dp.coin]
+        modes = compare_margin_modes(Account(dp.portfolio, dp.collateral), market)
+        pm_res = margin(dp.portfolio, market, MarginModel.DERIBIT_PM)
+        finra = margin(dp.portfolio, market, MarginModel.FINRA_PM)
+        greeks = portfolio_greeks(dp.portfolio, market).total(f"{dp.coin}_USD")
+        worst = np.argsort(pm_res.scenario_pnl)[:3]
+        result["portfolios"][dp.name] = {
+            "coin": dp.coin,
+            "description": dp.description,
+            "positions": dict(dp.portfolio.positions),
+            "collateral": dp.collateral,
+            "modes": {m.value: (s if isinstance(s, str) else s.as_row()) for m, s in modes.items()},
+            "finra_usd": finra.initial_margin,
+            "pm_components": pm_res.components,
+            "pm_worst": [(pm_res.scenario_labels[j], float(pm_res.scenario_pnl[j])) for j in worst],
+            "greeks": greeks,
+        }
+    result["seconds"] = _time.perf_counter() - t0
+    if console is not False:
+        _print(result, console)
     return result
 
 
-def _margin_section(chain: Chain, out) -> dict:
-    """A short strangle on the chain's 2025-12-26 expiry, delta-hedged with the perpetual, with
-    5 BTC of collateral: its margin under Deribit's four modes on the real marks."""
-    from .account import Account, compare_margin_modes
-    from .portfolio import Portfolio
+def _print(result: dict[str, Any], console: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
 
-    market = demo_market()
-    expiry = "2025-12-26"
-    rows = [i for i, e in enumerate(chain.expiry) if e == expiry]
-    f = chain.forward[rows[0]]
-    call = min(
-        (i for i in rows if chain.is_call[i] and chain.strike[i] >= 1.1 * f),
-        key=lambda i: chain.strike[i],
-    )
-    put = max(
-        (i for i in rows if not chain.is_call[i] and chain.strike[i] <= 0.9 * f),
-        key=lambda i: chain.strike[i],
-    )
-    book = {chain.name[call]: -10.0, chain.name[put]: -10.0}
-    greeks = inverse_greeks(
-        chain.forward[[call, put]],
-        chain.strike[[call, put]],
-        chain.time[[call, put]],
-        chain.mark_iv[[call, put]],
-        0.0,
-        chain.is_call[[call, put]],
-    )
-    assert greeks.delta_forward is not None
-    hedge = -float(round(-10.0 * greeks.delta_forward.sum(), 1))
-    book["BTC-PERPETUAL"] = hedge
-    account = Account(Portfolio(book), {"BTC": 5.0})
-    t0 = _time.perf_counter()
-    modes = compare_margin_modes(account, market)
-    t1 = _time.perf_counter()
-    out("")
-    out(
-        "  margin: short 10 x "
-        + " and 10 x ".join(n for n in book if "PERP" not in n)
-        + f", perpetual {hedge:+.1f} BTC, 5 BTC collateral"
-    )
-    out(f"  {'mode':<6}{'IM (USD)':>14}{'MM (USD)':>14}{'available':>14}{'MM ratio':>10}")
-    figures = {}
-    for mode, s in modes.items():
-        if isinstance(s, str):
-            out(f"  {mode.value:<6}  not covered: {s}")
-            continue
-        figures[mode.value] = s.initial_margin_usd
-        out(
-            f"  {mode.value:<6}{s.initial_margin_usd:>14,.0f}{s.maintenance_margin_usd:>14,.0f}"
-            f"{s.available_funds_usd:>14,.0f}{s.maintenance_margin_ratio:>10.1%}"
+    con = console or Console()
+    for coin, c in result["chains"].items():
+        con.print(
+            f"[bold]{coin}[/bold] chain ({SNAPSHOTS[coin]:%Y-%m-%d %H:%M} UTC, Deribit): "
+            f"{c['options']} options, {c['expiries']} expiries; priced from the mark IVs in "
+            f"{c['price_seconds'] * 1e6:.0f} us, median |ours - Deribit's mark| "
+            f"{c['median_abs_price_diff']:.1e} {coin}"
         )
-    if "S:PM" in figures and "S:SM" in figures:
-        out(f"  portfolio margin needs {figures['S:PM'] / figures['S:SM']:.0%} of standard margin")
-    out(
-        f"  (all four modes in {1e3 * (t1 - t0):.1f} ms; 'pymargin.margin' and"
-        " 'pymargin.account_summary' give the breakdown)"
+    modes = ("S:SM", "X:SM", "S:PM", "X:PM")
+    table = Table(title="Initial margin (USD) under each model", title_justify="left")
+    table.add_column("portfolio")
+    for m in modes:
+        table.add_column(m, justify="right")
+    table.add_column("FINRA", justify="right")
+    table.add_column("PM / SM", justify="right")
+    for name, p in result["portfolios"].items():
+        cells = []
+        for m in modes:
+            row = p["modes"][m]
+            cells.append("n/a" if isinstance(row, str) else f"{row['initial_margin_usd']:,.0f}")
+        sm, spm = p["modes"]["S:SM"], p["modes"]["S:PM"]
+        ratio = (
+            f"{spm['initial_margin_usd'] / sm['initial_margin_usd']:.0%}"
+            if not isinstance(sm, str) and not isinstance(spm, str) and sm["initial_margin_usd"]
+            else ""
+        )
+        table.add_row(name, *cells, f"{p['finra_usd']:,.0f}", ratio)
+    con.print(table)
+    detail = Table(
+        title="Portfolio margin (S:PM): what drives it, and the Greeks", title_justify="left"
     )
-    return figures
+    for col in (
+        "portfolio",
+        "worst case",
+        "roll shock",
+        "worst scenario",
+        "delta",
+        "gamma 1%",
+        "vega/pt",
+        "theta/d",
+    ):
+        detail.add_column(
+            col, justify="left" if col in ("portfolio", "worst scenario") else "right"
+        )
+    for name, p in result["portfolios"].items():
+        c, g = p["pm_components"], p["greeks"]
+        detail.add_row(
+            name,
+            f"{c['worst_case']:.4f}",
+            f"{c['roll_shock']:.4f}",
+            p["pm_worst"][0][0].split(" ", 1)[-1],
+            f"{g['delta']:+.2f}",
+            f"{g['gamma_1pct']:+,.0f}",
+            f"{g['vega']:+,.0f}",
+            f"{g['theta']:+,.0f}",
+        )
+    con.print(detail)
+    con.print(
+        "Margins in USD at the index; S:PM worst case and roll shock in the settlement coin; "
+        "Greeks in USD (delta in coins). X:PM also shocks the coin collateral's USD value. "
+        f"All {len(result['portfolios'])} portfolios in {result['seconds'] * 1e3:.0f} ms."
+    )

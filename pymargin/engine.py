@@ -319,9 +319,7 @@ class PreTradeEngine:
         ``order_id`` the resting order is reduced by the fill."""
         i = self._instrument(instrument)
         oid = -1 if order_id is None else order_id
-        self._apply(
-            self._core.apply_fill(account, oid, i, self._side(side), amount, price), "fill"
-        )
+        self._apply(self._core.apply_fill(account, oid, i, self._side(side), amount, price), "fill")
 
     def deposit(self, account: int, currency: str, amount: float) -> None:
         self._apply(self._core.deposit(account, self._currency(currency), amount), "deposit")

@@ -54,6 +54,13 @@ class MarginResult:
 
         return pd.DataFrame({"scenario": self.scenario_labels, "pnl": self.scenario_pnl})
 
+    def plot(self, ax: Any = None, pair: str | None = None) -> Any:
+        """The risk matrix as a heatmap, worst cell outlined (Deribit PM results; matplotlib
+        is imported here only). See also :mod:`pymargin.plots`."""
+        from .plots import plot_risk_matrix
+
+        return plot_risk_matrix(self, ax, pair)
+
 
 def margin(
     portfolio: Portfolio | dict[str, float],

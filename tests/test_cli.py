@@ -1,0 +1,131 @@
+"""The command line: every subcommand on real inputs (JSON output parsed), bad input ending in
+exit code 2 with one line naming the file, the row and the field, and the HTML report rendered
+by headless Chromium."""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from pymargin.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "examples" / "btc_book.csv"
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_margin_json_matches_the_library():
+    import pymargin as pm
+    from pymargin.demo import demo_market
+
+    r = run("margin", str(BOOK), "-m", "demo:BTC", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    want = pm.margin(pm.Portfolio.from_csv(BOOK), demo_market("BTC"))
+    assert out["initial_margin"] == want.initial_margin
+    assert out["currency"] == "btc" and len(out["scenarios"]) == 35
+    r = run("margin", str(BOOK), "-m", "demo:BTC", "--model", "finra-pm", "--json")
+    assert json.loads(r.stdout)["currency"] == "usd"
+
+
+def test_greeks_compare_whatif_and_demo():
+    g = json.loads(run("greeks", str(BOOK), "-m", "demo:BTC", "--json").stdout)
+    assert set(g["by_underlying"]) == {"BTC_USD"}
+    c = json.loads(
+        run("compare", str(BOOK), "-m", "demo:BTC", "--collateral", "BTC=5", "--json").stdout
+    )
+    assert set(c) == {"S:SM", "X:SM", "S:PM", "X:PM"}
+    w = run(
+        "whatif",
+        str(BOOK),
+        "-m",
+        "demo:BTC",
+        "--collateral",
+        "BTC=5",
+        "--order",
+        "BTC-26DEC25-90000-P:sell:5",
+        "--order",
+        "BTC-26DEC25-90000-P:sell:500",
+        "--json",
+    )
+    assert w.exit_code == 0, w.output
+    checks = json.loads(w.stdout)
+    assert [x["accept"] for x in checks] == [True, False]
+    assert checks[0]["im_before"] == pytest.approx(
+        c["S:PM"]["initial_margin_usd"] / 92529.80714285714, rel=1e-9
+    )
+    d = json.loads(run("demo", "--json").stdout)
+    assert len(d["portfolios"]) == 6
+
+
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        ("instrument,size\nBTC-26DEC25-100000-C,-1\nBTC-31FEB25-1-C,2\n", "instrument[1]"),
+        ("instrument,size\nBTC-PERPETUAL,abc\n", "size[0]"),
+        ("name,qty\nBTC-PERPETUAL,1\n", "record[0]"),
+    ],
+)
+def test_bad_positions_give_one_line_and_exit_2(tmp_path, content, needle):
+    p = tmp_path / "pos.csv"
+    p.write_text(content)
+    r = run("margin", str(p), "-m", "demo:BTC")
+    assert r.exit_code == 2
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and str(p) in lines[0] and needle in lines[0], r.stderr
+
+
+def test_bad_market_and_order_inputs(tmp_path):
+    r = run("margin", str(BOOK), "-m", str(tmp_path / "missing.json"))
+    assert r.exit_code == 2 and "no such file" in r.stderr
+    bad = tmp_path / "book.json"
+    bad.write_text('{"result": [{"instrument_name": "BTC-PERPETUAL", "mark_price": "x"}]}')
+    r = run("margin", str(BOOK), "-m", str(bad))
+    assert r.exit_code == 2 and "result.mark_price[0]" in r.stderr
+    r = run("whatif", str(BOOK), "-m", "demo:BTC", "--order", "BTC-PERPETUAL:hold:1")
+    assert r.exit_code == 2 and "order[0]" in r.stderr
+
+
+def test_report_renders_in_headless_chromium(tmp_path):
+    out = tmp_path / "report.html"
+    r = run("report", str(BOOK), "-m", "demo:BTC", "--collateral", "BTC=5", "-o", str(out))
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    assert "data:image/png;base64," in text and "<script" not in text
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        if os.environ.get("PYMARGIN_REQUIRE_CHROMIUM"):
+            pytest.fail("chromium is required (PYMARGIN_REQUIRE_CHROMIUM is set)")
+        pytest.skip("chromium not installed")
+    shot = tmp_path / "report.png"
+    proc = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1100,2400",
+            f"--screenshot={shot}",
+            out.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(shot)
+    assert img.shape[0] >= 2000 and img.shape[1] >= 1000
+    # Not a blank page: the embedded plots put colour and dark text on it.
+    assert float(np.std(img[..., :3])) > 0.05
