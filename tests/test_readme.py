@@ -14,6 +14,25 @@ def test_readme_python_example_runs():
         exec(compile(block, str(README), "exec"), {})
 
 
+def test_readme_command_line_examples_run(tmp_path, monkeypatch):
+    """Every `pymargin ...` line of the README's command-line block, run in the repository."""
+    from typer.testing import CliRunner
+
+    from pymargin.cli import app
+
+    text = README.read_text(encoding="utf-8")
+    block = re.search(r"## Command line.*?```bash\n(.*?)```", text, re.S).group(1)
+    lines = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
+    assert len(lines) >= 5
+    monkeypatch.chdir(README.parent)
+    for line in lines:
+        args = line.split()[1:]
+        if "-o" in args:  # keep the repository clean
+            args[args.index("-o") + 1] = str(tmp_path / "report.html")
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, (line, result.output)
+
+
 def test_readme_quickstart_has_exactly_two_commands():
     text = README.read_text(encoding="utf-8")
     block = re.search(r"## Quickstart.*?```bash\n(.*?)```", text, re.S).group(1)
