@@ -32,7 +32,15 @@ from .market import Mark, Market
 from .models.deribit_pm import DeribitPMParams
 from .portfolio import Portfolio
 
-__all__ = ["FileInputError", "read_collateral", "read_market", "read_params", "read_positions"]
+__all__ = [
+    "FileInputError",
+    "market_from_frame",
+    "market_from_records",
+    "read_collateral",
+    "read_market",
+    "read_params",
+    "read_positions",
+]
 
 
 class FileInputError(InvalidInputError):
@@ -114,44 +122,72 @@ def read_market(spec: str, valuation_time: datetime | None = None) -> Market:
 def _market_from_chain_csv(path: Path, valuation_time: datetime | None) -> Market:
     with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
+    return market_from_records(rows, valuation_time)
+
+
+def market_from_frame(df: Any, valuation_time: datetime | None = None) -> Market:
+    """A market from a pandas DataFrame of a chain (the columns of :func:`market_from_records`)."""
+    return market_from_records(df.to_dict("records"), valuation_time)
+
+
+def market_from_records(
+    rows: list[dict[str, Any]], valuation_time: datetime | None = None
+) -> Market:
+    """A market from chain rows: ``instrument_name``; ``mark_iv_pct`` (percent) or
+    ``mark_iv`` (per 1.00); ``underlying_price``; optionally a ``mark_price*`` column,
+    ``index_price`` and ``snapshot_utc`` (ISO, UTC; else ``valuation_time`` is required).
+    Without an index price, the nearest expiry's underlying price stands in."""
     if not rows:
-        raise InvalidInputError("no rows", "csv")
+        raise InvalidInputError("no rows", "rows")
     marks: dict[str, Mark] = {}
     index: dict[str, float] = {}
     stamp = None
     for row, r in enumerate(rows):
         name = r.get("instrument_name")
-        if not name:
+        if not isinstance(name, str) or not name:
             raise InvalidInputError("missing", "instrument_name", row)
-        iv = _float(r, "mark_iv_pct", row)
+        pct = _float(r, "mark_iv_pct", row)
+        frac = _float(r, "mark_iv", row)
+        iv = pct / 100.0 if pct is not None else frac
         fwd = _float(r, "underlying_price", row)
-        price_key = next((k for k in r if k and k.startswith("mark_price")), None)
-        price = _float(r, price_key, row) if price_key and r.get(price_key) else None
-        marks[name] = Mark(price, fwd, None if iv is None else iv / 100.0)
+        price_key = next((k for k in r if isinstance(k, str) and k.startswith("mark_price")), None)
+        price = _float(r, price_key, row)
+        marks[name] = Mark(price, fwd, iv)
         base = name.split("-")[0].split("_")[0]
-        if r.get("index_price"):
-            index[f"{base}_USD"] = _float(r, "index_price", row) or 0.0
-        if r.get("snapshot_utc") and stamp is None:
+        idx = _float(r, "index_price", row)
+        if idx is not None:
+            index.setdefault(f"{base}_USD", idx)
+        snap = r.get("snapshot_utc")
+        if snap and stamp is None:
             try:
-                stamp = datetime.fromisoformat(r["snapshot_utc"]).replace(tzinfo=timezone.utc)
+                stamp = datetime.fromisoformat(str(snap)).replace(tzinfo=timezone.utc)
             except ValueError:
                 raise InvalidInputError("not an ISO time", "snapshot_utc", row) from None
     when = valuation_time or stamp
     if when is None:
-        raise InvalidInputError("the chain has no snapshot_utc column: pass --time", "time")
+        raise InvalidInputError("no snapshot_utc column: pass a valuation time", "time")
     if not index:
-        first = min(rows, key=lambda r: r.get("expiry_utc", ""))
-        base = first["instrument_name"].split("-")[0].split("_")[0]
-        index[f"{base}_USD"] = _float(first, "underlying_price", 0) or 0.0
+        first = min(rows, key=lambda r: str(r.get("expiry_utc", "")))
+        base = str(first["instrument_name"]).split("-")[0].split("_")[0]
+        fwd0 = _float(first, "underlying_price", 0)
+        if fwd0 is None:
+            raise InvalidInputError("no index_price and no underlying_price", "index_price")
+        index[f"{base}_USD"] = fwd0
     return Market(when, index, marks)
 
 
 def _float(r: dict[str, Any], key: str | None, row: int) -> float | None:
-    if key is None or r.get(key) in (None, ""):
+    if (
+        key is None
+        or r.get(key) in (None, "")
+        or (isinstance(r.get(key), float) and math.isnan(r[key]) and key != "mark_iv_pct")
+    ):
         return None
+    if isinstance(r[key], bool):
+        raise InvalidInputError(f"not a number: {r[key]!r}", key, row)
     try:
         v = float(r[key])
-    except ValueError:
+    except (TypeError, ValueError):
         raise InvalidInputError(f"not a number: {r[key]!r}", key, row) from None
     if not math.isfinite(v):
         raise InvalidInputError("must be finite", key, row)

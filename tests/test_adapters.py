@@ -287,3 +287,32 @@ def test_ccxt_positions_and_markets():
     with pytest.raises(pm.InvalidInputError) as e:
         instruments_from_ccxt([{"symbol": "BTC/USD:BTC-251326"}])
     assert e.value.field == "symbol"
+
+
+def test_positions_and_markets_from_dataframes():
+    import pandas as pd
+
+    from pymargin.demo import load_demo_chain
+    from pymargin.inputs import market_from_frame
+
+    chain = load_demo_chain("ETH")
+    df = pd.DataFrame(
+        {
+            "instrument_name": chain.name,
+            "mark_iv": chain.mark_iv,
+            "underlying_price": chain.forward,
+            "mark_price_eth": chain.mark_price,
+            "index_price": chain.index,
+        }
+    )
+    m = market_from_frame(df, datetime(2025, 11, 22, 2, 15, 13, tzinfo=timezone.utc))
+    assert m.index == {"ETH_USD": chain.index}
+    pf = pm.Portfolio.from_dataframe(
+        pd.DataFrame({"instrument": chain.name[:3], "size": [1, -2, 3]})
+    )
+    assert pm.margin(pf, m).currency == "eth"
+    bad = df.astype({"mark_iv": object})
+    bad.loc[7, "mark_iv"] = "high"
+    with pytest.raises(pm.InvalidInputError) as e:
+        market_from_frame(bad, m.valuation_time)
+    assert (e.value.field, e.value.index) == ("mark_iv", 7)
