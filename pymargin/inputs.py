@@ -177,10 +177,11 @@ def market_from_records(
 
 
 def _float(r: dict[str, Any], key: str | None, row: int) -> float | None:
+    # Empty cells and pandas' missing values (NaN objects, not the text "nan") are absent.
     if (
         key is None
         or r.get(key) in (None, "")
-        or (isinstance(r.get(key), float) and math.isnan(r[key]) and key != "mark_iv_pct")
+        or (isinstance(r.get(key), float) and math.isnan(r[key]))
     ):
         return None
     if isinstance(r[key], bool):
