@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .exceptions import PymarginError
 from .market import Mark, Market
 from .portfolio import Portfolio
 from .pricing import inverse_price
@@ -114,8 +115,9 @@ def _strike_near(chain: Chain, expiry: str, target: float, call: bool) -> str:
 
 
 def demo_portfolios() -> list[DemoPortfolio]:
-    """Covered call, short strangle, calendar spread, a delta-hedged market-maker book and a
-    leveraged perpetual (BTC, 2025-12-05), and a short ETH strangle (2025-11-22)."""
+    """Covered call, short strangle, calendar spread, a delta-hedged market-maker book, a
+    leveraged perpetual and a USDC-settled perpetual (BTC, 2025-12-05), and a short ETH
+    strangle (2025-11-22)."""
     btc = load_demo_chain("BTC")
     eth = load_demo_chain("ETH")
     f_dec = float(btc.forward[btc.expiry.index("2025-12-26")])
@@ -184,6 +186,15 @@ def demo_portfolios() -> list[DemoPortfolio]:
             "3 BTC long in the perpetual on 0.5 BTC of collateral (6x)",
         )
     )
+    out.append(
+        DemoPortfolio(
+            "USDC perp",
+            "BTC",
+            Portfolio({"BTC_USDC-PERPETUAL": 2.0}),
+            {"USDC": 40_000.0},
+            "2 BTC long in the USDC-settled (linear) perpetual on 40,000 USDC",
+        )
+    )
     f_eth = float(eth.forward[eth.expiry.index("2025-12-26")])
     out.append(
         DemoPortfolio(
@@ -235,6 +246,13 @@ def run_demo(console: Any = None) -> dict[str, Any]:
         modes = compare_margin_modes(Account(dp.portfolio, dp.collateral), market)
         pm_res = margin(dp.portfolio, market, MarginModel.DERIBIT_PM)
         finra = margin(dp.portfolio, market, MarginModel.FINRA_PM)
+        # Paradex margins USDC-settled (linear) positions only.
+        try:
+            paradex: float | None = margin(
+                dp.portfolio, market, MarginModel.PARADEX_PM
+            ).initial_margin
+        except PymarginError:
+            paradex = None
         greeks = portfolio_greeks(dp.portfolio, market).total(f"{dp.coin}_USD")
         worst = np.argsort(pm_res.scenario_pnl)[:3]
         result["portfolios"][dp.name] = {
@@ -244,6 +262,7 @@ def run_demo(console: Any = None) -> dict[str, Any]:
             "collateral": dp.collateral,
             "modes": {m.value: (s if isinstance(s, str) else s.as_row()) for m, s in modes.items()},
             "finra_usd": finra.initial_margin,
+            "paradex_usdc": paradex,
             "pm_components": pm_res.components,
             "pm_worst": [(pm_res.scenario_labels[j], float(pm_res.scenario_pnl[j])) for j in worst],
             "greeks": greeks,
@@ -272,6 +291,7 @@ def _print(result: dict[str, Any], console: Any) -> None:
     for m in modes:
         table.add_column(m, justify="right")
     table.add_column("FINRA", justify="right")
+    table.add_column("Paradex", justify="right")
     table.add_column("PM / SM", justify="right")
     for name, p in result["portfolios"].items():
         cells = []
@@ -284,7 +304,8 @@ def _print(result: dict[str, Any], console: Any) -> None:
             if not isinstance(sm, str) and not isinstance(spm, str) and sm["initial_margin_usd"]
             else ""
         )
-        table.add_row(name, *cells, f"{p['finra_usd']:,.0f}", ratio)
+        paradex = "n/a" if p["paradex_usdc"] is None else f"{p['paradex_usdc']:,.0f}"
+        table.add_row(name, *cells, f"{p['finra_usd']:,.0f}", paradex, ratio)
     con.print(table)
     detail = Table(
         title="Portfolio margin (S:PM): what drives it, and the Greeks", title_justify="left"

@@ -61,3 +61,12 @@ def test_hedged_book_falls_back_to_min_delta():
     assert r.initial_margin >= r.min_delta_requirement
     with pytest.raises(pm.InvalidInputError):
         paradex_pm_margin({"BTC_USDC-PERPETUAL": 1.0, "ETH_USDC-PERPETUAL": 1.0}, mkt)
+
+
+def test_coin_settled_positions_are_refused():
+    from datetime import datetime, timezone
+
+    mkt = pm.Market(datetime(2026, 1, 5, tzinfo=timezone.utc), {"BTC_USD": 90_000.0})
+    with pytest.raises(pm.InvalidInputError) as e:
+        paradex_pm_margin({"BTC_USDC-PERPETUAL": 1.0, "BTC-PERPETUAL": 1.0}, mkt)
+    assert (e.value.field, e.value.index) == ("instrument", 1)

@@ -121,6 +121,14 @@ def paradex_pm_margin(
     sizes = _sizes(names, list(positions.values()))
     table = market.table
     rows = table.rows(names)
+    inverse = table.column("settlement")[rows] != 0
+    if inverse.any():
+        row = int(inverse.argmax())
+        raise InvalidInputError(
+            f"{names[row]} is coin-settled: Paradex margins USDC-settled instruments only",
+            "instrument",
+            row,
+        )
     bases = {table.codes[int(c)].split("_")[0].upper() for c in table.column("pair")[rows]}
     if len(bases) != 1:
         raise InvalidInputError(f"one underlying per call, got {sorted(bases)}", "positions")
