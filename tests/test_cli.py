@@ -64,7 +64,8 @@ def test_greeks_compare_whatif_and_demo():
         c["S:PM"]["initial_margin_usd"] / 92529.80714285714, rel=1e-9
     )
     d = json.loads(run("demo", "--json").stdout)
-    assert len(d["portfolios"]) == 6
+    assert len(d["portfolios"]) == 7
+    assert d["portfolios"]["USDC perp"]["paradex_usdc"] > 0
 
 
 @pytest.mark.parametrize(
