@@ -52,6 +52,7 @@ def revalue(
     n_underlyings: int,
     out: np.ndarray,
     threads: int,
+    vol_scale: np.ndarray | None = None,
 ) -> None: ...
 
 class scalar:  # a submodule at run time

@@ -70,6 +70,7 @@ def risk_arrays_for_rows(
         len(scenarios.underlyings),
         out,
         0 if threads is None else int(threads),
+        scenarios.vol_scale,
     )
     return out
 

@@ -63,7 +63,9 @@ class ScenarioSet:
     ``group[j]`` and ``label[j]`` name the part of the model a scenario belongs to (e.g.
     ``"standard"`` / ``"extended"``); ``weight[j]`` is the fraction of the scenario's P&L the
     model counts (SPAN's 35 % cover of the extreme moves, Paradex's tail weights; 1 by
-    default). Built-in sets: ``models.deribit_pm.deribit_grid``, ``models.paradex_pm.
+    default); ``vol_scale[j, u]`` (optional) multiplies every implied vol of underlying ``u``
+    in scenario ``j`` after the vol state's shock (continuous vol moves of historical and
+    Monte Carlo scenarios). Built-in sets: ``models.deribit_pm.deribit_grid``, ``models.paradex_pm.
     paradex_scenarios`` (SCAN-24), ``models.scan.span16``, ``models.scan.finra_grid``."""
 
     underlyings: tuple[str, ...]
@@ -73,6 +75,7 @@ class ScenarioSet:
     group: tuple[str, ...] = field(default=())
     label: tuple[str, ...] = field(default=())
     weight: np.ndarray | None = None
+    vol_scale: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         move = np.ascontiguousarray(self.move, dtype=np.float64)
@@ -97,6 +100,17 @@ class ScenarioSet:
             raise InvalidInputError("one finite weight >= 0 per scenario", "weight")
         w.flags.writeable = False
         object.__setattr__(self, "weight", w)
+        if self.vol_scale is not None:
+            vs = np.ascontiguousarray(self.vol_scale, dtype=np.float64)
+            if vs.shape != move.shape:
+                raise InvalidInputError("must have shape (scenarios, underlyings)", "vol_scale")
+            bad = np.flatnonzero(~(np.isfinite(vs) & (vs > 0)).all(axis=1))
+            if bad.size:
+                raise InvalidInputError(
+                    "vol scales must be finite and > 0", "vol_scale", int(bad[0])
+                )
+            vs.flags.writeable = False
+            object.__setattr__(self, "vol_scale", vs)
 
     @property
     def n(self) -> int:

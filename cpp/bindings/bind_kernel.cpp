@@ -63,7 +63,8 @@ void revalue(const py::array& kind, const py::array& settlement, const py::array
              const py::array& underlying, const py::array& strike, const py::array& forward,
              const py::array& vol, const py::array& time, const py::array& rate,
              const py::array& move, const py::array& vol_state, const py::array& rules,
-             std::size_t n_underlyings, const py::array& out, int threads) {
+             std::size_t n_underlyings, const py::array& out, int threads,
+             const py::object& vol_scale) {
   const std::size_t n = static_cast<std::size_t>(kind.size());
   const std::size_t ns = static_cast<std::size_t>(vol_state.size());
   kernel::InstrumentView iv;
@@ -84,6 +85,11 @@ void revalue(const py::array& kind, const py::array& settlement, const py::array
   sv.move = contiguous<double>(move, ns * n_underlyings, "move");
   sv.vol_state = contiguous<std::int8_t>(vol_state, ns, "vol_state");
   sv.rules = rule_vec.data();
+  py::array scale_arr;
+  if (!vol_scale.is_none()) {
+    scale_arr = vol_scale.cast<py::array>();
+    sv.vol_scale = contiguous<double>(scale_arr, ns * n_underlyings, "vol_scale");
+  }
   if (!py::dtype::of<double>().equal(out.dtype()) || !(out.flags() & py::array::c_style) ||
       !out.writeable() || static_cast<std::size_t>(out.size()) != n * ns) {
     throw PyInputError{PyInputError::kType, "out", -1,
@@ -130,6 +136,7 @@ void bind_kernel(py::module_& m) {
         py::arg("underlying"), py::arg("strike"), py::arg("forward"), py::arg("vol"),
         py::arg("time"), py::arg("rate"), py::arg("move"), py::arg("vol_state"),
         py::arg("vol_rules"), py::arg("n_underlyings"), py::arg("out"), py::arg("threads"),
+        py::arg("vol_scale") = py::none(),
         "Risk arrays: P&L per unit position, instrument x scenario (private; see "
         "pymargin.risk).");
 }

@@ -179,6 +179,55 @@ TEST(Revalue, GridKernelMatchesTheExactPricerCellByCell) {
   EXPECT_EQ(checked, n * sv.n);
 }
 
+// Continuous vol scenarios (historical and Monte Carlo): every vol of an underlying scaled by
+// the scenario's factor, after the vol state's shock; checked cell by cell like the grid.
+TEST(Revalue, VolScaleMovesEveryVolOfItsUnderlying) {
+  const std::size_t n = 500;
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  std::vector<std::uint8_t> kind(n, 3), settle(n), call(n);
+  std::vector<std::int32_t> und(n, 0);
+  std::vector<double> strike(n), fwd(n, 60000.0), vol(n), time(n), rate(n, 0.0);
+  for (std::size_t i = 0; i < n; ++i) {
+    settle[i] = static_cast<std::uint8_t>(i % 2);
+    call[i] = static_cast<std::uint8_t>(u01(rng) < 0.5);
+    strike[i] = 60000.0 * std::exp(0.8 * (2.0 * u01(rng) - 1.0));
+    vol[i] = 0.2 + u01(rng);
+    time[i] = (1.0 + 300.0 * u01(rng)) / 365.0;
+  }
+  pm::kernel::InstrumentView iv{n, kind.data(), settle.data(), call.data(), und.data(),
+                                strike.data(), fwd.data(), vol.data(), time.data(), rate.data()};
+  std::vector<double> move, scale;
+  std::vector<std::int8_t> vstate;
+  for (int j = 0; j < 40; ++j) {
+    move.push_back(0.6 * (u01(rng) - 0.5));
+    scale.push_back(std::exp(0.8 * (u01(rng) - 0.5)));
+    vstate.push_back(static_cast<std::int8_t>(j % 3 - 1));
+  }
+  const auto rule = deribit_like_rule();
+  pm::scenarios::ScenarioView sv{vstate.size(), 1, move.data(), vstate.data(), &rule,
+                                 scale.data()};
+  std::vector<double> risk(n * sv.n);
+  ASSERT_TRUE(pm::kernel::revalue(iv, sv, risk.data(), 1).ok());
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto type = call[i] ? pm::pricing::OptionType::kCall : pm::pricing::OptionType::kPut;
+    auto value = [&](double f, double v) {
+      return settle[i] ? pm::pricing::inverse_price(f, strike[i], time[i], v, 0.0, type)
+                       : pm::pricing::black76_price(f, strike[i], time[i], v, 0.0, type);
+    };
+    const double v0 = value(60000.0, vol[i]);
+    for (std::size_t j = 0; j < sv.n; ++j) {
+      const double vj =
+          pm::scenarios::shocked_vol(rule, vol[i], time[i] * 365.0, vstate[j]) * scale[j];
+      const double want = value(60000.0 * (1 + move[j]), vj) - v0;
+      EXPECT_NEAR(risk[i * sv.n + j], want, 1e-12 * (std::fabs(want) + v0) + 1e-300)
+          << i << " " << j;
+    }
+  }
+  scale[3] = 0.0;
+  EXPECT_STREQ(pm::kernel::revalue(iv, sv, risk.data(), 1).field, "vol_scale");
+}
+
 TEST(Revalue, BadInputIsRefusedBeforeWriting) {
   const std::vector<std::uint8_t> kind{3};
   const std::vector<std::uint8_t> settle{1};

@@ -27,9 +27,9 @@ constexpr double kDaysPerYear = 365.0;
 constexpr std::size_t kGridOptions = 32;  // a multiple of pricing::detail::kGridLanes
 constexpr std::size_t kOptionCols = 17;   // per-option arrays of a GridBlock (s, inv_s: 3 each)
 
-// Per scenario and underlying u: ln(1 + m), sqrt(1 + m), 1/sqrt(1 + m), 1 + m, 1/(1 + m),
-// each ns long, at terms + (u * 5 + k) * ns.
-constexpr std::size_t kMoveTerms = 5;
+// Per scenario and underlying u: ln(1 + m), sqrt(1 + m), 1/sqrt(1 + m), 1 + m, 1/(1 + m), the
+// vol scale and its reciprocal, each ns long, at terms + (u * 7 + k) * ns.
+constexpr std::size_t kMoveTerms = 7;
 
 std::size_t work_doubles(std::size_t ns) {
   return kOptionCols * kGridOptions + ns * kGridOptions + 4 * pricing::detail::kBlock + ns;
@@ -133,7 +133,7 @@ void revalue_range(const InstrumentView& inst, const scenarios::ScenarioView& sc
         for (std::size_t o = 0; o < blk.count; ++o) {
           if (flag[j * n + o] == 0.0) continue;
           ex.xa[ex.filled] = std::fabs(x0[o] + g.log1p[j]);
-          ex.sv[ex.filled] = s3[st * kGridOptions + o];
+          ex.sv[ex.filled] = s3[st * kGridOptions + o] * g.vscale[j];
           ex.slot[ex.filled] = o;
           ex.scen[ex.filled] = j;
           if (++ex.filled == pd::kBlock) finish();
@@ -153,6 +153,8 @@ void revalue_range(const InstrumentView& inst, const scenarios::ScenarioView& sc
     g.isq = kUnmoved + 1;
     g.q1 = kUnmoved + 1;
     g.iq1 = kUnmoved + 1;
+    g.vscale = kUnmoved + 1;
+    g.ivscale = kUnmoved + 1;
     g.state = &kUnshocked;
     g.base = zero;
     g.out = base;
@@ -170,6 +172,8 @@ void revalue_range(const InstrumentView& inst, const scenarios::ScenarioView& sc
     g.isq = mt + 2 * ns;
     g.q1 = mt + 3 * ns;
     g.iq1 = mt + 4 * ns;
+    g.vscale = mt + 5 * ns;
+    g.ivscale = mt + 6 * ns;
     g.state = scen.vol_state;
     g.base = base;
     g.out = risk;
@@ -335,6 +339,9 @@ Status revalue(const InstrumentView& inst, const scenarios::ScenarioView& scen, 
       mt[2 * ns + j] = 1.0 / root;
       mt[3 * ns + j] = 1.0 + m;
       mt[4 * ns + j] = 1.0 / (1.0 + m);
+      const double vs = scen.vol_scale != nullptr ? scen.vol_scale[j * scen.m + u] : 1.0;
+      mt[5 * ns + j] = vs;
+      mt[6 * ns + j] = 1.0 / vs;
     }
   }
   const double* lm = terms.data();

@@ -71,6 +71,8 @@ struct GridBlock {
   const double* q1 = nullptr;
   const double* iq1 = nullptr;
   const signed char* state = nullptr;
+  const double* vscale = nullptr;   // per scenario: vol multiplier (1 without continuous shocks)
+  const double* ivscale = nullptr;  // its reciprocal
   // Outputs: option i's value change in scenario j at out[row[i] + j]; nonzero flag[j n + i]
   // for the cells the caller must recompute exactly.
   double* out = nullptr;

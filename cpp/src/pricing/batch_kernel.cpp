@@ -348,6 +348,8 @@ std::size_t grid_kernel(const GridBlock& g) noexcept {
     const double isqj = g.isq[j];
     const double q1j = g.q1[j];
     const double iq1j = g.iq1[j];
+    const double vsj = g.vscale[j];
+    const double ivsj = g.ivscale[j];
     const std::size_t st = static_cast<std::size_t>(g.state[j] + 1);
     const double* __restrict sa = g.s + st * g.s_stride;
     const double* __restrict isa = g.inv_s + st * g.s_stride;
@@ -358,8 +360,8 @@ std::size_t grid_kernel(const GridBlock& g) noexcept {
     auto cell = [&](std::size_t i, std::size_t lane) __attribute__((always_inline)) {
         const double x = x0[i] + lj;
         const double a = std::fabs(x);
-        const double s = sa[i];
-        const double inv_s = isa[i];
+        const double s = sa[i] * vsj;  // exact when vsj = 1
+        const double inv_s = isa[i] * ivsj;
         const double t = 0.5 * s;
         const double h = a * inv_s;
         const double hs = h * s;

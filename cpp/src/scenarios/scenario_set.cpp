@@ -42,6 +42,14 @@ Status validate(const ScenarioView& s) noexcept {
     if (s.vol_state[j] < -1 || s.vol_state[j] > 1) {
       return Status::invalid("vol_state", j, "must be -1, 0 or +1");
     }
+    if (s.vol_scale != nullptr) {
+      for (std::size_t u = 0; u < s.m; ++u) {
+        const double v = s.vol_scale[j * s.m + u];
+        if (!std::isfinite(v) || !(v > 0.0)) {
+          return Status::invalid("vol_scale", j, "must be finite and > 0");
+        }
+      }
+    }
   }
   for (std::size_t u = 0; u < s.m; ++u) {
     const VolShockRule& r = s.rules[u];

@@ -45,6 +45,10 @@ struct ScenarioView {
   const double* move = nullptr;   // [n x m] relative price move of each underlying, row-major
   const std::int8_t* vol_state = nullptr;  // [n] -1, 0, +1
   const VolShockRule* rules = nullptr;     // [m]
+  // Optional [n x m]: every implied vol of underlying u scaled by vol_scale[j m + u] in
+  // scenario j (historical and Monte Carlo scenarios move vols continuously), applied after
+  // the vol state's shock. Null: 1.
+  const double* vol_scale = nullptr;
 };
 
 Status validate(const ScenarioView& s) noexcept;
