@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .market import Market
     from .portfolio import Portfolio
 
-__all__ = ["plot_greeks", "plot_pnl_profile", "plot_risk_matrix"]
+__all__ = ["plot_greeks", "plot_pnl_distribution", "plot_pnl_profile", "plot_risk_matrix"]
 
 _VOL_STATES = ("vol up", "vol unchanged", "vol down")
 
@@ -158,3 +158,22 @@ def plot_greeks(greeks: PortfolioGreeks, fig: Any = None) -> Any:
     ax.axhline(0, color="grey", linewidth=0.5)
     fig.tight_layout()
     return fig
+
+
+def plot_pnl_distribution(result: Any, ax: Any = None) -> Any:
+    """Histogram of a VaR result's scenario P&L with -VaR and -ES marked."""
+    if result.pnl is None:
+        raise InvalidInputError("this VaR method has no P&L sample (parametric)", "result")
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.5))
+    ax.hist(result.pnl, bins=80, color="tab:blue", alpha=0.8)
+    ax.axvline(
+        -result.var, color="tab:red", label=f"VaR {result.confidence:.1%}: {result.var:,.0f}"
+    )
+    ax.axvline(-result.es, color="black", linestyle="--", label=f"ES: {result.es:,.0f}")
+    ax.set_xlabel(f"P&L over {result.horizon_days} day(s), USD")
+    ax.set_ylabel("scenarios")
+    ax.set_title(f"{result.method.value} P&L distribution", fontsize=9)
+    ax.legend(fontsize=8)
+    return ax

@@ -1,0 +1,509 @@
+"""Value at Risk and Expected Shortfall: historical simulation (plain and filtered), parametric
+delta-normal and delta-gamma (Cornish-Fisher), and Monte Carlo with correlated normal or
+Student-t shocks; covariance estimators (sample, EWMA, Ledoit-Wolf); backtests (Kupiec's
+proportion of failures, Christoffersen's independence).
+
+Scenario P&L always comes from full revaluation by the C++ kernel (every option repriced on the
+moved spot and the scaled implied vol), in USD: coin P&L of inverse instruments is valued at the
+moved index. VaR and ES are positive numbers (losses): VaR is the loss exceeded with probability
+1 - confidence, ES the average loss beyond it.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+
+from .exceptions import InvalidInputError
+from .history import JointMoves, joint_moves
+from .instruments import Settlement
+from .market import Market
+from .portfolio import Portfolio
+
+__all__ = [
+    "VaRMethod",
+    "VaRResult",
+    "christoffersen_independence",
+    "ewma_cov",
+    "garch11_fit",
+    "historical_var",
+    "kupiec_pof",
+    "ledoit_wolf",
+    "monte_carlo_var",
+    "parametric_var",
+    "sample_cov",
+    "scenario_pnl",
+    "var_es",
+]
+
+_N = NormalDist()
+
+
+class VaRMethod(enum.Enum):
+    HISTORICAL = "historical"
+    FILTERED_HISTORICAL = "filtered_historical"
+    DELTA_NORMAL = "delta_normal"
+    DELTA_GAMMA = "delta_gamma_cornish_fisher"
+    MONTE_CARLO = "monte_carlo"
+
+
+@dataclass
+class VaRResult:
+    """VaR and ES (USD, positive = loss) with the scenario at the VaR quantile and the worst."""
+
+    method: VaRMethod
+    confidence: float
+    horizon_days: int
+    var: float
+    es: float
+    scenario: str = ""
+    worst: str = ""
+    pnl: np.ndarray | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def plot(self, ax: Any = None) -> Any:
+        """The P&L distribution with VaR and ES marked (matplotlib imported here only)."""
+        from .plots import plot_pnl_distribution
+
+        return plot_pnl_distribution(self, ax)
+
+
+def _check_confidence(confidence: float) -> None:
+    if not (isinstance(confidence, float) and 0.5 <= confidence < 1.0):
+        raise InvalidInputError("must be a float in [0.5, 1)", "confidence")
+
+
+def var_es(pnl: np.ndarray, confidence: float) -> tuple[float, float, int]:
+    """VaR and ES of a P&L sample (each outcome equally likely): VaR = the k-th largest loss
+    with k = ceil(n (1 - confidence)) (the empirical quantile, no interpolation), ES = the
+    average of the k largest losses. Returns (VaR, ES, index of the VaR outcome)."""
+    _check_confidence(confidence)
+    x = np.asarray(pnl, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0 or not np.isfinite(x).all():
+        raise InvalidInputError("must be a non-empty finite 1-D sample", "pnl")
+    k = max(1, math.ceil(x.size * (1.0 - confidence) - 1e-9))
+    order = np.argsort(x, kind="stable")
+    tail = order[:k]
+    return float(-x[tail[-1]]), float(-x[tail].mean()), int(tail[-1])
+
+
+# --- scenario P&L ---------------------------------------------------------------------------
+
+
+def scenario_pnl(
+    portfolio: Portfolio | dict[str, float],
+    market: Market,
+    underlyings: tuple[str, ...],
+    spot_move: np.ndarray,
+    vol_scale: np.ndarray | None = None,
+    *,
+    threads: int | None = None,
+    chunk: int = 4096,
+) -> np.ndarray:
+    """Portfolio P&L in USD under joint scenarios: ``spot_move[j, k]`` the relative move of
+    ``underlyings[k]`` (e.g. ``"BTC_USD"``), ``vol_scale[j, k]`` the factor on its implied vols.
+    Full revaluation by the kernel, a chunk of scenarios at a time (bounded memory)."""
+    from .risk import risk_arrays_for_rows
+    from .scenarios import ScenarioSet, VolShockRule
+
+    pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+    names = list(pf.positions)
+    if not names:
+        raise InvalidInputError("no positions", "portfolio")
+    moves = np.asarray(spot_move, dtype=np.float64)
+    if moves.ndim != 2 or moves.shape[1] != len(underlyings):
+        raise InvalidInputError("must have shape (scenarios, underlyings)", "spot_move")
+    scales = None if vol_scale is None else np.asarray(vol_scale, dtype=np.float64)
+    table = market.table
+    rows = table.rows(names)
+    size = np.array(list(pf.positions.values()))
+    und_codes = table.column("underlying")[rows]
+    col_of = {}
+    for k, u in enumerate(underlyings):
+        code = table.code_of(u)
+        if code is not None:
+            col_of[code] = k
+    missing = [table.codes[int(c)] for c in np.unique(und_codes) if int(c) not in col_of]
+    if missing:
+        raise InvalidInputError(f"no scenario moves for {missing}", "underlyings")
+    und_col = np.array([col_of[int(c)] for c in und_codes])
+    inverse = table.column("settlement")[rows] == int(Settlement.INVERSE)
+    index = np.array([market.index_price(u) for u in underlyings])
+    rules = tuple(VolShockRule() for _ in underlyings)
+    out = np.empty(moves.shape[0])
+    for a in range(0, moves.shape[0], chunk):
+        b = min(a + chunk, moves.shape[0])
+        mv = moves[a:b]
+        scen = ScenarioSet(
+            tuple(underlyings),
+            mv,
+            np.zeros(b - a, dtype=np.int8),
+            rules,
+            vol_scale=None if scales is None else scales[a:b],
+        )
+        risk = risk_arrays_for_rows(market, rows, scen, threads=threads)
+        if inverse.any():
+            usd = index[None, :] * (1.0 + mv)  # [scenario, underlying]
+            risk[inverse] *= usd[:, und_col[inverse]].T
+        out[a:b] = size @ risk
+    return out
+
+
+def _underlyings(pf: Portfolio, market: Market) -> tuple[str, ...]:
+    table = market.table
+    rows = table.rows(list(pf.positions))
+    return tuple(dict.fromkeys(table.codes[int(c)] for c in table.column("underlying")[rows]))
+
+
+def _coins(unds: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(u.split("_")[0] for u in unds)
+
+
+# --- historical simulation --------------------------------------------------------------------
+
+
+def historical_var(
+    portfolio: Portfolio | dict[str, float],
+    market: Market,
+    *,
+    confidence: float = 0.99,
+    horizon: int = 1,
+    start: str | None = None,
+    end: str | None = None,
+    filtered: str | None = None,
+    lam: float = 0.94,
+    moves: JointMoves | None = None,
+    threads: int | None = None,
+) -> VaRResult:
+    """Historical simulation: the portfolio fully revalued on every historical joint move of
+    spot and implied vol (DVOL ratio; 1 before DVOL exists) over ``horizon`` days.
+    ``filtered="ewma"`` (RiskMetrics, ``lam``) or ``"garch"`` (GARCH(1,1) fitted by maximum
+    likelihood) rescales each day's spot log return by current / then volatility."""
+    pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+    unds = _underlyings(pf, market)
+    jm = moves or joint_moves(_coins(unds), horizon=horizon, start=start, end=end)
+    spot, vol = jm.spot, jm.vol
+    method = VaRMethod.HISTORICAL
+    details: dict[str, Any] = {"observations": len(jm.dates)}
+    if filtered is not None:
+        if filtered not in ("ewma", "garch"):
+            raise InvalidInputError("ewma or garch", "filtered")
+        method = VaRMethod.FILTERED_HISTORICAL
+        r = np.log1p(spot)
+        scale = np.empty_like(r)
+        for k in range(r.shape[1]):
+            if filtered == "ewma":
+                sig = _ewma_vol(r[:, k], lam)
+            else:
+                params = garch11_fit(r[:, k])
+                sig = _garch_vol(r[:, k], *params)
+                details[f"garch_{jm.coins[k]}"] = params
+            scale[:, k] = sig[-1] / sig[:-1]
+        spot = np.expm1(r * scale)
+    pnl = scenario_pnl(pf, market, unds, spot, vol, threads=threads)
+    var, es, j = var_es(pnl, confidence)
+    worst = int(np.argmin(pnl))
+    return VaRResult(
+        method,
+        confidence,
+        horizon,
+        var,
+        es,
+        f"{jm.dates[j]} ({_describe(jm.coins, spot[j], vol[j])})",
+        f"{jm.dates[worst]} ({_describe(jm.coins, spot[worst], vol[worst])})",
+        pnl,
+        details,
+    )
+
+
+def _describe(coins: tuple[str, ...], spot: np.ndarray, vol: np.ndarray) -> str:
+    return ", ".join(f"{c} {s:+.1%} vol x{v:.2f}" for c, s, v in zip(coins, spot, vol))
+
+
+def _ewma_vol(r: np.ndarray, lam: float) -> np.ndarray:
+    """sigma_t for t = 0..T: sigma_t^2 = lam sigma_(t-1)^2 + (1 - lam) r_(t-1)^2, seeded with
+    the sample variance; element T is the forecast for the next day."""
+    if not 0.0 < lam < 1.0:
+        raise InvalidInputError("must be in (0, 1)", "lam")
+    var = np.empty(len(r) + 1)
+    var[0] = float(np.var(r))
+    for t in range(len(r)):
+        var[t + 1] = lam * var[t] + (1.0 - lam) * r[t] * r[t]
+    return np.sqrt(var)
+
+
+def _garch_vol(r: np.ndarray, omega: float, alpha: float, beta: float) -> np.ndarray:
+    var = np.empty(len(r) + 1)
+    var[0] = omega / max(1.0 - alpha - beta, 1e-12)
+    for t in range(len(r)):
+        var[t + 1] = omega + alpha * r[t] * r[t] + beta * var[t]
+    return np.sqrt(var)
+
+
+def garch11_fit(r: np.ndarray) -> tuple[float, float, float]:
+    """GARCH(1,1) (omega, alpha, beta) by Gaussian maximum likelihood with variance targeting
+    (omega = sample variance x (1 - alpha - beta)): a grid over (alpha, beta), all evaluated at
+    once, then two finer grids around the best point."""
+    x = np.asarray(r, dtype=np.float64)
+    if x.ndim != 1 or x.size < 50 or not np.isfinite(x).all():
+        raise InvalidInputError("needs at least 50 finite returns", "returns")
+    v = float(np.var(x))
+    a_lo, a_hi, b_lo, b_hi = 0.001, 0.4, 0.5, 0.999
+    best = (0.05, 0.9)
+    for _ in range(3):
+        a = np.linspace(a_lo, a_hi, 40)
+        b = np.linspace(b_lo, b_hi, 40)
+        aa, bb = np.meshgrid(a, b, indexing="ij")
+        ok = aa + bb < 0.9999
+        aa, bb = aa[ok], bb[ok]
+        om = v * (1.0 - aa - bb)
+        var = np.full(aa.shape, v)
+        ll = np.zeros(aa.shape)
+        for t in range(x.size):
+            ll -= 0.5 * (np.log(var) + x[t] * x[t] / var)
+            var = om + aa * x[t] * x[t] + bb * var
+        i = int(np.argmax(ll))
+        best = (float(aa[i]), float(bb[i]))
+        da, db = (a_hi - a_lo) / 20, (b_hi - b_lo) / 20
+        a_lo, a_hi = max(best[0] - da, 1e-4), best[0] + da
+        b_lo, b_hi = max(best[1] - db, 0.0), min(best[1] + db, 0.9999)
+    return v * (1.0 - best[0] - best[1]), best[0], best[1]
+
+
+# --- covariance estimators --------------------------------------------------------------------
+
+
+def sample_cov(x: np.ndarray) -> np.ndarray:
+    """Sample covariance of observations ``x[t, k]`` (divisor T - 1)."""
+    a = _obs(x)
+    return np.atleast_2d(np.cov(a, rowvar=False, ddof=1))
+
+
+def ewma_cov(x: np.ndarray, lam: float = 0.94) -> np.ndarray:
+    """RiskMetrics EWMA covariance of zero-mean observations, the latest weighted most:
+    C = (1 - lam) sum_t lam^(T-1-t) x_t x_t^T, normalised by the weights' sum."""
+    a = _obs(x)
+    if not 0.0 < lam < 1.0:
+        raise InvalidInputError("must be in (0, 1)", "lam")
+    w = lam ** np.arange(a.shape[0] - 1, -1, -1)
+    w = w / w.sum()
+    return (a * w[:, None]).T @ a
+
+
+def ledoit_wolf(x: np.ndarray) -> tuple[np.ndarray, float]:
+    """Ledoit and Wolf's (2004) shrinkage of the sample covariance towards a scaled identity:
+    returns (shrunk covariance, shrinkage intensity in [0, 1])."""
+    a = _obs(x)
+    t, p = a.shape
+    y = a - a.mean(axis=0)
+    s = y.T @ y / t
+    mu = float(np.trace(s)) / p
+    d2 = float(np.sum((s - mu * np.eye(p)) ** 2))
+    b2 = float(sum(np.sum((np.outer(v, v) - s) ** 2) for v in y)) / (t * t)
+    delta = 0.0 if d2 == 0 else min(b2, d2) / d2
+    return delta * mu * np.eye(p) + (1.0 - delta) * s, delta
+
+
+def _obs(x: np.ndarray) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2 or a.shape[0] < 2 or not np.isfinite(a).all():
+        raise InvalidInputError("needs at least 2 finite observations (rows)", "x")
+    return a
+
+
+# --- parametric ------------------------------------------------------------------------------
+
+
+def parametric_var(
+    portfolio: Portfolio | dict[str, float],
+    market: Market,
+    cov: np.ndarray | None = None,
+    *,
+    confidence: float = 0.99,
+    horizon: int = 1,
+    gamma: bool = False,
+) -> VaRResult:
+    """Delta-normal (``gamma=False``) or delta-gamma with the Cornish-Fisher quantile
+    (``gamma=True``): the portfolio's USD delta and gamma per underlying against the covariance
+    of daily log returns ``cov`` (default: sample covariance of the bundled history since
+    2021), scaled by the horizon."""
+    from .greeks import portfolio_greeks
+
+    _check_confidence(confidence)
+    pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+    unds = _underlyings(pf, market)
+    if cov is None:
+        jm = joint_moves(_coins(unds), start="2021-01-01")
+        cov = sample_cov(np.log1p(jm.spot))
+    sigma = np.asarray(cov, dtype=np.float64) * horizon
+    if sigma.shape != (len(unds), len(unds)):
+        raise InvalidInputError(f"must be {len(unds)} x {len(unds)}", "cov")
+    g = portfolio_greeks(pf, market)
+    delta = np.array([g.by_underlying[u]["delta_usd"] for u in unds])
+    gam = np.array([g.by_underlying[u]["gamma_1pct"] * 100.0 for u in unds])  # USD per (dS/S)^2
+    z = _N.inv_cdf(1.0 - confidence)
+    if not gamma:
+        sd = math.sqrt(float(delta @ sigma @ delta))
+        var = -z * sd
+        es = sd * _N.pdf(z) / (1.0 - confidence)
+        return VaRResult(
+            VaRMethod.DELTA_NORMAL,
+            confidence,
+            horizon,
+            var,
+            es,
+            details={"sd": sd, "delta_usd": delta},
+        )
+    mom = delta_gamma_moments(delta, gam, sigma)
+    var = -_cf_quantile(mom, 1.0 - confidence)
+    us = np.linspace(0.0, 1.0 - confidence, 2001)[1:]
+    es = -float(np.mean([_cf_quantile(mom, u) for u in us]))
+    return VaRResult(
+        VaRMethod.DELTA_GAMMA,
+        confidence,
+        horizon,
+        var,
+        es,
+        details={"moments": mom, "delta_usd": delta, "gamma_usd": gam},
+    )
+
+
+def delta_gamma_moments(delta: np.ndarray, gamma: np.ndarray, cov: np.ndarray) -> dict[str, float]:
+    """Mean, sd, skewness and excess kurtosis of dP = delta.x + x.G.x/2, x ~ N(0, cov),
+    G = diag(gamma) (single-underlying instruments have no cross gamma)."""
+    d = np.asarray(delta, dtype=np.float64)
+    gs = np.diag(np.asarray(gamma, dtype=np.float64)) @ np.asarray(cov, dtype=np.float64)
+    s = np.asarray(cov, dtype=np.float64)
+    mean = 0.5 * float(np.trace(gs))
+    var = float(d @ s @ d) + 0.5 * float(np.trace(gs @ gs))
+    m3 = 3.0 * float(d @ s @ gs @ d) + float(np.trace(gs @ gs @ gs))
+    k4 = 12.0 * float(d @ s @ gs @ gs @ d) + 3.0 * float(np.trace(gs @ gs @ gs @ gs))
+    sd = math.sqrt(var)
+    return {
+        "mean": mean,
+        "sd": sd,
+        "skew": m3 / sd**3 if sd else 0.0,
+        "kurt": k4 / sd**4 if sd else 0.0,
+    }
+
+
+def _cf_quantile(m: dict[str, float], u: float) -> float:
+    z = _N.inv_cdf(u)
+    s, k = m["skew"], m["kurt"]
+    w = z + (z * z - 1) * s / 6 + (z**3 - 3 * z) * k / 24 - (2 * z**3 - 5 * z) * s * s / 36
+    return m["mean"] + m["sd"] * w
+
+
+# --- Monte Carlo ------------------------------------------------------------------------------
+
+
+def monte_carlo_var(
+    portfolio: Portfolio | dict[str, float],
+    market: Market,
+    cov: np.ndarray | None = None,
+    *,
+    paths: int = 100_000,
+    confidence: float = 0.99,
+    horizon: int = 1,
+    dist: str = "normal",
+    dof: float = 5.0,
+    seed: int = 0,
+    threads: int | None = None,
+) -> VaRResult:
+    """Monte Carlo with full revaluation: joint log moves of spot and implied vol per
+    underlying, ``x ~ N(0, cov h)`` or a Student-t with ``dof`` degrees of freedom scaled to the
+    same covariance; ``cov`` is 2k x 2k over [spot log returns, vol log changes] (default: the
+    bundled history since 2021, where DVOL exists)."""
+    _check_confidence(confidence)
+    if not isinstance(paths, int) or paths < 100:
+        raise InvalidInputError("must be an integer >= 100", "paths")
+    if dist not in ("normal", "t"):
+        raise InvalidInputError("normal or t", "dist")
+    if dist == "t" and not dof > 2:
+        raise InvalidInputError("must be > 2 (finite variance)", "dof")
+    pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+    unds = _underlyings(pf, market)
+    k = len(unds)
+    if cov is None:
+        jm = joint_moves(_coins(unds), start="2021-03-25", require_vol=True)
+        cov = sample_cov(jm.log_returns())
+    c = np.asarray(cov, dtype=np.float64) * horizon
+    if c.shape != (2 * k, 2 * k):
+        raise InvalidInputError(f"must be {2 * k} x {2 * k} (spot and vol per underlying)", "cov")
+    try:
+        chol = np.linalg.cholesky(c)
+    except np.linalg.LinAlgError:
+        raise InvalidInputError("must be positive definite", "cov") from None
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((paths, 2 * k))
+    if dist == "t":
+        w = rng.chisquare(dof, size=(paths, 1))
+        z = z * np.sqrt((dof - 2.0) / w)
+    x = z @ chol.T
+    spot = np.expm1(x[:, :k])
+    vol = np.exp(x[:, k:])
+    pnl = scenario_pnl(pf, market, unds, spot, vol, threads=threads)
+    var, es, j = var_es(pnl, confidence)
+    worst = int(np.argmin(pnl))
+    coins = _coins(unds)
+    return VaRResult(
+        VaRMethod.MONTE_CARLO,
+        confidence,
+        horizon,
+        var,
+        es,
+        f"path {j} ({_describe(coins, spot[j], vol[j])})",
+        f"path {worst} ({_describe(coins, spot[worst], vol[worst])})",
+        pnl,
+        {"paths": paths, "dist": dist},
+    )
+
+
+# --- backtests -------------------------------------------------------------------------------
+
+
+def kupiec_pof(exceptions: int, observations: int, p: float) -> tuple[float, float]:
+    """Kupiec's proportion-of-failures likelihood ratio for ``exceptions`` in ``observations``
+    days at exception probability ``p`` (= 1 - confidence); returns (LR, p-value), LR ~ chi2(1)
+    under a correct model."""
+    if not (0 <= exceptions <= observations and observations > 0 and 0 < p < 1):
+        raise InvalidInputError("need 0 <= exceptions <= observations > 0, 0 < p < 1", "kupiec")
+    x, n = exceptions, observations
+    phat = x / n
+
+    def ll(q: float) -> float:
+        return (n - x) * (math.log1p(-q) if x < n else 0.0) + (x * math.log(q) if x else 0.0)
+
+    lr = -2.0 * (ll(p) - (ll(phat) if 0 < phat < 1 else 0.0))
+    return lr, math.erfc(math.sqrt(max(lr, 0.0) / 2.0))
+
+
+def christoffersen_independence(hits: np.ndarray) -> tuple[float, float]:
+    """Christoffersen's (1998) test that exceptions do not cluster: transition counts of the
+    hit sequence (1 = exception), LR_ind ~ chi2(1); returns (LR, p-value)."""
+    h = np.asarray(hits).astype(int)
+    if h.ndim != 1 or h.size < 2 or not np.isin(h, (0, 1)).all():
+        raise InvalidInputError("must be a 0/1 sequence of length >= 2", "hits")
+    prev, cur = h[:-1], h[1:]
+    n00 = int(np.sum((prev == 0) & (cur == 0)))
+    n01 = int(np.sum((prev == 0) & (cur == 1)))
+    n10 = int(np.sum((prev == 1) & (cur == 0)))
+    n11 = int(np.sum((prev == 1) & (cur == 1)))
+
+    def xlogy(a: int, q: float) -> float:
+        return a * math.log(q) if a else 0.0
+
+    pi0 = n01 / (n00 + n01) if n00 + n01 else 0.0
+    pi1 = n11 / (n10 + n11) if n10 + n11 else 0.0
+    pi = (n01 + n11) / (n00 + n01 + n10 + n11)
+    l0 = xlogy(n00 + n10, 1 - pi) + xlogy(n01 + n11, pi)
+    l1 = xlogy(n00, 1 - pi0) + xlogy(n01, pi0) + xlogy(n10, 1 - pi1) + xlogy(n11, pi1)
+    lr = max(-2.0 * (l0 - l1), 0.0)
+    return lr, math.erfc(math.sqrt(lr / 2.0))
