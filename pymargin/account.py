@@ -36,7 +36,14 @@ from .models.params import ModelCoverageError, ModelParameterError, available_ve
 from .portfolio import Portfolio
 from .pricing import black76_price, inverse_price
 
-__all__ = ["Account", "AccountSummary", "MarginMode", "account_summary", "compare_margin_modes"]
+__all__ = [
+    "Account",
+    "AccountSummary",
+    "MarginMode",
+    "account_summary",
+    "compare_margin_modes",
+    "marked",
+]
 
 
 class MarginMode(enum.Enum):
@@ -79,6 +86,22 @@ class Account:
                 raise InvalidInputError("must be a number", "average_price", row)
             if not (math.isfinite(price) and price > 0):
                 raise InvalidInputError("must be finite and > 0", "average_price", row)
+
+
+def marked(account: Account, market: Market) -> Account:
+    """The account with every futures and perpetual position that has no average price
+    booked at its current mark, so that a later (moved) market shows their P&L in equity."""
+    prices = dict(account.average_price)
+    names = [n for n in account.portfolio.positions if n not in prices]
+    if names:
+        table = market.table
+        rows = table.rows(names)
+        kinds = table.column("kind")[rows]
+        fwd = table.column("forward")[rows]
+        for n, k, f in zip(names, kinds, fwd):
+            if k in (InstrumentKind.FUTURE, InstrumentKind.PERPETUAL):
+                prices[n] = float(f)
+    return Account(account.portfolio, dict(account.collateral), prices)
 
 
 @dataclass

@@ -131,6 +131,48 @@ class Market:
         t = inst.time_to_expiry(self.valuation_time)
         return float(math.exp(np.interp(t, ts, logs)))
 
+    def shifted(
+        self,
+        moves: dict[str, float],
+        vol_scale: dict[str, float] | None = None,
+        *,
+        valuation_time: datetime | None = None,
+    ) -> Market:
+        """The snapshot after a market move: each underlying in ``moves`` (e.g.
+        ``{"BTC_USD": -0.2}``) moves by that fraction (index, futures marks, option forwards),
+        its options' implied vols are multiplied by ``vol_scale``; options' mark prices are
+        dropped (they would be stale), so they are revalued from their vols. Unlisted
+        underlyings do not move."""
+        scale = vol_scale or {}
+        for name, m in moves.items():
+            if not (isinstance(m, (int, float)) and math.isfinite(m) and m > -1):
+                raise MarketDataError("must be finite and > -1", f"moves[{name}]")
+        for name, v in scale.items():
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise MarketDataError("must be finite and > 0", f"vol_scale[{name}]")
+        index = {u: p * (1.0 + moves.get(u, 0.0)) for u, p in self.index.items()}
+        marks: dict[str, Mark] = {}
+        for name, mk in self.marks.items():
+            try:
+                inst = parse_instrument(name)
+            except InvalidInputError:
+                continue
+            f = 1.0 + moves.get(inst.underlying, 0.0)
+            if inst.kind is InstrumentKind.OPTION:
+                v = scale.get(inst.underlying, 1.0)
+                marks[name] = Mark(
+                    None,
+                    None if mk.underlying_price is None else mk.underlying_price * f,
+                    None if mk.mark_iv is None else mk.mark_iv * v,
+                )
+            else:
+                marks[name] = Mark(
+                    None if mk.mark_price is None else mk.mark_price * f,
+                    None if mk.underlying_price is None else mk.underlying_price * f,
+                    mk.mark_iv,
+                )
+        return Market(valuation_time or self.valuation_time, index, marks, dict(self.rates))
+
     @property
     def table(self) -> InstrumentTable:
         """The columnar table of the instruments valued in this snapshot (built as names are

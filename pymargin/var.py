@@ -4,8 +4,9 @@ Student-t shocks; covariance estimators (sample, EWMA, Ledoit-Wolf); backtests (
 proportion of failures, Christoffersen's independence).
 
 Scenario P&L always comes from full revaluation by the C++ kernel (every option repriced on the
-moved spot and the scaled implied vol), in USD: coin P&L of inverse instruments is valued at the
-moved index. VaR and ES are positive numbers (losses): VaR is the loss exceeded with probability
+moved spot and the scaled implied vol), in USD: the change of each position's USD value (an
+inverse option worth V coin: V' S' - V S; an inverse future: its coin P&L at the moved
+index). VaR and ES are positive numbers (losses): VaR is the loss exceeded with probability
 1 - confidence, ES the average loss beyond it.
 """
 
@@ -21,20 +22,27 @@ import numpy as np
 
 from .exceptions import InvalidInputError
 from .history import JointMoves, joint_moves
-from .instruments import Settlement
+from .instruments import InstrumentKind, Settlement
 from .market import Market
 from .portfolio import Portfolio
+from .pricing import inverse_price
 
 __all__ = [
     "VaRMethod",
     "VaRResult",
     "christoffersen_independence",
+    "cornish_fisher_quantile",
+    "delta_gamma_moments",
     "ewma_cov",
+    "ewma_cov_update",
+    "ewma_variance_update",
     "garch11_fit",
+    "garch11_update",
     "historical_var",
     "kupiec_pof",
     "ledoit_wolf",
     "monte_carlo_var",
+    "normal_var_es",
     "parametric_var",
     "sample_cov",
     "scenario_pnl",
@@ -134,6 +142,20 @@ def scenario_pnl(
     und_col = np.array([col_of[int(c)] for c in und_codes])
     inverse = table.column("settlement")[rows] == int(Settlement.INVERSE)
     index = np.array([market.index_price(u) for u in underlyings])
+    # Inverse positions are worth V coin now (options; 0 for futures): their USD P&L is the
+    # change of V x index, (V + dV) S' - V S = dV S' + V (S' - S).
+    value_coin = np.zeros(len(rows))
+    inv_opt = inverse & (table.column("kind")[rows] == int(InstrumentKind.OPTION))
+    if inv_opt.any():
+        r = rows[inv_opt]
+        value_coin[inv_opt] = inverse_price(
+            table.column("forward")[r],
+            table.column("strike")[r],
+            table.column("time")[r],
+            table.column("vol")[r],
+            table.column("rate")[r],
+            table.column("is_call")[r].astype(bool),
+        )
     rules = tuple(VolShockRule() for _ in underlyings)
     out = np.empty(moves.shape[0])
     for a in range(0, moves.shape[0], chunk):
@@ -149,7 +171,9 @@ def scenario_pnl(
         risk = risk_arrays_for_rows(market, rows, scen, threads=threads)
         if inverse.any():
             usd = index[None, :] * (1.0 + mv)  # [scenario, underlying]
-            risk[inverse] *= usd[:, und_col[inverse]].T
+            s_new = usd[:, und_col[inverse]].T
+            s_old = index[und_col[inverse]][:, None]
+            risk[inverse] = risk[inverse] * s_new + value_coin[inverse][:, None] * (s_new - s_old)
         out[a:b] = size @ risk
     return out
 
@@ -321,6 +345,38 @@ def _obs(x: np.ndarray) -> np.ndarray:
 # --- parametric ------------------------------------------------------------------------------
 
 
+def normal_var_es(
+    exposures: np.ndarray, cov: np.ndarray, confidence: float = 0.99, horizon: int = 1
+) -> tuple[float, float, float]:
+    """Linear (delta-normal) VaR and ES of positions with value ``exposures`` (USD per unit
+    relative move) and daily return covariance ``cov``: sd = sqrt(e' C e h), VaR = z sd,
+    ES = sd phi(z)/(1 - confidence). Returns (VaR, ES, sd)."""
+    _check_confidence(confidence)
+    e = np.atleast_1d(np.asarray(exposures, dtype=np.float64))
+    c = np.atleast_2d(np.asarray(cov, dtype=np.float64))
+    if c.shape != (e.size, e.size) or not (np.isfinite(e).all() and np.isfinite(c).all()):
+        raise InvalidInputError("cov must be n x n for n finite exposures", "cov")
+    sd = math.sqrt(max(float(e @ c @ e), 0.0) * horizon)
+    z = _N.inv_cdf(confidence)
+    return z * sd, sd * _N.pdf(z) / (1.0 - confidence), sd
+
+
+def ewma_variance_update(prev_var: float, ret: float, lam: float = 0.94) -> float:
+    """One RiskMetrics step: lam prev_var + (1 - lam) ret^2."""
+    return lam * prev_var + (1.0 - lam) * ret * ret
+
+
+def ewma_cov_update(prev_cov: np.ndarray, x: np.ndarray, lam: float = 0.94) -> np.ndarray:
+    """One EWMA covariance step: lam C + (1 - lam) x x'."""
+    v = np.asarray(x, dtype=np.float64)
+    return lam * np.asarray(prev_cov, dtype=np.float64) + (1.0 - lam) * np.outer(v, v)
+
+
+def garch11_update(prev_var: float, ret: float, omega: float, alpha: float, beta: float) -> float:
+    """One GARCH(1,1) step: omega + alpha ret^2 + beta prev_var."""
+    return omega + alpha * ret * ret + beta * prev_var
+
+
 def parametric_var(
     portfolio: Portfolio | dict[str, float],
     market: Market,
@@ -392,6 +448,12 @@ def delta_gamma_moments(delta: np.ndarray, gamma: np.ndarray, cov: np.ndarray) -
         "skew": m3 / sd**3 if sd else 0.0,
         "kurt": k4 / sd**4 if sd else 0.0,
     }
+
+
+def cornish_fisher_quantile(u: float, skew: float, kurt: float) -> float:
+    """The u-quantile of a standardised distribution with this skewness and excess kurtosis
+    by the four-term Cornish-Fisher expansion."""
+    return _cf_quantile({"mean": 0.0, "sd": 1.0, "skew": skew, "kurt": kurt}, u)
 
 
 def _cf_quantile(m: dict[str, float], u: float) -> float:

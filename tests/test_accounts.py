@@ -79,8 +79,12 @@ def test_account_figures_under_the_four_modes():
         average_price={"BTC-PERPETUAL": 65_000.0},
     )
     call = pm.inverse_price(
-        71_000.0, 80_000.0, pm.parse_instrument("BTC-27MAR26-80000-C").time_to_expiry(T0),
-        0.55, 0.0, True,
+        71_000.0,
+        80_000.0,
+        pm.parse_instrument("BTC-27MAR26-80000-C").time_to_expiry(T0),
+        0.55,
+        0.0,
+        True,
     )
     unrealised = 70_000.0 / 65_000.0 - 1.0  # 1 BTC of inverse perp bought at 65,000
     equity_btc = 3.0 - 2.0 * call + unrealised
