@@ -9,7 +9,7 @@ accounts.
 
 from __future__ import annotations
 
-from . import _core, models, risk
+from . import _core, account, greeks, history, liquidation, models, risk, stress, var
 from ._core import scalar, simd_level
 from .account import (
     Account,
@@ -48,6 +48,7 @@ __version__: str = _core.__version__
 
 __all__ = [
     "Account",
+    "account",
     "AccountSummary",
     "Greek",
     "Greeks",
@@ -77,13 +78,18 @@ __all__ = [
     "bsm_implied_vol",
     "bsm_price",
     "compare_margin_modes",
+    "greeks",
+    "history",
     "inverse_greeks",
     "inverse_implied_vol",
     "inverse_price",
+    "liquidation",
     "margin",
     "models",
     "parse_instrument",
     "risk",
     "scalar",
     "simd_level",
+    "stress",
+    "var",
 ]

@@ -35,6 +35,7 @@ class Model(str, enum.Enum):
     deribit_standard = "deribit-standard"
     paradex_pm = "paradex-pm"
     finra_pm = "finra-pm"
+    delta_margin = "delta-margin"
 
 
 PositionsArg = Annotated[

@@ -3,10 +3,14 @@
 Conventions (USD unless stated): ``delta`` in coins of the underlying (Black-76 forward delta
 for options, 1 per coin for futures, perpetuals and spot) and ``delta_usd`` = delta x F;
 ``gamma_1pct`` the change of ``delta_usd`` for a 1 % rise of the forward (cash gamma,
-Gamma F^2 / 100); ``vega`` per vol point; ``theta`` per calendar day. Inverse (coin-settled)
-options are valued in USD first (their USD value is the Black-76 value), so their Greeks add up
-with linear ones; ``coin_delta`` is the settlement-currency exposure of inverse positions
-(delta - value in coin: the coin equity's sensitivity, Deribit's net transaction delta).
+Gamma F^2 / 100); ``vega`` per vol point; ``theta`` per calendar day; ``vanna`` the change of
+``delta_usd`` per vol point; ``volga`` the change of ``vega`` per vol point. Aggregated by
+underlying, expiry, strike and tenor bucket (``TENOR_BUCKETS``), and across portfolios
+(:func:`combine`). Inverse (coin-settled)
+positions are valued in USD at the index S (coin value x S), so their USD Greeks are the Black
+forward Greeks times S/F and add up with linear ones; ``coin_delta`` is the settlement-currency
+exposure of inverse positions (delta - value in coin: the coin equity's sensitivity, Deribit's
+net transaction delta).
 """
 
 from __future__ import annotations
@@ -21,9 +25,16 @@ from .market import Market
 from .portfolio import Portfolio
 from .pricing import black76_greeks
 
-__all__ = ["PortfolioGreeks", "portfolio_greeks"]
+__all__ = ["TENOR_BUCKETS", "PortfolioGreeks", "combine", "portfolio_greeks"]
 
-_FIELDS = ("delta", "delta_usd", "coin_delta", "gamma_1pct", "vega", "theta")
+_FIELDS = ("delta", "delta_usd", "coin_delta", "gamma_1pct", "vega", "theta", "vanna", "volga")
+TENOR_BUCKETS = (
+    (0.0, 7.0, "0-7d"),
+    (7.0, 30.0, "7-30d"),
+    (30.0, 90.0, "30-90d"),
+    (90.0, 180.0, "90-180d"),
+    (180.0, float("inf"), "180d+"),
+)
 
 
 @dataclass
@@ -37,6 +48,8 @@ class PortfolioGreeks:
     position: dict[str, np.ndarray]  # field -> per position (already times size)
     by_underlying: dict[str, dict[str, float]]
     by_expiry: dict[tuple[str, str], dict[str, float]]
+    by_strike: dict[tuple[str, float], dict[str, float]]
+    by_tenor: dict[tuple[str, str], dict[str, float]]
 
     def total(self, underlying: str) -> dict[str, float]:
         return dict(self.by_underlying[underlying])
@@ -72,6 +85,8 @@ def portfolio_greeks(portfolio: Portfolio | dict[str, float], market: Market) ->
     gamma = np.zeros(len(rows))
     vega = np.zeros(len(rows))
     theta = np.zeros(len(rows))
+    vanna = np.zeros(len(rows))
+    volga = np.zeros(len(rows))
     value_coin = np.zeros(len(rows))
     if opt.any():
         r = rows[opt]
@@ -89,27 +104,67 @@ def portfolio_greeks(portfolio: Portfolio | dict[str, float], market: Market) ->
         gamma[opt] = g.gamma
         vega[opt] = g.vega_per_point
         theta[opt] = g.theta_per_day
+        assert g.vanna is not None and g.volga is not None
+        vanna[opt] = g.vanna * f[opt] / 100.0  # USD delta change per vol point
+        volga[opt] = g.volga / 100.0 / 100.0  # vega (per point) change per vol point
         value_coin[opt] = g.price / f[opt]
+    # Inverse positions are worth their coin value at the index S: their USD Greeks are the
+    # Black (forward) ones times S/F (a spot move moves F in proportion).
+    index = np.array([market.index_price(table.codes[int(c)]) for c in col("underlying")[rows]])
+    usd = np.where(inverse, index / f, 1.0)
     per = {
         "delta": delta * size,
-        "delta_usd": delta * f * size,
+        "delta_usd": delta * f * usd * size,
         "coin_delta": np.where(inverse, (delta - value_coin) * size, 0.0),
-        "gamma_1pct": gamma * f * f / 100.0 * size,
-        "vega": vega * size,
-        "theta": theta * size,
+        "gamma_1pct": gamma * f * f / 100.0 * usd * size,
+        "vega": vega * usd * size,
+        "theta": theta * usd * size,
+        "vanna": vanna * usd * size,
+        "volga": volga * usd * size,
     }
     und = [table.codes[int(c)] for c in col("underlying")[rows]]
     exp = [
         "perpetual" if k < 0 else np.datetime_as_string(np.datetime64(int(k), "s"), unit="D")
         for k in col("expiry_key")[rows]
     ]
+    strikes = col("strike")[rows]
+    days = col("time")[rows] * 365.0
     by_und: dict[str, dict[str, float]] = {}
     by_exp: dict[tuple[str, str], dict[str, float]] = {}
+    by_k: dict[tuple[str, float], dict[str, float]] = {}
+    by_t: dict[tuple[str, str], dict[str, float]] = {}
     for k, (u, e) in enumerate(zip(und, exp)):
-        for acc in (
+        tenor = next(lab for lo, hi, lab in TENOR_BUCKETS if lo <= days[k] < hi)
+        accs = [
             by_und.setdefault(u, dict.fromkeys(_FIELDS, 0.0)),
             by_exp.setdefault((u, e), dict.fromkeys(_FIELDS, 0.0)),
-        ):
+            by_t.setdefault((u, tenor), dict.fromkeys(_FIELDS, 0.0)),
+        ]
+        if opt[k]:
+            accs.append(by_k.setdefault((u, float(strikes[k])), dict.fromkeys(_FIELDS, 0.0)))
+        for acc in accs:
             for fld in _FIELDS:
                 acc[fld] += float(per[fld][k])
-    return PortfolioGreeks(names, und, exp, size, per, by_und, dict(sorted(by_exp.items())))
+    order = {lab: i for i, (_, _, lab) in enumerate(TENOR_BUCKETS)}
+    return PortfolioGreeks(
+        names,
+        und,
+        exp,
+        size,
+        per,
+        by_und,
+        dict(sorted(by_exp.items())),
+        dict(sorted(by_k.items())),
+        dict(sorted(by_t.items(), key=lambda kv: (kv[0][0], order[kv[0][1]]))),
+    )
+
+
+def combine(parts: list[PortfolioGreeks]) -> dict[str, dict[str, float]]:
+    """Totals per underlying across several portfolios (accounts, venues): Greeks add."""
+    out: dict[str, dict[str, float]] = {}
+    for g in parts:
+        for u, v in g.by_underlying.items():
+            acc = out.setdefault(u, dict.fromkeys(_FIELDS, 0.0))
+            for fld in _FIELDS:
+                acc[fld] += v[fld]
+    return out

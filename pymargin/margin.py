@@ -29,6 +29,7 @@ class MarginModel(enum.Enum):
     PARADEX_PM = "paradex_pm"  # SCAN-24 and the minimum delta requirement, USDC
     SPAN16 = "span16"  # CME SPAN classic: scan risk, spreads, credits, short option minimum
     FINRA_PM = "finra_pm"  # +-15 % x 10 points with the per-contract minimum, USD
+    DELTA_MARGIN = "delta_margin"  # Greek-netting (SIMM-like) delta, vega and curvature, USD
 
 
 @dataclass
@@ -100,7 +101,27 @@ def margin(
         return _paradex(pf, market, params)
     if model is MarginModel.FINRA_PM:
         return _finra(pf, market, params)
+    if model is MarginModel.DELTA_MARGIN:
+        return _delta_margin(pf, market, params)
     return _span(pf, market, params)
+
+
+def _delta_margin(pf: Portfolio, market: Market, params: Any) -> MarginResult:
+    from .models.delta_margin import DeltaMarginParams, delta_margin
+
+    _check_params(params, DeltaMarginParams, "DeltaMarginParams")
+    r = delta_margin(pf, market, params)
+    return MarginResult(
+        MarginModel.DELTA_MARGIN,
+        "usd",
+        r.initial_margin,
+        r.maintenance_margin,
+        {"delta": r.delta_margin, "vega": r.vega_margin, "curvature": r.curvature_margin},
+        "",
+        [],
+        np.zeros(0),
+        r,
+    )
 
 
 def _check_params(params: Any, kind: type, name: str) -> None:
