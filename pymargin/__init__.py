@@ -48,7 +48,6 @@ __version__: str = _core.__version__
 
 __all__ = [
     "Account",
-    "account",
     "AccountSummary",
     "Greek",
     "Greeks",
@@ -70,6 +69,7 @@ __all__ = [
     "PymarginError",
     "Settlement",
     "__version__",
+    "account",
     "account_summary",
     "black76_greeks",
     "black76_implied_vol",
