@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .exceptions import InvalidInputError
-from .history import JointMoves, joint_moves
+from .history import JointMoves, joint_moves  # noqa: F401 (re-exported for users)
 from .instruments import InstrumentKind, Settlement
 from .market import Market
 from .portfolio import Portfolio
@@ -157,6 +157,16 @@ def scenario_pnl(
             table.column("is_call")[r].astype(bool),
         )
     rules = tuple(VolShockRule() for _ in underlyings)
+    # Per underlying, the inverse positions' coin P&L is valued at that scenario's index:
+    # sum_i q_i (dV_i S' + V_i (S' - S)) = S' (q . dV) + (q . V)(S' - S) over the group, one
+    # matrix-vector product per group (no converted copy of the risk arrays).
+    groups = []
+    for k in range(len(underlyings)):
+        inv = np.flatnonzero(inverse & (und_col == k))
+        # all rows: a slice (a view), not a fancy-index copy of the chunk's risk arrays
+        sel = slice(None) if inv.size == len(rows) else inv
+        groups.append((k, sel, inv.size, float(size[inv] @ value_coin[inv])))
+    linear = np.flatnonzero(~inverse)
     out = np.empty(moves.shape[0])
     for a in range(0, moves.shape[0], chunk):
         b = min(a + chunk, moves.shape[0])
@@ -169,12 +179,12 @@ def scenario_pnl(
             vol_scale=None if scales is None else scales[a:b],
         )
         risk = risk_arrays_for_rows(market, rows, scen, threads=threads)
-        if inverse.any():
-            usd = index[None, :] * (1.0 + mv)  # [scenario, underlying]
-            s_new = usd[:, und_col[inverse]].T
-            s_old = index[und_col[inverse]][:, None]
-            risk[inverse] = risk[inverse] * s_new + value_coin[inverse][:, None] * (s_new - s_old)
-        out[a:b] = size @ risk
+        total = size[linear] @ risk[linear] if linear.size else np.zeros(b - a)
+        for k, sel, count, held in groups:
+            if count:
+                s_new = index[k] * (1.0 + mv[:, k])
+                total = total + (size[sel] @ risk[sel]) * s_new + held * (s_new - index[k])
+        out[a:b] = total
     return out
 
 
