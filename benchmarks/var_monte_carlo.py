@@ -12,12 +12,11 @@ import argparse
 import time
 
 import numpy as np
+from margin_full_path import account  # the same 1,000-option book
 from scipy.special import ndtr
 
 from pymargin import var
 from pymargin.demo import demo_market
-
-from margin_full_path import account  # the same 1,000-option book
 
 
 def numpy_pnl(f, k, t, v, cp, size, index, spot, vol, chunk=2000):
@@ -63,17 +62,28 @@ def main() -> None:
     size = np.array(list(book.values()))
     t0 = time.perf_counter()
     pnl_np = numpy_pnl(
-        col("forward")[rows], col("strike")[rows], col("time")[rows], col("vol")[rows],
-        col("is_call")[rows].astype(bool), size, market.index["BTC_USD"], spot, vol,
+        col("forward")[rows],
+        col("strike")[rows],
+        col("time")[rows],
+        col("vol")[rows],
+        col("is_call")[rows].astype(bool),
+        size,
+        market.index["BTC_USD"],
+        spot,
+        vol,
     )
     t_np = time.perf_counter() - t0
     v_np, es_np, _ = var.var_es(pnl_np, 0.99)
     print(f"Monte Carlo VaR, {len(book)} options x {a.paths:,} paths (full revaluation)")
-    print(f"  pymargin ({a.threads} thread): {t_ours:6.2f} s  VaR99 {res.var:,.0f} ES {res.es:,.0f}")
+    print(
+        f"  pymargin ({a.threads} thread): {t_ours:6.2f} s  VaR99 {res.var:,.0f} ES {res.es:,.0f}"
+    )
     print(f"  numpy/scipy:          {t_np:6.2f} s  VaR99 {v_np:,.0f} ES {es_np:,.0f}")
-    print(f"  pymargin is {t_np / t_ours:.1f}x faster; "
-          f"max |P&L difference| {np.abs(res.pnl - pnl_np).max():.2e} USD "
-          f"(of a largest |P&L| {np.abs(pnl_np).max():,.0f})")
+    print(
+        f"  pymargin is {t_np / t_ours:.1f}x faster; "
+        f"max |P&L difference| {np.abs(res.pnl - pnl_np).max():.2e} USD "
+        f"(of a largest |P&L| {np.abs(pnl_np).max():,.0f})"
+    )
 
 
 if __name__ == "__main__":

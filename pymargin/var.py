@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .exceptions import InvalidInputError
-from .history import JointMoves, joint_moves  # noqa: F401 (re-exported for users)
+from .history import JointMoves, joint_moves
 from .instruments import InstrumentKind, Settlement
 from .market import Market
 from .portfolio import Portfolio
