@@ -16,7 +16,13 @@ if TYPE_CHECKING:
     from .market import Market
     from .portfolio import Portfolio
 
-__all__ = ["plot_greeks", "plot_pnl_distribution", "plot_pnl_profile", "plot_risk_matrix"]
+__all__ = [
+    "plot_greeks",
+    "plot_liquidation_surface",
+    "plot_pnl_distribution",
+    "plot_pnl_profile",
+    "plot_risk_matrix",
+]
 
 _VOL_STATES = ("vol up", "vol unchanged", "vol down")
 
@@ -176,4 +182,24 @@ def plot_pnl_distribution(result: Any, ax: Any = None) -> Any:
     ax.set_ylabel("scenarios")
     ax.set_title(f"{result.method.value} P&L distribution", fontsize=9)
     ax.legend(fontsize=8)
+    return ax
+
+
+def plot_liquidation_surface(surface: dict[str, Any], ax: Any = None) -> Any:
+    """The maintenance-margin ratio over spot moves x vol factors
+    (:func:`pymargin.liquidation.liquidation_surface`), the liquidation boundary (ratio 1)
+    drawn as a contour."""
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.5))
+    moves = np.asarray(surface["moves"]) * 100
+    vols = np.asarray(surface["vol_scales"])
+    ratio = np.minimum(np.asarray(surface["mm_ratio"], dtype=float), 3.0)
+    im = ax.pcolormesh(moves, vols, ratio, cmap="RdYlGn_r", vmin=0, vmax=2, shading="auto")
+    if (ratio >= 1).any() and (ratio < 1).any():
+        ax.contour(moves, vols, ratio, levels=[1.0], colors="black", linewidths=1.5)
+    ax.set_xlabel("spot move (%)")
+    ax.set_ylabel("implied vol factor")
+    ax.set_title("maintenance margin / margin balance (>= 1: liquidation)", fontsize=9)
+    ax.figure.colorbar(im, ax=ax, fraction=0.03)
     return ax

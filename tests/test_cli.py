@@ -130,3 +130,34 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert img.shape[0] >= 2000 and img.shape[1] >= 1000
     # Not a blank page: the embedded plots put colour and dark text on it.
     assert float(np.std(img[..., :3])) > 0.05
+
+
+def test_var_stress_and_liquidation_commands(tmp_path):
+    v = json.loads(run("var", str(BOOK), "-m", "demo:BTC", "--json").stdout)
+    assert v["method"] == "historical" and v["es_usd"] >= v["var_usd"] > 0
+    png = tmp_path / "pnl.png"
+    r = run(
+        "var",
+        str(BOOK),
+        "-m",
+        "demo:BTC",
+        "--method",
+        "monte-carlo",
+        "--paths",
+        "5000",
+        "--plot",
+        str(png),
+    )
+    assert r.exit_code == 0 and png.stat().st_size > 10_000
+    s = json.loads(
+        run("stress", str(BOOK), "-m", "demo:BTC", "--collateral", "BTC=5", "--json").stdout
+    )
+    names = [x["name"] for x in s["scenarios"]]
+    assert "FTX collapse" in names and "COVID crash" in names
+    assert s["reverse"]["down"]["move"] < 0
+    liq = json.loads(
+        run("liquidation", str(BOOK), "-m", "demo:BTC", "--collateral", "BTC=5", "--json").stdout
+    )
+    assert liq["status"] == "healthy" and all(m < 0 for m in liq["liquidation_moves"]["1.0"])
+    r = run("var", str(BOOK), "-m", "demo:BTC", "--confidence", "1.5")
+    assert r.exit_code == 2 and "confidence" in r.stderr
