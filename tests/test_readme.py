@@ -15,15 +15,21 @@ def test_readme_python_example_runs():
 
 
 def test_readme_command_line_examples_run(tmp_path, monkeypatch):
-    """Every `pymargin ...` line of the README's command-line block, run in the repository."""
+    """Every `pymargin ...` line of the README's command-line examples, run in the repo."""
     from typer.testing import CliRunner
 
     from pymargin.cli import app
 
     text = README.read_text(encoding="utf-8")
-    block = re.search(r"## Command line.*?```bash\n(.*?)```", text, re.S).group(1)
-    lines = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
-    assert len(lines) >= 5
+    section = text[text.index("## Command line") :]
+    blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
+    lines = [
+        line.split("#")[0].strip()
+        for block in blocks
+        for line in block.splitlines()
+        if line.strip().startswith("pymargin ")
+    ]
+    assert len(lines) >= 8
     monkeypatch.chdir(README.parent)
     for line in lines:
         args = line.split()[1:]
