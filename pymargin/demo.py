@@ -246,6 +246,7 @@ def run_demo(console: Any = None) -> dict[str, Any]:
         modes = compare_margin_modes(Account(dp.portfolio, dp.collateral), market)
         pm_res = margin(dp.portfolio, market, MarginModel.DERIBIT_PM)
         finra = margin(dp.portfolio, market, MarginModel.FINRA_PM)
+        greek_netting = margin(dp.portfolio, market, MarginModel.DELTA_MARGIN)
         # Paradex margins USDC-settled (linear) positions only.
         try:
             paradex: float | None = margin(
@@ -262,6 +263,7 @@ def run_demo(console: Any = None) -> dict[str, Any]:
             "collateral": dp.collateral,
             "modes": {m.value: (s if isinstance(s, str) else s.as_row()) for m, s in modes.items()},
             "finra_usd": finra.initial_margin,
+            "delta_margin_usd": greek_netting.initial_margin,
             "paradex_usdc": paradex,
             "pm_components": pm_res.components,
             "pm_worst": [(pm_res.scenario_labels[j], float(pm_res.scenario_pnl[j])) for j in worst],
@@ -291,6 +293,7 @@ def _print(result: dict[str, Any], console: Any) -> None:
     for m in modes:
         table.add_column(m, justify="right")
     table.add_column("FINRA", justify="right")
+    table.add_column("Greeks", justify="right")
     table.add_column("Paradex", justify="right")
     table.add_column("PM / SM", justify="right")
     for name, p in result["portfolios"].items():
@@ -305,7 +308,9 @@ def _print(result: dict[str, Any], console: Any) -> None:
             else ""
         )
         paradex = "n/a" if p["paradex_usdc"] is None else f"{p['paradex_usdc']:,.0f}"
-        table.add_row(name, *cells, f"{p['finra_usd']:,.0f}", paradex, ratio)
+        table.add_row(
+            name, *cells, f"{p['finra_usd']:,.0f}", f"{p['delta_margin_usd']:,.0f}", paradex, ratio
+        )
     con.print(table)
     detail = Table(
         title="Portfolio margin (S:PM): what drives it, and the Greeks", title_justify="left"
@@ -337,6 +342,7 @@ def _print(result: dict[str, Any], console: Any) -> None:
         )
     con.print(detail)
     con.print(
+        "Greeks = pymargin's Greek-netting delta_margin model. "
         "Margins in USD at the index; S:PM worst case and roll shock in the settlement coin; "
         "Greeks in USD (delta in coins). X:PM also shocks the coin collateral's USD value. "
         f"All {len(result['portfolios'])} portfolios in {result['seconds'] * 1e3:.0f} ms."

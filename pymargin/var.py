@@ -30,6 +30,7 @@ from .pricing import inverse_price
 __all__ = [
     "VaRMethod",
     "VaRResult",
+    "backtest_var",
     "christoffersen_independence",
     "cornish_fisher_quantile",
     "delta_gamma_moments",
@@ -539,6 +540,48 @@ def monte_carlo_var(
 
 
 # --- backtests -------------------------------------------------------------------------------
+
+
+def backtest_var(
+    portfolio: Portfolio | dict[str, float],
+    market: Market,
+    *,
+    window: int = 250,
+    confidence: float = 0.99,
+    start: str | None = None,
+    end: str | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Backtest of historical-simulation VaR on the bundled history: each day's VaR from the
+    previous ``window`` days' moves, against that day's hypothetical P&L (today's portfolio,
+    fully revalued on the day's move of spot and implied vol). Reports the exceptions, Kupiec's
+    and Christoffersen's statistics and the hit sequence."""
+    _check_confidence(confidence)
+    if not isinstance(window, int) or window < 20:
+        raise InvalidInputError("must be an integer >= 20", "window")
+    pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+    unds = _underlyings(pf, market)
+    jm = joint_moves(_coins(unds), start=start, end=end)
+    if len(jm.dates) <= window + 1:
+        raise InvalidInputError(f"needs more than {window + 1} days of history", "window")
+    pnl = scenario_pnl(pf, market, unds, jm.spot, jm.vol, threads=threads)
+    var_t = np.array([var_es(pnl[t - window : t], confidence)[0] for t in range(window, len(pnl))])
+    realised = pnl[window:]
+    hits = (realised < -var_t).astype(int)
+    x, n = int(hits.sum()), int(hits.size)
+    lr_uc, p_uc = kupiec_pof(x, n, 1.0 - confidence)
+    lr_ind, p_ind = christoffersen_independence(hits)
+    return {
+        "dates": jm.dates[window:],
+        "var": var_t,
+        "pnl": realised,
+        "hits": hits,
+        "exceptions": x,
+        "observations": n,
+        "expected": n * (1.0 - confidence),
+        "kupiec": (lr_uc, p_uc),
+        "christoffersen": (lr_ind, p_ind),
+    }
 
 
 def kupiec_pof(exceptions: int, observations: int, p: float) -> tuple[float, float]:
