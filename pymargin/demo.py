@@ -279,7 +279,7 @@ def _print(result: dict[str, Any], console: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    con = console or Console()
+    con = console or Console(width=max(Console().width, 120))  # the tables need the width
     for coin, c in result["chains"].items():
         con.print(
             f"[bold]{coin}[/bold] chain ({SNAPSHOTS[coin]:%Y-%m-%d %H:%M} UTC, Deribit): "
