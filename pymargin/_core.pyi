@@ -55,6 +55,27 @@ def revalue(
     vol_scale: np.ndarray | None = None,
 ) -> None: ...
 
+def batch_margin(
+    risk: np.ndarray,
+    pair: np.ndarray,
+    expiry: np.ndarray,
+    delta: np.ndarray,
+    value: np.ndarray,
+    offsets: np.ndarray,
+    instrument: np.ndarray,
+    amount: np.ndarray,
+    collateral: np.ndarray,
+    n_std: int,
+    pairs: int,
+    expiries: int,
+    pnl_offset: float,
+    cap: np.ndarray,
+    damp: np.ndarray,
+    roll_k: np.ndarray,
+    mm_factor: float,
+    threads: int,
+) -> dict[str, np.ndarray]: ...
+
 class scalar:  # a submodule at run time
     @staticmethod
     def black76_price(

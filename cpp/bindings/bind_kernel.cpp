@@ -8,6 +8,7 @@
 
 #include "errors.hpp"
 #include "pymargin/kernel/aggregate.hpp"
+#include "pymargin/kernel/batch_margin.hpp"
 #include "pymargin/kernel/revalue.hpp"
 #include "pymargin/scenarios/scenario_set.hpp"
 
@@ -127,6 +128,67 @@ void aggregate(const py::array& risk, const py::array& index, const py::array& q
   raise_status(st, "index");
 }
 
+
+py::dict batch_margin(const py::array& risk, const py::array& pair, const py::array& expiry,
+                      const py::array& delta, const py::array& value, const py::array& offsets,
+                      const py::array& instrument, const py::array& amount,
+                      const py::array& collateral, std::size_t n_std, std::size_t pairs,
+                      std::size_t expiries, double pnl_offset, const py::array& cap,
+                      const py::array& damp, const py::array& roll_k, double mm_factor,
+                      int threads) {
+  kernel::BatchModel m;
+  m.n_std = n_std;
+  m.pairs = pairs;
+  m.expiries = expiries;
+  m.pnl_offset = pnl_offset;
+  m.cap = contiguous<double>(cap, pairs, "cap");
+  m.damp = contiguous<double>(damp, pairs * 8, "damp");
+  m.roll_k = contiguous<double>(roll_k, expiries, "roll_k");
+  m.mm_factor = mm_factor;
+  kernel::BatchInstruments in;
+  in.n = static_cast<std::size_t>(pair.size());
+  in.stride = n_std + 8;
+  in.risk = contiguous<double>(risk, in.n * in.stride, "risk");
+  in.pair = contiguous<std::int32_t>(pair, in.n, "pair");
+  in.expiry = contiguous<std::int32_t>(expiry, in.n, "expiry");
+  in.delta = contiguous<double>(delta, in.n, "delta");
+  in.value = contiguous<double>(value, in.n, "value");
+  kernel::BatchAccounts acc;
+  acc.n = static_cast<std::size_t>(collateral.size());
+  acc.offsets = contiguous<std::int64_t>(offsets, acc.n + 1, "offsets");
+  const auto nnz = static_cast<std::size_t>(instrument.size());
+  acc.instrument = contiguous<std::int32_t>(instrument, nnz, "instrument");
+  acc.amount = contiguous<double>(amount, nnz, "amount");
+  acc.collateral = contiguous<double>(collateral, acc.n, "collateral");
+  if (acc.offsets[acc.n] != static_cast<std::int64_t>(nnz)) {
+    throw PyInputError{PyInputError::kInvalid, "offsets", static_cast<long long>(acc.n),
+                       "the last offset must equal the number of positions"};
+  }
+  const auto n = static_cast<py::ssize_t>(acc.n);
+  py::array_t<double> im(n), mm(n), eq(n), ratio(n);
+  py::array_t<std::int8_t> status(n);
+  py::array_t<std::int32_t> worst(n);
+  kernel::BatchOutputs out{im.mutable_data(), mm.mutable_data(), eq.mutable_data(),
+                           ratio.mutable_data(), status.mutable_data(), worst.mutable_data()};
+  Status st;
+  {
+    py::gil_scoped_release release;
+    st = kernel::batch_margin(m, in, acc, out, threads);
+  }
+  if (!st.ok()) {
+    throw PyInputError{PyInputError::kInvalid, st.field, static_cast<long long>(st.index),
+                       st.message};
+  }
+  py::dict d;
+  d["initial_margin"] = im;
+  d["maintenance_margin"] = mm;
+  d["equity"] = eq;
+  d["ratio"] = ratio;
+  d["status"] = status;
+  d["worst_index"] = worst;
+  return d;
+}
+
 }  // namespace
 
 void bind_kernel(py::module_& m) {
@@ -139,6 +201,13 @@ void bind_kernel(py::module_& m) {
         py::arg("vol_scale") = py::none(),
         "Risk arrays: P&L per unit position, instrument x scenario (private; see "
         "pymargin.risk).");
+  m.def("batch_margin", &batch_margin, py::arg("risk"), py::arg("pair"), py::arg("expiry"),
+        py::arg("delta"), py::arg("value"), py::arg("offsets"), py::arg("instrument"),
+        py::arg("amount"), py::arg("collateral"), py::arg("n_std"), py::arg("pairs"),
+        py::arg("expiries"), py::arg("pnl_offset"), py::arg("cap"), py::arg("damp"),
+        py::arg("roll_k"), py::arg("mm_factor"), py::arg("threads"),
+        "Every account's Deribit S:PM margin from cached risk rows (private; see "
+        "pymargin.batch).");
 }
 
 }  // namespace pymargin::bindings

@@ -10,6 +10,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "../kernel/pm_worst_internal.hpp"
 #include "../pricing/batch_internal.hpp"
 #include "pymargin/kernel/revalue.hpp"
 #include "pymargin/pricing/black.hpp"
@@ -48,7 +49,7 @@ constexpr double kExtendedMoves[8] = {-0.66, -0.33, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0
 constexpr int kStates = 3;  // positions, positions + buy orders, positions + sell orders
 constexpr std::size_t kMaxCurrencies = 8;
 
-double round9(double x) noexcept { return std::nearbyint(x * 1e9) / 1e9; }
+using kernel::detail::round9;
 
 bool finite_positive(double x) noexcept { return std::isfinite(x) && x > 0.0; }
 
@@ -336,23 +337,7 @@ double PreTradeEngine::Impl::slot_worst(const MarketState& ms, std::int32_t c, s
   const double offset = cfg.currencies[static_cast<std::size_t>(c)].pnl_offset;
   const double cap = ms.cap[cu];
   const double* damp = ms.damp.data() + cu * 8;
-  // Plain comparisons (inputs are finite): std::fmin/fmax are library calls here.
-  double low = 0.0;
-  for (std::size_t j = 0; j < n_std; ++j) {
-    const double credited = v[j] * offset;
-    const double x = v[j] > 0.0 ? (credited < cap ? credited : cap) : v[j];
-    low = x < low ? x : low;
-  }
-  for (std::size_t k = 0; k < 8; ++k) {
-    const double raw = v[n_std + k];
-    const double credited = raw * offset;
-    const double x = raw > 0.0 ? (credited < cap ? credited : cap) : raw;
-    const double shrunk = std::fabs(x) - damp[k];
-    const double mag = shrunk > 0.0 ? shrunk : 0.0;
-    const double y = x < 0.0 ? -mag : mag;
-    low = y < low ? y : low;
-  }
-  return -low;
+  return kernel::detail::pm_worst(v, n_std, offset, cap, damp);
 }
 
 void PreTradeEngine::Impl::refresh_slot(const MarketState& ms, Slot& s) const noexcept {

@@ -1,0 +1,66 @@
+// Batch margin: every account of a venue margined from cached risk arrays in one pass.
+//
+// Accounts hold positions sparsely (CSR: account a's positions are entries
+// offsets[a] .. offsets[a+1] of `instrument` and `amount`). Each instrument has a model-ready
+// risk row (the Deribit S:PM vector of one unit: standard entries, then extended ones, scaled;
+// see pymargin/engine/pretrade.hpp), a pair (underlying) index, an expiry index, a coin delta
+// and a mark value per unit, all in the margin group's settlement currency.
+//
+// Per account: the pair vectors are summed position by position into a per-thread scratch
+// (no accounts x scenarios matrix), gains credited at pnl_offset up to the cap, extended entries
+// dampened, the worst case summed over pairs; roll shock from the per-expiry net deltas;
+// RMM = round9(worst) + roll; IM = RMM, MM = mm_factor x RMM; equity = collateral + sum of
+// amount x value; ratio = MM / equity; status 0 healthy, 1 margin call (IM >= equity),
+// 2 liquidation (MM >= equity). Threads split the accounts; results do not depend on the split.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "pymargin/error.hpp"
+
+namespace pymargin::kernel {
+
+struct BatchModel {
+  std::size_t n_std = 27;       // standard entries; 8 extended follow
+  std::size_t pairs = 1;        // underlyings (pairs) in the group
+  std::size_t expiries = 1;     // expiry indices in use
+  double pnl_offset = 0.0;
+  const double* cap = nullptr;  // [pairs] max credited gain (settlement units)
+  const double* damp = nullptr;     // [pairs x 8] extended dampeners (settlement units)
+  const double* roll_k = nullptr;   // [expiries] roll shock per unit of |net coin delta|
+  double mm_factor = 0.8;
+};
+
+struct BatchInstruments {
+  std::size_t n = 0;
+  std::size_t stride = 0;           // risk row length (n_std + 8)
+  const double* risk = nullptr;     // [n x stride]
+  const std::int32_t* pair = nullptr;
+  const std::int32_t* expiry = nullptr;
+  const double* delta = nullptr;    // coin delta per unit
+  const double* value = nullptr;    // mark value per unit
+};
+
+struct BatchAccounts {
+  std::size_t n = 0;
+  const std::int64_t* offsets = nullptr;    // [n + 1]
+  const std::int32_t* instrument = nullptr; // [offsets[n]]
+  const double* amount = nullptr;           // [offsets[n]]
+  const double* collateral = nullptr;       // [n]
+};
+
+struct BatchOutputs {
+  double* initial_margin = nullptr;     // [n]
+  double* maintenance_margin = nullptr; // [n]
+  double* equity = nullptr;             // [n]
+  double* ratio = nullptr;              // [n] MM / equity (inf when equity <= 0 < MM)
+  std::int8_t* status = nullptr;        // [n]
+  std::int32_t* worst_index = nullptr;  // [n] scenario of the worst entry (first pair), or null
+};
+
+// Validates every input first (field and row named); then computes. threads <= 0: all.
+Status batch_margin(const BatchModel& model, const BatchInstruments& inst,
+                    const BatchAccounts& accounts, const BatchOutputs& out, int threads) noexcept;
+
+}  // namespace pymargin::kernel
