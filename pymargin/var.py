@@ -502,26 +502,9 @@ def monte_carlo_var(
     if dist == "t" and not dof > 2:
         raise InvalidInputError("must be > 2 (finite variance)", "dof")
     pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
-    unds = _underlyings(pf, market)
+    unds, chol = _mc_setup(pf, market, cov, horizon)
     k = len(unds)
-    if cov is None:
-        jm = joint_moves(_coins(unds), start="2021-03-25", require_vol=True)
-        cov = sample_cov(jm.log_returns())
-    c = np.asarray(cov, dtype=np.float64) * horizon
-    if c.shape != (2 * k, 2 * k):
-        raise InvalidInputError(f"must be {2 * k} x {2 * k} (spot and vol per underlying)", "cov")
-    try:
-        chol = np.linalg.cholesky(c)
-    except np.linalg.LinAlgError:
-        raise InvalidInputError("must be positive definite", "cov") from None
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal((paths, 2 * k))
-    if dist == "t":
-        w = rng.chisquare(dof, size=(paths, 1))
-        z = z * np.sqrt((dof - 2.0) / w)
-    x = z @ chol.T
-    spot = np.expm1(x[:, :k])
-    vol = np.exp(x[:, k:])
+    spot, vol = _mc_shocks(chol, k, paths, dist, dof, seed)
     pnl = scenario_pnl(pf, market, unds, spot, vol, threads=threads)
     var, es, j = var_es(pnl, confidence)
     worst = int(np.argmin(pnl))
@@ -537,6 +520,37 @@ def monte_carlo_var(
         pnl,
         {"paths": paths, "dist": dist},
     )
+
+
+def _mc_shocks(
+    chol: np.ndarray, k: int, paths: int, dist: str, dof: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Joint spot moves and vol factors of the Monte Carlo paths (shared with
+    pymargin.distributed, which must draw exactly the same paths)."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((paths, 2 * k))
+    if dist == "t":
+        w = rng.chisquare(dof, size=(paths, 1))
+        z = z * np.sqrt((dof - 2.0) / w)
+    x = z @ chol.T
+    return np.expm1(x[:, :k]), np.exp(x[:, k:])
+
+
+def _mc_setup(
+    pf: Portfolio, market: Market, cov: np.ndarray | None, horizon: int
+) -> tuple[tuple[str, ...], np.ndarray]:
+    unds = _underlyings(pf, market)
+    k = len(unds)
+    if cov is None:
+        jm = joint_moves(_coins(unds), start="2021-03-25", require_vol=True)
+        cov = sample_cov(jm.log_returns())
+    c = np.asarray(cov, dtype=np.float64) * horizon
+    if c.shape != (2 * k, 2 * k):
+        raise InvalidInputError(f"must be {2 * k} x {2 * k} (spot and vol per underlying)", "cov")
+    try:
+        return unds, np.linalg.cholesky(c)
+    except np.linalg.LinAlgError:
+        raise InvalidInputError("must be positive definite", "cov") from None
 
 
 # --- backtests -------------------------------------------------------------------------------
