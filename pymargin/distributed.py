@@ -90,7 +90,7 @@ def batch_margin(
 ) -> Any:
     """:func:`pymargin.batch.batch_margin` with the accounts split into ``partitions`` (default:
     2 per worker) computed on the cluster; same result."""
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped]
 
     from .batch import BatchResult, _frame, venue_risk
 
