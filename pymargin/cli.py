@@ -574,5 +574,143 @@ def liquidation(
     _run(go)
 
 
+VenuePositions = Annotated[
+    Path, typer.Argument(help="venue positions: CSV or Parquet with account, instrument, size")
+]
+VenueCollateral = Annotated[
+    Path, typer.Argument(help="collateral: CSV or Parquet with account, amount")
+]
+
+
+@app.command()
+def venue(
+    positions: VenuePositions,
+    collateral: VenueCollateral,
+    market: MarketOpt,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="CSV or Parquet")] = None,
+    time: TimeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every account of a venue margined at once (Deribit S:PM, C++ batch kernel): counts by
+    status, and the per-account table written to --output."""
+
+    def go() -> None:
+        from rich.progress import Progress
+
+        from .batch import STATUS, batch_margin
+        from .inputs import read_market
+
+        mkt = read_market(market, None if time is None else datetime.fromisoformat(time))
+        with Progress(transient=True, console=err) as progress:
+            progress.add_task("margining every account", total=None)
+            res = batch_margin(str(positions), str(collateral), mkt)
+            if output is not None:
+                frame = res.to_frame()
+                if str(output).endswith(".parquet"):
+                    frame.to_parquet(output)
+                else:
+                    frame.to_csv(output, index=False)
+        counts = {STATUS[k]: int((res.status == k).sum()) for k in range(3)}
+        summary = {
+            "accounts": len(res.accounts),
+            "currency": res.currency,
+            "status": counts,
+            "initial_margin_total": float(res.initial_margin.sum()),
+            "maintenance_margin_total": float(res.maintenance_margin.sum()),
+        }
+        if as_json:
+            _print_json(summary)
+            return
+        Console().print(
+            f"{summary['accounts']:,} accounts ({res.currency.upper()}): "
+            + ", ".join(f"{v:,} {k}" for k, v in counts.items())
+            + f"; IM total {summary['initial_margin_total']:,.4f}, MM total "
+            f"{summary['maintenance_margin_total']:,.4f}"
+        )
+
+    _run(go)
+
+
+@app.command()
+def cascade(
+    positions: VenuePositions,
+    collateral: VenueCollateral,
+    market: MarketOpt,
+    shock: Annotated[float, typer.Option(help="initial price move, e.g. -0.1")],
+    adv: Annotated[float, typer.Option(help="average daily volume, coins")] = 25_000.0,
+    daily_vol: Annotated[float, typer.Option(help="daily volatility for the impact")] = 0.03,
+    plot: Annotated[Path | None, typer.Option(help="write the cascade plot (PNG)")] = None,
+    time: TimeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The liquidation cascade after a price shock (square-root impact): rounds, liquidations,
+    shortfall and amplification."""
+
+    def go() -> None:
+        import numpy as np
+
+        from .batch import _frame
+        from .cascade import ImpactModel, liquidation_cascade
+        from .inputs import read_market
+
+        mkt = read_market(market, None if time is None else datetime.fromisoformat(time))
+        pos = _frame(str(positions), ("account", "instrument", "size"), "positions")
+        col = _frame(str(collateral), ("account", "amount"), "collateral")
+        accounts, acc_code = np.unique(pos["account"].to_numpy(), return_inverse=True)
+        names, inst = np.unique(pos["instrument"].astype(str).to_numpy(), return_inverse=True)
+        order = np.argsort(acc_code, kind="stable")
+        offsets = np.concatenate([[0], np.cumsum(np.bincount(acc_code))])
+        coll = np.zeros(len(accounts))
+        np.add.at(coll, np.searchsorted(accounts, col["account"].to_numpy()), col["amount"])
+        res = liquidation_cascade(
+            mkt,
+            list(names),
+            offsets,
+            inst[order],
+            pos["size"].to_numpy(float)[order],
+            coll,
+            shock,
+            impact=ImpactModel(adv=adv, daily_vol=daily_vol),
+        )
+        if plot is not None:
+            import matplotlib.pyplot as plt
+
+            res.plot().savefig(plot, dpi=110, bbox_inches="tight")
+            plt.close("all")
+        rows = [r.__dict__ for r in res.rounds]
+        if as_json:
+            _print_json(
+                {
+                    "rounds": rows,
+                    "final_move": res.final_move,
+                    "amplification": res.amplification,
+                    "shortfall": res.shortfall,
+                    "liquidated": int(res.liquidated.sum()),
+                }
+            )
+            return
+        t = Table(title="Liquidation cascade", title_justify="left")
+        for c in ("round", "move", "price", "liquidated", "notional USD", "flow", "shortfall"):
+            t.add_column(c, justify="right")
+        for r in res.rounds:
+            t.add_row(
+                str(r.round),
+                f"{r.move:+.2%}",
+                f"{r.price:,.0f}",
+                str(r.liquidated),
+                f"{r.notional_usd:,.0f}",
+                f"{r.flow_coins:+,.1f}",
+                f"{r.shortfall:,.4f}",
+            )
+        Console().print(t)
+        Console().print(
+            f"final move {res.final_move:+.2%} from a {shock:+.1%} shock "
+            f"(amplification {res.amplification:.2f}x); {int(res.liquidated.sum()):,} accounts "
+            f"liquidated; shortfall {res.shortfall:,.4f} to be covered by the insurance fund"
+        )
+
+    _run(go)
+
+
 def main() -> None:
     app()

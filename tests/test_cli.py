@@ -161,3 +161,18 @@ def test_var_stress_and_liquidation_commands(tmp_path):
     assert liq["status"] == "healthy" and all(m < 0 for m in liq["liquidation_moves"]["1.0"])
     r = run("var", str(BOOK), "-m", "demo:BTC", "--confidence", "1.5")
     assert r.exit_code == 2 and "confidence" in r.stderr
+
+
+def test_venue_and_cascade_commands(tmp_path):
+    pos = str(ROOT / "examples" / "venue_positions.csv")
+    col = str(ROOT / "examples" / "venue_collateral.csv")
+    out = tmp_path / "venue.parquet"
+    v = run("venue", pos, col, "-m", "demo:BTC", "-o", str(out), "--json")
+    assert v.exit_code == 0, v.output
+    summary = json.loads(v.stdout)
+    assert summary["accounts"] == 300 and sum(summary["status"].values()) == 300
+    import pandas as pd
+
+    assert len(pd.read_parquet(out)) == 300
+    c = json.loads(run("cascade", pos, col, "-m", "demo:BTC", "--shock", "-0.08", "--json").stdout)
+    assert c["final_move"] <= -0.08 and c["liquidated"] >= summary["status"]["liquidation"]
