@@ -101,24 +101,40 @@ def main() -> None:
     col = table.column
     pp = params.pairs["btc_usd"]
     args = (
-        col("forward")[rows], col("strike")[rows], col("time")[rows], col("vol")[rows],
-        col("is_call")[rows].astype(bool), size, scen.move[:, 0], scen.vol_state.astype(int),
-        pp.volatility_range_up, pp.volatility_range_down, pp.min_volatility_for_shock_up,
+        col("forward")[rows],
+        col("strike")[rows],
+        col("time")[rows],
+        col("vol")[rows],
+        col("is_call")[rows].astype(bool),
+        size,
+        scen.move[:, 0],
+        scen.vol_state.astype(int),
+        pp.volatility_range_up,
+        pp.volatility_range_down,
+        pp.min_volatility_for_shock_up,
     )
     t_np = best(lambda: numpy_margin(*args), a.repeats)
 
     n = len(positions)
     print(f"Deribit PM, {n}-option BTC account on the 2025-12-05 chain, {scen.n} scenarios")
-    print(f"  IM {res.initial_margin:.6f} BTC, MM {res.maintenance_margin:.6f} BTC, worst "
-          f"{res.worst_case_bucket}")
-    print(f"  cold (fresh snapshot: parse + value {n} instruments, then margin) "
-          f"{t_cold * 1e3:7.2f} ms")
+    print(
+        f"  IM {res.initial_margin:.6f} BTC, MM {res.maintenance_margin:.6f} BTC, worst "
+        f"{res.worst_case_bucket}"
+    )
+    print(
+        f"  cold (fresh snapshot: parse + value {n} instruments, then margin) "
+        f"{t_cold * 1e3:7.2f} ms"
+    )
     print(f"  warm (revaluation + whole model), 1 thread  {t_warm * 1e3:7.3f} ms")
     print(f"  warm, 2 threads                             {t_warm2 * 1e3:7.3f} ms")
-    print(f"  numpy/scipy risk arrays + worst entry       {t_np * 1e3:7.3f} ms "
-          f"-> pymargin's whole model is {t_np / t_warm:.1f}x faster")
-    print(f"  cached risk arrays: pymargin.risk.aggregate + min {t_cached * 1e6:6.1f} us, "
-          f"numpy size @ risk[rows] {t_cached_np * 1e6:6.1f} us")
+    print(
+        f"  numpy/scipy risk arrays + worst entry       {t_np * 1e3:7.3f} ms "
+        f"-> pymargin's whole model is {t_np / t_warm:.1f}x faster"
+    )
+    print(
+        f"  cached risk arrays: pymargin.risk.aggregate + min {t_cached * 1e6:6.1f} us, "
+        f"numpy size @ risk[rows] {t_cached_np * 1e6:6.1f} us"
+    )
 
 
 if __name__ == "__main__":

@@ -51,9 +51,22 @@ def main() -> None:
     vstate = np.tile(np.array([1, 0, -1], dtype=np.int8), 11)
     rules = np.array([[0, 0.5, 0.25, 0.5, 0.0, 0.30, 0.13, 30.0, 30.0, 1.0]])
     out = np.empty((n, moves.size))
-    args = (np.full(n, 3, np.uint8), np.ones(n, np.uint8), cp.astype(np.uint8),
-            np.zeros(n, np.int32), K, F, v, T, np.zeros(n), moves[:, None].copy(), vstate,
-            rules, 1, out)
+    args = (
+        np.full(n, 3, np.uint8),
+        np.ones(n, np.uint8),
+        cp.astype(np.uint8),
+        np.zeros(n, np.int32),
+        K,
+        F,
+        v,
+        T,
+        np.zeros(n),
+        moves[:, None].copy(),
+        vstate,
+        rules,
+        1,
+        out,
+    )
 
     def best(fn):
         b = np.inf

@@ -54,7 +54,6 @@ def revalue(
     threads: int,
     vol_scale: np.ndarray | None = None,
 ) -> None: ...
-
 def batch_margin(
     risk: np.ndarray,
     pair: np.ndarray,

@@ -10,6 +10,7 @@ as settled into the collateral, as the venue does daily).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -221,6 +222,68 @@ def batch_margin_csr(
     )
 
 
+@dataclass(frozen=True)
+class _BatchInput:
+    """Validated batch input: accounts sorted, positions in CSR order, collateral per account."""
+
+    accounts: np.ndarray
+    risk: VenueRisk
+    offsets: np.ndarray
+    instrument: np.ndarray
+    amount: np.ndarray
+    collateral: np.ndarray
+
+
+def _batch_input(
+    positions: Any,
+    collateral: Any,
+    market: Market,
+    params: DeribitPMParams | None,
+    currency: str | None,
+) -> _BatchInput:
+    import pandas as pd
+
+    pos = _frame(positions, ("account", "instrument", "size"), "positions")
+    col = _frame(collateral, ("account", "amount"), "collateral")
+    sizes = pd.to_numeric(pos["size"], errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(sizes)
+    if bad.any():
+        raise InvalidInputError("must be a finite number", "size", int(np.argmax(bad)))
+    amounts = pd.to_numeric(col["amount"], errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(amounts)
+    if bad.any():
+        raise InvalidInputError("must be a finite number", "amount", int(np.argmax(bad)))
+    accounts, acc_code = np.unique(pos["account"].to_numpy(), return_inverse=True)
+    names, inst_code = np.unique(pos["instrument"].astype(str).to_numpy(), return_inverse=True)
+    coll = np.zeros(len(accounts))
+    where = np.searchsorted(accounts, col["account"].to_numpy())
+    known = (where < len(accounts)) & (
+        accounts[np.minimum(where, len(accounts) - 1)] == col["account"].to_numpy()
+    )
+    if not known.all():
+        raise InvalidInputError("account has no positions", "account", int(np.argmax(~known)))
+    np.add.at(coll, where, amounts)
+    risk = venue_risk(market, list(names), params, currency=currency)
+    order = np.argsort(acc_code, kind="stable")
+    offsets = np.zeros(len(accounts) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(acc_code, minlength=len(accounts)), out=offsets[1:])
+    return _BatchInput(
+        accounts, risk, offsets, inst_code[order].astype(np.int32), sizes[order], coll
+    )
+
+
+def _result(accounts: np.ndarray, out: dict[str, np.ndarray], currency: str) -> BatchResult:
+    return BatchResult(
+        accounts,
+        out["initial_margin"],
+        out["maintenance_margin"],
+        out["equity"],
+        out["ratio"],
+        out["status"],
+        currency,
+    )
+
+
 def batch_margin(
     positions: Any,
     collateral: Any,
@@ -232,51 +295,18 @@ def batch_margin(
 ) -> BatchResult:
     """Every account's S:PM margin. ``positions``: a DataFrame (or a CSV / Parquet path) with
     columns ``account``, ``instrument``, ``size``; ``collateral``: one with ``account`` and
-    ``amount`` (accounts without a row have none). Bad rows are named."""
-    import pandas as pd
-
-    pos = _frame(positions, ("account", "instrument", "size"), "positions")
-    col = _frame(collateral, ("account", "amount"), "collateral")
-    sizes = pd.to_numeric(pos["size"], errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(sizes)
-    if bad.any():
-        raise InvalidInputError("must be a finite number", "size", int(np.argmax(bad)))
-    accounts, acc_code = np.unique(pos["account"].to_numpy(), return_inverse=True)
-    names, inst_code = np.unique(pos["instrument"].astype(str).to_numpy(), return_inverse=True)
-    risk = venue_risk(market, list(names), params, currency=currency)
-    order = np.argsort(acc_code, kind="stable")
-    offsets = np.zeros(len(accounts) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(acc_code, minlength=len(accounts)), out=offsets[1:])
-    amounts = pd.to_numeric(col["amount"], errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(amounts)
-    if bad.any():
-        raise InvalidInputError("must be a finite number", "amount", int(np.argmax(bad)))
-    coll = np.zeros(len(accounts))
-    where = np.searchsorted(accounts, col["account"].to_numpy())
-    known = (where < len(accounts)) & (
-        accounts[np.minimum(where, len(accounts) - 1)] == col["account"].to_numpy()
-    )
-    if not known.all():
-        row = int(np.argmax(~known))
-        raise InvalidInputError("account has no positions", "account", row)
-    np.add.at(coll, where, amounts)
-    out = batch_margin_csr(risk, offsets, inst_code[order], sizes[order], coll, threads=threads)
-    return BatchResult(
-        accounts,
-        out["initial_margin"],
-        out["maintenance_margin"],
-        out["equity"],
-        out["ratio"],
-        out["status"],
-        risk.currency,
-    )
+    ``amount`` (accounts without a row have none). Bad rows are named, before any work."""
+    b = _batch_input(positions, collateral, market, params, currency)
+    out = batch_margin_csr(b.risk, b.offsets, b.instrument, b.amount, b.collateral, threads=threads)
+    return _result(b.accounts, out, b.risk.currency)
 
 
 def _frame(obj: Any, cols: tuple[str, ...], what: str) -> Any:
     import pandas as pd
 
-    if isinstance(obj, str):
-        df = pd.read_parquet(obj) if obj.endswith(".parquet") else pd.read_csv(obj)
+    if isinstance(obj, (str, os.PathLike)):
+        path = os.fspath(obj)
+        df = pd.read_parquet(path) if path.endswith(".parquet") else pd.read_csv(path)
     elif isinstance(obj, pd.DataFrame):
         df = obj
     else:

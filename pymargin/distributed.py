@@ -90,56 +90,29 @@ def batch_margin(
 ) -> Any:
     """:func:`pymargin.batch.batch_margin` with the accounts split into ``partitions`` (default:
     2 per worker) computed on the cluster; same result."""
-    import pandas as pd  # type: ignore[import-untyped]
+    from .batch import _batch_input, _result
 
-    from .batch import BatchResult, _frame, venue_risk
-
-    pos = _frame(positions, ("account", "instrument", "size"), "positions")
-    col = _frame(collateral, ("account", "amount"), "collateral")
-    sizes = pd.to_numeric(pos["size"], errors="coerce").to_numpy(dtype=np.float64)
-    if not np.isfinite(sizes).all():
-        raise InvalidInputError(
-            "must be a finite number", "size", int(np.argmax(~np.isfinite(sizes)))
-        )
-    accounts, acc_code = np.unique(pos["account"].to_numpy(), return_inverse=True)
-    names, inst_code = np.unique(pos["instrument"].astype(str).to_numpy(), return_inverse=True)
-    risk = venue_risk(market, list(names), params, currency=currency)
-    order = np.argsort(acc_code, kind="stable")
-    offsets = np.zeros(len(accounts) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(acc_code, minlength=len(accounts)), out=offsets[1:])
-    coll = np.zeros(len(accounts))
-    where = np.searchsorted(accounts, col["account"].to_numpy())
-    np.add.at(coll, where, pd.to_numeric(col["amount"]).to_numpy(dtype=np.float64))
-    inst_sorted = inst_code[order].astype(np.int32)
-    amt_sorted = sizes[order]
+    b = _batch_input(positions, collateral, market, params, currency)
     with _client(client, address) as c:
         parts = partitions or 2 * max(len(c.scheduler_info()["workers"]), 1)
-        shared = c.scatter(risk, broadcast=True)
+        shared = c.scatter(b.risk, broadcast=True)
         futures = []
-        for a, b in _bounds(len(accounts), parts):
-            lo, hi = int(offsets[a]), int(offsets[b])
+        for lo_acc, hi_acc in _bounds(len(b.accounts), parts):
+            lo, hi = int(b.offsets[lo_acc]), int(b.offsets[hi_acc])
             futures.append(
                 c.submit(
                     _batch_part,
                     shared,
-                    offsets[a : b + 1],
-                    inst_sorted[lo:hi],
-                    amt_sorted[lo:hi],
-                    coll[a:b],
+                    b.offsets[lo_acc : hi_acc + 1],
+                    b.instrument[lo:hi],
+                    b.amount[lo:hi],
+                    b.collateral[lo_acc:hi_acc],
                     pure=False,
                 )
             )
         results = c.gather(futures)
     cat = {k: np.concatenate([r[k] for r in results]) for k in results[0]}
-    return BatchResult(
-        accounts,
-        cat["initial_margin"],
-        cat["maintenance_margin"],
-        cat["equity"],
-        cat["ratio"],
-        cat["status"],
-        risk.currency,
-    )
+    return _result(b.accounts, cat, b.risk.currency)
 
 
 def _stress_part(accounts: list[Any], market: Market, scenario: Any) -> list[dict[str, Any]]:

@@ -34,7 +34,8 @@ def test_readme_command_line_examples_run(tmp_path, monkeypatch):
     for line in lines:
         args = line.split()[1:]
         if "-o" in args:  # keep the repository clean
-            args[args.index("-o") + 1] = str(tmp_path / "report.html")
+            i = args.index("-o") + 1
+            args[i] = str(tmp_path / Path(args[i]).name)
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, (line, result.output)
 

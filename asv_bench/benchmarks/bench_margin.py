@@ -38,9 +38,20 @@ class Revaluation:
         rules = np.array([[0, 0.5, 0.25, 0.5, 0.0, 0.30, 0.13, 30.0, 30.0, 1.0]])
         self.out = np.empty((n, self.moves.size))
         self.args = (
-            np.full(n, 3, np.uint8), np.ones(n, np.uint8), self.cp.astype(np.uint8),
-            np.zeros(n, np.int32), self.K, self.F, self.v, self.T, np.zeros(n),
-            self.moves[:, None].copy(), self.vstate, rules, 1, self.out,
+            np.full(n, 3, np.uint8),
+            np.ones(n, np.uint8),
+            self.cp.astype(np.uint8),
+            np.zeros(n, np.int32),
+            self.K,
+            self.F,
+            self.v,
+            self.T,
+            np.zeros(n),
+            self.moves[:, None].copy(),
+            self.vstate,
+            rules,
+            1,
+            self.out,
         )
 
     def time_pymargin(self, n, threads):
