@@ -30,7 +30,15 @@ from .models.deribit_pm import (
 from .models.params import ModelParameterError
 from .pricing import black76_price, inverse_price
 
-__all__ = ["BatchResult", "VenueRisk", "batch_margin", "batch_margin_csr", "venue_risk"]
+__all__ = [
+    "BatchResult",
+    "VenueInput",
+    "VenueRisk",
+    "batch_margin",
+    "batch_margin_csr",
+    "venue_input",
+    "venue_risk",
+]
 
 STATUS = ("healthy", "margin call", "liquidation")
 
@@ -223,24 +231,22 @@ def batch_margin_csr(
 
 
 @dataclass(frozen=True)
-class _BatchInput:
-    """Validated batch input: accounts sorted, positions in CSR order, collateral per account."""
+class VenueInput:
+    """Validated venue input: accounts sorted, instrument names, positions in CSR order
+    (``instrument`` indexes ``instruments``), collateral per account."""
 
     accounts: np.ndarray
-    risk: VenueRisk
+    instruments: list[str]
     offsets: np.ndarray
     instrument: np.ndarray
     amount: np.ndarray
     collateral: np.ndarray
 
 
-def _batch_input(
-    positions: Any,
-    collateral: Any,
-    market: Market,
-    params: DeribitPMParams | None,
-    currency: str | None,
-) -> _BatchInput:
+def venue_input(positions: Any, collateral: Any) -> VenueInput:
+    """Reads and checks a venue's positions (``account``, ``instrument``, ``size``) and
+    collateral (``account``, ``amount``): DataFrames or CSV / Parquet paths. A bad row raises
+    :class:`InvalidInputError` naming the field and the row."""
     import pandas as pd
 
     pos = _frame(positions, ("account", "instrument", "size"), "positions")
@@ -263,12 +269,11 @@ def _batch_input(
     if not known.all():
         raise InvalidInputError("account has no positions", "account", int(np.argmax(~known)))
     np.add.at(coll, where, amounts)
-    risk = venue_risk(market, list(names), params, currency=currency)
     order = np.argsort(acc_code, kind="stable")
     offsets = np.zeros(len(accounts) + 1, dtype=np.int64)
     np.cumsum(np.bincount(acc_code, minlength=len(accounts)), out=offsets[1:])
-    return _BatchInput(
-        accounts, risk, offsets, inst_code[order].astype(np.int32), sizes[order], coll
+    return VenueInput(
+        accounts, list(names), offsets, inst_code[order].astype(np.int32), sizes[order], coll
     )
 
 
@@ -296,9 +301,10 @@ def batch_margin(
     """Every account's S:PM margin. ``positions``: a DataFrame (or a CSV / Parquet path) with
     columns ``account``, ``instrument``, ``size``; ``collateral``: one with ``account`` and
     ``amount`` (accounts without a row have none). Bad rows are named, before any work."""
-    b = _batch_input(positions, collateral, market, params, currency)
-    out = batch_margin_csr(b.risk, b.offsets, b.instrument, b.amount, b.collateral, threads=threads)
-    return _result(b.accounts, out, b.risk.currency)
+    b = venue_input(positions, collateral)
+    risk = venue_risk(market, b.instruments, params, currency=currency)
+    out = batch_margin_csr(risk, b.offsets, b.instrument, b.amount, b.collateral, threads=threads)
+    return _result(b.accounts, out, risk.currency)
 
 
 def _frame(obj: Any, cols: tuple[str, ...], what: str) -> Any:

@@ -5,7 +5,7 @@ the accounts at or under maintenance (MM >= equity) are liquidated, the venue ta
 positions and flattens their net coin delta in the market; dealer accounts (optional) re-hedge
 the delta their options' gamma produced; the net forced flow moves the price through the
 market-impact model; the next round starts at the new price. It stops when a round liquidates
-no one (or after ``max_rounds``).
+no one and moves nothing (``converged``), or after ``max_rounds`` (``converged`` False).
 
 Impact models (``ImpactModel``): square root, dS/S = Y sigma_daily sqrt(|Q| / ADV) in the
 direction of the flow Q (coins; > 0 buying); linear, dS/S = Q / depth. Y = 0 (or infinite
@@ -74,6 +74,7 @@ class CascadeResult:
     liquidated_round: np.ndarray  # int per account, -1 if never
     shortfall: float
     venue_book: np.ndarray  # amounts per instrument taken over by the venue
+    converged: bool = True  # False: stopped at max_rounds with accounts still failing
     details: dict[str, Any] = field(default_factory=dict)
 
     def plot(self, fig: Any = None) -> Any:
@@ -125,6 +126,15 @@ def liquidation_cascade(
     n_acc = len(coll)
     if len(offsets) != n_acc + 1 or offsets[-1] != len(inst) or len(inst) != len(amt0):
         raise InvalidInputError("inconsistent CSR arrays", "offsets")
+    if max_rounds < 1:
+        raise InvalidInputError("must be >= 1", "max_rounds")
+    for name, arr in (("amount", amt0), ("collateral", coll)):
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            raise InvalidInputError("must be a finite number", name, int(np.argmax(bad)))
+    if len(inst) and (inst.min() < 0 or inst.max() >= len(instruments)):
+        bad_row = int(np.argmax((inst < 0) | (inst >= len(instruments))))
+        raise InvalidInputError("index outside instruments", "instrument", bad_row)
     table = market.table
     rows = table.rows(instruments)
     unds = {table.codes[int(c)] for c in table.column("underlying")[rows]}
@@ -146,6 +156,7 @@ def liquidation_cascade(
     move = float(shock)
     dealer_delta_prev: float | None = None
     rounds: list[Round] = []
+    converged = False
     for r in range(max_rounds):
         moved = market.shifted({und: move}, {und: vol_scale})
         risk = venue_risk(moved, instruments, params)
@@ -165,7 +176,8 @@ def liquidation_cascade(
         price = s0 * (1.0 + move)
         if not new.any():
             rounds.append(Round(r, move, price, 0, 0.0, flow, 0.0))
-            if flow == 0.0 or r == max_rounds - 1:
+            if flow == 0.0:
+                converged = True
                 break
         else:
             taken = new[owner]
@@ -182,6 +194,7 @@ def liquidation_cascade(
             )
         step = impact.move(flow)
         if step == 0.0:
+            converged = True
             break
         move = (1.0 + move) * (1.0 + step) - 1.0
         if move <= -1.0:
@@ -195,5 +208,6 @@ def liquidation_cascade(
         liq_round,
         shortfall,
         venue_book,
+        converged,
         {"amounts": amt, "collateral": coll, "risk": risk if rounds else None},
     )

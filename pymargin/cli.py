@@ -647,28 +647,19 @@ def cascade(
     shortfall and amplification."""
 
     def go() -> None:
-        import numpy as np
-
-        from .batch import _frame
+        from .batch import venue_input
         from .cascade import ImpactModel, liquidation_cascade
         from .inputs import read_market
 
         mkt = read_market(market, None if time is None else datetime.fromisoformat(time))
-        pos = _frame(str(positions), ("account", "instrument", "size"), "positions")
-        col = _frame(str(collateral), ("account", "amount"), "collateral")
-        accounts, acc_code = np.unique(pos["account"].to_numpy(), return_inverse=True)
-        names, inst = np.unique(pos["instrument"].astype(str).to_numpy(), return_inverse=True)
-        order = np.argsort(acc_code, kind="stable")
-        offsets = np.concatenate([[0], np.cumsum(np.bincount(acc_code))])
-        coll = np.zeros(len(accounts))
-        np.add.at(coll, np.searchsorted(accounts, col["account"].to_numpy()), col["amount"])
+        v = venue_input(str(positions), str(collateral))
         res = liquidation_cascade(
             mkt,
-            list(names),
-            offsets,
-            inst[order],
-            pos["size"].to_numpy(float)[order],
-            coll,
+            v.instruments,
+            v.offsets,
+            v.instrument,
+            v.amount,
+            v.collateral,
             shock,
             impact=ImpactModel(adv=adv, daily_vol=daily_vol),
         )
@@ -686,11 +677,20 @@ def cascade(
                     "amplification": res.amplification,
                     "shortfall": res.shortfall,
                     "liquidated": int(res.liquidated.sum()),
+                    "converged": res.converged,
                 }
             )
             return
         t = Table(title="Liquidation cascade", title_justify="left")
-        for c in ("round", "move", "price", "liquidated", "notional USD", "flow", "shortfall"):
+        for c in (
+            "round",
+            "move",
+            "price",
+            "liquidated",
+            "notional USD",
+            "flow, coins",
+            "shortfall",
+        ):
             t.add_column(c, justify="right")
         for r in res.rounds:
             t.add_row(
@@ -708,6 +708,11 @@ def cascade(
             f"(amplification {res.amplification:.2f}x); {int(res.liquidated.sum()):,} accounts "
             f"liquidated; shortfall {res.shortfall:,.4f} to be covered by the insurance fund"
         )
+        if not res.converged:
+            Console().print(
+                f"[yellow]stopped after {len(res.rounds)} rounds with accounts still failing "
+                "(raise --max-rounds or check the impact parameters)[/yellow]"
+            )
 
     _run(go)
 

@@ -90,12 +90,13 @@ def batch_margin(
 ) -> Any:
     """:func:`pymargin.batch.batch_margin` with the accounts split into ``partitions`` (default:
     2 per worker) computed on the cluster; same result."""
-    from .batch import _batch_input, _result
+    from .batch import _result, venue_input, venue_risk
 
-    b = _batch_input(positions, collateral, market, params, currency)
+    b = venue_input(positions, collateral)
+    risk = venue_risk(market, b.instruments, params, currency=currency)
     with _client(client, address) as c:
         parts = partitions or 2 * max(len(c.scheduler_info()["workers"]), 1)
-        shared = c.scatter(b.risk, broadcast=True)
+        shared = c.scatter(risk, broadcast=True)
         futures = []
         for lo_acc, hi_acc in _bounds(len(b.accounts), parts):
             lo, hi = int(b.offsets[lo_acc]), int(b.offsets[hi_acc])
@@ -112,7 +113,7 @@ def batch_margin(
             )
         results = c.gather(futures)
     cat = {k: np.concatenate([r[k] for r in results]) for k in results[0]}
-    return _result(b.accounts, cat, b.risk.currency)
+    return _result(b.accounts, cat, risk.currency)
 
 
 def _stress_part(accounts: list[Any], market: Market, scenario: Any) -> list[dict[str, Any]]:

@@ -75,3 +75,29 @@ def test_dealer_gamma_hedging_adds_flow():
     base = liquidation_cascade(M, NAMES, offsets, inst, amt, coll, -0.05)
     with_dealers = liquidation_cascade(M, NAMES, offsets, inst, amt, coll, -0.05, dealers=dealers)
     assert with_dealers.final_move != base.final_move
+
+
+def test_reports_when_it_stops_before_converging():
+    offsets, inst, amt, coll = _venue()
+    full = liquidation_cascade(M, NAMES, offsets, inst, amt, coll, -0.08)
+    assert full.converged and len(full.rounds) > 2
+    cut = liquidation_cascade(M, NAMES, offsets, inst, amt, coll, -0.08, max_rounds=2)
+    assert not cut.converged and len(cut.rounds) == 2
+    assert [r.price for r in cut.rounds] == [r.price for r in full.rounds[:2]]
+
+
+def test_bad_input_is_named():
+    offsets, inst, amt, coll = _venue(50)
+    from pymargin.exceptions import InvalidInputError
+
+    with pytest.raises(InvalidInputError) as e:
+        liquidation_cascade(M, NAMES, offsets, inst, amt, coll, float("nan"))
+    assert e.value.field == "shock"
+    with pytest.raises(InvalidInputError) as e:
+        liquidation_cascade(M, NAMES, offsets[:-1], inst, amt, coll, -0.1)
+    assert e.value.field == "offsets"
+    amt = amt.copy()
+    amt[7] = np.inf
+    with pytest.raises(InvalidInputError) as e:
+        liquidation_cascade(M, NAMES, offsets, inst, amt, coll, -0.1)
+    assert (e.value.field, e.value.index) == ("amount", 7)
