@@ -127,7 +127,10 @@ def venue_risk(
             / (1.0 + np.sign(ext) * pp.price_range)
             * to_settle
         )
-    keys, exp_idx = np.unique(table.column("expiry_key")[rows], return_inverse=True)
+    # roll-shock groups: one per (pair, expiry); pairs sharing an expiry date stay apart
+    group = np.stack([pair_idx.astype(np.int64), table.column("expiry_key")[rows]], axis=1)
+    keys, exp_idx = np.unique(group, axis=0, return_inverse=True)
+    exp_idx = exp_idx.reshape(-1)
     t_key = np.zeros(len(keys))
     und_of_exp = np.zeros(len(keys), dtype=np.int64)
     t_key[exp_idx] = table.column("time")[rows]

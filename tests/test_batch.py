@@ -93,3 +93,28 @@ def test_bad_rows_are_named():
     with pytest.raises(pm.InvalidInputError) as e:
         batch_margin(pos, stranger, M, P)
     assert (e.value.field, e.value.index) == ("account", 5)
+
+
+def test_usdc_pairs_sharing_an_expiry_keep_separate_roll_shocks():
+    """BTC_USDC and ETH_USDC options of the same expiry: each pair's net delta is rolled on
+    its own (a regression: the batch rows once merged them into one expiry group)."""
+    import copy
+
+    from pymargin.market import Market
+
+    eth = demo_market("ETH")
+    both = Market(M.valuation_time, {**M.index, **eth.index}, {**M.marks, **eth.marks})
+    raw = copy.deepcopy(DeribitPMParams.load("2024-06-17").raw)
+    raw["currency_pair"].update(DeribitPMParams.load("2026-02-15").raw["currency_pair"])
+    params = DeribitPMParams.from_model_params(raw)
+    pos = {
+        "BTC_USDC-PERPETUAL": 0.2,
+        "ETH_USDC-PERPETUAL": -3.0,
+        "BTC_USDC-26DEC25-100000-C": -0.3,
+        "ETH_USDC-26DEC25-3000-C": 4.0,
+    }
+    want = deribit_pm_margin(pos, both, params)
+    assert want.roll_shock > 0
+    frame = pd.DataFrame({"account": "a", "instrument": list(pos), "size": list(pos.values())})
+    got = batch_margin(frame, pd.DataFrame({"account": ["a"], "amount": [1e6]}), both, params)
+    assert got.initial_margin[0] == pytest.approx(want.initial_margin, rel=1e-12)
