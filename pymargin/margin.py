@@ -220,7 +220,8 @@ def _currencies(pf: Portfolio, market: Market, acct: Any) -> set[str]:
     out = set(acct.collateral)
     if names:
         table = market.table
-        codes = table.column("settlement_currency")[table.rows(names)]
+        rows = table.rows(names)  # first: it may add rows the column must include
+        codes = table.column("settlement_currency")[rows]
         out |= {table.codes[int(c)] for c in np.unique(codes)}
     return out
 

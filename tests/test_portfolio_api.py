@@ -97,3 +97,20 @@ def test_aggregate_over_cached_risk_arrays():
     with pytest.raises(pm.InvalidInputError) as e:
         pm.risk.aggregate(risk, np.array([0, 200]), np.array([1.0, 1.0]))
     assert (e.value.field, e.value.index) == ("index", 1)
+
+
+def test_cross_margin_of_instruments_new_to_the_market_table():
+    """X:PM with positions the snapshot's table has not seen yet (linear instruments priced
+    from the smile): a regression, the settlement column was read before the rows existed."""
+    from pymargin.demo import demo_market
+
+    market = demo_market("BTC")
+    pos = {
+        "BTC_USDC-26DEC25-100000-C": -2.0,
+        "BTC_USDC-PERPETUAL": 1.0,
+        "BTC-26DEC25-90000-P": -1.0,
+    }
+    r = pm.margin(pos, market, pm.MarginModel.DERIBIT_XPM, collateral={"BTC": 1.0})
+    again = pm.margin(pos, market, pm.MarginModel.DERIBIT_XPM, collateral={"BTC": 1.0})
+    assert r.currency == "usd" and r.initial_margin > 0
+    assert again.initial_margin == r.initial_margin
