@@ -17,8 +17,10 @@ if TYPE_CHECKING:
     from .portfolio import Portfolio
 
 __all__ = [
+    "plot_cost_frequency",
     "plot_greeks",
     "plot_liquidation_surface",
+    "plot_margin_before_after",
     "plot_pnl_distribution",
     "plot_pnl_profile",
     "plot_risk_matrix",
@@ -202,4 +204,51 @@ def plot_liquidation_surface(surface: dict[str, Any], ax: Any = None) -> Any:
     ax.set_ylabel("implied vol factor")
     ax.set_title("maintenance margin / margin balance (>= 1: liquidation)", fontsize=9)
     ax.figure.colorbar(im, ax=ax, fraction=0.03)
+    return ax
+
+
+def plot_margin_before_after(result: Any, ax: Any = None) -> Any:
+    """IM before and after an optimiser's trade (an ``OptimizationResult``), with the trading
+    cost stacked on the after bar."""
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 3.5))
+    ccy = result.currency.upper()
+    ax.bar(
+        ["before", "after"],
+        [result.margin_before, result.verified_margin],
+        color=["#999999", "#1f77b4"],
+    )
+    ax.bar(
+        ["after"],
+        [result.trading_cost],
+        bottom=[result.verified_margin],
+        color="#d62728",
+        label="trading cost",
+    )
+    ax.set_ylabel(f"initial margin ({ccy})")
+    ax.set_title(f"{result.model.name}: {result.margin_released:,.4g} {ccy} released", fontsize=9)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_cost_frequency(simulations: Any, ax: Any = None) -> Any:
+    """Rebalancing policies (``compare_policies`` results): expected cost against the hedge
+    error each leaves, simulated (points, with 2 standard errors) and analytic (crosses)."""
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 4))
+    for s in simulations:
+        ax.errorbar(s.hedge_error_std, s.cost_mean, yerr=2 * s.cost_se, fmt="o", ms=4)
+        ax.plot(s.analytic.hedge_error_std, s.analytic.expected_cost, "kx", ms=6)
+        ax.annotate(
+            s.policy,
+            (s.hedge_error_std, s.cost_mean),
+            fontsize=7,
+            xytext=(4, 4),
+            textcoords="offset points",
+        )
+    ax.set_xlabel("hedge error std (USD)")
+    ax.set_ylabel("expected rebalancing cost (USD)")
+    ax.set_title("cost against residual risk (o simulated, x analytic)", fontsize=9)
     return ax
