@@ -29,6 +29,11 @@ app = typer.Typer(
 err = Console(stderr=True)
 
 
+def _out() -> Console:
+    """Standard output, at least 120 columns (the tables need the width)."""
+    return Console(width=max(Console().width, 120))
+
+
 class Model(str, enum.Enum):
     deribit_pm = "deribit-pm"
     deribit_xpm = "deribit-xpm"
@@ -164,7 +169,7 @@ def margin(
             out["scenarios"] = dict(zip(res.scenario_labels, res.scenario_pnl.tolist()))
             _print_json(out)
             return
-        con = Console()
+        con = _out()
         t = Table(title=f"{chosen.value} margin ({res.currency.upper()})", title_justify="left")
         t.add_column("")
         t.add_column("value", justify="right")
@@ -220,7 +225,7 @@ def greeks(
             row(u, e, v)
         for u, v in g.by_underlying.items():
             row(f"[bold]{u}[/bold]", "total", v)
-        Console().print(t)
+        _out().print(t)
 
     _run(go)
 
@@ -261,7 +266,7 @@ def compare(
                     f"{r['available_funds_usd']:,.0f}",
                     f"{r['mm_ratio']:.1%}",
                 )
-        Console().print(t)
+        _out().print(t)
 
     _run(go)
 
@@ -339,7 +344,7 @@ def whatif(
                 f"{r.im_after:,.6g}",
                 f"{r.available_after:,.6g} {r.currency.upper()}",
             )
-        Console().print(t)
+        _out().print(t)
 
     _run(go)
 
@@ -369,7 +374,7 @@ def report(
                 progress.update(task, description=what)
 
             write_report(pf, mkt, output, collateral=read_collateral(collateral), progress=step)
-        Console().print(f"wrote {output}")
+        _out().print(f"wrote {output}")
 
     _run(go)
 
@@ -449,7 +454,7 @@ def var_cmd(
         if r.scenario:
             t.add_row("scenario at the VaR", r.scenario)
             t.add_row("worst scenario", r.worst)
-        Console().print(t)
+        _out().print(t)
 
     _run(go)
 
@@ -510,12 +515,12 @@ def stress(
         for sc, pnl in results[:top]:
             moves = ", ".join(f"{u.split('_')[0]} {m:+.1%}" for u, m in sc.moves.items())
             t.add_row(sc.name, f"{pnl:,.0f}", moves, sc.source[:60])
-        Console().print(t)
+        _out().print(t)
         for d, r in reverse.items():
             if r["move"] is None:
-                Console().print(f"reverse stress ({d}): no move within range exhausts the equity")
+                _out().print(f"reverse stress ({d}): no move within range exhausts the equity")
             else:
-                Console().print(
+                _out().print(
                     f"reverse stress ({d}): equity {r['equity_usd']:,.0f} USD is gone at a spot "
                     f"move of {r['move']:+.1%} (implied vols x{r['vol_scale']:.2f})"
                 )
@@ -561,7 +566,7 @@ def liquidation(
                 }
             )
             return
-        con = Console()
+        con = _out()
         con.print(
             f"status: [bold]{status.status.value}[/bold]; margin balance "
             f"{status.margin_balance_usd:,.0f} USD, IM {status.initial_margin_usd:,.0f}, "
@@ -621,7 +626,7 @@ def venue(
         if as_json:
             _print_json(summary)
             return
-        Console().print(
+        _out().print(
             f"{summary['accounts']:,} accounts ({res.currency.upper()}): "
             + ", ".join(f"{v:,} {k}" for k, v in counts.items())
             + f"; IM total {summary['initial_margin_total']:,.4f}, MM total "
@@ -702,16 +707,373 @@ def cascade(
                 f"{r.flow_coins:+,.1f}",
                 f"{r.shortfall:,.4f}",
             )
-        Console().print(t)
-        Console().print(
+        _out().print(t)
+        _out().print(
             f"final move {res.final_move:+.2%} from a {shock:+.1%} shock "
             f"(amplification {res.amplification:.2f}x); {int(res.liquidated.sum()):,} accounts "
             f"liquidated; shortfall {res.shortfall:,.4f} to be covered by the insurance fund"
         )
         if not res.converged:
-            Console().print(
+            _out().print(
                 f"[yellow]stopped after {len(res.rounds)} rounds with accounts still failing "
                 "(raise --max-rounds or check the impact parameters)[/yellow]"
+            )
+
+    _run(go)
+
+
+def _floats(spec: str, field: str) -> list[float]:
+    from .exceptions import InvalidInputError
+
+    out = []
+    for row, part in enumerate(spec.split(",")):
+        try:
+            out.append(float(part))
+        except ValueError:
+            raise InvalidInputError(f"not a number: {part!r}", field, row) from None
+    return out
+
+
+def _underlying_of(pf: Any, mkt: Any) -> str:
+    from .var import _underlyings
+
+    return _underlyings(pf, mkt)[0]
+
+
+@app.command()
+def hedge(
+    positions: PositionsArg,
+    market: MarketOpt,
+    target: Annotated[float, typer.Option(help="target delta, coins")] = 0.0,
+    horizon_days: Annotated[float, typer.Option(help="carry horizon, days")] = 7.0,
+    funding_rate: Annotated[float, typer.Option(help="perpetual funding, a year")] = 0.0,
+    band: Annotated[float | None, typer.Option(help="delta band (coins) for drift")] = None,
+    time: TimeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delta-hedge suggestions (perpetual or futures), cheapest first: fees, spread, carry."""
+
+    def go() -> None:
+        from .enums import Greek
+        from .hedging import delta_hedge, drift
+
+        pf, mkt = _inputs(positions, market, time)
+        sug = delta_hedge(
+            pf, mkt, target=target, horizon_days=horizon_days, funding_rate=funding_rate
+        )
+        drifts = drift(pf, mkt, {Greek.DELTA: (target, band)}) if band is not None else []
+        if as_json:
+            _print_json(
+                {
+                    "suggestions": [dict(s.__dict__, cost=s.cost) for s in sug],
+                    "drift": [dict(d.__dict__, excess=d.excess) for d in drifts],
+                }
+            )
+            return
+        tab = Table(
+            title=f"Delta hedges to {target:+g} coins (USD costs, {horizon_days:g} days)",
+            title_justify="left",
+        )
+        for c in ("instrument", "size", "delta before", "fees", "spread", "carry", "roll", "cost"):
+            tab.add_column(c, justify="left" if c == "instrument" else "right")
+        for s in sug:
+            tab.add_row(
+                s.instrument,
+                f"{s.size:+,.3f}",
+                f"{s.delta_before:+,.3f}",
+                f"{s.fees:,.2f}",
+                f"{s.spread:,.2f}",
+                f"{s.carry:+,.2f}",
+                f"{s.roll:,.2f}",
+                f"{s.cost:,.2f}",
+            )
+        _out().print(tab)
+        for d in drifts:
+            state = "[red]outside[/red]" if d.breached else "inside"
+            _out().print(
+                f"{d.underlying} delta {d.value:+.3f} is {state} its band {d.target:+g} "
+                f"+- {d.band:g}"
+            )
+
+    _run(go)
+
+
+@app.command()
+def optimize(
+    positions: PositionsArg,
+    market: MarketOpt,
+    candidates: Annotated[
+        str | None, typer.Option(help="comma-separated instruments (default: listed ones)")
+    ] = None,
+    model: Annotated[Model, typer.Option(help="deribit-pm, paradex-pm or finra-pm")] = (
+        Model.deribit_pm
+    ),
+    max_size: Annotated[float, typer.Option(help="largest buy or sell per candidate")] = 50.0,
+    delta_range: Annotated[str | None, typer.Option(help="net delta after, LO:HI coins")] = None,
+    budget: Annotated[float | None, typer.Option(help="cash the trade may use")] = None,
+    lot: Annotated[float | None, typer.Option(help="trade whole lots (MILP)")] = None,
+    with_cost: Annotated[
+        bool, typer.Option("--with-cost", help="minimise margin + trading cost")
+    ] = False,
+    plot: Annotated[Path | None, typer.Option(help="margin before/after chart (PNG)")] = None,
+    time: TimeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The trade that minimises initial margin (a linear programme), re-margined by the
+    ordinary engine."""
+
+    def go() -> None:
+        from .exceptions import InvalidInputError
+        from .margin import MarginModel
+        from .optimize import Objective, default_candidates, minimize_margin
+
+        pf, mkt = _inputs(positions, market, time)
+        chosen = MarginModel(model.value.replace("-", "_"))
+        if candidates:
+            names = [c.strip() for c in candidates.split(",") if c.strip()]
+        else:
+            names = default_candidates(mkt, _underlying_of(pf, mkt))
+        rng = None
+        if delta_range:
+            lo_hi = delta_range.split(":")
+            if len(lo_hi) != 2:
+                raise InvalidInputError("expected LO:HI", "delta_range")
+            lo, hi = _floats(",".join(lo_hi), "delta_range")
+            rng = (lo, hi)
+        with Console(stderr=True).status("solving the margin programme"):
+            res = minimize_margin(
+                pf,
+                mkt,
+                names,
+                chosen,
+                objective=Objective.MARGIN_PLUS_COST if with_cost else Objective.MARGIN,
+                budget=budget,
+                delta_range=rng,
+                max_buy=max_size,
+                max_sell=max_size,
+                lot=lot,
+            )
+        if plot is not None:
+            import matplotlib.pyplot as plt
+
+            res.plot().figure.savefig(plot, dpi=110, bbox_inches="tight")
+            plt.close("all")
+        out = {
+            "model": chosen.value,
+            "currency": res.currency,
+            "margin_before": res.margin_before,
+            "margin_after": res.margin_after,
+            "verified_margin": res.verified_margin,
+            "trading_cost": res.trading_cost,
+            "premium": res.premium,
+            "trades": res.trades,
+            "delta_after": res.delta_after,
+            "candidates": len(names),
+            "seconds": res.solve_seconds,
+        }
+        if as_json:
+            _print_json(out)
+            return
+        ccy = res.currency.upper()
+        tab = Table(title=f"Margin-minimising trade ({chosen.value})", title_justify="left")
+        tab.add_column("instrument")
+        tab.add_column("size", justify="right")
+        for k, v in sorted(res.trades.items(), key=lambda kv: -abs(kv[1])):
+            tab.add_row(k, f"{v:+,.4f}")
+        _out().print(tab)
+        _out().print(
+            f"IM {res.margin_before:,.6g} -> {res.verified_margin:,.6g} {ccy} (programme "
+            f"{res.margin_after:,.6g}); trading cost {res.trading_cost:,.6g}, premium "
+            f"{res.premium:+,.6g} {ccy}; {len(names)} candidates, {res.solve_seconds:.2f} s"
+        )
+
+    _run(go)
+
+
+@app.command()
+def protect(
+    positions: PositionsArg,
+    market: MarketOpt,
+    max_loss: Annotated[float, typer.Option(help="largest loss allowed, USD")],
+    time: TimeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The cheapest put / put-spread overlay that caps the loss in the historical crashes."""
+
+    def go() -> None:
+        from .optimize import protect as solve
+        from .stress import historical_scenarios
+
+        pf, mkt = _inputs(positions, market, time)
+        und = _underlying_of(pf, mkt)
+        crashes = [
+            s for s in historical_scenarios((und.split("_")[0],)) if s.moves.get(und, 0.0) < 0
+        ]
+        res = solve(pf, mkt, crashes, max_loss)
+        if as_json:
+            _print_json(res.__dict__)
+            return
+        tab = Table(title="Protective overlay", title_justify="left")
+        tab.add_column("structure")
+        tab.add_column("count", justify="right")
+        for name, n in res.structures:
+            tab.add_row(name, f"{n:,.3f}")
+        _out().print(tab)
+        loss = Table(title="Loss by crash (USD)", title_justify="left")
+        for c in ("scenario", "before", "after"):
+            loss.add_column(c, justify="left" if c == "scenario" else "right")
+        for k in res.loss_before:
+            loss.add_row(k, f"{res.loss_before[k]:,.0f}", f"{res.loss_after[k]:,.0f}")
+        _out().print(loss)
+        _out().print(f"premium {res.premium:,.0f} USD (at the ask, fees included)")
+
+    _run(go)
+
+
+@app.command("hedge-cost")
+def hedge_cost(
+    positions: PositionsArg,
+    market: MarketOpt,
+    realised_vol: Annotated[float, typer.Option(help="realised volatility, e.g. 0.5")],
+    horizon_days: Annotated[float, typer.Option(help="horizon, days")] = 1.0,
+    intervals: Annotated[str, typer.Option(help="time policies, hours")] = "0.5,1,2,4,8",
+    bands: Annotated[str, typer.Option(help="band policies, coins of delta")] = "",
+    paths: Annotated[int, typer.Option(help="Monte Carlo paths")] = 2000,
+    plot: Annotated[Path | None, typer.Option(help="cost vs risk chart (PNG)")] = None,
+    time: TimeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The cost of keeping the book delta-hedged: rebalancing policies by cost and residual
+    risk, analytic and simulated on Monte Carlo paths."""
+
+    def go() -> None:
+        from .hedging import BandPolicy, TimePolicy, compare_policies
+
+        pf, mkt = _inputs(positions, market, time)
+        pols: list[Any] = [TimePolicy(h) for h in _floats(intervals, "intervals")]
+        if bands:
+            pols += [BandPolicy(b) for b in _floats(bands, "bands")]
+        with Console(stderr=True).status("simulating rebalancing"):
+            sims = compare_policies(
+                pf,
+                mkt,
+                pols,
+                realised_vol=realised_vol,
+                horizon_days=horizon_days,
+                paths=paths,
+                underlying=_underlying_of(pf, mkt),
+            )
+        if plot is not None:
+            import matplotlib.pyplot as plt
+
+            from .plots import plot_cost_frequency
+
+            plot_cost_frequency(sims).figure.savefig(plot, dpi=110, bbox_inches="tight")
+            plt.close("all")
+        rows: list[dict[str, Any]] = [
+            {
+                "policy": s.policy,
+                "cost_mc": s.cost_mean,
+                "cost_mc_se": s.cost_se,
+                "cost_analytic": s.analytic.expected_cost,
+                "hedge_error_mc": s.hedge_error_std,
+                "hedge_error_analytic": s.analytic.hedge_error_std,
+                "trades_mc": s.trades_mean,
+                "trades_analytic": s.analytic.expected_trades,
+                "pnl_mean": s.pnl_mean,
+            }
+            for s in sims
+        ]
+        if as_json:
+            _print_json(rows)
+            return
+        a = sims[0].analytic
+        tab = Table(
+            title=f"Re-hedging {a.underlying} over {horizon_days:g} days at {realised_vol:.0%} "
+            f"realised vol (USD; cash gamma {a.cash_gamma:,.0f})",
+            title_justify="left",
+        )
+        for c in ("policy", "cost MC", "cost analytic", "error MC", "error analytic", "trades"):
+            tab.add_column(c, justify="left" if c == "policy" else "right")
+        for r in rows:
+            tab.add_row(
+                str(r["policy"]),
+                f"{r['cost_mc']:,.1f} +- {2 * r['cost_mc_se']:,.1f}",
+                f"{r['cost_analytic']:,.1f}",
+                f"{r['hedge_error_mc']:,.0f}",
+                f"{r['hedge_error_analytic']:,.0f}",
+                f"{r['trades_mc']:.1f}",
+            )
+        _out().print(tab)
+        _out().print(
+            f"expected gamma P&L {a.gamma_pnl:+,.0f}, theta {a.theta_pnl:+,.0f} USD over the "
+            "horizon (before costs)"
+        )
+
+    _run(go)
+
+
+@app.command()
+def venues(
+    accounts: Annotated[Path, typer.Argument(help="JSON: accounts (and placements) per venue")],
+    market: MarketOpt,
+    time: TimeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cross-venue margin: each venue under its own model, the unified portfolio's margin, and
+    (when the file has placements) where to put them to minimise the total."""
+
+    def go() -> None:
+        from .crossvenue import allocate, cross_venue_view
+        from .inputs import read_market, read_venues
+
+        when = None if time is None else datetime.fromisoformat(time)
+        mkt = read_market(market, when)
+        accts, places = read_venues(accounts)
+        view = cross_venue_view(accts, mkt)
+        alloc = allocate(accts, mkt, places) if places else None
+        if as_json:
+            out: dict[str, Any] = {
+                "venues": [v.__dict__ for v in view.venues],
+                "total_im_usd": view.total_im_usd,
+                "unified_model": view.unified_model.value,
+                "unified_im_usd": view.unified_im_usd,
+                "net_delta": view.net_delta,
+            }
+            if alloc is not None:
+                out["allocation"] = alloc.allocation
+                out["allocated_im_usd"] = alloc.verified_total_im_usd
+                out["single_venue_usd"] = alloc.single_venue_usd
+            _print_json(out)
+            return
+        tab = Table(title="Margin by venue (USD)", title_justify="left")
+        for c in ("venue", "model", "IM", "MM", "collateral", "excess"):
+            tab.add_column(c, justify="left" if c in ("venue", "model") else "right")
+        for v in view.venues:
+            tab.add_row(
+                v.venue,
+                v.model.value,
+                f"{v.im_usd:,.0f}",
+                f"{v.mm_usd:,.0f}",
+                f"{v.collateral_usd:,.0f}",
+                f"{v.excess_usd:,.0f}",
+            )
+        _out().print(tab)
+        _out().print(
+            f"sum of venues {view.total_im_usd:,.0f} USD; one {view.unified_model.value} "
+            f"account {view.unified_im_usd:,.0f} USD"
+        )
+        if alloc is not None:
+            pt = Table(title="Placement across venues (coins)", title_justify="left")
+            pt.add_column("placement")
+            pt.add_column("venues")
+            for name, where in alloc.allocation.items():
+                pt.add_row(name, ", ".join(f"{v} {q:+,.3f}" for v, q in where.items()))
+            _out().print(pt)
+            singles = ", ".join(f"all on {k} {v:,.0f}" for k, v in alloc.single_venue_usd.items())
+            _out().print(
+                f"total IM {alloc.total_before_usd:,.0f} before, "
+                f"{alloc.verified_total_im_usd:,.0f} USD after ({singles})"
             )
 
     _run(go)

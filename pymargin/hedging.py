@@ -319,7 +319,7 @@ class _Book:
         from .pricing import black76_greeks
 
         s = np.asarray(s, dtype=np.float64)
-        v = np.zeros(s.shape)
+        v = self.linear_delta * (s - self.spot)  # futures and perpetuals: P&L since now
         d = np.full(s.shape, self.linear_delta)
         gm = np.zeros(s.shape)
         for i in range(len(self.strike)):
@@ -685,7 +685,7 @@ def min_variance_hedge(
     market: Market,
     hedges: Sequence[str],
     *,
-    estimator: CovarianceEstimator = CovarianceEstimator.LEDOIT_WOLF,
+    estimator: CovarianceEstimator = CovarianceEstimator.SAMPLE,
     start: str | None = None,
     end: str | None = None,
 ) -> MinVarianceHedge:
@@ -741,7 +741,7 @@ def mean_variance_frontier(
     expected_pnl: Mapping[str, float],
     *,
     book_expected_pnl: float | None = None,
-    estimator: CovarianceEstimator = CovarianceEstimator.LEDOIT_WOLF,
+    estimator: CovarianceEstimator = CovarianceEstimator.SAMPLE,
     points: int = 25,
     span: float = 3.0,
     start: str | None = None,

@@ -40,6 +40,7 @@ __all__ = [
     "read_market",
     "read_params",
     "read_positions",
+    "read_venues",
 ]
 
 
@@ -236,3 +237,55 @@ def read_params(path: str | None) -> DeribitPMParams | None:
         return DeribitPMParams.from_model_params(doc["model_params"], str(p))
     except PymarginError as e:
         raise FileInputError(str(path), e) from None
+
+
+def read_venues(path: str | Path) -> tuple[list[Any], list[Any]]:
+    """A cross-venue file: ``{"accounts": [{"name", "model" ("deribit-pm", "paradex-pm",
+    "finra-pm", "deribit-xpm", ...), "currency", "positions" {instrument: size}, "collateral"
+    {currency: amount}, "haircuts" {currency: fraction}}, ...], "placements": [{"name",
+    "size", "venues" {venue: instrument}}, ...]}`` (placements optional)."""
+    from .crossvenue import Placement, VenueAccount
+    from .margin import MarginModel
+
+    p = _open(path)
+    doc = _load_json(p)
+    try:
+        if not isinstance(doc, dict) or not isinstance(doc.get("accounts"), list):
+            raise InvalidInputError("expected an object with an 'accounts' list", "accounts")
+        accounts = []
+        for row, a in enumerate(doc["accounts"]):
+            if not isinstance(a, dict) or "name" not in a or "model" not in a:
+                raise InvalidInputError("each account needs 'name' and 'model'", "accounts", row)
+            try:
+                model = MarginModel(str(a["model"]).replace("-", "_"))
+            except ValueError:
+                raise InvalidInputError(
+                    f"unknown model {a['model']!r}", "accounts.model", row
+                ) from None
+            for key in ("positions", "collateral", "haircuts"):
+                if not isinstance(a.get(key, {}), dict):
+                    raise InvalidInputError("must be an object", f"accounts.{key}", row)
+            accounts.append(
+                VenueAccount(
+                    str(a["name"]),
+                    model,
+                    {str(k): v for k, v in a.get("positions", {}).items()},
+                    {str(k).upper(): v for k, v in a.get("collateral", {}).items()},
+                    {str(k).upper(): v for k, v in a.get("haircuts", {}).items()},
+                    currency=a.get("currency"),
+                )
+            )
+        places = []
+        for row, q in enumerate(doc.get("placements", [])):
+            if not isinstance(q, dict) or not {"name", "size", "venues"} <= set(q):
+                raise InvalidInputError(
+                    "each placement needs 'name', 'size' and 'venues'", "placements", row
+                )
+            if not isinstance(q["size"], (int, float)) or not isinstance(q["venues"], dict):
+                raise InvalidInputError("size a number, venues an object", "placements", row)
+            places.append(Placement(str(q["name"]), float(q["size"]), dict(q["venues"])))
+    except FileInputError:
+        raise
+    except PymarginError as e:
+        raise FileInputError(str(path), e) from None
+    return accounts, places

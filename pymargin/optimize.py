@@ -50,6 +50,7 @@ __all__ = [
     "Pieces",
     "ProtectionResult",
     "SumOf",
+    "default_candidates",
     "evaluate",
     "margin_program",
     "minimize_margin",
@@ -508,6 +509,42 @@ def _finra_program(
     )
 
 
+def default_candidates(
+    market: Market,
+    underlying: str = "BTC_USD",
+    *,
+    max_days: float = 120.0,
+    moneyness: tuple[float, float] = (0.7, 1.3),
+    settlement: Settlement = Settlement.INVERSE,
+) -> list[str]:
+    """Hedging candidates listed in ``market``: the perpetual and futures of ``underlying``,
+    and its options expiring within ``max_days`` with strikes within ``moneyness`` x index,
+    of one settlement kind."""
+    from .instruments import parse_instrument
+
+    index = market.index_price(underlying)
+    out: list[str] = []
+    for name in market.marks:
+        try:
+            inst = parse_instrument(name)
+        except InvalidInputError:
+            continue
+        if inst.underlying != underlying or inst.settlement is not settlement:
+            continue
+        if inst.kind is InstrumentKind.OPTION:
+            assert inst.strike is not None
+            days = inst.time_to_expiry(market.valuation_time) * 365.0
+            if not (0 < days <= max_days):
+                continue
+            if not (moneyness[0] * index <= inst.strike <= moneyness[1] * index):
+                continue
+        out.append(name)
+    perp = f"{underlying.split('_')[0]}-PERPETUAL"
+    if settlement is Settlement.INVERSE and perp not in out:
+        out.insert(0, perp)
+    return out
+
+
 # --- minimising margin ---------------------------------------------------------------------------
 
 
@@ -645,7 +682,7 @@ def minimize_margin(
     if objective is Objective.MARGIN:
         # second stage: the cheapest trade among those reaching the optimal margin
         best = float(lp.objective(g, a) @ first) + const
-        tol = 1e-9 * max(1.0, abs(best))
+        tol = 1e-11 * max(1.0, abs(best), abs(margin_before))
         lp.add(g, [a], np.array([best - const + tol]))
         reg = 1e-9 * (1.0 + float(cost_vec.mean()))  # ties: the smallest trade
         second = _solve(lp, cost_vec + reg, {}, bounds_hi, lots is not None, time_limit)
@@ -657,6 +694,10 @@ def minimize_margin(
     x = np.where(np.abs(x) < 1e-12 * np.maximum(1.0, np.abs(x).max(initial=0.0)), 0.0, x)
     if lots is not None:
         x = np.round(np.round(x / scale) * scale, 12)
+    for i, c in enumerate(cands):  # a position closed to solver precision is closed exactly
+        held = prog.positions.get(c, 0.0)
+        if held and abs(held + x[i]) <= 1e-7 * max(1.0, abs(held)):
+            x[i] = -held
     trades = {c: float(q) for c, q in zip(cands, x) if q != 0.0}
     after = prog.margin(x)
     verified = prog.verified_margin(x)
@@ -718,7 +759,11 @@ def _solve(
             b_ub=b if A.shape[0] else None,
             bounds=np.stack([lo, up], axis=1),
             method="highs",
-            options={"time_limit": time_limit},
+            options={
+                "time_limit": time_limit,
+                "primal_feasibility_tolerance": 1e-10,
+                "dual_feasibility_tolerance": 1e-10,
+            },
         )
     if res.status == 2:
         raise NoSolutionError("no trade satisfies the constraints", "constraints")

@@ -176,3 +176,75 @@ def test_venue_and_cascade_commands(tmp_path):
     assert len(pd.read_parquet(out)) == 300
     c = json.loads(run("cascade", pos, col, "-m", "demo:BTC", "--shock", "-0.08", "--json").stdout)
     assert c["final_move"] <= -0.08 and c["liquidated"] >= summary["status"]["liquidation"]
+
+
+def test_hedging_optimisation_and_cross_venue_commands(tmp_path):
+    from pymargin.demo import demo_market
+    from pymargin.optimize import minimize_margin
+
+    r = run("hedge", str(BOOK), "-m", "demo:BTC", "--band", "0.5", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["suggestions"][0]["cost"] <= out["suggestions"][-1]["cost"]
+    assert out["drift"][0]["breached"] in (True, False)
+    cands = "BTC-PERPETUAL,BTC-26DEC25,BTC-26DEC25-80000-P,BTC-26DEC25-110000-C"
+    png = tmp_path / "opt.png"
+    r = run(
+        "optimize",
+        str(BOOK),
+        "-m",
+        "demo:BTC",
+        "--candidates",
+        cands,
+        "--max-size",
+        "20",
+        "--plot",
+        str(png),
+        "--json",
+    )
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    import pymargin as pm
+
+    want = minimize_margin(
+        pm.Portfolio.from_csv(BOOK),
+        demo_market("BTC"),
+        cands.split(","),
+        max_buy=20.0,
+        max_sell=20.0,
+    )
+    assert out["verified_margin"] == pytest.approx(want.verified_margin, rel=1e-9, abs=1e-9)
+    assert out["verified_margin"] < out["margin_before"] and png.stat().st_size > 5000
+    r = run("protect", str(BOOK), "-m", "demo:BTC", "--max-loss", "150000", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert max(out["loss_after"].values()) <= 150000 * (1 + 1e-9)
+    r = run(
+        "hedge-cost",
+        str(BOOK),
+        "-m",
+        "demo:BTC",
+        "--realised-vol",
+        "0.5",
+        "--intervals",
+        "1,4",
+        "--bands",
+        "0.5",
+        "--paths",
+        "500",
+        "--json",
+    )
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert [x["policy"] for x in rows] == ["every 1 h", "every 4 h", "band +-0.5"]
+    assert rows[0]["cost_mc"] > rows[1]["cost_mc"]
+    r = run("venues", str(ROOT / "examples" / "venues.json"), "-m", "demo:BTC", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["allocated_im_usd"] < out["total_im_usd"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"accounts": [{"name": "a", "model": "nope"}]}))
+    r = run("venues", str(bad), "-m", "demo:BTC")
+    assert r.exit_code == 2 and "accounts.model[0]" in r.output and "bad.json" in r.output
+    r = run("hedge-cost", str(BOOK), "-m", "demo:BTC", "--realised-vol", "0.5", "--intervals", "x")
+    assert r.exit_code == 2 and "intervals[0]" in r.output
