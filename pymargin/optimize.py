@@ -626,8 +626,9 @@ def minimize_margin(
     ``budget``: the most cash the trade may consume (premium paid at the ask minus premium
     received at the bid, plus costs). ``delta_range``: net coin delta after the trade, for every
     underlying or per underlying. ``max_buy`` / ``max_sell``: size limits per candidate (coins;
-    0 forbids that side). ``lot``: trade in whole multiples (a MILP). The solution is
-    re-margined by the ordinary engine (``verified_margin``)."""
+    0 forbids that side). ``lot``: trade in whole multiples (a MILP; with
+    ``Objective.MARGIN`` it returns one margin-minimising trade, not necessarily the cheapest).
+    The solution is re-margined by the ordinary engine (``verified_margin``)."""
     import time
 
     from .costs import CostModel
@@ -675,20 +676,22 @@ def minimize_margin(
         cash = np.concatenate([(prog.value + unit_cost) * scale, (-prog.value + unit_cost) * scale])
         lp.add(cash, [{}], np.array([float(budget)]))
     bounds_hi = np.concatenate([hi_buy / scale, hi_sell / scale])
-    w_cost = 1.0 if objective is Objective.MARGIN_PLUS_COST else 0.0
     t0 = time.perf_counter()
-    first = _solve(lp, g + w_cost * cost_vec, a, bounds_hi, lots is not None, time_limit)
-    status = "optimal"
-    if objective is Objective.MARGIN:
+    integer = lots is not None
+    if objective is Objective.MARGIN and integer:
+        # the MILP's second stage (cheapest trade at the optimal margin) is hard for branch and
+        # bound, and a small cost weight stalls its gap: with lots, one margin-minimising trade
+        sol, status = _solve(lp, g, a, bounds_hi, True, time_limit)
+    elif objective is Objective.MARGIN:
+        first, status = _solve(lp, g, a, bounds_hi, False, time_limit)
         # second stage: the cheapest trade among those reaching the optimal margin
         best = float(lp.objective(g, a) @ first) + const
         tol = 1e-11 * max(1.0, abs(best), abs(margin_before))
         lp.add(g, [a], np.array([best - const + tol]))
         reg = 1e-9 * (1.0 + float(cost_vec.mean()))  # ties: the smallest trade
-        second = _solve(lp, cost_vec + reg, {}, bounds_hi, lots is not None, time_limit)
-        sol = second
+        sol, status = _solve(lp, cost_vec + reg, {}, bounds_hi, False, time_limit)
     else:
-        sol = first
+        sol, status = _solve(lp, g + cost_vec, a, bounds_hi, integer, time_limit)
     seconds = time.perf_counter() - t0
     x = sol[:n] * scale - sol[n : 2 * n] * scale
     x = np.where(np.abs(x) < 1e-12 * np.maximum(1.0, np.abs(x).max(initial=0.0)), 0.0, x)
@@ -735,7 +738,7 @@ def _solve(
     hi: np.ndarray,
     integer: bool,
     time_limit: float,
-) -> np.ndarray:
+) -> tuple[np.ndarray, str]:
     import scipy.optimize as so
 
     A, b = lp.matrices()
@@ -771,7 +774,7 @@ def _solve(
         raise NoSolutionError("unbounded: add size limits", "max_buy")
     if res.x is None or res.status not in (0, 1):
         raise NoSolutionError(f"HiGHS stopped: {res.message}", "optimizer")
-    return np.asarray(res.x)
+    return np.asarray(res.x), "optimal" if res.status == 0 else f"best found ({res.message})"
 
 
 # --- portfolio protection ------------------------------------------------------------------------
