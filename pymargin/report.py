@@ -1,6 +1,7 @@
 """A self-contained HTML report for a portfolio: summary, margin breakdown, risk matrix, P&L
-profile, Greeks and the comparison of margin modes, plots embedded as PNG (no external files,
-no scripts)."""
+profile, Greeks, the comparison of margin modes and hedging (delta-hedge costs, the
+margin-minimising futures hedge, the cost of re-hedging by frequency), plots embedded as PNG
+(no external files, no scripts)."""
 
 from __future__ import annotations
 
@@ -71,6 +72,8 @@ def report_html(
     risk_png = _png(plot_risk_matrix(pm_res).figure)
     profile_png = _png(plot_pnl_profile(portfolio, market, margin=pm_res.initial_margin).figure)
     greeks_png = _png(plot_greeks(greeks))
+    step("hedging")
+    hedging = _hedging_section(portfolio, market)
     step("HTML")
     positions = _table(
         ["instrument", "size"], [[n, f"{s:+g}"] for n, s in portfolio.positions.items()]
@@ -145,8 +148,76 @@ MM {pm_res.maintenance_margin:,.6g} {ccy}, worst scenario {html.escape(pm_res.wo
 <p class="note">S = segregated, X = cross collateral; SM = standard, PM = portfolio margin.
 X:PM follows pymargin's documented construction (Deribit does not publish its combination
 rules).</p>
+<h2>Hedging</h2>{hedging}
 </body></html>
 """
+
+
+def _hedging_section(portfolio: Portfolio, market: Market) -> str:
+    """Delta hedges by cost, the S:PM-minimising hedge in the perpetual and futures, and the
+    cost and residual risk of re-hedging at several frequencies (options books)."""
+    import math
+
+    from .exceptions import PymarginError
+    from .hedging import TimePolicy, compare_policies, delta_hedge
+    from .optimize import minimize_margin
+    from .plots import plot_cost_frequency
+
+    parts = []
+    sug = delta_hedge(portfolio, market)
+    parts.append(
+        "<p>Delta hedges to zero, cheapest first (USD over 7 days: fees, spread, carry).</p>"
+        + _table(
+            ["instrument", "size", "fees", "spread", "carry", "cost"],
+            [
+                [
+                    s.instrument,
+                    f"{s.size:+,.3f}",
+                    f"{s.fees:,.2f}",
+                    f"{s.spread:,.2f}",
+                    f"{s.carry:+,.2f}",
+                    f"{s.cost:,.2f}",
+                ]
+                for s in sug[:5]
+            ],
+        )
+    )
+    und = sug[0].underlying if sug else None
+    if und is not None:
+        futures = sorted({s.instrument for s in sug if s.underlying == und})
+        size = 2.0 * abs(sug[0].delta_before) + 1.0
+        try:
+            opt = minimize_margin(portfolio, market, futures, max_buy=size, max_sell=size)
+            ccy = opt.currency.upper()
+            trades = ", ".join(f"{k} {v:+,.3f}" for k, v in opt.trades.items()) or "none"
+            parts.append(
+                f"<p>Margin-minimising hedge in the perpetual and futures (an LP, re-margined by "
+                f"the engine): {html.escape(trades)}; IM {opt.margin_before:,.6g} &rarr; "
+                f"{opt.verified_margin:,.6g} {ccy}.</p>"
+                f'<img alt="margin before and after" src="{_png(opt.plot().figure)}">'
+            )
+        except PymarginError as e:
+            parts.append(f"<p class='note'>No margin-minimising hedge: {html.escape(str(e))}</p>")
+        g = portfolio_greeks(portfolio, market).by_underlying[und]
+        if abs(g["gamma_1pct"]) > 0:
+            table = market.table
+            rows = table.rows(list(portfolio.positions))
+            vols = [v for v in table.column("vol")[rows] if math.isfinite(v) and v > 0]
+            vol = float(sum(vols) / len(vols)) if vols else 0.5
+            sims = compare_policies(
+                portfolio,
+                market,
+                [TimePolicy(h) for h in (0.5, 1.0, 2.0, 4.0, 8.0)],
+                realised_vol=vol,
+                paths=500,
+                underlying=und,
+            )
+            parts.append(
+                f"<p>Re-hedging {html.escape(und)} for a day at {vol:.0%} realised vol (the "
+                "book's mean implied vol): expected cost against the hedge error left.</p>"
+                f'<img alt="cost against risk" src="{_png(plot_cost_frequency(sims).figure)}">'
+            )
+    return "".join(parts)
 
 
 def write_report(
