@@ -9,7 +9,21 @@ accounts.
 
 from __future__ import annotations
 
-from . import _core, account, greeks, history, liquidation, models, risk, stress, var
+from . import (
+    _core,
+    account,
+    costs,
+    crossvenue,
+    greeks,
+    hedging,
+    history,
+    liquidation,
+    models,
+    optimize,
+    risk,
+    stress,
+    var,
+)
 from ._core import scalar, simd_level
 from .account import (
     Account,
@@ -78,7 +92,10 @@ __all__ = [
     "bsm_implied_vol",
     "bsm_price",
     "compare_margin_modes",
+    "costs",
+    "crossvenue",
     "greeks",
+    "hedging",
     "history",
     "inverse_greeks",
     "inverse_implied_vol",
@@ -86,6 +103,7 @@ __all__ = [
     "liquidation",
     "margin",
     "models",
+    "optimize",
     "parse_instrument",
     "risk",
     "scalar",
