@@ -968,7 +968,7 @@ def hedge_cost(
 
             from .plots import plot_cost_frequency
 
-            plot_cost_frequency(sims).figure.savefig(plot, dpi=110, bbox_inches="tight")
+            plot_cost_frequency(sims).savefig(plot, dpi=110, bbox_inches="tight")
             plt.close("all")
         rows: list[dict[str, Any]] = [
             {

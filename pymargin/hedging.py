@@ -411,11 +411,12 @@ class HedgeCostEstimate:
     coin_gamma: float
     cash_gamma: float  # G S^2: USD per unit (dS/S)^2
     cost_fraction: float
-    expected_cost: float
+    expected_cost: float  # fees + half-spread (+ slippage when the cost model has an impact)
     expected_trades: float
     hedge_error_std: float
     gamma_pnl: float  # G S^2 s^2 T / 2 (negative for a short-gamma book)
     theta_pnl: float
+    expected_slippage: float = 0.0  # included in expected_cost
 
 
 def hedging_cost(
@@ -440,6 +441,7 @@ def hedging_cost(
         raise InvalidInputError("must be finite and > 0", "horizon_days")
     hedge = hedge or f"{book.underlying.split('_')[0]}-PERPETUAL"
     k = _cost_fraction(market, costs, hedge)
+    impact = getattr(costs, "impact", None)
     s0 = book.spot
     v, d, gm = book.greeks(np.array([s0]), 0.0)
     g = float(gm[0])
@@ -454,6 +456,8 @@ def hedging_cost(
         # re-hedges strictly inside the horizon (it starts hedged; the end is not a trade)
         trades = float(max(math.ceil(t / dt - 1e-9) - 1, 0))
         cost = k * abs(g) * s0 * s0 * sig * math.sqrt(2.0 * dt / math.pi) * trades
+        # each trade is normal with standard deviation |G| S s sqrt(dt)
+        slip = trades * _expected_slippage(impact, s0, abs(g) * s0 * sig * math.sqrt(dt))
         err = abs(g) * s0 * s0 * sig * sig * math.sqrt(t * dt / 2.0)
     elif isinstance(policy, BandPolicy):
         rate = (g * s0 * sig) ** 2
@@ -465,6 +469,7 @@ def hedging_cost(
         # renewal count of exits from +-h started at 0: T / E[tau] - 1/6 (Var tau = 2/3 E[tau]^2)
         trades = max(t * rate / (h * h) - 1.0 / 6.0, 0.0) if rate > 0 else 0.0
         cost = k * s0 * h * trades
+        slip = trades * _slippage(impact, s0, h)
         err = s0 * sig * h * math.sqrt(t / 6.0)
     else:
         raise InputTypeError("TimePolicy or BandPolicy", "policy")
@@ -476,12 +481,30 @@ def hedging_cost(
         g,
         g * s0 * s0,
         k,
-        cost,
+        cost + slip,
         trades,
         err,
         0.5 * g * s0 * s0 * sig * sig * t,
         theta * t,
+        slip,
     )
+
+
+def _slippage(impact: Any, spot: float, q: Any) -> Any:
+    """Slippage (USD) of delta-one trades of ``q`` coins: |q| S x the impact's price move."""
+    if impact is None:
+        return 0.0 * np.asarray(q)
+    qa = np.abs(np.asarray(q, dtype=np.float64))
+    move = np.array([abs(impact.move(float(v))) for v in qa.ravel()]).reshape(qa.shape)
+    return qa * spot * move
+
+
+def _expected_slippage(impact: Any, spot: float, sd: float) -> float:
+    """E[slippage(q)] for q ~ N(0, sd^2), by 40-point Gauss-Hermite quadrature."""
+    if impact is None or sd == 0.0:
+        return 0.0
+    x, w = np.polynomial.hermite.hermgauss(40)
+    return float(w @ _slippage(impact, spot, math.sqrt(2.0) * sd * x)) / math.sqrt(math.pi)
 
 
 def _check_vol(v: float) -> None:
@@ -546,6 +569,7 @@ def simulate_rebalancing(
         monitor_hours=1.0 / steps_per_hour,
     )
     k = est.cost_fraction
+    impact = getattr(costs, "impact", None)
     n_steps = max(1, round(horizon_days * 24 * steps_per_hour))
     dt = horizon_days / 365.0 / n_steps
     if isinstance(policy, TimePolicy):
@@ -572,7 +596,7 @@ def simulate_rebalancing(
         else:
             act = np.abs(err) > policy.band
         q = np.where(act, -err, 0.0)
-        cost += k * np.abs(q) * s
+        cost += k * np.abs(q) * s + np.where(act, _slippage(impact, 1.0, q) * s, 0.0)
         trades += act
         h = h + q
     v_end, _, _ = book.greeks(s, n_steps * dt)

@@ -232,23 +232,48 @@ def plot_margin_before_after(result: Any, ax: Any = None) -> Any:
     return ax
 
 
-def plot_cost_frequency(simulations: Any, ax: Any = None) -> Any:
-    """Rebalancing policies (``compare_policies`` results): expected cost against the hedge
-    error each leaves, simulated (points, with 2 standard errors) and analytic (crosses)."""
+def plot_cost_frequency(simulations: Any, fig: Any = None) -> Any:
+    """Rebalancing policies (``compare_policies`` results) in two panels: the expected cost of
+    the time policies against their rebalancing interval (simulated with 2 standard errors,
+    analytic as a line), and every policy's cost against the hedge error it leaves."""
     plt = _pyplot()
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 4))
+    if fig is None:
+        fig = plt.figure(figsize=(10, 4))
+    ax1, ax2 = fig.subplots(1, 2)
+    timed = sorted(
+        (s for s in simulations if s.policy.startswith("every")),
+        key=lambda s: float(s.policy.split()[1]),
+    )
+    if timed:
+        hours = [float(s.policy.split()[1]) for s in timed]
+        ax1.errorbar(
+            hours,
+            [s.cost_mean for s in timed],
+            yerr=[2 * s.cost_se for s in timed],
+            fmt="o",
+            ms=4,
+            label="simulated",
+        )
+        ax1.plot(hours, [s.analytic.expected_cost for s in timed], "k-", lw=1, label="analytic")
+        ax1.set_xscale("log")
+        ax1.minorticks_off()
+        ax1.set_xticks(hours, [f"{h:g}" for h in hours])
+        ax1.set_xlabel("rebalancing interval (hours)")
+        ax1.set_ylabel("expected rebalancing cost (USD)")
+        ax1.legend(fontsize=8)
+    ax1.set_title("cost against rebalancing frequency", fontsize=9)
     for s in simulations:
-        ax.errorbar(s.hedge_error_std, s.cost_mean, yerr=2 * s.cost_se, fmt="o", ms=4)
-        ax.plot(s.analytic.hedge_error_std, s.analytic.expected_cost, "kx", ms=6)
-        ax.annotate(
+        ax2.errorbar(s.hedge_error_std, s.cost_mean, yerr=2 * s.cost_se, fmt="o", ms=4)
+        ax2.plot(s.analytic.hedge_error_std, s.analytic.expected_cost, "kx", ms=6)
+        ax2.annotate(
             s.policy,
             (s.hedge_error_std, s.cost_mean),
             fontsize=7,
             xytext=(4, 4),
             textcoords="offset points",
         )
-    ax.set_xlabel("hedge error std (USD)")
-    ax.set_ylabel("expected rebalancing cost (USD)")
-    ax.set_title("cost against residual risk (o simulated, x analytic)", fontsize=9)
-    return ax
+    ax2.set_xlabel("hedge error std (USD)")
+    ax2.set_ylabel("expected rebalancing cost (USD)")
+    ax2.set_title("cost against residual risk (o simulated, x analytic)", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -215,7 +215,7 @@ def _hedging_section(portfolio: Portfolio, market: Market) -> str:
             parts.append(
                 f"<p>Re-hedging {html.escape(und)} for a day at {vol:.0%} realised vol (the "
                 "book's mean implied vol): expected cost against the hedge error left.</p>"
-                f'<img alt="cost against risk" src="{_png(plot_cost_frequency(sims).figure)}">'
+                f'<img alt="cost against frequency" src="{_png(plot_cost_frequency(sims))}">'
             )
     return "".join(parts)
 

@@ -120,6 +120,19 @@ def test_simulated_rebalancing_agrees_with_the_analytic_cost(policy):
     assert r.trades_mean == pytest.approx(a.expected_trades, rel=0.05)
 
 
+@pytest.mark.parametrize("policy", [TimePolicy(1.0), BandPolicy(0.5)])
+def test_square_root_slippage_in_the_analytic_cost_matches_the_simulation(policy):
+    from pymargin.cascade import ImpactModel
+
+    cm = CostModel(impact=ImpactModel(adv=200.0))
+    r = simulate_rebalancing(CALL, M, policy, realised_vol=0.5, paths=4000, costs=cm)
+    a = r.analytic
+    plain = hedging_cost(CALL, M, policy, realised_vol=0.5, monitor_hours=1 / 12)
+    assert a.expected_slippage > 0.3 * a.expected_cost
+    assert a.expected_cost == pytest.approx(plain.expected_cost + a.expected_slippage)
+    assert abs(r.cost_mean - a.expected_cost) <= 4 * r.cost_se + 0.03 * a.expected_cost
+
+
 def test_more_frequent_hedging_costs_more_and_leaves_less_risk():
     sims = compare_policies(
         CALL, M, [TimePolicy(h) for h in (0.5, 2.0, 8.0)], realised_vol=0.5, paths=1500
