@@ -209,9 +209,9 @@ def allocate(
     """Splits each placement across the venues that list it so the sum of the venues' IMs (USD)
     is least; with ``respect_collateral`` every venue's IM stays within its collateral after
     haircuts; ``split=False`` puts each placement whole on one venue (a MILP)."""
-    import scipy.optimize as so
+    from .optimize import _LP, _scipy, margin_program
 
-    from .optimize import _LP, margin_program
+    so = _scipy()
 
     by_name = {a.name: a for a in accounts}
     if len(by_name) != len(accounts):

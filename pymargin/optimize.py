@@ -97,6 +97,19 @@ def evaluate(node: Node, x: np.ndarray) -> float:
     return float(sum(w * evaluate(p, x) for p, w in zip(node.parts, node.weights)))
 
 
+def _scipy(module: str = "optimize") -> Any:
+    """scipy's ``optimize`` or ``sparse`` (HiGHS comes with scipy), with a clear error when
+    scipy is not installed."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"scipy.{module}")
+    except ImportError:
+        raise InvalidInputError(
+            "the optimiser needs scipy: pip install 'pymargin[optimize]'", "scipy"
+        ) from None
+
+
 def _abs(const: float, grad: np.ndarray) -> Pieces:
     return Pieces(np.array([const, -const]), np.stack([grad, -grad]))
 
@@ -150,8 +163,7 @@ class _LP:
         return const, g, a
 
     def matrices(self) -> tuple[Any, np.ndarray]:
-        import scipy.sparse as sp
-
+        sp = _scipy("sparse")
         n = self.n_vars + self.n_aux
         parts, rhs = [], []
         for g, aux, b in self.blocks:
@@ -739,7 +751,7 @@ def _solve(
     integer: bool,
     time_limit: float,
 ) -> tuple[np.ndarray, str]:
-    import scipy.optimize as so
+    so = _scipy()
 
     A, b = lp.matrices()
     c = lp.objective(g, a)
@@ -849,7 +861,7 @@ def protect(
     ``scenarios`` (:class:`pymargin.stress.StressScenario`), the portfolio plus overlay loses at
     most ``max_loss`` USD, premium paid at the ask (mark + half-spread + fees) counted as
     spent. One LP over full-revaluation P&L."""
-    import scipy.optimize as so
+    so = _scipy()
 
     from .costs import CostModel
     from .stress import StressScenario
