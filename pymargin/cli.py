@@ -67,9 +67,8 @@ def _fail(e: Exception) -> None:
     raise typer.Exit(2)
 
 
-def _inputs(positions: Path, market: str, time: str | None) -> tuple[Any, Any]:
-    from .inputs import read_market, read_positions
-
+def _when(time: str | None) -> datetime | None:
+    """``--time``: an ISO time, UTC when it has no zone."""
     when = None
     if time:
         try:
@@ -79,7 +78,13 @@ def _inputs(positions: Path, market: str, time: str | None) -> tuple[Any, Any]:
         assert when is not None
         if when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)
-    return read_positions(positions), read_market(market, when)
+    return when
+
+
+def _inputs(positions: Path, market: str, time: str | None) -> tuple[Any, Any]:
+    from .inputs import read_market, read_positions
+
+    return read_positions(positions), read_market(market, _when(time))
 
 
 def _print_json(obj: Any) -> None:
@@ -605,7 +610,7 @@ def venue(
         from .batch import STATUS, batch_margin
         from .inputs import read_market
 
-        mkt = read_market(market, None if time is None else datetime.fromisoformat(time))
+        mkt = read_market(market, _when(time))
         with Progress(transient=True, console=err) as progress:
             progress.add_task("margining every account", total=None)
             res = batch_margin(str(positions), str(collateral), mkt)
@@ -656,7 +661,7 @@ def cascade(
         from .cascade import ImpactModel, liquidation_cascade
         from .inputs import read_market
 
-        mkt = read_market(market, None if time is None else datetime.fromisoformat(time))
+        mkt = read_market(market, _when(time))
         v = venue_input(str(positions), str(collateral))
         res = liquidation_cascade(
             mkt,
@@ -832,7 +837,18 @@ def optimize(
         if candidates:
             names = [c.strip() for c in candidates.split(",") if c.strip()]
         else:
-            names = default_candidates(mkt, _underlying_of(pf, mkt))
+            from .instruments import Settlement
+
+            table = mkt.table
+            rows = table.rows(list(pf.positions))
+            kinds = {int(k) for k in table.column("settlement")[rows]}
+            if len(kinds) != 1:
+                raise InvalidInputError(
+                    "positions are both coin- and USDC-settled: pass --candidates", "candidates"
+                )
+            names = default_candidates(
+                mkt, _underlying_of(pf, mkt), settlement=Settlement(kinds.pop())
+            )
         rng = None
         if delta_range:
             lo_hi = delta_range.split(":")
@@ -1027,8 +1043,7 @@ def venues(
         from .crossvenue import allocate, cross_venue_view
         from .inputs import read_market, read_venues
 
-        when = None if time is None else datetime.fromisoformat(time)
-        mkt = read_market(market, when)
+        mkt = read_market(market, _when(time))
         accts, places = read_venues(accounts)
         view = cross_venue_view(accts, mkt)
         alloc = allocate(accts, mkt, places) if places else None

@@ -54,12 +54,25 @@ class VenueAccount:
         if not isinstance(self.model, MarginModel):
             raise InputTypeError("use a pymargin.MarginModel member", "model")
         Portfolio(dict(self.positions))  # typed errors for bad rows
+        coll: dict[str, float] = {}
         for k, (ccy, amt) in enumerate(self.collateral.items()):
             if not (isinstance(amt, (int, float)) and math.isfinite(amt) and amt >= 0):
                 raise InvalidInputError(f"{ccy}: must be finite and >= 0", "collateral", k)
+            key = str(ccy).upper()
+            if key in coll:
+                raise InvalidInputError(f"{ccy}: given twice", "collateral", k)
+            coll[key] = float(amt)
+        cuts: dict[str, float] = {}
         for k, (ccy, h) in enumerate(self.haircuts.items()):
             if not (isinstance(h, (int, float)) and 0 <= h <= 1):
                 raise InvalidInputError(f"{ccy}: must be in [0, 1]", "haircuts", k)
+            key = str(ccy).upper()
+            if key not in coll:
+                raise InvalidInputError(f"{ccy}: not a collateral currency", "haircuts", k)
+            cuts[key] = float(h)
+        # currencies compared case-blind: stored upper-case
+        object.__setattr__(self, "collateral", coll)
+        object.__setattr__(self, "haircuts", cuts)
 
     def collateral_usd(self, market: Market) -> float:
         """Collateral value after the venue's haircuts."""
@@ -235,8 +248,10 @@ def allocate(
     before = 0.0
     for name, acct in by_name.items():
         cols = [j for j, (_, v) in enumerate(pairs) if v == name]
-        if not cols:
-            before += _venue_margin(acct, market, acct.positions).im_usd
+        if not cols:  # no placement can go there: its margin is a constant of the total
+            fixed = _venue_margin(acct, market, acct.positions).im_usd
+            before += fixed
+            total_c += fixed
             continue
         cands = list(dict.fromkeys(placements[pairs[j][0]].venues[name] for j in cols))
         prog = margin_program(

@@ -38,6 +38,7 @@ from .enums import Greek
 from .exceptions import InputTypeError, InvalidInputError
 from .instruments import InstrumentKind, Settlement, parse_instrument
 from .market import Market
+from .optimize import _real
 from .portfolio import Portfolio
 
 __all__ = [
@@ -108,6 +109,23 @@ def _hedge_instruments(market: Market, underlying: str) -> list[str]:
     return out
 
 
+def _per_underlying(value: Any, underlyings: list[str], field: str) -> dict[str, float]:
+    """A number for every underlying, or a mapping underlying -> number (unknown keys refused;
+    missing ones 0)."""
+    if isinstance(value, Mapping):
+        unknown = [k for k in value if k not in underlyings]
+        if unknown:
+            raise InvalidInputError(
+                f"{unknown[0]!r} is not an underlying of the portfolio ({underlyings})", field
+            )
+        out = {u: _real(value.get(u, 0.0), field) for u in underlyings}
+    else:
+        out = dict.fromkeys(underlyings, _real(value, field))
+    if not all(math.isfinite(v) for v in out.values()):
+        raise InvalidInputError("must be finite", field)
+    return out
+
+
 def _coin_delta(market: Market, names: list[str]) -> np.ndarray:
     """Coin delta (USD delta / index) of one unit of each instrument."""
     from .greeks import portfolio_greeks
@@ -141,21 +159,25 @@ def delta_hedge(
     from .greeks import portfolio_greeks
 
     pf = _pf(portfolio)
-    if not (math.isfinite(horizon_days) and horizon_days >= 0):
+    if not (math.isfinite(_real(horizon_days, "horizon_days")) and horizon_days >= 0):
         raise InvalidInputError("must be finite and >= 0", "horizon_days")
-    if not math.isfinite(funding_rate):
+    if not math.isfinite(_real(funding_rate, "funding_rate")):
         raise InvalidInputError("must be finite", "funding_rate")
     cm = costs if costs is not None else CostModel()
     if not isinstance(cm, CostModel):
         raise InputTypeError("expected a pymargin.costs.CostModel", "costs")
     g = portfolio_greeks(pf, market)
+    targets = _per_underlying(target, list(g.by_underlying), "target")
+    if instruments is not None:
+        if isinstance(instruments, str):
+            raise InputTypeError("expected a list of instrument names", "instruments")
+        instruments = list(dict.fromkeys(instruments))
+        Portfolio(dict.fromkeys(instruments, 0.0))  # typed errors for malformed names
     out: list[HedgeSuggestion] = []
     for und, tot in g.by_underlying.items():
         index = market.index_price(und)
         delta = tot["delta_usd"] / index
-        tgt = target.get(und, 0.0) if isinstance(target, Mapping) else float(target)
-        if not math.isfinite(tgt):
-            raise InvalidInputError("must be finite", "target")
+        tgt = targets[und]
         names = (
             [n for n in instruments if parse_instrument(n).underlying == und]
             if instruments is not None
@@ -239,6 +261,13 @@ def drift(
     from .greeks import portfolio_greeks
 
     g = portfolio_greeks(_pf(portfolio), market)
+    for key in targets:
+        if isinstance(key, tuple) and (len(key) != 2 or key[0] not in g.by_underlying):
+            raise InvalidInputError(
+                f"{key!r}: expected (underlying of the portfolio, Greek); underlyings "
+                f"{list(g.by_underlying)}",
+                "targets",
+            )
     out: list[GreekDrift] = []
     for und, tot in g.by_underlying.items():
         for key, tb in targets.items():
@@ -253,7 +282,9 @@ def drift(
             if not isinstance(greek, Greek) or greek not in _FIELD:
                 allowed = ", ".join(str(k.name) for k in _FIELD)
                 raise InputTypeError(f"one of {allowed} (pymargin.Greek)", "targets")
-            tgt, band = (float(v) for v in tb)
+            if isinstance(tb, (str, bytes)) or not isinstance(tb, Sequence) or len(tb) != 2:
+                raise InputTypeError("expected (target, band)", "targets")
+            tgt, band = _real(tb[0], "targets"), _real(tb[1], "targets")
             if not (math.isfinite(tgt) and math.isfinite(band) and band >= 0):
                 raise InvalidInputError("target finite, band finite and >= 0", "targets")
             value = tot[_FIELD[greek]]
@@ -437,8 +468,12 @@ def hedging_cost(
     pf = _pf(portfolio)
     book = _book(pf, market, underlying)
     _check_vol(realised_vol)
-    if not (math.isfinite(horizon_days) and horizon_days > 0):
+    if not (math.isfinite(_real(horizon_days, "horizon_days")) and horizon_days > 0):
         raise InvalidInputError("must be finite and > 0", "horizon_days")
+    if monitor_hours is not None and not (
+        math.isfinite(_real(monitor_hours, "monitor_hours")) and monitor_hours > 0
+    ):
+        raise InvalidInputError("must be finite and > 0", "monitor_hours")
     hedge = hedge or f"{book.underlying.split('_')[0]}-PERPETUAL"
     k = _cost_fraction(market, costs, hedge)
     impact = getattr(costs, "impact", None)
@@ -557,6 +592,15 @@ def simulate_rebalancing(
         raise InvalidInputError("must be an integer >= 10", "paths")
     if not (isinstance(steps_per_hour, int) and steps_per_hour >= 1):
         raise InvalidInputError("must be an integer >= 1", "steps_per_hour")
+    if not math.isfinite(_real(target, "target")):
+        raise InvalidInputError("must be finite", "target")
+    if isinstance(policy, TimePolicy):
+        per = policy.interval_hours * steps_per_hour
+        if abs(per - round(per)) > 1e-9 * max(1.0, per) or round(per) < 1:
+            raise InvalidInputError(
+                f"must be a whole number of simulation steps (1/{steps_per_hour} h)",
+                "interval_hours",
+            )
     est = hedging_cost(
         pf,
         market,

@@ -530,18 +530,20 @@ def default_candidates(
     settlement: Settlement = Settlement.INVERSE,
 ) -> list[str]:
     """Hedging candidates listed in ``market``: the perpetual and futures of ``underlying``,
-    and its options expiring within ``max_days`` with strikes within ``moneyness`` x index,
-    of one settlement kind."""
+    and its options expiring within ``max_days`` with strikes within ``moneyness`` x index.
+    ``Settlement.LINEAR``: the USDC perpetual, and the USDC-settled twins of the listed options
+    (same expiry and strike; valued from the market's smile when they have no mark)."""
     from .instruments import parse_instrument
 
     index = market.index_price(underlying)
+    base = underlying.split("_")[0]
     out: list[str] = []
     for name in market.marks:
         try:
             inst = parse_instrument(name)
         except InvalidInputError:
             continue
-        if inst.underlying != underlying or inst.settlement is not settlement:
+        if inst.underlying != underlying:
             continue
         if inst.kind is InstrumentKind.OPTION:
             assert inst.strike is not None
@@ -550,9 +552,17 @@ def default_candidates(
                 continue
             if not (moneyness[0] * index <= inst.strike <= moneyness[1] * index):
                 continue
-        out.append(name)
-    perp = f"{underlying.split('_')[0]}-PERPETUAL"
-    if settlement is Settlement.INVERSE and perp not in out:
+            if settlement is Settlement.LINEAR and inst.settlement is Settlement.INVERSE:
+                name = f"{base}_USDC-" + name.split("-", 1)[1]
+        elif inst.settlement is not settlement:
+            continue
+        if inst.kind is not InstrumentKind.OPTION or settlement is Settlement.LINEAR or (
+            inst.settlement is settlement
+        ):
+            out.append(name)
+    perp = f"{base}-PERPETUAL" if settlement is Settlement.INVERSE else f"{base}_USDC-PERPETUAL"
+    out = list(dict.fromkeys(out))
+    if perp not in out:
         out.insert(0, perp)
     return out
 
@@ -595,8 +605,20 @@ class OptimizationResult:
         return plot_margin_before_after(self, ax)
 
 
+def _real(value: Any, name: str, index: int | None = None) -> float:
+    """A real number (bool and strings refused) as float, or a typed error naming ``name``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise InputTypeError(f"must be a number, got {type(value).__name__}", name, index)
+    return float(value)
+
+
 def _per_candidate(
-    value: float | Mapping[str, float] | None, cands: list[str], name: str, default: float
+    value: Any,
+    cands: list[str],
+    name: str,
+    default: float,
+    *,
+    allow_inf: bool = True,
 ) -> np.ndarray:
     if value is None:
         return np.full(len(cands), default)
@@ -604,13 +626,44 @@ def _per_candidate(
         unknown = [k for k in value if k not in cands]
         if unknown:
             raise InvalidInputError(f"{unknown[0]!r} is not a candidate", name)
-        out = np.array([float(value.get(c, default)) for c in cands])
+        out = np.array(
+            [_real(value[c], name, i) if c in value else default for i, c in enumerate(cands)]
+        )
     else:
-        out = np.full(len(cands), float(value))
-    bad = ~(np.isfinite(out) | (out == math.inf)) | (out < 0)
+        out = np.full(len(cands), _real(value, name))
+    ok = np.isfinite(out) | ((out == math.inf) & allow_inf)
+    bad = ~ok | (out < 0)
     if bad.any():
-        raise InvalidInputError("must be >= 0 (inf allowed)", name, int(np.argmax(bad)))
+        what = "must be >= 0 (inf allowed)" if allow_inf else "must be finite and > 0"
+        raise InvalidInputError(what, name, int(np.argmax(bad)))
     return out
+
+
+def _delta_ranges(delta_range: Any, underlyings: list[str]) -> dict[str, tuple[float, float]]:
+    """``(lo, hi)`` for every underlying, or a mapping underlying -> (lo, hi)."""
+
+    def one(rng: Any, field: str) -> tuple[float, float]:
+        if isinstance(rng, (str, bytes)) or not isinstance(rng, Sequence) or len(rng) != 2:
+            raise InputTypeError("expected (lo, hi)", field)
+        lo, hi = _real(rng[0], field, 0), _real(rng[1], field, 1)
+        if not (math.isfinite(lo) or math.isfinite(hi)) or math.isnan(lo) or math.isnan(hi):
+            raise InvalidInputError("needs at least one finite bound, no NaN", field)
+        if not lo <= hi:
+            raise InvalidInputError("needs lo <= hi", field)
+        return lo, hi
+
+    if delta_range is None:
+        return {}
+    if isinstance(delta_range, Mapping):
+        unknown = [k for k in delta_range if k not in underlyings]
+        if unknown:
+            raise InvalidInputError(
+                f"{unknown[0]!r} is not an underlying of the candidates ({underlyings})",
+                "delta_range",
+            )
+        return {u: one(r, f"delta_range[{u}]") for u, r in delta_range.items()}
+    rng = one(delta_range, "delta_range")
+    return dict.fromkeys(underlyings, rng)
 
 
 def minimize_margin(
@@ -647,6 +700,10 @@ def minimize_margin(
 
     if not isinstance(objective, Objective):
         raise InputTypeError("use a pymargin.optimize.Objective member", "objective")
+    if budget is not None and not math.isfinite(_real(budget, "budget")):
+        raise InvalidInputError("must be finite", "budget")
+    if not (math.isfinite(_real(time_limit, "time_limit")) and time_limit > 0):
+        raise InvalidInputError("must be finite and > 0", "time_limit")
     prog = margin_program(portfolio, market, candidates, model, params=params, currency=currency)
     cands = prog.candidates
     n = len(cands)
@@ -657,9 +714,16 @@ def minimize_margin(
     unit_cost = np.maximum(cm.unit_costs(market, cands, prog.currency), 0.0)
     hi_buy = _per_candidate(max_buy, cands, "max_buy", math.inf)
     hi_sell = _per_candidate(max_sell, cands, "max_sell", math.inf)
-    lots = _per_candidate(lot, cands, "lot", 0.0) if lot is not None else None
+    if isinstance(lot, Mapping) and set(lot) != set(cands):
+        missing = [c for c in cands if c not in lot]
+        if missing:
+            raise InvalidInputError(
+                f"no lot for {missing[0]!r}: give one for every candidate", "lot"
+            )
+    lots = _per_candidate(lot, cands, "lot", 1.0, allow_inf=False) if lot is not None else None
     if lots is not None and (lots <= 0).any():
-        raise InvalidInputError("must be > 0", "lot", int(np.argmax(lots <= 0)))
+        raise InvalidInputError("must be finite and > 0", "lot", int(np.argmax(lots <= 0)))
+    ranges = _delta_ranges(delta_range, sorted(set(prog.underlying)))
     # variables: buys p >= 0, sells q >= 0 (in lots when integer), x = p - q
     scale = lots if lots is not None else np.ones(n)
     t = np.hstack([np.diag(scale), -np.diag(scale)])
@@ -671,20 +735,11 @@ def minimize_margin(
     # delta limits: the model's own (coverage) and the user's
     for dg, lo, hi, _ in prog.limits:
         _range_rows(lp, dg @ t, lo, hi)
-    if delta_range is not None:
-        for u in sorted(set(prog.underlying)):
-            rng = delta_range.get(u) if isinstance(delta_range, Mapping) else delta_range
-            if rng is None:
-                continue
-            lo, hi = (float(v) for v in rng)
-            if not (lo <= hi):
-                raise InvalidInputError("needs lo <= hi", "delta_range")
-            mask = np.array([x == u for x in prog.underlying])
-            d0 = prog.base_delta.get(u, 0.0)
-            _range_rows(lp, (prog.delta * mask) @ t, lo - d0, hi - d0)
+    for u, (lo, hi) in ranges.items():
+        mask = np.array([x == u for x in prog.underlying])
+        d0 = prog.base_delta.get(u, 0.0)
+        _range_rows(lp, (prog.delta * mask) @ t, lo - d0, hi - d0)
     if budget is not None:
-        if not (math.isfinite(budget)):
-            raise InvalidInputError("must be finite", "budget")
         cash = np.concatenate([(prog.value + unit_cost) * scale, (-prog.value + unit_cost) * scale])
         lp.add(cash, [{}], np.array([float(budget)]))
     bounds_hi = np.concatenate([hi_buy / scale, hi_sell / scale])
@@ -799,7 +854,8 @@ class ProtectionResult:
     structures: list[tuple[str, float]]  # (structure, count)
     trades: dict[str, float]
     premium: float  # USD paid, at the ask, fees included
-    loss_before: dict[str, float]  # per scenario, USD (> 0 = loss)
+    execution_cost: float  # the part of the premium lost on entry: half-spreads and fees
+    loss_before: dict[str, float]  # per scenario, USD (> 0 = loss), marked to market
     loss_after: dict[str, float]
     max_loss: float
 
@@ -859,16 +915,22 @@ def protect(
     """The cheapest overlay of ``structures`` (default: :func:`put_overlay_candidates` of the
     portfolio's first underlying) bought in non-negative amounts so that, in every scenario of
     ``scenarios`` (:class:`pymargin.stress.StressScenario`), the portfolio plus overlay loses at
-    most ``max_loss`` USD, premium paid at the ask (mark + half-spread + fees) counted as
-    spent. One LP over full-revaluation P&L."""
+    most ``max_loss`` USD marked to market: the overlay is worth its revalued marks, less the
+    half-spreads and fees paid to buy it. "Cheapest" is the premium paid (at the ask, fees
+    included). One LP over full-revaluation P&L."""
     so = _scipy()
 
     from .costs import CostModel
     from .stress import StressScenario
     from .var import _underlyings, scenario_pnl
 
-    if not (isinstance(max_loss, (int, float)) and math.isfinite(max_loss) and max_loss >= 0):
+    if not (math.isfinite(_real(max_loss, "max_loss")) and max_loss >= 0):
         raise InvalidInputError("must be finite and >= 0", "max_loss")
+    if math.isnan(_real(max_count, "max_count")) or max_count <= 0:
+        raise InvalidInputError("must be > 0 (inf allowed)", "max_count")
+    cm = costs if costs is not None else CostModel()
+    if not isinstance(cm, CostModel):
+        raise InputTypeError("expected a pymargin.costs.CostModel", "costs")
     if not scenarios:
         raise InvalidInputError("no scenarios", "scenarios")
     for k, s in enumerate(scenarios):
@@ -880,6 +942,12 @@ def protect(
         structures = put_overlay_candidates(market, unds[0])
     if not structures:
         raise InvalidInputError("no overlay structures", "structures")
+    for j, st in enumerate(structures):
+        if not (isinstance(st, tuple) and len(st) == 2 and isinstance(st[1], Mapping) and st[1]):
+            raise InputTypeError("expected (name, {instrument: quantity})", "structures", j)
+        for leg, q in st[1].items():
+            if not math.isfinite(_real(q, "structures", j)):
+                raise InvalidInputError(f"{leg}: quantity must be finite", "structures", j)
     legs = sorted({leg for _, ls in structures for leg in ls})
     unds_all = tuple(
         dict.fromkeys(unds + _underlyings(Portfolio(dict.fromkeys(legs, 1.0)), market))
@@ -888,7 +956,6 @@ def protect(
     vol = np.array([[s.vol_scale.get(u, 1.0) for u in unds_all] for s in scenarios])
     base = scenario_pnl(pf, market, unds_all, spot, vol)
     leg_pnl = np.stack([scenario_pnl({leg: 1.0}, market, unds_all, spot, vol) for leg in legs])
-    cm = costs if costs is not None else CostModel()
     value = _unit_values(market, legs, True)
     spread_fee = cm.unit_costs(market, legs, "usd")
     where = {leg: i for i, leg in enumerate(legs)}
@@ -896,8 +963,9 @@ def protect(
     for j, (_, ls) in enumerate(structures):
         for leg, q in ls.items():
             m[j, where[leg]] += float(q)
-    premium = m @ value + np.abs(m) @ spread_fee  # cash to put on one structure
-    pnl = m @ leg_pnl - premium[:, None]  # (structures, scenarios)
+    execution = np.abs(m) @ spread_fee  # lost on entry: half-spreads and fees
+    premium = m @ value + execution  # cash to put on one structure
+    pnl = m @ leg_pnl - execution[:, None]  # marked to market, (structures, scenarios)
     # base + pnl^T n >= -max_loss
     res = so.linprog(
         premium,
@@ -909,6 +977,11 @@ def protect(
     if res.status == 2:
         raise NoSolutionError(
             "no combination of the structures caps the loss at max_loss", "max_loss"
+        )
+    if res.status == 3:
+        raise NoSolutionError(
+            "unbounded: a structure with a net credit can be sold without limit; set max_count",
+            "structures",
         )
     if res.status != 0:
         raise NoSolutionError(f"HiGHS stopped: {res.message}", "optimizer")
@@ -925,6 +998,7 @@ def protect(
         chosen,
         {k: v for k, v in trades.items() if v != 0.0},
         float(premium @ counts),
+        float(execution @ counts),
         {n: float(-v) for n, v in zip(names, base)},
         {n: float(-v) for n, v in zip(names, after)},
         float(max_loss),

@@ -248,3 +248,11 @@ def test_hedging_optimisation_and_cross_venue_commands(tmp_path):
     assert r.exit_code == 2 and "accounts.model[0]" in r.output and "bad.json" in r.output
     r = run("hedge-cost", str(BOOK), "-m", "demo:BTC", "--realised-vol", "0.5", "--intervals", "x")
     assert r.exit_code == 2 and "intervals[0]" in r.output
+    r = run("venues", str(ROOT / "examples" / "venues.json"), "-m", "demo:BTC", "--time", "2025-13")
+    assert r.exit_code == 2 and "--time" in r.output
+    lin = tmp_path / "lin.csv"
+    lin.write_text("instrument,size\nBTC_USDC-26DEC25-100000-C,-2\nBTC_USDC-PERPETUAL,1\n")
+    r = run("optimize", str(lin), "-m", "demo:BTC", "--model", "paradex-pm", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["currency"] == "usdc" and out["verified_margin"] < out["margin_before"]

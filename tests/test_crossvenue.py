@@ -85,3 +85,22 @@ def test_bad_venue_input_is_named():
         allocate([DERIBIT], M, [Placement("p", 1.0, {"nowhere": "BTC-PERPETUAL"})])
     with pytest.raises(InvalidInputError):
         Placement("p", float("nan"), {"deribit": "BTC-PERPETUAL"})
+
+
+def test_venues_without_placements_count_in_the_optimum():
+    finra = VenueAccount(
+        "finra", pm.MarginModel.FINRA_PM, {"BTC-26DEC25-90000-C": -3.0}, {"USDC": 1e6}
+    )
+    r = allocate([DERIBIT, PARADEX, finra], M, PLACE)
+    assert r.verified_total_im_usd == pytest.approx(r.total_im_usd, rel=1e-9)
+    alone = allocate([DERIBIT, PARADEX], M, PLACE)
+    fixed = pm.margin(finra.positions, M, pm.MarginModel.FINRA_PM).initial_margin
+    assert r.total_im_usd == pytest.approx(alone.total_im_usd + fixed, rel=1e-9)
+
+
+def test_currencies_are_matched_case_blind_and_haircuts_need_collateral():
+    a = VenueAccount("d", pm.MarginModel.DERIBIT_PM, {}, {"btc": 1.0}, {"BTC": 0.5})
+    assert a.collateral_usd(M) == pytest.approx(0.5 * S)
+    with pytest.raises(InvalidInputError) as e:
+        VenueAccount("d", pm.MarginModel.DERIBIT_PM, {}, {"BTC": 1.0}, {"ETH": 0.5})
+    assert e.value.field == "haircuts"

@@ -191,3 +191,31 @@ def test_mean_variance_frontier_is_a_parabola_around_the_minimum():
     m0 = fr.mean[j]
     a = (fr.mean[-1] - m0) ** 2 / (var[-1] - var[j])
     np.testing.assert_allclose(var, var[j] + (fr.mean - m0) ** 2 / a, rtol=1e-6)
+
+
+def test_bad_hedging_arguments_are_typed_errors():
+    for call, field in (
+        (lambda: delta_hedge(CALL, M, target={"BTC": 5.0}), "target"),
+        (lambda: delta_hedge(CALL, M, horizon_days="1"), "horizon_days"),
+        (lambda: drift(CALL, M, {("BTC", pm.Greek.DELTA): (0, 1)}), "targets"),
+        (lambda: drift(CALL, M, {pm.Greek.DELTA: (0,)}), "targets"),
+        (
+            lambda: simulate_rebalancing(
+                CALL, M, TimePolicy(1.0), realised_vol=0.5, target=float("nan")
+            ),
+            "target",
+        ),
+        (
+            lambda: simulate_rebalancing(CALL, M, TimePolicy(0.01), realised_vol=0.5),
+            "interval_hours",
+        ),
+        (lambda: hedging_cost(CALL, M, TimePolicy(1.0), realised_vol=float("nan")), "realised_vol"),
+    ):
+        with pytest.raises(pm.PymarginError) as e:
+            call()
+        assert e.value.field == field
+
+
+def test_duplicate_hedge_instruments_count_once():
+    sug = delta_hedge(CALL, M, instruments=["BTC-PERPETUAL", "BTC-26DEC25", "BTC-PERPETUAL"])
+    assert sorted(s.instrument for s in sug) == ["BTC-26DEC25", "BTC-PERPETUAL"]

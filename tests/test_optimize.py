@@ -163,15 +163,29 @@ CRASHES = [
 LONG_BOOK = {"BTC-PERPETUAL": 20.0, "BTC-26DEC25-100000-C": -10.0}
 
 
+def _usd_mark(trades):
+    """USD mark value of option positions, from the snapshot's columns and the pricer."""
+    table = M.table
+    names = list(trades)
+    rows = table.rows(names)
+    cols = [table.column(c)[rows] for c in ("forward", "strike", "time", "vol")]
+    coin = pm.inverse_price(*cols, 0.0, table.column("is_call")[rows].astype(bool))
+    return float(np.array(list(trades.values())) @ coin) * M.index_price("BTC_USD")
+
+
 def _loss_after(res, book):
-    """Each scenario's loss of book + overlay, recomputed by full revaluation."""
+    """Each scenario's loss of book + overlay marked to market, recomputed by full revaluation:
+    the overlay's P&L less what buying it lost (premium paid - its mark value)."""
     combined = dict(book)
     for k, v in res.trades.items():
         combined[k] = combined.get(k, 0.0) + v
     unds = ("BTC_USD",)
     spot = np.array([[s.moves["BTC_USD"]] for s in CRASHES])
     vol = np.array([[s.vol_scale["BTC_USD"]] for s in CRASHES])
-    return -scenario_pnl(combined, M, unds, spot, vol) + res.premium
+    lost_on_entry = res.premium - _usd_mark(res.trades)
+    assert lost_on_entry == pytest.approx(res.execution_cost, rel=1e-9)
+    assert 0 < lost_on_entry < res.premium
+    return -scenario_pnl(combined, M, unds, spot, vol) + lost_on_entry
 
 
 def test_protection_caps_every_crash_loss():
@@ -197,10 +211,9 @@ def test_protection_is_no_dearer_than_any_single_structure():
         pnl = sum(q * scenario_pnl({leg: 1.0}, M, unds, spot, vol) for leg, q in legs.items())
         names = list(legs)
         qty = np.array(list(legs.values()))
-        prem = float(
-            qty @ _unit_values(M, names, True) + np.abs(qty) @ cm.unit_costs(M, names, "usd")
-        )
-        gain = pnl - prem
+        execution = float(np.abs(qty) @ cm.unit_costs(M, names, "usd"))
+        prem = float(qty @ _unit_values(M, names, True)) + execution
+        gain = pnl - execution
         need = -(base + cap)  # shortfall to cover per scenario (> 0 where the cap binds)
         if np.any((need > 0) & (gain <= 0)):
             continue
@@ -219,3 +232,49 @@ def test_protection_that_cannot_be_reached_raises():
             structures=[("one put", {"BTC-26DEC25-80000-P": 1.0})],
             max_count=1.0,
         )
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"delta_range": (0.5,)}, "delta_range"),
+        ({"delta_range": "0:1"}, "delta_range"),
+        ({"delta_range": (float("nan"), 1.0)}, "delta_range"),
+        ({"delta_range": {"BTC": (0.5, 0.6)}}, "delta_range"),
+        ({"max_buy": "x"}, "max_buy"),
+        ({"budget": "1"}, "budget"),
+        ({"budget": float("inf")}, "budget"),
+        ({"lot": math.inf}, "lot"),
+        ({"lot": {"BTC-PERPETUAL": 0.1}}, "lot"),
+        ({"time_limit": 0}, "time_limit"),
+    ],
+)
+def test_bad_optimiser_arguments_are_typed_errors(kwargs, field):
+    with pytest.raises(pm.PymarginError) as e:
+        minimize_margin(BOOK, M, CANDS, **kwargs)
+    assert e.value.field.startswith(field)
+
+
+def test_bad_protection_arguments_are_typed_errors():
+    one = [("p", {"BTC-26DEC25-80000-P": 1.0})]
+    for kwargs, field in (
+        ({"costs": "x"}, "costs"),
+        ({"max_count": float("nan")}, "max_count"),
+        ({"structures": [("p", {"BTC-26DEC25-80000-P": float("nan")})]}, "structures"),
+        ({"structures": [("p", {})]}, "structures"),
+    ):
+        with pytest.raises(pm.PymarginError) as e:
+            protect(LONG_BOOK, M, CRASHES, 1e5, **({"structures": one} | kwargs))
+        assert e.value.field == field
+
+
+def test_linear_default_candidates_are_usdc_twins():
+    from pymargin.instruments import Settlement
+
+    names = default_candidates(M, settlement=Settlement.LINEAR)
+    assert names[0] == "BTC_USDC-PERPETUAL" and all(n.startswith("BTC_USDC-") for n in names)
+    r = minimize_margin(
+        LINEAR_BOOK, M, names[:80], pm.MarginModel.PARADEX_PM, max_buy=5.0, max_sell=5.0
+    )
+    assert r.verified_margin == pytest.approx(r.margin_after, rel=1e-9, abs=1e-6)
+    assert r.verified_margin < r.margin_before
