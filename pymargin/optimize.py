@@ -556,8 +556,10 @@ def default_candidates(
                 name = f"{base}_USDC-" + name.split("-", 1)[1]
         elif inst.settlement is not settlement:
             continue
-        if inst.kind is not InstrumentKind.OPTION or settlement is Settlement.LINEAR or (
-            inst.settlement is settlement
+        if (
+            inst.kind is not InstrumentKind.OPTION
+            or settlement is Settlement.LINEAR
+            or (inst.settlement is settlement)
         ):
             out.append(name)
     perp = f"{base}-PERPETUAL" if settlement is Settlement.INVERSE else f"{base}_USDC-PERPETUAL"
