@@ -941,7 +941,10 @@ def protect(
         for k in res.loss_before:
             loss.add_row(k, f"{res.loss_before[k]:,.0f}", f"{res.loss_after[k]:,.0f}")
         _out().print(loss)
-        _out().print(f"premium {res.premium:,.0f} USD (at the ask, fees included)")
+        _out().print(
+            f"premium {res.premium:,.0f} USD at the ask, fees included ({res.execution_cost:,.0f}"
+            " of it lost to spread and fees on entry)"
+        )
 
     _run(go)
 
