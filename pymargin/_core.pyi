@@ -72,6 +72,7 @@ def batch_margin(
     damp: np.ndarray,
     roll_k: np.ndarray,
     mm_factor: float,
+    delta_limit: np.ndarray | None,
     threads: int,
 ) -> dict[str, np.ndarray]: ...
 

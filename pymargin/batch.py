@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from .exceptions import InvalidInputError
+from .exceptions import InputTypeError, InvalidInputError, PymarginError
 from .instruments import InstrumentKind, Settlement
 from .market import Market
 from .models.deribit_pm import (
@@ -27,7 +27,7 @@ from .models.deribit_pm import (
     _pair_scenarios,
     _position_vectors,
 )
-from .models.params import ModelParameterError
+from .models.params import ModelCoverageError, ModelParameterError
 from .pricing import black76_price, inverse_price
 
 __all__ = [
@@ -40,7 +40,7 @@ __all__ = [
     "venue_risk",
 ]
 
-STATUS = ("healthy", "margin call", "liquidation")
+STATUS = ("healthy", "margin call", "liquidation", "not covered")
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ class VenueRisk:
     n_std: int
     pnl_offset: float
     mm_factor: float
+    delta_limit: np.ndarray | None = None  # [pairs] coins; beyond it: not covered
 
     def index_of(self) -> dict[str, int]:
         return {n: i for i, n in enumerate(self.instruments)}
@@ -98,11 +99,17 @@ def venue_risk(
     cp = params.currency_params(currency)
     if cp is None:
         raise ModelParameterError(f"no parameters for {currency!r}", "model_params.currency")
+    if cp.correlation_set:
+        raise ModelCoverageError(
+            "correlation contingency (correlation_set = true) is not "
+            "published by Deribit; pymargin does not guess it"
+        )
     usd = currency in ("usd", "usdc", "usdt")
     n_std = 3 * (2 * params.buckets_count + 1)
     out = np.zeros((len(rows), n_std + 8))
     pair_idx = np.zeros(len(rows), dtype=np.int32)
     cap = np.zeros(len(pairs))
+    limit = np.zeros(len(pairs))
     damp = np.zeros((len(pairs), 8))
     ext = np.array(EXTENDED_MOVES)
     index_of_pair = {}
@@ -119,6 +126,7 @@ def venue_risk(
         pair_idx[sel] = k
         index = market.index_price(underlying)
         index_of_pair[k] = index
+        limit[k] = pp.delta_total_liq_shock_threshold / index
         to_settle = 1.0 if usd else 1.0 / index
         cap[k] = cp.max_offsetable_pnl * to_settle
         damp[k] = (
@@ -167,6 +175,7 @@ def venue_risk(
         n_std,
         cp.pnl_offset,
         params.mm_factor,
+        limit,
     )
 
 
@@ -177,8 +186,9 @@ class BatchResult:
     maintenance_margin: np.ndarray
     equity: np.ndarray
     ratio: np.ndarray
-    status: np.ndarray  # 0 healthy, 1 margin call, 2 liquidation
+    status: np.ndarray  # 0 healthy, 1 margin call, 2 liquidation, 3 not covered (NaN margins)
     currency: str
+    worst_scenario: np.ndarray | None = None  # index of the lowest entry (of 35), -1 if none
 
     def to_frame(self) -> Any:
         import pandas as pd  # type: ignore[import-untyped]
@@ -191,6 +201,7 @@ class BatchResult:
                 "equity": self.equity,
                 "mm_ratio": self.ratio,
                 "status": pd.Categorical.from_codes(self.status, STATUS),
+                **({} if self.worst_scenario is None else {"worst_scenario": self.worst_scenario}),
             }
         )
 
@@ -208,7 +219,11 @@ def batch_margin_csr(
     threads: int | None = None,
 ) -> dict[str, np.ndarray]:
     """The kernel on CSR arrays: account a holds ``amount[offsets[a]:offsets[a+1]]`` of
-    instruments ``instrument[...]`` (indices into ``risk.instruments``)."""
+    instruments ``instrument[...]`` (indices into ``risk.instruments``). Accounts whose net
+    delta on a pair passes the model's delta-shock threshold get status 3 (not covered) and NaN
+    margins: Deribit does not publish that part of the model."""
+    offs = _index_array(offsets, "offsets", 2**62)
+    inst = _index_array(instrument, "instrument", len(risk.instruments) - 1)
     return dict(
         _core.batch_margin(
             risk.rows,
@@ -216,10 +231,10 @@ def batch_margin_csr(
             risk.expiry,
             risk.delta,
             risk.value,
-            np.ascontiguousarray(offsets, dtype=np.int64),
-            np.ascontiguousarray(instrument, dtype=np.int32),
-            np.ascontiguousarray(amount, dtype=np.float64),
-            np.ascontiguousarray(collateral, dtype=np.float64),
+            offs.astype(np.int64),
+            inst.astype(np.int32),
+            _float_array(amount, "amount"),
+            _float_array(collateral, "collateral"),
             risk.n_std,
             len(risk.cap),
             len(risk.roll_k),
@@ -228,9 +243,32 @@ def batch_margin_csr(
             risk.damp.ravel(),
             risk.roll_k,
             risk.mm_factor,
+            risk.delta_limit,
             0 if threads is None else int(threads),
         )
     )
+
+
+def _index_array(x: Any, field: str, hi: int) -> np.ndarray:
+    """Integer indices in [0, hi], checked before any cast (no wrap-around, no truncation)."""
+    a = np.asarray(x)
+    if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
+        raise InputTypeError("must be a 1-D array of integers", field)
+    if a.size:
+        bad = (a < 0) | (a > hi)
+        if bad.any():
+            raise InvalidInputError(f"must be in [0, {hi}]", field, int(np.argmax(bad)))
+    return a
+
+
+def _float_array(x: Any, field: str) -> np.ndarray:
+    try:
+        a = np.ascontiguousarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputTypeError("must be numbers", field) from None
+    if a.ndim != 1:
+        raise InputTypeError("must be 1-D", field)
+    return a
 
 
 @dataclass(frozen=True)
@@ -244,6 +282,34 @@ class VenueInput:
     instrument: np.ndarray
     amount: np.ndarray
     collateral: np.ndarray
+    first_row: np.ndarray  # per instrument, its first row in the positions input
+
+    def risk(
+        self, market: Market, params: DeribitPMParams | None, currency: str | None
+    ) -> VenueRisk:
+        """:func:`venue_risk` of the instruments; an instrument's error names its first row
+        of the positions input."""
+        try:
+            return venue_risk(market, self.instruments, params, currency=currency)
+        except PymarginError as e:
+            if e.index is None or not 0 <= e.index < len(self.instruments):
+                raise
+            name = self.instruments[e.index]
+            raise type(e)(
+                f"{name}: {e.reason}", "instrument", int(self.first_row[e.index])
+            ) from None
+
+
+def _account_keys(values: np.ndarray, what: str) -> np.ndarray:
+    """Account identifiers: none missing; mixed types compared as text."""
+    import pandas as pd
+
+    missing = pd.isna(values)
+    if missing.any():
+        raise InvalidInputError(f"missing account in {what}", "account", int(np.argmax(missing)))
+    if values.dtype == object and len({type(v) for v in values}) > 1:
+        return values.astype(str)
+    return values
 
 
 def venue_input(positions: Any, collateral: Any) -> VenueInput:
@@ -262,13 +328,19 @@ def venue_input(positions: Any, collateral: Any) -> VenueInput:
     bad = ~np.isfinite(amounts)
     if bad.any():
         raise InvalidInputError("must be a finite number", "amount", int(np.argmax(bad)))
-    accounts, acc_code = np.unique(pos["account"].to_numpy(), return_inverse=True)
-    names, inst_code = np.unique(pos["instrument"].astype(str).to_numpy(), return_inverse=True)
-    coll = np.zeros(len(accounts))
-    where = np.searchsorted(accounts, col["account"].to_numpy())
-    known = (where < len(accounts)) & (
-        accounts[np.minimum(where, len(accounts) - 1)] == col["account"].to_numpy()
+    if len(pos) == 0:
+        raise InvalidInputError("no positions", "positions")
+    pos_acc = _account_keys(pos["account"].to_numpy(), "positions")
+    col_acc = _account_keys(col["account"].to_numpy(), "collateral")
+    if pos_acc.dtype.kind != col_acc.dtype.kind and len(col_acc):
+        pos_acc, col_acc = pos_acc.astype(str), col_acc.astype(str)
+    accounts, acc_code = np.unique(pos_acc, return_inverse=True)
+    names, first, inst_code = np.unique(
+        pos["instrument"].astype(str).to_numpy(), return_index=True, return_inverse=True
     )
+    coll = np.zeros(len(accounts))
+    where = np.searchsorted(accounts, col_acc)
+    known = (where < len(accounts)) & (accounts[np.minimum(where, len(accounts) - 1)] == col_acc)
     if not known.all():
         raise InvalidInputError("account has no positions", "account", int(np.argmax(~known)))
     np.add.at(coll, where, amounts)
@@ -276,7 +348,13 @@ def venue_input(positions: Any, collateral: Any) -> VenueInput:
     offsets = np.zeros(len(accounts) + 1, dtype=np.int64)
     np.cumsum(np.bincount(acc_code, minlength=len(accounts)), out=offsets[1:])
     return VenueInput(
-        accounts, list(names), offsets, inst_code[order].astype(np.int32), sizes[order], coll
+        accounts,
+        list(names),
+        offsets,
+        inst_code[order].astype(np.int32),
+        sizes[order],
+        coll,
+        first,
     )
 
 
@@ -289,6 +367,7 @@ def _result(accounts: np.ndarray, out: dict[str, np.ndarray], currency: str) -> 
         out["ratio"],
         out["status"],
         currency,
+        out.get("worst_index"),
     )
 
 
@@ -305,7 +384,7 @@ def batch_margin(
     columns ``account``, ``instrument``, ``size``; ``collateral``: one with ``account`` and
     ``amount`` (accounts without a row have none). Bad rows are named, before any work."""
     b = venue_input(positions, collateral)
-    risk = venue_risk(market, b.instruments, params, currency=currency)
+    risk = b.risk(market, params, currency)
     out = batch_margin_csr(risk, b.offsets, b.instrument, b.amount, b.collateral, threads=threads)
     return _result(b.accounts, out, risk.currency)
 

@@ -3,13 +3,17 @@
 Round r: every live account is re-margined (batch kernel, Deribit S:PM) at the current price;
 the accounts at or under maintenance (MM >= equity) are liquidated, the venue takes over their
 positions and flattens their net coin delta in the market; dealer accounts (optional) re-hedge
-the delta their options' gamma produced; the net forced flow moves the price through the
+the delta their options' gamma produced; the forced flow moves the price through the
 market-impact model; the next round starts at the new price. It stops when a round liquidates
-no one and moves nothing (``converged``), or after ``max_rounds`` (``converged`` False).
+no one and moves the price by less than ``tol`` (``converged``), or after ``max_rounds``
+(``converged`` False).
 
-Impact models (``ImpactModel``): square root, dS/S = Y sigma_daily sqrt(|Q| / ADV) in the
-direction of the flow Q (coins; > 0 buying); linear, dS/S = Q / depth. Y = 0 (or infinite
-depth) is no impact: the cascade is then the single-round stress.
+Impact models (``ImpactModel``) act on the cumulative net forced flow Q (coins; > 0 buying),
+as the square-root law describes the impact of a whole metaorder: the price is
+S0 (1 + shock) (1 + I(Q)) with I(Q) = Y sigma_daily sqrt(|Q| / ADV) sign(Q), or Q / depth
+(linear). A round's small extra flow therefore moves the price by about I'(Q) dQ, and the
+dealers' gamma feedback settles. Y = 0 (or infinite depth) is no impact: the cascade is then
+the single-round stress.
 
 Reported: the price path, accounts and notional liquidated per round, the shortfall (the
 negative equity of liquidated accounts, which an insurance fund covers), the amplification
@@ -20,37 +24,53 @@ what it took over.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .batch import batch_margin_csr, venue_risk
-from .exceptions import InvalidInputError
+from .batch import _float_array, _index_array, batch_margin_csr, venue_risk
+from .exceptions import InputTypeError, InvalidInputError
 from .instruments import InstrumentKind, Settlement
 from .market import Market
+from .models.params import ModelCoverageError
 
-__all__ = ["CascadeResult", "ImpactModel", "Round", "liquidation_cascade"]
+__all__ = ["CascadeResult", "ImpactKind", "ImpactModel", "Round", "liquidation_cascade"]
+
+
+class ImpactKind(enum.Enum):
+    SQUARE_ROOT = "square_root"  # dS/S = Y sigma_daily sqrt(|Q| / ADV)
+    LINEAR = "linear"  # dS/S = Q / depth
 
 
 @dataclass(frozen=True)
 class ImpactModel:
-    kind: str = "sqrt"  # "sqrt" or "linear"
+    kind: ImpactKind = ImpactKind.SQUARE_ROOT
     y: float = 1.0  # square-root prefactor
     daily_vol: float = 0.03
     adv: float = 25_000.0  # average daily volume, coins
-    depth: float = 50_000.0  # linear: coins for a 100 % move
+    depth: float = 50_000.0  # linear: coins for a 100 % move (inf: no impact)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kind, ImpactKind):
+            raise InputTypeError("use a pymargin.cascade.ImpactKind member", "impact.kind")
+        for name, lo_open in (("y", False), ("daily_vol", False), ("adv", True), ("depth", True)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
+                raise InvalidInputError("must be a number", f"impact.{name}")
+            if (v <= 0 if lo_open else v < 0) or (name != "depth" and not math.isfinite(v)):
+                what = "finite and > 0" if lo_open else "finite and >= 0"
+                raise InvalidInputError(f"must be {what}", f"impact.{name}")
 
     def move(self, q: float) -> float:
         """Relative price change caused by a net market order of ``q`` coins."""
         if q == 0.0:
             return 0.0
-        if self.kind == "sqrt":
+        if self.kind is ImpactKind.SQUARE_ROOT:
             return math.copysign(self.y * self.daily_vol * math.sqrt(abs(q) / self.adv), q)
-        if self.kind == "linear":
-            return q / self.depth
-        raise InvalidInputError("sqrt or linear", "impact.kind")
+        return q / self.depth
 
 
 @dataclass
@@ -74,7 +94,7 @@ class CascadeResult:
     liquidated_round: np.ndarray  # int per account, -1 if never
     shortfall: float
     venue_book: np.ndarray  # amounts per instrument taken over by the venue
-    converged: bool = True  # False: stopped at max_rounds with accounts still failing
+    converged: bool = True  # False: stopped at max_rounds, still liquidating or moving
     details: dict[str, Any] = field(default_factory=dict)
 
     def plot(self, fig: Any = None) -> Any:
@@ -111,30 +131,55 @@ def liquidation_cascade(
     dealers: np.ndarray | None = None,
     params: Any = None,
     max_rounds: int = 50,
+    tol: float = 1e-9,
     threads: int | None = None,
 ) -> CascadeResult:
     """Runs the cascade for accounts in CSR form (``instrument`` indexes ``instruments``, all
     on one underlying and one settlement currency; amounts in coins), starting with a price
-    ``shock`` (e.g. -0.15) and vols times ``vol_scale``."""
+    ``shock`` (e.g. -0.15) and vols times ``vol_scale``. ``dealers``: one flag per account.
+    It stops when a round liquidates no one and moves the price by less than ``tol``
+    (``converged``), or after ``max_rounds``. The amplification is NaN for a zero shock."""
+    if isinstance(shock, bool) or not isinstance(shock, (int, float)):
+        raise InputTypeError("must be a number", "shock")
     if not (math.isfinite(shock) and shock > -1.0):
         raise InvalidInputError("must be finite and > -1", "shock")
+    if isinstance(vol_scale, bool) or not isinstance(vol_scale, (int, float)):
+        raise InputTypeError("must be a number", "vol_scale")
+    if not (math.isfinite(vol_scale) and vol_scale > 0):
+        raise InvalidInputError("must be finite and > 0", "vol_scale")
+    if isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 1:
+        raise InvalidInputError("must be an integer >= 1", "max_rounds")
+    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol >= 0):
+        raise InvalidInputError("must be finite and >= 0", "tol")
     impact = impact or ImpactModel()
-    offsets = np.asarray(offsets, dtype=np.int64)
-    inst = np.asarray(instrument, dtype=np.int32)
-    amt0 = np.asarray(amount, dtype=np.float64)
-    coll = np.asarray(collateral, dtype=np.float64)
+    if not isinstance(impact, ImpactModel):
+        raise InputTypeError("expected a pymargin.cascade.ImpactModel", "impact")
+    if not instruments:
+        raise InvalidInputError("no instruments", "instruments")
+    offsets = _index_array(offsets, "offsets", 2**62)
+    inst = _index_array(instrument, "instrument", len(instruments) - 1).astype(np.int32)
+    amt0 = _float_array(amount, "amount")
+    coll = _float_array(collateral, "collateral")
     n_acc = len(coll)
-    if len(offsets) != n_acc + 1 or offsets[-1] != len(inst) or len(inst) != len(amt0):
-        raise InvalidInputError("inconsistent CSR arrays", "offsets")
-    if max_rounds < 1:
-        raise InvalidInputError("must be >= 1", "max_rounds")
+    if len(offsets) != n_acc + 1 or offsets[0] != 0 or offsets[-1] != len(inst):
+        raise InvalidInputError(
+            "needs one more entry than accounts, from 0 to the number of positions", "offsets"
+        )
+    steps = np.diff(offsets)
+    if (steps < 0).any():
+        raise InvalidInputError("must not decrease", "offsets", int(np.argmax(steps < 0)) + 1)
+    if len(inst) != len(amt0):
+        raise InvalidInputError("one amount per position", "amount")
     for name, arr in (("amount", amt0), ("collateral", coll)):
         bad = ~np.isfinite(arr)
         if bad.any():
             raise InvalidInputError("must be a finite number", name, int(np.argmax(bad)))
-    if len(inst) and (inst.min() < 0 or inst.max() >= len(instruments)):
-        bad_row = int(np.argmax((inst < 0) | (inst >= len(instruments))))
-        raise InvalidInputError("index outside instruments", "instrument", bad_row)
+    if dealers is not None:
+        is_dealer = np.asarray(dealers)
+        if is_dealer.shape != (n_acc,) or is_dealer.dtype != bool:
+            raise InputTypeError("one bool per account", "dealers")
+    else:
+        is_dealer = np.zeros(n_acc, dtype=bool)
     table = market.table
     rows = table.rows(instruments)
     unds = {table.codes[int(c)] for c in table.column("underlying")[rows]}
@@ -146,15 +191,15 @@ def liquidation_cascade(
     future = kind != int(InstrumentKind.OPTION)
     f0 = table.column("forward")[rows]
     s0 = market.index_price(und)
-    owner = np.repeat(np.arange(n_acc), np.diff(offsets))
-    is_dealer = np.zeros(n_acc, dtype=bool) if dealers is None else np.asarray(dealers, bool)
+    owner = np.repeat(np.arange(n_acc), steps)
     amt = amt0.copy()
     venue_book = np.zeros(len(instruments))
     alive = np.ones(n_acc, dtype=bool)
     liq_round = np.full(n_acc, -1)
     shortfall = 0.0
     move = float(shock)
-    dealer_delta_prev: float | None = None
+    forced = 0.0  # cumulative net forced flow, coins
+    prev_delta: np.ndarray | None = None  # per instrument, last round
     rounds: list[Round] = []
     converged = False
     for r in range(max_rounds):
@@ -165,20 +210,23 @@ def liquidation_cascade(
         )
         risk = dataclasses.replace(risk, value=value)
         out = batch_margin_csr(risk, offsets, inst, amt, coll, threads=threads)
+        uncovered = alive & (out["status"] == 3)
+        if uncovered.any():
+            raise ModelCoverageError(
+                f"account {int(np.argmax(uncovered))}: net delta beyond Deribit's delta-shock "
+                f"threshold at a {move:+.2%} move (the shock's formula is not published)"
+            )
         new = alive & (out["status"] == 2)
-        # the dealers' gamma: delta change since the last round, re-hedged
-        dealer_pos = is_dealer[owner] & alive[owner]
-        dealer_delta = float(amt[dealer_pos] @ risk.delta[inst[dealer_pos]])
+        # dealers that survive this round re-hedge the delta change of their options (their
+        # positions are unchanged, so the change is the deltas' move since the last round)
         flow = 0.0
-        if dealer_delta_prev is not None:
-            flow -= dealer_delta - dealer_delta_prev
-        dealer_delta_prev = dealer_delta
+        if prev_delta is not None:
+            keep = is_dealer[owner] & alive[owner] & ~new[owner]
+            flow -= float(amt[keep] @ (risk.delta[inst[keep]] - prev_delta[inst[keep]]))
+        prev_delta = risk.delta
         price = s0 * (1.0 + move)
         if not new.any():
             rounds.append(Round(r, move, price, 0, 0.0, flow, 0.0))
-            if flow == 0.0:
-                converged = True
-                break
         else:
             taken = new[owner]
             np.add.at(venue_book, inst[taken], amt[taken])
@@ -192,18 +240,21 @@ def liquidation_cascade(
             rounds.append(
                 Round(r, move, price, int(new.sum()), abs(delta_taken) * price, flow, added)
             )
-        step = impact.move(flow)
-        if step == 0.0:
+        forced += flow
+        new_move = shock + (1.0 + shock) * impact.move(forced)
+        step = new_move - move
+        # the price stays put (nothing more can fail) or barely moves with no one failing
+        if step == 0.0 or (not new.any() and abs(step) <= tol):
             converged = True
             break
-        move = (1.0 + move) * (1.0 + step) - 1.0
+        move = new_move
         if move <= -1.0:
             raise InvalidInputError("the impact drove the price to zero", "impact")
     return CascadeResult(
         rounds,
         float(shock),
         move,
-        move / shock if shock else math.nan,
+        move / shock if shock else math.nan,  # undefined for a zero shock
         liq_round >= 0,
         liq_round,
         shortfall,

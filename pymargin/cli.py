@@ -424,7 +424,12 @@ def var_cmd(
             r = var.historical_var(pf, mkt, confidence=confidence, horizon=horizon, filtered=filt)
         elif method is VarMethod.monte_carlo:
             r = var.monte_carlo_var(
-                pf, mkt, paths=paths, confidence=confidence, horizon=horizon, dist=dist.value
+                pf,
+                mkt,
+                paths=paths,
+                confidence=confidence,
+                horizon=horizon,
+                dist=var.ShockDistribution(dist.value),
             )
         else:
             r = var.parametric_var(
@@ -649,6 +654,7 @@ def cascade(
     shock: Annotated[float, typer.Option(help="initial price move, e.g. -0.1")],
     adv: Annotated[float, typer.Option(help="average daily volume, coins")] = 25_000.0,
     daily_vol: Annotated[float, typer.Option(help="daily volatility for the impact")] = 0.03,
+    max_rounds: Annotated[int, typer.Option(help="most rounds to simulate")] = 50,
     plot: Annotated[Path | None, typer.Option(help="write the cascade plot (PNG)")] = None,
     time: TimeOpt = None,
     as_json: JsonOpt = False,
@@ -672,6 +678,7 @@ def cascade(
             v.collateral,
             shock,
             impact=ImpactModel(adv=adv, daily_vol=daily_vol),
+            max_rounds=max_rounds,
         )
         if plot is not None:
             import matplotlib.pyplot as plt
@@ -713,14 +720,16 @@ def cascade(
                 f"{r.shortfall:,.4f}",
             )
         _out().print(t)
+        amp = "n/a" if shock == 0 else f"{res.amplification:.2f}x"
         _out().print(
             f"final move {res.final_move:+.2%} from a {shock:+.1%} shock "
-            f"(amplification {res.amplification:.2f}x); {int(res.liquidated.sum()):,} accounts "
+            f"(amplification {amp}); {int(res.liquidated.sum()):,} accounts "
             f"liquidated; shortfall {res.shortfall:,.4f} to be covered by the insurance fund"
         )
         if not res.converged:
+            still = "accounts still failing" if res.rounds[-1].liquidated else "price still moving"
             _out().print(
-                f"[yellow]stopped after {len(res.rounds)} rounds with accounts still failing "
+                f"[yellow]stopped after {len(res.rounds)} rounds, {still} "
                 "(raise --max-rounds or check the impact parameters)[/yellow]"
             )
 

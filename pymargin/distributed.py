@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from .exceptions import InvalidInputError
 from .market import Market
 
 __all__ = ["batch_margin", "local_client", "monte_carlo_var", "stress_accounts"]
@@ -90,10 +89,10 @@ def batch_margin(
 ) -> Any:
     """:func:`pymargin.batch.batch_margin` with the accounts split into ``partitions`` (default:
     2 per worker) computed on the cluster; same result."""
-    from .batch import _result, venue_input, venue_risk
+    from .batch import _result, venue_input
 
     b = venue_input(positions, collateral)
-    risk = venue_risk(market, b.instruments, params, currency=currency)
+    risk = b.risk(market, params, currency)
     with _client(client, address) as c:
         parts = partitions or 2 * max(len(c.scheduler_info()["workers"]), 1)
         shared = c.scatter(risk, broadcast=True)
@@ -167,7 +166,7 @@ def monte_carlo_var(
     paths: int = 100_000,
     confidence: float = 0.99,
     horizon: int = 1,
-    dist: str = "normal",
+    dist: Any = "normal",
     dof: float = 5.0,
     seed: int = 0,
     client: Any = None,
@@ -177,13 +176,21 @@ def monte_carlo_var(
     """:func:`pymargin.var.monte_carlo_var` with the paths revalued on the cluster; same
     result (the paths are drawn here and cut at the single-process chunk boundaries)."""
     from .portfolio import Portfolio
-    from .var import VaRMethod, VaRResult, _coins, _describe, _mc_setup, _mc_shocks, var_es
+    from .var import (
+        VaRMethod,
+        VaRResult,
+        _check_monte_carlo,
+        _coins,
+        _describe,
+        _mc_setup,
+        _mc_shocks,
+        var_es,
+    )
 
-    if not isinstance(paths, int) or paths < 100:
-        raise InvalidInputError("must be an integer >= 100", "paths")
+    law = _check_monte_carlo(paths, confidence, dist, dof)
     pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
     unds, chol = _mc_setup(pf, market, cov, horizon)
-    spot, vol = _mc_shocks(chol, len(unds), paths, dist, dof, seed)
+    spot, vol = _mc_shocks(chol, len(unds), paths, law, dof, seed)
     with _client(client, address) as c:
         parts = partitions or 2 * max(len(c.scheduler_info()["workers"]), 1)
         futures = [
@@ -203,5 +210,5 @@ def monte_carlo_var(
         f"path {j} ({_describe(coins, spot[j], vol[j])})",
         f"path {worst} ({_describe(coins, spot[worst], vol[worst])})",
         pnl,
-        {"paths": paths, "dist": dist, "partitions": parts},
+        {"paths": paths, "dist": law.value, "partitions": parts},
     )

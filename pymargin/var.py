@@ -28,6 +28,7 @@ from .portfolio import Portfolio
 from .pricing import inverse_price
 
 __all__ = [
+    "ShockDistribution",
     "VaRMethod",
     "VaRResult",
     "backtest_var",
@@ -51,6 +52,32 @@ __all__ = [
 ]
 
 _N = NormalDist()
+
+
+class ShockDistribution(enum.Enum):
+    """The law of Monte Carlo shocks (both scaled to the same covariance)."""
+
+    NORMAL = "normal"
+    STUDENT_T = "t"
+
+
+def _check_monte_carlo(paths: Any, confidence: Any, dist: Any, dof: Any) -> ShockDistribution:
+    """The Monte Carlo arguments checked before any path is drawn (shared with
+    pymargin.distributed); ``dist`` as the enum (its value strings are accepted)."""
+    _check_confidence(confidence)
+    if isinstance(paths, bool) or not isinstance(paths, int) or paths < 100:
+        raise InvalidInputError("must be an integer >= 100", "paths")
+    try:
+        law = ShockDistribution(dist)
+    except ValueError:
+        raise InvalidInputError(
+            "a pymargin.var.ShockDistribution (NORMAL or STUDENT_T)", "dist"
+        ) from None
+    if law is ShockDistribution.STUDENT_T and not (
+        isinstance(dof, (int, float)) and math.isfinite(dof) and dof > 2
+    ):
+        raise InvalidInputError("must be finite and > 2 (finite variance)", "dof")
+    return law
 
 
 class VaRMethod(enum.Enum):
@@ -485,7 +512,7 @@ def monte_carlo_var(
     paths: int = 100_000,
     confidence: float = 0.99,
     horizon: int = 1,
-    dist: str = "normal",
+    dist: ShockDistribution = ShockDistribution.NORMAL,
     dof: float = 5.0,
     seed: int = 0,
     threads: int | None = None,
@@ -494,17 +521,11 @@ def monte_carlo_var(
     underlying, ``x ~ N(0, cov h)`` or a Student-t with ``dof`` degrees of freedom scaled to the
     same covariance; ``cov`` is 2k x 2k over [spot log returns, vol log changes] (default: the
     bundled history since 2021, where DVOL exists)."""
-    _check_confidence(confidence)
-    if not isinstance(paths, int) or paths < 100:
-        raise InvalidInputError("must be an integer >= 100", "paths")
-    if dist not in ("normal", "t"):
-        raise InvalidInputError("normal or t", "dist")
-    if dist == "t" and not dof > 2:
-        raise InvalidInputError("must be > 2 (finite variance)", "dof")
+    law = _check_monte_carlo(paths, confidence, dist, dof)
     pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
     unds, chol = _mc_setup(pf, market, cov, horizon)
     k = len(unds)
-    spot, vol = _mc_shocks(chol, k, paths, dist, dof, seed)
+    spot, vol = _mc_shocks(chol, k, paths, law, dof, seed)
     pnl = scenario_pnl(pf, market, unds, spot, vol, threads=threads)
     var, es, j = var_es(pnl, confidence)
     worst = int(np.argmin(pnl))
@@ -518,18 +539,18 @@ def monte_carlo_var(
         f"path {j} ({_describe(coins, spot[j], vol[j])})",
         f"path {worst} ({_describe(coins, spot[worst], vol[worst])})",
         pnl,
-        {"paths": paths, "dist": dist},
+        {"paths": paths, "dist": law.value},
     )
 
 
 def _mc_shocks(
-    chol: np.ndarray, k: int, paths: int, dist: str, dof: float, seed: int
+    chol: np.ndarray, k: int, paths: int, dist: ShockDistribution, dof: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Joint spot moves and vol factors of the Monte Carlo paths (shared with
     pymargin.distributed, which must draw exactly the same paths)."""
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((paths, 2 * k))
-    if dist == "t":
+    if dist is ShockDistribution.STUDENT_T:
         w = rng.chisquare(dof, size=(paths, 1))
         z = z * np.sqrt((dof - 2.0) / w)
     x = z @ chol.T

@@ -35,6 +35,10 @@ def test_every_account_equals_the_python_model():
         # round9 of the worst case in C++ and in Python may differ in the last (9th) decimal
         assert r.initial_margin[k] == pytest.approx(want.initial_margin, abs=2e-9)
         assert r.maintenance_margin[k] == pytest.approx(want.maintenance_margin, abs=2e-9)
+        # the scenario the model names, tie-breaks included
+        assert r.worst_scenario[k] == want.worst_case_bucket["index"] + (
+            0 if want.worst_case_bucket["source"] == "standard" else 27
+        )
     frame = r.to_frame()
     assert list(frame.columns) == [
         "account",
@@ -43,6 +47,7 @@ def test_every_account_equals_the_python_model():
         "equity",
         "mm_ratio",
         "status",
+        "worst_scenario",
     ]
     assert set(frame["status"]) <= {"healthy", "margin call", "liquidation"}
 
@@ -82,10 +87,19 @@ def test_bad_rows_are_named():
         batch_margin(bad, col, M, P)
     assert (e.value.field, e.value.index) == ("size", 4)
     bad = pos.copy()
-    bad.loc[2, "instrument"] = "BTC-99ZZZ25"
+    bad.loc[5, "instrument"] = "BTC-99ZZZ25"
     with pytest.raises(pm.InvalidInputError) as e:
         batch_margin(bad, col, M, P)
-    assert e.value.field == "expiry"
+    assert (e.value.field, e.value.index) == ("instrument", 5)
+    assert "BTC-99ZZZ25" in str(e.value)
+    missing = pos.astype({"account": object})
+    missing.loc[3, "account"] = None
+    with pytest.raises(pm.InvalidInputError) as e:
+        batch_margin(missing, col, M, P)
+    assert (e.value.field, e.value.index) == ("account", 3)
+    with pytest.raises(pm.InvalidInputError) as e:
+        batch_margin(pos.iloc[:0], col, M, P)
+    assert e.value.field == "positions"
     with pytest.raises(pm.InvalidInputError) as e:
         batch_margin(pos.drop(columns="size"), col, M, P)
     assert e.value.field == "positions"
@@ -118,3 +132,61 @@ def test_usdc_pairs_sharing_an_expiry_keep_separate_roll_shocks():
     frame = pd.DataFrame({"account": "a", "instrument": list(pos), "size": list(pos.values())})
     got = batch_margin(frame, pd.DataFrame({"account": ["a"], "amount": [1e6]}), both, params)
     assert got.initial_margin[0] == pytest.approx(want.initial_margin, rel=1e-12)
+
+
+def test_accounts_beyond_the_delta_shock_threshold_are_not_covered():
+    """The model refuses a net delta past delta_total_liq_shock_threshold (its formula is not
+    published); the batch marks such an account 'not covered' with NaN margins."""
+    from pymargin.models.params import ModelCoverageError
+
+    pos = pd.DataFrame(
+        {
+            "account": ["big", "small", "small"],
+            "instrument": ["BTC-PERPETUAL", "BTC-PERPETUAL", "BTC-26DEC25-88000-C"],
+            "size": [2000.0, 0.5, -1.0],
+        }
+    )
+    col = pd.DataFrame({"account": ["big", "small"], "amount": [10.0, 1.0]})
+    with pytest.raises(ModelCoverageError):
+        deribit_pm_margin({"BTC-PERPETUAL": 2000.0}, M, P)
+    r = batch_margin(pos, col, M, P)
+    frame = r.to_frame().set_index("account")
+    assert frame.loc["big", "status"] == "not covered"
+    assert np.isnan(frame.loc["big", "initial_margin"]) and np.isnan(r.ratio[0])
+    want = deribit_pm_margin({"BTC-PERPETUAL": 0.5, "BTC-26DEC25-88000-C": -1.0}, M, P)
+    assert frame.loc["small", "initial_margin"] == pytest.approx(want.initial_margin, abs=2e-9)
+
+
+def test_a_correlation_set_is_refused_like_the_model():
+    import copy
+
+    from pymargin.models.params import ModelCoverageError
+
+    raw = copy.deepcopy(P.raw)
+    raw["currency"]["btc"]["correlation_set"] = True
+    params = DeribitPMParams.from_model_params(raw)
+    with pytest.raises(ModelCoverageError):
+        deribit_pm_margin({"BTC-PERPETUAL": 1.0}, M, params)
+    pos, col = _book(3, 2)
+    with pytest.raises(ModelCoverageError):
+        batch_margin(pos, col, M, params)
+
+
+def test_csr_indices_are_checked_before_any_cast():
+    risk = venue_risk(M, NAMES[:3], P)
+    offsets = np.array([0, 2])
+    coll = np.array([1.0])
+    for inst, field in (
+        (np.array([0, 2**32]), "instrument"),
+        (np.array([0.0, 1.7]), "instrument"),
+        (np.array([0, -1]), "instrument"),
+    ):
+        with pytest.raises(pm.PymarginError) as e:
+            batch_margin_csr(risk, offsets, inst, np.ones(2), coll)
+        assert e.value.field == field
+    with pytest.raises(pm.PymarginError) as e:
+        batch_margin_csr(risk, np.array([0, 1.5, 2]), np.array([0, 1]), np.ones(2), np.ones(2))
+    assert e.value.field == "offsets"
+    with pytest.raises(pm.PymarginError) as e:
+        batch_margin_csr(risk, offsets, np.array([0, 1]), np.array(["x", "y"]), coll)
+    assert e.value.field == "amount"

@@ -6,8 +6,9 @@ import dataclasses
 import numpy as np
 import pytest
 
+import pymargin.exceptions as pm_errors
 from pymargin.batch import batch_margin_csr, venue_risk
-from pymargin.cascade import ImpactModel, liquidation_cascade
+from pymargin.cascade import ImpactKind, ImpactModel, liquidation_cascade
 from pymargin.demo import demo_market
 
 M = demo_market("BTC")
@@ -63,18 +64,58 @@ def test_zero_impact_is_the_single_round_stress():
     out = batch_margin_csr(risk, offsets, inst, amt, coll)
     np.testing.assert_array_equal(r.liquidated, out["status"] == 2)
     linear = liquidation_cascade(
-        M, NAMES, offsets, inst, amt, coll, -0.1, impact=ImpactModel(kind="linear", depth=np.inf)
+        M,
+        NAMES,
+        offsets,
+        inst,
+        amt,
+        coll,
+        -0.1,
+        impact=ImpactModel(kind=ImpactKind.LINEAR, depth=np.inf),
     )
     np.testing.assert_array_equal(linear.liquidated, r.liquidated)
 
 
-def test_dealer_gamma_hedging_adds_flow():
+def _with_dealers(dealer_rows):
+    """The test venue plus 50 well-funded dealer accounts holding ``dealer_rows``."""
     offsets, inst, amt, coll = _venue()
-    dealers = np.zeros(len(coll), dtype=bool)
-    dealers[::10] = True
+    n0 = len(coll)
+    for _ in range(50):
+        for name, size in dealer_rows:
+            inst = np.append(inst, NAMES.index(name)).astype(np.int32)
+            amt = np.append(amt, size)
+        offsets = np.append(offsets, offsets[-1] + len(dealer_rows))
+    coll = np.append(coll, np.full(50, 1e6))
+    dealers = np.arange(len(coll)) >= n0
+    return offsets, inst, amt, coll, dealers
+
+
+def test_dealers_without_gamma_change_nothing():
+    offsets, inst, amt, coll, dealers = _with_dealers([("BTC-PERPETUAL", 5.0)])
     base = liquidation_cascade(M, NAMES, offsets, inst, amt, coll, -0.05)
-    with_dealers = liquidation_cascade(M, NAMES, offsets, inst, amt, coll, -0.05, dealers=dealers)
-    assert with_dealers.final_move != base.final_move
+    flagged = liquidation_cascade(M, NAMES, offsets, inst, amt, coll, -0.05, dealers=dealers)
+    assert flagged.final_move == base.final_move and flagged.converged
+    assert [r.flow_coins for r in flagged.rounds] == [r.flow_coins for r in base.rounds]
+
+
+def test_short_gamma_dealers_sell_into_a_fall():
+    """Dealers short puts gain delta as the price falls and sell it: the fall goes further."""
+    offsets, inst, amt, coll, dealers = _with_dealers([("BTC-26DEC25-85000-P", -20.0)])
+    base = liquidation_cascade(M, NAMES, offsets, inst, amt, coll, -0.05)
+    flagged = liquidation_cascade(M, NAMES, offsets, inst, amt, coll, -0.05, dealers=dealers)
+    assert not flagged.liquidated[dealers].any()
+    assert flagged.final_move < base.final_move and flagged.converged
+    # round 1's extra flow is exactly the dealers' delta change between the two prices
+    r0, r1 = flagged.rounds[0], flagged.rounds[1]
+    d = [
+        venue_risk(M.shifted({"BTC_USD": m}), NAMES).delta[NAMES.index("BTC-26DEC25-85000-P")]
+        for m in (r0.move, r1.move)
+    ]
+    dealer_flow = -(50 * -20.0) * (d[1] - d[0])
+    plain = liquidation_cascade(M, NAMES, offsets, inst, amt, coll, -0.05, max_rounds=1).rounds[0]
+    assert dealer_flow < 0 and r0.flow_coins == pytest.approx(plain.flow_coins)
+    liquidated_flow = r1.flow_coins - dealer_flow
+    assert liquidated_flow <= 0
 
 
 def test_reports_when_it_stops_before_converging():
@@ -101,3 +142,30 @@ def test_bad_input_is_named():
     with pytest.raises(InvalidInputError) as e:
         liquidation_cascade(M, NAMES, offsets, inst, amt, coll, -0.1)
     assert (e.value.field, e.value.index) == ("amount", 7)
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"offsets": np.array([0, 3, 2])}, "offsets"),
+        ({"instrument": np.array([0, 2**32])}, "instrument"),
+        ({"dealers": np.zeros(3, dtype=bool)}, "dealers"),
+        ({"impact": "sqrt"}, "impact"),
+        ({"max_rounds": 1.5}, "max_rounds"),
+        ({"vol_scale": 0.0}, "vol_scale"),
+    ],
+)
+def test_bad_cascade_inputs_are_typed(change, field):
+    offsets, inst, amt, coll = np.array([0, 2, 2]), np.array([0, 1]), np.ones(2), np.ones(2)
+    kw = {"offsets": offsets, "instrument": inst}
+    kw.update({k: v for k, v in change.items() if k in kw})
+    extra = {k: v for k, v in change.items() if k not in kw}
+    with pytest.raises(pm_errors.PymarginError) as e:
+        liquidation_cascade(M, NAMES, kw["offsets"], kw["instrument"], amt, coll, -0.1, **extra)
+    assert e.value.field.startswith(field)
+
+
+@pytest.mark.parametrize("kw", [{"adv": 0.0}, {"adv": -5.0}, {"depth": 0.0}, {"y": float("nan")}])
+def test_impact_parameters_are_checked(kw):
+    with pytest.raises(pm_errors.InvalidInputError):
+        ImpactModel(**kw)

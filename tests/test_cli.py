@@ -176,6 +176,15 @@ def test_venue_and_cascade_commands(tmp_path):
     assert len(pd.read_parquet(out)) == 300
     c = json.loads(run("cascade", pos, col, "-m", "demo:BTC", "--shock", "-0.08", "--json").stdout)
     assert c["final_move"] <= -0.08 and c["liquidated"] >= summary["status"]["liquidation"]
+    assert c["converged"]
+    r = run("cascade", pos, col, "-m", "demo:BTC", "--shock", "-0.08", "--adv", "0")
+    assert r.exit_code == 2 and "impact.adv" in r.output
+    r = run("cascade", pos, col, "-m", "demo:BTC", "--shock", "0", "--max-rounds", "3")
+    assert r.exit_code == 0 and "amplification n/a" in r.output
+    bad = tmp_path / "bad_positions.csv"
+    bad.write_text("account,instrument,size\na,BTC-PERPETUAL,1\n,BTC-PERPETUAL,2\n")
+    r = run("venue", str(bad), col, "-m", "demo:BTC")
+    assert r.exit_code == 2 and "account[1]" in r.output
 
 
 def test_hedging_optimisation_and_cross_venue_commands(tmp_path):

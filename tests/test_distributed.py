@@ -8,6 +8,7 @@ import pymargin as pm
 from pymargin import distributed, stress, var
 from pymargin.batch import batch_margin
 from pymargin.demo import demo_market, demo_portfolios
+from pymargin.exceptions import InvalidInputError
 from pymargin.models import DeribitPMParams
 
 # dask's own sockets and threads report resource warnings at shutdown; they are not ours.
@@ -72,3 +73,18 @@ def test_process_workers_receive_everything_they_need():
     with distributed.local_client(workers=2, processes=True) as c:
         dist = distributed.batch_margin(pos, col, M, p, client=c)
     np.testing.assert_array_equal(batch_margin(pos, col, M, p).initial_margin, dist.initial_margin)
+
+
+def test_monte_carlo_arguments_are_checked_before_any_work():
+    """Same checks as the single-process function, before a cluster is even started."""
+    book = {"BTC-26DEC25-100000-C": -1.0}
+    for kw, field in (
+        ({"dist": "bogus"}, "dist"),
+        ({"dist": var.ShockDistribution.STUDENT_T, "dof": 1.5}, "dof"),
+        ({"confidence": 1.5}, "confidence"),
+        ({"paths": 10}, "paths"),
+    ):
+        for fn in (var.monte_carlo_var, distributed.monte_carlo_var):
+            with pytest.raises(InvalidInputError) as e:
+                fn(book, M, **kw)
+            assert e.value.field == field

@@ -141,7 +141,9 @@ def test_full_revaluation_methods_agree_with_their_definitions():
     mc = var.monte_carlo_var(pf, m, paths=40_000, seed=1)
     mc2 = var.monte_carlo_var(pf, m, paths=40_000, seed=2)
     assert mc.var == pytest.approx(mc2.var, rel=0.1)
-    t = var.monte_carlo_var(pf, m, paths=40_000, seed=1, dist="t", dof=3)
+    t = var.monte_carlo_var(
+        pf, m, paths=40_000, seed=1, dist=var.ShockDistribution.STUDENT_T, dof=3
+    )
     assert t.es > mc.es
     # Delta-gamma of a short strangle: negative skew, ES beyond VaR.
     dg = var.parametric_var(pf, m, gamma=True)

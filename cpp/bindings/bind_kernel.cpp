@@ -135,7 +135,7 @@ py::dict batch_margin(const py::array& risk, const py::array& pair, const py::ar
                       const py::array& collateral, std::size_t n_std, std::size_t pairs,
                       std::size_t expiries, double pnl_offset, const py::array& cap,
                       const py::array& damp, const py::array& roll_k, double mm_factor,
-                      int threads) {
+                      const py::object& delta_limit, int threads) {
   kernel::BatchModel m;
   m.n_std = n_std;
   m.pairs = pairs;
@@ -145,6 +145,11 @@ py::dict batch_margin(const py::array& risk, const py::array& pair, const py::ar
   m.damp = contiguous<double>(damp, pairs * 8, "damp");
   m.roll_k = contiguous<double>(roll_k, expiries, "roll_k");
   m.mm_factor = mm_factor;
+  py::array limit;
+  if (!delta_limit.is_none()) {
+    limit = py::array::ensure(delta_limit);
+    m.delta_limit = contiguous<double>(limit, pairs, "delta_limit");
+  }
   kernel::BatchInstruments in;
   in.n = static_cast<std::size_t>(pair.size());
   in.stride = n_std + 8;
@@ -205,7 +210,7 @@ void bind_kernel(py::module_& m) {
         py::arg("delta"), py::arg("value"), py::arg("offsets"), py::arg("instrument"),
         py::arg("amount"), py::arg("collateral"), py::arg("n_std"), py::arg("pairs"),
         py::arg("expiries"), py::arg("pnl_offset"), py::arg("cap"), py::arg("damp"),
-        py::arg("roll_k"), py::arg("mm_factor"), py::arg("threads"),
+        py::arg("roll_k"), py::arg("mm_factor"), py::arg("delta_limit"), py::arg("threads"),
         "Every account's Deribit S:PM margin from cached risk rows (private; see "
         "pymargin.batch).");
 }

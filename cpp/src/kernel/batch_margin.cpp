@@ -17,6 +17,8 @@ struct Scratch {
   std::vector<double> v;            // [pairs x stride]
   std::vector<unsigned char> pair_used;
   std::vector<std::int32_t> pairs_touched;
+  std::vector<double> pair_delta;   // [pairs] net coin delta
+
   std::vector<double> net;          // [expiries]
   std::vector<unsigned char> exp_used;
   std::vector<std::int32_t> exps_touched;
@@ -39,8 +41,10 @@ void run_range(const BatchModel& m, const BatchInstruments& in, const BatchAccou
         s.pair_used[u] = 1;
         s.pairs_touched.push_back(static_cast<std::int32_t>(u));
         std::fill(v, v + stride, 0.0);
+        s.pair_delta[u] = 0.0;
       }
       axpy(stride, q, in.risk + i * stride, v);
+      s.pair_delta[u] += q * in.delta[i];
       const auto e = static_cast<std::size_t>(in.expiry[i]);
       if (!s.exp_used[e]) {
         s.exp_used[e] = 1;
@@ -51,14 +55,25 @@ void run_range(const BatchModel& m, const BatchInstruments& in, const BatchAccou
       equity += q * in.value[i];
     }
     // Pairs and expiries in first-touch order: the sums do not depend on the thread split.
+    // The worst scenario is the lowest entry over the pairs (the first pair on a tie), as
+    // the model reports it.
     double worst = 0.0;
+    double lowest = std::numeric_limits<double>::infinity();
     std::int32_t worst_at = -1;
+    bool covered = true;
     for (std::int32_t u : s.pairs_touched) {
       const auto uu = static_cast<std::size_t>(u);
       const double* v = s.v.data() + uu * stride;
-      worst += detail::pm_worst(v, m.n_std, m.pnl_offset, m.cap[uu], m.damp + uu * 8);
-      if (worst_at < 0) {
-        worst_at = static_cast<std::int32_t>(std::min_element(v, v + stride) - v);
+      std::int32_t at = -1;
+      const double low =
+          detail::pm_lowest_entry(v, m.n_std, m.pnl_offset, m.cap[uu], m.damp + uu * 8, &at);
+      worst += low < 0.0 ? -low : 0.0;
+      if (low < lowest) {
+        lowest = low;
+        worst_at = at;
+      }
+      if (m.delta_limit != nullptr && std::fabs(s.pair_delta[uu]) > m.delta_limit[uu]) {
+        covered = false;
       }
       s.pair_used[uu] = 0;
     }
@@ -70,6 +85,16 @@ void run_range(const BatchModel& m, const BatchInstruments& in, const BatchAccou
       s.exp_used[ee] = 0;
     }
     s.exps_touched.clear();
+    if (!covered) {  // beyond the delta-shock threshold: the model's formula is unpublished
+      const double nan = std::numeric_limits<double>::quiet_NaN();
+      out.initial_margin[a] = nan;
+      out.maintenance_margin[a] = nan;
+      out.equity[a] = equity;
+      out.ratio[a] = nan;
+      out.status[a] = 3;
+      if (out.worst_index != nullptr) out.worst_index[a] = worst_at;
+      continue;
+    }
     const double rmm = detail::round9(worst) + roll;
     const double mm = m.mm_factor * rmm;
     out.initial_margin[a] = rmm;
@@ -95,6 +120,11 @@ Status batch_margin(const BatchModel& m, const BatchInstruments& in, const Batch
     return Status::bad_argument("instruments", "missing column");
   }
   if (!m.cap || !m.damp || !m.roll_k) return Status::bad_argument("model", "missing column");
+  if (m.delta_limit != nullptr) {
+    for (std::size_t u = 0; u < m.pairs; ++u) {
+      if (!(m.delta_limit[u] >= 0.0)) return Status::invalid("delta_limit", u, "must be >= 0");
+    }
+  }
   if (!(m.pnl_offset >= 0.0 && m.pnl_offset <= 1.0)) {
     return Status::bad_argument("pnl_offset", "must be in [0, 1]");
   }
@@ -148,6 +178,7 @@ Status batch_margin(const BatchModel& m, const BatchInstruments& in, const Batch
     for (auto& s : scratch) {
       s.v.resize(m.pairs * in.stride);
       s.pair_used.assign(m.pairs, 0);
+      s.pair_delta.assign(m.pairs, 0.0);
       s.pairs_touched.reserve(m.pairs);
       s.net.assign(m.expiries, 0.0);
       s.exp_used.assign(m.expiries, 0);

@@ -4,30 +4,56 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 
 namespace pymargin::kernel::detail {
 
-// Gains credited at `offset` up to `cap`, the 8 extended entries (after n_std standard ones)
-// reduced in magnitude by damp[k], not past zero; returns the most negative entry as a
+// One aggregated entry as the model counts it: gains credited at `offset` up to `cap`; an
+// extended entry then reduced in magnitude by `damp`, not past zero (damp = 0: standard).
+inline double pm_entry(double v, double offset, double cap, double damp) noexcept {
+  const double credited = v * offset;
+  const double x = v > 0.0 ? (credited < cap ? credited : cap) : v;
+  if (damp == 0.0) return x;
+  const double shrunk = std::fabs(x) - damp;
+  const double mag = shrunk > 0.0 ? shrunk : 0.0;
+  return x < 0.0 ? -mag : mag;
+}
+
+// The 8 extended entries follow n_std standard ones; returns the most negative entry as a
 // positive loss (0 when none is negative). Plain comparisons: inputs are finite.
 inline double pm_worst(const double* v, std::size_t n_std, double offset, double cap,
                        const double* damp) noexcept {
   double low = 0.0;
   for (std::size_t j = 0; j < n_std; ++j) {
-    const double credited = v[j] * offset;
-    const double x = v[j] > 0.0 ? (credited < cap ? credited : cap) : v[j];
+    const double x = pm_entry(v[j], offset, cap, 0.0);
     low = x < low ? x : low;
   }
   for (std::size_t k = 0; k < 8; ++k) {
-    const double raw = v[n_std + k];
-    const double credited = raw * offset;
-    const double x = raw > 0.0 ? (credited < cap ? credited : cap) : raw;
-    const double shrunk = std::fabs(x) - damp[k];
-    const double mag = shrunk > 0.0 ? shrunk : 0.0;
-    const double y = x < 0.0 ? -mag : mag;
+    const double y = pm_entry(v[n_std + k], offset, cap, damp[k]);
     low = y < low ? y : low;
   }
   return -low;
+}
+
+// The lowest entry itself (not floored at zero) and its index, with the model's tie-breaks:
+// among equal lowest entries a standard one in a bucket's unchanged-vol slot (index % 3 == 1),
+// else the first.
+inline double pm_lowest_entry(const double* v, std::size_t n_std, double offset, double cap,
+                              const double* damp, std::int32_t* at) noexcept {
+  double low = std::numeric_limits<double>::infinity();
+  bool preferred = false;
+  for (std::size_t j = 0; j < n_std + 8; ++j) {
+    const bool standard = j < n_std;
+    const double x = pm_entry(v[j], offset, cap, standard ? 0.0 : damp[j - n_std]);
+    const bool pref = standard && j % 3 == 1;
+    if (x < low || (x == low && pref && !preferred)) {
+      low = x;
+      *at = static_cast<std::int32_t>(j);
+      preferred = pref;
+    }
+  }
+  return low;
 }
 
 inline double round9(double x) noexcept { return std::nearbyint(x * 1e9) / 1e9; }

@@ -11,7 +11,9 @@
 // dampened, the worst case summed over pairs; roll shock from the per-expiry net deltas;
 // RMM = round9(worst) + roll; IM = RMM, MM = mm_factor x RMM; equity = collateral + sum of
 // amount x value; ratio = MM / equity; status 0 healthy, 1 margin call (IM >= equity),
-// 2 liquidation (MM >= equity). Threads split the accounts; results do not depend on the split.
+// 2 liquidation (MM >= equity), 3 not covered (a pair's net delta beyond delta_limit: NaN
+// margins and ratio). worst_index: the lowest credited/dampened entry over the pairs, with the
+// model's tie-breaks. Threads split the accounts; results do not depend on the split.
 #pragma once
 
 #include <cstddef>
@@ -30,6 +32,10 @@ struct BatchModel {
   const double* damp = nullptr;     // [pairs x 8] extended dampeners (settlement units)
   const double* roll_k = nullptr;   // [expiries] roll shock per unit of |net coin delta|
   double mm_factor = 0.8;
+  // [pairs] largest |net coin delta| the model covers (Deribit's delta_total_liq_shock_threshold
+  // / index), or null for no limit. Beyond it the delta-shock formula is not published: the
+  // account gets status 3 (not covered) and NaN margins.
+  const double* delta_limit = nullptr;
 };
 
 struct BatchInstruments {
@@ -56,7 +62,7 @@ struct BatchOutputs {
   double* equity = nullptr;             // [n]
   double* ratio = nullptr;              // [n] MM / equity (inf when equity <= 0 < MM)
   std::int8_t* status = nullptr;        // [n]
-  std::int32_t* worst_index = nullptr;  // [n] scenario of the worst entry (first pair), or null
+  std::int32_t* worst_index = nullptr;  // [n] index of the lowest entry (see above), or null
 };
 
 // Validates every input first (field and row named); then computes. threads <= 0: all.
