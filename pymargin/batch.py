@@ -231,8 +231,8 @@ def batch_margin_csr(
             risk.expiry,
             risk.delta,
             risk.value,
-            offs.astype(np.int64),
-            inst.astype(np.int32),
+            np.ascontiguousarray(offs, dtype=np.int64),
+            np.ascontiguousarray(inst, dtype=np.int32),
             _float_array(amount, "amount"),
             _float_array(collateral, "collateral"),
             risk.n_std,
@@ -254,10 +254,9 @@ def _index_array(x: Any, field: str, hi: int) -> np.ndarray:
     a = np.asarray(x)
     if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
         raise InputTypeError("must be a 1-D array of integers", field)
-    if a.size:
+    if a.size and (a.min() < 0 or a.max() > hi):  # two reductions; the mask only on error
         bad = (a < 0) | (a > hi)
-        if bad.any():
-            raise InvalidInputError(f"must be in [0, {hi}]", field, int(np.argmax(bad)))
+        raise InvalidInputError(f"must be in [0, {hi}]", field, int(np.argmax(bad)))
     return a
 
 

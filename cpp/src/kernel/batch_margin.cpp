@@ -13,13 +13,18 @@ namespace pymargin::kernel {
 
 namespace {
 
+// Per-thread working memory. The buffers written once per position (pair vectors, pair and
+// expiry net deltas) sit in one allocation with a cache line of padding at each end, so two
+// threads never write to the same line.
+constexpr std::size_t kPad = 8;  // doubles: 64 bytes
+
 struct Scratch {
-  std::vector<double> v;            // [pairs x stride]
+  std::vector<double> store;        // pad | v [pairs x stride] | pair_delta [pairs] | net | pad
+  double* v = nullptr;
+  double* pair_delta = nullptr;     // [pairs] net coin delta
+  double* net = nullptr;            // [expiries]
   std::vector<unsigned char> pair_used;
   std::vector<std::int32_t> pairs_touched;
-  std::vector<double> pair_delta;   // [pairs] net coin delta
-
-  std::vector<double> net;          // [expiries]
   std::vector<unsigned char> exp_used;
   std::vector<std::int32_t> exps_touched;
 };
@@ -36,7 +41,7 @@ void run_range(const BatchModel& m, const BatchInstruments& in, const BatchAccou
       const auto i = static_cast<std::size_t>(acc.instrument[p]);
       const double q = acc.amount[p];
       const auto u = static_cast<std::size_t>(in.pair[i]);
-      double* v = s.v.data() + u * stride;
+      double* v = s.v + u * stride;
       if (!s.pair_used[u]) {
         s.pair_used[u] = 1;
         s.pairs_touched.push_back(static_cast<std::int32_t>(u));
@@ -63,7 +68,7 @@ void run_range(const BatchModel& m, const BatchInstruments& in, const BatchAccou
     bool covered = true;
     for (std::int32_t u : s.pairs_touched) {
       const auto uu = static_cast<std::size_t>(u);
-      const double* v = s.v.data() + uu * stride;
+      const double* v = s.v + uu * stride;
       std::int32_t at = -1;
       const double low =
           detail::pm_lowest_entry(v, m.n_std, m.pnl_offset, m.cap[uu], m.damp + uu * 8, &at);
@@ -176,13 +181,16 @@ Status batch_margin(const BatchModel& m, const BatchInstruments& in, const Batch
   try {
     scratch.resize(nthreads);
     for (auto& s : scratch) {
-      s.v.resize(m.pairs * in.stride);
-      s.pair_used.assign(m.pairs, 0);
-      s.pair_delta.assign(m.pairs, 0.0);
-      s.pairs_touched.reserve(m.pairs);
-      s.net.assign(m.expiries, 0.0);
-      s.exp_used.assign(m.expiries, 0);
-      s.exps_touched.reserve(m.expiries);
+      s.store.assign(2 * kPad + m.pairs * in.stride + m.pairs + m.expiries, 0.0);
+      s.v = s.store.data() + kPad;
+      s.pair_delta = s.v + m.pairs * in.stride;
+      s.net = s.pair_delta + m.pairs;
+      // the small buffers get a cache line of spare tail: the next allocation (maybe another
+      // thread's) never shares a line with their used part
+      s.pair_used.assign(m.pairs + 64, 0);
+      s.pairs_touched.reserve(m.pairs + 16);
+      s.exp_used.assign(m.expiries + 64, 0);
+      s.exps_touched.reserve(m.expiries + 16);
     }
   } catch (...) {
     return Status::bad_argument("accounts", "not enough memory for the scratch buffers");

@@ -1,0 +1,237 @@
+// Batch margin kernel: each account equals the model computed here entry by entry (credit,
+// dampener, worst case, roll shock, round9); the worst scenario follows the model's
+// tie-breaks; accounts past the delta limit are not covered; results do not depend on the
+// thread split; bad input is refused before any write.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "pymargin/kernel/batch_margin.hpp"
+
+namespace pk = pymargin::kernel;
+
+namespace {
+
+constexpr std::size_t kStd = 27, kStride = 35;
+
+struct Case {
+  std::vector<double> risk, delta, value, cap, damp, roll_k, limit, collateral, amount;
+  std::vector<std::int32_t> pair, expiry, instrument;
+  std::vector<std::int64_t> offsets{0};
+  double offset = 0.5, mm = 0.8;
+
+  pk::BatchModel model() const {
+    pk::BatchModel m;
+    m.n_std = kStd;
+    m.pairs = cap.size();
+    m.expiries = roll_k.size();
+    m.pnl_offset = offset;
+    m.cap = cap.data();
+    m.damp = damp.data();
+    m.roll_k = roll_k.data();
+    m.mm_factor = mm;
+    m.delta_limit = limit.empty() ? nullptr : limit.data();
+    return m;
+  }
+  pk::BatchInstruments inst() const {
+    return {pair.size(), kStride, risk.data(), pair.data(), expiry.data(), delta.data(),
+            value.data()};
+  }
+  pk::BatchAccounts accounts() const {
+    return {collateral.size(), offsets.data(), instrument.data(), amount.data(),
+            collateral.data()};
+  }
+};
+
+struct Out {
+  std::vector<double> im, mm, eq, ratio;
+  std::vector<std::int8_t> status;
+  std::vector<std::int32_t> worst;
+  explicit Out(std::size_t n)
+      : im(n, -7), mm(n, -7), eq(n, -7), ratio(n, -7), status(n, -7), worst(n, -7) {}
+  pk::BatchOutputs view() {
+    return {im.data(), mm.data(), eq.data(), ratio.data(), status.data(), worst.data()};
+  }
+};
+
+Case random_case(unsigned seed, std::size_t accounts) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> pnl(0.0, 0.03);
+  std::uniform_int_distribution<int> exp(0, 3), count(1, 9), pick(0, 59);
+  Case c;
+  c.cap = {0.05, 0.08};
+  c.damp.assign(16, 0.0);
+  for (int k = 0; k < 16; ++k) c.damp[k] = 0.002 * (k % 8);
+  c.roll_k = {0.01, 0.02, 0.01, 0.03, 0.01, 0.02, 0.01, 0.03};  // [pair x 4 expiries]
+  for (int i = 0; i < 60; ++i) {
+    for (std::size_t j = 0; j < kStride; ++j) c.risk.push_back(pnl(rng));
+    c.pair.push_back(i % 2);
+    c.expiry.push_back((i % 2) * 4 + exp(rng));
+    c.delta.push_back(pnl(rng) * 10);
+    c.value.push_back(std::fabs(pnl(rng)));
+  }
+  const double sizes[5] = {-2, -1, 0, 1, 3};
+  for (std::size_t a = 0; a < accounts; ++a) {
+    const int n = count(rng);
+    for (int p = 0; p < n; ++p) {
+      c.instrument.push_back(pick(rng));
+      c.amount.push_back(sizes[rng() % 5]);
+    }
+    c.offsets.push_back(static_cast<std::int64_t>(c.instrument.size()));
+    c.collateral.push_back(0.05 * static_cast<double>(a % 7));
+  }
+  return c;
+}
+
+// The model, written out here: per pair, credited and dampened entries, the worst loss; the
+// roll shock per (pair, expiry); the lowest entry with the tie-breaks.
+struct Want {
+  double im, equity;
+  std::int32_t worst;
+};
+
+Want model(const Case& c, std::size_t a) {
+  std::vector<std::vector<double>> v;
+  std::vector<int> order;  // pairs in first-touch order
+  std::vector<double> net(c.roll_k.size(), 0.0);
+  double equity = c.collateral[a];
+  v.assign(c.cap.size(), std::vector<double>(kStride, 0.0));
+  for (auto p = c.offsets[a]; p < c.offsets[a + 1]; ++p) {
+    const auto i = static_cast<std::size_t>(c.instrument[static_cast<std::size_t>(p)]);
+    const double q = c.amount[static_cast<std::size_t>(p)];
+    const int u = c.pair[i];
+    bool seen = false;
+    for (int o : order) seen = seen || o == u;
+    if (!seen) order.push_back(u);
+    for (std::size_t j = 0; j < kStride; ++j) v[u][j] += q * c.risk[i * kStride + j];
+    net[static_cast<std::size_t>(c.expiry[i])] += q * c.delta[i];
+    equity += q * c.value[i];
+  }
+  double worst = 0.0, lowest = std::numeric_limits<double>::infinity();
+  std::int32_t at = -1;
+  for (int u : order) {
+    double low = std::numeric_limits<double>::infinity();
+    std::int32_t low_at = -1;
+    for (std::size_t j = 0; j < kStride; ++j) {
+      double x = v[u][j] > 0 ? std::min(v[u][j] * c.offset, c.cap[u]) : v[u][j];
+      if (j >= kStd) {
+        const double d = c.damp[u * 8 + (j - kStd)];
+        x = x < 0 ? std::min(x + d, 0.0) : std::max(x - d, 0.0);
+      }
+      const bool better = x < low || (x == low && j < kStd && j % 3 == 1 &&
+                                      !(low_at >= 0 && low_at < 27 && low_at % 3 == 1));
+      if (better) {
+        low = x;
+        low_at = static_cast<std::int32_t>(j);
+      }
+    }
+    worst += std::max(-low, 0.0);
+    if (low < lowest) {
+      lowest = low;
+      at = low_at;
+    }
+  }
+  double roll = 0.0;
+  for (std::size_t e = 0; e < net.size(); ++e) roll += c.roll_k[e] * std::fabs(net[e]);
+  return {std::nearbyint(worst * 1e9) / 1e9 + roll, equity, at};
+}
+
+}  // namespace
+
+TEST(BatchMargin, EveryAccountEqualsTheModelWrittenOut) {
+  const Case c = random_case(3, 3000);
+  Out out(c.collateral.size());
+  ASSERT_TRUE(pk::batch_margin(c.model(), c.inst(), c.accounts(), out.view(), 2).ok());
+  for (std::size_t a = 0; a < c.collateral.size(); ++a) {
+    const Want w = model(c, a);
+    EXPECT_NEAR(out.im[a], w.im, 1e-12 * (1 + w.im)) << a;
+    EXPECT_DOUBLE_EQ(out.mm[a], 0.8 * out.im[a]) << a;
+    EXPECT_NEAR(out.eq[a], w.equity, 1e-12) << a;
+    EXPECT_EQ(out.worst[a], w.worst) << a;
+    const int status = out.mm[a] > 0 && out.mm[a] >= out.eq[a]   ? 2
+                       : out.im[a] > 0 && out.im[a] >= out.eq[a] ? 1
+                                                                 : 0;
+    EXPECT_EQ(out.status[a], status) << a;
+  }
+}
+
+TEST(BatchMargin, TiesPreferTheUnchangedVolEntryOfABucket) {
+  Case c = random_case(1, 1);
+  // one instrument whose entries 3, 4 and 5 (bucket 2) tie for the lowest value
+  std::fill(c.risk.begin(), c.risk.begin() + kStride, 0.0);
+  c.risk[3] = c.risk[4] = c.risk[5] = -1.0;
+  c.instrument = {0};
+  c.amount = {1.0};
+  c.offsets = {0, 1};
+  c.collateral = {10.0};
+  Out out(1);
+  ASSERT_TRUE(pk::batch_margin(c.model(), c.inst(), c.accounts(), out.view(), 1).ok());
+  EXPECT_EQ(out.worst[0], 4);
+  c.risk[4] = 0.0;  // no unchanged-vol entry among the tied: the first
+  ASSERT_TRUE(pk::batch_margin(c.model(), c.inst(), c.accounts(), out.view(), 1).ok());
+  EXPECT_EQ(out.worst[0], 3);
+}
+
+TEST(BatchMargin, AccountsPastTheDeltaLimitAreNotCovered) {
+  Case c = random_case(5, 200);
+  c.limit = {0.5, 1e9};
+  Out out(c.collateral.size());
+  ASSERT_TRUE(pk::batch_margin(c.model(), c.inst(), c.accounts(), out.view(), 2).ok());
+  int uncovered = 0;
+  for (std::size_t a = 0; a < c.collateral.size(); ++a) {
+    double d0 = 0.0;
+    for (auto p = c.offsets[a]; p < c.offsets[a + 1]; ++p) {
+      const auto i = static_cast<std::size_t>(c.instrument[static_cast<std::size_t>(p)]);
+      if (c.pair[i] == 0) d0 += c.amount[static_cast<std::size_t>(p)] * c.delta[i];
+    }
+    if (std::fabs(d0) > 0.5) {
+      ++uncovered;
+      EXPECT_EQ(out.status[a], 3) << a;
+      EXPECT_TRUE(std::isnan(out.im[a]) && std::isnan(out.mm[a]) && std::isnan(out.ratio[a]));
+    } else {
+      EXPECT_NE(out.status[a], 3) << a;
+      EXPECT_NEAR(out.im[a], model(c, a).im, 1e-12 * (1 + out.im[a]));
+    }
+  }
+  EXPECT_GT(uncovered, 10);
+}
+
+TEST(BatchMargin, ThreadSplitDoesNotChangeABit) {
+  const Case c = random_case(9, 20000);
+  Out one(c.collateral.size()), two(c.collateral.size()), many(c.collateral.size());
+  ASSERT_TRUE(pk::batch_margin(c.model(), c.inst(), c.accounts(), one.view(), 1).ok());
+  ASSERT_TRUE(pk::batch_margin(c.model(), c.inst(), c.accounts(), two.view(), 2).ok());
+  ASSERT_TRUE(pk::batch_margin(c.model(), c.inst(), c.accounts(), many.view(), 7).ok());
+  EXPECT_EQ(one.im, two.im);
+  EXPECT_EQ(one.im, many.im);
+  EXPECT_EQ(one.eq, many.eq);
+  EXPECT_EQ(one.worst, many.worst);
+}
+
+TEST(BatchMargin, BadInputIsRefusedBeforeAnyWrite) {
+  Case c = random_case(2, 50);
+  c.instrument[17] = 60;  // no such instrument
+  Out out(c.collateral.size());
+  auto st = pk::batch_margin(c.model(), c.inst(), c.accounts(), out.view(), 2);
+  EXPECT_FALSE(st.ok());
+  EXPECT_STREQ(st.field, "instrument");
+  EXPECT_EQ(st.index, 17u);
+  EXPECT_EQ(out.im[0], -7);  // untouched
+  c.instrument[17] = 0;
+  c.amount[3] = std::numeric_limits<double>::quiet_NaN();
+  st = pk::batch_margin(c.model(), c.inst(), c.accounts(), out.view(), 2);
+  EXPECT_STREQ(st.field, "amount");
+  c.amount[3] = 1.0;
+  c.offsets[5] = c.offsets[4] - 1;
+  st = pk::batch_margin(c.model(), c.inst(), c.accounts(), out.view(), 2);
+  EXPECT_STREQ(st.field, "offsets");
+  c = random_case(2, 50);
+  c.limit = {-1.0, 1.0};
+  st = pk::batch_margin(c.model(), c.inst(), c.accounts(), out.view(), 2);
+  EXPECT_STREQ(st.field, "delta_limit");
+  EXPECT_EQ(out.im[0], -7);
+}
