@@ -141,3 +141,70 @@ class PreTradeCheck:
         trial = dict(self.book)
         trial[self.candidate] = trial.get(self.candidate, 0.0) - 1.0
         deribit_pm_margin(trial, self.market, self.params_pm, threads=1)
+
+
+class BatchMarginVenue:
+    """Every account of a venue (100,000 accounts x 20 positions over 2,000 instruments,
+    Deribit S:PM, 35 scenarios) by the C++ kernel, next to the scipy.sparse product plus numpy
+    model of benchmarks/batch_margin.py (the 1M-account version of this comparison)."""
+
+    params = [1, 2]
+    param_names = ["threads"]
+    timeout = 300
+
+    def setup(self, threads):
+        import sys
+        from pathlib import Path
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+        from batch_margin import scipy_margin, universe
+
+        from pymargin.batch import venue_risk
+
+        self.scipy_margin = scipy_margin
+        market = demo_market()
+        self.risk = venue_risk(market, universe(2000), DeribitPMParams.load("2024-06-17"))
+        rng = np.random.default_rng(3)
+        counts = rng.integers(1, 40, 100_000)
+        self.offsets = np.zeros(100_001, dtype=np.int64)
+        np.cumsum(counts, out=self.offsets[1:])
+        nnz = int(self.offsets[-1])
+        self.inst = rng.integers(0, 2000, nnz).astype(np.int32)
+        self.amount = rng.choice([-2.0, -1.0, -0.5, 0.5, 1.0, 2.0], nnz)
+        self.collateral = rng.uniform(0.5, 20.0, 100_000)
+
+    def time_pymargin(self, threads):
+        from pymargin.batch import batch_margin_csr
+
+        batch_margin_csr(
+            self.risk, self.offsets, self.inst, self.amount, self.collateral, threads=threads
+        )
+
+    def time_scipy_sparse_numpy(self, threads):
+        self.scipy_margin(self.risk, self.offsets, self.inst, self.amount, self.collateral)
+
+
+class MarginOptimiser:
+    """minimize_margin (HiGHS LP, then the cheapest trade at the optimal margin) for a
+    40-option book over 500 listed candidates (benchmarks/optimize_margin.py compares it with
+    scipy's Powell on the engine's margin)."""
+
+    timeout = 300
+
+    def setup(self):
+        from pymargin.optimize import default_candidates
+
+        self.market = demo_market()
+        listed = default_candidates(self.market, max_days=400, moneyness=(0.4, 2.5))
+        rng = np.random.default_rng(1)
+        options = [n for n in listed if n.count("-") == 3]
+        self.book = {
+            str(n): float(rng.choice([-5.0, -2.0, -1.0, 1.0]))
+            for n in rng.choice(options, 40, replace=False)
+        }
+        self.names = [n for n in listed if n not in self.book][:500]
+
+    def time_minimize_margin_500(self):
+        from pymargin.optimize import minimize_margin
+
+        minimize_margin(self.book, self.market, self.names, max_buy=2.0, max_sell=2.0)
