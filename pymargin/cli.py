@@ -34,6 +34,12 @@ def _out() -> Console:
     return Console(width=max(Console().width, 120))
 
 
+class Estimator(str, enum.Enum):
+    sample = "sample"
+    ewma = "ewma"
+    ledoit_wolf = "ledoit_wolf"
+
+
 class Model(str, enum.Enum):
     deribit_pm = "deribit-pm"
     deribit_xpm = "deribit-xpm"
@@ -762,10 +768,16 @@ def hedge(
     horizon_days: Annotated[float, typer.Option(help="carry horizon, days")] = 7.0,
     funding_rate: Annotated[float, typer.Option(help="perpetual funding, a year")] = 0.0,
     band: Annotated[float | None, typer.Option(help="delta band (coins) for drift")] = None,
+    min_variance: Annotated[
+        str | None,
+        typer.Option(help="hedge instruments for the minimum-variance hedge (comma-separated)"),
+    ] = None,
+    estimator: Annotated[Estimator, typer.Option(help="covariance estimator")] = (Estimator.sample),
     time: TimeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Delta-hedge suggestions (perpetual or futures), cheapest first: fees, spread, carry."""
+    """Delta-hedge suggestions (perpetual or futures), cheapest first: fees, spread, carry;
+    optionally the minimum-variance hedge on the bundled daily history."""
 
     def go() -> None:
         from .enums import Greek
@@ -776,13 +788,26 @@ def hedge(
             pf, mkt, target=target, horizon_days=horizon_days, funding_rate=funding_rate
         )
         drifts = drift(pf, mkt, {Greek.DELTA: (target, band)}) if band is not None else []
+        mv = None
+        if min_variance:
+            from .hedging import CovarianceEstimator, min_variance_hedge
+
+            names = [n.strip() for n in min_variance.split(",") if n.strip()]
+            mv = min_variance_hedge(pf, mkt, names, estimator=CovarianceEstimator(estimator.value))
         if as_json:
-            _print_json(
-                {
-                    "suggestions": [dict(s.__dict__, cost=s.cost) for s in sug],
-                    "drift": [dict(d.__dict__, excess=d.excess) for d in drifts],
+            out: dict[str, Any] = {
+                "suggestions": [dict(s.__dict__, cost=s.cost) for s in sug],
+                "drift": [dict(d.__dict__, excess=d.excess) for d in drifts],
+            }
+            if mv is not None:
+                out["min_variance"] = {
+                    "sizes": mv.sizes,
+                    "std_before": mv.std_before,
+                    "std_after": mv.std_after,
+                    "estimator": mv.estimator.value,
+                    "observations": mv.observations,
                 }
-            )
+            _print_json(out)
             return
         tab = Table(
             title=f"Delta hedges to {target:+g} coins (USD costs, {horizon_days:g} days)",
@@ -807,6 +832,13 @@ def hedge(
             _out().print(
                 f"{d.underlying} delta {d.value:+.3f} is {state} its band {d.target:+g} "
                 f"+- {d.band:g}"
+            )
+        if mv is not None:
+            sizes = ", ".join(f"{k} {v:+,.3f}" for k, v in mv.sizes.items())
+            _out().print(
+                f"minimum-variance hedge ({mv.estimator.value} covariance of {mv.observations:,} "
+                f"days of P&L): {sizes}; daily P&L std {mv.std_before:,.0f} -> "
+                f"{mv.std_after:,.0f} USD ({mv.variance_reduction:.0%} of the variance removed)"
             )
 
     _run(go)

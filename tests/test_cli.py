@@ -188,14 +188,37 @@ def test_venue_and_cascade_commands(tmp_path):
 
 
 def test_hedging_optimisation_and_cross_venue_commands(tmp_path):
+    import pymargin as pm
     from pymargin.demo import demo_market
     from pymargin.optimize import minimize_margin
 
-    r = run("hedge", str(BOOK), "-m", "demo:BTC", "--band", "0.5", "--json")
+    r = run(
+        "hedge",
+        str(BOOK),
+        "-m",
+        "demo:BTC",
+        "--band",
+        "0.5",
+        "--json",
+        "--min-variance",
+        "BTC-PERPETUAL",
+        "--estimator",
+        "ewma",
+    )
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["suggestions"][0]["cost"] <= out["suggestions"][-1]["cost"]
     assert out["drift"][0]["breached"] in (True, False)
+    from pymargin.hedging import CovarianceEstimator, min_variance_hedge
+
+    mv = min_variance_hedge(
+        pm.Portfolio.from_csv(BOOK),
+        demo_market("BTC"),
+        ["BTC-PERPETUAL"],
+        estimator=CovarianceEstimator.EWMA,
+    )
+    assert out["min_variance"]["sizes"] == pytest.approx(mv.sizes)
+    assert out["min_variance"]["std_after"] < out["min_variance"]["std_before"]
     cands = "BTC-PERPETUAL,BTC-26DEC25,BTC-26DEC25-80000-P,BTC-26DEC25-110000-C"
     png = tmp_path / "opt.png"
     r = run(
