@@ -149,7 +149,7 @@ def _equity(account: Account, market: Market) -> dict[str, float]:
     opt = kind == int(InstrumentKind.OPTION)
     if opt.any():
         r = rows[opt]
-        args = (col("forward")[r], col("strike")[r], col("time")[r], col("vol")[r], 0.0)
+        args = (col("forward")[r], col("strike")[r], col("time")[r], col("vol")[r], col("rate")[r])
         calls = col("is_call")[r].astype(bool)
         inv = settle[opt] == int(Settlement.INVERSE)
         value[opt] = np.where(inv, inverse_price(*args, calls), black76_price(*args, calls))

@@ -21,11 +21,12 @@ import struct
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from . import _core
-from .exceptions import InvalidInputError, PymarginError
+from .exceptions import InputTypeError, InvalidInputError, PymarginError
 from .market import Market
 from .models.deribit_pm import DeribitPMParams
 from .models.deribit_xpm import STABLECOINS
@@ -226,6 +227,8 @@ class PreTradeEngine:
         return i
 
     def _currency(self, currency: str) -> int:
+        if not isinstance(currency, str):
+            raise InputTypeError("must be a currency name", "currency")
         c = currency.lower()
         if c not in self._currencies:
             raise InvalidInputError(
@@ -255,14 +258,17 @@ class PreTradeEngine:
 
     def add_account(self, collateral: dict[str, float] | None = None) -> int:
         """A new account (its id), with optional initial collateral per currency."""
-        deposits = [(self._currency(c), float(v)) for c, v in (collateral or {}).items()]
-        for row, (_, v) in enumerate(deposits):
+        deposits: list[tuple[int, float]] = []
+        for row, (ccy, v) in enumerate((collateral or {}).items()):
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.number)):
+                raise InputTypeError("must be a number", "collateral", row)
             if not (math.isfinite(v) and v >= 0):
                 raise InvalidInputError("must be finite and >= 0", "collateral", row)
+            deposits.append((self._currency(ccy), float(v)))
         account = int(self._core.add_account())
-        for c, v in deposits:
-            if v > 0:
-                self._core.deposit(account, c, v)
+        for code, amount in deposits:
+            if amount > 0:
+                self._core.deposit(account, code, amount)
         return account
 
     def check(self, account: int, instrument: str, side: Side, amount: float) -> CheckResult:
@@ -295,14 +301,31 @@ class PreTradeEngine:
         if code != 0:
             raise OrderRejected(Reason(code), what)
 
+    @staticmethod
+    def _order_id(order_id: Any) -> int:
+        if isinstance(order_id, bool) or not isinstance(order_id, (int, np.integer)):
+            raise InputTypeError("must be an integer", "order_id")
+        if not 0 <= int(order_id) < 2**63:
+            raise InvalidInputError("must be in [0, 2**63)", "order_id")
+        return int(order_id)
+
+    def _account(self, account: Any) -> int:
+        if isinstance(account, bool) or not isinstance(account, (int, np.integer)):
+            raise InputTypeError("must be an integer", "account")
+        if not 0 <= int(account) < self._core.accounts:
+            raise InvalidInputError(f"no account {account}", "account")
+        return int(account)
+
     def add_order(
         self, account: int, order_id: int, instrument: str, side: Side, amount: float
     ) -> None:
         """Rests an open order (after an accepted check)."""
+        order_id = self._order_id(order_id)
         i = self._instrument(instrument)
         self._apply(self._core.add_order(account, order_id, i, self._side(side), amount), "order")
 
     def cancel_order(self, account: int, order_id: int) -> None:
+        order_id = self._order_id(order_id)
         self._apply(self._core.cancel_order(account, order_id), "cancel")
 
     def fill(
@@ -318,7 +341,7 @@ class PreTradeEngine:
         """A trade: the position changes by ``amount`` on ``side`` at ``price``; with
         ``order_id`` the resting order is reduced by the fill."""
         i = self._instrument(instrument)
-        oid = -1 if order_id is None else order_id
+        oid = -1 if order_id is None else self._order_id(order_id)
         self._apply(self._core.apply_fill(account, oid, i, self._side(side), amount, price), "fill")
 
     def deposit(self, account: int, currency: str, amount: float) -> None:
@@ -334,11 +357,13 @@ class PreTradeEngine:
         self._core.on_market_update(*self._market_columns(market))
 
     def margin(self, account: int, currency: str) -> EngineMargin:
-        return EngineMargin(*self._core.margin(account, self._currency(currency)))
+        return EngineMargin(*self._core.margin(self._account(account), self._currency(currency)))
 
     def margin_from_scratch(self, account: int, currency: str) -> EngineMargin:
         """The same recomputed from the account's positions and orders (the reference)."""
-        return EngineMargin(*self._core.margin_from_scratch(account, self._currency(currency)))
+        return EngineMargin(
+            *self._core.margin_from_scratch(self._account(account), self._currency(currency))
+        )
 
     # --- snapshots ----------------------------------------------------------------------------
     def snapshot(self) -> bytes:
@@ -362,6 +387,10 @@ class PreTradeEngine:
             raise InvalidInputError("checksum mismatch in the name tables", "snapshot")
         names = json.loads(meta)
         core = _core.PreTradeEngine.restore(bytes(data[16 + n :]))
+        if not isinstance(names, dict) or len(names.get("instruments", ())) != core.instruments:
+            raise InvalidInputError(
+                "the name tables do not belong to the engine state", "snapshot"
+            )
         self = cls.__new__(cls)
         self._names = list(names["instruments"])
         self._id = {nm: i for i, nm in enumerate(self._names)}

@@ -340,6 +340,7 @@ class _Book:
     strike: np.ndarray
     time: np.ndarray
     vol: np.ndarray
+    rate: np.ndarray
     call: np.ndarray
     inverse: np.ndarray
     size: np.ndarray
@@ -370,7 +371,7 @@ class _Book:
                 self.strike[i],
                 t,
                 self.vol[i],
-                0.0,
+                self.rate[i],
                 bool(self.call[i]),
                 which=Greek.PRICE | Greek.DELTA_FORWARD | Greek.GAMMA,
             )
@@ -413,6 +414,7 @@ def _book(pf: Portfolio, market: Market, underlying: str | None) -> _Book:
         table.column("strike")[r][opt],
         table.column("time")[r][opt],
         table.column("vol")[r][opt],
+        table.column("rate")[r][opt],
         table.column("is_call")[r][opt].astype(bool),
         table.column("settlement")[r][opt] == int(Settlement.INVERSE),
         size[opt],

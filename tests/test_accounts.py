@@ -114,3 +114,29 @@ def test_bad_account_input_is_refused_with_field_and_row():
     with pytest.raises(pm.InvalidInputError) as e:
         pm.Account(pm.Portfolio({"BTC-PERPETUAL": 1.0}), average_price={"ETH-PERPETUAL": 1.0})
     assert e.value.field == "average_price"
+
+
+def test_interest_rates_reach_every_route_alike():
+    """With market.rates set, the pre-trade engine, margin() and account_summary price options
+    and roll-shock deltas with the same rate (a regression: the Python model used 0)."""
+    import pymargin as pm
+    from pymargin.account import Account, MarginMode, account_summary
+    from pymargin.demo import demo_market
+    from pymargin.engine import PreTradeEngine, Side
+
+    m0 = demo_market("BTC")
+    m = pm.Market(m0.valuation_time, dict(m0.index), dict(m0.marks), {"BTC_USD": 0.10})
+    call, usdc = "BTC-27MAR26-100000-C", "BTC_USDC-27MAR26-90000-C"
+    eng = PreTradeEngine(m, [call, usdc])
+    a = eng.add_account({"BTC": 1.0, "USDC": 100000.0})
+    eng.fill(a, call, Side.SELL, 2.0, 0.05)
+    eng.fill(a, usdc, Side.BUY, 1.0, 11000.0)
+    r = pm.margin({call: -2.0}, m, pm.MarginModel.DERIBIT_PM)
+    assert eng.margin(a, "btc").initial_margin == pytest.approx(r.initial_margin, abs=2e-9)
+    assert r.components["roll_shock"] > 0
+    acct = Account({call: -2.0, usdc: 1.0}, {"BTC": 1.0 + 0.10, "USDC": 100000.0 - 11000.0})
+    s = account_summary(acct, m, MarginMode.SEGREGATED_PORTFOLIO)
+    for c in ("btc", "usdc"):
+        g = eng.margin(a, c)
+        assert s.per_currency[c]["equity"] == pytest.approx(g.equity, rel=1e-12)
+        assert s.per_currency[c]["initial_margin"] == pytest.approx(g.initial_margin, abs=2e-9)

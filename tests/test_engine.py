@@ -126,3 +126,31 @@ def test_bad_input_is_refused_before_anything_changes():
         eng.on_market_update(no_vols)
     assert e.value.field == "mark_iv"
     assert eng.margin(acct, "btc") == before
+
+
+def test_ids_accounts_and_snapshots_that_do_not_belong_are_refused():
+    import struct
+
+    m = demo_market("BTC")
+    c, f = "BTC-26DEC25-100000-C", "BTC-PERPETUAL"
+    eng = PreTradeEngine(m, [c, "BTC-26DEC25-80000-P", f])
+    a = eng.add_account({"BTC": 1.0})
+    with pytest.raises(pm.InvalidInputError) as e:  # -1 is the engine's "no order"
+        eng.add_order(a, -1, c, Side.SELL, 1.0)
+    assert e.value.field == "order_id"
+    with pytest.raises(pm.InvalidInputError) as e:
+        eng.fill(a, c, Side.SELL, 1.0, 0.01, order_id=-1)
+    assert e.value.field == "order_id"
+    with pytest.raises(pm.InvalidInputError) as e:
+        eng.margin(99, "btc")
+    assert e.value.field == "account"
+    with pytest.raises(pm.InputTypeError) as e:
+        eng.add_account({"BTC": "x"})
+    assert e.value.field == "collateral"
+    other = PreTradeEngine(m, [f])
+    other.add_account({"BTC": 1.0})
+    sa, sb = eng.snapshot(), other.snapshot()
+    na, nb = struct.unpack("<I", sa[8:12])[0], struct.unpack("<I", sb[8:12])[0]
+    with pytest.raises(pm.InvalidInputError) as e:
+        PreTradeEngine.restore(sa[: 16 + na] + sb[16 + nb :])
+    assert e.value.field == "snapshot"

@@ -197,6 +197,7 @@ class Engine {
   }
   [[nodiscard]] std::size_t scenarios() const { return engine_->scenarios(); }
   [[nodiscard]] std::size_t accounts() const { return engine_->accounts(); }
+  [[nodiscard]] std::size_t instruments() const { return engine_->instruments(); }
 
  private:
   std::unique_ptr<pe::PreTradeEngine> engine_;
@@ -231,7 +232,8 @@ void bind_engine(py::module_& m) {
       .def("snapshot", &Engine::snapshot)
       .def_static("restore", &Engine::restore)
       .def_property_readonly("scenarios", &Engine::scenarios)
-      .def_property_readonly("accounts", &Engine::accounts);
+      .def_property_readonly("accounts", &Engine::accounts)
+      .def_property_readonly("instruments", &Engine::instruments);
 }
 
 }  // namespace pymargin::bindings

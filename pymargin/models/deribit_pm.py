@@ -597,7 +597,7 @@ def _coin_deltas(market: Market, rows: np.ndarray) -> np.ndarray:
         table.column("strike")[r],
         table.column("time")[r],
         table.column("vol")[r],
-        0.0,
+        table.column("rate")[r],  # as the risk arrays and the pre-trade engine price them
         table.column("is_call")[r].astype(bool),
         which=Greek.DELTA_FORWARD,
     )
