@@ -70,6 +70,16 @@ def _rows(payload: Any, what: str) -> list[Mapping[str, Any]]:
     return res
 
 
+def _is_number(v: Any) -> bool:
+    """A finite int or float (bool refused; an int too large for a double is not a number)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
+
+
 def _num(
     r: Mapping[str, Any], key: str, row: int, *, positive: bool = False, optional: bool = False
 ) -> float | None:
@@ -78,7 +88,7 @@ def _num(
         if optional:
             return None
         raise InvalidInputError("missing", f"result.{key}", row)
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+    if not _is_number(v):
         raise InvalidInputError(f"must be a finite number, got {v!r}", f"result.{key}", row)
     if positive and v <= 0:
         raise InvalidInputError(f"must be > 0, got {v!r}", f"result.{key}", row)
@@ -112,8 +122,13 @@ def market_from_deribit(*payloads: Any, valuation_time: datetime | None = None) 
             iv = _num(r, "mark_iv", row, optional=True)
             if iv is not None and not iv > 0:
                 raise InvalidInputError("must be > 0 (percent)", "result.mark_iv", row)
+            mark = _num(r, "mark_price", row, optional=True)
+            if mark is not None and inst.kind is not InstrumentKind.OPTION and not mark > 0:
+                raise InvalidInputError("a future's mark must be > 0", "result.mark_price", row)
+            if mark is not None and mark < 0:
+                raise InvalidInputError("must be >= 0", "result.mark_price", row)
             marks[name] = Mark(
-                mark_price=_num(r, "mark_price", row, optional=True),
+                mark_price=mark,
                 underlying_price=_num(r, "underlying_price", row, positive=True, optional=True),
                 mark_iv=None if iv is None else iv / 100.0,
             )
@@ -159,6 +174,8 @@ def instruments_from_deribit(payload: Any) -> list[Instrument]:
                 f"{name!r}: {e.reason}", "result.instrument_name", row
             ) from None
         kind = r.get("kind")
+        if not isinstance(kind, str):
+            raise InvalidInputError(f"not an instrument kind: {kind!r}", "result.kind", row)
         want = {
             "future": (InstrumentKind.FUTURE, InstrumentKind.PERPETUAL),
             "option": (InstrumentKind.OPTION,),
@@ -203,7 +220,7 @@ def portfolio_from_deribit(payload: Any) -> Portfolio:
         assert size is not None
         if size != 0.0:
             pos[name] = pos.get(name, 0.0) + size
-    return Portfolio(pos)
+    return Portfolio({k: v for k, v in pos.items() if v != 0.0})  # rows that net to zero too
 
 
 def collateral_from_deribit(payload: Any) -> dict[str, float]:
@@ -246,12 +263,19 @@ def diff_pme_simulate(payload: Any, ours: Any, *, rel: float = 1e-9) -> list[str
         ("maintenance_margin", ours.maintenance_margin),
     ):
         venue = m.get(key)
-        if not isinstance(venue, (int, float)) or not close(float(venue), val):
+        if not _is_number(venue) or not close(float(venue), val):
             diffs.append(f"margins.{ours.currency}.{key}: venue {venue!r}, ours {val!r}")
-    det = m.get("initial_margin_details", {}).get("risk_matrix_margin_details", {})
+    details = m.get("initial_margin_details") or {}
+    det = details.get("risk_matrix_margin_details") if isinstance(details, Mapping) else None
+    if not isinstance(det, Mapping):
+        det = {}
     for key, val in (("worst_case", ours.worst_case), ("roll_shock", ours.roll_shock)):
         venue = det.get(key)
-        if venue is not None and not close(float(venue), val):
+        if venue is None:
+            continue
+        if not _is_number(venue):
+            raise InvalidInputError(f"not a number: {venue!r}", f"risk_matrix_margin_details.{key}")
+        if not close(float(venue), val):
             diffs.append(f"risk_matrix_margin_details.{key}: venue {venue!r}, ours {val!r}")
     bucket = det.get("worst_case_bucket")
     if isinstance(bucket, Mapping):
@@ -265,12 +289,19 @@ def diff_pme_simulate(payload: Any, ours: Any, *, rel: float = 1e-9) -> list[str
         ("aggregated_risk_vectors", ours.aggregated_risk_vectors),
         ("initial_risk_vectors", ours.initial_risk_vectors),
     ):
-        for key, vec in (res.get(section) or {}).items():
+        vectors = res.get(section) or {}
+        if not isinstance(vectors, Mapping):
+            raise InvalidInputError("must be an object", section)
+        for key, vec in vectors.items():
             if key not in mine:
                 diffs.append(f"{section}.{key}: not in ours")
                 continue
+            if not isinstance(vec, Mapping):
+                raise InvalidInputError("must be an object", f"{section}.{key}")
             for part in ("standard", "extended"):
-                venue_v = vec.get(part, [])
+                venue_v = vec.get(part) or []
+                if not isinstance(venue_v, list) or not all(map(_is_number, venue_v)):
+                    raise InvalidInputError("must be a list of numbers", f"{section}.{key}.{part}")
                 ours_v = list(mine[key][part])
                 if len(venue_v) != len(ours_v):
                     diffs.append(

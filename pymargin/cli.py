@@ -506,8 +506,10 @@ def stress(
                 if f"{ccy}_USD" in mkt.index and bal > 0:
                     held[f"{ccy}_USDC"] = held.get(f"{ccy}_USDC", 0.0) + bal
             book = Portfolio(held)
-            for d in ("down", "up"):
-                reverse[d] = st.reverse_stress(book, mkt, equity, direction=d, vol_beta=1.0)
+            for way in st.Direction:
+                reverse[way.value] = st.reverse_stress(
+                    book, mkt, equity, direction=way, vol_beta=1.0
+                )
         if as_json:
             _print_json(
                 {

@@ -388,9 +388,7 @@ class PreTradeEngine:
         names = json.loads(meta)
         core = _core.PreTradeEngine.restore(bytes(data[16 + n :]))
         if not isinstance(names, dict) or len(names.get("instruments", ())) != core.instruments:
-            raise InvalidInputError(
-                "the name tables do not belong to the engine state", "snapshot"
-            )
+            raise InvalidInputError("the name tables do not belong to the engine state", "snapshot")
         self = cls.__new__(cls)
         self._names = list(names["instruments"])
         self._id = {nm: i for i, nm in enumerate(self._names)}

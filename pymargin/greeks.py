@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .exceptions import InvalidInputError
 from .instruments import InstrumentKind, Settlement
 from .market import Market
 from .portfolio import Portfolio
@@ -52,6 +53,10 @@ class PortfolioGreeks:
     by_tenor: dict[tuple[str, str], dict[str, float]]
 
     def total(self, underlying: str) -> dict[str, float]:
+        if underlying not in self.by_underlying:
+            raise InvalidInputError(
+                f"no positions on {underlying!r} (have {list(self.by_underlying)})", "underlying"
+            )
         return dict(self.by_underlying[underlying])
 
     def to_frame(self) -> Any:

@@ -159,11 +159,17 @@ def market_from_records(
         if idx is not None:
             index.setdefault(f"{base}_USD", idx)
         snap = r.get("snapshot_utc")
-        if snap and stamp is None:
+        if snap is not None and str(snap) not in ("", "NaT", "nan", "None") and stamp is None:
             try:
-                stamp = datetime.fromisoformat(str(snap)).replace(tzinfo=timezone.utc)
+                parsed = datetime.fromisoformat(str(snap))
             except ValueError:
                 raise InvalidInputError("not an ISO time", "snapshot_utc", row) from None
+            # an offset is honoured; a naive time is UTC
+            stamp = (
+                parsed.astimezone(timezone.utc)
+                if parsed.tzinfo is not None
+                else parsed.replace(tzinfo=timezone.utc)
+            )
     when = valuation_time or stamp
     if when is None:
         raise InvalidInputError("no snapshot_utc column: pass a valuation time", "time")
@@ -276,7 +282,10 @@ def read_venues(path: str | Path) -> tuple[list[Any], list[Any]]:
                 )
             )
         places = []
-        for row, q in enumerate(doc.get("placements", [])):
+        raw_places = doc.get("placements") or []
+        if not isinstance(raw_places, list):
+            raise InvalidInputError("must be a list", "placements")
+        for row, q in enumerate(raw_places):
             if not isinstance(q, dict) or not {"name", "size", "venues"} <= set(q):
                 raise InvalidInputError(
                     "each placement needs 'name', 'size' and 'venues'", "placements", row

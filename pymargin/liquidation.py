@@ -16,6 +16,7 @@ is a margin call (only risk-reducing orders are accepted).
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,8 +89,8 @@ def distance_to_liquidation(
     """For each implied-vol factor, every spot move in [lo, hi] (all underlyings together) at
     which margin balance = maintenance margin: scan ``points`` moves, then bisect each sign
     change to 1e-6. An empty list: no liquidation in the range."""
-    if not (-1.0 < lo < hi):
-        raise InvalidInputError("need -1 < lo < hi", "lo")
+    if not (-1.0 < lo < hi and math.isfinite(hi)):
+        raise InvalidInputError("need -1 < lo < hi, both finite", "lo")
     if points < 3:
         raise InvalidInputError("must be >= 3", "points")
     acct = marked(account, market)

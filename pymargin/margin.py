@@ -85,7 +85,11 @@ def margin(
     since they come from the order book, not from the risk matrix."""
     if not isinstance(model, MarginModel):
         raise InputTypeError("use a pymargin.MarginModel member", "model")
+    if currency is not None and not isinstance(currency, str):
+        raise InputTypeError("must be a currency name", "currency")
     pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+    if not pf.positions:
+        raise InvalidInputError("no positions", "positions")
     extras = {
         "mmp_margin": mmp_margin,
         "open_orders_margin": open_orders_margin,
@@ -231,17 +235,21 @@ def _deribit_standard(
 ) -> MarginResult:
     _check_params(params, DeribitStandardParams, "DeribitStandardParams")
     per = deribit_standard_margin(pf.positions, market, params)
-    ccys = {p.currency for p in per}
+    ccys = {p.currency.upper() for p in per}
     if currency is None and len(ccys) > 1:
         raise InvalidInputError(f"positions settle in {sorted(ccys)}: pass currency=", "currency")
-    want = (currency or ccys.pop()).upper()
+    want = (currency or next(iter(ccys))).upper()
+    if want not in ccys:
+        raise InvalidInputError(
+            f"no position settles in {want} (they settle in {sorted(ccys)})", "currency"
+        )
     chosen = [p for p in per if p.currency.upper() == want]
     components = {p.instrument: p.initial_margin for p in chosen}
     return MarginResult(
         MarginModel.DERIBIT_STANDARD,
         want.lower(),
-        sum(p.initial_margin for p in chosen),
-        sum(p.maintenance_margin for p in chosen),
+        float(sum(p.initial_margin for p in chosen)),
+        float(sum(p.maintenance_margin for p in chosen)),
         components,
         "",
         [],
@@ -270,6 +278,12 @@ def _paradex(pf: Portfolio, market: Market, params: Any) -> MarginResult:
 def _finra(pf: Portfolio, market: Market, params: Any) -> MarginResult:
     if params is not None and not isinstance(params, dict):
         raise InputTypeError("expected a dict of finra_pm_margin keyword arguments", "params")
+    allowed = {"move", "points", "minimum_per_contract", "multiplier"}
+    unknown = sorted(set(params or {}) - allowed)
+    if unknown:
+        raise InputTypeError(
+            f"unknown FINRA parameter {unknown[0]!r}; use {sorted(allowed)}", "params"
+        )
     r = finra_pm_margin(pf.positions, market, **(params or {}))
     labels = [f"{u} {n}" for u, names in r.labels.items() for n in names]
     return MarginResult(

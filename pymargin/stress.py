@@ -8,6 +8,8 @@ Every scenario is applied by full revaluation (the C++ kernel); P&L in USD.
 
 from __future__ import annotations
 
+import enum
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +22,7 @@ from .portfolio import Portfolio
 
 __all__ = [
     "HISTORICAL_EVENTS",
+    "Direction",
     "StressScenario",
     "historical_scenarios",
     "reverse_stress",
@@ -27,6 +30,13 @@ __all__ = [
     "stress_test",
     "synthetic_scenarios",
 ]
+
+
+class Direction(enum.Enum):
+    """Which way :func:`reverse_stress` moves spot."""
+
+    DOWN = "down"
+    UP = "up"
 
 
 @dataclass(frozen=True)
@@ -149,25 +159,36 @@ def reverse_stress(
     market: Market,
     equity_usd: float,
     *,
-    direction: str = "down",
+    direction: Direction = Direction.DOWN,
     vol_beta: float = 0.0,
     max_move: float = 0.95,
 ) -> dict[str, Any]:
     """The smallest move that exhausts ``equity_usd``: the spot move m (every underlying by
-    m, ``direction`` "down" or "up") at which the portfolio's P&L reaches -equity, with the
+    m, ``direction`` DOWN or UP) at which the portfolio's P&L reaches -equity, with the
     implied vols scaled by exp(-vol_beta m) along the path (vol_beta > 0: vols rise as spot
     falls; 0: spot alone). Found by scanning and bisection; None when no move up to
     ``max_move`` (down) or 10 x ``max_move`` (up) exhausts it."""
     from .var import _underlyings, scenario_pnl
 
     pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
-    if not (equity_usd > 0):
-        raise InvalidInputError("must be > 0", "equity_usd")
-    if direction not in ("down", "up"):
-        raise InvalidInputError("down or up", "direction")
+    if not (isinstance(equity_usd, (int, float)) and math.isfinite(equity_usd) and equity_usd > 0):
+        raise InvalidInputError("must be finite and > 0", "equity_usd")
+    try:
+        way = Direction(direction)
+    except ValueError:
+        raise InvalidInputError("a pymargin.stress.Direction (DOWN or UP)", "direction") from None
+    if not (isinstance(max_move, (int, float)) and 0 < max_move < 1):
+        raise InvalidInputError("must be in (0, 1)", "max_move")
     unds = _underlyings(pf, market)
-    sign = -1.0 if direction == "down" else 1.0
-    top = max_move if direction == "down" else 10.0 * max_move
+    sign = -1.0 if way is Direction.DOWN else 1.0
+    top = max_move if way is Direction.DOWN else 10.0 * max_move
+    if (
+        not (isinstance(vol_beta, (int, float)) and math.isfinite(vol_beta))
+        or abs(vol_beta * top) > 50
+    ):
+        raise InvalidInputError(
+            "must be finite, with |vol_beta| x the largest move <= 50", "vol_beta"
+        )
 
     def pnl_at(t: np.ndarray) -> np.ndarray:
         m = sign * t
@@ -219,7 +240,9 @@ def stress_accounts(
                 "equity_before": before.equity_usd,
                 "equity_after": after.equity_usd,
                 "maintenance_after": after.maintenance_margin_usd,
-                "under_maintenance": after.maintenance_margin_usd >= after.margin_balance_usd,
+                # as margin_status: MM must be positive (an empty account is not under it)
+                "under_maintenance": after.maintenance_margin_usd > 0
+                and after.maintenance_margin_usd >= after.margin_balance_usd,
                 "shortfall": max(0.0, -after.equity_usd),
             }
         )

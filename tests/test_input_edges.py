@@ -1,0 +1,154 @@
+"""Edge cases of the older entry points, each found by review and fixed: typed errors instead
+of builtin exceptions, offsets honoured, rows that net to zero dropped, checks that agree."""
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+import pymargin as pm
+from pymargin import adapters, stress
+from pymargin.account import Account
+from pymargin.demo import demo_market
+from pymargin.inputs import market_from_records, read_venues
+from pymargin.liquidation import distance_to_liquidation
+
+M = demo_market("BTC")
+
+
+def test_margin_entry_point_edges():
+    with pytest.raises(pm.InvalidInputError) as e:
+        pm.margin({}, M, pm.MarginModel.DERIBIT_STANDARD)
+    assert e.value.field == "positions"
+    with pytest.raises(pm.InvalidInputError) as e:
+        pm.margin({"BTC-PERPETUAL": 1.0}, M, pm.MarginModel.DERIBIT_STANDARD, currency="eth")
+    assert e.value.field == "currency"
+    r = pm.margin({"BTC-PERPETUAL": 1.0}, M, pm.MarginModel.DERIBIT_STANDARD, currency="btc")
+    assert isinstance(r.initial_margin, float) and r.initial_margin > 0
+    with pytest.raises(pm.InputTypeError) as e:
+        pm.margin({"BTC-PERPETUAL": 1.0}, M, pm.MarginModel.FINRA_PM, params={"foo": 1})
+    assert e.value.field == "params"
+    with pytest.raises(pm.InputTypeError) as e:
+        pm.margin({"BTC-PERPETUAL": 1.0}, M, currency=5)
+    assert e.value.field == "currency"
+
+
+def test_snapshot_offsets_are_honoured():
+    row = {
+        "instrument_name": "BTC-26DEC25-100000-C",
+        "mark_iv_pct": 50.0,
+        "underlying_price": 92000.0,
+        "snapshot_utc": "2025-12-05T03:00:00+02:00",
+    }
+    m = market_from_records([row])
+    assert m.valuation_time == datetime(2025, 12, 5, 1, tzinfo=timezone.utc)
+    m = market_from_records([dict(row, snapshot_utc="2025-12-05T03:00:00")])
+    assert m.valuation_time == datetime(2025, 12, 5, 3, tzinfo=timezone.utc)
+
+
+def test_venue_files_with_null_placements(tmp_path):
+    f = tmp_path / "v.json"
+    acct = {"name": "d", "model": "deribit-pm", "positions": {"BTC-PERPETUAL": 1.0}}
+    f.write_text(json.dumps({"accounts": [acct], "placements": None}))
+    accounts, places = read_venues(f)
+    assert len(accounts) == 1 and places == []
+    f.write_text(json.dumps({"accounts": [acct], "placements": {"x": 1}}))
+    with pytest.raises(pm.InvalidInputError) as e:
+        read_venues(f)
+    assert e.value.field == "placements"
+
+
+def test_pme_simulate_payloads_with_wrong_types_are_typed_errors():
+    book = {"BTC-PERPETUAL": 1.0}
+    ours = pm.models.deribit_pm_margin(book, M)
+    good = {
+        "margins": {
+            "btc": {
+                "initial_margin": ours.initial_margin,
+                "maintenance_margin": ours.maintenance_margin,
+            }
+        }
+    }
+    assert adapters.diff_pme_simulate({"result": good}, ours) == []
+    for bad, field in (
+        (
+            {"initial_margin_details": {"risk_matrix_margin_details": {"worst_case": "abc"}}},
+            "risk_matrix_margin_details.worst_case",
+        ),
+    ):
+        payload = {"margins": {"btc": {**good["margins"]["btc"], **bad}}}
+        with pytest.raises(pm.InvalidInputError) as e:
+            adapters.diff_pme_simulate({"result": payload}, ours)
+        assert e.value.field == field
+    payload = dict(good, aggregated_risk_vectors={"btc_btc": {"standard": None}})
+    # a null vector is an empty one: reported as a length difference, not a crash
+    assert any("entries" in d for d in adapters.diff_pme_simulate({"result": payload}, ours))
+    payload = dict(good, aggregated_risk_vectors={"btc_btc": {"standard": ["x"]}})
+    with pytest.raises(pm.InvalidInputError):
+        adapters.diff_pme_simulate({"result": payload}, ours)
+    payload = {"margins": {"btc": {"initial_margin": 10**400, "maintenance_margin": 0.0}}}
+    assert adapters.diff_pme_simulate({"result": payload}, ours)  # a difference, no overflow
+
+
+def test_deribit_payload_edges():
+    rows = [
+        {
+            "instrument_name": "BTC-PERPETUAL",
+            "kind": "future",
+            "size": 1000.0,
+            "size_currency": 0.01,
+            "direction": "buy",
+        },
+        {
+            "instrument_name": "BTC-PERPETUAL",
+            "kind": "future",
+            "size": -1000.0,
+            "size_currency": -0.01,
+            "direction": "sell",
+        },
+    ]
+    assert adapters.portfolio_from_deribit({"result": rows}).positions == {}
+    with pytest.raises(pm.InvalidInputError) as e:
+        adapters.market_from_deribit(
+            {
+                "result": [
+                    {"instrument_name": "BTC-26DEC25", "mark_price": -5.0, "index_price": 90000.0}
+                ]
+            },
+            valuation_time=M.valuation_time,
+        )
+    assert e.value.field == "result.mark_price"
+    with pytest.raises(pm.InvalidInputError) as e:
+        adapters.instruments_from_deribit(
+            {
+                "result": [
+                    {"instrument_name": "BTC-PERPETUAL", "kind": ["future"], "contract_size": 10.0}
+                ]
+            }
+        )
+    assert e.value.field == "result.kind"
+
+
+def test_stress_and_liquidation_argument_edges():
+    book = {"BTC-26DEC25-100000-C": -5.0}
+    for kw, field in (
+        ({"max_move": 1.0}, "max_move"),
+        ({"max_move": 0.0}, "max_move"),
+        ({"vol_beta": 1000.0}, "vol_beta"),
+        ({"direction": "sideways"}, "direction"),
+    ):
+        with pytest.raises(pm.InvalidInputError) as e:
+            stress.reverse_stress(book, M, 1e5, **kw)
+        assert e.value.field == field
+    up = stress.reverse_stress(book, M, 1e5, direction=stress.Direction.UP)
+    assert up["move"] is None or up["move"] > 0
+    empty = Account({}, {"BTC": 1.0})
+    out = stress.stress_accounts([empty], M, stress.StressScenario("x", {"BTC_USD": -0.3}))
+    assert out["under_maintenance"] == 0
+    acct = Account(book, {"BTC": 3.0})
+    with pytest.raises(pm.InvalidInputError):
+        distance_to_liquidation(acct, M, hi=float("inf"))
+    g = pm.greeks.portfolio_greeks(book, M)
+    with pytest.raises(pm.InvalidInputError) as e:
+        g.total("ETH_USD")
+    assert e.value.field == "underlying"
