@@ -29,7 +29,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeGuard
 
 from .exceptions import InvalidInputError
 from .instruments import Instrument, InstrumentKind, parse_instrument
@@ -70,7 +70,7 @@ def _rows(payload: Any, what: str) -> list[Mapping[str, Any]]:
     return res
 
 
-def _is_number(v: Any) -> bool:
+def _is_number(v: Any) -> TypeGuard[float]:
     """A finite int or float (bool refused; an int too large for a double is not a number)."""
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return False
