@@ -1,5 +1,7 @@
 """The ``pymargin`` command line (typer + rich): margin, Greeks, what-if checks, model
-comparison and an HTML report for a portfolio, and the bundled demo.
+comparison and an HTML report for a portfolio; VaR, stress and liquidation; venue-wide batch
+margin and the liquidation cascade; hedging, margin optimisation, protection and cross-venue
+margin; and the bundled demo.
 
 Every command reads positions and a market (see :mod:`pymargin.inputs` for the formats),
 prints rich tables, or JSON with ``--json``. Bad input ends the command with exit code 2 and
@@ -24,7 +26,8 @@ from .exceptions import PymarginError
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
-    help="pymargin: portfolio margin, Greeks and pre-trade checks for crypto derivatives.",
+    help="pymargin: margin, Greeks, pre-trade checks, risk, venue-wide margin and hedging "
+    "for crypto derivatives.",
 )
 err = Console(stderr=True)
 
@@ -120,7 +123,7 @@ def _run(fn: Any) -> None:
 
 @app.command()
 def demo(as_json: JsonOpt = False) -> None:
-    """The main job on the bundled real Deribit chains: six portfolios margined under each
+    """The main job on the bundled real Deribit chains: seven portfolios margined under each
     model, with the breakdown, the worst scenarios and the Greeks."""
     from .demo import run_demo
 
