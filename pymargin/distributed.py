@@ -187,7 +187,7 @@ def monte_carlo_var(
         var_es,
     )
 
-    law = _check_monte_carlo(paths, confidence, dist, dof)
+    law = _check_monte_carlo(paths, confidence, dist, dof, seed)
     pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
     unds, chol = _mc_setup(pf, market, cov, horizon)
     spot, vol = _mc_shocks(chol, len(unds), paths, law, dof, seed)

@@ -100,10 +100,14 @@ def joint_moves(
     vol_ratio = np.where(np.isfinite(vol_ratio), vol_ratio, 1.0)
     dates = common[horizon:]
     keep = np.ones(len(dates), dtype=bool)
-    if start:
-        keep &= dates >= np.datetime64(start, "D")
-    if end:
-        keep &= dates <= np.datetime64(end, "D")
+    for name, day in (("start", start), ("end", end)):
+        if day is None:
+            continue
+        try:
+            d = np.datetime64(day, "D")
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"not an ISO day: {day!r}", name) from None
+        keep &= dates >= d if name == "start" else dates <= d
     if not keep.any():
         raise InvalidInputError("no dates in the window", "start")
     return JointMoves(coins, horizon, dates[keep], spot_move[keep], vol_ratio[keep], has_vol[keep])

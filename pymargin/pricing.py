@@ -20,7 +20,10 @@ discounted intrinsic value at ``time == 0`` or ``vol == 0``.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -29,7 +32,7 @@ import numpy.typing as npt
 
 from . import _core
 from .enums import Greek, OptionType
-from .exceptions import InputTypeError, InvalidInputError
+from .exceptions import InputTypeError, InvalidInputError, PymarginError
 
 __all__ = [
     "Greeks",
@@ -161,6 +164,32 @@ def _threads(threads: int | None) -> int:
     return int(threads)
 
 
+# argument -> its own shape, for the arguments the last _broadcast materialised (thread-local:
+# concurrent calls from several threads do not mix)
+_LOCAL = threading.local()
+
+
+def _own_index(e: PymarginError, shape: tuple[int, ...]) -> PymarginError:
+    """An error about element ``e.index`` of a broadcast copy, re-indexed into the argument as
+    the caller gave it."""
+    own = getattr(_LOCAL, "shapes", {}).get(e.field)
+    if own is None or e.index is None or not shape:
+        return e
+    pos = np.unravel_index(e.index, shape)
+    lead = len(shape) - len(own)
+    mine = tuple(0 if n == 1 else int(pos[lead + d]) for d, n in enumerate(own))
+    idx = int(np.ravel_multi_index(mine, own)) if own else 0
+    return type(e)(e.reason, e.field, idx)
+
+
+@contextlib.contextmanager
+def _indexed(shape: tuple[int, ...]) -> Iterator[None]:
+    try:
+        yield
+    except PymarginError as e:
+        raise _own_index(e, shape) from None
+
+
 def _broadcast(named: dict[str, np.ndarray]) -> tuple[tuple[int, ...], dict[str, np.ndarray]]:
     try:
         shape = np.broadcast_shapes(*(a.shape for a in named.values()))
@@ -169,6 +198,8 @@ def _broadcast(named: dict[str, np.ndarray]) -> tuple[tuple[int, ...], dict[str,
         raise InvalidInputError(f"shapes do not broadcast together: {shapes}") from None
     size = math.prod(shape)
     out = {}
+    _BROADCAST_FROM: dict[str, tuple[int, ...]] = {}
+    _LOCAL.shapes = _BROADCAST_FROM
     for k, a in named.items():
         if a.size == 1 or a.shape == shape:
             out[k] = a
@@ -177,6 +208,7 @@ def _broadcast(named: dict[str, np.ndarray]) -> tuple[tuple[int, ...], dict[str,
         else:
             # A genuine broadcast along some axis: materialised once (documented copy).
             out[k] = np.ascontiguousarray(np.broadcast_to(a, shape))
+            _BROADCAST_FROM[k] = a.shape
         if out[k].size not in (1, size):
             raise InvalidInputError(f"has {out[k].size} elements, expected {size}", k)
     return shape, out
@@ -228,9 +260,24 @@ def _market(
 def _price(model: int, uname: str, u, k, t, v, r, q, ot, out, threads) -> np.ndarray:
     shape, a = _market(model, uname, u, k, t, v, r, q, ot)
     res = _check_out(out, shape)
+    with _indexed(shape):
+        _price_core(
+            model,
+            res.size,
+            a,
+            uname,
+            (res, None, None, None, None, None, None, None, None),
+            threads,
+        )
+    return res
+
+
+def _price_core(
+    model: int, n: int, a: dict[str, np.ndarray], uname: str, outs: tuple[Any, ...], threads: Any
+) -> None:
     _core.price_batch(
         model,
-        res.size,
+        n,
         a[uname],
         a["strike"],
         a["time"],
@@ -238,10 +285,9 @@ def _price(model: int, uname: str, u, k, t, v, r, q, ot, out, threads) -> np.nda
         a["rate"],
         a.get("dividend", _ZERO),
         a["option_type"],
-        (res, None, None, None, None, None, None, None, None),
+        outs,
         _threads(threads),
     )
-    return res
 
 
 def _greeks(model: int, uname: str, u, k, t, v, r, q, ot, which, out, threads) -> Greeks:
@@ -263,38 +309,28 @@ def _greeks(model: int, uname: str, u, k, t, v, r, q, ot, which, out, threads) -
             arrays.append(_check_out(buf, shape, f"out.{name}"))
     if all(x is None for x in arrays):
         raise InvalidInputError("selects nothing to compute", "which")
-    _core.price_batch(
-        model,
-        math.prod(shape),
-        a[uname],
-        a["strike"],
-        a["time"],
-        a["vol"],
-        a["rate"],
-        a.get("dividend", _ZERO),
-        a["option_type"],
-        tuple(arrays),
-        _threads(threads),
-    )
+    with _indexed(shape):
+        _price_core(model, math.prod(shape), a, uname, tuple(arrays), threads)
     return Greeks(*arrays)
 
 
 def _implied(model: int, uname: str, price, u, k, t, r, q, ot, out, threads) -> np.ndarray:
     shape, a = _market(model, uname, u, k, t, None, r, q, ot, extra={"price": price})
     res = _check_out(out, shape)
-    _core.implied_vol_batch(
-        model,
-        res.size,
-        a["price"],
-        a[uname],
-        a["strike"],
-        a["time"],
-        a["rate"],
-        a.get("dividend", _ZERO),
-        a["option_type"],
-        res,
-        _threads(threads),
-    )
+    with _indexed(shape):
+        _core.implied_vol_batch(
+            model,
+            res.size,
+            a["price"],
+            a[uname],
+            a["strike"],
+            a["time"],
+            a["rate"],
+            a.get("dividend", _ZERO),
+            a["option_type"],
+            res,
+            _threads(threads),
+        )
     return res
 
 

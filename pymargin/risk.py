@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import _core
-from .exceptions import InvalidInputError
+from .exceptions import InputTypeError, InvalidInputError
 from .instruments import Instrument
 from .market import Market
 from .scenarios import ScenarioSet
@@ -80,8 +80,22 @@ def aggregate(
 ) -> np.ndarray:
     """Scenario P&L of positions over cached risk arrays: ``sum_p size[p] * risk[index[p]]``
     (int64 row indices, float64 sizes), computed in C++ without copies."""
-    res = np.empty(risk.shape[1]) if out is None else out
-    _core.aggregate(
-        risk, np.asarray(index, dtype=np.int64), np.asarray(size, dtype=np.float64), res
-    )
+    r = np.asarray(risk)
+    if r.ndim != 2 or r.dtype != np.float64:
+        raise InputTypeError("must be a 2-D float64 array (instruments x scenarios)", "risk")
+    if not np.isfinite(r).all():
+        raise InvalidInputError("must be finite", "risk", int(np.argmax(~np.isfinite(r).ravel())))
+    ix = np.asarray(index)
+    if ix.ndim != 1 or (ix.size and ix.dtype.kind not in "iu"):
+        raise InputTypeError("must be a 1-D array of integer row indices", "index")
+    try:
+        q = np.asarray(size, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputTypeError("must be numbers", "size") from None
+    if q.shape != ix.shape:
+        raise InvalidInputError("one size per index", "size")
+    if not np.isfinite(q).all():
+        raise InvalidInputError("must be finite", "size", int(np.argmax(~np.isfinite(q))))
+    res = np.empty(r.shape[1]) if out is None else out
+    _core.aggregate(r, ix.astype(np.int64, copy=False), q, res)
     return res

@@ -79,7 +79,13 @@ class ScenarioSet:
 
     def __post_init__(self) -> None:
         move = np.ascontiguousarray(self.move, dtype=np.float64)
-        vs = np.ascontiguousarray(self.vol_state, dtype=np.int8)
+        raw = np.asarray(self.vol_state)
+        if raw.dtype.kind not in "biuf" or not np.isin(raw, (-1, 0, 1)).all():
+            first = (
+                int(np.argmax(~np.isin(raw, (-1, 0, 1)).ravel())) if raw.dtype.kind in "biuf" else 0
+            )
+            raise InvalidInputError("must be -1, 0 or 1 (VolState)", "vol_state", first)
+        vs = np.ascontiguousarray(raw, dtype=np.int8)
         object.__setattr__(self, "move", move)
         object.__setattr__(self, "vol_state", vs)
         if move.ndim != 2 or move.shape[1] != len(self.underlyings):

@@ -12,6 +12,7 @@ index). VaR and ES are positive numbers (losses): VaR is the loss exceeded with 
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .exceptions import InvalidInputError
+from .exceptions import InputTypeError, InvalidInputError
 from .history import JointMoves, joint_moves
 from .instruments import InstrumentKind, Settlement
 from .market import Market
@@ -61,12 +62,43 @@ class ShockDistribution(enum.Enum):
     STUDENT_T = "t"
 
 
-def _check_monte_carlo(paths: Any, confidence: Any, dist: Any, dof: Any) -> ShockDistribution:
+def _check_horizon(horizon: Any) -> int:
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+        raise InvalidInputError("must be an integer >= 1 (days)", "horizon")
+    return int(horizon)
+
+
+def _check_cov(cov: Any, n: int, *, definite: bool = False) -> np.ndarray:
+    """A finite, symmetric, positive semi-definite (``definite``: positive definite) n x n
+    covariance, or a typed error naming ``cov``."""
+    try:
+        c = np.array(cov, dtype=np.float64, ndmin=2)
+    except (TypeError, ValueError):
+        raise InputTypeError("must be a matrix of numbers", "cov") from None
+    if c.shape != (n, n):
+        raise InvalidInputError(f"must be {n} x {n}, got {c.shape}", "cov")
+    if not np.isfinite(c).all():
+        raise InvalidInputError("must be finite", "cov", int(np.argmax(~np.isfinite(c).ravel())))
+    if not np.allclose(c, c.T, rtol=1e-10, atol=0.0):
+        raise InvalidInputError("must be symmetric", "cov")
+    low = float(np.linalg.eigvalsh(c).min()) if n else 0.0
+    scale = float(np.abs(c).max()) if n else 0.0
+    if low < -1e-12 * scale or (definite and not low > 0):
+        what = "positive definite" if definite else "positive semi-definite"
+        raise InvalidInputError(f"must be {what}", "cov")
+    return c
+
+
+def _check_monte_carlo(
+    paths: Any, confidence: Any, dist: Any, dof: Any, seed: Any = 0
+) -> ShockDistribution:
     """The Monte Carlo arguments checked before any path is drawn (shared with
     pymargin.distributed); ``dist`` as the enum (its value strings are accepted)."""
     _check_confidence(confidence)
     if isinstance(paths, bool) or not isinstance(paths, int) or paths < 100:
         raise InvalidInputError("must be an integer >= 100", "paths")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InvalidInputError("must be an integer >= 0", "seed")
     try:
         law = ShockDistribution(dist)
     except ValueError:
@@ -151,6 +183,12 @@ def scenario_pnl(
     names = list(pf.positions)
     if not names:
         raise InvalidInputError("no positions", "portfolio")
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise InvalidInputError("must be an integer >= 1", "chunk")
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 0
+    ):
+        raise InvalidInputError("must be an integer >= 0 (0: all cores)", "threads")
     moves = np.asarray(spot_move, dtype=np.float64)
     if moves.ndim != 2 or moves.shape[1] != len(underlyings):
         raise InvalidInputError("must have shape (scenarios, underlyings)", "spot_move")
@@ -217,9 +255,11 @@ def scenario_pnl(
 
 
 def _underlyings(pf: Portfolio, market: Market) -> tuple[str, ...]:
+    """The portfolio's underlyings, sorted: results (Monte Carlo paths, the layout of a
+    user-given covariance) do not depend on the order of the positions."""
     table = market.table
     rows = table.rows(list(pf.positions))
-    return tuple(dict.fromkeys(table.codes[int(c)] for c in table.column("underlying")[rows]))
+    return tuple(sorted({table.codes[int(c)] for c in table.column("underlying")[rows]}))
 
 
 def _coins(unds: tuple[str, ...]) -> tuple[str, ...]:
@@ -248,7 +288,11 @@ def historical_var(
     likelihood) rescales each day's spot log return by current / then volatility."""
     pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
     unds = _underlyings(pf, market)
-    jm = moves or joint_moves(_coins(unds), horizon=horizon, start=start, end=end)
+    if moves is None:
+        jm = joint_moves(_coins(unds), horizon=horizon, start=start, end=end)
+    else:
+        jm = _moves_for(moves, _coins(unds), horizon)
+    horizon = jm.horizon
     spot, vol = jm.spot, jm.vol
     method = VaRMethod.HISTORICAL
     details: dict[str, Any] = {"observations": len(jm.dates)}
@@ -281,6 +325,22 @@ def historical_var(
         pnl,
         details,
     )
+
+
+def _moves_for(moves: JointMoves, coins: tuple[str, ...], horizon: int) -> JointMoves:
+    """User-given joint moves with their columns in the portfolio's coin order; every coin
+    of the portfolio must be there, and the horizon must be the moves' own."""
+    if not isinstance(moves, JointMoves):
+        raise InputTypeError("expected pymargin.history.JointMoves", "moves")
+    missing = [c for c in coins if c not in moves.coins]
+    if missing:
+        raise InvalidInputError(f"no history for {missing} in the moves given", "moves")
+    if horizon not in (1, moves.horizon):
+        raise InvalidInputError(
+            f"the moves are {moves.horizon}-day moves, not {horizon}-day", "horizon"
+        )
+    cols = [moves.coins.index(c) for c in coins]
+    return dataclasses.replace(moves, coins=coins, spot=moves.spot[:, cols], vol=moves.vol[:, cols])
 
 
 def _describe(coins: tuple[str, ...], spot: np.ndarray, vol: np.ndarray) -> str:
@@ -375,8 +435,10 @@ def _obs(x: np.ndarray) -> np.ndarray:
     a = np.asarray(x, dtype=np.float64)
     if a.ndim == 1:
         a = a[:, None]
-    if a.ndim != 2 or a.shape[0] < 2 or not np.isfinite(a).all():
-        raise InvalidInputError("needs at least 2 finite observations (rows)", "x")
+    if a.ndim != 2 or a.shape[0] < 2 or a.shape[1] < 1 or not np.isfinite(a).all():
+        raise InvalidInputError(
+            "needs at least 2 finite observations (rows) of at least one variable", "x"
+        )
     return a
 
 
@@ -390,10 +452,11 @@ def normal_var_es(
     relative move) and daily return covariance ``cov``: sd = sqrt(e' C e h), VaR = z sd,
     ES = sd phi(z)/(1 - confidence). Returns (VaR, ES, sd)."""
     _check_confidence(confidence)
+    horizon = _check_horizon(horizon)
     e = np.atleast_1d(np.asarray(exposures, dtype=np.float64))
-    c = np.atleast_2d(np.asarray(cov, dtype=np.float64))
-    if c.shape != (e.size, e.size) or not (np.isfinite(e).all() and np.isfinite(c).all()):
-        raise InvalidInputError("cov must be n x n for n finite exposures", "cov")
+    if not np.isfinite(e).all():
+        raise InvalidInputError("must be finite", "exposures", int(np.argmax(~np.isfinite(e))))
+    c = _check_cov(cov, e.size)
     sd = math.sqrt(max(float(e @ c @ e), 0.0) * horizon)
     z = _N.inv_cdf(confidence)
     return z * sd, sd * _N.pdf(z) / (1.0 - confidence), sd
@@ -431,14 +494,13 @@ def parametric_var(
     from .greeks import portfolio_greeks
 
     _check_confidence(confidence)
+    horizon = _check_horizon(horizon)
     pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
     unds = _underlyings(pf, market)
     if cov is None:
         jm = joint_moves(_coins(unds), start="2021-01-01")
         cov = sample_cov(np.log1p(jm.spot))
-    sigma = np.asarray(cov, dtype=np.float64) * horizon
-    if sigma.shape != (len(unds), len(unds)):
-        raise InvalidInputError(f"must be {len(unds)} x {len(unds)}", "cov")
+    sigma = _check_cov(cov, len(unds)) * horizon
     g = portfolio_greeks(pf, market)
     delta = np.array([g.by_underlying[u]["delta_usd"] for u in unds])
     gam = np.array([g.by_underlying[u]["gamma_1pct"] * 100.0 for u in unds])  # USD per (dS/S)^2
@@ -472,9 +534,12 @@ def parametric_var(
 def delta_gamma_moments(delta: np.ndarray, gamma: np.ndarray, cov: np.ndarray) -> dict[str, float]:
     """Mean, sd, skewness and excess kurtosis of dP = delta.x + x.G.x/2, x ~ N(0, cov),
     G = diag(gamma) (single-underlying instruments have no cross gamma)."""
-    d = np.asarray(delta, dtype=np.float64)
-    gs = np.diag(np.asarray(gamma, dtype=np.float64)) @ np.asarray(cov, dtype=np.float64)
-    s = np.asarray(cov, dtype=np.float64)
+    d = np.atleast_1d(np.asarray(delta, dtype=np.float64))
+    g = np.atleast_1d(np.asarray(gamma, dtype=np.float64))
+    if g.shape != d.shape or not (np.isfinite(d).all() and np.isfinite(g).all()):
+        raise InvalidInputError("delta and gamma: finite, one per underlying", "gamma")
+    s = _check_cov(cov, d.size)
+    gs = np.diag(g) @ s
     mean = 0.5 * float(np.trace(gs))
     var = float(d @ s @ d) + 0.5 * float(np.trace(gs @ gs))
     m3 = 3.0 * float(d @ s @ gs @ d) + float(np.trace(gs @ gs @ gs))
@@ -491,6 +556,10 @@ def delta_gamma_moments(delta: np.ndarray, gamma: np.ndarray, cov: np.ndarray) -
 def cornish_fisher_quantile(u: float, skew: float, kurt: float) -> float:
     """The u-quantile of a standardised distribution with this skewness and excess kurtosis
     by the four-term Cornish-Fisher expansion."""
+    if not (isinstance(u, (int, float)) and 0 < u < 1):
+        raise InvalidInputError("must be in (0, 1)", "u")
+    if not (math.isfinite(skew) and math.isfinite(kurt)):
+        raise InvalidInputError("skewness and kurtosis must be finite", "skew")
     return _cf_quantile({"mean": 0.0, "sd": 1.0, "skew": skew, "kurt": kurt}, u)
 
 
@@ -521,7 +590,7 @@ def monte_carlo_var(
     underlying, ``x ~ N(0, cov h)`` or a Student-t with ``dof`` degrees of freedom scaled to the
     same covariance; ``cov`` is 2k x 2k over [spot log returns, vol log changes] (default: the
     bundled history since 2021, where DVOL exists)."""
-    law = _check_monte_carlo(paths, confidence, dist, dof)
+    law = _check_monte_carlo(paths, confidence, dist, dof, seed)
     pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
     unds, chol = _mc_setup(pf, market, cov, horizon)
     k = len(unds)
@@ -560,18 +629,15 @@ def _mc_shocks(
 def _mc_setup(
     pf: Portfolio, market: Market, cov: np.ndarray | None, horizon: int
 ) -> tuple[tuple[str, ...], np.ndarray]:
+    horizon = _check_horizon(horizon)
     unds = _underlyings(pf, market)
     k = len(unds)
     if cov is None:
         jm = joint_moves(_coins(unds), start="2021-03-25", require_vol=True)
         cov = sample_cov(jm.log_returns())
-    c = np.asarray(cov, dtype=np.float64) * horizon
-    if c.shape != (2 * k, 2 * k):
-        raise InvalidInputError(f"must be {2 * k} x {2 * k} (spot and vol per underlying)", "cov")
-    try:
-        return unds, np.linalg.cholesky(c)
-    except np.linalg.LinAlgError:
-        raise InvalidInputError("must be positive definite", "cov") from None
+    # [spot log returns, vol log changes] per underlying, underlyings sorted by name
+    c = _check_cov(cov, 2 * k, definite=True) * horizon
+    return unds, np.linalg.cholesky(c)
 
 
 # --- backtests -------------------------------------------------------------------------------
@@ -638,9 +704,15 @@ def kupiec_pof(exceptions: int, observations: int, p: float) -> tuple[float, flo
 def christoffersen_independence(hits: np.ndarray) -> tuple[float, float]:
     """Christoffersen's (1998) test that exceptions do not cluster: transition counts of the
     hit sequence (1 = exception), LR_ind ~ chi2(1); returns (LR, p-value)."""
-    h = np.asarray(hits).astype(int)
-    if h.ndim != 1 or h.size < 2 or not np.isin(h, (0, 1)).all():
+    raw = np.asarray(hits)
+    if (
+        raw.ndim != 1
+        or raw.size < 2
+        or raw.dtype.kind not in "biuf"
+        or not np.isin(raw, (0, 1)).all()
+    ):
         raise InvalidInputError("must be a 0/1 sequence of length >= 2", "hits")
+    h = raw.astype(int)
     prev, cur = h[:-1], h[1:]
     n00 = int(np.sum((prev == 0) & (cur == 0)))
     n01 = int(np.sum((prev == 0) & (cur == 1)))

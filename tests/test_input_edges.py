@@ -152,3 +152,117 @@ def test_stress_and_liquidation_argument_edges():
     with pytest.raises(pm.InvalidInputError) as e:
         g.total("ETH_USD")
     assert e.value.field == "underlying"
+
+
+def test_var_inputs_that_must_not_pass_silently():
+    import numpy as np
+
+    from pymargin import var
+    from pymargin.history import joint_moves
+
+    eth = demo_market("ETH")
+    both = pm.Market(M.valuation_time, {**M.index, **eth.index}, {**M.marks, **eth.marks})
+    book = {"ETH-26DEC25-3000-C": -20.0, "BTC-26DEC25-100000-C": -2.0}
+    plain = var.historical_var(book, both)
+    given = var.historical_var(book, both, moves=joint_moves(("ETH", "BTC")))
+    assert given.var == pytest.approx(plain.var, rel=1e-12)
+    with pytest.raises(pm.InvalidInputError) as e:
+        var.historical_var({"BTC-26DEC25-100000-C": -2.0}, M, moves=joint_moves(("ETH",)))
+    assert e.value.field == "moves"
+    ten = var.historical_var(
+        {"BTC-26DEC25-100000-C": -2.0}, M, moves=joint_moves(("BTC",), horizon=10)
+    )
+    assert ten.horizon_days == 10
+    # the order of the positions does not change the Monte Carlo paths
+    a = var.monte_carlo_var(book, both, paths=2000, seed=3)
+    b = var.monte_carlo_var(dict(reversed(list(book.items()))), both, paths=2000, seed=3)
+    assert a.var == b.var
+    for call, field in (
+        (lambda: var.parametric_var(book, both, cov=[[np.nan, 0], [0, 1]]), "cov"),
+        (lambda: var.parametric_var(book, both, cov=[[-1e-3, 0], [0, 1e-3]]), "cov"),
+        (lambda: var.parametric_var(book, both, horizon=-1), "horizon"),
+        (lambda: var.normal_var_es([1.0], [[np.nan]]), "cov"),
+        (lambda: var.monte_carlo_var(book, both, seed=-1), "seed"),
+        (lambda: var.christoffersen_independence([0.5, 0.2, 0, 1]), "hits"),
+        (lambda: var.cornish_fisher_quantile(0.0, 0.1, 0.1), "u"),
+        (lambda: var.ledoit_wolf(np.zeros((5, 0))), "x"),
+        (lambda: var.historical_var(book, both, start="garbage"), "start"),
+        (
+            lambda: var.scenario_pnl(book, both, ("BTC_USD", "ETH_USD"), np.zeros((2, 2)), chunk=0),
+            "chunk",
+        ),
+    ):
+        with pytest.raises(pm.PymarginError) as e:
+            call()
+        assert e.value.field == field
+
+
+def test_scenario_and_aggregation_inputs_are_checked_before_any_cast():
+    import numpy as np
+
+    from pymargin.risk import aggregate
+    from pymargin.scenarios import ScenarioSet, VolShockRule
+
+    for states in ([1, 255], [1, 0.5], [1, float("nan")]):
+        with pytest.raises(pm.InvalidInputError) as e:
+            ScenarioSet(("BTC_USD",), np.zeros((2, 1)), np.array(states), (VolShockRule(),))
+        assert (e.value.field, e.value.index) == ("vol_state", 1)
+    risk = np.arange(12.0).reshape(3, 4)
+    with pytest.raises(pm.InputTypeError):
+        aggregate(risk, np.array([0.7, 2.2]), np.ones(2))
+    bad = risk.copy()
+    bad[1, 2] = np.nan
+    with pytest.raises(pm.InvalidInputError) as e:
+        aggregate(bad, np.array([0, 1]), np.ones(2))
+    assert e.value.field == "risk"
+    np.testing.assert_array_equal(
+        aggregate(risk, np.array([0, 2]), np.array([1.0, 2.0])), risk[0] + 2 * risk[2]
+    )
+
+
+def test_model_parameters_and_arguments_out_of_domain():
+    import numpy as np
+
+    from pymargin.models import DeribitPMParams
+    from pymargin.models.params import ModelParameterError
+    from pymargin.models.scan import finra_pm_margin
+    from pymargin.models.span import CommodityRisk, span_requirement
+
+    raw = DeribitPMParams.load("2024-06-17").raw
+    for change in (
+        {"general": {**raw["general"], "timestamp": 1e17}},
+        {"currency_pair": {"btc_usd": 5}},
+    ):
+        with pytest.raises(ModelParameterError):
+            DeribitPMParams.from_model_params({**raw, **change})
+    with pytest.raises(pm.InvalidInputError) as e:
+        span_requirement([CommodityRisk("BTC", np.zeros(16), np.zeros(2), 1.0, float("nan"))])
+    assert e.value.field == "BTC.short_option_minimum"
+    for kw, field in (
+        ({"minimum_per_contract": -1.0}, "minimum_per_contract"),
+        ({"points": 4.0}, "points"),
+        ({"move": "0.1"}, "move"),
+    ):
+        with pytest.raises(pm.PymarginError) as e:
+            finra_pm_margin({"BTC-PERPETUAL": 1.0}, M, **kw)
+        assert e.value.field == field
+    with pytest.raises(pm.InvalidInputError) as e:
+        pm.margin(
+            {"BTC-PERPETUAL": 1.0},
+            M,
+            pm.MarginModel.DERIBIT_XPM,
+            collateral={"BTC": 1.0, "btc": 5.0},
+        )
+    assert (e.value.field, e.value.index) == ("collateral", 1)
+
+
+def test_pricing_errors_name_the_element_of_the_argument_as_given():
+    import numpy as np
+
+    f = np.array([[100.0], [np.nan], [100.0]])
+    with pytest.raises(pm.InvalidInputError) as e:
+        pm.black76_price(f, np.array([90.0, 100.0, 110.0, 120.0]), 1.0, 0.5)
+    assert (e.value.field, e.value.index) == ("forward", 1)
+    with pytest.raises(pm.InvalidInputError) as e:
+        pm.black76_price(np.full((3, 1), 100.0), 100.0, 1.0, np.array([0.5, -0.2]))
+    assert (e.value.field, e.value.index) == ("vol", 1)

@@ -110,6 +110,8 @@ class DeribitPMParams:
         pairs = {}
         for name, b in mp["currency_pair"].items():
             p = f"model_params.currency_pair.{name}"
+            if not isinstance(b, dict):
+                raise ModelParameterError("must be a mapping", p)
             pairs[name] = PairParams(
                 price_range=number(b, "price_range", p, 1e-6, 0.99),
                 volatility_range_up=number(b, "volatility_range_up", p, 0, 10),
@@ -125,6 +127,8 @@ class DeribitPMParams:
         currencies = {}
         for name, b in mp["currency"].items():
             p = f"model_params.currency.{name}"
+            if not isinstance(b, dict):
+                raise ModelParameterError("must be a mapping", p)
             side = b.get("equity_side_impact")
             if side not in ("both", "none", "positive", "negative"):
                 raise ModelParameterError(f"unexpected value {side!r}", f"{p}.equity_side_impact")
@@ -146,7 +150,8 @@ class DeribitPMParams:
         vols = number(g, "vol_scenarios_count", "model_params.general", 3, 3)
         if buckets != int(buckets):
             raise ModelParameterError("must be an integer", "model_params.general.buckets_count")
-        stamp = number(g, "timestamp", "model_params.general", 0)
+        # milliseconds since 1970, before 2100
+        stamp = number(g, "timestamp", "model_params.general", 0, 4_102_444_800_000)
         return cls(
             pairs,
             currencies,

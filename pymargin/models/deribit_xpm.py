@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import InvalidInputError
+from ..exceptions import InputTypeError, InvalidInputError
 from ..market import Market
 from ..risk import risk_arrays_for_rows
 from .deribit_pm import (
@@ -111,7 +111,13 @@ def deribit_xpm_margin(
     and collateral currency and every pair); see the module docstring for each step."""
     if not isinstance(params, DeribitPMParams):
         raise InvalidInputError("expected DeribitPMParams", "params")
-    coll = {k.lower(): v for k, v in (collateral or {}).items()}
+    coll: dict[str, float] = {}
+    for row, (k, v) in enumerate((collateral or {}).items()):
+        if not isinstance(k, str):
+            raise InputTypeError("currency names must be strings", "collateral", row)
+        if k.lower() in coll:
+            raise InvalidInputError(f"{k} given twice (case-blind)", "collateral", row)
+        coll[k.lower()] = v
     for row, (ccy, bal) in enumerate(coll.items()):
         if isinstance(bal, bool) or not isinstance(bal, (int, float)) or not math.isfinite(bal):
             raise InvalidInputError(f"balance of {ccy} must be a finite number", "collateral", row)

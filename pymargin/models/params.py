@@ -57,10 +57,16 @@ def number(
     block: dict[str, Any], key: str, path: str, lo: float = -math.inf, hi: float = math.inf
 ) -> float:
     """A required finite number in [lo, hi] from a parameter block."""
+    if not isinstance(block, dict):
+        raise ModelParameterError("must be a mapping", path)
     if key not in block:
         raise ModelParameterError("missing", f"{path}.{key}")
     v = block[key]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+    try:
+        finite = not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+    except OverflowError:  # an int beyond any double
+        finite = False
+    if not finite:
         raise ModelParameterError(f"must be a finite number, got {v!r}", f"{path}.{key}")
     if not lo <= v <= hi:
         raise ModelParameterError(f"must be in [{lo}, {hi}], got {v!r}", f"{path}.{key}")

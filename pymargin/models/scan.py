@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import InvalidInputError
+from ..exceptions import InputTypeError, InvalidInputError
 from ..market import Market
 from ..risk import risk_arrays_for_rows
 from ..scenarios import ScenarioSet, VolShockKind, VolShockRule
@@ -180,8 +180,16 @@ def finra_pm_margin(
     from .deribit_pm import _sizes  # the shared size validation
 
     for name, v in (("move", move), ("multiplier", multiplier)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise InputTypeError("must be a number", name)
         if not (math.isfinite(v) and v > 0):
             raise InvalidInputError("must be finite and > 0", name)
+    if isinstance(points, bool) or not isinstance(points, int) or points < 2:
+        raise InvalidInputError("must be an integer >= 2", "points")
+    if isinstance(minimum_per_contract, bool) or not isinstance(minimum_per_contract, (int, float)):
+        raise InputTypeError("must be a number", "minimum_per_contract")
+    if not (math.isfinite(minimum_per_contract) and minimum_per_contract >= 0):
+        raise InvalidInputError("must be finite and >= 0", "minimum_per_contract")
     if not positions:
         raise InvalidInputError("no positions", "positions")
     names = list(positions)

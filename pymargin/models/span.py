@@ -119,10 +119,18 @@ def span_requirement(
         deltas = np.asarray(c.tier_delta, dtype=np.float64).copy()
         if not np.isfinite(deltas).all():
             raise InvalidInputError("must be finite", f"{c.name}.tier_delta")
+        for what, v in (
+            ("short_option_minimum", c.short_option_minimum),
+            ("short_options", c.short_options),
+        ):
+            if not (math.isfinite(v) and v >= 0):
+                raise InvalidInputError("must be finite and >= 0", f"{c.name}.{what}")
         intra = 0.0
         for (t1, t2), rate in c.intra_rates.items():
             if not (0 <= t1 < len(deltas) and 0 <= t2 < len(deltas)) or t1 == t2:
                 raise InvalidInputError(f"no tier pair ({t1}, {t2})", f"{c.name}.intra_rates")
+            if not (math.isfinite(rate) and rate >= 0):
+                raise InvalidInputError("rates must be finite and >= 0", f"{c.name}.intra_rates")
             if deltas[t1] * deltas[t2] >= 0:
                 continue
             n = min(abs(deltas[t1]), abs(deltas[t2]))
@@ -197,10 +205,18 @@ class SpanParams:
         comms = {}
         for name, b in doc["commodities"].items():
             p = f"commodities.{name}"
+            if not isinstance(b, dict):
+                raise ModelParameterError("must be a mapping", p)
             days = b.get("tier_days", [])
             if (
                 not isinstance(days, list)
-                or not all(isinstance(d, (int, float)) and d > 0 for d in days)
+                or not all(
+                    not isinstance(d, bool)
+                    and isinstance(d, (int, float))
+                    and math.isfinite(d)
+                    and d > 0
+                    for d in days
+                )
                 or sorted(days) != days
             ):
                 raise ModelParameterError("must be increasing day counts > 0", f"{p}.tier_days")
@@ -210,9 +226,17 @@ class SpanParams:
                     raise ModelParameterError("must be [tier, tier, rate]", f"{p}.intra_rates.{k}")
                 t1, t2, rate = entry
                 n_tiers = len(days) + 1
-                if not all(isinstance(t, int) and 0 <= t < n_tiers for t in (t1, t2)) or t1 == t2:
+                if (
+                    not all(
+                        not isinstance(t, bool) and isinstance(t, int) and 0 <= t < n_tiers
+                        for t in (t1, t2)
+                    )
+                    or t1 == t2
+                ):
                     raise ModelParameterError("no such tier pair", f"{p}.intra_rates.{k}")
-                if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate >= 0):
+                if isinstance(rate, bool) or not (
+                    isinstance(rate, (int, float)) and math.isfinite(rate) and rate >= 0
+                ):
                     raise ModelParameterError("rate must be >= 0", f"{p}.intra_rates.{k}")
                 rates[(t1, t2)] = float(rate)
             comms[name] = SpanCommodity(
