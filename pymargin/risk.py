@@ -79,23 +79,37 @@ def aggregate(
     risk: np.ndarray, index: np.ndarray, size: np.ndarray, *, out: np.ndarray | None = None
 ) -> np.ndarray:
     """Scenario P&L of positions over cached risk arrays: ``sum_p size[p] * risk[index[p]]``
-    (int64 row indices, float64 sizes), computed in C++ without copies."""
-    r = np.asarray(risk)
+    (integer row indices, float64 sizes), computed in C++ without copies; a non-finite entry
+    in a row used is refused (``risk[row]``) and ``out`` is then left as it was."""
+    r = risk if isinstance(risk, np.ndarray) else np.asarray(risk)
     if r.ndim != 2 or r.dtype != np.float64:
         raise InputTypeError("must be a 2-D float64 array (instruments x scenarios)", "risk")
-    if not np.isfinite(r).all():
-        raise InvalidInputError("must be finite", "risk", int(np.argmax(~np.isfinite(r).ravel())))
-    ix = np.asarray(index)
+    ix = index if isinstance(index, np.ndarray) else np.asarray(index)
     if ix.ndim != 1 or (ix.size and ix.dtype.kind not in "iu"):
         raise InputTypeError("must be a 1-D array of integer row indices", "index")
-    try:
-        q = np.asarray(size, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputTypeError("must be numbers", "size") from None
+    if isinstance(size, np.ndarray) and size.dtype == np.float64:
+        q = size
+    else:
+        try:
+            q = np.asarray(size, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputTypeError("must be numbers", "size") from None
     if q.shape != ix.shape:
         raise InvalidInputError("one size per index", "size")
-    if not np.isfinite(q).all():
-        raise InvalidInputError("must be finite", "size", int(np.argmax(~np.isfinite(q))))
-    res = np.empty(r.shape[1]) if out is None else out
+    # indices in range and finite sizes: checked by the kernel before it writes; a non-finite
+    # entry in a row used shows in the sum, which is computed aside and checked before ``out``
+    # is touched (a cheaper test than scanning the rows on every call)
+    res = np.empty(r.shape[1])
     _core.aggregate(r, ix.astype(np.int64, copy=False), q, res)
-    return res
+    if not np.isfinite(res).all():
+        rows = np.unique(ix)
+        bad = rows[~np.isfinite(r[rows]).all(axis=1)]
+        if bad.size:
+            raise InvalidInputError("the row holds a non-finite entry", "risk", int(bad[0]))
+        raise InvalidInputError("the sum overflows", "size")
+    if out is None:
+        return res
+    if not (isinstance(out, np.ndarray) and out.shape == res.shape and out.dtype == np.float64):
+        raise InputTypeError(f"must be a float64 array of shape {res.shape}", "out")
+    out[...] = res
+    return out
