@@ -340,7 +340,7 @@ def whatif(
             eng.fill(acct, name, Side.BUY if size > 0 else Side.SELL, amount, price)
         results = [eng.check(acct, n, s, a) for n, s, a in cands]
         if as_json:
-            _print_json([{"order": o, **r.__dict__} for o, r in zip(order, results)])
+            _print_json([{"order": o, **r._asdict()} for o, r in zip(order, results)])
             return
         t = Table(title="Pre-trade checks", title_justify="left")
         for col in ("order", "decision", "IM before", "IM after", "available after"):
