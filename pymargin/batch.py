@@ -18,7 +18,6 @@ import numpy as np
 
 from . import _core
 from .exceptions import InputTypeError, InvalidInputError, PymarginError
-from .instruments import InstrumentKind, Settlement
 from .market import Market
 from .models.deribit_pm import (
     EXTENDED_MOVES,
@@ -28,7 +27,7 @@ from .models.deribit_pm import (
     _position_vectors,
 )
 from .models.params import ModelCoverageError, ModelParameterError
-from .pricing import black76_price, inverse_price
+from .risk import mark_values
 
 __all__ = [
     "BatchResult",
@@ -147,20 +146,7 @@ def venue_risk(
     if usd:
         factor = factor * np.array([index_of_pair[int(u)] for u in und_of_exp])
     delta = _coin_deltas(market, rows)
-    value = np.zeros(len(rows))
-    opt = table.column("kind")[rows] == int(InstrumentKind.OPTION)
-    if opt.any():
-        r = rows[opt]
-        args = (
-            table.column("forward")[r],
-            table.column("strike")[r],
-            table.column("time")[r],
-            table.column("vol")[r],
-            table.column("rate")[r],
-            table.column("is_call")[r].astype(bool),
-        )
-        inverse = table.column("settlement")[r] == int(Settlement.INVERSE)
-        value[opt] = np.where(inverse, inverse_price(*args), black76_price(*args))
+    value = mark_values(market, list(instruments), usd=False)
     return VenueRisk(
         list(instruments),
         currency,

@@ -130,7 +130,7 @@ class CostModel:
     def _unit_parts(
         self, market: Market, names: list[str], currency: str
     ) -> tuple[np.ndarray, np.ndarray]:
-        from .optimize import _unit_values
+        from .risk import mark_values
 
         sched = self._schedule()
         side = "taker" if self.taker else "maker"
@@ -144,7 +144,7 @@ class CostModel:
         )
         fwd = table.column("forward")[rows]
         usd = currency.lower() in ("usd", "usdc", "usdt")
-        coin_value = _unit_values(market, names, False)  # settlement currency
+        coin_value = mark_values(market, names, False)  # settlement currency
         fee = np.zeros(len(rows))
         half = np.zeros(len(rows))
         for i, name in enumerate(names):

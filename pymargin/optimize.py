@@ -41,6 +41,7 @@ from .margin import MarginModel, margin
 from .market import Market
 from .models.params import ModelCoverageError
 from .portfolio import Portfolio
+from .risk import mark_values
 
 __all__ = [
     "MarginProgram",
@@ -372,30 +373,6 @@ def _base_delta(market: Market, pos: dict[str, float]) -> dict[str, float]:
     return out
 
 
-def _unit_values(market: Market, names: list[str], usd: bool) -> np.ndarray:
-    """Mark value of one unit: USD (``usd``) or the settlement currency."""
-    from .pricing import black76_price, inverse_price
-
-    table = market.table
-    rows = table.rows(names)
-    out = np.zeros(len(rows))
-    opt = table.column("kind")[rows] == int(InstrumentKind.OPTION)
-    if opt.any():
-        r = rows[opt]
-        f, k, t, v, rate = (
-            table.column(c)[r] for c in ("forward", "strike", "time", "vol", "rate")
-        )
-        call = table.column("is_call")[r].astype(bool)
-        inverse = table.column("settlement")[r] == int(Settlement.INVERSE)
-        usd_value = black76_price(f, k, t, v, rate, call)
-        coin = inverse_price(f, k, t, v, rate, call)
-        index = np.array(
-            [market.index_price(table.codes[int(c)]) for c in table.column("underlying")[r]]
-        )
-        out[opt] = np.where(inverse, coin * index if usd else coin, usd_value)
-    return out
-
-
 def _paradex_program(
     pos: dict[str, float], market: Market, cands: list[str], params: Any
 ) -> MarginProgram:
@@ -453,7 +430,7 @@ def _paradex_program(
         [f"{base}_USD"] * n,
         unit[ci],
         _base_delta(market, pos),
-        _unit_values(market, cands, True),
+        mark_values(market, cands, True),
         [],
         params,
     )
@@ -515,7 +492,7 @@ def _finra_program(
         undc,
         unit,
         _base_delta(market, pos),
-        _unit_values(market, cands, True),
+        mark_values(market, cands, True),
         [],
         params,
     )
@@ -958,7 +935,7 @@ def protect(
     vol = np.array([[s.vol_scale.get(u, 1.0) for u in unds_all] for s in scenarios])
     base = scenario_pnl(pf, market, unds_all, spot, vol)
     leg_pnl = np.stack([scenario_pnl({leg: 1.0}, market, unds_all, spot, vol) for leg in legs])
-    value = _unit_values(market, legs, True)
+    value = mark_values(market, legs, True)
     spread_fee = cm.unit_costs(market, legs, "usd")
     where = {leg: i for i, leg in enumerate(legs)}
     m = np.zeros((len(structures), len(legs)))

@@ -13,7 +13,7 @@ from .instruments import Instrument
 from .market import Market
 from .scenarios import ScenarioSet
 
-__all__ = ["aggregate", "risk_arrays", "risk_arrays_for_rows"]
+__all__ = ["aggregate", "mark_values", "risk_arrays", "risk_arrays_for_rows"]
 
 
 def risk_arrays(
@@ -112,4 +112,34 @@ def aggregate(
     if not (isinstance(out, np.ndarray) and out.shape == res.shape and out.dtype == np.float64):
         raise InputTypeError(f"must be a float64 array of shape {res.shape}", "out")
     out[...] = res
+    return out
+
+
+def mark_values(market: Market, names: list[str], usd: bool) -> np.ndarray:
+    """Mark value of one unit (one coin of underlying) of each instrument: options valued
+    from the snapshot's forward, vol and rate; futures, perpetuals and spot 0 (their P&L is
+    settled). In USD (``usd``; inverse options at the index) or in the settlement currency
+    (coin for inverse instruments, USD for linear ones)."""
+    from .instruments import InstrumentKind, Settlement
+    from .pricing import black76_price, inverse_price
+
+    table = market.table
+    rows = table.rows(names)
+    out = np.zeros(len(rows))
+    opt = table.column("kind")[rows] == int(InstrumentKind.OPTION)
+    if opt.any():
+        r = rows[opt]
+        f, k, t, v, rate = (
+            table.column(c)[r] for c in ("forward", "strike", "time", "vol", "rate")
+        )
+        call = table.column("is_call")[r].astype(bool)
+        inverse = table.column("settlement")[r] == int(Settlement.INVERSE)
+        coin = inverse_price(f, k, t, v, rate, call)
+        usd_value = black76_price(f, k, t, v, rate, call)
+        if usd:
+            index = np.array(
+                [market.index_price(table.codes[int(c)]) for c in table.column("underlying")[r]]
+            )
+            coin = coin * index
+        out[opt] = np.where(inverse, coin, usd_value)
     return out

@@ -13,13 +13,13 @@ from pymargin.exceptions import InvalidInputError, NoSolutionError
 from pymargin.models.params import ModelCoverageError
 from pymargin.optimize import (
     Objective,
-    _unit_values,
     default_candidates,
     margin_program,
     minimize_margin,
     protect,
     put_overlay_candidates,
 )
+from pymargin.risk import mark_values
 from pymargin.stress import StressScenario
 from pymargin.var import scenario_pnl
 
@@ -212,7 +212,7 @@ def test_protection_is_no_dearer_than_any_single_structure():
         names = list(legs)
         qty = np.array(list(legs.values()))
         execution = float(np.abs(qty) @ cm.unit_costs(M, names, "usd"))
-        prem = float(qty @ _unit_values(M, names, True)) + execution
+        prem = float(qty @ mark_values(M, names, True)) + execution
         gain = pnl - execution
         need = -(base + cap)  # shortfall to cover per scenario (> 0 where the cap binds)
         if np.any((need > 0) & (gain <= 0)):
