@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Union
@@ -164,15 +163,12 @@ def _threads(threads: int | None) -> int:
     return int(threads)
 
 
-# argument -> its own shape, for the arguments the last _broadcast materialised (thread-local:
-# concurrent calls from several threads do not mix)
-_LOCAL = threading.local()
-
-
-def _own_index(e: PymarginError, shape: tuple[int, ...]) -> PymarginError:
+def _own_index(
+    e: PymarginError, shape: tuple[int, ...], own_shapes: dict[str, tuple[int, ...]]
+) -> PymarginError:
     """An error about element ``e.index`` of a broadcast copy, re-indexed into the argument as
-    the caller gave it."""
-    own = getattr(_LOCAL, "shapes", {}).get(e.field)
+    the caller gave it (``own_shapes``: the shapes of the arguments that were broadcast)."""
+    own = own_shapes.get(e.field or "")
     if own is None or e.index is None or not shape:
         return e
     pos = np.unravel_index(e.index, shape)
@@ -183,14 +179,17 @@ def _own_index(e: PymarginError, shape: tuple[int, ...]) -> PymarginError:
 
 
 @contextlib.contextmanager
-def _indexed(shape: tuple[int, ...]) -> Iterator[None]:
+def _indexed(shape: tuple[int, ...], own_shapes: dict[str, tuple[int, ...]]) -> Iterator[None]:
     try:
         yield
     except PymarginError as e:
-        raise _own_index(e, shape) from None
+        raise _own_index(e, shape, own_shapes) from None
 
 
-def _broadcast(named: dict[str, np.ndarray]) -> tuple[tuple[int, ...], dict[str, np.ndarray]]:
+_Broadcast = tuple[tuple[int, ...], dict[str, np.ndarray], dict[str, tuple[int, ...]]]
+
+
+def _broadcast(named: dict[str, np.ndarray]) -> _Broadcast:
     try:
         shape = np.broadcast_shapes(*(a.shape for a in named.values()))
     except ValueError:
@@ -198,8 +197,7 @@ def _broadcast(named: dict[str, np.ndarray]) -> tuple[tuple[int, ...], dict[str,
         raise InvalidInputError(f"shapes do not broadcast together: {shapes}") from None
     size = math.prod(shape)
     out = {}
-    _BROADCAST_FROM: dict[str, tuple[int, ...]] = {}
-    _LOCAL.shapes = _BROADCAST_FROM
+    own: dict[str, tuple[int, ...]] = {}  # the shapes of the arguments broadcast here
     for k, a in named.items():
         if a.size == 1 or a.shape == shape:
             out[k] = a
@@ -208,10 +206,10 @@ def _broadcast(named: dict[str, np.ndarray]) -> tuple[tuple[int, ...], dict[str,
         else:
             # A genuine broadcast along some axis: materialised once (documented copy).
             out[k] = np.ascontiguousarray(np.broadcast_to(a, shape))
-            _BROADCAST_FROM[k] = a.shape
+            own[k] = a.shape
         if out[k].size not in (1, size):
             raise InvalidInputError(f"has {out[k].size} elements, expected {size}", k)
-    return shape, out
+    return shape, out, own
 
 
 def _check_out(out: np.ndarray | None, shape: tuple[int, ...], name: str = "out") -> np.ndarray:
@@ -258,9 +256,9 @@ def _market(
 
 
 def _price(model: int, uname: str, u, k, t, v, r, q, ot, out, threads) -> np.ndarray:
-    shape, a = _market(model, uname, u, k, t, v, r, q, ot)
+    shape, a, own = _market(model, uname, u, k, t, v, r, q, ot)
     res = _check_out(out, shape)
-    with _indexed(shape):
+    with _indexed(shape, own):
         _price_core(
             model,
             res.size,
@@ -291,7 +289,7 @@ def _price_core(
 
 
 def _greeks(model: int, uname: str, u, k, t, v, r, q, ot, which, out, threads) -> Greeks:
-    shape, a = _market(model, uname, u, k, t, v, r, q, ot)
+    shape, a, own = _market(model, uname, u, k, t, v, r, q, ot)
     if not isinstance(which, Greek):
         raise InputTypeError("which must be a pymargin.Greek flag combination", "which")
     if out is not None and not isinstance(out, Greeks):
@@ -309,15 +307,15 @@ def _greeks(model: int, uname: str, u, k, t, v, r, q, ot, which, out, threads) -
             arrays.append(_check_out(buf, shape, f"out.{name}"))
     if all(x is None for x in arrays):
         raise InvalidInputError("selects nothing to compute", "which")
-    with _indexed(shape):
+    with _indexed(shape, own):
         _price_core(model, math.prod(shape), a, uname, tuple(arrays), threads)
     return Greeks(*arrays)
 
 
 def _implied(model: int, uname: str, price, u, k, t, r, q, ot, out, threads) -> np.ndarray:
-    shape, a = _market(model, uname, u, k, t, None, r, q, ot, extra={"price": price})
+    shape, a, own = _market(model, uname, u, k, t, None, r, q, ot, extra={"price": price})
     res = _check_out(out, shape)
-    with _indexed(shape):
+    with _indexed(shape, own):
         _core.implied_vol_batch(
             model,
             res.size,
