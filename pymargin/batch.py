@@ -19,6 +19,7 @@ import numpy as np
 from . import _core
 from .exceptions import InputTypeError, InvalidInputError, PymarginError
 from .market import Market
+from .pricing import threads_argument
 from .models.deribit_pm import (
     EXTENDED_MOVES,
     DeribitPMParams,
@@ -230,7 +231,7 @@ def batch_margin_csr(
             risk.roll_k,
             risk.mm_factor,
             risk.delta_limit,
-            0 if threads is None else int(threads),
+            threads_argument(threads),
         )
     )
 

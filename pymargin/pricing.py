@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -51,6 +51,7 @@ OptionTypeLike = Union[OptionType, bool, "npt.ArrayLike"]
 
 _BLACK76, _BSM, _INVERSE = 0, 1, 2
 _ZERO = np.zeros(1)
+MAX_THREADS = 1024  # more worker threads than this is a mistake, not a request
 
 _GREEK_BITS = (
     Greek.PRICE,
@@ -155,11 +156,25 @@ def _as_option_type(value: Any) -> np.ndarray:
     raise InputTypeError(f"expected OptionType, bool or 0/1 integers, got dtype {arr.dtype}", name)
 
 
+def threads_argument(threads: Any, field: str = "threads") -> int:
+    """A ``threads=`` argument as the core takes it: None (or 0) for every core, else an
+    integer in [1, MAX_THREADS]; anything else is a typed error naming ``field``."""
+    if threads is None:
+        return 0
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
+        raise InputTypeError("threads must be None or a positive integer", field)
+    if not 0 <= threads <= MAX_THREADS:
+        raise InvalidInputError(f"threads must be in [0, {MAX_THREADS}] (0: every core)", field)
+    return int(threads)
+
+
 def _threads(threads: int | None) -> int:
     if threads is None:
         return 0
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
         raise InputTypeError("threads must be None or a positive integer", "threads")
+    if not 1 <= threads <= MAX_THREADS:
+        raise InvalidInputError(f"threads must be in [1, {MAX_THREADS}]", "threads")
     return int(threads)
 
 
@@ -228,6 +243,22 @@ def _check_out(out: np.ndarray | None, shape: tuple[int, ...], name: str = "out"
     return out
 
 
+def _overlapping(outs: Sequence[np.ndarray | None], inputs: Iterable[np.ndarray]) -> bool:
+    """True if any output may share memory with any input (bounds test: cheap, and a false
+    positive only costs a scratch copy)."""
+    ins = [a for a in inputs if isinstance(a, np.ndarray)]
+    return any(o is not None and any(np.may_share_memory(o, a) for a in ins) for o in outs)
+
+
+def _distinct_outputs(named: Sequence[tuple[str, np.ndarray | None]]) -> None:
+    """Two outputs in one array would overwrite each other: refused, naming both."""
+    given = [(n, a) for n, a in named if a is not None]
+    for i, (n1, a1) in enumerate(given):
+        for n2, a2 in given[i + 1 :]:
+            if np.shares_memory(a1, a2):
+                raise InvalidInputError(f"shares memory with {n2}: give each output its own", n1)
+
+
 def _market(
     model: int,
     underlying_name: str,
@@ -258,15 +289,20 @@ def _market(
 def _price(model: int, uname: str, u, k, t, v, r, q, ot, out, threads) -> np.ndarray:
     shape, a, own = _market(model, uname, u, k, t, v, r, q, ot)
     res = _check_out(out, shape)
+    # An out= that overlaps an input (out=strike) would be overwritten while still being
+    # read: the result goes through scratch and is copied in after a successful call.
+    target = np.empty(shape) if _overlapping([res], a.values()) else res
     with _indexed(shape, own):
         _price_core(
             model,
-            res.size,
+            target.size,
             a,
             uname,
-            (res, None, None, None, None, None, None, None, None),
+            (target, None, None, None, None, None, None, None, None),
             threads,
         )
+    if target is not res:
+        res[...] = target
     return res
 
 
@@ -307,18 +343,27 @@ def _greeks(model: int, uname: str, u, k, t, v, r, q, ot, which, out, threads) -
             arrays.append(_check_out(buf, shape, f"out.{name}"))
     if all(x is None for x in arrays):
         raise InvalidInputError("selects nothing to compute", "which")
+    if out is not None:
+        _distinct_outputs([(f"out.{n}", x) for n, x in zip(_GREEK_FIELDS, arrays)])
+    targets = arrays
+    if out is not None and _overlapping(arrays, a.values()):
+        targets = [None if x is None else np.empty(shape) for x in arrays]
     with _indexed(shape, own):
-        _price_core(model, math.prod(shape), a, uname, tuple(arrays), threads)
+        _price_core(model, math.prod(shape), a, uname, tuple(targets), threads)
+    for dst, src in zip(arrays, targets):
+        if dst is not None and src is not dst:
+            dst[...] = src
     return Greeks(*arrays)
 
 
 def _implied(model: int, uname: str, price, u, k, t, r, q, ot, out, threads) -> np.ndarray:
     shape, a, own = _market(model, uname, u, k, t, None, r, q, ot, extra={"price": price})
     res = _check_out(out, shape)
+    target = np.empty(shape) if _overlapping([res], a.values()) else res
     with _indexed(shape, own):
         _core.implied_vol_batch(
             model,
-            res.size,
+            target.size,
             a["price"],
             a[uname],
             a["strike"],
@@ -326,9 +371,11 @@ def _implied(model: int, uname: str, price, u, k, t, r, q, ot, out, threads) -> 
             a["rate"],
             a.get("dividend", _ZERO),
             a["option_type"],
-            res,
+            target,
             _threads(threads),
         )
+    if target is not res:
+        res[...] = target
     return res
 
 

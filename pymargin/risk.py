@@ -11,6 +11,7 @@ from . import _core
 from .exceptions import InputTypeError, InvalidInputError
 from .instruments import Instrument
 from .market import Market
+from .pricing import threads_argument
 from .scenarios import ScenarioSet
 
 __all__ = ["aggregate", "mark_values", "risk_arrays", "risk_arrays_for_rows"]
@@ -69,7 +70,7 @@ def risk_arrays_for_rows(
         scenarios.rules_array(),
         len(scenarios.underlyings),
         out,
-        0 if threads is None else int(threads),
+        threads_argument(threads),
         scenarios.vol_scale,
     )
     return out

@@ -138,6 +138,20 @@ bool all_valid(const BatchInputs& in, std::size_t begin, std::size_t end) noexce
             column_ok<Rule::kFinite>(sub_column(in.rate, begin), n) &&
             (in.model != Model::kBsm || column_ok<Rule::kFinite>(sub_column(in.carry, begin), n));
   if (!ok) return false;
+  // |r T| and |(r - q) T| within kMaxRateTime (skipped for the common zero rates and carry).
+  const bool bsm = in.model == Model::kBsm;
+  const bool no_rates = in.rate.stride == 0 && in.rate.data[0] == 0.0 &&
+                        (!bsm || (in.carry.stride == 0 && in.carry.data[0] == 0.0));
+  if (!no_rates) {
+    double bad_rt = 0.0;
+    for (std::size_t i = begin; i < end; ++i) {
+      const double r = in.rate[i];
+      const double t = in.time[i];
+      const double g = bsm ? (r - in.carry[i]) * t : 0.0;
+      bad_rt += (std::fabs(r * t) <= kMaxRateTime) & (std::fabs(g) <= kMaxRateTime) ? 0.0 : 1.0;
+    }
+    if (bad_rt != 0.0) return false;
+  }
   if (in.is_call.stride == 0) return in.is_call.data[0] <= 1;
   unsigned bad = 0;
   for (std::size_t i = begin; i < end; ++i) bad |= in.is_call[i] > 1;

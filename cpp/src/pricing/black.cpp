@@ -86,6 +86,10 @@ double normalised_time_value(double x, double s) noexcept {
   if (x == 0.0) return std::erf(t * detail::kInvSqrt2Hi);
   const double h = x / s;
   const double a = -h;
+  // For a >= 40 the time value is below exp(-(a^2 + t^2)/2)/2 <= exp(-800)/2 (Chernoff bound
+  // on N(t - a) with x = -2 a t): it underflows to exactly 0. Also the limit of s -> 0 with
+  // x != 0 (a subnormal time or a vol of 1e-160), where a^2 would overflow.
+  if (!(a < 40.0)) return 0.0;
   // Cancellation ratio of the two-term forms is about 1 + a/(2t) for large a and 1/t for a
   // small; below these bounds the series is used instead.
   // For 3 <= a < 6 the series is only taken where its cheap upward recurrence is exact
@@ -152,11 +156,12 @@ Greeks black76_greeks(double forward, double strike, double time, double vol, do
     // F phi(d1) = sqrt(F K) exp(-(h^2 + t^2)/2) / sqrt(2 pi): no underflow of phi(d1) alone.
     const double f_phi = std::sqrt(f) * std::sqrt(k) * kInvSqrt2Pi * gauss_factor(x, s, t);
     g.delta = df * th * detail::norm_cdf(th * d1);
-    g.gamma = df * f_phi / (f * f * s);
+    g.gamma = df * (f_phi / f) / (f * s);  // f * f alone overflows for f > 1e154
     g.vega = df * f_phi * sqrt_t;
     g.theta = rate * g.price - df * f_phi * vol / (2.0 * sqrt_t);
-    g.vanna = -g.vega * d2 / (f * s);
-    g.volga = g.vega * d1 * d2 / vol;
+    // Where phi underflows (far from the money, tiny s) d1 d2 may overflow: 0 x inf.
+    g.vanna = f_phi == 0.0 ? 0.0 : -g.vega * d2 / (f * s);
+    g.volga = f_phi == 0.0 ? 0.0 : g.vega * d1 * d2 / vol;
   } else {
     const double itm = th * (f - k);
     g.delta = itm > 0.0 ? df * th : (itm < 0.0 ? 0.0 : 0.5 * df * th);
@@ -239,6 +244,14 @@ Status validate_black_inputs(double underlying, double strike, double time, doub
   if (!(vol >= 0.0)) return Status::invalid("vol", index, "must be >= 0");
   if (!std::isfinite(rate)) return Status::invalid("rate", index, "not finite");
   if (!std::isfinite(carry_q)) return Status::invalid("carry", index, "not finite");
+  // exp(-r T) and exp((r - q) T) must stay finite and nonzero: beyond |700| they under- or
+  // overflow and the price would be 0 x inf. Rates this far out are refused, not priced.
+  if (!(std::fabs(rate * time) <= kMaxRateTime)) {
+    return Status::invalid("rate", index, "|rate x time| must be <= 700");
+  }
+  if (!(std::fabs((rate - carry_q) * time) <= kMaxRateTime)) {
+    return Status::invalid("carry", index, "|(rate - dividend) x time| must be <= 700");
+  }
   return Status::success();
 }
 

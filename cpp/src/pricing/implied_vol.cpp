@@ -359,31 +359,83 @@ inline bool below_intrinsic(double undiscounted, double intrinsic) noexcept {
   return undiscounted < intrinsic * (1.0 - 16.0 * kEps);
 }
 
-// Undiscounted price -> normalised beta, with the intrinsic removed in price space (exact),
-// so that deep in-the-money inputs do not lose the time value to rounding.
-Status solve_price(double undiscounted, double f, double k, double time, OptionType type,
-                   std::size_t index, double* vol_out) noexcept {
+// Undiscounted price -> the normalised time value beta of the out-of-the-money call with
+// x = -|ln(F/K)| (same vol), with the intrinsic removed in price space (exact, so that deep
+// in-the-money inputs keep their time value). Every check that decides "no solution" is here,
+// shared by the scalar and the batch solvers so that they refuse exactly the same inputs.
+Status iv_setup(double undiscounted, double f, double k, double time, bool call,
+                std::size_t index, double* beta_out, double* x_abs_out) noexcept {
+  if (!std::isfinite(undiscounted)) return Status::invalid("price", index, "not finite");
   if (!(time > 0.0)) return Status::invalid("time", index, "must be > 0 for an implied vol");
-  const double th = sign(type);
+  if (!std::isfinite(f)) return Status::invalid("underlying", index, "the forward overflows");
+  const double th = call ? 1.0 : -1.0;
   const double intrinsic = std::max(th * (f - k), 0.0);
-  double tv = undiscounted - intrinsic;
   if (below_intrinsic(undiscounted, intrinsic)) {
     return Status::no_solution("price", index, "below the intrinsic value");
   }
-  tv = std::max(tv, 0.0);
-  const double cap = th > 0 ? f : k;
+  const double cap = call ? f : k;
   if (undiscounted >= cap) {
     return Status::no_solution("price", index, "at or above the no-arbitrage maximum");
   }
-  const double x = detail::log_moneyness(f, k);
+  const double tv = std::max(undiscounted - intrinsic, 0.0);
+  const double x_abs = std::fabs(detail::log_moneyness(f, k));
   const double beta = tv / (std::sqrt(f) * std::sqrt(k));
-  // Solve for the out-of-the-money option of the same strike (same vol).
-  double s = 0.0;
-  Status st = implied_normalised_vol(beta, -std::fabs(x), OptionType::kCall, &s);
-  if (!st.ok()) {
-    st.index = index;
-    return st;
+  // The same bound after normalisation: the rounding of the division can carry a price just
+  // below the cap onto (or past) b_max = exp(-|x|/2), where no finite vol exists.
+  if (!(beta < std::exp(-0.5 * x_abs))) {
+    return Status::no_solution("price", index, "at or above the no-arbitrage maximum");
   }
+  *beta_out = beta;
+  *x_abs_out = x_abs;
+  return Status::success();
+}
+
+// Normalised vols s of m out-of-the-money calls (beta > 0, x = -x_abs): the solver's stages
+// run for the whole block together, every evaluation of b and b' through the vector kernels.
+// Each lane's arithmetic is independent of the others, so a vol does not depend on the block
+// it was solved in: the scalar function (a block of one) and the batch give the same bits.
+void solve_block(std::size_t m, const double* beta, const double* x_abs_in,
+                 double* s_out) noexcept {
+  constexpr std::size_t kB = detail::kBlock;
+  Solver sv[kB];
+  std::size_t active[kB];
+  alignas(64) double xa[kB], sp[kB], bv[kB], vv[kB], xa2[kB];
+  for (std::size_t j = 0; j < m; ++j) {
+    sv[j] = Solver{};
+    sv[j].start(beta[j], -x_abs_in[j]);
+    xa[j] = x_abs_in[j];
+    sp[j] = sv[j].sc;
+  }
+  detail::normalised_block(m, xa, sp, bv, vv);
+  for (std::size_t j = 0; j < m; ++j) sp[j] = sv[j].second_point(bv[j], vv[j]);
+  detail::normalised_block(m, xa, sp, bv, vv);
+  for (std::size_t j = 0; j < m; ++j) sv[j].initial_guess(bv[j], vv[j]);
+  for (;;) {
+    std::size_t na = 0;
+    for (std::size_t j = 0; j < m; ++j) {
+      if (sv[j].next_point()) {
+        active[na] = j;
+        xa2[na] = xa[j];
+        sp[na] = sv[j].s;
+        ++na;
+      }
+    }
+    if (na == 0) break;
+    detail::normalised_block(na, xa2, sp, bv, vv);
+    for (std::size_t q = 0; q < na; ++q) sv[active[q]].householder(bv[q], vv[q]);
+  }
+  for (std::size_t j = 0; j < m; ++j) s_out[j] = sv[j].s;
+}
+
+Status solve_price(double undiscounted, double f, double k, double time, OptionType type,
+                   std::size_t index, double* vol_out) noexcept {
+  double beta = 0.0;
+  double x_abs = 0.0;
+  Status st = iv_setup(undiscounted, f, k, time, type == OptionType::kCall, index, &beta,
+                       &x_abs);
+  if (!st.ok()) return st;
+  double s = 0.0;
+  if (beta > 0.0) solve_block(1, &beta, &x_abs, &s);
   *vol_out = s / std::sqrt(time);
   return Status::success();
 }
@@ -426,58 +478,33 @@ inline double undiscounted_price(const BatchInputs& in, const Column<double>& pr
   return p * std::exp(r * t);
 }
 
-// Batch driver: a block of options advances through the solver's stages together, and every
-// evaluation of b and b' for the block goes through the vector kernels at once.
+// Batch driver: blocks of options through solve_block (inputs were checked by iv_setup).
 void solve_range(const BatchInputs& in, const Column<double>& price, double* out,
                  std::size_t b, std::size_t e) noexcept {
   constexpr std::size_t kB = detail::kBlock;
-  Solver sv[kB];
   std::size_t rows[kB];
-  std::size_t active[kB];
-  alignas(64) double xa[kB], sp[kB], bv[kB], vv[kB], xa2[kB];
+  double beta[kB], xa[kB], sv[kB];
   for (std::size_t b0 = b; b0 < e; b0 += kB) {
     const std::size_t n = std::min(kB, e - b0);
     std::size_t m = 0;
     for (std::size_t i = b0; i < b0 + n; ++i) {
       double f = 0.0;
       const double p = undiscounted_price(in, price, i, &f);
-      const double k = in.strike[i];
-      const double th = in.is_call[i] ? 1.0 : -1.0;
-      const double intrinsic = std::max(th * (f - k), 0.0);
-      const double tv = std::max(p - intrinsic, 0.0);  // bounds were checked beforehand
-      const double x = detail::log_moneyness(f, k);
-      const double beta = tv / (std::sqrt(f) * std::sqrt(k));
-      if (!(beta > 0.0)) {
+      double bt = 0.0;
+      double x = 0.0;
+      (void)iv_setup(p, f, in.strike[i], in.time[i], in.is_call[i] != 0, i, &bt, &x);
+      if (!(bt > 0.0)) {
         out[i] = 0.0;
         continue;
       }
-      sv[m] = Solver{};
-      sv[m].start(beta, -std::fabs(x));
       rows[m] = i;
-      xa[m] = std::fabs(x);
-      sp[m] = sv[m].sc;
+      beta[m] = bt;
+      xa[m] = x;
       ++m;
     }
     if (m == 0) continue;
-    detail::normalised_block(m, xa, sp, bv, vv);
-    for (std::size_t j = 0; j < m; ++j) sp[j] = sv[j].second_point(bv[j], vv[j]);
-    detail::normalised_block(m, xa, sp, bv, vv);
-    for (std::size_t j = 0; j < m; ++j) sv[j].initial_guess(bv[j], vv[j]);
-    for (;;) {
-      std::size_t na = 0;
-      for (std::size_t j = 0; j < m; ++j) {
-        if (sv[j].next_point()) {
-          active[na] = j;
-          xa2[na] = xa[j];
-          sp[na] = sv[j].s;
-          ++na;
-        }
-      }
-      if (na == 0) break;
-      detail::normalised_block(na, xa2, sp, bv, vv);
-      for (std::size_t q = 0; q < na; ++q) sv[active[q]].householder(bv[q], vv[q]);
-    }
-    for (std::size_t j = 0; j < m; ++j) out[rows[j]] = sv[j].s / std::sqrt(in.time[rows[j]]);
+    solve_block(m, beta, xa, sv);
+    for (std::size_t j = 0; j < m; ++j) out[rows[j]] = sv[j] / std::sqrt(in.time[rows[j]]);
   }
 }
 
@@ -494,17 +521,12 @@ Status implied_vol_batch(const BatchInputs& in, Column<double> price, double* vo
   if (!st.ok()) return st;
   for (std::size_t i = 0; i < in.n; ++i) {
     if (!std::isfinite(price[i])) return Status::invalid("price", i, "not finite");
-    if (!(in.time[i] > 0.0)) return Status::invalid("time", i, "must be > 0 for an implied vol");
     double f = 0.0;
     const double p = undiscounted_price(in, price, i, &f);
-    const double k = in.strike[i];
-    const double th = in.is_call[i] ? 1.0 : -1.0;
-    if (below_intrinsic(p, std::max(th * (f - k), 0.0))) {
-      return Status::no_solution("price", i, "below the intrinsic value");
-    }
-    if (p >= (th > 0 ? f : k)) {
-      return Status::no_solution("price", i, "at or above the no-arbitrage maximum");
-    }
+    double beta = 0.0;
+    double x = 0.0;
+    Status bad = iv_setup(p, f, in.strike[i], in.time[i], in.is_call[i] != 0, i, &beta, &x);
+    if (!bad.ok()) return bad;
   }
   constexpr std::size_t kMinPerThread = 2048;
   std::size_t nthreads = threads > 0 ? static_cast<std::size_t>(threads)

@@ -49,6 +49,9 @@ inline constexpr double kTwoOverSqrtPi = 1.1283791670955125739;
 // order. This is the Gaussian factor of every far-out-of-the-money quantity.
 inline double gauss_factor(double x, double s, double t) noexcept {
   const double h = x / s;
+  // exp(-(h^2 + t^2)/2) underflows to 0 long before the correction terms matter; returning
+  // early also keeps their products (Dekker splits of huge h) from overflowing into NaN.
+  if (!(std::fabs(h) < 40.0 && t < 40.0)) return 0.0;
   const double hs = h * s;
   const double h_lo = ((x - hs) - prod_err(h, s, hs)) / s;  // x/s = h + h_lo to ~2^-106
   const double hh = h * h;
@@ -65,6 +68,12 @@ inline double gauss_factor(double x, double s, double t) noexcept {
 // ln(F/K) with the rounding of the quotient corrected to first order: near the money the
 // quotient's half-ulp error would otherwise be a large relative error of a tiny x.
 inline double log_moneyness(double f, double k) noexcept {
+  // The error term below splits k (Dekker) when the build has no FMA: scale huge arguments
+  // by a power of two first (exact), so that the split cannot overflow.
+  if (k > 0x1p900 || f > 0x1p900) {
+    f *= 0x1p-600;
+    k *= 0x1p-600;
+  }
   const double q = f / k;
   const double qk = q * k;
   const double rem = ((f - qk) - prod_err(q, k, qk)) / k;  // f/k = q + rem to ~2^-106

@@ -91,6 +91,10 @@ double inverse_price(double forward, double strike, double time, double vol, dou
 Greeks inverse_greeks(double forward, double strike, double time, double vol, double rate,
                       OptionType type) noexcept;
 
+// Largest |rate x time| (and |(rate - dividend) x time|) accepted: the discount and growth
+// factors exp(+-700) stay finite and normal.
+inline constexpr double kMaxRateTime = 700.0;
+
 // Input checks shared by the scalar and batch entry points. `index` is echoed in the status.
 Status validate_black_inputs(double underlying, double strike, double time, double vol,
                              double rate, double carry_q, std::size_t index) noexcept;
