@@ -195,6 +195,24 @@ class BatchResult:
     def to_parquet(self, path: str) -> None:
         self.to_frame().to_parquet(path)
 
+    def to_csv(self, path: str) -> None:
+        """The per-account table as CSV; an account id a spreadsheet would run as a formula
+        (starting ``= + - @``, tab or CR) is written with a leading ``'`` (OWASP)."""
+        frame = self.to_frame()
+        frame["account"] = [csv_cell(v) for v in frame["account"]]
+        frame.to_csv(path, index=False)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(v: Any) -> Any:
+    """A text cell made safe for spreadsheets: text that would start a formula gets a leading
+    single quote (the OWASP convention for CSV injection); other values are unchanged."""
+    if isinstance(v, str) and v.startswith(_FORMULA_START):
+        return "'" + v
+    return v
+
 
 def batch_margin_csr(
     risk: VenueRisk,
@@ -269,66 +287,103 @@ class VenueInput:
     amount: np.ndarray
     collateral: np.ndarray
     first_row: np.ndarray  # per instrument, its first row in the positions input
+    source: str | None = None  # the positions file, when read from one
 
     def risk(
         self, market: Market, params: DeribitPMParams | None, currency: str | None
     ) -> VenueRisk:
         """:func:`venue_risk` of the instruments; an instrument's error names its first row
-        of the positions input."""
+        of the positions input (and the file)."""
         try:
             return venue_risk(market, self.instruments, params, currency=currency)
         except PymarginError as e:
             if e.index is None or not 0 <= e.index < len(self.instruments):
                 raise
             name = self.instruments[e.index]
-            raise type(e)(
-                f"{name}: {e.reason}", "instrument", int(self.first_row[e.index])
-            ) from None
+            err = type(e)(f"{name}: {e.reason}", "instrument", int(self.first_row[e.index]))
+            if self.source is None:
+                raise err from None
+            from .inputs import FileInputError
+
+            raise FileInputError(self.source, err) from None
 
 
 def _account_keys(values: np.ndarray, what: str) -> np.ndarray:
-    """Account identifiers: none missing; mixed types compared as text."""
+    """Account identifiers as given (a file's are its text: ``007`` and ``7`` are two
+    accounts): none missing or empty; never two different ids merged. A column mixing types
+    is compared as text, and refused if two different ids read the same as text."""
     import pandas as pd
 
     missing = pd.isna(values)
+    if values.dtype == object:
+        missing = missing | np.fromiter(
+            (isinstance(v, str) and not v.strip() for v in values), bool, len(values)
+        )
     if missing.any():
         raise InvalidInputError(f"missing account in {what}", "account", int(np.argmax(missing)))
     if values.dtype == object and len({type(v) for v in values}) > 1:
-        return values.astype(str)
+        text = values.astype(str)
+        first: dict[str, Any] = {}
+        for row, (v, t) in enumerate(zip(values, text)):
+            other = first.setdefault(t, v)
+            if type(other) is not type(v) or other != v:
+                raise InvalidInputError(
+                    f"account {v!r} and account {other!r} read the same as text: "
+                    "give ids of one type",
+                    "account",
+                    row,
+                )
+        return text
     return values
+
+
+def _instrument_names(values: np.ndarray) -> np.ndarray:
+    """Instrument names: non-empty strings (a bytes or null cell is refused, not read as the
+    text ``"b'...'"`` or ``"None"``)."""
+    ok = np.fromiter((isinstance(v, str) and bool(v.strip()) for v in values), bool, len(values))
+    if not ok.all():
+        row = int(np.argmax(~ok))
+        v = values[row]
+        shown = repr(v) if len(repr(v)) <= 60 else repr(v)[:57] + "..."
+        raise InvalidInputError(
+            f"must be an instrument name (text), got {shown}", "instrument", row
+        )
+    return values.astype(str)
 
 
 def venue_input(positions: Any, collateral: Any) -> VenueInput:
     """Reads and checks a venue's positions (``account``, ``instrument``, ``size``) and
-    collateral (``account``, ``amount``): DataFrames or CSV / Parquet paths. A bad row raises
-    :class:`InvalidInputError` naming the field and the row."""
-    import pandas as pd
-
-    pos = _frame(positions, ("account", "instrument", "size"), "positions")
-    col = _frame(collateral, ("account", "amount"), "collateral")
-    sizes = pd.to_numeric(pos["size"], errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(sizes)
-    if bad.any():
-        raise InvalidInputError("must be a finite number", "size", int(np.argmax(bad)))
-    amounts = pd.to_numeric(col["amount"], errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(amounts)
-    if bad.any():
-        raise InvalidInputError("must be a finite number", "amount", int(np.argmax(bad)))
-    if len(pos) == 0:
-        raise InvalidInputError("no positions", "positions")
-    pos_acc = _account_keys(pos["account"].to_numpy(), "positions")
-    col_acc = _account_keys(col["account"].to_numpy(), "collateral")
+    collateral (``account``, ``amount``): DataFrames or CSV / Parquet paths. Account ids read
+    from a CSV file are text as written (``007`` is not ``7``); from a DataFrame or Parquet
+    file they keep the caller's type. A bad row raises :class:`InvalidInputError` naming the
+    field, the row and (for a file) the file."""
+    pos_src = _source(positions)
+    col_src = _source(collateral)
+    with _named(pos_src):
+        pos = _frame(positions, ("account", "instrument", "size"), "positions")
+        sizes = _numbers(pos["size"], "size")
+        if len(pos) == 0:
+            raise InvalidInputError("no positions", "positions")
+        pos_acc = _account_keys(pos["account"].to_numpy(), "positions")
+        inst_names = _instrument_names(pos["instrument"].to_numpy(dtype=object))
+    with _named(col_src):
+        col = _frame(collateral, ("account", "amount"), "collateral")
+        amounts = _numbers(col["amount"], "amount")
+        col_acc = _account_keys(col["account"].to_numpy(), "collateral")
     if pos_acc.dtype.kind != col_acc.dtype.kind and len(col_acc):
         pos_acc, col_acc = pos_acc.astype(str), col_acc.astype(str)
     accounts, acc_code = np.unique(pos_acc, return_inverse=True)
-    names, first, inst_code = np.unique(
-        pos["instrument"].astype(str).to_numpy(), return_index=True, return_inverse=True
-    )
+    names, first, inst_code = np.unique(inst_names, return_index=True, return_inverse=True)
     coll = np.zeros(len(accounts))
     where = np.searchsorted(accounts, col_acc)
     known = (where < len(accounts)) & (accounts[np.minimum(where, len(accounts) - 1)] == col_acc)
     if not known.all():
-        raise InvalidInputError("account has no positions", "account", int(np.argmax(~known)))
+        with _named(col_src):
+            raise InvalidInputError(
+                f"account {col_acc[int(np.argmax(~known))]!r} has no positions",
+                "account",
+                int(np.argmax(~known)),
+            )
     np.add.at(coll, where, amounts)
     order = np.argsort(acc_code, kind="stable")
     offsets = np.zeros(len(accounts) + 1, dtype=np.int64)
@@ -341,7 +396,53 @@ def venue_input(positions: Any, collateral: Any) -> VenueInput:
         sizes[order],
         coll,
         first,
+        pos_src,
     )
+
+
+def _numbers(column: Any, field: str) -> np.ndarray:
+    import pandas as pd
+
+    values = column.to_numpy()
+    if values.dtype == object:  # a bool or bytes cell is not a number
+        bad = np.fromiter(
+            (isinstance(v, (bool, np.bool_, bytes)) for v in values), bool, len(values)
+        )
+        if bad.any():
+            raise InvalidInputError("must be a finite number", field, int(np.argmax(bad)))
+    elif values.dtype.kind == "b":
+        raise InvalidInputError("must be a finite number, not true/false", field, 0)
+    with np.errstate(all="ignore"):
+        out = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        raise InvalidInputError("must be a finite number", field, int(np.argmax(bad)))
+    return out
+
+
+def _source(obj: Any) -> str | None:
+    return os.fspath(obj) if isinstance(obj, (str, os.PathLike)) else None
+
+
+class _named:
+    """Re-raises a pymargin error as one naming ``source`` (a file), when there is one."""
+
+    def __init__(self, source: str | None) -> None:
+        self.source = source
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
+        from .inputs import FileInputError
+
+        if (
+            self.source is not None
+            and isinstance(exc, PymarginError)
+            and not isinstance(exc, FileInputError)
+        ):
+            raise FileInputError(self.source, exc) from None
+        return False
 
 
 def _result(accounts: np.ndarray, out: dict[str, np.ndarray], currency: str) -> BatchResult:
@@ -379,13 +480,37 @@ def _frame(obj: Any, cols: tuple[str, ...], what: str) -> Any:
     import pandas as pd
 
     if isinstance(obj, (str, os.PathLike)):
-        path = os.fspath(obj)
-        df = pd.read_parquet(path) if path.endswith(".parquet") else pd.read_csv(path)
+        df = _read_table(os.fspath(obj))
     elif isinstance(obj, pd.DataFrame):
         df = obj
     else:
-        df = pd.DataFrame(obj)
+        try:
+            df = pd.DataFrame(obj)
+        except (TypeError, ValueError) as e:
+            raise InputTypeError(f"not a table: {str(e).splitlines()[0][:80]}", what) from None
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise InvalidInputError(f"missing columns {missing}", what)
     return df.reset_index(drop=True)
+
+
+def _read_table(path: str) -> Any:
+    """A CSV (strictly: see :func:`pymargin.inputs._csv_table`; cells kept as text) or Parquet
+    file as a DataFrame; anything unreadable is refused naming the file."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from .inputs import FileInputError, _csv_table, _open
+
+    p = _open(path)
+    if path.lower().endswith(".parquet"):
+        try:
+            return pd.read_parquet(path)
+        except Exception as e:  # pyarrow raises its own classes (ArrowInvalid, ...)
+            if isinstance(e, MemoryError):
+                raise
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise FileInputError(path, f"not a readable Parquet file ({first[:120]})") from None
+    header, rows = _csv_table(Path(p))
+    return pd.DataFrame(rows, columns=header, dtype=object)

@@ -72,7 +72,13 @@ TimeOpt = Annotated[
 
 
 def _fail(e: Exception) -> None:
-    err.print(f"[bold red]pymargin: error:[/bold red] {e}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    # one line, whatever the input put in the message (newlines, rich markup)
+    text = str(e).replace("\r", "\\r").replace("\n", "\\n")
+    err.print(
+        f"[bold red]pymargin: error:[/bold red] {escape(text)}", highlight=False, soft_wrap=True
+    )
     raise typer.Exit(2)
 
 
@@ -90,35 +96,113 @@ def _when(time: str | None) -> datetime | None:
     return when
 
 
-def _inputs(positions: Path, market: str, time: str | None) -> tuple[Any, Any]:
-    from .inputs import read_market, read_positions
+_SOURCE: list[str] = []  # the positions file of the running command (names its errors)
 
-    return read_positions(positions), read_market(market, _when(time))
+
+def _inputs(positions: Path, market: str, time: str | None) -> tuple[Any, Any]:
+    """Positions and market, every position checked against the market (expired, no marks)
+    with errors naming the positions file and the instrument's row in it."""
+    from .inputs import _read_positions, check_positions, read_market
+
+    pf, first = _read_positions(positions)
+    _SOURCE[:] = [str(positions)]
+    mkt = read_market(market, _when(time))
+    check_positions(pf, mkt, positions, first)
+    return pf, mkt
+
+
+def _writable(path: Path | None, field: str) -> None:
+    """An output path whose folder exists (checked before any work)."""
+    from .exceptions import InvalidInputError
+
+    if path is None:
+        return
+    folder = Path(path).expanduser().parent
+    if not folder.is_dir():
+        raise InvalidInputError(f"{path}: no such folder {str(folder) or '.'}", field)
+    if Path(path).is_dir():
+        raise InvalidInputError(f"{path} is a folder, not a file", field)
 
 
 def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=_default) + "\n")
+    """Strict JSON (no NaN / Infinity tokens): a non-finite number is written as null and
+    listed, with what it was, under ``"non_finite"`` (JSON pointer -> "NaN", "Infinity" or
+    "-Infinity") of the enclosing top-level object, or of each object of a top-level list."""
+    if isinstance(obj, list):
+        out: Any = [_strict(x) for x in obj]
+    else:
+        out = _strict(obj)
+    sys.stdout.write(json.dumps(out, indent=2, allow_nan=False) + "\n")
 
 
-def _default(o: Any) -> Any:
+def _strict(obj: Any) -> Any:
+    flags: dict[str, str] = {}
+    clean = _plain(obj, "", flags)
+    if flags:
+        if isinstance(clean, dict):
+            clean["non_finite"] = flags
+        else:
+            clean = {"value": clean, "non_finite": flags}
+    return clean
+
+
+def _plain(o: Any, where: str, flags: dict[str, str]) -> Any:
+    """``o`` as plain JSON types, non-finite floats as None (recorded in ``flags``)."""
+    import dataclasses
+    import math
+
     import numpy as np
 
     if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
+        o = o.tolist()
+    elif isinstance(o, (np.floating, np.integer, np.bool_)):
+        o = o.item()
     if isinstance(o, enum.Enum):
-        return o.value
+        o = o.value
+    if o is None or isinstance(o, (bool, str)):
+        return o
+    if isinstance(o, int):
+        return o
+    if isinstance(o, float):
+        if math.isfinite(o):
+            return o
+        flags[where or "/"] = "NaN" if o != o else ("Infinity" if o > 0 else "-Infinity")
+        return None
+    if isinstance(o, dict):
+        out = {}
+        for k, v in o.items():
+            key = k.value if isinstance(k, enum.Enum) else k
+            key = key if isinstance(key, str) else str(key)
+            esc = key.replace("~", "~0").replace("/", "~1")
+            out[key] = _plain(v, f"{where}/{esc}", flags)
+        return out
+    if isinstance(o, (list, tuple)):
+        return [_plain(v, f"{where}/{k}", flags) for k, v in enumerate(o)]
+    if dataclasses.is_dataclass(o) and not isinstance(o, type):
+        return _plain(o.__dict__, where, flags)
     return str(o)
 
 
 def _run(fn: Any) -> None:
+    from .exceptions import InvalidInputError
+    from .inputs import FileInputError
+
+    _SOURCE.clear()
     try:
         fn()
+    except FileInputError as e:
+        _fail(e)
     except PymarginError as e:
+        # "no positions" and the like: name the positions file
+        if _SOURCE and e.field in ("positions", "portfolio"):
+            _fail(FileInputError(_SOURCE[0], e))
         _fail(e)
     except OSError as e:
         _fail(e)
+    except RecursionError:
+        _fail(InvalidInputError("input nested too deeply", "input"))
+    except MemoryError:
+        _fail(InvalidInputError("input too large for memory", "input"))
 
 
 @app.command()
@@ -380,6 +464,7 @@ def report(
         from .inputs import read_collateral
         from .report import write_report
 
+        _writable(output, "--output")
         pf, mkt = _inputs(positions, market, time)
         with Progress(transient=True, console=err) as progress:
             task = progress.add_task("report", total=None)
@@ -425,6 +510,7 @@ def var_cmd(
     def go() -> None:
         from . import var
 
+        _writable(plot, "--plot")
         pf, mkt = _inputs(positions, market, time)
         if method is VarMethod.historical:
             r = var.historical_var(pf, mkt, confidence=confidence, horizon=horizon)
@@ -566,6 +652,7 @@ def liquidation(
         from .account import Account
         from .inputs import read_collateral
 
+        _writable(plot, "--plot")
         pf, mkt = _inputs(positions, market, time)
         acct = Account(pf, read_collateral(collateral))
         status = liq.margin_status(acct, mkt)
@@ -623,34 +710,45 @@ def venue(
     def go() -> None:
         from rich.progress import Progress
 
+        import numpy as np
+
         from .batch import STATUS, batch_margin
         from .inputs import read_market
 
+        _writable(output, "--output")
         mkt = read_market(market, _when(time))
         with Progress(transient=True, console=err) as progress:
             progress.add_task("margining every account", total=None)
             res = batch_margin(str(positions), str(collateral), mkt)
             if output is not None:
-                frame = res.to_frame()
-                if str(output).endswith(".parquet"):
-                    frame.to_parquet(output)
+                if str(output).lower().endswith(".parquet"):
+                    res.to_parquet(str(output))
                 else:
-                    frame.to_csv(output, index=False)
-        counts = {STATUS[k]: int((res.status == k).sum()) for k in range(3)}
-        summary = {
+                    res.to_csv(str(output))
+        counts = {STATUS[k]: int((res.status == k).sum()) for k in range(len(STATUS))}
+        covered = res.status != STATUS.index("not covered")
+        summary: dict[str, Any] = {
             "accounts": len(res.accounts),
             "currency": res.currency,
             "status": counts,
-            "initial_margin_total": float(res.initial_margin.sum()),
-            "maintenance_margin_total": float(res.maintenance_margin.sum()),
+            # accounts not covered by the published model have no margin: the totals are
+            # over the covered ones, and say so
+            "initial_margin_total": float(res.initial_margin[covered].sum()),
+            "maintenance_margin_total": float(res.maintenance_margin[covered].sum()),
+            "totals_over": "all accounts" if covered.all() else "covered accounts only",
         }
+        if not np.isfinite(summary["initial_margin_total"] + summary["maintenance_margin_total"]):
+            from .exceptions import InvalidInputError
+
+            raise InvalidInputError("the margin totals are not finite", "positions")
         if as_json:
             _print_json(summary)
             return
+        note = "" if covered.all() else " (covered accounts)"
         _out().print(
             f"{summary['accounts']:,} accounts ({res.currency.upper()}): "
             + ", ".join(f"{v:,} {k}" for k, v in counts.items())
-            + f"; IM total {summary['initial_margin_total']:,.4f}, MM total "
+            + f"; IM total{note} {summary['initial_margin_total']:,.4f}, MM total "
             f"{summary['maintenance_margin_total']:,.4f}"
         )
 
@@ -678,6 +776,7 @@ def cascade(
         from .cascade import ImpactModel, liquidation_cascade
         from .inputs import read_market
 
+        _writable(plot, "--plot")
         mkt = read_market(market, _when(time))
         v = venue_input(str(positions), str(collateral))
         res = liquidation_cascade(
@@ -878,6 +977,7 @@ def optimize(
         from .margin import MarginModel
         from .optimize import Objective, default_candidates, minimize_margin
 
+        _writable(plot, "--plot")
         pf, mkt = _inputs(positions, market, time)
         chosen = MarginModel(model.value.replace("-", "_"))
         if candidates:
@@ -888,6 +988,8 @@ def optimize(
             table = mkt.table
             rows = table.rows(list(pf.positions))
             kinds = {int(k) for k in table.column("settlement")[rows]}
+            if not kinds:
+                raise InvalidInputError("no positions", "positions")
             if len(kinds) != 1:
                 raise InvalidInputError(
                     "positions are both coin- and USDC-settled: pass --candidates", "candidates"
@@ -1014,6 +1116,7 @@ def hedge_cost(
     def go() -> None:
         from .hedging import BandPolicy, TimePolicy, compare_policies
 
+        _writable(plot, "--plot")
         pf, mkt = _inputs(positions, market, time)
         pols: list[Any] = [TimePolicy(h) for h in _floats(intervals, "intervals")]
         if bands:

@@ -37,6 +37,16 @@ __all__ = [
 STABLE = ("usd", "usdc", "usdt")
 
 
+def _finite(v: Any) -> bool:
+    """A finite int or float (bool refused; an int beyond any double is not finite)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
 @dataclass(frozen=True)
 class VenueAccount:
     """An account on one venue: its model (and parameters, settlement currency for segregated
@@ -56,7 +66,7 @@ class VenueAccount:
         Portfolio(dict(self.positions))  # typed errors for bad rows
         coll: dict[str, float] = {}
         for k, (ccy, amt) in enumerate(self.collateral.items()):
-            if not (isinstance(amt, (int, float)) and math.isfinite(amt) and amt >= 0):
+            if not (_finite(amt) and amt >= 0):
                 raise InvalidInputError(f"{ccy}: must be finite and >= 0", "collateral", k)
             key = str(ccy).upper()
             if key in coll:
@@ -64,7 +74,7 @@ class VenueAccount:
             coll[key] = float(amt)
         cuts: dict[str, float] = {}
         for k, (ccy, h) in enumerate(self.haircuts.items()):
-            if not (isinstance(h, (int, float)) and 0 <= h <= 1):
+            if not (_finite(h) and 0 <= h <= 1):
                 raise InvalidInputError(f"{ccy}: must be in [0, 1]", "haircuts", k)
             key = str(ccy).upper()
             if key not in coll:
@@ -192,10 +202,17 @@ class Placement:
     venues: Mapping[str, str]
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.size, (int, float)) and math.isfinite(self.size)):
-            raise InvalidInputError(f"{self.name}: must be finite", "size")
-        if not self.venues:
+        if not isinstance(self.name, str):
+            raise InputTypeError(f"must be a string, got {type(self.name).__name__}", "name")
+        if not _finite(self.size):
+            raise InvalidInputError(f"{self.name}: must be a finite number", "size")
+        if not isinstance(self.venues, Mapping) or not self.venues:
             raise InvalidInputError(f"{self.name}: no venue can take it", "venues")
+        for k, (v, inst) in enumerate(self.venues.items()):
+            if not isinstance(v, str) or not isinstance(inst, str):
+                raise InputTypeError(
+                    f"{self.name}: venue name -> instrument name (strings)", "venues", k
+                )
 
 
 @dataclass
@@ -231,9 +248,13 @@ def allocate(
         raise InvalidInputError("venue names must be unique", "accounts")
     if not placements:
         raise InvalidInputError("nothing to place", "placements")
+    seen: set[str] = set()
     for k, p in enumerate(placements):
         if not isinstance(p, Placement):
             raise InputTypeError("expected pymargin.crossvenue.Placement", "placements", k)
+        if p.name in seen:  # the allocation is keyed by name: two would be merged
+            raise InvalidInputError(f"{p.name!r} appears twice", "placements", k)
+        seen.add(p.name)
         unknown = [v for v in p.venues if v not in by_name]
         if unknown:
             raise InvalidInputError(f"{p.name}: unknown venue {unknown[0]!r}", "placements", k)

@@ -15,6 +15,7 @@ Parameters: a pymargin model file or a Deribit ``pme/simulate`` response (its
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from datetime import datetime, timezone
@@ -58,39 +59,203 @@ class FileInputError(InvalidInputError):
         return f"{self.path}: {super().__str__()}"
 
 
-def _load_json(path: Path) -> Any:
+MAX_JSON_DEPTH = 64  # venue payloads nest a handful of levels; deeper is not an input
+
+
+def _read_text(path: Path) -> str:
+    """The file as text: UTF-8, with or without the byte-order mark Excel writes; an empty
+    file, unreadable bytes or an OS error are refused naming the file."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+    except OSError as e:
+        raise FileInputError(str(path), e.strerror or "cannot be read") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise FileInputError(str(path), f"not UTF-8 text (byte {e.start})") from None
+    if not text.strip():
+        raise FileInputError(str(path), "empty file")
+    return text
+
+
+def _json_int(s: str) -> int | float:
+    # More digits than any double holds: a float (inf beyond 1.8e308, refused downstream as
+    # non-finite with its field and row), never int() past Python's int-string limit.
+    return int(s) if len(s) <= 300 else float(s)
+
+
+def _depth_ok(doc: Any) -> bool:
+    stack = [(doc, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (dict, list)):
+            if d > MAX_JSON_DEPTH:
+                return False
+            stack.extend((x, d + 1) for x in (v.values() if isinstance(v, dict) else v))
+    return True
+
+
+def _load_json(path: Path) -> Any:
+    text = _read_text(path)
+    try:
+        doc = json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as e:
         raise FileInputError(
             str(path), f"not valid JSON (line {e.lineno}, column {e.colno})"
         ) from None
+    except RecursionError:
+        doc = None
+        deep = True
+    else:
+        deep = not _depth_ok(doc)
+    if deep:
+        raise FileInputError(str(path), f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
+    return doc
+
+
+def _csv_table(path: Path) -> tuple[list[str], list[list[str]]]:
+    """A CSV file's header and rows, strictly: every row has the header's number of fields
+    (an unquoted thousands separator, ``-1,500``, is refused, not read as -1), quotes
+    balance, no column name twice; blank lines are skipped. Rows count from 0, the first line
+    after the header."""
+    text = _read_text(path)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    out: list[list[str]] = []
+    try:
+        for rec in reader:
+            if not rec or (len(rec) == 1 and not rec[0].strip()):
+                continue
+            if header is None:
+                header = rec
+                for k, h in enumerate(header):
+                    if h in header[:k]:
+                        raise FileInputError(
+                            str(path), InvalidInputError(f"column {h!r} twice", "header", k)
+                        )
+                continue
+            if len(rec) != len(header):
+                raise FileInputError(
+                    str(path),
+                    InvalidInputError(
+                        f"{len(rec)} fields where the header has {len(header)} (line "
+                        f"{reader.line_num}; quote a value that contains a comma)",
+                        "row",
+                        len(out),
+                    ),
+                )
+            out.append(rec)
+    except csv.Error as e:
+        raise FileInputError(
+            str(path),
+            InvalidInputError(
+                f"malformed CSV at line {reader.line_num}: {e} (an unbalanced quote?)",
+                "row",
+                len(out),
+            ),
+        ) from None
+    assert header is not None  # the text is not blank
+    return header, out
+
+
+def _csv_records(path: Path) -> list[dict[str, str]]:
+    """A CSV file as records (header names -> cells); see :func:`_csv_table`."""
+    header, rows = _csv_table(path)
+    return [dict(zip(header, r)) for r in rows]
 
 
 def _open(path: str | Path) -> Path:
     p = Path(path)
     if not p.is_file():
-        raise FileInputError(str(path), "no such file")
+        raise FileInputError(str(path), "no such file" if not p.exists() else "not a file")
     return p
 
 
+def _positions_from_records(records: list[Any]) -> tuple[Portfolio, dict[str, int]]:
+    """Positions from ``instrument`` / ``size`` records, and the first row of each name."""
+    first: dict[str, int] = {}
+    for row, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            raise InvalidInputError(
+                "expected an object with 'instrument' and 'size'", "record", row
+            )
+        name, size = rec.get("instrument"), rec.get("size")
+        if "instrument" in rec and (not isinstance(name, str) or not name.strip()):
+            raise InvalidInputError(f"must be an instrument name, got {name!r}", "instrument", row)
+        if isinstance(size, bool) or (
+            size is not None and not isinstance(size, (int, float, str))
+        ):
+            raise InvalidInputError(f"not a number: {_short(size)}", "size", row)
+        if isinstance(name, str):
+            first.setdefault(name, row)
+    return Portfolio.from_records(records), first
+
+
+def _short(v: Any, n: int = 60) -> str:
+    """``repr`` of a value, cut to ``n`` characters (error messages stay one short line)."""
+    try:
+        r = repr(v)
+    except RecursionError:  # pragma: no cover - depth is bounded at load
+        r = type(v).__name__
+    return r if len(r) <= n else r[: n - 3] + "..."
+
+
 def read_positions(path: str | Path) -> Portfolio:
+    return _read_positions(path)[0]
+
+
+def _read_positions(path: str | Path) -> tuple[Portfolio, dict[str, int]]:
+    """Positions and each instrument's first row in the file (to name it in later errors)."""
     p = _open(path)
     try:
         if p.suffix.lower() == ".csv":
-            return Portfolio.from_csv(p)
+            return _positions_from_records(_csv_records(p))
         doc = _load_json(p)
         if isinstance(doc, dict) and ("result" in doc or "error" in doc):
-            return portfolio_from_deribit(doc)
-        if isinstance(doc, list) and doc and isinstance(doc[0], dict) and "contracts" in doc[0]:
-            return portfolio_from_ccxt(doc)
-        return Portfolio.from_json(p)
+            pf = portfolio_from_deribit(doc)
+            res = doc.get("result")
+            rows = res if isinstance(res, list) else [res]
+        elif isinstance(doc, list) and doc and isinstance(doc[0], dict) and "contracts" in doc[0]:
+            pf = portfolio_from_ccxt(doc)
+            rows = doc
+        elif isinstance(doc, dict):
+            return _positions_from_records([{"instrument": k, "size": v} for k, v in doc.items()])
+        elif isinstance(doc, list):
+            return _positions_from_records(doc)
+        else:
+            raise InvalidInputError(
+                "expected a list of positions or a name -> size object", "json"
+            )
+        first: dict[str, int] = {}
+        for row, r in enumerate(rows):
+            if isinstance(r, dict) and isinstance(r.get("instrument_name"), str):
+                first.setdefault(r["instrument_name"], row)
+        for k, n in enumerate(pf.positions):
+            first.setdefault(n, k)
+        return pf, first
     except FileInputError:
         raise
     except PymarginError as e:
         raise FileInputError(str(path), e) from None
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise FileInputError(str(path), f"unreadable: {e}") from None
+
+
+def check_positions(
+    pf: Portfolio, market: Market, path: str | Path, first_row: dict[str, int] | None = None
+) -> None:
+    """Every position can be valued in ``market`` (not expired, marks there); an error names
+    the positions file and the instrument's row in it."""
+    names = list(pf.positions)
+    try:
+        market.table.rows(names)
+    except PymarginError as e:
+        if e.index is None or not 0 <= e.index < len(names):
+            raise FileInputError(str(path), e) from None
+        name = names[e.index]
+        row = (first_row or {}).get(name, e.index)
+        reason = e.reason if name in e.reason else f"{name}: {e.reason}"
+        raise FileInputError(
+            str(path), type(e)(reason, e.field or "instrument", row)
+        ) from None
 
 
 def read_market(spec: str, valuation_time: datetime | None = None) -> Market:
@@ -116,14 +281,10 @@ def read_market(spec: str, valuation_time: datetime | None = None) -> Market:
         raise
     except PymarginError as e:
         raise FileInputError(spec, e) from None
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise FileInputError(spec, f"unreadable: {e}") from None
 
 
 def _market_from_chain_csv(path: Path, valuation_time: datetime | None) -> Market:
-    with path.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    return market_from_records(rows, valuation_time)
+    return market_from_records(_csv_records(path), valuation_time)
 
 
 def market_from_frame(df: Any, valuation_time: datetime | None = None) -> Market:
@@ -144,9 +305,15 @@ def market_from_records(
     index: dict[str, float] = {}
     stamp = None
     for row, r in enumerate(rows):
+        if not isinstance(r, dict):
+            raise InvalidInputError("expected a record (an object)", "rows", row)
         name = r.get("instrument_name")
         if not isinstance(name, str) or not name:
-            raise InvalidInputError("missing", "instrument_name", row)
+            raise InvalidInputError(
+                f"missing or not a string: {_short(name)}", "instrument_name", row
+            )
+        if name in marks:
+            raise InvalidInputError(f"{name} appears twice", "instrument_name", row)
         pct = _float(r, "mark_iv_pct", row)
         frac = _float(r, "mark_iv", row)
         iv = pct / 100.0 if pct is not None else frac
@@ -195,8 +362,10 @@ def _float(r: dict[str, Any], key: str | None, row: int) -> float | None:
         raise InvalidInputError(f"not a number: {r[key]!r}", key, row)
     try:
         v = float(r[key])
+    except OverflowError:  # an int beyond any double
+        raise InvalidInputError("must be finite", key, row) from None
     except (TypeError, ValueError):
-        raise InvalidInputError(f"not a number: {r[key]!r}", key, row) from None
+        raise InvalidInputError(f"not a number: {_short(r[key])}", key, row) from None
     if not math.isfinite(v):
         raise InvalidInputError("must be finite", key, row)
     return v
@@ -215,15 +384,34 @@ def read_collateral(spec: str | None) -> dict[str, float]:
         except PymarginError as e:
             raise FileInputError(spec, e) from None
     out: dict[str, float] = {}
+    for row, (ccy, value) in enumerate(parse_pairs(spec, "collateral")):
+        if not math.isfinite(value) or value < 0:
+            raise InvalidInputError("expected CURRENCY=amount >= 0", "collateral", row)
+        out[ccy.upper()] = value
+    return out
+
+
+def parse_pairs(spec: str, field: str, *, fold_case: bool = True) -> list[tuple[str, float]]:
+    """``KEY=number,KEY=number`` as (key, value) pairs, keys stripped; a key given twice
+    (case-blind when ``fold_case``) is refused naming both entries, never last-one-wins."""
+    out: list[tuple[str, float]] = []
+    seen: dict[str, int] = {}
     for row, part in enumerate(spec.split(",")):
-        ccy, _, amount = part.partition("=")
+        key, eq, amount = part.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise InvalidInputError(f"expected KEY=number, got {_short(part)}", field, row)
         try:
             value = float(amount)
         except ValueError:
-            raise InvalidInputError(f"not a number: {amount!r}", "collateral", row) from None
-        if not ccy.strip() or not math.isfinite(value) or value < 0:
-            raise InvalidInputError("expected CURRENCY=amount >= 0", "collateral", row)
-        out[ccy.strip().upper()] = value
+            raise InvalidInputError(f"not a number: {_short(amount)}", field, row) from None
+        norm = key.upper() if fold_case else key
+        if norm in seen:
+            raise InvalidInputError(
+                f"{key} given twice (entries {seen[norm]} and {row})", field, row
+            )
+        seen[norm] = row
+        out.append((key, value))
     return out
 
 
@@ -259,40 +447,90 @@ def read_venues(path: str | Path) -> tuple[list[Any], list[Any]]:
         if not isinstance(doc, dict) or not isinstance(doc.get("accounts"), list):
             raise InvalidInputError("expected an object with an 'accounts' list", "accounts")
         accounts = []
+        seen: dict[str, int] = {}
         for row, a in enumerate(doc["accounts"]):
             if not isinstance(a, dict) or "name" not in a or "model" not in a:
                 raise InvalidInputError("each account needs 'name' and 'model'", "accounts", row)
+            name = a["name"]
+            if isinstance(name, bool) or not isinstance(name, (str, int)) or not str(name):
+                raise InvalidInputError(
+                    f"must be a string, got {_short(name)}", "accounts.name", row
+                )
+            name = str(name)  # an id as written: "007" and 7 stay apart ("7" != "007")
+            if name in seen:
+                raise InvalidInputError(
+                    f"{name!r} is also account {seen[name]}", "accounts.name", row
+                )
+            seen[name] = row
+            if not isinstance(a["model"], str):
+                raise InvalidInputError(
+                    f"unknown model {_short(a['model'])}", "accounts.model", row
+                )
             try:
-                model = MarginModel(str(a["model"]).replace("-", "_"))
+                model = MarginModel(a["model"].replace("-", "_"))
             except ValueError:
                 raise InvalidInputError(
-                    f"unknown model {a['model']!r}", "accounts.model", row
+                    f"unknown model {_short(a['model'])}", "accounts.model", row
                 ) from None
             for key in ("positions", "collateral", "haircuts"):
-                if not isinstance(a.get(key, {}), dict):
+                if not isinstance(a.get(key) or {}, dict):
                     raise InvalidInputError("must be an object", f"accounts.{key}", row)
-            accounts.append(
-                VenueAccount(
-                    str(a["name"]),
-                    model,
-                    {str(k): v for k, v in a.get("positions", {}).items()},
-                    {str(k).upper(): v for k, v in a.get("collateral", {}).items()},
-                    {str(k).upper(): v for k, v in a.get("haircuts", {}).items()},
-                    currency=a.get("currency"),
+            cur = a.get("currency")
+            if cur is not None and not isinstance(cur, str):
+                raise InvalidInputError(
+                    f"must be a string, got {_short(cur)}", "accounts.currency", row
                 )
-            )
+            try:
+                acct = VenueAccount(
+                    name,
+                    model,
+                    dict(a.get("positions") or {}),
+                    dict(a.get("collateral") or {}),  # duplicates refused case-blind there
+                    dict(a.get("haircuts") or {}),
+                    currency=cur,
+                )
+            except PymarginError as e:
+                entry = f" (entry {e.index})" if e.index is not None else ""
+                raise type(e)(
+                    e.reason + entry, f"accounts.{e.field}" if e.field else "accounts", row
+                ) from None
+            accounts.append(acct)
         places = []
         raw_places = doc.get("placements") or []
         if not isinstance(raw_places, list):
             raise InvalidInputError("must be a list", "placements")
+        seen_places: set[str] = set()
         for row, q in enumerate(raw_places):
             if not isinstance(q, dict) or not {"name", "size", "venues"} <= set(q):
                 raise InvalidInputError(
                     "each placement needs 'name', 'size' and 'venues'", "placements", row
                 )
-            if not isinstance(q["size"], (int, float)) or not isinstance(q["venues"], dict):
-                raise InvalidInputError("size a number, venues an object", "placements", row)
-            places.append(Placement(str(q["name"]), float(q["size"]), dict(q["venues"])))
+            if isinstance(q["size"], bool) or not isinstance(q["size"], (int, float)):
+                raise InvalidInputError(
+                    f"must be a number, got {_short(q['size'])}", "placements.size", row
+                )
+            if not math.isfinite(q["size"]):
+                raise InvalidInputError("must be finite", "placements.size", row)
+            if not isinstance(q["venues"], dict) or not all(
+                isinstance(v, str) and v for v in q["venues"].values()
+            ):
+                raise InvalidInputError(
+                    "must be an object venue -> instrument name", "placements.venues", row
+                )
+            unknown = [v for v in q["venues"] if v not in seen]
+            if unknown:
+                raise InvalidInputError(
+                    f"unknown venue {_short(unknown[0])}", "placements.venues", row
+                )
+            pname = q["name"]
+            if not isinstance(pname, str) or not pname:
+                raise InvalidInputError(
+                    f"must be a string, got {_short(pname)}", "placements.name", row
+                )
+            if pname in seen_places:
+                raise InvalidInputError(f"{pname!r} appears twice", "placements.name", row)
+            seen_places.add(pname)
+            places.append(Placement(pname, float(q["size"]), dict(q["venues"])))
     except FileInputError:
         raise
     except PymarginError as e:

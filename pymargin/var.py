@@ -257,6 +257,8 @@ def scenario_pnl(
 def _underlyings(pf: Portfolio, market: Market) -> tuple[str, ...]:
     """The portfolio's underlyings, sorted: results (Monte Carlo paths, the layout of a
     user-given covariance) do not depend on the order of the positions."""
+    if not pf.positions:  # an empty book has no underlying (and no P&L distribution)
+        raise InvalidInputError("no positions", "portfolio")
     table = market.table
     rows = table.rows(list(pf.positions))
     return tuple(sorted({table.codes[int(c)] for c in table.column("underlying")[rows]}))

@@ -95,9 +95,34 @@ class DeltaMarginResult:
         )
 
 
+def _finite(x: np.ndarray | float, what: str) -> None:
+    if not np.all(np.isfinite(x)):
+        raise InvalidInputError(
+            f"{what} is not finite (prices or sizes beyond floating point)", "portfolio"
+        )
+
+
+def _quad(w: np.ndarray, m: np.ndarray | None, corr: float, what: str) -> float:
+    """sqrt(w' m w) (``m`` given) or sqrt(sum w^2 + corr ((sum w)^2 - sum w^2)), computed on
+    w scaled to its largest entry (no overflow of the squares); a non-finite result is
+    refused."""
+    _finite(w, what)
+    s = float(np.max(np.abs(w))) if w.size else 0.0
+    if s == 0.0:
+        return 0.0
+    v = w / s
+    if m is not None:
+        total = float(v @ m @ v)
+    else:
+        total = float(v @ v) + corr * (float(v.sum()) ** 2 - float(v @ v))
+    with np.errstate(over="ignore"):
+        out = float(np.float64(s) * np.sqrt(max(total, 0.0)))
+    _finite(out, what)
+    return out
+
+
 def _cross(ws: np.ndarray, corr: float) -> float:
-    total = float(ws @ ws) + corr * (float(ws.sum()) ** 2 - float(ws @ ws))
-    return math.sqrt(max(total, 0.0))
+    return _quad(ws, None, corr, "delta margin")
 
 
 def delta_margin(
@@ -120,7 +145,8 @@ def delta_margin(
     rows = table.rows(list(pf.positions))
     col = table.column
     # Delta.
-    ws_delta = np.array([p.delta_rw[u] * g.by_underlying[u]["delta_usd"] for u in unds])
+    with np.errstate(over="ignore", invalid="ignore"):
+        ws_delta = np.array([p.delta_rw[u] * g.by_underlying[u]["delta_usd"] for u in unds])
     dm = _cross(ws_delta, p.delta_corr)
     # Vega per tenor bucket: vega per 1.00 of vol times vol (a 100 % relative move).
     opt = col("kind")[rows] == int(InstrumentKind.OPTION)
@@ -136,30 +162,41 @@ def delta_margin(
             if not opt[k] or g.underlying[k] != u:
                 continue
             bucket = min(int(np.searchsorted(p.bucket_days, days[k], side="left")), len(mids) - 1)
-            w[bucket] += p.vega_rw[u] * g.position["vega"][k] * 100.0 * vols[k]
+            with np.errstate(over="ignore", invalid="ignore"):
+                w[bucket] += p.vega_rw[u] * g.position["vega"][k] * 100.0 * vols[k]
         ws_vega[u] = w.tolist()
-        k_b = math.sqrt(max(float(w @ rho @ w), 0.0))
+        k_b = _quad(w, rho, 0.0, f"vega margin of {u}")
         kb.append(k_b)
-        sb.append(min(max(float(w.sum()), -k_b), k_b))
+        with np.errstate(over="ignore", invalid="ignore"):
+            s_b = float(w.sum())
+        _finite(s_b, f"net vega of {u}")
+        sb.append(min(max(s_b, -k_b), k_b))
     kb_arr, sb_arr = np.array(kb), np.array(sb)
-    vm = math.sqrt(
-        max(
-            float(kb_arr @ kb_arr)
-            + p.vega_corr * (float(sb_arr.sum()) ** 2 - float(sb_arr @ sb_arr)),
-            0.0,
-        )
-    )
+    # sum K_b^2 + rho ((sum S_b)^2 - sum S_b^2), scaled like _quad
+    scale = float(np.max(np.abs(kb_arr))) if kb_arr.size else 0.0
+    if scale == 0.0:
+        vm = 0.0
+    else:
+        kn, sn = kb_arr / scale, sb_arr / scale
+        tot = float(kn @ kn) + p.vega_corr * (float(sn.sum()) ** 2 - float(sn @ sn))
+        with np.errstate(over="ignore"):
+            vm = float(np.float64(scale) * np.sqrt(max(tot, 0.0)))
+        _finite(vm, "vega margin")
     # Curvature by full revaluation at +-RW.
     curv: dict[str, float] = {}
     for k_u, u in enumerate(unds):
         rw = p.delta_rw[u]
         spot = np.zeros((2, len(unds)))
         spot[0, k_u], spot[1, k_u] = rw, -rw
-        pnl = scenario_pnl(pf, market, unds, spot)
-        d = g.by_underlying[u]["delta_usd"]
-        curv[u] = max(0.0, -(pnl[0] - d * rw), -(pnl[1] + d * rw))
+        with np.errstate(over="ignore", invalid="ignore"):
+            pnl = scenario_pnl(pf, market, unds, spot)
+            d = g.by_underlying[u]["delta_usd"]
+            parts = np.array([-(pnl[0] - d * rw), -(pnl[1] + d * rw)])
+        _finite(parts, f"curvature of {u}")  # max() would drop a NaN silently
+        curv[u] = max(0.0, float(parts[0]), float(parts[1]))
     cm = float(sum(curv.values()))
-    total = dm + vm + cm
+    with np.errstate(over="ignore"):
+        total = float(np.float64(dm) + vm + cm)
     if not math.isfinite(total):
         raise InvalidInputError("margin is not finite", "portfolio")
     return DeltaMarginResult(
