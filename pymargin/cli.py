@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -404,6 +405,15 @@ def whatif(
                 amount = float(parts[2])
             except ValueError:
                 raise InvalidInputError(f"not a number: {parts[2]!r}", "order", row) from None
+            if not (math.isfinite(amount) and amount > 0):
+                raise InvalidInputError(
+                    f"the amount must be finite and > 0, got {parts[2]!r}", "order", row
+                )
+            try:  # the instrument can be valued in this market (not expired, marked)
+                mkt.table.rows([parts[0]])
+            except PymarginError as e:
+                why = e.reason if parts[0] in e.reason else f"{parts[0]}: {e.reason}"
+                raise InvalidInputError(why, "order", row) from None
             cands.append((parts[0], Side.BUY if parts[1].lower() == "buy" else Side.SELL, amount))
         names = list(dict.fromkeys([*pf.positions, *(c[0] for c in cands)]))
         eng = PreTradeEngine(mkt, names)
@@ -580,9 +590,12 @@ def stress(
     def go() -> None:
         from . import stress as st
         from .account import Account, account_summary
+        from .exceptions import InvalidInputError
         from .inputs import read_collateral
         from .portfolio import Portfolio
 
+        if top < 0:
+            raise InvalidInputError(f"must be >= 0, got {top}", "--top")
         pf, mkt = _inputs(positions, market, time)
         results = st.stress_test(pf, mkt)
         coll = read_collateral(collateral)
@@ -847,14 +860,35 @@ def cascade(
 
 
 def _floats(spec: str, field: str) -> list[float]:
+    """``1,2.5,4``: finite numbers, none given twice."""
     from .exceptions import InvalidInputError
 
-    out = []
+    out: list[float] = []
     for row, part in enumerate(spec.split(",")):
         try:
-            out.append(float(part))
+            v = float(part)
         except ValueError:
             raise InvalidInputError(f"not a number: {part!r}", field, row) from None
+        if not math.isfinite(v):
+            raise InvalidInputError(f"must be finite, got {part!r}", field, row)
+        if v in out:
+            raise InvalidInputError(f"{part.strip()} given twice", field, row)
+        out.append(v)
+    return out
+
+
+def _names(spec: str, field: str) -> list[str]:
+    """``A,B,C``: instrument names, none given twice (empty entries skipped)."""
+    from .exceptions import InvalidInputError
+
+    out: list[str] = []
+    for row, part in enumerate(spec.split(",")):
+        name = part.strip()
+        if not name:
+            continue
+        if name in out:
+            raise InvalidInputError(f"{name} given twice", field, row)
+        out.append(name)
     return out
 
 
@@ -896,7 +930,7 @@ def hedge(
         if min_variance:
             from .hedging import CovarianceEstimator, min_variance_hedge
 
-            names = [n.strip() for n in min_variance.split(",") if n.strip()]
+            names = _names(min_variance, "min_variance")
             mv = min_variance_hedge(pf, mkt, names, estimator=CovarianceEstimator(estimator.value))
         if as_json:
             out: dict[str, Any] = {
@@ -981,7 +1015,7 @@ def optimize(
         pf, mkt = _inputs(positions, market, time)
         chosen = MarginModel(model.value.replace("-", "_"))
         if candidates:
-            names = [c.strip() for c in candidates.split(",") if c.strip()]
+            names = _names(candidates, "candidates")
         else:
             from .instruments import Settlement
 
@@ -1002,8 +1036,13 @@ def optimize(
             lo_hi = delta_range.split(":")
             if len(lo_hi) != 2:
                 raise InvalidInputError("expected LO:HI", "delta_range")
-            lo, hi = _floats(",".join(lo_hi), "delta_range")
-            rng = (lo, hi)
+            bounds = []
+            for row, part in enumerate(lo_hi):  # an infinite bound is one-sided: allowed
+                try:
+                    bounds.append(float(part))
+                except ValueError:
+                    raise InvalidInputError(f"not a number: {part!r}", "delta_range", row) from None
+            rng = (bounds[0], bounds[1])
         with Console(stderr=True).status("solving the margin programme"):
             res = minimize_margin(
                 pf,

@@ -444,3 +444,29 @@ def test_delta_margin_with_a_huge_index_is_typed_or_finite(index):
         assert pm.margin(
             {"BTC-PERPETUAL": 1.0}, m, pm.MarginModel.DELTA_MARGIN
         ).initial_margin == pytest.approx(1.6e307, rel=1e-12)
+
+
+# --- item 7: the same classes in the other options ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args,needles",
+    [
+        (("whatif", "--order", "BTC-PERPETUAL:buy:nan"), ("order[0]", "finite")),
+        (("whatif", "--order", "BTC-PERPETUAL:buy:-1"), ("order[0]",)),
+        (("whatif", "--order", "BTC-26DEC20:sell:1"), ("order[0]", "expired")),
+        (("optimize", "--candidates", "BTC-PERPETUAL,BTC-PERPETUAL"), ("candidates[1]", "twice")),
+        (("hedge", "--min-variance", "BTC-PERPETUAL,BTC-PERPETUAL"), ("min_variance[1]",)),
+        (("hedge-cost", "--realised-vol", "0.5", "--intervals", "1,1"), ("intervals[1]",)),
+        (("hedge-cost", "--realised-vol", "0.5", "--intervals", "inf"), ("intervals[0]",)),
+        (("stress", "--top", "-1"), ("--top",)),
+    ],
+)
+def test_other_options_fail_closed(args, needles):
+    one_line_exit_2(run(args[0], BOOK, "-m", "demo:BTC", *args[1:]), *needles)
+
+
+def test_messages_stay_one_line_whatever_the_input_holds(tmp_path):
+    p = write(tmp_path, "pos.csv", 'instrument,size\n"BTC-[bold]X\nY[/]",1\n')
+    line = one_line_exit_2(run("margin", p, "-m", "demo:BTC"), p, "instrument[0]")
+    assert "[bold]" in line or "X" in line
