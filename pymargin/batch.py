@@ -19,7 +19,6 @@ import numpy as np
 from . import _core
 from .exceptions import InputTypeError, InvalidInputError, PymarginError
 from .market import Market
-from .pricing import threads_argument
 from .models.deribit_pm import (
     EXTENDED_MOVES,
     DeribitPMParams,
@@ -28,6 +27,7 @@ from .models.deribit_pm import (
     _position_vectors,
 )
 from .models.params import ModelCoverageError, ModelParameterError
+from .pricing import threads_argument
 from .risk import mark_values
 
 __all__ = [
@@ -433,7 +433,7 @@ class _named:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
         from .inputs import FileInputError
 
         if (
@@ -442,7 +442,7 @@ class _named:
             and not isinstance(exc, FileInputError)
         ):
             raise FileInputError(self.source, exc) from None
-        return False
+        return None
 
 
 def _result(accounts: np.ndarray, out: dict[str, np.ndarray], currency: str) -> BatchResult:

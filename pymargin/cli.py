@@ -721,9 +721,8 @@ def venue(
     status, and the per-account table written to --output."""
 
     def go() -> None:
-        from rich.progress import Progress
-
         import numpy as np
+        from rich.progress import Progress
 
         from .batch import STATUS, batch_margin
         from .inputs import read_market

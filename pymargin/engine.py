@@ -10,6 +10,12 @@ Amounts are in the venue's units (Deribit's ``amount``): USD notional for invers
 perpetuals, coins of the underlying for options and linear instruments. Prices in fills: the
 option premium per unit in the settlement currency (coin for inverse options), the futures
 price in USD.
+
+Fail closed: every acceptance is a positive test on finite values; fills, orders, deposits,
+withdrawals and market updates that would make any balance or margin non-finite are refused
+before anything changes (``Reason.NON_FINITE_STATE``). Fills complete an order when they add
+up to its amount within a relative 1e-9 (0.1 + 0.2 completes an order of 0.3). Snapshots are
+integrity-checked (checksums), not authenticated: restore re-validates every count and value.
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ class Reason(enum.IntEnum):
     UNKNOWN_ORDER = 6
     DUPLICATE_ORDER = 7
     BAD_PRICE = 8
+    NON_FINITE_STATE = 9  # the change would overflow a balance or margin: refused
 
 
 _REASONS = tuple(Reason)  # by code: indexing is cheaper than the enum call on the check path
@@ -113,6 +120,17 @@ class EngineMargin:
 
 
 _MAGIC = b"PMPYENG1"
+MAX_ACCOUNTS = 2**26  # the core's capacity limit (kMaxAccountsLimit)
+
+
+def _amount(x: Any, field: str) -> float:
+    """A number as the core takes it: a typed error for strings, bools and the like."""
+    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise InputTypeError(f"must be a number, got {type(x).__name__}", field)
+    try:
+        return float(x)
+    except OverflowError:
+        raise InvalidInputError("too large for a float", field) from None
 
 
 class PreTradeEngine:
@@ -135,8 +153,10 @@ class PreTradeEngine:
             raise InvalidInputError("no instruments", "instruments")
         if len(set(names)) != len(names):
             raise InvalidInputError("instrument names must be unique", "instruments")
-        if isinstance(max_accounts, bool) or not isinstance(max_accounts, int) or max_accounts < 1:
-            raise InvalidInputError("must be an integer >= 1", "max_accounts")
+        if isinstance(max_accounts, bool) or not isinstance(max_accounts, int):
+            raise InputTypeError("must be an integer", "max_accounts")
+        if not 1 <= max_accounts <= MAX_ACCOUNTS:
+            raise InvalidInputError(f"must be in [1, {MAX_ACCOUNTS}]", "max_accounts")
         table = market.table
         rows = table.rows(names)
         pair_codes = table.column("pair")[rows]
@@ -271,7 +291,7 @@ class PreTradeEngine:
         account = int(self._core.add_account())
         for code, amount in deposits:
             if amount > 0:
-                self._core.deposit(account, code, amount)
+                self._apply(self._core.deposit(account, code, amount), "deposit")
         return account
 
     def check(self, account: int, instrument: str, side: Side, amount: float) -> CheckResult:
@@ -280,7 +300,10 @@ class PreTradeEngine:
         if i is None or side.__class__ is not Side:
             i = self._instrument(instrument)
             self._side(side)  # the typed error for anything but a Side
-        r = self._core.check(account, i, side, amount)
+        try:
+            r = self._core.check(account, i, side, amount)
+        except TypeError:  # not an int account or a float amount: say which
+            r = self._core.check(self._account(account), i, side, _amount(amount, "amount"))
         return CheckResult(
             bool(r[0]),
             _REASONS[r[1]],
@@ -300,9 +323,17 @@ class PreTradeEngine:
         amounts: Sequence[float] | np.ndarray,
     ) -> CheckBatch:
         """Each candidate checked on its own against the account as it is (one C++ call)."""
+        account = self._account(account)
+        if isinstance(instruments, str) or isinstance(sides, Side):
+            raise InputTypeError("give sequences, one entry per candidate", "instruments")
         ids = np.array([self._instrument(n) for n in instruments], dtype=np.int32)
         sd = np.array([self._side(s) for s in sides], dtype=np.uint8)
-        am = np.asarray(amounts, dtype=np.float64)
+        try:
+            am = np.asarray(amounts, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputTypeError("must be a sequence of numbers", "amounts") from None
+        if am.ndim != 1:
+            raise InputTypeError("must be a sequence of numbers, one per candidate", "amounts")
         if not (len(ids) == len(sd) == len(am)):
             raise InvalidInputError("instruments, sides and amounts differ in length", "amounts")
         out = self._core.check_many(account, ids, sd, np.ascontiguousarray(am))
@@ -333,11 +364,14 @@ class PreTradeEngine:
         """Rests an open order (after an accepted check)."""
         order_id = self._order_id(order_id)
         i = self._instrument(instrument)
-        self._apply(self._core.add_order(account, order_id, i, self._side(side), amount), "order")
+        code = self._core.add_order(
+            self._account(account), order_id, i, self._side(side), _amount(amount, "amount")
+        )
+        self._apply(code, "order")
 
     def cancel_order(self, account: int, order_id: int) -> None:
         order_id = self._order_id(order_id)
-        self._apply(self._core.cancel_order(account, order_id), "cancel")
+        self._apply(self._core.cancel_order(self._account(account), order_id), "cancel")
 
     def fill(
         self,
@@ -353,14 +387,28 @@ class PreTradeEngine:
         ``order_id`` the resting order is reduced by the fill."""
         i = self._instrument(instrument)
         oid = -1 if order_id is None else self._order_id(order_id)
-        self._apply(self._core.apply_fill(account, oid, i, self._side(side), amount, price), "fill")
+        code = self._core.apply_fill(
+            self._account(account),
+            oid,
+            i,
+            self._side(side),
+            _amount(amount, "amount"),
+            _amount(price, "price"),
+        )
+        self._apply(code, "fill")
 
     def deposit(self, account: int, currency: str, amount: float) -> None:
-        self._apply(self._core.deposit(account, self._currency(currency), amount), "deposit")
+        code = self._core.deposit(
+            self._account(account), self._currency(currency), _amount(amount, "amount")
+        )
+        self._apply(code, "deposit")
 
     def withdraw(self, account: int, currency: str, amount: float) -> None:
         """Refused (OrderRejected, INSUFFICIENT_FUNDS) when it would leave available funds < 0."""
-        self._apply(self._core.withdraw(account, self._currency(currency), amount), "withdraw")
+        code = self._core.withdraw(
+            self._account(account), self._currency(currency), _amount(amount, "amount")
+        )
+        self._apply(code, "withdraw")
 
     def on_market_update(self, market: Market) -> None:
         """New marks and vols: risk arrays recomputed once per instrument, every account
@@ -389,24 +437,87 @@ class PreTradeEngine:
     @classmethod
     def restore(cls, data: bytes) -> PreTradeEngine:
         """An engine from :meth:`snapshot` bytes; damaged or foreign bytes raise
-        InvalidInputError (field ``snapshot``) and build nothing."""
+        InvalidInputError (field ``snapshot``) and build nothing. The checksums catch
+        accidents, not intent: the core re-validates every count and value, and the name
+        tables are checked by content (each name must parse to the instrument the engine
+        state holds at its row)."""
         if not isinstance(data, (bytes, bytearray)) or data[:8] != _MAGIC or len(data) < 16:
             raise InvalidInputError("not a pymargin engine snapshot", "snapshot")
         n, crc = struct.unpack("<II", data[8:16])
         meta = bytes(data[16 : 16 + n])
         if len(meta) != n or zlib.crc32(meta) != crc:
             raise InvalidInputError("checksum mismatch in the name tables", "snapshot")
-        names = json.loads(meta)
+        try:
+            names = json.loads(meta.decode("utf-8"))
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            raise InvalidInputError("the name tables are not valid JSON", "snapshot") from None
         core = _core.PreTradeEngine.restore(bytes(data[16 + n :]))
-        if not isinstance(names, dict) or len(names.get("instruments", ())) != core.instruments:
-            raise InvalidInputError("the name tables do not belong to the engine state", "snapshot")
+        instruments, pairs, currencies = _name_tables(names)
+        _check_names_match(core, instruments, pairs, currencies)
         self = cls.__new__(cls)
-        self._names = list(names["instruments"])
+        self._names = instruments
         self._id = {nm: i for i, nm in enumerate(self._names)}
-        self._pairs = list(names["pairs"])
-        self._currencies = list(names["currencies"])
+        self._pairs = pairs
+        self._currencies = currencies
         self._core = core
         return self
+
+
+def _name_tables(names: Any) -> tuple[list[str], list[str], list[str]]:
+    bad = InvalidInputError("the name tables are malformed", "snapshot")
+    if not isinstance(names, dict):
+        raise bad
+    tables = []
+    for key in ("instruments", "pairs", "currencies"):
+        v = names.get(key)
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            raise bad
+        if len(set(v)) != len(v):
+            raise InvalidInputError(f"duplicate names in {key}", "snapshot")
+        tables.append(list(v))
+    return tables[0], tables[1], tables[2]
+
+
+def _check_names_match(
+    core: Any, instruments: list[str], pairs: list[str], currencies: list[str]
+) -> None:
+    """Each name must parse to the instrument at its row of the engine state (kind,
+    settlement, type, strike, expiry, pair and margin group): a name table spliced from
+    another engine with as many instruments is refused."""
+    from .instruments import InstrumentKind, parse_instrument
+
+    spec = core.instrument_specs()
+    if len(instruments) != len(spec["kind"]):
+        raise InvalidInputError("the name tables do not belong to the engine state", "snapshot")
+    for row, name in enumerate(instruments):
+        try:
+            inst = parse_instrument(name)
+        except PymarginError:
+            raise InvalidInputError(f"unknown instrument name {name!r}", "snapshot", row) from None
+        option = inst.kind is InstrumentKind.OPTION
+        u, c = int(spec["underlying"][row]), int(spec["currency"][row])
+        want = (
+            int(inst.kind),
+            int(inst.settlement),
+            int(option and int(inst.option_type or 0) == 1),
+            float(inst.strike) if option and inst.strike is not None else 0.0,
+            int(inst.expiry.timestamp()) if inst.expiry is not None else -1,
+            f"{inst.base.lower()}_usd",
+            inst.settlement_currency.lower(),
+        )
+        got = (
+            int(spec["kind"][row]),
+            int(spec["settlement"][row]),
+            int(spec["is_call"][row]),
+            float(spec["strike"][row]),
+            int(spec["expiry_id"][row]),
+            pairs[u] if 0 <= u < len(pairs) else None,
+            currencies[c] if 0 <= c < len(currencies) else None,
+        )
+        if want != got:
+            raise InvalidInputError(
+                f"name {name!r} does not match the engine state at its row", "snapshot", row
+            )
 
 
 def _in_order(items: Iterable[str]) -> list[str]:

@@ -182,9 +182,7 @@ def _positions_from_records(records: list[Any]) -> tuple[Portfolio, dict[str, in
         name, size = rec.get("instrument"), rec.get("size")
         if "instrument" in rec and (not isinstance(name, str) or not name.strip()):
             raise InvalidInputError(f"must be an instrument name, got {name!r}", "instrument", row)
-        if isinstance(size, bool) or (
-            size is not None and not isinstance(size, (int, float, str))
-        ):
+        if isinstance(size, bool) or (size is not None and not isinstance(size, (int, float, str))):
             raise InvalidInputError(f"not a number: {_short(size)}", "size", row)
         if isinstance(name, str):
             first.setdefault(name, row)
@@ -223,9 +221,7 @@ def _read_positions(path: str | Path) -> tuple[Portfolio, dict[str, int]]:
         elif isinstance(doc, list):
             return _positions_from_records(doc)
         else:
-            raise InvalidInputError(
-                "expected a list of positions or a name -> size object", "json"
-            )
+            raise InvalidInputError("expected a list of positions or a name -> size object", "json")
         first: dict[str, int] = {}
         for row, r in enumerate(rows):
             if isinstance(r, dict) and isinstance(r.get("instrument_name"), str):
@@ -253,9 +249,7 @@ def check_positions(
         name = names[e.index]
         row = (first_row or {}).get(name, e.index)
         reason = e.reason if name in e.reason else f"{name}: {e.reason}"
-        raise FileInputError(
-            str(path), type(e)(reason, e.field or "instrument", row)
-        ) from None
+        raise FileInputError(str(path), type(e)(reason, e.field or "instrument", row)) from None
 
 
 def read_market(spec: str, valuation_time: datetime | None = None) -> Market:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -55,11 +56,21 @@ class Market:
         self._curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._smiles: dict[tuple[str, datetime], tuple[np.ndarray, np.ndarray] | None] = {}
         self._table: InstrumentTable | None = None
+        self._table_lock = threading.Lock()
         self._groups: dict[tuple[str, datetime | None], list[tuple[Instrument, Mark]]] | None = None
         if self.valuation_time.tzinfo is None:
             raise MarketDataError("must be timezone-aware (UTC)", "valuation_time")
         for name, price in self.index.items():
             _finite_positive(price, f"index[{name}]", None)
+
+    def __getstate__(self) -> dict[str, object]:  # picklable (Dask ships markets): no lock
+        state = dict(self.__dict__)
+        del state["_table_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._table_lock = threading.Lock()
 
     def rate(self, underlying: str) -> float:
         """Continuously compounded discount rate for options on ``underlying`` (``rates``
@@ -177,9 +188,13 @@ class Market:
     def table(self) -> InstrumentTable:
         """The columnar table of the instruments valued in this snapshot (built as names are
         looked up, each name parsed and valued once)."""
-        if self._table is None:
-            self._table = InstrumentTable(self)
-        return self._table
+        table = self._table
+        if table is None:
+            with self._table_lock:  # one table per snapshot, also when threads race here
+                if self._table is None:
+                    self._table = InstrumentTable(self)
+                table = self._table
+        return table
 
     def implied_vol(self, inst: Instrument, row: int | None = None) -> float:
         """The option's mark IV; without one, the smile of its expiry (see :meth:`smile_vol`)."""

@@ -41,7 +41,10 @@ def risk_arrays_for_rows(
     """:func:`risk_arrays` for rows of ``market.table`` (see :meth:`InstrumentTable.rows`):
     the columns go to the kernel as arrays, with no per-instrument Python step."""
     table = market.table
-    und_codes = table.column("underlying")[rows]
+    cols = ("kind", "settlement", "is_call", "strike", "forward", "vol", "time", "rate")
+    arrays = table.take_rows(rows, "underlying", *cols)
+    und_codes = arrays[0]
+    kind, settlement, is_call, strike, forward, vol, time, rate = arrays[1:]
     lookup = np.full(max(len(table.codes), 1), -1, dtype=np.int32)
     for i, u in enumerate(scenarios.underlyings):
         code = table.code_of(u)
@@ -56,15 +59,15 @@ def risk_arrays_for_rows(
     n = len(rows)
     out = np.empty((n, scenarios.n))
     _core.revalue(
-        table.column("kind")[rows],
-        table.column("settlement")[rows],
-        table.column("is_call")[rows],
+        kind,
+        settlement,
+        is_call,
         und,
-        table.column("strike")[rows],
-        table.column("forward")[rows],
-        table.column("vol")[rows],
-        table.column("time")[rows],
-        table.column("rate")[rows],
+        strike,
+        forward,
+        vol,
+        time,
+        rate,
         scenarios.move,
         scenarios.vol_state,
         scenarios.rules_array(),

@@ -6,10 +6,16 @@ A :class:`~pymargin.market.Market` owns one table (``market.table``); names are 
 valued once, on first use, and later lookups are a dictionary access per position. This is what
 keeps the margin of a large account cheap: the per-position Python work is a name lookup, the
 rest is array code and the kernel.
+
+A table is safe to share between threads: rows are only ever appended, under a lock, and a
+name's row id is published only after its column values are in place, so a row id once
+returned never changes and always indexes the same instrument. :meth:`InstrumentTable.take`
+gives rows and columns from one consistent state.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -44,6 +50,17 @@ class InstrumentTable:
         self._code_of: dict[str, int] = {}
         self._cols: dict[str, list[float]] = {k: [] for k in _COLUMNS}
         self._arrays: dict[str, np.ndarray] | None = None
+        self._lock = threading.RLock()  # appends and materialisation
+
+    def __getstate__(self) -> dict[str, object]:  # picklable (Dask ships markets): no lock
+        with self._lock:
+            state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     def __len__(self) -> int:
         return len(self.instruments)
@@ -55,8 +72,11 @@ class InstrumentTable:
     def code(self, text: str) -> int:
         c = self._code_of.get(text)
         if c is None:
-            c = self._code_of[text] = len(self.codes)
-            self.codes.append(text)
+            with self._lock:
+                c = self._code_of.get(text)
+                if c is None:
+                    self.codes.append(text)  # the code is published after its text
+                    c = self._code_of[text] = len(self.codes) - 1
         return c
 
     def rows(self, names: Sequence[str], *, field: str = "instrument") -> np.ndarray:
@@ -66,6 +86,12 @@ class InstrumentTable:
         known = list(map(self._row.get, names))
         if None not in known:
             return np.array(known, dtype=np.int64)
+        with self._lock:
+            return self._add_rows(names, field)
+
+    def _add_rows(self, names: Sequence[str], field: str) -> np.ndarray:
+        """The slow path of :meth:`rows`, under the lock: values the new names, then appends
+        them, publishing each name's row last."""
         out = np.empty(len(names), dtype=np.int64)
         staged: dict[str, int] = {}
         new: list[tuple[Instrument, dict[str, float]]] = []
@@ -80,12 +106,12 @@ class InstrumentTable:
                 new.append((inst, values))
             out[pos] = r
         for (inst, values), name in zip(new, staged):
-            self._row[name] = len(self.instruments)
+            row = len(self.instruments)
             self.instruments.append(inst)
             for k, v in values.items():
                 self._cols[k].append(v)
-        if new:
             self._arrays = None
+            self._row[name] = row  # published last: the row is complete when visible
         return out
 
     def _value(self, name: str, pos: int, field: str) -> tuple[Instrument, dict[str, float]]:
@@ -118,15 +144,40 @@ class InstrumentTable:
         return inst, values
 
     def _materialise(self) -> dict[str, np.ndarray]:
-        if self._arrays is None:
-            self._arrays = {k: np.asarray(self._cols[k], dtype=dt) for k, dt in _COLUMNS.items()}
-        return self._arrays
+        with self._lock:
+            if self._arrays is None:
+                arrays: dict[str, np.ndarray] = {}
+                for k, dt in _COLUMNS.items():
+                    a: np.ndarray = np.asarray(self._cols[k], dtype=dt)
+                    a.flags.writeable = False
+                    arrays[k] = a
+                self._arrays = arrays
+            return self._arrays
 
     def column(self, name: str) -> np.ndarray:
-        """One column as a read-only array (see the class docstring for the names)."""
-        a = self._materialise()[name]
-        a.flags.writeable = False
-        return a
+        """One column as a read-only array (see the class docstring for the names); it
+        covers at least every row returned by :meth:`rows` before the call."""
+        if name not in _COLUMNS:
+            raise InvalidInputError(f"no column {name!r}", "column")
+        return self._materialise()[name]
+
+    def take(self, names: Sequence[str], *columns: str) -> tuple[np.ndarray, ...]:
+        """The rows of ``names`` (added if new, as :meth:`rows`) and then each named column at
+        those rows, from one consistent state: ``rows, kind, forward = take(names, "kind",
+        "forward")``."""
+        for c in columns:
+            if c not in _COLUMNS:
+                raise InvalidInputError(f"no column {c!r}", "column")
+        rows = self.rows(names)
+        return (rows, *self.take_rows(rows, *columns))
+
+    def take_rows(self, rows: np.ndarray, *columns: str) -> tuple[np.ndarray, ...]:
+        """Each named column at ``rows`` (row ids from :meth:`rows`), from one state."""
+        for c in columns:
+            if c not in _COLUMNS:
+                raise InvalidInputError(f"no column {c!r}", "column")
+        arrays = self._materialise()
+        return tuple(arrays[c][rows] for c in columns)
 
     def name_of(self, row: int) -> str:
         return self.instruments[row].name

@@ -109,9 +109,7 @@ def test_a_non_parquet_parquet_file(tmp_path):
     one_line_exit_2(run("venue", p, VENUE_COL, "-m", "demo:BTC"), p, "Parquet")
     c = write(tmp_path, "col.parquet", b"PAR1 not really")
     one_line_exit_2(run("venue", VENUE_POS, c, "-m", "demo:BTC"), c, "Parquet")
-    one_line_exit_2(
-        run("cascade", p, VENUE_COL, "-m", "demo:BTC", "--shock", "-0.1"), p, "Parquet"
-    )
+    one_line_exit_2(run("cascade", p, VENUE_COL, "-m", "demo:BTC", "--shock", "-0.1"), p, "Parquet")
 
 
 @pytest.mark.parametrize(
@@ -178,9 +176,7 @@ def test_an_expired_instrument_names_the_file_and_row(tmp_path):
     p = write(tmp_path, "pos.csv", "instrument,size\nBTC-PERPETUAL,1\nBTC-26DEC20-100000-C,1\n")
     one_line_exit_2(run("margin", p, "-m", "demo:BTC"), p, "instrument[1]", "expired")
     one_line_exit_2(run("greeks", p, "-m", "demo:BTC"), p, "instrument[1]", "expired")
-    v = write(
-        tmp_path, "vpos.csv", "account,instrument,size\na,BTC-PERPETUAL,1\nb,BTC-26DEC20,1\n"
-    )
+    v = write(tmp_path, "vpos.csv", "account,instrument,size\na,BTC-PERPETUAL,1\nb,BTC-26DEC20,1\n")
     c = write(tmp_path, "vcol.csv", "account,amount\na,1\nb,1\n")
     one_line_exit_2(run("venue", v, c, "-m", "demo:BTC"), v, "instrument[1]", "expired")
 
@@ -307,9 +303,7 @@ def test_cross_venue_names_and_placements_are_not_merged(tmp_path):
     with pytest.raises(pm.InvalidInputError) as e:
         read_venues(f)
     assert (e.value.field, e.value.index) == ("accounts.name", 1)
-    f.write_text(
-        json.dumps({"accounts": [dict(acct, name="a", collateral={"btc": 1, "BTC": 2})]})
-    )
+    f.write_text(json.dumps({"accounts": [dict(acct, name="a", collateral={"btc": 1, "BTC": 2})]}))
     with pytest.raises(pm.InvalidInputError) as e:
         read_venues(f)
     assert e.value.field == "accounts.collateral" and e.value.index == 0

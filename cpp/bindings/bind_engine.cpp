@@ -195,6 +195,40 @@ class Engine {
     raise_status(pe::PreTradeEngine::restore(std::string(data), &e));
     return Engine(std::move(e));
   }
+  // The static definition of every instrument, as columns (for checking name tables).
+  [[nodiscard]] py::dict instrument_specs() const {
+    const auto n = static_cast<py::ssize_t>(engine_->instruments());
+    py::array_t<std::uint8_t> kind(n), settlement(n), is_call(n);
+    py::array_t<std::int32_t> underlying(n), currency(n);
+    py::array_t<double> strike(n);
+    py::array_t<std::int64_t> expiry(n);
+    auto k = kind.mutable_unchecked<1>();
+    auto se = settlement.mutable_unchecked<1>();
+    auto c = is_call.mutable_unchecked<1>();
+    auto u = underlying.mutable_unchecked<1>();
+    auto cu = currency.mutable_unchecked<1>();
+    auto st = strike.mutable_unchecked<1>();
+    auto ex = expiry.mutable_unchecked<1>();
+    for (py::ssize_t i = 0; i < n; ++i) {
+      const pe::InstrumentSpec& s = engine_->instrument(static_cast<std::size_t>(i));
+      k(i) = s.kind;
+      se(i) = s.settlement;
+      c(i) = s.is_call;
+      u(i) = s.underlying;
+      cu(i) = s.currency;
+      st(i) = s.strike;
+      ex(i) = s.expiry_id;
+    }
+    py::dict out;
+    out["kind"] = kind;
+    out["settlement"] = settlement;
+    out["is_call"] = is_call;
+    out["underlying"] = underlying;
+    out["currency"] = currency;
+    out["strike"] = strike;
+    out["expiry_id"] = expiry;
+    return out;
+  }
   [[nodiscard]] std::size_t scenarios() const { return engine_->scenarios(); }
   [[nodiscard]] std::size_t accounts() const { return engine_->accounts(); }
   [[nodiscard]] std::size_t instruments() const { return engine_->instruments(); }
@@ -231,6 +265,7 @@ void bind_engine(py::module_& m) {
       .def("margin_from_scratch", &Engine::margin_from_scratch)
       .def("snapshot", &Engine::snapshot)
       .def_static("restore", &Engine::restore)
+      .def("instrument_specs", &Engine::instrument_specs)
       .def_property_readonly("scenarios", &Engine::scenarios)
       .def_property_readonly("accounts", &Engine::accounts)
       .def_property_readonly("instruments", &Engine::instruments);

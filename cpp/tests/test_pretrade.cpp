@@ -5,6 +5,9 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
 #include <memory>
 #include <random>
 #include <thread>
@@ -65,16 +68,35 @@ double amount_for(const pe::InstrumentSpec& s, double coins) {
   return (s.kind != 3 && s.settlement == 1) ? coins * 65000.0 : coins;  // inverse futures: USD
 }
 
-// |a - b| within 1e-12 of the gross scale of the quantities summed.
-void expect_same(const pe::GroupMargin& inc, const pe::GroupMargin& ref, double scale,
-                 const char* where) {
-  const double tol = 1e-12 * (scale + std::fabs(ref.initial_margin));
-  EXPECT_NEAR(inc.initial_margin, ref.initial_margin, tol) << where;
-  EXPECT_NEAR(inc.maintenance_margin, ref.maintenance_margin, tol) << where;
-  EXPECT_NEAR(inc.equity, ref.equity, tol) << where;
-  EXPECT_NEAR(inc.roll_shock, ref.roll_shock, tol) << where;
-  EXPECT_NEAR(inc.worst_case, ref.worst_case, tol) << where;
+// The incremental state is the recompute, bit for bit (the header's promise).
+void expect_equal(const pe::GroupMargin& inc, const pe::GroupMargin& ref, const char* where) {
+  EXPECT_EQ(inc.initial_margin, ref.initial_margin) << where;
+  EXPECT_EQ(inc.maintenance_margin, ref.maintenance_margin) << where;
+  EXPECT_EQ(inc.equity, ref.equity) << where;
+  EXPECT_EQ(inc.available_funds, ref.available_funds) << where;
+  EXPECT_EQ(inc.roll_shock, ref.roll_shock) << where;
+  EXPECT_EQ(inc.worst_case, ref.worst_case) << where;
   EXPECT_EQ(inc.delta_shock_exceeded, ref.delta_shock_exceeded) << where;
+}
+
+// FNV-1a 64 of the payload: the public algorithm the snapshot uses for its checksum, so that
+// the tests can alter a snapshot and re-seal it as an attacker could.
+std::uint64_t fnv1a(const char* p, std::size_t n) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (std::size_t i = 0; i < n; ++i) {
+    h ^= static_cast<unsigned char>(p[i]);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+constexpr std::size_t kHead = 8 + 4 + 4 + 8;  // magic, version, byte order, payload length
+
+std::string reseal(std::string bytes) {
+  const std::size_t len = bytes.size() - kHead - 8;
+  const std::uint64_t h = fnv1a(bytes.data() + kHead, len);
+  std::memcpy(&bytes[kHead + len], &h, 8);
+  return bytes;
 }
 
 }  // namespace
@@ -93,7 +115,6 @@ TEST(PreTrade, IncrementalStateEqualsRecomputeOverRandomStreams) {
   std::vector<std::vector<std::int64_t>> open(acct.size());
   std::int64_t next_id = 1;
   const auto n = static_cast<std::int32_t>(u.spec.size());
-  double gross = 0.0;  // scale of what has been summed (for the tolerance)
   for (int step = 0; step < 20000; ++step) {
     const std::size_t k = rng() % acct.size();
     const std::int64_t a = acct[k];
@@ -101,7 +122,6 @@ TEST(PreTrade, IncrementalStateEqualsRecomputeOverRandomStreams) {
     const std::int32_t i = static_cast<std::int32_t>(rng() % static_cast<std::uint64_t>(n));
     const pe::Side side = u01(rng) < 0.5 ? pe::Side::kBuy : pe::Side::kSell;
     const double amount = amount_for(u.spec[static_cast<std::size_t>(i)], 0.1 + 5 * u01(rng));
-    gross += amount * (u.spec[static_cast<std::size_t>(i)].settlement == 1 ? 1.0 : 65000.0);
     if (r < 0.35) {
       // check() must equal doing it: add the order, read the margin, take it back.
       const pe::CheckResult c = eng->check(a, i, side, amount);
@@ -130,7 +150,7 @@ TEST(PreTrade, IncrementalStateEqualsRecomputeOverRandomStreams) {
     }
     if (step % 97 == 0) {
       for (std::int32_t c = 0; c < 2; ++c) {
-        expect_same(eng->margin(a, c), eng->margin_from_scratch(a, c), gross * 1e-3, "stream");
+        expect_equal(eng->margin(a, c), eng->margin_from_scratch(a, c), "stream");
       }
     }
   }
@@ -138,7 +158,7 @@ TEST(PreTrade, IncrementalStateEqualsRecomputeOverRandomStreams) {
     for (std::int32_t c = 0; c < 2; ++c) {
       const pe::GroupMargin g = eng->margin(a, c);
       EXPECT_GT(g.initial_margin, 0.0);
-      expect_same(g, eng->margin_from_scratch(a, c), gross * 1e-3, "end");
+      expect_equal(g, eng->margin_from_scratch(a, c), "end");
     }
   }
 }
@@ -259,7 +279,7 @@ TEST(PreTrade, SnapshotRestoresEverythingAndRefusesDamagedBytes) {
   st = pe::PreTradeEngine::restore(bytes.substr(0, bytes.size() - 9), &back);
   EXPECT_NE(std::string(st.message).find("length"), std::string::npos);
   std::string other_version = bytes;
-  other_version[8] = 2;
+  other_version[8] = 99;
   st = pe::PreTradeEngine::restore(other_version, &back);
   EXPECT_NE(std::string(st.message).find("version"), std::string::npos);
   st = pe::PreTradeEngine::restore("not a snapshot", &back);
@@ -298,6 +318,8 @@ TEST(PreTrade, ChecksRunConcurrentlyWithMarketUpdates) {
       }
     });
   }
+  // Updates start once the workers run (with two cores they might otherwise all finish first).
+  while (checks.load() == 0) std::this_thread::yield();
   for (int k = 0; k < 30; ++k) {
     for (auto& m : u.market) m.forward *= 1.0 + 0.001 * ((k % 3) - 1);
     u.index[0] *= 1.0 + 0.001 * ((k % 3) - 1);
@@ -307,6 +329,128 @@ TEST(PreTrade, ChecksRunConcurrentlyWithMarketUpdates) {
   for (auto& t : workers) t.join();
   EXPECT_GT(checks.load(), 0);
   for (std::int64_t a : acct) {
-    expect_same(eng->margin(a, 0), eng->margin_from_scratch(a, 0), 1e3, "after threads");
+    expect_equal(eng->margin(a, 0), eng->margin_from_scratch(a, 0), "after threads");
+  }
+}
+
+TEST(PreTrade, OverflowingChangesAreRefusedBeforeAnythingChanges) {
+  Universe u = make_universe();
+  auto eng = make_engine(u);
+  std::int64_t a = -1;
+  ASSERT_TRUE(eng->add_account(&a).ok());
+  ASSERT_EQ(eng->deposit(a, 0, 10.0), pe::Reason::kNone);
+  ASSERT_EQ(eng->apply_fill(a, -1, 3, pe::Side::kSell, 1.0, 0.02), pe::Reason::kNone);
+  const std::string before = eng->snapshot();
+  const double huge = 1e300;
+  // A fill at an absurd price: the cash flow overflows.
+  EXPECT_EQ(eng->apply_fill(a, -1, 5, pe::Side::kBuy, huge, 1e10), pe::Reason::kNonFiniteState);
+  // An absurd amount: the risk vectors overflow.
+  EXPECT_EQ(eng->apply_fill(a, -1, 5, pe::Side::kBuy, 1.7e308, 1e-300),
+            pe::Reason::kNonFiniteState);
+  EXPECT_EQ(eng->add_order(a, 1, 5, pe::Side::kBuy, 1.7e308), pe::Reason::kNonFiniteState);
+  EXPECT_TRUE(eng->snapshot() == before);  // nothing changed
+  expect_equal(eng->margin(a, 0), eng->margin_from_scratch(a, 0), "after refused fills");
+  // A deposit that overflows the balance.
+  ASSERT_EQ(eng->deposit(a, 0, 1.5e308), pe::Reason::kNone);
+  const std::string full = eng->snapshot();
+  EXPECT_EQ(eng->deposit(a, 0, 1.5e308), pe::Reason::kNonFiniteState);
+  EXPECT_TRUE(eng->snapshot() == full);
+  // Checks of orders whose margin would overflow are refused, not accepted.
+  const pe::CheckResult c = eng->check(a, 5, pe::Side::kSell, 1.7e308);
+  EXPECT_FALSE(c.accept);
+  EXPECT_NE(c.reason, pe::Reason::kNone);
+  // A market update under which the account would overflow is refused; nothing moves.
+  std::int64_t b = -1;
+  ASSERT_TRUE(eng->add_account(&b).ok());
+  const auto usdc_perp = static_cast<std::int32_t>(u.spec.size() - 1);
+  ASSERT_EQ(eng->deposit(b, 1, 1e300), pe::Reason::kNone);
+  ASSERT_EQ(eng->apply_fill(b, -1, usdc_perp, pe::Side::kBuy, 1e294, 65005.0), pe::Reason::kNone);
+  const std::string mid = eng->snapshot();
+  auto market = u.market;
+  for (auto& m : market) m.forward *= 1e10;
+  std::vector<double> index{u.index[0] * 1e10};
+  EXPECT_FALSE(eng->on_market_update(market, index).ok());
+  EXPECT_TRUE(eng->snapshot() == mid);
+  expect_equal(eng->margin(a, 0), eng->margin_from_scratch(a, 0), "after refusals");
+}
+
+TEST(PreTrade, DecimalFillsThatAddUpCompleteTheOrder) {
+  Universe u = make_universe();
+  auto eng = make_engine(u);
+  std::int64_t a = -1;
+  ASSERT_TRUE(eng->add_account(&a).ok());
+  ASSERT_EQ(eng->deposit(a, 0, 10.0), pe::Reason::kNone);
+  ASSERT_EQ(eng->add_order(a, 7, 3, pe::Side::kBuy, 0.3), pe::Reason::kNone);
+  ASSERT_EQ(eng->apply_fill(a, 7, 3, pe::Side::kBuy, 0.1, 0.02), pe::Reason::kNone);
+  ASSERT_EQ(eng->apply_fill(a, 7, 3, pe::Side::kBuy, 0.2, 0.02), pe::Reason::kNone);
+  EXPECT_EQ(eng->cancel_order(a, 7), pe::Reason::kUnknownOrder);  // complete, not open
+  // Overfilling beyond the tolerance is still refused.
+  ASSERT_EQ(eng->add_order(a, 8, 3, pe::Side::kBuy, 0.3), pe::Reason::kNone);
+  EXPECT_EQ(eng->apply_fill(a, 8, 3, pe::Side::kBuy, 0.31, 0.02), pe::Reason::kBadSize);
+  // Selling the position back in decimal pieces leaves it flat: 0, not 2.8e-17.
+  ASSERT_EQ(eng->cancel_order(a, 8), pe::Reason::kNone);
+  ASSERT_EQ(eng->apply_fill(a, -1, 3, pe::Side::kSell, 0.1, 0.02), pe::Reason::kNone);
+  ASSERT_EQ(eng->apply_fill(a, -1, 3, pe::Side::kSell, 0.2, 0.02), pe::Reason::kNone);
+  const pe::GroupMargin g = eng->margin(a, 0);
+  EXPECT_EQ(g.worst_case, 0.0);
+  EXPECT_EQ(g.roll_shock, 0.0);
+}
+
+TEST(PreTrade, CraftedSnapshotsAreRefusedWithoutHugeAllocations) {
+  Universe u = make_universe();
+  auto eng = make_engine(u);
+  std::int64_t a = -1;
+  ASSERT_TRUE(eng->add_account(&a).ok());
+  ASSERT_EQ(eng->deposit(a, 0, 10.0), pe::Reason::kNone);
+  ASSERT_EQ(eng->apply_fill(a, -1, 3, pe::Side::kSell, 1.0, 0.02), pe::Reason::kNone);
+  ASSERT_EQ(eng->add_order(a, 5, 4, pe::Side::kBuy, 1.0), pe::Reason::kNone);
+  const std::string bytes = eng->snapshot();
+  std::unique_ptr<pe::PreTradeEngine> back;
+  ASSERT_TRUE(pe::PreTradeEngine::restore(reseal(bytes), &back).ok());
+  // Offsets in the payload: buckets i32, mm_factor f64, pairs (u64 + 8 f64 each), currencies
+  // (u64 + (5 f64 + u8) each), then max_accounts u64.
+  const std::size_t pairs = u.cfg.pairs.size();
+  const std::size_t ccys = u.cfg.currencies.size();
+  const std::size_t at_max = kHead + 4 + 8 + 8 + pairs * 64 + 8 + ccys * 41;
+  auto with_u64 = [&](std::size_t at, std::uint64_t v) {
+    std::string b = bytes;
+    std::memcpy(&b[at], &v, 8);
+    return reseal(b);
+  };
+  for (std::uint64_t cap : {std::uint64_t{1} << 40, ~std::uint64_t{0}, std::uint64_t{0}}) {
+    const pymargin::Status st = pe::PreTradeEngine::restore(with_u64(at_max, cap), &back);
+    EXPECT_FALSE(st.ok());
+    EXPECT_EQ(back, nullptr);
+  }
+  // The account count is the u64 just before the first account's collateral vector.
+  const std::size_t n_inst = u.spec.size();
+  const std::size_t at_used = at_max + 8 + 8 + n_inst * 27 + 8 + n_inst * 32 + 8 + 8;
+  std::uint64_t used = 0;
+  std::memcpy(&used, &bytes[at_used], 8);
+  ASSERT_EQ(used, 1u);
+  EXPECT_FALSE(pe::PreTradeEngine::restore(with_u64(at_used, 1u << 20), &back).ok());
+  // NaN collateral, re-sealed.
+  std::string nan_coll = bytes;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::memcpy(&nan_coll[at_used + 8 + 8], &nan, 8);
+  const pymargin::Status st = pe::PreTradeEngine::restore(reseal(nan_coll), &back);
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(std::string(st.field), "snapshot.collateral");
+  // Every single-byte change in the payload, re-sealed: a typed refusal or an engine whose
+  // every account is finite and equal to its recompute; never a crash.
+  for (std::size_t i = kHead; i + 8 < bytes.size(); ++i) {
+    for (int x : {0x01, 0x80, 0xff}) {
+      std::string b = bytes;
+      b[i] = static_cast<char>(b[i] ^ x);
+      std::unique_ptr<pe::PreTradeEngine> e;
+      if (!pe::PreTradeEngine::restore(reseal(b), &e).ok()) continue;
+      for (std::int64_t k = 0; k < static_cast<std::int64_t>(e->accounts()); ++k) {
+        for (std::int32_t c = 0; c < 2; ++c) {
+          const pe::GroupMargin g = e->margin(k, c);
+          EXPECT_TRUE(std::isfinite(g.equity) && std::isfinite(g.initial_margin) &&
+                      std::isfinite(g.available_funds)) << "byte " << i;
+        }
+      }
+    }
   }
 }

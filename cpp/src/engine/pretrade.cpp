@@ -39,6 +39,8 @@ const char* reason_text(Reason r) noexcept {
       return "order id already in use";
     case Reason::kBadPrice:
       return "price must be finite and > 0";
+    case Reason::kNonFiniteState:
+      return "refused: the account's balances or margin would overflow (not finite)";
   }
   return "unknown reason";
 }
@@ -69,6 +71,9 @@ struct MarketState {
   std::vector<double> cap;     // currencies x underlyings: max credited gain, settlement units
   std::vector<double> damp;    // currencies x underlyings x 8
   std::vector<double> delta_usd;  // underlyings: USD per unit coin delta (index)
+  // Per instrument: the largest |entry| of its block (risk row, delta x the largest roll
+  // factor, mark value); sum |amount| x bound over an account bounds every value it can reach.
+  std::vector<double> bound;
   std::vector<InstrumentMarket> inputs;
   std::vector<double> index;
 };
@@ -119,6 +124,7 @@ struct Order {
   std::int32_t instrument = 0;
   Side side = Side::kBuy;
   double remaining = 0.0;
+  double amount = 0.0;  // as placed: the scale of the fill tolerance
   std::int32_t slot = -1;
   std::int32_t entry = -1;
 };
@@ -146,8 +152,26 @@ struct PreTradeEngine::Impl {
   std::size_t ns = 0;
   std::size_t n_std = 0;
   std::shared_ptr<const MarketState> market;
-  std::vector<Account> accounts;
-  std::size_t used = 0;
+  // Accounts in chunks of kChunk, allocated as accounts are added (the chunk table is sized
+  // once, from the capacity, and never moves). `used` is published with release order after
+  // the account is ready; readers acquire it.
+  static constexpr std::size_t kChunkBits = 10;
+  static constexpr std::size_t kChunk = std::size_t{1} << kChunkBits;
+  std::vector<std::unique_ptr<Account[]>> chunks;
+  std::atomic<std::size_t> used{0};
+  Account& account(std::size_t id) noexcept { return chunks[id >> kChunkBits][id & (kChunk - 1)]; }
+  const Account& account(std::size_t id) const noexcept {
+    return chunks[id >> kChunkBits][id & (kChunk - 1)];
+  }
+  // The account `id` if it is in use, else nullptr.
+  Account* live(std::int64_t id) noexcept {
+    if (id < 0 || static_cast<std::size_t>(id) >= used.load(std::memory_order_acquire)) return nullptr;
+    return &account(static_cast<std::size_t>(id));
+  }
+  const Account* live(std::int64_t id) const noexcept {
+    if (id < 0 || static_cast<std::size_t>(id) >= used.load(std::memory_order_acquire)) return nullptr;
+    return &account(static_cast<std::size_t>(id));
+  }
   std::mutex admin;  // serialises add_account and market updates
   pricing::detail::AxpyFn axpy = pricing::detail::selected_axpy();
 
@@ -160,6 +184,8 @@ struct PreTradeEngine::Impl {
                     const double* v) const noexcept;
   void refresh_slot(const MarketState& ms, Slot& s) const noexcept;
   void aggregate(Account& a, const MarketState& ms) const;
+  bool finite(const Account& a, const MarketState& ms) const noexcept;
+  bool surely_finite(const Account& a, const MarketState& ms) const noexcept;
   GroupMargin group(const Account& a, const MarketState& ms, std::int32_t c,
                     double* rmm_states) const noexcept;
 };
@@ -250,6 +276,11 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
     if (!(std::isfinite(time[i]) && time[i] >= 0.0)) {
       return Status::invalid("time", i, "must be finite and >= 0");
     }
+    if (!std::isfinite(rate[i])) return Status::invalid("rate", i, "not finite");
+    if (s.kind == static_cast<std::uint8_t>(kernel::Kind::kOption) &&
+        !(std::isfinite(vol[i]) && vol[i] >= 0.0)) {
+      return Status::invalid("vol", i, "must be finite and >= 0");
+    }
   }
   kernel::InstrumentView iv{n,           kind.data(), settle.data(), call.data(),
                             und.data(),  strike.data(), fwd.data(),  vol.data(),
@@ -324,6 +355,31 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
     }
   }
   ms->delta_usd = index;
+  // Every block finite (a subnormal forward makes 1/F overflow), and its bound (see
+  // surely_finite).
+  double max_roll = 0.0;
+  for (double k : ms->roll_k) max_roll = std::fmax(max_roll, k);
+  ms->bound.assign(n, 0.0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double* row = ms->row(i);
+    double b = 0.0;
+    for (std::size_t j = 0; j < ns + 2; ++j) {
+      if (!std::isfinite(row[j])) {
+        return Status::invalid("market", i, "the instrument's risk row is not finite");
+      }
+      b = std::fmax(b, std::fabs(row[j]));
+    }
+    ms->bound[i] = std::fmax(b, std::fabs(row[ns]) * max_roll);
+  }
+  for (double k : ms->roll_k) {
+    if (!std::isfinite(k)) return Status::invalid("time", 0, "roll factor not finite");
+  }
+  for (double x : ms->damp) {
+    if (!std::isfinite(x)) return Status::invalid("index_prices", 0, "dampener not finite");
+  }
+  for (double x : ms->cap) {
+    if (!std::isfinite(x)) return Status::invalid("index_prices", 0, "gain cap not finite");
+  }
   *out = std::move(ms);
   return Status::success();
 }
@@ -444,7 +500,12 @@ PreTradeEngine::~PreTradeEngine() = default;
 
 std::size_t PreTradeEngine::instruments() const noexcept { return impl_->spec.size(); }
 std::size_t PreTradeEngine::scenarios() const noexcept { return impl_->ns; }
-std::size_t PreTradeEngine::accounts() const noexcept { return impl_->used; }
+std::size_t PreTradeEngine::accounts() const noexcept {
+  return impl_->used.load(std::memory_order_acquire);
+}
+const InstrumentSpec& PreTradeEngine::instrument(std::size_t i) const noexcept {
+  return impl_->spec[i];
+}
 
 Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> instruments,
                               const std::vector<InstrumentMarket>& market,
@@ -462,25 +523,30 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
   if (config.currencies.empty() || config.currencies.size() > kMaxCurrencies) {
     return Status::bad_argument("currencies", "between 1 and 8 settlement currencies");
   }
-  if (config.max_accounts == 0) return Status::bad_argument("max_accounts", "must be > 0");
+  if (config.max_accounts == 0 || config.max_accounts > kMaxAccountsLimit) {
+    return Status::bad_argument("max_accounts", "must be in 1 .. 2^26");
+  }
   for (std::size_t u = 0; u < config.pairs.size(); ++u) {
     const PairParams& p = config.pairs[u];
     if (!(p.price_range > 0.0 && p.price_range < 1.0)) {
       return Status::invalid("pairs.price_range", u, "must be in (0, 1)");
     }
-    if (!(p.volatility_range_up >= 0 && p.volatility_range_down >= 0 &&
-          p.volatility_range_down <= 1 && p.min_volatility_for_shock_up >= 0 &&
-          p.short_term_vega_power >= 0 && p.long_term_vega_power >= 0 &&
-          p.extended_table_factor >= 0 && p.delta_total_liq_shock_threshold >= 0)) {
-      return Status::invalid("pairs", u, "a parameter is negative or not a number");
-    }
+    const double v[] = {p.volatility_range_up,   p.volatility_range_down,
+                        p.min_volatility_for_shock_up, p.short_term_vega_power,
+                        p.long_term_vega_power,  p.extended_table_factor,
+                        p.delta_total_liq_shock_threshold};
+    bool ok = p.volatility_range_down <= 1;
+    for (double x : v) ok = ok && std::isfinite(x) && x >= 0;
+    if (!ok) return Status::invalid("pairs", u, "a parameter is negative, infinite or not a number");
   }
   for (std::size_t c = 0; c < config.currencies.size(); ++c) {
     const CurrencyParams& p = config.currencies[c];
-    if (!(p.annualised_move_risk >= 0 && p.min_annualised_move >= 0 &&
-          p.extended_dampener >= 0 && p.pnl_offset >= 0 && p.pnl_offset <= 1 &&
-          p.max_offsetable_pnl >= 0)) {
-      return Status::invalid("currencies", c, "a parameter is negative, not a number or > 1");
+    const double v[] = {p.annualised_move_risk, p.min_annualised_move, p.extended_dampener,
+                        p.pnl_offset, p.max_offsetable_pnl};
+    bool ok = p.pnl_offset <= 1;
+    for (double x : v) ok = ok && std::isfinite(x) && x >= 0;
+    if (!ok) {
+      return Status::invalid("currencies", c, "a parameter is negative, infinite, NaN or > 1");
     }
   }
   auto impl = std::make_unique<Impl>();
@@ -495,6 +561,7 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
     const InstrumentSpec& s = impl->spec[i];
     if (s.kind > 3) return Status::invalid("kind", i, "unknown instrument kind");
     if (s.settlement > 1) return Status::invalid("settlement", i, "unknown settlement");
+    if (s.is_call > 1) return Status::invalid("is_call", i, "must be 0 or 1");
     if (s.kind == 0 && s.settlement == 1) {
       return Status::invalid("kind", i, "inverse spot is a coin balance: use collateral");
     }
@@ -522,36 +589,43 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
   Status st = impl->build_market(market, index_prices, &ms);
   if (!st.ok()) return st;
   impl->market = std::move(ms);
-  impl->accounts = std::vector<Account>(impl->cfg.max_accounts);
+  try {
+    impl->chunks.resize((impl->cfg.max_accounts + Impl::kChunk - 1) / Impl::kChunk);
+  } catch (...) {
+    return Status::bad_argument("max_accounts", "out of memory for the account table");
+  }
   out->reset(new PreTradeEngine(std::move(impl)));
   return Status::success();
 }
 
 Status PreTradeEngine::add_account(std::int64_t* id) {
+  if (id == nullptr) return Status::bad_argument("id", "missing");
   std::lock_guard<std::mutex> guard(impl_->admin);
-  if (impl_->used >= impl_->accounts.size()) {
+  Impl& m = *impl_;
+  const std::size_t n = m.used.load(std::memory_order_relaxed);
+  if (n >= m.cfg.max_accounts) {
     return Status::bad_argument("max_accounts", "all accounts in use");
   }
-  Account& a = impl_->accounts[impl_->used];
+  auto& chunk = m.chunks[n >> Impl::kChunkBits];
+  if (!chunk) {
+    try {
+      chunk.reset(new Account[Impl::kChunk]);
+    } catch (...) {
+      return Status::bad_argument("max_accounts", "out of memory for another block of accounts");
+    }
+  }
+  Account& a = m.account(n);
   a.collateral.fill(0.0);
   a.cash.fill(0.0);
   a.mark.fill(0.0);
-  a.state = impl_->market.get();
+  a.state = m.market.get();
   a.in_use = true;
-  *id = static_cast<std::int64_t>(impl_->used);
-  ++impl_->used;
+  *id = static_cast<std::int64_t>(n);
+  m.used.store(n + 1, std::memory_order_release);  // publishes the ready account
   return Status::success();
 }
 
 namespace {
-
-// An account the caller may use, or nullptr.
-template <class A>
-A* account_at(A* accounts, std::size_t used, std::int64_t id) noexcept {
-  if (id < 0 || static_cast<std::size_t>(id) >= used) return nullptr;
-  A* a = accounts + id;
-  return a->in_use ? a : nullptr;
-}
 
 struct Guard {
   SpinLock& l;
@@ -561,13 +635,63 @@ struct Guard {
   Guard& operator=(const Guard&) = delete;
 };
 
+inline bool all_finite(const double* v, std::size_t n) noexcept {
+  double acc = 0.0;
+  for (std::size_t j = 0; j < n; ++j) acc += v[j] * 0.0;  // NaN for any inf or NaN
+  return acc == 0.0;
+}
+
 }  // namespace
+
+// Every value the account holds or derives, finite: balances, vectors, deltas, and each margin
+// group's equity, IM, MM and available funds.
+bool PreTradeEngine::Impl::finite(const Account& a, const MarketState& ms) const noexcept {
+  const std::size_t C = cfg.currencies.size();
+  if (!all_finite(a.collateral.data(), C) || !all_finite(a.cash.data(), C) ||
+      !all_finite(a.mark.data(), C)) {
+    return false;
+  }
+  for (const Slot& s : a.slots) {
+    if (!all_finite(s.pos.data(), ns) || !all_finite(s.ord.data(), s.ord.size()) ||
+        !all_finite(s.worst, kStates) || !all_finite(s.net_delta, kStates)) {
+      return false;
+    }
+  }
+  for (const ExpiryNet& x : a.expiries) {
+    if (!all_finite(x.d, kStates)) return false;
+  }
+  for (std::size_t c = 0; c < C; ++c) {
+    double rmm[kStates];
+    const GroupMargin g = group(a, ms, static_cast<std::int32_t>(c), rmm);
+    const double v[] = {g.equity, g.initial_margin, g.maintenance_margin, g.available_funds,
+                        rmm[0], rmm[1], rmm[2]};
+    if (!all_finite(v, 7)) return false;
+  }
+  return true;
+}
+
+// A cheap sufficient condition for finite(a) under `ms`: every vector entry, delta, roll term,
+// worst case and mark value of the account is bounded by sum |amount| x bound[i] (the credit
+// cap and the dampener only shrink magnitudes), so equity and margins stay below
+// |balances| + 4 x that sum.
+bool PreTradeEngine::Impl::surely_finite(const Account& a, const MarketState& ms) const noexcept {
+  double b = 0.0;
+  for (const Position& p : a.positions) {
+    b += std::fabs(p.amount) * ms.bound[static_cast<std::size_t>(p.instrument)];
+  }
+  for (const Order& o : a.orders) b += o.remaining * ms.bound[static_cast<std::size_t>(o.instrument)];
+  double cc = 0.0;
+  for (std::size_t c = 0; c < cfg.currencies.size(); ++c) {
+    cc += std::fabs(a.collateral[c]) + std::fabs(a.cash[c]);
+  }
+  return cc + 4.0 * b < 1e300;  // false for NaN: the exact check decides
+}
 
 CheckResult PreTradeEngine::check(std::int64_t account, std::int32_t instrument, Side side,
                                   double amount) const noexcept {
   CheckResult r;
   const Impl& m = *impl_;
-  const Account* a = account_at(m.accounts.data(), m.used, account);
+  const Account* a = m.live(account);
   if (a == nullptr) {
     r.reason = Reason::kUnknownAccount;
     return r;
@@ -600,6 +724,9 @@ CheckResult PreTradeEngine::check(std::int64_t account, std::int32_t instrument,
                                          : s->pos[j] + s->ord[static_cast<std::size_t>(k - 1) * m.ns + j];
     v[j] = base + signed_amount * row[j];
   }
+  // pm_worst skips NaN entries and may credit away a +inf gain: the vector itself must be
+  // finite for its worst case to mean anything.
+  const bool vector_finite = all_finite(v, m.ns);
   const double new_worst = m.slot_worst(ms, c, sp.underlying, v);
   double worst_k = new_worst;
   for (const auto& other : a->slots) {
@@ -623,73 +750,64 @@ CheckResult PreTradeEngine::check(std::int64_t account, std::int32_t instrument,
   rmm[k] = round9(worst_k) + roll_k;
   const double net = (s ? s->net_delta[0] + s->net_delta[k] : 0.0) + d_new;
   const PairParams& pp = m.cfg.pairs[static_cast<std::size_t>(sp.underlying)];
-  const bool exceeded =
-      std::fabs(net) * ms.delta_usd[static_cast<std::size_t>(sp.underlying)] >
+  // Within the threshold is the positive test (a NaN delta is not within it).
+  const bool within =
+      std::fabs(net) * ms.delta_usd[static_cast<std::size_t>(sp.underlying)] <=
       pp.delta_total_liq_shock_threshold;
   r.im_before = before.initial_margin;
   r.im_after = round9(std::fmax(std::fmax(rmm[0], rmm[1]), std::fmax(rmm[2], 0.0)));
   r.mm_before = before.maintenance_margin;
   r.mm_after = before.maintenance_margin;
   r.available_after = before.equity - r.im_after;
-  if (exceeded) {
+  const double figures[] = {before.equity, before.initial_margin, before.maintenance_margin,
+                            r.im_after,    r.available_after,     rmm[0],
+                            rmm[1],        rmm[2]};
+  if (!(vector_finite && all_finite(figures, 8))) {
+    r.reason = Reason::kNonFiniteState;
+  } else if (!within) {
     r.reason = Reason::kDeltaShockNotModelled;
-  } else if (r.available_after < 0.0) {
-    r.reason = Reason::kInsufficientFunds;
-  } else {
+  } else if (r.available_after >= 0.0) {
     r.accept = true;
+  } else {
+    r.reason = Reason::kInsufficientFunds;
   }
   return r;
 }
 
 namespace {
 
-// Adds `amount` of instrument i to state k (0 positions, 1 buy orders, 2 sell orders) of the
-// account's vectors, creating the slot and expiry entry when new, and refreshes the slot's
-// cached worst cases. Not the check path: it may allocate.
-void add_to_state(const PreTradeEngine::Impl& m, Account& a, const MarketState& ms,
-                  std::int32_t i, int k, double amount) {
-  const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(i)];
-  Slot* s = find_slot(a, sp.currency, sp.underlying);
-  if (s == nullptr) {
-    a.slots.emplace_back();
-    s = &a.slots.back();
-    s->currency = sp.currency;
-    s->underlying = sp.underlying;
-  }
-  if (k > 0 && s->ord.empty()) s->ord.assign(2 * m.ns, 0.0);
-  const std::int32_t e = m.expiry_of[static_cast<std::size_t>(i)];
-  ExpiryNet* x = find_expiry(a, sp.currency, e);
-  if (x == nullptr) {
-    a.expiries.emplace_back();
-    x = &a.expiries.back();
-    x->currency = sp.currency;
-    x->expiry = e;
-  }
-  const double* r = ms.row(static_cast<std::size_t>(i));
-  m.axpy(m.ns, amount, r, s->state(k, m.ns));
-  const double d = amount * r[m.ns];
-  s->net_delta[k] += d;
-  x->d[k] += d;
-  m.refresh_slot(ms, *s);
-}
-
-// Creates the slot and expiry entry of instrument i (so that aggregate() finds them), with
-// room for order vectors when `orders`.
+// Creates the slot and the expiry entry of instrument i where missing, each at its place in
+// the canonical order ((currency, underlying), (currency, expiry)), so that the layout of an
+// account depends only on what it has held, not on the order of events; with room for order
+// vectors when `orders`. An insertion moves entries: the cached indices of positions and orders
+// are reset (aggregate looks them up again). May allocate (not the check path).
 void ensure_entries(const PreTradeEngine::Impl& m, Account& a, std::int32_t i, bool orders) {
   const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(i)];
-  Slot* s = find_slot(a, sp.currency, sp.underlying);
-  if (s == nullptr) {
-    a.slots.emplace_back();
-    s = &a.slots.back();
+  const std::int32_t e = m.expiry_of[static_cast<std::size_t>(i)];
+  bool moved = false;
+  auto s = std::lower_bound(a.slots.begin(), a.slots.end(), sp, [](const Slot& x, const InstrumentSpec& y) {
+    return x.currency != y.currency ? x.currency < y.currency : x.underlying < y.underlying;
+  });
+  if (s == a.slots.end() || s->currency != sp.currency || s->underlying != sp.underlying) {
+    s = a.slots.insert(s, Slot{});
     s->currency = sp.currency;
     s->underlying = sp.underlying;
+    moved = true;
   }
   if (orders && s->ord.empty()) s->ord.assign(2 * m.ns, 0.0);
-  const std::int32_t e = m.expiry_of[static_cast<std::size_t>(i)];
-  if (find_expiry(a, sp.currency, e) == nullptr) {
-    a.expiries.emplace_back();
-    a.expiries.back().currency = sp.currency;
-    a.expiries.back().expiry = e;
+  auto x = std::lower_bound(a.expiries.begin(), a.expiries.end(), std::make_pair(sp.currency, e),
+                            [](const ExpiryNet& p, const std::pair<std::int32_t, std::int32_t>& q) {
+                              return p.currency != q.first ? p.currency < q.first : p.expiry < q.second;
+                            });
+  if (x == a.expiries.end() || x->currency != sp.currency || x->expiry != e) {
+    x = a.expiries.insert(x, ExpiryNet{});
+    x->currency = sp.currency;
+    x->expiry = e;
+    moved = true;
+  }
+  if (moved) {
+    for (Position& p : a.positions) p.slot = p.entry = -1;
+    for (Order& o : a.orders) o.slot = o.entry = -1;
   }
 }
 
@@ -698,39 +816,50 @@ void ensure_entries(const PreTradeEngine::Impl& m, Account& a, std::int32_t i, b
 Reason PreTradeEngine::add_order(std::int64_t account, std::int64_t order_id,
                                  std::int32_t instrument, Side side, double amount) noexcept {
   Impl& m = *impl_;
-  Account* a = account_at(m.accounts.data(), m.used, account);
+  Account* a = m.live(account);
   if (a == nullptr) return Reason::kUnknownAccount;
   if (instrument < 0 || static_cast<std::size_t>(instrument) >= m.spec.size()) {
     return Reason::kUnknownInstrument;
   }
   if (!finite_positive(amount)) return Reason::kBadSize;
+  if (order_id < 0) return Reason::kUnknownOrder;
   Guard guard(a->lock);
   for (const Order& o : a->orders) {
     if (o.id == order_id) return Reason::kDuplicateOrder;
   }
+  const MarketState& ms = *a->state;
   try {
-    a->orders.push_back({order_id, instrument, side, amount, -1, -1});
-    add_to_state(m, *a, *a->state, instrument, side == Side::kBuy ? 1 : 2,
-                 side == Side::kBuy ? amount : -amount);
-  } catch (...) {  // out of memory: the account is left as it was
-    if (!a->orders.empty() && a->orders.back().id == order_id) a->orders.pop_back();
-    m.aggregate(*a, *a->state);
+    ensure_entries(m, *a, instrument, true);
+    a->orders.push_back({order_id, instrument, side, amount, amount, -1, -1});
+  } catch (...) {  // out of memory: the account is left as it was (empty entries add 0)
+    m.aggregate(*a, ms);
     return Reason::kBadSize;
+  }
+  m.aggregate(*a, ms);
+  if (!m.finite(*a, ms)) {
+    a->orders.pop_back();
+    m.aggregate(*a, ms);
+    return Reason::kNonFiniteState;
   }
   return Reason::kNone;
 }
 
 Reason PreTradeEngine::cancel_order(std::int64_t account, std::int64_t order_id) noexcept {
   Impl& m = *impl_;
-  Account* a = account_at(m.accounts.data(), m.used, account);
+  Account* a = m.live(account);
   if (a == nullptr) return Reason::kUnknownAccount;
   Guard guard(a->lock);
+  const MarketState& ms = *a->state;
   for (std::size_t k = 0; k < a->orders.size(); ++k) {
     if (a->orders[k].id != order_id) continue;
     const Order o = a->orders[k];
     a->orders.erase(a->orders.begin() + static_cast<std::ptrdiff_t>(k));
-    add_to_state(m, *a, *a->state, o.instrument, o.side == Side::kBuy ? 1 : 2,
-                 o.side == Side::kBuy ? -o.remaining : o.remaining);
+    m.aggregate(*a, ms);
+    if (!m.finite(*a, ms)) {  // the sums in a new order could overflow: keep the order
+      a->orders.insert(a->orders.begin() + static_cast<std::ptrdiff_t>(k), o);
+      m.aggregate(*a, ms);
+      return Reason::kNonFiniteState;
+    }
     return Reason::kNone;
   }
   return Reason::kUnknownOrder;
@@ -740,7 +869,7 @@ Reason PreTradeEngine::apply_fill(std::int64_t account, std::int64_t order_id,
                                   std::int32_t instrument, Side side, double amount,
                                   double price) noexcept {
   Impl& m = *impl_;
-  Account* a = account_at(m.accounts.data(), m.used, account);
+  Account* a = m.live(account);
   if (a == nullptr) return Reason::kUnknownAccount;
   if (instrument < 0 || static_cast<std::size_t>(instrument) >= m.spec.size()) {
     return Reason::kUnknownInstrument;
@@ -748,68 +877,101 @@ Reason PreTradeEngine::apply_fill(std::int64_t account, std::int64_t order_id,
   if (!finite_positive(amount)) return Reason::kBadSize;
   if (!finite_positive(price)) return Reason::kBadPrice;
   Guard guard(a->lock);
-  Order* order = nullptr;
+  std::size_t order_at = a->orders.size();
   if (order_id >= 0) {
-    for (Order& o : a->orders) {
-      if (o.id == order_id) order = &o;
+    for (std::size_t k = 0; k < a->orders.size(); ++k) {
+      if (a->orders[k].id == order_id) order_at = k;
     }
-    if (order == nullptr || order->instrument != instrument || order->side != side) {
+    if (order_at == a->orders.size() || a->orders[order_at].instrument != instrument ||
+        a->orders[order_at].side != side) {
       return Reason::kUnknownOrder;
     }
-    if (amount > order->remaining) return Reason::kBadSize;
+    const Order& o = a->orders[order_at];
+    if (!(amount <= o.remaining + kFillTolerance * o.amount)) return Reason::kBadSize;
   }
   const MarketState& ms = *a->state;
   const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(instrument)];
+  const std::size_t c = static_cast<std::size_t>(sp.currency);
   const double q = side == Side::kBuy ? amount : -amount;
+  // Cash flow of the fill: premium or price paid in the settlement currency; inverse futures
+  // (USD notional) book amount / price coins against their mark value -amount / F.
+  const bool inverse_future = sp.kind != 3 && sp.settlement == 1;
+  const double flow = inverse_future ? q / price : -q * price;
+  const double cash_before = a->cash[c];
+  const double cash_after = cash_before + flow;
+  if (!(std::isfinite(flow) && std::isfinite(cash_after))) return Reason::kNonFiniteState;
+  // Saved for a roll-back: the position's amount (or its absence) and the order.
+  std::size_t pos_at = a->positions.size();
+  for (std::size_t k = 0; k < a->positions.size(); ++k) {
+    if (a->positions[k].instrument == instrument) pos_at = k;
+  }
+  const bool new_position = pos_at == a->positions.size();
+  const double pos_before = new_position ? 0.0 : a->positions[pos_at].amount;
+  const bool have_order = order_at < a->orders.size();
+  const Order order_before = have_order ? a->orders[order_at] : Order{};
   try {
-    Position* pos = nullptr;
-    for (Position& p : a->positions) {
-      if (p.instrument == instrument) pos = &p;
-    }
-    if (pos == nullptr) {
-      a->positions.push_back({instrument, 0.0, -1, -1});
-      pos = &a->positions.back();
-    }
-    pos->amount += q;
-    add_to_state(m, *a, ms, instrument, 0, q);
-    if (order != nullptr) {
-      order->remaining -= amount;
-      add_to_state(m, *a, ms, instrument, side == Side::kBuy ? 1 : 2, -q);
-      if (order->remaining <= 0.0) {
-        a->orders.erase(a->orders.begin() + (order - a->orders.data()));
-      }
-    }
+    ensure_entries(m, *a, instrument, false);
+    if (new_position) a->positions.push_back({instrument, 0.0, -1, -1});
   } catch (...) {
     m.aggregate(*a, ms);
     return Reason::kBadSize;
   }
-  // Cash flow of the fill: premium or price paid in the settlement currency; inverse futures
-  // (USD notional) book amount / price coins against their mark value -amount / F.
-  const std::size_t c = static_cast<std::size_t>(sp.currency);
-  const bool inverse_future = sp.kind != 3 && sp.settlement == 1;
-  a->cash[c] += inverse_future ? q / price : -q * price;
-  a->mark[c] += q * ms.value(static_cast<std::size_t>(instrument));
-  return Reason::kNone;
+  double after = pos_before + q;
+  // Back within rounding of zero is flat (0.3 - 0.1 - 0.2 is not 0 in binary).
+  if (std::fabs(after) <= kFillTolerance * std::fmax(std::fabs(pos_before), amount)) after = 0.0;
+  a->positions[pos_at].amount = after;
+  bool erased = false;
+  if (have_order) {
+    Order& o = a->orders[order_at];
+    o.remaining -= amount;
+    if (o.remaining <= kFillTolerance * o.amount) {  // complete: fills add up to the order
+      a->orders.erase(a->orders.begin() + static_cast<std::ptrdiff_t>(order_at));
+      erased = true;
+    }
+  }
+  a->cash[c] = cash_after;
+  m.aggregate(*a, ms);
+  if (m.finite(*a, ms)) return Reason::kNone;
+  // Roll back: the account is a function of positions, orders and balances.
+  a->cash[c] = cash_before;
+  if (new_position) {
+    a->positions.erase(a->positions.begin() + static_cast<std::ptrdiff_t>(pos_at));
+  } else {
+    a->positions[pos_at].amount = pos_before;
+  }
+  if (erased) {
+    a->orders.insert(a->orders.begin() + static_cast<std::ptrdiff_t>(order_at), order_before);
+  } else if (have_order) {
+    a->orders[order_at] = order_before;
+  }
+  m.aggregate(*a, ms);
+  return Reason::kNonFiniteState;
 }
 
 Reason PreTradeEngine::deposit(std::int64_t account, std::int32_t currency,
                                double amount) noexcept {
   Impl& m = *impl_;
-  Account* a = account_at(m.accounts.data(), m.used, account);
+  Account* a = m.live(account);
   if (a == nullptr) return Reason::kUnknownAccount;
   if (currency < 0 || static_cast<std::size_t>(currency) >= m.cfg.currencies.size()) {
     return Reason::kUnknownInstrument;
   }
   if (!finite_positive(amount)) return Reason::kBadSize;
   Guard guard(a->lock);
-  a->collateral[static_cast<std::size_t>(currency)] += amount;
+  const std::size_t c = static_cast<std::size_t>(currency);
+  const double before = a->collateral[c];
+  a->collateral[c] = before + amount;
+  if (!m.finite(*a, *a->state)) {
+    a->collateral[c] = before;
+    return Reason::kNonFiniteState;
+  }
   return Reason::kNone;
 }
 
 Reason PreTradeEngine::withdraw(std::int64_t account, std::int32_t currency,
                                 double amount) noexcept {
   Impl& m = *impl_;
-  Account* a = account_at(m.accounts.data(), m.used, account);
+  Account* a = m.live(account);
   if (a == nullptr) return Reason::kUnknownAccount;
   if (currency < 0 || static_cast<std::size_t>(currency) >= m.cfg.currencies.size()) {
     return Reason::kUnknownInstrument;
@@ -818,7 +980,11 @@ Reason PreTradeEngine::withdraw(std::int64_t account, std::int32_t currency,
   Guard guard(a->lock);
   double rmm[kStates];
   const GroupMargin g = m.group(*a, *a->state, currency, rmm);
-  if (g.available_funds - amount < 0.0) return Reason::kInsufficientFunds;
+  const double left = g.available_funds - amount;
+  if (!(std::isfinite(g.equity) && std::isfinite(g.initial_margin) && std::isfinite(left))) {
+    return Reason::kNonFiniteState;
+  }
+  if (!(left >= 0.0)) return Reason::kInsufficientFunds;
   a->collateral[static_cast<std::size_t>(currency)] -= amount;
   return Reason::kNone;
 }
@@ -830,19 +996,46 @@ Status PreTradeEngine::on_market_update(const std::vector<InstrumentMarket>& mar
   std::shared_ptr<MarketState> next;
   Status st = m.build_market(market, index_prices, &next);
   if (!st.ok()) return st;
+  const std::size_t used = m.used.load(std::memory_order_acquire);
+  // First pass, nothing moved yet: an update under which some account would overflow is
+  // refused. Almost every account passes the bound; the others are aggregated aside.
+  {
+    Account scratch;
+    for (std::size_t id = 0; id < used; ++id) {
+      const Account& a = m.account(id);
+      Guard account_guard(a.lock);
+      if (m.surely_finite(a, *next)) continue;
+      try {
+        scratch.collateral = a.collateral;
+        scratch.cash = a.cash;
+        scratch.positions = a.positions;
+        scratch.orders = a.orders;
+        scratch.slots = a.slots;
+        scratch.expiries = a.expiries;
+      } catch (...) {
+        return Status::bad_argument("market", "out of memory checking an account");
+      }
+      m.aggregate(scratch, *next);
+      if (!m.finite(scratch, *next)) {
+        return Status::invalid("market", id, "an account's margin would overflow: update refused");
+      }
+    }
+  }
   // Accounts move to the new state one at a time, each under its own lock: a check sees
   // either the old market with the old vectors or the new market with the new ones, never a
-  // mix. The old state stays alive (held here) until every account has moved.
+  // mix. The old state stays alive (held here) until every account has moved. (A fill landing
+  // between the passes that overflows under the new market leaves that account non-finite,
+  // which every check and withdrawal refuses.)
   const std::shared_ptr<const MarketState> old = m.market;
-  for (std::size_t id = 0; id < m.used; ++id) {
+  for (std::size_t id = 0; id < used; ++id) {
     // The accounts' heap blocks are scattered: fetch the account record well ahead and its
     // blocks (positions, expiry entries, slots) a few accounts ahead.
-    if (id + 8 < m.used) {
-      const char* rec = reinterpret_cast<const char*>(&m.accounts[id + 8]);
+    if (id + 8 < used) {
+      const char* rec = reinterpret_cast<const char*>(&m.account(id + 8));
       for (std::size_t off = 0; off < sizeof(Account); off += 64) __builtin_prefetch(rec + off);
     }
-    if (id + 4 < m.used) {
-      const Account& ahead = m.accounts[id + 4];
+    if (id + 4 < used) {
+      const Account& ahead = m.account(id + 4);
       const char* pos = reinterpret_cast<const char*>(ahead.positions.data());
       const std::size_t bytes = ahead.positions.size() * sizeof(Position);
       for (std::size_t off = 0; off < bytes && off < 1024; off += 64) __builtin_prefetch(pos + off);
@@ -854,7 +1047,7 @@ Status PreTradeEngine::on_market_update(const std::vector<InstrumentMarket>& mar
         for (std::size_t off = 0; off < sizeof(Slot); off += 64) __builtin_prefetch(slot + off);
       }
     }
-    Account& a = m.accounts[id];
+    Account& a = m.account(id);
     Guard account_guard(a.lock);
     m.aggregate(a, *next);
     a.state = next.get();
@@ -865,7 +1058,7 @@ Status PreTradeEngine::on_market_update(const std::vector<InstrumentMarket>& mar
 
 GroupMargin PreTradeEngine::margin(std::int64_t account, std::int32_t currency) const noexcept {
   const Impl& m = *impl_;
-  const Account* a = account_at(m.accounts.data(), m.used, account);
+  const Account* a = m.live(account);
   if (a == nullptr || currency < 0 ||
       static_cast<std::size_t>(currency) >= m.cfg.currencies.size()) {
     return {};
@@ -878,7 +1071,7 @@ GroupMargin PreTradeEngine::margin(std::int64_t account, std::int32_t currency) 
 GroupMargin PreTradeEngine::margin_from_scratch(std::int64_t account,
                                                 std::int32_t currency) const {
   const Impl& m = *impl_;
-  const Account* a = account_at(m.accounts.data(), m.used, account);
+  const Account* a = m.live(account);
   if (a == nullptr || currency < 0 ||
       static_cast<std::size_t>(currency) >= m.cfg.currencies.size()) {
     return {};
@@ -916,7 +1109,7 @@ GroupMargin PreTradeEngine::margin_from_scratch(std::int64_t account,
 namespace {
 
 constexpr char kMagic[8] = {'P', 'M', 'E', 'N', 'G', 'I', 'N', 'E'};
-constexpr std::uint32_t kFormatVersion = 1;
+constexpr std::uint32_t kFormatVersion = 2;  // 2: orders carry their placed amount
 constexpr std::uint32_t kByteOrder = 0x01020304;
 
 std::uint64_t fnv1a(const char* p, std::size_t n) noexcept {
@@ -972,6 +1165,7 @@ class Writer {
     put(o.instrument);
     put(static_cast<std::uint8_t>(o.side));
     put(o.remaining);
+    put(o.amount);
   }
   template <class T>
   void put_vector(const std::vector<T>& v) {
@@ -1017,7 +1211,7 @@ class Reader {
   bool get(Order* o) {
     std::uint8_t side = 0;
     const bool ok = get(&o->id) && get(&o->instrument) && get(&side) && side <= 1 &&
-                    get(&o->remaining);
+                    get(&o->remaining) && get(&o->amount);
     o->side = side == 0 ? Side::kBuy : Side::kSell;
     return ok;
   }
@@ -1034,6 +1228,7 @@ class Reader {
     return true;
   }
   [[nodiscard]] bool done() const { return pos_ == n_; }
+  [[nodiscard]] std::size_t left() const { return n_ - pos_; }
 
  private:
   const char* p_;
@@ -1059,9 +1254,10 @@ std::string PreTradeEngine::snapshot() const {
   w.put_vector(m.spec);
   w.put_vector(ms->inputs);
   w.put_vector(ms->index);
-  w.put<std::uint64_t>(m.used);
-  for (std::size_t id = 0; id < m.used; ++id) {
-    const Account& a = m.accounts[id];
+  const std::size_t used = m.used.load(std::memory_order_acquire);
+  w.put<std::uint64_t>(used);
+  for (std::size_t id = 0; id < used; ++id) {
+    const Account& a = m.account(id);
     Guard guard(a.lock);
     const auto C = static_cast<std::ptrdiff_t>(m.cfg.currencies.size());
     w.put_vector(std::vector<double>(a.collateral.begin(), a.collateral.begin() + C));
@@ -1082,7 +1278,9 @@ std::string PreTradeEngine::snapshot() const {
   return out;
 }
 
-Status PreTradeEngine::restore(const std::string& bytes, std::unique_ptr<PreTradeEngine>* out) {
+// A function-try-block: running out of memory anywhere in restore is a Status, not a throw.
+Status PreTradeEngine::restore(const std::string& bytes,
+                               std::unique_ptr<PreTradeEngine>* out) try {
   if (out == nullptr) return Status::bad_argument("out", "missing");
   out->reset();
   constexpr std::size_t kHead = sizeof(kMagic) + 4 + 4 + 8;
@@ -1125,18 +1323,30 @@ Status PreTradeEngine::restore(const std::string& bytes, std::unique_ptr<PreTrad
     return Status::bad_argument("snapshot", "malformed engine section");
   }
   cfg.buckets = buckets;
+  // Counts bounded by the stated limit and by what the bytes can hold (an account takes at
+  // least four 8-byte counts), before anything is allocated.
+  if (max_accounts == 0 || max_accounts > kMaxAccountsLimit) {
+    return Status::bad_argument("snapshot", "max_accounts outside 1 .. 2^26");
+  }
   cfg.max_accounts = static_cast<std::size_t>(max_accounts);
   if (used > max_accounts) return Status::bad_argument("snapshot", "more accounts than capacity");
+  if (used > r.left() / 32) {
+    return Status::bad_argument("snapshot", "more accounts than the bytes can hold");
+  }
   std::unique_ptr<PreTradeEngine> engine;
   Status st = create(std::move(cfg), std::move(spec), inputs, index, &engine);
   if (!st.ok()) return st;
   Impl& m = *engine->impl_;
   const std::size_t C = m.cfg.currencies.size();
+  const std::size_t n_inst = m.spec.size();
+  std::vector<std::uint8_t> seen(n_inst, 0);
+  std::vector<std::int64_t> ids;
   for (std::uint64_t id = 0; id < used; ++id) {
+    const auto row = static_cast<std::size_t>(id);
     std::int64_t got = -1;
     st = engine->add_account(&got);
     if (!st.ok()) return st;
-    Account& a = m.accounts[static_cast<std::size_t>(got)];
+    Account& a = m.account(static_cast<std::size_t>(got));
     std::vector<double> collateral;
     std::vector<double> cash;
     if (!(r.get_vector(&collateral) && r.get_vector(&cash) && r.get_vector(&a.positions) &&
@@ -1144,33 +1354,60 @@ Status PreTradeEngine::restore(const std::string& bytes, std::unique_ptr<PreTrad
       return Status::bad_argument("snapshot", "malformed account section");
     }
     if (collateral.size() != C || cash.size() != C) {
-      return Status::invalid("snapshot.accounts", static_cast<std::size_t>(id),
+      return Status::invalid("snapshot.accounts", row,
                              "currency count does not match the configuration");
+    }
+    for (std::size_t c = 0; c < C; ++c) {
+      if (!std::isfinite(collateral[c]) || !std::isfinite(cash[c])) {
+        return Status::invalid("snapshot.collateral", row, "collateral and cash must be finite");
+      }
     }
     std::copy(collateral.begin(), collateral.end(), a.collateral.begin());
     std::copy(cash.begin(), cash.end(), a.cash.begin());
-    for (const Position& p : a.positions) {
-      if (p.instrument < 0 || static_cast<std::size_t>(p.instrument) >= m.spec.size() ||
+    // Values as the API path would have allowed them: one position per instrument, finite
+    // amounts; orders with unique ids >= 0, a side, 0 < remaining <= amount (finite).
+    std::fill(seen.begin(), seen.end(), 0);
+    for (Position& p : a.positions) {
+      if (p.instrument < 0 || static_cast<std::size_t>(p.instrument) >= n_inst ||
           !std::isfinite(p.amount)) {
-        return Status::invalid("snapshot.positions", static_cast<std::size_t>(id),
+        return Status::invalid("snapshot.positions", row,
                                "unknown instrument or non-finite amount");
       }
+      if (seen[static_cast<std::size_t>(p.instrument)]++ != 0) {
+        return Status::invalid("snapshot.positions", row, "two positions in one instrument");
+      }
+      p.slot = p.entry = -1;
       ensure_entries(m, a, p.instrument, false);
     }
-    for (const Order& o : a.orders) {
-      if (o.instrument < 0 || static_cast<std::size_t>(o.instrument) >= m.spec.size() ||
-          !finite_positive(o.remaining) ||
+    for (std::size_t k = 0; k < a.orders.size(); ++k) {
+      Order& o = a.orders[k];
+      if (o.instrument < 0 || static_cast<std::size_t>(o.instrument) >= n_inst ||
+          !finite_positive(o.remaining) || !finite_positive(o.amount) ||
+          !(o.remaining <= o.amount * (1.0 + kFillTolerance)) || o.id < 0 ||
           (o.side != Side::kBuy && o.side != Side::kSell)) {
-        return Status::invalid("snapshot.orders", static_cast<std::size_t>(id),
-                               "unknown instrument, side or amount");
+        return Status::invalid("snapshot.orders", row,
+                               "unknown instrument, side, id or amount");
       }
+      o.slot = o.entry = -1;
       ensure_entries(m, a, o.instrument, true);
     }
+    ids.clear();
+    for (const Order& o : a.orders) ids.push_back(o.id);
+    std::sort(ids.begin(), ids.end());
+    if (std::adjacent_find(ids.begin(), ids.end()) != ids.end()) {
+      return Status::invalid("snapshot.orders", row, "order id used twice");
+    }
     m.aggregate(a, *a.state);
+    if (!m.finite(a, *a.state)) {
+      return Status::invalid("snapshot.accounts", row, "the account's margin is not finite");
+    }
   }
   if (!r.done()) return Status::bad_argument("snapshot", "trailing bytes after the accounts");
   *out = std::move(engine);
   return Status::success();
+} catch (...) {
+  if (out != nullptr) out->reset();
+  return Status::bad_argument("snapshot", "out of memory restoring the snapshot");
 }
 
 }  // namespace pymargin::engine

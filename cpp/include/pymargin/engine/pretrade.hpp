@@ -20,6 +20,20 @@
 // of fills (option premiums, futures entry) + the mark value of the positions; available funds
 // = equity - IM.
 //
+// Fail closed: every accept decision is a positive test on finite values (available funds
+// finite and >= 0, the delta within its threshold); a state change (fill, order, deposit,
+// withdrawal, market update, restore) that would leave any value of an account non-finite is
+// refused before anything changes (Reason::kNonFiniteState, or a Status for updates).
+//
+// Incremental == recompute: every state change re-aggregates the account from its positions
+// and orders in their stored order, with slots and expiry entries in a canonical order, so
+// margin() equals margin_from_scratch() bit for bit. check() adds the order's scaled row to
+// the cached vectors (its IM can differ from the IM after add_order in the last bit).
+//
+// Amounts: a fill completes an order when it reaches the order's remaining amount within
+// kFillTolerance x the order's amount (0.1 + 0.2 fills an order of 0.3); a position that
+// comes back within that tolerance of zero is flat (0).
+//
 // Threading: calls on different accounts may run concurrently; each account has its own
 // spin lock, so a check never waits for another account. on_market_update builds the new risk
 // arrays beside the old ones and then moves accounts over one at a time (each locked for the
@@ -39,6 +53,10 @@
 namespace pymargin::engine {
 
 inline constexpr std::size_t kMaxScenarios = 64;  // 3 (2B + 1) + 8 <= 64: B <= 8
+// Largest capacity an engine accepts (accounts are allocated 1,024 at a time as they are
+// added, so capacity itself costs 8 bytes per 1,024 accounts).
+inline constexpr std::size_t kMaxAccountsLimit = std::size_t{1} << 26;
+inline constexpr double kFillTolerance = 1e-9;  // relative, see "Amounts" above
 
 enum class Side : std::uint8_t { kBuy = 0, kSell = 1 };
 
@@ -53,6 +71,7 @@ enum class Reason : std::uint8_t {
   kUnknownOrder = 6,
   kDuplicateOrder = 7,
   kBadPrice = 8,
+  kNonFiniteState = 9,  // the change would make a balance or margin non-finite (overflow)
 };
 const char* reason_text(Reason r) noexcept;
 
@@ -82,7 +101,7 @@ struct EngineConfig {
   double mm_factor = 0.8;
   std::vector<PairParams> pairs;           // one per underlying
   std::vector<CurrencyParams> currencies;  // one per settlement currency (margin group)
-  std::size_t max_accounts = 1024;         // capacity (accounts never move in memory)
+  std::size_t max_accounts = 1024;  // capacity, <= kMaxAccountsLimit (accounts never move)
 };
 
 // Static definition of an instrument. `kind`/`settlement` as kernel::Kind / Settlement.
@@ -139,6 +158,7 @@ class PreTradeEngine {
   [[nodiscard]] std::size_t instruments() const noexcept;
   [[nodiscard]] std::size_t scenarios() const noexcept;
   [[nodiscard]] std::size_t accounts() const noexcept;
+  [[nodiscard]] const InstrumentSpec& instrument(std::size_t i) const noexcept;
 
   // A new account (id returned in *id); fails when max_accounts are in use.
   Status add_account(std::int64_t* id);
@@ -170,7 +190,9 @@ class PreTradeEngine {
   GroupMargin margin(std::int64_t account, std::int32_t currency) const noexcept;
   GroupMargin margin_from_scratch(std::int64_t account, std::int32_t currency) const;
 
-  // Versioned, checksummed binary snapshot of everything (config, universe, market inputs,
+  // Versioned, checksummed binary snapshot. The checksum (FNV-1a) detects accidental damage;
+  // it is not a signature: anyone can re-seal altered bytes, so restore validates every count
+  // against the bytes and the stated limits and every value as the API path does. of everything (config, universe, market inputs,
   // accounts); restore builds a complete new engine or fails with a Status naming what is wrong.
   std::string snapshot() const;
   static Status restore(const std::string& bytes, std::unique_ptr<PreTradeEngine>* out);
