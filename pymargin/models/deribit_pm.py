@@ -544,6 +544,13 @@ def _worst_entry(
     unchanged-vol entry of a bucket, then the earlier entry (Deribit's published tie-breaks)."""
     n_std = len(agg_std)
     entries = np.concatenate([agg_std, agg_ext])
+    if not np.isfinite(entries).all():  # min() would be NaN and no entry would match it
+        bad = int(np.argmin(np.isfinite(entries)))
+        raise InvalidInputError(
+            "the scenario P&L is not finite (positions or collateral too large to value)",
+            "scenario",
+            bad,
+        )
     low = float(entries.min())
     tied = np.nonzero(entries == low)[0]
     preferred = tied[(tied < n_std) & (tied % 3 == _UNCHANGED_SLOT)]

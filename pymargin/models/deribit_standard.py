@@ -87,7 +87,13 @@ def deribit_standard_margin(
         params = DeribitStandardParams.load()
     out = []
     for row, (name, size) in enumerate(positions.items()):
-        inst = parse_instrument(name)
+        try:
+            inst = parse_instrument(name)
+        except InvalidInputError as e:  # keep the parser's field, add the row
+            raise type(e)(e.reason, e.field or "instrument", row) from None
+        # Like every other model: an instrument past its expiry has no margin to compute.
+        if inst.expiry is not None and inst.time_to_expiry(market.valuation_time) <= 0.0:
+            raise InvalidInputError(f"{name} has expired at the valuation time", "instrument", row)
         if isinstance(size, bool) or not isinstance(size, (int, float)) or not math.isfinite(size):
             raise InvalidInputError(f"size of {name} must be a finite number", "size", row)
         q = abs(float(size))

@@ -160,6 +160,10 @@ void revalue_range(const InstrumentView& inst, const scenarios::ScenarioView& sc
     g.out = base;
     g.row = row_offset;
     run(pd::grid_revalue(g));
+    // The exact path fixes flagged cells of real options only: padding lanes (copies of
+    // option 0) take option 0's corrected base, or a flagged base (tiny vol) left NaN there
+    // would be written into option 0's row by the padding lanes below.
+    for (std::size_t o = blk.count; o < n; ++o) base[o] = base[0];
     // Then every scenario. Padding lanes repeat option 0 (its row, its values).
     for (std::size_t o = 0; o < blk.count; ++o) {
       row_offset[o] = static_cast<std::int64_t>(blk.index[o] * ns);
