@@ -18,6 +18,7 @@ import numpy as np
 
 from . import _core
 from .exceptions import InputTypeError, InvalidInputError, PymarginError
+from .files import FileInputError, csv_table, open_file
 from .market import Market
 from .models.deribit_pm import (
     EXTENDED_MOVES,
@@ -495,15 +496,13 @@ def _frame(obj: Any, cols: tuple[str, ...], what: str) -> Any:
 
 
 def _read_table(path: str) -> Any:
-    """A CSV (strictly: see :func:`pymargin.inputs._csv_table`; cells kept as text) or Parquet
+    """A CSV (strictly: see :func:`pymargin.files.csv_table`; cells kept as text) or Parquet
     file as a DataFrame; anything unreadable is refused naming the file."""
     from pathlib import Path
 
     import pandas as pd
 
-    from .inputs import FileInputError, _csv_table, _open
-
-    p = _open(path)
+    p = open_file(path)
     if path.lower().endswith(".parquet"):
         try:
             return pd.read_parquet(path)
@@ -512,5 +511,5 @@ def _read_table(path: str) -> Any:
                 raise
             first = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise FileInputError(path, f"not a readable Parquet file ({first[:120]})") from None
-    header, rows = _csv_table(Path(p))
+    header, rows = csv_table(Path(p))
     return pd.DataFrame(rows, columns=header, dtype=object)

@@ -14,9 +14,6 @@ Parameters: a pymargin model file or a Deribit ``pme/simulate`` response (its
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +26,12 @@ from .adapters import (
     portfolio_from_deribit,
 )
 from .exceptions import InvalidInputError, PymarginError
+from .files import (
+    FileInputError,
+    csv_records,
+    load_json,
+    open_file,
+)
 from .market import Mark, Market
 from .models.deribit_pm import DeribitPMParams
 from .portfolio import Portfolio
@@ -43,132 +46,6 @@ __all__ = [
     "read_positions",
     "read_venues",
 ]
-
-
-class FileInputError(InvalidInputError):
-    """Bad input in a file: ``path`` is the file; ``field`` and ``index`` locate the value."""
-
-    def __init__(self, path: str, inner: PymarginError | str) -> None:
-        self.path = path
-        if isinstance(inner, PymarginError):
-            super().__init__(inner.reason, inner.field, inner.index)
-        else:
-            super().__init__(inner)
-
-    def __str__(self) -> str:
-        return f"{self.path}: {super().__str__()}"
-
-
-MAX_JSON_DEPTH = 64  # venue payloads nest a handful of levels; deeper is not an input
-
-
-def _read_text(path: Path) -> str:
-    """The file as text: UTF-8, with or without the byte-order mark Excel writes; an empty
-    file, unreadable bytes or an OS error are refused naming the file."""
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise FileInputError(str(path), e.strerror or "cannot be read") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise FileInputError(str(path), f"not UTF-8 text (byte {e.start})") from None
-    if not text.strip():
-        raise FileInputError(str(path), "empty file")
-    return text
-
-
-def _json_int(s: str) -> int | float:
-    # More digits than any double holds: a float (inf beyond 1.8e308, refused downstream as
-    # non-finite with its field and row), never int() past Python's int-string limit.
-    return int(s) if len(s) <= 300 else float(s)
-
-
-def _depth_ok(doc: Any) -> bool:
-    stack = [(doc, 1)]
-    while stack:
-        v, d = stack.pop()
-        if isinstance(v, (dict, list)):
-            if d > MAX_JSON_DEPTH:
-                return False
-            stack.extend((x, d + 1) for x in (v.values() if isinstance(v, dict) else v))
-    return True
-
-
-def _load_json(path: Path) -> Any:
-    text = _read_text(path)
-    try:
-        doc = json.loads(text, parse_int=_json_int)
-    except json.JSONDecodeError as e:
-        raise FileInputError(
-            str(path), f"not valid JSON (line {e.lineno}, column {e.colno})"
-        ) from None
-    except RecursionError:
-        doc = None
-        deep = True
-    else:
-        deep = not _depth_ok(doc)
-    if deep:
-        raise FileInputError(str(path), f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
-    return doc
-
-
-def _csv_table(path: Path) -> tuple[list[str], list[list[str]]]:
-    """A CSV file's header and rows, strictly: every row has the header's number of fields
-    (an unquoted thousands separator, ``-1,500``, is refused, not read as -1), quotes
-    balance, no column name twice; blank lines are skipped. Rows count from 0, the first line
-    after the header."""
-    text = _read_text(path)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header: list[str] | None = None
-    out: list[list[str]] = []
-    try:
-        for rec in reader:
-            if not rec or (len(rec) == 1 and not rec[0].strip()):
-                continue
-            if header is None:
-                header = rec
-                for k, h in enumerate(header):
-                    if h in header[:k]:
-                        raise FileInputError(
-                            str(path), InvalidInputError(f"column {h!r} twice", "header", k)
-                        )
-                continue
-            if len(rec) != len(header):
-                raise FileInputError(
-                    str(path),
-                    InvalidInputError(
-                        f"{len(rec)} fields where the header has {len(header)} (line "
-                        f"{reader.line_num}; quote a value that contains a comma)",
-                        "row",
-                        len(out),
-                    ),
-                )
-            out.append(rec)
-    except csv.Error as e:
-        raise FileInputError(
-            str(path),
-            InvalidInputError(
-                f"malformed CSV at line {reader.line_num}: {e} (an unbalanced quote?)",
-                "row",
-                len(out),
-            ),
-        ) from None
-    assert header is not None  # the text is not blank
-    return header, out
-
-
-def _csv_records(path: Path) -> list[dict[str, str]]:
-    """A CSV file as records (header names -> cells); see :func:`_csv_table`."""
-    header, rows = _csv_table(path)
-    return [dict(zip(header, r)) for r in rows]
-
-
-def _open(path: str | Path) -> Path:
-    p = Path(path)
-    if not p.is_file():
-        raise FileInputError(str(path), "no such file" if not p.exists() else "not a file")
-    return p
 
 
 def _positions_from_records(records: list[Any]) -> tuple[Portfolio, dict[str, int]]:
@@ -204,11 +81,11 @@ def read_positions(path: str | Path) -> Portfolio:
 
 def _read_positions(path: str | Path) -> tuple[Portfolio, dict[str, int]]:
     """Positions and each instrument's first row in the file (to name it in later errors)."""
-    p = _open(path)
+    p = open_file(path)
     try:
         if p.suffix.lower() == ".csv":
-            return _positions_from_records(_csv_records(p))
-        doc = _load_json(p)
+            return _positions_from_records(csv_records(p))
+        doc = load_json(p)
         if isinstance(doc, dict) and ("result" in doc or "error" in doc):
             pf = portfolio_from_deribit(doc)
             res = doc.get("result")
@@ -260,11 +137,11 @@ def read_market(spec: str, valuation_time: datetime | None = None) -> Market:
         if coin not in ("BTC", "ETH"):
             raise InvalidInputError("demo markets are demo:BTC and demo:ETH", "market")
         return demo_market(coin)
-    p = _open(spec)
+    p = open_file(spec)
     try:
         if p.suffix.lower() == ".csv":
             return _market_from_chain_csv(p, valuation_time)
-        doc = _load_json(p)
+        doc = load_json(p)
         payloads = (
             doc
             if isinstance(doc, list) and doc and isinstance(doc[0], dict) and ("result" in doc[0])
@@ -278,7 +155,7 @@ def read_market(spec: str, valuation_time: datetime | None = None) -> Market:
 
 
 def _market_from_chain_csv(path: Path, valuation_time: datetime | None) -> Market:
-    return market_from_records(_csv_records(path), valuation_time)
+    return market_from_records(csv_records(path), valuation_time)
 
 
 def market_from_frame(df: Any, valuation_time: datetime | None = None) -> Market:
@@ -370,9 +247,9 @@ def read_collateral(spec: str | None) -> dict[str, float]:
     if not spec:
         return {}
     if "=" not in spec:
-        p = _open(spec)
+        p = open_file(spec)
         try:
-            return collateral_from_deribit(_load_json(p))
+            return collateral_from_deribit(load_json(p))
         except FileInputError:
             raise
         except PymarginError as e:
@@ -413,8 +290,8 @@ def read_params(path: str | None) -> DeribitPMParams | None:
     """A Deribit PM parameter set: a pymargin model file, or a ``pme/simulate`` response."""
     if not path:
         return None
-    p = _open(path)
-    doc = _load_json(p)
+    p = open_file(path)
+    doc = load_json(p)
     try:
         if isinstance(doc, dict) and "response" in doc:
             doc = doc["response"]
@@ -435,8 +312,8 @@ def read_venues(path: str | Path) -> tuple[list[Any], list[Any]]:
     from .crossvenue import Placement, VenueAccount
     from .margin import MarginModel
 
-    p = _open(path)
-    doc = _load_json(p)
+    p = open_file(path)
+    doc = load_json(p)
     try:
         if not isinstance(doc, dict) or not isinstance(doc.get("accounts"), list):
             raise InvalidInputError("expected an object with an 'accounts' list", "accounts")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -11,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import InvalidInputError
+from .files import FileInputError, csv_records, load_json, open_file
 from .instruments import Instrument, parse_instrument
 
 __all__ = ["Portfolio"]
@@ -40,13 +39,19 @@ class Portfolio:
         """From rows with ``instrument`` and ``size`` fields (summing repeated instruments)."""
         pos: dict[str, float] = {}
         for row, rec in enumerate(records):
-            if "instrument" not in rec or "size" not in rec:
+            if not isinstance(rec, Mapping) or "instrument" not in rec or "size" not in rec:
                 raise InvalidInputError("needs 'instrument' and 'size'", "record", row)
-            name = str(rec["instrument"])
+            if not isinstance(rec["instrument"], str):
+                raise InvalidInputError("must be an instrument name", "instrument", row)
+            name = rec["instrument"]
+            if isinstance(rec["size"], bool):
+                raise InvalidInputError("not a number: a boolean", "size", row)
             try:
                 size = float(rec["size"])
-            except (TypeError, ValueError):
-                raise InvalidInputError(f"not a number: {rec['size']!r}", "size", row) from None
+            except (TypeError, ValueError, OverflowError):
+                raise InvalidInputError(
+                    f"not a finite number: {rec['size']!r:.60}", "size", row
+                ) from None
             if not math.isfinite(size):
                 raise InvalidInputError("must be finite", "size", row)
             try:
@@ -58,19 +63,24 @@ class Portfolio:
 
     @classmethod
     def from_csv(cls, path: str | Path) -> Portfolio:
-        with open(path, newline="", encoding="utf-8") as fh:
-            return cls.from_records(csv.DictReader(fh))
+        """An ``instrument,size`` CSV, read strictly (see :func:`pymargin.files.csv_table`:
+        a row wider than the header, as an unquoted ``-1,500``, is refused naming the row)."""
+        # File-level problems name the file (FileInputError); a bad record keeps its own
+        # error class with its field and row.
+        return cls.from_records(csv_records(open_file(path)))
 
     @classmethod
     def from_json(cls, path: str | Path) -> Portfolio:
         """A JSON list of {"instrument", "size"} objects, or an object name -> size."""
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
+        doc = load_json(open_file(path))
         if isinstance(doc, dict):
             return cls.from_records({"instrument": k, "size": v} for k, v in doc.items())
         if isinstance(doc, list):
             return cls.from_records(doc)
-        raise InvalidInputError("expected a list of positions or a name -> size object", "json")
+        raise FileInputError(
+            str(path),
+            InvalidInputError("expected a list of positions or a name -> size object", "json"),
+        )
 
     @classmethod
     def from_dataframe(cls, df: Any) -> Portfolio:

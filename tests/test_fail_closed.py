@@ -607,3 +607,25 @@ TestEngineMachine.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+
+
+def test_portfolio_files_are_read_strictly(tmp_path):
+    p = tmp_path / "book.csv"
+    p.write_text("instrument,size\nBTC-26DEC25-100000-C,-1,500\n")  # unquoted thousands
+    with pytest.raises(pm.InvalidInputError) as e:
+        pm.Portfolio.from_csv(p)
+    assert (e.value.field, e.value.index) == ("row", 0)
+    assert str(p) in str(e.value)
+    p.write_text("\ufeffinstrument,size\nBTC-PERPETUAL,1\n")  # Excel's byte-order mark
+    assert pm.Portfolio.from_csv(p).positions == {"BTC-PERPETUAL": 1.0}
+    j = tmp_path / "book.json"
+    j.write_text("[" * 5000 + "]" * 5000)
+    with pytest.raises(pm.InvalidInputError):
+        pm.Portfolio.from_json(j)
+    j.write_text('{"BTC-PERPETUAL": ' + "9" * 5000 + "}")
+    with pytest.raises(pm.InvalidInputError) as e:
+        pm.Portfolio.from_json(j)
+    assert e.value.field == "size"
+    j.write_text('[{"instrument": "BTC-PERPETUAL", "size": true}]')
+    with pytest.raises(pm.InvalidInputError):
+        pm.Portfolio.from_json(j)
