@@ -134,6 +134,74 @@ void BM_FullRecomputePerOrder(benchmark::State& state) {
 }
 BENCHMARK(BM_FullRecomputePerOrder)->Arg(10)->Arg(100)->Arg(1000);
 
+// A state change on an account of N positions: an order rested and cancelled (two changes,
+// each re-aggregating the account and checking it finite).
+void BM_AddCancelOrder(benchmark::State& state) {
+  const auto positions = static_cast<std::size_t>(state.range(0));
+  Venue v = make_venue(4);
+  auto eng = make_engine(v);
+  std::int64_t a = -1;
+  eng->add_account(&a);
+  std::mt19937_64 rng(1);
+  fill_account(*eng, a, positions, v.spec.size(), rng);
+  std::int64_t id = 0;
+  for (auto _ : state) {
+    const auto i = static_cast<std::int32_t>(id % 50);
+    if (eng->add_order(a, id, i, pe::Side::kSell, 0.5) != pe::Reason::kNone) std::abort();
+    if (eng->cancel_order(a, id) != pe::Reason::kNone) std::abort();
+    ++id;
+  }
+  state.SetItemsProcessed(state.iterations() * 2);
+}
+BENCHMARK(BM_AddCancelOrder)->Arg(10)->Arg(100)->Arg(1000);
+
+// A market maker's cancel: N orders resting in the account's one slot; each iteration rests
+// one more and cancels it (the cancel re-sums that side's order vector exactly).
+void BM_AddCancelAmongOrders(benchmark::State& state) {
+  const auto orders = static_cast<std::size_t>(state.range(0));
+  Venue v = make_venue(4);
+  auto eng = make_engine(v);
+  std::int64_t a = -1;
+  eng->add_account(&a);
+  eng->deposit(a, 0, 1e6);
+  std::mt19937_64 rng(3);
+  for (std::size_t k = 0; k < orders; ++k) {
+    const auto i = static_cast<std::int32_t>(rng() % (v.spec.size() - 11));
+    const pe::Side side = (k & 1) ? pe::Side::kBuy : pe::Side::kSell;
+    if (eng->add_order(a, static_cast<std::int64_t>(k), i, side, 0.5) != pe::Reason::kNone) {
+      std::abort();
+    }
+  }
+  std::int64_t id = static_cast<std::int64_t>(orders);
+  for (auto _ : state) {
+    const auto i = static_cast<std::int32_t>(id % 50);
+    if (eng->add_order(a, id, i, pe::Side::kSell, 0.5) != pe::Reason::kNone) std::abort();
+    if (eng->cancel_order(a, id) != pe::Reason::kNone) std::abort();
+    ++id;
+  }
+  state.SetItemsProcessed(state.iterations() * 2);
+}
+BENCHMARK(BM_AddCancelAmongOrders)->Arg(10)->Arg(100)->Arg(1000);
+
+// A fill on an existing position of an account of N positions (the position's slot is
+// re-summed exactly), then the opposite fill.
+void BM_FillExisting(benchmark::State& state) {
+  const auto positions = static_cast<std::size_t>(state.range(0));
+  Venue v = make_venue(4);
+  auto eng = make_engine(v);
+  std::int64_t a = -1;
+  eng->add_account(&a);
+  std::mt19937_64 rng(4);
+  fill_account(*eng, a, positions, v.spec.size(), rng);
+  eng->apply_fill(a, -1, 0, pe::Side::kBuy, 1.0, 0.01);
+  for (auto _ : state) {
+    if (eng->apply_fill(a, -1, 0, pe::Side::kBuy, 0.5, 0.01) != pe::Reason::kNone) std::abort();
+    if (eng->apply_fill(a, -1, 0, pe::Side::kSell, 0.5, 0.01) != pe::Reason::kNone) std::abort();
+  }
+  state.SetItemsProcessed(state.iterations() * 2);
+}
+BENCHMARK(BM_FillExisting)->Arg(10)->Arg(100)->Arg(1000);
+
 // New marks and vols for the whole universe: risk arrays recomputed once per instrument, then
 // 100,000 accounts of 20 positions re-aggregated, on one core.
 void BM_MarketUpdate100kAccounts(benchmark::State& state) {

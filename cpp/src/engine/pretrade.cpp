@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <type_traits>
@@ -55,6 +56,15 @@ using kernel::detail::round9;
 
 bool finite_positive(double x) noexcept { return std::isfinite(x) && x > 0.0; }
 
+// Every value finite (NaN fails the comparison). Independent lanes, no serial chain.
+inline bool all_finite(const double* v, std::size_t n) noexcept {
+  unsigned ok = 1;
+  for (std::size_t j = 0; j < n; ++j) {
+    ok &= static_cast<unsigned>(std::fabs(v[j]) <= std::numeric_limits<double>::max());
+  }
+  return ok != 0;
+}
+
 // Everything that depends on the market: model-ready risk rows and per-unit figures.
 struct MarketState {
   std::size_t n = 0;
@@ -74,6 +84,7 @@ struct MarketState {
   // Per instrument: the largest |entry| of its block (risk row, delta x the largest roll
   // factor, mark value); sum |amount| x bound over an account bounds every value it can reach.
   std::vector<double> bound;
+  double max_bound = 0.0;
   std::vector<InstrumentMarket> inputs;
   std::vector<double> index;
 };
@@ -140,6 +151,7 @@ struct Account {
   std::vector<ExpiryNet> expiries;
   std::vector<Position> positions;
   std::vector<Order> orders;
+  double gross = 0.0;  // sum |amount| of positions and open orders (set by aggregate)
 };
 
 }  // namespace
@@ -159,6 +171,25 @@ struct PreTradeEngine::Impl {
   static constexpr std::size_t kChunk = std::size_t{1} << kChunkBits;
   std::vector<std::unique_ptr<Account[]>> chunks;
   std::atomic<std::size_t> used{0};
+  // Engine-wide maxima over accounts and time (never lowered: a conservative bound) of an
+  // account's gross amount and of its |balances|; a market update whose largest risk-row
+  // bound keeps max_balances + 4 x max_gross x bound finite cannot overflow any account.
+  std::atomic<double> max_gross{0.0};
+  std::atomic<double> max_balances{0.0};
+  void note_extent(const Account& a) noexcept {
+    double bal = 0.0;
+    for (std::size_t c = 0; c < cfg.currencies.size(); ++c) {
+      bal += std::fabs(a.collateral[c]) + std::fabs(a.cash[c]);
+    }
+    raise_to(max_gross, a.gross);
+    raise_to(max_balances, bal);
+  }
+  static void raise_to(std::atomic<double>& m, double v) noexcept {
+    if (!(v <= std::numeric_limits<double>::max())) v = std::numeric_limits<double>::infinity();
+    double cur = m.load(std::memory_order_relaxed);
+    while (!(cur >= v) && !m.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
+    }
+  }
   Account& account(std::size_t id) noexcept { return chunks[id >> kChunkBits][id & (kChunk - 1)]; }
   const Account& account(std::size_t id) const noexcept {
     return chunks[id >> kChunkBits][id & (kChunk - 1)];
@@ -370,6 +401,7 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
       b = std::fmax(b, std::fabs(row[j]));
     }
     ms->bound[i] = std::fmax(b, std::fabs(row[ns]) * max_roll);
+    ms->max_bound = std::fmax(ms->max_bound, ms->bound[i]);
   }
   for (double k : ms->roll_k) {
     if (!std::isfinite(k)) return Status::invalid("time", 0, "roll factor not finite");
@@ -415,6 +447,10 @@ void PreTradeEngine::Impl::refresh_slot(const MarketState& ms, Slot& s) const no
 // (in their stored order), against `ms`.
 void PreTradeEngine::Impl::aggregate(Account& a, const MarketState& ms) const {
   a.mark.fill(0.0);
+  double gross = 0.0;
+  for (const Position& p : a.positions) gross += std::fabs(p.amount);
+  for (const Order& o : a.orders) gross += o.remaining;
+  a.gross = gross;
   for (auto& s : a.slots) {
     std::fill(s.pos.begin(), s.pos.begin() + static_cast<std::ptrdiff_t>(ns), 0.0);
     std::fill(s.ord.begin(), s.ord.end(), 0.0);
@@ -635,11 +671,6 @@ struct Guard {
   Guard& operator=(const Guard&) = delete;
 };
 
-inline bool all_finite(const double* v, std::size_t n) noexcept {
-  double acc = 0.0;
-  for (std::size_t j = 0; j < n; ++j) acc += v[j] * 0.0;  // NaN for any inf or NaN
-  return acc == 0.0;
-}
 
 }  // namespace
 
@@ -811,6 +842,90 @@ void ensure_entries(const PreTradeEngine::Impl& m, Account& a, std::int32_t i, b
   }
 }
 
+// Adds the term of a position or order appended last to the account (state k: 0 positions,
+// 1 buy orders, 2 sell orders): aggregate() sums each vector, delta and mark value in stored
+// order, so adding the last term to the current sums gives the recompute's bits exactly.
+// Entries must exist (ensure_entries) and caches be valid or -1.
+void append_term(const PreTradeEngine::Impl& m, Account& a, const MarketState& ms,
+                 std::int32_t i, int k, double amount) noexcept {
+  const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(i)];
+  Slot* s = find_slot(a, sp.currency, sp.underlying);
+  ExpiryNet* x = find_expiry(a, sp.currency, m.expiry_of[static_cast<std::size_t>(i)]);
+  const double* r = ms.row(static_cast<std::size_t>(i));
+  m.axpy(m.ns, amount, r, s->state(k, m.ns));
+  const double d = amount * r[m.ns];
+  s->net_delta[k] += d;
+  x->d[k] += d;
+  if (k == 0) a.mark[static_cast<std::size_t>(sp.currency)] += amount * ms.value(static_cast<std::size_t>(i));
+  a.gross += std::fabs(amount);
+  m.refresh_slot(ms, *s);
+}
+
+// Recomputes what the open orders of side state k (1 buy, 2 sell) contribute in currency c:
+// the (c, u) slot's order vector and net delta, and every (c, expiry) entry's delta, from the
+// orders in stored order (as aggregate() does; the other slots' vectors for state k hold no
+// term of an order of slot (c, u)). The positions are not touched: O(orders) after a cancel.
+void recompute_orders(const PreTradeEngine::Impl& m, Account& a, const MarketState& ms,
+                      std::int32_t c, std::int32_t u, int k) noexcept {
+  Slot* s = find_slot(a, c, u);
+  std::fill(s->ord.begin() + static_cast<std::ptrdiff_t>((k - 1) * m.ns),
+            s->ord.begin() + static_cast<std::ptrdiff_t>(k * m.ns), 0.0);
+  s->net_delta[k] = 0.0;
+  for (ExpiryNet& x : a.expiries) {
+    if (x.currency == c) x.d[k] = 0.0;
+  }
+  const Side side = k == 1 ? Side::kBuy : Side::kSell;
+  double gross = 0.0;
+  for (const Position& p : a.positions) gross += std::fabs(p.amount);
+  for (const Order& o : a.orders) {
+    gross += o.remaining;
+    const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(o.instrument)];
+    if (o.side != side || sp.currency != c) continue;
+    const double amount = side == Side::kBuy ? o.remaining : -o.remaining;
+    const double* r = ms.row(static_cast<std::size_t>(o.instrument));
+    const double d = amount * r[m.ns];
+    if (sp.underlying == u) {
+      m.axpy(m.ns, amount, r, s->state(k, m.ns));
+      s->net_delta[k] += d;
+    }
+    find_expiry(a, c, m.expiry_of[static_cast<std::size_t>(o.instrument)])->d[k] += d;
+  }
+  a.gross = gross;
+  m.refresh_slot(ms, *s);
+}
+
+// The same for the positions (state 0) in currency c: the (c, u) slot's position vector and
+// net delta, every (c, expiry) entry's position delta and the currency's mark value, from the
+// positions in stored order. O(positions) after a fill changed one in place.
+void recompute_positions(const PreTradeEngine::Impl& m, Account& a, const MarketState& ms,
+                         std::int32_t c, std::int32_t u) noexcept {
+  Slot* s = find_slot(a, c, u);
+  std::fill(s->pos.begin(), s->pos.begin() + static_cast<std::ptrdiff_t>(m.ns), 0.0);
+  s->net_delta[0] = 0.0;
+  for (ExpiryNet& x : a.expiries) {
+    if (x.currency == c) x.d[0] = 0.0;
+  }
+  const auto ci = static_cast<std::size_t>(c);
+  a.mark[ci] = 0.0;
+  double gross = 0.0;
+  for (const Position& p : a.positions) {
+    gross += std::fabs(p.amount);
+    const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(p.instrument)];
+    if (sp.currency != c) continue;
+    const double* r = ms.row(static_cast<std::size_t>(p.instrument));
+    const double d = p.amount * r[m.ns];
+    if (sp.underlying == u) {
+      m.axpy(m.ns, p.amount, r, s->pos.data());
+      s->net_delta[0] += d;
+    }
+    find_expiry(a, c, m.expiry_of[static_cast<std::size_t>(p.instrument)])->d[0] += d;
+    a.mark[ci] += p.amount * ms.value(static_cast<std::size_t>(p.instrument));
+  }
+  for (const Order& o : a.orders) gross += o.remaining;
+  a.gross = gross;
+  m.refresh_slot(ms, *s);
+}
+
 }  // namespace
 
 Reason PreTradeEngine::add_order(std::int64_t account, std::int64_t order_id,
@@ -835,12 +950,15 @@ Reason PreTradeEngine::add_order(std::int64_t account, std::int64_t order_id,
     m.aggregate(*a, ms);
     return Reason::kBadSize;
   }
-  m.aggregate(*a, ms);
+  // The order is last in stored order: its term added to the sums is the recompute.
+  append_term(m, *a, ms, instrument, side == Side::kBuy ? 1 : 2,
+              side == Side::kBuy ? amount : -amount);
   if (!m.finite(*a, ms)) {
     a->orders.pop_back();
-    m.aggregate(*a, ms);
+    m.aggregate(*a, ms);  // the exact state before: it was the recompute of what is left
     return Reason::kNonFiniteState;
   }
+  m.note_extent(*a);
   return Reason::kNone;
 }
 
@@ -854,12 +972,14 @@ Reason PreTradeEngine::cancel_order(std::int64_t account, std::int64_t order_id)
     if (a->orders[k].id != order_id) continue;
     const Order o = a->orders[k];
     a->orders.erase(a->orders.begin() + static_cast<std::ptrdiff_t>(k));
-    m.aggregate(*a, ms);
+    const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(o.instrument)];
+    recompute_orders(m, *a, ms, sp.currency, sp.underlying, o.side == Side::kBuy ? 1 : 2);
     if (!m.finite(*a, ms)) {  // the sums in a new order could overflow: keep the order
       a->orders.insert(a->orders.begin() + static_cast<std::ptrdiff_t>(k), o);
       m.aggregate(*a, ms);
       return Reason::kNonFiniteState;
     }
+    m.note_extent(*a);
     return Reason::kNone;
   }
   return Reason::kUnknownOrder;
@@ -920,6 +1040,19 @@ Reason PreTradeEngine::apply_fill(std::int64_t account, std::int64_t order_id,
   // Back within rounding of zero is flat (0.3 - 0.1 - 0.2 is not 0 in binary).
   if (std::fabs(after) <= kFillTolerance * std::fmax(std::fabs(pos_before), amount)) after = 0.0;
   a->positions[pos_at].amount = after;
+  if (new_position && !have_order) {
+    // A new position, appended last: its term added to the sums is the recompute.
+    a->cash[c] = cash_after;
+    append_term(m, *a, ms, instrument, 0, q);
+    if (m.finite(*a, ms)) {
+      m.note_extent(*a);
+      return Reason::kNone;
+    }
+    a->cash[c] = cash_before;
+    a->positions.erase(a->positions.begin() + static_cast<std::ptrdiff_t>(pos_at));
+    m.aggregate(*a, ms);
+    return Reason::kNonFiniteState;
+  }
   bool erased = false;
   if (have_order) {
     Order& o = a->orders[order_at];
@@ -930,8 +1063,13 @@ Reason PreTradeEngine::apply_fill(std::int64_t account, std::int64_t order_id,
     }
   }
   a->cash[c] = cash_after;
-  m.aggregate(*a, ms);
-  if (m.finite(*a, ms)) return Reason::kNone;
+  // Only the fill's slot and currency change: their sums recomputed in stored order.
+  recompute_positions(m, *a, ms, sp.currency, sp.underlying);
+  if (have_order) recompute_orders(m, *a, ms, sp.currency, sp.underlying, side == Side::kBuy ? 1 : 2);
+  if (m.finite(*a, ms)) {
+    m.note_extent(*a);
+    return Reason::kNone;
+  }
   // Roll back: the account is a function of positions, orders and balances.
   a->cash[c] = cash_before;
   if (new_position) {
@@ -965,6 +1103,7 @@ Reason PreTradeEngine::deposit(std::int64_t account, std::int32_t currency,
     a->collateral[c] = before;
     return Reason::kNonFiniteState;
   }
+  m.note_extent(*a);
   return Reason::kNone;
 }
 
@@ -986,6 +1125,7 @@ Reason PreTradeEngine::withdraw(std::int64_t account, std::int32_t currency,
   }
   if (!(left >= 0.0)) return Reason::kInsufficientFunds;
   a->collateral[static_cast<std::size_t>(currency)] -= amount;
+  m.note_extent(*a);
   return Reason::kNone;
 }
 
@@ -998,8 +1138,11 @@ Status PreTradeEngine::on_market_update(const std::vector<InstrumentMarket>& mar
   if (!st.ok()) return st;
   const std::size_t used = m.used.load(std::memory_order_acquire);
   // First pass, nothing moved yet: an update under which some account would overflow is
-  // refused. Almost every account passes the bound; the others are aggregated aside.
-  {
+  // refused. The engine-wide bound settles it at once for any sane book; otherwise each
+  // account is bounded, and the few that fail the bound are aggregated aside.
+  const double extent = m.max_balances.load(std::memory_order_relaxed) +
+                        4.0 * m.max_gross.load(std::memory_order_relaxed) * next->max_bound;
+  if (!(extent < 1e300)) {
     Account scratch;
     for (std::size_t id = 0; id < used; ++id) {
       const Account& a = m.account(id);
@@ -1401,6 +1544,7 @@ Status PreTradeEngine::restore(const std::string& bytes,
     if (!m.finite(a, *a.state)) {
       return Status::invalid("snapshot.accounts", row, "the account's margin is not finite");
     }
+    m.note_extent(a);
   }
   if (!r.done()) return Status::bad_argument("snapshot", "trailing bytes after the accounts");
   *out = std::move(engine);
