@@ -3,7 +3,9 @@ errors (InvalidInputError / InputTypeError, which name the field), never in a cr
 exception from deep inside (KeyError, TypeError, AttributeError, IndexError, ...)."""
 
 import json
+import math
 import string
+import struct
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -157,3 +159,51 @@ def test_engine_snapshots(junk, cut, flip):
     if damaged != good:
         _typed(PreTradeEngine.restore, damaged)
     _typed(PreTradeEngine.restore, good[:at])
+
+
+def _fnv1a(data: bytes) -> int:
+    h = 1469598103934665603
+    for b in data:
+        h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def _resealed(wrapper: bytes, core: bytes) -> bytes:
+    """The snapshot with its core checksum recomputed (FNV-1a is public: a hostile user can)."""
+    payload = core[24:-8]
+    return wrapper + core[:24] + payload + struct.pack("<Q", _fnv1a(payload))
+
+
+# Structure-aware: overwrite one aligned field of the core payload with a value a hostile
+# user would pick (huge counts, negative ids, NaN, inf, huge doubles), re-seal, restore.
+_FIELD_VALUES = st.one_of(
+    st.sampled_from([0, 1, 2**31 - 1, 2**31, 2**32, 2**40, 2**63 - 1, 2**64 - 1]).map(
+        lambda v: struct.pack("<Q", v)
+    ),
+    st.sampled_from([math.nan, math.inf, -math.inf, 1e308, -1e308, 5e-324, -1.0, 0.0]).map(
+        lambda v: struct.pack("<d", v)
+    ),
+    st.sampled_from([-1, 2**31 - 1, -(2**31)]).map(lambda v: struct.pack("<i", v)),
+    st.binary(min_size=1, max_size=8),
+)
+
+
+@FUZZ
+@given(st.integers(0, 10**6), _FIELD_VALUES, st.booleans())
+def test_engine_snapshots_resealed(at, value, aligned):
+    good = _engine().snapshot()
+    n = struct.unpack("<I", good[8:12])[0]
+    wrapper, core = good[: 16 + n], good[16 + n :]
+    payload_len = len(core) - 24 - 8
+    pos = at % max(payload_len - len(value), 1)
+    if aligned:
+        pos -= pos % 4
+    payload = core[24:-8]
+    mutated = payload[:pos] + value + payload[pos + len(value) :]
+    engine = _typed(PreTradeEngine.restore, _resealed(wrapper, core[:24] + mutated + core[-8:]))
+    if engine is not None:  # accepted: then every figure is finite and equals a recompute
+        for acct in range(engine._core.accounts):
+            for ccy in engine.currencies:
+                g = engine.margin(acct, ccy)
+                assert math.isfinite(g.equity) and math.isfinite(g.initial_margin)
+                assert g == engine.margin_from_scratch(acct, ccy)
