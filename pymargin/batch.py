@@ -174,7 +174,8 @@ class BatchResult:
     maintenance_margin: np.ndarray
     equity: np.ndarray
     ratio: np.ndarray
-    status: np.ndarray  # 0 healthy, 1 margin call, 2 liquidation, 3 not covered (NaN margins)
+    status: np.ndarray  # 0 healthy, 1 margin call, 2 liquidation, 3 not covered (NaN margins:
+    # a net delta beyond the model's threshold, or sums that overflow)
     currency: str
     worst_scenario: np.ndarray | None = None  # index of the lowest entry (of 35), -1 if none
 

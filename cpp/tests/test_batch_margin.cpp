@@ -235,3 +235,24 @@ TEST(BatchMargin, BadInputIsRefusedBeforeAnyWrite) {
   EXPECT_STREQ(st.field, "delta_limit");
   EXPECT_EQ(out.im[0], -7);
 }
+
+// Finite inputs whose sums overflow (huge amounts on opposite sides: inf - inf in a scenario
+// entry, which the lowest-entry search would skip) are never reported healthy.
+TEST(BatchMargin, OverflowingAccountsAreNotCoveredNeverHealthy) {
+  Case c = random_case(3, 40);
+  for (double& q : c.amount) q = q > 0 ? 1.7e308 : -1.7e308;
+  Out out(c.collateral.size());
+  ASSERT_TRUE(pk::batch_margin(c.model(), c.inst(), c.accounts(), out.view(), 1).ok());
+  int overflowed = 0;
+  for (std::size_t a = 0; a < c.collateral.size(); ++a) {
+    const bool finite = std::isfinite(out.im[a]) && std::isfinite(out.eq[a]);
+    if (!finite) {
+      ++overflowed;
+      EXPECT_EQ(out.status[a], 3) << a;
+    }
+    if (out.status[a] == 0) {
+      EXPECT_TRUE(finite) << a;
+    }
+  }
+  EXPECT_GT(overflowed, 0);
+}

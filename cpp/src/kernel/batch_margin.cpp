@@ -66,9 +66,13 @@ void run_range(const BatchModel& m, const BatchInstruments& in, const BatchAccou
     double lowest = std::numeric_limits<double>::infinity();
     std::int32_t worst_at = -1;
     bool covered = true;
+    unsigned finite = 1;  // the vectors themselves: the lowest entry skips a NaN
     for (std::int32_t u : s.pairs_touched) {
       const auto uu = static_cast<std::size_t>(u);
       const double* v = s.v + uu * stride;
+      for (std::size_t j = 0; j < stride; ++j) {
+        finite &= static_cast<unsigned>(std::fabs(v[j]) <= std::numeric_limits<double>::max());
+      }
       std::int32_t at = -1;
       const double low =
           detail::pm_lowest_entry(v, m.n_std, m.pnl_offset, m.cap[uu], m.damp + uu * 8, &at);
@@ -77,7 +81,7 @@ void run_range(const BatchModel& m, const BatchInstruments& in, const BatchAccou
         lowest = low;
         worst_at = at;
       }
-      if (m.delta_limit != nullptr && std::fabs(s.pair_delta[uu]) > m.delta_limit[uu]) {
+      if (m.delta_limit != nullptr && !(std::fabs(s.pair_delta[uu]) <= m.delta_limit[uu])) {
         covered = false;
       }
       s.pair_used[uu] = 0;
@@ -102,6 +106,17 @@ void run_range(const BatchModel& m, const BatchInstruments& in, const BatchAccou
     }
     const double rmm = detail::round9(worst) + roll;
     const double mm = m.mm_factor * rmm;
+    if (!(finite != 0 && std::isfinite(rmm) && std::isfinite(mm) && std::isfinite(equity))) {
+      // Overflow (inputs are finite, their sums need not be): never reported as healthy.
+      const double nan = std::numeric_limits<double>::quiet_NaN();
+      out.initial_margin[a] = nan;
+      out.maintenance_margin[a] = nan;
+      out.equity[a] = equity;
+      out.ratio[a] = nan;
+      out.status[a] = 3;
+      if (out.worst_index != nullptr) out.worst_index[a] = worst_at;
+      continue;
+    }
     out.initial_margin[a] = rmm;
     out.maintenance_margin[a] = mm;
     out.equity[a] = equity;

@@ -11,8 +11,8 @@
 // dampened, the worst case summed over pairs; roll shock from the per-expiry net deltas;
 // RMM = round9(worst) + roll; IM = RMM, MM = mm_factor x RMM; equity = collateral + sum of
 // amount x value; ratio = MM / equity; status 0 healthy, 1 margin call (IM >= equity),
-// 2 liquidation (MM >= equity), 3 not covered (a pair's net delta beyond delta_limit: NaN
-// margins and ratio). worst_index: the lowest credited/dampened entry over the pairs, with the
+// 2 liquidation (MM >= equity), 3 not covered (a pair's net delta beyond delta_limit, or a
+// sum that overflows: NaN margins and ratio; never "healthy"). worst_index: the lowest credited/dampened entry over the pairs, with the
 // model's tie-breaks. Threads split the accounts; results do not depend on the split.
 #pragma once
 
