@@ -134,6 +134,18 @@ void BM_FullRecomputePerOrder(benchmark::State& state) {
 }
 BENCHMARK(BM_FullRecomputePerOrder)->Arg(10)->Arg(100)->Arg(1000);
 
+// Rests an order and cancels it, per iteration (two state changes).
+void add_cancel_loop(benchmark::State& state, pe::PreTradeEngine& eng, std::int64_t a,
+                     std::int64_t id) {
+  for (auto _ : state) {
+    const auto i = static_cast<std::int32_t>(id % 50);
+    if (eng.add_order(a, id, i, pe::Side::kSell, 0.5) != pe::Reason::kNone) std::abort();
+    if (eng.cancel_order(a, id) != pe::Reason::kNone) std::abort();
+    ++id;
+  }
+  state.SetItemsProcessed(state.iterations() * 2);
+}
+
 // A state change on an account of N positions: an order rested and cancelled (two changes,
 // each re-aggregating the account and checking it finite).
 void BM_AddCancelOrder(benchmark::State& state) {
@@ -144,14 +156,7 @@ void BM_AddCancelOrder(benchmark::State& state) {
   eng->add_account(&a);
   std::mt19937_64 rng(1);
   fill_account(*eng, a, positions, v.spec.size(), rng);
-  std::int64_t id = 0;
-  for (auto _ : state) {
-    const auto i = static_cast<std::int32_t>(id % 50);
-    if (eng->add_order(a, id, i, pe::Side::kSell, 0.5) != pe::Reason::kNone) std::abort();
-    if (eng->cancel_order(a, id) != pe::Reason::kNone) std::abort();
-    ++id;
-  }
-  state.SetItemsProcessed(state.iterations() * 2);
+  add_cancel_loop(state, *eng, a, 0);
 }
 BENCHMARK(BM_AddCancelOrder)->Arg(10)->Arg(100)->Arg(1000);
 
@@ -172,14 +177,7 @@ void BM_AddCancelAmongOrders(benchmark::State& state) {
       std::abort();
     }
   }
-  std::int64_t id = static_cast<std::int64_t>(orders);
-  for (auto _ : state) {
-    const auto i = static_cast<std::int32_t>(id % 50);
-    if (eng->add_order(a, id, i, pe::Side::kSell, 0.5) != pe::Reason::kNone) std::abort();
-    if (eng->cancel_order(a, id) != pe::Reason::kNone) std::abort();
-    ++id;
-  }
-  state.SetItemsProcessed(state.iterations() * 2);
+  add_cancel_loop(state, *eng, a, static_cast<std::int64_t>(orders));
 }
 BENCHMARK(BM_AddCancelAmongOrders)->Arg(10)->Arg(100)->Arg(1000);
 

@@ -94,20 +94,13 @@ void run_range(const BatchModel& m, const BatchInstruments& in, const BatchAccou
       s.exp_used[ee] = 0;
     }
     s.exps_touched.clear();
-    if (!covered) {  // beyond the delta-shock threshold: the model's formula is unpublished
-      const double nan = std::numeric_limits<double>::quiet_NaN();
-      out.initial_margin[a] = nan;
-      out.maintenance_margin[a] = nan;
-      out.equity[a] = equity;
-      out.ratio[a] = nan;
-      out.status[a] = 3;
-      if (out.worst_index != nullptr) out.worst_index[a] = worst_at;
-      continue;
-    }
     const double rmm = detail::round9(worst) + roll;
     const double mm = m.mm_factor * rmm;
-    if (!(finite != 0 && std::isfinite(rmm) && std::isfinite(mm) && std::isfinite(equity))) {
-      // Overflow (inputs are finite, their sums need not be): never reported as healthy.
+    // Not covered: beyond the delta-shock threshold (the model's formula is unpublished), or
+    // sums that overflow (inputs are finite, their sums need not be). NaN margins, never
+    // reported healthy.
+    if (!covered ||
+        !(finite != 0 && std::isfinite(rmm) && std::isfinite(mm) && std::isfinite(equity))) {
       const double nan = std::numeric_limits<double>::quiet_NaN();
       out.initial_margin[a] = nan;
       out.maintenance_margin[a] = nan;
