@@ -359,7 +359,9 @@ def _greeks(model: int, uname: str, u, k, t, v, r, q, ot, which, out, threads) -
 def _implied(model: int, uname: str, price, u, k, t, r, q, ot, out, threads) -> np.ndarray:
     shape, a, own = _market(model, uname, u, k, t, None, r, q, ot, extra={"price": price})
     res = _check_out(out, shape)
-    target = np.empty(shape) if _overlapping([res], a.values()) else res
+    # Into scratch whenever the caller gave out=: a refusal found while solving (a price
+    # within rounding of the bound) leaves the caller's array untouched, and so does overlap.
+    target = np.empty(shape) if out is not None else res
     with _indexed(shape, own):
         _core.implied_vol_batch(
             model,

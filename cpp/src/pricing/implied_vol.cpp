@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <limits>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -346,7 +347,12 @@ Status implied_normalised_vol(double beta, double x, OptionType type, double* s_
     if (iterations) *iterations = 0;
     return Status::success();
   }
-  *s_out = solve_otm_call(beta, x, iterations);
+  const double s = solve_otm_call(beta, x, iterations);
+  // As the price solvers: beyond this the price is within rounding of the maximum.
+  if (!(s < 40.0 + 2.0 * std::sqrt(2.0 * std::fabs(x)))) {
+    return Status::no_solution("price", 0, "within rounding of the no-arbitrage maximum");
+  }
+  *s_out = s;
   return Status::success();
 }
 
@@ -427,6 +433,18 @@ void solve_block(std::size_t m, const double* beta, const double* x_abs_in,
   for (std::size_t j = 0; j < m; ++j) s_out[j] = sv[j].s;
 }
 
+// Whether a normalised vol s is determined by a double price: beyond
+// s = 8.3 + sqrt(8.3^2 + 2|x|) the time value is within 2^-53 of its maximum, so no price
+// other than the bound itself maps there; the solver ends up far past that (towards DBL_MAX)
+// only when the price is within rounding of the bound. The limit here is looser than that
+// (never refuses a determined vol).
+inline bool determined(double s, double x_abs) noexcept {
+  return s < 40.0 + 2.0 * std::sqrt(2.0 * x_abs);
+}
+
+constexpr const char* kUndetermined =
+    "within rounding of the no-arbitrage maximum: no vol is determined by this price";
+
 Status solve_price(double undiscounted, double f, double k, double time, OptionType type,
                    std::size_t index, double* vol_out) noexcept {
   double beta = 0.0;
@@ -436,6 +454,7 @@ Status solve_price(double undiscounted, double f, double k, double time, OptionT
   if (!st.ok()) return st;
   double s = 0.0;
   if (beta > 0.0) solve_block(1, &beta, &x_abs, &s);
+  if (!determined(s, x_abs)) return Status::no_solution("price", index, kUndetermined);
   *vol_out = s / std::sqrt(time);
   return Status::success();
 }
@@ -504,7 +523,11 @@ void solve_range(const BatchInputs& in, const Column<double>& price, double* out
     }
     if (m == 0) continue;
     solve_block(m, beta, xa, sv);
-    for (std::size_t j = 0; j < m; ++j) out[rows[j]] = sv[j] / std::sqrt(in.time[rows[j]]);
+    for (std::size_t j = 0; j < m; ++j) {
+      // NaN marks a price whose vol is not determined (reported after the threads join).
+      out[rows[j]] = determined(sv[j], xa[j]) ? sv[j] / std::sqrt(in.time[rows[j]])
+                                              : std::numeric_limits<double>::quiet_NaN();
+    }
   }
 }
 
@@ -548,6 +571,12 @@ Status implied_vol_batch(const BatchInputs& in, Column<double> price, double* vo
   }
   solve_range(in, price, vol_out, handed, in.n);
   for (auto& t : pool) t.join();
+  // The first row (in row order) whose vol the price does not determine: the same refusal as
+  // the scalar function. The caller's outputs are then partly written: pymargin.pricing
+  // solves into scratch and copies only on success.
+  for (std::size_t i = 0; i < in.n; ++i) {
+    if (std::isnan(vol_out[i])) return Status::no_solution("price", i, kUndetermined);
+  }
   return Status::success();
 }
 
