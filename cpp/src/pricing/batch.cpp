@@ -131,26 +131,39 @@ inline Column<T> sub_column(const Column<T>& c, std::size_t begin) noexcept {
 // Fast screen of rows [begin, end): true if every value is in its domain.
 bool all_valid(const BatchInputs& in, std::size_t begin, std::size_t end) noexcept {
   const std::size_t n = end - begin;
+  const bool bsm = in.model == Model::kBsm;
+  const Column<double> r = sub_column(in.rate, begin);
+  const Column<double> t = sub_column(in.time, begin);
   bool ok = column_ok<Rule::kPositive>(sub_column(in.underlying, begin), n) &&
             column_ok<Rule::kPositive>(sub_column(in.strike, begin), n) &&
-            column_ok<Rule::kNonNegative>(sub_column(in.time, begin), n) &&
             column_ok<Rule::kNonNegative>(sub_column(in.vol, begin), n) &&
-            column_ok<Rule::kFinite>(sub_column(in.rate, begin), n) &&
-            (in.model != Model::kBsm || column_ok<Rule::kFinite>(sub_column(in.carry, begin), n));
+            (!bsm || column_ok<Rule::kFinite>(sub_column(in.carry, begin), n));
   if (!ok) return false;
-  // |r T| and |(r - q) T| within kMaxRateTime (skipped for the common zero rates and carry).
-  const bool bsm = in.model == Model::kBsm;
-  const bool no_rates = in.rate.stride == 0 && in.rate.data[0] == 0.0 &&
-                        (!bsm || (in.carry.stride == 0 && in.carry.data[0] == 0.0));
-  if (!no_rates) {
-    double bad_rt = 0.0;
-    for (std::size_t i = begin; i < end; ++i) {
-      const double r = in.rate[i];
-      const double t = in.time[i];
-      const double g = bsm ? (r - in.carry[i]) * t : 0.0;
-      bad_rt += (std::fabs(r * t) <= kMaxRateTime) & (std::fabs(g) <= kMaxRateTime) ? 0.0 : 1.0;
+  // Time, rate and |r T| <= kMaxRateTime (and |(r - q) T| for BSM). Contiguous time and rate
+  // are read once, together: the rate-time product costs no extra pass over memory.
+  if (!bsm && r.stride == 1 && t.stride == 1) {
+    unsigned ok_rt = 1;  // independent lanes (a double sum would be one serial chain)
+    const double* rp = r.data;
+    const double* tp = t.data;
+    for (std::size_t i = 0; i < n; ++i) {
+      ok_rt &= static_cast<unsigned>(good<Rule::kNonNegative>(tp[i])) &
+               static_cast<unsigned>(good<Rule::kFinite>(rp[i])) &
+               static_cast<unsigned>(std::fabs(rp[i] * tp[i]) <= kMaxRateTime);
     }
-    if (bad_rt != 0.0) return false;
+    if (ok_rt == 0) return false;
+  } else {
+    if (!(column_ok<Rule::kNonNegative>(t, n) && column_ok<Rule::kFinite>(r, n))) return false;
+    const bool no_rates = r.stride == 0 && r.data[0] == 0.0 &&
+                          (!bsm || (in.carry.stride == 0 && in.carry.data[0] == 0.0));
+    if (!no_rates) {
+      unsigned ok_rt = 1;
+      for (std::size_t i = 0; i < n; ++i) {
+        const double q = bsm ? in.carry[begin + i] : 0.0;
+        ok_rt &= static_cast<unsigned>(std::fabs(r[i] * t[i]) <= kMaxRateTime) &
+                 static_cast<unsigned>(std::fabs((r[i] - q) * t[i]) <= kMaxRateTime);
+      }
+      if (ok_rt == 0) return false;
+    }
   }
   if (in.is_call.stride == 0) return in.is_call.data[0] <= 1;
   unsigned bad = 0;
