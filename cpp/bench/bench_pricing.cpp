@@ -131,6 +131,25 @@ void BM_ScalarGreeks(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// One implied vol at a time (the scalar entry point), over a chain's strikes.
+void BM_ScalarImpliedVol(benchmark::State& state) {
+  std::vector<double> k(64), p(64);
+  for (std::size_t i = 0; i < k.size(); ++i) {
+    k[i] = 80.0 + 0.6 * static_cast<double>(i);
+    p[i] = pm::black76_price(100.0, k[i], 0.5, 0.6, 0.01, pm::OptionType::kCall);
+  }
+  std::size_t i = 0;
+  for (auto _ : state) {
+    double v = 0.0;
+    benchmark::DoNotOptimize(
+        pm::black76_implied_vol(p[i], 100.0, k[i], 0.5, 0.01, pm::OptionType::kCall, &v));
+    benchmark::DoNotOptimize(v);
+    i = (i + 1) & 63;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ScalarImpliedVol);
+
 #if PYMARGIN_BENCH_CEILING
 }  // namespace
 void textbook_black76(std::size_t n, const double* f, const double* k, const double* t,

@@ -452,6 +452,10 @@ Status solve_price(double undiscounted, double f, double k, double time, OptionT
   Status st = iv_setup(undiscounted, f, k, time, type == OptionType::kCall, index, &beta,
                        &x_abs);
   if (!st.ok()) return st;
+  // A block of one through the batch's own stages and vector kernels: the scalar function
+  // and the batch give the same bits and refuse the same inputs. (The scalar evaluations of b
+  // and b' take half the time, 0.33 against 0.70 us, but near the bound the two paths can
+  // disagree on whether a vol is determined at all.)
   double s = 0.0;
   if (beta > 0.0) solve_block(1, &beta, &x_abs, &s);
   if (!determined(s, x_abs)) return Status::no_solution("price", index, kUndetermined);
