@@ -248,13 +248,14 @@ def margin(
 
         pf, mkt = _inputs(positions, market, time)
         chosen = MarginModel(model.value.replace("-", "_"))
+        coll = read_collateral(collateral)  # checked even where the model does not use it
         res = compute(
             pf,
             mkt,
             chosen,
             params=read_params(params),
             currency=currency,
-            collateral=read_collateral(collateral) if chosen is MarginModel.DERIBIT_XPM else None,
+            collateral=coll if chosen is MarginModel.DERIBIT_XPM else None,
         )
         out = {
             "model": chosen.value,

@@ -464,3 +464,10 @@ def test_messages_stay_one_line_whatever_the_input_holds(tmp_path):
     p = write(tmp_path, "pos.csv", 'instrument,size\n"BTC-[bold]X\nY[/]",1\n')
     line = one_line_exit_2(run("margin", p, "-m", "demo:BTC"), p, "instrument[0]")
     assert "[bold]" in line or "X" in line
+
+
+def test_margin_checks_collateral_even_where_the_model_ignores_it():
+    # S:PM does not use collateral, but a duplicate key is still a mistake to report.
+    r = CliRunner().invoke(app, ["margin", BOOK, "-m", "demo:BTC", "--collateral", "BTC=5,BTC=3"])
+    assert r.exit_code == 2
+    assert "twice" in r.output
