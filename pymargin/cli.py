@@ -1286,4 +1286,27 @@ def venues(
 
 
 def main() -> None:
-    app()
+    """The console script: Typer's app, with usage errors (a value that is not a number, an
+    unknown option, a missing argument) as one line and exit 2, like every other bad input."""
+    import sys
+
+    try:
+        code = app(standalone_mode=False)
+    except Exception as e:
+        # Click's exceptions (vendored by recent Typer, click's own before): matched by what
+        # they offer rather than by a module path that moves between versions.
+        name = type(e).__name__
+        ctx = getattr(e, "ctx", None)
+        if name == "NoArgsIsHelpError" and ctx is not None:  # bare `pymargin`: the help
+            print(ctx.get_help())
+            sys.exit(2)
+        if name == "Abort":
+            sys.exit(130)
+        format_message = getattr(e, "format_message", None)
+        if not callable(format_message):
+            raise
+        text = str(format_message()).replace("\r", "\\r").replace("\n", "\\n")
+        where = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        err.print(f"pymargin: error: {text}{where}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

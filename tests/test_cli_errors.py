@@ -471,3 +471,24 @@ def test_margin_checks_collateral_even_where_the_model_ignores_it():
     r = CliRunner().invoke(app, ["margin", BOOK, "-m", "demo:BTC", "--collateral", "BTC=5,BTC=3"])
     assert r.exit_code == 2
     assert "twice" in r.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["var", BOOK, "-m", "demo:BTC", "--confidence", "abc"],  # not a number
+        ["var"],  # missing argument
+        ["--no-such-option"],
+        ["margin", BOOK, "-m", "demo:BTC", "--model", "no-such-model"],
+    ],
+)
+def test_usage_errors_of_the_console_script_are_one_line_exit_2(args):
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "pymargin", *args], capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pymargin: error:"), r.stderr
