@@ -482,12 +482,18 @@ def test_margin_checks_collateral_even_where_the_model_ignores_it():
         ["margin", BOOK, "-m", "demo:BTC", "--model", "no-such-model"],
     ],
 )
-def test_usage_errors_of_the_console_script_are_one_line_exit_2(args):
+def test_usage_errors_of_the_console_script_are_one_line_exit_2(args, tmp_path):
     import subprocess
     import sys
 
+    # Run outside the source tree, so that the installed package (with its compiled core) is
+    # the one imported, as a user's shell would.
     r = subprocess.run(
-        [sys.executable, "-m", "pymargin", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "pymargin", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
