@@ -76,6 +76,25 @@ def batch_margin(
     threads: int,
 ) -> dict[str, np.ndarray]: ...
 
+def scenario_margin(
+    rules: np.ndarray,
+    pnl: np.ndarray,
+    weight: np.ndarray | None,
+    damp: np.ndarray | None,
+    cap: np.ndarray,
+    net_delta: np.ndarray,
+    gross_delta: np.ndarray,
+    delta_price: np.ndarray,
+    floor: np.ndarray,
+    pnl_offset: np.ndarray,
+    set: np.ndarray,
+    sets: int,
+    roll_k: np.ndarray,
+    expiry_delta: np.ndarray,
+    im_addon: float,
+    mm_addon: float,
+) -> dict[str, Any]: ...
+
 class scalar:  # a submodule at run time
     @staticmethod
     def black76_price(

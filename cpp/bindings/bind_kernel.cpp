@@ -2,6 +2,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "pymargin/kernel/aggregate.hpp"
 #include "pymargin/kernel/batch_margin.hpp"
 #include "pymargin/kernel/revalue.hpp"
+#include "pymargin/models/scenario_margin.hpp"
 #include "pymargin/scenarios/scenario_set.hpp"
 
 namespace py = pybind11;
@@ -194,9 +196,112 @@ py::dict batch_margin(const py::array& risk, const py::array& pair, const py::ar
   return d;
 }
 
+// The scenario-margin model (pymargin/models/scenario_margin.hpp) over margin groups given as
+// columns: pnl [G x ns], weight and damp [G x ns] or None, cap, net_delta, gross_delta,
+// delta_price, floor, pnl_offset [G], set [G] (int32); roll_k and expiry_delta [E]. rules:
+// (unused), unhedged_delta, hedged_delta, mm_factor, round_worst (0/1), tie_standard, tie_period,
+// tie_slot.
+py::dict scenario_margin(const py::array& rules, const py::array& pnl, const py::object& weight,
+                         const py::object& damp, const py::array& cap, const py::array& net,
+                         const py::array& gross, const py::array& price, const py::array& floor,
+                         const py::array& offset, const py::array& set, std::size_t sets, const py::array& roll_k,
+                         const py::array& expiry_delta, double im_addon, double mm_addon) {
+  const double* r = contiguous<double>(rules, 8, "rules");
+  models::ModelRules mr;
+  mr.unhedged_delta = r[1];
+  mr.hedged_delta = r[2];
+  mr.mm_factor = r[3];
+  mr.round_worst = r[4] != 0.0;
+  for (int k = 5; k < 8; ++k) {
+    if (!(r[k] >= 0.0 && r[k] <= 1e9 && r[k] == std::floor(r[k]))) {
+      throw PyInputError{PyInputError::kInvalid, "rules", k, "tie indices: integers >= 0"};
+    }
+  }
+  mr.tie_standard = static_cast<std::size_t>(r[5]);
+  mr.tie_period = static_cast<std::size_t>(r[6]);
+  mr.tie_slot = static_cast<std::size_t>(r[7]);
+  if (pnl.ndim() != 2) throw PyInputError{PyInputError::kType, "pnl", -1, "must be 2-D"};
+  const auto groups = static_cast<std::size_t>(pnl.shape(0));
+  const auto ns = static_cast<std::size_t>(pnl.shape(1));
+  const double* p = contiguous<double>(pnl, groups * ns, "pnl");
+  const double* w = weight.is_none()
+                        ? nullptr
+                        : contiguous<double>(weight.cast<py::array>(), groups * ns, "weight");
+  const double* d =
+      damp.is_none() ? nullptr : contiguous<double>(damp.cast<py::array>(), groups * ns, "damp");
+  const double* c = contiguous<double>(cap, groups, "cap");
+  const double* nd = contiguous<double>(net, groups, "net_delta");
+  const double* gd = contiguous<double>(gross, groups, "gross_delta");
+  const double* pr = contiguous<double>(price, groups, "delta_price");
+  const double* fl = contiguous<double>(floor, groups, "floor");
+  const double* of = contiguous<double>(offset, groups, "pnl_offset");
+  const auto* st = contiguous<std::int32_t>(set, groups, "set");
+  const auto expiries = static_cast<std::size_t>(roll_k.size());
+  const double* rk = contiguous<double>(roll_k, expiries, "roll_k");
+  const double* ed = contiguous<double>(expiry_delta, expiries, "expiry_delta");
+  if (sets > groups || (groups > 0 && sets == 0)) {
+    throw PyInputError{PyInputError::kInvalid, "sets", -1, "between 1 and the number of groups"};
+  }
+  std::vector<models::GroupView> view(groups);
+  for (std::size_t k = 0; k < groups; ++k) {
+    view[k].pnl = p + k * ns;
+    view[k].weight = w ? w + k * ns : nullptr;
+    view[k].damp = d ? d + k * ns : nullptr;
+    view[k].cap = c[k];
+    view[k].net_delta = nd[k];
+    view[k].gross_delta = gd[k];
+    view[k].delta_price = pr[k];
+    view[k].floor = fl[k];
+    view[k].pnl_offset = of[k];
+    view[k].set = st[k];
+  }
+  std::vector<models::SetResult> per(sets);
+  py::array_t<double> set_entries({static_cast<py::ssize_t>(sets), static_cast<py::ssize_t>(ns)});
+  py::array_t<double> group_entries(
+      {static_cast<py::ssize_t>(groups), static_cast<py::ssize_t>(ns)});
+  models::MarginResult res;
+  raise_status(models::scenario_margin(mr, ns, groups, view.data(), sets, expiries, rk, ed,
+                                       im_addon, mm_addon, per.data(), &res,
+                                       set_entries.mutable_data(), group_entries.mutable_data()),
+               "underlying");
+  const auto n = static_cast<py::ssize_t>(sets);
+  py::array_t<double> loss(n), lowest(n), min_delta(n), floor_sum(n), charge(n);
+  py::array_t<std::int32_t> at(n);
+  for (py::ssize_t k = 0; k < n; ++k) {
+    const models::SetResult& x = per[static_cast<std::size_t>(k)];
+    loss.mutable_at(k) = x.loss;
+    lowest.mutable_at(k) = x.lowest;
+    at.mutable_at(k) = x.at;
+    min_delta.mutable_at(k) = x.min_delta;
+    floor_sum.mutable_at(k) = x.floor;
+    charge.mutable_at(k) = x.charge;
+  }
+  py::dict out;
+  out["worst"] = res.worst;
+  out["roll"] = res.roll;
+  out["rmm"] = res.rmm;
+  out["initial_margin"] = res.initial_margin;
+  out["maintenance_margin"] = res.maintenance_margin;
+  out["loss"] = loss;
+  out["lowest"] = lowest;
+  out["at"] = at;
+  out["min_delta"] = min_delta;
+  out["floor"] = floor_sum;
+  out["charge"] = charge;
+  out["set_entries"] = set_entries;
+  out["group_entries"] = group_entries;
+  return out;
+}
+
 }  // namespace
 
 void bind_kernel(py::module_& m) {
+  m.def("scenario_margin", &scenario_margin, py::arg("rules"), py::arg("pnl"),
+        py::arg("weight"), py::arg("damp"), py::arg("cap"), py::arg("net_delta"),
+        py::arg("gross_delta"), py::arg("delta_price"), py::arg("floor"), py::arg("pnl_offset"), py::arg("set"),
+        py::arg("sets"), py::arg("roll_k"),
+        py::arg("expiry_delta"), py::arg("im_addon"), py::arg("mm_addon"),
+        "The scenario-margin model over margin groups (private; see pymargin.models).");
   m.def("aggregate", &aggregate, py::arg("risk"), py::arg("index"), py::arg("size"),
         py::arg("out"), "Scenario P&L of a position set over cached risk arrays (private).");
   m.def("revalue", &revalue, py::arg("kind"), py::arg("settlement"), py::arg("is_call"),

@@ -48,6 +48,7 @@ from .params import (
     load_params,
     number,
 )
+from .scenario_margin import ModelRules, scenario_margin
 
 __all__ = ["DeribitPMParams", "DeribitPMResult", "deribit_grid", "deribit_pm_margin"]
 
@@ -261,10 +262,6 @@ class DeribitPMResult:
         return "\n".join(lines)
 
 
-def _round9(x: float) -> float:
-    return round(x, 9)
-
-
 def deribit_grid(underlying: str, pp: PairParams, buckets: int = 4) -> ScenarioSet:
     """Deribit's PM grid for one currency pair: ``buckets`` price steps each side of zero up
     to +-price_range, three vol states each (standard), then the extended moves with vol up
@@ -375,16 +372,19 @@ def deribit_pm_margin(
 
     initial = _RiskVectors()
     pre: dict[str, dict[str, np.ndarray]] = {}
-    agg: dict[str, dict[str, np.ndarray]] = {}
     labels: dict[str, list[str]] = {}
-    worst_total = 0.0
-    worst_bucket: dict[str, Any] = {}
-    worst_value_seen = math.inf
-    roll = 0.0
+    keys: list[str] = []
     usd_settled = currency in ("usd", "usdc", "usdt")
     n_std = 3 * (2 * params.buckets_count + 1)
     ext_moves = np.array(EXTENDED_MOVES)
     sign = np.sign(ext_moves)
+    # The model's inputs, one margin group per currency pair (in order of first appearance):
+    # the summed scenario vector, the gain cap and the dampener per entry; the roll shock's
+    # factor and net coin delta per (pair, expiry). The model itself is the core's
+    # (pymargin/models/scenario_margin.hpp), shared with the batch kernel and the engine.
+    group_pnl, group_cap, group_damp = [], [], []
+    roll_k: list[np.ndarray] = []
+    roll_d: list[np.ndarray] = []
     _, first = np.unique(pair_codes, return_index=True)
     for pair_code in pair_codes[np.sort(first)]:  # pairs in order of first appearance
         pair_name = table.codes[int(pair_code)]
@@ -401,35 +401,28 @@ def deribit_pm_margin(
         vectors = _position_vectors(market, sub, sizes[sel], scen, pp, n_std, threads)
         initial.add(names, sel, vectors, n_std)
         key = f"{pair_name.split('_')[0]}_{currency}"
-        pre_std = vectors[:, :n_std].sum(axis=0)
-        pre_ext = vectors[:, n_std:].sum(axis=0)
-        pre[key] = {"standard": pre_std, "extended": pre_ext}
-        # Gains count at pnl_offset, capped at max_offsetable_pnl (USD, in settlement units).
+        keys.append(key)
+        summed = vectors.sum(axis=0)
+        pre[key] = {"standard": summed[:n_std], "extended": summed[n_std:]}
+        labels[key] = list(scen.label)
+        # Gains count at pnl_offset, capped at max_offsetable_pnl (USD, in settlement units);
+        # extended entries shrink in magnitude by the dampener, not past zero.
         to_settle = 1.0 if usd_settled else 1.0 / index
-        cap = cp.max_offsetable_pnl * to_settle
-        agg_std = _credit(pre_std, cp.pnl_offset, cap)
-        # Extended: the dampener shrinks each entry's magnitude, not past zero.
-        damp = (
+        damp = np.zeros(len(summed))
+        damp[n_std:] = (
             (np.abs(ext_moves) / pp.price_range - 1.0)
             * cp.extended_dampener
             / (1.0 + sign * pp.price_range)
             * to_settle
         )
-        ext_c = _credit(pre_ext, cp.pnl_offset, cap)
-        agg_ext = np.sign(ext_c) * np.maximum(np.abs(ext_c) - damp, 0.0)
-        agg[key] = {"standard": agg_std, "extended": agg_ext}
-        labels[key] = list(scen.label)
-        # Worst case of this pair: most negative entry; ties prefer the unchanged-vol entry of
-        # a bucket, then the earlier entry (Deribit's published tie-breaks).
-        low, bucket = _worst_entry(agg_std, agg_ext, params.buckets_count)
-        worst_total += max(-low, 0.0)
-        if low < worst_value_seen:
-            worst_value_seen = low
-            worst_bucket = bucket
+        group_pnl.append(summed)
+        group_cap.append(cp.max_offsetable_pnl * to_settle)
+        group_damp.append(damp)
         # Roll shock: per expiry, the net coin delta times max(floor, exp(a T) - 1).
         deltas = _coin_deltas(market, sub) * sizes[sel]
-        coin_to_settle = index if usd_settled else 1.0
-        roll += coin_to_settle * _roll_shock_coin(market, sub, deltas, cp)
+        k, net = _roll_terms(market, sub, deltas, cp)
+        roll_k.append(k * (index if usd_settled else 1.0))
+        roll_d.append(net)
         net_delta_usd = float(deltas.sum()) * index
         if abs(net_delta_usd) > pp.delta_total_liq_shock_threshold:
             raise ModelCoverageError(
@@ -437,12 +430,36 @@ def deribit_pm_margin(
                 f"{pp.delta_total_liq_shock_threshold:,.0f}: Deribit's delta-shock formula is not "
                 "published, so pymargin does not guess it"
             )
-    worst_case = worst_total
+    rules = ModelRules(
+        mm_factor=params.mm_factor,
+        round_worst=True,
+        tie_standard=n_std,
+        tie_period=3,
+        tie_slot=_UNCHANGED_SLOT,
+    )
+    res = scenario_margin(
+        rules,
+        np.array(group_pnl),
+        damp=np.array(group_damp),
+        cap=group_cap,
+        pnl_offset=cp.pnl_offset,
+        roll_k=np.concatenate(roll_k),
+        expiry_delta=np.concatenate(roll_d),
+        im_addon=mmp_margin + open_orders_margin + spot_margin,
+    )
+    agg = {
+        key: {"standard": e[:n_std], "extended": e[n_std:]} for key, e in zip(keys, res.set_entries)
+    }
+    # The reported worst scenario: the lowest entry over the pairs (the first pair on a tie).
+    g = int(np.argmin(res.lowest))
+    worst_bucket = _bucket_of(int(res.at[g]), n_std, params.buckets_count)
+    worst_case = res.worst
+    roll = res.roll
     delta_shock = 0.0
     correlation = 0.0
-    rmm = _round9(worst_case) + roll + delta_shock + correlation
-    im = _round9(rmm + mmp_margin + open_orders_margin + spot_margin)
-    mm = params.mm_factor * rmm
+    rmm = res.rmm
+    im = res.initial_margin
+    mm = res.maintenance_margin
     return DeribitPMResult(
         currency,
         im,
@@ -537,34 +554,19 @@ def _position_vectors(
     return vectors
 
 
-def _worst_entry(
-    agg_std: np.ndarray, agg_ext: np.ndarray, buckets: int
-) -> tuple[float, dict[str, Any]]:
-    """Most negative aggregated entry and its bucket/side/source/index; ties prefer the
-    unchanged-vol entry of a bucket, then the earlier entry (Deribit's published tie-breaks)."""
-    n_std = len(agg_std)
-    entries = np.concatenate([agg_std, agg_ext])
-    if not np.isfinite(entries).all():  # min() would be NaN and no entry would match it
-        bad = int(np.argmin(np.isfinite(entries)))
-        raise InvalidInputError(
-            "the scenario P&L is not finite (positions or collateral too large to value)",
-            "scenario",
-            bad,
-        )
-    low = float(entries.min())
-    tied = np.nonzero(entries == low)[0]
-    preferred = tied[(tied < n_std) & (tied % 3 == _UNCHANGED_SLOT)]
-    j = int((preferred if len(preferred) else tied)[0])
+def _bucket_of(j: int, n_std: int, buckets: int) -> dict[str, Any]:
+    """The bucket, side and source of scenario entry ``j`` (standard entries first, then the
+    extended ones), as Deribit's response names the worst one."""
     if j < n_std:
         kk = j // 3 - buckets
-        return low, {
+        return {
             "bucket": j // 3 + 1,
             "side": "left" if kk < 0 else ("right" if kk > 0 else "center"),
             "source": "standard",
             "index": j,
         }
     j -= n_std
-    return low, {
+    return {
         "bucket": None,
         "side": "left" if EXTENDED_MOVES[j] < 0 else "right",
         "source": "extended",
@@ -572,27 +574,18 @@ def _worst_entry(
     }
 
 
-def _roll_shock_coin(
+def _roll_terms(
     market: Market, rows: np.ndarray, deltas: np.ndarray, cp: CurrencyParams
-) -> float:
-    """Roll shock in coin: per expiry, max(min_annualised_move |delta|,
-    |(exp(annualised_move_risk T) - 1) delta|) over the expiry's net coin delta."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """The roll shock's terms in coin: per expiry, the factor max(min_annualised_move,
+    |exp(annualised_move_risk T) - 1|) and the expiry's net coin delta."""
     table = market.table
     keys, which = np.unique(table.column("expiry_key")[rows], return_inverse=True)
     net = np.bincount(which, weights=deltas, minlength=len(keys))
     t_key = np.zeros(len(keys))
     t_key[which] = table.column("time")[rows]
-    return float(
-        np.maximum(
-            cp.min_annualised_move * np.abs(net),
-            np.abs(np.expm1(cp.annualised_move_risk * t_key) * net),
-        ).sum()
-    )
-
-
-def _credit(v: np.ndarray, pnl_offset: float, cap: float) -> np.ndarray:
-    """Gains count at ``pnl_offset``, capped at ``cap``; losses in full."""
-    return np.where(v > 0, np.minimum(v * pnl_offset, cap), v)
+    k = np.maximum(cp.min_annualised_move, np.abs(np.expm1(cp.annualised_move_risk * t_key)))
+    return k, net
 
 
 def _coin_deltas(market: Market, rows: np.ndarray) -> np.ndarray:

@@ -43,17 +43,17 @@ from ..exceptions import InputTypeError, InvalidInputError
 from ..market import Market
 from ..risk import risk_arrays_for_rows
 from .deribit_pm import (
+    _UNCHANGED_SLOT,
     EXTENDED_MOVES,
     DeribitPMParams,
+    _bucket_of,
     _coin_deltas,
-    _credit,
     _pair_scenarios,
-    _roll_shock_coin,
-    _round9,
+    _roll_terms,
     _sizes,
-    _worst_entry,
 )
 from .params import ModelCoverageError, ModelParameterError
+from .scenario_margin import ModelRules, scenario_margin
 
 __all__ = ["STABLECOINS", "DeribitXPMResult", "deribit_xpm_margin"]
 
@@ -161,15 +161,15 @@ def deribit_xpm_margin(
             pairs.append(f"{ccy}_usd")  # a coin balance alone is a position in its pair
     n_std = 3 * (2 * params.buckets_count + 1)
     ext_moves = np.array(EXTENDED_MOVES)
-    per_ccy: dict[str, dict[str, np.ndarray]] = {}
-    agg: dict[str, dict[str, np.ndarray]] = {}
     labels: dict[str, list[str]] = {}
-    worst_total = 0.0
-    worst_value_seen = math.inf
-    worst_bucket: dict[str, Any] = {}
-    worst_pair = ""
-    roll = 0.0
-    for pair in pairs:
+    # The model's inputs: a group per (pair, currency) in USD, a set per pair (the groups'
+    # credited and dampened entries are summed before the worst case); the roll shock's
+    # factor and net coin delta per (pair, currency, expiry). The model is the core's.
+    group_key: list[str] = []
+    group_pnl, group_damp, group_cap, group_offset, group_set = [], [], [], [], []
+    roll_k: list[np.ndarray] = []
+    roll_d: list[np.ndarray] = []
+    for s, pair in enumerate(pairs):
         if pair not in params.pairs:
             raise ModelParameterError(
                 f"no parameters for currency pair {pair!r}", "model_params.currency_pair"
@@ -184,8 +184,6 @@ def deribit_xpm_margin(
         code = table.code_of(pair)
         in_pair = np.nonzero(pair_codes == code)[0] if code is not None else rows[:0]
         scale = pp.extended_table_factor * pp.price_range / np.abs(ext_moves)
-        total_std = np.zeros(n_std)
-        total_ext = np.zeros(len(ext_moves))
         ccys = {table.codes[int(c)] for c in ccy_codes[in_pair]}
         if base in coll:
             ccys.add(base)
@@ -199,7 +197,9 @@ def deribit_xpm_margin(
                 pnl = sizes[sel] @ risk_arrays_for_rows(market, sub, scen, threads=threads)
                 usd += pnl if ccy in STABLECOINS else pnl * shocked_price
                 deltas = _coin_deltas(market, sub) * sizes[sel]
-                roll += index * _roll_shock_coin(market, sub, deltas, cp)
+                factor, net = _roll_terms(market, sub, deltas, cp)
+                roll_k.append(factor * index)
+                roll_d.append(net)
                 net_usd = float(deltas.sum()) * index
                 if abs(net_usd) > pp.delta_total_liq_shock_threshold:
                     raise ModelCoverageError(
@@ -218,24 +218,51 @@ def deribit_xpm_margin(
                     move_usd = np.minimum(move_usd, 0.0)
                 usd += move_usd
             usd[n_std:] *= scale
-            std = _credit(usd[:n_std], cp.pnl_offset, cp.max_offsetable_pnl)
-            ext_c = _credit(usd[n_std:], cp.pnl_offset, cp.max_offsetable_pnl)
-            damp = (np.abs(ext_moves) / pp.price_range - 1.0) * cp.extended_dampener
-            ext = np.sign(ext_c) * np.maximum(np.abs(ext_c) - damp, 0.0)
-            per_ccy[f"{pair}/{ccy}"] = {"standard": std, "extended": ext}
-            total_std += std
-            total_ext += ext
-        agg[pair] = {"standard": total_std, "extended": total_ext}
+            damp = np.zeros(scen.n)
+            damp[n_std:] = (np.abs(ext_moves) / pp.price_range - 1.0) * cp.extended_dampener
+            group_key.append(f"{pair}/{ccy}")
+            group_pnl.append(usd)
+            group_damp.append(damp)
+            group_cap.append(cp.max_offsetable_pnl)
+            group_offset.append(cp.pnl_offset)
+            group_set.append(s)
         labels[pair] = list(scen.label)
-        low, bucket = _worst_entry(total_std, total_ext, params.buckets_count)
-        worst_total += max(-low, 0.0)
-        if low < worst_value_seen:
-            worst_value_seen, worst_bucket, worst_pair = low, bucket, pair
-    rmm = _round9(worst_total) + roll
-    im = _round9(rmm + mmp_margin + open_orders_margin + spot_margin)
+    res = scenario_margin(
+        ModelRules(
+            mm_factor=params.mm_factor,
+            round_worst=True,
+            tie_standard=n_std,
+            tie_period=3,
+            tie_slot=_UNCHANGED_SLOT,
+        ),
+        np.array(group_pnl).reshape(len(group_pnl), -1),
+        sets=group_set,
+        damp=np.array(group_damp).reshape(len(group_pnl), -1),
+        cap=group_cap,
+        pnl_offset=group_offset,
+        roll_k=np.concatenate(roll_k) if roll_k else np.zeros(0),
+        expiry_delta=np.concatenate(roll_d) if roll_d else np.zeros(0),
+        im_addon=mmp_margin + open_orders_margin + spot_margin,
+    )
+    per_ccy = {
+        key: {"standard": e[:n_std], "extended": e[n_std:]}
+        for key, e in zip(group_key, res.group_entries)
+    }
+    agg = {
+        pair: {"standard": e[:n_std], "extended": e[n_std:]}
+        for pair, e in zip(pairs, res.set_entries)
+    }
+    # The reported worst scenario: the lowest entry over the pairs (the first pair on a tie).
+    g = int(np.argmin(res.lowest))
+    worst_bucket = _bucket_of(int(res.at[g]), n_std, params.buckets_count)
+    worst_pair = pairs[g]
+    worst_total = res.worst
+    roll = res.roll
+    rmm = res.rmm
+    im = res.initial_margin
     return DeribitXPMResult(
         im,
-        params.mm_factor * rmm,
+        res.maintenance_margin,
         rmm,
         worst_total,
         worst_bucket,

@@ -7,17 +7,13 @@
 #include <cstdint>
 #include <limits>
 
+#include "pymargin/models/scenario_margin.hpp"
+
 namespace pymargin::kernel::detail {
 
-// One aggregated entry as the model counts it: gains credited at `offset` up to `cap`; an
-// extended entry then reduced in magnitude by `damp`, not past zero (damp = 0: standard).
+// One aggregated entry as the model counts it: the scenario-margin model's own definition.
 inline double pm_entry(double v, double offset, double cap, double damp) noexcept {
-  const double credited = v * offset;
-  const double x = v > 0.0 ? (credited < cap ? credited : cap) : v;
-  if (damp == 0.0) return x;
-  const double shrunk = std::fabs(x) - damp;
-  const double mag = shrunk > 0.0 ? shrunk : 0.0;
-  return x < 0.0 ? -mag : mag;
+  return models::credited_entry(v, offset, cap, damp);
 }
 
 // The 8 extended entries follow n_std standard ones; returns the most negative entry as a

@@ -1,0 +1,140 @@
+#include "pymargin/models/scenario_margin.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "../kernel/pm_worst_internal.hpp"
+
+namespace pymargin::models {
+
+namespace {
+
+bool finite(double x) noexcept { return std::isfinite(x); }
+
+Status check(const ModelRules& r, std::size_t ns, std::size_t groups, const GroupView* g,
+             std::size_t sets, std::size_t expiries, const double* roll_k, const double* expiry_delta,
+             double im_addon, double mm_addon) noexcept {
+  if (!(finite(r.unhedged_delta) && r.unhedged_delta >= 0.0 && finite(r.hedged_delta) &&
+        r.hedged_delta >= 0.0)) {
+    return Status::bad_argument("delta_factors", "must be finite and >= 0");
+  }
+  if (!(finite(r.mm_factor) && r.mm_factor >= 0.0)) {
+    return Status::bad_argument("mm_factor", "must be finite and >= 0");
+  }
+  if (r.tie_period > 0 && r.tie_slot >= r.tie_period) {
+    return Status::bad_argument("tie_slot", "must be below tie_period");
+  }
+  if (!(finite(im_addon) && im_addon >= 0.0)) return Status::bad_argument("im_addon", ">= 0");
+  if (!(finite(mm_addon) && mm_addon >= 0.0)) return Status::bad_argument("mm_addon", ">= 0");
+  if (ns == 0 && groups > 0) return Status::bad_argument("scenarios", "at least one");
+  if (groups > 0 && g == nullptr) return Status::bad_argument("groups", "missing");
+  for (std::size_t k = 0; k < groups; ++k) {
+    const GroupView& x = g[k];
+    if (x.pnl == nullptr) return Status::invalid("pnl", k, "missing");
+    for (std::size_t j = 0; j < ns; ++j) {
+      if (!finite(x.pnl[j])) return Status::invalid("pnl", k, "not finite");
+      if (x.weight && !(finite(x.weight[j]) && x.weight[j] >= 0.0)) {
+        return Status::invalid("weight", k, "must be finite and >= 0");
+      }
+      if (x.damp && !(finite(x.damp[j]) && x.damp[j] >= 0.0)) {
+        return Status::invalid("damp", k, "must be finite and >= 0");
+      }
+    }
+    if (!(x.cap >= 0.0)) return Status::invalid("cap", k, "must be >= 0");  // inf allowed
+    if (!(x.pnl_offset >= 0.0 && x.pnl_offset <= 1.0)) {
+      return Status::invalid("pnl_offset", k, "must be in [0, 1]");
+    }
+    if (!(finite(x.net_delta) && finite(x.gross_delta) && x.gross_delta >= 0.0 &&
+          finite(x.delta_price) && x.delta_price >= 0.0)) {
+      return Status::invalid("delta", k, "net, gross (>= 0) and price (>= 0) must be finite");
+    }
+    if (!(finite(x.floor) && x.floor >= 0.0)) return Status::invalid("floor", k, "must be >= 0");
+    if (x.set < 0 || static_cast<std::size_t>(x.set) >= sets) {
+      return Status::invalid("set", k, "no such set");
+    }
+  }
+  if (expiries > 0 && (roll_k == nullptr || expiry_delta == nullptr)) {
+    return Status::bad_argument("roll", "missing roll factors or expiry deltas");
+  }
+  for (std::size_t e = 0; e < expiries; ++e) {
+    if (!(finite(roll_k[e]) && roll_k[e] >= 0.0)) {
+      return Status::invalid("roll_k", e, "must be finite and >= 0");
+    }
+    if (!finite(expiry_delta[e])) return Status::invalid("expiry_delta", e, "not finite");
+  }
+  return Status::success();
+}
+
+}  // namespace
+
+Status scenario_margin(const ModelRules& r, std::size_t ns, std::size_t groups,
+                       const GroupView* g, std::size_t sets, std::size_t expiries,
+                       const double* roll_k, const double* expiry_delta, double im_addon,
+                       double mm_addon, SetResult* per_set, MarginResult* out,
+                       double* set_entries, double* group_entries) noexcept {
+  if (out == nullptr) return Status::bad_argument("out", "missing");
+  if (sets > 0 && (per_set == nullptr || set_entries == nullptr)) {
+    return Status::bad_argument("per_set", "missing");
+  }
+  Status st = check(r, ns, groups, g, sets, expiries, roll_k, expiry_delta, im_addon, mm_addon);
+  if (!st.ok()) return st;
+  for (std::size_t s = 0; s < sets * ns; ++s) set_entries[s] = 0.0;
+  for (std::size_t s = 0; s < sets; ++s) per_set[s] = SetResult{};
+  for (std::size_t k = 0; k < groups; ++k) {  // group order: the sums do not depend on sets
+    const GroupView& x = g[k];
+    double* sum = set_entries + static_cast<std::size_t>(x.set) * ns;
+    for (std::size_t j = 0; j < ns; ++j) {
+      double e = credited_entry(x.pnl[j], x.pnl_offset, x.cap, x.damp ? x.damp[j] : 0.0);
+      if (x.weight) e *= x.weight[j];
+      if (group_entries) group_entries[k * ns + j] = e;
+      sum[j] += e;
+    }
+    SetResult& res = per_set[x.set];
+    const double net = std::fabs(x.net_delta);
+    res.min_delta += (r.unhedged_delta * net + r.hedged_delta * (x.gross_delta - net) / 2.0) *
+                     x.delta_price;
+    res.floor += x.floor;
+  }
+  double worst = 0.0;
+  for (std::size_t s = 0; s < sets; ++s) {
+    const double* v = set_entries + s * ns;
+    double low = std::numeric_limits<double>::infinity();
+    std::int32_t at = -1;
+    bool preferred = false;
+    for (std::size_t j = 0; j < ns; ++j) {
+      // An overflowing sum (inf - inf is NaN, which no comparison would pick): an error.
+      if (!std::isfinite(v[j])) return Status::invalid("margin", s, "the scenario sums overflow");
+      const bool pref = r.tie_period > 0 && j < r.tie_standard && j % r.tie_period == r.tie_slot;
+      if (v[j] < low || (v[j] == low && pref && !preferred)) {
+        low = v[j];
+        at = static_cast<std::int32_t>(j);
+        preferred = pref;
+      }
+    }
+    SetResult& res = per_set[s];
+    if (!(std::isfinite(res.min_delta) && std::isfinite(res.floor))) {
+      return Status::invalid("margin", s, "the minimum terms overflow");
+    }
+    res.lowest = ns > 0 ? low : 0.0;
+    res.at = at;
+    res.loss = res.lowest < 0.0 ? -res.lowest : 0.0;
+    res.charge = std::fmax(res.loss, std::fmax(res.floor, res.min_delta));
+    worst += res.charge;
+  }
+  double roll = 0.0;
+  for (std::size_t e = 0; e < expiries; ++e) roll += roll_k[e] * std::fabs(expiry_delta[e]);
+  MarginResult m;
+  m.worst = worst;
+  m.roll = roll;
+  m.rmm = (r.round_worst ? kernel::detail::round9(worst) : worst) + roll;
+  m.initial_margin = r.round_worst ? kernel::detail::round9(m.rmm + im_addon) : m.rmm + im_addon;
+  m.maintenance_margin = r.mm_factor * m.rmm + mm_addon;
+  const double figures[] = {m.worst, m.roll, m.rmm, m.initial_margin, m.maintenance_margin};
+  for (double f : figures) {
+    if (!std::isfinite(f)) return Status::bad_argument("margin", "the sums overflow");
+  }
+  *out = m;
+  return Status::success();
+}
+
+}  // namespace pymargin::models
