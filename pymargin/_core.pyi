@@ -75,7 +75,6 @@ def batch_margin(
     delta_limit: np.ndarray | None,
     threads: int,
 ) -> dict[str, np.ndarray]: ...
-
 def scenario_margin(
     rules: np.ndarray,
     pnl: np.ndarray,
@@ -87,6 +86,8 @@ def scenario_margin(
     delta_price: np.ndarray,
     floor: np.ndarray,
     pnl_offset: np.ndarray,
+    unhedged_delta: np.ndarray,
+    hedged_delta: np.ndarray,
     set: np.ndarray,
     sets: int,
     roll_k: np.ndarray,

@@ -70,3 +70,27 @@ def test_coin_settled_positions_are_refused():
     with pytest.raises(pm.InvalidInputError) as e:
         paradex_pm_margin({"BTC_USDC-PERPETUAL": 1.0, "BTC-PERPETUAL": 1.0}, mkt)
     assert (e.value.field, e.value.index) == ("instrument", 1)
+
+
+def test_an_account_over_several_underlyings_is_charged_per_underlying():
+    # The venue's page defines SCAN and the minimum delta on one underlying; an account of BTC
+    # and ETH perps is charged each underlying's own max(SCAN, min delta), summed.
+    mkt = pm.Market(
+        T0,
+        {"BTC_USD": 70_000.0, "ETH_USD": 2_000.0},
+        {
+            "BTC_USDC-PERPETUAL": pm.Mark(mark_price=70_000.0),
+            "ETH_USDC-PERPETUAL": pm.Mark(mark_price=2_000.0),
+        },
+    )
+    btc = paradex_pm_margin({"BTC_USDC-PERPETUAL": 1.0}, mkt)
+    eth = paradex_pm_margin({"ETH_USDC-PERPETUAL": -10.0}, mkt)
+    both = paradex_pm_margin({"BTC_USDC-PERPETUAL": 1.0, "ETH_USDC-PERPETUAL": -10.0}, mkt)
+    assert both.initial_margin == pytest.approx(btc.initial_margin + eth.initial_margin, rel=1e-15)
+    assert both.maintenance_margin == pytest.approx(
+        btc.maintenance_margin + eth.maintenance_margin, rel=1e-15
+    )
+    assert set(both.per_underlying) == {"BTC", "ETH"}
+    assert both.worst_scenario.startswith("BTC ")  # BTC is charged the most
+    assert len(both.labels) == len(both.weighted_pnl) == 48
+    assert "ETH" in both.explain()

@@ -198,18 +198,17 @@ py::dict batch_margin(const py::array& risk, const py::array& pair, const py::ar
 
 // The scenario-margin model (pymargin/models/scenario_margin.hpp) over margin groups given as
 // columns: pnl [G x ns], weight and damp [G x ns] or None, cap, net_delta, gross_delta,
-// delta_price, floor, pnl_offset [G], set [G] (int32); roll_k and expiry_delta [E]. rules:
-// (unused), unhedged_delta, hedged_delta, mm_factor, round_worst (0/1), tie_standard, tie_period,
+// delta_price, floor, pnl_offset, unhedged_delta, hedged_delta [G], set [G] (int32); roll_k and
+// expiry_delta [E]. rules: (3 unused), mm_factor, round_worst (0/1), tie_standard, tie_period,
 // tie_slot.
 py::dict scenario_margin(const py::array& rules, const py::array& pnl, const py::object& weight,
                          const py::object& damp, const py::array& cap, const py::array& net,
                          const py::array& gross, const py::array& price, const py::array& floor,
-                         const py::array& offset, const py::array& set, std::size_t sets, const py::array& roll_k,
+                         const py::array& offset, const py::array& unhedged,
+                         const py::array& hedged, const py::array& set, std::size_t sets, const py::array& roll_k,
                          const py::array& expiry_delta, double im_addon, double mm_addon) {
   const double* r = contiguous<double>(rules, 8, "rules");
   models::ModelRules mr;
-  mr.unhedged_delta = r[1];
-  mr.hedged_delta = r[2];
   mr.mm_factor = r[3];
   mr.round_worst = r[4] != 0.0;
   for (int k = 5; k < 8; ++k) {
@@ -235,6 +234,8 @@ py::dict scenario_margin(const py::array& rules, const py::array& pnl, const py:
   const double* pr = contiguous<double>(price, groups, "delta_price");
   const double* fl = contiguous<double>(floor, groups, "floor");
   const double* of = contiguous<double>(offset, groups, "pnl_offset");
+  const double* uh = contiguous<double>(unhedged, groups, "unhedged_delta");
+  const double* hd = contiguous<double>(hedged, groups, "hedged_delta");
   const auto* st = contiguous<std::int32_t>(set, groups, "set");
   const auto expiries = static_cast<std::size_t>(roll_k.size());
   const double* rk = contiguous<double>(roll_k, expiries, "roll_k");
@@ -253,6 +254,8 @@ py::dict scenario_margin(const py::array& rules, const py::array& pnl, const py:
     view[k].delta_price = pr[k];
     view[k].floor = fl[k];
     view[k].pnl_offset = of[k];
+    view[k].unhedged_delta = uh[k];
+    view[k].hedged_delta = hd[k];
     view[k].set = st[k];
   }
   std::vector<models::SetResult> per(sets);
@@ -298,7 +301,8 @@ py::dict scenario_margin(const py::array& rules, const py::array& pnl, const py:
 void bind_kernel(py::module_& m) {
   m.def("scenario_margin", &scenario_margin, py::arg("rules"), py::arg("pnl"),
         py::arg("weight"), py::arg("damp"), py::arg("cap"), py::arg("net_delta"),
-        py::arg("gross_delta"), py::arg("delta_price"), py::arg("floor"), py::arg("pnl_offset"), py::arg("set"),
+        py::arg("gross_delta"), py::arg("delta_price"), py::arg("floor"), py::arg("pnl_offset"), py::arg("unhedged_delta"),
+        py::arg("hedged_delta"), py::arg("set"),
         py::arg("sets"), py::arg("roll_k"),
         py::arg("expiry_delta"), py::arg("im_addon"), py::arg("mm_addon"),
         "The scenario-margin model over margin groups (private; see pymargin.models).");

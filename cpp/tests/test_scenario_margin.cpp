@@ -98,9 +98,9 @@ TEST(ScenarioMargin, MinimumDeltaFloorsRollAndRounding) {
   g.net_delta = -2.0;
   g.gross_delta = 6.0;
   g.delta_price = 60.0;
+  g.unhedged_delta = 1.0;
+  g.hedged_delta = 0.5;
   pmm::ModelRules paradex;
-  paradex.unhedged_delta = 1.0;
-  paradex.hedged_delta = 0.5;
   paradex.mm_factor = 0.5;
   // min delta = (1 x 2 + 0.5 x (6 - 2) / 2) x 60 = 180 > loss 100.
   Evaluation x = run(paradex, 2, {g}, 1, {}, {}, 3.0, 3.0);

@@ -23,6 +23,7 @@ from ..market import Market
 from ..risk import risk_arrays_for_rows
 from ..scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
 from .params import ModelParameterError, load_params, number
+from .scenario_margin import ModelRules, scenario_margin
 
 __all__ = ["ParadexPMResult", "min_delta_requirement", "paradex_pm_margin", "paradex_scenarios"]
 
@@ -88,18 +89,24 @@ class ParadexPMResult:
     worst_scenario: str
     weighted_pnl: np.ndarray
     labels: list[str]
+    per_underlying: dict[str, dict[str, float]]
 
     def explain(self) -> str:
-        binding = (
-            "SCAN risk"
-            if self.scan_risk >= self.min_delta_requirement
-            else "the minimum delta requirement"
-        )
-        return (
+        lines = [
             f"Paradex portfolio margin: IMR {self.initial_margin:.2f}, MMR "
-            f"{self.maintenance_margin:.2f} USDC; {binding} binds (SCAN {self.scan_risk:.2f} "
-            f"from '{self.worst_scenario}', min delta {self.min_delta_requirement:.2f})."
-        )
+            f"{self.maintenance_margin:.2f} USDC (worst scenario '{self.worst_scenario}')."
+        ]
+        for base, d in self.per_underlying.items():
+            binding = (
+                "SCAN risk"
+                if d["scan_risk"] >= d["min_delta_requirement"]
+                else "the minimum delta requirement"
+            )
+            lines.append(
+                f"  {base}: {binding} binds (SCAN {d['scan_risk']:.2f}, min delta "
+                f"{d['min_delta_requirement']:.2f})."
+            )
+        return "\n".join(lines)
 
 
 def paradex_pm_margin(
@@ -111,7 +118,13 @@ def paradex_pm_margin(
     fee_provision: float = 0.0,
     threads: int | None = None,
 ) -> ParadexPMResult:
-    """Paradex portfolio margin in USDC of linear positions on one underlying."""
+    """Paradex portfolio margin in USDC of linear positions, over every underlying they hold.
+
+    Paradex's page (docs.paradex.trade/risk/portfolio-margin) defines the scenarios on one
+    underlying's spot and IV and the minimum delta requirement on one spot price; it does not
+    say how underlyings combine. pymargin charges each underlying its own max(SCAN risk,
+    minimum delta) and sums them (no offset between underlyings: the conservative reading).
+    Computed by the core's scenario-margin model, a group per underlying."""
     doc = load_params("paradex_pm", version)
     if not positions:
         raise InvalidInputError("no positions", "positions")
@@ -120,8 +133,8 @@ def paradex_pm_margin(
     names = list(positions)
     sizes = _sizes(names, list(positions.values()))
     table = market.table
-    rows = table.rows(names)
-    inverse = table.column("settlement")[rows] != 0
+    rows, settlement, pair = table.take(names, "settlement", "pair")
+    inverse = settlement != 0
     if inverse.any():
         row = int(inverse.argmax())
         raise InvalidInputError(
@@ -129,30 +142,60 @@ def paradex_pm_margin(
             "instrument",
             row,
         )
-    bases = {table.codes[int(c)].split("_")[0].upper() for c in table.column("pair")[rows]}
-    if len(bases) != 1:
-        raise InvalidInputError(f"one underlying per call, got {sorted(bases)}", "positions")
-    base = bases.pop()
     for name, v in (("funding_provision", funding_provision), ("fee_provision", fee_provision)):
         if not (math.isfinite(v) and v >= 0):
             raise InvalidInputError("must be finite and >= 0", name)
-    scen, weights = paradex_scenarios(doc, base)
-    pnl = sizes @ risk_arrays_for_rows(market, rows, scen, threads=threads)
-    weighted = pnl * weights
-    j = int(np.argmin(weighted))
-    scan = max(-float(weighted[j]), 0.0)
-    spot = market.index_price(f"{base}_USD")
-    deltas = _coin_deltas(market, rows) * sizes
-    a = _asset(doc, base)
-    mdr = min_delta_requirement(deltas, spot, a["unhedged_delta_factor"], a["hedged_delta_factor"])
-    net_imr = max(scan, mdr)
     frac = number(doc, "mmr_fraction", "paradex_pm", 0, 1)
+    _, first = np.unique(pair, return_index=True)
+    bases = [table.codes[int(pair[i])].split("_")[0].upper() for i in np.sort(first)]
+    pnl, weights, net, gross, spot, unhedged, hedged = [], [], [], [], [], [], []
+    labels: dict[str, list[str]] = {}
+    for base in bases:
+        sel = np.nonzero(pair == table.code_of(f"{base.lower()}_usd"))[0]
+        scen, w = paradex_scenarios(doc, base)
+        a = _asset(doc, base)
+        pnl.append(sizes[sel] @ risk_arrays_for_rows(market, rows[sel], scen, threads=threads))
+        weights.append(w)
+        deltas = _coin_deltas(market, rows[sel]) * sizes[sel]
+        net.append(float(deltas.sum()))
+        gross.append(float(np.abs(deltas).sum()))
+        spot.append(market.index_price(f"{base}_USD"))
+        unhedged.append(a["unhedged_delta_factor"])
+        hedged.append(a["hedged_delta_factor"])
+        labels[base] = list(scen.label)
+    provisions = funding_provision + fee_provision
+    res = scenario_margin(
+        ModelRules(mm_factor=frac),
+        np.array(pnl),
+        weight=np.array(weights),
+        net_delta=net,
+        gross_delta=gross,
+        delta_price=spot,
+        unhedged_delta=unhedged,
+        hedged_delta=hedged,
+        im_addon=provisions,
+        mm_addon=provisions,
+    )
+    # One vector and one list of labels for the account: the underlyings' in turn (named when
+    # there are several); the worst scenario is that of the underlying charged the most.
+    several = len(bases) > 1
+    flat = [f"{b} {x}" if several else x for b in bases for x in labels[b]]
+    g = int(np.argmax(res.charge))
+    worst = f"{bases[g]} " if several else ""
     return ParadexPMResult(
-        net_imr + funding_provision + fee_provision,
-        frac * net_imr + funding_provision + fee_provision,
-        scan,
-        mdr,
-        scen.label[j],
-        weighted,
-        list(scen.label),
+        res.initial_margin,
+        res.maintenance_margin,
+        float(res.loss.sum()),
+        float(res.min_delta.sum()),
+        worst + labels[bases[g]][int(res.at[g])],
+        res.set_entries.ravel(),
+        flat,
+        {
+            b: {
+                "scan_risk": float(res.loss[k]),
+                "min_delta_requirement": float(res.min_delta[k]),
+                "net_requirement": float(res.charge[k]),
+            }
+            for k, b in enumerate(bases)
+        },
     )

@@ -9,7 +9,8 @@ Per group (positions summed into one scenario P&L vector) and per set of groups:
                                             D_j: magnitude reduced by damp_j, not past zero
     set_j     = sum of the set's group entries
     loss      = max(0, -min_j set_j)        (ties: the model's preferred entry, else the first)
-    min_delta = sum of (unhedged |net| + hedged (gross - |net|) / 2) x delta_price
+    min_delta = sum of (unhedged |net| + hedged (gross - |net|) / 2) x delta_price, with
+                each group's own factors
     charge    = max(loss, floor, min_delta)
 
     worst = sum of charges; roll = sum_e roll_k_e |expiry_delta_e|
@@ -38,8 +39,6 @@ class ModelRules:
     j % tie_period == tie_slot (Deribit: a bucket's unchanged-vol entry); tie_period 0: the
     first lowest entry."""
 
-    unhedged_delta: float = 0.0
-    hedged_delta: float = 0.0
     mm_factor: float = 1.0
     round_worst: bool = False
     tie_standard: int = 0
@@ -49,9 +48,9 @@ class ModelRules:
     def as_array(self) -> np.ndarray:
         return np.array(
             [
-                0.0,  # unused (the gain credit is per group)
-                self.unhedged_delta,
-                self.hedged_delta,
+                0.0,  # unused: the gain credit and the delta factors are per group
+                0.0,
+                0.0,
                 self.mm_factor,
                 1.0 if self.round_worst else 0.0,
                 self.tie_standard,
@@ -84,8 +83,12 @@ class ScenarioMarginResult:
 
 
 def _column(x: object, n: int, name: str, default: float) -> np.ndarray:
+    """A per-group column: None (the default for every group), one number for every group,
+    or one value per group."""
     if x is None:
         return np.full(n, default)
+    if np.ndim(x) == 0:
+        return np.full(n, float(x))  # type: ignore[arg-type]
     a = np.ascontiguousarray(np.asarray(x, dtype=np.float64))
     if a.shape != (n,):
         raise InvalidInputError(f"must have {n} entries, one per group", name)
@@ -105,6 +108,8 @@ def scenario_margin(
     delta_price: Sequence[float] | np.ndarray | None = None,
     floor: Sequence[float] | np.ndarray | None = None,
     pnl_offset: float | Sequence[float] | np.ndarray = 0.0,
+    unhedged_delta: float | Sequence[float] | np.ndarray = 0.0,
+    hedged_delta: float | Sequence[float] | np.ndarray = 0.0,
     roll_k: Sequence[float] | np.ndarray = (),
     expiry_delta: Sequence[float] | np.ndarray = (),
     im_addon: float = 0.0,
@@ -112,8 +117,8 @@ def scenario_margin(
 ) -> ScenarioMarginResult:
     """The model over margin groups: ``pnl`` [groups x scenarios] (settlement currency),
     ``sets`` the set of each group (default: a set per group), the per-group terms (default:
-    no weight, no dampener, no cap, no delta terms, no floor; ``pnl_offset`` one for all
-    groups or one per group) and the roll shock's factor and
+    no weight, no dampener, no cap, no delta terms, no floor; each a number for every group
+    or one value per group) and the roll shock's factor and
     net delta per expiry. Computed in C++; bad input raises a typed error naming the field and
     the group."""
     p = np.ascontiguousarray(np.asarray(pnl, dtype=np.float64))
@@ -136,10 +141,6 @@ def scenario_margin(
             raise InvalidInputError(f"must have the shape of pnl {p.shape}", name)
         return a
 
-    if np.ndim(pnl_offset) == 0:
-        offsets = np.full(g, float(pnl_offset))  # type: ignore[arg-type]
-    else:
-        offsets = _column(pnl_offset, g, "pnl_offset", 0.0)
     r = _core.scenario_margin(
         rules.as_array(),
         p,
@@ -150,7 +151,9 @@ def scenario_margin(
         _column(gross_delta, g, "gross_delta", 0.0),
         _column(delta_price, g, "delta_price", 0.0),
         _column(floor, g, "floor", 0.0),
-        offsets,
+        _column(pnl_offset, g, "pnl_offset", 0.0),
+        _column(unhedged_delta, g, "unhedged_delta", 0.0),
+        _column(hedged_delta, g, "hedged_delta", 0.0),
         s,
         n_sets,
         np.ascontiguousarray(np.asarray(roll_k, dtype=np.float64)),

@@ -14,10 +14,6 @@ bool finite(double x) noexcept { return std::isfinite(x); }
 Status check(const ModelRules& r, std::size_t ns, std::size_t groups, const GroupView* g,
              std::size_t sets, std::size_t expiries, const double* roll_k, const double* expiry_delta,
              double im_addon, double mm_addon) noexcept {
-  if (!(finite(r.unhedged_delta) && r.unhedged_delta >= 0.0 && finite(r.hedged_delta) &&
-        r.hedged_delta >= 0.0)) {
-    return Status::bad_argument("delta_factors", "must be finite and >= 0");
-  }
   if (!(finite(r.mm_factor) && r.mm_factor >= 0.0)) {
     return Status::bad_argument("mm_factor", "must be finite and >= 0");
   }
@@ -49,6 +45,10 @@ Status check(const ModelRules& r, std::size_t ns, std::size_t groups, const Grou
       return Status::invalid("delta", k, "net, gross (>= 0) and price (>= 0) must be finite");
     }
     if (!(finite(x.floor) && x.floor >= 0.0)) return Status::invalid("floor", k, "must be >= 0");
+    if (!(finite(x.unhedged_delta) && x.unhedged_delta >= 0.0 && finite(x.hedged_delta) &&
+          x.hedged_delta >= 0.0)) {
+      return Status::invalid("delta_factors", k, "must be finite and >= 0");
+    }
     if (x.set < 0 || static_cast<std::size_t>(x.set) >= sets) {
       return Status::invalid("set", k, "no such set");
     }
@@ -91,7 +91,7 @@ Status scenario_margin(const ModelRules& r, std::size_t ns, std::size_t groups,
     }
     SetResult& res = per_set[x.set];
     const double net = std::fabs(x.net_delta);
-    res.min_delta += (r.unhedged_delta * net + r.hedged_delta * (x.gross_delta - net) / 2.0) *
+    res.min_delta += (x.unhedged_delta * net + x.hedged_delta * (x.gross_delta - net) / 2.0) *
                      x.delta_price;
     res.floor += x.floor;
   }

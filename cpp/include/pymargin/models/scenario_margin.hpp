@@ -33,8 +33,6 @@ namespace pymargin::models {
 
 // The rules of a model that are not per group.
 struct ModelRules {
-  double unhedged_delta = 0.0;  // Paradex minimum delta factors (0: no minimum delta)
-  double hedged_delta = 0.0;
   double mm_factor = 1.0;       // MM = mm_factor x RMM + mm_addon
   bool round_worst = false;     // Deribit: the worst case and the IM rounded to 1e-9
   // Tie-break among equal lowest entries: prefer an index j < tie_standard with
@@ -55,6 +53,8 @@ struct GroupView {
   double net_delta = 0.0;          // coins of the underlying
   double gross_delta = 0.0;        // sum of |delta| over positions, coins
   double delta_price = 0.0;        // settlement units per coin of delta (min delta term)
+  double unhedged_delta = 0.0;     // Paradex's minimum delta factors (0: no minimum delta)
+  double hedged_delta = 0.0;
   double floor = 0.0;              // minimum charge of the group (settlement units)
   std::int32_t set = 0;            // the set it belongs to, 0 .. sets - 1
 };
