@@ -31,9 +31,16 @@ __all__ = ["ParadexPMResult", "min_delta_requirement", "paradex_pm_margin", "par
 def min_delta_requirement(deltas: np.ndarray, spot: float, unhedged: float, hedged: float) -> float:
     """(unhedged |net| + hedged (gross - |net|)/2) spot, deltas signed per position (coin)."""
     d = np.asarray(deltas, dtype=np.float64)
-    net = abs(float(d.sum()))
-    gross = float(np.abs(d).sum())
-    return (unhedged * net + hedged * (gross - net) / 2.0) * spot
+    res = scenario_margin(
+        ModelRules(),
+        np.zeros((1, 1)),
+        net_delta=float(d.sum()),
+        gross_delta=float(np.abs(d).sum()),
+        delta_price=spot,
+        unhedged_delta=unhedged,
+        hedged_delta=hedged,
+    )
+    return float(res.min_delta[0])
 
 
 def _asset(doc: dict[str, Any], base: str) -> dict[str, Any]:

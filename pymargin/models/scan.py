@@ -24,6 +24,7 @@ from ..exceptions import InputTypeError, InvalidInputError
 from ..market import Market
 from ..risk import risk_arrays_for_rows
 from ..scenarios import ScenarioSet, VolShockKind, VolShockRule
+from .scenario_margin import ModelRules, scenario_margin
 
 __all__ = [
     "FinraPMResult",
@@ -108,8 +109,11 @@ def span_scan_risk(
         )
     if not (np.isfinite(a).all() and np.isfinite(q).all() and np.isfinite(w).all()):
         raise InvalidInputError("must be finite", "arrays")
-    loss = -(q @ a) * w
-    return float(max(loss.max(initial=0.0), short_option_minimum * short_options))
+    floor = short_option_minimum * short_options
+    if not (math.isfinite(floor) and floor >= 0):
+        raise InvalidInputError("short_option_minimum x short_options must be >= 0", "floor")
+    # The core's scenario-margin model: one group, its losses weighted, floored.
+    return scenario_margin(ModelRules(), (q @ a)[None, :], weight=w[None, :], floor=floor).worst
 
 
 def finra_grid(underlying: str, move: float = 0.15, points: int = 10) -> ScenarioSet:
@@ -137,7 +141,8 @@ def finra_pm_requirement(
     c = np.abs(np.asarray(contracts, dtype=np.float64))
     if not (np.isfinite(p).all() and np.isfinite(c).all()):
         raise InvalidInputError("must be finite", "pnl")
-    return float(max(-p.min(initial=0.0), minimum_per_contract * multiplier * c.sum()))
+    floor = minimum_per_contract * multiplier * float(c.sum())
+    return scenario_margin(ModelRules(), p.reshape(1, -1), floor=floor).worst
 
 
 @dataclass
@@ -197,12 +202,9 @@ def finra_pm_margin(
     table = market.table
     rows = table.rows(names)
     und = table.column("underlying")[rows]
-    per: dict[str, dict[str, Any]] = {}
     pnl_of: dict[str, np.ndarray] = {}
     labels: dict[str, list[str]] = {}
-    total = 0.0
-    worst_req = -1.0
-    worst = ""
+    floors: list[float] = []
     for code in np.unique(und):
         u = table.codes[int(code)]
         sel = np.nonzero(und == code)[0]
@@ -211,19 +213,24 @@ def finra_pm_margin(
         inverse = table.column("settlement")[rows[sel]] == 1
         price = market.index_price(u) * (1.0 + grid.move[:, 0])
         risk[inverse] *= price
-        pnl = sizes[sel] @ risk
-        contracts = np.abs(sizes[sel]) / table.column("contract_size")[rows[sel]]
-        req = finra_pm_requirement(pnl, contracts, multiplier, minimum_per_contract)
-        j = int(np.argmin(pnl))
-        per[u] = {
-            "requirement": req,
-            "grid_loss": max(-float(pnl[j]), 0.0),
-            "minimum": minimum_per_contract * multiplier * float(contracts.sum()),
-            "worst_move": grid.label[j],
-        }
-        pnl_of[u] = pnl
+        pnl_of[u] = sizes[sel] @ risk
         labels[u] = list(grid.label)
-        total += req
-        if req > worst_req:
-            worst_req, worst = req, f"{u} {grid.label[j]}"
+        contracts = np.abs(sizes[sel]) / table.column("contract_size")[rows[sel]]
+        floors.append(minimum_per_contract * multiplier * float(contracts.sum()))
+    # The core's scenario-margin model: a group per underlying, its largest loss floored by
+    # the per-contract minimum; IM = MM = the sum.
+    res = scenario_margin(ModelRules(), np.array(list(pnl_of.values())), floor=floors)
+    per: dict[str, dict[str, Any]] = {
+        u: {
+            "requirement": float(res.charge[k]),
+            "grid_loss": float(res.loss[k]),
+            "minimum": floors[k],
+            "worst_move": labels[u][int(res.at[k])],
+        }
+        for k, u in enumerate(pnl_of)
+    }
+    g = int(np.argmax(res.charge))  # the first of the largest requirements
+    u_worst = list(pnl_of)[g]
+    worst = f"{u_worst} {labels[u_worst][int(res.at[g])]}"
+    total = res.initial_margin
     return FinraPMResult(total, total, per, pnl_of, labels, worst)

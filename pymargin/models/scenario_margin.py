@@ -82,13 +82,15 @@ class ScenarioMarginResult:
     group_entries: np.ndarray
 
 
-def _column(x: object, n: int, name: str, default: float) -> np.ndarray:
+def _column(
+    x: float | Sequence[float] | np.ndarray | None, n: int, name: str, default: float
+) -> np.ndarray:
     """A per-group column: None (the default for every group), one number for every group,
     or one value per group."""
     if x is None:
         return np.full(n, default)
     if np.ndim(x) == 0:
-        return np.full(n, float(x))  # type: ignore[arg-type]
+        return np.full(n, float(x))  # type: ignore[arg-type]  # a 0-d value
     a = np.ascontiguousarray(np.asarray(x, dtype=np.float64))
     if a.shape != (n,):
         raise InvalidInputError(f"must have {n} entries, one per group", name)
