@@ -29,7 +29,10 @@ import numpy as np
 from .. import _core
 from ..exceptions import InvalidInputError
 
-__all__ = ["ModelRules", "ScenarioMarginResult", "scenario_margin"]
+__all__ = ["ModelRules", "PerGroup", "ScenarioMarginResult", "scenario_margin"]
+
+# A per-group term: one number for every group, or one value per group.
+PerGroup = float | Sequence[float] | np.ndarray
 
 
 @dataclass(frozen=True)
@@ -82,9 +85,7 @@ class ScenarioMarginResult:
     group_entries: np.ndarray
 
 
-def _column(
-    x: float | Sequence[float] | np.ndarray | None, n: int, name: str, default: float
-) -> np.ndarray:
+def _column(x: PerGroup | None, n: int, name: str, default: float) -> np.ndarray:
     """A per-group column: None (the default for every group), one number for every group,
     or one value per group."""
     if x is None:
@@ -104,14 +105,14 @@ def scenario_margin(
     sets: Sequence[int] | np.ndarray | None = None,
     weight: np.ndarray | None = None,
     damp: np.ndarray | None = None,
-    cap: Sequence[float] | np.ndarray | None = None,
-    net_delta: Sequence[float] | np.ndarray | None = None,
-    gross_delta: Sequence[float] | np.ndarray | None = None,
-    delta_price: Sequence[float] | np.ndarray | None = None,
-    floor: Sequence[float] | np.ndarray | None = None,
-    pnl_offset: float | Sequence[float] | np.ndarray = 0.0,
-    unhedged_delta: float | Sequence[float] | np.ndarray = 0.0,
-    hedged_delta: float | Sequence[float] | np.ndarray = 0.0,
+    cap: PerGroup | None = None,
+    net_delta: PerGroup | None = None,
+    gross_delta: PerGroup | None = None,
+    delta_price: PerGroup | None = None,
+    floor: PerGroup | None = None,
+    pnl_offset: PerGroup = 0.0,
+    unhedged_delta: PerGroup = 0.0,
+    hedged_delta: PerGroup = 0.0,
     roll_k: Sequence[float] | np.ndarray = (),
     expiry_delta: Sequence[float] | np.ndarray = (),
     im_addon: float = 0.0,
