@@ -30,6 +30,7 @@ class MarginModel(enum.Enum):
     SPAN16 = "span16"  # CME SPAN classic: scan risk, spreads, credits, short option minimum
     FINRA_PM = "finra_pm"  # +-15 % x 10 points with the per-contract minimum, USD
     DELTA_MARGIN = "delta_margin"  # Greek-netting (SIMM-like) delta, vega and curvature, USD
+    SCENARIO_GRID = "scenario_grid"  # any grid venue from its parameter file (params=), USD
 
 
 @dataclass
@@ -107,7 +108,38 @@ def margin(
         return _finra(pf, market, params)
     if model is MarginModel.DELTA_MARGIN:
         return _delta_margin(pf, market, params)
+    if model is MarginModel.SCENARIO_GRID:
+        return _grid(pf, market, params)
     return _span(pf, market, params)
+
+
+def _grid(pf: Portfolio, market: Market, params: Any) -> MarginResult:
+    from pathlib import Path
+
+    from .models.grid_file import GridModel, grid_model_margin
+
+    if params is None:
+        raise InvalidInputError(
+            "a grid model needs its parameter file (params=path, document or GridModel)",
+            "params",
+        )
+    if not isinstance(params, (GridModel, str, Path, dict)):
+        raise InputTypeError(
+            "expected a parameter file path, its document or a GridModel", "params"
+        )
+    r = grid_model_margin(pf.positions, market, params)
+    several = len(r.labels) > 1
+    return MarginResult(
+        MarginModel.SCENARIO_GRID,
+        "usd",
+        r.initial_margin,
+        r.maintenance_margin,
+        {f"{b} {k}": v for b, d in r.per_underlying.items() for k, v in d.items()},
+        r.worst_scenario,
+        [f"{b} {x}" if several else x for b, xs in r.labels.items() for x in xs],
+        np.concatenate(list(r.weighted_pnl.values())),
+        r,
+    )
 
 
 def _delta_margin(pf: Portfolio, market: Market, params: Any) -> MarginResult:
