@@ -69,11 +69,12 @@ def batch_margin(
     expiries: int,
     pnl_offset: float,
     cap: np.ndarray,
-    damp: np.ndarray,
+    damp: np.ndarray | None,
     roll_k: np.ndarray,
     mm_factor: float,
     delta_limit: np.ndarray | None,
     threads: int,
+    venue: dict[str, Any] = ...,
 ) -> dict[str, np.ndarray]: ...
 def scenario_margin(
     rules: np.ndarray,

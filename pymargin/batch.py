@@ -29,7 +29,7 @@ from .models.deribit_pm import (
 )
 from .models.params import ModelCoverageError, ModelParameterError
 from .pricing import threads_argument
-from .risk import mark_values
+from .risk import mark_values, risk_arrays_for_rows
 
 __all__ = [
     "BatchResult",
@@ -39,6 +39,7 @@ __all__ = [
     "batch_margin_csr",
     "venue_input",
     "venue_risk",
+    "venue_risk_for",
 ]
 
 STATUS = ("healthy", "margin call", "liquidation", "not covered")
@@ -58,15 +59,219 @@ class VenueRisk:
     delta: np.ndarray
     value: np.ndarray
     cap: np.ndarray
-    damp: np.ndarray  # [pairs, 8]
+    damp: np.ndarray | None  # [pairs, extended entries] (Deribit); None: no dampener
     roll_k: np.ndarray
     n_std: int
     pnl_offset: float
     mm_factor: float
     delta_limit: np.ndarray | None = None  # [pairs] coins; beyond it: not covered
+    # The optional terms of other grid venues, as the kernel takes them (see
+    # pymargin/kernel/batch_margin.hpp): weight, pnl_offsets, delta_price, unhedged_delta,
+    # hedged_delta, floor_long, floor_short, round_worst, tie_period, tie_slot, stride.
+    venue: dict[str, Any] | None = None
 
     def index_of(self) -> dict[str, int]:
         return {n: i for i, n in enumerate(self.instruments)}
+
+
+def venue_risk_for(
+    model: Any,
+    market: Market,
+    instruments: list[str],
+    params: Any = None,
+    *,
+    currency: str | None = None,
+) -> VenueRisk:
+    """Risk rows of ``instruments`` under ``model`` (a :class:`pymargin.MarginModel`): Deribit
+    S:PM (``params``: DeribitPMParams), Paradex PM (a parameter version), the FINRA grid (a
+    dict of :func:`pymargin.models.finra_pm_margin` keywords) or a grid venue's parameter file
+    (SCENARIO_GRID). Every model is the core's scenario-margin model; only the inputs differ."""
+    from .margin import MarginModel
+
+    if model is MarginModel.DERIBIT_PM:
+        return venue_risk(market, instruments, params, currency=currency)
+    if model is MarginModel.PARADEX_PM:
+        return _grid_venue(market, instruments, _paradex_assets(params), "usdc")
+    if model is MarginModel.SCENARIO_GRID:
+        from .models.grid_file import GridModel
+
+        g = params if isinstance(params, GridModel) else None
+        if g is None:
+            if params is None:
+                raise InvalidInputError("a grid venue needs its parameter file", "params")
+            g = (
+                GridModel.from_document(params)
+                if isinstance(params, dict)
+                else GridModel.load(params)
+            )
+        assets = {
+            b: (a.scenarios, a.weights, a.pnl_offset, a.unhedged, a.hedged, a.minimum_per_contract)
+            for b, a in g.assets.items()
+        }
+        return _grid_venue(market, instruments, (assets, g.mm_fraction), "usd")
+    if model is MarginModel.FINRA_PM:
+        return _finra_venue(market, instruments, params or {})
+    raise InvalidInputError(
+        f"the batch kernel takes the grid models (not {getattr(model, 'name', model)})", "model"
+    )
+
+
+_Asset = tuple[Any, np.ndarray, float, float, float, float]
+
+
+def _paradex_assets(version: Any) -> tuple[dict[str, _Asset], float]:
+    from .models.paradex_pm import _asset, paradex_scenarios
+    from .models.params import load_params, number
+
+    if version is not None and not isinstance(version, str):
+        raise InputTypeError("expected a Paradex parameter version (str)", "params")
+    doc = load_params("paradex_pm", version)
+    assets: dict[str, _Asset] = {}
+    for base in doc.get("assets", {}):
+        scen, w = paradex_scenarios(doc, base)
+        a = _asset(doc, base)
+        assets[base] = (scen, w, 0.0, a["unhedged_delta_factor"], a["hedged_delta_factor"], 0.0)
+    return assets, number(doc, "mmr_fraction", "paradex_pm", 0, 1)
+
+
+def _grid_venue(
+    market: Market, instruments: list[str], model: tuple[dict[str, _Asset], float], ccy: str
+) -> VenueRisk:
+    """A grid venue (Paradex, a parameter file): a group per underlying, its scenarios and
+    weights, gain credit, minimum delta and per-contract minimum; USD-settled instruments."""
+    assets, mm_fraction = model
+    if not instruments:
+        raise InvalidInputError("no instruments", "instruments")
+    table = market.table
+    rows, settlement, pair, contract = table.take(
+        instruments, "settlement", "pair", "contract_size"
+    )
+    if (settlement != 0).any():
+        k = int(np.argmax(settlement != 0))
+        raise InvalidInputError(
+            f"{instruments[k]} is coin-settled: a grid venue margins USD-settled instruments",
+            "instruments",
+            k,
+        )
+    pairs = list(dict.fromkeys(table.codes[int(c)] for c in pair))
+    bases = [p.split("_")[0].upper() for p in pairs]
+    for b in bases:
+        if b not in assets:
+            raise ModelParameterError(f"no parameters for {b}", "assets")
+    stride = max(len(assets[b][1]) for b in bases)
+    out = np.zeros((len(rows), stride))
+    weight = np.zeros((len(pairs), stride))  # shorter grids padded with weight-0 entries
+    pair_idx = np.zeros(len(rows), dtype=np.int32)
+    floor = np.zeros(len(rows))
+    spot = np.zeros(len(pairs))
+    for k, (p, b) in enumerate(zip(pairs, bases)):
+        scen, w, _, _, _, per_contract = assets[b]
+        sel = np.flatnonzero(pair == table.code_of(p))
+        out[sel, : len(w)] = risk_arrays_for_rows(market, rows[sel], scen)
+        weight[k, : len(w)] = w
+        pair_idx[sel] = k
+        floor[sel] = per_contract / contract[sel]
+        spot[k] = market.index_price(f"{b}_USD")
+    venue = {
+        "stride": stride,
+        "weight": np.ascontiguousarray(weight),
+        "pnl_offsets": np.array([assets[b][2] for b in bases]),
+        "delta_price": spot,
+        "unhedged_delta": np.array([assets[b][3] for b in bases]),
+        "hedged_delta": np.array([assets[b][4] for b in bases]),
+        "floor_long": floor,
+        "floor_short": floor.copy(),
+        "round_worst": False,
+        "tie_period": 0,
+        "tie_slot": 0,
+    }
+    return VenueRisk(
+        list(instruments),
+        ccy,
+        np.ascontiguousarray(out),
+        pair_idx,
+        np.zeros(len(rows), dtype=np.int32),  # no roll shock: one expiry index of factor 0
+        _coin_deltas(market, rows),
+        mark_values(market, list(instruments), usd=True),
+        np.full(len(pairs), np.inf),
+        None,
+        np.zeros(1),
+        stride,
+        0.0,
+        mm_fraction,
+        None,
+        venue,
+    )
+
+
+def _finra_venue(market: Market, instruments: list[str], kw: Any) -> VenueRisk:
+    """The FINRA/Cboe grid: a group per underlying, P&L in USD over +-move in points, floored
+    at the per-contract minimum; IM = MM."""
+    from .models.scan import finra_grid
+
+    if not isinstance(kw, dict) or set(kw) - {
+        "move",
+        "points",
+        "minimum_per_contract",
+        "multiplier",
+    }:
+        raise InputTypeError(
+            "expected a dict of move, points, minimum_per_contract, multiplier", "params"
+        )
+    move = kw.get("move", 0.15)
+    points = kw.get("points", 10)
+    minimum = kw.get("minimum_per_contract", 0.375)
+    multiplier = kw.get("multiplier", 1.0)
+    for name, v in (("move", move), ("minimum_per_contract", minimum), ("multiplier", multiplier)):
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, (int, float))
+            or not (np.isfinite(v) and v >= 0)
+        ):
+            raise InvalidInputError("must be a finite number >= 0", name)
+    if not instruments:
+        raise InvalidInputError("no instruments", "instruments")
+    table = market.table
+    rows, und, settlement, contract = table.take(
+        instruments, "underlying", "settlement", "contract_size"
+    )
+    unds = list(dict.fromkeys(table.codes[int(c)] for c in und))
+    out = np.zeros((len(rows), points))
+    pair_idx = np.zeros(len(rows), dtype=np.int32)
+    for k, u in enumerate(unds):
+        grid = finra_grid(u, move, points)
+        sel = np.flatnonzero(und == table.code_of(u))
+        risk = risk_arrays_for_rows(market, rows[sel], grid)
+        inverse = settlement[sel] == 1
+        risk[inverse] *= market.index_price(u) * (1.0 + grid.move[:, 0])  # coin P&L in USD
+        out[sel] = risk
+        pair_idx[sel] = k
+    floor = minimum * multiplier / contract
+    venue = {
+        "stride": points,
+        "floor_long": floor,
+        "floor_short": floor.copy(),
+        "round_worst": False,
+        "tie_period": 0,
+        "tie_slot": 0,
+    }
+    return VenueRisk(
+        list(instruments),
+        "usd",
+        np.ascontiguousarray(out),
+        pair_idx,
+        np.zeros(len(rows), dtype=np.int32),
+        _coin_deltas(market, rows),
+        mark_values(market, list(instruments), usd=True),
+        np.full(len(unds), np.inf),
+        None,
+        np.zeros(1),
+        points,
+        0.0,
+        1.0,
+        None,
+        venue,
+    )
 
 
 def venue_risk(
@@ -247,11 +452,12 @@ def batch_margin_csr(
             len(risk.roll_k),
             risk.pnl_offset,
             risk.cap,
-            risk.damp.ravel(),
+            None if risk.damp is None else risk.damp.ravel(),
             risk.roll_k,
             risk.mm_factor,
             risk.delta_limit,
             threads_argument(threads),
+            risk.venue or {},
         )
     )
 
@@ -292,12 +498,20 @@ class VenueInput:
     source: str | None = None  # the positions file, when read from one
 
     def risk(
-        self, market: Market, params: DeribitPMParams | None, currency: str | None
+        self, market: Market, params: Any, currency: str | None, model: Any = None
     ) -> VenueRisk:
-        """:func:`venue_risk` of the instruments; an instrument's error names its first row
-        of the positions input (and the file)."""
+        """:func:`venue_risk_for` of the instruments (Deribit S:PM by default); an
+        instrument's error names its first row of the positions input (and the file)."""
+        from .margin import MarginModel
+
         try:
-            return venue_risk(market, self.instruments, params, currency=currency)
+            return venue_risk_for(
+                MarginModel.DERIBIT_PM if model is None else model,
+                market,
+                self.instruments,
+                params,
+                currency=currency,
+            )
         except PymarginError as e:
             if e.index is None or not 0 <= e.index < len(self.instruments):
                 raise
@@ -464,16 +678,24 @@ def batch_margin(
     positions: Any,
     collateral: Any,
     market: Market,
-    params: DeribitPMParams | None = None,
+    params: Any = None,
     *,
     currency: str | None = None,
     threads: int | None = None,
+    model: Any = None,
 ) -> BatchResult:
-    """Every account's S:PM margin. ``positions``: a DataFrame (or a CSV / Parquet path) with
-    columns ``account``, ``instrument``, ``size``; ``collateral``: one with ``account`` and
-    ``amount`` (accounts without a row have none). Bad rows are named, before any work."""
+    """Every account's margin under ``model`` (a :class:`pymargin.MarginModel`: Deribit S:PM,
+    the default, Paradex PM, the FINRA grid or a grid venue's parameter file, with ``params``
+    as :func:`venue_risk_for` takes them). ``positions``: a DataFrame (or a CSV / Parquet
+    path) with columns ``account``, ``instrument``, ``size``; ``collateral``: one with
+    ``account`` and ``amount`` (accounts without a row have none). Bad rows are named, before
+    any work."""
+    from .margin import MarginModel
+
+    if model is not None and not isinstance(model, MarginModel):
+        raise InputTypeError("use a pymargin.MarginModel member", "model")
     b = venue_input(positions, collateral)
-    risk = b.risk(market, params, currency)
+    risk = b.risk(market, params, currency, model)
     out = batch_margin_csr(risk, b.offsets, b.instrument, b.amount, b.collateral, threads=threads)
     return _result(b.accounts, out, risk.currency)
 

@@ -717,8 +717,16 @@ def venue(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="CSV or Parquet")] = None,
     time: TimeOpt = None,
     as_json: JsonOpt = False,
+    model: Annotated[
+        Model, typer.Option(help="deribit-pm, paradex-pm or finra-pm")
+    ] = Model.deribit_pm,
+    grid_file: Annotated[
+        Path | None,
+        typer.Option("--grid-file", help="a grid venue's parameter file (instead of --model)"),
+    ] = None,
 ) -> None:
-    """Every account of a venue margined at once (Deribit S:PM, C++ batch kernel): counts by
+    """Every account of a venue margined at once (C++ batch kernel; Deribit S:PM by default,
+    or Paradex PM, the FINRA grid, or any grid venue from its parameter file): counts by
     status, and the per-account table written to --output."""
 
     def go() -> None:
@@ -727,12 +735,27 @@ def venue(
 
         from .batch import STATUS, batch_margin
         from .inputs import read_market
+        from .margin import MarginModel
 
         _writable(output, "--output")
+        if grid_file is not None and model is not Model.deribit_pm:
+            from .exceptions import InvalidInputError
+
+            raise InvalidInputError("give --model or --grid-file, not both", "--grid-file")
+        chosen = (
+            MarginModel.SCENARIO_GRID
+            if grid_file is not None
+            else MarginModel(model.value.replace("-", "_"))
+        )
+        params: Any = None
+        if grid_file is not None:
+            params = str(grid_file)
+        elif chosen is MarginModel.FINRA_PM:
+            params = {}
         mkt = read_market(market, _when(time))
         with Progress(transient=True, console=err) as progress:
             progress.add_task("margining every account", total=None)
-            res = batch_margin(str(positions), str(collateral), mkt)
+            res = batch_margin(str(positions), str(collateral), mkt, params, model=chosen)
             if output is not None:
                 if str(output).lower().endswith(".parquet"):
                     res.to_parquet(str(output))

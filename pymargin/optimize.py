@@ -298,6 +298,8 @@ def _deribit_pm_program(
         raise InputTypeError("expected DeribitPMParams", "params")
     names, sizes, ci = _union(pos, cands)
     risk = venue_risk(market, names, params, currency=currency)
+    damp = risk.damp
+    assert damp is not None  # Deribit S:PM rows always carry their extended dampeners
     if params is None:
         table = market.table
         rows_all = table.rows(names)
@@ -319,7 +321,7 @@ def _deribit_pm_program(
                 (
                     _floor0(n),
                     Pieces(-v0[:n_std], -g[:n_std]),
-                    Pieces(-v0[n_std:] - risk.damp[k], -g[n_std:]),
+                    Pieces(-v0[n_std:] - damp[k], -g[n_std:]),
                 )
             )
         )

@@ -190,3 +190,73 @@ def test_csr_indices_are_checked_before_any_cast():
     with pytest.raises(pm.PymarginError) as e:
         batch_margin_csr(risk, offsets, np.array([0, 1]), np.array(["x", "y"]), coll)
     assert e.value.field == "amount"
+
+
+def _usdc_market():
+    from datetime import datetime, timezone
+
+    t0 = datetime(2026, 4, 1, 8, tzinfo=timezone.utc)
+    marks = {
+        "BTC_USDC-PERPETUAL": pm.Mark(mark_price=70_000.0),
+        "ETH_USDC-PERPETUAL": pm.Mark(mark_price=2_000.0),
+    }
+    for k in (60_000, 70_000, 80_000):
+        for cp in "CP":
+            marks[f"BTC_USDC-26JUN26-{k}-{cp}"] = pm.Mark(underlying_price=70_500.0, mark_iv=0.55)
+    for k in (1_800, 2_000, 2_200):
+        for cp in "CP":
+            marks[f"ETH_USDC-26JUN26-{k}-{cp}"] = pm.Mark(underlying_price=2_010.0, mark_iv=0.7)
+    return pm.Market(t0, {"BTC_USD": 70_000.0, "ETH_USD": 2_000.0}, marks)
+
+
+def _usdc_book(market, n_accounts=60, seed=4):
+    rng = np.random.default_rng(seed)
+    names = sorted(market.marks)
+    rows = []
+    for a in range(n_accounts):
+        for n in rng.choice(names, int(rng.integers(1, 7)), replace=False):
+            rows.append((f"a{a:03d}", str(n), float(rng.choice([-3.0, -1.0, 0.5, 2.0]))))
+    pos = pd.DataFrame(rows, columns=["account", "instrument", "size"])
+    col = pd.DataFrame({"account": sorted(set(pos["account"])), "amount": 5_000.0})
+    return pos, col
+
+
+def _per_account(pos, acct):
+    return dict(zip(*pos[pos["account"] == acct][["instrument", "size"]].T.to_numpy()))
+
+
+@pytest.mark.parametrize(
+    "model,params",
+    [
+        (pm.MarginModel.PARADEX_PM, None),
+        (pm.MarginModel.FINRA_PM, {}),
+        (pm.MarginModel.FINRA_PM, {"move": 0.2, "points": 8, "minimum_per_contract": 50.0}),
+        (pm.MarginModel.SCENARIO_GRID, "tests/data/grid_models/example_venue.json"),
+    ],
+)
+def test_every_account_under_other_venues_equals_pm_margin(model, params):
+    # The batch kernel runs the same core model as pm.margin(): Paradex (weights, minimum
+    # delta per underlying), the FINRA grid (per-contract minimum) and a parameter-file venue.
+    from pathlib import Path
+
+    mkt = _usdc_market()
+    pos, col = _usdc_book(mkt)
+    if isinstance(params, str):
+        params = str(Path(__file__).parent.parent / params)
+    r = batch_margin(pos, col, mkt, params, model=model, threads=2)
+    for k, acct in enumerate(r.accounts):
+        want = pm.margin(_per_account(pos, acct), mkt, model, params=params)
+        assert r.initial_margin[k] == pytest.approx(want.initial_margin, rel=1e-12, abs=1e-9)
+        assert r.maintenance_margin[k] == pytest.approx(
+            want.maintenance_margin, rel=1e-12, abs=1e-9
+        )
+    assert set(r.status) <= {0, 1, 2}
+
+
+def test_the_batch_refuses_models_it_does_not_run():
+    pos, col = _book(3)
+    with pytest.raises(pm.InvalidInputError) as e:
+        batch_margin(pos, col, M, None, model=pm.MarginModel.DELTA_MARGIN)
+    assert e.value.field == "model"
+    with pytest.raises(pm.InputTypeError):
+        batch_margin(pos, col, M, None, model="paradex_pm")

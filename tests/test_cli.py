@@ -288,3 +288,22 @@ def test_hedging_optimisation_and_cross_venue_commands(tmp_path):
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["currency"] == "usdc" and out["verified_margin"] < out["margin_before"]
+
+
+def test_venue_under_other_models(tmp_path):
+    # The batch kernel under the FINRA grid (inverse BTC instruments valued in USD); Paradex
+    # and grid files margin USD-settled instruments only: the BTC-settled book is refused.
+    pos = str(ROOT / "examples" / "venue_positions.csv")
+    col = str(ROOT / "examples" / "venue_collateral.csv")
+    v = run("venue", pos, col, "-m", "demo:BTC", "--model", "finra-pm", "--json")
+    assert v.exit_code == 0, v.output
+    summary = json.loads(v.stdout)
+    assert summary["accounts"] == 300 and summary["currency"] == "usd"
+    assert summary["initial_margin_total"] > 0
+    r = run("venue", pos, col, "-m", "demo:BTC", "--model", "paradex-pm")
+    assert r.exit_code == 2 and "coin-settled" in r.output
+    grid = str(ROOT / "tests" / "data" / "grid_models" / "example_venue.json")
+    r = run("venue", pos, col, "-m", "demo:BTC", "--grid-file", grid)
+    assert r.exit_code == 2 and "coin-settled" in r.output
+    r = run("venue", pos, col, "-m", "demo:BTC", "--model", "finra-pm", "--grid-file", grid)
+    assert r.exit_code == 2 and "--grid-file" in r.output

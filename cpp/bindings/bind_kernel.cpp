@@ -136,17 +136,41 @@ py::dict batch_margin(const py::array& risk, const py::array& pair, const py::ar
                       const py::array& instrument, const py::array& amount,
                       const py::array& collateral, std::size_t n_std, std::size_t pairs,
                       std::size_t expiries, double pnl_offset, const py::array& cap,
-                      const py::array& damp, const py::array& roll_k, double mm_factor,
-                      const py::object& delta_limit, int threads) {
+                      const py::object& damp, const py::array& roll_k, double mm_factor,
+                      const py::object& delta_limit, int threads, const py::dict& venue) {
+  // venue: the optional terms of other grid venues (see kernel::BatchModel): stride, weight,
+  // pnl_offsets, delta_price, unhedged_delta, hedged_delta, floor_long, floor_short,
+  // round_worst, tie_period, tie_slot.
   kernel::BatchModel m;
   m.n_std = n_std;
   m.pairs = pairs;
   m.expiries = expiries;
   m.pnl_offset = pnl_offset;
+  const std::size_t stride =
+      venue.contains("stride") ? venue["stride"].cast<std::size_t>() : n_std + 8;
+  if (stride < n_std) throw PyInputError{PyInputError::kInvalid, "stride", -1, "below n_std"};
   m.cap = contiguous<double>(cap, pairs, "cap");
-  m.damp = contiguous<double>(damp, pairs * 8, "damp");
+  py::array damp_a;
+  if (!damp.is_none()) {
+    damp_a = py::array::ensure(damp);
+    m.damp = contiguous<double>(damp_a, pairs * (stride - n_std), "damp");
+  }
   m.roll_k = contiguous<double>(roll_k, expiries, "roll_k");
   m.mm_factor = mm_factor;
+  std::vector<py::array> keep;  // the optional columns stay alive for the call
+  auto column_of = [&](const char* key, std::size_t size) -> const double* {
+    if (!venue.contains(key) || venue[key].is_none()) return nullptr;
+    keep.push_back(py::array::ensure(venue[key]));
+    return contiguous<double>(keep.back(), size, key);
+  };
+  m.weight = column_of("weight", pairs * stride);
+  m.pnl_offsets = column_of("pnl_offsets", pairs);
+  m.delta_price = column_of("delta_price", pairs);
+  m.unhedged_delta = column_of("unhedged_delta", pairs);
+  m.hedged_delta = column_of("hedged_delta", pairs);
+  if (venue.contains("round_worst")) m.round_worst = venue["round_worst"].cast<bool>();
+  if (venue.contains("tie_period")) m.tie_period = venue["tie_period"].cast<std::size_t>();
+  if (venue.contains("tie_slot")) m.tie_slot = venue["tie_slot"].cast<std::size_t>();
   py::array limit;
   if (!delta_limit.is_none()) {
     limit = py::array::ensure(delta_limit);
@@ -154,12 +178,14 @@ py::dict batch_margin(const py::array& risk, const py::array& pair, const py::ar
   }
   kernel::BatchInstruments in;
   in.n = static_cast<std::size_t>(pair.size());
-  in.stride = n_std + 8;
+  in.stride = stride;
   in.risk = contiguous<double>(risk, in.n * in.stride, "risk");
   in.pair = contiguous<std::int32_t>(pair, in.n, "pair");
   in.expiry = contiguous<std::int32_t>(expiry, in.n, "expiry");
   in.delta = contiguous<double>(delta, in.n, "delta");
   in.value = contiguous<double>(value, in.n, "value");
+  in.floor_long = column_of("floor_long", in.n);
+  in.floor_short = column_of("floor_short", in.n);
   kernel::BatchAccounts acc;
   acc.n = static_cast<std::size_t>(collateral.size());
   acc.offsets = contiguous<std::int64_t>(offsets, acc.n + 1, "offsets");
@@ -320,7 +346,8 @@ void bind_kernel(py::module_& m) {
         py::arg("amount"), py::arg("collateral"), py::arg("n_std"), py::arg("pairs"),
         py::arg("expiries"), py::arg("pnl_offset"), py::arg("cap"), py::arg("damp"),
         py::arg("roll_k"), py::arg("mm_factor"), py::arg("delta_limit"), py::arg("threads"),
-        "Every account's Deribit S:PM margin from cached risk rows (private; see "
+        py::arg("venue") = py::dict(),
+        "Every account's margin under a grid model from cached risk rows (private; see "
         "pymargin.batch).");
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../pricing/batch_internal.hpp"
+#include "../models/scenario_margin_internal.hpp"
 #include "pm_worst_internal.hpp"
 
 namespace pymargin::kernel {
@@ -19,20 +20,39 @@ namespace {
 constexpr std::size_t kPad = 8;  // doubles: 64 bytes
 
 struct Scratch {
-  std::vector<double> store;        // pad | v [pairs x stride] | pair_delta [pairs] | net | pad
+  std::vector<double> store;        // pad | v [pairs x stride] | pair sums [3 x pairs] | net | pad
   double* v = nullptr;
   double* pair_delta = nullptr;     // [pairs] net coin delta
+  double* pair_gross = nullptr;     // [pairs] sum of |position delta|
+  double* pair_floor = nullptr;     // [pairs] sum of the positions' minimum charges
   double* net = nullptr;            // [expiries]
   std::vector<unsigned char> pair_used;
   std::vector<std::int32_t> pairs_touched;
   std::vector<unsigned char> exp_used;
   std::vector<std::int32_t> exps_touched;
+  // The model's inputs and outputs for one account (sized once; no allocation per account).
+  std::vector<models::GroupView> groups;
+  std::vector<models::SetResult> sets;
+  std::vector<double> set_entries;  // [pairs x stride]
+  std::vector<double> roll_k, roll_d;  // [expiries]
 };
 
-void run_range(const BatchModel& m, const BatchInstruments& in, const BatchAccounts& acc,
-               const BatchOutputs& out, std::size_t begin, std::size_t end, Scratch& s,
+void not_covered(const BatchOutputs& out, std::size_t a, double equity, std::int32_t at) noexcept {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  out.initial_margin[a] = nan;
+  out.maintenance_margin[a] = nan;
+  out.equity[a] = equity;
+  out.ratio[a] = nan;
+  out.status[a] = 3;
+  if (out.worst_index != nullptr) out.worst_index[a] = at;
+}
+
+void run_range(const BatchModel& m, const models::ModelRules& rules, const double* full_damp,
+               const BatchInstruments& in, const BatchAccounts& acc, const BatchOutputs& out,
+               std::size_t begin, std::size_t end, Scratch& s,
                pricing::detail::AxpyFn axpy) noexcept {
   const std::size_t stride = in.stride;
+  const bool floors = in.floor_long != nullptr;
   for (std::size_t a = begin; a < end; ++a) {
     double equity = acc.collateral[a];
     const auto p0 = static_cast<std::size_t>(acc.offsets[a]);
@@ -47,78 +67,90 @@ void run_range(const BatchModel& m, const BatchInstruments& in, const BatchAccou
         s.pairs_touched.push_back(static_cast<std::int32_t>(u));
         std::fill(v, v + stride, 0.0);
         s.pair_delta[u] = 0.0;
+        s.pair_gross[u] = 0.0;
+        s.pair_floor[u] = 0.0;
       }
       axpy(stride, q, in.risk + i * stride, v);
-      s.pair_delta[u] += q * in.delta[i];
+      const double qd = q * in.delta[i];
+      s.pair_delta[u] += qd;
+      s.pair_gross[u] += std::fabs(qd);
+      if (floors) s.pair_floor[u] += q > 0.0 ? q * in.floor_long[i] : -q * in.floor_short[i];
       const auto e = static_cast<std::size_t>(in.expiry[i]);
       if (!s.exp_used[e]) {
         s.exp_used[e] = 1;
         s.exps_touched.push_back(static_cast<std::int32_t>(e));
         s.net[e] = 0.0;
       }
-      s.net[e] += q * in.delta[i];
+      s.net[e] += qd;
       equity += q * in.value[i];
     }
     // Pairs and expiries in first-touch order: the sums do not depend on the thread split.
-    // The worst scenario is the lowest entry over the pairs (the first pair on a tie), as
-    // the model reports it.
-    double worst = 0.0;
-    double lowest = std::numeric_limits<double>::infinity();
-    std::int32_t worst_at = -1;
     bool covered = true;
-    unsigned finite = 1;  // the vectors themselves: the lowest entry skips a NaN
+    std::size_t k = 0;
     for (std::int32_t u : s.pairs_touched) {
       const auto uu = static_cast<std::size_t>(u);
-      const double* v = s.v + uu * stride;
-      for (std::size_t j = 0; j < stride; ++j) {
-        finite &= static_cast<unsigned>(std::fabs(v[j]) <= std::numeric_limits<double>::max());
-      }
-      std::int32_t at = -1;
-      const double low =
-          detail::pm_lowest_entry(v, m.n_std, m.pnl_offset, m.cap[uu], m.damp + uu * 8, &at);
-      worst += low < 0.0 ? -low : 0.0;
-      if (low < lowest) {
-        lowest = low;
-        worst_at = at;
-      }
+      models::GroupView& g = s.groups[k];
+      g.pnl = s.v + uu * stride;
+      g.weight = m.weight ? m.weight + uu * stride : nullptr;
+      g.damp = full_damp ? full_damp + uu * stride : nullptr;
+      g.pnl_offset = m.pnl_offsets ? m.pnl_offsets[uu] : m.pnl_offset;
+      g.cap = m.cap[uu];
+      g.net_delta = s.pair_delta[uu];
+      g.gross_delta = s.pair_gross[uu];
+      g.delta_price = m.delta_price ? m.delta_price[uu] : 0.0;
+      g.unhedged_delta = m.unhedged_delta ? m.unhedged_delta[uu] : 0.0;
+      g.hedged_delta = m.hedged_delta ? m.hedged_delta[uu] : 0.0;
+      g.floor = s.pair_floor[uu];
+      g.set = static_cast<std::int32_t>(k);
+      // within the threshold is the positive test (a NaN delta is not within it)
       if (m.delta_limit != nullptr && !(std::fabs(s.pair_delta[uu]) <= m.delta_limit[uu])) {
         covered = false;
       }
       s.pair_used[uu] = 0;
+      ++k;
     }
     s.pairs_touched.clear();
-    double roll = 0.0;
+    std::size_t ne = 0;
     for (std::int32_t e : s.exps_touched) {
       const auto ee = static_cast<std::size_t>(e);
-      roll += m.roll_k[ee] * std::fabs(s.net[ee]);
+      s.roll_k[ne] = m.roll_k[ee];
+      s.roll_d[ne] = s.net[ee];
+      ++ne;
       s.exp_used[ee] = 0;
     }
     s.exps_touched.clear();
-    const double rmm = detail::round9(worst) + roll;
-    const double mm = m.mm_factor * rmm;
+    models::MarginResult res;
+    const Status st = models::detail::evaluate(rules, stride, k, s.groups.data(), k, ne,
+                                               s.roll_k.data(), s.roll_d.data(), 0.0, 0.0,
+                                               s.sets.data(), &res, s.set_entries.data(),
+                                               nullptr);
+    // The worst scenario: the lowest entry over the pairs (the first pair on a tie).
+    std::int32_t worst_at = -1;
+    double lowest = std::numeric_limits<double>::infinity();
+    for (std::size_t j = 0; j < k && st.ok(); ++j) {
+      if (s.sets[j].lowest < lowest) {
+        lowest = s.sets[j].lowest;
+        worst_at = s.sets[j].at;
+      }
+    }
     // Not covered: beyond the delta-shock threshold (the model's formula is unpublished), or
     // sums that overflow (inputs are finite, their sums need not be). NaN margins, never
     // reported healthy.
-    if (!covered ||
-        !(finite != 0 && std::isfinite(rmm) && std::isfinite(mm) && std::isfinite(equity))) {
-      const double nan = std::numeric_limits<double>::quiet_NaN();
-      out.initial_margin[a] = nan;
-      out.maintenance_margin[a] = nan;
-      out.equity[a] = equity;
-      out.ratio[a] = nan;
-      out.status[a] = 3;
-      if (out.worst_index != nullptr) out.worst_index[a] = worst_at;
+    if (!covered || !st.ok() || !std::isfinite(equity)) {
+      not_covered(out, a, equity, worst_at);
       continue;
     }
-    out.initial_margin[a] = rmm;
+    const double im = res.initial_margin;
+    const double mm = res.maintenance_margin;
+    out.initial_margin[a] = im;
     out.maintenance_margin[a] = mm;
     out.equity[a] = equity;
     out.ratio[a] = equity > 0.0 ? mm / equity
                    : mm > 0.0   ? std::numeric_limits<double>::infinity()
                                 : 0.0;
     out.status[a] = static_cast<std::int8_t>(mm > 0.0 && mm >= equity   ? 2
-                                             : rmm > 0.0 && rmm >= equity ? 1
-                                                                         : 0);
+                                             : im > 0.0 && im >= equity ? 1
+                                                                        : 0);
     if (out.worst_index != nullptr) out.worst_index[a] = worst_at;
   }
 }
@@ -127,19 +159,49 @@ void run_range(const BatchModel& m, const BatchInstruments& in, const BatchAccou
 
 Status batch_margin(const BatchModel& m, const BatchInstruments& in, const BatchAccounts& acc,
                     const BatchOutputs& out, int threads) noexcept {
-  if (in.stride != m.n_std + 8) return Status::bad_argument("risk", "rows must be n_std + 8 long");
+  if (in.stride == 0 || m.n_std > in.stride) {
+    return Status::bad_argument("risk", "rows hold n_std standard entries, then the extended");
+  }
   if (m.pairs == 0 || m.expiries == 0) return Status::bad_argument("model", "pairs, expiries");
   if (in.n > 0 && (!in.risk || !in.pair || !in.expiry || !in.delta || !in.value)) {
     return Status::bad_argument("instruments", "missing column");
   }
-  if (!m.cap || !m.damp || !m.roll_k) return Status::bad_argument("model", "missing column");
-  if (m.delta_limit != nullptr) {
-    for (std::size_t u = 0; u < m.pairs; ++u) {
-      if (!(m.delta_limit[u] >= 0.0)) return Status::invalid("delta_limit", u, "must be >= 0");
+  if (!m.cap || !m.roll_k) return Status::bad_argument("model", "missing column");
+  if ((in.floor_long == nullptr) != (in.floor_short == nullptr)) {
+    return Status::bad_argument("floor", "give both floor_long and floor_short, or neither");
+  }
+  if ((m.delta_price == nullptr) != (m.unhedged_delta == nullptr) ||
+      (m.delta_price == nullptr) != (m.hedged_delta == nullptr)) {
+    return Status::bad_argument("delta_price", "the minimum delta needs its price and factors");
+  }
+  if (m.tie_period > 0 && m.tie_slot >= m.tie_period) {
+    return Status::bad_argument("tie_slot", "must be below tie_period");
+  }
+  if (!(std::isfinite(m.mm_factor) && m.mm_factor >= 0.0)) {
+    return Status::bad_argument("mm_factor", "must be finite and >= 0");
+  }
+  const std::size_t n_ext = in.stride - m.n_std;
+  auto nonneg = [](double x) { return std::isfinite(x) && x >= 0.0; };
+  for (std::size_t u = 0; u < m.pairs; ++u) {
+    if (m.delta_limit != nullptr && !(m.delta_limit[u] >= 0.0)) {
+      return Status::invalid("delta_limit", u, "must be >= 0");
+    }
+    if (!(m.cap[u] >= 0.0)) return Status::invalid("cap", u, "must be >= 0");
+    const double off = m.pnl_offsets ? m.pnl_offsets[u] : m.pnl_offset;
+    if (!(off >= 0.0 && off <= 1.0)) return Status::invalid("pnl_offset", u, "must be in [0, 1]");
+    if (m.delta_price != nullptr && !(nonneg(m.delta_price[u]) && nonneg(m.unhedged_delta[u]) &&
+                                      nonneg(m.hedged_delta[u]))) {
+      return Status::invalid("delta_price", u, "price and factors must be finite and >= 0");
+    }
+    for (std::size_t j = 0; m.damp && j < n_ext; ++j) {
+      if (!nonneg(m.damp[u * n_ext + j])) return Status::invalid("damp", u, "must be >= 0");
+    }
+    for (std::size_t j = 0; m.weight && j < in.stride; ++j) {
+      if (!nonneg(m.weight[u * in.stride + j])) return Status::invalid("weight", u, "must be >= 0");
     }
   }
-  if (!(m.pnl_offset >= 0.0 && m.pnl_offset <= 1.0)) {
-    return Status::bad_argument("pnl_offset", "must be in [0, 1]");
+  for (std::size_t e = 0; e < m.expiries; ++e) {
+    if (!nonneg(m.roll_k[e])) return Status::invalid("roll_k", e, "must be finite and >= 0");
   }
   for (std::size_t i = 0; i < in.n; ++i) {
     if (in.pair[i] < 0 || static_cast<std::size_t>(in.pair[i]) >= m.pairs) {
@@ -150,6 +212,11 @@ Status batch_margin(const BatchModel& m, const BatchInstruments& in, const Batch
     }
     if (!std::isfinite(in.delta[i]) || !std::isfinite(in.value[i])) {
       return Status::invalid("delta", i, "delta and value must be finite");
+    }
+    if (in.floor_long != nullptr && !(std::isfinite(in.floor_long[i]) && in.floor_long[i] >= 0.0 &&
+                                      std::isfinite(in.floor_short[i]) &&
+                                      in.floor_short[i] >= 0.0)) {
+      return Status::invalid("floor", i, "must be finite and >= 0");
     }
     for (std::size_t j = 0; j < in.stride; ++j) {
       if (!std::isfinite(in.risk[i * in.stride + j])) {
@@ -186,13 +253,35 @@ Status batch_margin(const BatchModel& m, const BatchInstruments& in, const Batch
                                      : std::max(1u, std::thread::hardware_concurrency());
   nthreads = std::min(nthreads, std::max<std::size_t>(1, acc.n / 1024));
   std::vector<Scratch> scratch;
+  std::vector<double> full_damp;  // [pairs x stride]: 0 on the standard entries
+  models::ModelRules rules;
+  rules.mm_factor = m.mm_factor;
+  rules.round_worst = m.round_worst;
+  rules.tie_standard = m.n_std;
+  rules.tie_period = m.tie_period;
+  rules.tie_slot = m.tie_slot;
   try {
+    if (m.damp != nullptr) {
+      full_damp.assign(m.pairs * in.stride, 0.0);
+      for (std::size_t u = 0; u < m.pairs; ++u) {
+        for (std::size_t j = 0; j < n_ext; ++j) {
+          full_damp[u * in.stride + m.n_std + j] = m.damp[u * n_ext + j];
+        }
+      }
+    }
     scratch.resize(nthreads);
     for (auto& s : scratch) {
-      s.store.assign(2 * kPad + m.pairs * in.stride + m.pairs + m.expiries, 0.0);
+      s.store.assign(2 * kPad + m.pairs * in.stride + 3 * m.pairs + m.expiries, 0.0);
       s.v = s.store.data() + kPad;
       s.pair_delta = s.v + m.pairs * in.stride;
-      s.net = s.pair_delta + m.pairs;
+      s.pair_gross = s.pair_delta + m.pairs;
+      s.pair_floor = s.pair_gross + m.pairs;
+      s.net = s.pair_floor + m.pairs;
+      s.groups.resize(m.pairs);
+      s.sets.resize(m.pairs);
+      s.set_entries.resize(m.pairs * in.stride + kPad);
+      s.roll_k.resize(m.expiries + kPad);
+      s.roll_d.resize(m.expiries + kPad);
       // the small buffers get a cache line of spare tail: the next allocation (maybe another
       // thread's) never shares a line with their used part
       s.pair_used.assign(m.pairs + 64, 0);
@@ -204,8 +293,9 @@ Status batch_margin(const BatchModel& m, const BatchInstruments& in, const Batch
     return Status::bad_argument("accounts", "not enough memory for the scratch buffers");
   }
   const pricing::detail::AxpyFn axpy = pricing::detail::selected_axpy();
+  const double* fd = full_damp.empty() ? nullptr : full_damp.data();
   if (nthreads == 1) {
-    run_range(m, in, acc, out, 0, acc.n, scratch[0], axpy);
+    run_range(m, rules, fd, in, acc, out, 0, acc.n, scratch[0], axpy);
     return Status::success();
   }
   // Balanced by positions, not accounts.
@@ -222,16 +312,16 @@ Status batch_margin(const BatchModel& m, const BatchInstruments& in, const Batch
     pool.reserve(nthreads - 1);
     for (std::size_t t = 1; t < nthreads; ++t) {
       pool.emplace_back([&, t] {
-        run_range(m, in, acc, out, cut[t], cut[t + 1], scratch[t], axpy);
+        run_range(m, rules, fd, in, acc, out, cut[t], cut[t + 1], scratch[t], axpy);
       });
       started = t;
     }
   } catch (...) {
     // could not start a thread: this one does the rest
   }
-  run_range(m, in, acc, out, cut[0], cut[1], scratch[0], axpy);
+  run_range(m, rules, fd, in, acc, out, cut[0], cut[1], scratch[0], axpy);
   for (std::size_t t = started + 1; t < nthreads; ++t) {
-    run_range(m, in, acc, out, cut[t], cut[t + 1], scratch[t], axpy);
+    run_range(m, rules, fd, in, acc, out, cut[t], cut[t + 1], scratch[t], axpy);
   }
   for (auto& th : pool) th.join();
   return Status::success();

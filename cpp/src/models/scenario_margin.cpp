@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "../kernel/pm_worst_internal.hpp"
+#include "scenario_margin_internal.hpp"
 
 namespace pymargin::models {
 
@@ -78,6 +79,17 @@ Status scenario_margin(const ModelRules& r, std::size_t ns, std::size_t groups,
   }
   Status st = check(r, ns, groups, g, sets, expiries, roll_k, expiry_delta, im_addon, mm_addon);
   if (!st.ok()) return st;
+  return detail::evaluate(r, ns, groups, g, sets, expiries, roll_k, expiry_delta, im_addon,
+                          mm_addon, per_set, out, set_entries, group_entries);
+}
+
+namespace detail {
+
+Status evaluate(const ModelRules& r, std::size_t ns, std::size_t groups, const GroupView* g,
+                std::size_t sets, std::size_t expiries, const double* roll_k,
+                const double* expiry_delta, double im_addon, double mm_addon,
+                SetResult* per_set, MarginResult* out, double* set_entries,
+                double* group_entries) noexcept {
   for (std::size_t s = 0; s < sets * ns; ++s) set_entries[s] = 0.0;
   for (std::size_t s = 0; s < sets; ++s) per_set[s] = SetResult{};
   for (std::size_t k = 0; k < groups; ++k) {  // group order: the sums do not depend on sets
@@ -136,5 +148,7 @@ Status scenario_margin(const ModelRules& r, std::size_t ns, std::size_t groups,
   *out = m;
   return Status::success();
 }
+
+}  // namespace detail
 
 }  // namespace pymargin::models

@@ -7,9 +7,11 @@
 // and a mark value per unit, all in the margin group's settlement currency.
 //
 // Per account: the pair vectors are summed position by position into a per-thread scratch
-// (no accounts x scenarios matrix), gains credited at pnl_offset up to the cap, extended entries
-// dampened, the worst case summed over pairs; roll shock from the per-expiry net deltas;
-// RMM = round9(worst) + roll; IM = RMM, MM = mm_factor x RMM; equity = collateral + sum of
+// (no accounts x scenarios matrix), then the core's scenario-margin model applied with a group
+// per pair: gains credited at pnl_offset up to the cap, extended entries dampened (and, for
+// other venues, losses weighted, floors and the minimum delta), the worst case summed over
+// pairs; roll shock from the per-expiry net deltas; RMM = round9(worst) + roll; IM =
+// round9(RMM), MM = mm_factor x RMM (no rounding where round_worst is off); equity = collateral + sum of
 // amount x value; ratio = MM / equity; status 0 healthy, 1 margin call (IM >= equity),
 // 2 liquidation (MM >= equity), 3 not covered (a pair's net delta beyond delta_limit, or a
 // sum that overflows: NaN margins and ratio; never "healthy"). worst_index: the lowest credited/dampened entry over the pairs, with the
@@ -23,15 +25,26 @@
 
 namespace pymargin::kernel {
 
+// The model is the core's scenario-margin model (pymargin/models/scenario_margin.hpp) with a
+// group and a set per pair: the defaults are Deribit S:PM's; the optional terms express the
+// other grid venues (Paradex's weights and minimum delta, FINRA's per-contract minimum).
 struct BatchModel {
-  std::size_t n_std = 27;       // standard entries; 8 extended follow
+  std::size_t n_std = 27;       // standard entries; the rest of a row (stride - n_std) extended
   std::size_t pairs = 1;        // underlyings (pairs) in the group
   std::size_t expiries = 1;     // expiry indices in use
-  double pnl_offset = 0.0;
+  double pnl_offset = 0.0;      // gain credit of every pair (unless pnl_offsets)
   const double* cap = nullptr;  // [pairs] max credited gain (settlement units)
-  const double* damp = nullptr;     // [pairs x 8] extended dampeners (settlement units)
+  const double* damp = nullptr;     // [pairs x (stride - n_std)] extended dampeners, or null
   const double* roll_k = nullptr;   // [expiries] roll shock per unit of |net coin delta|
   double mm_factor = 0.8;
+  bool round_worst = true;          // Deribit rounds the worst case and the IM to 1e-9
+  std::size_t tie_period = 3;       // ties among standard entries prefer j % 3 == 1; 0: first
+  std::size_t tie_slot = 1;
+  const double* pnl_offsets = nullptr;     // [pairs] gain credit per pair, or null
+  const double* weight = nullptr;          // [pairs x stride] loss weights, or null (1)
+  const double* delta_price = nullptr;     // [pairs] minimum delta: units per coin, or null
+  const double* unhedged_delta = nullptr;  // [pairs] minimum delta factors, or null (0)
+  const double* hedged_delta = nullptr;    // [pairs]
   // [pairs] largest |net coin delta| the model covers (Deribit's delta_total_liq_shock_threshold
   // / index), or null for no limit. Beyond it the delta-shock formula is not published: the
   // account gets status 3 (not covered) and NaN margins.
@@ -46,6 +59,10 @@ struct BatchInstruments {
   const std::int32_t* expiry = nullptr;
   const double* delta = nullptr;    // coin delta per unit
   const double* value = nullptr;    // mark value per unit
+  // Minimum charge per unit held long / short (a per-contract or short-option minimum), or
+  // null: summed over a pair's positions into its floor.
+  const double* floor_long = nullptr;
+  const double* floor_short = nullptr;
 };
 
 struct BatchAccounts {
