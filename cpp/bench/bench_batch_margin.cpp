@@ -4,6 +4,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <random>
 #include <vector>
 
@@ -77,5 +78,57 @@ void BM_BatchMargin1MAccounts(benchmark::State& state) {
   state.counters["positions"] = static_cast<double>(v.instrument.size());
 }
 BENCHMARK(BM_BatchMargin1MAccounts)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The same venue under other grid models, on the same positions: rows cut to the venue's
+// scenario count. Paradex-shaped: 24 weighted scenarios and the minimum delta. FINRA-shaped:
+// 10 scenarios and the per-contract minimum.
+void run_other(benchmark::State& state, std::size_t stride, bool paradex) {
+  const Venue& v = venue();
+  std::vector<double> risk;
+  for (std::size_t i = 0; i < 2000; ++i) {
+    risk.insert(risk.end(), v.risk.begin() + static_cast<std::ptrdiff_t>(i * 35),
+                v.risk.begin() + static_cast<std::ptrdiff_t>(i * 35 + stride));
+  }
+  const std::vector<double> weight(stride, 0.5), price{70000.0}, unhedged{0.02}, hedged{0.01},
+      floor(2000, 0.375), zero_roll(10, 0.0), cap{1e300};
+  pk::BatchModel m;
+  m.n_std = stride;
+  m.pairs = 1;
+  m.expiries = 10;
+  m.cap = cap.data();
+  m.roll_k = zero_roll.data();
+  m.mm_factor = paradex ? 0.5 : 1.0;
+  m.round_worst = false;
+  m.tie_period = 0;
+  if (paradex) {
+    m.weight = weight.data();
+    m.delta_price = price.data();
+    m.unhedged_delta = unhedged.data();
+    m.hedged_delta = hedged.data();
+  }
+  pk::BatchInstruments in{2000, stride, risk.data(), v.pair.data(), v.expiry.data(),
+                          v.delta.data(), v.value.data()};
+  if (!paradex) {
+    in.floor_long = floor.data();
+    in.floor_short = floor.data();
+  }
+  pk::BatchAccounts acc{v.collateral.size(), v.offsets.data(), v.instrument.data(),
+                        v.amount.data(), v.collateral.data()};
+  const std::size_t n = v.collateral.size();
+  std::vector<double> im(n), mm(n), eq(n), ratio(n);
+  std::vector<std::int8_t> status(n);
+  std::vector<std::int32_t> worst(n);
+  pk::BatchOutputs out{im.data(), mm.data(), eq.data(), ratio.data(), status.data(),
+                       worst.data()};
+  for (auto _ : state) {
+    const auto st = pk::batch_margin(m, in, acc, out, static_cast<int>(state.range(0)));
+    if (!st.ok()) std::abort();
+    benchmark::DoNotOptimize(im.data());
+  }
+}
+void BM_BatchMargin1MAccountsParadex(benchmark::State& state) { run_other(state, 24, true); }
+void BM_BatchMargin1MAccountsFinra(benchmark::State& state) { run_other(state, 10, false); }
+BENCHMARK(BM_BatchMargin1MAccountsParadex)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BatchMargin1MAccountsFinra)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
