@@ -3,8 +3,8 @@ balance, IM, MM, available funds, ratios) under each of Deribit's four margin mo
 side so the capital a mode saves is visible.
 
 Deribit combines collateral (segregated per currency, or cross: pooled in USD) with the margin
-model (standard or portfolio): S:SM, X:SM, S:PM, X:PM (shared/reference/margin-methodologies.md
-section 1). Conventions used here:
+model (standard or portfolio): S:SM, X:SM, S:PM, X:PM (Deribit's
+support pages on margin modes). Conventions used here:
 
 * equity of a currency = its balance + the value of the options that settle in it (long
   positive, short negative; coin value per coin for inverse options, USD for linear ones) + the

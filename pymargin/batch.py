@@ -21,11 +21,11 @@ from .exceptions import InputTypeError, InvalidInputError, PymarginError
 from .files import FileInputError, csv_table, open_file
 from .market import Market
 from .models.deribit_pm import (
-    EXTENDED_MOVES,
     DeribitPMParams,
     _coin_deltas,
     _pair_scenarios,
     _position_vectors,
+    extended_dampeners,
 )
 from .models.params import ModelCoverageError, ModelParameterError
 from .pricing import threads_argument
@@ -317,7 +317,6 @@ def venue_risk(
     cap = np.zeros(len(pairs))
     limit = np.zeros(len(pairs))
     damp = np.zeros((len(pairs), 8))
-    ext = np.array(EXTENDED_MOVES)
     index_of_pair = {}
     for k, pair in enumerate(pairs):
         if pair not in params.pairs:
@@ -335,12 +334,7 @@ def venue_risk(
         limit[k] = pp.delta_total_liq_shock_threshold / index
         to_settle = 1.0 if usd else 1.0 / index
         cap[k] = cp.max_offsetable_pnl * to_settle
-        damp[k] = (
-            (np.abs(ext) / pp.price_range - 1.0)
-            * cp.extended_dampener
-            / (1.0 + np.sign(ext) * pp.price_range)
-            * to_settle
-        )
+        damp[k] = extended_dampeners(pp, cp, index, usd)
     # roll-shock groups: one per (pair, expiry); pairs sharing an expiry date stay apart
     group = np.stack([pair_idx.astype(np.int64), table.column("expiry_key")[rows]], axis=1)
     keys, exp_idx = np.unique(group, axis=0, return_inverse=True)

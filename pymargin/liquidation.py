@@ -8,7 +8,7 @@ a spot x vol grid. Margins are recomputed on the moved market by the account's m
 S:PM by default), equity by revaluing everything (futures booked at today's marks when they
 have no entry price, so their P&L shows).
 
-Status thresholds (Deribit's, shared/reference/margin-methodologies.md): maintenance margin >=
+Status thresholds (Deribit's): maintenance margin >=
 margin balance starts liquidation; initial margin >= margin balance (available funds below 0)
 is a margin call (only risk-reducing orders are accepted).
 """

@@ -3,13 +3,14 @@ instrument's settlement currency (coin for inverse instruments, USD for linear o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from . import _core
 from .exceptions import InputTypeError, InvalidInputError
-from .instruments import Instrument
+from .instruments import Instrument, InstrumentKind
 from .market import Market
 from .pricing import threads_argument
 from .scenarios import ScenarioSet
@@ -37,9 +38,16 @@ def risk_arrays_for_rows(
     scenarios: ScenarioSet,
     *,
     threads: int | None = None,
+    look_ahead: float = 0.0,
 ) -> np.ndarray:
     """:func:`risk_arrays` for rows of ``market.table`` (see :meth:`InstrumentTable.rows`):
-    the columns go to the kernel as arrays, with no per-instrument Python step."""
+    the columns go to the kernel as arrays, with no per-instrument Python step.
+
+    ``look_ahead`` (years, >= 0): the scenarios are revalued that much later (options' time to
+    expiry shortened, not below 0) and the P&L includes the time decay over it, as SPAN's risk
+    arrays do; 0 (the default) revalues at the valuation time."""
+    if not (isinstance(look_ahead, (int, float)) and math.isfinite(look_ahead) and look_ahead >= 0):
+        raise InvalidInputError("must be a finite number of years >= 0", "look_ahead")
     table = market.table
     cols = ("kind", "settlement", "is_call", "strike", "forward", "vol", "time", "rate")
     arrays = table.take_rows(rows, "underlying", *cols)
@@ -57,6 +65,12 @@ def risk_arrays_for_rows(
             f"{table.name_of(int(rows[bad]))}: no scenarios for its underlying", "instrument", bad
         )
     n = len(rows)
+    decay = None
+    if look_ahead > 0:
+        option = kind == int(InstrumentKind.OPTION)
+        later = np.where(option, np.maximum(time - look_ahead, 0.0), time)
+        decay = _decay(settlement, is_call, strike, forward, vol, time, later, rate, option)
+        time = later
     out = np.empty((n, scenarios.n))
     _core.revalue(
         kind,
@@ -76,6 +90,43 @@ def risk_arrays_for_rows(
         threads_argument(threads),
         scenarios.vol_scale,
     )
+    if decay is not None:  # the kernel's P&L is against the later value: add the decay to it
+        out += decay[:, None]
+    return out
+
+
+def _decay(
+    settlement: np.ndarray,
+    is_call: np.ndarray,
+    strike: np.ndarray,
+    forward: np.ndarray,
+    vol: np.ndarray,
+    time: np.ndarray,
+    later: np.ndarray,
+    rate: np.ndarray,
+    option: np.ndarray,
+) -> np.ndarray:
+    """Value at ``later`` minus value now per unit (settlement currency), options only."""
+    from .pricing import black76_price, inverse_price
+
+    out = np.zeros(len(option))
+    if not option.any():
+        return out
+    o = option
+    inverse = settlement[o] == 1
+    args = (forward[o], strike[o])
+    typ = is_call[o].astype(bool)
+    now = np.where(
+        inverse,
+        inverse_price(*args, time[o], vol[o], rate[o], typ),
+        black76_price(*args, time[o], vol[o], rate[o], typ),
+    )
+    then = np.where(
+        inverse,
+        inverse_price(*args, later[o], vol[o], rate[o], typ),
+        black76_price(*args, later[o], vol[o], rate[o], typ),
+    )
+    out[o] = then - now
     return out
 
 

@@ -140,3 +140,20 @@ def test_options_portfolio_runs_and_is_consistent():
     assert got.maintenance_margin == pytest.approx(0.8 * got.risk_matrix_margin, rel=1e-15)
     hedged = deribit_pm_margin({"BTC-28JUN24-60000-P": -2.0, "BTC-28JUN24": -0.5}, market, params)
     assert hedged.worst_case < got.worst_case  # a short future offsets the short put's delta
+
+
+def test_extended_dampener_is_converted_to_coin_only_for_coin_groups():
+    # The dampener is USD. A coin group converts it at the move's edge price, (1 + sign(M)
+    # range) x index (Deribit's coin formula); a USDC group has nothing to convert.
+    from pymargin.models.deribit_pm import EXTENDED_MOVES, extended_dampeners
+
+    p = DeribitPMParams.load("2024-06-17")
+    pp, cp = p.pairs["btc_usd"], p.currency_params("btc")
+    assert cp is not None
+    usd = extended_dampeners(pp, cp, 90_000.0, True)
+    coin = extended_dampeners(pp, cp, 90_000.0, False)
+    for k, m in enumerate(EXTENDED_MOVES):
+        want_usd = (abs(m) / pp.price_range - 1.0) * cp.extended_dampener
+        assert usd[k] == pytest.approx(want_usd, rel=1e-15)
+        edge = (1.0 + (pp.price_range if m > 0 else -pp.price_range)) * 90_000.0
+        assert coin[k] == pytest.approx(want_usd / edge, rel=1e-15)

@@ -148,3 +148,38 @@ def test_span_parameters_are_validated_and_required():
     assert e.value.field == "commodities.BTC_USD.price_scan"
     with pytest.raises(pm.models.ModelParameterError):
         span_margin({"BTC-26DEC25": 1.0}, _market(), None)
+
+
+def test_risk_arrays_look_ahead_one_day_with_time_decay():
+    # SPAN's risk arrays value each contract over a look-ahead (CME, "SPAN components": one
+    # trading day, time decay included). A long option's unchanged-price scenario then loses
+    # one day of time value; with look_ahead_days 0 it loses nothing.
+    from datetime import timedelta
+
+    m = pm.Market(
+        T0,
+        {"BTC_USD": 90_000.0},
+        {"BTC_USDC-26DEC25-90000-C": pm.Mark(underlying_price=90_000.0, mark_iv=0.5)},
+    )
+    import copy
+
+    doc = copy.deepcopy(DOC)
+    book = {"BTC_USDC-26DEC25-90000-C": 1.0}
+    r1 = span_margin(book, m, SpanParams.from_document(doc))
+    doc["commodities"]["BTC_USD"]["look_ahead_days"] = 0
+    r0 = span_margin(book, m, SpanParams.from_document(doc))
+    inst = pm.parse_instrument("BTC_USDC-26DEC25-90000-C")
+    t = inst.time_to_expiry(T0)
+    up = 0.5 + DOC["commodities"]["BTC_USD"]["vol_scan"]  # SPAN's vol shock is additive
+    one_day = pm.black76_price(90_000.0, 90_000.0, t - 1 / 365, up) - pm.black76_price(
+        90_000.0, 90_000.0, t, up
+    )
+    # Scenario 1 (unchanged price, vol up): the same shocked option, one day later.
+    assert r1.scenario_pnl[0] - r0.scenario_pnl[0] == pytest.approx(float(one_day), rel=1e-9)
+    assert r1.scenario_pnl[1] - r0.scenario_pnl[1] < 0
+    assert float(one_day) < 0
+    m_later = pm.Market(T0 + timedelta(days=1), m.index, m.marks)
+    later = pm.black76_price(90_000.0, 90_000.0, inst.time_to_expiry(m_later.valuation_time), 0.5)
+    assert float(later) == pytest.approx(
+        float(pm.black76_price(90_000.0, 90_000.0, t - 1 / 365, 0.5)), rel=1e-12
+    )

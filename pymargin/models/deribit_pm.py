@@ -1,8 +1,8 @@
 """Deribit portfolio margin (the 2024 "PME" model), segregated per settlement currency (S:PM).
 
 Mirrors the fields of Deribit's ``private/pme/simulate`` response so results can be diffed
-against the venue line by line. What each step rests on (see
-shared/reference/margin-methodologies.md section 1.2 and tests/data/README.md):
+against the venue line by line. What each step rests on (the
+sources are cited in tests/test_deribit_pm.py and tests/data/README.md):
 
 * Verified against Deribit's published examples (tests/test_deribit_pm.py): the 27-entry
   standard grid (9 moves k R / 4, k = -4..4, three vol states each, index 3 (k + 4) + v);
@@ -15,12 +15,17 @@ shared/reference/margin-methodologies.md section 1.2 and tests/data/README.md):
   states inside a bucket (taken as up, unchanged, down; Deribit's tie-break picks the middle
   entry, which this order makes the unchanged-vol one), the extended moves (-66 %, -33 %,
   +50 % ... +500 %, vol up), the dampener (magnitude reduced by (|M|/R - 1) D / ((1 + sign(M) R)
-  index), not past zero: a community reconstruction), ``max_offsetable_pnl`` as a USD cap per
+  index) in a coin group, (|M|/R - 1) D in a USD group, not past zero: a community
+  reconstruction), ``max_offsetable_pnl`` as a USD cap per
   entry, the roll shock above its floor (per expiry net delta, exp(a T) - 1), options' vol
   shocks (the published functional form of the vol shock).
 * Delta shock and correlation contingency: zero in every published example and their formulas
   are not published; a portfolio whose net delta passes ``delta_total_liq_shock_threshold``
   (or a parameter set with ``correlation_set``) raises :class:`ModelCoverageError`.
+* The reported worst scenario of a book without options: its three vol states tie in every
+  bucket, and the tie-break names the unchanged-vol entry (index 3 (k + 4) + 1). A venue that
+  breaks the tie otherwise prints another index for the same loss; compare the loss, and the
+  bucket, not the vol state.
 """
 
 from __future__ import annotations
@@ -376,8 +381,6 @@ def deribit_pm_margin(
     keys: list[str] = []
     usd_settled = currency in ("usd", "usdc", "usdt")
     n_std = 3 * (2 * params.buckets_count + 1)
-    ext_moves = np.array(EXTENDED_MOVES)
-    sign = np.sign(ext_moves)
     # The model's inputs, one margin group per currency pair (in order of first appearance):
     # the summed scenario vector, the gain cap and the dampener per entry; the roll shock's
     # factor and net coin delta per (pair, expiry). The model itself is the core's
@@ -409,12 +412,7 @@ def deribit_pm_margin(
         # extended entries shrink in magnitude by the dampener, not past zero.
         to_settle = 1.0 if usd_settled else 1.0 / index
         damp = np.zeros(len(summed))
-        damp[n_std:] = (
-            (np.abs(ext_moves) / pp.price_range - 1.0)
-            * cp.extended_dampener
-            / (1.0 + sign * pp.price_range)
-            * to_settle
-        )
+        damp[n_std:] = extended_dampeners(pp, cp, index, usd_settled)
         group_pnl.append(summed)
         group_cap.append(cp.max_offsetable_pnl * to_settle)
         group_damp.append(damp)
@@ -552,6 +550,22 @@ def _position_vectors(
     ext[inverse] *= (1.0 + ext_moves) / (1.0 + np.sign(ext_moves) * pp.price_range)
     vectors[:, n_std:] = ext
     return vectors
+
+
+def extended_dampeners(
+    pp: PairParams, cp: CurrencyParams, index: float, usd_settled: bool
+) -> np.ndarray:
+    """The dampener of each extended entry, in the settlement currency:
+    (|M| / price_range - 1) x extended_dampener. The dampener is a USD amount; for a coin
+    margin group Deribit converts it to coin at the edge price of the move's side,
+    (1 + sign(M) price_range) x index (the published coin formula). For a USD-settled group
+    there is nothing to convert, and pymargin follows that plain reading: no division (the
+    venue publishes no separate USDC formula)."""
+    moves = np.array(EXTENDED_MOVES)
+    usd = (np.abs(moves) / pp.price_range - 1.0) * cp.extended_dampener
+    if usd_settled:
+        return usd
+    return usd / ((1.0 + np.sign(moves) * pp.price_range) * index)
 
 
 def _bucket_of(j: int, n_std: int, buckets: int) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Deribit cross-collateral portfolio margin (X:PM): every settlement currency in one USD risk
 matrix.
 
-What Deribit publishes (shared/reference/margin-methodologies.md section 1.2, "X:PM / cross
+What Deribit publishes (its Portfolio Margin support article, "X:PM / cross
 collateral"): all collateral currencies are valued in USD and pooled, any of them can margin
 any derivative, some carry a haircut; the parameter block has, per currency, ``pnl_offset``,
 ``max_offsetable_pnl``, ``haircut`` and ``equity_side_impact``. How they combine is not

@@ -1,8 +1,8 @@
 """CME SPAN (classic, 16 scenarios): scan risk, intra-commodity (calendar) spread charges,
 inter-commodity spread credits and the short option minimum.
 
-The method, as CME and the clearing houses that license SPAN describe it (see
-shared/reference/margin-methodologies.md and the sources cited in tests/test_span.py):
+The method, as CME and the clearing houses that license SPAN describe it (the
+sources are cited in tests/test_span.py):
 
 * Scan risk of a combined commodity: the largest weighted loss of its positions' summed risk
   arrays over the 16 scenarios (the two extreme moves counted at their cover fraction).
@@ -177,7 +177,8 @@ class SpanCommodity:
     ``vol_scan`` (vol points, 0.1 = 10), ``tier_days`` (upper bounds of the expiry tiers in
     days; perpetuals and spot are tier 0), ``intra_rates`` ((tier, tier) -> USD per unit of
     delta spread, in priority order), ``short_option_minimum`` (USD per short option of one
-    unit), ``extreme_weight`` (cover fraction of the +-2 scan-range moves)."""
+    unit), ``extreme_weight`` (cover fraction of the +-2 scan-range moves),
+    ``look_ahead_days`` (the risk arrays' look-ahead, time decay included)."""
 
     underlying: str
     price_scan: float
@@ -186,6 +187,10 @@ class SpanCommodity:
     intra_rates: dict[tuple[int, int], float]
     short_option_minimum: float
     extreme_weight: float = 0.35
+    # SPAN's risk arrays value each contract over a look-ahead, typically one trading day,
+    # time decay included (CME, "SPAN components": cme.com/clearing/rmspan/span/components.html).
+    # Crypto trades every day: one calendar day by default; 0 revalues at the valuation time.
+    look_ahead_days: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -199,7 +204,8 @@ class SpanParams:
     def from_document(cls, doc: dict[str, Any]) -> SpanParams:
         """From a mapping: {"version", "source", "commodities": {underlying: {price_scan,
         vol_scan, tier_days, intra_rates: [[t1, t2, rate], ...], short_option_minimum,
-        extreme_weight?}}, "inter_spreads": [{a, b, ratio_a, ratio_b, rate}, ...]}."""
+        extreme_weight?, look_ahead_days?}}, "inter_spreads": [{a, b, ratio_a, ratio_b, rate},
+        ...]}."""
         if not isinstance(doc, dict) or not isinstance(doc.get("commodities"), dict):
             raise ModelParameterError("missing or not a mapping", "commodities")
         comms = {}
@@ -247,6 +253,7 @@ class SpanParams:
                 rates,
                 number(b, "short_option_minimum", p, 0),
                 number(b, "extreme_weight", p, 0, 1) if "extreme_weight" in b else 0.35,
+                number(b, "look_ahead_days", p, 0, 30) if "look_ahead_days" in b else 1.0,
             )
         spreads = []
         for k, s in enumerate(doc.get("inter_spreads", [])):
@@ -331,7 +338,9 @@ def span_margin(
         sel = np.nonzero(und == code)[0]
         sub = rows[sel]
         scen, weights = span16(u, cp.price_scan, cp.vol_scan, extreme_weight=cp.extreme_weight)
-        risk = risk_arrays_for_rows(market, sub, scen, threads=threads)
+        risk = risk_arrays_for_rows(
+            market, sub, scen, threads=threads, look_ahead=cp.look_ahead_days / 365.0
+        )
         inverse = col("settlement")[sub] == int(Settlement.INVERSE)
         risk[inverse] *= market.index_price(u) * (1.0 + scen.move[:, 0])
         pnl = (sizes[sel] @ risk) * weights

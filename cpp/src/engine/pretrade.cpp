@@ -379,9 +379,12 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
       ms->cap[c * P + u] = cp.max_offsetable_pnl * to_settle;
       for (std::size_t k = 0; k < 8; ++k) {
         const double m = kExtendedMoves[k];
-        ms->damp[(c * P + u) * 8 + k] = (std::fabs(m) / pp.price_range - 1.0) *
-                                        cp.extended_dampener /
-                                        (1.0 + std::copysign(pp.price_range, m)) * to_settle;
+        // The dampener is USD: a coin group converts it at the move's edge price
+        // ((1 + sign(M) range) x index, Deribit's coin formula); a USD group takes it as is
+        // (pymargin.models.deribit_pm.extended_dampeners says why).
+        const double usd = (std::fabs(m) / pp.price_range - 1.0) * cp.extended_dampener;
+        ms->damp[(c * P + u) * 8 + k] =
+            cp.usd_settled ? usd : usd / ((1.0 + std::copysign(pp.price_range, m)) * index[u]);
       }
     }
   }
