@@ -96,6 +96,22 @@ def scenario_margin(
     im_addon: float,
     mm_addon: float,
 ) -> dict[str, Any]: ...
+def standard_margin(
+    rule: np.ndarray,
+    size: np.ndarray,
+    im_base: np.ndarray,
+    im_per_unit: np.ndarray,
+    mm_base: np.ndarray,
+    mm_per_unit: np.ndarray,
+    price: np.ndarray,
+    im_otm_base: np.ndarray,
+    im_floor: np.ndarray,
+    mm: np.ndarray,
+    call: np.ndarray,
+    strike: np.ndarray,
+    index: np.ndarray,
+    mark: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]: ...
 
 class scalar:  # a submodule at run time
     @staticmethod

@@ -12,6 +12,7 @@
 #include "pymargin/kernel/batch_margin.hpp"
 #include "pymargin/kernel/revalue.hpp"
 #include "pymargin/models/scenario_margin.hpp"
+#include "pymargin/models/standard_margin.hpp"
 #include "pymargin/scenarios/scenario_set.hpp"
 
 namespace py = pybind11;
@@ -322,9 +323,68 @@ py::dict scenario_margin(const py::array& rules, const py::array& pnl, const py:
   return out;
 }
 
+// Deribit standard margin (pymargin/models/standard_margin.hpp), positions as columns [n]:
+// rule (uint8: 0 size-scaled, 1 inverse option), size, the size-scaled rates and price, the
+// option rates, call (uint8), strike, index, mark. Returns (im, mm) arrays.
+py::tuple standard_margin(const py::array& rule, const py::array& size, const py::array& im_base,
+                          const py::array& im_per_unit, const py::array& mm_base,
+                          const py::array& mm_per_unit, const py::array& price,
+                          const py::array& im_otm_base, const py::array& im_floor,
+                          const py::array& mm, const py::array& call, const py::array& strike,
+                          const py::array& index, const py::array& mark) {
+  const auto n = static_cast<std::size_t>(size.size());
+  const auto* r = contiguous<std::uint8_t>(rule, n, "rule");
+  const double* q = contiguous<double>(size, n, "size");
+  const double* a = contiguous<double>(im_base, n, "im_base");
+  const double* b = contiguous<double>(im_per_unit, n, "im_per_unit");
+  const double* c = contiguous<double>(mm_base, n, "mm_base");
+  const double* d = contiguous<double>(mm_per_unit, n, "mm_per_unit");
+  const double* pr = contiguous<double>(price, n, "price");
+  const double* ob = contiguous<double>(im_otm_base, n, "im_otm_base");
+  const double* fl = contiguous<double>(im_floor, n, "im_floor");
+  const double* om = contiguous<double>(mm, n, "mm");
+  const auto* cl = contiguous<std::uint8_t>(call, n, "call");
+  const double* k = contiguous<double>(strike, n, "strike");
+  const double* ix = contiguous<double>(index, n, "index");
+  const double* mk = contiguous<double>(mark, n, "mark");
+  std::vector<models::StandardPosition> pos(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (r[i] > 1) throw PyInputError{PyInputError::kInvalid, "rule", static_cast<long long>(i),
+                                     "0 (size-scaled) or 1 (inverse option)"};
+    models::StandardPosition& p = pos[i];
+    p.rule = static_cast<models::StandardRule>(r[i]);
+    p.size = q[i];
+    p.im_base = a[i];
+    p.im_per_unit = b[i];
+    p.mm_base = c[i];
+    p.mm_per_unit = d[i];
+    p.price = pr[i];
+    p.im_otm_base = ob[i];
+    p.im_floor = fl[i];
+    p.mm = om[i];
+    p.call = cl[i] != 0;
+    p.strike = k[i];
+    p.index = ix[i];
+    p.mark = mk[i];
+  }
+  std::vector<models::StandardMargin> out(n);
+  raise_status(models::standard_margin(pos.data(), n, out.data()), "underlying");
+  py::array_t<double> im(static_cast<py::ssize_t>(n)), mmo(static_cast<py::ssize_t>(n));
+  for (std::size_t i = 0; i < n; ++i) {
+    im.mutable_at(static_cast<py::ssize_t>(i)) = out[i].initial_margin;
+    mmo.mutable_at(static_cast<py::ssize_t>(i)) = out[i].maintenance_margin;
+  }
+  return py::make_tuple(im, mmo);
+}
+
 }  // namespace
 
 void bind_kernel(py::module_& m) {
+  m.def("standard_margin", &standard_margin, py::arg("rule"), py::arg("size"),
+        py::arg("im_base"), py::arg("im_per_unit"), py::arg("mm_base"), py::arg("mm_per_unit"),
+        py::arg("price"), py::arg("im_otm_base"), py::arg("im_floor"), py::arg("mm"),
+        py::arg("call"), py::arg("strike"), py::arg("index"), py::arg("mark"),
+        "Deribit standard margin per position (private; see pymargin.models).");
   m.def("scenario_margin", &scenario_margin, py::arg("rules"), py::arg("pnl"),
         py::arg("weight"), py::arg("damp"), py::arg("cap"), py::arg("net_delta"),
         py::arg("gross_delta"), py::arg("delta_price"), py::arg("floor"), py::arg("pnl_offset"), py::arg("unhedged_delta"),

@@ -22,6 +22,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from .. import _core
 from ..exceptions import InvalidInputError
 from ..instruments import InstrumentKind, Settlement, parse_instrument
 from ..market import Market
@@ -75,6 +78,24 @@ class PositionMargin:
     maintenance_margin: float
 
 
+_FIELDS = (
+    "rule",
+    "size",
+    "im_base",
+    "im_per_unit",
+    "mm_base",
+    "mm_per_unit",
+    "price",
+    "im_otm_base",
+    "im_floor",
+    "mm",
+    "call",
+    "strike",
+    "index",
+    "mark",
+)
+
+
 def deribit_standard_margin(
     positions: dict[str, float],
     market: Market,
@@ -82,10 +103,18 @@ def deribit_standard_margin(
 ) -> list[PositionMargin]:
     """Per-position standard margin, in each position's settlement currency. Options use their
     ``mark_price`` (coin) from the market when given, else the Black-76 coin value from
-    ``underlying_price``/``mark_iv``."""
+    ``underlying_price``/``mark_iv``. This function assembles each position's rule and
+    parameters; the margins are the core's (``pymargin/models/standard_margin.hpp``)."""
     if params is None:
         params = DeribitStandardParams.load()
-    out = []
+    cols: dict[str, list[float]] = {k: [] for k in _FIELDS}
+    names: list[tuple[str, float, str]] = []
+
+    def add(name: str, given: float, ccy: str, **values: float) -> None:
+        names.append((name, given, ccy))
+        for k in _FIELDS:
+            cols[k].append(values.get(k, 1.0 if k == "price" else 0.0))
+
     for row, (name, size) in enumerate(positions.items()):
         try:
             inst = parse_instrument(name)
@@ -96,7 +125,7 @@ def deribit_standard_margin(
             raise InvalidInputError(f"{name} has expired at the valuation time", "instrument", row)
         if isinstance(size, bool) or not isinstance(size, (int, float)) or not math.isfinite(size):
             raise InvalidInputError(f"size of {name} must be a finite number", "size", row)
-        q = abs(float(size))
+        q = float(size)
         if inst.kind is InstrumentKind.PERPETUAL and inst.settlement is Settlement.LINEAR:
             key = f"{inst.base}_{inst.quote}"
             if key not in params.linear_perpetual:
@@ -104,60 +133,61 @@ def deribit_standard_margin(
                     f"no standard-margin parameters for {key} perpetuals", "linear_perpetual"
                 )
             p = params.linear_perpetual[key]
-            index = market.index_price(inst.underlying, row)
-            im = q * (p["im_base"] + p["im_per_unit"] * q) * index
-            mm = q * (p["mm_base"] + p["mm_per_unit"] * q) * index
-            out.append(PositionMargin(name, size, inst.quote, im, mm))
+            add(name, size, inst.quote, size=q, price=market.index_price(inst.underlying, row), **p)
             continue
         if (
             inst.kind in (InstrumentKind.FUTURE, InstrumentKind.PERPETUAL)
             and inst.settlement is Settlement.INVERSE
             and inst.base in params.inverse_future
         ):
-            p = params.inverse_future[inst.base]
-            im = q * (p["im_base"] + p["im_per_unit"] * q)
-            mm = q * (p["mm_base"] + p["mm_per_unit"] * q)
-            out.append(PositionMargin(name, size, inst.base, im, mm))
+            add(name, size, inst.base, size=q, price=1.0, **params.inverse_future[inst.base])
             continue
         if inst.kind is InstrumentKind.OPTION and inst.settlement is Settlement.INVERSE:
             if inst.base not in params.inverse_option:
                 raise ModelParameterError(f"no option parameters for {inst.base}", "inverse_option")
             p = params.inverse_option[inst.base]
-            if size >= 0:
-                out.append(PositionMargin(name, size, inst.base, 0.0, 0.0))
-                continue
             assert inst.strike is not None and inst.option_type is not None
-            s = market.index_price(inst.underlying, row)
-            mark_obj = market.marks.get(name)
-            if mark_obj is not None and mark_obj.mark_price is not None:
-                mark = float(mark_obj.mark_price)
-                if not (math.isfinite(mark) and mark >= 0):
-                    raise InvalidInputError("must be finite and >= 0", "mark_price", row)
-            else:
-                mark = float(
-                    inverse_price(
-                        market.underlying_price(inst, row),
-                        inst.strike,
-                        inst.time_to_expiry(market.valuation_time),
-                        market.implied_vol(inst, row),
-                        0.0,
-                        inst.option_type,
+            mark = 0.0
+            if q < 0:  # a long option needs nothing beyond its premium: no mark needed
+                mark_obj = market.marks.get(name)
+                if mark_obj is not None and mark_obj.mark_price is not None:
+                    mark = float(mark_obj.mark_price)
+                    if not (math.isfinite(mark) and mark >= 0):
+                        raise InvalidInputError("must be finite and >= 0", "mark_price", row)
+                else:
+                    mark = float(
+                        inverse_price(
+                            market.underlying_price(inst, row),
+                            inst.strike,
+                            inst.time_to_expiry(market.valuation_time),
+                            market.implied_vol(inst, row),
+                            0.0,
+                            inst.option_type,
+                        )
                     )
-                )
-            call = int(inst.option_type) == 1
-            otm = max(0.0, inst.strike - s) if call else max(0.0, s - inst.strike)
-            base_im = max(p["im_otm_base"] - otm / s, p["im_floor"]) + mark
-            if call:
-                mm1 = p["mm"] + mark
-                im1 = base_im
-            else:
-                mm1 = max(p["mm"], p["mm"] * mark) + mark
-                im1 = max(base_im, mm1)
-            out.append(PositionMargin(name, size, inst.base, im1 * q, mm1 * q))
+            add(
+                name,
+                size,
+                inst.base,
+                rule=1.0,
+                size=q,
+                call=1.0 if int(inst.option_type) == 1 else 0.0,
+                strike=float(inst.strike),
+                index=market.index_price(inst.underlying, row),
+                mark=mark,
+                **p,
+            )
             continue
         raise ModelParameterError(
             f"{name}: no standard-margin parameters for {inst.kind.name.lower()} "
             f"({inst.settlement.name.lower()}) instruments in version {params.version}",
             "instrument",
         )
-    return out
+    arrays = [
+        np.array(cols[k], dtype=np.uint8 if k in ("rule", "call") else np.float64) for k in _FIELDS
+    ]
+    im, mm = _core.standard_margin(*arrays)
+    return [
+        PositionMargin(name, size, ccy, float(im[k]), float(mm[k]))
+        for k, (name, size, ccy) in enumerate(names)
+    ]

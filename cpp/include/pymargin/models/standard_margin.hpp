@@ -1,0 +1,48 @@
+// Deribit standard margin (S:SM / X:SM): each position carries its own IM and MM, and the
+// account's requirement is their sum (no offsets between positions). Two rules cover the
+// published tables (the dated parameter files in pymargin/data/models/deribit_standard cite
+// each):
+//
+//   size-scaled (perpetuals and futures): IM = |q| (im_base + im_per_unit |q|) x price,
+//     MM = |q| (mm_base + mm_per_unit |q|) x price, with q in coins and price the coin's value
+//     in the settlement currency (the index for linear contracts, 1 for inverse ones);
+//   inverse option (per option, in coin; mark = the option's mark in coin, S = the index,
+//     OTM = max(0, K - S) for calls, max(0, S - K) for puts): a long position needs nothing
+//     beyond its premium; short call IM = max(im_otm_base - OTM / S, im_floor) + mark,
+//     MM = mm + mark; short put MM = max(mm, mm x mark) + mark,
+//     IM = max(max(im_otm_base - OTM / S, im_floor) + mark, MM); both times |q|.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "pymargin/error.hpp"
+
+namespace pymargin::models {
+
+enum class StandardRule : std::uint8_t { kSizeScaled = 0, kInverseOption = 1 };
+
+struct StandardPosition {
+  StandardRule rule = StandardRule::kSizeScaled;
+  double size = 0.0;  // signed, coins (options: units of one coin)
+  // size-scaled
+  double im_base = 0.0, im_per_unit = 0.0, mm_base = 0.0, mm_per_unit = 0.0;
+  double price = 1.0;  // settlement units per coin
+  // inverse option
+  double im_otm_base = 0.0, im_floor = 0.0, mm = 0.0;
+  bool call = true;
+  double strike = 0.0, index = 0.0, mark = 0.0;  // USD, USD, coin
+};
+
+struct StandardMargin {
+  double initial_margin = 0.0;
+  double maintenance_margin = 0.0;
+};
+
+// Per-position IM and MM into out[n]. Every input is checked first (finite, rates >= 0,
+// prices > 0, marks >= 0); on error nothing is written and the Status names the field and
+// the position. No allocation, no exception.
+Status standard_margin(const StandardPosition* positions, std::size_t n,
+                       StandardMargin* out) noexcept;
+
+}  // namespace pymargin::models
