@@ -112,6 +112,21 @@ def standard_margin(
     index: np.ndarray,
     mark: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]: ...
+def span_requirement(
+    pnl: np.ndarray,
+    tier_offsets: np.ndarray,
+    tier_delta: np.ndarray,
+    short_options: np.ndarray,
+    short_option_minimum: np.ndarray,
+    intra_offsets: np.ndarray,
+    intra_tiers: np.ndarray,
+    intra_rates: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    ratio_a: np.ndarray,
+    ratio_b: np.ndarray,
+    rate: np.ndarray,
+) -> dict[str, np.ndarray]: ...
 
 class scalar:  # a submodule at run time
     @staticmethod

@@ -12,6 +12,7 @@
 #include "pymargin/kernel/batch_margin.hpp"
 #include "pymargin/kernel/revalue.hpp"
 #include "pymargin/models/scenario_margin.hpp"
+#include "pymargin/models/span.hpp"
 #include "pymargin/models/standard_margin.hpp"
 #include "pymargin/scenarios/scenario_set.hpp"
 
@@ -377,9 +378,94 @@ py::tuple standard_margin(const py::array& rule, const py::array& size, const py
   return py::make_tuple(im, mmo);
 }
 
+// SPAN per combined commodity (pymargin/models/span.hpp), ragged inputs flattened: pnl
+// [n x 16]; tier_offsets [n + 1] into tier_delta; short_options, short_option_minimum [n];
+// intra_offsets [n + 1] into intra_tiers [2 x total] and intra_rates [total]; the spreads as
+// columns a, b (int32), ratio_a, ratio_b, rate [m]. Returns the results as arrays.
+py::dict span_requirement(const py::array& pnl, const py::array& tier_offsets,
+                          const py::array& tier_delta, const py::array& short_options,
+                          const py::array& short_option_minimum,
+                          const py::array& intra_offsets, const py::array& intra_tiers,
+                          const py::array& intra_rates, const py::array& a, const py::array& b,
+                          const py::array& ratio_a, const py::array& ratio_b,
+                          const py::array& rate) {
+  const auto n = static_cast<std::size_t>(short_options.size());
+  const double* p = contiguous<double>(pnl, n * models::kSpanScenarios, "pnl");
+  const auto* to = contiguous<std::int64_t>(tier_offsets, n + 1, "tier_offsets");
+  const auto nt = static_cast<std::size_t>(tier_delta.size());
+  const double* td = contiguous<double>(tier_delta, nt, "tier_delta");
+  const double* so = contiguous<double>(short_options, n, "short_options");
+  const double* som = contiguous<double>(short_option_minimum, n, "short_option_minimum");
+  const auto* io = contiguous<std::int64_t>(intra_offsets, n + 1, "intra_offsets");
+  const auto ni = static_cast<std::size_t>(intra_rates.size());
+  const auto* it = contiguous<std::int32_t>(intra_tiers, 2 * ni, "intra_tiers");
+  const double* ir = contiguous<double>(intra_rates, ni, "intra_rates");
+  const auto m = static_cast<std::size_t>(rate.size());
+  const auto* sa = contiguous<std::int32_t>(a, m, "a");
+  const auto* sb = contiguous<std::int32_t>(b, m, "b");
+  const double* ra = contiguous<double>(ratio_a, m, "ratio_a");
+  const double* rb = contiguous<double>(ratio_b, m, "ratio_b");
+  const double* rt = contiguous<double>(rate, m, "rate");
+  std::vector<models::SpanCommodity> c(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    const auto t0 = static_cast<std::size_t>(to[k]);
+    const auto t1 = static_cast<std::size_t>(to[k + 1]);
+    const auto i0 = static_cast<std::size_t>(io[k]);
+    const auto i1 = static_cast<std::size_t>(io[k + 1]);
+    if (to[k] < 0 || t1 < t0 || t1 > nt || io[k] < 0 || i1 < i0 || i1 > ni) {
+      throw PyInputError{PyInputError::kInvalid, "offsets", static_cast<long long>(k),
+                         "out of range"};
+    }
+    c[k].pnl = p + k * models::kSpanScenarios;
+    c[k].tiers = t1 - t0;
+    c[k].tier_delta = td + t0;
+    c[k].short_options = so[k];
+    c[k].short_option_minimum = som[k];
+    c[k].intra_pairs = i1 - i0;
+    c[k].intra_tiers = it + 2 * i0;
+    c[k].intra_rates = ir + i0;
+  }
+  std::vector<models::SpanInterSpread> sp(m);
+  for (std::size_t r = 0; r < m; ++r) sp[r] = {sa[r], sb[r], ra[r], rb[r], rt[r]};
+  std::vector<models::SpanRequirement> out(n);
+  raise_status(models::span_requirement(c.data(), n, sp.data(), m, out.data()), "underlying");
+  const auto nn = static_cast<py::ssize_t>(n);
+  py::array_t<double> scan(nn), price(nn), time(nn), intra(nn), inter(nn), minimum(nn), req(nn),
+      net(nn);
+  py::array_t<std::int32_t> worst(nn);
+  for (py::ssize_t k = 0; k < nn; ++k) {
+    const models::SpanRequirement& r = out[static_cast<std::size_t>(k)];
+    scan.mutable_at(k) = r.scan_risk;
+    price.mutable_at(k) = r.price_risk;
+    time.mutable_at(k) = r.time_risk;
+    intra.mutable_at(k) = r.intra_charge;
+    inter.mutable_at(k) = r.inter_credit;
+    minimum.mutable_at(k) = r.short_option_minimum;
+    req.mutable_at(k) = r.requirement;
+    worst.mutable_at(k) = r.worst_scenario;
+    net.mutable_at(k) = r.net_delta;
+  }
+  py::dict d;
+  d["scan_risk"] = scan;
+  d["price_risk"] = price;
+  d["time_risk"] = time;
+  d["intra_charge"] = intra;
+  d["inter_credit"] = inter;
+  d["short_option_minimum"] = minimum;
+  d["requirement"] = req;
+  d["worst_scenario"] = worst;
+  d["net_delta"] = net;
+  return d;
+}
+
 }  // namespace
 
 void bind_kernel(py::module_& m) {
+  m.def("span_requirement", &span_requirement, py::arg("pnl"), py::arg("tier_offsets"),
+        py::arg("tier_delta"), py::arg("short_options"), py::arg("short_option_minimum"),
+        py::arg("intra_offsets"), py::arg("intra_tiers"), py::arg("intra_rates"), py::arg("a"),
+        py::arg("b"), py::arg("ratio_a"), py::arg("ratio_b"), py::arg("rate"),
+        "SPAN requirement per combined commodity (private; see pymargin.models.span).");
   m.def("standard_margin", &standard_margin, py::arg("rule"), py::arg("size"),
         py::arg("im_base"), py::arg("im_per_unit"), py::arg("mm_base"), py::arg("mm_per_unit"),
         py::arg("price"), py::arg("im_otm_base"), py::arg("im_floor"), py::arg("mm"),

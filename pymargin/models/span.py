@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _core
 from ..enums import Greek
 from ..exceptions import InvalidInputError
 from ..instruments import InstrumentKind, Settlement
@@ -102,73 +103,80 @@ class CommodityRequirement:
 def span_requirement(
     commodities: list[CommodityRisk], inter_spreads: list[InterSpread] | tuple[()] = ()
 ) -> dict[str, CommodityRequirement]:
-    """SPAN's requirement per combined commodity (see the module docstring)."""
-    out: dict[str, CommodityRequirement] = {}
-    by_name = {c.name: c for c in commodities}
-    remaining: dict[str, float] = {}
+    """SPAN's requirement per combined commodity (see the module docstring), computed by the
+    core (``pymargin/models/span.hpp``); this function lays out its inputs. Errors name the
+    commodity (its position in ``commodities``) or the spread."""
+    names = [c.name for c in commodities]
+    index = {n: k for k, n in enumerate(names)}
+    pnl, tiers, tier_off, so, som, intra_off, intra_t, intra_r = [], [], [0], [], [], [0], [], []
     for c in commodities:
-        pnl = np.asarray(c.pnl, dtype=np.float64)
-        if pnl.shape != (16,) or not np.isfinite(pnl).all():
-            raise InvalidInputError("must be 16 finite weighted scenario P&L", f"{c.name}.pnl")
-        loss = -pnl
-        j = int(np.argmax(loss))
-        scan = max(float(loss[j]), 0.0)
-        time_risk = (loss[0] + loss[1]) / 2.0
-        pair_avg = max((loss[a] + loss[b]) / 2.0 for a, b in _PAIRS)
-        price_risk = max(pair_avg - time_risk, 0.0)
-        deltas = np.asarray(c.tier_delta, dtype=np.float64).copy()
-        if not np.isfinite(deltas).all():
-            raise InvalidInputError("must be finite", f"{c.name}.tier_delta")
-        for what, v in (
-            ("short_option_minimum", c.short_option_minimum),
-            ("short_options", c.short_options),
-        ):
-            if not (math.isfinite(v) and v >= 0):
-                raise InvalidInputError("must be finite and >= 0", f"{c.name}.{what}")
-        intra = 0.0
+        v = np.asarray(c.pnl, dtype=np.float64)
+        if v.shape != (16,):
+            raise InvalidInputError("must be 16 weighted scenario P&L", f"{c.name}.pnl")
+        pnl.append(v)
+        d = np.asarray(c.tier_delta, dtype=np.float64).ravel()
+        tiers.append(d)
+        tier_off.append(tier_off[-1] + len(d))
+        so.append(float(c.short_options))
+        som.append(float(c.short_option_minimum))
         for (t1, t2), rate in c.intra_rates.items():
-            if not (0 <= t1 < len(deltas) and 0 <= t2 < len(deltas)) or t1 == t2:
-                raise InvalidInputError(f"no tier pair ({t1}, {t2})", f"{c.name}.intra_rates")
-            if not (math.isfinite(rate) and rate >= 0):
-                raise InvalidInputError("rates must be finite and >= 0", f"{c.name}.intra_rates")
-            if deltas[t1] * deltas[t2] >= 0:
-                continue
-            n = min(abs(deltas[t1]), abs(deltas[t2]))
-            intra += n * rate
-            deltas[t1] -= math.copysign(n, deltas[t1])
-            deltas[t2] -= math.copysign(n, deltas[t2])
-        net = float(np.sum(c.tier_delta))
-        remaining[c.name] = net
-        out[c.name] = CommodityRequirement(
-            scan,
-            price_risk,
-            time_risk,
-            intra,
-            0.0,
-            c.short_option_minimum * c.short_options,
-            0.0,
-            j,
-            net,
+            intra_t += [int(t1), int(t2)]
+            intra_r.append(float(rate))
+        intra_off.append(len(intra_r))
+    # a leg without positions forms no spread
+    rows = [k for k, s in enumerate(inter_spreads) if s.a in index and s.b in index]
+    legs = [inter_spreads[k] for k in rows]
+    try:
+        r = _span_core(pnl, tier_off, tiers, so, som, intra_off, intra_t, intra_r, legs, index)
+    except InvalidInputError as e:  # name the commodity, or the spread as the caller gave it
+        if e.index is not None and e.field == "inter":
+            raise type(e)(e.reason, "inter", rows[e.index]) from None
+        if e.index is not None and e.index < len(names):
+            raise type(e)(e.reason, f"{names[e.index]}.{e.field}") from None
+        raise
+    return {
+        n: CommodityRequirement(
+            float(r["scan_risk"][k]),
+            float(r["price_risk"][k]),
+            float(r["time_risk"][k]),
+            float(r["intra_charge"][k]),
+            float(r["inter_credit"][k]),
+            float(r["short_option_minimum"][k]),
+            float(r["requirement"][k]),
+            int(r["worst_scenario"][k]),
+            float(r["net_delta"][k]),
         )
-    for row, s in enumerate(inter_spreads):
-        if s.a not in by_name or s.b not in by_name:
-            continue  # a leg without positions forms no spread
-        if not (s.ratio_a > 0 and s.ratio_b > 0 and 0 <= s.rate <= 1):
-            raise InvalidInputError("ratios must be > 0 and the rate in [0, 1]", "inter", row)
-        da, db = remaining[s.a], remaining[s.b]
-        if da * db >= 0:
-            continue
-        n = min(abs(da) / s.ratio_a, abs(db) / s.ratio_b)
-        for leg, ratio, d in ((s.a, s.ratio_a, da), (s.b, s.ratio_b, db)):
-            r = out[leg]
-            wpr = r.price_risk / abs(r.net_delta) if r.net_delta else 0.0
-            r.inter_credit += s.rate * n * ratio * wpr
-            remaining[leg] = d - math.copysign(n * ratio, d)
-    for r in out.values():
-        r.requirement = max(
-            r.scan_risk + r.intra_charge - r.inter_credit, r.short_option_minimum, 0.0
-        )
-    return out
+        for k, n in enumerate(names)
+    }
+
+
+def _span_core(
+    pnl: list[np.ndarray],
+    tier_off: list[int],
+    tiers: list[np.ndarray],
+    so: list[float],
+    som: list[float],
+    intra_off: list[int],
+    intra_t: list[int],
+    intra_r: list[float],
+    legs: list[InterSpread],
+    index: dict[str, int],
+) -> dict[str, np.ndarray]:
+    return _core.span_requirement(
+        np.ascontiguousarray(np.array(pnl).reshape(len(pnl), 16)),
+        np.array(tier_off, dtype=np.int64),
+        np.concatenate(tiers) if tiers else np.zeros(0),
+        np.array(so),
+        np.array(som),
+        np.array(intra_off, dtype=np.int64),
+        np.array(intra_t, dtype=np.int32),
+        np.array(intra_r),
+        np.array([index[s.a] for s in legs], dtype=np.int32),
+        np.array([index[s.b] for s in legs], dtype=np.int32),
+        np.array([s.ratio_a for s in legs], dtype=np.float64),
+        np.array([s.ratio_b for s in legs], dtype=np.float64),
+        np.array([s.rate for s in legs], dtype=np.float64),
+    )
 
 
 @dataclass(frozen=True)
