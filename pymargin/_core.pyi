@@ -127,6 +127,17 @@ def span_requirement(
     ratio_b: np.ndarray,
     rate: np.ndarray,
 ) -> dict[str, np.ndarray]: ...
+def sensitivity_margin(
+    weighted_delta: np.ndarray,
+    weighted_vega: np.ndarray,
+    tenor_corr: np.ndarray,
+    delta_corr: float,
+    vega_corr: float,
+    pnl_up: np.ndarray,
+    pnl_down: np.ndarray,
+    delta_usd: np.ndarray,
+    risk_weight: np.ndarray,
+) -> dict[str, Any]: ...
 
 class scalar:  # a submodule at run time
     @staticmethod

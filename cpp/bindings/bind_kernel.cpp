@@ -12,6 +12,7 @@
 #include "pymargin/kernel/batch_margin.hpp"
 #include "pymargin/kernel/revalue.hpp"
 #include "pymargin/models/scenario_margin.hpp"
+#include "pymargin/models/sensitivity_margin.hpp"
 #include "pymargin/models/span.hpp"
 #include "pymargin/models/standard_margin.hpp"
 #include "pymargin/scenarios/scenario_set.hpp"
@@ -458,9 +459,50 @@ py::dict span_requirement(const py::array& pnl, const py::array& tier_offsets,
   return d;
 }
 
+// The Greek-netting model (pymargin/models/sensitivity_margin.hpp): weighted_delta [U],
+// weighted_vega [U x K], tenor_corr [K x K], the correlations, and per underlying the P&L at
+// +-RW, the USD delta and RW.
+py::dict sensitivity_margin(const py::array& weighted_delta, const py::array& weighted_vega,
+                            const py::array& tenor_corr, double delta_corr, double vega_corr,
+                            const py::array& pnl_up, const py::array& pnl_down,
+                            const py::array& delta_usd, const py::array& risk_weight) {
+  if (weighted_vega.ndim() != 2 || tenor_corr.ndim() != 2) {
+    throw PyInputError{PyInputError::kType, "weighted_vega", -1, "2-D arrays expected"};
+  }
+  models::SensitivityInputs in;
+  in.underlyings = static_cast<std::size_t>(weighted_delta.size());
+  in.buckets = static_cast<std::size_t>(weighted_vega.shape(1));
+  const std::size_t U = in.underlyings;
+  const std::size_t K = in.buckets;
+  in.weighted_delta = contiguous<double>(weighted_delta, U, "weighted_delta");
+  in.weighted_vega = contiguous<double>(weighted_vega, U * K, "weighted_vega");
+  in.tenor_corr = contiguous<double>(tenor_corr, K * K, "tenor_corr");
+  in.delta_corr = delta_corr;
+  in.vega_corr = vega_corr;
+  in.pnl_up = contiguous<double>(pnl_up, U, "pnl_up");
+  in.pnl_down = contiguous<double>(pnl_down, U, "pnl_down");
+  in.delta_usd = contiguous<double>(delta_usd, U, "delta_usd");
+  in.risk_weight = contiguous<double>(risk_weight, U, "risk_weight");
+  models::SensitivityMargin out;
+  py::array_t<double> curvature(static_cast<py::ssize_t>(U));
+  raise_status(models::sensitivity_margin(in, &out, curvature.mutable_data()), "underlying");
+  py::dict d;
+  d["delta_margin"] = out.delta_margin;
+  d["vega_margin"] = out.vega_margin;
+  d["curvature_margin"] = out.curvature_margin;
+  d["initial_margin"] = out.initial_margin;
+  d["curvature"] = curvature;
+  return d;
+}
+
 }  // namespace
 
 void bind_kernel(py::module_& m) {
+  m.def("sensitivity_margin", &sensitivity_margin, py::arg("weighted_delta"),
+        py::arg("weighted_vega"), py::arg("tenor_corr"), py::arg("delta_corr"),
+        py::arg("vega_corr"), py::arg("pnl_up"), py::arg("pnl_down"), py::arg("delta_usd"),
+        py::arg("risk_weight"),
+        "The Greek-netting margin model (private; see pymargin.models.delta_margin).");
   m.def("span_requirement", &span_requirement, py::arg("pnl"), py::arg("tier_offsets"),
         py::arg("tier_delta"), py::arg("short_options"), py::arg("short_option_minimum"),
         py::arg("intra_offsets"), py::arg("intra_tiers"), py::arg("intra_rates"), py::arg("a"),

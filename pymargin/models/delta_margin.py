@@ -17,11 +17,11 @@ sensitivity-based model charges for the same book.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _core
 from ..exceptions import InvalidInputError
 from ..instruments import InstrumentKind
 from ..market import Market
@@ -95,36 +95,6 @@ class DeltaMarginResult:
         )
 
 
-def _finite(x: np.ndarray | float, what: str) -> None:
-    if not np.all(np.isfinite(x)):
-        raise InvalidInputError(
-            f"{what} is not finite (prices or sizes beyond floating point)", "portfolio"
-        )
-
-
-def _quad(w: np.ndarray, m: np.ndarray | None, corr: float, what: str) -> float:
-    """sqrt(w' m w) (``m`` given) or sqrt(sum w^2 + corr ((sum w)^2 - sum w^2)), computed on
-    w scaled to its largest entry (no overflow of the squares); a non-finite result is
-    refused."""
-    _finite(w, what)
-    s = float(np.max(np.abs(w))) if w.size else 0.0
-    if s == 0.0:
-        return 0.0
-    v = w / s
-    if m is not None:
-        total = float(v @ m @ v)
-    else:
-        total = float(v @ v) + corr * (float(v.sum()) ** 2 - float(v @ v))
-    with np.errstate(over="ignore"):
-        out = float(np.float64(s) * np.sqrt(max(total, 0.0)))
-    _finite(out, what)
-    return out
-
-
-def _cross(ws: np.ndarray, corr: float) -> float:
-    return _quad(ws, None, corr, "delta margin")
-
-
 def delta_margin(
     portfolio: Portfolio | dict[str, float],
     market: Market,
@@ -144,18 +114,18 @@ def delta_margin(
     table = market.table
     rows = table.rows(list(pf.positions))
     col = table.column
-    # Delta.
+    # The inputs of the core's model: weighted sensitivities, the tenor correlation, and the
+    # revalued P&L at +-RW per underlying (the kernel); the aggregation is the core's
+    # (pymargin/models/sensitivity_margin.hpp).
     with np.errstate(over="ignore", invalid="ignore"):
         ws_delta = np.array([p.delta_rw[u] * g.by_underlying[u]["delta_usd"] for u in unds])
-    dm = _cross(ws_delta, p.delta_corr)
-    # Vega per tenor bucket: vega per 1.00 of vol times vol (a 100 % relative move).
     opt = col("kind")[rows] == int(InstrumentKind.OPTION)
     days = col("time")[rows] * 365.0
     vols = col("vol")[rows]
     mids = np.array(p.mid_days)
     rho = np.exp(-p.tenor_decay * np.abs(np.log(mids[:, None] / mids[None, :])))
     ws_vega: dict[str, list[float]] = {}
-    kb, sb = [], []
+    vega_rows = []
     for u in unds:
         w = np.zeros(len(mids))
         for k in range(len(pf.positions)):
@@ -165,40 +135,35 @@ def delta_margin(
             with np.errstate(over="ignore", invalid="ignore"):
                 w[bucket] += p.vega_rw[u] * g.position["vega"][k] * 100.0 * vols[k]
         ws_vega[u] = w.tolist()
-        k_b = _quad(w, rho, 0.0, f"vega margin of {u}")
-        kb.append(k_b)
-        with np.errstate(over="ignore", invalid="ignore"):
-            s_b = float(w.sum())
-        _finite(s_b, f"net vega of {u}")
-        sb.append(min(max(s_b, -k_b), k_b))
-    kb_arr, sb_arr = np.array(kb), np.array(sb)
-    # sum K_b^2 + rho ((sum S_b)^2 - sum S_b^2), scaled like _quad
-    scale = float(np.max(np.abs(kb_arr))) if kb_arr.size else 0.0
-    if scale == 0.0:
-        vm = 0.0
-    else:
-        kn, sn = kb_arr / scale, sb_arr / scale
-        tot = float(kn @ kn) + p.vega_corr * (float(sn.sum()) ** 2 - float(sn @ sn))
-        with np.errstate(over="ignore"):
-            vm = float(np.float64(scale) * np.sqrt(max(tot, 0.0)))
-        _finite(vm, "vega margin")
-    # Curvature by full revaluation at +-RW.
-    curv: dict[str, float] = {}
+        vega_rows.append(w)
+    up, down = [], []
     for k_u, u in enumerate(unds):
         rw = p.delta_rw[u]
         spot = np.zeros((2, len(unds)))
         spot[0, k_u], spot[1, k_u] = rw, -rw
         with np.errstate(over="ignore", invalid="ignore"):
             pnl = scenario_pnl(pf, market, unds, spot)
-            d = g.by_underlying[u]["delta_usd"]
-            parts = np.array([-(pnl[0] - d * rw), -(pnl[1] + d * rw)])
-        _finite(parts, f"curvature of {u}")  # max() would drop a NaN silently
-        curv[u] = max(0.0, float(parts[0]), float(parts[1]))
-    cm = float(sum(curv.values()))
-    with np.errstate(over="ignore"):
-        total = float(np.float64(dm) + vm + cm)
-    if not math.isfinite(total):
-        raise InvalidInputError("margin is not finite", "portfolio")
+        up.append(float(pnl[0]))
+        down.append(float(pnl[1]))
+    try:
+        r = _core.sensitivity_margin(
+            ws_delta.astype(np.float64),
+            np.ascontiguousarray(np.array(vega_rows).reshape(len(unds), len(mids))),
+            np.ascontiguousarray(rho),
+            p.delta_corr,
+            p.vega_corr,
+            np.array(up),
+            np.array(down),
+            np.array([g.by_underlying[u]["delta_usd"] for u in unds], dtype=np.float64),
+            np.array([p.delta_rw[u] for u in unds]),
+        )
+    except InvalidInputError as e:  # name the underlying
+        if e.index is not None and e.index < len(unds):
+            raise InvalidInputError(f"{unds[e.index]}: {e.reason}", "portfolio") from None
+        raise InvalidInputError(e.reason, "portfolio") from None
+    total = float(r["initial_margin"])
+    dm, vm, cm = (float(r[k]) for k in ("delta_margin", "vega_margin", "curvature_margin"))
+    curv = dict(zip(unds, (float(x) for x in r["curvature"])))
     return DeltaMarginResult(
         total, total, dm, vm, cm, dict(zip(unds, ws_delta.tolist())), ws_vega, curv
     )
