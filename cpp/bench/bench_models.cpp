@@ -1,0 +1,96 @@
+// The margin of one 1,000-position account from cached risk arrays under each grid model:
+// the positions' rows summed into the group's scenario vector (the kernel's axpy), then the
+// core's scenario-margin model. Deribit S:PM: 35 entries, credit, cap, dampener, roll shock
+// over 10 expiries, rounding. Paradex-shaped: 24 weighted entries and the minimum delta.
+// FINRA-shaped: 10 entries and the per-contract minimum.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include "batch_internal.hpp"
+#include "pymargin/models/scenario_margin.hpp"
+
+namespace pmm = pymargin::models;
+
+namespace {
+
+struct Account {
+  std::vector<double> rows, size, delta;
+  std::vector<std::int32_t> expiry;
+};
+
+Account account(std::size_t positions, std::size_t ns) {
+  Account a;
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> pnl(0.0, 0.02);
+  for (std::size_t p = 0; p < positions; ++p) {
+    for (std::size_t j = 0; j < ns; ++j) a.rows.push_back(pnl(rng));
+    a.size.push_back(static_cast<double>(static_cast<int>(rng() % 7) - 3) + 0.5);
+    a.delta.push_back(pnl(rng) * 20.0);
+    a.expiry.push_back(static_cast<std::int32_t>(rng() % 10));
+  }
+  return a;
+}
+
+void run(benchmark::State& state, std::size_t ns, int model) {
+  const std::size_t positions = 1000;
+  const Account a = account(positions, ns);
+  const auto axpy = pymargin::pricing::detail::selected_axpy();
+  std::vector<double> v(ns), damp(ns, 0.0), weight(ns, 0.5), set_entries(ns);
+  for (std::size_t j = ns > 8 ? ns - 8 : 0; j < ns; ++j) damp[j] = 0.001;
+  std::vector<double> roll_k(10, 0.01), net(10);
+  pmm::ModelRules rules;
+  pmm::GroupView g;
+  g.pnl = v.data();
+  if (model == 0) {  // Deribit S:PM
+    rules.round_worst = true;
+    rules.mm_factor = 0.8;
+    rules.tie_standard = ns - 8;
+    rules.tie_period = 3;
+    rules.tie_slot = 1;
+    g.damp = damp.data();
+    g.pnl_offset = 0.5;
+    g.cap = 0.05;
+  } else if (model == 1) {  // Paradex-shaped
+    rules.mm_factor = 0.5;
+    g.weight = weight.data();
+    g.unhedged_delta = 0.02;
+    g.hedged_delta = 0.01;
+    g.delta_price = 70000.0;
+  }
+  for (auto _ : state) {
+    std::fill(v.begin(), v.end(), 0.0);
+    std::fill(net.begin(), net.end(), 0.0);
+    double gross = 0.0, netd = 0.0, contracts = 0.0;
+    for (std::size_t p = 0; p < positions; ++p) {
+      axpy(ns, a.size[p], a.rows.data() + p * ns, v.data());
+      const double d = a.size[p] * a.delta[p];
+      net[static_cast<std::size_t>(a.expiry[p])] += d;
+      netd += d;
+      gross += std::abs(d);
+      contracts += std::abs(a.size[p]);
+    }
+    g.net_delta = netd;
+    g.gross_delta = gross;
+    if (model == 2) g.floor = 0.375 * contracts;
+    pmm::SetResult set;
+    pmm::MarginResult out;
+    const bool roll = model == 0;
+    const auto st = pmm::scenario_margin(rules, ns, 1, &g, 1, roll ? 10 : 0, roll_k.data(),
+                                         net.data(), 0.0, 0.0, &set, &out, set_entries.data());
+    if (!st.ok()) std::abort();
+    benchmark::DoNotOptimize(out);
+  }
+}
+
+void BM_Margin1000PositionsDeribitPM(benchmark::State& s) { run(s, 35, 0); }
+void BM_Margin1000PositionsParadex(benchmark::State& s) { run(s, 24, 1); }
+void BM_Margin1000PositionsFinra(benchmark::State& s) { run(s, 10, 2); }
+BENCHMARK(BM_Margin1000PositionsDeribitPM)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Margin1000PositionsParadex)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Margin1000PositionsFinra)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
