@@ -172,18 +172,37 @@ def _grid_venue(
         pair_idx[sel] = k
         floor[sel] = per_contract / contract[sel]
         spot[k] = market.index_price(f"{b}_USD")
-    venue = {
-        "stride": stride,
+    terms = {
         "weight": np.ascontiguousarray(weight),
         "pnl_offsets": np.array([assets[b][2] for b in bases]),
         "delta_price": spot,
         "unhedged_delta": np.array([assets[b][3] for b in bases]),
         "hedged_delta": np.array([assets[b][4] for b in bases]),
+    }
+    return _usd_grid_risk(market, instruments, rows, out, pair_idx, floor, ccy, mm_fraction, terms)
+
+
+def _usd_grid_risk(
+    market: Market,
+    instruments: list[str],
+    rows: np.ndarray,
+    out: np.ndarray,
+    pair_idx: np.ndarray,
+    floor: np.ndarray,
+    ccy: str,
+    mm_factor: float,
+    terms: dict[str, Any],
+) -> VenueRisk:
+    """The VenueRisk of a USD grid venue: a group per pair without credit cap, dampener, roll
+    shock, rounding or tie preference; the per-unit floor on both sides; ``terms`` the rest."""
+    venue = {
+        "stride": out.shape[1],
         "floor_long": floor,
         "floor_short": floor.copy(),
         "round_worst": False,
         "tie_period": 0,
         "tie_slot": 0,
+        **terms,
     }
     return VenueRisk(
         list(instruments),
@@ -193,12 +212,12 @@ def _grid_venue(
         np.zeros(len(rows), dtype=np.int32),  # no roll shock: one expiry index of factor 0
         _coin_deltas(market, rows),
         mark_values(market, list(instruments), usd=True),
-        np.full(len(pairs), np.inf),
+        np.full(int(pair_idx.max()) + 1 if len(pair_idx) else 1, np.inf),
         None,
         np.zeros(1),
-        stride,
+        out.shape[1],
         0.0,
-        mm_fraction,
+        mm_factor,
         None,
         venue,
     )
@@ -247,31 +266,7 @@ def _finra_venue(market: Market, instruments: list[str], kw: Any) -> VenueRisk:
         out[sel] = risk
         pair_idx[sel] = k
     floor = minimum * multiplier / contract
-    venue = {
-        "stride": points,
-        "floor_long": floor,
-        "floor_short": floor.copy(),
-        "round_worst": False,
-        "tie_period": 0,
-        "tie_slot": 0,
-    }
-    return VenueRisk(
-        list(instruments),
-        "usd",
-        np.ascontiguousarray(out),
-        pair_idx,
-        np.zeros(len(rows), dtype=np.int32),
-        _coin_deltas(market, rows),
-        mark_values(market, list(instruments), usd=True),
-        np.full(len(unds), np.inf),
-        None,
-        np.zeros(1),
-        points,
-        0.0,
-        1.0,
-        None,
-        venue,
-    )
+    return _usd_grid_risk(market, instruments, rows, out, pair_idx, floor, "usd", 1.0, {})
 
 
 def venue_risk(

@@ -192,23 +192,6 @@ def test_csr_indices_are_checked_before_any_cast():
     assert e.value.field == "amount"
 
 
-def _usdc_market():
-    from datetime import datetime, timezone
-
-    t0 = datetime(2026, 4, 1, 8, tzinfo=timezone.utc)
-    marks = {
-        "BTC_USDC-PERPETUAL": pm.Mark(mark_price=70_000.0),
-        "ETH_USDC-PERPETUAL": pm.Mark(mark_price=2_000.0),
-    }
-    for k in (60_000, 70_000, 80_000):
-        for cp in "CP":
-            marks[f"BTC_USDC-26JUN26-{k}-{cp}"] = pm.Mark(underlying_price=70_500.0, mark_iv=0.55)
-    for k in (1_800, 2_000, 2_200):
-        for cp in "CP":
-            marks[f"ETH_USDC-26JUN26-{k}-{cp}"] = pm.Mark(underlying_price=2_010.0, mark_iv=0.7)
-    return pm.Market(t0, {"BTC_USD": 70_000.0, "ETH_USD": 2_000.0}, marks)
-
-
 def _usdc_book(market, n_accounts=60, seed=4):
     rng = np.random.default_rng(seed)
     names = sorted(market.marks)
@@ -234,12 +217,12 @@ def _per_account(pos, acct):
         (pm.MarginModel.SCENARIO_GRID, "tests/data/grid_models/example_venue.json"),
     ],
 )
-def test_every_account_under_other_venues_equals_pm_margin(model, params):
+def test_every_account_under_other_venues_equals_pm_margin(model, params, usdc_market):
     # The batch kernel runs the same core model as pm.margin(): Paradex (weights, minimum
     # delta per underlying), the FINRA grid (per-contract minimum) and a parameter-file venue.
     from pathlib import Path
 
-    mkt = _usdc_market()
+    mkt = usdc_market
     pos, col = _usdc_book(mkt)
     if isinstance(params, str):
         params = str(Path(__file__).parent.parent / params)

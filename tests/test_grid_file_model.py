@@ -20,20 +20,6 @@ DATA = Path(__file__).parent / "data" / "grid_models"
 T0 = datetime(2026, 4, 1, 8, tzinfo=timezone.utc)
 
 
-def _market() -> pm.Market:
-    marks = {
-        "BTC_USDC-PERPETUAL": pm.Mark(mark_price=70_000.0),
-        "ETH_USDC-PERPETUAL": pm.Mark(mark_price=2_000.0),
-    }
-    for k in (60_000, 70_000, 80_000):
-        for cp in "CP":
-            marks[f"BTC_USDC-26JUN26-{k}-{cp}"] = pm.Mark(underlying_price=70_500.0, mark_iv=0.55)
-    for k in (1_800, 2_000, 2_200):
-        for cp in "CP":
-            marks[f"ETH_USDC-26JUN26-{k}-{cp}"] = pm.Mark(underlying_price=2_010.0, mark_iv=0.7)
-    return pm.Market(T0, {"BTC_USD": 70_000.0, "ETH_USD": 2_000.0}, marks)
-
-
 BOOKS = [
     {"BTC_USDC-PERPETUAL": 1.0},
     {"BTC_USDC-26JUN26-80000-C": -3.0, "BTC_USDC-PERPETUAL": 1.5},
@@ -48,8 +34,8 @@ BOOKS = [
 
 
 @pytest.mark.parametrize("book", BOOKS)
-def test_paradex_written_as_a_grid_file_gives_paradex_margins(book):
-    mkt = _market()
+def test_paradex_written_as_a_grid_file_gives_paradex_margins(book, usdc_market):
+    mkt = usdc_market
     want = paradex_pm_margin(book, mkt)
     got = grid_model_margin(book, mkt, DATA / "paradex_as_grid.json")
     assert got.initial_margin == pytest.approx(want.initial_margin, rel=1e-12)
@@ -87,8 +73,8 @@ def _by_hand(book: dict[str, float], mkt: pm.Market, doc: dict) -> tuple[float, 
 
 
 @pytest.mark.parametrize("book", BOOKS)
-def test_a_hypothetical_venue_defined_by_its_file_alone(book):
-    mkt = _market()
+def test_a_hypothetical_venue_defined_by_its_file_alone(book, usdc_market):
+    mkt = usdc_market
     doc = json.loads((DATA / "example_venue.json").read_text())
     want_im, want_mm = _by_hand(book, mkt, doc)
     got = grid_model_margin(book, mkt, DATA / "example_venue.json")
