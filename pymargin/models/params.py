@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import math
 from importlib import resources
@@ -31,16 +33,30 @@ def _dir(model: str):
     return resources.files("pymargin") / "data" / "models" / model
 
 
-def available_versions(model: str) -> list[str]:
-    """The dated parameter versions shipped for ``model``, oldest first."""
+@functools.lru_cache(maxsize=64)
+def _versions(model: str) -> tuple[str, ...]:
     d = _dir(model)
     if not d.is_dir():
         raise ModelParameterError(f"no parameter files for model {model!r}", "model")
-    return sorted(p.name[:-5] for p in d.iterdir() if p.name.endswith(".json"))
+    return tuple(sorted(p.name[:-5] for p in d.iterdir() if p.name.endswith(".json")))
+
+
+def available_versions(model: str) -> list[str]:
+    """The dated parameter versions shipped for ``model``, oldest first."""
+    return list(_versions(model))
+
+
+@functools.lru_cache(maxsize=64)
+def _document(model: str, version: str) -> dict[str, Any]:
+    # The shipped files are package data: read and parsed once per process.
+    with (_dir(model) / f"{version}.json").open("r", encoding="utf-8") as fh:
+        doc: dict[str, Any] = json.load(fh)
+    return doc
 
 
 def load_params(model: str, version: str | None = None) -> dict[str, Any]:
-    """The raw parameter document of ``model`` at ``version`` (default: the newest)."""
+    """The raw parameter document of ``model`` at ``version`` (default: the newest); a copy
+    of its own for the caller."""
     versions = available_versions(model)
     if version is None:
         version = versions[-1]
@@ -48,9 +64,7 @@ def load_params(model: str, version: str | None = None) -> dict[str, Any]:
         raise ModelParameterError(
             f"unknown version {version!r} of {model}; have {', '.join(versions)}", "version"
         )
-    with (_dir(model) / f"{version}.json").open("r", encoding="utf-8") as fh:
-        doc: dict[str, Any] = json.load(fh)
-    return doc
+    return copy.deepcopy(_document(model, version))
 
 
 def number(
