@@ -1,5 +1,5 @@
 // A standalone consumer of the installed pymargin C++ package: margins a USDC-settled BTC book
-// (a short call spread and a perpetual hedge) under two published grid models, with no Python:
+// (a short call spread and a perpetual hedge) under three published grid models, with no Python:
 // the scenario grid is revalued by the kernel, the positions summed into the group's P&L
 // vector, and the scenario-margin model applied with the venue's parameters filled in here.
 //
@@ -9,6 +9,13 @@
 //     delta factors 2 % unhedged and 1 % hedged, MMR 50 % of IMR.
 //   FINRA 4210(g) / Cboe portfolio margin: +-15 % in 10 points, vol unchanged, at least
 //     0.375 per contract (multiplier 1).
+//   Deribit portfolio margin (S:PM) of a USDC margin group, pymargin/data/models/deribit_pm/
+//     2024-06-17.json: 4 buckets of the +-16 % price range with vol up / unchanged / down
+//     (vol shock +50 % / -25 % relative, floor 50 % on the shocked-up vol), 8 extended moves
+//     (vol up) scaled by range / |M|, the extended dampener, no gain credit, the roll shock
+//     (7.5 % a year, floor 1 %), IM rounded to 1e-9, MM 80 % of the requirement. The USDC
+//     group's currency parameters (annualised move 10 %, dampener 25,000 USD) are the file's
+//     "usd" block.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -155,5 +162,59 @@ int main() {
   std::printf("FINRA PM:   %.2f USD (worst grid loss %.2f at %+.0f %%, minimum %.2f)\n",
               res.initial_margin, per.loss, 100.0 * move[static_cast<std::size_t>(per.at)],
               per.floor);
+
+  // --- Deribit S:PM, USDC margin group ---------------------------------------------------------
+  const double range = 0.16;
+  const double extended[8] = {-0.66, -0.33, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0};
+  move.clear();
+  state.clear();
+  for (int k = -4; k <= 4; ++k) {
+    for (int vs : {1, 0, -1}) {  // vol up, unchanged, down
+      move.push_back(k * range / 4.0);
+      state.push_back(static_cast<std::int8_t>(vs));
+    }
+  }
+  const std::size_t n_std = move.size();
+  for (double m : extended) {
+    move.push_back(m);
+    state.push_back(1);
+  }
+  ps::VolShockRule deribit_vol;
+  deribit_vol.range_up = 0.5;
+  deribit_vol.range_down = 0.25;
+  deribit_vol.min_vol_up = 0.5;
+  if (!scenario_pnl(b, move, state, deribit_vol, &pnl)) return 1;
+  std::vector<double> damp(pnl.size(), 0.0);
+  for (std::size_t k = 0; k < 8; ++k) {
+    pnl[n_std + k] *= 1.0 * range / std::fabs(extended[k]);  // extended_table_factor 1
+    damp[n_std + k] = (std::fabs(extended[k]) / range - 1.0) * 25000.0;  // USD: as is
+  }
+  pmm::GroupView d;
+  d.pnl = pnl.data();
+  d.damp = damp.data();
+  d.cap = 0.0;  // max_offsetable_pnl 0 (and pnl_offset 0): gains do not count
+  pmm::ModelRules deribit;
+  deribit.round_worst = true;
+  deribit.mm_factor = 0.8;
+  deribit.tie_standard = n_std;
+  deribit.tie_period = 3;
+  deribit.tie_slot = 1;
+  // Roll shock of the options' expiry: max(1 %, exp(0.10 T) - 1) x |net coin delta| x index.
+  double option_delta = 0.0;
+  for (std::size_t i = 0; i < 2; ++i) {
+    option_delta += b.size[i] * pymargin::pricing::black76_greeks(b.forward[i], b.strike[i],
+                                                                  b.time[i], b.vol[i], 0.0,
+                                                                  pymargin::pricing::OptionType::kCall)
+                                    .delta_forward;
+  }
+  const double roll_k[2] = {std::fmax(0.01, std::expm1(0.10 * t)) * spot, 0.01 * spot};
+  const double roll_d[2] = {option_delta, b.size[2]};  // the expiry, the perpetual
+  entries.assign(pnl.size(), 0.0);
+  if (!report(pmm::scenario_margin(deribit, pnl.size(), 1, &d, 1, 2, roll_k, roll_d, 0.0, 0.0,
+                                   &per, &res, entries.data()))) {
+    return 1;
+  }
+  std::printf("Deribit PM: IM %.2f USDC, MM %.2f (worst case %.2f at entry %d, roll %.2f)\n",
+              res.initial_margin, res.maintenance_margin, res.worst, per.at, res.roll);
   return 0;
 }
