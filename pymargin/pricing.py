@@ -291,7 +291,7 @@ def _price(model: int, uname: str, u, k, t, v, r, q, ot, out, threads) -> np.nda
     res = _check_out(out, shape)
     # An out= that overlaps an input (out=strike) would be overwritten while still being
     # read: the result goes through scratch and is copied in after a successful call.
-    target = np.empty(shape) if _overlapping([res], a.values()) else res
+    target = np.empty(shape) if out is not None and _overlapping([res], a.values()) else res
     with _indexed(shape, own):
         _price_core(
             model,

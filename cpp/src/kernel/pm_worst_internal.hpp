@@ -1,5 +1,6 @@
-// The Deribit S:PM worst case of one pair's scenario vector, shared by the pre-trade engine
-// and the batch margin kernel (one definition, so both charge the same).
+// The Deribit S:PM worst case of one pair's scenario vector for the pre-trade engine's check
+// path, on the scenario-margin model's definition of an entry (the batch kernel and
+// pm.margin() run that model itself), and Deribit's rounding.
 #pragma once
 
 #include <cmath>
@@ -30,26 +31,6 @@ inline double pm_worst(const double* v, std::size_t n_std, double offset, double
     low = y < low ? y : low;
   }
   return -low;
-}
-
-// The lowest entry itself (not floored at zero) and its index, with the model's tie-breaks:
-// among equal lowest entries a standard one in a bucket's unchanged-vol slot (index % 3 == 1),
-// else the first.
-inline double pm_lowest_entry(const double* v, std::size_t n_std, double offset, double cap,
-                              const double* damp, std::int32_t* at) noexcept {
-  double low = std::numeric_limits<double>::infinity();
-  bool preferred = false;
-  for (std::size_t j = 0; j < n_std + 8; ++j) {
-    const bool standard = j < n_std;
-    const double x = pm_entry(v[j], offset, cap, standard ? 0.0 : damp[j - n_std]);
-    const bool pref = standard && j % 3 == 1;
-    if (x < low || (x == low && pref && !preferred)) {
-      low = x;
-      *at = static_cast<std::int32_t>(j);
-      preferred = pref;
-    }
-  }
-  return low;
 }
 
 inline double round9(double x) noexcept { return std::nearbyint(x * 1e9) / 1e9; }

@@ -324,6 +324,15 @@ double solve_otm_call(double beta, double x, int* iterations_out) noexcept {
   return sv.s;
 }
 
+// Whether a normalised vol s is determined by a double price: beyond
+// s = 8.3 + sqrt(8.3^2 + 2|x|) the time value is within 2^-53 of its maximum, so no price
+// other than the bound itself maps there; the solver ends up far past that (towards DBL_MAX)
+// only when the price is within rounding of the bound. The limit here is looser than that
+// (never refuses a determined vol).
+inline bool determined(double s, double x_abs) noexcept {
+  return s < 40.0 + 2.0 * std::sqrt(2.0 * x_abs);
+}
+
 }  // namespace
 
 Status implied_normalised_vol(double beta, double x, OptionType type, double* s_out,
@@ -348,8 +357,7 @@ Status implied_normalised_vol(double beta, double x, OptionType type, double* s_
     return Status::success();
   }
   const double s = solve_otm_call(beta, x, iterations);
-  // As the price solvers: beyond this the price is within rounding of the maximum.
-  if (!(s < 40.0 + 2.0 * std::sqrt(2.0 * std::fabs(x)))) {
+  if (!determined(s, std::fabs(x))) {
     return Status::no_solution("price", 0, "within rounding of the no-arbitrage maximum");
   }
   *s_out = s;
@@ -431,15 +439,6 @@ void solve_block(std::size_t m, const double* beta, const double* x_abs_in,
     for (std::size_t q = 0; q < na; ++q) sv[active[q]].householder(bv[q], vv[q]);
   }
   for (std::size_t j = 0; j < m; ++j) s_out[j] = sv[j].s;
-}
-
-// Whether a normalised vol s is determined by a double price: beyond
-// s = 8.3 + sqrt(8.3^2 + 2|x|) the time value is within 2^-53 of its maximum, so no price
-// other than the bound itself maps there; the solver ends up far past that (towards DBL_MAX)
-// only when the price is within rounding of the bound. The limit here is looser than that
-// (never refuses a determined vol).
-inline bool determined(double s, double x_abs) noexcept {
-  return s < 40.0 + 2.0 * std::sqrt(2.0 * x_abs);
 }
 
 constexpr const char* kUndetermined =
