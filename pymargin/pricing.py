@@ -359,9 +359,8 @@ def _greeks(model: int, uname: str, u, k, t, v, r, q, ot, which, out, threads) -
 def _implied(model: int, uname: str, price, u, k, t, r, q, ot, out, threads) -> np.ndarray:
     shape, a, own = _market(model, uname, u, k, t, None, r, q, ot, extra={"price": price})
     res = _check_out(out, shape)
-    # Into scratch whenever the caller gave out=: a refusal found while solving (a price
-    # within rounding of the bound) leaves the caller's array untouched, and so does overlap.
-    target = np.empty(shape) if out is not None else res
+    # The core writes nothing on error; an out= overlapping an input goes through scratch.
+    target = np.empty(shape) if out is not None and _overlapping([res], a.values()) else res
     with _indexed(shape, own):
         _core.implied_vol_batch(
             model,

@@ -633,3 +633,15 @@ def test_portfolio_files_are_read_strictly(tmp_path):
     j.write_text('[{"instrument": "BTC-PERPETUAL", "size": true}]')
     with pytest.raises(pm.InvalidInputError):
         pm.Portfolio.from_json(j)
+
+
+def test_a_batch_implied_vol_refused_while_solving_writes_nothing():
+    # One price one ulp below its bound (no vol determined) among good ones: the refusal is
+    # found while solving; the caller's out= keeps what it held.
+    k = np.array([1.8984375, 1.0, 1.2])
+    price = np.array([np.nextafter(1.8984375, 0.0), 0.1, 0.25])
+    out = np.full(3, 7.0)
+    with pytest.raises(pm.NoSolutionError) as e:
+        pm.black76_implied_vol(price, 1.0, k, 0.125, option_type=pm.OptionType.PUT, out=out)
+    assert e.value.index == 0
+    assert (out == 7.0).all()

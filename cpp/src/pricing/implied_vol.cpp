@@ -500,8 +500,9 @@ inline double undiscounted_price(const BatchInputs& in, const Column<double>& pr
   return p * std::exp(r * t);
 }
 
-// Batch driver: blocks of options through solve_block (inputs were checked by iv_setup).
-void solve_range(const BatchInputs& in, const Column<double>& price, double* out,
+// Batch driver: blocks of options through solve_block, from the (beta, |x|) that the checks
+// computed (iv_setup, once per row).
+void solve_range(const BatchInputs& in, const double* beta_in, const double* x_in, double* out,
                  std::size_t b, std::size_t e) noexcept {
   constexpr std::size_t kB = detail::kBlock;
   std::size_t rows[kB];
@@ -510,18 +511,13 @@ void solve_range(const BatchInputs& in, const Column<double>& price, double* out
     const std::size_t n = std::min(kB, e - b0);
     std::size_t m = 0;
     for (std::size_t i = b0; i < b0 + n; ++i) {
-      double f = 0.0;
-      const double p = undiscounted_price(in, price, i, &f);
-      double bt = 0.0;
-      double x = 0.0;
-      (void)iv_setup(p, f, in.strike[i], in.time[i], in.is_call[i] != 0, i, &bt, &x);
-      if (!(bt > 0.0)) {
+      if (!(beta_in[i] > 0.0)) {
         out[i] = 0.0;
         continue;
       }
       rows[m] = i;
-      beta[m] = bt;
-      xa[m] = x;
+      beta[m] = beta_in[i];
+      xa[m] = x_in[i];
       ++m;
     }
     if (m == 0) continue;
@@ -545,13 +541,23 @@ Status implied_vol_batch(const BatchInputs& in, Column<double> price, double* vo
   checked.vol = Column<double>{&zero, 0};
   Status st = validate(checked);
   if (!st.ok()) return st;
+  // Scratch: beta and |x| per row (computed once, by the checks) and the vols, copied out only
+  // when every row has one: nothing is written on any error.
+  std::vector<double> scratch;
+  try {
+    scratch.resize(3 * in.n);
+  } catch (...) {
+    return Status::bad_argument("price", "out of memory for the implied-vol scratch");
+  }
+  double* beta = scratch.data();
+  double* x_abs = beta + in.n;
+  double* vols = x_abs + in.n;
   for (std::size_t i = 0; i < in.n; ++i) {
     if (!std::isfinite(price[i])) return Status::invalid("price", i, "not finite");
     double f = 0.0;
     const double p = undiscounted_price(in, price, i, &f);
-    double beta = 0.0;
-    double x = 0.0;
-    Status bad = iv_setup(p, f, in.strike[i], in.time[i], in.is_call[i] != 0, i, &beta, &x);
+    Status bad = iv_setup(p, f, in.strike[i], in.time[i], in.is_call[i] != 0, i, &beta[i],
+                          &x_abs[i]);
     if (!bad.ok()) return bad;
   }
   constexpr std::size_t kMinPerThread = 2048;
@@ -566,20 +572,20 @@ Status implied_vol_batch(const BatchInputs& in, Column<double> price, double* vo
     for (std::size_t w = 0; w + 1 < nthreads; ++w) {
       const std::size_t b = w * chunk;
       const std::size_t e = std::min(in.n, b + chunk);
-      pool.emplace_back([&in, &price, vol_out, b, e] { solve_range(in, price, vol_out, b, e); });
+      pool.emplace_back([&in, beta, x_abs, vols, b, e] { solve_range(in, beta, x_abs, vols, b, e); });
       handed = e;
     }
   } catch (...) {
     // Could not start a thread: the rest runs here.
   }
-  solve_range(in, price, vol_out, handed, in.n);
+  solve_range(in, beta, x_abs, vols, handed, in.n);
   for (auto& t : pool) t.join();
   // The first row (in row order) whose vol the price does not determine: the same refusal as
-  // the scalar function. The caller's outputs are then partly written: pymargin.pricing
-  // solves into scratch and copies only on success.
+  // the scalar function.
   for (std::size_t i = 0; i < in.n; ++i) {
-    if (std::isnan(vol_out[i])) return Status::no_solution("price", i, kUndetermined);
+    if (std::isnan(vols[i])) return Status::no_solution("price", i, kUndetermined);
   }
+  std::copy(vols, vols + in.n, vol_out);
   return Status::success();
 }
 

@@ -32,7 +32,8 @@ Status bsm_implied_vol(double price, double spot, double strike, double time, do
                        double carry_q, OptionType type, double* vol_out) noexcept;
 
 // Batch: `price` column plus the market columns of `in` (its vol column is ignored).
-// All rows are checked first (inputs and no-arbitrage bounds); nothing is written on error.
+// All rows are checked first (inputs and no-arbitrage bounds); a price within rounding of the
+// bound, where no vol is determined, is found while solving. Nothing is written on any error.
 Status implied_vol_batch(const BatchInputs& in, Column<double> price, double* vol_out,
                          int threads) noexcept;
 
