@@ -208,7 +208,8 @@ def deribit_xpm_margin(
                         "published"
                     )
             if ccy == base and coll.get(ccy, 0.0) > 0:
-                move_usd = coll[ccy] * index * moves
+                with np.errstate(over="ignore", invalid="ignore"):  # the model refuses non-finite
+                    move_usd = coll[ccy] * index * moves
                 side = cp.equity_side_impact
                 if side == "none":
                     move_usd[:] = 0.0

@@ -144,26 +144,35 @@ def scenario_margin(
             raise InvalidInputError(f"must have the shape of pnl {p.shape}", name)
         return a
 
-    r = _core.scenario_margin(
-        rules.as_array(),
-        p,
-        grid(weight, "weight"),
-        grid(damp, "damp"),
-        _column(cap, g, "cap", np.inf),
-        _column(net_delta, g, "net_delta", 0.0),
-        _column(gross_delta, g, "gross_delta", 0.0),
-        _column(delta_price, g, "delta_price", 0.0),
-        _column(floor, g, "floor", 0.0),
-        _column(pnl_offset, g, "pnl_offset", 0.0),
-        _column(unhedged_delta, g, "unhedged_delta", 0.0),
-        _column(hedged_delta, g, "hedged_delta", 0.0),
-        s,
-        n_sets,
-        np.ascontiguousarray(np.asarray(roll_k, dtype=np.float64)),
-        np.ascontiguousarray(np.asarray(expiry_delta, dtype=np.float64)),
-        float(im_addon),
-        float(mm_addon),
-    )
+    try:
+        r = _core.scenario_margin(
+            rules.as_array(),
+            p,
+            grid(weight, "weight"),
+            grid(damp, "damp"),
+            _column(cap, g, "cap", np.inf),
+            _column(net_delta, g, "net_delta", 0.0),
+            _column(gross_delta, g, "gross_delta", 0.0),
+            _column(delta_price, g, "delta_price", 0.0),
+            _column(floor, g, "floor", 0.0),
+            _column(pnl_offset, g, "pnl_offset", 0.0),
+            _column(unhedged_delta, g, "unhedged_delta", 0.0),
+            _column(hedged_delta, g, "hedged_delta", 0.0),
+            s,
+            n_sets,
+            np.ascontiguousarray(np.asarray(roll_k, dtype=np.float64)),
+            np.ascontiguousarray(np.asarray(expiry_delta, dtype=np.float64)),
+            float(im_addon),
+            float(mm_addon),
+        )
+    except InvalidInputError as e:
+        if e.field == "pnl" and e.index is not None:  # say what it means for the caller
+            raise InvalidInputError(
+                "the scenario P&L is not finite (positions or collateral too large to value)",
+                "scenario",
+                e.index,
+            ) from None
+        raise
     return ScenarioMarginResult(
         float(r["worst"]),
         float(r["roll"]),
