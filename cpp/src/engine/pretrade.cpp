@@ -111,8 +111,23 @@ struct Slot {  // a (currency, underlying) pair the account has touched
   double* state(int k, std::size_t ns) noexcept {
     return k == 0 ? pos.data() : ord.data() + static_cast<std::size_t>(k - 1) * ns;
   }
-  double worst[kStates] = {0, 0, 0};      // states: positions, + buy orders, + sell orders
+  // Deribit: the pair's worst case; grid: the underlying's charge. States: positions,
+  // + buy orders, + sell orders.
+  double worst[kStates] = {0, 0, 0};
   double net_delta[kStates] = {0, 0, 0};  // coin: positions; buy orders only; sell orders only
+  // Grid models, per state (totals, not increments): sum over the slot's instruments of
+  // |amount x delta| and of their minimum charges, the amount being the position plus, for
+  // states 1 and 2, that side's open orders.
+  double gross[kStates] = {0, 0, 0};
+  double floor[kStates] = {0, 0, 0};
+};
+
+// Grid models: per instrument the account has touched (sorted by instrument), its position
+// and the sums of its open buy (+) and sell (-) orders, for the gross delta and the minimum
+// charges, which are not linear in the amount.
+struct Net {
+  std::int32_t instrument = 0;
+  double q[kStates] = {0, 0, 0};
 };
 
 struct ExpiryNet {
@@ -151,6 +166,7 @@ struct Account {
   std::vector<ExpiryNet> expiries;
   std::vector<Position> positions;
   std::vector<Order> orders;
+  std::vector<Net> nets;  // grid models only
   double gross = 0.0;  // sum |amount| of positions and open orders (set by aggregate)
 };
 
@@ -158,6 +174,9 @@ struct Account {
 
 struct PreTradeEngine::Impl {
   EngineConfig cfg;
+  std::size_t P = 0;  // underlyings
+  [[nodiscard]] bool grid() const noexcept { return cfg.model == Model::kScenarioGrid; }
+  std::vector<double> weight;  // grid: [P x ns] loss weights (padding entries 0)
   std::vector<InstrumentSpec> spec;
   std::vector<std::int32_t> expiry_of;  // engine expiry index per instrument
   std::size_t n_expiries = 0;
@@ -213,6 +232,13 @@ struct PreTradeEngine::Impl {
   // --- per-account evaluation -------------------------------------------------------------
   double slot_worst(const MarketState& ms, std::int32_t c, std::int32_t u,
                     const double* v) const noexcept;
+  double grid_charge(const MarketState& ms, std::int32_t u, const double* v, double net,
+                     double gross, double floor) const noexcept;
+  double floor_of(std::int32_t i, double amount) const noexcept {
+    const InstrumentSpec& sp = spec[static_cast<std::size_t>(i)];
+    return amount > 0.0 ? amount * sp.floor_long : -amount * sp.floor_short;
+  }
+  void refresh_grid_terms(const Account& a, const MarketState& ms, Slot& s) const noexcept;
   void refresh_slot(const MarketState& ms, Slot& s) const noexcept;
   void aggregate(Account& a, const MarketState& ms) const;
   bool finite(const Account& a, const MarketState& ms) const noexcept;
@@ -235,6 +261,16 @@ const Slot* find_slot(const Account& a, std::int32_t c, std::int32_t u) noexcept
   }
   return nullptr;
 }
+Net* find_net(Account& a, std::int32_t i) noexcept {
+  auto it = std::lower_bound(a.nets.begin(), a.nets.end(), i,
+                             [](const Net& x, std::int32_t y) { return x.instrument < y; });
+  return it != a.nets.end() && it->instrument == i ? &*it : nullptr;
+}
+const Net* find_net(const Account& a, std::int32_t i) noexcept {
+  auto it = std::lower_bound(a.nets.begin(), a.nets.end(), i,
+                             [](const Net& x, std::int32_t y) { return x.instrument < y; });
+  return it != a.nets.end() && it->instrument == i ? &*it : nullptr;
+}
 ExpiryNet* find_expiry(Account& a, std::int32_t c, std::int32_t e) noexcept {
   for (auto& x : a.expiries) {
     if (x.currency == c && x.expiry == e) return &x;
@@ -248,7 +284,6 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
                                           const std::vector<double>& index,
                                           std::shared_ptr<MarketState>* out) const {
   const std::size_t n = spec.size();
-  const std::size_t P = cfg.pairs.size();
   const std::size_t C = cfg.currencies.size();
   if (in.size() != n) return Status::bad_argument("market", "one entry per instrument");
   if (index.size() != P) return Status::bad_argument("index_prices", "one per underlying");
@@ -265,7 +300,7 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
   std::vector<std::int8_t> state(ns);
   std::vector<scenarios::VolShockRule> rules(P);
   const int B = cfg.buckets;
-  for (std::size_t u = 0; u < P; ++u) {
+  for (std::size_t u = 0; u < P && !grid(); ++u) {
     const PairParams& pp = cfg.pairs[u];
     std::size_t j = 0;
     for (int k = -B; k <= B; ++k) {
@@ -313,18 +348,55 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
       return Status::invalid("vol", i, "must be finite and >= 0");
     }
   }
-  kernel::InstrumentView iv{n,           kind.data(), settle.data(), call.data(),
-                            und.data(),  strike.data(), fwd.data(),  vol.data(),
-                            time.data(), rate.data()};
-  scenarios::ScenarioView sv{ns, P, move.data(), state.data(), rules.data()};
-  std::vector<double> risk(n * ns);
-  Status st = kernel::revalue(iv, sv, risk.data(), 1);
-  if (!st.ok()) return st;
+  std::vector<double> risk(n * ns, 0.0);
+  if (!grid()) {
+    kernel::InstrumentView iv{n,           kind.data(), settle.data(), call.data(),
+                              und.data(),  strike.data(), fwd.data(),  vol.data(),
+                              time.data(), rate.data()};
+    scenarios::ScenarioView sv{ns, P, move.data(), state.data(), rules.data()};
+    Status st = kernel::revalue(iv, sv, risk.data(), 1);
+    if (!st.ok()) return st;
+  } else {
+    // Each underlying has its own scenarios (and vol states): its instruments revalued over
+    // them, the padding entries (weight 0) left at 0.
+    std::vector<std::size_t> rows_u;
+    std::vector<std::uint8_t> k_u, s_u, c_u;
+    std::vector<std::int32_t> zero;
+    std::vector<double> st_u, f_u, v_u, t_u, r_u, block;
+    for (std::size_t u = 0; u < P; ++u) {
+      const GridAsset& ga = cfg.grid.assets[u];
+      rows_u.clear();
+      for (std::size_t i = 0; i < n; ++i) {
+        if (static_cast<std::size_t>(und[i]) == u) rows_u.push_back(i);
+      }
+      if (rows_u.empty()) continue;
+      const std::size_t m = rows_u.size();
+      const std::size_t nu = ga.moves.size();
+      k_u.resize(m), s_u.resize(m), c_u.resize(m), zero.assign(m, 0);
+      st_u.resize(m), f_u.resize(m), v_u.resize(m), t_u.resize(m), r_u.resize(m);
+      for (std::size_t r = 0; r < m; ++r) {
+        const std::size_t i = rows_u[r];
+        k_u[r] = kind[i], s_u[r] = settle[i], c_u[r] = call[i];
+        st_u[r] = strike[i], f_u[r] = fwd[i], v_u[r] = vol[i], t_u[r] = time[i], r_u[r] = rate[i];
+      }
+      kernel::InstrumentView iv{m,           k_u.data(),  s_u.data(), c_u.data(),
+                                zero.data(), st_u.data(), f_u.data(), v_u.data(),
+                                t_u.data(),  r_u.data()};
+      scenarios::ScenarioView sv{nu, 1, ga.moves.data(), ga.vol_states.data(), &ga.vol_rule};
+      block.assign(m * nu, 0.0);
+      Status st = kernel::revalue(iv, sv, block.data(), 1);
+      if (!st.ok()) return st;
+      for (std::size_t r = 0; r < m; ++r) {
+        std::copy(block.begin() + static_cast<std::ptrdiff_t>(r * nu),
+                  block.begin() + static_cast<std::ptrdiff_t>((r + 1) * nu),
+                  risk.begin() + static_cast<std::ptrdiff_t>(rows_u[r] * ns));
+      }
+    }
+  }
   ms->stride = ns + 2;
   ms->rows.assign(n * ms->stride, 0.0);
   for (std::size_t i = 0; i < n; ++i) {
     const InstrumentSpec& s = spec[i];
-    const PairParams& pp = cfg.pairs[static_cast<std::size_t>(s.underlying)];
     const bool inverse = s.settlement == 1;
     const bool option = s.kind == static_cast<std::uint8_t>(kernel::Kind::kOption);
     const double f = fwd[i];
@@ -334,7 +406,8 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
     // Inverse futures and perpetuals are counted in USD notional: per USD, 1/F coin.
     const double unit = (!option && inverse) ? 1.0 / f : 1.0;
     for (std::size_t j = 0; j < ns; ++j) row[j] *= unit;
-    for (std::size_t k = 0; k < 8; ++k) {
+    for (std::size_t k = 0; k < 8 && !grid(); ++k) {
+      const PairParams& pp = cfg.pairs[static_cast<std::size_t>(s.underlying)];
       const double m = kExtendedMoves[k];
       double scale = pp.extended_table_factor * pp.price_range / std::fabs(m);
       if (inverse) scale *= (1.0 + m) / (1.0 + std::copysign(pp.price_range, m));
@@ -360,7 +433,7 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
     t_exp[static_cast<std::size_t>(expiry_of[i])] = spec[i].expiry_id < 0 ? 0.0 : time[i];
     u_exp[static_cast<std::size_t>(expiry_of[i])] = spec[i].underlying;
   }
-  for (std::size_t c = 0; c < C; ++c) {
+  for (std::size_t c = 0; c < C && !grid(); ++c) {
     const CurrencyParams& cp = cfg.currencies[c];
     for (std::size_t e = 0; e < n_expiries; ++e) {
       const double k = std::fmax(cp.min_annualised_move,
@@ -371,7 +444,7 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
   }
   ms->cap.assign(C * P, 0.0);
   ms->damp.assign(C * P * 8, 0.0);
-  for (std::size_t c = 0; c < C; ++c) {
+  for (std::size_t c = 0; c < C && !grid(); ++c) {
     const CurrencyParams& cp = cfg.currencies[c];
     for (std::size_t u = 0; u < P; ++u) {
       const PairParams& pp = cfg.pairs[u];
@@ -403,7 +476,18 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
       }
       b = std::fmax(b, std::fabs(row[j]));
     }
-    ms->bound[i] = std::fmax(b, std::fabs(row[ns]) * max_roll);
+    b = std::fmax(b, std::fabs(row[ns]) * max_roll);
+    if (grid()) {  // weighted entries, the minimum delta and the minimum charges
+      const auto u = static_cast<std::size_t>(spec[i].underlying);
+      const GridAsset& ga = cfg.grid.assets[u];
+      double w = 1.0;
+      for (std::size_t j = 0; j < ns; ++j) w = std::fmax(w, weight[u * ns + j]);
+      b *= w;
+      b = std::fmax(b, std::fabs(row[ns]) * index[u] * (ga.unhedged_delta + ga.hedged_delta));
+      b = std::fmax(b, std::fmax(spec[i].floor_long, spec[i].floor_short));
+      if (!std::isfinite(b)) return Status::invalid("market", i, "the instrument's terms are not finite");
+    }
+    ms->bound[i] = b;
     ms->max_bound = std::fmax(ms->max_bound, ms->bound[i]);
   }
   for (double k : ms->roll_k) {
@@ -423,7 +507,6 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
 // entries dampened in magnitude (not past zero), the most negative entry as a positive loss.
 double PreTradeEngine::Impl::slot_worst(const MarketState& ms, std::int32_t c, std::int32_t u,
                                         const double* v) const noexcept {
-  const std::size_t P = cfg.pairs.size();
   const std::size_t cu = static_cast<std::size_t>(c) * P + static_cast<std::size_t>(u);
   const double offset = cfg.currencies[static_cast<std::size_t>(c)].pnl_offset;
   const double cap = ms.cap[cu];
@@ -431,9 +514,58 @@ double PreTradeEngine::Impl::slot_worst(const MarketState& ms, std::int32_t c, s
   return kernel::detail::pm_worst(v, n_std, offset, cap, damp);
 }
 
+// A grid underlying's charge: the scenario-margin model's entries (gains credited at
+// pnl_offset, then weighted), its loss, the minimum delta and the minimum charges.
+double PreTradeEngine::Impl::grid_charge(const MarketState& ms, std::int32_t u, const double* v,
+                                         double net, double gross, double floor) const noexcept {
+  const auto uu = static_cast<std::size_t>(u);
+  const GridAsset& ga = cfg.grid.assets[uu];
+  const double* w = weight.data() + uu * ns;
+  constexpr double kNoCap = std::numeric_limits<double>::infinity();
+  double low = 0.0;
+  for (std::size_t j = 0; j < ns; ++j) {
+    const double x = models::credited_entry(v[j], ga.pnl_offset, kNoCap, 0.0) * w[j];
+    low = x < low ? x : low;
+  }
+  const double a = std::fabs(net);
+  const double min_delta =
+      (ga.unhedged_delta * a + ga.hedged_delta * (gross - a) / 2.0) * ms.delta_usd[uu];
+  return std::fmax(-low, std::fmax(floor, min_delta));
+}
+
+// The slot's gross delta and minimum charges per state, from the account's nets in their
+// (sorted) order.
+void PreTradeEngine::Impl::refresh_grid_terms(const Account& a, const MarketState& ms,
+                                              Slot& s) const noexcept {
+  for (int k = 0; k < kStates; ++k) s.gross[k] = s.floor[k] = 0.0;
+  for (const Net& x : a.nets) {
+    const InstrumentSpec& sp = spec[static_cast<std::size_t>(x.instrument)];
+    if (sp.currency != s.currency || sp.underlying != s.underlying) continue;
+    const double d = ms.delta(static_cast<std::size_t>(x.instrument));
+    for (int k = 0; k < kStates; ++k) {
+      const double q = k == 0 ? x.q[0] : x.q[0] + x.q[k];
+      s.gross[k] += std::fabs(q * d);
+      s.floor[k] += floor_of(x.instrument, q);
+    }
+  }
+}
+
 void PreTradeEngine::Impl::refresh_slot(const MarketState& ms, Slot& s) const noexcept {
   double tmp[kMaxScenarios];
   const double* pos = s.pos.data();
+  if (grid()) {
+    for (int k = 0; k < kStates; ++k) {
+      const double* v = pos;
+      if (k > 0 && !s.ord.empty()) {
+        const double* o = s.ord.data() + static_cast<std::size_t>(k - 1) * ns;
+        for (std::size_t j = 0; j < ns; ++j) tmp[j] = pos[j] + o[j];
+        v = tmp;
+      }
+      const double net = s.net_delta[0] + (k == 0 ? 0.0 : s.net_delta[k]);
+      s.worst[k] = grid_charge(ms, s.underlying, v, net, s.gross[k], s.floor[k]);
+    }
+    return;
+  }
   s.worst[0] = slot_worst(ms, s.currency, s.underlying, pos);
   if (s.ord.empty()) {  // no open orders: every state is the positions'
     s.worst[1] = s.worst[2] = s.worst[0];
@@ -487,6 +619,15 @@ void PreTradeEngine::Impl::aggregate(Account& a, const MarketState& ms) const {
     add(o.instrument, o.side == Side::kBuy ? 1 : 2,
         o.side == Side::kBuy ? o.remaining : -o.remaining, o.slot, o.entry);
   }
+  if (grid()) {
+    for (Net& x : a.nets) x.q[0] = x.q[1] = x.q[2] = 0.0;
+    for (const Position& p : a.positions) find_net(a, p.instrument)->q[0] = p.amount;
+    for (const Order& o : a.orders) {
+      find_net(a, o.instrument)->q[o.side == Side::kBuy ? 1 : 2] +=
+          o.side == Side::kBuy ? o.remaining : -o.remaining;
+    }
+    for (auto& s : a.slots) refresh_grid_terms(a, ms, s);
+  }
   for (auto& s : a.slots) refresh_slot(ms, s);
 }
 
@@ -501,6 +642,10 @@ GroupMargin PreTradeEngine::Impl::group(const Account& a, const MarketState& ms,
   bool exceeded[kStates] = {false, false, false};
   for (const auto& s : a.slots) {
     if (s.currency != c) continue;
+    if (grid()) {  // no delta limit, no roll shock
+      for (int k = 0; k < kStates; ++k) worst[k] += s.worst[k];
+      continue;
+    }
     const double thr = cfg.pairs[static_cast<std::size_t>(s.underlying)]
                            .delta_total_liq_shock_threshold;
     const double usd = ms.delta_usd[static_cast<std::size_t>(s.underlying)];
@@ -512,7 +657,7 @@ GroupMargin PreTradeEngine::Impl::group(const Account& a, const MarketState& ms,
   }
   const double* kx = ms.roll_k.data() + static_cast<std::size_t>(c) * n_expiries;
   for (const auto& x : a.expiries) {
-    if (x.currency != c) continue;
+    if (x.currency != c || grid()) continue;
     const double k = kx[x.expiry];
     roll[0] += k * std::fabs(x.d[0]);
     roll[1] += k * std::fabs(x.d[0] + x.d[1]);
@@ -520,12 +665,12 @@ GroupMargin PreTradeEngine::Impl::group(const Account& a, const MarketState& ms,
   }
   double im = 0.0;
   for (int k = 0; k < kStates; ++k) {
-    rmm_states[k] = round9(worst[k]) + roll[k];
+    rmm_states[k] = (grid() ? worst[k] : round9(worst[k])) + roll[k];
     im = std::fmax(im, rmm_states[k]);
   }
   const std::size_t ci = static_cast<std::size_t>(c);
   g.equity = a.collateral[ci] + a.cash[ci] + a.mark[ci];
-  g.initial_margin = round9(im);
+  g.initial_margin = grid() ? im : round9(im);
   g.maintenance_margin = cfg.mm_factor * rmm_states[0];
   g.available_funds = g.equity - g.initial_margin;
   g.worst_case = worst[0];
@@ -539,6 +684,7 @@ PreTradeEngine::~PreTradeEngine() = default;
 
 std::size_t PreTradeEngine::instruments() const noexcept { return impl_->spec.size(); }
 std::size_t PreTradeEngine::scenarios() const noexcept { return impl_->ns; }
+Model PreTradeEngine::model() const noexcept { return impl_->cfg.model; }
 std::size_t PreTradeEngine::accounts() const noexcept {
   return impl_->used.load(std::memory_order_acquire);
 }
@@ -552,13 +698,61 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
                               std::unique_ptr<PreTradeEngine>* out) {
   if (out == nullptr) return Status::bad_argument("out", "missing");
   out->reset();
-  if (config.buckets < 1 || config.buckets > 8) {
+  const bool grid = config.model == Model::kScenarioGrid;
+  if (config.model != Model::kDeribitPortfolio && !grid) {
+    return Status::bad_argument("model", "unknown model");
+  }
+  if (!grid && (config.buckets < 1 || config.buckets > 8)) {
     return Status::bad_argument("buckets", "must be 1 .. 8");
   }
   if (!(config.mm_factor >= 0.0 && config.mm_factor <= 1.0)) {
     return Status::bad_argument("mm_factor", "must be in [0, 1]");
   }
-  if (config.pairs.empty()) return Status::bad_argument("pairs", "at least one underlying");
+  if (!grid && config.pairs.empty()) {
+    return Status::bad_argument("pairs", "at least one underlying");
+  }
+  std::size_t grid_ns = 0;
+  if (grid) {
+    if (config.grid.assets.empty()) {
+      return Status::bad_argument("grid.assets", "at least one underlying");
+    }
+    for (std::size_t u = 0; u < config.grid.assets.size(); ++u) {
+      const GridAsset& ga = config.grid.assets[u];
+      const std::size_t nu = ga.moves.size();
+      if (nu == 0 || nu > kMaxScenarios) {
+        return Status::invalid("grid.assets.moves", u, "between 1 and 64 scenarios");
+      }
+      if (ga.vol_states.size() != nu || ga.weights.size() != nu) {
+        return Status::invalid("grid.assets", u, "moves, vol_states and weights differ in length");
+      }
+      for (std::size_t j = 0; j < nu; ++j) {
+        if (!(std::isfinite(ga.moves[j]) && ga.moves[j] > -1.0)) {
+          return Status::invalid("grid.assets.moves", u, "a move must be finite and > -1");
+        }
+        if (ga.vol_states[j] < -1 || ga.vol_states[j] > 1) {
+          return Status::invalid("grid.assets.vol_states", u, "must be -1, 0 or +1");
+        }
+        if (!(std::isfinite(ga.weights[j]) && ga.weights[j] >= 0.0)) {
+          return Status::invalid("grid.assets.weights", u, "must be finite and >= 0");
+        }
+      }
+      const double terms[] = {ga.unhedged_delta, ga.hedged_delta};
+      for (double x : terms) {
+        if (!(std::isfinite(x) && x >= 0.0)) {
+          return Status::invalid("grid.assets", u, "minimum delta factors must be finite and >= 0");
+        }
+      }
+      if (!(ga.pnl_offset >= 0.0 && ga.pnl_offset <= 1.0)) {
+        return Status::invalid("grid.assets.pnl_offset", u, "must be in [0, 1]");
+      }
+      const double dummy_move = 0.0;
+      const std::int8_t dummy_state = 0;
+      scenarios::ScenarioView one{1, 1, &dummy_move, &dummy_state, &ga.vol_rule};
+      Status rule = scenarios::validate(one);
+      if (!rule.ok()) return Status::invalid("grid.assets.vol_rule", u, rule.message);
+      grid_ns = std::max(grid_ns, nu);
+    }
+  }
   if (config.currencies.empty() || config.currencies.size() > kMaxCurrencies) {
     return Status::bad_argument("currencies", "between 1 and 8 settlement currencies");
   }
@@ -588,12 +782,30 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
       return Status::invalid("currencies", c, "a parameter is negative, infinite, NaN or > 1");
     }
   }
+  if (grid) {
+    for (std::size_t c = 0; c < config.currencies.size(); ++c) {
+      if (!config.currencies[c].usd_settled) {
+        return Status::invalid("currencies", c, "a grid model margins USD-settled groups only");
+      }
+    }
+  }
   auto impl = std::make_unique<Impl>();
-  impl->n_std = static_cast<std::size_t>(3 * (2 * config.buckets + 1));
-  impl->ns = impl->n_std + 8;
+  if (grid) {
+    impl->ns = impl->n_std = grid_ns;
+    impl->P = config.grid.assets.size();
+    impl->weight.assign(impl->P * grid_ns, 0.0);
+    for (std::size_t u = 0; u < impl->P; ++u) {
+      const auto& w = config.grid.assets[u].weights;
+      std::copy(w.begin(), w.end(), impl->weight.begin() + static_cast<std::ptrdiff_t>(u * grid_ns));
+    }
+  } else {
+    impl->n_std = static_cast<std::size_t>(3 * (2 * config.buckets + 1));
+    impl->ns = impl->n_std + 8;
+    impl->P = config.pairs.size();
+  }
   impl->cfg = std::move(config);
   impl->spec = std::move(instruments);
-  const auto P = static_cast<std::int32_t>(impl->cfg.pairs.size());
+  const auto P = static_cast<std::int32_t>(impl->P);
   const auto C = static_cast<std::int32_t>(impl->cfg.currencies.size());
   std::vector<std::pair<std::pair<std::int32_t, std::int64_t>, std::int32_t>> seen;
   for (std::size_t i = 0; i < impl->spec.size(); ++i) {
@@ -610,6 +822,17 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
     if (s.currency < 0 || s.currency >= C) return Status::invalid("currency", i, "no such currency");
     if (s.kind == 3 && !finite_positive(s.strike)) {
       return Status::invalid("strike", i, "must be > 0");
+    }
+    if (!(std::isfinite(s.floor_long) && s.floor_long >= 0.0 && std::isfinite(s.floor_short) &&
+          s.floor_short >= 0.0)) {
+      return Status::invalid("floor", i, "minimum charges must be finite and >= 0");
+    }
+    if (!impl->grid() && (s.floor_long != 0.0 || s.floor_short != 0.0)) {
+      return Status::invalid("floor", i, "Deribit portfolio margin has no per-unit minimum");
+    }
+    if (impl->grid() && s.settlement != 0) {
+      return Status::invalid("settlement", i,
+                             "a grid model margins USD-settled (linear) instruments only");
     }
     // Expiry index: one per (underlying, expiry id); perpetuals and spot one per underlying.
     const std::int64_t key = s.expiry_id < 0 ? -1 : s.expiry_id;
@@ -687,7 +910,8 @@ bool PreTradeEngine::Impl::finite(const Account& a, const MarketState& ms) const
   }
   for (const Slot& s : a.slots) {
     if (!all_finite(s.pos.data(), ns) || !all_finite(s.ord.data(), s.ord.size()) ||
-        !all_finite(s.worst, kStates) || !all_finite(s.net_delta, kStates)) {
+        !all_finite(s.worst, kStates) || !all_finite(s.net_delta, kStates) ||
+        !all_finite(s.gross, kStates) || !all_finite(s.floor, kStates)) {
       return false;
     }
   }
@@ -761,18 +985,33 @@ CheckResult PreTradeEngine::check(std::int64_t account, std::int32_t instrument,
   // pm_worst skips NaN entries and may credit away a +inf gain: the vector itself must be
   // finite for its worst case to mean anything.
   const bool vector_finite = all_finite(v, m.ns);
-  const double new_worst = m.slot_worst(ms, c, sp.underlying, v);
+  const double d_new = signed_amount * row[m.ns];
+  const double net = (s ? s->net_delta[0] + s->net_delta[k] : 0.0) + d_new;
+  double new_worst = 0.0;
+  if (m.grid()) {
+    // The instrument's gross-delta and minimum-charge terms, old and new (its net found by
+    // binary search).
+    const Net* x = find_net(*a, instrument);
+    const double q_old = x == nullptr ? 0.0 : x->q[0] + x->q[k];
+    const double q_new = q_old + signed_amount;
+    const double d = row[m.ns];
+    const double gross = (s ? s->gross[k] : 0.0) - std::fabs(q_old * d) + std::fabs(q_new * d);
+    const double floor =
+        (s ? s->floor[k] : 0.0) - m.floor_of(instrument, q_old) + m.floor_of(instrument, q_new);
+    new_worst = m.grid_charge(ms, sp.underlying, v, net, gross, floor);
+  } else {
+    new_worst = m.slot_worst(ms, c, sp.underlying, v);
+  }
   double worst_k = new_worst;
   for (const auto& other : a->slots) {
     if (other.currency == c && &other != s) worst_k += other.worst[k];
   }
-  const double d_new = signed_amount * row[m.ns];
   const std::int32_t e = m.expiry_of[static_cast<std::size_t>(instrument)];
   const double* kx = ms.roll_k.data() + static_cast<std::size_t>(c) * m.n_expiries;
   double roll_k = 0.0;
-  bool have_expiry = false;
+  bool have_expiry = m.grid();  // grid models: no roll shock
   for (const auto& x : a->expiries) {
-    if (x.currency != c) continue;
+    if (x.currency != c || m.grid()) continue;
     double d = x.d[0] + x.d[k];
     if (x.expiry == e) {
       d += d_new;
@@ -781,15 +1020,17 @@ CheckResult PreTradeEngine::check(std::int64_t account, std::int32_t instrument,
     roll_k += kx[x.expiry] * std::fabs(d);
   }
   if (!have_expiry) roll_k += kx[e] * std::fabs(d_new);
-  rmm[k] = round9(worst_k) + roll_k;
-  const double net = (s ? s->net_delta[0] + s->net_delta[k] : 0.0) + d_new;
-  const PairParams& pp = m.cfg.pairs[static_cast<std::size_t>(sp.underlying)];
-  // Within the threshold is the positive test (a NaN delta is not within it).
+  rmm[k] = (m.grid() ? worst_k : round9(worst_k)) + roll_k;
+  // Within the threshold is the positive test (a NaN delta is not within it). Grid models
+  // have no threshold: the delta need only be finite.
   const bool within =
-      std::fabs(net) * ms.delta_usd[static_cast<std::size_t>(sp.underlying)] <=
-      pp.delta_total_liq_shock_threshold;
+      m.grid() ? std::isfinite(net)
+               : std::fabs(net) * ms.delta_usd[static_cast<std::size_t>(sp.underlying)] <=
+                     m.cfg.pairs[static_cast<std::size_t>(sp.underlying)]
+                         .delta_total_liq_shock_threshold;
   r.im_before = before.initial_margin;
-  r.im_after = round9(std::fmax(std::fmax(rmm[0], rmm[1]), std::fmax(rmm[2], 0.0)));
+  const double im_after = std::fmax(std::fmax(rmm[0], rmm[1]), std::fmax(rmm[2], 0.0));
+  r.im_after = m.grid() ? im_after : round9(im_after);
   r.mm_before = before.maintenance_margin;
   r.mm_after = before.maintenance_margin;
   r.available_after = before.equity - r.im_after;
@@ -843,6 +1084,11 @@ void ensure_entries(const PreTradeEngine::Impl& m, Account& a, std::int32_t i, b
     for (Position& p : a.positions) p.slot = p.entry = -1;
     for (Order& o : a.orders) o.slot = o.entry = -1;
   }
+  if (m.grid()) {
+    auto n = std::lower_bound(a.nets.begin(), a.nets.end(), i,
+                              [](const Net& v, std::int32_t y) { return v.instrument < y; });
+    if (n == a.nets.end() || n->instrument != i) a.nets.insert(n, Net{i, {0, 0, 0}});
+  }
 }
 
 // Adds the term of a position or order appended last to the account (state k: 0 positions,
@@ -861,6 +1107,10 @@ void append_term(const PreTradeEngine::Impl& m, Account& a, const MarketState& m
   x->d[k] += d;
   if (k == 0) a.mark[static_cast<std::size_t>(sp.currency)] += amount * ms.value(static_cast<std::size_t>(i));
   a.gross += std::fabs(amount);
+  if (m.grid()) {
+    find_net(a, i)->q[k] += amount;  // last in stored order, as aggregate() sums
+    m.refresh_grid_terms(a, ms, *s);
+  }
   m.refresh_slot(ms, *s);
 }
 
@@ -878,6 +1128,12 @@ void recompute_orders(const PreTradeEngine::Impl& m, Account& a, const MarketSta
     if (x.currency == c) x.d[k] = 0.0;
   }
   const Side side = k == 1 ? Side::kBuy : Side::kSell;
+  if (m.grid()) {
+    for (Net& x : a.nets) {
+      const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(x.instrument)];
+      if (sp.currency == c && sp.underlying == u) x.q[k] = 0.0;
+    }
+  }
   double gross = 0.0;
   for (const Position& p : a.positions) gross += std::fabs(p.amount);
   for (const Order& o : a.orders) {
@@ -890,10 +1146,12 @@ void recompute_orders(const PreTradeEngine::Impl& m, Account& a, const MarketSta
     if (sp.underlying == u) {
       m.axpy(m.ns, amount, r, s->state(k, m.ns));
       s->net_delta[k] += d;
+      if (m.grid()) find_net(a, o.instrument)->q[k] += amount;
     }
     find_expiry(a, c, m.expiry_of[static_cast<std::size_t>(o.instrument)])->d[k] += d;
   }
   a.gross = gross;
+  if (m.grid()) m.refresh_grid_terms(a, ms, *s);
   m.refresh_slot(ms, *s);
 }
 
@@ -911,6 +1169,12 @@ void recompute_positions(const PreTradeEngine::Impl& m, Account& a, const Market
   const auto ci = static_cast<std::size_t>(c);
   a.mark[ci] = 0.0;
   double gross = 0.0;
+  if (m.grid()) {
+    for (Net& x : a.nets) {
+      const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(x.instrument)];
+      if (sp.currency == c && sp.underlying == u) x.q[0] = 0.0;
+    }
+  }
   for (const Position& p : a.positions) {
     gross += std::fabs(p.amount);
     const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(p.instrument)];
@@ -920,12 +1184,14 @@ void recompute_positions(const PreTradeEngine::Impl& m, Account& a, const Market
     if (sp.underlying == u) {
       m.axpy(m.ns, p.amount, r, s->pos.data());
       s->net_delta[0] += d;
+      if (m.grid()) find_net(a, p.instrument)->q[0] = p.amount;
     }
     find_expiry(a, c, m.expiry_of[static_cast<std::size_t>(p.instrument)])->d[0] += d;
     a.mark[ci] += p.amount * ms.value(static_cast<std::size_t>(p.instrument));
   }
   for (const Order& o : a.orders) gross += o.remaining;
   a.gross = gross;
+  if (m.grid()) m.refresh_grid_terms(a, ms, *s);
   m.refresh_slot(ms, *s);
 }
 
@@ -1158,6 +1424,7 @@ Status PreTradeEngine::on_market_update(const std::vector<InstrumentMarket>& mar
         scratch.orders = a.orders;
         scratch.slots = a.slots;
         scratch.expiries = a.expiries;
+        scratch.nets = a.nets;
       } catch (...) {
         return Status::bad_argument("market", "out of memory checking an account");
       }
@@ -1255,7 +1522,9 @@ GroupMargin PreTradeEngine::margin_from_scratch(std::int64_t account,
 namespace {
 
 constexpr char kMagic[8] = {'P', 'M', 'E', 'N', 'G', 'I', 'N', 'E'};
-constexpr std::uint32_t kFormatVersion = 2;  // 2: orders carry their placed amount
+// 2: orders carry their placed amount; 3: the model, grid assets and per-unit minimum charges
+// (version 2 snapshots, all Deribit S:PM, still restore).
+constexpr std::uint32_t kFormatVersion = 3;
 constexpr std::uint32_t kByteOrder = 0x01020304;
 
 std::uint64_t fnv1a(const char* p, std::size_t n) noexcept {
@@ -1298,6 +1567,20 @@ class Writer {
     put(s.currency);
     put(s.strike);
     put(s.expiry_id);
+    put(s.floor_long);
+    put(s.floor_short);
+  }
+  void put(const GridAsset& g) {
+    put_vector(g.moves);
+    put_vector(g.vol_states);
+    put_vector(g.weights);
+    const scenarios::VolShockRule& r = g.vol_rule;
+    put(static_cast<std::uint8_t>(r.kind));
+    for (double x : {r.range_up, r.range_down, r.min_vol_up, r.min_vol_down, r.short_power,
+                     r.long_power, r.power_switch_days, r.reference_days, r.dte_floor_days,
+                     g.pnl_offset, g.unhedged_delta, g.hedged_delta}) {
+      put(x);
+    }
   }
   void put(const InstrumentMarket& x) {
     for (double v : {x.forward, x.vol, x.time, x.rate}) put(v);
@@ -1323,7 +1606,8 @@ class Writer {
 
 class Reader {
  public:
-  Reader(const char* p, std::size_t n) : p_(p), n_(n) {}
+  Reader(const char* p, std::size_t n, std::uint32_t version = kFormatVersion)
+      : p_(p), n_(n), version_(version) {}
   template <class T>
   bool get(T* v) {
     static_assert(std::is_arithmetic_v<T>);
@@ -1348,7 +1632,20 @@ class Reader {
   }
   bool get(InstrumentSpec* s) {
     return get(&s->kind) && get(&s->settlement) && get(&s->is_call) && get(&s->underlying) &&
-           get(&s->currency) && get(&s->strike) && get(&s->expiry_id);
+           get(&s->currency) && get(&s->strike) && get(&s->expiry_id) &&
+           (version_ < 3 || (get(&s->floor_long) && get(&s->floor_short)));
+  }
+  bool get(GridAsset* g) {
+    scenarios::VolShockRule& r = g->vol_rule;
+    std::uint8_t kind = 0;
+    const bool ok = get_vector(&g->moves) && get_vector(&g->vol_states) &&
+                    get_vector(&g->weights) && get(&kind) && kind <= 1 && get(&r.range_up) &&
+                    get(&r.range_down) && get(&r.min_vol_up) && get(&r.min_vol_down) &&
+                    get(&r.short_power) && get(&r.long_power) && get(&r.power_switch_days) &&
+                    get(&r.reference_days) && get(&r.dte_floor_days) && get(&g->pnl_offset) &&
+                    get(&g->unhedged_delta) && get(&g->hedged_delta);
+    r.kind = kind == 0 ? scenarios::VolShockKind::kRelative : scenarios::VolShockKind::kAdditive;
+    return ok;
   }
   bool get(InstrumentMarket* x) {
     return get(&x->forward) && get(&x->vol) && get(&x->time) && get(&x->rate);
@@ -1379,6 +1676,7 @@ class Reader {
  private:
   const char* p_;
   std::size_t n_;
+  std::uint32_t version_;
   std::size_t pos_ = 0;
 };
 
@@ -1394,7 +1692,9 @@ std::string PreTradeEngine::snapshot() const {
   }
   w.put<std::int32_t>(m.cfg.buckets);
   w.put(m.cfg.mm_factor);
+  w.put(static_cast<std::uint8_t>(m.cfg.model));
   w.put_vector(m.cfg.pairs);
+  w.put_vector(m.cfg.grid.assets);
   w.put_vector(m.cfg.currencies);
   w.put<std::uint64_t>(m.cfg.max_accounts);
   w.put_vector(m.spec);
@@ -1443,7 +1743,7 @@ Status PreTradeEngine::restore(const std::string& bytes,
   if (order != kByteOrder) {
     return Status::bad_argument("snapshot", "written on a machine of another byte order");
   }
-  if (version != kFormatVersion) {
+  if (version != kFormatVersion && version != 2) {
     return Status::bad_argument("snapshot", "format version not supported by this build");
   }
   if (length != bytes.size() - kHead - 8) {
@@ -1455,7 +1755,7 @@ Status PreTradeEngine::restore(const std::string& bytes,
   if (checksum != fnv1a(payload, static_cast<std::size_t>(length))) {
     return Status::bad_argument("snapshot", "checksum mismatch: the snapshot is corrupted");
   }
-  Reader r(payload, static_cast<std::size_t>(length));
+  Reader r(payload, static_cast<std::size_t>(length), version);
   EngineConfig cfg;
   std::vector<InstrumentSpec> spec;
   std::vector<InstrumentMarket> inputs;
@@ -1463,12 +1763,15 @@ Status PreTradeEngine::restore(const std::string& bytes,
   std::int32_t buckets = 0;
   std::uint64_t max_accounts = 0;
   std::uint64_t used = 0;
-  if (!(r.get(&buckets) && r.get(&cfg.mm_factor) && r.get_vector(&cfg.pairs) &&
-        r.get_vector(&cfg.currencies) && r.get(&max_accounts) && r.get_vector(&spec) &&
+  std::uint8_t model = 0;
+  if (!(r.get(&buckets) && r.get(&cfg.mm_factor) && (version < 3 || r.get(&model)) &&
+        model <= 1 && r.get_vector(&cfg.pairs) &&
+        (version < 3 || r.get_vector(&cfg.grid.assets)) && r.get_vector(&cfg.currencies) && r.get(&max_accounts) && r.get_vector(&spec) &&
         r.get_vector(&inputs) && r.get_vector(&index) && r.get(&used))) {
     return Status::bad_argument("snapshot", "malformed engine section");
   }
   cfg.buckets = buckets;
+  cfg.model = model == 0 ? Model::kDeribitPortfolio : Model::kScenarioGrid;
   // Counts bounded by the stated limit and by what the bytes can hold (an account takes at
   // least four 8-byte counts), before anything is allocated.
   if (max_accounts == 0 || max_accounts > kMaxAccountsLimit) {

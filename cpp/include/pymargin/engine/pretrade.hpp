@@ -1,18 +1,29 @@
-// The pre-trade margin engine: Deribit segregated portfolio margin (S:PM) kept incrementally
-// per account, so that "can this account carry this order?" costs O(scenarios) and no
-// revaluation.
+// The pre-trade margin engine: an account's margin kept incrementally, so that "can this
+// account carry this order?" costs O(scenarios) and no revaluation. Two model families, each
+// the core's scenario-margin model (pymargin/models/scenario_margin.hpp) with its parameters:
 //
-// Model (the same as pymargin.models.deribit_pm, see its docstring for the sources): per margin
-// group (settlement currency) and currency pair, the account's scenario P&L vector over the
-// Deribit grid (3 (2B + 1) standard entries, then 8 extended ones, extended entries already
-// scaled by extended_table_factor x range/|M|, inverse instruments also by
-// (1 + M)/(1 + sign(M) range)); gains credited at pnl_offset up to max_offsetable_pnl, the
-// extended entries reduced by the dampener; the group's worst case = sum over its pairs of the
-// most negative entry; roll shock = sum over (pair, expiry) of |net coin delta| x
-// max(min_annualised_move, |exp(annualised_move_risk T) - 1|) (x index for USD-settled groups);
-// RMM = round9(worst case) + roll shock; MM = mm_factor x RMM. Open orders count as the venue
-// counts them: IM = the largest RMM of the positions alone, with every buy order filled, or
-// with every sell order filled.
+// Model::kDeribitPortfolio, Deribit segregated portfolio margin (S:PM; the model of
+// pymargin.models.deribit_pm, see its docstring for the sources). Per margin group
+// (settlement currency) and currency pair, the account's scenario P&L vector over the Deribit
+// grid (3 (2B + 1) standard entries, then 8 extended ones, extended entries already scaled by
+// extended_table_factor x range/|M|, inverse instruments also by (1 + M)/(1 + sign(M) range));
+// gains credited at pnl_offset up to max_offsetable_pnl, the extended entries reduced by the
+// dampener; the group's worst case = sum over its pairs of the most negative entry; roll
+// shock = sum over (pair, expiry) of |net coin delta| x max(min_annualised_move,
+// |exp(annualised_move_risk T) - 1|) (x index for USD-settled groups); RMM = round9(worst
+// case) + roll shock; MM = mm_factor x RMM.
+//
+// Model::kScenarioGrid, a SCAN-style grid venue given by parameters alone (Paradex SCAN-24,
+// the FINRA/Cboe grid, a venue's parameter file; see GridConfig): per underlying its own
+// scenarios (move, vol state, loss weight), vol-shock rule, gain credit, minimum delta factors;
+// per instrument a minimum charge per unit held (InstrumentSpec::floor_long/floor_short). Per
+// margin group and underlying: charge = max(weighted loss, summed minimum charges,
+// (unhedged |net delta| + hedged (gross delta - |net delta|) / 2) x index), gross delta the
+// sum over instruments of |amount x delta|; RMM = sum of the charges (no roll shock, no
+// rounding); MM = mm_factor x RMM. USD-settled instruments only (the grid's P&L is USD).
+//
+// Open orders count as the venue counts them: IM = the largest RMM of the positions alone,
+// with every buy order filled, or with every sell order filled.
 //
 // Units: an instrument's amount is the venue's: USD notional for inverse futures and
 // perpetuals (Deribit's contract amount), coins of the underlying for everything else.
@@ -26,9 +37,11 @@
 // refused before anything changes (Reason::kNonFiniteState, or a Status for updates).
 //
 // Incremental == recompute: every state change re-aggregates the account from its positions
-// and orders in their stored order, with slots and expiry entries in a canonical order, so
-// margin() equals margin_from_scratch() bit for bit. check() adds the order's scaled row to
-// the cached vectors (its IM can differ from the IM after add_order in the last bit).
+// and orders in their stored order, with slots, expiry entries and per-instrument nets in a
+// canonical order, so margin() equals margin_from_scratch() bit for bit. check() adds the
+// order's scaled row to the cached vectors and, under a grid model, updates the order's
+// instrument's gross-delta and minimum-charge terms found by binary search (O(scenarios +
+// log instruments)); its IM can differ from the IM after add_order in the last bits.
 //
 // Amounts: a fill completes an order when it reaches the order's remaining amount within
 // kFillTolerance x the order's amount (0.1 + 0.2 fills an order of 0.3); a position that
@@ -49,10 +62,11 @@
 #include <vector>
 
 #include "pymargin/error.hpp"
+#include "pymargin/scenarios/scenario_set.hpp"
 
 namespace pymargin::engine {
 
-inline constexpr std::size_t kMaxScenarios = 64;  // 3 (2B + 1) + 8 <= 64: B <= 8
+inline constexpr std::size_t kMaxScenarios = 64;  // 3 (2B + 1) + 8 <= 64: B <= 8; grids <= 64
 // Largest capacity an engine accepts (accounts are allocated 1,024 at a time as they are
 // added, so capacity itself costs 8 bytes per 1,024 accounts).
 inline constexpr std::size_t kMaxAccountsLimit = std::size_t{1} << 26;
@@ -75,6 +89,11 @@ enum class Reason : std::uint8_t {
 };
 const char* reason_text(Reason r) noexcept;
 
+enum class Model : std::uint8_t {
+  kDeribitPortfolio = 0,  // Deribit S:PM (pairs, currencies, buckets)
+  kScenarioGrid = 1,      // a grid venue (EngineConfig::grid)
+};
+
 // Deribit PM parameters of a currency pair (its underlying) and of a settlement currency.
 struct PairParams {
   double price_range = 0.16;
@@ -96,11 +115,33 @@ struct CurrencyParams {
   bool usd_settled = false;         // margins in USD(C) rather than in the coin
 };
 
+// One underlying of a grid model: its scenarios (at most kMaxScenarios; an underlying with
+// fewer is padded with entries of weight 0, which never raise a charge), the vol-shock rule
+// that turns a vol state into vols, the share of gains credited, and the minimum delta
+// factors (0: none).
+struct GridAsset {
+  std::vector<double> moves;             // relative price move of the underlying
+  std::vector<std::int8_t> vol_states;   // +1 up, 0 unchanged, -1 down
+  std::vector<double> weights;           // loss weight of each scenario (>= 0)
+  scenarios::VolShockRule vol_rule;
+  double pnl_offset = 0.0;      // gains count at this fraction, 0 .. 1
+  double unhedged_delta = 0.0;  // minimum delta: x |net delta| x index
+  double hedged_delta = 0.0;    // minimum delta: x (gross - |net|) / 2 x index
+};
+
+struct GridConfig {
+  std::vector<GridAsset> assets;  // one per underlying
+};
+
 struct EngineConfig {
-  int buckets = 4;
-  double mm_factor = 0.8;
-  std::vector<PairParams> pairs;           // one per underlying
-  std::vector<CurrencyParams> currencies;  // one per settlement currency (margin group)
+  Model model = Model::kDeribitPortfolio;
+  int buckets = 4;            // Deribit
+  double mm_factor = 0.8;     // both
+  std::vector<PairParams> pairs;           // Deribit: one per underlying
+  GridConfig grid;                         // grid: one asset per underlying
+  // One per settlement currency (margin group). A grid model reads only usd_settled, which
+  // must be true for every currency.
+  std::vector<CurrencyParams> currencies;
   std::size_t max_accounts = 1024;  // capacity, <= kMaxAccountsLimit (accounts never move)
 };
 
@@ -109,10 +150,14 @@ struct InstrumentSpec {
   std::uint8_t kind = 0;
   std::uint8_t settlement = 0;
   std::uint8_t is_call = 0;
-  std::int32_t underlying = 0;  // index into EngineConfig::pairs
+  std::int32_t underlying = 0;  // index into EngineConfig::pairs (grid: grid.assets)
   std::int32_t currency = 0;    // settlement currency, index into EngineConfig::currencies
   double strike = 0.0;
   std::int64_t expiry_id = -1;  // equal for instruments of one expiry (e.g. Unix seconds)
+  // Grid models: the minimum charge per unit amount held long / short (a per-contract
+  // minimum divided by the contract size), settlement units; 0 under Deribit S:PM.
+  double floor_long = 0.0;
+  double floor_short = 0.0;
 };
 
 // Market inputs of an instrument (per update) and of the underlyings.
@@ -139,8 +184,8 @@ struct GroupMargin {
   double initial_margin = 0.0;
   double maintenance_margin = 0.0;
   double available_funds = 0.0;
-  double worst_case = 0.0;   // positions only
-  double roll_shock = 0.0;   // positions only
+  double worst_case = 0.0;   // positions only (grid: the sum of the underlyings' charges)
+  double roll_shock = 0.0;   // positions only (grid: 0)
   bool delta_shock_exceeded = false;
 };
 
@@ -158,6 +203,7 @@ class PreTradeEngine {
   [[nodiscard]] std::size_t instruments() const noexcept;
   [[nodiscard]] std::size_t scenarios() const noexcept;
   [[nodiscard]] std::size_t accounts() const noexcept;
+  [[nodiscard]] Model model() const noexcept;
   [[nodiscard]] const InstrumentSpec& instrument(std::size_t i) const noexcept;
 
   // A new account (id returned in *id); fails when max_accounts are in use.
