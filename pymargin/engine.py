@@ -2,9 +2,22 @@
 pretrade.hpp) behind names, enums and market snapshots, for research loops and what-if
 questions ("which of these candidate orders can the account carry?").
 
-The engine keeps Deribit segregated portfolio margin (the model of
-:func:`pymargin.models.deribit_pm_margin`) per account incrementally: a check adds one scaled
-risk row to the account's scenario vector and re-takes the worst case, with no revaluation.
+The engine keeps an account's margin incrementally under one of the core's scenario models: a
+check adds one scaled risk row to the account's scenario vector and re-takes the worst case,
+with no revaluation. ``model=``:
+
+* ``MarginModel.DERIBIT_PM`` (the default): Deribit segregated portfolio margin, the model of
+  :func:`pymargin.models.deribit_pm_margin`; ``params`` a DeribitPMParams.
+* ``MarginModel.PARADEX_PM``: Paradex SCAN-24 and the minimum delta requirement (the model of
+  :func:`pymargin.models.paradex_pm_margin`); ``params`` a parameter version (str) or None.
+* ``MarginModel.FINRA_PM``: the FINRA/Cboe grid with the per-contract minimum (the model of
+  :func:`pymargin.models.finra_pm_margin`); ``params`` a dict of its keyword arguments.
+* ``MarginModel.SCENARIO_GRID``: any grid venue from its parameter file
+  (:mod:`pymargin.models.grid_file`); ``params`` the file, its document or a GridModel.
+
+The grid models margin USD-settled (linear) instruments, one margin group per settlement
+currency, a charge per underlying, summed. X:PM, Deribit standard margin, SPAN and the delta
+model are not in the engine: asking for them is an error.
 
 Amounts are in the venue's units (Deribit's ``amount``): USD notional for inverse futures and
 perpetuals, coins of the underlying for options and linear instruments. Prices in fills: the
@@ -33,6 +46,7 @@ import numpy as np
 
 from . import _core
 from .exceptions import InputTypeError, InvalidInputError, PymarginError
+from .margin import MarginModel
 from .market import Market
 from .models.deribit_pm import DeribitPMParams
 from .models.deribit_xpm import STABLECOINS
@@ -133,9 +147,114 @@ def _amount(x: Any, field: str) -> float:
         raise InvalidInputError("too large for a float", field) from None
 
 
+_ENGINE_MODELS = (
+    MarginModel.DERIBIT_PM,
+    MarginModel.PARADEX_PM,
+    MarginModel.FINRA_PM,
+    MarginModel.SCENARIO_GRID,
+)
+
+
+@dataclass(frozen=True)
+class _GridAsset:
+    moves: np.ndarray
+    vol_states: np.ndarray
+    weights: np.ndarray
+    rule: np.ndarray  # [10], ScenarioSet.rules_array() row
+    terms: tuple[float, float, float]  # pnl_offset, unhedged, hedged
+    minimum_per_contract: float
+
+
+def _grid_assets(
+    model: MarginModel, params: Any, bases: list[str]
+) -> tuple[float, dict[str, _GridAsset]]:
+    """The grid model's maintenance fraction and, per base currency, what the engine needs:
+    the same scenario sets, weights and factors the model's own function builds."""
+
+    def from_set(scen: Any, terms: tuple[float, float, float], floor: float) -> _GridAsset:
+        return _GridAsset(
+            np.ascontiguousarray(scen.move[:, 0], dtype=np.float64),
+            np.ascontiguousarray(scen.vol_state, dtype=np.int8),
+            np.ascontiguousarray(scen.weight, dtype=np.float64),
+            scen.rules_array()[0],
+            terms,
+            floor,
+        )
+
+    if model is MarginModel.PARADEX_PM:
+        from .models.paradex_pm import _asset, paradex_scenarios
+        from .models.params import load_params, number
+
+        if params is not None and not isinstance(params, str):
+            raise InputTypeError("expected a Paradex parameter version (str)", "params")
+        doc = load_params("paradex_pm", params)
+        out = {}
+        for b in bases:
+            scen, _ = paradex_scenarios(doc, b)
+            a = _asset(doc, b)
+            terms = (0.0, float(a["unhedged_delta_factor"]), float(a["hedged_delta_factor"]))
+            out[b] = from_set(scen, terms, 0.0)
+        return number(doc, "mmr_fraction", "paradex_pm", 0, 1), out
+    if model is MarginModel.FINRA_PM:
+        from .models.scan import finra_grid
+
+        if params is not None and not isinstance(params, dict):
+            raise InputTypeError("expected a dict of finra_pm_margin keyword arguments", "params")
+        kw = dict(params or {})
+        allowed = {"move", "points", "minimum_per_contract", "multiplier"}
+        unknown = sorted(set(kw) - allowed)
+        if unknown:
+            raise InputTypeError(
+                f"unknown FINRA parameter {unknown[0]!r}; use {sorted(allowed)}", "params"
+            )
+        for key in ("move", "minimum_per_contract", "multiplier"):
+            v = kw.get(key, 1.0)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise InputTypeError("must be a finite number", key)
+        if not (kw.get("move", 0.15) > 0 and kw.get("multiplier", 1.0) > 0):
+            raise InvalidInputError("must be > 0", "move")
+        if kw.get("minimum_per_contract", 0.375) < 0:
+            raise InvalidInputError("must be >= 0", "minimum_per_contract")
+        points = kw.get("points", 10)
+        if isinstance(points, bool) or not isinstance(points, int):
+            raise InputTypeError("must be an integer", "points")
+        floor = float(kw.get("minimum_per_contract", 0.375)) * float(kw.get("multiplier", 1.0))
+        out = {
+            b: from_set(finra_grid(f"{b}_USD", float(kw.get("move", 0.15)), points), (0, 0, 0), floor)
+            for b in bases
+        }
+        return 1.0, out
+    from pathlib import Path
+
+    from .models.grid_file import GridModel
+    from .models.params import ModelParameterError as _MPE
+
+    if params is None:
+        raise InvalidInputError(
+            "a grid model needs its parameter file (params=path, document or GridModel)",
+            "params",
+        )
+    if isinstance(params, dict):
+        gm = GridModel.from_document(json.loads(json.dumps(params)))
+    elif isinstance(params, (str, Path)):
+        gm = GridModel.load(params)
+    elif isinstance(params, GridModel):
+        gm = params
+    else:
+        raise InputTypeError("expected a parameter file path, its document or a GridModel", "params")
+    out = {}
+    for b in bases:
+        a = gm.assets.get(b)
+        if a is None:
+            raise _MPE(f"{gm.name} has no parameters for {b}", "assets")
+        out[b] = from_set(a.scenarios, (a.pnl_offset, a.unhedged, a.hedged), a.minimum_per_contract)
+    return gm.mm_fraction, out
+
+
 class PreTradeEngine:
-    """Pre-trade checks under Deribit S:PM for ``instruments`` (names) valued in ``market``,
-    with ``params`` (default: the newest shipped parameter set covering them).
+    """Pre-trade checks for ``instruments`` (names) valued in ``market`` under ``model`` (see
+    the module docstring) with ``params`` (default: the newest shipped parameter set covering
+    them, where the model has shipped sets).
 
     ``check`` costs O(scenarios) in C++ (about 0.2 us; from Python the call overhead adds a
     microsecond or two); ``check_many`` runs a list of candidates in one call."""
@@ -144,8 +263,9 @@ class PreTradeEngine:
         self,
         market: Market,
         instruments: Sequence[str],
-        params: DeribitPMParams | None = None,
+        params: Any = None,
         *,
+        model: MarginModel = MarginModel.DERIBIT_PM,
         max_accounts: int = 1024,
     ) -> None:
         names = list(instruments)
@@ -157,12 +277,26 @@ class PreTradeEngine:
             raise InputTypeError("must be an integer", "max_accounts")
         if not 1 <= max_accounts <= MAX_ACCOUNTS:
             raise InvalidInputError(f"must be in [1, {MAX_ACCOUNTS}]", "max_accounts")
+        if not isinstance(model, MarginModel):
+            raise InputTypeError("use a pymargin.MarginModel member", "model")
+        if model not in _ENGINE_MODELS:
+            raise InvalidInputError(
+                f"the pre-trade engine runs {', '.join(m.name for m in _ENGINE_MODELS)}; "
+                f"{model.name} is not in it",
+                "model",
+            )
         table = market.table
         rows = table.rows(names)
         pair_codes = table.column("pair")[rows]
         ccy_codes = table.column("settlement_currency")[rows]
         pairs = _in_order(table.codes[int(c)] for c in pair_codes)
         currencies = _in_order(table.codes[int(c)] for c in ccy_codes)
+        self._model = model
+        if model is not MarginModel.DERIBIT_PM:
+            self._init_grid(market, names, rows, pairs, currencies, params, max_accounts)
+            return
+        if params is not None and not isinstance(params, DeribitPMParams):
+            raise InputTypeError("expected DeribitPMParams", "params")
         if params is None:
             params = _covering(pairs, currencies)
         for p in pairs:
@@ -226,6 +360,68 @@ class PreTradeEngine:
             np.ascontiguousarray(col("expiry_key")[rows]),
             *self._market_columns(market),
         )
+
+    def _init_grid(
+        self,
+        market: Market,
+        names: list[str],
+        rows: np.ndarray,
+        pairs: list[str],
+        currencies: list[str],
+        params: Any,
+        max_accounts: int,
+    ) -> None:
+        table = market.table
+        col = table.column
+        settlement = col("settlement")[rows]
+        if (settlement != 0).any():
+            row = int(np.argmax(settlement != 0))
+            raise InvalidInputError(
+                f"{names[row]} is coin-settled: a grid model margins USD-settled instruments",
+                "instruments",
+                row,
+            )
+        bases = [p.split("_")[0].upper() for p in pairs]
+        mm, assets = _grid_assets(self._model, params, bases)
+        self._names = names
+        self._id = {n: i for i, n in enumerate(names)}
+        self._pairs = pairs
+        self._currencies = currencies
+        pair_index = {p: k for k, p in enumerate(pairs)}
+        ccy_index = {c: k for k, c in enumerate(currencies)}
+        ccy_arr = np.array([[0, 0, 0, 0, 0, 1.0 if c in STABLECOINS else 0.0] for c in currencies])
+        pair_codes = col("pair")[rows]
+        und = np.array([pair_index[table.codes[int(c)]] for c in pair_codes], dtype=np.int32)
+        per_contract = np.array([assets[bases[u]].minimum_per_contract for u in und])
+        floor = np.ascontiguousarray(per_contract / col("contract_size")[rows], dtype=np.float64)
+        a = [assets[b] for b in bases]
+        self._core = _core.PreTradeEngine.grid(
+            mm,
+            max_accounts,
+            ccy_arr,
+            [x.moves for x in a],
+            [x.vol_states for x in a],
+            [x.weights for x in a],
+            np.ascontiguousarray([x.rule for x in a], dtype=np.float64),
+            np.ascontiguousarray([x.terms for x in a], dtype=np.float64),
+            np.ascontiguousarray(col("kind")[rows]),
+            np.ascontiguousarray(settlement),
+            np.ascontiguousarray(col("is_call")[rows]),
+            und,
+            np.array(
+                [ccy_index[table.codes[int(c)]] for c in col("settlement_currency")[rows]],
+                dtype=np.int32,
+            ),
+            np.ascontiguousarray(col("strike")[rows]),
+            np.ascontiguousarray(col("expiry_key")[rows]),
+            floor,
+            floor,
+            *self._market_columns(market),
+        )
+
+    @property
+    def model(self) -> MarginModel:
+        return self._model
 
     # --- construction helpers --------------------------------------------------------------
     def _market_columns(self, market: Market) -> tuple[np.ndarray, ...]:
@@ -429,7 +625,12 @@ class PreTradeEngine:
         """Everything needed to resume: the engine's own versioned, checksummed snapshot and
         the name tables of this wrapper (with their own CRC-32)."""
         meta = json.dumps(
-            {"instruments": self._names, "pairs": self._pairs, "currencies": self._currencies}
+            {
+                "instruments": self._names,
+                "pairs": self._pairs,
+                "currencies": self._currencies,
+                "model": self._model.name,
+            }
         ).encode()
         core = bytes(self._core.snapshot())
         return _MAGIC + struct.pack("<II", len(meta), zlib.crc32(meta)) + meta + core
@@ -454,7 +655,12 @@ class PreTradeEngine:
         core = _core.PreTradeEngine.restore(bytes(data[16 + n :]))
         instruments, pairs, currencies = _name_tables(names)
         _check_names_match(core, instruments, pairs, currencies)
+        model_name = names.get("model", MarginModel.DERIBIT_PM.name)
+        model = MarginModel.__members__.get(model_name) if isinstance(model_name, str) else None
+        if model not in _ENGINE_MODELS or (model is MarginModel.DERIBIT_PM) != (core.model == 0):
+            raise InvalidInputError("the model named does not match the engine state", "snapshot")
         self = cls.__new__(cls)
+        self._model = model
         self._names = instruments
         self._id = {nm: i for i, nm in enumerate(self._names)}
         self._pairs = pairs

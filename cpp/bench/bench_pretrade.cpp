@@ -223,4 +223,137 @@ void BM_MarketUpdate100kAccounts(benchmark::State& state) {
 }
 BENCHMARK(BM_MarketUpdate100kAccounts)->Arg(1)->Arg(100000)->Unit(benchmark::kMillisecond)->Iterations(10);
 
+
+// --- grid models -----------------------------------------------------------------------------
+// The same venue size under a grid model (Model::kScenarioGrid): 2,000 USDC-settled linear
+// options, the futures and the perpetual. Model 1 is Paradex-shaped (24 scenarios: +-15 % in
+// 5 % steps with vol up and down, the edges vol up only, 8 weighted tail moves; minimum delta
+// on net and gross delta), model 2 FINRA-shaped (10 moves over +-15 %, vol unchanged, a
+// per-contract minimum per unit held).
+Venue make_grid_venue(int model, std::size_t max_accounts) {
+  Venue v;
+  v.cfg.model = pe::Model::kScenarioGrid;
+  v.cfg.max_accounts = max_accounts;
+  pe::GridAsset a;
+  if (model == 1) {
+    for (int k = -3; k <= 3; ++k) {
+      for (int vs : {1, -1}) {
+        if (std::abs(k) == 3 && vs == -1) continue;
+        a.moves.push_back(0.05 * k);
+        a.vol_states.push_back(static_cast<std::int8_t>(vs));
+        a.weights.push_back(1.0);
+      }
+    }
+    const double tail[8] = {-0.66, -0.5, -0.33, -0.25, 0.25, 0.5, 1.0, 2.0};
+    for (double m : tail) {
+      a.moves.push_back(m);
+      a.vol_states.push_back(1);
+      a.weights.push_back(0.3);
+    }
+    a.vol_rule.range_up = 0.45;
+    a.vol_rule.range_down = 0.3;
+    a.vol_rule.min_vol_up = 0.4;
+    a.unhedged_delta = 0.02;
+    a.hedged_delta = 0.01;
+    v.cfg.mm_factor = 0.5;
+  } else {
+    for (int k = -5; k <= 5; ++k) {
+      if (k == 0) continue;
+      a.moves.push_back(0.03 * k);
+      a.vol_states.push_back(0);
+      a.weights.push_back(1.0);
+    }
+    a.vol_rule.kind = pymargin::scenarios::VolShockKind::kAdditive;
+    v.cfg.mm_factor = 1.0;
+  }
+  v.cfg.grid.assets.push_back(a);
+  pe::CurrencyParams usdc;
+  usdc.usd_settled = true;
+  v.cfg.currencies.push_back(usdc);
+  const double floor = model == 2 ? 0.375 : 0.0;
+  const double days[10] = {1, 2, 3, 7, 14, 21, 45, 80, 108, 200};
+  for (int e = 0; e < 10; ++e) {
+    const double f = 65000.0 * (1 + 0.0004 * days[e]);
+    for (int k = 0; k < 100; ++k) {
+      const double strike = 30000.0 + 1000.0 * k;
+      for (std::uint8_t call = 0; call <= 1; ++call) {
+        pe::InstrumentSpec s{3, 0, call, 0, 0, strike, static_cast<std::int64_t>(days[e])};
+        s.floor_long = s.floor_short = floor;
+        v.spec.push_back(s);
+        v.market.push_back({f, 0.4 + 0.3 * std::fabs(std::log(strike / f)), days[e] / 365.0, 0});
+      }
+    }
+    pe::InstrumentSpec fut{1, 0, 0, 0, 0, 0.0, static_cast<std::int64_t>(days[e])};
+    fut.floor_long = fut.floor_short = floor;
+    v.spec.push_back(fut);
+    v.market.push_back({f, 0.0, days[e] / 365.0, 0.0});
+  }
+  pe::InstrumentSpec perp{2, 0, 0, 0, 0, 0.0, -1};
+  perp.floor_long = perp.floor_short = floor;
+  v.spec.push_back(perp);
+  v.market.push_back({65010.0, 0.0, 0.0, 0.0});
+  return v;
+}
+
+void fill_grid_account(pe::PreTradeEngine& eng, std::int64_t a, std::size_t positions,
+                       std::size_t n_inst, std::mt19937_64& rng) {
+  eng.deposit(a, 0, 1e9);
+  for (std::size_t p = 0; p < positions; ++p) {
+    const auto i = static_cast<std::int32_t>(rng() % (n_inst - 11));
+    const pe::Side side = (rng() & 1) ? pe::Side::kBuy : pe::Side::kSell;
+    if (eng.apply_fill(a, -1, i, side, 0.1 + static_cast<double>(rng() % 50) / 10.0, 500.0) !=
+        pe::Reason::kNone) {
+      std::abort();
+    }
+  }
+}
+
+// check() latency under a grid model; args: positions, model (1 Paradex-shaped, 2 FINRA-shaped).
+void BM_CheckGrid(benchmark::State& state) {
+  const auto positions = static_cast<std::size_t>(state.range(0));
+  Venue v = make_grid_venue(static_cast<int>(state.range(1)), 4);
+  auto eng = make_engine(v);
+  std::int64_t a = -1;
+  eng->add_account(&a);
+  std::mt19937_64 rng(1);
+  fill_grid_account(*eng, a, positions, v.spec.size(), rng);
+  std::vector<std::int32_t> inst(4096);
+  for (auto& i : inst) i = static_cast<std::int32_t>(rng() % v.spec.size());
+  std::size_t k = 0;
+  std::vector<double> ns;
+  ns.reserve(1 << 20);
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    pe::CheckResult r = eng->check(a, inst[k & 4095], (k & 1) ? pe::Side::kBuy : pe::Side::kSell,
+                                   1.0);
+    const auto t1 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(r);
+    if (ns.size() < ns.capacity()) {
+      ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
+    }
+    ++k;
+  }
+  std::sort(ns.begin(), ns.end());
+  if (!ns.empty()) {
+    state.counters["p50_ns"] = ns[ns.size() / 2];
+    state.counters["p99_ns"] = ns[ns.size() * 99 / 100];
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_CheckGrid)->Args({10, 1})->Args({1000, 1})->Args({10, 2})->Args({1000, 2});
+
+// The recompute an engine without incremental state would do per order, same grid models.
+void BM_FullRecomputePerOrderGrid(benchmark::State& state) {
+  const auto positions = static_cast<std::size_t>(state.range(0));
+  Venue v = make_grid_venue(static_cast<int>(state.range(1)), 4);
+  auto eng = make_engine(v);
+  std::int64_t a = -1;
+  eng->add_account(&a);
+  std::mt19937_64 rng(1);
+  fill_grid_account(*eng, a, positions, v.spec.size(), rng);
+  for (auto _ : state) benchmark::DoNotOptimize(eng->margin_from_scratch(a, 0));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FullRecomputePerOrderGrid)->Args({1000, 1})->Args({1000, 2});
+
 }  // namespace

@@ -51,6 +51,22 @@ std::vector<pe::InstrumentMarket> market_from(const py::array& fwd, const py::ar
   return out;
 }
 
+std::vector<pe::InstrumentSpec> specs_from(const py::array& kind, const py::array& settlement,
+                                           const py::array& is_call, const py::array& underlying,
+                                           const py::array& currency, const py::array& strike,
+                                           const py::array& expiry_id, std::size_t n) {
+  const auto k = column<std::uint8_t>(kind, n, "kind");
+  const auto s = column<std::uint8_t>(settlement, n, "settlement");
+  const auto cl = column<std::uint8_t>(is_call, n, "is_call");
+  const auto u = column<std::int32_t>(underlying, n, "underlying");
+  const auto cu = column<std::int32_t>(currency, n, "currency");
+  const auto st = column<double>(strike, n, "strike");
+  const auto ex = column<std::int64_t>(expiry_id, n, "expiry_id");
+  std::vector<pe::InstrumentSpec> spec(n);
+  for (std::size_t i = 0; i < n; ++i) spec[i] = {k[i], s[i], cl[i], u[i], cu[i], st[i], ex[i]};
+  return spec;
+}
+
 py::tuple result_tuple(const pe::CheckResult& r) {
   return py::make_tuple(r.accept, static_cast<int>(r.reason), r.currency, r.im_before,
                         r.im_after, r.mm_before, r.mm_after, r.available_after);
@@ -91,20 +107,72 @@ class Engine {
       cfg.currencies.push_back({x[0], x[1], x[2], x[3], x[4], x[5] != 0.0});
     }
     const auto n = static_cast<std::size_t>(kind.size());
-    const auto k = column<std::uint8_t>(kind, n, "kind");
-    const auto s = column<std::uint8_t>(settlement, n, "settlement");
-    const auto cl = column<std::uint8_t>(is_call, n, "is_call");
-    const auto u = column<std::int32_t>(underlying, n, "underlying");
-    const auto cu = column<std::int32_t>(currency, n, "currency");
-    const auto st = column<double>(strike, n, "strike");
-    const auto ex = column<std::int64_t>(expiry_id, n, "expiry_id");
-    std::vector<pe::InstrumentSpec> spec(n);
-    for (std::size_t i = 0; i < n; ++i) spec[i] = {k[i], s[i], cl[i], u[i], cu[i], st[i], ex[i]};
+    const auto spec =
+        specs_from(kind, settlement, is_call, underlying, currency, strike, expiry_id, n);
     const auto mk = market_from(forward, vol, time, rate, n);
     const auto ix = column<double>(index, P, "index");
     raise_status(pe::PreTradeEngine::create(cfg, spec, mk, ix, &engine_));
   }
   explicit Engine(std::unique_ptr<pe::PreTradeEngine> e) : engine_(std::move(e)) {}
+
+  // A grid-model engine. Per underlying u: moves[u], vol_states[u] (int8), weights[u] (one
+  // entry per scenario), its vol rule (rules [P x 10], errors.hpp) and its terms [P x 3]
+  // (pnl_offset, unhedged_delta, hedged_delta); per instrument the minimum charge per unit
+  // held long / short. currencies as above (only usd_settled is read).
+  static Engine grid(double mm_factor, std::size_t max_accounts, const py::array& currencies,
+                     const py::list& moves, const py::list& vol_states, const py::list& weights,
+                     const py::array& rules, const py::array& terms, const py::array& kind,
+                     const py::array& settlement, const py::array& is_call,
+                     const py::array& underlying, const py::array& currency,
+                     const py::array& strike, const py::array& expiry_id,
+                     const py::array& floor_long, const py::array& floor_short,
+                     const py::array& forward, const py::array& vol, const py::array& time,
+                     const py::array& rate, const py::array& index) {
+    pe::EngineConfig cfg;
+    cfg.model = pe::Model::kScenarioGrid;
+    cfg.mm_factor = mm_factor;
+    cfg.max_accounts = max_accounts;
+    const auto P = static_cast<std::size_t>(moves.size());
+    if (vol_states.size() != P || weights.size() != P) {
+      throw PyInputError{PyInputError::kInvalid, "grid", -1,
+                         "moves, vol_states and weights need one entry per underlying"};
+    }
+    const auto C = static_cast<std::size_t>(currencies.size() / 6);
+    const auto cc =
+        column<double>(currencies.attr("reshape")(-1).cast<py::array>(), C * 6, "currencies");
+    for (std::size_t c = 0; c < C; ++c) {
+      const double* x = cc.data() + c * 6;
+      cfg.currencies.push_back({x[0], x[1], x[2], x[3], x[4], x[5] != 0.0});
+    }
+    const auto rule = rules_from(rules, P);
+    const auto tt = column<double>(terms.attr("reshape")(-1).cast<py::array>(), P * 3, "terms");
+    for (std::size_t u = 0; u < P; ++u) {
+      pe::GridAsset a;
+      const auto mv = moves[u].cast<py::array>();
+      const auto ns = static_cast<std::size_t>(mv.size());
+      a.moves = column<double>(mv, ns, "moves");
+      a.vol_states = column<std::int8_t>(vol_states[u].cast<py::array>(), ns, "vol_states");
+      a.weights = column<double>(weights[u].cast<py::array>(), ns, "weights");
+      a.vol_rule = rule[u];
+      a.pnl_offset = tt[u * 3];
+      a.unhedged_delta = tt[u * 3 + 1];
+      a.hedged_delta = tt[u * 3 + 2];
+      cfg.grid.assets.push_back(std::move(a));
+    }
+    const auto n = static_cast<std::size_t>(kind.size());
+    auto spec = specs_from(kind, settlement, is_call, underlying, currency, strike, expiry_id, n);
+    const auto fl = column<double>(floor_long, n, "floor_long");
+    const auto fs = column<double>(floor_short, n, "floor_short");
+    for (std::size_t i = 0; i < n; ++i) {
+      spec[i].floor_long = fl[i];
+      spec[i].floor_short = fs[i];
+    }
+    const auto mk = market_from(forward, vol, time, rate, n);
+    const auto ix = column<double>(index, P, "index");
+    std::unique_ptr<pe::PreTradeEngine> e;
+    raise_status(pe::PreTradeEngine::create(cfg, spec, mk, ix, &e));
+    return Engine(std::move(e));
+  }
 
   std::int64_t add_account() {
     std::int64_t id = -1;
@@ -230,6 +298,7 @@ class Engine {
     return out;
   }
   [[nodiscard]] std::size_t scenarios() const { return engine_->scenarios(); }
+  [[nodiscard]] int model() const { return static_cast<int>(engine_->model()); }
   [[nodiscard]] std::size_t accounts() const { return engine_->accounts(); }
   [[nodiscard]] std::size_t instruments() const { return engine_->instruments(); }
 
@@ -250,6 +319,13 @@ void bind_engine(py::module_& m) {
            py::arg("underlying"), py::arg("currency"), py::arg("strike"), py::arg("expiry_id"),
            py::arg("forward"), py::arg("vol"), py::arg("time"), py::arg("rate"),
            py::arg("index"))
+      .def_static("grid", &Engine::grid, py::arg("mm_factor"), py::arg("max_accounts"),
+                  py::arg("currencies"), py::arg("moves"), py::arg("vol_states"),
+                  py::arg("weights"), py::arg("rules"), py::arg("terms"), py::arg("kind"),
+                  py::arg("settlement"), py::arg("is_call"), py::arg("underlying"),
+                  py::arg("currency"), py::arg("strike"), py::arg("expiry_id"),
+                  py::arg("floor_long"), py::arg("floor_short"), py::arg("forward"),
+                  py::arg("vol"), py::arg("time"), py::arg("rate"), py::arg("index"))
       .def("add_account", &Engine::add_account)
       .def("check", &Engine::check, py::arg("account"), py::arg("instrument"), py::arg("side"),
            py::arg("amount"))
@@ -267,6 +343,7 @@ void bind_engine(py::module_& m) {
       .def_static("restore", &Engine::restore)
       .def("instrument_specs", &Engine::instrument_specs)
       .def_property_readonly("scenarios", &Engine::scenarios)
+      .def_property_readonly("model", &Engine::model)
       .def_property_readonly("accounts", &Engine::accounts)
       .def_property_readonly("instruments", &Engine::instruments);
 }

@@ -39,8 +39,9 @@ const T* contiguous(const py::array& a, std::size_t n, const char* name) {
   return static_cast<const T*>(a.data());
 }
 
-// rules: [m x 10] float64: kind, range_up, range_down, min_vol_up, min_vol_down, short_power,
-// long_power, power_switch_days, reference_days, dte_floor_days.
+}  // namespace
+
+// rules: [m x 10] float64 (see errors.hpp).
 std::vector<scenarios::VolShockRule> rules_from(const py::array& a, std::size_t m) {
   const double* r = contiguous<double>(a, m * 10, "vol_rules");
   std::vector<scenarios::VolShockRule> out(m);
@@ -64,6 +65,8 @@ std::vector<scenarios::VolShockRule> rules_from(const py::array& a, std::size_t 
   }
   return out;
 }
+
+namespace {
 
 void revalue(const py::array& kind, const py::array& settlement, const py::array& is_call,
              const py::array& underlying, const py::array& strike, const py::array& forward,

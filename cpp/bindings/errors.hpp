@@ -1,12 +1,15 @@
 // Turning a core Status into the matching Python exception of pymargin.exceptions.
 #pragma once
 
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "pymargin/error.hpp"
+#include "pymargin/scenarios/scenario_set.hpp"
 
 namespace pymargin::bindings {
 
@@ -18,6 +21,12 @@ struct PyInputError {
   long long index;  // -1: not about one row
   std::string message;
 };
+
+// Vol-shock rules from a [m x 10] float64 array: kind (0 relative, 1 additive), range_up,
+// range_down, min_vol_up, min_vol_down, short_power, long_power, power_switch_days,
+// reference_days, dte_floor_days (pymargin.scenarios.ScenarioSet.rules_array). Defined in
+// bind_kernel.cpp.
+std::vector<scenarios::VolShockRule> rules_from(const pybind11::array& a, std::size_t m);
 
 // Maps core field names to the Python argument names the caller used.
 inline std::string python_field(const char* core_field, const char* underlying_name) {
