@@ -1,16 +1,19 @@
 """Pre-trade check latency from Python (pymargin.PreTradeEngine.check), p50 and p99 over many
 single calls, for accounts of 10, 100 and 1,000 positions on the bundled real BTC chain
-(Deribit, 2025-12-05; 676 options and the perpetual, 35 scenarios); next to it, the full
-recompute an engine without incremental state needs per order (the account re-margined by
-pymargin.models.deribit_pm_margin with the order added), in the same run.
+(Deribit, 2025-12-05; 676 options and the perpetual), under each model the engine runs:
+Deribit S:PM on the inverse chain; Paradex, FINRA and the example grid venue on the same
+strikes as USDC-settled linear options. Next to it, the full recompute an engine without
+incremental state needs per order (the account re-margined by pm.margin with the order
+added), in the same run.
 
-Usage: python benchmarks/pretrade_latency.py [--calls 20000]
+Usage: python benchmarks/pretrade_latency.py [--calls 20000] [--model deribit_pm ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -19,20 +22,39 @@ from pymargin.demo import demo_market
 from pymargin.engine import PreTradeEngine, Side
 from pymargin.models import DeribitPMParams, deribit_pm_margin
 
+GRID_FILE = Path(__file__).resolve().parents[1] / "tests/data/grid_models/example_venue.json"
+MODELS = {
+    "deribit_pm": (pm.MarginModel.DERIBIT_PM, None),
+    "paradex_pm": (pm.MarginModel.PARADEX_PM, None),
+    "finra_pm": (pm.MarginModel.FINRA_PM, None),
+    "scenario_grid": (pm.MarginModel.SCENARIO_GRID, str(GRID_FILE)),
+}
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--calls", type=int, default=20000)
+    ap.add_argument("--model", nargs="*", choices=sorted(MODELS), default=list(MODELS))
     a = ap.parse_args()
+    for key in a.model:
+        run(key, a.calls)
+
+
+def run(key: str, calls: int) -> None:
+    model, grid_params = MODELS[key]
     market = demo_market()
-    params = DeribitPMParams.load("2024-06-17")
+    deribit = model is pm.MarginModel.DERIBIT_PM
+    params = DeribitPMParams.load("2024-06-17") if deribit else grid_params
     names = [*market.marks, "BTC-PERPETUAL"]
-    eng = PreTradeEngine(market, names, params)
+    if not deribit:
+        names = [n.replace("BTC-", "BTC_USDC-", 1) for n in names]
+    eng = PreTradeEngine(market, names, params, model=model)
+    ccy = "BTC" if deribit else "USDC"
     rng = np.random.default_rng(9)
     options = names[:-1]
-    print(f"{len(names)} instruments, {eng.scenarios} scenarios; check() from Python")
+    print(f"{model.name}: {len(names)} instruments, {eng.scenarios} scenarios; check() from Python")
     for positions in (10, 100, 1000):
-        acct = eng.add_account({"BTC": 1e4})
+        acct = eng.add_account({ccy: 1e4 if deribit else 1e9})
         held = rng.choice(options, min(positions, len(options)), replace=False)
         book = {}
         for name in held:
@@ -41,11 +63,15 @@ def main() -> None:
             book[str(name)] = q
         extra = positions - len(held)  # more positions than the chain has options: perp lots
         if extra > 0:
-            eng.fill(acct, "BTC-PERPETUAL", Side.BUY, 1000.0 * extra, 92_000.0)
-            perp = pm.parse_instrument("BTC-PERPETUAL")
-            book["BTC-PERPETUAL"] = 1000.0 * extra / market.underlying_price(perp)
-        picks = [str(x) for x in rng.choice(options, a.calls)]
-        lat = np.empty(a.calls)
+            perp = names[-1]
+            if deribit:
+                eng.fill(acct, perp, Side.BUY, 1000.0 * extra, 92_000.0)
+                book[perp] = 1000.0 * extra / market.underlying_price(pm.parse_instrument(perp))
+            else:
+                eng.fill(acct, perp, Side.BUY, 0.01 * extra, 92_000.0)
+                book[perp] = 0.01 * extra
+        picks = [str(x) for x in rng.choice(options, calls)]
+        lat = np.empty(calls)
         check = eng.check
         for k, name in enumerate(picks):
             t0 = time.perf_counter_ns()
@@ -56,12 +82,19 @@ def main() -> None:
         per_batch = (time.perf_counter() - batch_t0) / len(picks)
         # The alternative: re-margin the account with the order added, from scratch.
         reps = 20 if positions <= 100 else 5
-        deribit_pm_margin(book, market, params, threads=1)  # warm caches
+
+        def full_margin(b: dict[str, float]) -> None:
+            if deribit:
+                deribit_pm_margin(b, market, params, threads=1)
+            else:
+                pm.margin(b, market, model, params=params)
+
+        full_margin(book)  # warm caches
         t0 = time.perf_counter()
         for k in range(reps):
             trial = dict(book)
             trial[picks[k]] = trial.get(picks[k], 0.0) - 1.0
-            deribit_pm_margin(trial, market, params, threads=1)
+            full_margin(trial)
         full = (time.perf_counter() - t0) / reps
         p50, p99 = np.percentile(lat, [50, 99]) / 1e3
         print(

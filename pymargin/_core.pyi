@@ -248,6 +248,33 @@ class PreTradeEngine:
         rate: npt.NDArray[np.float64],
         index: npt.NDArray[np.float64],
     ) -> None: ...
+    @staticmethod
+    def grid(
+        mm_factor: float,
+        max_accounts: int,
+        currencies: npt.NDArray[np.float64],
+        moves: list[npt.NDArray[np.float64]],
+        vol_states: list[npt.NDArray[np.int8]],
+        weights: list[npt.NDArray[np.float64]],
+        rules: npt.NDArray[np.float64],
+        terms: npt.NDArray[np.float64],
+        kind: npt.NDArray[np.uint8],
+        settlement: npt.NDArray[np.uint8],
+        is_call: npt.NDArray[np.uint8],
+        underlying: npt.NDArray[np.int32],
+        currency: npt.NDArray[np.int32],
+        strike: npt.NDArray[np.float64],
+        expiry_id: npt.NDArray[np.int64],
+        floor_long: npt.NDArray[np.float64],
+        floor_short: npt.NDArray[np.float64],
+        forward: npt.NDArray[np.float64],
+        vol: npt.NDArray[np.float64],
+        time: npt.NDArray[np.float64],
+        rate: npt.NDArray[np.float64],
+        index: npt.NDArray[np.float64],
+    ) -> PreTradeEngine: ...
+    @property
+    def model(self) -> int: ...
     def add_account(self) -> int: ...
     def check(
         self, account: int, instrument: int, side: int, amount: float

@@ -196,31 +196,26 @@ def _grid_assets(
             out[b] = from_set(scen, terms, 0.0)
         return number(doc, "mmr_fraction", "paradex_pm", 0, 1), out
     if model is MarginModel.FINRA_PM:
-        from .models.scan import finra_grid
+        from .models.scan import FINRA_ARGS, check_finra_args, finra_grid
 
         if params is not None and not isinstance(params, dict):
             raise InputTypeError("expected a dict of finra_pm_margin keyword arguments", "params")
-        kw = dict(params or {})
-        allowed = {"move", "points", "minimum_per_contract", "multiplier"}
-        unknown = sorted(set(kw) - allowed)
+        unknown = sorted(set(params or {}) - set(FINRA_ARGS))
         if unknown:
             raise InputTypeError(
-                f"unknown FINRA parameter {unknown[0]!r}; use {sorted(allowed)}", "params"
+                f"unknown FINRA parameter {unknown[0]!r}; use {sorted(FINRA_ARGS)}", "params"
             )
-        for key in ("move", "minimum_per_contract", "multiplier"):
-            v = kw.get(key, 1.0)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise InputTypeError("must be a finite number", key)
-        if not (kw.get("move", 0.15) > 0 and kw.get("multiplier", 1.0) > 0):
-            raise InvalidInputError("must be > 0", "move")
-        if kw.get("minimum_per_contract", 0.375) < 0:
-            raise InvalidInputError("must be >= 0", "minimum_per_contract")
-        points = kw.get("points", 10)
-        if isinstance(points, bool) or not isinstance(points, int):
-            raise InputTypeError("must be an integer", "points")
-        floor = float(kw.get("minimum_per_contract", 0.375)) * float(kw.get("multiplier", 1.0))
+        kw: dict[str, Any] = {
+            "move": 0.15,
+            "points": 10,
+            "minimum_per_contract": 0.375,
+            "multiplier": 1.0,
+        }
+        kw.update(params or {})
+        check_finra_args(kw["move"], kw["points"], kw["minimum_per_contract"], kw["multiplier"])
+        floor = float(kw["minimum_per_contract"]) * float(kw["multiplier"])
         out = {
-            b: from_set(finra_grid(f"{b}_USD", float(kw.get("move", 0.15)), points), (0, 0, 0), floor)
+            b: from_set(finra_grid(f"{b}_USD", kw["move"], kw["points"]), (0, 0, 0), floor)
             for b in bases
         }
         return 1.0, out
@@ -241,14 +236,17 @@ def _grid_assets(
     elif isinstance(params, GridModel):
         gm = params
     else:
-        raise InputTypeError("expected a parameter file path, its document or a GridModel", "params")
-    out = {}
+        raise InputTypeError(
+            "expected a parameter file path, its document or a GridModel", "params"
+        )
+    grid = {}
     for b in bases:
-        a = gm.assets.get(b)
-        if a is None:
+        ga = gm.assets.get(b)
+        if ga is None:
             raise _MPE(f"{gm.name} has no parameters for {b}", "assets")
-        out[b] = from_set(a.scenarios, (a.pnl_offset, a.unhedged, a.hedged), a.minimum_per_contract)
-    return gm.mm_fraction, out
+        terms = (ga.pnl_offset, ga.unhedged, ga.hedged)
+        grid[b] = from_set(ga.scenarios, terms, ga.minimum_per_contract)
+    return gm.mm_fraction, grid
 
 
 class PreTradeEngine:

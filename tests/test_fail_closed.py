@@ -446,10 +446,13 @@ def test_crafted_snapshots_are_refused_with_typed_errors():
     data = eng.snapshot()
     wrapper, core = _split(data)
     assert PreTradeEngine.restore(wrapper + _reseal(core)).margin(a, "btc") == eng.margin(a, "btc")
-    # Capacity (max_accounts) right after buckets, mm_factor, pairs and currencies.
+    # Capacity (max_accounts) right after buckets, mm_factor, the model byte, pairs, grid
+    # assets (none) and currencies (format 3).
     head = 24
-    n_pairs = struct.unpack("<Q", core[head + 12 : head + 20])[0]
-    at_cap = head + 12 + 8 + 64 * n_pairs
+    n_pairs = struct.unpack("<Q", core[head + 13 : head + 21])[0]
+    at_cap = head + 13 + 8 + 64 * n_pairs
+    assert struct.unpack("<Q", core[at_cap : at_cap + 8])[0] == 0  # no grid assets
+    at_cap += 8
     n_ccy = struct.unpack("<Q", core[at_cap : at_cap + 8])[0]
     at_cap += 8 + 41 * n_ccy
     assert struct.unpack("<Q", core[at_cap : at_cap + 8])[0] == 1024

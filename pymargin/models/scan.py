@@ -27,7 +27,9 @@ from ..scenarios import ScenarioSet, VolShockKind, VolShockRule
 from .scenario_margin import ModelRules, scenario_margin
 
 __all__ = [
+    "FINRA_ARGS",
     "FinraPMResult",
+    "check_finra_args",
     "finra_grid",
     "finra_pm_margin",
     "finra_pm_requirement",
@@ -168,6 +170,26 @@ class FinraPMResult:
         return "\n".join(lines)
 
 
+FINRA_ARGS = ("move", "points", "minimum_per_contract", "multiplier")
+
+
+def check_finra_args(
+    move: float, points: int, minimum_per_contract: float, multiplier: float
+) -> None:
+    """The FINRA grid's arguments, checked (typed errors naming the argument)."""
+    for name, v in (("move", move), ("multiplier", multiplier)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise InputTypeError("must be a number", name)
+        if not (math.isfinite(v) and v > 0):
+            raise InvalidInputError("must be finite and > 0", name)
+    if isinstance(points, bool) or not isinstance(points, int) or points < 2:
+        raise InvalidInputError("must be an integer >= 2", "points")
+    if isinstance(minimum_per_contract, bool) or not isinstance(minimum_per_contract, (int, float)):
+        raise InputTypeError("must be a number", "minimum_per_contract")
+    if not (math.isfinite(minimum_per_contract) and minimum_per_contract >= 0):
+        raise InvalidInputError("must be finite and >= 0", "minimum_per_contract")
+
+
 def finra_pm_margin(
     positions: dict[str, float],
     market: Market,
@@ -184,17 +206,7 @@ def finra_pm_margin(
     least ``minimum_per_contract`` x ``multiplier`` per contract (|size| / contract size)."""
     from .deribit_pm import _sizes  # the shared size validation
 
-    for name, v in (("move", move), ("multiplier", multiplier)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise InputTypeError("must be a number", name)
-        if not (math.isfinite(v) and v > 0):
-            raise InvalidInputError("must be finite and > 0", name)
-    if isinstance(points, bool) or not isinstance(points, int) or points < 2:
-        raise InvalidInputError("must be an integer >= 2", "points")
-    if isinstance(minimum_per_contract, bool) or not isinstance(minimum_per_contract, (int, float)):
-        raise InputTypeError("must be a number", "minimum_per_contract")
-    if not (math.isfinite(minimum_per_contract) and minimum_per_contract >= 0):
-        raise InvalidInputError("must be finite and >= 0", "minimum_per_contract")
+    check_finra_args(move, points, minimum_per_contract, multiplier)
     if not positions:
         raise InvalidInputError("no positions", "positions")
     names = list(positions)

@@ -1,0 +1,153 @@
+"""pymargin.PreTradeEngine under the grid models (Paradex, FINRA, a venue from its parameter
+file): the engine's margin against pm.margin() of the same book (the model functions, which
+assemble their inputs independently of the engine), check() against doing it, incremental
+against recompute, snapshots, and what the engine refuses."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pymargin as pm
+from pymargin.demo import demo_market
+from pymargin.engine import PreTradeEngine, Reason, Side
+from pymargin.exceptions import InputTypeError, InvalidInputError
+
+GRID_FILE = str(Path(__file__).parent / "data/grid_models/example_venue.json")
+MODELS = [
+    (pm.MarginModel.PARADEX_PM, None),
+    (pm.MarginModel.FINRA_PM, None),
+    (pm.MarginModel.FINRA_PM, {"move": 0.2, "points": 8, "minimum_per_contract": 40.0}),
+    (pm.MarginModel.SCENARIO_GRID, GRID_FILE),
+]
+IDS = ["paradex", "finra", "finra-custom", "grid-file"]
+M = demo_market()
+NAMES = [
+    n.replace("BTC-", "BTC_USDC-", 1)
+    for n in M.marks
+    if n.startswith(("BTC-26DEC25", "BTC-27MAR26", "BTC-12DEC25"))
+] + ["BTC_USDC-PERPETUAL"]
+
+
+def _book(seed: int, n: int = 40) -> dict[str, float]:
+    rng = np.random.default_rng(seed)
+    return {
+        str(name): float(rng.choice([-3.0, -1.0, 0.5, 2.0, 4.0]))
+        for name in rng.choice(NAMES, n, replace=False)
+    }
+
+
+def _fill(eng: PreTradeEngine, acct: int, book: dict[str, float]) -> None:
+    for name, q in book.items():
+        eng.fill(acct, name, Side.BUY if q > 0 else Side.SELL, abs(q), 25.0)
+
+
+@pytest.mark.parametrize(("model", "params"), MODELS, ids=IDS)
+def test_engine_margin_is_pm_margin_of_the_book(model, params):
+    eng = PreTradeEngine(M, NAMES, params, model=model)
+    assert eng.model is model
+    for seed in range(4):
+        acct = eng.add_account({"USDC": 1e7})
+        book = _book(seed)
+        _fill(eng, acct, book)
+        got = eng.margin(acct, "usdc")
+        want = pm.margin(book, M, model, params=params)
+        assert got.initial_margin == pytest.approx(want.initial_margin, rel=1e-12)
+        assert got.maintenance_margin == pytest.approx(want.maintenance_margin, rel=1e-12)
+        assert got.roll_shock == 0.0
+        assert got == eng.margin_from_scratch(acct, "usdc")
+
+
+@pytest.mark.parametrize(("model", "params"), MODELS, ids=IDS)
+def test_open_orders_count_as_the_worse_side_filling(model, params):
+    eng = PreTradeEngine(M, NAMES, params, model=model)
+    acct = eng.add_account({"USDC": 1e7})
+    book = _book(7, 20)
+    _fill(eng, acct, book)
+    buys, sells = _book(8, 6), _book(9, 6)
+    oid = 0
+    for orders, side in ((buys, Side.BUY), (sells, Side.SELL)):
+        for name, q in orders.items():
+            oid += 1
+            eng.add_order(acct, oid, name, side, abs(q))
+    states = [dict(book)]
+    for orders, sign in ((buys, 1.0), (sells, -1.0)):
+        b = dict(book)
+        for name, q in orders.items():
+            b[name] = b.get(name, 0.0) + sign * abs(q)
+        states.append({k: v for k, v in b.items() if v != 0.0})
+    want = max(pm.margin(b, M, model, params=params).initial_margin for b in states)
+    got = eng.margin(acct, "usdc")
+    assert got.initial_margin == pytest.approx(want, rel=1e-12)
+    assert got == eng.margin_from_scratch(acct, "usdc")
+
+
+@pytest.mark.parametrize(("model", "params"), MODELS, ids=IDS)
+def test_check_is_what_resting_the_order_does_and_incremental_is_recompute(model, params):
+    eng = PreTradeEngine(M, NAMES, params, model=model)
+    acct = eng.add_account({"USDC": 2e5})
+    rng = np.random.default_rng(5)
+    open_ids = []
+    for k in range(400):
+        name = str(rng.choice(NAMES))
+        side = Side.BUY if rng.random() < 0.5 else Side.SELL
+        q = float(rng.uniform(0.1, 3.0))
+        r = rng.random()
+        if r < 0.4:
+            c = eng.check(acct, name, side, q)
+            if not c.accept:
+                assert c.reason is Reason.INSUFFICIENT_FUNDS and c.available_after < 0
+                continue
+            assert c.available_after >= 0
+            eng.add_order(acct, k, name, side, q)
+            after = eng.margin(acct, "usdc")
+            assert c.im_after == pytest.approx(after.initial_margin, rel=1e-9, abs=1e-9)
+            open_ids.append(k)
+        elif r < 0.6 and open_ids:
+            eng.cancel_order(acct, open_ids.pop(int(rng.integers(len(open_ids)))))
+        elif eng.check(acct, name, side, q).accept:
+            eng.fill(acct, name, side, q, 30.0)
+        if k % 25 == 0:
+            assert eng.margin(acct, "usdc") == eng.margin_from_scratch(acct, "usdc")
+    assert eng.margin(acct, "usdc") == eng.margin_from_scratch(acct, "usdc")
+
+
+@pytest.mark.parametrize(("model", "params"), MODELS, ids=IDS)
+def test_snapshot_keeps_the_model(model, params):
+    eng = PreTradeEngine(M, NAMES, params, model=model)
+    acct = eng.add_account({"USDC": 1e6})
+    _fill(eng, acct, _book(3, 15))
+    eng.add_order(acct, 1, NAMES[4], Side.SELL, 2.0)
+    back = PreTradeEngine.restore(eng.snapshot())
+    assert back.model is model
+    assert back.margin(acct, "usdc") == eng.margin(acct, "usdc")
+    assert back.check(acct, NAMES[9], Side.BUY, 1.0) == eng.check(acct, NAMES[9], Side.BUY, 1.0)
+
+
+def test_market_updates_move_grid_accounts_like_pm_margin():
+    eng = PreTradeEngine(M, NAMES, model=pm.MarginModel.PARADEX_PM)
+    acct = eng.add_account({"USDC": 1e6})
+    book = _book(11)
+    _fill(eng, acct, book)
+    moved = M.shifted({"BTC_USD": 0.04}, {"BTC_USD": 1.1})
+    eng.on_market_update(moved)
+    want = pm.margin(book, moved, pm.MarginModel.PARADEX_PM)
+    assert eng.margin(acct, "usdc").initial_margin == pytest.approx(want.initial_margin, rel=1e-12)
+
+
+def test_what_the_engine_does_not_run_is_refused_by_name():
+    with pytest.raises(InvalidInputError) as e:
+        PreTradeEngine(M, NAMES, model=pm.MarginModel.SPAN16)
+    assert e.value.field == "model" and "SPAN16" in str(e.value)
+    with pytest.raises(InputTypeError):
+        PreTradeEngine(M, NAMES, model="paradex_pm")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError) as e:
+        PreTradeEngine(M, ["BTC-26DEC25-90000-P", *NAMES], model=pm.MarginModel.PARADEX_PM)
+    assert e.value.field == "instruments" and e.value.index == 0
+    with pytest.raises(InvalidInputError) as e:
+        PreTradeEngine(M, NAMES, model=pm.MarginModel.SCENARIO_GRID)
+    assert e.value.field == "params"
+    with pytest.raises(InputTypeError):
+        PreTradeEngine(M, NAMES, 3.5, model=pm.MarginModel.PARADEX_PM)
+    with pytest.raises(InputTypeError):
+        PreTradeEngine(M, NAMES, {"moves": 0.1}, model=pm.MarginModel.FINRA_PM)
