@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import itertools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -120,6 +121,23 @@ def parse_instrument(name: str, contract_size: float = 1.0) -> Instrument:
     if isinstance(contract_size, bool) or not isinstance(contract_size, (int, float)):
         raise InvalidInstrumentError("must be a number", "contract_size")
     return _parse_cached(name, float(contract_size))
+
+
+def parse_instruments(names: list[str]) -> list[Instrument]:
+    """:func:`parse_instrument` of each name (contract size 1), the loop in C on the normal
+    path; the typed error names the first bad name's row (field ``instrument``)."""
+    if set(map(type, names)) <= {str}:
+        try:
+            return list(map(_parse_cached, names, itertools.repeat(1.0)))
+        except InvalidInstrumentError:
+            pass  # find the row below
+    out = []
+    for row, name in enumerate(names):
+        try:
+            out.append(parse_instrument(name))
+        except InvalidInstrumentError as e:
+            raise InvalidInstrumentError(f"{name!r}: {e.reason}", "instrument", row) from None
+    return out
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -8,11 +8,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .exceptions import InvalidInputError
 from .files import FileInputError, csv_records, load_json, open_file
-from .instruments import Instrument, parse_instrument
+from .instruments import Instrument, parse_instrument, parse_instruments
 
-__all__ = ["Portfolio"]
+__all__ = ["Portfolio", "position_sizes"]
+
+
+def position_sizes(names: list[str], values: list[Any]) -> np.ndarray:
+    """Position sizes as float64, refusing anything but finite int/float (bool included) with
+    the row named; one vectorised check on the normal path."""
+    if not set(map(type, values)) <= {float, int, np.float64}:
+        for row, v in enumerate(values):
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number)):
+                raise InvalidInputError(f"size of {names[row]} must be a number", "size", row)
+    sizes = np.array(values, dtype=np.float64)
+    bad = ~np.isfinite(sizes)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise InvalidInputError(f"size of {names[row]} must be finite", "size", row)
+    return sizes
 
 
 @dataclass(frozen=True)
@@ -22,17 +39,11 @@ class Portfolio:
     positions: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        clean: dict[str, float] = {}
-        for row, (name, size) in enumerate(dict(self.positions).items()):
-            parse_instrument(name)  # typed error for malformed names
-            if isinstance(size, bool) or not isinstance(size, (int, float)):
-                raise InvalidInputError(f"size of {name} must be a number", "size", row)
-            if not math.isfinite(size):
-                raise InvalidInputError(f"size of {name} must be finite", "size", row)
-            if name in clean:
-                raise InvalidInputError(f"{name} appears twice", "instrument", row)
-            clean[name] = float(size)
-        object.__setattr__(self, "positions", clean)
+        pos = dict(self.positions)
+        names = list(pos)
+        parse_instruments(names)  # typed error for malformed names (parses are cached)
+        sizes = position_sizes(names, list(pos.values()))
+        object.__setattr__(self, "positions", dict(zip(names, sizes.tolist())))
 
     @classmethod
     def from_records(cls, records: Iterable[Mapping[str, Any]]) -> Portfolio:

@@ -114,3 +114,34 @@ def test_cross_margin_of_instruments_new_to_the_market_table():
     again = pm.margin(pos, market, pm.MarginModel.DERIBIT_XPM, collateral={"BTC": 1.0})
     assert r.currency == "usd" and r.initial_margin > 0
     assert again.initial_margin == r.initial_margin
+
+
+def test_portfolio_refuses_bad_names_and_sizes_naming_the_row():
+    from pymargin.instruments import InvalidInstrumentError
+
+    with pytest.raises(InvalidInstrumentError) as e:
+        pm.Portfolio({"BTC-PERPETUAL": 1.0, "BTC-31FOO25-1-C": 2.0})
+    assert e.value.field == "instrument" and e.value.index == 1
+    with pytest.raises(InvalidInstrumentError) as e:
+        pm.Portfolio({"BTC-PERPETUAL": 1.0, 7: 2.0})  # type: ignore[dict-item]
+    assert e.value.index == 1
+    for bad in (True, "1", float("nan"), None):
+        with pytest.raises(pm.InvalidInputError) as e:
+            pm.Portfolio({"BTC-PERPETUAL": 1.0, "BTC-26DEC25-90000-P": bad})
+        assert e.value.field == "size" and e.value.index == 1
+    p = pm.Portfolio({"BTC-PERPETUAL": 1, "BTC-26DEC25-90000-P": np.float64(-2.5)})
+    assert p.positions == {"BTC-PERPETUAL": 1.0, "BTC-26DEC25-90000-P": -2.5}
+    assert all(type(v) is float for v in p.positions.values())
+
+
+def test_loaded_parameter_sets_are_shared_read_only_and_picklable():
+    import pickle
+
+    from pymargin.models import DeribitPMParams
+
+    a, b = DeribitPMParams.load("2024-06-17"), DeribitPMParams.load("2024-06-17")
+    assert a is b  # read and checked once
+    with pytest.raises(TypeError):
+        a.pairs["btc_usd"] = a.pairs["btc_usd"]  # type: ignore[index]
+    back = pickle.loads(pickle.dumps(a))
+    assert dict(back.pairs) == dict(a.pairs) and back.mm_factor == a.mm_factor

@@ -43,6 +43,7 @@ from ..enums import Greek
 from ..exceptions import InvalidInputError
 from ..instruments import InstrumentKind, Settlement
 from ..market import Market
+from ..portfolio import position_sizes
 from ..pricing import black76_greeks
 from ..risk import risk_arrays_for_rows
 from ..scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
@@ -96,8 +97,8 @@ class CurrencyParams:
 class DeribitPMParams:
     """A Deribit PM parameter set (the ``model_params`` block of ``pme/simulate``)."""
 
-    pairs: dict[str, PairParams]
-    currencies: dict[str, CurrencyParams]
+    pairs: Mapping[str, PairParams]  # read-only views: a loaded set is shared
+    currencies: Mapping[str, CurrencyParams]
     mm_factor: float
     buckets_count: int
     vol_scenarios_count: int
@@ -159,8 +160,8 @@ class DeribitPMParams:
         # milliseconds since 1970, before 2100
         stamp = number(g, "timestamp", "model_params.general", 0, 4_102_444_800_000)
         return cls(
-            pairs,
-            currencies,
+            _ReadOnly(pairs),
+            _ReadOnly(currencies),
             number(g, "mm_factor", "model_params.general", 0, 1),
             int(buckets),
             int(vols),
@@ -181,9 +182,14 @@ class DeribitPMParams:
 
     @classmethod
     def load(cls, version: str | None = None) -> DeribitPMParams:
-        """A shipped parameter version (``pymargin.models.available_versions('deribit_pm')``)."""
-        doc = load_params("deribit_pm", version)
-        return cls.from_model_params(doc["model_params"], doc.get("source", ""))
+        """A shipped parameter version (``pymargin.models.available_versions('deribit_pm')``).
+        Each version is read and checked once; the set is immutable, so it is shared."""
+        key = version if version is not None else available_versions("deribit_pm")[-1]
+        got = _LOADED.get(key)
+        if got is None:
+            doc = load_params("deribit_pm", key)
+            got = _LOADED[key] = cls.from_model_params(doc["model_params"], doc.get("source", ""))
+        return got
 
     @classmethod
     def latest_for(cls, currency: str, pairs: set[str]) -> DeribitPMParams:
@@ -198,6 +204,29 @@ class DeribitPMParams:
             "(e.g. DeribitPMParams.from_model_params(pme_simulate_result['model_params']))",
             "params",
         )
+
+
+_LOADED: dict[str, DeribitPMParams] = {}
+
+
+class _ReadOnly(Mapping[str, Any]):
+    """A read-only mapping (picklable, unlike MappingProxyType): a loaded parameter set is
+    shared between callers, so nobody may change it under another."""
+
+    def __init__(self, d: dict[str, Any]) -> None:
+        self._d = dict(d)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._d[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._d)
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def __repr__(self) -> str:
+        return repr(self._d)
 
 
 @dataclass
@@ -513,19 +542,7 @@ class _RiskVectors(Mapping[str, dict[str, np.ndarray]]):
         return sum(len(sel) for _, sel, _, _ in self._blocks)
 
 
-def _sizes(names: list[str], values: list[Any]) -> np.ndarray:
-    """Position sizes as float64, refusing anything but finite int/float (bool included) with
-    the row named; one vectorised check on the normal path."""
-    if not set(map(type, values)) <= {float, int, np.float64}:
-        for row, v in enumerate(values):
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number)):
-                raise InvalidInputError(f"size of {names[row]} must be a number", "size", row)
-    sizes = np.array(values, dtype=np.float64)
-    bad = ~np.isfinite(sizes)
-    if bad.any():
-        row = int(np.argmax(bad))
-        raise InvalidInputError(f"size of {names[row]} must be finite", "size", row)
-    return sizes
+_sizes = position_sizes  # the shared check (pymargin.portfolio)
 
 
 def _position_vectors(
