@@ -385,15 +385,44 @@ def whatif(
     collateral: CollateralOpt = None,
     time: TimeOpt = None,
     as_json: JsonOpt = False,
+    model: Annotated[
+        Model, typer.Option(help="deribit-pm (default), paradex-pm or finra-pm")
+    ] = Model.deribit_pm,
+    grid_file: Annotated[
+        Path | None,
+        typer.Option("--grid-file", help="a grid venue's parameter file (instead of --model)"),
+    ] = None,
 ) -> None:
-    """Pre-trade checks: could the account carry each candidate order (each on its own)?"""
+    """Pre-trade checks: could the account carry each candidate order (each on its own)?
+    The pre-trade engine under Deribit S:PM, Paradex PM, the FINRA grid or any grid venue
+    from its parameter file (the grid models take USD-settled instruments)."""
 
     def go() -> None:
         from .engine import PreTradeEngine, Reason, Side
         from .exceptions import InvalidInputError
         from .inputs import read_collateral
         from .instruments import InstrumentKind, Settlement, parse_instrument
+        from .margin import MarginModel
 
+        if grid_file is not None and model is not Model.deribit_pm:
+            raise InvalidInputError("give --model or --grid-file, not both", "--grid-file")
+        chosen = (
+            MarginModel.SCENARIO_GRID
+            if grid_file is not None
+            else MarginModel(model.value.replace("-", "_"))
+        )
+        if chosen not in (
+            MarginModel.DERIBIT_PM,
+            MarginModel.PARADEX_PM,
+            MarginModel.FINRA_PM,
+            MarginModel.SCENARIO_GRID,
+        ):
+            raise InvalidInputError(
+                f"the pre-trade engine runs deribit-pm, paradex-pm, finra-pm and grid files, "
+                f"not {model.value}",
+                "--model",
+            )
+        params: Any = str(grid_file) if grid_file is not None else None
         pf, mkt = _inputs(positions, market, time)
         cands = []
         for row, spec in enumerate(order):
@@ -417,7 +446,7 @@ def whatif(
                 raise InvalidInputError(why, "order", row) from None
             cands.append((parts[0], Side.BUY if parts[1].lower() == "buy" else Side.SELL, amount))
         names = list(dict.fromkeys([*pf.positions, *(c[0] for c in cands)]))
-        eng = PreTradeEngine(mkt, names)
+        eng = PreTradeEngine(mkt, names, params, model=chosen)
         acct = eng.add_account({k.lower(): v for k, v in read_collateral(collateral).items()})
         for name, size in pf.positions.items():  # book the positions at their marks
             inst = parse_instrument(name)

@@ -307,3 +307,65 @@ def test_venue_under_other_models(tmp_path):
     assert r.exit_code == 2 and "coin-settled" in r.output
     r = run("venue", pos, col, "-m", "demo:BTC", "--model", "finra-pm", "--grid-file", grid)
     assert r.exit_code == 2 and "--grid-file" in r.output
+
+
+@pytest.mark.parametrize(
+    ("flags", "model", "params"),
+    [
+        (("--model", "paradex-pm"), "PARADEX_PM", None),
+        (("--model", "finra-pm"), "FINRA_PM", None),
+        (
+            ("--grid-file", str(ROOT / "tests/data/grid_models/example_venue.json")),
+            "SCENARIO_GRID",
+            str(ROOT / "tests/data/grid_models/example_venue.json"),
+        ),
+    ],
+)
+def test_whatif_under_a_grid_model_is_the_engine_under_that_model(tmp_path, flags, model, params):
+    import pymargin as pm
+    from pymargin.demo import demo_market
+
+    book = tmp_path / "usdc.csv"
+    book.write_text(
+        "instrument,size\nBTC_USDC-26DEC25-90000-P,-3\nBTC_USDC-26DEC25-100000-C,2\n"
+        "BTC_USDC-PERPETUAL,0.5\n"
+    )
+    order = "BTC_USDC-26DEC25-80000-P:sell:4"
+    w = run(
+        "whatif",
+        str(book),
+        "-m",
+        "demo:BTC",
+        "--collateral",
+        "USDC=50000",
+        "--order",
+        order,
+        *flags,
+        "--json",
+    )
+    assert w.exit_code == 0, w.output
+    (out,) = json.loads(w.stdout)
+    mkt = demo_market("BTC")
+    m = pm.MarginModel[model]
+    positions = pm.Portfolio.from_csv(book).positions
+    before = pm.margin(positions, mkt, m, params=params).initial_margin
+    after_book = {**positions, "BTC_USDC-26DEC25-80000-P": -4.0}
+    # IM with the order resting = the larger of the book alone and the book with it filled.
+    after = max(before, pm.margin(after_book, mkt, m, params=params).initial_margin)
+    assert out["currency"] == "usdc"
+    assert out["im_before"] == pytest.approx(before, rel=1e-12)
+    assert out["im_after"] == pytest.approx(after, rel=1e-12)
+
+
+def test_whatif_refuses_models_the_engine_does_not_run():
+    r = run(
+        "whatif",
+        str(BOOK),
+        "-m",
+        "demo:BTC",
+        "--order",
+        "BTC-PERPETUAL:buy:10",
+        "--model",
+        "deribit-xpm",
+    )
+    assert r.exit_code == 2 and "--model" in r.output
