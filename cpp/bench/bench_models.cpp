@@ -1,5 +1,5 @@
 // The margin of one 1,000-position account from cached risk arrays under each grid model:
-// the positions' rows summed into the group's scenario vector (the kernel's axpy), then the
+// the positions' rows summed into the group's scenario vector (the kernel's gather-sum), then the
 // core's scenario-margin model. Deribit S:PM: 35 entries, credit, cap, dampener, roll shock
 // over 10 expiries, rounding. Paradex-shaped: 24 weighted entries and the minimum delta.
 // FINRA-shaped: 10 entries and the per-contract minimum.
@@ -35,10 +35,9 @@ Account account(std::size_t positions, std::size_t ns) {
   return a;
 }
 
-void run(benchmark::State& state, std::size_t ns, int model) {
+void run(benchmark::State& state, std::size_t ns, int model, bool per_position = false) {
   const std::size_t positions = 1000;
   const Account a = account(positions, ns);
-  const auto axpy = pymargin::pricing::detail::selected_axpy();
   std::vector<double> v(ns), damp(ns, 0.0), weight(ns, 0.5), set_entries(ns);
   for (std::size_t j = ns > 8 ? ns - 8 : 0; j < ns; ++j) damp[j] = 0.001;
   std::vector<double> roll_k(10, 0.01), net(10);
@@ -61,12 +60,22 @@ void run(benchmark::State& state, std::size_t ns, int model) {
     g.hedged_delta = 0.01;
     g.delta_price = 70000.0;
   }
+  const auto gather_sum = pymargin::pricing::detail::selected_gather_sum();
+  const auto axpy = pymargin::pricing::detail::selected_axpy();
   for (auto _ : state) {
-    std::fill(v.begin(), v.end(), 0.0);
     std::fill(net.begin(), net.end(), 0.0);
     double gross = 0.0, netd = 0.0, contracts = 0.0;
+    // The positions' rows summed in registers (the same bits as one axpy per position), or,
+    // for comparison, the plain loop: one axpy per position into the vector in memory.
+    if (per_position) {
+      std::fill(v.begin(), v.end(), 0.0);
+      for (std::size_t p = 0; p < positions; ++p) {
+        axpy(ns, a.size[p], a.rows.data() + p * ns, v.data());
+      }
+    } else {
+      gather_sum(ns, positions, a.rows.data(), ns, nullptr, a.size.data(), v.data());
+    }
     for (std::size_t p = 0; p < positions; ++p) {
-      axpy(ns, a.size[p], a.rows.data() + p * ns, v.data());
       const double d = a.size[p] * a.delta[p];
       net[static_cast<std::size_t>(a.expiry[p])] += d;
       netd += d;
@@ -89,7 +98,14 @@ void run(benchmark::State& state, std::size_t ns, int model) {
 void BM_Margin1000PositionsDeribitPM(benchmark::State& s) { run(s, 35, 0); }
 void BM_Margin1000PositionsParadex(benchmark::State& s) { run(s, 24, 1); }
 void BM_Margin1000PositionsFinra(benchmark::State& s) { run(s, 10, 2); }
+// The same with the sums done one axpy per position (the plain loop; same bits).
+void BM_Margin1000PositionsDeribitPMPlainLoop(benchmark::State& s) { run(s, 35, 0, true); }
+void BM_Margin1000PositionsParadexPlainLoop(benchmark::State& s) { run(s, 24, 1, true); }
+void BM_Margin1000PositionsFinraPlainLoop(benchmark::State& s) { run(s, 10, 2, true); }
 BENCHMARK(BM_Margin1000PositionsDeribitPM)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Margin1000PositionsDeribitPMPlainLoop)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Margin1000PositionsParadexPlainLoop)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Margin1000PositionsFinraPlainLoop)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Margin1000PositionsParadex)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Margin1000PositionsFinra)->Unit(benchmark::kMicrosecond);
 

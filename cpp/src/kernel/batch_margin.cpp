@@ -50,13 +50,20 @@ void not_covered(const BatchOutputs& out, std::size_t a, double equity, std::int
 void run_range(const BatchModel& m, const models::ModelRules& rules, const double* full_damp,
                const BatchInstruments& in, const BatchAccounts& acc, const BatchOutputs& out,
                std::size_t begin, std::size_t end, Scratch& s,
-               pricing::detail::AxpyFn axpy) noexcept {
+               pricing::detail::AxpyFn axpy, pricing::detail::GatherSumFn gather_sum) noexcept {
   const std::size_t stride = in.stride;
   const bool floors = in.floor_long != nullptr;
   for (std::size_t a = begin; a < end; ++a) {
     double equity = acc.collateral[a];
     const auto p0 = static_cast<std::size_t>(acc.offsets[a]);
     const auto p1 = static_cast<std::size_t>(acc.offsets[a + 1]);
+    // An account in one pair (the usual case): its rows summed by the gather-sum (the sums
+    // in registers; the same bits as one axpy per position, in order).
+    bool one_pair = p1 > p0;
+    const std::int32_t pair0 = p1 > p0 ? in.pair[acc.instrument[p0]] : 0;
+    for (std::size_t p = p0 + 1; p < p1 && one_pair; ++p) {
+      one_pair = in.pair[acc.instrument[p]] == pair0;
+    }
     for (std::size_t p = p0; p < p1; ++p) {
       const auto i = static_cast<std::size_t>(acc.instrument[p]);
       const double q = acc.amount[p];
@@ -70,7 +77,7 @@ void run_range(const BatchModel& m, const models::ModelRules& rules, const doubl
         s.pair_gross[u] = 0.0;
         s.pair_floor[u] = 0.0;
       }
-      axpy(stride, q, in.risk + i * stride, v);
+      if (!one_pair) axpy(stride, q, in.risk + i * stride, v);
       const double qd = q * in.delta[i];
       s.pair_delta[u] += qd;
       s.pair_gross[u] += std::fabs(qd);
@@ -83,6 +90,10 @@ void run_range(const BatchModel& m, const models::ModelRules& rules, const doubl
       }
       s.net[e] += qd;
       equity += q * in.value[i];
+    }
+    if (one_pair) {
+      gather_sum(stride, p1 - p0, in.risk, stride, acc.instrument + p0, acc.amount + p0,
+                 s.v + static_cast<std::size_t>(pair0) * stride);
     }
     // Pairs and expiries in first-touch order: the sums do not depend on the thread split.
     bool covered = true;
@@ -293,9 +304,10 @@ Status batch_margin(const BatchModel& m, const BatchInstruments& in, const Batch
     return Status::bad_argument("accounts", "not enough memory for the scratch buffers");
   }
   const pricing::detail::AxpyFn axpy = pricing::detail::selected_axpy();
+  const pricing::detail::GatherSumFn gather_sum = pricing::detail::selected_gather_sum();
   const double* fd = full_damp.empty() ? nullptr : full_damp.data();
   if (nthreads == 1) {
-    run_range(m, rules, fd, in, acc, out, 0, acc.n, scratch[0], axpy);
+    run_range(m, rules, fd, in, acc, out, 0, acc.n, scratch[0], axpy, gather_sum);
     return Status::success();
   }
   // Balanced by positions, not accounts.
@@ -312,16 +324,16 @@ Status batch_margin(const BatchModel& m, const BatchInstruments& in, const Batch
     pool.reserve(nthreads - 1);
     for (std::size_t t = 1; t < nthreads; ++t) {
       pool.emplace_back([&, t] {
-        run_range(m, rules, fd, in, acc, out, cut[t], cut[t + 1], scratch[t], axpy);
+        run_range(m, rules, fd, in, acc, out, cut[t], cut[t + 1], scratch[t], axpy, gather_sum);
       });
       started = t;
     }
   } catch (...) {
     // could not start a thread: this one does the rest
   }
-  run_range(m, rules, fd, in, acc, out, cut[0], cut[1], scratch[0], axpy);
+  run_range(m, rules, fd, in, acc, out, cut[0], cut[1], scratch[0], axpy, gather_sum);
   for (std::size_t t = started + 1; t < nthreads; ++t) {
-    run_range(m, rules, fd, in, acc, out, cut[t], cut[t + 1], scratch[t], axpy);
+    run_range(m, rules, fd, in, acc, out, cut[t], cut[t + 1], scratch[t], axpy, gather_sum);
   }
   for (auto& th : pool) th.join();
   return Status::success();

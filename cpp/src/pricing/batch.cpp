@@ -356,6 +356,7 @@ Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t beg
 
 std::size_t grid_revalue(const GridBlock& g) noexcept { return kernels().grid(g); }
 AxpyFn selected_axpy() noexcept { return kernels().axpy; }
+GatherSumFn selected_gather_sum() noexcept { return kernels().gather_sum; }
 
 void normalised_block(std::size_t n, double* x_abs, double* s, double* b,
                       double* vega) noexcept {

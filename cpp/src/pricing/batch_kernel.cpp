@@ -13,7 +13,10 @@
 //    the small-t series of black.cpp (positive terms, no cancellation) and flags the rows
 //    outside its domain (t > 0.15, a t > 2, underflow), which the scalar path then handles.
 // Inputs were validated before.
+#include <array>
+#include <utility>
 #include <cmath>
+#include <cstring>
 #include <cstddef>
 
 #include "batch_internal.hpp"
@@ -445,6 +448,79 @@ void axpy_kernel(std::size_t n, double a, const double* __restrict x,
   for (std::size_t j = 0; j < n; ++j) y[j] += a * x[j];
 }
 
+// out[j] = sum over p of w[p] x rows[r_p * stride + j], r_p = idx ? idx[p] : p, for j < ns:
+// the positions summed in order, lane by lane, from 0 (the same bits as axpy of each row
+// into a zeroed vector, position after position). Blocks of 32, 16, 8 and 4 lanes are kept in
+// registers across all positions (the sum streams the rows once instead of reloading and
+// storing the vector per position); the last ns % 4 lanes go through a 4-lane block whose
+// rows are copied into a zero-padded buffer (nothing is read past a row's end).
+// GCC vector types: 8 and 4 doubles, whatever the instruction set splits them into; loads
+// through memcpy (unaligned). Passed by reference only (no vector ABI across calls).
+typedef double GatherV8 __attribute__((vector_size(64)));
+typedef double GatherV4 __attribute__((vector_size(32)));
+
+// One pass over the positions with K8 8-lane sums, then (H4) a 4-lane sum, then T (< 4)
+// scalar sums, all independent chains kept in registers.
+template <std::size_t K8, bool H4, std::size_t T>
+void gather_block(std::size_t count, const double* __restrict rows, std::size_t stride,
+                  const std::int32_t* __restrict idx, const double* __restrict w,
+                  double* __restrict out) noexcept {
+  GatherV8 acc[K8 > 0 ? K8 : 1];
+  for (auto& x : acc) x = GatherV8{} * 0.0;
+  GatherV4 acc4 = GatherV4{} * 0.0;
+  double tail[T > 0 ? T : 1] = {};
+  for (std::size_t p = 0; p < count; ++p) {
+    const double* r = rows + (idx ? static_cast<std::size_t>(idx[p]) : p) * stride;
+    const double a = w[p];
+    for (std::size_t k = 0; k < K8; ++k) {
+      GatherV8 v;
+      std::memcpy(&v, r + 8 * k, sizeof(v));
+      acc[k] += a * v;
+    }
+    if constexpr (H4) {
+      GatherV4 v;
+      std::memcpy(&v, r + 8 * K8, sizeof(v));
+      acc4 += a * v;
+    }
+    for (std::size_t j = 0; j < T; ++j) tail[j] += a * r[8 * K8 + (H4 ? 4 : 0) + j];
+  }
+  if constexpr (K8 > 0) std::memcpy(out, acc, K8 * sizeof(GatherV8));
+  if constexpr (H4) std::memcpy(out + 8 * K8, &acc4, sizeof(acc4));
+  for (std::size_t j = 0; j < T; ++j) out[8 * K8 + (H4 ? 4 : 0) + j] = tail[j];
+}
+
+using GatherBlockFn = void (*)(std::size_t, const double*, std::size_t, const std::int32_t*,
+                               const double*, double*) noexcept;
+
+template <std::size_t K8, bool H4, std::size_t... T>
+constexpr std::array<GatherBlockFn, 4> gather_row(std::index_sequence<T...>) {
+  return {&gather_block<K8, H4, T>...};
+}
+
+// Indexed by [K8][H4][T]: every last pass a width up to 39 can need.
+template <std::size_t... K>
+constexpr std::array<std::array<std::array<GatherBlockFn, 4>, 2>, 5> gather_table(
+    std::index_sequence<K...>) {
+  return {{{{gather_row<K, false>(std::make_index_sequence<4>{}),
+             gather_row<K, true>(std::make_index_sequence<4>{})}}...}};
+}
+
+constexpr auto kGatherBlocks = gather_table(std::make_index_sequence<5>{});
+
+void gather_sum_kernel(std::size_t ns, std::size_t count, const double* __restrict rows,
+                       std::size_t stride, const std::int32_t* __restrict idx,
+                       const double* __restrict w, double* __restrict out) noexcept {
+  std::size_t j0 = 0;
+  // Full passes of 32 lanes while more than 39 remain, then one pass for the rest.
+  while (ns - j0 > 39) {
+    gather_block<4, false, 0>(count, rows + j0, stride, idx, w, out + j0);
+    j0 += 32;
+  }
+  const std::size_t rest = ns - j0;
+  if (rest == 0) return;
+  kGatherBlocks[rest / 8][(rest % 8) / 4][rest % 4](count, rows + j0, stride, idx, w, out + j0);
+}
+
 void price_kernel(const KernelBlock& b) noexcept { dispatch_model<false, false>(b); }
 void greeks_kernel(const KernelBlock& b) noexcept { dispatch_model<true, false>(b); }
 void series_price_kernel(const KernelBlock& b) noexcept { dispatch_model<false, true>(b); }
@@ -455,7 +531,8 @@ void series_greeks_kernel(const KernelBlock& b) noexcept { dispatch_model<true, 
 KernelSet PYMARGIN_KERNEL_FACTORY() noexcept {
   return {&price_kernel,      &greeks_kernel,           &series_price_kernel,
           &series_greeks_kernel, &normalised_kernel, &normalised_series_kernel,
-          &grid_kernel,       &axpy_kernel,        PYMARGIN_KERNEL_NAME};
+          &grid_kernel,       &axpy_kernel,        &gather_sum_kernel,
+          PYMARGIN_KERNEL_NAME};
 }
 
 }  // namespace pymargin::pricing::detail
