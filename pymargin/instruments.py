@@ -18,6 +18,7 @@ from __future__ import annotations
 import enum
 import functools
 import itertools
+import operator
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -124,20 +125,28 @@ def parse_instrument(name: str, contract_size: float = 1.0) -> Instrument:
 
 
 def parse_instruments(names: list[str]) -> list[Instrument]:
-    """:func:`parse_instrument` of each name (contract size 1), the loop in C on the normal
-    path; the typed error names the first bad name's row (field ``instrument``)."""
-    if set(map(type, names)) <= {str}:
-        try:
-            return list(map(_parse_cached, names, itertools.repeat(1.0)))
-        except InvalidInstrumentError:
-            pass  # find the row below
+    """:func:`parse_instrument` of each name (contract size 1): dictionary lookups for the
+    names seen before, the parser for the rest; the typed error names the first bad name's
+    row (field ``instrument``)."""
+    got = list(map(_SEEN.get, names))
+    # Identity tests in C (``None in got`` would call Instrument.__eq__ for every entry).
+    if not any(map(operator.is_, got, itertools.repeat(None))):
+        return got  # type: ignore[return-value]  # no None in it
     out = []
     for row, name in enumerate(names):
         try:
-            out.append(parse_instrument(name))
+            inst = parse_instrument(name)
         except InvalidInstrumentError as e:
             raise InvalidInstrumentError(f"{name!r}: {e.reason}", "instrument", row) from None
+        if len(_SEEN) >= 1 << 16:
+            _SEEN.clear()  # bounded, like the parser's own cache
+        _SEEN[name] = inst
+        out.append(inst)
     return out
+
+
+# Names parsed by parse_instruments (contract size 1), for the lookups of its fast path.
+_SEEN: dict[str, Instrument] = {}
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,7 +89,12 @@ def margin(
         raise InputTypeError("use a pymargin.MarginModel member", "model")
     if currency is not None and not isinstance(currency, str):
         raise InputTypeError("must be a currency name", "currency")
-    pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+    if isinstance(portfolio, Portfolio):
+        pf = portfolio
+    elif isinstance(portfolio, Mapping):
+        pf = Portfolio.sized(portfolio)  # names checked by the market's table, once
+    else:
+        raise InputTypeError("expected a Portfolio or a mapping of name to size", "portfolio")
     if not pf.positions:
         raise InvalidInputError("no positions", "positions")
     extras = {

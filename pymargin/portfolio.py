@@ -14,13 +14,17 @@ from .exceptions import InvalidInputError
 from .files import FileInputError, csv_records, load_json, open_file
 from .instruments import Instrument, parse_instrument, parse_instruments
 
-__all__ = ["Portfolio", "position_sizes"]
+__all__ = ["CheckedPositions", "Portfolio", "position_arrays", "position_sizes"]
 
 
 def position_sizes(names: list[str], values: list[Any]) -> np.ndarray:
     """Position sizes as float64, refusing anything but finite int/float (bool included) with
     the row named; one vectorised check on the normal path."""
-    if not set(map(type, values)) <= {float, int, np.float64}:
+    return _sizes(names, values, set(map(type, values)))
+
+
+def _sizes(names: list[str], values: list[Any], types: set[type]) -> np.ndarray:
+    if not types <= {float, int, np.float64}:
         for row, v in enumerate(values):
             if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number)):
                 raise InvalidInputError(f"size of {names[row]} must be a number", "size", row)
@@ -32,18 +36,75 @@ def position_sizes(names: list[str], values: list[Any]) -> np.ndarray:
     return sizes
 
 
+class CheckedPositions(dict[str, float]):
+    """The positions of a :class:`Portfolio`: checked once, so read-only (build a new
+    Portfolio to change them); they carry their sizes as a read-only float64 array, which
+    the models take without checking again (:func:`position_arrays`)."""
+
+    def __init__(self, positions: dict[str, float], sizes: np.ndarray) -> None:
+        super().__init__(positions)
+        sizes.flags.writeable = False
+        self.sizes = sizes
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a Portfolio's positions are read-only: build a new Portfolio")
+
+    __setitem__ = __delitem__ = _read_only
+    pop = popitem = clear = update = setdefault = _read_only
+    __ior__ = _read_only
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (CheckedPositions, (dict(self), np.array(self.sizes)))
+
+
+def position_arrays(positions: Mapping[str, float]) -> tuple[list[str], np.ndarray]:
+    """The names and sizes (float64) of ``positions``: a Portfolio's as they were checked,
+    any other mapping checked here (typed errors naming the row)."""
+    if type(positions) is CheckedPositions:
+        return list(positions), positions.sizes
+    if not isinstance(positions, Mapping):
+        raise InvalidInputError("positions must be a mapping of name to size", "positions")
+    names = list(positions)
+    return names, position_sizes(names, list(positions.values()))
+
+
 @dataclass(frozen=True)
 class Portfolio:
-    """Validated positions: ``positions`` maps instrument names to sizes (coin units)."""
+    """Validated positions: ``positions`` maps instrument names to sizes (coin units); they
+    are read-only once checked."""
 
     positions: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self._check(parse_names=True)
+
+    @classmethod
+    def sized(cls, positions: Mapping[str, float]) -> Portfolio:
+        """A portfolio whose sizes are checked here and whose names are checked where they
+        are valued: every margin model looks each name up in the market's instrument table,
+        which parses it once per snapshot and raises the same typed error (field
+        ``instrument``, the row) before anything is computed. What :func:`pymargin.margin`
+        builds from a dict, so that a large book is not parsed twice."""
+        self = cls.__new__(cls)
+        object.__setattr__(self, "positions", positions)
+        self._check(parse_names=False)
+        return self
+
+    def _check(self, *, parse_names: bool) -> None:
+        if type(self.positions) is CheckedPositions:
+            return  # checked when it was built
+        if not isinstance(self.positions, Mapping):
+            raise InvalidInputError("positions must be a mapping of name to size", "positions")
         pos = dict(self.positions)
         names = list(pos)
-        parse_instruments(names)  # typed error for malformed names (parses are cached)
-        sizes = position_sizes(names, list(pos.values()))
-        object.__setattr__(self, "positions", dict(zip(names, sizes.tolist())))
+        if parse_names:  # else the market's table checks them where they are valued
+            parse_instruments(names)  # typed error for malformed names (parses are cached)
+        values = list(pos.values())
+        types = set(map(type, values))
+        sizes = _sizes(names, values, types)
+        if not types <= {float}:  # ints and numpy floats become floats
+            pos = dict(zip(names, sizes.tolist()))
+        object.__setattr__(self, "positions", CheckedPositions(pos, sizes))
 
     @classmethod
     def from_records(cls, records: Iterable[Mapping[str, Any]]) -> Portfolio:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -49,21 +50,61 @@ def risk_arrays_for_rows(
     if not (isinstance(look_ahead, (int, float)) and math.isfinite(look_ahead) and look_ahead >= 0):
         raise InvalidInputError("must be a finite number of years >= 0", "look_ahead")
     table = market.table
-    cols = ("kind", "settlement", "is_call", "strike", "forward", "vol", "time", "rate")
-    arrays = table.take_rows(rows, "underlying", *cols)
-    und_codes = arrays[0]
-    kind, settlement, is_call, strike, forward, vol, time, rate = arrays[1:]
-    lookup = np.full(max(len(table.codes), 1), -1, dtype=np.int32)
-    for i, u in enumerate(scenarios.underlyings):
-        code = table.code_of(u)
-        if code is not None:
-            lookup[code] = i
-    und = lookup[und_codes]
+    und = _underlying_index(table, rows, scenarios)
     if (und < 0).any():
         bad = int(np.argmax(und < 0))
         raise InvalidInputError(
             f"{table.name_of(int(rows[bad]))}: no scenarios for its underlying", "instrument", bad
         )
+    if look_ahead == 0 and scenarios.vol_scale is None and scenarios.n <= _CACHED_SCENARIOS:
+        # A grid: each instrument's rows are kept per snapshot and scenario set (the
+        # design's "revalue instruments, not positions"); historical and Monte Carlo sets
+        # (vol scales, many scenarios) are revalued per call.
+        def compute(sub: np.ndarray) -> np.ndarray:
+            return _revalue(market, sub, scenarios, threads, 0.0)
+
+        return table.risk_rows(rows, _scenario_key(scenarios), scenarios.n, compute)
+    return _revalue(market, rows, scenarios, threads, look_ahead)
+
+
+_CACHED_SCENARIOS = 256
+
+
+def _underlying_index(table: Any, rows: np.ndarray, scenarios: ScenarioSet) -> np.ndarray:
+    """Each row's underlying as an index into ``scenarios.underlyings`` (-1: not there)."""
+    lookup = np.full(max(len(table.codes), 1), -1, dtype=np.int32)
+    for i, u in enumerate(scenarios.underlyings):
+        code = table.code_of(u)
+        if code is not None:
+            lookup[code] = i
+    return lookup[table.column("underlying")[rows]]
+
+
+def _scenario_key(s: ScenarioSet) -> bytes:
+    """What the risk arrays depend on besides the snapshot: underlyings, moves, vol states and
+    vol rules."""
+    return b"|".join(
+        (
+            "\x1f".join(s.underlyings).encode(),
+            np.ascontiguousarray(s.move).tobytes(),
+            np.ascontiguousarray(s.vol_state, dtype=np.int8).tobytes(),
+            s.rules_array().tobytes(),
+        )
+    )
+
+
+def _revalue(
+    market: Market,
+    rows: np.ndarray,
+    scenarios: ScenarioSet,
+    threads: int | None,
+    look_ahead: float,
+) -> np.ndarray:
+    """The kernel's risk arrays of ``rows`` (no cache)."""
+    table = market.table
+    cols = ("kind", "settlement", "is_call", "strike", "forward", "vol", "time", "rate")
+    kind, settlement, is_call, strike, forward, vol, time, rate = table.take_rows(rows, *cols)
+    und = _underlying_index(table, rows, scenarios)
     n = len(rows)
     decay = None
     if look_ahead > 0:

@@ -16,7 +16,7 @@ gives rows and columns from one consistent state.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -51,6 +51,8 @@ class InstrumentTable:
         self._cols: dict[str, list[float]] = {k: [] for k in _COLUMNS}
         self._arrays: dict[str, np.ndarray] | None = None
         self._lock = threading.RLock()  # appends and materialisation
+        # Risk arrays per scenario set (see risk_rows): key -> (rows x scenarios, done mask).
+        self._risk: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
 
     def __getstate__(self) -> dict[str, object]:  # picklable (Dask ships markets): no lock
         with self._lock:
@@ -83,9 +85,10 @@ class InstrumentTable:
         """Row of each name (int64), adding the names the table has not seen. A name that
         cannot be parsed or valued raises the typed error with its position in ``names``; the
         table is left as it was (nothing is added from a failing call)."""
-        known = list(map(self._row.get, names))
-        if None not in known:
-            return np.array(known, dtype=np.int64)
+        try:  # every name known: one lookup each, straight into the array
+            return np.fromiter(map(self._row.__getitem__, names), dtype=np.int64, count=len(names))
+        except (KeyError, TypeError):  # a new name (or not a name): the slow path says which
+            pass
         with self._lock:
             return self._add_rows(names, field)
 
@@ -151,13 +154,14 @@ class InstrumentTable:
                     a: np.ndarray = np.asarray(self._cols[k], dtype=dt)
                     a.flags.writeable = False
                     arrays[k] = a
+                arrays["delta_forward"] = _delta_forward(arrays)
                 self._arrays = arrays
             return self._arrays
 
     def column(self, name: str) -> np.ndarray:
         """One column as a read-only array (see the class docstring for the names); it
         covers at least every row returned by :meth:`rows` before the call."""
-        if name not in _COLUMNS:
+        if name not in _COLUMNS and name not in _DERIVED:
             raise InvalidInputError(f"no column {name!r}", "column")
         return self._materialise()[name]
 
@@ -166,7 +170,7 @@ class InstrumentTable:
         those rows, from one consistent state: ``rows, kind, forward = take(names, "kind",
         "forward")``."""
         for c in columns:
-            if c not in _COLUMNS:
+            if c not in _COLUMNS and c not in _DERIVED:
                 raise InvalidInputError(f"no column {c!r}", "column")
         rows = self.rows(names)
         return (rows, *self.take_rows(rows, *columns))
@@ -174,10 +178,59 @@ class InstrumentTable:
     def take_rows(self, rows: np.ndarray, *columns: str) -> tuple[np.ndarray, ...]:
         """Each named column at ``rows`` (row ids from :meth:`rows`), from one state."""
         for c in columns:
-            if c not in _COLUMNS:
+            if c not in _COLUMNS and c not in _DERIVED:
                 raise InvalidInputError(f"no column {c!r}", "column")
         arrays = self._materialise()
         return tuple(arrays[c][rows] for c in columns)
+
+    def risk_rows(
+        self,
+        rows: np.ndarray,
+        key: bytes,
+        n_scenarios: int,
+        compute: Callable[[np.ndarray], np.ndarray],
+    ) -> np.ndarray:
+        """The risk arrays of ``rows`` under the scenario set ``key`` (a fresh array the
+        caller may change): rows revalued before under that set are read back, the others
+        computed by ``compute(rows) -> (len(rows), n_scenarios)`` and kept. Risk arrays are a
+        function of the snapshot and the scenario set only (the kernel values each row on its
+        own), so an instrument is revalued once per snapshot and scenario set, whatever the
+        books that hold it. At most 16 scenario sets are kept per table (the oldest dropped)."""
+        with self._lock:
+            entry = self._risk.get(key)
+        if entry is None:
+            missing = rows
+        else:
+            _, done = entry
+            have = np.zeros(len(rows), dtype=bool)
+            inside = rows < len(done)
+            have[inside] = done[rows[inside]]
+            if have.all():
+                return entry[0][rows]
+            missing = rows[~have]
+        values = compute(missing)  # in the caller's order (a row asked twice: computed twice)
+        with self._lock:
+            matrix, done = self._risk.get(key, (np.empty((0, n_scenarios)), np.zeros(0, bool)))
+            size = len(self.instruments)
+            if len(done) < size:
+                grown = np.empty((max(size, 2 * len(done)), n_scenarios))
+                grown[: len(done)] = matrix
+                mask = np.zeros(len(grown), dtype=bool)
+                mask[: len(done)] = done
+                matrix, done = grown, mask
+            matrix[missing] = values
+            done[missing] = True
+            if key not in self._risk and len(self._risk) >= 16:
+                self._risk.pop(next(iter(self._risk)))
+            self._risk[key] = (matrix, done)
+        # Everything was missing (a first call): the computed array is the answer (the
+        # kept copy is the table's own).
+        return values if len(missing) == len(rows) else matrix[rows]
+
+    def drop_risk_arrays(self) -> None:
+        """Forgets every kept risk array (benchmarks time the revaluation with it)."""
+        with self._lock:
+            self._risk = {}
 
     def name_of(self, row: int) -> str:
         return self.instruments[row].name
@@ -198,3 +251,30 @@ _COLUMNS: dict[str, type] = {
     "contract_size": np.float64,
     "rate": np.float64,
 }
+
+# Columns computed from the others when the table is materialised (once per growth of the
+# table): "delta_forward", the Black-76 dV/dF of each option per unit (the coin delta the
+# margin models use), 1 for every other instrument.
+_DERIVED = ("delta_forward",)
+
+
+def _delta_forward(arrays: dict[str, np.ndarray]) -> np.ndarray:
+    from .enums import Greek
+    from .pricing import black76_greeks
+
+    out = np.ones(len(arrays["kind"]))
+    opt = np.flatnonzero(arrays["kind"] == int(InstrumentKind.OPTION))
+    if opt.size:
+        g = black76_greeks(
+            arrays["forward"][opt],
+            arrays["strike"][opt],
+            arrays["time"][opt],
+            arrays["vol"][opt],
+            arrays["rate"][opt],
+            arrays["is_call"][opt].astype(bool),
+            which=Greek.DELTA_FORWARD,
+        )
+        assert g.delta_forward is not None
+        out[opt] = g.delta_forward
+    out.flags.writeable = False
+    return out

@@ -138,3 +138,74 @@ def test_spot_rates_and_collateral_prices():
     v1 = pm.inverse_price(90500.0 * 1.1, 90000.0, t, 0.5, 0.05, True)
     assert risk[0] == 0.0
     assert risk[1] == pytest.approx(v1 - v0, rel=1e-13)
+
+
+def test_risk_arrays_kept_per_snapshot_and_scenario_set_equal_the_kernel_bit_for_bit():
+    import threading
+
+    from pymargin.models import DeribitPMParams
+    from pymargin.models import deribit_pm as dpm
+    from pymargin.models.scan import finra_grid
+    from pymargin.risk import _revalue, risk_arrays_for_rows
+
+    m = demo_market()
+    names = list(m.marks)
+    table = m.table
+    p = DeribitPMParams.load("2024-06-17")
+    import dataclasses
+
+    wider = dataclasses.replace(p.pairs["btc_usd"], volatility_range_up=0.7)
+    sets = [
+        dpm._pair_scenarios("BTC_USD", p.pairs["btc_usd"], 4),
+        dpm._pair_scenarios("BTC_USD", wider, 4),  # same moves and states, other vol rule
+        finra_grid("BTC_USD"),
+        finra_grid("BTC_USD", 0.2, 8),
+    ]
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        scen = sets[int(rng.integers(len(sets)))]
+        book = rng.choice(names, 50, replace=True)  # repeats: each row read back as asked
+        rows = table.rows(list(book))
+        got = risk_arrays_for_rows(m, rows, scen)
+        want = _revalue(m, rows, scen, None, 0.0)
+        assert np.array_equal(got, want)
+        got[:] = 0.0  # a fresh array: changing it changes nothing kept
+        assert np.array_equal(risk_arrays_for_rows(m, rows, scen), want)
+    # Rows added to the table after a set was kept (new strikes): computed on first use.
+    extra = ["BTC-26DEC25-91500-C", "BTC-26DEC25-93500-P"]
+    rows = table.rows(extra + names[:3])
+    for scen in sets:
+        assert np.array_equal(
+            risk_arrays_for_rows(m, rows, scen), _revalue(m, rows, scen, None, 0.0)
+        )
+    # Threads sharing the snapshot get the kernel's numbers.
+    table.drop_risk_arrays()
+    out: list[np.ndarray] = []
+
+    def work(seed: int) -> None:
+        r = np.random.default_rng(seed)
+        rows = table.rows(list(r.choice(names, 200)))
+        out.append(risk_arrays_for_rows(m, rows, sets[0]) - _revalue(m, rows, sets[0], 1, 0.0))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(out) == 8 and all(not d.any() for d in out)
+
+
+def test_margin_is_the_same_from_kept_risk_arrays():
+    from pymargin.models import deribit_pm_margin
+
+    m = demo_market()
+    book = {n: (-1.0) ** k * (1 + k % 3) * 0.1 for k, n in enumerate(list(m.marks)[:300])}
+    first = deribit_pm_margin(book, m)
+    again = deribit_pm_margin(book, m)
+    m.table.drop_risk_arrays()
+    fresh = deribit_pm_margin(book, m)
+    assert first.initial_margin == again.initial_margin == fresh.initial_margin
+    assert np.array_equal(
+        first.aggregated_risk_vectors["btc_btc"]["standard"],
+        fresh.aggregated_risk_vectors["btc_btc"]["standard"],
+    )

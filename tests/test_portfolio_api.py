@@ -145,3 +145,32 @@ def test_loaded_parameter_sets_are_shared_read_only_and_picklable():
         a.pairs["btc_usd"] = a.pairs["btc_usd"]  # type: ignore[index]
     back = pickle.loads(pickle.dumps(a))
     assert dict(back.pairs) == dict(a.pairs) and back.mm_factor == a.mm_factor
+
+
+def test_a_portfolios_positions_are_read_only_and_survive_pickle_and_copy():
+    import copy
+    import pickle
+
+    from pymargin.portfolio import position_arrays
+
+    p = pm.Portfolio({"BTC-PERPETUAL": 1, "BTC-26DEC25-90000-P": -2.5})
+    for change in (
+        lambda d: d.__setitem__("BTC-PERPETUAL", float("nan")),
+        lambda d: d.update({"BTC-PERPETUAL": 2.0}),
+        lambda d: d.pop("BTC-PERPETUAL"),
+        lambda d: d.clear(),
+        lambda d: d.setdefault("X", 1.0),
+    ):
+        with pytest.raises(TypeError):
+            change(p.positions)
+    assert p.positions == {"BTC-PERPETUAL": 1.0, "BTC-26DEC25-90000-P": -2.5}
+    names, sizes = position_arrays(p.positions)
+    assert names == ["BTC-PERPETUAL", "BTC-26DEC25-90000-P"] and list(sizes) == [1.0, -2.5]
+    with pytest.raises(ValueError):
+        sizes[0] = 3.0  # the kept sizes are read-only too
+    for q in (pickle.loads(pickle.dumps(p)), copy.deepcopy(p)):
+        assert q.positions == p.positions and list(position_arrays(q.positions)[1]) == [1.0, -2.5]
+    # A plain mapping is checked where it is used.
+    with pytest.raises(pm.InvalidInputError) as e:
+        position_arrays({"BTC-PERPETUAL": float("inf")})
+    assert e.value.field == "size" and e.value.index == 0

@@ -39,12 +39,10 @@ from typing import Any
 
 import numpy as np
 
-from ..enums import Greek
 from ..exceptions import InvalidInputError
-from ..instruments import InstrumentKind, Settlement
+from ..instruments import Settlement
 from ..market import Market
-from ..portfolio import position_sizes
-from ..pricing import black76_greeks
+from ..portfolio import position_arrays, position_sizes
 from ..risk import risk_arrays_for_rows
 from ..scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
 from .params import (
@@ -358,13 +356,12 @@ def deribit_pm_margin(
     rest is array code and one kernel call per currency pair."""
     if not positions:
         raise InvalidInputError("no positions", "positions")
-    names = list(positions)
-    sizes = _sizes(names, list(positions.values()))
+    names, sizes = position_arrays(positions)
     table = market.table
     rows = table.rows(names)
     ccy_codes = table.column("settlement_currency")[rows]
     if currency is None:
-        found = np.unique(ccy_codes)
+        found = _distinct(ccy_codes)
         if len(found) != 1:
             raise InvalidInputError(
                 f"positions settle in {sorted(table.codes[c] for c in found)}: pass currency=",
@@ -375,7 +372,7 @@ def deribit_pm_margin(
     pair_codes = table.column("pair")[rows]
     if params is None:
         params = DeribitPMParams.latest_for(
-            currency, {table.codes[int(c)] for c in np.unique(pair_codes)}
+            currency, {table.codes[int(c)] for c in _distinct(pair_codes)}
         )
     want = table.code_of(currency)
     wrong = ccy_codes != (-1 if want is None else want)
@@ -417,8 +414,7 @@ def deribit_pm_margin(
     group_pnl, group_cap, group_damp = [], [], []
     roll_k: list[np.ndarray] = []
     roll_d: list[np.ndarray] = []
-    _, first = np.unique(pair_codes, return_index=True)
-    for pair_code in pair_codes[np.sort(first)]:  # pairs in order of first appearance
+    for pair_code in _in_order(pair_codes):  # pairs in order of first appearance
         pair_name = table.codes[int(pair_code)]
         if pair_name not in params.pairs:
             raise ModelParameterError(
@@ -545,6 +541,21 @@ class _RiskVectors(Mapping[str, dict[str, np.ndarray]]):
 _sizes = position_sizes  # the shared check (pymargin.portfolio)
 
 
+def _distinct(codes: np.ndarray) -> np.ndarray:
+    """The distinct values of a code column (sorted); one comparison when there is one."""
+    if len(codes) and (codes == codes[0]).all():
+        return codes[:1]
+    return np.unique(codes)
+
+
+def _in_order(codes: np.ndarray) -> np.ndarray:
+    """The distinct values in order of first appearance."""
+    if len(codes) and (codes == codes[0]).all():
+        return codes[:1]
+    _, first = np.unique(codes, return_index=True)
+    return codes[np.sort(first)]
+
+
 def _position_vectors(
     market: Market,
     rows: np.ndarray,
@@ -563,9 +574,11 @@ def _position_vectors(
     vectors *= sizes[:, None]
     scale = pp.extended_table_factor * pp.price_range / np.abs(ext_moves)
     inverse = table.column("settlement")[rows] == int(Settlement.INVERSE)
-    ext = vectors[:, n_std:] * scale
-    ext[inverse] *= (1.0 + ext_moves) / (1.0 + np.sign(ext_moves) * pp.price_range)
-    vectors[:, n_std:] = ext
+    ext = vectors[:, n_std:]  # a view: scaled in place
+    ext *= scale
+    if inverse.any():  # x 1.0 leaves linear rows' bits as they are
+        edge = (1.0 + ext_moves) / (1.0 + np.sign(ext_moves) * pp.price_range)
+        ext *= np.where(inverse[:, None], edge, 1.0)
     return vectors
 
 
@@ -621,22 +634,7 @@ def _roll_terms(
 
 def _coin_deltas(market: Market, rows: np.ndarray) -> np.ndarray:
     """Exposure in coin per unit position: 1 for futures, perpetuals and spot; the USD Black
-    delta dV/dF for options (per coin of underlying), all options in one batch call."""
-    table = market.table
-    out = np.ones(len(rows))
-    opt = table.column("kind")[rows] == int(InstrumentKind.OPTION)
-    if not opt.any():
-        return out
-    r = rows[opt]
-    g = black76_greeks(
-        table.column("forward")[r],
-        table.column("strike")[r],
-        table.column("time")[r],
-        table.column("vol")[r],
-        table.column("rate")[r],  # as the risk arrays and the pre-trade engine price them
-        table.column("is_call")[r].astype(bool),
-        which=Greek.DELTA_FORWARD,
-    )
-    assert g.delta_forward is not None
-    out[opt] = g.delta_forward
-    return out
+    delta dV/dF for options (per coin of underlying): the table's ``delta_forward`` column,
+    computed once per snapshot for every row (with the rate, as the risk arrays and the
+    pre-trade engine price them)."""
+    return market.table.column("delta_forward")[rows]

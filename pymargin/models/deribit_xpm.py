@@ -41,6 +41,7 @@ import numpy as np
 
 from ..exceptions import InputTypeError, InvalidInputError
 from ..market import Market
+from ..portfolio import position_arrays
 from ..risk import risk_arrays_for_rows
 from .deribit_pm import (
     _UNCHANGED_SLOT,
@@ -50,7 +51,6 @@ from .deribit_pm import (
     _coin_deltas,
     _pair_scenarios,
     _roll_terms,
-    _sizes,
 )
 from .params import ModelCoverageError, ModelParameterError
 from .scenario_margin import ModelRules, scenario_margin
@@ -136,8 +136,7 @@ def deribit_xpm_margin(
             raise InvalidInputError("must be finite and >= 0", name)
     if not positions and not coll:
         raise InvalidInputError("no positions and no collateral", "positions")
-    names = list(positions)
-    sizes = _sizes(names, list(positions.values()))
+    names, sizes = position_arrays(positions)
     table = market.table
     rows = table.rows(names)
     ccy_codes = table.column("settlement_currency")[rows]

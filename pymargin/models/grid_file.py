@@ -43,6 +43,7 @@ import numpy as np
 from ..exceptions import InvalidInputError
 from ..files import load_json, open_file
 from ..market import Market
+from ..portfolio import position_arrays
 from ..risk import risk_arrays_for_rows
 from ..scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
 from .params import ModelParameterError
@@ -204,7 +205,7 @@ def grid_model_margin(
 ) -> GridModelResult:
     """Margin of USD-settled ``positions`` under a grid venue given by its parameter file (a
     path, the parsed document, or a :class:`GridModel`)."""
-    from .deribit_pm import _coin_deltas, _sizes
+    from .deribit_pm import _coin_deltas
 
     if not isinstance(model, GridModel):
         model = (
@@ -221,8 +222,7 @@ def grid_model_margin(
             or not (math.isfinite(v) and v >= 0)
         ):
             raise InvalidInputError("must be finite and >= 0", name)
-    names = list(positions)
-    sizes = _sizes(names, list(positions.values()))
+    names, sizes = position_arrays(positions)
     rows, settlement, pair, contract = market.table.take(
         names, "settlement", "pair", "contract_size"
     )

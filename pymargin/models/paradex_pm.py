@@ -20,6 +20,7 @@ import numpy as np
 
 from ..exceptions import InvalidInputError
 from ..market import Market
+from ..portfolio import position_arrays
 from ..risk import risk_arrays_for_rows
 from ..scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
 from .params import ModelParameterError, load_params, number
@@ -135,10 +136,9 @@ def paradex_pm_margin(
     doc = load_params("paradex_pm", version)
     if not positions:
         raise InvalidInputError("no positions", "positions")
-    from .deribit_pm import _coin_deltas, _sizes
+    from .deribit_pm import _coin_deltas
 
-    names = list(positions)
-    sizes = _sizes(names, list(positions.values()))
+    names, sizes = position_arrays(positions)
     table = market.table
     rows, settlement, pair = table.take(names, "settlement", "pair")
     inverse = settlement != 0

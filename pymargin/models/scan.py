@@ -22,6 +22,7 @@ import numpy as np
 
 from ..exceptions import InputTypeError, InvalidInputError
 from ..market import Market
+from ..portfolio import position_arrays
 from ..risk import risk_arrays_for_rows
 from ..scenarios import ScenarioSet, VolShockKind, VolShockRule
 from .scenario_margin import ModelRules, scenario_margin
@@ -204,13 +205,10 @@ def finra_pm_margin(
     ``points`` equidistant moves of its underlying over +-``move`` (vol unchanged), P&L in USD
     (coin P&L of inverse instruments at the moved price), per underlying the largest loss, at
     least ``minimum_per_contract`` x ``multiplier`` per contract (|size| / contract size)."""
-    from .deribit_pm import _sizes  # the shared size validation
-
     check_finra_args(move, points, minimum_per_contract, multiplier)
     if not positions:
         raise InvalidInputError("no positions", "positions")
-    names = list(positions)
-    sizes = _sizes(names, list(positions.values()))
+    names, sizes = position_arrays(positions)
     table = market.table
     rows = table.rows(names)
     und = table.column("underlying")[rows]

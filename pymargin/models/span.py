@@ -41,6 +41,7 @@ from ..enums import Greek
 from ..exceptions import InvalidInputError
 from ..instruments import InstrumentKind, Settlement
 from ..market import Market
+from ..portfolio import position_arrays
 from ..pricing import black76_greeks
 from ..risk import risk_arrays_for_rows
 from .params import ModelParameterError, number
@@ -318,7 +319,6 @@ def span_margin(
     price), coin deltas per expiry tier (futures 1, options their Black-76 forward delta),
     short options counted in units; then :func:`span_requirement`. SPAN has no separate
     maintenance level here: MM = IM (CME sets maintenance = the SPAN requirement)."""
-    from .deribit_pm import _sizes
 
     if params is None:
         raise ModelParameterError(
@@ -328,8 +328,7 @@ def span_margin(
         )
     if not positions:
         raise InvalidInputError("no positions", "positions")
-    names = list(positions)
-    sizes = _sizes(names, list(positions.values()))
+    names, sizes = position_arrays(positions)
     table = market.table
     rows = table.rows(names)
     col = table.column
