@@ -94,3 +94,24 @@ def test_an_account_over_several_underlyings_is_charged_per_underlying():
     assert both.worst_scenario.startswith("BTC ")  # BTC is charged the most
     assert len(both.labels) == len(both.weighted_pnl) == 48
     assert "ETH" in both.explain()
+
+
+def test_the_2026_08_scenario_tables_are_the_published_ones():
+    # Paradex docs, portfolio-margin.mdx @ 9b82a75 (2026-08-20), the HYPE/CL tab: spot
+    # +-28 % in 7 % steps with vol +64 % / -35.2 % (the edges vol up only), tails -66 %,
+    # -33 %, +50 %, +100 % ... +500 % at vol +64 % weighted 30, 50, 40, 20, 10, 7, 5, 4 %;
+    # Min Vol Shock Up 60 %; BTC unchanged since 2026-04.
+    from pymargin.models.params import load_params
+
+    doc = load_params("paradex_pm", "2026-08")
+    scen, w = paradex_scenarios(doc, "HYPE")
+    spot = [28, 21, 21, 14, 14, 7, 7, 0, 0, -7, -7, -14, -14, -21, -21, -28]
+    spot += [-66, -33, 50, 100, 200, 300, 400, 500]
+    assert np.allclose(scen.move[:, 0] * 100, spot)
+    up = [1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1] + [1] * 8
+    assert list(scen.vol_state) == up
+    assert np.allclose(w * 100, [100] * 16 + [30, 50, 40, 20, 10, 7, 5, 4])
+    rule = scen.rules[0]
+    assert (rule.range_up, rule.range_down, rule.min_vol_up) == (0.64, 0.352, 0.60)
+    old, new = load_params("paradex_pm", "2026-04"), doc
+    assert old["assets"]["BTC"] == new["assets"]["BTC"]
