@@ -356,4 +356,71 @@ void BM_FullRecomputePerOrderGrid(benchmark::State& state) {
 }
 BENCHMARK(BM_FullRecomputePerOrderGrid)->Args({1000, 1})->Args({1000, 2});
 
+// Deribit standard margin (Model::kStandard) on the inverse venue of make_venue: options under
+// the inverse-option rule, futures and the perpetual size-scaled (2025-12-01 rates).
+Venue make_standard_venue(std::size_t max_accounts) {
+  Venue v = make_venue(max_accounts);
+  v.cfg.model = pe::Model::kStandard;
+  v.cfg.pairs.clear();
+  v.cfg.standard_underlyings = 1;
+  for (auto& s : v.spec) {
+    if (s.kind == 3) {
+      s.standard.rule = 1;
+      s.standard.im_otm_base = 0.15;
+      s.standard.im_floor = 0.1;
+      s.standard.mm = 0.075;
+    } else {
+      s.standard = {0, 0, 0.02, 5e-5, 0.015, 5e-5, 0, 0, 0};
+    }
+  }
+  return v;
+}
+
+// check() latency under Deribit standard margin, accounts of N positions.
+void BM_CheckStandard(benchmark::State& state) {
+  const auto positions = static_cast<std::size_t>(state.range(0));
+  Venue v = make_standard_venue(4);
+  auto eng = make_engine(v);
+  std::int64_t a = -1;
+  eng->add_account(&a);
+  std::mt19937_64 rng(1);
+  fill_account(*eng, a, positions, v.spec.size(), rng);
+  std::vector<std::int32_t> inst(4096);
+  for (auto& i : inst) i = static_cast<std::int32_t>(rng() % v.spec.size());
+  std::size_t k = 0;
+  std::vector<double> ns;
+  ns.reserve(1 << 20);
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    pe::CheckResult r = eng->check(a, inst[k & 4095], (k & 1) ? pe::Side::kBuy : pe::Side::kSell,
+                                   1.0);
+    const auto t1 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(r);
+    if (ns.size() < ns.capacity()) {
+      ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
+    }
+    ++k;
+  }
+  std::sort(ns.begin(), ns.end());
+  if (!ns.empty()) {
+    state.counters["p50_ns"] = ns[ns.size() / 2];
+    state.counters["p99_ns"] = ns[ns.size() * 99 / 100];
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_CheckStandard)->Arg(10)->Arg(1000);
+
+// The recompute per order without incremental state, same model.
+void BM_FullRecomputePerOrderStandard(benchmark::State& state) {
+  Venue v = make_standard_venue(4);
+  auto eng = make_engine(v);
+  std::int64_t a = -1;
+  eng->add_account(&a);
+  std::mt19937_64 rng(1);
+  fill_account(*eng, a, static_cast<std::size_t>(state.range(0)), v.spec.size(), rng);
+  for (auto _ : state) benchmark::DoNotOptimize(eng->margin_from_scratch(a, 0));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FullRecomputePerOrderStandard)->Arg(1000);
+
 }  // namespace

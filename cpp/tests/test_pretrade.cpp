@@ -408,10 +408,11 @@ TEST(PreTrade, CraftedSnapshotsAreRefusedWithoutHugeAllocations) {
   std::unique_ptr<pe::PreTradeEngine> back;
   ASSERT_TRUE(pe::PreTradeEngine::restore(reseal(bytes), &back).ok());
   // Offsets in the payload: buckets i32, mm_factor f64, model u8, pairs (u64 + 8 f64 each),
-  // grid assets (u64, none), currencies (u64 + (5 f64 + u8) each), then max_accounts u64.
+  // grid assets (u64, none), standard underlyings u64, currencies (u64 + (5 f64 + u8) each),
+  // then max_accounts u64.
   const std::size_t pairs = u.cfg.pairs.size();
   const std::size_t ccys = u.cfg.currencies.size();
-  const std::size_t at_max = kHead + 4 + 8 + 1 + 8 + pairs * 64 + 8 + 8 + ccys * 41;
+  const std::size_t at_max = kHead + 4 + 8 + 1 + 8 + pairs * 64 + 8 + 8 + 8 + ccys * 41;
   auto with_u64 = [&](std::size_t at, std::uint64_t v) {
     std::string b = bytes;
     std::memcpy(&b[at], &v, 8);
@@ -423,9 +424,10 @@ TEST(PreTrade, CraftedSnapshotsAreRefusedWithoutHugeAllocations) {
     EXPECT_EQ(back, nullptr);
   }
   // The account count is the u64 just before the first account's collateral vector
-  // (instruments: 27 bytes of spec and two f64 minimum charges each).
+  // (instruments: 27 bytes of spec, two f64 minimum charges and 58 bytes of standard terms
+  // each; market inputs 5 f64 each).
   const std::size_t n_inst = u.spec.size();
-  const std::size_t at_used = at_max + 8 + 8 + n_inst * 43 + 8 + n_inst * 32 + 8 + 8;
+  const std::size_t at_used = at_max + 8 + 8 + n_inst * 101 + 8 + n_inst * 40 + 8 + 8;
   std::uint64_t used = 0;
   std::memcpy(&used, &bytes[at_used], 8);
   ASSERT_EQ(used, 1u);

@@ -440,16 +440,24 @@ TEST(PreTradeGrid, VersionTwoSnapshotsOfDeribitEnginesStillRestore) {
   const std::string v3 = eng->snapshot();
   constexpr std::size_t head = 8 + 4 + 4 + 8;
   std::string payload = v3.substr(head, v3.size() - head - 8);
-  // Payload: buckets i32 | mm f64 | model u8 | pairs (u64 + 64) | grid (u64) | currencies
-  // (u64 + 41) | max u64 | specs (u64 + 43 each) | ...
-  const std::size_t model_at = 4 + 8;
-  const std::size_t grid_at = model_at + 1 + 8 + 64;
-  std::string p2 = payload.substr(0, model_at) + payload.substr(model_at + 1, grid_at - model_at - 1) +
-                   payload.substr(grid_at + 8);
-  const std::size_t specs_at = model_at + 8 + 64 + 8 + 41 + 8;
-  std::string out = p2.substr(0, specs_at + 8);
-  for (std::size_t k = 0; k < spec.size(); ++k) out += p2.substr(specs_at + 8 + k * 43, 27);
-  out += p2.substr(specs_at + 8 + spec.size() * 43);
+  // Version 3 payload: buckets i32 | mm f64 | model u8 | pairs (u64 + 64) | grid (u64) |
+  // standard underlyings u64 | currencies (u64 + 41) | max u64 | specs (u64 + 101 each:
+  // 27 of version 2, 16 of minimum charges, 58 of standard terms) | market (u64 + 40 each:
+  // 32 of version 2 and the mark) | the rest as in version 2.
+  std::size_t at = 0;
+  std::string out = payload.substr(at, 12);  // buckets, mm
+  at += 12 + 1;                               // the model byte dropped
+  out += payload.substr(at, 8 + 64);          // pairs
+  at += 8 + 64 + 8 + 8;                       // grid and standard underlyings dropped
+  out += payload.substr(at, 8 + 41 + 8 + 8);  // currencies, max accounts, spec count
+  at += 8 + 41 + 8 + 8;
+  for (std::size_t k = 0; k < spec.size(); ++k) out += payload.substr(at + k * 101, 27);
+  at += spec.size() * 101;
+  out += payload.substr(at, 8);  // market count
+  at += 8;
+  for (std::size_t k = 0; k < spec.size(); ++k) out += payload.substr(at + k * 40, 32);
+  at += spec.size() * 40;
+  out += payload.substr(at);
   std::string bytes = v3.substr(0, head);
   const std::uint32_t two = 2;
   std::memcpy(&bytes[8], &two, 4);

@@ -14,6 +14,7 @@
 #include "../kernel/pm_worst_internal.hpp"
 #include "../pricing/batch_internal.hpp"
 #include "pymargin/kernel/revalue.hpp"
+#include "pymargin/models/standard_margin.hpp"
 #include "pymargin/pricing/black.hpp"
 #include "pymargin/scenarios/scenario_set.hpp"
 
@@ -85,6 +86,13 @@ struct MarketState {
   // factor, mark value); sum |amount| x bound over an account bounds every value it can reach.
   std::vector<double> bound;
   double max_bound = 0.0;
+  // Model::kStandard, per instrument: each term's position as a models::StandardPosition
+  // (rule, rates, price, index and mark in place; the size set per term), and the coins per
+  // unit amount (1/F for inverse futures' USD amounts). max_quad bounds the quadratic part:
+  // (im_per_unit + mm_per_unit) x price x coins per unit^2 (see surely_finite).
+  std::vector<models::StandardPosition> standard;
+  std::vector<double> coins;
+  double max_quad = 0.0;
   std::vector<InstrumentMarket> inputs;
   std::vector<double> index;
 };
@@ -120,6 +128,7 @@ struct Slot {  // a (currency, underlying) pair the account has touched
   // states 1 and 2, that side's open orders.
   double gross[kStates] = {0, 0, 0};
   double floor[kStates] = {0, 0, 0};
+  double std_mm = 0.0;  // Model::kStandard: the positions' MM (worst[k] holds the IM)
 };
 
 // Grid models: per instrument the account has touched (sorted by instrument), its position
@@ -175,7 +184,11 @@ struct Account {
 struct PreTradeEngine::Impl {
   EngineConfig cfg;
   std::size_t P = 0;  // underlyings
+  [[nodiscard]] bool deribit() const noexcept { return cfg.model == Model::kDeribitPortfolio; }
   [[nodiscard]] bool grid() const noexcept { return cfg.model == Model::kScenarioGrid; }
+  [[nodiscard]] bool standard() const noexcept { return cfg.model == Model::kStandard; }
+  // Models whose terms are not linear in the amounts keep per-instrument nets.
+  [[nodiscard]] bool uses_nets() const noexcept { return !deribit(); }
   std::vector<double> weight;  // grid: [P x ns] loss weights (padding entries 0)
   std::vector<InstrumentSpec> spec;
   std::vector<std::int32_t> expiry_of;  // engine expiry index per instrument
@@ -238,7 +251,14 @@ struct PreTradeEngine::Impl {
     const InstrumentSpec& sp = spec[static_cast<std::size_t>(i)];
     return amount > 0.0 ? amount * sp.floor_long : -amount * sp.floor_short;
   }
-  void refresh_grid_terms(const Account& a, const MarketState& ms, Slot& s) const noexcept;
+  void refresh_net_terms(const Account& a, const MarketState& ms, Slot& s) const noexcept;
+  // Model::kStandard: the IM and MM of holding `amount` of instrument i.
+  static models::StandardMargin standard_term(const MarketState& ms, std::int32_t i,
+                                              double amount) noexcept {
+    models::StandardPosition p = ms.standard[static_cast<std::size_t>(i)];
+    p.size = amount * ms.coins[static_cast<std::size_t>(i)];
+    return models::standard_position(p);
+  }
   void refresh_slot(const MarketState& ms, Slot& s) const noexcept;
   void aggregate(Account& a, const MarketState& ms) const;
   bool finite(const Account& a, const MarketState& ms) const noexcept;
@@ -300,7 +320,7 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
   std::vector<std::int8_t> state(ns);
   std::vector<scenarios::VolShockRule> rules(P);
   const int B = cfg.buckets;
-  for (std::size_t u = 0; u < P && !grid(); ++u) {
+  for (std::size_t u = 0; u < P && deribit(); ++u) {
     const PairParams& pp = cfg.pairs[u];
     std::size_t j = 0;
     for (int k = -B; k <= B; ++k) {
@@ -349,14 +369,14 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
     }
   }
   std::vector<double> risk(n * ns, 0.0);
-  if (!grid()) {
+  if (deribit()) {
     kernel::InstrumentView iv{n,           kind.data(), settle.data(), call.data(),
                               und.data(),  strike.data(), fwd.data(),  vol.data(),
                               time.data(), rate.data()};
     scenarios::ScenarioView sv{ns, P, move.data(), state.data(), rules.data()};
     Status st = kernel::revalue(iv, sv, risk.data(), 1);
     if (!st.ok()) return st;
-  } else {
+  } else if (grid()) {
     // Each underlying has its own scenarios (and vol states): its instruments revalued over
     // them, the padding entries (weight 0) left at 0.
     std::vector<std::size_t> rows_u;
@@ -406,7 +426,7 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
     // Inverse futures and perpetuals are counted in USD notional: per USD, 1/F coin.
     const double unit = (!option && inverse) ? 1.0 / f : 1.0;
     for (std::size_t j = 0; j < ns; ++j) row[j] *= unit;
-    for (std::size_t k = 0; k < 8 && !grid(); ++k) {
+    for (std::size_t k = 0; k < 8 && deribit(); ++k) {
       const PairParams& pp = cfg.pairs[static_cast<std::size_t>(s.underlying)];
       const double m = kExtendedMoves[k];
       double scale = pp.extended_table_factor * pp.price_range / std::fabs(m);
@@ -425,6 +445,46 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
       row[ns + 1] = inverse ? -1.0 / f : f;
     }
   }
+  if (standard()) {
+    ms->standard.assign(n, models::StandardPosition{});
+    ms->coins.assign(n, 1.0);
+    for (std::size_t i = 0; i < n; ++i) {
+      const InstrumentSpec& sp = spec[i];
+      const StandardTerms& t = sp.standard;
+      const auto u = static_cast<std::size_t>(sp.underlying);
+      models::StandardPosition& p = ms->standard[i];
+      p.rule = t.rule == 0 ? models::StandardRule::kSizeScaled : models::StandardRule::kInverseOption;
+      p.im_base = t.im_base;
+      p.im_per_unit = t.im_per_unit;
+      p.mm_base = t.mm_base;
+      p.mm_per_unit = t.mm_per_unit;
+      p.price = t.price_at_index ? index[u] : 1.0;
+      p.im_otm_base = t.im_otm_base;
+      p.im_floor = t.im_floor;
+      p.mm = t.mm;
+      p.call = sp.is_call != 0;
+      p.strike = sp.strike;
+      p.index = index[u];
+      if (t.rule == 1) {
+        const double given = in[i].mark;
+        if (std::isnan(given)) {
+          const auto type = sp.is_call ? pricing::OptionType::kCall : pricing::OptionType::kPut;
+          p.mark = pricing::inverse_price(fwd[i], sp.strike, time[i], vol[i], rate[i], type);
+        } else if (std::isfinite(given) && given >= 0.0) {
+          p.mark = given;
+        } else {
+          return Status::invalid("mark", i, "must be finite and >= 0 (NaN: the model's value)");
+        }
+      }
+      const bool inverse_future = sp.kind != 3 && sp.settlement == 1;
+      ms->coins[i] = inverse_future ? 1.0 / fwd[i] : 1.0;
+      Status st = models::check_standard_position(p, i);
+      if (!st.ok()) return st;
+      const double c = ms->coins[i];
+      ms->max_quad = std::fmax(ms->max_quad, (p.im_per_unit + p.mm_per_unit) * p.price * c * c);
+    }
+    if (!std::isfinite(ms->max_quad)) return Status::invalid("market", 0, "rates overflow");
+  }
   // Roll factor per (currency, expiry), caps and dampeners per (currency, underlying).
   ms->roll_k.assign(C * n_expiries, 0.0);
   std::vector<double> t_exp(n_expiries, 0.0);
@@ -433,7 +493,7 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
     t_exp[static_cast<std::size_t>(expiry_of[i])] = spec[i].expiry_id < 0 ? 0.0 : time[i];
     u_exp[static_cast<std::size_t>(expiry_of[i])] = spec[i].underlying;
   }
-  for (std::size_t c = 0; c < C && !grid(); ++c) {
+  for (std::size_t c = 0; c < C && deribit(); ++c) {
     const CurrencyParams& cp = cfg.currencies[c];
     for (std::size_t e = 0; e < n_expiries; ++e) {
       const double k = std::fmax(cp.min_annualised_move,
@@ -444,7 +504,7 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
   }
   ms->cap.assign(C * P, 0.0);
   ms->damp.assign(C * P * 8, 0.0);
-  for (std::size_t c = 0; c < C && !grid(); ++c) {
+  for (std::size_t c = 0; c < C && deribit(); ++c) {
     const CurrencyParams& cp = cfg.currencies[c];
     for (std::size_t u = 0; u < P; ++u) {
       const PairParams& pp = cfg.pairs[u];
@@ -485,6 +545,15 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
       b *= w;
       b = std::fmax(b, std::fabs(row[ns]) * index[u] * (ga.unhedged_delta + ga.hedged_delta));
       b = std::fmax(b, std::fmax(spec[i].floor_long, spec[i].floor_short));
+      if (!std::isfinite(b)) return Status::invalid("market", i, "the instrument's terms are not finite");
+    }
+    if (standard()) {  // the linear part of a term per unit amount (the quadratic: max_quad)
+      const models::StandardPosition& p = ms->standard[i];
+      const double lin = p.rule == models::StandardRule::kSizeScaled
+                             ? (p.im_base + p.mm_base) * p.price
+                             : 2.0 * (std::fmax(p.im_otm_base, p.im_floor) + p.mm + p.mark) +
+                                   p.mm * p.mark;
+      b = std::fmax(b, lin * ms->coins[i]);
       if (!std::isfinite(b)) return Status::invalid("market", i, "the instrument's terms are not finite");
     }
     ms->bound[i] = b;
@@ -535,9 +604,24 @@ double PreTradeEngine::Impl::grid_charge(const MarketState& ms, std::int32_t u, 
 
 // The slot's gross delta and minimum charges per state, from the account's nets in their
 // (sorted) order.
-void PreTradeEngine::Impl::refresh_grid_terms(const Account& a, const MarketState& ms,
+void PreTradeEngine::Impl::refresh_net_terms(const Account& a, const MarketState& ms,
                                               Slot& s) const noexcept {
   for (int k = 0; k < kStates; ++k) s.gross[k] = s.floor[k] = 0.0;
+  if (standard()) {  // worst[k]: the IM of state k, std_mm: the positions' MM
+    for (int k = 0; k < kStates; ++k) s.worst[k] = 0.0;
+    s.std_mm = 0.0;
+    for (const Net& x : a.nets) {
+      const InstrumentSpec& sp = spec[static_cast<std::size_t>(x.instrument)];
+      if (sp.currency != s.currency || sp.underlying != s.underlying) continue;
+      for (int k = 0; k < kStates; ++k) {
+        const double q = k == 0 ? x.q[0] : x.q[0] + x.q[k];
+        const models::StandardMargin t = standard_term(ms, x.instrument, q);
+        s.worst[k] += t.initial_margin;
+        if (k == 0) s.std_mm += t.maintenance_margin;
+      }
+    }
+    return;
+  }
   for (const Net& x : a.nets) {
     const InstrumentSpec& sp = spec[static_cast<std::size_t>(x.instrument)];
     if (sp.currency != s.currency || sp.underlying != s.underlying) continue;
@@ -553,6 +637,7 @@ void PreTradeEngine::Impl::refresh_grid_terms(const Account& a, const MarketStat
 void PreTradeEngine::Impl::refresh_slot(const MarketState& ms, Slot& s) const noexcept {
   double tmp[kMaxScenarios];
   const double* pos = s.pos.data();
+  if (standard()) return;  // refresh_net_terms set worst[] (no scenarios)
   if (grid()) {
     for (int k = 0; k < kStates; ++k) {
       const double* v = pos;
@@ -619,14 +704,14 @@ void PreTradeEngine::Impl::aggregate(Account& a, const MarketState& ms) const {
     add(o.instrument, o.side == Side::kBuy ? 1 : 2,
         o.side == Side::kBuy ? o.remaining : -o.remaining, o.slot, o.entry);
   }
-  if (grid()) {
+  if (uses_nets()) {
     for (Net& x : a.nets) x.q[0] = x.q[1] = x.q[2] = 0.0;
     for (const Position& p : a.positions) find_net(a, p.instrument)->q[0] = p.amount;
     for (const Order& o : a.orders) {
       find_net(a, o.instrument)->q[o.side == Side::kBuy ? 1 : 2] +=
           o.side == Side::kBuy ? o.remaining : -o.remaining;
     }
-    for (auto& s : a.slots) refresh_grid_terms(a, ms, s);
+    for (auto& s : a.slots) refresh_net_terms(a, ms, s);
   }
   for (auto& s : a.slots) refresh_slot(ms, s);
 }
@@ -642,7 +727,7 @@ GroupMargin PreTradeEngine::Impl::group(const Account& a, const MarketState& ms,
   bool exceeded[kStates] = {false, false, false};
   for (const auto& s : a.slots) {
     if (s.currency != c) continue;
-    if (grid()) {  // no delta limit, no roll shock
+    if (!deribit()) {  // no delta limit, no roll shock
       for (int k = 0; k < kStates; ++k) worst[k] += s.worst[k];
       continue;
     }
@@ -657,7 +742,7 @@ GroupMargin PreTradeEngine::Impl::group(const Account& a, const MarketState& ms,
   }
   const double* kx = ms.roll_k.data() + static_cast<std::size_t>(c) * n_expiries;
   for (const auto& x : a.expiries) {
-    if (x.currency != c || grid()) continue;
+    if (x.currency != c || !deribit()) continue;
     const double k = kx[x.expiry];
     roll[0] += k * std::fabs(x.d[0]);
     roll[1] += k * std::fabs(x.d[0] + x.d[1]);
@@ -665,13 +750,21 @@ GroupMargin PreTradeEngine::Impl::group(const Account& a, const MarketState& ms,
   }
   double im = 0.0;
   for (int k = 0; k < kStates; ++k) {
-    rmm_states[k] = (grid() ? worst[k] : round9(worst[k])) + roll[k];
+    rmm_states[k] = (deribit() ? round9(worst[k]) : worst[k]) + roll[k];
     im = std::fmax(im, rmm_states[k]);
   }
   const std::size_t ci = static_cast<std::size_t>(c);
   g.equity = a.collateral[ci] + a.cash[ci] + a.mark[ci];
-  g.initial_margin = grid() ? im : round9(im);
-  g.maintenance_margin = cfg.mm_factor * rmm_states[0];
+  g.initial_margin = deribit() ? round9(im) : im;
+  if (standard()) {
+    double mm = 0.0;
+    for (const auto& s : a.slots) {
+      if (s.currency == c) mm += s.std_mm;
+    }
+    g.maintenance_margin = mm;
+  } else {
+    g.maintenance_margin = cfg.mm_factor * rmm_states[0];
+  }
   g.available_funds = g.equity - g.initial_margin;
   g.worst_case = worst[0];
   g.roll_shock = roll[0];
@@ -699,17 +792,20 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
   if (out == nullptr) return Status::bad_argument("out", "missing");
   out->reset();
   const bool grid = config.model == Model::kScenarioGrid;
-  if (config.model != Model::kDeribitPortfolio && !grid) {
-    return Status::bad_argument("model", "unknown model");
-  }
-  if (!grid && (config.buckets < 1 || config.buckets > 8)) {
+  const bool standard = config.model == Model::kStandard;
+  const bool deribit = config.model == Model::kDeribitPortfolio;
+  if (!(deribit || grid || standard)) return Status::bad_argument("model", "unknown model");
+  if (deribit && (config.buckets < 1 || config.buckets > 8)) {
     return Status::bad_argument("buckets", "must be 1 .. 8");
   }
   if (!(config.mm_factor >= 0.0 && config.mm_factor <= 1.0)) {
     return Status::bad_argument("mm_factor", "must be in [0, 1]");
   }
-  if (!grid && config.pairs.empty()) {
+  if (deribit && config.pairs.empty()) {
     return Status::bad_argument("pairs", "at least one underlying");
+  }
+  if (standard && config.standard_underlyings == 0) {
+    return Status::bad_argument("standard_underlyings", "at least one underlying");
   }
   std::size_t grid_ns = 0;
   if (grid) {
@@ -798,6 +894,9 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
       const auto& w = config.grid.assets[u].weights;
       std::copy(w.begin(), w.end(), impl->weight.begin() + static_cast<std::ptrdiff_t>(u * grid_ns));
     }
+  } else if (standard) {
+    impl->ns = impl->n_std = 0;  // no scenarios
+    impl->P = config.standard_underlyings;
   } else {
     impl->n_std = static_cast<std::size_t>(3 * (2 * config.buckets + 1));
     impl->ns = impl->n_std + 8;
@@ -833,6 +932,21 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
     if (impl->grid() && s.settlement != 0) {
       return Status::invalid("settlement", i,
                              "a grid model margins USD-settled (linear) instruments only");
+    }
+    const StandardTerms& t = s.standard;
+    if (impl->standard()) {
+      if (t.rule > 1 || t.price_at_index > 1) {
+        return Status::invalid("standard", i, "rule must be 0 or 1, price_at_index 0 or 1");
+      }
+      if ((t.rule == 1) != (s.kind == 3 && s.settlement == 1)) {
+        return Status::invalid("standard", i,
+                               "rule 1 is the inverse-option rule; other instruments rule 0");
+      }
+      // The rates themselves are checked with each market (models::check_standard_position).
+    } else if (t.rule != 0 || t.price_at_index != 0 || t.im_base != 0.0 || t.im_per_unit != 0.0 ||
+               t.mm_base != 0.0 || t.mm_per_unit != 0.0 || t.im_otm_base != 0.0 ||
+               t.im_floor != 0.0 || t.mm != 0.0) {
+      return Status::invalid("standard", i, "standard-margin terms under another model");
     }
     // Expiry index: one per (underlying, expiry id); perpetuals and spot one per underlying.
     const std::int64_t key = s.expiry_id < 0 ? -1 : s.expiry_id;
@@ -911,7 +1025,8 @@ bool PreTradeEngine::Impl::finite(const Account& a, const MarketState& ms) const
   for (const Slot& s : a.slots) {
     if (!all_finite(s.pos.data(), ns) || !all_finite(s.ord.data(), s.ord.size()) ||
         !all_finite(s.worst, kStates) || !all_finite(s.net_delta, kStates) ||
-        !all_finite(s.gross, kStates) || !all_finite(s.floor, kStates)) {
+        !all_finite(s.gross, kStates) || !all_finite(s.floor, kStates) ||
+        !std::isfinite(s.std_mm)) {
       return false;
     }
   }
@@ -942,7 +1057,9 @@ bool PreTradeEngine::Impl::surely_finite(const Account& a, const MarketState& ms
   for (std::size_t c = 0; c < cfg.currencies.size(); ++c) {
     cc += std::fabs(a.collateral[c]) + std::fabs(a.cash[c]);
   }
-  return cc + 4.0 * b < 1e300;  // false for NaN: the exact check decides
+  // Standard margin's size-scaled terms are quadratic: sum |q|^2 <= (sum |q|)^2 = gross^2.
+  const double quad = ms.max_quad * a.gross * a.gross;
+  return cc + 4.0 * (b + quad) < 1e300;  // false for NaN: the exact check decides
 }
 
 CheckResult PreTradeEngine::check(std::int64_t account, std::int32_t instrument, Side side,
@@ -988,7 +1105,14 @@ CheckResult PreTradeEngine::check(std::int64_t account, std::int32_t instrument,
   const double d_new = signed_amount * row[m.ns];
   const double net = (s ? s->net_delta[0] + s->net_delta[k] : 0.0) + d_new;
   double new_worst = 0.0;
-  if (m.grid()) {
+  if (m.standard()) {
+    // The instrument's IM term, old and new (its net found by binary search).
+    const Net* x = find_net(*a, instrument);
+    const double q_old = x == nullptr ? 0.0 : x->q[0] + x->q[k];
+    new_worst = (s ? s->worst[k] : 0.0) -
+                Impl::standard_term(ms, instrument, q_old).initial_margin +
+                Impl::standard_term(ms, instrument, q_old + signed_amount).initial_margin;
+  } else if (m.grid()) {
     // The instrument's gross-delta and minimum-charge terms, old and new (its net found by
     // binary search).
     const Net* x = find_net(*a, instrument);
@@ -1009,9 +1133,9 @@ CheckResult PreTradeEngine::check(std::int64_t account, std::int32_t instrument,
   const std::int32_t e = m.expiry_of[static_cast<std::size_t>(instrument)];
   const double* kx = ms.roll_k.data() + static_cast<std::size_t>(c) * m.n_expiries;
   double roll_k = 0.0;
-  bool have_expiry = m.grid();  // grid models: no roll shock
+  bool have_expiry = !m.deribit();  // only Deribit has a roll shock
   for (const auto& x : a->expiries) {
-    if (x.currency != c || m.grid()) continue;
+    if (x.currency != c || !m.deribit()) continue;
     double d = x.d[0] + x.d[k];
     if (x.expiry == e) {
       d += d_new;
@@ -1020,17 +1144,17 @@ CheckResult PreTradeEngine::check(std::int64_t account, std::int32_t instrument,
     roll_k += kx[x.expiry] * std::fabs(d);
   }
   if (!have_expiry) roll_k += kx[e] * std::fabs(d_new);
-  rmm[k] = (m.grid() ? worst_k : round9(worst_k)) + roll_k;
+  rmm[k] = (m.deribit() ? round9(worst_k) : worst_k) + roll_k;
   // Within the threshold is the positive test (a NaN delta is not within it). Grid models
   // have no threshold: the delta need only be finite.
   const bool within =
-      m.grid() ? std::isfinite(net)
+      !m.deribit() ? std::isfinite(net)
                : std::fabs(net) * ms.delta_usd[static_cast<std::size_t>(sp.underlying)] <=
                      m.cfg.pairs[static_cast<std::size_t>(sp.underlying)]
                          .delta_total_liq_shock_threshold;
   r.im_before = before.initial_margin;
   const double im_after = std::fmax(std::fmax(rmm[0], rmm[1]), std::fmax(rmm[2], 0.0));
-  r.im_after = m.grid() ? im_after : round9(im_after);
+  r.im_after = m.deribit() ? round9(im_after) : im_after;
   r.mm_before = before.maintenance_margin;
   r.mm_after = before.maintenance_margin;
   r.available_after = before.equity - r.im_after;
@@ -1084,7 +1208,7 @@ void ensure_entries(const PreTradeEngine::Impl& m, Account& a, std::int32_t i, b
     for (Position& p : a.positions) p.slot = p.entry = -1;
     for (Order& o : a.orders) o.slot = o.entry = -1;
   }
-  if (m.grid()) {
+  if (m.uses_nets()) {
     auto n = std::lower_bound(a.nets.begin(), a.nets.end(), i,
                               [](const Net& v, std::int32_t y) { return v.instrument < y; });
     if (n == a.nets.end() || n->instrument != i) a.nets.insert(n, Net{i, {0, 0, 0}});
@@ -1107,9 +1231,9 @@ void append_term(const PreTradeEngine::Impl& m, Account& a, const MarketState& m
   x->d[k] += d;
   if (k == 0) a.mark[static_cast<std::size_t>(sp.currency)] += amount * ms.value(static_cast<std::size_t>(i));
   a.gross += std::fabs(amount);
-  if (m.grid()) {
+  if (m.uses_nets()) {
     find_net(a, i)->q[k] += amount;  // last in stored order, as aggregate() sums
-    m.refresh_grid_terms(a, ms, *s);
+    m.refresh_net_terms(a, ms, *s);
   }
   m.refresh_slot(ms, *s);
 }
@@ -1128,7 +1252,7 @@ void recompute_orders(const PreTradeEngine::Impl& m, Account& a, const MarketSta
     if (x.currency == c) x.d[k] = 0.0;
   }
   const Side side = k == 1 ? Side::kBuy : Side::kSell;
-  if (m.grid()) {
+  if (m.uses_nets()) {
     for (Net& x : a.nets) {
       const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(x.instrument)];
       if (sp.currency == c && sp.underlying == u) x.q[k] = 0.0;
@@ -1146,12 +1270,12 @@ void recompute_orders(const PreTradeEngine::Impl& m, Account& a, const MarketSta
     if (sp.underlying == u) {
       m.axpy(m.ns, amount, r, s->state(k, m.ns));
       s->net_delta[k] += d;
-      if (m.grid()) find_net(a, o.instrument)->q[k] += amount;
+      if (m.uses_nets()) find_net(a, o.instrument)->q[k] += amount;
     }
     find_expiry(a, c, m.expiry_of[static_cast<std::size_t>(o.instrument)])->d[k] += d;
   }
   a.gross = gross;
-  if (m.grid()) m.refresh_grid_terms(a, ms, *s);
+  if (m.uses_nets()) m.refresh_net_terms(a, ms, *s);
   m.refresh_slot(ms, *s);
 }
 
@@ -1169,7 +1293,7 @@ void recompute_positions(const PreTradeEngine::Impl& m, Account& a, const Market
   const auto ci = static_cast<std::size_t>(c);
   a.mark[ci] = 0.0;
   double gross = 0.0;
-  if (m.grid()) {
+  if (m.uses_nets()) {
     for (Net& x : a.nets) {
       const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(x.instrument)];
       if (sp.currency == c && sp.underlying == u) x.q[0] = 0.0;
@@ -1184,14 +1308,14 @@ void recompute_positions(const PreTradeEngine::Impl& m, Account& a, const Market
     if (sp.underlying == u) {
       m.axpy(m.ns, p.amount, r, s->pos.data());
       s->net_delta[0] += d;
-      if (m.grid()) find_net(a, p.instrument)->q[0] = p.amount;
+      if (m.uses_nets()) find_net(a, p.instrument)->q[0] = p.amount;
     }
     find_expiry(a, c, m.expiry_of[static_cast<std::size_t>(p.instrument)])->d[0] += d;
     a.mark[ci] += p.amount * ms.value(static_cast<std::size_t>(p.instrument));
   }
   for (const Order& o : a.orders) gross += o.remaining;
   a.gross = gross;
-  if (m.grid()) m.refresh_grid_terms(a, ms, *s);
+  if (m.uses_nets()) m.refresh_net_terms(a, ms, *s);
   m.refresh_slot(ms, *s);
 }
 
@@ -1409,8 +1533,9 @@ Status PreTradeEngine::on_market_update(const std::vector<InstrumentMarket>& mar
   // First pass, nothing moved yet: an update under which some account would overflow is
   // refused. The engine-wide bound settles it at once for any sane book; otherwise each
   // account is bounded, and the few that fail the bound are aggregated aside.
+  const double g_max = m.max_gross.load(std::memory_order_relaxed);
   const double extent = m.max_balances.load(std::memory_order_relaxed) +
-                        4.0 * m.max_gross.load(std::memory_order_relaxed) * next->max_bound;
+                        4.0 * (g_max * next->max_bound + next->max_quad * g_max * g_max);
   if (!(extent < 1e300)) {
     Account scratch;
     for (std::size_t id = 0; id < used; ++id) {
@@ -1522,7 +1647,8 @@ GroupMargin PreTradeEngine::margin_from_scratch(std::int64_t account,
 namespace {
 
 constexpr char kMagic[8] = {'P', 'M', 'E', 'N', 'G', 'I', 'N', 'E'};
-// 2: orders carry their placed amount; 3: the model, grid assets and per-unit minimum charges
+// 2: orders carry their placed amount; 3: the model, grid assets, the standard model's
+// underlying count, per-instrument minimum charges and standard terms, option marks
 // (version 2 snapshots, all Deribit S:PM, still restore).
 constexpr std::uint32_t kFormatVersion = 3;
 constexpr std::uint32_t kByteOrder = 0x01020304;
@@ -1569,6 +1695,13 @@ class Writer {
     put(s.expiry_id);
     put(s.floor_long);
     put(s.floor_short);
+    const StandardTerms& t = s.standard;
+    put(t.rule);
+    put(t.price_at_index);
+    for (double x : {t.im_base, t.im_per_unit, t.mm_base, t.mm_per_unit, t.im_otm_base,
+                     t.im_floor, t.mm}) {
+      put(x);
+    }
   }
   void put(const GridAsset& g) {
     put_vector(g.moves);
@@ -1583,7 +1716,7 @@ class Writer {
     }
   }
   void put(const InstrumentMarket& x) {
-    for (double v : {x.forward, x.vol, x.time, x.rate}) put(v);
+    for (double v : {x.forward, x.vol, x.time, x.rate, x.mark}) put(v);
   }
   void put(const Position& p) {
     put(p.instrument);
@@ -1633,7 +1766,12 @@ class Reader {
   bool get(InstrumentSpec* s) {
     return get(&s->kind) && get(&s->settlement) && get(&s->is_call) && get(&s->underlying) &&
            get(&s->currency) && get(&s->strike) && get(&s->expiry_id) &&
-           (version_ < 3 || (get(&s->floor_long) && get(&s->floor_short)));
+           (version_ < 3 || (get(&s->floor_long) && get(&s->floor_short) && get(&s->standard)));
+  }
+  bool get(StandardTerms* t) {
+    return get(&t->rule) && get(&t->price_at_index) && get(&t->im_base) &&
+           get(&t->im_per_unit) && get(&t->mm_base) && get(&t->mm_per_unit) &&
+           get(&t->im_otm_base) && get(&t->im_floor) && get(&t->mm);
   }
   bool get(GridAsset* g) {
     scenarios::VolShockRule& r = g->vol_rule;
@@ -1648,7 +1786,8 @@ class Reader {
     return ok;
   }
   bool get(InstrumentMarket* x) {
-    return get(&x->forward) && get(&x->vol) && get(&x->time) && get(&x->rate);
+    return get(&x->forward) && get(&x->vol) && get(&x->time) && get(&x->rate) &&
+           (version_ < 3 || get(&x->mark));
   }
   bool get(Position* p) { return get(&p->instrument) && get(&p->amount); }
   bool get(Order* o) {
@@ -1695,6 +1834,7 @@ std::string PreTradeEngine::snapshot() const {
   w.put(static_cast<std::uint8_t>(m.cfg.model));
   w.put_vector(m.cfg.pairs);
   w.put_vector(m.cfg.grid.assets);
+  w.put<std::uint64_t>(m.cfg.standard_underlyings);
   w.put_vector(m.cfg.currencies);
   w.put<std::uint64_t>(m.cfg.max_accounts);
   w.put_vector(m.spec);
@@ -1764,14 +1904,20 @@ Status PreTradeEngine::restore(const std::string& bytes,
   std::uint64_t max_accounts = 0;
   std::uint64_t used = 0;
   std::uint8_t model = 0;
+  std::uint64_t standard_underlyings = 0;
   if (!(r.get(&buckets) && r.get(&cfg.mm_factor) && (version < 3 || r.get(&model)) &&
-        model <= 1 && r.get_vector(&cfg.pairs) &&
-        (version < 3 || r.get_vector(&cfg.grid.assets)) && r.get_vector(&cfg.currencies) && r.get(&max_accounts) && r.get_vector(&spec) &&
+        model <= 2 && r.get_vector(&cfg.pairs) &&
+        (version < 3 || (r.get_vector(&cfg.grid.assets) && r.get(&standard_underlyings))) &&
+        r.get_vector(&cfg.currencies) && r.get(&max_accounts) && r.get_vector(&spec) &&
         r.get_vector(&inputs) && r.get_vector(&index) && r.get(&used))) {
     return Status::bad_argument("snapshot", "malformed engine section");
   }
   cfg.buckets = buckets;
-  cfg.model = model == 0 ? Model::kDeribitPortfolio : Model::kScenarioGrid;
+  cfg.model = static_cast<Model>(model);
+  if (standard_underlyings > 1024) {
+    return Status::bad_argument("snapshot", "more than 1,024 underlyings");
+  }
+  cfg.standard_underlyings = static_cast<std::size_t>(standard_underlyings);
   // Counts bounded by the stated limit and by what the bytes can hold (an account takes at
   // least four 8-byte counts), before anything is allocated.
   if (max_accounts == 0 || max_accounts > kMaxAccountsLimit) {

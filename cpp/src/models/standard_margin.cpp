@@ -9,7 +9,9 @@ namespace {
 bool nonneg(double x) noexcept { return std::isfinite(x) && x >= 0.0; }
 bool positive(double x) noexcept { return std::isfinite(x) && x > 0.0; }
 
-Status check(const StandardPosition& p, std::size_t i) noexcept {
+}  // namespace
+
+Status check_standard_position(const StandardPosition& p, std::size_t i) noexcept {
   if (!std::isfinite(p.size)) return Status::invalid("size", i, "not finite");
   if (p.rule == StandardRule::kSizeScaled) {
     if (!(nonneg(p.im_base) && nonneg(p.im_per_unit) && nonneg(p.mm_base) &&
@@ -29,7 +31,7 @@ Status check(const StandardPosition& p, std::size_t i) noexcept {
   return Status::success();
 }
 
-StandardMargin one(const StandardPosition& p) noexcept {
+StandardMargin standard_position(const StandardPosition& p) noexcept {
   const double q = std::fabs(p.size);
   StandardMargin m;
   if (p.rule == StandardRule::kSizeScaled) {
@@ -51,24 +53,22 @@ StandardMargin one(const StandardPosition& p) noexcept {
   return m;
 }
 
-}  // namespace
-
 Status standard_margin(const StandardPosition* positions, std::size_t n,
                        StandardMargin* out) noexcept {
   if (n > 0 && (positions == nullptr || out == nullptr)) {
     return Status::bad_argument("positions", "missing");
   }
   for (std::size_t i = 0; i < n; ++i) {
-    Status st = check(positions[i], i);
+    Status st = check_standard_position(positions[i], i);
     if (!st.ok()) return st;
   }
   for (std::size_t i = 0; i < n; ++i) {
-    const StandardMargin m = one(positions[i]);
+    const StandardMargin m = standard_position(positions[i]);
     if (!(std::isfinite(m.initial_margin) && std::isfinite(m.maintenance_margin))) {
       return Status::invalid("margin", i, "overflows");
     }
   }
-  for (std::size_t i = 0; i < n; ++i) out[i] = one(positions[i]);
+  for (std::size_t i = 0; i < n; ++i) out[i] = standard_position(positions[i]);
   return Status::success();
 }
 

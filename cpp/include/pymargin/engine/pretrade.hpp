@@ -22,6 +22,11 @@
 // sum over instruments of |amount x delta|; RMM = sum of the charges (no roll shock, no
 // rounding); MM = mm_factor x RMM. USD-settled instruments only (the grid's P&L is USD).
 //
+// Model::kStandard, Deribit standard margin (pymargin/models/standard_margin.hpp): each
+// position its own IM and MM by its instrument's rule and rates (InstrumentSpec::standard),
+// summed per margin group, no offsets; no scenarios. Inverse futures' USD amounts count as
+// amount / F coins; options take their mark (InstrumentMarket::mark, or the model's value).
+//
 // Open orders count as the venue counts them: IM = the largest RMM of the positions alone,
 // with every buy order filled, or with every sell order filled.
 //
@@ -57,6 +62,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -92,6 +98,18 @@ const char* reason_text(Reason r) noexcept;
 enum class Model : std::uint8_t {
   kDeribitPortfolio = 0,  // Deribit S:PM (pairs, currencies, buckets)
   kScenarioGrid = 1,      // a grid venue (EngineConfig::grid)
+  kStandard = 2,          // Deribit standard margin (InstrumentSpec::standard)
+};
+
+// Model::kStandard: an instrument's rule and rates (the fields of models::StandardPosition
+// that do not move with the market). Size-scaled rates are per coin; price_at_index: 1 when
+// the requirement converts to the settlement currency at the index (linear contracts), 0 when
+// it is in the coin (inverse ones).
+struct StandardTerms {
+  std::uint8_t rule = 0;            // models::StandardRule: 0 size-scaled, 1 inverse option
+  std::uint8_t price_at_index = 0;
+  double im_base = 0.0, im_per_unit = 0.0, mm_base = 0.0, mm_per_unit = 0.0;
+  double im_otm_base = 0.0, im_floor = 0.0, mm = 0.0;
 };
 
 // Deribit PM parameters of a currency pair (its underlying) and of a settlement currency.
@@ -139,6 +157,7 @@ struct EngineConfig {
   double mm_factor = 0.8;     // both
   std::vector<PairParams> pairs;           // Deribit: one per underlying
   GridConfig grid;                         // grid: one asset per underlying
+  std::size_t standard_underlyings = 0;    // standard: the number of underlyings (index prices)
   // One per settlement currency (margin group). A grid model reads only usd_settled, which
   // must be true for every currency.
   std::vector<CurrencyParams> currencies;
@@ -158,6 +177,7 @@ struct InstrumentSpec {
   // minimum divided by the contract size), settlement units; 0 under Deribit S:PM.
   double floor_long = 0.0;
   double floor_short = 0.0;
+  StandardTerms standard{};  // Model::kStandard only
 };
 
 // Market inputs of an instrument (per update) and of the underlyings.
@@ -166,6 +186,9 @@ struct InstrumentMarket {
   double vol = 0.0;      // options
   double time = 0.0;     // years to expiry (options and dated futures)
   double rate = 0.0;
+  // Options under Model::kStandard: the venue's mark price in the settlement currency (coin
+  // for inverse options); NaN: the model's value from forward, vol, time and rate.
+  double mark = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct CheckResult {
@@ -184,7 +207,7 @@ struct GroupMargin {
   double initial_margin = 0.0;
   double maintenance_margin = 0.0;
   double available_funds = 0.0;
-  double worst_case = 0.0;   // positions only (grid: the sum of the underlyings' charges)
+  double worst_case = 0.0;   // positions only (grid: the underlyings' charges; standard: IM)
   double roll_shock = 0.0;   // positions only (grid: 0)
   bool delta_shock_exceeded = false;
 };

@@ -39,6 +39,12 @@ struct StandardMargin {
   double maintenance_margin = 0.0;
 };
 
+// One position's IM and MM, its inputs already checked (check_standard_position): the
+// function standard_margin applies to each position, and the pre-trade engine to each term.
+StandardMargin standard_position(const StandardPosition& p) noexcept;
+// The checks standard_margin makes of position i (finite size, rates >= 0, prices > 0).
+Status check_standard_position(const StandardPosition& p, std::size_t i) noexcept;
+
 // Per-position IM and MM into out[n]. Every input is checked first (finite, rates >= 0,
 // prices > 0, marks >= 0); on error nothing is written and the Status names the field and
 // the position. No allocation, no exception.
