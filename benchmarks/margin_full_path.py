@@ -92,12 +92,8 @@ def main() -> None:
     res = deribit_pm_margin(positions, market, params, threads=1)
     t_cold = best(lambda: deribit_pm_margin(positions, demo_market(), params, threads=1), 5)
     drop = market.table.drop_risk_arrays
-    t_warm = best(
-        lambda: deribit_pm_margin(positions, market, params, threads=1), a.repeats, drop
-    )
-    t_warm2 = best(
-        lambda: deribit_pm_margin(positions, market, params, threads=2), a.repeats, drop
-    )
+    t_warm = best(lambda: deribit_pm_margin(positions, market, params, threads=1), a.repeats, drop)
+    t_warm2 = best(lambda: deribit_pm_margin(positions, market, params, threads=2), a.repeats, drop)
     t_pm = best(lambda: pm.margin(positions, market), a.repeats, drop)
     t_kept = best(lambda: deribit_pm_margin(positions, market, params, threads=1), a.repeats)
     t_pm_kept = best(lambda: pm.margin(positions, market), a.repeats)

@@ -1,10 +1,11 @@
 """Pre-trade check latency from Python (pymargin.PreTradeEngine.check), p50 and p99 over many
 single calls, for accounts of 10, 100 and 1,000 positions on the bundled real BTC chain
 (Deribit, 2025-12-05; 676 options and the perpetual), under each model the engine runs:
-Deribit S:PM on the inverse chain; Paradex, FINRA and the example grid venue on the same
-strikes as USDC-settled linear options. Next to it, the full recompute an engine without
-incremental state needs per order (the account re-margined by pm.margin with the order
-added), in the same run.
+Deribit S:PM and standard margin on the inverse chain; Paradex, FINRA and the example grid
+venue on the same strikes as USDC-settled linear options. Next to it, the full recompute an
+engine without incremental state needs per order (the account re-margined with the order
+added, by deribit_pm_margin or pm.margin, risk arrays kept per snapshot as any engine would
+keep them), in the same run.
 
 Usage: python benchmarks/pretrade_latency.py [--calls 20000] [--model deribit_pm ...]
 """
@@ -25,6 +26,7 @@ from pymargin.models import DeribitPMParams, deribit_pm_margin
 GRID_FILE = Path(__file__).resolve().parents[1] / "tests/data/grid_models/example_venue.json"
 MODELS = {
     "deribit_pm": (pm.MarginModel.DERIBIT_PM, None),
+    "deribit_standard": (pm.MarginModel.DERIBIT_STANDARD, None),
     "paradex_pm": (pm.MarginModel.PARADEX_PM, None),
     "finra_pm": (pm.MarginModel.FINRA_PM, None),
     "scenario_grid": (pm.MarginModel.SCENARIO_GRID, str(GRID_FILE)),
@@ -43,9 +45,13 @@ def main() -> None:
 def run(key: str, calls: int) -> None:
     model, grid_params = MODELS[key]
     market = demo_market()
-    deribit = model is pm.MarginModel.DERIBIT_PM
-    params = DeribitPMParams.load("2024-06-17") if deribit else grid_params
+    deribit = model in (pm.MarginModel.DERIBIT_PM, pm.MarginModel.DERIBIT_STANDARD)
+    params = (
+        DeribitPMParams.load("2024-06-17") if model is pm.MarginModel.DERIBIT_PM else grid_params
+    )
     names = [*market.marks, "BTC-PERPETUAL"]
+    if model is pm.MarginModel.DERIBIT_STANDARD:  # options and the perpetual (inverse futures
+        names = [n for n in names if n.count("-") == 3 or n == "BTC-PERPETUAL"]  # have no rates)
     if not deribit:
         names = [n.replace("BTC-", "BTC_USDC-", 1) for n in names]
     eng = PreTradeEngine(market, names, params, model=model)
@@ -84,7 +90,7 @@ def run(key: str, calls: int) -> None:
         reps = 20 if positions <= 100 else 5
 
         def full_margin(b: dict[str, float]) -> None:
-            if deribit:
+            if model is pm.MarginModel.DERIBIT_PM:
                 deribit_pm_margin(b, market, params, threads=1)
             else:
                 pm.margin(b, market, model, params=params)

@@ -273,6 +273,26 @@ class PreTradeEngine:
         rate: npt.NDArray[np.float64],
         index: npt.NDArray[np.float64],
     ) -> PreTradeEngine: ...
+    @staticmethod
+    def standard(
+        max_accounts: int,
+        currencies: npt.NDArray[np.float64],
+        underlyings: int,
+        kind: npt.NDArray[np.uint8],
+        settlement: npt.NDArray[np.uint8],
+        is_call: npt.NDArray[np.uint8],
+        underlying: npt.NDArray[np.int32],
+        currency: npt.NDArray[np.int32],
+        strike: npt.NDArray[np.float64],
+        expiry_id: npt.NDArray[np.int64],
+        terms: npt.NDArray[np.float64],
+        forward: npt.NDArray[np.float64],
+        vol: npt.NDArray[np.float64],
+        time: npt.NDArray[np.float64],
+        rate: npt.NDArray[np.float64],
+        mark: npt.NDArray[np.float64],
+        index: npt.NDArray[np.float64],
+    ) -> PreTradeEngine: ...
     @property
     def model(self) -> int: ...
     def add_account(self) -> int: ...
@@ -302,6 +322,7 @@ class PreTradeEngine:
         time: npt.NDArray[np.float64],
         rate: npt.NDArray[np.float64],
         index: npt.NDArray[np.float64],
+        mark: npt.NDArray[np.float64] | None = None,
     ) -> None: ...
     def margin(
         self, account: int, currency: int

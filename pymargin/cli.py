@@ -386,7 +386,8 @@ def whatif(
     time: TimeOpt = None,
     as_json: JsonOpt = False,
     model: Annotated[
-        Model, typer.Option(help="deribit-pm (default), paradex-pm or finra-pm")
+        Model,
+        typer.Option(help="deribit-pm (default), deribit-standard, paradex-pm or finra-pm"),
     ] = Model.deribit_pm,
     grid_file: Annotated[
         Path | None,
@@ -394,8 +395,8 @@ def whatif(
     ] = None,
 ) -> None:
     """Pre-trade checks: could the account carry each candidate order (each on its own)?
-    The pre-trade engine under Deribit S:PM, Paradex PM, the FINRA grid or any grid venue
-    from its parameter file (the grid models take USD-settled instruments)."""
+    The pre-trade engine under Deribit S:PM or standard margin, Paradex PM, the FINRA grid
+    or any grid venue from its parameter file (the grid models take USD-settled instruments)."""
 
     def go() -> None:
         from .engine import PreTradeEngine, Reason, Side
@@ -411,15 +412,15 @@ def whatif(
             if grid_file is not None
             else MarginModel(model.value.replace("-", "_"))
         )
-        if chosen not in (
-            MarginModel.DERIBIT_PM,
-            MarginModel.PARADEX_PM,
-            MarginModel.FINRA_PM,
-            MarginModel.SCENARIO_GRID,
-        ):
+        from .engine import ENGINE_MODELS
+
+        if chosen not in ENGINE_MODELS:
             raise InvalidInputError(
-                f"the pre-trade engine runs deribit-pm, paradex-pm, finra-pm and grid files, "
-                f"not {model.value}",
+                "the pre-trade engine runs "
+                + ", ".join(
+                    m.value.replace("_", "-") for m in ENGINE_MODELS if m.value != "scenario_grid"
+                )
+                + f" and grid files, not {model.value}",
                 "--model",
             )
         params: Any = str(grid_file) if grid_file is not None else None

@@ -14,10 +14,13 @@ with no revaluation. ``model=``:
   :func:`pymargin.models.finra_pm_margin`); ``params`` a dict of its keyword arguments.
 * ``MarginModel.SCENARIO_GRID``: any grid venue from its parameter file
   (:mod:`pymargin.models.grid_file`); ``params`` the file, its document or a GridModel.
+* ``MarginModel.DERIBIT_STANDARD``: Deribit standard margin, each position its own IM and
+  MM (the model of :func:`pymargin.models.deribit_standard_margin`); ``params`` a
+  DeribitStandardParams or None. Options take the market's mark price where it has one.
 
 The grid models margin USD-settled (linear) instruments, one margin group per settlement
-currency, a charge per underlying, summed. X:PM, Deribit standard margin, SPAN and the delta
-model are not in the engine: asking for them is an error.
+currency, a charge per underlying, summed. X:PM, SPAN and the delta model are not in the
+engine: asking for them is an error.
 
 Amounts are in the venue's units (Deribit's ``amount``): USD notional for inverse futures and
 perpetuals, coins of the underlying for options and linear instruments. Prices in fills: the
@@ -46,6 +49,7 @@ import numpy as np
 
 from . import _core
 from .exceptions import InputTypeError, InvalidInputError, PymarginError
+from .instruments import InstrumentKind
 from .margin import MarginModel
 from .market import Market
 from .models.deribit_pm import DeribitPMParams
@@ -53,6 +57,7 @@ from .models.deribit_xpm import STABLECOINS
 from .models.params import ModelParameterError
 
 __all__ = [
+    "ENGINE_MODELS",
     "CheckBatch",
     "CheckResult",
     "EngineMargin",
@@ -147,8 +152,9 @@ def _amount(x: Any, field: str) -> float:
         raise InvalidInputError("too large for a float", field) from None
 
 
-_ENGINE_MODELS = (
+ENGINE_MODELS = (
     MarginModel.DERIBIT_PM,
+    MarginModel.DERIBIT_STANDARD,
     MarginModel.PARADEX_PM,
     MarginModel.FINRA_PM,
     MarginModel.SCENARIO_GRID,
@@ -277,9 +283,9 @@ class PreTradeEngine:
             raise InvalidInputError(f"must be in [1, {MAX_ACCOUNTS}]", "max_accounts")
         if not isinstance(model, MarginModel):
             raise InputTypeError("use a pymargin.MarginModel member", "model")
-        if model not in _ENGINE_MODELS:
+        if model not in ENGINE_MODELS:
             raise InvalidInputError(
-                f"the pre-trade engine runs {', '.join(m.name for m in _ENGINE_MODELS)}; "
+                f"the pre-trade engine runs {', '.join(m.name for m in ENGINE_MODELS)}; "
                 f"{model.name} is not in it",
                 "model",
             )
@@ -290,6 +296,9 @@ class PreTradeEngine:
         pairs = _in_order(table.codes[int(c)] for c in pair_codes)
         currencies = _in_order(table.codes[int(c)] for c in ccy_codes)
         self._model = model
+        if model is MarginModel.DERIBIT_STANDARD:
+            self._init_standard(market, names, rows, pairs, currencies, params, max_accounts)
+            return
         if model is not MarginModel.DERIBIT_PM:
             self._init_grid(market, names, rows, pairs, currencies, params, max_accounts)
             return
@@ -416,6 +425,83 @@ class PreTradeEngine:
             floor,
             *self._market_columns(market),
         )
+
+    def _init_standard(
+        self,
+        market: Market,
+        names: list[str],
+        rows: np.ndarray,
+        pairs: list[str],
+        currencies: list[str],
+        params: Any,
+        max_accounts: int,
+    ) -> None:
+        from .instruments import parse_instrument
+        from .models.deribit_standard import DeribitStandardParams, instrument_terms
+
+        if params is None:
+            params = DeribitStandardParams.load()
+        if not isinstance(params, DeribitStandardParams):
+            raise InputTypeError("expected DeribitStandardParams", "params")
+        table = market.table
+        col = table.column
+        terms = np.zeros((len(names), 9))
+        for row, name in enumerate(names):
+            t = instrument_terms(parse_instrument(name), params)  # the model's own mapping
+            r = t.rates
+            terms[row] = (
+                t.rule,
+                1.0 if t.price_at_index else 0.0,
+                r.get("im_base", 0.0),
+                r.get("im_per_unit", 0.0),
+                r.get("mm_base", 0.0),
+                r.get("mm_per_unit", 0.0),
+                r.get("im_otm_base", 0.0),
+                r.get("im_floor", 0.0),
+                r.get("mm", 0.0),
+            )
+        self._names = names
+        self._id = {n: i for i, n in enumerate(names)}
+        self._pairs = pairs
+        self._currencies = currencies
+        pair_index = {p: k for k, p in enumerate(pairs)}
+        ccy_index = {c: k for k, c in enumerate(currencies)}
+        ccy_arr = np.array([[0, 0, 0, 0, 0, 1.0 if c in STABLECOINS else 0.0] for c in currencies])
+        forward, vol, time, rate, index = self._market_columns(market)
+        self._core = _core.PreTradeEngine.standard(
+            max_accounts,
+            ccy_arr,
+            len(pairs),
+            np.ascontiguousarray(col("kind")[rows]),
+            np.ascontiguousarray(col("settlement")[rows]),
+            np.ascontiguousarray(col("is_call")[rows]),
+            np.array([pair_index[table.codes[int(c)]] for c in col("pair")[rows]], dtype=np.int32),
+            np.array(
+                [ccy_index[table.codes[int(c)]] for c in col("settlement_currency")[rows]],
+                dtype=np.int32,
+            ),
+            np.ascontiguousarray(col("strike")[rows]),
+            np.ascontiguousarray(col("expiry_key")[rows]),
+            terms,
+            forward,
+            vol,
+            time,
+            rate,
+            self._marks(market),
+            index,
+        )
+
+    def _marks(self, market: Market) -> np.ndarray:
+        """Options' venue mark prices (settlement currency), NaN where the market has none
+        (the engine then values the option from its vol)."""
+        _, kind = market.table.take(self._names, "kind")  # rows first, then the column
+        option = kind == int(InstrumentKind.OPTION)
+        out = np.full(len(self._names), np.nan)
+        for k in np.flatnonzero(option):
+            mk = market.marks.get(self._names[k])
+            if mk is not None and mk.mark_price is not None:
+                out[k] = float(mk.mark_price)
+        return out
 
     @property
     def model(self) -> MarginModel:
@@ -607,7 +693,9 @@ class PreTradeEngine:
     def on_market_update(self, market: Market) -> None:
         """New marks and vols: risk arrays recomputed once per instrument, every account
         re-aggregated. Validated first; on error nothing changes."""
-        self._core.on_market_update(*self._market_columns(market))
+        marks = self._marks(market) if self._model is MarginModel.DERIBIT_STANDARD else None
+        forward, vol, time, rate, index = self._market_columns(market)
+        self._core.on_market_update(forward, vol, time, rate, index, marks)
 
     def margin(self, account: int, currency: str) -> EngineMargin:
         return EngineMargin(*self._core.margin(self._account(account), self._currency(currency)))
@@ -655,8 +743,19 @@ class PreTradeEngine:
         _check_names_match(core, instruments, pairs, currencies)
         model_name = names.get("model", MarginModel.DERIBIT_PM.name)
         model = MarginModel.__members__.get(model_name) if isinstance(model_name, str) else None
-        if model not in _ENGINE_MODELS or (model is MarginModel.DERIBIT_PM) != (core.model == 0):
+        core_model = {0: MarginModel.DERIBIT_PM, 2: MarginModel.DERIBIT_STANDARD}.get(core.model)
+        grid = (
+            core.model == 1
+            and model in ENGINE_MODELS
+            and model
+            not in (
+                MarginModel.DERIBIT_PM,
+                MarginModel.DERIBIT_STANDARD,
+            )
+        )
+        if not (grid or (core_model is not None and model is core_model)):
             raise InvalidInputError("the model named does not match the engine state", "snapshot")
+        assert model is not None  # checked above
         self = cls.__new__(cls)
         self._model = model
         self._names = instruments

@@ -151,3 +151,83 @@ def test_what_the_engine_does_not_run_is_refused_by_name():
         PreTradeEngine(M, NAMES, 3.5, model=pm.MarginModel.PARADEX_PM)
     with pytest.raises(InputTypeError):
         PreTradeEngine(M, NAMES, {"moves": 0.1}, model=pm.MarginModel.FINRA_PM)
+
+
+# --- Deribit standard margin ------------------------------------------------------------------
+
+STD_NAMES = [n for n in M.marks if n.startswith(("BTC-26DEC25", "BTC-12DEC25", "BTC-27MAR26"))]
+STD_NAMES += ["BTC-PERPETUAL", "BTC_USDC-PERPETUAL"]
+
+
+def _engine_amount(name: str, coins: float) -> float:
+    inst = pm.parse_instrument(name)
+    if inst.kind is not pm.InstrumentKind.OPTION and inst.settlement is pm.Settlement.INVERSE:
+        return coins * M.underlying_price(inst)  # inverse futures: USD amounts
+    return coins
+
+
+def _standard_sum(book: dict[str, float], currency: str) -> tuple[float, float]:
+    from pymargin.models import deribit_standard_margin
+
+    per = [p for p in deribit_standard_margin(book, M) if p.currency.lower() == currency]
+    return sum(p.initial_margin for p in per), sum(p.maintenance_margin for p in per)
+
+
+def test_standard_engine_is_the_standard_model_of_the_book():
+    eng = PreTradeEngine(M, STD_NAMES, model=pm.MarginModel.DERIBIT_STANDARD)
+    assert eng.model is pm.MarginModel.DERIBIT_STANDARD and eng.scenarios == 0
+    rng = np.random.default_rng(4)
+    for _ in range(3):
+        acct = eng.add_account({"BTC": 50.0, "USDC": 1e6})
+        book = {}
+        for name in rng.choice(STD_NAMES, 30, replace=False):
+            q = float(rng.choice([-2.0, -1.0, 0.5, 1.5]))
+            eng.fill(
+                acct,
+                str(name),
+                Side.BUY if q > 0 else Side.SELL,
+                _engine_amount(name, abs(q)),
+                0.01,
+            )
+            book[str(name)] = q
+        for ccy in ("btc", "usdc"):
+            sub = {n: q for n, q in book.items() if ("USDC" in n) == (ccy == "usdc")}
+            im, mm = _standard_sum(sub, ccy) if sub else (0.0, 0.0)
+            got = eng.margin(acct, ccy)
+            assert got.initial_margin == pytest.approx(im, rel=1e-12, abs=1e-15)
+            assert got.maintenance_margin == pytest.approx(mm, rel=1e-12, abs=1e-15)
+            assert got == eng.margin_from_scratch(acct, ccy)
+
+
+def test_standard_engine_checks_restores_and_follows_the_market():
+    eng = PreTradeEngine(M, STD_NAMES, model=pm.MarginModel.DERIBIT_STANDARD)
+    acct = eng.add_account({"BTC": 3.0})
+    put = "BTC-26DEC25-80000-P"
+    c = eng.check(acct, put, Side.SELL, 4.0)
+    eng.add_order(acct, 1, put, Side.SELL, 4.0)
+    assert eng.margin(acct, "btc").initial_margin == pytest.approx(c.im_after, rel=1e-12)
+    assert c.im_after == pytest.approx(_standard_sum({put: -4.0}, "btc")[0], rel=1e-12)
+    eng.fill(acct, put, Side.SELL, 4.0, 0.01, order_id=1)
+    back = PreTradeEngine.restore(eng.snapshot())
+    assert back.model is pm.MarginModel.DERIBIT_STANDARD
+    assert back.margin(acct, "btc") == eng.margin(acct, "btc")
+    moved = M.shifted({"BTC_USD": -0.05}, {"BTC_USD": 1.2})  # marks dropped: model values
+    eng.on_market_update(moved)
+    from pymargin.models import deribit_standard_margin
+
+    want = deribit_standard_margin({put: -4.0}, moved)[0]
+    got = eng.margin(acct, "btc")
+    assert got.initial_margin == pytest.approx(want.initial_margin, rel=1e-12)
+    assert got.maintenance_margin == pytest.approx(want.maintenance_margin, rel=1e-12)
+    # A deep drop makes the short put need more than the account holds: refused.
+    big = eng.check(acct, put, Side.SELL, 100.0)
+    assert not big.accept and big.reason is Reason.INSUFFICIENT_FUNDS
+
+
+def test_standard_engine_refuses_instruments_without_parameters():
+    from pymargin.models.params import ModelParameterError
+
+    with pytest.raises(ModelParameterError):
+        PreTradeEngine(M, ["BTC_USDC-26DEC25-90000-P"], model=pm.MarginModel.DERIBIT_STANDARD)
+    with pytest.raises(InputTypeError):
+        PreTradeEngine(M, STD_NAMES, "2025-12-01", model=pm.MarginModel.DERIBIT_STANDARD)

@@ -447,12 +447,12 @@ def test_crafted_snapshots_are_refused_with_typed_errors():
     wrapper, core = _split(data)
     assert PreTradeEngine.restore(wrapper + _reseal(core)).margin(a, "btc") == eng.margin(a, "btc")
     # Capacity (max_accounts) right after buckets, mm_factor, the model byte, pairs, grid
-    # assets (none) and currencies (format 3).
+    # assets (none), the standard model's underlying count (0) and currencies (format 3).
     head = 24
     n_pairs = struct.unpack("<Q", core[head + 13 : head + 21])[0]
     at_cap = head + 13 + 8 + 64 * n_pairs
-    assert struct.unpack("<Q", core[at_cap : at_cap + 8])[0] == 0  # no grid assets
-    at_cap += 8
+    assert struct.unpack("<QQ", core[at_cap : at_cap + 16]) == (0, 0)
+    at_cap += 16
     n_ccy = struct.unpack("<Q", core[at_cap : at_cap + 8])[0]
     at_cap += 8 + 41 * n_ccy
     assert struct.unpack("<Q", core[at_cap : at_cap + 8])[0] == 1024

@@ -41,13 +41,17 @@ void raise_status(const Status& st) {
 
 std::vector<pe::InstrumentMarket> market_from(const py::array& fwd, const py::array& vol,
                                               const py::array& time, const py::array& rate,
-                                              std::size_t n) {
+                                              std::size_t n, const py::object& mark = py::none()) {
   const auto f = column<double>(fwd, n, "forward");
   const auto v = column<double>(vol, n, "vol");
   const auto t = column<double>(time, n, "time");
   const auto r = column<double>(rate, n, "rate");
   std::vector<pe::InstrumentMarket> out(n);
   for (std::size_t i = 0; i < n; ++i) out[i] = {f[i], v[i], t[i], r[i]};
+  if (!mark.is_none()) {  // options' venue marks (NaN: the model's value)
+    const auto m = column<double>(mark.cast<py::array>(), n, "mark");
+    for (std::size_t i = 0; i < n; ++i) out[i].mark = m[i];
+  }
   return out;
 }
 
@@ -114,6 +118,49 @@ class Engine {
     raise_status(pe::PreTradeEngine::create(cfg, spec, mk, ix, &engine_));
   }
   explicit Engine(std::unique_ptr<pe::PreTradeEngine> e) : engine_(std::move(e)) {}
+
+  // A Deribit standard-margin engine. terms [n x 9]: rule, price_at_index, im_base,
+  // im_per_unit, mm_base, mm_per_unit, im_otm_base, im_floor, mm; mark: options' venue marks
+  // (NaN: the model's value).
+  static Engine standard(std::size_t max_accounts, const py::array& currencies,
+                         std::size_t underlyings, const py::array& kind,
+                         const py::array& settlement, const py::array& is_call,
+                         const py::array& underlying, const py::array& currency,
+                         const py::array& strike, const py::array& expiry_id,
+                         const py::array& terms, const py::array& forward, const py::array& vol,
+                         const py::array& time, const py::array& rate, const py::array& mark,
+                         const py::array& index) {
+    pe::EngineConfig cfg;
+    cfg.model = pe::Model::kStandard;
+    cfg.max_accounts = max_accounts;
+    cfg.standard_underlyings = underlyings;
+    const auto C = static_cast<std::size_t>(currencies.size() / 6);
+    const auto cc =
+        column<double>(currencies.attr("reshape")(-1).cast<py::array>(), C * 6, "currencies");
+    for (std::size_t c = 0; c < C; ++c) {
+      const double* x = cc.data() + c * 6;
+      cfg.currencies.push_back({x[0], x[1], x[2], x[3], x[4], x[5] != 0.0});
+    }
+    const auto n = static_cast<std::size_t>(kind.size());
+    auto spec = specs_from(kind, settlement, is_call, underlying, currency, strike, expiry_id, n);
+    const auto t = column<double>(terms.attr("reshape")(-1).cast<py::array>(), n * 9, "terms");
+    for (std::size_t i = 0; i < n; ++i) {
+      const double* x = t.data() + i * 9;
+      for (int k : {0, 1}) {
+        if (x[k] != 0.0 && x[k] != 1.0) {
+          throw PyInputError{PyInputError::kInvalid, "terms", static_cast<long long>(i),
+                             "rule and price_at_index must be 0 or 1"};
+        }
+      }
+      spec[i].standard = {static_cast<std::uint8_t>(x[0]), static_cast<std::uint8_t>(x[1]),
+                          x[2], x[3], x[4], x[5], x[6], x[7], x[8]};
+    }
+    const auto mk = market_from(forward, vol, time, rate, n, mark);
+    const auto ix = column<double>(index, underlyings, "index");
+    std::unique_ptr<pe::PreTradeEngine> e;
+    raise_status(pe::PreTradeEngine::create(cfg, spec, mk, ix, &e));
+    return Engine(std::move(e));
+  }
 
   // A grid-model engine. Per underlying u: moves[u], vol_states[u] (int8), weights[u] (one
   // entry per scenario), its vol rule (rules [P x 10], errors.hpp) and its terms [P x 3]
@@ -240,9 +287,10 @@ class Engine {
     return static_cast<int>(engine_->withdraw(a, c, amount));
   }
   void on_market_update(const py::array& forward, const py::array& vol, const py::array& time,
-                        const py::array& rate, const py::array& index) {
+                        const py::array& rate, const py::array& index,
+                        const py::object& mark) {
     const std::size_t n = engine_->instruments();
-    const auto mk = market_from(forward, vol, time, rate, n);
+    const auto mk = market_from(forward, vol, time, rate, n, mark);
     const auto ix = column<double>(index, static_cast<std::size_t>(index.size()), "index");
     Status st;
     {
@@ -326,6 +374,12 @@ void bind_engine(py::module_& m) {
                   py::arg("currency"), py::arg("strike"), py::arg("expiry_id"),
                   py::arg("floor_long"), py::arg("floor_short"), py::arg("forward"),
                   py::arg("vol"), py::arg("time"), py::arg("rate"), py::arg("index"))
+      .def_static("standard", &Engine::standard, py::arg("max_accounts"),
+                  py::arg("currencies"), py::arg("underlyings"), py::arg("kind"),
+                  py::arg("settlement"), py::arg("is_call"), py::arg("underlying"),
+                  py::arg("currency"), py::arg("strike"), py::arg("expiry_id"), py::arg("terms"),
+                  py::arg("forward"), py::arg("vol"), py::arg("time"), py::arg("rate"),
+                  py::arg("mark"), py::arg("index"))
       .def("add_account", &Engine::add_account)
       .def("check", &Engine::check, py::arg("account"), py::arg("instrument"), py::arg("side"),
            py::arg("amount"))
@@ -336,7 +390,8 @@ void bind_engine(py::module_& m) {
       .def("apply_fill", &Engine::apply_fill)
       .def("deposit", &Engine::deposit)
       .def("withdraw", &Engine::withdraw)
-      .def("on_market_update", &Engine::on_market_update)
+      .def("on_market_update", &Engine::on_market_update, py::arg("forward"), py::arg("vol"),
+           py::arg("time"), py::arg("rate"), py::arg("index"), py::arg("mark") = py::none())
       .def("margin", &Engine::margin)
       .def("margin_from_scratch", &Engine::margin_from_scratch)
       .def("snapshot", &Engine::snapshot)

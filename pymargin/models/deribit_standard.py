@@ -26,12 +26,18 @@ import numpy as np
 
 from .. import _core
 from ..exceptions import InvalidInputError
-from ..instruments import InstrumentKind, Settlement, parse_instrument
+from ..instruments import Instrument, InstrumentKind, Settlement, parse_instrument
 from ..market import Market
 from ..pricing import inverse_price
 from .params import ModelParameterError, load_params, number
 
-__all__ = ["DeribitStandardParams", "PositionMargin", "deribit_standard_margin"]
+__all__ = [
+    "DeribitStandardParams",
+    "InstrumentTerms",
+    "PositionMargin",
+    "deribit_standard_margin",
+    "instrument_terms",
+]
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,46 @@ class PositionMargin:
     currency: str
     initial_margin: float
     maintenance_margin: float
+
+
+@dataclass(frozen=True)
+class InstrumentTerms:
+    """What standard margin applies to an instrument: its rule (0 size-scaled, 1 inverse
+    option), whether the size-scaled rates convert at the index (linear contracts) or are in
+    the coin (inverse ones), its rates, and the currency the requirement is in."""
+
+    rule: int
+    price_at_index: bool
+    rates: dict[str, float]
+    currency: str
+
+
+def instrument_terms(inst: Instrument, params: DeribitStandardParams) -> InstrumentTerms:
+    """The standard-margin terms of ``inst`` under ``params`` (the one place that maps an
+    instrument to its rule: deribit_standard_margin and the pre-trade engine both use it);
+    :class:`ModelParameterError` for an instrument the parameter set does not cover."""
+    if inst.kind is InstrumentKind.PERPETUAL and inst.settlement is Settlement.LINEAR:
+        key = f"{inst.base}_{inst.quote}"
+        if key not in params.linear_perpetual:
+            raise ModelParameterError(
+                f"no standard-margin parameters for {key} perpetuals", "linear_perpetual"
+            )
+        return InstrumentTerms(0, True, dict(params.linear_perpetual[key]), inst.quote)
+    if (
+        inst.kind in (InstrumentKind.FUTURE, InstrumentKind.PERPETUAL)
+        and inst.settlement is Settlement.INVERSE
+        and inst.base in params.inverse_future
+    ):
+        return InstrumentTerms(0, False, dict(params.inverse_future[inst.base]), inst.base)
+    if inst.kind is InstrumentKind.OPTION and inst.settlement is Settlement.INVERSE:
+        if inst.base not in params.inverse_option:
+            raise ModelParameterError(f"no option parameters for {inst.base}", "inverse_option")
+        return InstrumentTerms(1, False, dict(params.inverse_option[inst.base]), inst.base)
+    raise ModelParameterError(
+        f"{inst.name}: no standard-margin parameters for {inst.kind.name.lower()} "
+        f"({inst.settlement.name.lower()}) instruments in version {params.version}",
+        "instrument",
+    )
 
 
 _FIELDS = (
@@ -126,62 +172,41 @@ def deribit_standard_margin(
         if isinstance(size, bool) or not isinstance(size, (int, float)) or not math.isfinite(size):
             raise InvalidInputError(f"size of {name} must be a finite number", "size", row)
         q = float(size)
-        if inst.kind is InstrumentKind.PERPETUAL and inst.settlement is Settlement.LINEAR:
-            key = f"{inst.base}_{inst.quote}"
-            if key not in params.linear_perpetual:
-                raise ModelParameterError(
-                    f"no standard-margin parameters for {key} perpetuals", "linear_perpetual"
-                )
-            p = params.linear_perpetual[key]
-            add(name, size, inst.quote, size=q, price=market.index_price(inst.underlying, row), **p)
+        terms = instrument_terms(inst, params)
+        if terms.rule == 0:
+            price = market.index_price(inst.underlying, row) if terms.price_at_index else 1.0
+            add(name, size, terms.currency, size=q, price=price, **terms.rates)
             continue
-        if (
-            inst.kind in (InstrumentKind.FUTURE, InstrumentKind.PERPETUAL)
-            and inst.settlement is Settlement.INVERSE
-            and inst.base in params.inverse_future
-        ):
-            add(name, size, inst.base, size=q, price=1.0, **params.inverse_future[inst.base])
-            continue
-        if inst.kind is InstrumentKind.OPTION and inst.settlement is Settlement.INVERSE:
-            if inst.base not in params.inverse_option:
-                raise ModelParameterError(f"no option parameters for {inst.base}", "inverse_option")
-            p = params.inverse_option[inst.base]
-            assert inst.strike is not None and inst.option_type is not None
-            mark = 0.0
-            if q < 0:  # a long option needs nothing beyond its premium: no mark needed
-                mark_obj = market.marks.get(name)
-                if mark_obj is not None and mark_obj.mark_price is not None:
-                    mark = float(mark_obj.mark_price)
-                    if not (math.isfinite(mark) and mark >= 0):
-                        raise InvalidInputError("must be finite and >= 0", "mark_price", row)
-                else:
-                    mark = float(
-                        inverse_price(
-                            market.underlying_price(inst, row),
-                            inst.strike,
-                            inst.time_to_expiry(market.valuation_time),
-                            market.implied_vol(inst, row),
-                            0.0,
-                            inst.option_type,
-                        )
+        assert inst.strike is not None and inst.option_type is not None
+        mark = 0.0
+        if q < 0:  # a long option needs nothing beyond its premium: no mark needed
+            mark_obj = market.marks.get(name)
+            if mark_obj is not None and mark_obj.mark_price is not None:
+                mark = float(mark_obj.mark_price)
+                if not (math.isfinite(mark) and mark >= 0):
+                    raise InvalidInputError("must be finite and >= 0", "mark_price", row)
+            else:
+                mark = float(
+                    inverse_price(
+                        market.underlying_price(inst, row),
+                        inst.strike,
+                        inst.time_to_expiry(market.valuation_time),
+                        market.implied_vol(inst, row),
+                        market.rate(inst.underlying),  # as the engine and the risk arrays
+                        inst.option_type,
                     )
-            add(
-                name,
-                size,
-                inst.base,
-                rule=1.0,
-                size=q,
-                call=1.0 if int(inst.option_type) == 1 else 0.0,
-                strike=float(inst.strike),
-                index=market.index_price(inst.underlying, row),
-                mark=mark,
-                **p,
-            )
-            continue
-        raise ModelParameterError(
-            f"{name}: no standard-margin parameters for {inst.kind.name.lower()} "
-            f"({inst.settlement.name.lower()}) instruments in version {params.version}",
-            "instrument",
+                )
+        add(
+            name,
+            size,
+            terms.currency,
+            rule=1.0,
+            size=q,
+            call=1.0 if int(inst.option_type) == 1 else 0.0,
+            strike=float(inst.strike),
+            index=market.index_price(inst.underlying, row),
+            mark=mark,
+            **terms.rates,
         )
     arrays = [
         np.array(cols[k], dtype=np.uint8 if k in ("rule", "call") else np.float64) for k in _FIELDS
