@@ -76,6 +76,22 @@ def batch_margin(
     threads: int,
     venue: dict[str, Any] = ...,
 ) -> dict[str, np.ndarray]: ...
+def batch_span(
+    risk: np.ndarray,
+    commodity: np.ndarray,
+    tier: np.ndarray,
+    delta: np.ndarray,
+    option: np.ndarray,
+    value: np.ndarray,
+    offsets: np.ndarray,
+    instrument: np.ndarray,
+    amount: np.ndarray,
+    collateral: np.ndarray,
+    commodities: list[tuple[int, np.ndarray, float, np.ndarray, np.ndarray]],
+    spread_legs: np.ndarray,
+    spread_terms: np.ndarray,
+    threads: int,
+) -> dict[str, np.ndarray]: ...
 def scenario_margin(
     rules: np.ndarray,
     pnl: np.ndarray,

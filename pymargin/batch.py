@@ -33,6 +33,7 @@ from .risk import mark_values, risk_arrays_for_rows
 
 __all__ = [
     "BatchResult",
+    "SpanVenueRisk",
     "VenueInput",
     "VenueRisk",
     "batch_margin",
@@ -74,6 +75,26 @@ class VenueRisk:
         return {n: i for i, n in enumerate(self.instruments)}
 
 
+@dataclass(frozen=True)
+class SpanVenueRisk:
+    """SPAN's inputs per instrument of a venue (pymargin.models.span.commodity_rows): the
+    16-scenario risk row in USD, its combined commodity, expiry tier, coin delta, whether it
+    is an option, and its mark value (USD); per commodity its weights, tiers, short option
+    minimum and intra-commodity spread rates; the inter-commodity spreads."""
+
+    instruments: list[str]
+    currency: str
+    rows: np.ndarray  # [n, 16]
+    commodity: np.ndarray  # int32
+    tier: np.ndarray  # int32
+    delta: np.ndarray
+    option: np.ndarray  # uint8
+    value: np.ndarray
+    commodities: list[tuple[int, np.ndarray, float, np.ndarray, np.ndarray]]
+    spread_legs: np.ndarray  # int32 [spreads, 2]
+    spread_terms: np.ndarray  # [spreads, 3]
+
+
 def venue_risk_for(
     model: Any,
     market: Market,
@@ -81,7 +102,7 @@ def venue_risk_for(
     params: Any = None,
     *,
     currency: str | None = None,
-) -> VenueRisk:
+) -> VenueRisk | SpanVenueRisk:
     """Risk rows of ``instruments`` under ``model`` (a :class:`pymargin.MarginModel`): Deribit
     S:PM (``params``: DeribitPMParams), Paradex PM (a parameter version), the FINRA grid (a
     dict of :func:`pymargin.models.finra_pm_margin` keywords) or a grid venue's parameter file
@@ -111,6 +132,8 @@ def venue_risk_for(
         return _grid_venue(market, instruments, (assets, g.mm_fraction), "usd")
     if model is MarginModel.FINRA_PM:
         return _finra_venue(market, instruments, params or {})
+    if model is MarginModel.SPAN16:
+        return _span_venue(market, instruments, params)
     raise InvalidInputError(
         f"the batch kernel takes the grid models (not {getattr(model, 'name', model)})", "model"
     )
@@ -220,6 +243,70 @@ def _usd_grid_risk(
         mm_factor,
         None,
         venue,
+    )
+
+
+def _span_venue(market: Market, instruments: list[str], params: Any) -> SpanVenueRisk:
+    """SPAN per combined commodity (underlying) under ``params`` (a SpanParams), the rows as
+    span_margin takes them."""
+    from .models.span import SpanParams, commodity_rows
+
+    if not isinstance(params, SpanParams):
+        raise InputTypeError("SPAN needs its parameter set (SpanParams.from_file)", "params")
+    if not instruments:
+        raise InvalidInputError("no instruments", "instruments")
+    table = market.table
+    rows, und = table.take(instruments, "underlying")
+    names = sorted(params.commodities)  # the kernel's commodity order
+    index = {u: k for k, u in enumerate(names)}
+    n = len(rows)
+    out = np.zeros((n, 16))
+    commodity = np.zeros(n, dtype=np.int32)
+    tier = np.zeros(n, dtype=np.int32)
+    delta = np.zeros(n)
+    option = np.zeros(n, dtype=np.uint8)
+    weights = {u: np.ones(16) for u in names}
+    for code in np.unique(und):
+        u = table.codes[int(code)]
+        if u not in index:
+            row = int(np.argmax(und == code))
+            raise ModelParameterError(f"no SPAN parameters for {u} ({instruments[row]})", "params")
+        sel = np.flatnonzero(und == code)
+        c = commodity_rows(market, rows[sel], u, params.commodities[u])
+        out[sel] = c.risk
+        commodity[sel] = index[u]
+        tier[sel] = c.tier
+        delta[sel] = c.delta
+        option[sel] = c.option
+        weights[u] = np.ascontiguousarray(c.weights, dtype=np.float64)
+    comm = []
+    for u in names:
+        cp = params.commodities[u]
+        pairs = list(cp.intra_rates.items())
+        comm.append(
+            (
+                len(cp.tier_days) + 1,
+                weights[u],
+                float(cp.short_option_minimum),
+                np.array([t for (t1, t2), _ in pairs for t in (t1, t2)], dtype=np.int32),
+                np.array([r for _, r in pairs], dtype=np.float64),
+            )
+        )
+    spreads = [x for x in params.inter_spreads if x.a in index and x.b in index]
+    return SpanVenueRisk(
+        list(instruments),
+        "usd",
+        np.ascontiguousarray(out),
+        commodity,
+        tier,
+        delta,
+        option,
+        mark_values(market, list(instruments), usd=True),
+        comm,
+        np.array([[index[x.a], index[x.b]] for x in spreads], dtype=np.int32).reshape(-1, 2),
+        np.array([[x.ratio_a, x.ratio_b, x.rate] for x in spreads], dtype=np.float64).reshape(
+            -1, 3
+        ),
     )
 
 
@@ -411,7 +498,7 @@ def csv_cell(v: Any) -> Any:
 
 
 def batch_margin_csr(
-    risk: VenueRisk,
+    risk: VenueRisk | SpanVenueRisk,
     offsets: np.ndarray,
     instrument: np.ndarray,
     amount: np.ndarray,
@@ -425,6 +512,25 @@ def batch_margin_csr(
     margins: Deribit does not publish that part of the model."""
     offs = _index_array(offsets, "offsets", 2**62)
     inst = _index_array(instrument, "instrument", len(risk.instruments) - 1)
+    if isinstance(risk, SpanVenueRisk):
+        return dict(
+            _core.batch_span(
+                risk.rows,
+                risk.commodity,
+                risk.tier,
+                risk.delta,
+                risk.option,
+                risk.value,
+                np.ascontiguousarray(offs, dtype=np.int64),
+                np.ascontiguousarray(inst, dtype=np.int32),
+                _float_array(amount, "amount"),
+                _float_array(collateral, "collateral"),
+                risk.commodities,
+                np.ascontiguousarray(risk.spread_legs.ravel()),
+                np.ascontiguousarray(risk.spread_terms.ravel()),
+                threads_argument(threads),
+            )
+        )
     return dict(
         _core.batch_margin(
             risk.rows,
@@ -488,7 +594,7 @@ class VenueInput:
 
     def risk(
         self, market: Market, params: Any, currency: str | None, model: Any = None
-    ) -> VenueRisk:
+    ) -> VenueRisk | SpanVenueRisk:
         """:func:`venue_risk_for` of the instruments (Deribit S:PM by default); an
         instrument's error names its first row of the positions input (and the file)."""
         from .margin import MarginModel

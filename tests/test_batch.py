@@ -243,3 +243,77 @@ def test_the_batch_refuses_models_it_does_not_run():
     assert e.value.field == "model"
     with pytest.raises(pm.InputTypeError):
         batch_margin(pos, col, M, None, model="paradex_pm")
+
+
+def test_every_account_under_span_equals_span_margin():
+    # The SPAN batch kernel runs the core's span_requirement per account: scan risk over the
+    # weighted 16 scenarios, the intra-commodity (calendar) charge per tier pair, the short
+    # option minimum; here on the bundled BTC chain (inverse options and futures, 3 tiers).
+    from pymargin.models.span import SpanParams, span_margin
+
+    doc = {
+        "version": "test",
+        "source": "test parameters",
+        "commodities": {
+            "BTC_USD": {
+                "price_scan": 0.2,
+                "vol_scan": 0.1,
+                "tier_days": [14, 60],
+                "intra_rates": [[0, 1, 300.0], [1, 2, 200.0], [0, 2, 500.0]],
+                "short_option_minimum": 150.0,
+            }
+        },
+    }
+    p = SpanParams.from_document(doc)
+    names = [n for n in M.marks if n.startswith("BTC-")][:300]
+    rng = np.random.default_rng(12)
+    rows = []
+    for a in range(120):
+        for n in rng.choice(names, int(rng.integers(1, 9)), replace=False):
+            rows.append((f"s{a:03d}", str(n), float(rng.choice([-3.0, -1.0, 0.5, 2.0]))))
+    pos = pd.DataFrame(rows, columns=["account", "instrument", "size"])
+    col = pd.DataFrame({"account": sorted(set(pos["account"])), "amount": 1e6})
+    r = batch_margin(pos, col, M, p, model=pm.MarginModel.SPAN16, threads=2)
+    assert r.currency == "usd"
+    for k, acct in enumerate(r.accounts):
+        want = span_margin(_per_account(pos, acct), M, p)
+        assert r.initial_margin[k] == pytest.approx(want.initial_margin, rel=1e-12, abs=1e-9)
+        assert r.maintenance_margin[k] == r.initial_margin[k]
+    assert set(r.status) <= {0, 2}
+
+
+def test_span_batch_takes_the_inter_commodity_credit_of_accounts_holding_both_legs():
+    import importlib.util
+    from pathlib import Path
+
+    from pymargin.models.span import SpanParams, span_margin
+
+    # The parameters and market of tests/test_span.py (BTC and ETH, one inter-commodity spread).
+    spec = importlib.util.spec_from_file_location(
+        "span_cases", Path(__file__).with_name("test_span.py")
+    )
+    assert spec is not None and spec.loader is not None
+    cases = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cases)
+    DOC, _market = cases.DOC, cases._market
+
+    mkt = _market()
+    p = SpanParams.from_document(DOC)
+    names = ["BTC-26DEC25", "BTC_USDC-26DEC25", "BTC_USDC-27MAR26", "ETH-PERPETUAL"]
+    rng = np.random.default_rng(3)
+    rows = []
+    for a in range(60):
+        for n in rng.choice(names, int(rng.integers(1, 5)), replace=False):
+            q = float(rng.choice([-2.0, -1.0, 1.0, 3.0])) * (20.0 if n.startswith("ETH") else 1.0)
+            rows.append((f"x{a:02d}", n, q))
+    pos = pd.DataFrame(rows, columns=["account", "instrument", "size"])
+    col = pd.DataFrame({"account": sorted(set(pos["account"])), "amount": 1e6})
+    r = batch_margin(pos, col, mkt, p, model=pm.MarginModel.SPAN16)
+    credited = 0
+    for k, acct in enumerate(r.accounts):
+        want = span_margin(_per_account(pos, acct), mkt, p)
+        assert r.initial_margin[k] == pytest.approx(want.initial_margin, rel=1e-12, abs=1e-9)
+        credited += any(c.inter_credit > 0 for c in want.per_commodity.values())
+    assert credited > 5  # the test exercises the credit
+    with pytest.raises(pm.InputTypeError):
+        batch_margin(pos, col, mkt, None, model=pm.MarginModel.SPAN16)

@@ -125,4 +125,45 @@ void BM_BatchMargin1MAccountsFinra(benchmark::State& state) { run_other(state, 1
 BENCHMARK(BM_BatchMargin1MAccountsParadex)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BatchMargin1MAccountsFinra)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// The same positions under SPAN: two combined commodities (instruments split between them),
+// three expiry tiers each with three intra-commodity tier pairs, half the instruments options
+// (short option minimum), one inter-commodity spread; 16-entry rows.
+void BM_BatchMargin1MAccountsSpan(benchmark::State& state) {
+  const Venue& v = venue();
+  std::vector<double> risk;
+  std::vector<std::int32_t> commodity(2000), tier(2000);
+  std::vector<std::uint8_t> option(2000);
+  for (std::size_t i = 0; i < 2000; ++i) {
+    risk.insert(risk.end(), v.risk.begin() + static_cast<std::ptrdiff_t>(i * 35),
+                v.risk.begin() + static_cast<std::ptrdiff_t>(i * 35 + 16));
+    commodity[i] = static_cast<std::int32_t>(i % 2);
+    tier[i] = static_cast<std::int32_t>(v.expiry[i] % 3);
+    option[i] = static_cast<std::uint8_t>(i % 4 < 2);
+  }
+  std::vector<double> weight(16, 1.0);
+  weight[14] = weight[15] = 0.35;
+  const std::int32_t intra_tiers[6] = {0, 1, 1, 2, 0, 2};
+  const double intra_rates[3] = {300.0, 200.0, 500.0};
+  pk::BatchSpanCommodity c{3, weight.data(), 100.0, 3, intra_tiers, intra_rates};
+  const pk::BatchSpanCommodity comm[2] = {c, c};
+  const std::int32_t legs[2] = {0, 1};
+  const double terms[3] = {1.0, 30.0, 0.5};
+  const pk::BatchSpanModel m{2, comm, 1, legs, terms};
+  const pk::BatchSpanInstruments in{2000, risk.data(), commodity.data(), tier.data(),
+                                    v.delta.data(), option.data(), v.value.data()};
+  pk::BatchAccounts acc{v.collateral.size(), v.offsets.data(), v.instrument.data(),
+                        v.amount.data(), v.collateral.data()};
+  const std::size_t n = v.collateral.size();
+  std::vector<double> im(n), mm(n), eq(n), ratio(n);
+  std::vector<std::int8_t> status(n);
+  std::vector<std::int32_t> worst(n);
+  pk::BatchOutputs out{im.data(), mm.data(), eq.data(), ratio.data(), status.data(),
+                       worst.data()};
+  for (auto _ : state) {
+    if (!pk::batch_span(m, in, acc, out, static_cast<int>(state.range(0))).ok()) std::abort();
+    benchmark::DoNotOptimize(im.data());
+  }
+}
+BENCHMARK(BM_BatchMargin1MAccountsSpan)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 }  // namespace

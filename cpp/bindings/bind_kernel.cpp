@@ -228,6 +228,90 @@ py::dict batch_margin(const py::array& risk, const py::array& pair, const py::ar
   return d;
 }
 
+// SPAN over every account (kernel::batch_span). commodities: one tuple per combined commodity
+// (tiers, weight [16], short_option_minimum, intra_tiers int32 [2 x pairs], intra_rates
+// [pairs]); spread_legs int32 [2 x spreads], spread_terms [3 x spreads] (ratio_a, ratio_b,
+// rate).
+py::dict batch_span(const py::array& risk, const py::array& commodity, const py::array& tier,
+                    const py::array& delta, const py::array& option, const py::array& value,
+                    const py::array& offsets, const py::array& instrument,
+                    const py::array& amount, const py::array& collateral,
+                    const py::list& commodities, const py::array& spread_legs,
+                    const py::array& spread_terms, int threads) {
+  std::vector<py::array> keep;
+  std::vector<kernel::BatchSpanCommodity> comm(commodities.size());
+  for (std::size_t c = 0; c < comm.size(); ++c) {
+    const auto t = commodities[c].cast<py::tuple>();
+    if (t.size() != 5) {
+      throw PyInputError{PyInputError::kInvalid, "commodities", static_cast<long long>(c),
+                         "(tiers, weight, short_option_minimum, intra_tiers, intra_rates)"};
+    }
+    kernel::BatchSpanCommodity& x = comm[c];
+    x.tiers = t[0].cast<std::size_t>();
+    keep.push_back(py::array::ensure(t[1]));
+    x.weight = contiguous<double>(keep.back(), models::kSpanScenarios, "weight");
+    x.short_option_minimum = t[2].cast<double>();
+    keep.push_back(py::array::ensure(t[4]));
+    x.intra_pairs = static_cast<std::size_t>(keep.back().size());
+    x.intra_rates = x.intra_pairs ? contiguous<double>(keep.back(), x.intra_pairs, "intra_rates")
+                                  : nullptr;
+    keep.push_back(py::array::ensure(t[3]));
+    x.intra_tiers = x.intra_pairs ? contiguous<std::int32_t>(keep.back(), 2 * x.intra_pairs,
+                                                             "intra_tiers")
+                                  : nullptr;
+  }
+  kernel::BatchSpanModel m;
+  m.commodities = comm.size();
+  m.commodity = comm.data();
+  m.spreads = static_cast<std::size_t>(spread_terms.size() / 3);
+  if (m.spreads > 0) {
+    m.spread_legs = contiguous<std::int32_t>(spread_legs, 2 * m.spreads, "spread_legs");
+    m.spread_terms = contiguous<double>(spread_terms, 3 * m.spreads, "spread_terms");
+  }
+  kernel::BatchSpanInstruments in;
+  in.n = static_cast<std::size_t>(commodity.size());
+  in.risk = contiguous<double>(risk, in.n * models::kSpanScenarios, "risk");
+  in.commodity = contiguous<std::int32_t>(commodity, in.n, "commodity");
+  in.tier = contiguous<std::int32_t>(tier, in.n, "tier");
+  in.delta = contiguous<double>(delta, in.n, "delta");
+  in.option = contiguous<std::uint8_t>(option, in.n, "option");
+  in.value = contiguous<double>(value, in.n, "value");
+  kernel::BatchAccounts acc;
+  acc.n = static_cast<std::size_t>(collateral.size());
+  acc.offsets = contiguous<std::int64_t>(offsets, acc.n + 1, "offsets");
+  const auto nnz = static_cast<std::size_t>(instrument.size());
+  acc.instrument = contiguous<std::int32_t>(instrument, nnz, "instrument");
+  acc.amount = contiguous<double>(amount, nnz, "amount");
+  acc.collateral = contiguous<double>(collateral, acc.n, "collateral");
+  if (acc.offsets[acc.n] != static_cast<std::int64_t>(nnz)) {
+    throw PyInputError{PyInputError::kInvalid, "offsets", static_cast<long long>(acc.n),
+                       "the last offset must equal the number of positions"};
+  }
+  const auto n = static_cast<py::ssize_t>(acc.n);
+  py::array_t<double> im(n), mm(n), eq(n), ratio(n);
+  py::array_t<std::int8_t> status(n);
+  py::array_t<std::int32_t> worst(n);
+  kernel::BatchOutputs out{im.mutable_data(), mm.mutable_data(), eq.mutable_data(),
+                           ratio.mutable_data(), status.mutable_data(), worst.mutable_data()};
+  Status st;
+  {
+    py::gil_scoped_release release;
+    st = kernel::batch_span(m, in, acc, out, threads);
+  }
+  if (!st.ok()) {
+    throw PyInputError{PyInputError::kInvalid, st.field, static_cast<long long>(st.index),
+                       st.message};
+  }
+  py::dict d;
+  d["initial_margin"] = im;
+  d["maintenance_margin"] = mm;
+  d["equity"] = eq;
+  d["ratio"] = ratio;
+  d["status"] = status;
+  d["worst_index"] = worst;
+  return d;
+}
+
 // The scenario-margin model (pymargin/models/scenario_margin.hpp) over margin groups given as
 // columns: pnl [G x ns], weight and damp [G x ns] or None, cap, net_delta, gross_delta,
 // delta_price, floor, pnl_offset, unhedged_delta, hedged_delta [G], set [G] (int32); roll_k and
@@ -540,6 +624,11 @@ void bind_kernel(py::module_& m) {
         py::arg("venue") = py::dict(),
         "Every account's margin under a grid model from cached risk rows (private; see "
         "pymargin.batch).");
+  m.def("batch_span", &batch_span, py::arg("risk"), py::arg("commodity"), py::arg("tier"),
+        py::arg("delta"), py::arg("option"), py::arg("value"), py::arg("offsets"),
+        py::arg("instrument"), py::arg("amount"), py::arg("collateral"), py::arg("commodities"),
+        py::arg("spread_legs"), py::arg("spread_terms"), py::arg("threads"),
+        "Every account's SPAN requirement from cached risk rows (private; see pymargin.batch).");
 }
 
 }  // namespace pymargin::bindings

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pymargin/kernel/batch_margin.hpp"
+#include "pymargin/models/span.hpp"
 
 namespace pk = pymargin::kernel;
 
@@ -257,4 +258,110 @@ TEST(BatchMargin, OverflowingAccountsAreNotCoveredNeverHealthy) {
     }
   }
   EXPECT_GT(overflowed, 0);
+}
+
+// SPAN over every account equals the core's span_requirement applied to each account's
+// commodities written out here (P&L summed and weighted, tier deltas, short options, the
+// spreads whose legs it holds), on 1 and 2 threads, bit for bit.
+TEST(BatchMargin, SpanEqualsTheModelPerAccount) {
+  std::mt19937_64 rng(31);
+  std::normal_distribution<double> x(0.0, 50.0);
+  const std::size_t n = 60;
+  std::vector<double> risk(n * 16), delta(n), value(n);
+  std::vector<std::int32_t> commodity(n), tier(n);
+  std::vector<std::uint8_t> option(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < 16; ++j) risk[i * 16 + j] = x(rng);
+    commodity[i] = static_cast<std::int32_t>(i % 3);
+    tier[i] = static_cast<std::int32_t>((i / 3) % 2);
+    delta[i] = x(rng) / 100.0;
+    option[i] = static_cast<std::uint8_t>(i % 2);
+    value[i] = std::fabs(x(rng));
+  }
+  std::vector<double> weight(16, 1.0);
+  weight[14] = weight[15] = 0.35;
+  const std::int32_t intra_tiers[2] = {0, 1};
+  const double intra_rates[1] = {40.0};
+  const pk::BatchSpanCommodity c0{2, weight.data(), 25.0, 1, intra_tiers, intra_rates};
+  const pk::BatchSpanCommodity c1{2, weight.data(), 5.0, 0, nullptr, nullptr};
+  const pk::BatchSpanCommodity comm[3] = {c0, c1, c0};
+  const std::int32_t legs[4] = {0, 1, 2, 0};
+  const double terms[6] = {1.0, 2.0, 0.6, 1.0, 1.0, 0.3};
+  const pk::BatchSpanModel m{3, comm, 2, legs, terms};
+  const pk::BatchSpanInstruments in{n, risk.data(), commodity.data(), tier.data(), delta.data(),
+                                    option.data(), value.data()};
+  std::vector<std::int64_t> offsets{0};
+  std::vector<std::int32_t> instrument;
+  std::vector<double> amount, collateral;
+  for (int a = 0; a < 3000; ++a) {
+    const int k = static_cast<int>(rng() % 9);
+    for (int p = 0; p < k; ++p) {
+      instrument.push_back(static_cast<std::int32_t>(rng() % n));
+      amount.push_back(static_cast<double>(static_cast<int>(rng() % 7) - 3) + 0.5);
+    }
+    offsets.push_back(static_cast<std::int64_t>(instrument.size()));
+    collateral.push_back(1000.0);
+  }
+  const pk::BatchAccounts acc{collateral.size(), offsets.data(), instrument.data(),
+                              amount.data(), collateral.data()};
+  for (int threads : {1, 2}) {
+    const std::size_t na = collateral.size();
+    std::vector<double> im(na), mm(na), eq(na), ratio(na);
+    std::vector<std::int8_t> status(na);
+    std::vector<std::int32_t> worst(na);
+    const pk::BatchOutputs out{im.data(), mm.data(), eq.data(), ratio.data(), status.data(),
+                               worst.data()};
+    ASSERT_TRUE(pk::batch_span(m, in, acc, out, threads).ok());
+    for (std::size_t a = 0; a < na; ++a) {
+      // The account written out: per commodity (in index order) the sums in position order.
+      double pnl[3][16] = {};
+      double td[3][2] = {};
+      double shorts[3] = {};
+      bool held[3] = {false, false, false};
+      double equity = collateral[a];
+      for (auto p = offsets[a]; p < offsets[a + 1]; ++p) {
+        const auto i = static_cast<std::size_t>(instrument[static_cast<std::size_t>(p)]);
+        const double q = amount[static_cast<std::size_t>(p)];
+        const auto c = static_cast<std::size_t>(commodity[i]);
+        for (std::size_t j = 0; j < 16; ++j) pnl[c][j] += q * risk[i * 16 + j];
+        td[c][tier[i]] += q * delta[i];
+        if (option[i] && q < 0) shorts[c] -= q;
+        held[c] = true;
+        equity += q * value[i];
+      }
+      std::vector<pymargin::models::SpanCommodity> view;
+      std::int32_t slot[3] = {-1, -1, -1};
+      for (std::size_t c = 0; c < 3; ++c) {
+        if (!held[c]) continue;
+        for (std::size_t j = 0; j < 16; ++j) pnl[c][j] *= weight[j];
+        pymargin::models::SpanCommodity v;
+        v.pnl = pnl[c];
+        v.tiers = 2;
+        v.tier_delta = td[c];
+        v.short_options = shorts[c];
+        v.short_option_minimum = comm[c].short_option_minimum;
+        v.intra_pairs = comm[c].intra_pairs;
+        v.intra_tiers = comm[c].intra_tiers;
+        v.intra_rates = comm[c].intra_rates;
+        slot[c] = static_cast<std::int32_t>(view.size());
+        view.push_back(v);
+      }
+      std::vector<pymargin::models::SpanInterSpread> sp;
+      for (std::size_t r = 0; r < 2; ++r) {
+        const std::int32_t la = slot[legs[2 * r]], lb = slot[legs[2 * r + 1]];
+        if (la >= 0 && lb >= 0) sp.push_back({la, lb, terms[3 * r], terms[3 * r + 1], terms[3 * r + 2]});
+      }
+      std::vector<pymargin::models::SpanRequirement> res(view.size());
+      double want = 0.0;
+      if (!view.empty()) {
+        ASSERT_TRUE(pymargin::models::span_requirement(view.data(), view.size(), sp.data(),
+                                                       sp.size(), res.data())
+                        .ok());
+      }
+      for (const auto& r : res) want += r.requirement;
+      ASSERT_EQ(im[a], want) << "account " << a << " threads " << threads;
+      ASSERT_EQ(mm[a], want);
+      ASSERT_EQ(eq[a], equity);
+    }
+  }
 }

@@ -44,6 +44,7 @@ from ..market import Market
 from ..portfolio import position_arrays
 from ..pricing import black76_greeks
 from ..risk import risk_arrays_for_rows
+from ..scenarios import ScenarioSet
 from .params import ModelParameterError, number
 from .scan import span16
 
@@ -307,6 +308,55 @@ class SpanResult:
         return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class CommodityRows:
+    """What SPAN needs of each instrument of one combined commodity: its 16-scenario risk
+    array in USD (unweighted; coin P&L of inverse instruments at the moved price), the
+    scenarios and their weights, its coin delta, expiry tier and whether it is an option."""
+
+    scenarios: ScenarioSet
+    weights: np.ndarray
+    risk: np.ndarray
+    delta: np.ndarray
+    tier: np.ndarray
+    tiers: int
+    option: np.ndarray
+
+
+def commodity_rows(
+    market: Market, rows: np.ndarray, underlying: str, cp: Any, *, threads: int | None = None
+) -> CommodityRows:
+    """The per-instrument inputs of SPAN for table ``rows`` of one commodity (its parameters
+    ``cp``): what span_margin and the batch kernel both take."""
+    table = market.table
+    col = table.column
+    scen, weights = span16(underlying, cp.price_scan, cp.vol_scan, extreme_weight=cp.extreme_weight)
+    risk = risk_arrays_for_rows(
+        market, rows, scen, threads=threads, look_ahead=cp.look_ahead_days / 365.0
+    )
+    inverse = col("settlement")[rows] == int(Settlement.INVERSE)
+    risk[inverse] *= market.index_price(underlying) * (1.0 + scen.move[:, 0])
+    delta = np.ones(len(rows))
+    opt = col("kind")[rows] == int(InstrumentKind.OPTION)
+    if opt.any():
+        r = rows[opt]
+        g = black76_greeks(
+            col("forward")[r],
+            col("strike")[r],
+            col("time")[r],
+            col("vol")[r],
+            0.0,
+            col("is_call")[r].astype(bool),
+            which=Greek.DELTA_FORWARD,
+        )
+        assert g.delta_forward is not None
+        delta[opt] = g.delta_forward
+    days = col("time")[rows] * 365.0
+    tier = np.searchsorted(np.array(cp.tier_days), days, side="left")
+    tier[col("expiry_key")[rows] < 0] = 0
+    return CommodityRows(scen, weights, risk, delta, tier, len(cp.tier_days) + 1, opt)
+
+
 def span_margin(
     positions: dict[str, float],
     market: Market,
@@ -343,34 +393,11 @@ def span_margin(
             raise ModelParameterError(f"no SPAN parameters for {u} ({names[row]})", "params")
         cp = params.commodities[u]
         sel = np.nonzero(und == code)[0]
-        sub = rows[sel]
-        scen, weights = span16(u, cp.price_scan, cp.vol_scan, extreme_weight=cp.extreme_weight)
-        risk = risk_arrays_for_rows(
-            market, sub, scen, threads=threads, look_ahead=cp.look_ahead_days / 365.0
-        )
-        inverse = col("settlement")[sub] == int(Settlement.INVERSE)
-        risk[inverse] *= market.index_price(u) * (1.0 + scen.move[:, 0])
-        pnl = (sizes[sel] @ risk) * weights
-        delta = np.ones(len(sub))
-        opt = col("kind")[sub] == int(InstrumentKind.OPTION)
-        if opt.any():
-            r = sub[opt]
-            g = black76_greeks(
-                col("forward")[r],
-                col("strike")[r],
-                col("time")[r],
-                col("vol")[r],
-                0.0,
-                col("is_call")[r].astype(bool),
-                which=Greek.DELTA_FORWARD,
-            )
-            assert g.delta_forward is not None
-            delta[opt] = g.delta_forward
-        days = col("time")[sub] * 365.0
-        tier = np.searchsorted(np.array(cp.tier_days), days, side="left")
-        tier[col("expiry_key")[sub] < 0] = 0
-        tier_delta = np.bincount(tier, weights=delta * sizes[sel], minlength=len(cp.tier_days) + 1)
-        short_opts = float(np.abs(np.minimum(sizes[sel][opt], 0.0)).sum())
+        c = commodity_rows(market, rows[sel], u, cp, threads=threads)
+        pnl = (sizes[sel] @ c.risk) * c.weights
+        tier_delta = np.bincount(c.tier, weights=c.delta * sizes[sel], minlength=c.tiers)
+        short_opts = float(np.abs(np.minimum(sizes[sel][c.option], 0.0)).sum())
+        scen = c.scenarios
         commodities.append(
             CommodityRisk(u, pnl, tier_delta, short_opts, cp.short_option_minimum, cp.intra_rates)
         )

@@ -86,4 +86,44 @@ struct BatchOutputs {
 Status batch_margin(const BatchModel& model, const BatchInstruments& inst,
                     const BatchAccounts& accounts, const BatchOutputs& out, int threads) noexcept;
 
+// --- SPAN ----------------------------------------------------------------------------------
+// Every account's SPAN requirement (pymargin/models/span.hpp: scan risk, intra-commodity
+// spread charge, inter-commodity credits, short option minimum) from cached risk rows: per
+// account and combined commodity, the 16 scenario P&L summed position by position (the
+// gather-sum) and weighted, the net delta per expiry tier, the short options; then the core's
+// span_requirement over the commodities the account holds, with the spreads whose two legs it
+// holds. IM = MM = the sum of the requirements (SPAN has no separate maintenance level here).
+
+struct BatchSpanCommodity {
+  std::size_t tiers = 1;                    // expiry tiers (<= models::kSpanMaxTiers)
+  const double* weight = nullptr;           // [16] scenario weights (the extremes' cover)
+  double short_option_minimum = 0.0;        // per short option
+  std::size_t intra_pairs = 0;
+  const std::int32_t* intra_tiers = nullptr;  // [2 x intra_pairs]
+  const double* intra_rates = nullptr;        // [intra_pairs]
+};
+
+struct BatchSpanModel {
+  std::size_t commodities = 0;
+  const BatchSpanCommodity* commodity = nullptr;  // [commodities]
+  std::size_t spreads = 0;
+  const std::int32_t* spread_legs = nullptr;  // [2 x spreads] commodity indices a, b
+  const double* spread_terms = nullptr;       // [3 x spreads] ratio_a, ratio_b, rate
+};
+
+struct BatchSpanInstruments {
+  std::size_t n = 0;
+  const double* risk = nullptr;            // [n x 16] P&L per unit, USD, unweighted
+  const std::int32_t* commodity = nullptr; // [n]
+  const std::int32_t* tier = nullptr;      // [n] expiry tier within its commodity
+  const double* delta = nullptr;           // [n] coin delta per unit
+  const std::uint8_t* option = nullptr;    // [n] 1: an option (counts as a short option)
+  const double* value = nullptr;           // [n] mark value per unit (equity)
+};
+
+// Outputs as batch_margin's (worst_index: the worst scenario of the commodity with the largest
+// requirement). Status 3 (not covered) for sums that overflow.
+Status batch_span(const BatchSpanModel& model, const BatchSpanInstruments& inst,
+                  const BatchAccounts& accounts, const BatchOutputs& out, int threads) noexcept;
+
 }  // namespace pymargin::kernel
