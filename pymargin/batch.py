@@ -313,28 +313,15 @@ def _span_venue(market: Market, instruments: list[str], params: Any) -> SpanVenu
 def _finra_venue(market: Market, instruments: list[str], kw: Any) -> VenueRisk:
     """The FINRA/Cboe grid: a group per underlying, P&L in USD over +-move in points, floored
     at the per-contract minimum; IM = MM."""
-    from .models.scan import finra_grid
+    from .models.scan import FINRA_ARGS, check_finra_args, finra_grid
 
-    if not isinstance(kw, dict) or set(kw) - {
-        "move",
-        "points",
-        "minimum_per_contract",
-        "multiplier",
-    }:
-        raise InputTypeError(
-            "expected a dict of move, points, minimum_per_contract, multiplier", "params"
-        )
+    if not isinstance(kw, dict) or set(kw) - set(FINRA_ARGS):
+        raise InputTypeError(f"expected a dict of {', '.join(FINRA_ARGS)}", "params")
     move = kw.get("move", 0.15)
     points = kw.get("points", 10)
     minimum = kw.get("minimum_per_contract", 0.375)
     multiplier = kw.get("multiplier", 1.0)
-    for name, v in (("move", move), ("minimum_per_contract", minimum), ("multiplier", multiplier)):
-        if (
-            isinstance(v, bool)
-            or not isinstance(v, (int, float))
-            or not (np.isfinite(v) and v >= 0)
-        ):
-            raise InvalidInputError("must be a finite number >= 0", name)
+    check_finra_args(move, points, minimum, multiplier)  # as finra_pm_margin checks them
     if not instruments:
         raise InvalidInputError("no instruments", "instruments")
     table = market.table
