@@ -267,7 +267,7 @@ def _pm_params_for(
     table = market.table
     names = list(positions)
     rows = table.rows(names) if names else np.zeros(0, np.int64)
-    pairs = {table.codes[int(c)] for c in table.column("pair")[rows]}
+    pairs = table.code_names(table.column("pair")[rows])
     wanted = currencies or ({currency} if currency else set())
     for version in reversed(available_versions("deribit_pm")):
         p = DeribitPMParams.load(version)

@@ -355,7 +355,7 @@ def venue_risk(
         raise InvalidInputError("no instruments", "instruments")
     table = market.table
     rows = table.rows(instruments)
-    ccys = {table.codes[int(c)] for c in table.column("settlement_currency")[rows]}
+    ccys = table.code_names(table.column("settlement_currency")[rows])
     if currency is None:
         if len(ccys) != 1:
             raise InvalidInputError(

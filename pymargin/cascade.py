@@ -182,7 +182,7 @@ def liquidation_cascade(
         is_dealer = np.zeros(n_acc, dtype=bool)
     table = market.table
     rows = table.rows(instruments)
-    unds = {table.codes[int(c)] for c in table.column("underlying")[rows]}
+    unds = table.code_names(table.column("underlying")[rows])
     if len(unds) != 1:
         raise InvalidInputError(f"one underlying, got {sorted(unds)}", "instruments")
     und = unds.pop()

@@ -264,7 +264,7 @@ def _currencies(pf: Portfolio, market: Market, acct: Any) -> set[str]:
         table = market.table
         rows = table.rows(names)  # first: it may add rows the column must include
         codes = table.column("settlement_currency")[rows]
-        out |= {table.codes[int(c)] for c in np.unique(codes)}
+        out |= table.code_names(codes)
     return out
 
 

@@ -303,7 +303,7 @@ def _deribit_pm_program(
     if params is None:
         table = market.table
         rows_all = table.rows(names)
-        pairs = {table.codes[int(c)] for c in table.column("pair")[rows_all]}
+        pairs = table.code_names(table.column("pair")[rows_all])
         params = DeribitPMParams.latest_for(risk.currency, pairs)
     n = len(cands)
     n_std = risk.n_std

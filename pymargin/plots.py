@@ -96,7 +96,7 @@ def plot_pnl_profile(
     names = list(portfolio.positions)
     table = market.table
     rows = table.rows(names)
-    unds = {table.codes[int(c)] for c in table.column("underlying")[rows]}
+    unds = table.code_names(table.column("underlying")[rows])
     if len(unds) != 1:
         raise InvalidInputError(f"one underlying per profile, got {sorted(unds)}", "portfolio")
     und = unds.pop()

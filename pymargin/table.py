@@ -232,6 +232,15 @@ class InstrumentTable:
         with self._lock:
             self._risk = {}
 
+    def code_names(self, codes: np.ndarray) -> set[str]:
+        """The distinct strings of a code column's values (e.g. ``column("pair")[rows]``):
+        one comparison when they are all the same, a sort otherwise; no per-row Python."""
+        if len(codes) == 0:
+            return set()
+        if (codes == codes[0]).all():
+            return {self.codes[int(codes[0])]}
+        return {self.codes[c] for c in np.unique(codes).tolist()}
+
     def name_of(self, row: int) -> str:
         return self.instruments[row].name
 

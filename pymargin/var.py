@@ -261,7 +261,7 @@ def _underlyings(pf: Portfolio, market: Market) -> tuple[str, ...]:
         raise InvalidInputError("no positions", "portfolio")
     table = market.table
     rows = table.rows(list(pf.positions))
-    return tuple(sorted({table.codes[int(c)] for c in table.column("underlying")[rows]}))
+    return tuple(sorted(table.code_names(table.column("underlying")[rows])))
 
 
 def _coins(unds: tuple[str, ...]) -> tuple[str, ...]:

@@ -372,7 +372,7 @@ def deribit_pm_margin(
     pair_codes = table.column("pair")[rows]
     if params is None:
         params = DeribitPMParams.latest_for(
-            currency, {table.codes[int(c)] for c in _distinct(pair_codes)}
+            currency, table.code_names(pair_codes)
         )
     want = table.code_of(currency)
     wrong = ccy_codes != (-1 if want is None else want)

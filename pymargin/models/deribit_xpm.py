@@ -183,7 +183,7 @@ def deribit_xpm_margin(
         code = table.code_of(pair)
         in_pair = np.nonzero(pair_codes == code)[0] if code is not None else rows[:0]
         scale = pp.extended_table_factor * pp.price_range / np.abs(ext_moves)
-        ccys = {table.codes[int(c)] for c in ccy_codes[in_pair]}
+        ccys = table.code_names(ccy_codes[in_pair])
         if base in coll:
             ccys.add(base)
         for ccy in sorted(ccys):
