@@ -106,3 +106,25 @@ def test_bad_grid_files_name_the_field(tmp_path):
 
 def _sol_market() -> pm.Market:
     return pm.Market(T0, {"SOL_USD": 150.0}, {"SOL_USDC-PERPETUAL": pm.Mark(mark_price=150.0)})
+
+
+def test_a_parameter_file_is_read_once_per_version_of_the_file(tmp_path):
+    import json
+    import os
+
+    from pymargin.models.grid_file import GridModel
+
+    src = Path(__file__).parent / "data/grid_models/example_venue.json"
+    doc = json.loads(src.read_text())
+    path = tmp_path / "venue.json"
+    path.write_text(json.dumps(doc))
+    first = GridModel.load(path)
+    assert GridModel.load(path) is first  # unchanged file: the checked model again
+    doc["mm_fraction"] = 0.25
+    path.write_text(json.dumps(doc) + " ")
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    again = GridModel.load(path)
+    assert again is not first and again.mm_fraction == 0.25
+    with pytest.raises(ValueError):
+        again.assets["BTC"].weights[0] = 2.0  # shared, so read-only

@@ -371,9 +371,7 @@ def deribit_pm_margin(
     currency = currency.lower()
     pair_codes = table.column("pair")[rows]
     if params is None:
-        params = DeribitPMParams.latest_for(
-            currency, table.code_names(pair_codes)
-        )
+        params = DeribitPMParams.latest_for(currency, table.code_names(pair_codes))
     want = table.code_of(currency)
     wrong = ccy_codes != (-1 if want is None else want)
     if wrong.any():

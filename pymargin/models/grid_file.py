@@ -108,7 +108,29 @@ class GridModel:
 
     @classmethod
     def load(cls, path: str | Path) -> GridModel:
-        return cls.from_document(load_json(open_file(path)))
+        """The model of a parameter file, read and checked once per version of the file (the
+        file's path, size and modification time key a small cache; a changed file is read
+        again)."""
+        try:
+            st = Path(path).stat()
+            key: tuple[str, int, int] | None = (
+                str(Path(path).resolve()),
+                st.st_size,
+                st.st_mtime_ns,
+            )
+        except (OSError, TypeError, ValueError):
+            key = None  # open_file names the problem
+        got = _LOADED.get(key) if key is not None else None
+        if got is None:
+            got = cls.from_document(load_json(open_file(path)))
+            if key is not None:
+                if len(_LOADED) >= 64:
+                    _LOADED.pop(next(iter(_LOADED)))
+                _LOADED[key] = got
+        return got
+
+
+_LOADED: dict[tuple[str, int, int], GridModel] = {}
 
 
 def _asset(base: str, a: Any) -> _Asset:
@@ -158,9 +180,11 @@ def _asset(base: str, a: Any) -> _Asset:
         tuple(labels),
         np.array(weights),
     )
+    weight_arr = np.array(weights)
+    weight_arr.flags.writeable = False  # a loaded model is shared (GridModel.load cache)
     return _Asset(
         scen,
-        np.array(weights),
+        weight_arr,
         _num(a, "pnl_offset", where, 0.0, 1.0, 0.0),
         _num(a, "unhedged_delta_factor", where, 0.0, 10.0, 0.0),
         _num(a, "hedged_delta_factor", where, 0.0, 10.0, 0.0),
