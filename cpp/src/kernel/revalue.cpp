@@ -4,6 +4,8 @@
 #include <cmath>
 #include <string_view>
 #include <thread>
+
+#include "../common/thread_pool.hpp"
 #include <vector>
 
 #include "../pricing/batch_internal.hpp"
@@ -320,8 +322,14 @@ Status revalue(const InstrumentView& inst, const scenarios::ScenarioView& scen, 
   if (!st.ok()) return st;
   if (inst.n == 0 || scen.n == 0) return st;
   if (risk == nullptr) return Status::bad_argument("risk", "missing output");
-  std::size_t nthreads = threads > 0 ? static_cast<std::size_t>(threads)
-                                     : std::max(1u, std::thread::hardware_concurrency());
+  // Threads: as asked, or (threads <= 0) the pool's workers and this one, each with at least
+  // kCellsPerThread cells (waking a worker costs about what 10,000 cells take); at least 64
+  // instruments per thread either way.
+  constexpr std::size_t kCellsPerThread = 12000;
+  std::size_t nthreads =
+      threads > 0 ? static_cast<std::size_t>(threads)
+                  : std::min(detail::pool_workers() + 1,
+                             std::max<std::size_t>(1, inst.n * scen.n / kCellsPerThread));
   nthreads = std::min(nthreads, std::max<std::size_t>(1, inst.n / 64));
   const std::size_t per_thread = work_doubles(scen.n);
   const std::size_t ns = scen.n;
@@ -353,26 +361,15 @@ Status revalue(const InstrumentView& inst, const scenarios::ScenarioView& scen, 
     revalue_range(inst, scen, lm, risk, 0, inst.n, work.data());
     return st;
   }
-  std::vector<std::thread> pool;
+  // The instruments in nthreads chunks, run by this thread and the pool's workers (a row's
+  // result does not depend on its chunk).
   const std::size_t chunk = (inst.n + nthreads - 1) / nthreads;
-  std::size_t handed = 0;
-  try {
-    pool.reserve(nthreads - 1);
-    for (std::size_t w = 0; w + 1 < nthreads; ++w) {
-      const std::size_t b = w * chunk;
-      const std::size_t e = std::min(inst.n, b + chunk);
-      double* buf = work.data() + w * per_thread;
-      pool.emplace_back([&inst, &scen, lm, risk, b, e, buf] {
-        revalue_range(inst, scen, lm, risk, b, e, buf);
-      });
-      handed = e;
-    }
-  } catch (...) {
-    // could not start a thread: the rest runs here
-  }
-  revalue_range(inst, scen, lm, risk, handed, inst.n,
-                work.data() + (nthreads - 1) * per_thread);
-  for (auto& t : pool) t.join();
+  auto task = [&](std::size_t t) noexcept {
+    const std::size_t b = std::min(inst.n, t * chunk);
+    const std::size_t e = std::min(inst.n, b + chunk);
+    revalue_range(inst, scen, lm, risk, b, e, work.data() + t * per_thread);
+  };
+  detail::parallel_for(nthreads, task);
   return st;
 }
 
