@@ -313,15 +313,11 @@ def _span_venue(market: Market, instruments: list[str], params: Any) -> SpanVenu
 def _finra_venue(market: Market, instruments: list[str], kw: Any) -> VenueRisk:
     """The FINRA/Cboe grid: a group per underlying, P&L in USD over +-move in points, floored
     at the per-contract minimum; IM = MM."""
-    from .models.scan import FINRA_ARGS, check_finra_args, finra_grid
+    from .models.scan import finra_grid, finra_kwargs
 
-    if not isinstance(kw, dict) or set(kw) - set(FINRA_ARGS):
-        raise InputTypeError(f"expected a dict of {', '.join(FINRA_ARGS)}", "params")
-    move = kw.get("move", 0.15)
-    points = kw.get("points", 10)
-    minimum = kw.get("minimum_per_contract", 0.375)
-    multiplier = kw.get("multiplier", 1.0)
-    check_finra_args(move, points, minimum, multiplier)  # as finra_pm_margin checks them
+    args = finra_kwargs(kw)  # as pm.margin takes them
+    move, points = args["move"], args["points"]
+    minimum, multiplier = args["minimum_per_contract"], args["multiplier"]
     if not instruments:
         raise InvalidInputError("no instruments", "instruments")
     table = market.table

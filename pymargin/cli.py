@@ -403,15 +403,8 @@ def whatif(
         from .exceptions import InvalidInputError
         from .inputs import read_collateral
         from .instruments import InstrumentKind, Settlement, parse_instrument
-        from .margin import MarginModel
 
-        if grid_file is not None and model is not Model.deribit_pm:
-            raise InvalidInputError("give --model or --grid-file, not both", "--grid-file")
-        chosen = (
-            MarginModel.SCENARIO_GRID
-            if grid_file is not None
-            else MarginModel(model.value.replace("-", "_"))
-        )
+        chosen = _chosen_model(model, grid_file)
         from .engine import ENGINE_MODELS
 
         if chosen not in ENGINE_MODELS:
@@ -731,6 +724,18 @@ def liquidation(
     _run(go)
 
 
+def _chosen_model(model: Model, grid_file: Path | None) -> Any:
+    """The MarginModel of --model, or SCENARIO_GRID for --grid-file (not both)."""
+    from .exceptions import InvalidInputError
+    from .margin import MarginModel
+
+    if grid_file is not None and model is not Model.deribit_pm:
+        raise InvalidInputError("give --model or --grid-file, not both", "--grid-file")
+    if grid_file is not None:
+        return MarginModel.SCENARIO_GRID
+    return MarginModel(model.value.replace("-", "_"))
+
+
 VenuePositions = Annotated[
     Path, typer.Argument(help="venue positions: CSV or Parquet with account, instrument, size")
 ]
@@ -768,15 +773,7 @@ def venue(
         from .margin import MarginModel
 
         _writable(output, "--output")
-        if grid_file is not None and model is not Model.deribit_pm:
-            from .exceptions import InvalidInputError
-
-            raise InvalidInputError("give --model or --grid-file, not both", "--grid-file")
-        chosen = (
-            MarginModel.SCENARIO_GRID
-            if grid_file is not None
-            else MarginModel(model.value.replace("-", "_"))
-        )
+        chosen = _chosen_model(model, grid_file)
         params: Any = None
         if grid_file is not None:
             params = str(grid_file)

@@ -202,23 +202,9 @@ def _grid_assets(
             out[b] = from_set(scen, terms, 0.0)
         return number(doc, "mmr_fraction", "paradex_pm", 0, 1), out
     if model is MarginModel.FINRA_PM:
-        from .models.scan import FINRA_ARGS, check_finra_args, finra_grid
+        from .models.scan import finra_grid, finra_kwargs
 
-        if params is not None and not isinstance(params, dict):
-            raise InputTypeError("expected a dict of finra_pm_margin keyword arguments", "params")
-        unknown = sorted(set(params or {}) - set(FINRA_ARGS))
-        if unknown:
-            raise InputTypeError(
-                f"unknown FINRA parameter {unknown[0]!r}; use {sorted(FINRA_ARGS)}", "params"
-            )
-        kw: dict[str, Any] = {
-            "move": 0.15,
-            "points": 10,
-            "minimum_per_contract": 0.375,
-            "multiplier": 1.0,
-        }
-        kw.update(params or {})
-        check_finra_args(kw["move"], kw["points"], kw["minimum_per_contract"], kw["multiplier"])
+        kw = finra_kwargs(params)
         floor = float(kw["minimum_per_contract"]) * float(kw["multiplier"])
         out = {
             b: from_set(finra_grid(f"{b}_USD", kw["move"], kw["points"]), (0, 0, 0), floor)
@@ -296,11 +282,15 @@ class PreTradeEngine:
         pairs = _in_order(table.codes[int(c)] for c in pair_codes)
         currencies = _in_order(table.codes[int(c)] for c in ccy_codes)
         self._model = model
+        self._names = names
+        self._id = {n: i for i, n in enumerate(names)}
+        self._pairs = pairs
+        self._currencies = currencies
         if model is MarginModel.DERIBIT_STANDARD:
-            self._init_standard(market, names, rows, pairs, currencies, params, max_accounts)
+            self._init_standard(market, rows, params, max_accounts)
             return
         if model is not MarginModel.DERIBIT_PM:
-            self._init_grid(market, names, rows, pairs, currencies, params, max_accounts)
+            self._init_grid(market, rows, params, max_accounts)
             return
         if params is not None and not isinstance(params, DeribitPMParams):
             raise InputTypeError("expected DeribitPMParams", "params")
@@ -317,10 +307,6 @@ class PreTradeEngine:
             if cp.correlation_set:
                 raise ModelParameterError("correlation_set is not modelled", "params")
             cparams.append(cp)
-        self._names = names
-        self._id = {n: i for i, n in enumerate(names)}
-        self._pairs = pairs
-        self._currencies = currencies
         pair_arr = np.array(
             [
                 [
@@ -349,92 +335,79 @@ class PreTradeEngine:
                 for c, cp in zip(currencies, cparams)
             ]
         )
-        pair_index = {p: k for k, p in enumerate(pairs)}
-        ccy_index = {c: k for k, c in enumerate(currencies)}
-        col = table.column
         self._core = _core.PreTradeEngine(
             params.buckets_count,
             params.mm_factor,
             pair_arr,
             ccy_arr,
             max_accounts,
-            np.ascontiguousarray(col("kind")[rows]),
-            np.ascontiguousarray(col("settlement")[rows]),
-            np.ascontiguousarray(col("is_call")[rows]),
-            np.array([pair_index[table.codes[int(c)]] for c in pair_codes], dtype=np.int32),
-            np.array([ccy_index[table.codes[int(c)]] for c in ccy_codes], dtype=np.int32),
-            np.ascontiguousarray(col("strike")[rows]),
-            np.ascontiguousarray(col("expiry_key")[rows]),
+            *self._spec_columns(market, rows),
             *self._market_columns(market),
         )
 
-    def _init_grid(
-        self,
-        market: Market,
-        names: list[str],
-        rows: np.ndarray,
-        pairs: list[str],
-        currencies: list[str],
-        params: Any,
-        max_accounts: int,
-    ) -> None:
+    def _spec_columns(
+        self, market: Market, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The instruments as the core takes them: kind, settlement, is_call, underlying (the
+        engine's pair index), currency (its margin-group index), strike, expiry id."""
+        table = market.table
+        col = table.column
+        pair_index = {p: k for k, p in enumerate(self._pairs)}
+        ccy_index = {c: k for k, c in enumerate(self._currencies)}
+        return (
+            np.ascontiguousarray(col("kind")[rows]),
+            np.ascontiguousarray(col("settlement")[rows]),
+            np.ascontiguousarray(col("is_call")[rows]),
+            np.array([pair_index[table.codes[int(c)]] for c in col("pair")[rows]], np.int32),
+            np.array(
+                [ccy_index[table.codes[int(c)]] for c in col("settlement_currency")[rows]],
+                np.int32,
+            ),
+            np.ascontiguousarray(col("strike")[rows]),
+            np.ascontiguousarray(col("expiry_key")[rows]),
+        )
+
+    def _usd_groups(self) -> np.ndarray:
+        """The currency rows of the grid and standard engines: only usd_settled is read."""
+        return np.array(
+            [[0, 0, 0, 0, 0, 1.0 if c in STABLECOINS else 0.0] for c in self._currencies]
+        )
+
+    def _init_grid(self, market: Market, rows: np.ndarray, params: Any, max_accounts: int) -> None:
         table = market.table
         col = table.column
         settlement = col("settlement")[rows]
         if (settlement != 0).any():
             row = int(np.argmax(settlement != 0))
             raise InvalidInputError(
-                f"{names[row]} is coin-settled: a grid model margins USD-settled instruments",
+                f"{self._names[row]} is coin-settled: a grid model margins USD-settled instruments",
                 "instruments",
                 row,
             )
-        bases = [p.split("_")[0].upper() for p in pairs]
+        bases = [p.split("_")[0].upper() for p in self._pairs]
         mm, assets = _grid_assets(self._model, params, bases)
-        self._names = names
-        self._id = {n: i for i, n in enumerate(names)}
-        self._pairs = pairs
-        self._currencies = currencies
-        pair_index = {p: k for k, p in enumerate(pairs)}
-        ccy_index = {c: k for k, c in enumerate(currencies)}
-        ccy_arr = np.array([[0, 0, 0, 0, 0, 1.0 if c in STABLECOINS else 0.0] for c in currencies])
-        pair_codes = col("pair")[rows]
-        und = np.array([pair_index[table.codes[int(c)]] for c in pair_codes], dtype=np.int32)
+        spec = self._spec_columns(market, rows)
+        und = spec[3]
         per_contract = np.array([assets[bases[u]].minimum_per_contract for u in und])
         floor = np.ascontiguousarray(per_contract / col("contract_size")[rows], dtype=np.float64)
         a = [assets[b] for b in bases]
         self._core = _core.PreTradeEngine.grid(
             mm,
             max_accounts,
-            ccy_arr,
+            self._usd_groups(),
             [x.moves for x in a],
             [x.vol_states for x in a],
             [x.weights for x in a],
             np.ascontiguousarray([x.rule for x in a], dtype=np.float64),
             np.ascontiguousarray([x.terms for x in a], dtype=np.float64),
-            np.ascontiguousarray(col("kind")[rows]),
-            np.ascontiguousarray(settlement),
-            np.ascontiguousarray(col("is_call")[rows]),
-            und,
-            np.array(
-                [ccy_index[table.codes[int(c)]] for c in col("settlement_currency")[rows]],
-                dtype=np.int32,
-            ),
-            np.ascontiguousarray(col("strike")[rows]),
-            np.ascontiguousarray(col("expiry_key")[rows]),
+            *spec,
             floor,
             floor,
             *self._market_columns(market),
         )
 
     def _init_standard(
-        self,
-        market: Market,
-        names: list[str],
-        rows: np.ndarray,
-        pairs: list[str],
-        currencies: list[str],
-        params: Any,
-        max_accounts: int,
+        self, market: Market, rows: np.ndarray, params: Any, max_accounts: int
     ) -> None:
         from .instruments import parse_instrument
         from .models.deribit_standard import DeribitStandardParams, instrument_terms
@@ -443,10 +416,8 @@ class PreTradeEngine:
             params = DeribitStandardParams.load()
         if not isinstance(params, DeribitStandardParams):
             raise InputTypeError("expected DeribitStandardParams", "params")
-        table = market.table
-        col = table.column
-        terms = np.zeros((len(names), 9))
-        for row, name in enumerate(names):
+        terms = np.zeros((len(self._names), 9))
+        for row, name in enumerate(self._names):
             t = instrument_terms(parse_instrument(name), params)  # the model's own mapping
             r = t.rates
             terms[row] = (
@@ -460,28 +431,12 @@ class PreTradeEngine:
                 r.get("im_floor", 0.0),
                 r.get("mm", 0.0),
             )
-        self._names = names
-        self._id = {n: i for i, n in enumerate(names)}
-        self._pairs = pairs
-        self._currencies = currencies
-        pair_index = {p: k for k, p in enumerate(pairs)}
-        ccy_index = {c: k for k, c in enumerate(currencies)}
-        ccy_arr = np.array([[0, 0, 0, 0, 0, 1.0 if c in STABLECOINS else 0.0] for c in currencies])
         forward, vol, time, rate, index = self._market_columns(market)
         self._core = _core.PreTradeEngine.standard(
             max_accounts,
-            ccy_arr,
-            len(pairs),
-            np.ascontiguousarray(col("kind")[rows]),
-            np.ascontiguousarray(col("settlement")[rows]),
-            np.ascontiguousarray(col("is_call")[rows]),
-            np.array([pair_index[table.codes[int(c)]] for c in col("pair")[rows]], dtype=np.int32),
-            np.array(
-                [ccy_index[table.codes[int(c)]] for c in col("settlement_currency")[rows]],
-                dtype=np.int32,
-            ),
-            np.ascontiguousarray(col("strike")[rows]),
-            np.ascontiguousarray(col("expiry_key")[rows]),
+            self._usd_groups(),
+            len(self._pairs),
+            *self._spec_columns(market, rows),
             terms,
             forward,
             vol,

@@ -15,7 +15,7 @@ from .models.deribit_pm import DeribitPMParams, DeribitPMResult, deribit_pm_marg
 from .models.deribit_standard import DeribitStandardParams, deribit_standard_margin
 from .models.deribit_xpm import DeribitXPMResult, deribit_xpm_margin
 from .models.paradex_pm import paradex_pm_margin
-from .models.scan import FINRA_ARGS, finra_pm_margin
+from .models.scan import finra_kwargs, finra_pm_margin
 from .portfolio import Portfolio
 
 __all__ = ["MarginModel", "MarginResult", "margin"]
@@ -314,14 +314,7 @@ def _paradex(pf: Portfolio, market: Market, params: Any) -> MarginResult:
 
 
 def _finra(pf: Portfolio, market: Market, params: Any) -> MarginResult:
-    if params is not None and not isinstance(params, dict):
-        raise InputTypeError("expected a dict of finra_pm_margin keyword arguments", "params")
-    unknown = sorted(set(params or {}) - set(FINRA_ARGS))
-    if unknown:
-        raise InputTypeError(
-            f"unknown FINRA parameter {unknown[0]!r}; use {sorted(FINRA_ARGS)}", "params"
-        )
-    r = finra_pm_margin(pf.positions, market, **(params or {}))
+    r = finra_pm_margin(pf.positions, market, **finra_kwargs(params))
     labels = [f"{u} {n}" for u, names in r.labels.items() for n in names]
     return MarginResult(
         MarginModel.FINRA_PM,

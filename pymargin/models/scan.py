@@ -32,6 +32,7 @@ __all__ = [
     "FinraPMResult",
     "check_finra_args",
     "finra_grid",
+    "finra_kwargs",
     "finra_pm_margin",
     "finra_pm_requirement",
     "span16",
@@ -189,6 +190,24 @@ def check_finra_args(
         raise InputTypeError("must be a number", "minimum_per_contract")
     if not (math.isfinite(minimum_per_contract) and minimum_per_contract >= 0):
         raise InvalidInputError("must be finite and >= 0", "minimum_per_contract")
+
+
+def finra_kwargs(params: Any) -> dict[str, Any]:
+    """The FINRA grid's keyword arguments from ``params`` (None or a dict of some of
+    FINRA_ARGS), with the defaults filled in and every value checked: what pm.margin, the
+    pre-trade engine and the batch kernel take."""
+    if params is not None and not isinstance(params, dict):
+        raise InputTypeError("expected a dict of finra_pm_margin keyword arguments", "params")
+    unknown = sorted(set(params or {}) - set(FINRA_ARGS))
+    if unknown:
+        raise InputTypeError(
+            f"unknown FINRA parameter {unknown[0]!r}; use {sorted(FINRA_ARGS)}", "params"
+        )
+    kw: dict[str, Any] = {"move": 0.15, "points": 10, "minimum_per_contract": 0.375}
+    kw["multiplier"] = 1.0
+    kw.update(params or {})
+    check_finra_args(kw["move"], kw["points"], kw["minimum_per_contract"], kw["multiplier"])
+    return kw
 
 
 def finra_pm_margin(
