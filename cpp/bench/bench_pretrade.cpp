@@ -66,23 +66,18 @@ void fill_account(pe::PreTradeEngine& eng, std::int64_t a, std::size_t positions
   }
 }
 
-void BM_Check(benchmark::State& state) {
-  const auto positions = static_cast<std::size_t>(state.range(0));
-  Venue v = make_venue(4);
-  auto eng = make_engine(v);
-  std::int64_t a = -1;
-  eng->add_account(&a);
-  std::mt19937_64 rng(1);
-  fill_account(*eng, a, positions, v.spec.size(), rng);
+// Times single checks of random instruments and sides (p50 and p99 as counters).
+void time_checks(benchmark::State& state, const pe::PreTradeEngine& eng, std::int64_t a,
+                 std::size_t n_inst, std::mt19937_64& rng) {
   std::vector<std::int32_t> inst(4096);
-  for (auto& i : inst) i = static_cast<std::int32_t>(rng() % v.spec.size());
+  for (auto& i : inst) i = static_cast<std::int32_t>(rng() % n_inst);
   std::size_t k = 0;
   std::vector<double> ns;
   ns.reserve(1 << 20);
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
-    pe::CheckResult r = eng->check(a, inst[k & 4095], (k & 1) ? pe::Side::kBuy : pe::Side::kSell,
-                                   1.0);
+    pe::CheckResult r = eng.check(a, inst[k & 4095], (k & 1) ? pe::Side::kBuy : pe::Side::kSell,
+                                  1.0);
     const auto t1 = std::chrono::steady_clock::now();
     benchmark::DoNotOptimize(r);
     if (ns.size() < ns.capacity()) {
@@ -96,6 +91,17 @@ void BM_Check(benchmark::State& state) {
     state.counters["p99_ns"] = ns[ns.size() * 99 / 100];
   }
   state.SetItemsProcessed(state.iterations());
+}
+
+void BM_Check(benchmark::State& state) {
+  const auto positions = static_cast<std::size_t>(state.range(0));
+  Venue v = make_venue(4);
+  auto eng = make_engine(v);
+  std::int64_t a = -1;
+  eng->add_account(&a);
+  std::mt19937_64 rng(1);
+  fill_account(*eng, a, positions, v.spec.size(), rng);
+  time_checks(state, *eng, a, v.spec.size(), rng);
 }
 BENCHMARK(BM_Check)->Arg(10)->Arg(100)->Arg(1000);
 
@@ -317,28 +323,7 @@ void BM_CheckGrid(benchmark::State& state) {
   eng->add_account(&a);
   std::mt19937_64 rng(1);
   fill_grid_account(*eng, a, positions, v.spec.size(), rng);
-  std::vector<std::int32_t> inst(4096);
-  for (auto& i : inst) i = static_cast<std::int32_t>(rng() % v.spec.size());
-  std::size_t k = 0;
-  std::vector<double> ns;
-  ns.reserve(1 << 20);
-  for (auto _ : state) {
-    const auto t0 = std::chrono::steady_clock::now();
-    pe::CheckResult r = eng->check(a, inst[k & 4095], (k & 1) ? pe::Side::kBuy : pe::Side::kSell,
-                                   1.0);
-    const auto t1 = std::chrono::steady_clock::now();
-    benchmark::DoNotOptimize(r);
-    if (ns.size() < ns.capacity()) {
-      ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
-    }
-    ++k;
-  }
-  std::sort(ns.begin(), ns.end());
-  if (!ns.empty()) {
-    state.counters["p50_ns"] = ns[ns.size() / 2];
-    state.counters["p99_ns"] = ns[ns.size() * 99 / 100];
-  }
-  state.SetItemsProcessed(state.iterations());
+  time_checks(state, *eng, a, v.spec.size(), rng);
 }
 BENCHMARK(BM_CheckGrid)->Args({10, 1})->Args({1000, 1})->Args({10, 2})->Args({1000, 2});
 
@@ -385,28 +370,7 @@ void BM_CheckStandard(benchmark::State& state) {
   eng->add_account(&a);
   std::mt19937_64 rng(1);
   fill_account(*eng, a, positions, v.spec.size(), rng);
-  std::vector<std::int32_t> inst(4096);
-  for (auto& i : inst) i = static_cast<std::int32_t>(rng() % v.spec.size());
-  std::size_t k = 0;
-  std::vector<double> ns;
-  ns.reserve(1 << 20);
-  for (auto _ : state) {
-    const auto t0 = std::chrono::steady_clock::now();
-    pe::CheckResult r = eng->check(a, inst[k & 4095], (k & 1) ? pe::Side::kBuy : pe::Side::kSell,
-                                   1.0);
-    const auto t1 = std::chrono::steady_clock::now();
-    benchmark::DoNotOptimize(r);
-    if (ns.size() < ns.capacity()) {
-      ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
-    }
-    ++k;
-  }
-  std::sort(ns.begin(), ns.end());
-  if (!ns.empty()) {
-    state.counters["p50_ns"] = ns[ns.size() / 2];
-    state.counters["p99_ns"] = ns[ns.size() * 99 / 100];
-  }
-  state.SetItemsProcessed(state.iterations());
+  time_checks(state, *eng, a, v.spec.size(), rng);
 }
 BENCHMARK(BM_CheckStandard)->Arg(10)->Arg(1000);
 

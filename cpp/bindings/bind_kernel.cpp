@@ -137,6 +137,54 @@ void aggregate(const py::array& risk, const py::array& index, const py::array& q
 }
 
 
+// The accounts of a batch call (CSR columns), checked for shape.
+kernel::BatchAccounts accounts_from(const py::array& offsets, const py::array& instrument,
+                                    const py::array& amount, const py::array& collateral) {
+  kernel::BatchAccounts acc;
+  acc.n = static_cast<std::size_t>(collateral.size());
+  acc.offsets = contiguous<std::int64_t>(offsets, acc.n + 1, "offsets");
+  const auto nnz = static_cast<std::size_t>(instrument.size());
+  acc.instrument = contiguous<std::int32_t>(instrument, nnz, "instrument");
+  acc.amount = contiguous<double>(amount, nnz, "amount");
+  acc.collateral = contiguous<double>(collateral, acc.n, "collateral");
+  if (acc.offsets[acc.n] != static_cast<std::int64_t>(nnz)) {
+    throw PyInputError{PyInputError::kInvalid, "offsets", static_cast<long long>(acc.n),
+                       "the last offset must equal the number of positions"};
+  }
+  return acc;
+}
+
+// The output columns of a batch call and the dict they are returned in.
+struct BatchColumns {
+  py::array_t<double> im, mm, eq, ratio;
+  py::array_t<std::int8_t> status;
+  py::array_t<std::int32_t> worst;
+  kernel::BatchOutputs out;
+  explicit BatchColumns(std::size_t accounts)
+      : im(static_cast<py::ssize_t>(accounts)),
+        mm(static_cast<py::ssize_t>(accounts)),
+        eq(static_cast<py::ssize_t>(accounts)),
+        ratio(static_cast<py::ssize_t>(accounts)),
+        status(static_cast<py::ssize_t>(accounts)),
+        worst(static_cast<py::ssize_t>(accounts)),
+        out{im.mutable_data(), mm.mutable_data(), eq.mutable_data(), ratio.mutable_data(),
+            status.mutable_data(), worst.mutable_data()} {}
+  py::dict result(const Status& st) const {
+    if (!st.ok()) {
+      throw PyInputError{PyInputError::kInvalid, st.field, static_cast<long long>(st.index),
+                         st.message};
+    }
+    py::dict d;
+    d["initial_margin"] = im;
+    d["maintenance_margin"] = mm;
+    d["equity"] = eq;
+    d["ratio"] = ratio;
+    d["status"] = status;
+    d["worst_index"] = worst;
+    return d;
+  }
+};
+
 py::dict batch_margin(const py::array& risk, const py::array& pair, const py::array& expiry,
                       const py::array& delta, const py::array& value, const py::array& offsets,
                       const py::array& instrument, const py::array& amount,
@@ -192,40 +240,14 @@ py::dict batch_margin(const py::array& risk, const py::array& pair, const py::ar
   in.value = contiguous<double>(value, in.n, "value");
   in.floor_long = column_of("floor_long", in.n);
   in.floor_short = column_of("floor_short", in.n);
-  kernel::BatchAccounts acc;
-  acc.n = static_cast<std::size_t>(collateral.size());
-  acc.offsets = contiguous<std::int64_t>(offsets, acc.n + 1, "offsets");
-  const auto nnz = static_cast<std::size_t>(instrument.size());
-  acc.instrument = contiguous<std::int32_t>(instrument, nnz, "instrument");
-  acc.amount = contiguous<double>(amount, nnz, "amount");
-  acc.collateral = contiguous<double>(collateral, acc.n, "collateral");
-  if (acc.offsets[acc.n] != static_cast<std::int64_t>(nnz)) {
-    throw PyInputError{PyInputError::kInvalid, "offsets", static_cast<long long>(acc.n),
-                       "the last offset must equal the number of positions"};
-  }
-  const auto n = static_cast<py::ssize_t>(acc.n);
-  py::array_t<double> im(n), mm(n), eq(n), ratio(n);
-  py::array_t<std::int8_t> status(n);
-  py::array_t<std::int32_t> worst(n);
-  kernel::BatchOutputs out{im.mutable_data(), mm.mutable_data(), eq.mutable_data(),
-                           ratio.mutable_data(), status.mutable_data(), worst.mutable_data()};
+  const kernel::BatchAccounts acc = accounts_from(offsets, instrument, amount, collateral);
+  BatchColumns cols(acc.n);
   Status st;
   {
     py::gil_scoped_release release;
-    st = kernel::batch_margin(m, in, acc, out, threads);
+    st = kernel::batch_margin(m, in, acc, cols.out, threads);
   }
-  if (!st.ok()) {
-    throw PyInputError{PyInputError::kInvalid, st.field, static_cast<long long>(st.index),
-                       st.message};
-  }
-  py::dict d;
-  d["initial_margin"] = im;
-  d["maintenance_margin"] = mm;
-  d["equity"] = eq;
-  d["ratio"] = ratio;
-  d["status"] = status;
-  d["worst_index"] = worst;
-  return d;
+  return cols.result(st);
 }
 
 // SPAN over every account (kernel::batch_span). commodities: one tuple per combined commodity
@@ -276,40 +298,14 @@ py::dict batch_span(const py::array& risk, const py::array& commodity, const py:
   in.delta = contiguous<double>(delta, in.n, "delta");
   in.option = contiguous<std::uint8_t>(option, in.n, "option");
   in.value = contiguous<double>(value, in.n, "value");
-  kernel::BatchAccounts acc;
-  acc.n = static_cast<std::size_t>(collateral.size());
-  acc.offsets = contiguous<std::int64_t>(offsets, acc.n + 1, "offsets");
-  const auto nnz = static_cast<std::size_t>(instrument.size());
-  acc.instrument = contiguous<std::int32_t>(instrument, nnz, "instrument");
-  acc.amount = contiguous<double>(amount, nnz, "amount");
-  acc.collateral = contiguous<double>(collateral, acc.n, "collateral");
-  if (acc.offsets[acc.n] != static_cast<std::int64_t>(nnz)) {
-    throw PyInputError{PyInputError::kInvalid, "offsets", static_cast<long long>(acc.n),
-                       "the last offset must equal the number of positions"};
-  }
-  const auto n = static_cast<py::ssize_t>(acc.n);
-  py::array_t<double> im(n), mm(n), eq(n), ratio(n);
-  py::array_t<std::int8_t> status(n);
-  py::array_t<std::int32_t> worst(n);
-  kernel::BatchOutputs out{im.mutable_data(), mm.mutable_data(), eq.mutable_data(),
-                           ratio.mutable_data(), status.mutable_data(), worst.mutable_data()};
+  const kernel::BatchAccounts acc = accounts_from(offsets, instrument, amount, collateral);
+  BatchColumns cols(acc.n);
   Status st;
   {
     py::gil_scoped_release release;
-    st = kernel::batch_span(m, in, acc, out, threads);
+    st = kernel::batch_span(m, in, acc, cols.out, threads);
   }
-  if (!st.ok()) {
-    throw PyInputError{PyInputError::kInvalid, st.field, static_cast<long long>(st.index),
-                       st.message};
-  }
-  py::dict d;
-  d["initial_margin"] = im;
-  d["maintenance_margin"] = mm;
-  d["equity"] = eq;
-  d["ratio"] = ratio;
-  d["status"] = status;
-  d["worst_index"] = worst;
-  return d;
+  return cols.result(st);
 }
 
 // The scenario-margin model (pymargin/models/scenario_margin.hpp) over margin groups given as

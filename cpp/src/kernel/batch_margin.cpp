@@ -8,6 +8,8 @@
 
 #include "../pricing/batch_internal.hpp"
 #include "../models/scenario_margin_internal.hpp"
+#include "../common/thread_pool.hpp"
+#include "batch_internal.hpp"
 #include "pm_worst_internal.hpp"
 
 namespace pymargin::kernel {
@@ -235,34 +237,11 @@ Status batch_margin(const BatchModel& m, const BatchInstruments& in, const Batch
       }
     }
   }
-  if (acc.n > 0 && (!acc.offsets || !acc.collateral)) {
-    return Status::bad_argument("accounts", "missing offsets or collateral");
-  }
-  if (acc.n > 0 && acc.offsets[0] != 0) return Status::invalid("offsets", 0, "must start at 0");
-  for (std::size_t a = 0; a < acc.n; ++a) {
-    if (acc.offsets[a + 1] < acc.offsets[a]) {
-      return Status::invalid("offsets", a + 1, "must not decrease");
-    }
-    if (!std::isfinite(acc.collateral[a])) return Status::invalid("collateral", a, "not finite");
-  }
-  const auto nnz = static_cast<std::size_t>(acc.n > 0 ? acc.offsets[acc.n] : 0);
-  if (nnz > 0 && (!acc.instrument || !acc.amount)) {
-    return Status::bad_argument("accounts", "missing instrument or amount");
-  }
-  for (std::size_t p = 0; p < nnz; ++p) {
-    if (acc.instrument[p] < 0 || static_cast<std::size_t>(acc.instrument[p]) >= in.n) {
-      return Status::invalid("instrument", p, "no such instrument");
-    }
-    if (!std::isfinite(acc.amount[p])) return Status::invalid("amount", p, "must be finite");
-  }
-  if (acc.n > 0 && (!out.initial_margin || !out.maintenance_margin || !out.equity ||
-                    !out.ratio || !out.status)) {
-    return Status::bad_argument("out", "missing output column");
-  }
+  std::size_t widest = 0;
+  Status checked = detail::check_accounts(acc, in.n, out, &widest);
+  if (!checked.ok()) return checked;
   if (acc.n == 0) return Status::success();
-  std::size_t nthreads = threads > 0 ? static_cast<std::size_t>(threads)
-                                     : std::max(1u, std::thread::hardware_concurrency());
-  nthreads = std::min(nthreads, std::max<std::size_t>(1, acc.n / 1024));
+  const std::size_t nthreads = detail::batch_threads(acc, threads);
   std::vector<Scratch> scratch;
   std::vector<double> full_damp;  // [pairs x stride]: 0 on the standard entries
   models::ModelRules rules;
@@ -306,37 +285,74 @@ Status batch_margin(const BatchModel& m, const BatchInstruments& in, const Batch
   const pricing::detail::AxpyFn axpy = pricing::detail::selected_axpy();
   const pricing::detail::GatherSumFn gather_sum = pricing::detail::selected_gather_sum();
   const double* fd = full_damp.empty() ? nullptr : full_damp.data();
-  if (nthreads == 1) {
-    run_range(m, rules, fd, in, acc, out, 0, acc.n, scratch[0], axpy, gather_sum);
-    return Status::success();
-  }
-  // Balanced by positions, not accounts.
-  std::vector<std::size_t> cut(nthreads + 1, acc.n);
-  cut[0] = 0;
-  for (std::size_t t = 1; t < nthreads; ++t) {
-    const auto target = static_cast<std::int64_t>(nnz * t / nthreads);
-    cut[t] = static_cast<std::size_t>(
-        std::lower_bound(acc.offsets, acc.offsets + acc.n, target) - acc.offsets);
-  }
-  std::vector<std::thread> pool;
-  std::size_t started = 0;
-  try {
-    pool.reserve(nthreads - 1);
-    for (std::size_t t = 1; t < nthreads; ++t) {
-      pool.emplace_back([&, t] {
-        run_range(m, rules, fd, in, acc, out, cut[t], cut[t + 1], scratch[t], axpy, gather_sum);
-      });
-      started = t;
-    }
-  } catch (...) {
-    // could not start a thread: this one does the rest
-  }
-  run_range(m, rules, fd, in, acc, out, cut[0], cut[1], scratch[0], axpy, gather_sum);
-  for (std::size_t t = started + 1; t < nthreads; ++t) {
-    run_range(m, rules, fd, in, acc, out, cut[t], cut[t + 1], scratch[t], axpy, gather_sum);
-  }
-  for (auto& th : pool) th.join();
+  auto range = [&](std::size_t t, std::size_t b, std::size_t e) noexcept {
+    run_range(m, rules, fd, in, acc, out, b, e, scratch[t], axpy, gather_sum);
+  };
+  detail::run_split(acc, nthreads, range);
   return Status::success();
 }
+
+namespace detail {
+
+Status check_accounts(const BatchAccounts& acc, std::size_t n_instruments,
+                      const BatchOutputs& out, std::size_t* widest) noexcept {
+  if (acc.n > 0 && (!acc.offsets || !acc.collateral)) {
+    return Status::bad_argument("accounts", "missing offsets or collateral");
+  }
+  if (acc.n > 0 && acc.offsets[0] != 0) return Status::invalid("offsets", 0, "must start at 0");
+  std::size_t most = 0;
+  for (std::size_t a = 0; a < acc.n; ++a) {
+    if (acc.offsets[a + 1] < acc.offsets[a]) {
+      return Status::invalid("offsets", a + 1, "must not decrease");
+    }
+    if (!std::isfinite(acc.collateral[a])) return Status::invalid("collateral", a, "not finite");
+    most = std::max(most, static_cast<std::size_t>(acc.offsets[a + 1] - acc.offsets[a]));
+  }
+  const auto nnz = static_cast<std::size_t>(acc.n > 0 ? acc.offsets[acc.n] : 0);
+  if (nnz > 0 && (!acc.instrument || !acc.amount)) {
+    return Status::bad_argument("accounts", "missing instrument or amount");
+  }
+  for (std::size_t p = 0; p < nnz; ++p) {
+    if (acc.instrument[p] < 0 || static_cast<std::size_t>(acc.instrument[p]) >= n_instruments) {
+      return Status::invalid("instrument", p, "no such instrument");
+    }
+    if (!std::isfinite(acc.amount[p])) return Status::invalid("amount", p, "must be finite");
+  }
+  if (acc.n > 0 && (!out.initial_margin || !out.maintenance_margin || !out.equity ||
+                    !out.ratio || !out.status)) {
+    return Status::bad_argument("out", "missing output column");
+  }
+  if (widest != nullptr) *widest = most;
+  return Status::success();
+}
+
+std::size_t batch_threads(const BatchAccounts& acc, int threads) noexcept {
+  const std::size_t n = threads > 0 ? static_cast<std::size_t>(threads)
+                                    : std::max(1u, std::thread::hardware_concurrency());
+  return std::min(n, std::max<std::size_t>(1, acc.n / 1024));
+}
+
+void run_split(const BatchAccounts& acc, std::size_t nthreads, RangeFn range,
+               void* ctx) noexcept {
+  if (nthreads <= 1) {
+    range(ctx, 0, 0, acc.n);
+    return;
+  }
+  // Balanced by positions, not accounts (a cut is where the target position count falls).
+  const auto nnz = static_cast<std::size_t>(acc.offsets[acc.n]);
+  auto task = [&](std::size_t t) noexcept {
+    auto cut = [&](std::size_t k) {
+      if (k == 0) return std::size_t{0};
+      if (k >= nthreads) return acc.n;
+      const auto target = static_cast<std::int64_t>(nnz * k / nthreads);
+      return static_cast<std::size_t>(
+          std::lower_bound(acc.offsets, acc.offsets + acc.n, target) - acc.offsets);
+    };
+    range(ctx, t, cut(t), cut(t + 1));
+  };
+  pymargin::detail::parallel_for(nthreads, task);
+}
+
+}  // namespace detail
 
 }  // namespace pymargin::kernel

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <thread>
 #include <vector>
 
 #include "../pricing/batch_internal.hpp"
+#include "batch_internal.hpp"
 #include "pymargin/kernel/batch_margin.hpp"
 #include "pymargin/models/span.hpp"
 
@@ -228,36 +228,11 @@ Status batch_span(const BatchSpanModel& m, const BatchSpanInstruments& in,
       if (!std::isfinite(in.risk[i * kNs + j])) return Status::invalid("risk", i, "must be finite");
     }
   }
-  if (acc.n > 0 && (!acc.offsets || !acc.collateral)) {
-    return Status::bad_argument("accounts", "missing offsets or collateral");
-  }
-  if (acc.n > 0 && acc.offsets[0] != 0) return Status::invalid("offsets", 0, "must start at 0");
   std::size_t widest = 0;
-  for (std::size_t a = 0; a < acc.n; ++a) {
-    if (acc.offsets[a + 1] < acc.offsets[a]) {
-      return Status::invalid("offsets", a + 1, "must not decrease");
-    }
-    if (!std::isfinite(acc.collateral[a])) return Status::invalid("collateral", a, "not finite");
-    widest = std::max(widest, static_cast<std::size_t>(acc.offsets[a + 1] - acc.offsets[a]));
-  }
-  const auto nnz = static_cast<std::size_t>(acc.n > 0 ? acc.offsets[acc.n] : 0);
-  if (nnz > 0 && (!acc.instrument || !acc.amount)) {
-    return Status::bad_argument("accounts", "missing instrument or amount");
-  }
-  for (std::size_t p = 0; p < nnz; ++p) {
-    if (acc.instrument[p] < 0 || static_cast<std::size_t>(acc.instrument[p]) >= in.n) {
-      return Status::invalid("instrument", p, "no such instrument");
-    }
-    if (!std::isfinite(acc.amount[p])) return Status::invalid("amount", p, "must be finite");
-  }
-  if (acc.n > 0 && (!out.initial_margin || !out.maintenance_margin || !out.equity ||
-                    !out.ratio || !out.status)) {
-    return Status::bad_argument("out", "missing output column");
-  }
+  Status checked = detail::check_accounts(acc, in.n, out, &widest);
+  if (!checked.ok()) return checked;
   if (acc.n == 0) return Status::success();
-  std::size_t nthreads = threads > 0 ? static_cast<std::size_t>(threads)
-                                     : std::max(1u, std::thread::hardware_concurrency());
-  nthreads = std::min(nthreads, std::max<std::size_t>(1, acc.n / 1024));
+  const std::size_t nthreads = detail::batch_threads(acc, threads);
   const std::size_t C = m.commodities;
   std::vector<SpanScratch> scratch;
   try {
@@ -280,33 +255,10 @@ Status batch_span(const BatchSpanModel& m, const BatchSpanInstruments& in,
     return Status::bad_argument("accounts", "not enough memory for the scratch buffers");
   }
   const pricing::detail::GatherSumFn gather_sum = pricing::detail::selected_gather_sum();
-  if (nthreads == 1) {
-    run_span(m, in, acc, out, 0, acc.n, scratch[0], gather_sum);
-    return Status::success();
-  }
-  std::vector<std::size_t> cut(nthreads + 1, acc.n);
-  cut[0] = 0;
-  for (std::size_t t = 1; t < nthreads; ++t) {
-    const auto target = static_cast<std::int64_t>(nnz * t / nthreads);
-    cut[t] = static_cast<std::size_t>(
-        std::lower_bound(acc.offsets, acc.offsets + acc.n, target) - acc.offsets);
-  }
-  std::vector<std::thread> pool;
-  std::size_t started = 0;
-  try {
-    pool.reserve(nthreads - 1);
-    for (std::size_t t = 1; t < nthreads; ++t) {
-      pool.emplace_back([&, t] { run_span(m, in, acc, out, cut[t], cut[t + 1], scratch[t], gather_sum); });
-      started = t;
-    }
-  } catch (...) {
-    // could not start a thread: this one does the rest
-  }
-  run_span(m, in, acc, out, cut[0], cut[1], scratch[0], gather_sum);
-  for (std::size_t t = started + 1; t < nthreads; ++t) {
-    run_span(m, in, acc, out, cut[t], cut[t + 1], scratch[t], gather_sum);
-  }
-  for (auto& th : pool) th.join();
+  auto range = [&](std::size_t t, std::size_t b, std::size_t e) noexcept {
+    run_span(m, in, acc, out, b, e, scratch[t], gather_sum);
+  };
+  detail::run_split(acc, nthreads, range);
   return Status::success();
 }
 

@@ -1,0 +1,36 @@
+// What the batch kernels (batch_margin, batch_span) share: the checks of the accounts and
+// outputs, and the split of the accounts between threads (internal header).
+#pragma once
+
+#include <cstddef>
+
+#include "pymargin/error.hpp"
+#include "pymargin/kernel/batch_margin.hpp"
+
+namespace pymargin::kernel::detail {
+
+// Offsets start at 0 and never decrease, collateral and amounts finite, instruments below
+// n_instruments, every output column present; *widest receives the most positions of an
+// account.
+Status check_accounts(const BatchAccounts& acc, std::size_t n_instruments,
+                      const BatchOutputs& out, std::size_t* widest) noexcept;
+
+// The thread count for acc (threads <= 0: every core; at most one thread per 1,024 accounts).
+std::size_t batch_threads(const BatchAccounts& acc, int threads) noexcept;
+
+// Runs range(t, begin, end) for nthreads ranges of accounts balanced by positions, on this
+// thread and the worker pool; returns when all are done.
+using RangeFn = void (*)(void* ctx, std::size_t t, std::size_t begin, std::size_t end) noexcept;
+void run_split(const BatchAccounts& acc, std::size_t nthreads, RangeFn range, void* ctx) noexcept;
+
+template <class F>
+void run_split(const BatchAccounts& acc, std::size_t nthreads, F& f) noexcept {
+  run_split(
+      acc, nthreads,
+      [](void* c, std::size_t t, std::size_t b, std::size_t e) noexcept {
+        (*static_cast<F*>(c))(t, b, e);
+      },
+      &f);
+}
+
+}  // namespace pymargin::kernel::detail
