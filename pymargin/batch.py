@@ -679,15 +679,21 @@ def venue_input(positions: Any, collateral: Any) -> VenueInput:
                 int(np.argmax(~known)),
             )
     np.add.at(coll, where, amounts)
-    order = np.argsort(acc_code, kind="stable")
+    # One position per (account, instrument): rows repeating one are summed, as the venue
+    # nets them (the models' gross-delta and per-contract terms are per position).
+    key = acc_code.astype(np.int64) * len(names) + inst_code
+    pairs, pair_of = np.unique(key, return_inverse=True)  # sorted: by account, then instrument
+    size = np.zeros(len(pairs))
+    np.add.at(size, pair_of, sizes)
+    pair_acc = pairs // len(names)
     offsets = np.zeros(len(accounts) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(acc_code, minlength=len(accounts)), out=offsets[1:])
+    np.cumsum(np.bincount(pair_acc, minlength=len(accounts)), out=offsets[1:])
     return VenueInput(
         accounts,
         list(names),
         offsets,
-        inst_code[order].astype(np.int32),
-        sizes[order],
+        (pairs % len(names)).astype(np.int32),
+        size,
         coll,
         first,
         pos_src,

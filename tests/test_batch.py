@@ -317,3 +317,25 @@ def test_span_batch_takes_the_inter_commodity_credit_of_accounts_holding_both_le
     assert credited > 5  # the test exercises the credit
     with pytest.raises(pm.InputTypeError):
         batch_margin(pos, col, mkt, None, model=pm.MarginModel.SPAN16)
+
+
+@pytest.mark.parametrize(
+    ("model", "params"),
+    [(pm.MarginModel.PARADEX_PM, None), (pm.MarginModel.FINRA_PM, {"minimum_per_contract": 500.0})],
+)
+def test_rows_repeating_a_position_are_netted_as_one(model, params, usdc_market):
+    # Paradex's gross delta and FINRA's per-contract minimum are per position: two rows of one
+    # instrument (+5 and -4.9) are the position +0.1, not two positions (counted apart, the
+    # hedged minimum delta or the per-contract minimum would bind at 30x the margin).
+    mkt = usdc_market
+    call, perp = "BTC_USDC-26JUN26-80000-C", "BTC_USDC-PERPETUAL"
+    pos = pd.DataFrame(
+        [("a", perp, 5.0), ("a", call, 0.2), ("a", perp, -4.9), ("b", perp, 0.3)],
+        columns=["account", "instrument", "size"],
+    )
+    col = pd.DataFrame({"account": ["a", "b"], "amount": 1e5})
+    r = batch_margin(pos, col, mkt, params, model=model)
+    want = pm.margin({perp: 0.1, call: 0.2}, mkt, model, params=params)
+    assert r.initial_margin[0] == pytest.approx(want.initial_margin, rel=1e-12)
+    want_b = pm.margin({perp: 0.3}, mkt, model, params=params)
+    assert r.initial_margin[1] == pytest.approx(want_b.initial_margin, rel=1e-12)
