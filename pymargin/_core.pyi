@@ -76,6 +76,15 @@ def batch_margin(
     threads: int,
     venue: dict[str, Any] = ...,
 ) -> dict[str, np.ndarray]: ...
+def batch_standard(
+    terms: np.ndarray,
+    value: np.ndarray,
+    offsets: np.ndarray,
+    instrument: np.ndarray,
+    amount: np.ndarray,
+    collateral: np.ndarray,
+    threads: int,
+) -> dict[str, np.ndarray]: ...
 def batch_span(
     risk: np.ndarray,
     commodity: np.ndarray,

@@ -34,6 +34,7 @@ from .risk import mark_values, risk_arrays_for_rows
 __all__ = [
     "BatchResult",
     "SpanVenueRisk",
+    "StandardVenueRisk",
     "VenueInput",
     "VenueRisk",
     "batch_margin",
@@ -76,6 +77,35 @@ class VenueRisk:
 
 
 @dataclass(frozen=True)
+class StandardVenueRisk:
+    """Deribit standard margin's inputs per instrument of a venue (one settlement currency):
+    the fields of the core's StandardPosition but the size (rule, rates, price, option terms
+    and mark; pymargin.models.deribit_standard.instrument_fields) and the mark value."""
+
+    instruments: list[str]
+    currency: str
+    terms: np.ndarray  # [n, 13], the kernel's column order
+    value: np.ndarray
+
+
+_STANDARD_COLUMNS = (
+    "rule",
+    "im_base",
+    "im_per_unit",
+    "mm_base",
+    "mm_per_unit",
+    "price",
+    "im_otm_base",
+    "im_floor",
+    "mm",
+    "call",
+    "strike",
+    "index",
+    "mark",
+)
+
+
+@dataclass(frozen=True)
 class SpanVenueRisk:
     """SPAN's inputs per instrument of a venue (pymargin.models.span.commodity_rows): the
     16-scenario risk row in USD, its combined commodity, expiry tier, coin delta, whether it
@@ -102,7 +132,7 @@ def venue_risk_for(
     params: Any = None,
     *,
     currency: str | None = None,
-) -> VenueRisk | SpanVenueRisk:
+) -> VenueRisk | SpanVenueRisk | StandardVenueRisk:
     """Risk rows of ``instruments`` under ``model`` (a :class:`pymargin.MarginModel`): Deribit
     S:PM (``params``: DeribitPMParams), Paradex PM (a parameter version), the FINRA grid (a
     dict of :func:`pymargin.models.finra_pm_margin` keywords) or a grid venue's parameter file
@@ -134,6 +164,8 @@ def venue_risk_for(
         return _finra_venue(market, instruments, params or {})
     if model is MarginModel.SPAN16:
         return _span_venue(market, instruments, params)
+    if model is MarginModel.DERIBIT_STANDARD:
+        return _standard_venue(market, instruments, params, currency)
     raise InvalidInputError(
         f"the batch kernel takes the grid models (not {getattr(model, 'name', model)})", "model"
     )
@@ -243,6 +275,43 @@ def _usd_grid_risk(
         mm_factor,
         None,
         venue,
+    )
+
+
+def _standard_venue(
+    market: Market, instruments: list[str], params: Any, currency: str | None
+) -> StandardVenueRisk:
+    """Deribit standard margin per instrument under ``params`` (DeribitStandardParams, or the
+    newest shipped set), every instrument settling in one currency."""
+    from .instruments import parse_instrument
+    from .models.deribit_standard import DeribitStandardParams, instrument_fields
+
+    if params is None:
+        params = DeribitStandardParams.load()
+    if not isinstance(params, DeribitStandardParams):
+        raise InputTypeError("expected DeribitStandardParams", "params")
+    if not instruments:
+        raise InvalidInputError("no instruments", "instruments")
+    terms = np.zeros((len(instruments), len(_STANDARD_COLUMNS)))
+    ccys = []
+    for k, name in enumerate(instruments):
+        ccy, fields = instrument_fields(parse_instrument(name), market, params, k)
+        ccys.append(ccy.lower())
+        terms[k] = [fields.get(c, 1.0 if c == "price" else 0.0) for c in _STANDARD_COLUMNS]
+    found = list(dict.fromkeys(ccys))
+    if currency is None:
+        if len(found) != 1:
+            raise InvalidInputError(f"instruments settle in {found}: pass currency=", "currency")
+        currency = found[0]
+    currency = currency.lower()
+    if currency not in found or len(found) != 1:
+        k = next(i for i, c in enumerate(ccys) if c != currency)
+        raise InvalidInputError(f"{instruments[k]} does not settle in {currency}", "instruments", k)
+    return StandardVenueRisk(
+        list(instruments),
+        currency,
+        np.ascontiguousarray(terms),
+        mark_values(market, list(instruments), usd=False),  # settlement currency
     )
 
 
@@ -481,7 +550,7 @@ def csv_cell(v: Any) -> Any:
 
 
 def batch_margin_csr(
-    risk: VenueRisk | SpanVenueRisk,
+    risk: VenueRisk | SpanVenueRisk | StandardVenueRisk,
     offsets: np.ndarray,
     instrument: np.ndarray,
     amount: np.ndarray,
@@ -495,6 +564,18 @@ def batch_margin_csr(
     margins: Deribit does not publish that part of the model."""
     offs = _index_array(offsets, "offsets", 2**62)
     inst = _index_array(instrument, "instrument", len(risk.instruments) - 1)
+    if isinstance(risk, StandardVenueRisk):
+        return dict(
+            _core.batch_standard(
+                risk.terms,
+                risk.value,
+                np.ascontiguousarray(offs, dtype=np.int64),
+                np.ascontiguousarray(inst, dtype=np.int32),
+                _float_array(amount, "amount"),
+                _float_array(collateral, "collateral"),
+                threads_argument(threads),
+            )
+        )
     if isinstance(risk, SpanVenueRisk):
         return dict(
             _core.batch_span(
@@ -577,7 +658,7 @@ class VenueInput:
 
     def risk(
         self, market: Market, params: Any, currency: str | None, model: Any = None
-    ) -> VenueRisk | SpanVenueRisk:
+    ) -> VenueRisk | SpanVenueRisk | StandardVenueRisk:
         """:func:`venue_risk_for` of the instruments (Deribit S:PM by default); an
         instrument's error names its first row of the positions input (and the file)."""
         from .margin import MarginModel

@@ -339,3 +339,28 @@ def test_rows_repeating_a_position_are_netted_as_one(model, params, usdc_market)
     assert r.initial_margin[0] == pytest.approx(want.initial_margin, rel=1e-12)
     want_b = pm.margin({perp: 0.3}, mkt, model, params=params)
     assert r.initial_margin[1] == pytest.approx(want_b.initial_margin, rel=1e-12)
+
+
+def test_every_account_under_standard_margin_equals_the_model():
+    # The standard-margin batch sums the core's per-position rule, as
+    # deribit_standard_margin does, on the bundled chain's inverse options and the perpetual.
+    from pymargin.models import deribit_standard_margin
+
+    names = [n for n in M.marks if n.startswith("BTC-") and n.count("-") == 3][:200]
+    names.append("BTC-PERPETUAL")
+    rng = np.random.default_rng(8)
+    rows = []
+    for a in range(150):
+        for n in rng.choice(names, int(rng.integers(1, 8)), replace=False):
+            rows.append((f"d{a:03d}", str(n), float(rng.choice([-3.0, -1.0, 0.5, 2.0]))))
+    pos = pd.DataFrame(rows, columns=["account", "instrument", "size"])
+    col = pd.DataFrame({"account": sorted(set(pos["account"])), "amount": 2.0})
+    r = batch_margin(pos, col, M, None, model=pm.MarginModel.DERIBIT_STANDARD, threads=2)
+    assert r.currency == "btc"
+    for k, acct in enumerate(r.accounts):
+        per = deribit_standard_margin(_per_account(pos, acct), M)
+        im = sum(p.initial_margin for p in per)
+        mm = sum(p.maintenance_margin for p in per)
+        assert r.initial_margin[k] == pytest.approx(im, rel=1e-12, abs=1e-15)
+        assert r.maintenance_margin[k] == pytest.approx(mm, rel=1e-12, abs=1e-15)
+    assert {0, 1, 2} & set(r.status.tolist())  # collateral of 2 BTC: some accounts are short

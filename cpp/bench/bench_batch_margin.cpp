@@ -166,4 +166,43 @@ void BM_BatchMargin1MAccountsSpan(benchmark::State& state) {
 }
 BENCHMARK(BM_BatchMargin1MAccountsSpan)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// The same positions under Deribit standard margin: half the instruments inverse options
+// (the option rule with its mark), half size-scaled futures.
+void BM_BatchMargin1MAccountsStandard(benchmark::State& state) {
+  const Venue& v = venue();
+  std::vector<pymargin::models::StandardPosition> terms(2000);
+  for (std::size_t i = 0; i < 2000; ++i) {
+    auto& p = terms[i];
+    if (i % 2 == 0) {
+      p.rule = pymargin::models::StandardRule::kInverseOption;
+      p.im_otm_base = 0.15;
+      p.im_floor = 0.1;
+      p.mm = 0.075;
+      p.call = i % 4 == 0;
+      p.strike = 40000.0 + 25.0 * static_cast<double>(i);
+      p.index = 65000.0;
+      p.mark = std::abs(v.value[i]);
+    } else {
+      p.im_base = 0.02;
+      p.im_per_unit = 5e-5;
+      p.mm_base = 0.015;
+      p.mm_per_unit = 5e-5;
+    }
+  }
+  const pk::BatchStandardInstruments in{2000, terms.data(), v.value.data()};
+  pk::BatchAccounts acc{v.collateral.size(), v.offsets.data(), v.instrument.data(),
+                        v.amount.data(), v.collateral.data()};
+  const std::size_t n = v.collateral.size();
+  std::vector<double> im(n), mm(n), eq(n), ratio(n);
+  std::vector<std::int8_t> status(n);
+  std::vector<std::int32_t> worst(n);
+  pk::BatchOutputs out{im.data(), mm.data(), eq.data(), ratio.data(), status.data(),
+                       worst.data()};
+  for (auto _ : state) {
+    if (!pk::batch_standard(in, acc, out, static_cast<int>(state.range(0))).ok()) std::abort();
+    benchmark::DoNotOptimize(im.data());
+  }
+}
+BENCHMARK(BM_BatchMargin1MAccountsStandard)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 }  // namespace

@@ -308,6 +308,47 @@ py::dict batch_span(const py::array& risk, const py::array& commodity, const py:
   return cols.result(st);
 }
 
+// Deribit standard margin over every account (kernel::batch_standard). terms [n x 13]: rule,
+// im_base, im_per_unit, mm_base, mm_per_unit, price, im_otm_base, im_floor, mm, call,
+// strike, index, mark.
+py::dict batch_standard(const py::array& terms, const py::array& value, const py::array& offsets,
+                        const py::array& instrument, const py::array& amount,
+                        const py::array& collateral, int threads) {
+  const auto n = static_cast<std::size_t>(value.size());
+  const double* t = contiguous<double>(terms, n * 13, "terms");
+  std::vector<models::StandardPosition> pos(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double* x = t + i * 13;
+    if (x[0] != 0.0 && x[0] != 1.0) {
+      throw PyInputError{PyInputError::kInvalid, "terms", static_cast<long long>(i),
+                         "rule must be 0 (size-scaled) or 1 (inverse option)"};
+    }
+    models::StandardPosition& p = pos[i];
+    p.rule = x[0] == 0.0 ? models::StandardRule::kSizeScaled : models::StandardRule::kInverseOption;
+    p.im_base = x[1];
+    p.im_per_unit = x[2];
+    p.mm_base = x[3];
+    p.mm_per_unit = x[4];
+    p.price = x[5];
+    p.im_otm_base = x[6];
+    p.im_floor = x[7];
+    p.mm = x[8];
+    p.call = x[9] != 0.0;
+    p.strike = x[10];
+    p.index = x[11];
+    p.mark = x[12];
+  }
+  const kernel::BatchStandardInstruments in{n, pos.data(), contiguous<double>(value, n, "value")};
+  const kernel::BatchAccounts acc = accounts_from(offsets, instrument, amount, collateral);
+  BatchColumns cols(acc.n);
+  Status st;
+  {
+    py::gil_scoped_release release;
+    st = kernel::batch_standard(in, acc, cols.out, threads);
+  }
+  return cols.result(st);
+}
+
 // The scenario-margin model (pymargin/models/scenario_margin.hpp) over margin groups given as
 // columns: pnl [G x ns], weight and damp [G x ns] or None, cap, net_delta, gross_delta,
 // delta_price, floor, pnl_offset, unhedged_delta, hedged_delta [G], set [G] (int32); roll_k and
@@ -620,6 +661,10 @@ void bind_kernel(py::module_& m) {
         py::arg("venue") = py::dict(),
         "Every account's margin under a grid model from cached risk rows (private; see "
         "pymargin.batch).");
+  m.def("batch_standard", &batch_standard, py::arg("terms"), py::arg("value"),
+        py::arg("offsets"), py::arg("instrument"), py::arg("amount"), py::arg("collateral"),
+        py::arg("threads"),
+        "Every account's Deribit standard margin (private; see pymargin.batch).");
   m.def("batch_span", &batch_span, py::arg("risk"), py::arg("commodity"), py::arg("tier"),
         py::arg("delta"), py::arg("option"), py::arg("value"), py::arg("offsets"),
         py::arg("instrument"), py::arg("amount"), py::arg("collateral"), py::arg("commodities"),

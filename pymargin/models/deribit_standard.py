@@ -36,6 +36,7 @@ __all__ = [
     "InstrumentTerms",
     "PositionMargin",
     "deribit_standard_margin",
+    "instrument_fields",
     "instrument_terms",
 ]
 
@@ -142,6 +143,52 @@ _FIELDS = (
 )
 
 
+def instrument_fields(
+    inst: Instrument,
+    market: Market,
+    params: DeribitStandardParams,
+    row: int | None = None,
+    *,
+    need_mark: bool = True,
+) -> tuple[str, dict[str, float]]:
+    """The settlement currency and the fields of the core's StandardPosition (all but the
+    size) of an instrument in ``market``: its rule and rates (instrument_terms), the price its
+    size-scaled rates convert at, and for options strike, type, index and mark (the market's
+    ``mark_price``, else the Black-76 coin value; skipped for a long option, which needs
+    none, when ``need_mark`` is off). What deribit_standard_margin and the batch kernel take."""
+    terms = instrument_terms(inst, params)
+    if terms.rule == 0:
+        price = market.index_price(inst.underlying, row) if terms.price_at_index else 1.0
+        return terms.currency, {"price": price, **terms.rates}
+    assert inst.strike is not None and inst.option_type is not None
+    mark = 0.0
+    if need_mark:
+        mark_obj = market.marks.get(inst.name)
+        if mark_obj is not None and mark_obj.mark_price is not None:
+            mark = float(mark_obj.mark_price)
+            if not (math.isfinite(mark) and mark >= 0):
+                raise InvalidInputError("must be finite and >= 0", "mark_price", row)
+        else:
+            mark = float(
+                inverse_price(
+                    market.underlying_price(inst, row),
+                    inst.strike,
+                    inst.time_to_expiry(market.valuation_time),
+                    market.implied_vol(inst, row),
+                    market.rate(inst.underlying),  # as the engine and the risk arrays
+                    inst.option_type,
+                )
+            )
+    return terms.currency, {
+        "rule": 1.0,
+        "call": 1.0 if int(inst.option_type) == 1 else 0.0,
+        "strike": float(inst.strike),
+        "index": market.index_price(inst.underlying, row),
+        "mark": mark,
+        **terms.rates,
+    }
+
+
 def deribit_standard_margin(
     positions: dict[str, float],
     market: Market,
@@ -172,42 +219,8 @@ def deribit_standard_margin(
         if isinstance(size, bool) or not isinstance(size, (int, float)) or not math.isfinite(size):
             raise InvalidInputError(f"size of {name} must be a finite number", "size", row)
         q = float(size)
-        terms = instrument_terms(inst, params)
-        if terms.rule == 0:
-            price = market.index_price(inst.underlying, row) if terms.price_at_index else 1.0
-            add(name, size, terms.currency, size=q, price=price, **terms.rates)
-            continue
-        assert inst.strike is not None and inst.option_type is not None
-        mark = 0.0
-        if q < 0:  # a long option needs nothing beyond its premium: no mark needed
-            mark_obj = market.marks.get(name)
-            if mark_obj is not None and mark_obj.mark_price is not None:
-                mark = float(mark_obj.mark_price)
-                if not (math.isfinite(mark) and mark >= 0):
-                    raise InvalidInputError("must be finite and >= 0", "mark_price", row)
-            else:
-                mark = float(
-                    inverse_price(
-                        market.underlying_price(inst, row),
-                        inst.strike,
-                        inst.time_to_expiry(market.valuation_time),
-                        market.implied_vol(inst, row),
-                        market.rate(inst.underlying),  # as the engine and the risk arrays
-                        inst.option_type,
-                    )
-                )
-        add(
-            name,
-            size,
-            terms.currency,
-            rule=1.0,
-            size=q,
-            call=1.0 if int(inst.option_type) == 1 else 0.0,
-            strike=float(inst.strike),
-            index=market.index_price(inst.underlying, row),
-            mark=mark,
-            **terms.rates,
-        )
+        ccy, fields = instrument_fields(inst, market, params, row, need_mark=q < 0)
+        add(name, size, ccy, size=q, **fields)
     arrays = [
         np.array(cols[k], dtype=np.uint8 if k in ("rule", "call") else np.float64) for k in _FIELDS
     ]

@@ -22,6 +22,7 @@
 #include <cstdint>
 
 #include "pymargin/error.hpp"
+#include "pymargin/models/standard_margin.hpp"
 
 namespace pymargin::kernel {
 
@@ -125,5 +126,21 @@ struct BatchSpanInstruments {
 // requirement). Status 3 (not covered) for sums that overflow.
 Status batch_span(const BatchSpanModel& model, const BatchSpanInstruments& inst,
                   const BatchAccounts& accounts, const BatchOutputs& out, int threads) noexcept;
+
+// --- Deribit standard margin ---------------------------------------------------------------
+// Every account's standard margin (pymargin/models/standard_margin.hpp): each position its
+// own IM and MM by its instrument's rule (models::standard_position), summed per account.
+// Accounts hold one position per instrument (repeated rows netted before the call).
+
+struct BatchStandardInstruments {
+  std::size_t n = 0;
+  // [n] each instrument's rule, rates, price, index and mark (the size is the position's)
+  const models::StandardPosition* terms = nullptr;
+  const double* value = nullptr;  // [n] mark value per unit (equity)
+};
+
+// Outputs as batch_margin's (worst_index: -1; no scenarios). Status 3 for sums that overflow.
+Status batch_standard(const BatchStandardInstruments& inst, const BatchAccounts& accounts,
+                      const BatchOutputs& out, int threads) noexcept;
 
 }  // namespace pymargin::kernel
