@@ -753,16 +753,16 @@ def venue(
     time: TimeOpt = None,
     as_json: JsonOpt = False,
     model: Annotated[
-        Model, typer.Option(help="deribit-pm, paradex-pm or finra-pm")
+        Model, typer.Option(help="deribit-pm, deribit-standard, paradex-pm or finra-pm")
     ] = Model.deribit_pm,
     grid_file: Annotated[
         Path | None,
         typer.Option("--grid-file", help="a grid venue's parameter file (instead of --model)"),
     ] = None,
 ) -> None:
-    """Every account of a venue margined at once (C++ batch kernel; Deribit S:PM by default,
-    or Paradex PM, the FINRA grid, or any grid venue from its parameter file): counts by
-    status, and the per-account table written to --output."""
+    """Every account of a venue margined at once (C++ batch kernels; Deribit S:PM by default,
+    or Deribit standard margin, Paradex PM, the FINRA grid, or any grid venue from its
+    parameter file): counts by status, and the per-account table written to --output."""
 
     def go() -> None:
         import numpy as np

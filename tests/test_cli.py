@@ -307,6 +307,17 @@ def test_venue_under_other_models(tmp_path):
     assert r.exit_code == 2 and "coin-settled" in r.output
     r = run("venue", pos, col, "-m", "demo:BTC", "--model", "finra-pm", "--grid-file", grid)
     assert r.exit_code == 2 and "--grid-file" in r.output
+    # Deribit standard margin: the same totals as the library's batch under that model.
+    v = run("venue", pos, col, "-m", "demo:BTC", "--model", "deribit-standard", "--json")
+    assert v.exit_code == 0, v.output
+    summary = json.loads(v.stdout)
+    import pymargin as pm
+    from pymargin.batch import batch_margin
+    from pymargin.demo import demo_market
+
+    want = batch_margin(pos, col, demo_market("BTC"), model=pm.MarginModel.DERIBIT_STANDARD)
+    assert summary["currency"] == "btc"
+    assert summary["initial_margin_total"] == pytest.approx(float(want.initial_margin.sum()))
 
 
 @pytest.mark.parametrize(
