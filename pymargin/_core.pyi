@@ -85,6 +85,24 @@ def batch_standard(
     collateral: np.ndarray,
     threads: int,
 ) -> dict[str, np.ndarray]: ...
+def batch_sensitivity(
+    underlying: np.ndarray,
+    bucket: np.ndarray,
+    delta_usd: np.ndarray,
+    weighted_vega: np.ndarray,
+    pnl_up: np.ndarray,
+    pnl_down: np.ndarray,
+    value: np.ndarray,
+    offsets: np.ndarray,
+    instrument: np.ndarray,
+    amount: np.ndarray,
+    collateral: np.ndarray,
+    tenor_corr: np.ndarray,
+    delta_corr: float,
+    vega_corr: float,
+    delta_rw: np.ndarray,
+    threads: int,
+) -> dict[str, np.ndarray]: ...
 def batch_span(
     risk: np.ndarray,
     commodity: np.ndarray,

@@ -33,6 +33,7 @@ from .risk import mark_values, risk_arrays_for_rows
 
 __all__ = [
     "BatchResult",
+    "SensitivityVenueRisk",
     "SpanVenueRisk",
     "StandardVenueRisk",
     "VenueInput",
@@ -106,6 +107,28 @@ _STANDARD_COLUMNS = (
 
 
 @dataclass(frozen=True)
+class SensitivityVenueRisk:
+    """The Greek-netting model's inputs per instrument of a venue, per unit held, in USD: the
+    underlying (index into ``delta_rw``), USD delta, weighted vega and its tenor bucket (-1:
+    none), P&L at +- the underlying's delta risk weight, mark value; the model's
+    correlations."""
+
+    instruments: list[str]
+    currency: str
+    underlying: np.ndarray  # int32
+    bucket: np.ndarray  # int32
+    delta_usd: np.ndarray
+    weighted_vega: np.ndarray
+    pnl_up: np.ndarray
+    pnl_down: np.ndarray
+    value: np.ndarray
+    tenor_corr: np.ndarray
+    delta_corr: float
+    vega_corr: float
+    delta_rw: np.ndarray
+
+
+@dataclass(frozen=True)
 class SpanVenueRisk:
     """SPAN's inputs per instrument of a venue (pymargin.models.span.commodity_rows): the
     16-scenario risk row in USD, its combined commodity, expiry tier, coin delta, whether it
@@ -132,7 +155,7 @@ def venue_risk_for(
     params: Any = None,
     *,
     currency: str | None = None,
-) -> VenueRisk | SpanVenueRisk | StandardVenueRisk:
+) -> VenueRisk | SpanVenueRisk | StandardVenueRisk | SensitivityVenueRisk:
     """Risk rows of ``instruments`` under ``model`` (a :class:`pymargin.MarginModel`): Deribit
     S:PM (``params``: DeribitPMParams), Paradex PM (a parameter version), the FINRA grid (a
     dict of :func:`pymargin.models.finra_pm_margin` keywords) or a grid venue's parameter file
@@ -166,6 +189,8 @@ def venue_risk_for(
         return _span_venue(market, instruments, params)
     if model is MarginModel.DERIBIT_STANDARD:
         return _standard_venue(market, instruments, params, currency)
+    if model is MarginModel.DELTA_MARGIN:
+        return _sensitivity_venue(market, instruments, params)
     raise InvalidInputError(
         f"the batch kernel takes the grid models (not {getattr(model, 'name', model)})", "model"
     )
@@ -312,6 +337,82 @@ def _standard_venue(
         currency,
         np.ascontiguousarray(terms),
         mark_values(market, list(instruments), usd=False),  # settlement currency
+    )
+
+
+def _sensitivity_venue(market: Market, instruments: list[str], params: Any) -> SensitivityVenueRisk:
+    """The Greek-netting model per instrument (the quantities delta_margin sums per
+    position, for one unit of each instrument)."""
+    from .greeks import portfolio_greeks
+    from .instruments import InstrumentKind, Settlement
+    from .models.delta_margin import DeltaMarginParams, tenor_correlation, vega_bucket
+    from .pricing import inverse_price
+    from .scenarios import ScenarioSet, VolShockRule
+
+    if params is None:
+        params = DeltaMarginParams.load()
+    if not isinstance(params, DeltaMarginParams):
+        raise InputTypeError("expected DeltaMarginParams", "params")
+    if not instruments:
+        raise InvalidInputError("no instruments", "instruments")
+    table = market.table
+    rows = table.rows(instruments)
+    col = table.column
+    unds = sorted(table.code_names(col("underlying")[rows]))  # delta_margin's order
+    for u in unds:
+        if u not in params.delta_rw:
+            raise ModelParameterError(f"no risk weights for {u}", "underlyings")
+    index_of = {u: k for k, u in enumerate(unds)}
+    g = portfolio_greeks(dict.fromkeys(instruments, 1.0), market)
+    und = np.array([index_of[u] for u in g.underlying], dtype=np.int32)
+    opt = col("kind")[rows] == int(InstrumentKind.OPTION)
+    days = col("time")[rows] * 365.0
+    bucket = np.where(opt, [vega_bucket(params, d) for d in days], -1).astype(np.int32)
+    vrw = np.array([params.vega_rw[u] for u in g.underlying])
+    weighted_vega = np.where(opt, vrw * g.position["vega"] * 100.0 * col("vol")[rows], 0.0)
+    # P&L per unit at +-RW of its underlying, vol unchanged, in USD (inverse instruments:
+    # dV S' + V (S' - S), as scenario_pnl values them).
+    up = np.zeros(len(rows))
+    down = np.zeros(len(rows))
+    inverse = col("settlement")[rows] == int(Settlement.INVERSE)
+    for u, k in index_of.items():
+        sel = np.flatnonzero(und == k)
+        rw = params.delta_rw[u]
+        scen = ScenarioSet((u,), np.array([[rw], [-rw]]), np.zeros(2, np.int8), (VolShockRule(),))
+        risk = risk_arrays_for_rows(market, rows[sel], scen)
+        s0 = market.index_price(u)
+        inv = inverse[sel]
+        if inv.any():
+            r = rows[sel][inv]
+            value = np.zeros(len(r))
+            o = col("kind")[r] == int(InstrumentKind.OPTION)
+            if o.any():
+                value[o] = inverse_price(
+                    col("forward")[r[o]],
+                    col("strike")[r[o]],
+                    col("time")[r[o]],
+                    col("vol")[r[o]],
+                    col("rate")[r[o]],
+                    col("is_call")[r[o]].astype(bool),
+                )
+            moved = s0 * (1.0 + np.array([rw, -rw]))
+            risk[inv] = risk[inv] * moved + value[:, None] * (moved - s0)
+        up[sel] = risk[:, 0]
+        down[sel] = risk[:, 1]
+    return SensitivityVenueRisk(
+        list(instruments),
+        "usd",
+        und,
+        bucket,
+        np.ascontiguousarray(g.position["delta_usd"], dtype=np.float64),
+        np.ascontiguousarray(weighted_vega, dtype=np.float64),
+        up,
+        down,
+        mark_values(market, list(instruments), usd=True),
+        np.ascontiguousarray(tenor_correlation(params)),
+        float(params.delta_corr),
+        float(params.vega_corr),
+        np.array([params.delta_rw[u] for u in unds]),
     )
 
 
@@ -550,7 +651,7 @@ def csv_cell(v: Any) -> Any:
 
 
 def batch_margin_csr(
-    risk: VenueRisk | SpanVenueRisk | StandardVenueRisk,
+    risk: VenueRisk | SpanVenueRisk | StandardVenueRisk | SensitivityVenueRisk,
     offsets: np.ndarray,
     instrument: np.ndarray,
     amount: np.ndarray,
@@ -564,6 +665,27 @@ def batch_margin_csr(
     margins: Deribit does not publish that part of the model."""
     offs = _index_array(offsets, "offsets", 2**62)
     inst = _index_array(instrument, "instrument", len(risk.instruments) - 1)
+    if isinstance(risk, SensitivityVenueRisk):
+        return dict(
+            _core.batch_sensitivity(
+                risk.underlying,
+                risk.bucket,
+                risk.delta_usd,
+                risk.weighted_vega,
+                risk.pnl_up,
+                risk.pnl_down,
+                risk.value,
+                np.ascontiguousarray(offs, dtype=np.int64),
+                np.ascontiguousarray(inst, dtype=np.int32),
+                _float_array(amount, "amount"),
+                _float_array(collateral, "collateral"),
+                risk.tenor_corr,
+                risk.delta_corr,
+                risk.vega_corr,
+                risk.delta_rw,
+                threads_argument(threads),
+            )
+        )
     if isinstance(risk, StandardVenueRisk):
         return dict(
             _core.batch_standard(
@@ -658,7 +780,7 @@ class VenueInput:
 
     def risk(
         self, market: Market, params: Any, currency: str | None, model: Any = None
-    ) -> VenueRisk | SpanVenueRisk | StandardVenueRisk:
+    ) -> VenueRisk | SpanVenueRisk | StandardVenueRisk | SensitivityVenueRisk:
         """:func:`venue_risk_for` of the instruments (Deribit S:PM by default); an
         instrument's error names its first row of the positions input (and the file)."""
         from .margin import MarginModel

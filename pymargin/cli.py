@@ -753,7 +753,8 @@ def venue(
     time: TimeOpt = None,
     as_json: JsonOpt = False,
     model: Annotated[
-        Model, typer.Option(help="deribit-pm, deribit-standard, paradex-pm or finra-pm")
+        Model,
+        typer.Option(help="deribit-pm, deribit-standard, delta-margin, paradex-pm or finra-pm"),
     ] = Model.deribit_pm,
     grid_file: Annotated[
         Path | None,
@@ -761,8 +762,9 @@ def venue(
     ] = None,
 ) -> None:
     """Every account of a venue margined at once (C++ batch kernels; Deribit S:PM by default,
-    or Deribit standard margin, Paradex PM, the FINRA grid, or any grid venue from its
-    parameter file): counts by status, and the per-account table written to --output."""
+    or Deribit standard margin, the Greek-netting model, Paradex PM, the FINRA grid, or any
+    grid venue from its parameter file): counts by status, and the per-account table written
+    to --output."""
 
     def go() -> None:
         import numpy as np

@@ -239,7 +239,7 @@ def test_every_account_under_other_venues_equals_pm_margin(model, params, usdc_m
 def test_the_batch_refuses_models_it_does_not_run():
     pos, col = _book(3)
     with pytest.raises(pm.InvalidInputError) as e:
-        batch_margin(pos, col, M, None, model=pm.MarginModel.DELTA_MARGIN)
+        batch_margin(pos, col, M, None, model=pm.MarginModel.DERIBIT_XPM)
     assert e.value.field == "model"
     with pytest.raises(pm.InputTypeError):
         batch_margin(pos, col, M, None, model="paradex_pm")
@@ -364,3 +364,24 @@ def test_every_account_under_standard_margin_equals_the_model():
         assert r.initial_margin[k] == pytest.approx(im, rel=1e-12, abs=1e-15)
         assert r.maintenance_margin[k] == pytest.approx(mm, rel=1e-12, abs=1e-15)
     assert {0, 1, 2} & set(r.status.tolist())  # collateral of 2 BTC: some accounts are short
+
+
+def test_every_account_under_the_greek_netting_model_equals_delta_margin():
+    # The Greek-netting batch sums each underlying's USD delta, weighted vega by tenor bucket
+    # and P&L at +-the risk weight over the account's positions, then runs the core's
+    # sensitivity_margin, as delta_margin does for one portfolio.
+    from pymargin.models.delta_margin import delta_margin
+
+    names = [n for n in M.marks if n.startswith("BTC-")][:250] + ["BTC-PERPETUAL"]
+    rng = np.random.default_rng(14)
+    rows = []
+    for a in range(80):
+        for n in rng.choice(names, int(rng.integers(1, 8)), replace=False):
+            rows.append((f"g{a:02d}", str(n), float(rng.choice([-3.0, -1.0, 0.5, 2.0]))))
+    pos = pd.DataFrame(rows, columns=["account", "instrument", "size"])
+    col = pd.DataFrame({"account": sorted(set(pos["account"])), "amount": 5e4})
+    r = batch_margin(pos, col, M, None, model=pm.MarginModel.DELTA_MARGIN, threads=2)
+    assert r.currency == "usd"
+    for k, acct in enumerate(r.accounts):
+        want = delta_margin(_per_account(pos, acct), M)
+        assert r.initial_margin[k] == pytest.approx(want.initial_margin, rel=1e-12, abs=1e-9)

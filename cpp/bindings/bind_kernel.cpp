@@ -349,6 +349,39 @@ py::dict batch_standard(const py::array& terms, const py::array& value, const py
   return cols.result(st);
 }
 
+// The Greek-netting model over every account (kernel::batch_sensitivity).
+py::dict batch_sensitivity(const py::array& underlying, const py::array& bucket,
+                           const py::array& delta_usd, const py::array& weighted_vega,
+                           const py::array& pnl_up, const py::array& pnl_down,
+                           const py::array& value, const py::array& offsets,
+                           const py::array& instrument, const py::array& amount,
+                           const py::array& collateral, const py::array& tenor_corr,
+                           double delta_corr, double vega_corr, const py::array& delta_rw,
+                           int threads) {
+  const auto n = static_cast<std::size_t>(underlying.size());
+  const auto U = static_cast<std::size_t>(delta_rw.size());
+  const auto B = static_cast<std::size_t>(std::llround(std::sqrt(static_cast<double>(tenor_corr.size()))));
+  kernel::BatchSensitivityModel m{U, B, contiguous<double>(tenor_corr, B * B, "tenor_corr"),
+                                  delta_corr, vega_corr, contiguous<double>(delta_rw, U, "delta_rw")};
+  const kernel::BatchSensitivityInstruments in{
+      n,
+      contiguous<std::int32_t>(underlying, n, "underlying"),
+      contiguous<std::int32_t>(bucket, n, "bucket"),
+      contiguous<double>(delta_usd, n, "delta_usd"),
+      contiguous<double>(weighted_vega, n, "weighted_vega"),
+      contiguous<double>(pnl_up, n, "pnl_up"),
+      contiguous<double>(pnl_down, n, "pnl_down"),
+      contiguous<double>(value, n, "value")};
+  const kernel::BatchAccounts acc = accounts_from(offsets, instrument, amount, collateral);
+  BatchColumns cols(acc.n);
+  Status st;
+  {
+    py::gil_scoped_release release;
+    st = kernel::batch_sensitivity(m, in, acc, cols.out, threads);
+  }
+  return cols.result(st);
+}
+
 // The scenario-margin model (pymargin/models/scenario_margin.hpp) over margin groups given as
 // columns: pnl [G x ns], weight and damp [G x ns] or None, cap, net_delta, gross_delta,
 // delta_price, floor, pnl_offset, unhedged_delta, hedged_delta [G], set [G] (int32); roll_k and
@@ -665,6 +698,12 @@ void bind_kernel(py::module_& m) {
         py::arg("offsets"), py::arg("instrument"), py::arg("amount"), py::arg("collateral"),
         py::arg("threads"),
         "Every account's Deribit standard margin (private; see pymargin.batch).");
+  m.def("batch_sensitivity", &batch_sensitivity, py::arg("underlying"), py::arg("bucket"),
+        py::arg("delta_usd"), py::arg("weighted_vega"), py::arg("pnl_up"), py::arg("pnl_down"),
+        py::arg("value"), py::arg("offsets"), py::arg("instrument"), py::arg("amount"),
+        py::arg("collateral"), py::arg("tenor_corr"), py::arg("delta_corr"),
+        py::arg("vega_corr"), py::arg("delta_rw"), py::arg("threads"),
+        "Every account's Greek-netting margin (private; see pymargin.batch).");
   m.def("batch_span", &batch_span, py::arg("risk"), py::arg("commodity"), py::arg("tier"),
         py::arg("delta"), py::arg("option"), py::arg("value"), py::arg("offsets"),
         py::arg("instrument"), py::arg("amount"), py::arg("collateral"), py::arg("commodities"),

@@ -95,6 +95,17 @@ class DeltaMarginResult:
         )
 
 
+def tenor_correlation(p: DeltaMarginParams) -> np.ndarray:
+    """The correlation between tenor buckets: exp(-decay |ln(mid_k / mid_l)|)."""
+    mids = np.array(p.mid_days)
+    return np.exp(-p.tenor_decay * np.abs(np.log(mids[:, None] / mids[None, :])))
+
+
+def vega_bucket(p: DeltaMarginParams, days: float) -> int:
+    """The tenor bucket of an option ``days`` from expiry (the last bucket beyond the ends)."""
+    return min(int(np.searchsorted(p.bucket_days, days, side="left")), len(p.mid_days) - 1)
+
+
 def delta_margin(
     portfolio: Portfolio | dict[str, float],
     market: Market,
@@ -123,7 +134,7 @@ def delta_margin(
     days = col("time")[rows] * 365.0
     vols = col("vol")[rows]
     mids = np.array(p.mid_days)
-    rho = np.exp(-p.tenor_decay * np.abs(np.log(mids[:, None] / mids[None, :])))
+    rho = tenor_correlation(p)
     ws_vega: dict[str, list[float]] = {}
     vega_rows = []
     for u in unds:
@@ -131,7 +142,7 @@ def delta_margin(
         for k in range(len(pf.positions)):
             if not opt[k] or g.underlying[k] != u:
                 continue
-            bucket = min(int(np.searchsorted(p.bucket_days, days[k], side="left")), len(mids) - 1)
+            bucket = vega_bucket(p, days[k])
             with np.errstate(over="ignore", invalid="ignore"):
                 w[bucket] += p.vega_rw[u] * g.position["vega"][k] * 100.0 * vols[k]
         ws_vega[u] = w.tolist()

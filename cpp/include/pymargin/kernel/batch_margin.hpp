@@ -22,6 +22,7 @@
 #include <cstdint>
 
 #include "pymargin/error.hpp"
+#include "pymargin/models/sensitivity_margin.hpp"
 #include "pymargin/models/standard_margin.hpp"
 
 namespace pymargin::kernel {
@@ -142,5 +143,35 @@ struct BatchStandardInstruments {
 // Outputs as batch_margin's (worst_index: -1; no scenarios). Status 3 for sums that overflow.
 Status batch_standard(const BatchStandardInstruments& inst, const BatchAccounts& accounts,
                       const BatchOutputs& out, int threads) noexcept;
+
+// --- the Greek-netting model -----------------------------------------------------------------
+// Every account's margin under the Greek-netting model (pymargin/models/sensitivity_margin.hpp):
+// per account and underlying the positions' USD delta, vega by tenor bucket (weighted) and
+// P&L at +-the delta risk weight summed, then the core's sensitivity_margin over the
+// underlyings the account holds (in the model's order). IM = MM.
+
+struct BatchSensitivityModel {
+  std::size_t underlyings = 0;
+  std::size_t buckets = 0;                 // <= models::kMaxSensitivityBuckets
+  const double* tenor_corr = nullptr;      // [buckets x buckets]
+  double delta_corr = 0.0;
+  double vega_corr = 0.0;
+  const double* delta_rw = nullptr;        // [underlyings]
+};
+
+struct BatchSensitivityInstruments {
+  std::size_t n = 0;
+  const std::int32_t* underlying = nullptr;  // [n]
+  const std::int32_t* bucket = nullptr;      // [n] tenor bucket of an option's vega; -1: none
+  const double* delta_usd = nullptr;         // [n] USD delta per unit
+  const double* weighted_vega = nullptr;     // [n] weighted vega per unit (its bucket)
+  const double* pnl_up = nullptr;            // [n] USD P&L per unit at +RW of its underlying
+  const double* pnl_down = nullptr;          // [n] at -RW
+  const double* value = nullptr;             // [n] mark value per unit, USD (equity)
+};
+
+Status batch_sensitivity(const BatchSensitivityModel& model,
+                         const BatchSensitivityInstruments& inst, const BatchAccounts& accounts,
+                         const BatchOutputs& out, int threads) noexcept;
 
 }  // namespace pymargin::kernel
