@@ -648,3 +648,36 @@ def test_a_batch_implied_vol_refused_while_solving_writes_nothing():
         pm.black76_implied_vol(price, 1.0, k, 0.125, option_type=pm.OptionType.PUT, out=out)
     assert e.value.index == 0
     assert (out == 7.0).all()
+
+
+def test_a_market_update_near_the_largest_doubles_keeps_margins_finite():
+    # Found by the state machine above: a short of 1e300 puts with a resting sell of 1e300
+    # more, then a 3 % move. The engine-wide bound let the update through (8e299 < 1e300) and
+    # Deribit's rounding to 1e-9 scaled an IM of 1.9e299 by 1e9 into inf. The rounding is now
+    # the identity where a double cannot hold 1e-9 (from 1e15 on), so the margin stays finite.
+    m = demo_market("BTC")
+    names = _universe(m)
+    eng = PreTradeEngine(m, names, PARAMS)
+    a = eng.add_account({"BTC": 5.0})
+    eng.fill(a, names[9], Side.SELL, 1e300, 1e-300)
+    eng.add_order(a, 1, names[9], Side.SELL, 1e300)
+    moved = Market(
+        m.valuation_time,
+        {k: v * 0.97 for k, v in m.index.items()},
+        {
+            n: Mark(
+                mk.mark_price,
+                None if mk.underlying_price is None else mk.underlying_price * 0.97,
+                mk.mark_iv,
+            )
+            for n, mk in m.marks.items()
+        },
+        dict(m.rates),
+    )
+    try:
+        eng.on_market_update(moved)
+    except pm.InvalidInputError:
+        pass  # refusing is fine too; what may not happen is a non-finite margin
+    g = eng.margin(a, "btc")
+    assert all(math.isfinite(x) for x in (g.equity, g.initial_margin, g.maintenance_margin))
+    assert g == eng.margin_from_scratch(a, "btc")

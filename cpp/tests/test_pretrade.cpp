@@ -344,11 +344,17 @@ TEST(PreTrade, OverflowingChangesAreRefusedBeforeAnythingChanges) {
   const double huge = 1e300;
   // A fill at an absurd price: the cash flow overflows.
   EXPECT_EQ(eng->apply_fill(a, -1, 5, pe::Side::kBuy, huge, 1e10), pe::Reason::kNonFiniteState);
-  // An absurd amount: the risk vectors overflow.
+  EXPECT_TRUE(eng->snapshot() == before);  // nothing changed
+  // An absurd amount whose values all stay finite is a fill like any other (its margin is
+  // finite: Deribit's rounding to 1e-9 leaves values from 1e15 on as they are); the same
+  // again overflows the position and is refused, as is an order on top of it.
+  ASSERT_EQ(eng->apply_fill(a, -1, 5, pe::Side::kBuy, 1.7e308, 1e-300), pe::Reason::kNone);
+  EXPECT_TRUE(std::isfinite(eng->margin(a, 0).initial_margin));
+  const std::string held = eng->snapshot();
   EXPECT_EQ(eng->apply_fill(a, -1, 5, pe::Side::kBuy, 1.7e308, 1e-300),
             pe::Reason::kNonFiniteState);
   EXPECT_EQ(eng->add_order(a, 1, 5, pe::Side::kBuy, 1.7e308), pe::Reason::kNonFiniteState);
-  EXPECT_TRUE(eng->snapshot() == before);  // nothing changed
+  EXPECT_TRUE(eng->snapshot() == held);  // nothing changed
   expect_equal(eng->margin(a, 0), eng->margin_from_scratch(a, 0), "after refused fills");
   // A deposit that overflows the balance.
   ASSERT_EQ(eng->deposit(a, 0, 1.5e308), pe::Reason::kNone);
@@ -356,7 +362,7 @@ TEST(PreTrade, OverflowingChangesAreRefusedBeforeAnythingChanges) {
   EXPECT_EQ(eng->deposit(a, 0, 1.5e308), pe::Reason::kNonFiniteState);
   EXPECT_TRUE(eng->snapshot() == full);
   // Checks of orders whose margin would overflow are refused, not accepted.
-  const pe::CheckResult c = eng->check(a, 5, pe::Side::kSell, 1.7e308);
+  const pe::CheckResult c = eng->check(a, 5, pe::Side::kBuy, 1.7e308);
   EXPECT_FALSE(c.accept);
   EXPECT_NE(c.reason, pe::Reason::kNone);
   // A market update under which the account would overflow is refused; nothing moves.

@@ -33,6 +33,11 @@ inline double pm_worst(const double* v, std::size_t n_std, double offset, double
   return -low;
 }
 
-inline double round9(double x) noexcept { return std::nearbyint(x * 1e9) / 1e9; }
+// Rounded to 9 decimals. From 1e15 on a double's resolution is coarser than 1e-9, so x is
+// already the nearest double to its rounding, and scaling by 1e9 could only overflow (x above
+// 1.8e299 would become inf).
+inline double round9(double x) noexcept {
+  return std::fabs(x) < 1e15 ? std::nearbyint(x * 1e9) / 1e9 : x;
+}
 
 }  // namespace pymargin::kernel::detail
