@@ -85,25 +85,8 @@ class StandardVenueRisk:
 
     instruments: list[str]
     currency: str
-    terms: np.ndarray  # [n, 13], the kernel's column order
+    terms: np.ndarray  # [n, 13]: deribit_standard.INSTRUMENT_FIELDS
     value: np.ndarray
-
-
-_STANDARD_COLUMNS = (
-    "rule",
-    "im_base",
-    "im_per_unit",
-    "mm_base",
-    "mm_per_unit",
-    "price",
-    "im_otm_base",
-    "im_floor",
-    "mm",
-    "call",
-    "strike",
-    "index",
-    "mark",
-)
 
 
 @dataclass(frozen=True)
@@ -309,7 +292,11 @@ def _standard_venue(
     """Deribit standard margin per instrument under ``params`` (DeribitStandardParams, or the
     newest shipped set), every instrument settling in one currency."""
     from .instruments import parse_instrument
-    from .models.deribit_standard import DeribitStandardParams, instrument_fields
+    from .models.deribit_standard import (
+        INSTRUMENT_FIELDS,
+        DeribitStandardParams,
+        instrument_fields,
+    )
 
     if params is None:
         params = DeribitStandardParams.load()
@@ -317,12 +304,12 @@ def _standard_venue(
         raise InputTypeError("expected DeribitStandardParams", "params")
     if not instruments:
         raise InvalidInputError("no instruments", "instruments")
-    terms = np.zeros((len(instruments), len(_STANDARD_COLUMNS)))
+    terms = np.zeros((len(instruments), len(INSTRUMENT_FIELDS)))
     ccys = []
     for k, name in enumerate(instruments):
         ccy, fields = instrument_fields(parse_instrument(name), market, params, k)
         ccys.append(ccy.lower())
-        terms[k] = [fields.get(c, 1.0 if c == "price" else 0.0) for c in _STANDARD_COLUMNS]
+        terms[k] = [fields.get(c, 1.0 if c == "price" else 0.0) for c in INSTRUMENT_FIELDS]
     found = list(dict.fromkeys(ccys))
     if currency is None:
         if len(found) != 1:

@@ -261,6 +261,43 @@ TEST(BatchMargin, OverflowingAccountsAreNotCoveredNeverHealthy) {
   EXPECT_GT(overflowed, 0);
 }
 
+namespace {
+
+// Random accounts in CSR form: up to max_positions positions of n_inst instruments each
+// (unique: one per instrument), sizes in half units from -3.5 to 4.5.
+struct RandomAccounts {
+  std::vector<std::int64_t> offsets{0};
+  std::vector<std::int32_t> instrument;
+  std::vector<double> amount, collateral;
+  [[nodiscard]] pk::BatchAccounts view() const {
+    return {collateral.size(), offsets.data(), instrument.data(), amount.data(),
+            collateral.data()};
+  }
+};
+
+RandomAccounts random_accounts(std::mt19937_64& rng, int accounts, std::size_t n_inst,
+                               int max_positions, double collateral, bool unique) {
+  RandomAccounts r;
+  for (int a = 0; a < accounts; ++a) {
+    const std::size_t first = r.instrument.size();
+    const int k = static_cast<int>(rng() % static_cast<std::uint64_t>(max_positions + 1));
+    for (int q = 0; q < k; ++q) {
+      const auto i = static_cast<std::int32_t>(rng() % n_inst);
+      if (unique && std::find(r.instrument.begin() + static_cast<std::ptrdiff_t>(first),
+                              r.instrument.end(), i) != r.instrument.end()) {
+        continue;
+      }
+      r.instrument.push_back(i);
+      r.amount.push_back(static_cast<double>(static_cast<int>(rng() % 9) - 4) + 0.5);
+    }
+    r.offsets.push_back(static_cast<std::int64_t>(r.instrument.size()));
+    r.collateral.push_back(collateral);
+  }
+  return r;
+}
+
+}  // namespace
+
 // SPAN over every account equals the core's span_requirement applied to each account's
 // commodities written out here (P&L summed and weighted, tier deltas, short options, the
 // spreads whose legs it holds), on 1 and 2 threads, bit for bit.
@@ -291,20 +328,9 @@ TEST(BatchMargin, SpanEqualsTheModelPerAccount) {
   const pk::BatchSpanModel m{3, comm, 2, legs, terms};
   const pk::BatchSpanInstruments in{n, risk.data(), commodity.data(), tier.data(), delta.data(),
                                     option.data(), value.data()};
-  std::vector<std::int64_t> offsets{0};
-  std::vector<std::int32_t> instrument;
-  std::vector<double> amount, collateral;
-  for (int a = 0; a < 3000; ++a) {
-    const int k = static_cast<int>(rng() % 9);
-    for (int p = 0; p < k; ++p) {
-      instrument.push_back(static_cast<std::int32_t>(rng() % n));
-      amount.push_back(static_cast<double>(static_cast<int>(rng() % 7) - 3) + 0.5);
-    }
-    offsets.push_back(static_cast<std::int64_t>(instrument.size()));
-    collateral.push_back(1000.0);
-  }
-  const pk::BatchAccounts acc{collateral.size(), offsets.data(), instrument.data(),
-                              amount.data(), collateral.data()};
+  const RandomAccounts ra = random_accounts(rng, 3000, n, 8, 1000.0, false);
+  const auto& [offsets, instrument, amount, collateral] = ra;
+  const pk::BatchAccounts acc = ra.view();
   for (int threads : {1, 2}) {
     const std::size_t na = collateral.size();
     std::vector<double> im(na), mm(na), eq(na), ratio(na);
@@ -395,26 +421,16 @@ TEST(BatchMargin, StandardEqualsTheModelPerAccount) {
     }
     value[i] = 0.001 * static_cast<double>(i % 5);
   }
-  std::vector<std::int64_t> offsets{0};
-  std::vector<std::int32_t> instrument;
-  std::vector<double> amount, collateral;
-  for (int a = 0; a < 4000; ++a) {
-    std::vector<std::int32_t> held;
-    const int k = static_cast<int>(rng() % 8);
-    for (int q = 0; q < k; ++q) {
-      const auto i = static_cast<std::int32_t>(rng() % n);
-      if (std::find(held.begin(), held.end(), i) != held.end()) continue;  // one per instrument
-      held.push_back(i);
-      instrument.push_back(i);
-      amount.push_back(static_cast<double>(static_cast<int>(rng() % 9) - 4) + 0.25);
-    }
-    offsets.push_back(static_cast<std::int64_t>(instrument.size()));
-    collateral.push_back(1.0);
+  RandomAccounts ra = random_accounts(rng, 4000, n, 7, 1.0, true);
+  while (ra.offsets[ra.offsets.size() - 2] == ra.offsets.back()) {  // the last account holds one
+    ra.instrument.push_back(0);
+    ra.amount.push_back(1.0);
+    ra.offsets.back() += 1;
   }
-  amount.back() = 1e200;  // the last account overflows: not covered
+  ra.amount.back() = 1e200;  // the last account overflows: not covered
+  const auto& [offsets, instrument, amount, collateral] = ra;
   const pk::BatchStandardInstruments in{n, terms.data(), value.data()};
-  const pk::BatchAccounts acc{collateral.size(), offsets.data(), instrument.data(),
-                              amount.data(), collateral.data()};
+  const pk::BatchAccounts acc = ra.view();
   for (int threads : {1, 2}) {
     const std::size_t na = collateral.size();
     std::vector<double> im(na), mm(na), eq(na), ratio(na);
@@ -470,20 +486,9 @@ TEST(BatchMargin, SensitivityEqualsTheModelPerAccount) {
   const pk::BatchSensitivityModel m{U, B, rho.data(), 0.5, 0.4, rw};
   const pk::BatchSensitivityInstruments in{n, und.data(), bucket.data(), delta.data(),
                                            vega.data(), up.data(), down.data(), value.data()};
-  std::vector<std::int64_t> offsets{0};
-  std::vector<std::int32_t> instrument;
-  std::vector<double> amount, collateral;
-  for (int a = 0; a < 2000; ++a) {
-    const int k = static_cast<int>(rng() % 7);
-    for (int q = 0; q < k; ++q) {
-      instrument.push_back(static_cast<std::int32_t>(rng() % n));
-      amount.push_back(static_cast<double>(static_cast<int>(rng() % 9) - 4) + 0.5);
-    }
-    offsets.push_back(static_cast<std::int64_t>(instrument.size()));
-    collateral.push_back(1e5);
-  }
-  const pk::BatchAccounts acc{collateral.size(), offsets.data(), instrument.data(),
-                              amount.data(), collateral.data()};
+  const RandomAccounts ra = random_accounts(rng, 2000, n, 6, 1e5, false);
+  const auto& [offsets, instrument, amount, collateral] = ra;
+  const pk::BatchAccounts acc = ra.view();
   for (int threads : {1, 2}) {
     const std::size_t na = collateral.size();
     std::vector<double> im(na), mm(na), eq(na), ratio(na);

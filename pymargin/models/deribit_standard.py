@@ -32,6 +32,7 @@ from ..pricing import inverse_price
 from .params import ModelParameterError, load_params, number
 
 __all__ = [
+    "INSTRUMENT_FIELDS",
     "DeribitStandardParams",
     "InstrumentTerms",
     "PositionMargin",
@@ -125,6 +126,7 @@ def instrument_terms(inst: Instrument, params: DeribitStandardParams) -> Instrum
     )
 
 
+# The fields of the core's StandardPosition, in the order the core's bindings take them.
 _FIELDS = (
     "rule",
     "size",
@@ -141,6 +143,10 @@ _FIELDS = (
     "index",
     "mark",
 )
+
+
+# The same without the size: an instrument's fields (what the batch kernel takes per row).
+INSTRUMENT_FIELDS = tuple(f for f in _FIELDS if f != "size")
 
 
 def instrument_fields(

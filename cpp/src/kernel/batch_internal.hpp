@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "pymargin/error.hpp"
 #include "pymargin/kernel/batch_margin.hpp"
@@ -14,6 +15,13 @@ namespace pymargin::kernel::detail {
 // account.
 Status check_accounts(const BatchAccounts& acc, std::size_t n_instruments,
                       const BatchOutputs& out, std::size_t* widest) noexcept;
+
+// Writes account a's result: IM, MM, equity, ratio MM / equity (inf when equity <= 0 < MM)
+// and status (2 liquidation: MM >= equity; 1 margin call: IM >= equity; 0 healthy); any
+// figure not finite: status 3 (not covered) and NaN margins, never "healthy". worst: the
+// worst scenario's index, or -1.
+void write_account(const BatchOutputs& out, std::size_t a, double im, double mm, double equity,
+                   std::int32_t worst) noexcept;
 
 // The thread count for acc (threads <= 0: every core; at most one thread per 1,024 accounts).
 std::size_t batch_threads(const BatchAccounts& acc, int threads) noexcept;

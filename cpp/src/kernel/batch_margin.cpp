@@ -39,16 +39,6 @@ struct Scratch {
   std::vector<double> roll_k, roll_d;  // [expiries]
 };
 
-void not_covered(const BatchOutputs& out, std::size_t a, double equity, std::int32_t at) noexcept {
-  const double nan = std::numeric_limits<double>::quiet_NaN();
-  out.initial_margin[a] = nan;
-  out.maintenance_margin[a] = nan;
-  out.equity[a] = equity;
-  out.ratio[a] = nan;
-  out.status[a] = 3;
-  if (out.worst_index != nullptr) out.worst_index[a] = at;
-}
-
 void run_range(const BatchModel& m, const models::ModelRules& rules, const double* full_damp,
                const BatchInstruments& in, const BatchAccounts& acc, const BatchOutputs& out,
                std::size_t begin, std::size_t end, Scratch& s,
@@ -150,21 +140,10 @@ void run_range(const BatchModel& m, const models::ModelRules& rules, const doubl
     // sums that overflow (inputs are finite, their sums need not be). NaN margins, never
     // reported healthy.
     if (!covered || !st.ok() || !std::isfinite(equity)) {
-      not_covered(out, a, equity, worst_at);
+      detail::write_account(out, a, NAN, NAN, equity, worst_at);  // not covered
       continue;
     }
-    const double im = res.initial_margin;
-    const double mm = res.maintenance_margin;
-    out.initial_margin[a] = im;
-    out.maintenance_margin[a] = mm;
-    out.equity[a] = equity;
-    out.ratio[a] = equity > 0.0 ? mm / equity
-                   : mm > 0.0   ? std::numeric_limits<double>::infinity()
-                                : 0.0;
-    out.status[a] = static_cast<std::int8_t>(mm > 0.0 && mm >= equity   ? 2
-                                             : im > 0.0 && im >= equity ? 1
-                                                                        : 0);
-    if (out.worst_index != nullptr) out.worst_index[a] = worst_at;
+    detail::write_account(out, a, res.initial_margin, res.maintenance_margin, equity, worst_at);
   }
 }
 
@@ -324,6 +303,28 @@ Status check_accounts(const BatchAccounts& acc, std::size_t n_instruments,
   }
   if (widest != nullptr) *widest = most;
   return Status::success();
+}
+
+void write_account(const BatchOutputs& out, std::size_t a, double im, double mm, double equity,
+                   std::int32_t worst) noexcept {
+  out.equity[a] = equity;
+  if (out.worst_index != nullptr) out.worst_index[a] = worst;
+  if (!(std::isfinite(im) && std::isfinite(mm) && std::isfinite(equity))) {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    out.initial_margin[a] = nan;
+    out.maintenance_margin[a] = nan;
+    out.ratio[a] = nan;
+    out.status[a] = 3;
+    return;
+  }
+  out.initial_margin[a] = im;
+  out.maintenance_margin[a] = mm;
+  out.ratio[a] = equity > 0.0 ? mm / equity
+                 : mm > 0.0   ? std::numeric_limits<double>::infinity()
+                              : 0.0;
+  out.status[a] = static_cast<std::int8_t>(mm > 0.0 && mm >= equity   ? 2
+                                           : im > 0.0 && im >= equity ? 1
+                                                                      : 0);
 }
 
 std::size_t batch_threads(const BatchAccounts& acc, int threads) noexcept {

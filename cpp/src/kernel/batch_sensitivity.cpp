@@ -127,21 +127,8 @@ Status batch_sensitivity(const BatchSensitivityModel& m, const BatchSensitivityI
       models::SensitivityMargin r;
       const Status st = k == 0 ? Status::success()
                                : models::sensitivity_margin(x, &r, s.curvature.data());
-      if (out.worst_index != nullptr) out.worst_index[a] = -1;
-      out.equity[a] = equity;
-      if (!st.ok() || !std::isfinite(r.initial_margin) || !std::isfinite(equity)) {
-        const double nan = std::numeric_limits<double>::quiet_NaN();
-        out.initial_margin[a] = out.maintenance_margin[a] = out.ratio[a] = nan;
-        out.status[a] = 3;
-        continue;
-      }
-      const double im = r.initial_margin;
-      out.initial_margin[a] = im;
-      out.maintenance_margin[a] = im;
-      out.ratio[a] = equity > 0.0 ? im / equity
-                     : im > 0.0   ? std::numeric_limits<double>::infinity()
-                                  : 0.0;
-      out.status[a] = static_cast<std::int8_t>(im > 0.0 && im >= equity ? 2 : 0);
+      const double im = st.ok() ? r.initial_margin : NAN;  // not covered when not ok
+      detail::write_account(out, a, im, im, equity, -1);  // IM = MM
     }
   };
   detail::run_split(acc, nthreads, range);

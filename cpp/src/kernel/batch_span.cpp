@@ -34,16 +34,6 @@ struct SpanScratch {
   std::vector<models::SpanRequirement> result;
 };
 
-void not_covered(const BatchOutputs& out, std::size_t a, double equity) noexcept {
-  const double nan = std::numeric_limits<double>::quiet_NaN();
-  out.initial_margin[a] = nan;
-  out.maintenance_margin[a] = nan;
-  out.equity[a] = equity;
-  out.ratio[a] = nan;
-  out.status[a] = 3;
-  if (out.worst_index != nullptr) out.worst_index[a] = -1;
-}
-
 void run_span(const BatchSpanModel& m, const BatchSpanInstruments& in, const BatchAccounts& acc,
               const BatchOutputs& out, std::size_t begin, std::size_t end, SpanScratch& s,
               pricing::detail::GatherSumFn gather_sum) noexcept {
@@ -132,8 +122,8 @@ void run_span(const BatchSpanModel& m, const BatchSpanInstruments& in, const Bat
     const Status st =
         k == 0 ? Status::success()
                : models::span_requirement(s.view.data(), k, s.spreads.data(), ns, s.result.data());
-    if (!finite || !st.ok() || !std::isfinite(equity)) {  // sums that overflow: not covered
-      not_covered(out, a, equity);
+    if (!finite || !st.ok()) {  // sums that overflow: not covered
+      detail::write_account(out, a, NAN, NAN, equity, -1);
       continue;
     }
     double total = 0.0;
@@ -146,18 +136,8 @@ void run_span(const BatchSpanModel& m, const BatchSpanInstruments& in, const Bat
         worst = s.result[j].worst_scenario;
       }
     }
-    if (!std::isfinite(total)) {
-      not_covered(out, a, equity);
-      continue;
-    }
-    out.initial_margin[a] = total;
-    out.maintenance_margin[a] = total;
-    out.equity[a] = equity;
-    out.ratio[a] = equity > 0.0 ? total / equity
-                   : total > 0.0 ? std::numeric_limits<double>::infinity()
-                                 : 0.0;
-    out.status[a] = static_cast<std::int8_t>(total > 0.0 && total >= equity ? 2 : 0);
-    if (out.worst_index != nullptr) out.worst_index[a] = worst;
+    // SPAN has no separate maintenance level: MM = IM, so status 2 or 0.
+    detail::write_account(out, a, total, total, equity, worst);
   }
 }
 

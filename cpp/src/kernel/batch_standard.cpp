@@ -34,22 +34,7 @@ Status batch_standard(const BatchStandardInstruments& in, const BatchAccounts& a
         mm += m.maintenance_margin;
         equity += acc.amount[p] * in.value[i];
       }
-      if (out.worst_index != nullptr) out.worst_index[a] = -1;
-      out.equity[a] = equity;
-      if (!(std::isfinite(im) && std::isfinite(mm) && std::isfinite(equity))) {
-        const double nan = std::numeric_limits<double>::quiet_NaN();
-        out.initial_margin[a] = out.maintenance_margin[a] = out.ratio[a] = nan;
-        out.status[a] = 3;
-        continue;
-      }
-      out.initial_margin[a] = im;
-      out.maintenance_margin[a] = mm;
-      out.ratio[a] = equity > 0.0 ? mm / equity
-                     : mm > 0.0   ? std::numeric_limits<double>::infinity()
-                                  : 0.0;
-      out.status[a] = static_cast<std::int8_t>(mm > 0.0 && mm >= equity   ? 2
-                                               : im > 0.0 && im >= equity ? 1
-                                                                          : 0);
+      detail::write_account(out, a, im, mm, equity, -1);
     }
   };
   detail::run_split(acc, detail::batch_threads(acc, threads), range);
