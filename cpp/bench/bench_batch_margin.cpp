@@ -51,9 +51,10 @@ const Venue& venue() {
   return v;
 }
 
-// Times the kernel over the venue's accounts with the given model and rows, on state.range(0)
-// threads; a refusal aborts (the inputs are valid).
-void time_batch(benchmark::State& state, const pk::BatchModel& m, const pk::BatchInstruments& in) {
+// Times a batch kernel, kernel(accounts, outputs, threads), over the venue's accounts on
+// state.range(0) threads; a refusal aborts (the inputs are valid).
+template <class Kernel>
+void time_kernel(benchmark::State& state, const Kernel& kernel) {
   const Venue& v = venue();
   pk::BatchAccounts acc{v.collateral.size(), v.offsets.data(), v.instrument.data(),
                         v.amount.data(), v.collateral.data()};
@@ -64,9 +65,15 @@ void time_batch(benchmark::State& state, const pk::BatchModel& m, const pk::Batc
   pk::BatchOutputs out{im.data(), mm.data(), eq.data(), ratio.data(), status.data(),
                        worst.data()};
   for (auto _ : state) {
-    if (!pk::batch_margin(m, in, acc, out, static_cast<int>(state.range(0))).ok()) std::abort();
+    if (!kernel(acc, out, static_cast<int>(state.range(0))).ok()) std::abort();
     benchmark::DoNotOptimize(im.data());
   }
+}
+
+void time_batch(benchmark::State& state, const pk::BatchModel& m, const pk::BatchInstruments& in) {
+  time_kernel(state, [&](const pk::BatchAccounts& acc, const pk::BatchOutputs& out, int t) {
+    return pk::batch_margin(m, in, acc, out, t);
+  });
 }
 
 void BM_BatchMargin1MAccounts(benchmark::State& state) {
@@ -151,18 +158,9 @@ void BM_BatchMargin1MAccountsSpan(benchmark::State& state) {
   const pk::BatchSpanModel m{2, comm, 1, legs, terms};
   const pk::BatchSpanInstruments in{2000, risk.data(), commodity.data(), tier.data(),
                                     v.delta.data(), option.data(), v.value.data()};
-  pk::BatchAccounts acc{v.collateral.size(), v.offsets.data(), v.instrument.data(),
-                        v.amount.data(), v.collateral.data()};
-  const std::size_t n = v.collateral.size();
-  std::vector<double> im(n), mm(n), eq(n), ratio(n);
-  std::vector<std::int8_t> status(n);
-  std::vector<std::int32_t> worst(n);
-  pk::BatchOutputs out{im.data(), mm.data(), eq.data(), ratio.data(), status.data(),
-                       worst.data()};
-  for (auto _ : state) {
-    if (!pk::batch_span(m, in, acc, out, static_cast<int>(state.range(0))).ok()) std::abort();
-    benchmark::DoNotOptimize(im.data());
-  }
+  time_kernel(state, [&](const pk::BatchAccounts& acc, const pk::BatchOutputs& out, int t) {
+    return pk::batch_span(m, in, acc, out, t);
+  });
 }
 BENCHMARK(BM_BatchMargin1MAccountsSpan)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -190,18 +188,9 @@ void BM_BatchMargin1MAccountsStandard(benchmark::State& state) {
     }
   }
   const pk::BatchStandardInstruments in{2000, terms.data(), v.value.data()};
-  pk::BatchAccounts acc{v.collateral.size(), v.offsets.data(), v.instrument.data(),
-                        v.amount.data(), v.collateral.data()};
-  const std::size_t n = v.collateral.size();
-  std::vector<double> im(n), mm(n), eq(n), ratio(n);
-  std::vector<std::int8_t> status(n);
-  std::vector<std::int32_t> worst(n);
-  pk::BatchOutputs out{im.data(), mm.data(), eq.data(), ratio.data(), status.data(),
-                       worst.data()};
-  for (auto _ : state) {
-    if (!pk::batch_standard(in, acc, out, static_cast<int>(state.range(0))).ok()) std::abort();
-    benchmark::DoNotOptimize(im.data());
-  }
+  time_kernel(state, [&](const pk::BatchAccounts& acc, const pk::BatchOutputs& out, int t) {
+    return pk::batch_standard(in, acc, out, t);
+  });
 }
 BENCHMARK(BM_BatchMargin1MAccountsStandard)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -226,20 +215,9 @@ void BM_BatchMargin1MAccountsSensitivity(benchmark::State& state) {
   const pk::BatchSensitivityModel m{2, 6, rho.data(), 0.5, 0.4, rw};
   const pk::BatchSensitivityInstruments in{2000,        und.data(), bucket.data(), dusd.data(),
                                            wvega.data(), up.data(),  down.data(),   v.value.data()};
-  pk::BatchAccounts acc{v.collateral.size(), v.offsets.data(), v.instrument.data(),
-                        v.amount.data(), v.collateral.data()};
-  const std::size_t n = v.collateral.size();
-  std::vector<double> im(n), mm(n), eq(n), ratio(n);
-  std::vector<std::int8_t> status(n);
-  std::vector<std::int32_t> worst(n);
-  pk::BatchOutputs out{im.data(), mm.data(), eq.data(), ratio.data(), status.data(),
-                       worst.data()};
-  for (auto _ : state) {
-    if (!pk::batch_sensitivity(m, in, acc, out, static_cast<int>(state.range(0))).ok()) {
-      std::abort();
-    }
-    benchmark::DoNotOptimize(im.data());
-  }
+  time_kernel(state, [&](const pk::BatchAccounts& acc, const pk::BatchOutputs& out, int t) {
+    return pk::batch_sensitivity(m, in, acc, out, t);
+  });
 }
 BENCHMARK(BM_BatchMargin1MAccountsSensitivity)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
