@@ -1,8 +1,8 @@
 """Pre-trade check latency from Python (pymargin.PreTradeEngine.check), p50 and p99 over many
 single calls, for accounts of 10, 100 and 1,000 positions on the bundled real BTC chain
 (Deribit, 2025-12-05; 676 options and the perpetual), under each model the engine runs:
-Deribit S:PM and standard margin on the inverse chain; Paradex, FINRA and the example grid
-venue on the same strikes as USDC-settled linear options. Next to it, the full recompute an
+Deribit S:PM and standard margin on the inverse chain; Paradex, FINRA, the Greek-netting
+model and the example grid venue on the same strikes as USDC-settled linear options. Next to it, the full recompute an
 engine without incremental state needs per order (the account re-margined with the order
 added, by deribit_pm_margin or pm.margin, risk arrays kept per snapshot as any engine would
 keep them), in the same run.
@@ -29,6 +29,7 @@ MODELS = {
     "deribit_standard": (pm.MarginModel.DERIBIT_STANDARD, None),
     "paradex_pm": (pm.MarginModel.PARADEX_PM, None),
     "finra_pm": (pm.MarginModel.FINRA_PM, None),
+    "delta_margin": (pm.MarginModel.DELTA_MARGIN, None),
     "scenario_grid": (pm.MarginModel.SCENARIO_GRID, str(GRID_FILE)),
 }
 

@@ -17,10 +17,13 @@ with no revaluation. ``model=``:
 * ``MarginModel.DERIBIT_STANDARD``: Deribit standard margin, each position its own IM and
   MM (the model of :func:`pymargin.models.deribit_standard_margin`); ``params`` a
   DeribitStandardParams or None. Options take the market's mark price where it has one.
+* ``MarginModel.DELTA_MARGIN``: the Greek-netting model (the model of
+  :func:`pymargin.models.delta_margin.delta_margin`), USD-settled instruments; ``params`` a
+  DeltaMarginParams or None.
 
 The grid models margin USD-settled (linear) instruments, one margin group per settlement
-currency, a charge per underlying, summed. X:PM, SPAN and the delta model are not in the
-engine: asking for them is an error.
+currency, a charge per underlying, summed. X:PM and SPAN are not in the engine: asking for
+them is an error.
 
 Amounts are in the venue's units (Deribit's ``amount``): USD notional for inverse futures and
 perpetuals, coins of the underlying for options and linear instruments. Prices in fills: the
@@ -155,6 +158,7 @@ def _amount(x: Any, field: str) -> float:
 ENGINE_MODELS = (
     MarginModel.DERIBIT_PM,
     MarginModel.DERIBIT_STANDARD,
+    MarginModel.DELTA_MARGIN,
     MarginModel.PARADEX_PM,
     MarginModel.FINRA_PM,
     MarginModel.SCENARIO_GRID,
@@ -289,6 +293,9 @@ class PreTradeEngine:
         if model is MarginModel.DERIBIT_STANDARD:
             self._init_standard(market, rows, params, max_accounts)
             return
+        if model is MarginModel.DELTA_MARGIN:
+            self._init_sensitivity(market, rows, params, max_accounts)
+            return
         if model is not MarginModel.DERIBIT_PM:
             self._init_grid(market, rows, params, max_accounts)
             return
@@ -403,6 +410,41 @@ class PreTradeEngine:
             *spec,
             floor,
             floor,
+            *self._market_columns(market),
+        )
+
+    def _init_sensitivity(
+        self, market: Market, rows: np.ndarray, params: Any, max_accounts: int
+    ) -> None:
+        from .models.delta_margin import DeltaMarginParams, tenor_correlation
+
+        if params is None:
+            params = DeltaMarginParams.load()
+        if not isinstance(params, DeltaMarginParams):
+            raise InputTypeError("expected DeltaMarginParams", "params")
+        settlement = market.table.column("settlement")[rows]
+        if (settlement != 0).any():
+            row = int(np.argmax(settlement != 0))
+            raise InvalidInputError(
+                f"{self._names[row]} is coin-settled: the engine runs this model on USD-settled "
+                "instruments",
+                "instruments",
+                row,
+            )
+        unds = [f"{p.split('_')[0].upper()}_USD" for p in self._pairs]
+        for u in unds:
+            if u not in params.delta_rw:
+                raise ModelParameterError(f"no risk weights for {u}", "underlyings")
+        self._core = _core.PreTradeEngine.sensitivity(
+            max_accounts,
+            self._usd_groups(),
+            np.array(params.bucket_days, dtype=np.float64),
+            np.ascontiguousarray(tenor_correlation(params)),
+            float(params.delta_corr),
+            float(params.vega_corr),
+            np.array([params.delta_rw[u] for u in unds]),
+            np.array([params.vega_rw[u] for u in unds]),
+            *self._spec_columns(market, rows),
             *self._market_columns(market),
         )
 
@@ -698,16 +740,13 @@ class PreTradeEngine:
         _check_names_match(core, instruments, pairs, currencies)
         model_name = names.get("model", MarginModel.DERIBIT_PM.name)
         model = MarginModel.__members__.get(model_name) if isinstance(model_name, str) else None
-        core_model = {0: MarginModel.DERIBIT_PM, 2: MarginModel.DERIBIT_STANDARD}.get(core.model)
-        grid = (
-            core.model == 1
-            and model in ENGINE_MODELS
-            and model
-            not in (
-                MarginModel.DERIBIT_PM,
-                MarginModel.DERIBIT_STANDARD,
-            )
-        )
+        core_model = {
+            0: MarginModel.DERIBIT_PM,
+            2: MarginModel.DERIBIT_STANDARD,
+            3: MarginModel.DELTA_MARGIN,
+        }.get(core.model)
+        grid_models = (MarginModel.PARADEX_PM, MarginModel.FINRA_PM, MarginModel.SCENARIO_GRID)
+        grid = core.model == 1 and model in grid_models
         if not (grid or (core_model is not None and model is core_model)):
             raise InvalidInputError("the model named does not match the engine state", "snapshot")
         assert model is not None  # checked above

@@ -231,3 +231,38 @@ def test_standard_engine_refuses_instruments_without_parameters():
         PreTradeEngine(M, ["BTC_USDC-26DEC25-90000-P"], model=pm.MarginModel.DERIBIT_STANDARD)
     with pytest.raises(InputTypeError):
         PreTradeEngine(M, STD_NAMES, "2025-12-01", model=pm.MarginModel.DERIBIT_STANDARD)
+
+
+# --- the Greek-netting model ------------------------------------------------------------------
+
+
+def test_greek_netting_engine_is_delta_margin_of_the_book():
+    from pymargin.models.delta_margin import delta_margin
+
+    eng = PreTradeEngine(M, NAMES, model=pm.MarginModel.DELTA_MARGIN)
+    assert eng.model is pm.MarginModel.DELTA_MARGIN
+    for seed in range(3):
+        acct = eng.add_account({"USDC": 1e7})
+        book = _book(20 + seed, 25)
+        _fill(eng, acct, book)
+        got = eng.margin(acct, "usdc")
+        want = delta_margin(book, M).initial_margin
+        assert got.initial_margin == pytest.approx(want, rel=1e-10)
+        assert got.maintenance_margin == got.initial_margin
+        assert got == eng.margin_from_scratch(acct, "usdc")
+    # Open orders: the worse side filling, as for every model.
+    acct = eng.add_account({"USDC": 1e7})
+    book = _book(30, 10)
+    _fill(eng, acct, book)
+    eng.add_order(acct, 1, NAMES[3], Side.SELL, 5.0)
+    c = eng.check(acct, NAMES[7], Side.SELL, 3.0)
+    eng.add_order(acct, 2, NAMES[7], Side.SELL, 3.0)
+    assert eng.margin(acct, "usdc").initial_margin == pytest.approx(c.im_after, rel=1e-12)
+    sold = dict(book)
+    for name, q in ((NAMES[3], 5.0), (NAMES[7], 3.0)):
+        sold[name] = sold.get(name, 0.0) - q
+    want = max(delta_margin(book, M).initial_margin, delta_margin(sold, M).initial_margin)
+    assert c.im_after == pytest.approx(want, rel=1e-10)
+    back = PreTradeEngine.restore(eng.snapshot())
+    assert back.model is pm.MarginModel.DELTA_MARGIN
+    assert back.margin(acct, "usdc") == eng.margin(acct, "usdc")

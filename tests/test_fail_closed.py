@@ -447,12 +447,13 @@ def test_crafted_snapshots_are_refused_with_typed_errors():
     wrapper, core = _split(data)
     assert PreTradeEngine.restore(wrapper + _reseal(core)).margin(a, "btc") == eng.margin(a, "btc")
     # Capacity (max_accounts) right after buckets, mm_factor, the model byte, pairs, grid
-    # assets (none), the standard model's underlying count (0) and currencies (format 3).
+    # assets (none), the standard model's underlying count (0), the Greek-netting section and
+    # currencies (format 3).
     head = 24
     n_pairs = struct.unpack("<Q", core[head + 13 : head + 21])[0]
     at_cap = head + 13 + 8 + 64 * n_pairs
     assert struct.unpack("<QQ", core[at_cap : at_cap + 16]) == (0, 0)
-    at_cap += 16
+    at_cap += 16 + 48  # and the Greek-netting section: four empty vectors, two doubles
     n_ccy = struct.unpack("<Q", core[at_cap : at_cap + 8])[0]
     at_cap += 8 + 41 * n_ccy
     assert struct.unpack("<Q", core[at_cap : at_cap + 8])[0] == 1024

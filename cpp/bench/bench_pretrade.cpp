@@ -387,4 +387,35 @@ void BM_FullRecomputePerOrderStandard(benchmark::State& state) {
 }
 BENCHMARK(BM_FullRecomputePerOrderStandard)->Arg(1000);
 
+// The Greek-netting model (Model::kSensitivity) on the linear venue of make_grid_venue: five
+// tenor buckets, the risk weights of pymargin/data/models/delta_margin.
+Venue make_sensitivity_venue(std::size_t max_accounts) {
+  Venue v = make_grid_venue(1, max_accounts);
+  v.cfg.model = pe::Model::kSensitivity;
+  v.cfg.grid.assets.clear();
+  pe::SensitivityConfig& s = v.cfg.sensitivity;
+  s.bucket_days = {7, 30, 90, 180, 100000};
+  const double mids[5] = {3.5, 18.5, 60, 135, 365};
+  for (double a : mids) {
+    for (double b : mids) s.tenor_corr.push_back(std::exp(-0.5 * std::fabs(std::log(a / b))));
+  }
+  s.delta_corr = 0.825;
+  s.vega_corr = 0.75;
+  s.delta_rw = {0.16};
+  s.vega_rw = {0.5};
+  return v;
+}
+
+void BM_CheckSensitivity(benchmark::State& state) {
+  const auto positions = static_cast<std::size_t>(state.range(0));
+  Venue v = make_sensitivity_venue(4);
+  auto eng = make_engine(v);
+  std::int64_t a = -1;
+  eng->add_account(&a);
+  std::mt19937_64 rng(1);
+  fill_grid_account(*eng, a, positions, v.spec.size(), rng);
+  time_checks(state, *eng, a, v.spec.size(), rng);
+}
+BENCHMARK(BM_CheckSensitivity)->Arg(10)->Arg(1000);
+
 }  // namespace

@@ -119,6 +119,48 @@ class Engine {
   }
   explicit Engine(std::unique_ptr<pe::PreTradeEngine> e) : engine_(std::move(e)) {}
 
+  // A Greek-netting engine (Model::kSensitivity): the model's tenor buckets (upper bounds in
+  // days), tenor correlation [B x B], correlations between underlyings, risk weights per
+  // underlying.
+  static Engine sensitivity(std::size_t max_accounts, const py::array& currencies,
+                            const py::array& bucket_days, const py::array& tenor_corr,
+                            double delta_corr, double vega_corr, const py::array& delta_rw,
+                            const py::array& vega_rw, const py::array& kind,
+                            const py::array& settlement, const py::array& is_call,
+                            const py::array& underlying, const py::array& currency,
+                            const py::array& strike, const py::array& expiry_id,
+                            const py::array& forward, const py::array& vol, const py::array& time,
+                            const py::array& rate, const py::array& index) {
+    pe::EngineConfig cfg;
+    cfg.model = pe::Model::kSensitivity;
+    cfg.max_accounts = max_accounts;
+    const auto C = static_cast<std::size_t>(currencies.size() / 6);
+    const auto cc =
+        column<double>(currencies.attr("reshape")(-1).cast<py::array>(), C * 6, "currencies");
+    for (std::size_t c = 0; c < C; ++c) {
+      const double* x = cc.data() + c * 6;
+      cfg.currencies.push_back({x[0], x[1], x[2], x[3], x[4], x[5] != 0.0});
+    }
+    const auto B = static_cast<std::size_t>(bucket_days.size());
+    const auto U = static_cast<std::size_t>(delta_rw.size());
+    pe::SensitivityConfig& sc = cfg.sensitivity;
+    sc.bucket_days = column<double>(bucket_days, B, "bucket_days");
+    sc.tenor_corr = column<double>(tenor_corr.attr("reshape")(-1).cast<py::array>(), B * B,
+                                   "tenor_corr");
+    sc.delta_corr = delta_corr;
+    sc.vega_corr = vega_corr;
+    sc.delta_rw = column<double>(delta_rw, U, "delta_rw");
+    sc.vega_rw = column<double>(vega_rw, U, "vega_rw");
+    const auto n = static_cast<std::size_t>(kind.size());
+    const auto spec =
+        specs_from(kind, settlement, is_call, underlying, currency, strike, expiry_id, n);
+    const auto mk = market_from(forward, vol, time, rate, n);
+    const auto ix = column<double>(index, U, "index");
+    std::unique_ptr<pe::PreTradeEngine> e;
+    raise_status(pe::PreTradeEngine::create(cfg, spec, mk, ix, &e));
+    return Engine(std::move(e));
+  }
+
   // A Deribit standard-margin engine. terms [n x 9]: rule, price_at_index, im_base,
   // im_per_unit, mm_base, mm_per_unit, im_otm_base, im_floor, mm; mark: options' venue marks
   // (NaN: the model's value).
@@ -374,6 +416,13 @@ void bind_engine(py::module_& m) {
                   py::arg("currency"), py::arg("strike"), py::arg("expiry_id"),
                   py::arg("floor_long"), py::arg("floor_short"), py::arg("forward"),
                   py::arg("vol"), py::arg("time"), py::arg("rate"), py::arg("index"))
+      .def_static("sensitivity", &Engine::sensitivity, py::arg("max_accounts"),
+                  py::arg("currencies"), py::arg("bucket_days"), py::arg("tenor_corr"),
+                  py::arg("delta_corr"), py::arg("vega_corr"), py::arg("delta_rw"),
+                  py::arg("vega_rw"), py::arg("kind"), py::arg("settlement"), py::arg("is_call"),
+                  py::arg("underlying"), py::arg("currency"), py::arg("strike"),
+                  py::arg("expiry_id"), py::arg("forward"), py::arg("vol"), py::arg("time"),
+                  py::arg("rate"), py::arg("index"))
       .def_static("standard", &Engine::standard, py::arg("max_accounts"),
                   py::arg("currencies"), py::arg("underlyings"), py::arg("kind"),
                   py::arg("settlement"), py::arg("is_call"), py::arg("underlying"),

@@ -14,6 +14,7 @@
 #include "../kernel/pm_worst_internal.hpp"
 #include "../pricing/batch_internal.hpp"
 #include "pymargin/kernel/revalue.hpp"
+#include "pymargin/models/sensitivity_margin.hpp"
 #include "pymargin/models/standard_margin.hpp"
 #include "pymargin/pricing/black.hpp"
 #include "pymargin/scenarios/scenario_set.hpp"
@@ -176,6 +177,9 @@ struct Account {
   std::vector<Position> positions;
   std::vector<Order> orders;
   std::vector<Net> nets;  // grid models only
+  // Model::kSensitivity: each margin group's IM per state, kept by every state change (the
+  // model is group-level: a check then evaluates it once, for the order's state).
+  std::array<double, kMaxCurrencies * kStates> group_im{};
   double gross = 0.0;  // sum |amount| of positions and open orders (set by aggregate)
 };
 
@@ -187,8 +191,9 @@ struct PreTradeEngine::Impl {
   [[nodiscard]] bool deribit() const noexcept { return cfg.model == Model::kDeribitPortfolio; }
   [[nodiscard]] bool grid() const noexcept { return cfg.model == Model::kScenarioGrid; }
   [[nodiscard]] bool standard() const noexcept { return cfg.model == Model::kStandard; }
+  [[nodiscard]] bool sensitivity() const noexcept { return cfg.model == Model::kSensitivity; }
   // Models whose terms are not linear in the amounts keep per-instrument nets.
-  [[nodiscard]] bool uses_nets() const noexcept { return !deribit(); }
+  [[nodiscard]] bool uses_nets() const noexcept { return grid() || standard(); }
   std::vector<double> weight;  // grid: [P x ns] loss weights (padding entries 0)
   std::vector<InstrumentSpec> spec;
   std::vector<std::int32_t> expiry_of;  // engine expiry index per instrument
@@ -252,6 +257,18 @@ struct PreTradeEngine::Impl {
     return amount > 0.0 ? amount * sp.floor_long : -amount * sp.floor_short;
   }
   void refresh_net_terms(const Account& a, const MarketState& ms, Slot& s) const noexcept;
+  // Model::kSensitivity: the IM of currency group c in state k (0 positions, 1 + buy orders,
+  // 2 + sell orders), with the vector of underlying `swap_u` replaced by `swap_v` (for a
+  // check; -1: none). NaN when the model refuses its inputs (sums that overflow).
+  double sensitivity_im(const Account& a, std::int32_t c, int k, std::int32_t swap_u,
+                        const double* swap_v) const noexcept;
+  void refresh_group(Account& a, std::int32_t c) const noexcept {
+    if (!sensitivity()) return;
+    for (int k = 0; k < kStates; ++k) {
+      a.group_im[static_cast<std::size_t>(c) * kStates + static_cast<std::size_t>(k)] =
+          sensitivity_im(a, c, k, -1, nullptr);
+    }
+  }
   // Model::kStandard: the IM and MM of holding `amount` of instrument i.
   static models::StandardMargin standard_term(const MarketState& ms, std::int32_t i,
                                               double amount) noexcept {
@@ -376,6 +393,60 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
     scenarios::ScenarioView sv{ns, P, move.data(), state.data(), rules.data()};
     Status st = kernel::revalue(iv, sv, risk.data(), 1);
     if (!st.ok()) return st;
+  } else if (sensitivity()) {
+    // Per underlying its instruments revalued at +-its delta risk weight (vol unchanged):
+    // the last two entries of the row; the delta and the weighted vega come below.
+    const SensitivityConfig& sc = cfg.sensitivity;
+    const std::size_t nb = sc.bucket_days.size();
+    for (std::size_t u = 0; u < P; ++u) {
+      std::vector<std::size_t> rows_u;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (static_cast<std::size_t>(und[i]) == u) rows_u.push_back(i);
+      }
+      if (rows_u.empty()) continue;
+      const std::size_t m = rows_u.size();
+      std::vector<std::uint8_t> k_u(m), s_u(m), c_u(m);
+      std::vector<std::int32_t> zero(m, 0);
+      std::vector<double> st_u(m), f_u(m), v_u(m), t_u(m), r_u(m), block(m * 2);
+      for (std::size_t r = 0; r < m; ++r) {
+        const std::size_t i = rows_u[r];
+        k_u[r] = kind[i], s_u[r] = settle[i], c_u[r] = call[i];
+        st_u[r] = strike[i], f_u[r] = fwd[i], v_u[r] = vol[i], t_u[r] = time[i], r_u[r] = rate[i];
+      }
+      const double moves[2] = {sc.delta_rw[u], -sc.delta_rw[u]};
+      const std::int8_t states[2] = {0, 0};
+      const scenarios::VolShockRule unchanged{};
+      kernel::InstrumentView iv{m,           k_u.data(),  s_u.data(), c_u.data(),
+                                zero.data(), st_u.data(), f_u.data(), v_u.data(),
+                                t_u.data(),  r_u.data()};
+      scenarios::ScenarioView sv{2, 1, moves, states, &unchanged};
+      Status st = kernel::revalue(iv, sv, block.data(), 1);
+      if (!st.ok()) return st;
+      for (std::size_t r = 0; r < m; ++r) {
+        risk[rows_u[r] * ns + nb + 1] = block[r * 2];
+        risk[rows_u[r] * ns + nb + 2] = block[r * 2 + 1];
+      }
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const InstrumentSpec& sp = spec[i];
+      const auto u = static_cast<std::size_t>(sp.underlying);
+      double* row = risk.data() + i * ns;
+      if (sp.kind == static_cast<std::uint8_t>(kernel::Kind::kOption)) {
+        const auto type = sp.is_call ? pricing::OptionType::kCall : pricing::OptionType::kPut;
+        const pricing::Greeks g =
+            pricing::black76_greeks(fwd[i], sp.strike, time[i], vol[i], rate[i], type);
+        row[0] = g.delta_forward * fwd[i];
+        const double days = time[i] * 365.0;
+        std::size_t b = static_cast<std::size_t>(
+            std::lower_bound(sc.bucket_days.begin(), sc.bucket_days.end(), days) -
+            sc.bucket_days.begin());
+        b = std::min(b, nb - 1);
+        // vega per vol point x 100 x vol, weighted (pymargin.models.delta_margin)
+        row[1 + b] = sc.vega_rw[u] * (g.vega / 100.0) * 100.0 * vol[i];
+      } else {
+        row[0] = fwd[i];  // delta 1 of a linear future, in USD
+      }
+    }
   } else if (grid()) {
     // Each underlying has its own scenarios (and vol states): its instruments revalued over
     // them, the padding entries (weight 0) left at 0.
@@ -602,6 +673,64 @@ double PreTradeEngine::Impl::grid_charge(const MarketState& ms, std::int32_t u, 
   return std::fmax(-low, std::fmax(floor, min_delta));
 }
 
+double PreTradeEngine::Impl::sensitivity_im(const Account& a, std::int32_t c, int k,
+                                           std::int32_t swap_u,
+                                           const double* swap_v) const noexcept {
+  const SensitivityConfig& sc = cfg.sensitivity;
+  const std::size_t B = sc.bucket_days.size();
+  constexpr std::size_t kU = kMaxSensitivityUnderlyings;
+  double wd[kU], wv[kU * 16], up[kU], down[kU], du[kU], rw[kU], curv[kU];
+  double tmp[kMaxScenarios];
+  std::size_t n = 0;
+  bool swapped = swap_u < 0;
+  auto add = [&](std::int32_t u, const double* v) noexcept {
+    const auto uu = static_cast<std::size_t>(u);
+    wd[n] = sc.delta_rw[uu] * v[0];
+    for (std::size_t b = 0; b < B; ++b) wv[n * B + b] = v[1 + b];
+    up[n] = v[B + 1];
+    down[n] = v[B + 2];
+    du[n] = v[0];
+    rw[n] = sc.delta_rw[uu];
+    ++n;
+  };
+  for (const Slot& s : a.slots) {  // sorted by underlying within the currency
+    if (s.currency != c) continue;
+    if (!swapped && s.underlying > swap_u) {  // a check's new underlying, in its place
+      add(swap_u, swap_v);
+      swapped = true;
+    }
+    if (s.underlying == swap_u) {
+      add(swap_u, swap_v);
+      swapped = true;
+      continue;
+    }
+    const double* v = s.pos.data();
+    if (k > 0 && !s.ord.empty()) {
+      const double* o = s.ord.data() + static_cast<std::size_t>(k - 1) * ns;
+      for (std::size_t j = 0; j < ns; ++j) tmp[j] = s.pos[j] + o[j];
+      v = tmp;
+    }
+    add(s.underlying, v);
+  }
+  if (!swapped) add(swap_u, swap_v);
+  if (n == 0) return 0.0;
+  models::SensitivityInputs x;
+  x.underlyings = n;
+  x.buckets = B;
+  x.weighted_delta = wd;
+  x.weighted_vega = wv;
+  x.tenor_corr = sc.tenor_corr.data();
+  x.delta_corr = sc.delta_corr;
+  x.vega_corr = sc.vega_corr;
+  x.pnl_up = up;
+  x.pnl_down = down;
+  x.delta_usd = du;
+  x.risk_weight = rw;
+  models::SensitivityMargin r;
+  if (!models::sensitivity_margin(x, &r, curv).ok()) return std::numeric_limits<double>::quiet_NaN();
+  return r.initial_margin;
+}
+
 // The slot's gross delta and minimum charges per state, from the account's nets in their
 // (sorted) order.
 void PreTradeEngine::Impl::refresh_net_terms(const Account& a, const MarketState& ms,
@@ -638,6 +767,7 @@ void PreTradeEngine::Impl::refresh_slot(const MarketState& ms, Slot& s) const no
   double tmp[kMaxScenarios];
   const double* pos = s.pos.data();
   if (standard()) return;  // refresh_net_terms set worst[] (no scenarios)
+  if (sensitivity()) return;  // a group-level model (sensitivity_im)
   if (grid()) {
     for (int k = 0; k < kStates; ++k) {
       const double* v = pos;
@@ -714,6 +844,9 @@ void PreTradeEngine::Impl::aggregate(Account& a, const MarketState& ms) const {
     for (auto& s : a.slots) refresh_net_terms(a, ms, s);
   }
   for (auto& s : a.slots) refresh_slot(ms, s);
+  for (std::size_t c = 0; c < cfg.currencies.size() && sensitivity(); ++c) {
+    refresh_group(a, static_cast<std::int32_t>(c));
+  }
 }
 
 
@@ -725,8 +858,13 @@ GroupMargin PreTradeEngine::Impl::group(const Account& a, const MarketState& ms,
   double worst[kStates] = {0, 0, 0};
   double roll[kStates] = {0, 0, 0};
   bool exceeded[kStates] = {false, false, false};
+  if (sensitivity()) {  // kept by every state change (refresh_group)
+    for (int k = 0; k < kStates; ++k) {
+      worst[k] = a.group_im[static_cast<std::size_t>(c) * kStates + static_cast<std::size_t>(k)];
+    }
+  }
   for (const auto& s : a.slots) {
-    if (s.currency != c) continue;
+    if (s.currency != c || sensitivity()) continue;
     if (!deribit()) {  // no delta limit, no roll shock
       for (int k = 0; k < kStates; ++k) worst[k] += s.worst[k];
       continue;
@@ -762,6 +900,8 @@ GroupMargin PreTradeEngine::Impl::group(const Account& a, const MarketState& ms,
       if (s.currency == c) mm += s.std_mm;
     }
     g.maintenance_margin = mm;
+  } else if (sensitivity()) {
+    g.maintenance_margin = rmm_states[0];  // IM = MM of the positions
   } else {
     g.maintenance_margin = cfg.mm_factor * rmm_states[0];
   }
@@ -794,7 +934,41 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
   const bool grid = config.model == Model::kScenarioGrid;
   const bool standard = config.model == Model::kStandard;
   const bool deribit = config.model == Model::kDeribitPortfolio;
-  if (!(deribit || grid || standard)) return Status::bad_argument("model", "unknown model");
+  const bool sens = config.model == Model::kSensitivity;
+  if (!(deribit || grid || standard || sens)) return Status::bad_argument("model", "unknown model");
+  if (sens) {
+    const SensitivityConfig& sc = config.sensitivity;
+    const std::size_t B = sc.bucket_days.size();
+    const std::size_t U = sc.delta_rw.size();
+    if (B == 0 || B > 16) return Status::bad_argument("sensitivity.bucket_days", "1 to 16 buckets");
+    for (std::size_t b = 0; b < B; ++b) {
+      if (!(std::isfinite(sc.bucket_days[b]) && sc.bucket_days[b] > 0.0 &&
+            (b == 0 || sc.bucket_days[b] > sc.bucket_days[b - 1]))) {
+        return Status::invalid("sensitivity.bucket_days", b, "increasing day counts > 0");
+      }
+    }
+    if (sc.tenor_corr.size() != B * B) {
+      return Status::bad_argument("sensitivity.tenor_corr", "buckets x buckets");
+    }
+    for (std::size_t j = 0; j < B * B; ++j) {
+      if (!(sc.tenor_corr[j] >= -1.0 && sc.tenor_corr[j] <= 1.0)) {
+        return Status::invalid("sensitivity.tenor_corr", j, "must be in [-1, 1]");
+      }
+    }
+    if (!(sc.delta_corr >= -1.0 && sc.delta_corr <= 1.0 && sc.vega_corr >= -1.0 &&
+          sc.vega_corr <= 1.0)) {
+      return Status::bad_argument("sensitivity", "correlations must be in [-1, 1]");
+    }
+    if (U == 0 || U > kMaxSensitivityUnderlyings || sc.vega_rw.size() != U) {
+      return Status::bad_argument("sensitivity.delta_rw", "1 to 16 underlyings, one vega_rw each");
+    }
+    for (std::size_t u = 0; u < U; ++u) {
+      if (!(std::isfinite(sc.delta_rw[u]) && sc.delta_rw[u] > 0.0 && sc.delta_rw[u] < 1.0 &&
+            std::isfinite(sc.vega_rw[u]) && sc.vega_rw[u] >= 0.0)) {
+        return Status::invalid("sensitivity.delta_rw", u, "risk weights: delta in (0, 1), vega >= 0");
+      }
+    }
+  }
   if (deribit && (config.buckets < 1 || config.buckets > 8)) {
     return Status::bad_argument("buckets", "must be 1 .. 8");
   }
@@ -878,10 +1052,10 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
       return Status::invalid("currencies", c, "a parameter is negative, infinite, NaN or > 1");
     }
   }
-  if (grid) {
+  if (grid || sens) {
     for (std::size_t c = 0; c < config.currencies.size(); ++c) {
       if (!config.currencies[c].usd_settled) {
-        return Status::invalid("currencies", c, "a grid model margins USD-settled groups only");
+        return Status::invalid("currencies", c, "this model margins USD-settled groups only");
       }
     }
   }
@@ -897,6 +1071,9 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
   } else if (standard) {
     impl->ns = impl->n_std = 0;  // no scenarios
     impl->P = config.standard_underlyings;
+  } else if (sens) {  // delta, the weighted vega per bucket, P&L at +RW and -RW
+    impl->ns = impl->n_std = config.sensitivity.bucket_days.size() + 3;
+    impl->P = config.sensitivity.delta_rw.size();
   } else {
     impl->n_std = static_cast<std::size_t>(3 * (2 * config.buckets + 1));
     impl->ns = impl->n_std + 8;
@@ -929,9 +1106,9 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
     if (!impl->grid() && (s.floor_long != 0.0 || s.floor_short != 0.0)) {
       return Status::invalid("floor", i, "Deribit portfolio margin has no per-unit minimum");
     }
-    if (impl->grid() && s.settlement != 0) {
+    if ((impl->grid() || impl->sensitivity()) && s.settlement != 0) {
       return Status::invalid("settlement", i,
-                             "a grid model margins USD-settled (linear) instruments only");
+                             "this model margins USD-settled (linear) instruments only");
     }
     const StandardTerms& t = s.standard;
     if (impl->standard()) {
@@ -1105,7 +1282,9 @@ CheckResult PreTradeEngine::check(std::int64_t account, std::int32_t instrument,
   const double d_new = signed_amount * row[m.ns];
   const double net = (s ? s->net_delta[0] + s->net_delta[k] : 0.0) + d_new;
   double new_worst = 0.0;
-  if (m.standard()) {
+  if (m.sensitivity()) {
+    new_worst = m.sensitivity_im(*a, c, k, sp.underlying, v);
+  } else if (m.standard()) {
     // The instrument's IM term, old and new (its net found by binary search).
     const Net* x = find_net(*a, instrument);
     const double q_old = x == nullptr ? 0.0 : x->q[0] + x->q[k];
@@ -1127,8 +1306,8 @@ CheckResult PreTradeEngine::check(std::int64_t account, std::int32_t instrument,
     new_worst = m.slot_worst(ms, c, sp.underlying, v);
   }
   double worst_k = new_worst;
-  for (const auto& other : a->slots) {
-    if (other.currency == c && &other != s) worst_k += other.worst[k];
+  for (const auto& other : a->slots) {  // (the Greek-netting model is group-level)
+    if (other.currency == c && &other != s && !m.sensitivity()) worst_k += other.worst[k];
   }
   const std::int32_t e = m.expiry_of[static_cast<std::size_t>(instrument)];
   const double* kx = ms.roll_k.data() + static_cast<std::size_t>(c) * m.n_expiries;
@@ -1236,6 +1415,7 @@ void append_term(const PreTradeEngine::Impl& m, Account& a, const MarketState& m
     m.refresh_net_terms(a, ms, *s);
   }
   m.refresh_slot(ms, *s);
+  m.refresh_group(a, sp.currency);
 }
 
 // Recomputes what the open orders of side state k (1 buy, 2 sell) contribute in currency c:
@@ -1277,6 +1457,7 @@ void recompute_orders(const PreTradeEngine::Impl& m, Account& a, const MarketSta
   a.gross = gross;
   if (m.uses_nets()) m.refresh_net_terms(a, ms, *s);
   m.refresh_slot(ms, *s);
+  m.refresh_group(a, c);
 }
 
 // The same for the positions (state 0) in currency c: the (c, u) slot's position vector and
@@ -1317,6 +1498,7 @@ void recompute_positions(const PreTradeEngine::Impl& m, Account& a, const Market
   a.gross = gross;
   if (m.uses_nets()) m.refresh_net_terms(a, ms, *s);
   m.refresh_slot(ms, *s);
+  m.refresh_group(a, c);
 }
 
 }  // namespace
@@ -1835,6 +2017,13 @@ std::string PreTradeEngine::snapshot() const {
   w.put_vector(m.cfg.pairs);
   w.put_vector(m.cfg.grid.assets);
   w.put<std::uint64_t>(m.cfg.standard_underlyings);
+  const SensitivityConfig& sc = m.cfg.sensitivity;
+  w.put_vector(sc.bucket_days);
+  w.put_vector(sc.tenor_corr);
+  w.put(sc.delta_corr);
+  w.put(sc.vega_corr);
+  w.put_vector(sc.delta_rw);
+  w.put_vector(sc.vega_rw);
   w.put_vector(m.cfg.currencies);
   w.put<std::uint64_t>(m.cfg.max_accounts);
   w.put_vector(m.spec);
@@ -1906,8 +2095,12 @@ Status PreTradeEngine::restore(const std::string& bytes,
   std::uint8_t model = 0;
   std::uint64_t standard_underlyings = 0;
   if (!(r.get(&buckets) && r.get(&cfg.mm_factor) && (version < 3 || r.get(&model)) &&
-        model <= 2 && r.get_vector(&cfg.pairs) &&
-        (version < 3 || (r.get_vector(&cfg.grid.assets) && r.get(&standard_underlyings))) &&
+        model <= 3 && r.get_vector(&cfg.pairs) &&
+        (version < 3 ||
+         (r.get_vector(&cfg.grid.assets) && r.get(&standard_underlyings) &&
+          r.get_vector(&cfg.sensitivity.bucket_days) && r.get_vector(&cfg.sensitivity.tenor_corr) &&
+          r.get(&cfg.sensitivity.delta_corr) && r.get(&cfg.sensitivity.vega_corr) &&
+          r.get_vector(&cfg.sensitivity.delta_rw) && r.get_vector(&cfg.sensitivity.vega_rw))) &&
         r.get_vector(&cfg.currencies) && r.get(&max_accounts) && r.get_vector(&spec) &&
         r.get_vector(&inputs) && r.get_vector(&index) && r.get(&used))) {
     return Status::bad_argument("snapshot", "malformed engine section");

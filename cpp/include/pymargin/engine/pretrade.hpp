@@ -27,6 +27,11 @@
 // summed per margin group, no offsets; no scenarios. Inverse futures' USD amounts count as
 // amount / F coins; options take their mark (InstrumentMarket::mark, or the model's value).
 //
+// Model::kSensitivity, the Greek-netting model (pymargin/models/sensitivity_margin.hpp):
+// the account's USD delta, bucketed weighted vega and P&L at +-RW per underlying (all linear
+// in the amounts, kept like the scenario vectors), then the core's sensitivity_margin over
+// the group's underlyings; MM = IM. USD-settled instruments only.
+//
 // Open orders count as the venue counts them: IM = the largest RMM of the positions alone,
 // with every buy order filled, or with every sell order filled.
 //
@@ -99,6 +104,22 @@ enum class Model : std::uint8_t {
   kDeribitPortfolio = 0,  // Deribit S:PM (pairs, currencies, buckets)
   kScenarioGrid = 1,      // a grid venue (EngineConfig::grid)
   kStandard = 2,          // Deribit standard margin (InstrumentSpec::standard)
+  kSensitivity = 3,       // the Greek-netting model (EngineConfig::sensitivity)
+};
+
+// Model::kSensitivity (pymargin/models/sensitivity_margin.hpp), USD-settled instruments: per
+// instrument its USD delta, vega weighted into its tenor bucket, and P&L at +- its
+// underlying's delta risk weight; per margin group the core's sensitivity_margin over the
+// underlyings held. At most kMaxSensitivityUnderlyings underlyings and 16 tenor buckets.
+inline constexpr std::size_t kMaxSensitivityUnderlyings = 16;
+struct SensitivityConfig {
+  std::vector<double> bucket_days;  // upper bounds of the tenor buckets (an option beyond the
+                                    // last is in the last)
+  std::vector<double> tenor_corr;   // [buckets x buckets]
+  double delta_corr = 0.0;
+  double vega_corr = 0.0;
+  std::vector<double> delta_rw;     // per underlying
+  std::vector<double> vega_rw;      // per underlying
 };
 
 // Model::kStandard: an instrument's rule and rates (the fields of models::StandardPosition
@@ -158,6 +179,7 @@ struct EngineConfig {
   std::vector<PairParams> pairs;           // Deribit: one per underlying
   GridConfig grid;                         // grid: one asset per underlying
   std::size_t standard_underlyings = 0;    // standard: the number of underlyings (index prices)
+  SensitivityConfig sensitivity;           // the Greek-netting model
   // One per settlement currency (margin group). A grid model reads only usd_settled, which
   // must be true for every currency.
   std::vector<CurrencyParams> currencies;
