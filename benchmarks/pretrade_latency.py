@@ -2,10 +2,10 @@
 single calls, for accounts of 10, 100 and 1,000 positions on the bundled real BTC chain
 (Deribit, 2025-12-05; 676 options and the perpetual), under each model the engine runs:
 Deribit S:PM and standard margin on the inverse chain; Paradex, FINRA, the Greek-netting
-model and the example grid venue on the same strikes as USDC-settled linear options. Next to it, the full recompute an
-engine without incremental state needs per order (the account re-margined with the order
-added, by deribit_pm_margin or pm.margin, risk arrays kept per snapshot as any engine would
-keep them), in the same run.
+model and the example grid venue on the same strikes as USDC-settled linear options. Next
+to it, the full recompute an engine without incremental state needs per order (the account
+re-margined with the order added, by deribit_pm_margin or pm.margin, risk arrays kept per
+snapshot as any engine would keep them), in the same run.
 
 Usage: python benchmarks/pretrade_latency.py [--calls 20000] [--model deribit_pm ...]
 """
