@@ -71,6 +71,20 @@ std::vector<pe::InstrumentSpec> specs_from(const py::array& kind, const py::arra
   return spec;
 }
 
+// currencies: [C x 6] annualised_move_risk, min_annualised_move, extended_dampener,
+// pnl_offset, max_offsetable_pnl, usd_settled (0/1).
+std::vector<pe::CurrencyParams> currencies_from(const py::array& currencies) {
+  const auto C = static_cast<std::size_t>(currencies.size() / 6);
+  const auto cc =
+      column<double>(currencies.attr("reshape")(-1).cast<py::array>(), C * 6, "currencies");
+  std::vector<pe::CurrencyParams> out;
+  for (std::size_t c = 0; c < C; ++c) {
+    const double* x = cc.data() + c * 6;
+    out.push_back({x[0], x[1], x[2], x[3], x[4], x[5] != 0.0});
+  }
+  return out;
+}
+
 py::tuple result_tuple(const pe::CheckResult& r) {
   return py::make_tuple(r.accept, static_cast<int>(r.reason), r.currency, r.im_before,
                         r.im_after, r.mm_before, r.mm_after, r.available_after);
@@ -84,9 +98,7 @@ py::tuple margin_tuple(const pe::GroupMargin& g) {
 class Engine {
  public:
   // pairs: [P x 8] price_range, vol_range_up, vol_range_down, min_vol_up, short_power,
-  // long_power, extended_table_factor, delta_threshold; currencies: [C x 6]
-  // annualised_move_risk, min_annualised_move, extended_dampener, pnl_offset,
-  // max_offsetable_pnl, usd_settled (0/1).
+  // long_power, extended_table_factor, delta_threshold; currencies as currencies_from.
   Engine(int buckets, double mm_factor, const py::array& pairs, const py::array& currencies,
          std::size_t max_accounts, const py::array& kind, const py::array& settlement,
          const py::array& is_call, const py::array& underlying, const py::array& currency,
@@ -98,18 +110,12 @@ class Engine {
     cfg.mm_factor = mm_factor;
     cfg.max_accounts = max_accounts;
     const auto P = static_cast<std::size_t>(pairs.size() / 8);
-    const auto C = static_cast<std::size_t>(currencies.size() / 6);
     const auto pp = column<double>(pairs.attr("reshape")(-1).cast<py::array>(), P * 8, "pairs");
-    const auto cc =
-        column<double>(currencies.attr("reshape")(-1).cast<py::array>(), C * 6, "currencies");
     for (std::size_t u = 0; u < P; ++u) {
       const double* x = pp.data() + u * 8;
       cfg.pairs.push_back({x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]});
     }
-    for (std::size_t c = 0; c < C; ++c) {
-      const double* x = cc.data() + c * 6;
-      cfg.currencies.push_back({x[0], x[1], x[2], x[3], x[4], x[5] != 0.0});
-    }
+    cfg.currencies = currencies_from(currencies);
     const auto n = static_cast<std::size_t>(kind.size());
     const auto spec =
         specs_from(kind, settlement, is_call, underlying, currency, strike, expiry_id, n);
@@ -134,13 +140,7 @@ class Engine {
     pe::EngineConfig cfg;
     cfg.model = pe::Model::kSensitivity;
     cfg.max_accounts = max_accounts;
-    const auto C = static_cast<std::size_t>(currencies.size() / 6);
-    const auto cc =
-        column<double>(currencies.attr("reshape")(-1).cast<py::array>(), C * 6, "currencies");
-    for (std::size_t c = 0; c < C; ++c) {
-      const double* x = cc.data() + c * 6;
-      cfg.currencies.push_back({x[0], x[1], x[2], x[3], x[4], x[5] != 0.0});
-    }
+    cfg.currencies = currencies_from(currencies);
     const auto B = static_cast<std::size_t>(bucket_days.size());
     const auto U = static_cast<std::size_t>(delta_rw.size());
     pe::SensitivityConfig& sc = cfg.sensitivity;
@@ -176,13 +176,7 @@ class Engine {
     cfg.model = pe::Model::kStandard;
     cfg.max_accounts = max_accounts;
     cfg.standard_underlyings = underlyings;
-    const auto C = static_cast<std::size_t>(currencies.size() / 6);
-    const auto cc =
-        column<double>(currencies.attr("reshape")(-1).cast<py::array>(), C * 6, "currencies");
-    for (std::size_t c = 0; c < C; ++c) {
-      const double* x = cc.data() + c * 6;
-      cfg.currencies.push_back({x[0], x[1], x[2], x[3], x[4], x[5] != 0.0});
-    }
+    cfg.currencies = currencies_from(currencies);
     const auto n = static_cast<std::size_t>(kind.size());
     auto spec = specs_from(kind, settlement, is_call, underlying, currency, strike, expiry_id, n);
     const auto t = column<double>(terms.attr("reshape")(-1).cast<py::array>(), n * 9, "terms");
@@ -226,13 +220,7 @@ class Engine {
       throw PyInputError{PyInputError::kInvalid, "grid", -1,
                          "moves, vol_states and weights need one entry per underlying"};
     }
-    const auto C = static_cast<std::size_t>(currencies.size() / 6);
-    const auto cc =
-        column<double>(currencies.attr("reshape")(-1).cast<py::array>(), C * 6, "currencies");
-    for (std::size_t c = 0; c < C; ++c) {
-      const double* x = cc.data() + c * 6;
-      cfg.currencies.push_back({x[0], x[1], x[2], x[3], x[4], x[5] != 0.0});
-    }
+    cfg.currencies = currencies_from(currencies);
     const auto rule = rules_from(rules, P);
     const auto tt = column<double>(terms.attr("reshape")(-1).cast<py::array>(), P * 3, "terms");
     for (std::size_t u = 0; u < P; ++u) {
