@@ -2,7 +2,7 @@
 single calls, for accounts of 10, 100 and 1,000 positions on the bundled real BTC chain
 (Deribit, 2025-12-05; 676 options and the perpetual), under each model the engine runs:
 Deribit S:PM and standard margin on the inverse chain; Paradex, FINRA, the Greek-netting
-model and the example grid venue on the same strikes as USDC-settled linear options. Next
+model, SPAN and the example grid venue on the same strikes as USDC-settled linear options. Next
 to it, the full recompute an engine without incremental state needs per order (the account
 re-margined with the order added, by deribit_pm_margin or pm.margin, risk arrays kept per
 snapshot as any engine would keep them), in the same run.
@@ -30,6 +30,7 @@ MODELS = {
     "paradex_pm": (pm.MarginModel.PARADEX_PM, None),
     "finra_pm": (pm.MarginModel.FINRA_PM, None),
     "delta_margin": (pm.MarginModel.DELTA_MARGIN, None),
+    "span16": (pm.MarginModel.SPAN16, "span"),
     "scenario_grid": (pm.MarginModel.SCENARIO_GRID, str(GRID_FILE)),
 }
 
@@ -43,8 +44,30 @@ def main() -> None:
         run(key, a.calls)
 
 
+def _span_params() -> object:
+    """SPAN has no published parameters for these instruments: the test suite's BTC set."""
+    from pymargin.models.span import SpanParams
+
+    doc = {
+        "version": "benchmark",
+        "source": "tests/test_engine_models.py",
+        "commodities": {
+            "BTC_USD": {
+                "price_scan": 0.2,
+                "vol_scan": 0.1,
+                "tier_days": [14, 60],
+                "intra_rates": [[0, 1, 300.0], [1, 2, 200.0], [0, 2, 500.0]],
+                "short_option_minimum": 150.0,
+            }
+        },
+    }
+    return SpanParams.from_document(doc)
+
+
 def run(key: str, calls: int) -> None:
     model, grid_params = MODELS[key]
+    if grid_params == "span":
+        grid_params = _span_params()
     market = demo_market()
     deribit = model in (pm.MarginModel.DERIBIT_PM, pm.MarginModel.DERIBIT_STANDARD)
     params = (

@@ -317,6 +317,26 @@ class PreTradeEngine:
         index: npt.NDArray[np.float64],
     ) -> PreTradeEngine: ...
     @staticmethod
+    def span(
+        max_accounts: int,
+        currencies: npt.NDArray[np.float64],
+        commodities: list[tuple[Any, ...]],
+        spread_legs: npt.NDArray[np.int32],
+        spread_terms: npt.NDArray[np.float64],
+        kind: npt.NDArray[np.uint8],
+        settlement: npt.NDArray[np.uint8],
+        is_call: npt.NDArray[np.uint8],
+        underlying: npt.NDArray[np.int32],
+        currency: npt.NDArray[np.int32],
+        strike: npt.NDArray[np.float64],
+        expiry_id: npt.NDArray[np.int64],
+        forward: npt.NDArray[np.float64],
+        vol: npt.NDArray[np.float64],
+        time: npt.NDArray[np.float64],
+        rate: npt.NDArray[np.float64],
+        index: npt.NDArray[np.float64],
+    ) -> PreTradeEngine: ...
+    @staticmethod
     def sensitivity(
         max_accounts: int,
         currencies: npt.NDArray[np.float64],

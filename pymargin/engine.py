@@ -20,10 +20,12 @@ with no revaluation. ``model=``:
 * ``MarginModel.DELTA_MARGIN``: the Greek-netting model (the model of
   :func:`pymargin.models.delta_margin.delta_margin`), USD-settled instruments; ``params`` a
   DeltaMarginParams or None.
+* ``MarginModel.SPAN16``: SPAN (the model of :func:`pymargin.models.span.span_margin`),
+  USD-settled instruments; ``params`` a SpanParams.
 
 The grid models margin USD-settled (linear) instruments, one margin group per settlement
-currency, a charge per underlying, summed. X:PM and SPAN are not in the engine: asking for
-them is an error.
+currency, a charge per underlying, summed. X:PM is not in the engine: asking for it is an
+error.
 
 Amounts are in the venue's units (Deribit's ``amount``): USD notional for inverse futures and
 perpetuals, coins of the underlying for options and linear instruments. Prices in fills: the
@@ -159,6 +161,7 @@ ENGINE_MODELS = (
     MarginModel.DERIBIT_PM,
     MarginModel.DERIBIT_STANDARD,
     MarginModel.DELTA_MARGIN,
+    MarginModel.SPAN16,
     MarginModel.PARADEX_PM,
     MarginModel.FINRA_PM,
     MarginModel.SCENARIO_GRID,
@@ -296,6 +299,9 @@ class PreTradeEngine:
         if model is MarginModel.DELTA_MARGIN:
             self._init_sensitivity(market, rows, params, max_accounts)
             return
+        if model is MarginModel.SPAN16:
+            self._init_span(market, rows, params, max_accounts)
+            return
         if model is not MarginModel.DERIBIT_PM:
             self._init_grid(market, rows, params, max_accounts)
             return
@@ -413,15 +419,44 @@ class PreTradeEngine:
             *self._market_columns(market),
         )
 
-    def _init_sensitivity(
-        self, market: Market, rows: np.ndarray, params: Any, max_accounts: int
-    ) -> None:
-        from .models.delta_margin import DeltaMarginParams, tenor_correlation
+    def _init_span(self, market: Market, rows: np.ndarray, params: Any, max_accounts: int) -> None:
+        from .models.span import SpanParams
 
-        if params is None:
-            params = DeltaMarginParams.load()
-        if not isinstance(params, DeltaMarginParams):
-            raise InputTypeError("expected DeltaMarginParams", "params")
+        if not isinstance(params, SpanParams):
+            raise InputTypeError("SPAN needs its parameter set (SpanParams.from_file)", "params")
+        self._usd_only(market, rows)
+        unds = [f"{p.split('_')[0].upper()}_USD" for p in self._pairs]
+        comm = []
+        for u in unds:
+            cp = params.commodities.get(u)
+            if cp is None:
+                raise ModelParameterError(f"no SPAN parameters for {u}", "params")
+            pairs = list(cp.intra_rates.items())
+            comm.append(
+                (
+                    float(cp.price_scan),
+                    float(cp.vol_scan),
+                    float(cp.extreme_weight),
+                    float(cp.look_ahead_days),
+                    float(cp.short_option_minimum),
+                    np.array(cp.tier_days, dtype=np.float64),
+                    np.array([t for (t1, t2), _ in pairs for t in (t1, t2)], dtype=np.int32),
+                    np.array([r for _, r in pairs], dtype=np.float64),
+                )
+            )
+        index = {u: k for k, u in enumerate(unds)}
+        spreads = [x for x in params.inter_spreads if x.a in index and x.b in index]
+        self._core = _core.PreTradeEngine.span(
+            max_accounts,
+            self._usd_groups(),
+            comm,
+            np.array([i for x in spreads for i in (index[x.a], index[x.b])], dtype=np.int32),
+            np.array([v for x in spreads for v in (x.ratio_a, x.ratio_b, x.rate)], np.float64),
+            *self._spec_columns(market, rows),
+            *self._market_columns(market),
+        )
+
+    def _usd_only(self, market: Market, rows: np.ndarray) -> None:
         settlement = market.table.column("settlement")[rows]
         if (settlement != 0).any():
             row = int(np.argmax(settlement != 0))
@@ -431,6 +466,17 @@ class PreTradeEngine:
                 "instruments",
                 row,
             )
+
+    def _init_sensitivity(
+        self, market: Market, rows: np.ndarray, params: Any, max_accounts: int
+    ) -> None:
+        from .models.delta_margin import DeltaMarginParams, tenor_correlation
+
+        if params is None:
+            params = DeltaMarginParams.load()
+        if not isinstance(params, DeltaMarginParams):
+            raise InputTypeError("expected DeltaMarginParams", "params")
+        self._usd_only(market, rows)
         unds = [f"{p.split('_')[0].upper()}_USD" for p in self._pairs]
         for u in unds:
             if u not in params.delta_rw:
@@ -744,6 +790,7 @@ class PreTradeEngine:
             0: MarginModel.DERIBIT_PM,
             2: MarginModel.DERIBIT_STANDARD,
             3: MarginModel.DELTA_MARGIN,
+            4: MarginModel.SPAN16,
         }.get(core.model)
         grid_models = (MarginModel.PARADEX_PM, MarginModel.FINRA_PM, MarginModel.SCENARIO_GRID)
         grid = core.model == 1 and model in grid_models

@@ -137,8 +137,8 @@ def test_market_updates_move_grid_accounts_like_pm_margin():
 
 def test_what_the_engine_does_not_run_is_refused_by_name():
     with pytest.raises(InvalidInputError) as e:
-        PreTradeEngine(M, NAMES, model=pm.MarginModel.SPAN16)
-    assert e.value.field == "model" and "SPAN16" in str(e.value)
+        PreTradeEngine(M, NAMES, model=pm.MarginModel.DERIBIT_XPM)
+    assert e.value.field == "model" and "DERIBIT_XPM" in str(e.value)
     with pytest.raises(InputTypeError):
         PreTradeEngine(M, NAMES, model="paradex_pm")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError) as e:
@@ -266,3 +266,66 @@ def test_greek_netting_engine_is_delta_margin_of_the_book():
     back = PreTradeEngine.restore(eng.snapshot())
     assert back.model is pm.MarginModel.DELTA_MARGIN
     assert back.margin(acct, "usdc") == eng.margin(acct, "usdc")
+
+
+# --- SPAN -----------------------------------------------------------------------------------
+
+SPAN_DOC = {
+    "version": "test",
+    "source": "test parameters",
+    "commodities": {
+        "BTC_USD": {
+            "price_scan": 0.2,
+            "vol_scan": 0.1,
+            "tier_days": [14, 60],
+            "intra_rates": [[0, 1, 300.0], [1, 2, 200.0], [0, 2, 500.0]],
+            "short_option_minimum": 150.0,
+        },
+        "ETH_USD": {
+            "price_scan": 0.25,
+            "vol_scan": 0.12,
+            "tier_days": [30],
+            "intra_rates": [[0, 1, 20.0]],
+            "short_option_minimum": 5.0,
+        },
+    },
+    "inter_spreads": [{"a": "BTC_USD", "b": "ETH_USD", "ratio_a": 1, "ratio_b": 30, "rate": 0.5}],
+}
+
+
+def test_span_engine_is_span_margin_of_the_book(usdc_market):
+    # The engine's SPAN (scan risk over the look-ahead, intra-commodity charges, the
+    # inter-commodity credit, the short option minimum) against span_margin, whose assembly
+    # (commodity_rows, span_requirement) is pymargin's Python path.
+    from pymargin.models.span import SpanParams, span_margin
+
+    mkt = usdc_market
+    p = SpanParams.from_document(SPAN_DOC)
+    names = sorted(n for n in mkt.marks if "USDC" in n)
+    eng = PreTradeEngine(mkt, names, p, model=pm.MarginModel.SPAN16)
+    assert eng.model is pm.MarginModel.SPAN16
+    rng = np.random.default_rng(6)
+    credited = 0
+    for _ in range(6):
+        acct = eng.add_account({"USDC": 1e7})
+        book = {
+            str(n): float(rng.choice([-3.0, -1.0, 1.0, 2.0])) * (10.0 if "ETH" in n else 1.0)
+            for n in rng.choice(names, 6, replace=False)
+        }
+        for name, q in book.items():
+            eng.fill(acct, name, Side.BUY if q > 0 else Side.SELL, abs(q), 25.0)
+        want = span_margin(book, mkt, p)
+        got = eng.margin(acct, "usdc")
+        assert got.initial_margin == pytest.approx(want.initial_margin, rel=1e-10)
+        assert got.maintenance_margin == got.initial_margin
+        assert got == eng.margin_from_scratch(acct, "usdc")
+        credited += any(c.inter_credit > 0 for c in want.per_commodity.values())
+    assert credited >= 1  # the books exercise the inter-commodity credit
+    c = eng.check(acct, names[0], Side.SELL, 2.0)
+    eng.add_order(acct, 1, names[0], Side.SELL, 2.0)
+    assert eng.margin(acct, "usdc").initial_margin == pytest.approx(c.im_after, rel=1e-12)
+    back = PreTradeEngine.restore(eng.snapshot())
+    assert back.model is pm.MarginModel.SPAN16
+    assert back.margin(acct, "usdc") == eng.margin(acct, "usdc")
+    with pytest.raises(InputTypeError):
+        PreTradeEngine(mkt, names, None, model=pm.MarginModel.SPAN16)

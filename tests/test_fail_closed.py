@@ -453,7 +453,7 @@ def test_crafted_snapshots_are_refused_with_typed_errors():
     n_pairs = struct.unpack("<Q", core[head + 13 : head + 21])[0]
     at_cap = head + 13 + 8 + 64 * n_pairs
     assert struct.unpack("<QQ", core[at_cap : at_cap + 16]) == (0, 0)
-    at_cap += 16 + 48  # and the Greek-netting section: four empty vectors, two doubles
+    at_cap += 16 + 48 + 24  # the Greek-netting (4 empty vectors, 2 doubles) and SPAN sections
     n_ccy = struct.unpack("<Q", core[at_cap : at_cap + 8])[0]
     at_cap += 8 + 41 * n_ccy
     assert struct.unpack("<Q", core[at_cap : at_cap + 8])[0] == 1024

@@ -418,4 +418,33 @@ void BM_CheckSensitivity(benchmark::State& state) {
 }
 BENCHMARK(BM_CheckSensitivity)->Arg(10)->Arg(1000);
 
+// SPAN (Model::kSpan) on the linear venue of make_grid_venue: three tiers with their
+// intra-commodity rates, the short option minimum, one day of look-ahead.
+Venue make_span_venue(std::size_t max_accounts) {
+  Venue v = make_grid_venue(1, max_accounts);
+  v.cfg.model = pe::Model::kSpan;
+  v.cfg.grid.assets.clear();
+  pe::SpanCommodityConfig c;
+  c.price_scan = 0.2;
+  c.vol_scan = 0.1;
+  c.tier_days = {14, 60};
+  c.intra_tiers = {0, 1, 1, 2, 0, 2};
+  c.intra_rates = {300.0, 200.0, 500.0};
+  c.short_option_minimum = 150.0;
+  v.cfg.span.commodities = {c};
+  return v;
+}
+
+void BM_CheckSpan(benchmark::State& state) {
+  const auto positions = static_cast<std::size_t>(state.range(0));
+  Venue v = make_span_venue(4);
+  auto eng = make_engine(v);
+  std::int64_t a = -1;
+  eng->add_account(&a);
+  std::mt19937_64 rng(1);
+  fill_grid_account(*eng, a, positions, v.spec.size(), rng);
+  time_checks(state, *eng, a, v.spec.size(), rng);
+}
+BENCHMARK(BM_CheckSpan)->Arg(10)->Arg(1000);
+
 }  // namespace

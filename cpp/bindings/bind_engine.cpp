@@ -125,6 +125,57 @@ class Engine {
   }
   explicit Engine(std::unique_ptr<pe::PreTradeEngine> e) : engine_(std::move(e)) {}
 
+  // A SPAN engine (Model::kSpan). commodities: per underlying a tuple (price_scan, vol_scan,
+  // extreme_weight, look_ahead_days, short_option_minimum, tier_days, intra_tiers int32
+  // [2 x pairs], intra_rates); spread_legs int32 [2 x spreads]; spread_terms [3 x spreads].
+  static Engine span(std::size_t max_accounts, const py::array& currencies,
+                     const py::list& commodities, const py::array& spread_legs,
+                     const py::array& spread_terms, const py::array& kind,
+                     const py::array& settlement, const py::array& is_call,
+                     const py::array& underlying, const py::array& currency,
+                     const py::array& strike, const py::array& expiry_id,
+                     const py::array& forward, const py::array& vol, const py::array& time,
+                     const py::array& rate, const py::array& index) {
+    pe::EngineConfig cfg;
+    cfg.model = pe::Model::kSpan;
+    cfg.max_accounts = max_accounts;
+    cfg.currencies = currencies_from(currencies);
+    for (std::size_t u = 0; u < commodities.size(); ++u) {
+      const auto t = commodities[u].cast<py::tuple>();
+      if (t.size() != 8) {
+        throw PyInputError{PyInputError::kInvalid, "commodities", static_cast<long long>(u),
+                           "(price_scan, vol_scan, extreme_weight, look_ahead_days, "
+                           "short_option_minimum, tier_days, intra_tiers, intra_rates)"};
+      }
+      pe::SpanCommodityConfig c;
+      c.price_scan = t[0].cast<double>();
+      c.vol_scan = t[1].cast<double>();
+      c.extreme_weight = t[2].cast<double>();
+      c.look_ahead_days = t[3].cast<double>();
+      c.short_option_minimum = t[4].cast<double>();
+      const auto days = t[5].cast<py::array>();
+      c.tier_days = column<double>(days, static_cast<std::size_t>(days.size()), "tier_days");
+      const auto tiers = t[6].cast<py::array>();
+      c.intra_tiers =
+          column<std::int32_t>(tiers, static_cast<std::size_t>(tiers.size()), "intra_tiers");
+      const auto rates = t[7].cast<py::array>();
+      c.intra_rates = column<double>(rates, static_cast<std::size_t>(rates.size()), "intra_rates");
+      cfg.span.commodities.push_back(std::move(c));
+    }
+    cfg.span.spread_legs = column<std::int32_t>(
+        spread_legs, static_cast<std::size_t>(spread_legs.size()), "spread_legs");
+    cfg.span.spread_terms = column<double>(
+        spread_terms, static_cast<std::size_t>(spread_terms.size()), "spread_terms");
+    const auto n = static_cast<std::size_t>(kind.size());
+    const auto spec =
+        specs_from(kind, settlement, is_call, underlying, currency, strike, expiry_id, n);
+    const auto mk = market_from(forward, vol, time, rate, n);
+    const auto ix = column<double>(index, commodities.size(), "index");
+    std::unique_ptr<pe::PreTradeEngine> e;
+    raise_status(pe::PreTradeEngine::create(cfg, spec, mk, ix, &e));
+    return Engine(std::move(e));
+  }
+
   // A Greek-netting engine (Model::kSensitivity): the model's tenor buckets (upper bounds in
   // days), tenor correlation [B x B], correlations between underlyings, risk weights per
   // underlying.
@@ -404,6 +455,12 @@ void bind_engine(py::module_& m) {
                   py::arg("currency"), py::arg("strike"), py::arg("expiry_id"),
                   py::arg("floor_long"), py::arg("floor_short"), py::arg("forward"),
                   py::arg("vol"), py::arg("time"), py::arg("rate"), py::arg("index"))
+      .def_static("span", &Engine::span, py::arg("max_accounts"), py::arg("currencies"),
+                  py::arg("commodities"), py::arg("spread_legs"), py::arg("spread_terms"),
+                  py::arg("kind"), py::arg("settlement"), py::arg("is_call"),
+                  py::arg("underlying"), py::arg("currency"), py::arg("strike"),
+                  py::arg("expiry_id"), py::arg("forward"), py::arg("vol"), py::arg("time"),
+                  py::arg("rate"), py::arg("index"))
       .def_static("sensitivity", &Engine::sensitivity, py::arg("max_accounts"),
                   py::arg("currencies"), py::arg("bucket_days"), py::arg("tenor_corr"),
                   py::arg("delta_corr"), py::arg("vega_corr"), py::arg("delta_rw"),

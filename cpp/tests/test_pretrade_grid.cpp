@@ -441,14 +441,15 @@ TEST(PreTradeGrid, VersionTwoSnapshotsOfDeribitEnginesStillRestore) {
   constexpr std::size_t head = 8 + 4 + 4 + 8;
   std::string payload = v3.substr(head, v3.size() - head - 8);
   // Version 3 payload: buckets i32 | mm f64 | model u8 | pairs (u64 + 64) | grid (u64) |
-  // standard underlyings u64 | Greek-netting (4 empty vectors, 2 f64) | currencies (u64 + 41) | max u64 | specs (u64 + 101 each:
+  // standard underlyings u64 | Greek-netting (4 empty vectors, 2 f64) | SPAN (3 empty
+  // vectors) | currencies (u64 + 41) | max u64 | specs (u64 + 101 each:
   // 27 of version 2, 16 of minimum charges, 58 of standard terms) | market (u64 + 40 each:
   // 32 of version 2 and the mark) | the rest as in version 2.
   std::size_t at = 0;
   std::string out = payload.substr(at, 12);  // buckets, mm
   at += 12 + 1;                               // the model byte dropped
   out += payload.substr(at, 8 + 64);          // pairs
-  at += 8 + 64 + 8 + 8 + 48;                  // grid, standard, Greek-netting dropped
+  at += 8 + 64 + 8 + 8 + 48 + 24;             // grid, standard, Greek-netting, SPAN dropped
   out += payload.substr(at, 8 + 41 + 8 + 8);  // currencies, max accounts, spec count
   at += 8 + 41 + 8 + 8;
   for (std::size_t k = 0; k < spec.size(); ++k) out += payload.substr(at + k * 101, 27);

@@ -15,6 +15,7 @@
 #include "../pricing/batch_internal.hpp"
 #include "pymargin/kernel/revalue.hpp"
 #include "pymargin/models/sensitivity_margin.hpp"
+#include "pymargin/models/span.hpp"
 #include "pymargin/models/standard_margin.hpp"
 #include "pymargin/pricing/black.hpp"
 #include "pymargin/scenarios/scenario_set.hpp"
@@ -192,8 +193,12 @@ struct PreTradeEngine::Impl {
   [[nodiscard]] bool grid() const noexcept { return cfg.model == Model::kScenarioGrid; }
   [[nodiscard]] bool standard() const noexcept { return cfg.model == Model::kStandard; }
   [[nodiscard]] bool sensitivity() const noexcept { return cfg.model == Model::kSensitivity; }
+  [[nodiscard]] bool span() const noexcept { return cfg.model == Model::kSpan; }
+  // Models evaluated per margin group (not a sum over underlyings): their IM per state is
+  // kept in Account::group_im.
+  [[nodiscard]] bool group_level() const noexcept { return sensitivity() || span(); }
   // Models whose terms are not linear in the amounts keep per-instrument nets.
-  [[nodiscard]] bool uses_nets() const noexcept { return grid() || standard(); }
+  [[nodiscard]] bool uses_nets() const noexcept { return grid() || standard() || span(); }
   std::vector<double> weight;  // grid: [P x ns] loss weights (padding entries 0)
   std::vector<InstrumentSpec> spec;
   std::vector<std::int32_t> expiry_of;  // engine expiry index per instrument
@@ -252,8 +257,10 @@ struct PreTradeEngine::Impl {
                     const double* v) const noexcept;
   double grid_charge(const MarketState& ms, std::int32_t u, const double* v, double net,
                      double gross, double floor) const noexcept;
+  // Grid: the minimum charge of holding `amount`; SPAN: the short options it is.
   double floor_of(std::int32_t i, double amount) const noexcept {
     const InstrumentSpec& sp = spec[static_cast<std::size_t>(i)];
+    if (span()) return sp.kind == 3 && amount < 0.0 ? -amount : 0.0;
     return amount > 0.0 ? amount * sp.floor_long : -amount * sp.floor_short;
   }
   void refresh_net_terms(const Account& a, const MarketState& ms, Slot& s) const noexcept;
@@ -262,11 +269,15 @@ struct PreTradeEngine::Impl {
   // check; -1: none). NaN when the model refuses its inputs (sums that overflow).
   double sensitivity_im(const Account& a, std::int32_t c, int k, std::int32_t swap_u,
                         const double* swap_v) const noexcept;
+  // Model::kSpan: the requirement of group c in state k, the vector and short options of
+  // underlying swap_u replaced (for a check; -1: none). NaN when the model refuses.
+  double span_im(const Account& a, std::int32_t c, int k, std::int32_t swap_u,
+                 const double* swap_v, double swap_shorts) const noexcept;
   void refresh_group(Account& a, std::int32_t c) const noexcept {
-    if (!sensitivity()) return;
+    if (!group_level()) return;
     for (int k = 0; k < kStates; ++k) {
       a.group_im[static_cast<std::size_t>(c) * kStates + static_cast<std::size_t>(k)] =
-          sensitivity_im(a, c, k, -1, nullptr);
+          span() ? span_im(a, c, k, -1, nullptr, 0.0) : sensitivity_im(a, c, k, -1, nullptr);
     }
   }
   // Model::kStandard: the IM and MM of holding `amount` of instrument i.
@@ -393,6 +404,78 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
     scenarios::ScenarioView sv{ns, P, move.data(), state.data(), rules.data()};
     Status st = kernel::revalue(iv, sv, risk.data(), 1);
     if (!st.ok()) return st;
+  } else if (span()) {
+    // Per commodity CME's 16 scenarios (price fractions of the scan range with vol up and
+    // down, the +-2 ranges vol unchanged and weighted), revalued over the look-ahead with the
+    // options' time decay added (pymargin.models.scan.span16, risk_arrays_for_rows); then the
+    // coin delta (Black, rate 0, as pymargin.models.span) at the instrument's tier.
+    constexpr double kFractions[14] = {0.0,       0.0,        1.0 / 3,  1.0 / 3,  -1.0 / 3,
+                                       -1.0 / 3,  2.0 / 3,    2.0 / 3,  -2.0 / 3, -2.0 / 3,
+                                       1.0,       1.0,        -1.0,     -1.0};
+    constexpr std::size_t kN = models::kSpanScenarios;
+    for (std::size_t u = 0; u < P; ++u) {
+      const SpanCommodityConfig& cc = cfg.span.commodities[u];
+      std::vector<std::size_t> rows_u;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (static_cast<std::size_t>(und[i]) == u) rows_u.push_back(i);
+      }
+      if (rows_u.empty()) continue;
+      double moves[kN];
+      std::int8_t states[kN];
+      for (std::size_t j = 0; j < 14; ++j) {
+        moves[j] = kFractions[j] * cc.price_scan;
+        states[j] = static_cast<std::int8_t>(j % 2 == 0 ? 1 : -1);
+      }
+      moves[14] = 2.0 * cc.price_scan;
+      moves[15] = -2.0 * cc.price_scan;
+      states[14] = states[15] = 0;
+      scenarios::VolShockRule rule;
+      rule.kind = scenarios::VolShockKind::kAdditive;
+      rule.range_up = cc.vol_scan;
+      rule.range_down = cc.vol_scan;
+      const double la = cc.look_ahead_days / 365.0;
+      const std::size_t m = rows_u.size();
+      std::vector<std::uint8_t> k_u(m), s_u(m), c_u(m);
+      std::vector<std::int32_t> zero(m, 0);
+      std::vector<double> st_u(m), f_u(m), v_u(m), t_u(m), r_u(m), block(m * kN);
+      for (std::size_t r = 0; r < m; ++r) {
+        const std::size_t i = rows_u[r];
+        const bool option = kind[i] == static_cast<std::uint8_t>(kernel::Kind::kOption);
+        k_u[r] = kind[i], s_u[r] = settle[i], c_u[r] = call[i];
+        st_u[r] = strike[i], f_u[r] = fwd[i], v_u[r] = vol[i], r_u[r] = rate[i];
+        t_u[r] = option ? std::fmax(time[i] - la, 0.0) : time[i];
+      }
+      kernel::InstrumentView iv{m,           k_u.data(),  s_u.data(), c_u.data(),
+                                zero.data(), st_u.data(), f_u.data(), v_u.data(),
+                                t_u.data(),  r_u.data()};
+      scenarios::ScenarioView sv{kN, 1, moves, states, &rule};
+      Status st = kernel::revalue(iv, sv, block.data(), 1);
+      if (!st.ok()) return st;
+      for (std::size_t r = 0; r < m; ++r) {
+        const std::size_t i = rows_u[r];
+        const InstrumentSpec& sp = spec[i];
+        double decay = 0.0;
+        double delta = 1.0;
+        if (sp.kind == static_cast<std::uint8_t>(kernel::Kind::kOption)) {
+          const auto type = sp.is_call ? pricing::OptionType::kCall : pricing::OptionType::kPut;
+          decay = pricing::black76_price(fwd[i], sp.strike, t_u[r], vol[i], rate[i], type) -
+                  pricing::black76_price(fwd[i], sp.strike, time[i], vol[i], rate[i], type);
+          delta = pricing::black76_greeks(fwd[i], sp.strike, time[i], vol[i], 0.0, type)
+                      .delta_forward;
+        }
+        double* row = risk.data() + i * ns;
+        for (std::size_t j = 0; j < kN; ++j) {
+          row[j] = (block[r * kN + j] + decay) * (j >= 14 ? cc.extreme_weight : 1.0);
+        }
+        std::size_t t = 0;
+        if (sp.expiry_id >= 0) {
+          t = static_cast<std::size_t>(
+              std::lower_bound(cc.tier_days.begin(), cc.tier_days.end(), time[i] * 365.0) -
+              cc.tier_days.begin());
+        }
+        row[kN + t] = delta;
+      }
+    }
   } else if (sensitivity()) {
     // Per underlying its instruments revalued at +-its delta risk weight (vol unchanged):
     // the last two entries of the row; the delta and the weighted vega come below.
@@ -673,6 +756,77 @@ double PreTradeEngine::Impl::grid_charge(const MarketState& ms, std::int32_t u, 
   return std::fmax(-low, std::fmax(floor, min_delta));
 }
 
+double PreTradeEngine::Impl::span_im(const Account& a, std::int32_t c, int k,
+                                    std::int32_t swap_u, const double* swap_v,
+                                    double swap_shorts) const noexcept {
+  constexpr std::size_t kU = 16;
+  constexpr std::size_t kN = models::kSpanScenarios;
+  double pnl[kU][kN];
+  double tier[kU][models::kSpanMaxTiers];
+  models::SpanCommodity view[kU];
+  std::int32_t slot_of[kU];
+  for (auto& x : slot_of) x = -1;
+  std::size_t n = 0;
+  double tmp[kMaxScenarios];
+  bool swapped = swap_u < 0;
+  auto add = [&](std::int32_t u, const double* v, double shorts) noexcept {
+    const auto uu = static_cast<std::size_t>(u);
+    const SpanCommodityConfig& cc = cfg.span.commodities[uu];
+    const std::size_t T = cc.tier_days.size() + 1;
+    for (std::size_t j = 0; j < kN; ++j) pnl[n][j] = v[j];
+    for (std::size_t t = 0; t < T; ++t) tier[n][t] = v[kN + t];
+    models::SpanCommodity& x = view[n];
+    x.pnl = pnl[n];
+    x.tiers = T;
+    x.tier_delta = tier[n];
+    x.short_options = shorts;
+    x.short_option_minimum = cc.short_option_minimum;
+    x.intra_pairs = cc.intra_rates.size();
+    x.intra_tiers = cc.intra_tiers.data();
+    x.intra_rates = cc.intra_rates.data();
+    slot_of[uu] = static_cast<std::int32_t>(n);
+    ++n;
+  };
+  for (const Slot& s : a.slots) {  // sorted by underlying within the currency
+    if (s.currency != c) continue;
+    if (!swapped && s.underlying > swap_u) {
+      add(swap_u, swap_v, swap_shorts);
+      swapped = true;
+    }
+    if (s.underlying == swap_u) {
+      add(swap_u, swap_v, swap_shorts);
+      swapped = true;
+      continue;
+    }
+    const double* v = s.pos.data();
+    if (k > 0 && !s.ord.empty()) {
+      const double* o = s.ord.data() + static_cast<std::size_t>(k - 1) * ns;
+      for (std::size_t j = 0; j < ns; ++j) tmp[j] = s.pos[j] + o[j];
+      v = tmp;
+    }
+    add(s.underlying, v, s.floor[k]);
+  }
+  if (!swapped) add(swap_u, swap_v, swap_shorts);
+  if (n == 0) return 0.0;
+  models::SpanInterSpread spreads[kU * 2];
+  std::size_t m = 0;
+  const std::size_t R = cfg.span.spread_terms.size() / 3;
+  for (std::size_t r = 0; r < R && m < kU * 2; ++r) {
+    const std::int32_t la = slot_of[static_cast<std::size_t>(cfg.span.spread_legs[2 * r])];
+    const std::int32_t lb = slot_of[static_cast<std::size_t>(cfg.span.spread_legs[2 * r + 1])];
+    if (la < 0 || lb < 0) continue;  // a leg without positions forms no spread
+    spreads[m++] = {la, lb, cfg.span.spread_terms[3 * r], cfg.span.spread_terms[3 * r + 1],
+                    cfg.span.spread_terms[3 * r + 2]};
+  }
+  models::SpanRequirement res[kU];
+  if (!models::span_requirement(view, n, spreads, m, res).ok()) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  double total = 0.0;
+  for (std::size_t j = 0; j < n; ++j) total += res[j].requirement;
+  return total;
+}
+
 double PreTradeEngine::Impl::sensitivity_im(const Account& a, std::int32_t c, int k,
                                            std::int32_t swap_u,
                                            const double* swap_v) const noexcept {
@@ -767,7 +921,7 @@ void PreTradeEngine::Impl::refresh_slot(const MarketState& ms, Slot& s) const no
   double tmp[kMaxScenarios];
   const double* pos = s.pos.data();
   if (standard()) return;  // refresh_net_terms set worst[] (no scenarios)
-  if (sensitivity()) return;  // a group-level model (sensitivity_im)
+  if (group_level()) return;  // a group-level model (refresh_group)
   if (grid()) {
     for (int k = 0; k < kStates; ++k) {
       const double* v = pos;
@@ -844,7 +998,7 @@ void PreTradeEngine::Impl::aggregate(Account& a, const MarketState& ms) const {
     for (auto& s : a.slots) refresh_net_terms(a, ms, s);
   }
   for (auto& s : a.slots) refresh_slot(ms, s);
-  for (std::size_t c = 0; c < cfg.currencies.size() && sensitivity(); ++c) {
+  for (std::size_t c = 0; c < cfg.currencies.size() && group_level(); ++c) {
     refresh_group(a, static_cast<std::int32_t>(c));
   }
 }
@@ -858,13 +1012,13 @@ GroupMargin PreTradeEngine::Impl::group(const Account& a, const MarketState& ms,
   double worst[kStates] = {0, 0, 0};
   double roll[kStates] = {0, 0, 0};
   bool exceeded[kStates] = {false, false, false};
-  if (sensitivity()) {  // kept by every state change (refresh_group)
+  if (group_level()) {  // kept by every state change (refresh_group)
     for (int k = 0; k < kStates; ++k) {
       worst[k] = a.group_im[static_cast<std::size_t>(c) * kStates + static_cast<std::size_t>(k)];
     }
   }
   for (const auto& s : a.slots) {
-    if (s.currency != c || sensitivity()) continue;
+    if (s.currency != c || group_level()) continue;
     if (!deribit()) {  // no delta limit, no roll shock
       for (int k = 0; k < kStates; ++k) worst[k] += s.worst[k];
       continue;
@@ -900,7 +1054,7 @@ GroupMargin PreTradeEngine::Impl::group(const Account& a, const MarketState& ms,
       if (s.currency == c) mm += s.std_mm;
     }
     g.maintenance_margin = mm;
-  } else if (sensitivity()) {
+  } else if (group_level()) {
     g.maintenance_margin = rmm_states[0];  // IM = MM of the positions
   } else {
     g.maintenance_margin = cfg.mm_factor * rmm_states[0];
@@ -935,7 +1089,58 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
   const bool standard = config.model == Model::kStandard;
   const bool deribit = config.model == Model::kDeribitPortfolio;
   const bool sens = config.model == Model::kSensitivity;
-  if (!(deribit || grid || standard || sens)) return Status::bad_argument("model", "unknown model");
+  const bool span = config.model == Model::kSpan;
+  if (!(deribit || grid || standard || sens || span)) {
+    return Status::bad_argument("model", "unknown model");
+  }
+  std::size_t span_tiers = 0;
+  if (span) {
+    const SpanEngineConfig& sc = config.span;
+    const std::size_t U = sc.commodities.size();
+    if (U == 0 || U > 16) return Status::bad_argument("span.commodities", "1 to 16 underlyings");
+    for (std::size_t u = 0; u < U; ++u) {
+      const SpanCommodityConfig& cc = sc.commodities[u];
+      const std::size_t T = cc.tier_days.size() + 1;
+      if (!(cc.price_scan > 0.0 && cc.price_scan < 0.5 && std::isfinite(cc.vol_scan) &&
+            cc.vol_scan >= 0.0 && cc.extreme_weight >= 0.0 && cc.extreme_weight <= 1.0 &&
+            std::isfinite(cc.look_ahead_days) && cc.look_ahead_days >= 0.0 &&
+            std::isfinite(cc.short_option_minimum) && cc.short_option_minimum >= 0.0)) {
+        return Status::invalid("span.commodities", u, "a scan range, weight or minimum out of range");
+      }
+      if (T > models::kSpanMaxTiers) return Status::invalid("span.tier_days", u, "up to 31 bounds");
+      for (std::size_t t = 0; t + 1 < T; ++t) {
+        if (!(std::isfinite(cc.tier_days[t]) && cc.tier_days[t] > 0.0 &&
+              (t == 0 || cc.tier_days[t] > cc.tier_days[t - 1]))) {
+          return Status::invalid("span.tier_days", u, "increasing day counts > 0");
+        }
+      }
+      if (cc.intra_tiers.size() != 2 * cc.intra_rates.size()) {
+        return Status::invalid("span.intra_rates", u, "two tiers per rate");
+      }
+      for (std::size_t p = 0; p < cc.intra_rates.size(); ++p) {
+        const std::int32_t t1 = cc.intra_tiers[2 * p], t2 = cc.intra_tiers[2 * p + 1];
+        if (t1 < 0 || t2 < 0 || static_cast<std::size_t>(t1) >= T ||
+            static_cast<std::size_t>(t2) >= T || t1 == t2 ||
+            !(std::isfinite(cc.intra_rates[p]) && cc.intra_rates[p] >= 0.0)) {
+          return Status::invalid("span.intra_rates", u, "no such tier pair, or a rate < 0");
+        }
+      }
+      span_tiers = std::max(span_tiers, T);
+    }
+    const std::size_t R = sc.spread_terms.size() / 3;
+    if (sc.spread_terms.size() != 3 * R || sc.spread_legs.size() != 2 * R) {
+      return Status::bad_argument("span.spreads", "two legs and three terms per spread");
+    }
+    for (std::size_t r = 0; r < R; ++r) {
+      const std::int32_t a = sc.spread_legs[2 * r], b = sc.spread_legs[2 * r + 1];
+      const double* t = sc.spread_terms.data() + 3 * r;
+      if (a < 0 || b < 0 || static_cast<std::size_t>(a) >= U || static_cast<std::size_t>(b) >= U ||
+          a == b || !(t[0] > 0.0 && t[1] > 0.0 && std::isfinite(t[0]) && std::isfinite(t[1]) &&
+                      t[2] >= 0.0 && t[2] <= 1.0)) {
+        return Status::invalid("span.spreads", r, "legs, ratios > 0 and a rate in [0, 1]");
+      }
+    }
+  }
   if (sens) {
     const SensitivityConfig& sc = config.sensitivity;
     const std::size_t B = sc.bucket_days.size();
@@ -1052,7 +1257,7 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
       return Status::invalid("currencies", c, "a parameter is negative, infinite, NaN or > 1");
     }
   }
-  if (grid || sens) {
+  if (grid || sens || span) {
     for (std::size_t c = 0; c < config.currencies.size(); ++c) {
       if (!config.currencies[c].usd_settled) {
         return Status::invalid("currencies", c, "this model margins USD-settled groups only");
@@ -1071,6 +1276,9 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
   } else if (standard) {
     impl->ns = impl->n_std = 0;  // no scenarios
     impl->P = config.standard_underlyings;
+  } else if (span) {  // 16 weighted scenarios, then the net delta per tier
+    impl->ns = impl->n_std = models::kSpanScenarios + span_tiers;
+    impl->P = config.span.commodities.size();
   } else if (sens) {  // delta, the weighted vega per bucket, P&L at +RW and -RW
     impl->ns = impl->n_std = config.sensitivity.bucket_days.size() + 3;
     impl->P = config.sensitivity.delta_rw.size();
@@ -1106,7 +1314,7 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
     if (!impl->grid() && (s.floor_long != 0.0 || s.floor_short != 0.0)) {
       return Status::invalid("floor", i, "Deribit portfolio margin has no per-unit minimum");
     }
-    if ((impl->grid() || impl->sensitivity()) && s.settlement != 0) {
+    if ((impl->grid() || impl->sensitivity() || impl->span()) && s.settlement != 0) {
       return Status::invalid("settlement", i,
                              "this model margins USD-settled (linear) instruments only");
     }
@@ -1282,7 +1490,13 @@ CheckResult PreTradeEngine::check(std::int64_t account, std::int32_t instrument,
   const double d_new = signed_amount * row[m.ns];
   const double net = (s ? s->net_delta[0] + s->net_delta[k] : 0.0) + d_new;
   double new_worst = 0.0;
-  if (m.sensitivity()) {
+  if (m.span()) {  // the order's short options from its instrument's net (binary search)
+    const Net* x = find_net(*a, instrument);
+    const double q_old = x == nullptr ? 0.0 : x->q[0] + x->q[k];
+    const double shorts = (s ? s->floor[k] : 0.0) - m.floor_of(instrument, q_old) +
+                          m.floor_of(instrument, q_old + signed_amount);
+    new_worst = m.span_im(*a, c, k, sp.underlying, v, shorts);
+  } else if (m.sensitivity()) {
     new_worst = m.sensitivity_im(*a, c, k, sp.underlying, v);
   } else if (m.standard()) {
     // The instrument's IM term, old and new (its net found by binary search).
@@ -1307,7 +1521,7 @@ CheckResult PreTradeEngine::check(std::int64_t account, std::int32_t instrument,
   }
   double worst_k = new_worst;
   for (const auto& other : a->slots) {  // (the Greek-netting model is group-level)
-    if (other.currency == c && &other != s && !m.sensitivity()) worst_k += other.worst[k];
+    if (other.currency == c && &other != s && !m.group_level()) worst_k += other.worst[k];
   }
   const std::int32_t e = m.expiry_of[static_cast<std::size_t>(instrument)];
   const double* kx = ms.roll_k.data() + static_cast<std::size_t>(c) * m.n_expiries;
@@ -1885,6 +2099,15 @@ class Writer {
       put(x);
     }
   }
+  void put(const SpanCommodityConfig& c) {
+    for (double x : {c.price_scan, c.vol_scan, c.extreme_weight, c.look_ahead_days,
+                     c.short_option_minimum}) {
+      put(x);
+    }
+    put_vector(c.tier_days);
+    put_vector(c.intra_tiers);
+    put_vector(c.intra_rates);
+  }
   void put(const GridAsset& g) {
     put_vector(g.moves);
     put_vector(g.vol_states);
@@ -1955,6 +2178,12 @@ class Reader {
            get(&t->im_per_unit) && get(&t->mm_base) && get(&t->mm_per_unit) &&
            get(&t->im_otm_base) && get(&t->im_floor) && get(&t->mm);
   }
+  bool get(SpanCommodityConfig* c) {
+    return get(&c->price_scan) && get(&c->vol_scan) && get(&c->extreme_weight) &&
+           get(&c->look_ahead_days) && get(&c->short_option_minimum) &&
+           get_vector(&c->tier_days) && get_vector(&c->intra_tiers) &&
+           get_vector(&c->intra_rates);
+  }
   bool get(GridAsset* g) {
     scenarios::VolShockRule& r = g->vol_rule;
     std::uint8_t kind = 0;
@@ -2024,6 +2253,9 @@ std::string PreTradeEngine::snapshot() const {
   w.put(sc.vega_corr);
   w.put_vector(sc.delta_rw);
   w.put_vector(sc.vega_rw);
+  w.put_vector(m.cfg.span.commodities);
+  w.put_vector(m.cfg.span.spread_legs);
+  w.put_vector(m.cfg.span.spread_terms);
   w.put_vector(m.cfg.currencies);
   w.put<std::uint64_t>(m.cfg.max_accounts);
   w.put_vector(m.spec);
@@ -2095,12 +2327,14 @@ Status PreTradeEngine::restore(const std::string& bytes,
   std::uint8_t model = 0;
   std::uint64_t standard_underlyings = 0;
   if (!(r.get(&buckets) && r.get(&cfg.mm_factor) && (version < 3 || r.get(&model)) &&
-        model <= 3 && r.get_vector(&cfg.pairs) &&
+        model <= 4 && r.get_vector(&cfg.pairs) &&
         (version < 3 ||
          (r.get_vector(&cfg.grid.assets) && r.get(&standard_underlyings) &&
           r.get_vector(&cfg.sensitivity.bucket_days) && r.get_vector(&cfg.sensitivity.tenor_corr) &&
           r.get(&cfg.sensitivity.delta_corr) && r.get(&cfg.sensitivity.vega_corr) &&
-          r.get_vector(&cfg.sensitivity.delta_rw) && r.get_vector(&cfg.sensitivity.vega_rw))) &&
+          r.get_vector(&cfg.sensitivity.delta_rw) && r.get_vector(&cfg.sensitivity.vega_rw) &&
+          r.get_vector(&cfg.span.commodities) && r.get_vector(&cfg.span.spread_legs) &&
+          r.get_vector(&cfg.span.spread_terms))) &&
         r.get_vector(&cfg.currencies) && r.get(&max_accounts) && r.get_vector(&spec) &&
         r.get_vector(&inputs) && r.get_vector(&index) && r.get(&used))) {
     return Status::bad_argument("snapshot", "malformed engine section");

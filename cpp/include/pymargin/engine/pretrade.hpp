@@ -32,6 +32,11 @@
 // in the amounts, kept like the scenario vectors), then the core's sensitivity_margin over
 // the group's underlyings; MM = IM. USD-settled instruments only.
 //
+// Model::kSpan, SPAN-16: per underlying the weighted scenario P&L and the net delta per tier
+// (linear, kept like the scenario vectors) and the short options (per instrument); each
+// margin group's requirement per state kept after every change by the core's
+// span_requirement over its commodities and spreads; MM = IM. USD-settled instruments only.
+//
 // Open orders count as the venue counts them: IM = the largest RMM of the positions alone,
 // with every buy order filled, or with every sell order filled.
 //
@@ -105,6 +110,27 @@ enum class Model : std::uint8_t {
   kScenarioGrid = 1,      // a grid venue (EngineConfig::grid)
   kStandard = 2,          // Deribit standard margin (InstrumentSpec::standard)
   kSensitivity = 3,       // the Greek-netting model (EngineConfig::sensitivity)
+  kSpan = 4,              // SPAN-16 (EngineConfig::span)
+};
+
+// Model::kSpan (pymargin/models/span.hpp), USD-settled instruments: per combined commodity
+// (underlying) CME's 16 scenarios at its price and vol scan ranges over a look-ahead (time
+// decay included), the extremes weighted; net delta per expiry tier; short options; the
+// intra-commodity tier-pair rates, the short option minimum; inter-commodity spreads.
+struct SpanCommodityConfig {
+  double price_scan = 0.0;       // relative move (0.2 = 20 %)
+  double vol_scan = 0.0;         // vol points (0.1 = 10)
+  double extreme_weight = 0.35;  // cover of the +-2 scan-range moves
+  double look_ahead_days = 1.0;
+  std::vector<double> tier_days;  // upper bounds of the expiry tiers (perpetuals: tier 0)
+  std::vector<std::int32_t> intra_tiers;  // [2 x pairs] in priority order
+  std::vector<double> intra_rates;        // [pairs] USD per unit of delta spread
+  double short_option_minimum = 0.0;      // USD per short option
+};
+struct SpanEngineConfig {
+  std::vector<SpanCommodityConfig> commodities;  // one per underlying
+  std::vector<std::int32_t> spread_legs;         // [2 x spreads] underlying indices
+  std::vector<double> spread_terms;              // [3 x spreads] ratio_a, ratio_b, rate
 };
 
 // Model::kSensitivity (pymargin/models/sensitivity_margin.hpp), USD-settled instruments: per
@@ -180,6 +206,7 @@ struct EngineConfig {
   GridConfig grid;                         // grid: one asset per underlying
   std::size_t standard_underlyings = 0;    // standard: the number of underlyings (index prices)
   SensitivityConfig sensitivity;           // the Greek-netting model
+  SpanEngineConfig span;                   // SPAN
   // One per settlement currency (margin group). A grid model reads only usd_settled, which
   // must be true for every currency.
   std::vector<CurrencyParams> currencies;
