@@ -238,6 +238,11 @@ def margin(
     ] = None,
     time: TimeOpt = None,
     as_json: JsonOpt = False,
+    grid_file: Annotated[
+        Path | None,
+        typer.Option("--grid-file", help="a grid venue's parameter file (instead of --model)"),
+    ] = None,
+    span_file: SpanFileOpt = None,
 ) -> None:
     """Initial and maintenance margin of the positions under one model, with the breakdown."""
 
@@ -247,13 +252,14 @@ def margin(
         from .margin import margin as compute
 
         pf, mkt = _inputs(positions, market, time)
-        chosen = MarginModel(model.value.replace("-", "_"))
+        chosen = _chosen_model(model, grid_file, span_file)
+        from_files = _model_params(chosen, grid_file, span_file)
         coll = read_collateral(collateral)  # checked even where the model does not use it
         res = compute(
             pf,
             mkt,
             chosen,
-            params=read_params(params),
+            params=from_files if from_files is not None else read_params(params),
             currency=currency,
             collateral=coll if chosen is MarginModel.DERIBIT_XPM else None,
         )
@@ -393,6 +399,7 @@ def whatif(
         Path | None,
         typer.Option("--grid-file", help="a grid venue's parameter file (instead of --model)"),
     ] = None,
+    span_file: SpanFileOpt = None,
 ) -> None:
     """Pre-trade checks: could the account carry each candidate order (each on its own)?
     The pre-trade engine under Deribit S:PM or standard margin, Paradex PM, the FINRA grid
@@ -404,7 +411,7 @@ def whatif(
         from .inputs import read_collateral
         from .instruments import InstrumentKind, Settlement, parse_instrument
 
-        chosen = _chosen_model(model, grid_file)
+        chosen = _chosen_model(model, grid_file, span_file)
         from .engine import ENGINE_MODELS
 
         if chosen not in ENGINE_MODELS:
@@ -416,7 +423,7 @@ def whatif(
                 + f" and grid files, not {model.value}",
                 "--model",
             )
-        params: Any = str(grid_file) if grid_file is not None else None
+        params: Any = _model_params(chosen, grid_file, span_file)
         pf, mkt = _inputs(positions, market, time)
         cands = []
         for row, spec in enumerate(order):
@@ -724,16 +731,37 @@ def liquidation(
     _run(go)
 
 
-def _chosen_model(model: Model, grid_file: Path | None) -> Any:
-    """The MarginModel of --model, or SCENARIO_GRID for --grid-file (not both)."""
+def _chosen_model(model: Model, grid_file: Path | None, span_file: Path | None = None) -> Any:
+    """The MarginModel of --model, SCENARIO_GRID for --grid-file or SPAN16 for --span-file
+    (one of the three)."""
     from .exceptions import InvalidInputError
     from .margin import MarginModel
 
-    if grid_file is not None and model is not Model.deribit_pm:
-        raise InvalidInputError("give --model or --grid-file, not both", "--grid-file")
+    given = [f for f, v in (("--grid-file", grid_file), ("--span-file", span_file)) if v]
+    if (given and model is not Model.deribit_pm) or len(given) > 1:
+        raise InvalidInputError("give one of --model, --grid-file and --span-file", given[-1])
     if grid_file is not None:
         return MarginModel.SCENARIO_GRID
+    if span_file is not None:
+        return MarginModel.SPAN16
     return MarginModel(model.value.replace("-", "_"))
+
+
+def _model_params(chosen: Any, grid_file: Path | None, span_file: Path | None) -> Any:
+    """The parameters the file options give (None for the other models)."""
+    if grid_file is not None:
+        return str(grid_file)
+    if span_file is not None:
+        from .models.span import SpanParams
+
+        return SpanParams.from_file(span_file)
+    return None
+
+
+SpanFileOpt = Annotated[
+    Path | None,
+    typer.Option("--span-file", help="SPAN parameters (JSON, SpanParams): margin under SPAN-16"),
+]
 
 
 VenuePositions = Annotated[
@@ -760,6 +788,7 @@ def venue(
         Path | None,
         typer.Option("--grid-file", help="a grid venue's parameter file (instead of --model)"),
     ] = None,
+    span_file: SpanFileOpt = None,
 ) -> None:
     """Every account of a venue margined at once (C++ batch kernels; Deribit S:PM by default,
     or Deribit standard margin, the Greek-netting model, Paradex PM, the FINRA grid, or any
@@ -775,11 +804,9 @@ def venue(
         from .margin import MarginModel
 
         _writable(output, "--output")
-        chosen = _chosen_model(model, grid_file)
-        params: Any = None
-        if grid_file is not None:
-            params = str(grid_file)
-        elif chosen is MarginModel.FINRA_PM:
+        chosen = _chosen_model(model, grid_file, span_file)
+        params: Any = _model_params(chosen, grid_file, span_file)
+        if chosen is MarginModel.FINRA_PM:
             params = {}
         mkt = read_market(market, _when(time))
         with Progress(transient=True, console=err) as progress:

@@ -380,3 +380,62 @@ def test_whatif_refuses_models_the_engine_does_not_run():
         "deribit-xpm",
     )
     assert r.exit_code == 2 and "--model" in r.output
+
+
+def test_span_from_the_command_line_is_the_library_under_span(tmp_path):
+    # --span-file selects SPAN-16 with that parameter file for margin (pm.margin), whatif (the
+    # pre-trade engine) and venue (the batch kernel).
+    import pymargin as pm
+    from pymargin.demo import demo_market
+    from pymargin.models.span import SpanParams
+
+    span = ROOT / "tests" / "data" / "span" / "test_params.json"
+    p = SpanParams.from_file(span)
+    mkt = demo_market("BTC")
+    book = tmp_path / "usdc.csv"
+    book.write_text(
+        "instrument,size\nBTC_USDC-26DEC25-90000-P,-3\nBTC_USDC-27MAR26-100000-C,2\n"
+        "BTC_USDC-PERPETUAL,0.5\n"
+    )
+    positions = pm.Portfolio.from_csv(book).positions
+    m = run("margin", str(book), "-m", "demo:BTC", "--span-file", str(span), "--json")
+    assert m.exit_code == 0, m.output
+    want = pm.margin(positions, mkt, pm.MarginModel.SPAN16, params=p)
+    assert json.loads(m.stdout)["initial_margin"] == pytest.approx(want.initial_margin, rel=1e-12)
+    order = "BTC_USDC-26DEC25-80000-P:sell:4"
+    w = run(
+        "whatif",
+        str(book),
+        "-m",
+        "demo:BTC",
+        "--collateral",
+        "USDC=1e6",
+        "--order",
+        order,
+        "--span-file",
+        str(span),
+        "--json",
+    )
+    assert w.exit_code == 0, w.output
+    (out,) = json.loads(w.stdout)
+    assert out["im_before"] == pytest.approx(want.initial_margin, rel=1e-10)
+    vpos = tmp_path / "venue.csv"
+    vpos.write_text(
+        "account,instrument,size\na,BTC_USDC-26DEC25-90000-P,-3\na,BTC_USDC-PERPETUAL,1\n"
+        "b,BTC_USDC-27MAR26-100000-C,2\n"
+    )
+    vcol = tmp_path / "collateral.csv"
+    vcol.write_text("account,amount\na,50000\nb,20000\n")
+    v = run("venue", str(vpos), str(vcol), "-m", "demo:BTC", "--span-file", str(span), "--json")
+    assert v.exit_code == 0, v.output
+    from pymargin.batch import batch_margin
+
+    want_v = batch_margin(str(vpos), str(vcol), mkt, p, model=pm.MarginModel.SPAN16)
+    total = json.loads(v.stdout)["initial_margin_total"]
+    assert total == pytest.approx(float(want_v.initial_margin.sum()), rel=1e-12)
+    both = run(
+        "margin", str(book), "-m", "demo:BTC", "--span-file", str(span), "--model", "finra-pm"
+    )
+    assert both.exit_code == 2 and "--span-file" in both.output
+    missing = run("margin", str(book), "-m", "demo:BTC", "--span-file", str(tmp_path / "no.json"))
+    assert missing.exit_code == 2 and "no.json" in missing.output

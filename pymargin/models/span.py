@@ -28,7 +28,6 @@ crypto instruments of other venues: pass the parameters you margin with.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -283,8 +282,10 @@ class SpanParams:
 
     @classmethod
     def from_file(cls, path: str | Path) -> SpanParams:
-        with open(path, encoding="utf-8") as fh:
-            return cls.from_document(json.load(fh))
+        """A SPAN parameter file (JSON), read strictly (typed errors naming the file)."""
+        from ..files import load_json, open_file
+
+        return cls.from_document(load_json(open_file(path)))
 
 
 @dataclass
