@@ -42,7 +42,7 @@ import numpy as np
 from ..exceptions import InvalidInputError
 from ..instruments import Settlement
 from ..market import Market
-from ..portfolio import position_arrays, position_sizes
+from ..portfolio import position_arrays
 from ..risk import risk_arrays_for_rows
 from ..scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
 from .params import (
@@ -534,9 +534,6 @@ class _RiskVectors(Mapping[str, dict[str, np.ndarray]]):
 
     def __len__(self) -> int:
         return sum(len(sel) for _, sel, _, _ in self._blocks)
-
-
-_sizes = position_sizes  # the shared check (pymargin.portfolio)
 
 
 def _distinct(codes: np.ndarray) -> np.ndarray:

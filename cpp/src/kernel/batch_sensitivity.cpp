@@ -2,7 +2,6 @@
 // sensitivities of each underlying it holds, then the core's sensitivity_margin.
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <vector>
 
 #include "batch_internal.hpp"

@@ -2,7 +2,6 @@
 // from cached risk rows, the per-account work the core's span_requirement.
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <vector>
 
 #include "../pricing/batch_internal.hpp"

@@ -1,7 +1,6 @@
 // The standard-margin batch kernel (pymargin/kernel/batch_margin.hpp): every account's IM and
 // MM as the sum of its positions' (the core's standard_position per position).
 #include <cmath>
-#include <limits>
 
 #include "batch_internal.hpp"
 #include "pymargin/kernel/batch_margin.hpp"
