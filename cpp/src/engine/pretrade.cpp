@@ -201,6 +201,10 @@ struct PreTradeEngine::Impl {
   [[nodiscard]] bool uses_nets() const noexcept { return grid() || standard() || span(); }
   std::vector<double> weight;  // grid: [P x ns] loss weights (padding entries 0)
   std::vector<InstrumentSpec> spec;
+  // Per instrument the amount-linear term per unit long and per unit short, [2i] and [2i+1]:
+  // the grid's minimum charges (InstrumentSpec::floor_long/floor_short); under SPAN 1 per
+  // short option, so the slot sum is the short-option count; 0 otherwise.
+  std::vector<double> unit_floor;
   std::vector<std::int32_t> expiry_of;  // engine expiry index per instrument
   std::size_t n_expiries = 0;
   std::size_t ns = 0;
@@ -257,11 +261,10 @@ struct PreTradeEngine::Impl {
                     const double* v) const noexcept;
   double grid_charge(const MarketState& ms, std::int32_t u, const double* v, double net,
                      double gross, double floor) const noexcept;
-  // Grid: the minimum charge of holding `amount`; SPAN: the short options it is.
+  // The per-unit term of holding `amount` of instrument i, summed per slot (Slot::floor).
   double floor_of(std::int32_t i, double amount) const noexcept {
-    const InstrumentSpec& sp = spec[static_cast<std::size_t>(i)];
-    if (span()) return sp.kind == 3 && amount < 0.0 ? -amount : 0.0;
-    return amount > 0.0 ? amount * sp.floor_long : -amount * sp.floor_short;
+    const double* f = &unit_floor[2 * static_cast<std::size_t>(i)];
+    return amount > 0.0 ? amount * f[0] : -amount * f[1];
   }
   void refresh_net_terms(const Account& a, const MarketState& ms, Slot& s) const noexcept;
   // Model::kSensitivity: the IM of currency group c in state k (0 positions, 1 + buy orders,
@@ -1312,7 +1315,7 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
       return Status::invalid("floor", i, "minimum charges must be finite and >= 0");
     }
     if (!impl->grid() && (s.floor_long != 0.0 || s.floor_short != 0.0)) {
-      return Status::invalid("floor", i, "Deribit portfolio margin has no per-unit minimum");
+      return Status::invalid("floor", i, "per-unit minimum charges belong to the grid model");
     }
     if ((impl->grid() || impl->sensitivity() || impl->span()) && s.settlement != 0) {
       return Status::invalid("settlement", i,
@@ -1344,6 +1347,8 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
       seen.push_back({{s.underlying, key}, e});
     }
     impl->expiry_of.push_back(e);
+    impl->unit_floor.push_back(s.floor_long);
+    impl->unit_floor.push_back(impl->span() && s.kind == 3 ? 1.0 : s.floor_short);
   }
   impl->n_expiries = seen.size();
   std::shared_ptr<MarketState> ms;
