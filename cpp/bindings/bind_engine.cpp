@@ -125,6 +125,16 @@ class Engine {
   }
   explicit Engine(std::unique_ptr<pe::PreTradeEngine> e) : engine_(std::move(e)) {}
 
+  // The engine of a filled-in configuration; `underlyings` index prices expected.
+  static Engine created(const pe::EngineConfig& cfg, const std::vector<pe::InstrumentSpec>& spec,
+                        const std::vector<pe::InstrumentMarket>& mk, const py::array& index,
+                        std::size_t underlyings) {
+    const auto ix = column<double>(index, underlyings, "index");
+    std::unique_ptr<pe::PreTradeEngine> e;
+    raise_status(pe::PreTradeEngine::create(cfg, spec, mk, ix, &e));
+    return Engine(std::move(e));
+  }
+
   // A SPAN engine (Model::kSpan). commodities: per underlying a tuple (price_scan, vol_scan,
   // extreme_weight, look_ahead_days, short_option_minimum, tier_days, intra_tiers int32
   // [2 x pairs], intra_rates); spread_legs int32 [2 x spreads]; spread_terms [3 x spreads].
@@ -170,10 +180,7 @@ class Engine {
     const auto spec =
         specs_from(kind, settlement, is_call, underlying, currency, strike, expiry_id, n);
     const auto mk = market_from(forward, vol, time, rate, n);
-    const auto ix = column<double>(index, commodities.size(), "index");
-    std::unique_ptr<pe::PreTradeEngine> e;
-    raise_status(pe::PreTradeEngine::create(cfg, spec, mk, ix, &e));
-    return Engine(std::move(e));
+    return created(cfg, spec, mk, index, commodities.size());
   }
 
   // A Greek-netting engine (Model::kSensitivity): the model's tenor buckets (upper bounds in
@@ -206,10 +213,7 @@ class Engine {
     const auto spec =
         specs_from(kind, settlement, is_call, underlying, currency, strike, expiry_id, n);
     const auto mk = market_from(forward, vol, time, rate, n);
-    const auto ix = column<double>(index, U, "index");
-    std::unique_ptr<pe::PreTradeEngine> e;
-    raise_status(pe::PreTradeEngine::create(cfg, spec, mk, ix, &e));
-    return Engine(std::move(e));
+    return created(cfg, spec, mk, index, U);
   }
 
   // A Deribit standard-margin engine. terms [n x 9]: rule, price_at_index, im_base,
@@ -243,10 +247,7 @@ class Engine {
                           x[2], x[3], x[4], x[5], x[6], x[7], x[8]};
     }
     const auto mk = market_from(forward, vol, time, rate, n, mark);
-    const auto ix = column<double>(index, underlyings, "index");
-    std::unique_ptr<pe::PreTradeEngine> e;
-    raise_status(pe::PreTradeEngine::create(cfg, spec, mk, ix, &e));
-    return Engine(std::move(e));
+    return created(cfg, spec, mk, index, underlyings);
   }
 
   // A grid-model engine. Per underlying u: moves[u], vol_states[u] (int8), weights[u] (one
@@ -296,10 +297,7 @@ class Engine {
       spec[i].floor_short = fs[i];
     }
     const auto mk = market_from(forward, vol, time, rate, n);
-    const auto ix = column<double>(index, P, "index");
-    std::unique_ptr<pe::PreTradeEngine> e;
-    raise_status(pe::PreTradeEngine::create(cfg, spec, mk, ix, &e));
-    return Engine(std::move(e));
+    return created(cfg, spec, mk, index, P);
   }
 
   std::int64_t add_account() {

@@ -185,6 +185,21 @@ struct BatchColumns {
   }
 };
 
+// The accounts of a batch call through `run(accounts, outputs)` with the GIL released, after
+// their columns are checked; the output columns as a dict.
+template <class Run>
+py::dict over_accounts(const py::array& offsets, const py::array& instrument,
+                       const py::array& amount, const py::array& collateral, Run&& run) {
+  const kernel::BatchAccounts acc = accounts_from(offsets, instrument, amount, collateral);
+  BatchColumns cols(acc.n);
+  Status st;
+  {
+    py::gil_scoped_release release;
+    st = run(acc, cols.out);
+  }
+  return cols.result(st);
+}
+
 py::dict batch_margin(const py::array& risk, const py::array& pair, const py::array& expiry,
                       const py::array& delta, const py::array& value, const py::array& offsets,
                       const py::array& instrument, const py::array& amount,
@@ -240,14 +255,10 @@ py::dict batch_margin(const py::array& risk, const py::array& pair, const py::ar
   in.value = contiguous<double>(value, in.n, "value");
   in.floor_long = column_of("floor_long", in.n);
   in.floor_short = column_of("floor_short", in.n);
-  const kernel::BatchAccounts acc = accounts_from(offsets, instrument, amount, collateral);
-  BatchColumns cols(acc.n);
-  Status st;
-  {
-    py::gil_scoped_release release;
-    st = kernel::batch_margin(m, in, acc, cols.out, threads);
-  }
-  return cols.result(st);
+  return over_accounts(offsets, instrument, amount, collateral,
+                       [&](const kernel::BatchAccounts& acc, const kernel::BatchOutputs& out) {
+                         return kernel::batch_margin(m, in, acc, out, threads);
+                       });
 }
 
 // SPAN over every account (kernel::batch_span). commodities: one tuple per combined commodity
@@ -298,14 +309,10 @@ py::dict batch_span(const py::array& risk, const py::array& commodity, const py:
   in.delta = contiguous<double>(delta, in.n, "delta");
   in.option = contiguous<std::uint8_t>(option, in.n, "option");
   in.value = contiguous<double>(value, in.n, "value");
-  const kernel::BatchAccounts acc = accounts_from(offsets, instrument, amount, collateral);
-  BatchColumns cols(acc.n);
-  Status st;
-  {
-    py::gil_scoped_release release;
-    st = kernel::batch_span(m, in, acc, cols.out, threads);
-  }
-  return cols.result(st);
+  return over_accounts(offsets, instrument, amount, collateral,
+                       [&](const kernel::BatchAccounts& acc, const kernel::BatchOutputs& out) {
+                         return kernel::batch_span(m, in, acc, out, threads);
+                       });
 }
 
 // Deribit standard margin over every account (kernel::batch_standard). terms [n x 13]: rule,
@@ -339,14 +346,10 @@ py::dict batch_standard(const py::array& terms, const py::array& value, const py
     p.mark = x[12];
   }
   const kernel::BatchStandardInstruments in{n, pos.data(), contiguous<double>(value, n, "value")};
-  const kernel::BatchAccounts acc = accounts_from(offsets, instrument, amount, collateral);
-  BatchColumns cols(acc.n);
-  Status st;
-  {
-    py::gil_scoped_release release;
-    st = kernel::batch_standard(in, acc, cols.out, threads);
-  }
-  return cols.result(st);
+  return over_accounts(offsets, instrument, amount, collateral,
+                       [&](const kernel::BatchAccounts& acc, const kernel::BatchOutputs& out) {
+                         return kernel::batch_standard(in, acc, out, threads);
+                       });
 }
 
 // The Greek-netting model over every account (kernel::batch_sensitivity).
@@ -372,14 +375,10 @@ py::dict batch_sensitivity(const py::array& underlying, const py::array& bucket,
       contiguous<double>(pnl_up, n, "pnl_up"),
       contiguous<double>(pnl_down, n, "pnl_down"),
       contiguous<double>(value, n, "value")};
-  const kernel::BatchAccounts acc = accounts_from(offsets, instrument, amount, collateral);
-  BatchColumns cols(acc.n);
-  Status st;
-  {
-    py::gil_scoped_release release;
-    st = kernel::batch_sensitivity(m, in, acc, cols.out, threads);
-  }
-  return cols.result(st);
+  return over_accounts(offsets, instrument, amount, collateral,
+                       [&](const kernel::BatchAccounts& acc, const kernel::BatchOutputs& out) {
+                         return kernel::batch_sensitivity(m, in, acc, out, threads);
+                       });
 }
 
 // The scenario-margin model (pymargin/models/scenario_margin.hpp) over margin groups given as
