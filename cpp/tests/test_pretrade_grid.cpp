@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "pretrade_universe.hpp"
 #include "pymargin/engine/pretrade.hpp"
 #include "pymargin/kernel/revalue.hpp"
 #include "pymargin/models/scenario_margin.hpp"
@@ -29,12 +30,8 @@ namespace {
 // shock; minimum delta factors), ETH a 7-scenario grid with an additive vol shock, half of
 // the gains credited and a per-contract minimum. USDC-settled linear options, futures and
 // perpetuals, one margin group.
-struct GridUniverse {
-  pe::EngineConfig cfg;
-  std::vector<pe::InstrumentSpec> spec;
-  std::vector<pe::InstrumentMarket> market;
-  std::vector<double> index{65000.0, 3400.0};
-};
+using GridUniverse = pretrade_test::EngineUniverse;
+using pretrade_test::make;
 
 pe::GridAsset btc_asset() {
   pe::GridAsset a;
@@ -76,6 +73,7 @@ pe::GridAsset eth_asset() {
 
 GridUniverse make_grid_universe() {
   GridUniverse u;
+  u.index = {65000.0, 3400.0};
   u.cfg.model = pe::Model::kScenarioGrid;
   u.cfg.mm_factor = 0.5;
   u.cfg.max_accounts = 64;
@@ -83,38 +81,9 @@ GridUniverse make_grid_universe() {
   pe::CurrencyParams usdc;
   usdc.usd_settled = true;
   u.cfg.currencies = {usdc};
-  const double days[3] = {4, 25, 80};
-  for (std::int32_t und = 0; und < 2; ++und) {
-    const double s0 = u.index[static_cast<std::size_t>(und)];
-    const double floor = und == 1 ? 2.5 : 0.0;  // ETH: 25 USD per 10-coin contract
-    for (int e = 0; e < 3; ++e) {
-      const double f = s0 * (1 + 0.0004 * days[e]);
-      for (double m = 0.7; m <= 1.31; m += 0.1) {
-        for (std::uint8_t call = 0; call <= 1; ++call) {
-          pe::InstrumentSpec sp{3, 0, call, und, 0, std::round(s0 * m), static_cast<std::int64_t>(days[e])};
-          sp.floor_long = sp.floor_short = floor;
-          u.spec.push_back(sp);
-          u.market.push_back({f, 0.5 + 0.3 * std::fabs(m - 1), days[e] / 365.0, 0.0});
-        }
-      }
-      pe::InstrumentSpec fut{1, 0, 0, und, 0, 0.0, static_cast<std::int64_t>(days[e])};
-      fut.floor_long = fut.floor_short = floor;
-      u.spec.push_back(fut);
-      u.market.push_back({f, 0.0, days[e] / 365.0, 0.0});
-    }
-    pe::InstrumentSpec perp{2, 0, 0, und, 0, 0.0, -1};
-    perp.floor_long = perp.floor_short = floor;
-    u.spec.push_back(perp);
-    u.market.push_back({s0 * 1.0001, 0.0, 0.0, 0.0});
-  }
+  // ETH: a minimum of 25 USD per 10-coin contract
+  pretrade_test::add_usd_chain(u, {4, 25, 80}, 0.7, 1.31, 1.0001, {0.0, 2.5});
   return u;
-}
-
-std::unique_ptr<pe::PreTradeEngine> make(const GridUniverse& u) {
-  std::unique_ptr<pe::PreTradeEngine> e;
-  const pymargin::Status st = pe::PreTradeEngine::create(u.cfg, u.spec, u.market, u.index, &e);
-  EXPECT_TRUE(st.ok()) << st.field << "[" << st.index << "]: " << st.message;
-  return e;
 }
 
 // The margin of a book under the grid model, assembled here from its definition: each

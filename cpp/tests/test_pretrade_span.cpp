@@ -11,21 +11,19 @@
 #include <string>
 #include <vector>
 
+#include "pretrade_universe.hpp"
 #include "pymargin/engine/pretrade.hpp"
 
 namespace pe = pymargin::engine;
 
 namespace {
 
-struct SpanUniverse {
-  pe::EngineConfig cfg;
-  std::vector<pe::InstrumentSpec> spec;
-  std::vector<pe::InstrumentMarket> market;
-  std::vector<double> index{65000.0, 3400.0};
-};
+using SpanUniverse = pretrade_test::EngineUniverse;
+using pretrade_test::make;
 
 SpanUniverse make_span_universe() {
   SpanUniverse u;
+  u.index = {65000.0, 3400.0};
   u.cfg.model = pe::Model::kSpan;
   u.cfg.max_accounts = 16;
   pe::SpanCommodityConfig btc;
@@ -48,31 +46,8 @@ SpanUniverse make_span_universe() {
   pe::CurrencyParams usdc;
   usdc.usd_settled = true;
   u.cfg.currencies = {usdc};
-  const double days[3] = {5, 60, 150};
-  for (std::int32_t und = 0; und < 2; ++und) {
-    const double s0 = u.index[static_cast<std::size_t>(und)];
-    for (int e = 0; e < 3; ++e) {
-      const double f = s0 * (1 + 0.0004 * days[e]);
-      for (double m = 0.8; m <= 1.21; m += 0.1) {
-        for (std::uint8_t call = 0; call <= 1; ++call) {
-          u.spec.push_back({3, 0, call, und, 0, std::round(s0 * m), static_cast<std::int64_t>(days[e])});
-          u.market.push_back({f, 0.5 + 0.3 * std::fabs(m - 1), days[e] / 365.0, 0.0});
-        }
-      }
-      u.spec.push_back({1, 0, 0, und, 0, 0.0, static_cast<std::int64_t>(days[e])});
-      u.market.push_back({f, 0.0, days[e] / 365.0, 0.0});
-    }
-    u.spec.push_back({2, 0, 0, und, 0, 0.0, -1});
-    u.market.push_back({s0 * 1.0002, 0.0, 0.0, 0.0});
-  }
+  pretrade_test::add_usd_chain(u, {5, 60, 150}, 0.8, 1.21, 1.0002);
   return u;
-}
-
-std::unique_ptr<pe::PreTradeEngine> make(const SpanUniverse& u) {
-  std::unique_ptr<pe::PreTradeEngine> e;
-  const pymargin::Status st = pe::PreTradeEngine::create(u.cfg, u.spec, u.market, u.index, &e);
-  EXPECT_TRUE(st.ok()) << st.field << "[" << st.index << "]: " << st.message;
-  return e;
 }
 
 void expect_bitwise(const pe::GroupMargin& a, const pe::GroupMargin& b, const char* where) {

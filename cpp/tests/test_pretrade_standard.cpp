@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "pretrade_universe.hpp"
 #include "pymargin/engine/pretrade.hpp"
 #include "pymargin/models/standard_margin.hpp"
 #include "pymargin/pricing/black.hpp"
@@ -25,15 +26,12 @@ namespace {
 
 // BTC inverse options and futures (margin group 0, BTC), the BTC_USDC linear perpetual
 // (group 1, USDC). Rates of pymargin/data/models/deribit_standard/2025-12-01.json.
-struct StdUniverse {
-  pe::EngineConfig cfg;
-  std::vector<pe::InstrumentSpec> spec;
-  std::vector<pe::InstrumentMarket> market;
-  std::vector<double> index{65000.0};
-};
+using StdUniverse = pretrade_test::EngineUniverse;
+using pretrade_test::make;
 
 StdUniverse make_std_universe() {
   StdUniverse u;
+  u.index = {65000.0};
   u.cfg.model = pe::Model::kStandard;
   u.cfg.standard_underlyings = 1;
   u.cfg.max_accounts = 16;
@@ -69,13 +67,6 @@ StdUniverse make_std_universe() {
   u.spec.push_back(lin);
   u.market.push_back({65005.0, 0.0, 0.0, 0.0});
   return u;
-}
-
-std::unique_ptr<pe::PreTradeEngine> make(const StdUniverse& u) {
-  std::unique_ptr<pe::PreTradeEngine> e;
-  const pymargin::Status st = pe::PreTradeEngine::create(u.cfg, u.spec, u.market, u.index, &e);
-  EXPECT_TRUE(st.ok()) << st.field << "[" << st.index << "]: " << st.message;
-  return e;
 }
 
 // IM and MM of currency group c of a book (engine amounts: USD for inverse futures) by the
