@@ -66,6 +66,26 @@ void fill_account(pe::PreTradeEngine& eng, std::int64_t a, std::size_t positions
   }
 }
 
+void fill_grid_account(pe::PreTradeEngine& eng, std::int64_t a, std::size_t positions,
+                       std::size_t n_inst, std::mt19937_64& rng);
+
+// An engine on v with one account filled by `fill` (fill_account: the inverse venue's BTC
+// account; fill_grid_account: a USD account), and the generator that filled it, to go on with.
+struct Booked {
+  std::unique_ptr<pe::PreTradeEngine> eng;
+  std::int64_t a = -1;
+  std::mt19937_64 rng{1};
+};
+Booked booked(const Venue& v, std::size_t positions,
+              void (*fill)(pe::PreTradeEngine&, std::int64_t, std::size_t, std::size_t,
+                           std::mt19937_64&)) {
+  Booked b;
+  b.eng = make_engine(v);
+  b.eng->add_account(&b.a);
+  fill(*b.eng, b.a, positions, v.spec.size(), b.rng);
+  return b;
+}
+
 // Times single checks of random instruments and sides (p50 and p99 as counters).
 void time_checks(benchmark::State& state, const pe::PreTradeEngine& eng, std::int64_t a,
                  std::size_t n_inst, std::mt19937_64& rng) {
@@ -94,14 +114,9 @@ void time_checks(benchmark::State& state, const pe::PreTradeEngine& eng, std::in
 }
 
 void BM_Check(benchmark::State& state) {
-  const auto positions = static_cast<std::size_t>(state.range(0));
-  Venue v = make_venue(4);
-  auto eng = make_engine(v);
-  std::int64_t a = -1;
-  eng->add_account(&a);
-  std::mt19937_64 rng(1);
-  fill_account(*eng, a, positions, v.spec.size(), rng);
-  time_checks(state, *eng, a, v.spec.size(), rng);
+  const Venue v = make_venue(4);
+  Booked b = booked(v, static_cast<std::size_t>(state.range(0)), fill_account);
+  time_checks(state, *b.eng, b.a, v.spec.size(), b.rng);
 }
 BENCHMARK(BM_Check)->Arg(10)->Arg(100)->Arg(1000);
 
@@ -128,14 +143,9 @@ BENCHMARK(BM_CheckThroughput)->Arg(100);
 // What an engine without incremental state does per order: re-aggregate the account from its
 // positions (risk arrays cached, no revaluation) and re-run the model.
 void BM_FullRecomputePerOrder(benchmark::State& state) {
-  const auto positions = static_cast<std::size_t>(state.range(0));
-  Venue v = make_venue(4);
-  auto eng = make_engine(v);
-  std::int64_t a = -1;
-  eng->add_account(&a);
-  std::mt19937_64 rng(1);
-  fill_account(*eng, a, positions, v.spec.size(), rng);
-  for (auto _ : state) benchmark::DoNotOptimize(eng->margin_from_scratch(a, 0));
+  const Venue v = make_venue(4);
+  Booked b = booked(v, static_cast<std::size_t>(state.range(0)), fill_account);
+  for (auto _ : state) benchmark::DoNotOptimize(b.eng->margin_from_scratch(b.a, 0));
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_FullRecomputePerOrder)->Arg(10)->Arg(100)->Arg(1000);
@@ -155,14 +165,9 @@ void add_cancel_loop(benchmark::State& state, pe::PreTradeEngine& eng, std::int6
 // A state change on an account of N positions: an order rested and cancelled (two changes,
 // each re-aggregating the account and checking it finite).
 void BM_AddCancelOrder(benchmark::State& state) {
-  const auto positions = static_cast<std::size_t>(state.range(0));
-  Venue v = make_venue(4);
-  auto eng = make_engine(v);
-  std::int64_t a = -1;
-  eng->add_account(&a);
-  std::mt19937_64 rng(1);
-  fill_account(*eng, a, positions, v.spec.size(), rng);
-  add_cancel_loop(state, *eng, a, 0);
+  const Venue v = make_venue(4);
+  Booked b = booked(v, static_cast<std::size_t>(state.range(0)), fill_account);
+  add_cancel_loop(state, *b.eng, b.a, 0);
 }
 BENCHMARK(BM_AddCancelOrder)->Arg(10)->Arg(100)->Arg(1000);
 
@@ -316,27 +321,17 @@ void fill_grid_account(pe::PreTradeEngine& eng, std::int64_t a, std::size_t posi
 
 // check() latency under a grid model; args: positions, model (1 Paradex-shaped, 2 FINRA-shaped).
 void BM_CheckGrid(benchmark::State& state) {
-  const auto positions = static_cast<std::size_t>(state.range(0));
-  Venue v = make_grid_venue(static_cast<int>(state.range(1)), 4);
-  auto eng = make_engine(v);
-  std::int64_t a = -1;
-  eng->add_account(&a);
-  std::mt19937_64 rng(1);
-  fill_grid_account(*eng, a, positions, v.spec.size(), rng);
-  time_checks(state, *eng, a, v.spec.size(), rng);
+  const Venue v = make_grid_venue(static_cast<int>(state.range(1)), 4);
+  Booked b = booked(v, static_cast<std::size_t>(state.range(0)), fill_grid_account);
+  time_checks(state, *b.eng, b.a, v.spec.size(), b.rng);
 }
 BENCHMARK(BM_CheckGrid)->Args({10, 1})->Args({1000, 1})->Args({10, 2})->Args({1000, 2});
 
 // The recompute an engine without incremental state would do per order, same grid models.
 void BM_FullRecomputePerOrderGrid(benchmark::State& state) {
-  const auto positions = static_cast<std::size_t>(state.range(0));
-  Venue v = make_grid_venue(static_cast<int>(state.range(1)), 4);
-  auto eng = make_engine(v);
-  std::int64_t a = -1;
-  eng->add_account(&a);
-  std::mt19937_64 rng(1);
-  fill_grid_account(*eng, a, positions, v.spec.size(), rng);
-  for (auto _ : state) benchmark::DoNotOptimize(eng->margin_from_scratch(a, 0));
+  const Venue v = make_grid_venue(static_cast<int>(state.range(1)), 4);
+  Booked b = booked(v, static_cast<std::size_t>(state.range(0)), fill_grid_account);
+  for (auto _ : state) benchmark::DoNotOptimize(b.eng->margin_from_scratch(b.a, 0));
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_FullRecomputePerOrderGrid)->Args({1000, 1})->Args({1000, 2});
@@ -363,26 +358,17 @@ Venue make_standard_venue(std::size_t max_accounts) {
 
 // check() latency under Deribit standard margin, accounts of N positions.
 void BM_CheckStandard(benchmark::State& state) {
-  const auto positions = static_cast<std::size_t>(state.range(0));
-  Venue v = make_standard_venue(4);
-  auto eng = make_engine(v);
-  std::int64_t a = -1;
-  eng->add_account(&a);
-  std::mt19937_64 rng(1);
-  fill_account(*eng, a, positions, v.spec.size(), rng);
-  time_checks(state, *eng, a, v.spec.size(), rng);
+  const Venue v = make_standard_venue(4);
+  Booked b = booked(v, static_cast<std::size_t>(state.range(0)), fill_account);
+  time_checks(state, *b.eng, b.a, v.spec.size(), b.rng);
 }
 BENCHMARK(BM_CheckStandard)->Arg(10)->Arg(1000);
 
 // The recompute per order without incremental state, same model.
 void BM_FullRecomputePerOrderStandard(benchmark::State& state) {
-  Venue v = make_standard_venue(4);
-  auto eng = make_engine(v);
-  std::int64_t a = -1;
-  eng->add_account(&a);
-  std::mt19937_64 rng(1);
-  fill_account(*eng, a, static_cast<std::size_t>(state.range(0)), v.spec.size(), rng);
-  for (auto _ : state) benchmark::DoNotOptimize(eng->margin_from_scratch(a, 0));
+  const Venue v = make_standard_venue(4);
+  Booked b = booked(v, static_cast<std::size_t>(state.range(0)), fill_account);
+  for (auto _ : state) benchmark::DoNotOptimize(b.eng->margin_from_scratch(b.a, 0));
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_FullRecomputePerOrderStandard)->Arg(1000);
@@ -407,14 +393,9 @@ Venue make_sensitivity_venue(std::size_t max_accounts) {
 }
 
 void BM_CheckSensitivity(benchmark::State& state) {
-  const auto positions = static_cast<std::size_t>(state.range(0));
-  Venue v = make_sensitivity_venue(4);
-  auto eng = make_engine(v);
-  std::int64_t a = -1;
-  eng->add_account(&a);
-  std::mt19937_64 rng(1);
-  fill_grid_account(*eng, a, positions, v.spec.size(), rng);
-  time_checks(state, *eng, a, v.spec.size(), rng);
+  const Venue v = make_sensitivity_venue(4);
+  Booked b = booked(v, static_cast<std::size_t>(state.range(0)), fill_grid_account);
+  time_checks(state, *b.eng, b.a, v.spec.size(), b.rng);
 }
 BENCHMARK(BM_CheckSensitivity)->Arg(10)->Arg(1000);
 
@@ -436,14 +417,9 @@ Venue make_span_venue(std::size_t max_accounts) {
 }
 
 void BM_CheckSpan(benchmark::State& state) {
-  const auto positions = static_cast<std::size_t>(state.range(0));
-  Venue v = make_span_venue(4);
-  auto eng = make_engine(v);
-  std::int64_t a = -1;
-  eng->add_account(&a);
-  std::mt19937_64 rng(1);
-  fill_grid_account(*eng, a, positions, v.spec.size(), rng);
-  time_checks(state, *eng, a, v.spec.size(), rng);
+  const Venue v = make_span_venue(4);
+  Booked b = booked(v, static_cast<std::size_t>(state.range(0)), fill_grid_account);
+  time_checks(state, *b.eng, b.a, v.spec.size(), b.rng);
 }
 BENCHMARK(BM_CheckSpan)->Arg(10)->Arg(1000);
 
