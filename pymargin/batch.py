@@ -652,6 +652,12 @@ def batch_margin_csr(
     margins: Deribit does not publish that part of the model."""
     offs = _index_array(offsets, "offsets", 2**62)
     inst = _index_array(instrument, "instrument", len(risk.instruments) - 1)
+    accounts = (
+        np.ascontiguousarray(offs, dtype=np.int64),
+        np.ascontiguousarray(inst, dtype=np.int32),
+        _float_array(amount, "amount"),
+        _float_array(collateral, "collateral"),
+    )
     if isinstance(risk, SensitivityVenueRisk):
         return dict(
             _core.batch_sensitivity(
@@ -662,10 +668,7 @@ def batch_margin_csr(
                 risk.pnl_up,
                 risk.pnl_down,
                 risk.value,
-                np.ascontiguousarray(offs, dtype=np.int64),
-                np.ascontiguousarray(inst, dtype=np.int32),
-                _float_array(amount, "amount"),
-                _float_array(collateral, "collateral"),
+                *accounts,
                 risk.tenor_corr,
                 risk.delta_corr,
                 risk.vega_corr,
@@ -678,10 +681,7 @@ def batch_margin_csr(
             _core.batch_standard(
                 risk.terms,
                 risk.value,
-                np.ascontiguousarray(offs, dtype=np.int64),
-                np.ascontiguousarray(inst, dtype=np.int32),
-                _float_array(amount, "amount"),
-                _float_array(collateral, "collateral"),
+                *accounts,
                 threads_argument(threads),
             )
         )
@@ -694,10 +694,7 @@ def batch_margin_csr(
                 risk.delta,
                 risk.option,
                 risk.value,
-                np.ascontiguousarray(offs, dtype=np.int64),
-                np.ascontiguousarray(inst, dtype=np.int32),
-                _float_array(amount, "amount"),
-                _float_array(collateral, "collateral"),
+                *accounts,
                 risk.commodities,
                 np.ascontiguousarray(risk.spread_legs.ravel()),
                 np.ascontiguousarray(risk.spread_terms.ravel()),
@@ -711,10 +708,7 @@ def batch_margin_csr(
             risk.expiry,
             risk.delta,
             risk.value,
-            np.ascontiguousarray(offs, dtype=np.int64),
-            np.ascontiguousarray(inst, dtype=np.int32),
-            _float_array(amount, "amount"),
-            _float_array(collateral, "collateral"),
+            *accounts,
             risk.n_std,
             len(risk.cap),
             len(risk.roll_k),
