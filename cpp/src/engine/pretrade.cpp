@@ -764,24 +764,21 @@ double PreTradeEngine::Impl::span_im(const Account& a, std::int32_t c, int k,
                                     double swap_shorts) const noexcept {
   constexpr std::size_t kU = 16;
   constexpr std::size_t kN = models::kSpanScenarios;
-  double pnl[kU][kN];
-  double tier[kU][models::kSpanMaxTiers];
+  // A commodity's vector is read in place (its slot's or the swapped one), or summed here
+  // with one side of its orders.
+  double sum[kU][kN + models::kSpanMaxTiers];
   models::SpanCommodity view[kU];
   std::int32_t slot_of[kU];
   for (auto& x : slot_of) x = -1;
   std::size_t n = 0;
-  double tmp[kMaxScenarios];
   bool swapped = swap_u < 0;
   auto add = [&](std::int32_t u, const double* v, double shorts) noexcept {
     const auto uu = static_cast<std::size_t>(u);
     const SpanCommodityConfig& cc = cfg.span.commodities[uu];
-    const std::size_t T = cc.tier_days.size() + 1;
-    for (std::size_t j = 0; j < kN; ++j) pnl[n][j] = v[j];
-    for (std::size_t t = 0; t < T; ++t) tier[n][t] = v[kN + t];
     models::SpanCommodity& x = view[n];
-    x.pnl = pnl[n];
-    x.tiers = T;
-    x.tier_delta = tier[n];
+    x.pnl = v;
+    x.tiers = cc.tier_days.size() + 1;
+    x.tier_delta = v + kN;
     x.short_options = shorts;
     x.short_option_minimum = cc.short_option_minimum;
     x.intra_pairs = cc.intra_rates.size();
@@ -804,8 +801,8 @@ double PreTradeEngine::Impl::span_im(const Account& a, std::int32_t c, int k,
     const double* v = s.pos.data();
     if (k > 0 && !s.ord.empty()) {
       const double* o = s.ord.data() + static_cast<std::size_t>(k - 1) * ns;
-      for (std::size_t j = 0; j < ns; ++j) tmp[j] = s.pos[j] + o[j];
-      v = tmp;
+      for (std::size_t j = 0; j < ns; ++j) sum[n][j] = s.pos[j] + o[j];
+      v = sum[n];
     }
     add(s.underlying, v, s.floor[k]);
   }
