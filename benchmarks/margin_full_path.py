@@ -1,6 +1,8 @@
+# ruff: noqa: E402  (the BLAS thread count is set before numpy is imported)
 """Deribit portfolio margin of a 1,000-option BTC account on the bundled real chain
 (Deribit, 2025-12-05): the 676 marked options plus 324 options at strikes between them, whose
-vols come from the smile of their expiry. Three timings, best of --repeats:
+vols come from the smile of their expiry. Each timing is the best and the median of --repeats,
+the cases of a group interleaved (one call of each per round):
 
 * cold: a fresh Market snapshot, so every instrument is parsed and valued first (once per
   snapshot in real use);
@@ -24,7 +26,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import time
+
+# The numpy baseline on one thread, like the 1-thread pymargin figure it is compared with.
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
 
 import numpy as np
 from scipy.special import ndtr
@@ -70,15 +77,23 @@ def numpy_margin(f, k, t, v, cp, size, moves, vstate, up, dn, floor_up):
     return float(-pnl.min())
 
 
-def best(fn, repeats: int, setup=None) -> float:
-    b = np.inf
+def interleaved(cases: dict, repeats: int) -> dict[str, tuple[float, float]]:
+    """Best and median seconds per case; each round calls every case once, in turn. A case is
+    a function or a (function, untimed setup run before each call) pair."""
+    times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(repeats):
-        if setup is not None:
-            setup()  # not timed
-        t0 = time.perf_counter()
-        fn()
-        b = min(b, time.perf_counter() - t0)
-    return b
+        for name, case in cases.items():
+            fn, setup = case if isinstance(case, tuple) else (case, None)
+            if setup is not None:
+                setup()
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: (min(ts), float(np.median(ts))) for name, ts in times.items()}
+
+
+def fmt(t: tuple[float, float], scale: float = 1e3) -> str:
+    return f"{t[0] * scale:7.3f} / {t[1] * scale:7.3f}"
 
 
 def main() -> None:
@@ -90,14 +105,10 @@ def main() -> None:
     params = DeribitPMParams.load("2024-06-17")
     market = demo_market()
     res = deribit_pm_margin(positions, market, params, threads=1)
-    t_cold = best(lambda: deribit_pm_margin(positions, demo_market(), params, threads=1), 5)
+    cold = interleaved(
+        {"cold": lambda: deribit_pm_margin(positions, demo_market(), params, threads=1)}, 5
+    )["cold"]
     drop = market.table.drop_risk_arrays
-    t_warm = best(lambda: deribit_pm_margin(positions, market, params, threads=1), a.repeats, drop)
-    t_warm2 = best(lambda: deribit_pm_margin(positions, market, params, threads=2), a.repeats, drop)
-    t_pm = best(lambda: pm.margin(positions, market), a.repeats, drop)
-    t_kept = best(lambda: deribit_pm_margin(positions, market, params, threads=1), a.repeats)
-    t_pm_kept = best(lambda: pm.margin(positions, market), a.repeats)
-
     # Cached: a venue's risk arrays (the account's rows within them) and the aggregation.
     table = market.table
     rows = table.rows(list(positions))
@@ -105,9 +116,6 @@ def main() -> None:
     risk = pm.risk.risk_arrays_for_rows(market, np.arange(len(table)), scen)
     size = np.array(list(positions.values()))
     out = np.empty(scen.n)
-    t_cached = best(lambda: pm.risk.aggregate(risk, rows, size, out=out).min(), a.repeats * 20)
-    t_cached_np = best(lambda: (size @ risk[rows]).min(), a.repeats * 20)
-
     col = table.column
     pp = params.pairs["btc_usd"]
     args = (
@@ -123,7 +131,25 @@ def main() -> None:
         pp.volatility_range_down,
         pp.min_volatility_for_shock_up,
     )
-    t_np = best(lambda: numpy_margin(*args), a.repeats)
+    t = interleaved(
+        {
+            "warm": (lambda: deribit_pm_margin(positions, market, params, threads=1), drop),
+            "warm2": (lambda: deribit_pm_margin(positions, market, params, threads=2), drop),
+            "pm": (lambda: pm.margin(positions, market), drop),
+            # kept: the same call just before (untimed), so its risk arrays are in the table
+            "kept": (kept := lambda: deribit_pm_margin(positions, market, params, threads=1), kept),
+            "pm_kept": (pm_kept := lambda: pm.margin(positions, market), pm_kept),
+            "numpy": lambda: numpy_margin(*args),
+        },
+        a.repeats,
+    )
+    c = interleaved(
+        {
+            "aggregate": lambda: pm.risk.aggregate(risk, rows, size, out=out).min(),
+            "numpy": lambda: (size @ risk[rows]).min(),
+        },
+        a.repeats * 20,
+    )
 
     n = len(positions)
     print(f"Deribit PM, {n}-option BTC account on the 2025-12-05 chain, {scen.n} scenarios")
@@ -131,22 +157,22 @@ def main() -> None:
         f"  IM {res.initial_margin:.6f} BTC, MM {res.maintenance_margin:.6f} BTC, worst "
         f"{res.worst_case_bucket}"
     )
+    print(f"  best / median of {a.repeats}, interleaved, in ms")
+    print(f"  cold (fresh snapshot: parse + value {n} instruments, then margin) {fmt(cold)}")
+    print(f"  warm (revaluation + whole model), 1 thread  {fmt(t['warm'])}")
+    print(f"  warm, 2 threads                             {fmt(t['warm2'])}")
+    print(f"  warm, pm.margin (default threads)           {fmt(t['pm'])}")
+    print(f"  kept risk arrays, deribit_pm_margin         {fmt(t['kept'])}")
+    print(f"  kept risk arrays, pm.margin                 {fmt(t['pm_kept'])}")
     print(
-        f"  cold (fresh snapshot: parse + value {n} instruments, then margin) "
-        f"{t_cold * 1e3:7.2f} ms"
+        f"  numpy/scipy risk arrays + worst entry, 1 thread {fmt(t['numpy'])} -> the whole "
+        f"model on 1 thread is {t['numpy'][0] / t['warm'][0]:.1f}x (best) / "
+        f"{t['numpy'][1] / t['warm'][1]:.1f}x (median) faster"
     )
-    print(f"  warm (revaluation + whole model), 1 thread  {t_warm * 1e3:7.3f} ms")
-    print(f"  warm, 2 threads                             {t_warm2 * 1e3:7.3f} ms")
-    print(f"  warm, pm.margin (default threads)           {t_pm * 1e3:7.3f} ms")
-    print(f"  kept risk arrays, deribit_pm_margin         {t_kept * 1e3:7.3f} ms")
-    print(f"  kept risk arrays, pm.margin                 {t_pm_kept * 1e3:7.3f} ms")
     print(
-        f"  numpy/scipy risk arrays + worst entry       {t_np * 1e3:7.3f} ms "
-        f"-> pymargin's whole model is {t_np / t_warm:.1f}x faster"
-    )
-    print(
-        f"  cached risk arrays: pymargin.risk.aggregate + min {t_cached * 1e6:6.1f} us, "
-        f"numpy size @ risk[rows] {t_cached_np * 1e6:6.1f} us"
+        f"  cached risk arrays, best / median of {a.repeats * 20} in us: "
+        f"pymargin.risk.aggregate + min {fmt(c['aggregate'], 1e6)}, "
+        f"numpy size @ risk[rows] {fmt(c['numpy'], 1e6)}"
     )
 
 
