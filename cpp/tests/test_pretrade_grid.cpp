@@ -406,12 +406,13 @@ TEST(PreTradeGrid, VersionTwoSnapshotsOfDeribitEnginesStillRestore) {
   ASSERT_EQ(eng->deposit(a, 0, 3.0), pe::Reason::kNone);
   ASSERT_EQ(eng->apply_fill(a, -1, 0, pe::Side::kSell, 2.0, 0.01), pe::Reason::kNone);
   ASSERT_EQ(eng->add_order(a, 1, 1, pe::Side::kBuy, 30000.0), pe::Reason::kNone);
-  const std::string v3 = eng->snapshot();
+  const std::string v4 = eng->snapshot();
   constexpr std::size_t head = 8 + 4 + 4 + 8;
-  std::string payload = v3.substr(head, v3.size() - head - 8);
-  // Version 3 payload: buckets i32 | mm f64 | model u8 | pairs (u64 + 64) | grid (u64) |
+  std::string payload = v4.substr(head, v4.size() - head - 8);
+  // Version 4 payload: buckets i32 | mm f64 | model u8 | pairs (u64 + 64) | grid (u64) |
   // standard underlyings u64 | Greek-netting (4 empty vectors, 2 f64) | SPAN (3 empty
-  // vectors) | currencies (u64 + 41) | max u64 | specs (u64 + 101 each:
+  // vectors) | currencies (u64 + 54 each: 41 of version 2, 13 of X:PM terms) | max u64 |
+  // specs (u64 + 101 each:
   // 27 of version 2, 16 of minimum charges, 58 of standard terms) | market (u64 + 40 each:
   // 32 of version 2 and the mark) | the rest as in version 2.
   std::size_t at = 0;
@@ -419,8 +420,10 @@ TEST(PreTradeGrid, VersionTwoSnapshotsOfDeribitEnginesStillRestore) {
   at += 12 + 1;                               // the model byte dropped
   out += payload.substr(at, 8 + 64);          // pairs
   at += 8 + 64 + 8 + 8 + 48 + 24;             // grid, standard, Greek-netting, SPAN dropped
-  out += payload.substr(at, 8 + 41 + 8 + 8);  // currencies, max accounts, spec count
-  at += 8 + 41 + 8 + 8;
+  out += payload.substr(at, 8 + 41);  // currencies without their X:PM terms
+  at += 8 + 41 + 13;
+  out += payload.substr(at, 8 + 8);  // max accounts, spec count
+  at += 8 + 8;
   for (std::size_t k = 0; k < spec.size(); ++k) out += payload.substr(at + k * 101, 27);
   at += spec.size() * 101;
   out += payload.substr(at, 8);  // market count
@@ -428,7 +431,7 @@ TEST(PreTradeGrid, VersionTwoSnapshotsOfDeribitEnginesStillRestore) {
   for (std::size_t k = 0; k < spec.size(); ++k) out += payload.substr(at + k * 40, 32);
   at += spec.size() * 40;
   out += payload.substr(at);
-  std::string bytes = v3.substr(0, head);
+  std::string bytes = v4.substr(0, head);
   const std::uint32_t two = 2;
   std::memcpy(&bytes[8], &two, 4);
   const std::uint64_t len = out.size();
@@ -445,5 +448,5 @@ TEST(PreTradeGrid, VersionTwoSnapshotsOfDeribitEnginesStillRestore) {
   ASSERT_TRUE(st.ok()) << st.field << ": " << st.message;
   EXPECT_EQ(back->model(), pe::Model::kDeribitPortfolio);
   EXPECT_EQ(back->margin(a, 0).initial_margin, eng->margin(a, 0).initial_margin);
-  EXPECT_EQ(back->snapshot(), v3);  // written back in the current version
+  EXPECT_EQ(back->snapshot(), v4);  // written back in the current version
 }

@@ -84,6 +84,11 @@ struct MarketState {
   std::vector<double> cap;     // currencies x underlyings: max credited gain, settlement units
   std::vector<double> damp;    // currencies x underlyings x 8
   std::vector<double> delta_usd;  // underlyings: USD per unit coin delta (index)
+  // X:PM: per underlying the USD move of one coin of equity in each scenario (index x M,
+  // extended entries scaled like the rows), and per currency its USD price (1 or its index).
+  std::vector<double> coin_move;   // [underlyings x ns]
+  std::vector<double> coin_price;  // [currencies]
+  double cross_scale = 1.0;        // bounds a coin unit's USD figures (see surely_finite)
   // Per instrument: the largest |entry| of its block (risk row, delta x the largest roll
   // factor, mark value); sum |amount| x bound over an account bounds every value it can reach.
   std::vector<double> bound;
@@ -181,6 +186,9 @@ struct Account {
   // Model::kSensitivity: each margin group's IM per state, kept by every state change (the
   // model is group-level: a check then evaluates it once, for the order's state).
   std::array<double, kMaxCurrencies * kStates> group_im{};
+  // Model::kDeribitCross: each pair's loss per state ([underlyings x states]), kept by every
+  // state change (sized when the account is added or aggregated).
+  std::vector<double> cross_loss;
   double gross = 0.0;  // sum |amount| of positions and open orders (set by aggregate)
 };
 
@@ -194,6 +202,9 @@ struct PreTradeEngine::Impl {
   [[nodiscard]] bool standard() const noexcept { return cfg.model == Model::kStandard; }
   [[nodiscard]] bool sensitivity() const noexcept { return cfg.model == Model::kSensitivity; }
   [[nodiscard]] bool span() const noexcept { return cfg.model == Model::kSpan; }
+  [[nodiscard]] bool cross() const noexcept { return cfg.model == Model::kDeribitCross; }
+  // Deribit's scenario grid, roll shock, delta-shock threshold and rounding: S:PM and X:PM.
+  [[nodiscard]] bool pm() const noexcept { return deribit() || cross(); }
   // Models evaluated per margin group (not a sum over underlyings): their IM per state is
   // kept in Account::group_im.
   [[nodiscard]] bool group_level() const noexcept { return sensitivity() || span(); }
@@ -276,7 +287,32 @@ struct PreTradeEngine::Impl {
   // underlying swap_u replaced (for a check; -1: none). NaN when the model refuses.
   double span_im(const Account& a, std::int32_t c, int k, std::int32_t swap_u,
                  const double* swap_v, double swap_shorts) const noexcept;
-  void refresh_group(Account& a, std::int32_t c) const noexcept {
+  // Model::kDeribitCross: the loss of pair u in state k, the vector of currency swap_c's slot
+  // on u replaced by swap_v (for a check; -1: none). NaN when an entry is not finite.
+  double cross_set_loss(const Account& a, const MarketState& ms, std::int32_t u, int k,
+                        std::int32_t swap_c, const double* swap_v) const noexcept;
+  // The USD equity of an X:PM account (haircuts applied) and a currency's coin equity.
+  static double coin_equity(const Account& a, std::size_t c) noexcept {
+    return a.collateral[c] + a.cash[c] + a.mark[c];
+  }
+  double cross_equity(const Account& a, const MarketState& ms) const noexcept {
+    double eq = 0.0;
+    for (std::size_t c = 0; c < cfg.currencies.size(); ++c) {
+      const double e = coin_equity(a, c);
+      eq += e * ms.coin_price[c] * (e > 0.0 ? 1.0 - cfg.currencies[c].haircut : 1.0);
+    }
+    return eq;
+  }
+  void refresh_group(Account& a, const MarketState& ms, std::int32_t c) const noexcept {
+    if (cross()) {
+      for (std::size_t u = 0; u < P; ++u) {
+        for (int k = 0; k < kStates; ++k) {
+          a.cross_loss[u * kStates + static_cast<std::size_t>(k)] =
+              cross_set_loss(a, ms, static_cast<std::int32_t>(u), k, -1, nullptr);
+        }
+      }
+      return;
+    }
     if (!group_level()) return;
     for (int k = 0; k < kStates; ++k) {
       a.group_im[static_cast<std::size_t>(c) * kStates + static_cast<std::size_t>(k)] =
@@ -351,7 +387,7 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
   std::vector<std::int8_t> state(ns);
   std::vector<scenarios::VolShockRule> rules(P);
   const int B = cfg.buckets;
-  for (std::size_t u = 0; u < P && deribit(); ++u) {
+  for (std::size_t u = 0; u < P && pm(); ++u) {
     const PairParams& pp = cfg.pairs[u];
     std::size_t j = 0;
     for (int k = -B; k <= B; ++k) {
@@ -400,7 +436,7 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
     }
   }
   std::vector<double> risk(n * ns, 0.0);
-  if (deribit()) {
+  if (pm()) {
     kernel::InstrumentView iv{n,           kind.data(), settle.data(), call.data(),
                               und.data(),  strike.data(), fwd.data(),  vol.data(),
                               time.data(), rate.data()};
@@ -583,11 +619,17 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
     // Inverse futures and perpetuals are counted in USD notional: per USD, 1/F coin.
     const double unit = (!option && inverse) ? 1.0 / f : 1.0;
     for (std::size_t j = 0; j < ns; ++j) row[j] *= unit;
-    for (std::size_t k = 0; k < 8 && deribit(); ++k) {
+    if (cross() && !cfg.currencies[static_cast<std::size_t>(s.currency)].usd_settled) {
+      // X:PM: a coin P&L in USD at the scenario's shocked index price
+      const auto u = static_cast<std::size_t>(s.underlying);
+      for (std::size_t j = 0; j < ns; ++j) row[j] *= index[u] * (1.0 + move[j * P + u]);
+    }
+    for (std::size_t k = 0; k < 8 && pm(); ++k) {
       const PairParams& pp = cfg.pairs[static_cast<std::size_t>(s.underlying)];
       const double m = kExtendedMoves[k];
       double scale = pp.extended_table_factor * pp.price_range / std::fabs(m);
-      if (inverse) scale *= (1.0 + m) / (1.0 + std::copysign(pp.price_range, m));
+      // S:PM's inverse rows are coin: scaled to the edge price (X:PM's rows are USD)
+      if (inverse && !cross()) scale *= (1.0 + m) / (1.0 + std::copysign(pp.price_range, m));
       row[n_std + k] *= scale;
     }
     if (option) {
@@ -650,22 +692,23 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
     t_exp[static_cast<std::size_t>(expiry_of[i])] = spec[i].expiry_id < 0 ? 0.0 : time[i];
     u_exp[static_cast<std::size_t>(expiry_of[i])] = spec[i].underlying;
   }
-  for (std::size_t c = 0; c < C && deribit(); ++c) {
+  for (std::size_t c = 0; c < C && pm(); ++c) {
     const CurrencyParams& cp = cfg.currencies[c];
     for (std::size_t e = 0; e < n_expiries; ++e) {
       const double k = std::fmax(cp.min_annualised_move,
                                  std::fabs(std::expm1(cp.annualised_move_risk * t_exp[e])));
       ms->roll_k[c * n_expiries + e] =
-          k * (cp.usd_settled ? index[static_cast<std::size_t>(u_exp[e])] : 1.0);
+          k * (cp.usd_settled || cross() ? index[static_cast<std::size_t>(u_exp[e])] : 1.0);
     }
   }
   ms->cap.assign(C * P, 0.0);
   ms->damp.assign(C * P * 8, 0.0);
-  for (std::size_t c = 0; c < C && deribit(); ++c) {
+  for (std::size_t c = 0; c < C && pm(); ++c) {
     const CurrencyParams& cp = cfg.currencies[c];
+    const bool in_usd = cp.usd_settled || cross();  // X:PM: every group in USD
     for (std::size_t u = 0; u < P; ++u) {
       const PairParams& pp = cfg.pairs[u];
-      const double to_settle = cp.usd_settled ? 1.0 : 1.0 / index[u];
+      const double to_settle = in_usd ? 1.0 : 1.0 / index[u];
       ms->cap[c * P + u] = cp.max_offsetable_pnl * to_settle;
       for (std::size_t k = 0; k < 8; ++k) {
         const double m = kExtendedMoves[k];
@@ -674,11 +717,38 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
         // (pymargin.models.deribit_pm.extended_dampeners says why).
         const double usd = (std::fabs(m) / pp.price_range - 1.0) * cp.extended_dampener;
         ms->damp[(c * P + u) * 8 + k] =
-            cp.usd_settled ? usd : usd / ((1.0 + std::copysign(pp.price_range, m)) * index[u]);
+            in_usd ? usd : usd / ((1.0 + std::copysign(pp.price_range, m)) * index[u]);
       }
     }
   }
   ms->delta_usd = index;
+  if (cross()) {
+    ms->coin_move.assign(P * ns, 0.0);
+    double widest = 0.0;
+    for (std::size_t u = 0; u < P; ++u) {
+      const PairParams& pp = cfg.pairs[u];
+      for (std::size_t j = 0; j < ns; ++j) {
+        const double m = move[j * P + u];
+        const double scale =
+            j < n_std ? 1.0 : pp.extended_table_factor * pp.price_range / std::fabs(m);
+        ms->coin_move[u * ns + j] = index[u] * m * scale;
+        widest = std::fmax(widest, std::fabs(ms->coin_move[u * ns + j]));
+      }
+    }
+    ms->coin_price.assign(C, 1.0);
+    double dearest = 1.0;
+    for (std::size_t c = 0; c < C; ++c) {
+      const std::int32_t u = cfg.currencies[c].coin_underlying;
+      if (u >= 0) ms->coin_price[c] = index[static_cast<std::size_t>(u)];
+      dearest = std::fmax(dearest, ms->coin_price[c]);
+    }
+    // a coin unit of any balance or mark value is worth at most `dearest` USD and moves at
+    // most `widest` USD in a scenario
+    ms->cross_scale = 1.0 + dearest + widest;
+    if (!std::isfinite(ms->cross_scale)) {
+      return Status::invalid("index_prices", 0, "a coin's scenario moves are not finite");
+    }
+  }
   // Every block finite (a subnormal forward makes 1/F overflow), and its bound (see
   // surely_finite).
   double max_roll = 0.0;
@@ -757,6 +827,51 @@ double PreTradeEngine::Impl::grid_charge(const MarketState& ms, std::int32_t u, 
   const double min_delta =
       (ga.unhedged_delta * a + ga.hedged_delta * (gross - a) / 2.0) * ms.delta_usd[uu];
   return std::fmax(-low, std::fmax(floor, min_delta));
+}
+
+double PreTradeEngine::Impl::cross_set_loss(const Account& a, const MarketState& ms,
+                                            std::int32_t u, int k, std::int32_t swap_c,
+                                            const double* swap_v) const noexcept {
+  const auto uu = static_cast<std::size_t>(u);
+  double sum[kMaxScenarios];
+  double v[kMaxScenarios];
+  for (std::size_t j = 0; j < ns; ++j) sum[j] = 0.0;
+  const std::size_t C = cfg.currencies.size();
+  for (std::size_t c = 0; c < C; ++c) {  // the groups of the pair in currency order
+    const CurrencyParams& cp = cfg.currencies[c];
+    const Slot* s = static_cast<std::int32_t>(c) == swap_c ? nullptr
+                                                           : find_slot(a, static_cast<std::int32_t>(c), u);
+    const bool swapped = static_cast<std::int32_t>(c) == swap_c;
+    const bool shocked = cp.coin_underlying == u && cp.equity_side != EquitySide::kNone;
+    const double e = shocked ? coin_equity(a, c) : 0.0;
+    if (s == nullptr && !swapped && e == 0.0) continue;  // no such group
+    for (std::size_t j = 0; j < ns; ++j) {
+      double x = swapped ? swap_v[j] : 0.0;
+      if (s != nullptr) {
+        x = s->pos[j];
+        if (k > 0 && !s->ord.empty()) x += s->ord[static_cast<std::size_t>(k - 1) * ns + j];
+      }
+      if (e != 0.0) {
+        double move = e * ms.coin_move[uu * ns + j];
+        if (cp.equity_side == EquitySide::kPositive) move = std::fmax(move, 0.0);
+        if (cp.equity_side == EquitySide::kNegative) move = std::fmin(move, 0.0);
+        x += move;
+      }
+      v[j] = x;
+    }
+    const std::size_t cu = c * P + uu;
+    const double* damp = ms.damp.data() + cu * 8;
+    for (std::size_t j = 0; j < ns; ++j) {
+      sum[j] += models::credited_entry(v[j], cp.pnl_offset, ms.cap[cu],
+                                       j < n_std ? 0.0 : damp[j - n_std]);
+    }
+  }
+  double low = 0.0;
+  for (std::size_t j = 0; j < ns; ++j) {
+    if (!std::isfinite(sum[j])) return std::numeric_limits<double>::quiet_NaN();
+    low = sum[j] < low ? sum[j] : low;
+  }
+  return -low;
 }
 
 double PreTradeEngine::Impl::span_im(const Account& a, std::int32_t c, int k,
@@ -921,7 +1036,7 @@ void PreTradeEngine::Impl::refresh_slot(const MarketState& ms, Slot& s) const no
   double tmp[kMaxScenarios];
   const double* pos = s.pos.data();
   if (standard()) return;  // refresh_net_terms set worst[] (no scenarios)
-  if (group_level()) return;  // a group-level model (refresh_group)
+  if (group_level() || cross()) return;  // a group-level model (refresh_group)
   if (grid()) {
     for (int k = 0; k < kStates; ++k) {
       const double* v = pos;
@@ -998,8 +1113,10 @@ void PreTradeEngine::Impl::aggregate(Account& a, const MarketState& ms) const {
     for (auto& s : a.slots) refresh_net_terms(a, ms, s);
   }
   for (auto& s : a.slots) refresh_slot(ms, s);
-  for (std::size_t c = 0; c < cfg.currencies.size() && group_level(); ++c) {
-    refresh_group(a, static_cast<std::int32_t>(c));
+  if (cross() && a.cross_loss.size() != P * kStates) a.cross_loss.assign(P * kStates, 0.0);
+  for (std::size_t c = 0; c < cfg.currencies.size() && (group_level() || cross()); ++c) {
+    refresh_group(a, ms, static_cast<std::int32_t>(c));
+    if (cross()) break;  // one group: the account
   }
 }
 
@@ -1017,9 +1134,16 @@ GroupMargin PreTradeEngine::Impl::group(const Account& a, const MarketState& ms,
       worst[k] = a.group_im[static_cast<std::size_t>(c) * kStates + static_cast<std::size_t>(k)];
     }
   }
+  if (cross()) {  // one group, the account: every pair's loss, every slot's delta limit
+    for (std::size_t u = 0; u < P; ++u) {
+      for (int k = 0; k < kStates; ++k) {
+        worst[k] += a.cross_loss[u * kStates + static_cast<std::size_t>(k)];
+      }
+    }
+  }
   for (const auto& s : a.slots) {
-    if (s.currency != c || group_level()) continue;
-    if (!deribit()) {  // no delta limit, no roll shock
+    if ((s.currency != c && !cross()) || group_level()) continue;
+    if (!pm()) {  // no delta limit, no roll shock
       for (int k = 0; k < kStates; ++k) worst[k] += s.worst[k];
       continue;
     }
@@ -1027,27 +1151,27 @@ GroupMargin PreTradeEngine::Impl::group(const Account& a, const MarketState& ms,
                            .delta_total_liq_shock_threshold;
     const double usd = ms.delta_usd[static_cast<std::size_t>(s.underlying)];
     for (int k = 0; k < kStates; ++k) {
-      worst[k] += s.worst[k];
+      if (!cross()) worst[k] += s.worst[k];
       const double net = s.net_delta[0] + (k == 0 ? 0.0 : s.net_delta[k]);
       exceeded[k] = exceeded[k] || std::fabs(net) * usd > thr;
     }
   }
-  const double* kx = ms.roll_k.data() + static_cast<std::size_t>(c) * n_expiries;
   for (const auto& x : a.expiries) {
-    if (x.currency != c || !deribit()) continue;
-    const double k = kx[x.expiry];
+    if ((x.currency != c && !cross()) || !pm()) continue;
+    const double k = ms.roll_k[static_cast<std::size_t>(x.currency) * n_expiries +
+                               static_cast<std::size_t>(x.expiry)];
     roll[0] += k * std::fabs(x.d[0]);
     roll[1] += k * std::fabs(x.d[0] + x.d[1]);
     roll[2] += k * std::fabs(x.d[0] + x.d[2]);
   }
   double im = 0.0;
   for (int k = 0; k < kStates; ++k) {
-    rmm_states[k] = (deribit() ? round9(worst[k]) : worst[k]) + roll[k];
+    rmm_states[k] = (pm() ? round9(worst[k]) : worst[k]) + roll[k];
     im = std::fmax(im, rmm_states[k]);
   }
   const std::size_t ci = static_cast<std::size_t>(c);
-  g.equity = a.collateral[ci] + a.cash[ci] + a.mark[ci];
-  g.initial_margin = deribit() ? round9(im) : im;
+  g.equity = cross() ? cross_equity(a, ms) : a.collateral[ci] + a.cash[ci] + a.mark[ci];
+  g.initial_margin = pm() ? round9(im) : im;
   if (standard()) {
     double mm = 0.0;
     for (const auto& s : a.slots) {
@@ -1087,7 +1211,8 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
   out->reset();
   const bool grid = config.model == Model::kScenarioGrid;
   const bool standard = config.model == Model::kStandard;
-  const bool deribit = config.model == Model::kDeribitPortfolio;
+  const bool cross = config.model == Model::kDeribitCross;
+  const bool deribit = config.model == Model::kDeribitPortfolio || cross;  // the Deribit grid
   const bool sens = config.model == Model::kSensitivity;
   const bool span = config.model == Model::kSpan;
   if (!(deribit || grid || standard || sens || span)) {
@@ -1257,6 +1382,21 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
       return Status::invalid("currencies", c, "a parameter is negative, infinite, NaN or > 1");
     }
   }
+  for (std::size_t c = 0; c < config.currencies.size() && cross; ++c) {
+    const CurrencyParams& p = config.currencies[c];
+    if (!(p.haircut >= 0.0 && p.haircut <= 1.0)) {
+      return Status::invalid("currencies.haircut", c, "must be in [0, 1]");
+    }
+    if (static_cast<std::uint8_t>(p.equity_side) > 3) {
+      return Status::invalid("currencies.equity_side", c, "must be none, both, positive or negative");
+    }
+    if (p.usd_settled ? p.coin_underlying != -1
+                      : (p.coin_underlying < 0 ||
+                         static_cast<std::size_t>(p.coin_underlying) >= config.pairs.size())) {
+      return Status::invalid("currencies.coin_underlying", c,
+                             "a coin needs the underlying whose index prices it; a stablecoin -1");
+    }
+  }
   if (grid || sens || span) {
     for (std::size_t c = 0; c < config.currencies.size(); ++c) {
       if (!config.currencies[c].usd_settled) {
@@ -1378,6 +1518,13 @@ Status PreTradeEngine::add_account(std::int64_t* id) {
     }
   }
   Account& a = m.account(n);
+  if (m.cross()) {
+    try {
+      a.cross_loss.assign(m.P * kStates, 0.0);
+    } catch (...) {
+      return Status::bad_argument("max_accounts", "out of memory for another account");
+    }
+  }
   a.collateral.fill(0.0);
   a.cash.fill(0.0);
   a.mark.fill(0.0);
@@ -1446,7 +1593,9 @@ bool PreTradeEngine::Impl::surely_finite(const Account& a, const MarketState& ms
   }
   // Standard margin's size-scaled terms are quadratic: sum |q|^2 <= (sum |q|)^2 = gross^2.
   const double quad = ms.max_quad * a.gross * a.gross;
-  return cc + 4.0 * (b + quad) < 1e300;  // false for NaN: the exact check decides
+  // X:PM: balances, mark values and rows count at a coin's price and scenario move
+  const double scale = cross() ? ms.cross_scale * 4.0 : 1.0;
+  return (cc + 4.0 * (b + quad)) * scale < 1e300;  // false for NaN: the exact check decides
 }
 
 CheckResult PreTradeEngine::check(std::int64_t account, std::int32_t instrument, Side side,
@@ -1518,38 +1667,51 @@ CheckResult PreTradeEngine::check(std::int64_t account, std::int32_t instrument,
     const double floor =
         (s ? s->floor[k] : 0.0) - m.floor_of(instrument, q_old) + m.floor_of(instrument, q_new);
     new_worst = m.grid_charge(ms, sp.underlying, v, net, gross, floor);
+  } else if (m.cross()) {  // the order's pair recomputed, the others' losses as kept
+    new_worst = m.cross_set_loss(*a, ms, sp.underlying, k, c, v);
+    for (std::size_t u = 0; u < m.P; ++u) {
+      if (u != static_cast<std::size_t>(sp.underlying)) {
+        new_worst += a->cross_loss[u * kStates + static_cast<std::size_t>(k)];
+      }
+    }
   } else {
     new_worst = m.slot_worst(ms, c, sp.underlying, v);
   }
   double worst_k = new_worst;
-  for (const auto& other : a->slots) {  // (the Greek-netting model is group-level)
-    if (other.currency == c && &other != s && !m.group_level()) worst_k += other.worst[k];
+  for (const auto& other : a->slots) {  // (group-level models and X:PM are done above)
+    if (other.currency == c && &other != s && !m.group_level() && !m.cross()) {
+      worst_k += other.worst[k];
+    }
   }
   const std::int32_t e = m.expiry_of[static_cast<std::size_t>(instrument)];
-  const double* kx = ms.roll_k.data() + static_cast<std::size_t>(c) * m.n_expiries;
   double roll_k = 0.0;
-  bool have_expiry = !m.deribit();  // only Deribit has a roll shock
+  bool have_expiry = !m.pm();  // only Deribit has a roll shock
   for (const auto& x : a->expiries) {
-    if (x.currency != c || !m.deribit()) continue;
+    if ((x.currency != c && !m.cross()) || !m.pm()) continue;
     double d = x.d[0] + x.d[k];
-    if (x.expiry == e) {
+    if (x.currency == c && x.expiry == e) {
       d += d_new;
       have_expiry = true;
     }
-    roll_k += kx[x.expiry] * std::fabs(d);
+    roll_k += ms.roll_k[static_cast<std::size_t>(x.currency) * m.n_expiries +
+                        static_cast<std::size_t>(x.expiry)] *
+              std::fabs(d);
   }
-  if (!have_expiry) roll_k += kx[e] * std::fabs(d_new);
-  rmm[k] = (m.deribit() ? round9(worst_k) : worst_k) + roll_k;
+  if (!have_expiry) {
+    roll_k += ms.roll_k[static_cast<std::size_t>(c) * m.n_expiries + static_cast<std::size_t>(e)] *
+              std::fabs(d_new);
+  }
+  rmm[k] = (m.pm() ? round9(worst_k) : worst_k) + roll_k;
   // Within the threshold is the positive test (a NaN delta is not within it). Grid models
   // have no threshold: the delta need only be finite.
   const bool within =
-      !m.deribit() ? std::isfinite(net)
+      !m.pm() ? std::isfinite(net)
                : std::fabs(net) * ms.delta_usd[static_cast<std::size_t>(sp.underlying)] <=
                      m.cfg.pairs[static_cast<std::size_t>(sp.underlying)]
                          .delta_total_liq_shock_threshold;
   r.im_before = before.initial_margin;
   const double im_after = std::fmax(std::fmax(rmm[0], rmm[1]), std::fmax(rmm[2], 0.0));
-  r.im_after = m.deribit() ? round9(im_after) : im_after;
+  r.im_after = m.pm() ? round9(im_after) : im_after;
   r.mm_before = before.maintenance_margin;
   r.mm_after = before.maintenance_margin;
   r.available_after = before.equity - r.im_after;
@@ -1631,7 +1793,7 @@ void append_term(const PreTradeEngine::Impl& m, Account& a, const MarketState& m
     m.refresh_net_terms(a, ms, *s);
   }
   m.refresh_slot(ms, *s);
-  m.refresh_group(a, sp.currency);
+  m.refresh_group(a, ms, sp.currency);
 }
 
 // Recomputes what the open orders of side state k (1 buy, 2 sell) contribute in currency c:
@@ -1673,7 +1835,7 @@ void recompute_orders(const PreTradeEngine::Impl& m, Account& a, const MarketSta
   a.gross = gross;
   if (m.uses_nets()) m.refresh_net_terms(a, ms, *s);
   m.refresh_slot(ms, *s);
-  m.refresh_group(a, c);
+  m.refresh_group(a, ms, c);
 }
 
 // The same for the positions (state 0) in currency c: the (c, u) slot's position vector and
@@ -1714,7 +1876,7 @@ void recompute_positions(const PreTradeEngine::Impl& m, Account& a, const Market
   a.gross = gross;
   if (m.uses_nets()) m.refresh_net_terms(a, ms, *s);
   m.refresh_slot(ms, *s);
-  m.refresh_group(a, c);
+  m.refresh_group(a, ms, c);
 }
 
 }  // namespace
@@ -1888,10 +2050,13 @@ Reason PreTradeEngine::deposit(std::int64_t account, std::int32_t currency,
   if (!finite_positive(amount)) return Reason::kBadSize;
   Guard guard(a->lock);
   const std::size_t c = static_cast<std::size_t>(currency);
+  const MarketState& ms = *a->state;
   const double before = a->collateral[c];
   a->collateral[c] = before + amount;
-  if (!m.finite(*a, *a->state)) {
+  if (m.cross()) m.refresh_group(*a, ms, currency);  // X:PM shocks a coin's equity
+  if (!m.finite(*a, ms)) {
     a->collateral[c] = before;
+    if (m.cross()) m.refresh_group(*a, ms, currency);
     return Reason::kNonFiniteState;
   }
   m.note_extent(*a);
@@ -1909,6 +2074,25 @@ Reason PreTradeEngine::withdraw(std::int64_t account, std::int32_t currency,
   if (!finite_positive(amount)) return Reason::kBadSize;
   Guard guard(a->lock);
   double rmm[kStates];
+  if (m.cross()) {
+    // X:PM: a coin withdrawn changes the requirement too (its equity is shocked) and its USD
+    // value counts net of the haircut: the account after the withdrawal must have
+    // available funds >= 0.
+    const MarketState& ms = *a->state;
+    const auto c = static_cast<std::size_t>(currency);
+    const double before = a->collateral[c];
+    a->collateral[c] = before - amount;
+    m.refresh_group(*a, ms, currency);
+    const GroupMargin g = m.group(*a, ms, currency, rmm);
+    const bool finite = std::isfinite(a->collateral[c]) && m.finite(*a, ms);
+    if (finite && g.available_funds >= 0.0) {
+      m.note_extent(*a);
+      return Reason::kNone;
+    }
+    a->collateral[c] = before;
+    m.refresh_group(*a, ms, currency);
+    return finite ? Reason::kInsufficientFunds : Reason::kNonFiniteState;
+  }
   const GroupMargin g = m.group(*a, *a->state, currency, rmm);
   const double left = g.available_funds - amount;
   if (!(std::isfinite(g.equity) && std::isfinite(g.initial_margin) && std::isfinite(left))) {
@@ -2047,8 +2231,9 @@ namespace {
 constexpr char kMagic[8] = {'P', 'M', 'E', 'N', 'G', 'I', 'N', 'E'};
 // 2: orders carry their placed amount; 3: the model, grid assets, the standard model's
 // underlying count, per-instrument minimum charges and standard terms, option marks
-// (version 2 snapshots, all Deribit S:PM, still restore).
-constexpr std::uint32_t kFormatVersion = 3;
+// (version 2 snapshots, all Deribit S:PM, still restore); 4: the currencies' X:PM terms
+// (haircut, equity side, coin underlying; versions 2 and 3 restore with the defaults).
+constexpr std::uint32_t kFormatVersion = 4;
 constexpr std::uint32_t kByteOrder = 0x01020304;
 
 std::uint64_t fnv1a(const char* p, std::size_t n) noexcept {
@@ -2082,6 +2267,9 @@ class Writer {
       put(x);
     }
     put<std::uint8_t>(p.usd_settled ? 1 : 0);
+    put(p.haircut);
+    put(static_cast<std::uint8_t>(p.equity_side));
+    put(p.coin_underlying);
   }
   void put(const InstrumentSpec& s) {
     put(s.kind);
@@ -2168,7 +2356,11 @@ class Reader {
                     get(&p->extended_dampener) && get(&p->pnl_offset) &&
                     get(&p->max_offsetable_pnl) && get(&usd) && usd <= 1;
     p->usd_settled = usd == 1;
-    return ok;
+    if (!ok || version_ < 4) return ok;
+    std::uint8_t side = 0;
+    const bool cross_ok = get(&p->haircut) && get(&side) && side <= 3 && get(&p->coin_underlying);
+    p->equity_side = static_cast<EquitySide>(side);
+    return cross_ok;
   }
   bool get(InstrumentSpec* s) {
     return get(&s->kind) && get(&s->settlement) && get(&s->is_call) && get(&s->underlying) &&
@@ -2306,7 +2498,7 @@ Status PreTradeEngine::restore(const std::string& bytes,
   if (order != kByteOrder) {
     return Status::bad_argument("snapshot", "written on a machine of another byte order");
   }
-  if (version != kFormatVersion && version != 2) {
+  if (version != kFormatVersion && version != 3 && version != 2) {
     return Status::bad_argument("snapshot", "format version not supported by this build");
   }
   if (length != bytes.size() - kHead - 8) {
@@ -2329,7 +2521,7 @@ Status PreTradeEngine::restore(const std::string& bytes,
   std::uint8_t model = 0;
   std::uint64_t standard_underlyings = 0;
   if (!(r.get(&buckets) && r.get(&cfg.mm_factor) && (version < 3 || r.get(&model)) &&
-        model <= 4 && r.get_vector(&cfg.pairs) &&
+        model <= 5 && r.get_vector(&cfg.pairs) &&
         (version < 3 ||
          (r.get_vector(&cfg.grid.assets) && r.get(&standard_underlyings) &&
           r.get_vector(&cfg.sensitivity.bucket_days) && r.get_vector(&cfg.sensitivity.tenor_corr) &&

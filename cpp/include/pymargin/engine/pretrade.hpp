@@ -13,6 +13,23 @@
 // |exp(annualised_move_risk T) - 1|) (x index for USD-settled groups); RMM = round9(worst
 // case) + roll shock; MM = mm_factor x RMM.
 //
+// Model::kDeribitCross, Deribit cross-collateral portfolio margin (X:PM; the model of
+// pymargin.models.deribit_xpm, see its docstring for the construction step by step): the
+// account is one margin group in USD. Per (settlement currency, pair) the scenario P&L vector
+// over the S:PM grid in USD (a coin P&L at the scenario's shocked index price (1 + M) x index,
+// a stablecoin P&L one to one; extended entries scaled by extended_table_factor x range/|M|),
+// plus, for a coin currency on its own pair (CurrencyParams::coin_underlying), the coin's
+// equity moving with the price (equity x index x M, kept on the side equity_side says); gains
+// credited at the currency's pnl_offset up to max_offsetable_pnl USD, extended entries reduced
+// by (|M|/range - 1) x extended_dampener USD; per pair the currencies' entries summed and the
+// most negative taken; worst case = the sum over pairs; roll shock per (currency, expiry) x
+// index; RMM = round9(worst) + roll; MM = mm_factor x RMM. Equity = sum over currencies of
+// the currency's equity in USD, a positive one less its haircut. margin(account, c) and a
+// check's figures are this one USD group whatever the currency c. The coin equity is the
+// collateral the model shocks: collateral + the cash flows of fills + the positions' mark
+// value, so that a coin account's USD value change is the positions' coin P&L at the shocked
+// price plus the equity's own move, exactly.
+//
 // Model::kScenarioGrid, a SCAN-style grid venue given by parameters alone (Paradex SCAN-24,
 // the FINRA/Cboe grid, a venue's parameter file; see GridConfig): per underlying its own
 // scenarios (move, vol state, loss weight), vol-shock rule, gain credit, minimum delta factors;
@@ -111,7 +128,11 @@ enum class Model : std::uint8_t {
   kStandard = 2,          // Deribit standard margin (InstrumentSpec::standard)
   kSensitivity = 3,       // the Greek-netting model (EngineConfig::sensitivity)
   kSpan = 4,              // SPAN-16 (EngineConfig::span)
+  kDeribitCross = 5,      // Deribit X:PM (pairs, currencies with their coin and haircut)
 };
+
+// X:PM: which side of a coin's own equity move counts (Deribit's equity_side_impact).
+enum class EquitySide : std::uint8_t { kNone = 0, kBoth = 1, kPositive = 2, kNegative = 3 };
 
 // Model::kSpan (pymargin/models/span.hpp), USD-settled instruments: per combined commodity
 // (underlying) CME's 16 scenarios at its price and vol scan ranges over a look-ahead (time
@@ -178,6 +199,12 @@ struct CurrencyParams {
   double pnl_offset = 0.0;
   double max_offsetable_pnl = 0.0;  // USD
   bool usd_settled = false;         // margins in USD(C) rather than in the coin
+  // X:PM only (other models ignore them): the haircut on a positive equity (0 .. 1), which side
+  // of the coin's equity move counts, and the underlying (pair) whose index prices the coin
+  // (-1 for a stablecoin, valued at 1 USD and not shocked; required for any other currency).
+  double haircut = 0.0;
+  EquitySide equity_side = EquitySide::kNone;
+  std::int32_t coin_underlying = -1;
 };
 
 // One underlying of a grid model: its scenarios (at most kMaxScenarios; an underlying with
