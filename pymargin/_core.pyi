@@ -290,6 +290,7 @@ class PreTradeEngine:
         time: npt.NDArray[np.float64],
         rate: npt.NDArray[np.float64],
         index: npt.NDArray[np.float64],
+        cross: bool = False,
     ) -> None: ...
     @staticmethod
     def grid(

@@ -393,7 +393,10 @@ def whatif(
     as_json: JsonOpt = False,
     model: Annotated[
         Model,
-        typer.Option(help="deribit-pm (default), deribit-standard, paradex-pm or finra-pm"),
+        typer.Option(
+            help="deribit-pm (default), deribit-xpm, deribit-standard, paradex-pm, finra-pm, "
+            "delta-margin"
+        ),
     ] = Model.deribit_pm,
     grid_file: Annotated[
         Path | None,
@@ -402,8 +405,10 @@ def whatif(
     span_file: SpanFileOpt = None,
 ) -> None:
     """Pre-trade checks: could the account carry each candidate order (each on its own)?
-    The pre-trade engine under Deribit S:PM or standard margin, Paradex PM, the FINRA grid
-    or any grid venue from its parameter file (the grid models take USD-settled instruments)."""
+    The pre-trade engine under any model: Deribit S:PM, X:PM or standard margin, Paradex PM,
+    the FINRA grid, the Greek-netting model, SPAN (--span-file) or any grid venue from its
+    parameter file (the grid models, SPAN and the Greek-netting model take USD-settled
+    instruments)."""
 
     def go() -> None:
         from .engine import PreTradeEngine, Reason, Side

@@ -8,6 +8,13 @@ with no revaluation. ``model=``:
 
 * ``MarginModel.DERIBIT_PM`` (the default): Deribit segregated portfolio margin, the model of
   :func:`pymargin.models.deribit_pm_margin`; ``params`` a DeribitPMParams.
+* ``MarginModel.DERIBIT_XPM``: Deribit cross portfolio margin, the model of
+  :func:`pymargin.models.deribit_xpm_margin`: the account is one margin group in USD, every
+  currency's equity counted (a positive one less its haircut) and a coin's equity shocked with
+  its price; ``params`` a DeribitPMParams covering every settlement and collateral currency.
+  The engine's currencies are the settlement currencies and the coins of its pairs; the coin
+  equity it shocks is the balance plus the cash flows of fills plus the positions' mark value
+  (the exact USD change of a coin account), where ``deribit_xpm_margin`` takes balances.
 * ``MarginModel.PARADEX_PM``: Paradex SCAN-24 and the minimum delta requirement (the model of
   :func:`pymargin.models.paradex_pm_margin`); ``params`` a parameter version (str) or None.
 * ``MarginModel.FINRA_PM``: the FINRA/Cboe grid with the per-contract minimum (the model of
@@ -24,8 +31,7 @@ with no revaluation. ``model=``:
   USD-settled instruments; ``params`` a SpanParams.
 
 The grid models margin USD-settled (linear) instruments, one margin group per settlement
-currency, a charge per underlying, summed. X:PM is not in the engine: asking for it is an
-error.
+currency, a charge per underlying, summed.
 
 Amounts are in the venue's units (Deribit's ``amount``): USD notional for inverse futures and
 perpetuals, coins of the underlying for options and linear instruments. Prices in fills: the
@@ -106,8 +112,9 @@ class OrderRejected(PymarginError):
 
 class CheckResult(NamedTuple):
     """The outcome of a pre-trade check, for the order's margin group (settlement currency);
-    money in that currency's units. A named tuple: immutable, and cheap to build on the
-    check path (a frozen dataclass cost more than the C++ check itself)."""
+    money in that currency's units (under X:PM the account's one group, ``usd``). A named
+    tuple: immutable, and cheap to build on the check path (a frozen dataclass cost more than
+    the C++ check itself)."""
 
     accept: bool
     reason: Reason
@@ -159,6 +166,7 @@ def _amount(x: Any, field: str) -> float:
 
 ENGINE_MODELS = (
     MarginModel.DERIBIT_PM,
+    MarginModel.DERIBIT_XPM,
     MarginModel.DERIBIT_STANDARD,
     MarginModel.DELTA_MARGIN,
     MarginModel.SPAN16,
@@ -302,11 +310,17 @@ class PreTradeEngine:
         if model is MarginModel.SPAN16:
             self._init_span(market, rows, params, max_accounts)
             return
-        if model is not MarginModel.DERIBIT_PM:
+        if model not in (MarginModel.DERIBIT_PM, MarginModel.DERIBIT_XPM):
             self._init_grid(market, rows, params, max_accounts)
             return
         if params is not None and not isinstance(params, DeribitPMParams):
             raise InputTypeError("expected DeribitPMParams", "params")
+        cross = model is MarginModel.DERIBIT_XPM
+        if cross:  # the coins of the pairs may be held as collateral
+            bases = [p.split("_")[0] for p in pairs]
+            covered = [b for b in bases if params is None or params.currency_params(b)]
+            currencies = _in_order([*currencies, *covered])
+            self._currencies = currencies
         if params is None:
             params = _covering(pairs, currencies)
         for p in pairs:
@@ -344,10 +358,12 @@ class PreTradeEngine:
                     cp.pnl_offset,
                     cp.max_offsetable_pnl,
                     1.0 if c in STABLECOINS else 0.0,
+                    *(_cross_terms(c, cp, pairs) if cross else ()),
                 ]
                 for c, cp in zip(currencies, cparams)
             ]
         )
+        forward, vol, time, rate, index = self._market_columns(market)
         self._core = _core.PreTradeEngine(
             params.buckets_count,
             params.mm_factor,
@@ -355,7 +371,12 @@ class PreTradeEngine:
             ccy_arr,
             max_accounts,
             *self._spec_columns(market, rows),
-            *self._market_columns(market),
+            forward,
+            vol,
+            time,
+            rate,
+            index,
+            cross=cross,
         )
 
     def _spec_columns(
@@ -630,7 +651,9 @@ class PreTradeEngine:
         return CheckResult(
             bool(r[0]),
             _REASONS[r[1]],
-            self._currencies[r[2]] if r[2] >= 0 else "",
+            ("usd" if self._model is MarginModel.DERIBIT_XPM else self._currencies[r[2]])
+            if r[2] >= 0
+            else "",
             r[3],
             r[4],
             r[5],
@@ -740,14 +763,23 @@ class PreTradeEngine:
         forward, vol, time, rate, index = self._market_columns(market)
         self._core.on_market_update(forward, vol, time, rate, index, marks)
 
-    def margin(self, account: int, currency: str) -> EngineMargin:
-        return EngineMargin(*self._core.margin(self._account(account), self._currency(currency)))
+    def margin(self, account: int, currency: str | None = None) -> EngineMargin:
+        """The account's margin group of ``currency`` (money in its units); under X:PM the
+        account is one USD group and ``currency`` may be left out (any currency names it)."""
+        return EngineMargin(*self._core.margin(self._account(account), self._group(currency)))
 
-    def margin_from_scratch(self, account: int, currency: str) -> EngineMargin:
+    def margin_from_scratch(self, account: int, currency: str | None = None) -> EngineMargin:
         """The same recomputed from the account's positions and orders (the reference)."""
         return EngineMargin(
-            *self._core.margin_from_scratch(self._account(account), self._currency(currency))
+            *self._core.margin_from_scratch(self._account(account), self._group(currency))
         )
+
+    def _group(self, currency: str | None) -> int:
+        if currency is not None:
+            return self._currency(currency)
+        if self._model is MarginModel.DERIBIT_XPM or len(self._currencies) == 1:
+            return 0
+        raise InvalidInputError(f"name the margin group: one of {self._currencies}", "currency")
 
     # --- snapshots ----------------------------------------------------------------------------
     def snapshot(self) -> bytes:
@@ -791,6 +823,7 @@ class PreTradeEngine:
             2: MarginModel.DERIBIT_STANDARD,
             3: MarginModel.DELTA_MARGIN,
             4: MarginModel.SPAN16,
+            5: MarginModel.DERIBIT_XPM,
         }.get(core.model)
         grid_models = (MarginModel.PARADEX_PM, MarginModel.FINRA_PM, MarginModel.SCENARIO_GRID)
         grid = core.model == 1 and model in grid_models
@@ -862,6 +895,23 @@ def _check_names_match(
             raise InvalidInputError(
                 f"name {name!r} does not match the engine state at its row", "snapshot", row
             )
+
+
+_EQUITY_SIDE = {"none": 0, "both": 1, "positive": 2, "negative": 3}
+
+
+def _cross_terms(currency: str, cp: Any, pairs: list[str]) -> tuple[float, float, float]:
+    """A currency's X:PM terms as the core takes them: haircut, equity side code and the
+    index of the pair whose index prices it (-1 for a stablecoin)."""
+    if currency in STABLECOINS:
+        return (cp.haircut, 0.0, -1.0)
+    pair = f"{currency}_usd"
+    if pair not in pairs:
+        raise ModelParameterError(
+            f"{currency} is a coin without its pair {pair!r} among the engine's instruments",
+            "params",
+        )
+    return (cp.haircut, float(_EQUITY_SIDE[cp.equity_side_impact]), float(pairs.index(pair)))
 
 
 def _in_order(items: Iterable[str]) -> list[str]:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import pymargin as pm
 from pymargin.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -368,18 +369,36 @@ def test_whatif_under_a_grid_model_is_the_engine_under_that_model(tmp_path, flag
     assert out["im_after"] == pytest.approx(after, rel=1e-12)
 
 
-def test_whatif_refuses_models_the_engine_does_not_run():
+def test_whatif_runs_the_engine_under_xpm_in_usd(tmp_path):
+    # Futures are booked at their forwards, so the coin equity the engine shocks is the
+    # collateral given: the engine's IM before the order is pm.margin's X:PM of the book.
+    from pymargin.demo import demo_market
+
+    book = tmp_path / "book.csv"
+    book.write_text("instrument,size\nBTC-PERPETUAL,0.8\nBTC_USDC-PERPETUAL,-1.5\n")
     r = run(
         "whatif",
-        str(BOOK),
+        str(book),
         "-m",
         "demo:BTC",
+        "--collateral",
+        "BTC=2,USDC=10000",
         "--order",
-        "BTC-PERPETUAL:buy:10",
+        "BTC_USDC-PERPETUAL:sell:0.5",
         "--model",
         "deribit-xpm",
+        "--json",
     )
-    assert r.exit_code == 2 and "--model" in r.output
+    assert r.exit_code == 0, r.output
+    (got,) = json.loads(r.output)
+    want = pm.margin(
+        {"BTC-PERPETUAL": 0.8, "BTC_USDC-PERPETUAL": -1.5},
+        demo_market(),
+        pm.MarginModel.DERIBIT_XPM,
+        collateral={"BTC": 2.0, "USDC": 10000.0},
+    )
+    assert got["currency"] == "usd"
+    assert got["im_before"] == pytest.approx(want.initial_margin, rel=1e-9)
 
 
 def test_span_from_the_command_line_is_the_library_under_span(tmp_path):

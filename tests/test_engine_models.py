@@ -10,8 +10,10 @@ import pytest
 
 import pymargin as pm
 from pymargin.demo import demo_market
-from pymargin.engine import PreTradeEngine, Reason, Side
+from pymargin.engine import OrderRejected, PreTradeEngine, Reason, Side
 from pymargin.exceptions import InputTypeError, InvalidInputError
+from pymargin.models import DeribitPMParams
+from pymargin.models.params import ModelParameterError
 
 GRID_FILE = str(Path(__file__).parent / "data/grid_models/example_venue.json")
 MODELS = [
@@ -136,9 +138,6 @@ def test_market_updates_move_grid_accounts_like_pm_margin():
 
 
 def test_what_the_engine_does_not_run_is_refused_by_name():
-    with pytest.raises(InvalidInputError) as e:
-        PreTradeEngine(M, NAMES, model=pm.MarginModel.DERIBIT_XPM)
-    assert e.value.field == "model" and "DERIBIT_XPM" in str(e.value)
     with pytest.raises(InputTypeError):
         PreTradeEngine(M, NAMES, model="paradex_pm")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError) as e:
@@ -329,3 +328,90 @@ def test_span_engine_is_span_margin_of_the_book(usdc_market):
     assert back.margin(acct, "usdc") == eng.margin(acct, "usdc")
     with pytest.raises(InputTypeError):
         PreTradeEngine(mkt, names, None, model=pm.MarginModel.SPAN16)
+
+
+# --- Deribit X:PM -----------------------------------------------------------------------------
+
+# inverse options and futures (BTC), their linear twins (USDC), both perpetuals
+XPM_NAMES = [n for n in M.marks if n.startswith(("BTC-26DEC25", "BTC-12DEC25"))]
+XPM_NAMES += [n.replace("BTC-", "BTC_USDC-", 1) for n in XPM_NAMES if n.count("-") == 3]
+XPM_NAMES += ["BTC-PERPETUAL", "BTC_USDC-PERPETUAL"]
+
+
+def _xpm_book(seed: int, n: int = 30) -> dict[str, float]:
+    rng = np.random.default_rng(seed)
+    return {
+        str(name): float(rng.choice([-2.0, -0.5, 0.3, 1.0, 2.5]))
+        for name in rng.choice(XPM_NAMES, n, replace=False)
+    }
+
+
+def _fill_at_mark(eng: PreTradeEngine, acct: int, book: dict[str, float]) -> None:
+    """Fills at the instruments' own values (options at the model value, futures at the
+    forward): cash flows and mark values cancel, so each currency's equity is its deposit."""
+    from pymargin.risk import mark_values
+
+    names = list(book)
+    value = mark_values(M, names, usd=False)
+    for name, v in zip(names, value):
+        q = book[name]
+        inst = pm.parse_instrument(name)
+        price = v if inst.kind is pm.InstrumentKind.OPTION else M.underlying_price(inst)
+        side = Side.BUY if q > 0 else Side.SELL
+        eng.fill(acct, name, side, _engine_amount(name, abs(q)), float(price))
+
+
+def test_cross_engine_is_deribit_xpm_of_the_book_and_its_collateral():
+    params = DeribitPMParams.load("2024-06-17")
+    eng = PreTradeEngine(M, XPM_NAMES, params, model=pm.MarginModel.DERIBIT_XPM)
+    assert eng.model is pm.MarginModel.DERIBIT_XPM
+    assert set(eng.currencies) == {"btc", "usdc"}
+    index = M.index_price("BTC_USD")
+    for seed in range(4):
+        coll = {"BTC": 5.0 + seed, "USDC": 2e5}
+        acct = eng.add_account(coll)
+        book = _xpm_book(seed)
+        _fill_at_mark(eng, acct, book)
+        got = eng.margin(acct)
+        want = pm.margin(book, M, pm.MarginModel.DERIBIT_XPM, params=params, collateral=coll)
+        assert got.initial_margin == pytest.approx(want.initial_margin, rel=1e-9)
+        assert got.maintenance_margin == pytest.approx(want.maintenance_margin, rel=1e-9)
+        assert got.roll_shock == pytest.approx(want.details.roll_shock, rel=1e-9)
+        # one USD group: equity is the balances in USD (no haircut in these parameters)
+        assert got.equity == pytest.approx(coll["BTC"] * index + coll["USDC"], rel=1e-9)
+        assert eng.margin(acct, "btc") == got == eng.margin(acct, "usdc")
+        assert got == eng.margin_from_scratch(acct)
+
+
+def test_cross_engine_checks_orders_withdrawals_and_snapshots():
+    params = DeribitPMParams.load("2024-06-17")
+    eng = PreTradeEngine(M, XPM_NAMES, params, model=pm.MarginModel.DERIBIT_XPM)
+    acct = eng.add_account({"BTC": 3.0, "USDC": 5e4})
+    _fill_at_mark(eng, acct, _xpm_book(21, 12))
+    for k, name in enumerate(["BTC_USDC-PERPETUAL", "BTC-PERPETUAL", XPM_NAMES[3]]):
+        amount = _engine_amount(name, 0.7)
+        c = eng.check(acct, name, Side.SELL, amount)
+        eng.add_order(acct, 100 + k, name, Side.SELL, amount)
+        after = eng.margin(acct)
+        assert c.im_after == pytest.approx(after.initial_margin, rel=1e-12)
+        assert after == eng.margin_from_scratch(acct)
+    # a withdrawal the account cannot carry is refused, and nothing changes
+    before = eng.margin(acct)
+    with pytest.raises(OrderRejected) as e:
+        eng.withdraw(acct, "btc", 2.99)
+    assert e.value.rejection is Reason.INSUFFICIENT_FUNDS
+    assert eng.margin(acct) == before
+    back = PreTradeEngine.restore(eng.snapshot())
+    assert back.model is pm.MarginModel.DERIBIT_XPM
+    assert back.margin(acct) == before
+
+
+def test_cross_engine_needs_every_currency_and_names_the_group_elsewhere():
+    eth_only = DeribitPMParams.load("2026-02-15")
+    with pytest.raises(ModelParameterError):
+        PreTradeEngine(M, XPM_NAMES, eth_only, model=pm.MarginModel.DERIBIT_XPM)
+    spm = PreTradeEngine(M, XPM_NAMES, DeribitPMParams.load("2024-06-17"))
+    acct = spm.add_account({"BTC": 1.0})
+    with pytest.raises(InvalidInputError) as e:
+        spm.margin(acct)  # two margin groups under S:PM: which one?
+    assert e.value.field == "currency"

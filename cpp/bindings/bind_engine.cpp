@@ -3,6 +3,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -72,15 +73,36 @@ std::vector<pe::InstrumentSpec> specs_from(const py::array& kind, const py::arra
 }
 
 // currencies: [C x 6] annualised_move_risk, min_annualised_move, extended_dampener,
-// pnl_offset, max_offsetable_pnl, usd_settled (0/1).
+// pnl_offset, max_offsetable_pnl, usd_settled (0/1); or [C x 9] with X:PM's haircut,
+// equity side (0 none, 1 both, 2 positive, 3 negative) and coin underlying (-1: none).
 std::vector<pe::CurrencyParams> currencies_from(const py::array& currencies) {
-  const auto C = static_cast<std::size_t>(currencies.size() / 6);
+  const std::size_t width = currencies.ndim() == 2 ? static_cast<std::size_t>(currencies.shape(1)) : 6;
+  if (width != 6 && width != 9) {
+    throw PyInputError{PyInputError::kInvalid, "currencies", -1, "6 or 9 columns per currency"};
+  }
+  const auto C = static_cast<std::size_t>(currencies.size()) / width;
   const auto cc =
-      column<double>(currencies.attr("reshape")(-1).cast<py::array>(), C * 6, "currencies");
+      column<double>(currencies.attr("reshape")(-1).cast<py::array>(), C * width, "currencies");
   std::vector<pe::CurrencyParams> out;
   for (std::size_t c = 0; c < C; ++c) {
-    const double* x = cc.data() + c * 6;
-    out.push_back({x[0], x[1], x[2], x[3], x[4], x[5] != 0.0});
+    const double* x = cc.data() + c * width;
+    pe::CurrencyParams p{x[0], x[1], x[2], x[3], x[4], x[5] != 0.0};
+    if (width == 9) {
+      const double side = x[7];
+      const double coin = x[8];
+      if (!(side >= 0 && side <= 3 && side == std::floor(side))) {
+        throw PyInputError{PyInputError::kInvalid, "currencies.equity_side", static_cast<long long>(c),
+                           "0, 1, 2 or 3"};
+      }
+      if (!(coin >= -1 && coin < 1e9 && coin == std::floor(coin))) {
+        throw PyInputError{PyInputError::kInvalid, "currencies.coin_underlying",
+                           static_cast<long long>(c), "an underlying index or -1"};
+      }
+      p.haircut = x[6];
+      p.equity_side = static_cast<pe::EquitySide>(static_cast<int>(side));
+      p.coin_underlying = static_cast<std::int32_t>(coin);
+    }
+    out.push_back(p);
   }
   return out;
 }
@@ -104,8 +126,9 @@ class Engine {
          const py::array& is_call, const py::array& underlying, const py::array& currency,
          const py::array& strike, const py::array& expiry_id, const py::array& forward,
          const py::array& vol, const py::array& time, const py::array& rate,
-         const py::array& index) {
+         const py::array& index, bool cross) {
     pe::EngineConfig cfg;
+    cfg.model = cross ? pe::Model::kDeribitCross : pe::Model::kDeribitPortfolio;
     cfg.buckets = buckets;
     cfg.mm_factor = mm_factor;
     cfg.max_accounts = max_accounts;
@@ -440,12 +463,13 @@ void bind_engine(py::module_& m) {
       .def(py::init<int, double, const py::array&, const py::array&, std::size_t,
                     const py::array&, const py::array&, const py::array&, const py::array&,
                     const py::array&, const py::array&, const py::array&, const py::array&,
-                    const py::array&, const py::array&, const py::array&, const py::array&>(),
+                    const py::array&, const py::array&, const py::array&, const py::array&,
+                    bool>(),
            py::arg("buckets"), py::arg("mm_factor"), py::arg("pairs"), py::arg("currencies"),
            py::arg("max_accounts"), py::arg("kind"), py::arg("settlement"), py::arg("is_call"),
            py::arg("underlying"), py::arg("currency"), py::arg("strike"), py::arg("expiry_id"),
            py::arg("forward"), py::arg("vol"), py::arg("time"), py::arg("rate"),
-           py::arg("index"))
+           py::arg("index"), py::arg("cross") = false)
       .def_static("grid", &Engine::grid, py::arg("mm_factor"), py::arg("max_accounts"),
                   py::arg("currencies"), py::arg("moves"), py::arg("vol_states"),
                   py::arg("weights"), py::arg("rules"), py::arg("terms"), py::arg("kind"),
