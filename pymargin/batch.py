@@ -10,6 +10,7 @@ as settled into the collateral, as the venue does daily).
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,8 @@ from .exceptions import InputTypeError, InvalidInputError, PymarginError
 from .files import FileInputError, csv_table, open_file
 from .market import Market
 from .models.deribit_pm import (
+    _UNCHANGED_SLOT,
+    EXTENDED_MOVES,
     DeribitPMParams,
     _coin_deltas,
     _pair_scenarios,
@@ -138,6 +141,7 @@ def venue_risk_for(
     params: Any = None,
     *,
     currency: str | None = None,
+    collateral_currencies: list[str] | None = None,
 ) -> VenueRisk | SpanVenueRisk | StandardVenueRisk | SensitivityVenueRisk:
     """Risk rows of ``instruments`` under ``model`` (a :class:`pymargin.MarginModel`): Deribit
     S:PM (``params``: DeribitPMParams), Paradex PM (a parameter version), the FINRA grid (a
@@ -147,6 +151,8 @@ def venue_risk_for(
 
     if model is MarginModel.DERIBIT_PM:
         return venue_risk(market, instruments, params, currency=currency)
+    if model is MarginModel.DERIBIT_XPM:
+        return xpm_venue_risk(market, instruments, params, collateral_currencies)
     if model is MarginModel.PARADEX_PM:
         return _grid_venue(market, instruments, _paradex_assets(params), "usdc")
     if model is MarginModel.SCENARIO_GRID:
@@ -588,6 +594,169 @@ def venue_risk(
     )
 
 
+def xpm_venue_risk(
+    market: Market,
+    instruments: list[str],
+    params: DeribitPMParams | None = None,
+    collateral_currencies: list[str] | None = None,
+) -> VenueRisk:
+    """Deribit X:PM's inputs for the batch kernel (pymargin.models.deribit_xpm, step by
+    step): a group per (pair, settlement currency) with USD rows, and per pair the coin's own
+    group; a set per pair; per currency its USD price, haircut and equity side, and the USD
+    move of one coin of equity. The kernel takes every account's balances per currency
+    (``VenueRisk.cross["currencies"]`` orders them); its money is USD."""
+    from .models.deribit_xpm import EQUITY_SIDE, STABLECOINS, coin_moves, usd_rows
+
+    if not instruments:
+        raise InvalidInputError("no instruments", "instruments")
+    table = market.table
+    rows = table.rows(instruments)
+    pair_codes = table.column("pair")[rows]
+    ccy_codes = table.column("settlement_currency")[rows]
+    pairs = list(dict.fromkeys(table.codes[int(c)] for c in pair_codes))
+    ccy_of = [table.codes[int(c)] for c in ccy_codes]
+    extra = [c.lower() for c in (collateral_currencies or [])]
+    currencies = list(dict.fromkeys([*ccy_of, *extra]))
+    for c in currencies:  # a coin held as collateral brings its pair
+        if c not in STABLECOINS and f"{c}_usd" not in pairs:
+            pairs.append(f"{c}_usd")
+    currencies = list(dict.fromkeys([*currencies, *(p.split("_")[0] for p in pairs)]))
+    if params is None:
+        params = _xpm_params(set(pairs), set(ccy_of) | set(extra))
+    if not isinstance(params, DeribitPMParams):
+        raise InputTypeError("expected DeribitPMParams", "params")
+    cps = {}
+    for c in currencies:
+        cp = params.currency_params(c)
+        if cp is None and c in ccy_of:
+            raise ModelParameterError(f"no parameters for {c!r}", "model_params.currency")
+        if cp is not None:
+            cps[c] = cp
+    currencies = [c for c in currencies if c in cps]  # a pair's coin without its own terms
+    missing = [c for c in extra if c not in cps]
+    if missing:
+        raise ModelParameterError(f"no parameters for {missing[0]!r}", "model_params.currency")
+    if any(cp.correlation_set for cp in cps.values()):
+        raise ModelCoverageError(
+            "correlation contingency (correlation_set = true) is not published by Deribit"
+        )
+    n_std = 3 * (2 * params.buckets_count + 1)
+    stride = n_std + 8
+    ext = np.abs(np.array(EXTENDED_MOVES))
+    out = np.zeros((len(rows), stride))
+    group_of = np.zeros(len(rows), dtype=np.int32)
+    groups: list[tuple[str, str]] = []
+    group_set: list[int] = []
+    cap, offset, limit, damp = [], [], [], []
+    moves: dict[str, np.ndarray] = {}
+    index_of: dict[str, float] = {}
+    for s, pair in enumerate(pairs):
+        if pair not in params.pairs:
+            raise ModelParameterError(
+                f"no parameters for pair {pair!r}", "model_params.currency_pair"
+            )
+        pp = params.pairs[pair]
+        base = pair.split("_")[0]
+        index = market.index_price(f"{base.upper()}_USD")
+        index_of[pair] = index
+        scen = _pair_scenarios(f"{base.upper()}_USD", pp, params.buckets_count)
+        in_pair = [k for k in range(len(rows)) if table.codes[int(pair_codes[k])] == pair]
+        held = {ccy_of[k] for k in in_pair}
+        for ccy in sorted(held | ({base} & set(cps))):
+            cp = cps[ccy]
+            sel = np.array([k for k in in_pair if ccy_of[k] == ccy], dtype=np.int64)
+            if len(sel):
+                out[sel] = usd_rows(market, rows[sel], ccy, pp, scen, n_std, index)
+                group_of[sel] = len(groups)
+            if ccy == base:
+                moves[ccy] = coin_moves(pp, scen, n_std, index)
+            groups.append((pair, ccy))
+            group_set.append(s)
+            cap.append(cp.max_offsetable_pnl)
+            offset.append(cp.pnl_offset)
+            limit.append(pp.delta_total_liq_shock_threshold / index)
+            damp.append((ext / pp.price_range - 1.0) * cp.extended_dampener)
+    # roll shock per (group, expiry): the currency's factor x the pair's index, USD
+    key = np.stack([group_of.astype(np.int64), table.column("expiry_key")[rows]], axis=1)
+    keys, exp_idx = np.unique(key, axis=0, return_inverse=True)
+    exp_idx = exp_idx.reshape(-1)
+    t_key = np.zeros(len(keys))
+    t_key[exp_idx] = table.column("time")[rows]
+    roll_k = np.zeros(len(keys))
+    for e, (g, _) in enumerate(keys):
+        pair, ccy = groups[int(g)]
+        cp = cps[ccy]
+        factor = max(cp.min_annualised_move, abs(math.expm1(cp.annualised_move_risk * t_key[e])))
+        roll_k[e] = factor * index_of[pair]
+    group_index = {g: k for k, g in enumerate(groups)}
+    price = np.array([1.0 if c in STABLECOINS else index_of[f"{c}_usd"] for c in currencies])
+    side = np.array(
+        [0 if c in STABLECOINS else EQUITY_SIDE[cps[c].equity_side_impact] for c in currencies],
+        dtype=np.uint8,
+    )
+    shock = np.array(
+        [group_index.get((f"{c}_usd", c), -1) if side[k] else -1 for k, c in enumerate(currencies)],
+        dtype=np.int32,
+    )
+    coin_move = np.zeros((len(currencies), stride))
+    for k, c in enumerate(currencies):
+        if c in moves:
+            coin_move[k] = moves[c]
+    ccy_index = {c: k for k, c in enumerate(currencies)}
+    cross = {
+        "currencies": len(currencies),
+        "currency_names": currencies,
+        "sets": len(pairs),
+        "group_set": np.array(group_set, dtype=np.int32),
+        "currency": np.array([ccy_index[c] for c in ccy_of], dtype=np.int32),
+        "price": price,
+        "haircut": np.array([cps[c].haircut for c in currencies]),
+        "shock_group": shock,
+        "side": side,
+        "coin_move": np.ascontiguousarray(coin_move),
+    }
+    venue = {
+        "stride": stride,
+        "pnl_offsets": np.array(offset),
+        "round_worst": True,
+        "tie_period": 3,
+        "tie_slot": _UNCHANGED_SLOT,
+        "cross": cross,
+    }
+    return VenueRisk(
+        list(instruments),
+        "usd",
+        np.ascontiguousarray(out),
+        group_of,
+        exp_idx.astype(np.int32),
+        _coin_deltas(market, rows),
+        mark_values(market, list(instruments), usd=False),
+        np.array(cap),
+        np.ascontiguousarray(np.array(damp)),
+        roll_k,
+        n_std,
+        0.0,
+        params.mm_factor,
+        np.array(limit),
+        venue,
+    )
+
+
+def _xpm_params(pairs: set[str], currencies: set[str]) -> DeribitPMParams:
+    """The newest shipped Deribit PM version covering every pair and currency."""
+    from .models.params import available_versions
+
+    for version in reversed(available_versions("deribit_pm")):
+        p = DeribitPMParams.load(version)
+        if pairs <= set(p.pairs) and all(p.currency_params(c) for c in currencies):
+            return p
+    raise ModelParameterError(
+        f"no shipped Deribit PM parameters cover {sorted(currencies)} / {sorted(pairs)}; pass "
+        "params=",
+        "params",
+    )
+
+
 @dataclass
 class BatchResult:
     accounts: np.ndarray
@@ -645,11 +814,15 @@ def batch_margin_csr(
     collateral: np.ndarray,
     *,
     threads: int | None = None,
+    balances: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The kernel on CSR arrays: account a holds ``amount[offsets[a]:offsets[a+1]]`` of
     instruments ``instrument[...]`` (indices into ``risk.instruments``). Accounts whose net
     delta on a pair passes the model's delta-shock threshold get status 3 (not covered) and NaN
-    margins: Deribit does not publish that part of the model."""
+    margins: Deribit does not publish that part of the model. Under X:PM (a risk from
+    :func:`xpm_venue_risk`) ``balances`` [accounts, currencies] holds each account's balance per
+    currency in ``risk.venue["cross"]["currency_names"]`` order, and ``collateral`` is USD cash
+    beside them (not shocked)."""
     offs = _index_array(offsets, "offsets", 2**62)
     inst = _index_array(instrument, "instrument", len(risk.instruments) - 1)
     accounts = (
@@ -701,6 +874,23 @@ def batch_margin_csr(
                 threads_argument(threads),
             )
         )
+    venue = risk.venue or {}
+    if "cross" in venue:
+        n_ccy = int(venue["cross"]["currencies"])
+        if balances is None:
+            raise InvalidInputError(
+                "X:PM margins each currency's balance: pass balances=", "balances"
+            )
+        bal = np.ascontiguousarray(balances, dtype=np.float64)
+        if bal.shape != (len(offs) - 1, n_ccy):
+            raise InvalidInputError(
+                f"must be [accounts, currencies] = [{len(offs) - 1}, {n_ccy}]", "balances"
+            )
+        venue = {**venue, "cross": {**venue["cross"], "balance": bal.ravel()}}
+    elif balances is not None:
+        raise InvalidInputError(
+            "balances per currency are X:PM's; this model takes collateral", "balances"
+        )
     return dict(
         _core.batch_margin(
             risk.rows,
@@ -719,7 +909,7 @@ def batch_margin_csr(
             risk.mm_factor,
             risk.delta_limit,
             threads_argument(threads),
-            risk.venue or {},
+            venue,
         )
     )
 
@@ -758,9 +948,17 @@ class VenueInput:
     collateral: np.ndarray
     first_row: np.ndarray  # per instrument, its first row in the positions input
     source: str | None = None  # the positions file, when read from one
+    # per currency (lower case) each account's balance, when the collateral names currencies
+    balances: dict[str, np.ndarray] | None = None
 
     def risk(
-        self, market: Market, params: Any, currency: str | None, model: Any = None
+        self,
+        market: Market,
+        params: Any,
+        currency: str | None,
+        model: Any = None,
+        *,
+        collateral_currencies: list[str] | None = None,
     ) -> VenueRisk | SpanVenueRisk | StandardVenueRisk | SensitivityVenueRisk:
         """:func:`venue_risk_for` of the instruments (Deribit S:PM by default); an
         instrument's error names its first row of the positions input (and the file)."""
@@ -773,6 +971,7 @@ class VenueInput:
                 self.instruments,
                 params,
                 currency=currency,
+                collateral_currencies=collateral_currencies,
             )
         except PymarginError as e:
             if e.index is None or not 0 <= e.index < len(self.instruments):
@@ -848,6 +1047,15 @@ def venue_input(positions: Any, collateral: Any) -> VenueInput:
         col = _frame(collateral, ("account", "amount"), "collateral")
         amounts = _numbers(col["amount"], "amount")
         col_acc = _account_keys(col["account"].to_numpy(), "collateral")
+        col_ccy = None
+        if "currency" in col.columns:
+            col_ccy = col["currency"].to_numpy(dtype=object)
+            ok = np.fromiter(
+                (isinstance(v, str) and bool(v.strip()) for v in col_ccy), bool, len(col_ccy)
+            )
+            if not ok.all():
+                raise InvalidInputError("must be a currency name", "currency", int(np.argmax(~ok)))
+            col_ccy = np.array([v.strip().lower() for v in col_ccy], dtype=object)
     if pos_acc.dtype.kind != col_acc.dtype.kind and len(col_acc):
         pos_acc, col_acc = pos_acc.astype(str), col_acc.astype(str)
     accounts, acc_code = np.unique(pos_acc, return_inverse=True)
@@ -863,6 +1071,14 @@ def venue_input(positions: Any, collateral: Any) -> VenueInput:
                 int(np.argmax(~known)),
             )
     np.add.at(coll, where, amounts)
+    balances = None
+    if col_ccy is not None:
+        balances = {}
+        for c in dict.fromkeys(col_ccy):
+            b = np.zeros(len(accounts))
+            sel = col_ccy == c
+            np.add.at(b, where[sel], amounts[sel])
+            balances[str(c)] = b
     # One position per (account, instrument): rows repeating one are summed, as the venue
     # nets them (the models' gross-delta and per-contract terms are per position).
     key = acc_code.astype(np.int64) * len(names) + inst_code
@@ -881,6 +1097,7 @@ def venue_input(positions: Any, collateral: Any) -> VenueInput:
         coll,
         first,
         pos_src,
+        balances,
     )
 
 
@@ -963,6 +1180,34 @@ def batch_margin(
     if model is not None and not isinstance(model, MarginModel):
         raise InputTypeError("use a pymargin.MarginModel member", "model")
     b = venue_input(positions, collateral)
+    if model is MarginModel.DERIBIT_XPM:
+        if b.balances is None:
+            raise InvalidInputError(
+                "X:PM margins each currency's balance: give the collateral a currency column",
+                "collateral",
+            )
+        risk = b.risk(market, params, None, model, collateral_currencies=list(b.balances))
+        assert isinstance(risk, VenueRisk) and risk.venue is not None  # X:PM's
+        names = risk.venue["cross"]["currency_names"]
+        bal = np.zeros((len(b.accounts), len(names)))
+        for k, c in enumerate(names):
+            if c in b.balances:
+                bal[:, k] = b.balances[c]
+        out = batch_margin_csr(
+            risk,
+            b.offsets,
+            b.instrument,
+            b.amount,
+            np.zeros(len(b.accounts)),
+            threads=threads,
+            balances=bal,
+        )
+        return _result(b.accounts, out, risk.currency)
+    if b.balances is not None and len(b.balances) > 1:
+        raise InvalidInputError(
+            f"collateral in {sorted(b.balances)}: only X:PM margins several currencies together",
+            "currency",
+        )
     risk = b.risk(market, params, currency, model)
     out = batch_margin_csr(risk, b.offsets, b.instrument, b.amount, b.collateral, threads=threads)
     return _result(b.accounts, out, risk.currency)

@@ -787,7 +787,10 @@ def venue(
     as_json: JsonOpt = False,
     model: Annotated[
         Model,
-        typer.Option(help="deribit-pm, deribit-standard, delta-margin, paradex-pm or finra-pm"),
+        typer.Option(
+            help="deribit-pm, deribit-xpm (collateral with a currency column), "
+            "deribit-standard, delta-margin, paradex-pm or finra-pm"
+        ),
     ] = Model.deribit_pm,
     grid_file: Annotated[
         Path | None,
@@ -796,9 +799,10 @@ def venue(
     span_file: SpanFileOpt = None,
 ) -> None:
     """Every account of a venue margined at once (C++ batch kernels; Deribit S:PM by default,
-    or Deribit standard margin, the Greek-netting model, Paradex PM, the FINRA grid, or any
-    grid venue from its parameter file): counts by status, and the per-account table written
-    to --output."""
+    or Deribit X:PM, standard margin, the Greek-netting model, Paradex PM, the FINRA grid,
+    SPAN, or any grid venue from its parameter file): counts by status, and the per-account
+    table written to --output. X:PM reads each balance's currency from the collateral's
+    ``currency`` column and reports USD."""
 
     def go() -> None:
         import numpy as np

@@ -236,11 +236,51 @@ def test_every_account_under_other_venues_equals_pm_margin(model, params, usdc_m
     assert set(r.status) <= {0, 1, 2}
 
 
-def test_the_batch_refuses_models_it_does_not_run():
-    pos, col = _book(3)
+def test_xpm_accounts_equal_pm_margin_of_their_book_and_coin_equity():
+    # X:PM over BTC-settled and USDC-settled books with BTC and USDC balances per account. The
+    # batch shocks each coin's equity (balance + the mark value of its positions), so the
+    # reference is pm.margin's X:PM with that equity as the collateral.
+    from pymargin.risk import mark_values
+
+    names = [n for n in M.marks if n.startswith("BTC-26DEC25")]
+    names += [n.replace("BTC-", "BTC_USDC-", 1) for n in names if n.count("-") == 3]
+    names += ["BTC-PERPETUAL", "BTC_USDC-PERPETUAL"]
+    value = dict(zip(names, mark_values(M, names, usd=False)))
+    rng = np.random.default_rng(5)
+    rows, coll = [], []
+    for a in range(30):
+        for n in rng.choice(names, int(rng.integers(1, 9)), replace=False):
+            rows.append((f"x{a:02d}", str(n), float(rng.choice([-2.0, -0.5, 0.4, 1.5]))))
+        coll.append((f"x{a:02d}", "BTC", float(rng.uniform(2.0, 20.0))))
+        coll.append((f"x{a:02d}", "usdc", float(rng.uniform(2e5, 5e5))))
+    pos = pd.DataFrame(rows, columns=["account", "instrument", "size"])
+    col = pd.DataFrame(coll, columns=["account", "currency", "amount"])
+    r = batch_margin(pos, col, M, P, model=pm.MarginModel.DERIBIT_XPM, threads=2)
+    index = M.index_price("BTC_USD")
+    for k, acct in enumerate(r.accounts):
+        book = _per_account(pos, acct)
+        bal = {c.lower(): v for _, c, v in col[col["account"] == acct].itertuples(index=False)}
+        equity = dict(bal)
+        for n, q in book.items():
+            ccy = "usdc" if n.startswith("BTC_USDC") else "btc"
+            equity[ccy] = equity.get(ccy, 0.0) + q * value[n]
+        want = pm.margin(book, M, pm.MarginModel.DERIBIT_XPM, params=P, collateral=equity)
+        assert r.initial_margin[k] == pytest.approx(want.initial_margin, rel=1e-9)
+        assert r.maintenance_margin[k] == pytest.approx(want.maintenance_margin, rel=1e-9)
+        usd = equity.get("btc", 0.0) * index + equity.get("usdc", 0.0)  # no haircut here
+        assert r.equity[k] == pytest.approx(usd, rel=1e-12)
+    assert r.currency == "usd"
+    # X:PM needs the currency of each balance; S:PM takes one currency only
     with pytest.raises(pm.InvalidInputError) as e:
-        batch_margin(pos, col, M, None, model=pm.MarginModel.DERIBIT_XPM)
-    assert e.value.field == "model"
+        batch_margin(pos, col.drop(columns="currency"), M, P, model=pm.MarginModel.DERIBIT_XPM)
+    assert e.value.field == "collateral"
+    with pytest.raises(pm.InvalidInputError) as e:
+        batch_margin(pos, col, M, P)
+    assert e.value.field == "currency"
+
+
+def test_the_batch_refuses_what_is_not_a_model():
+    pos, col = _book(3)
     with pytest.raises(pm.InputTypeError):
         batch_margin(pos, col, M, None, model="paradex_pm")
 

@@ -319,6 +319,29 @@ def test_venue_under_other_models(tmp_path):
     want = batch_margin(pos, col, demo_market("BTC"), model=pm.MarginModel.DERIBIT_STANDARD)
     assert summary["currency"] == "btc"
     assert summary["initial_margin_total"] == pytest.approx(float(want.initial_margin.sum()))
+    # X:PM: the same balances named BTC, margined in USD; without the currency column refused
+    coll = tmp_path / "coll.csv"
+    coll.write_text(
+        "account,currency,amount\n"
+        + "".join(f"{a},BTC,{x}\n" for a, x in pd_read(col)[["account", "amount"]].to_numpy())
+    )
+    v = run("venue", pos, str(coll), "-m", "demo:BTC", "--model", "deribit-xpm", "--json")
+    assert v.exit_code == 0, v.output
+    summary = json.loads(v.stdout)
+    want = batch_margin(pos, str(coll), demo_market("BTC"), model=pm.MarginModel.DERIBIT_XPM)
+    assert summary["currency"] == "usd" and summary["accounts"] == 300
+    covered = want.status != 3
+    assert summary["initial_margin_total"] == pytest.approx(
+        float(want.initial_margin[covered].sum())
+    )
+    r = run("venue", pos, col, "-m", "demo:BTC", "--model", "deribit-xpm")
+    assert r.exit_code == 2 and "currency column" in r.output
+
+
+def pd_read(path):
+    import pandas as pd
+
+    return pd.read_csv(path, dtype={"account": str})
 
 
 @pytest.mark.parametrize(

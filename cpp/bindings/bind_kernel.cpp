@@ -255,9 +255,33 @@ py::dict batch_margin(const py::array& risk, const py::array& pair, const py::ar
   in.value = contiguous<double>(value, in.n, "value");
   in.floor_long = column_of("floor_long", in.n);
   in.floor_short = column_of("floor_short", in.n);
+  // venue["cross"]: Deribit X:PM's terms (kernel::BatchCross): sets, group_set, currency,
+  // balance [accounts x currencies], price, haircut, shock_group, side, coin_move.
+  kernel::BatchCross x;
+  const bool cross = venue.contains("cross") && !venue["cross"].is_none();
+  if (cross) {
+    const py::dict c = venue["cross"].cast<py::dict>();
+    auto col = [&](const char* key) -> py::array {
+      if (!c.contains(key)) throw PyInputError{PyInputError::kInvalid, key, -1, "missing"};
+      keep.push_back(py::array::ensure(c[key]));
+      return keep.back();
+    };
+    x.sets = c["sets"].cast<std::size_t>();
+    x.currencies = c["currencies"].cast<std::size_t>();
+    const auto accounts = static_cast<std::size_t>(offsets.size() > 0 ? offsets.size() - 1 : 0);
+    x.group_set = contiguous<std::int32_t>(col("group_set"), pairs, "group_set");
+    x.currency = contiguous<std::int32_t>(col("currency"), in.n, "currency");
+    x.balance = contiguous<double>(col("balance"), accounts * x.currencies, "balance");
+    x.price = contiguous<double>(col("price"), x.currencies, "price");
+    x.haircut = contiguous<double>(col("haircut"), x.currencies, "haircut");
+    x.shock_group = contiguous<std::int32_t>(col("shock_group"), x.currencies, "shock_group");
+    x.side = contiguous<std::uint8_t>(col("side"), x.currencies, "side");
+    x.coin_move = contiguous<double>(col("coin_move"), x.currencies * stride, "coin_move");
+  }
   return over_accounts(offsets, instrument, amount, collateral,
                        [&](const kernel::BatchAccounts& acc, const kernel::BatchOutputs& out) {
-                         return kernel::batch_margin(m, in, acc, out, threads);
+                         return kernel::batch_margin(m, in, acc, out, threads,
+                                                     cross ? &x : nullptr);
                        });
 }
 

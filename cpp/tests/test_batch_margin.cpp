@@ -543,3 +543,69 @@ TEST(BatchMargin, SensitivityEqualsTheModelPerAccount) {
     }
   }
 }
+
+// Deribit X:PM: two groups of one pair (USDC positions, the BTC balance) summed before the
+// worst case. The example of test_pretrade_cross.cpp on a three-entry grid (-16 %, 0, +16 %),
+// by hand: short 1 BTC of the USDC perpetual (forward 65,005) against 1 BTC (index 65,000);
+// at +16 % -10,400.8 + 0.6 x 10,400 = -4,160.8; at -16 % -10,400 + 0.4 x 10,400.8 =
+// -6,239.68, the worst case; roll shock 0.01 x 65,000; equity the BTC at the index (10 %
+// haircut) plus 1,000 USDC.
+TEST(BatchCross, CoinEquityHedgesTheUsdcGroupAsFarAsGainsAreCredited) {
+  const std::vector<double> risk = {-0.16 * 65005.0, 0.0, 0.16 * 65005.0};
+  const std::vector<std::int32_t> group = {0}, expiry = {0}, ccy = {0};
+  const std::vector<double> delta = {1.0}, value = {0.0};
+  const std::vector<double> cap = {1e6, 2e7}, offsets_by_group = {0.4, 0.6}, roll_k = {650.0};
+  pk::BatchModel m;
+  m.n_std = 3;
+  m.pairs = 2;  // groups: (btc_usd, usdc), (btc_usd, btc)
+  m.expiries = 1;
+  m.cap = cap.data();
+  m.pnl_offsets = offsets_by_group.data();
+  m.roll_k = roll_k.data();
+  m.mm_factor = 0.8;
+  const pk::BatchInstruments inst{1, 3, risk.data(), group.data(), expiry.data(), delta.data(),
+                                  value.data()};
+  const std::vector<std::int64_t> offsets = {0, 1, 1};
+  const std::vector<std::int32_t> held = {0};
+  const std::vector<double> amount = {-1.0}, usd_cash = {0.0, 0.0};
+  const std::vector<double> balance = {1000.0, 1.0, 0.0, 2.0};  // [account x (usdc, btc)]
+  const pk::BatchAccounts acc{2, offsets.data(), held.data(), amount.data(), usd_cash.data()};
+  const std::vector<std::int32_t> group_set = {0, 0}, shock = {-1, 1};
+  const std::vector<double> price = {1.0, 65000.0}, haircut = {0.0, 0.1};
+  const std::vector<std::uint8_t> side = {0, 1};
+  const std::vector<double> move = {0, 0, 0, -0.16 * 65000.0, 0.0, 0.16 * 65000.0};
+  pk::BatchCross x;
+  x.sets = 1;
+  x.group_set = group_set.data();
+  x.currencies = 2;
+  x.currency = ccy.data();
+  x.balance = balance.data();
+  x.price = price.data();
+  x.haircut = haircut.data();
+  x.shock_group = shock.data();
+  x.side = side.data();
+  x.coin_move = move.data();
+  Out o(2);
+  ASSERT_TRUE(pk::batch_margin(m, inst, acc, o.view(), 1, &x).ok());
+  EXPECT_NEAR(o.im[0], 6239.68 + 650.0, 1e-6);
+  EXPECT_NEAR(o.mm[0], 0.8 * (6239.68 + 650.0), 1e-6);
+  EXPECT_NEAR(o.eq[0], 1000.0 + 65000.0 * 0.9, 1e-6);
+  EXPECT_EQ(o.worst[0], 0);
+  // The second account holds 2 BTC and nothing else: at -16 % it loses 20,800, no roll.
+  EXPECT_NEAR(o.im[1], 20800.0, 1e-6);
+  EXPECT_NEAR(o.eq[1], 2.0 * 65000.0 * 0.9, 1e-6);
+  // Only the coin's gains counted (an offset currency): its loss at -16 % is gone.
+  const std::vector<std::uint8_t> gains = {0, 2};
+  x.side = gains.data();
+  ASSERT_TRUE(pk::batch_margin(m, inst, acc, o.view(), 1, &x).ok());
+  EXPECT_NEAR(o.im[0], 4160.8 + 650.0, 1e-6);
+  EXPECT_EQ(o.im[1], 0.0);
+  // Bad terms are refused before any write, naming the field.
+  const std::vector<double> bad_haircut = {0.0, 1.5};
+  x.haircut = bad_haircut.data();
+  Out untouched(2);
+  const pymargin::Status st = pk::batch_margin(m, inst, acc, untouched.view(), 1, &x);
+  EXPECT_FALSE(st.ok());
+  EXPECT_STREQ(st.field, "haircut");
+  EXPECT_EQ(untouched.im[0], -7.0);
+}

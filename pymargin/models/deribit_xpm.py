@@ -55,10 +55,61 @@ from .deribit_pm import (
 from .params import ModelCoverageError, ModelParameterError
 from .scenario_margin import ModelRules, scenario_margin
 
-__all__ = ["STABLECOINS", "DeribitXPMResult", "deribit_xpm_margin"]
+__all__ = ["STABLECOINS", "DeribitXPMResult", "coin_moves", "deribit_xpm_margin", "usd_rows"]
 
 # Settlement currencies valued at 1 USD (a depeg is a stress scenario, not a margin input).
 STABLECOINS = frozenset({"usd", "usdc", "usdt"})
+
+# Deribit's equity_side_impact as the core's codes (engine EquitySide, batch BatchCross::side).
+EQUITY_SIDE = {"none": 0, "both": 1, "positive": 2, "negative": 3}
+
+
+def _extended_scale(pp: Any, n: int, n_std: int) -> np.ndarray:
+    """Per entry of the pair's grid: 1 on the standard entries, extended_table_factor x
+    range/|M| on the extended ones (a USD-linear exposure mapped onto its +-range edge)."""
+    scale = np.ones(n)
+    scale[n_std:] = pp.extended_table_factor * pp.price_range / np.abs(np.array(EXTENDED_MOVES))
+    return scale
+
+
+def usd_rows(
+    market: Market,
+    rows: np.ndarray,
+    ccy: str,
+    pp: Any,
+    scen: Any,
+    n_std: int,
+    index: float,
+    *,
+    threads: int | None = None,
+) -> np.ndarray:
+    """Steps 1 of the construction per unit held of each row (all of one pair and settlement
+    currency): the scenario P&L in USD, a coin P&L at the scenario's shocked price
+    (1 + M) x index, then the extended entries scaled. [rows, scenarios]."""
+    risk = risk_arrays_for_rows(market, rows, scen, threads=threads)
+    if ccy not in STABLECOINS:
+        risk = risk * (index * (1.0 + scen.move[:, 0]))
+    return risk * _extended_scale(pp, scen.n, n_std)
+
+
+def coin_moves(pp: Any, scen: Any, n_std: int, index: float) -> np.ndarray:
+    """Step 2 per coin of equity on its own pair: its USD move index x M in each scenario,
+    extended entries scaled as the rows are."""
+    return index * scen.move[:, 0] * _extended_scale(pp, scen.n, n_std)
+
+
+def shocked_equity(balance: float, moves: np.ndarray, side: str) -> np.ndarray:
+    """A coin balance's USD move per scenario, kept on the side ``equity_side_impact`` says
+    (``both``: gains and losses; ``positive``: gains; ``negative``: losses; ``none``: 0)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # the model refuses non-finite
+        move = balance * moves
+    if side == "none":
+        return np.zeros_like(move)
+    if side == "positive":
+        return np.maximum(move, 0.0)
+    if side == "negative":
+        return np.minimum(move, 0.0)
+    return move
 
 
 @dataclass
@@ -178,11 +229,8 @@ def deribit_xpm_margin(
         underlying = f"{base.upper()}_USD"
         index = market.index_price(underlying)
         scen = _pair_scenarios(underlying, pp, params.buckets_count)
-        moves = scen.move[:, 0]
-        shocked_price = index * (1.0 + moves)
         code = table.code_of(pair)
         in_pair = np.nonzero(pair_codes == code)[0] if code is not None else rows[:0]
-        scale = pp.extended_table_factor * pp.price_range / np.abs(ext_moves)
         ccys = table.code_names(ccy_codes[in_pair])
         if base in coll:
             ccys.add(base)
@@ -193,8 +241,9 @@ def deribit_xpm_margin(
             usd = np.zeros(scen.n)
             if len(sel):
                 sub = rows[sel]
-                pnl = sizes[sel] @ risk_arrays_for_rows(market, sub, scen, threads=threads)
-                usd += pnl if ccy in STABLECOINS else pnl * shocked_price
+                usd += sizes[sel] @ usd_rows(
+                    market, sub, ccy, pp, scen, n_std, index, threads=threads
+                )
                 deltas = _coin_deltas(market, sub) * sizes[sel]
                 factor, net = _roll_terms(market, sub, deltas, cp)
                 roll_k.append(factor * index)
@@ -207,17 +256,9 @@ def deribit_xpm_margin(
                         "published"
                     )
             if ccy == base and coll.get(ccy, 0.0) > 0:
-                with np.errstate(over="ignore", invalid="ignore"):  # the model refuses non-finite
-                    move_usd = coll[ccy] * index * moves
-                side = cp.equity_side_impact
-                if side == "none":
-                    move_usd[:] = 0.0
-                elif side == "positive":
-                    move_usd = np.maximum(move_usd, 0.0)
-                elif side == "negative":
-                    move_usd = np.minimum(move_usd, 0.0)
-                usd += move_usd
-            usd[n_std:] *= scale
+                usd += shocked_equity(
+                    coll[ccy], coin_moves(pp, scen, n_std, index), cp.equity_side_impact
+                )
             damp = np.zeros(scen.n)
             damp[n_std:] = (np.abs(ext_moves) / pp.price_range - 1.0) * cp.extended_dampener
             group_key.append(f"{pair}/{ccy}")

@@ -37,11 +37,51 @@ struct Scratch {
   std::vector<models::SetResult> sets;
   std::vector<double> set_entries;  // [pairs x stride]
   std::vector<double> roll_k, roll_d;  // [expiries]
+  // X:PM: the positions' mark value per currency, each set's index in this account's model
+  std::vector<double> ccy_value;
+  std::vector<std::int32_t> set_local;
+  std::vector<std::int32_t> sets_touched;
 };
+
+// The group vector u of scratch s, zeroed on its first use by the account.
+inline double* touch(Scratch& s, std::size_t u, std::size_t stride) noexcept {
+  double* v = s.v + u * stride;
+  if (!s.pair_used[u]) {
+    s.pair_used[u] = 1;
+    s.pairs_touched.push_back(static_cast<std::int32_t>(u));
+    std::fill(v, v + stride, 0.0);
+    s.pair_delta[u] = 0.0;
+    s.pair_gross[u] = 0.0;
+    s.pair_floor[u] = 0.0;
+  }
+  return v;
+}
+
+// X:PM: the account's equity in USD from its currencies, each coin's equity move added to its
+// shock group's vector (after the positions' sums).
+double cross_equity(const BatchCross& x, std::size_t a, std::size_t stride, Scratch& s) noexcept {
+  double equity = 0.0;
+  for (std::size_t c = 0; c < x.currencies; ++c) {
+    const double e = x.balance[a * x.currencies + c] + s.ccy_value[c];
+    s.ccy_value[c] = 0.0;
+    equity += e * x.price[c] * (e > 0.0 ? 1.0 - x.haircut[c] : 1.0);
+    const std::uint8_t side = x.side[c];
+    if (x.shock_group[c] < 0 || side == 0 || e == 0.0) continue;
+    double* v = touch(s, static_cast<std::size_t>(x.shock_group[c]), stride);
+    const double* move = x.coin_move + c * stride;
+    for (std::size_t j = 0; j < stride; ++j) {
+      double m = e * move[j];
+      if (side == 2) m = std::fmax(m, 0.0);
+      if (side == 3) m = std::fmin(m, 0.0);
+      v[j] += m;
+    }
+  }
+  return equity;
+}
 
 void run_range(const BatchModel& m, const models::ModelRules& rules, const double* full_damp,
                const BatchInstruments& in, const BatchAccounts& acc, const BatchOutputs& out,
-               std::size_t begin, std::size_t end, Scratch& s,
+               const BatchCross* cross, std::size_t begin, std::size_t end, Scratch& s,
                pricing::detail::AxpyFn axpy, pricing::detail::GatherSumFn gather_sum) noexcept {
   const std::size_t stride = in.stride;
   const bool floors = in.floor_long != nullptr;
@@ -60,15 +100,7 @@ void run_range(const BatchModel& m, const models::ModelRules& rules, const doubl
       const auto i = static_cast<std::size_t>(acc.instrument[p]);
       const double q = acc.amount[p];
       const auto u = static_cast<std::size_t>(in.pair[i]);
-      double* v = s.v + u * stride;
-      if (!s.pair_used[u]) {
-        s.pair_used[u] = 1;
-        s.pairs_touched.push_back(static_cast<std::int32_t>(u));
-        std::fill(v, v + stride, 0.0);
-        s.pair_delta[u] = 0.0;
-        s.pair_gross[u] = 0.0;
-        s.pair_floor[u] = 0.0;
-      }
+      double* v = touch(s, u, stride);
       if (!one_pair) axpy(stride, q, in.risk + i * stride, v);
       const double qd = q * in.delta[i];
       s.pair_delta[u] += qd;
@@ -81,12 +113,18 @@ void run_range(const BatchModel& m, const models::ModelRules& rules, const doubl
         s.net[e] = 0.0;
       }
       s.net[e] += qd;
-      equity += q * in.value[i];
+      if (cross) {
+        s.ccy_value[static_cast<std::size_t>(cross->currency[i])] += q * in.value[i];
+      } else {
+        equity += q * in.value[i];
+      }
     }
     if (one_pair) {
       gather_sum(stride, p1 - p0, in.risk, stride, acc.instrument + p0, acc.amount + p0,
                  s.v + static_cast<std::size_t>(pair0) * stride);
     }
+    if (cross) equity += cross_equity(*cross, a, stride, s);
+    std::size_t nsets = 0;
     // Pairs and expiries in first-touch order: the sums do not depend on the thread split.
     bool covered = true;
     std::size_t k = 0;
@@ -105,6 +143,14 @@ void run_range(const BatchModel& m, const models::ModelRules& rules, const doubl
       g.hedged_delta = m.hedged_delta ? m.hedged_delta[uu] : 0.0;
       g.floor = s.pair_floor[uu];
       g.set = static_cast<std::int32_t>(k);
+      if (cross) {  // the groups of one pair share its set, numbered in first-touch order
+        const auto set = static_cast<std::size_t>(cross->group_set[uu]);
+        if (s.set_local[set] < 0) {
+          s.set_local[set] = static_cast<std::int32_t>(nsets++);
+          s.sets_touched.push_back(static_cast<std::int32_t>(set));
+        }
+        g.set = s.set_local[set];
+      }
       // within the threshold is the positive test (a NaN delta is not within it)
       if (m.delta_limit != nullptr && !(std::fabs(s.pair_delta[uu]) <= m.delta_limit[uu])) {
         covered = false;
@@ -113,6 +159,9 @@ void run_range(const BatchModel& m, const models::ModelRules& rules, const doubl
       ++k;
     }
     s.pairs_touched.clear();
+    if (!cross) nsets = k;
+    for (std::int32_t set : s.sets_touched) s.set_local[static_cast<std::size_t>(set)] = -1;
+    s.sets_touched.clear();
     std::size_t ne = 0;
     for (std::int32_t e : s.exps_touched) {
       const auto ee = static_cast<std::size_t>(e);
@@ -123,14 +172,14 @@ void run_range(const BatchModel& m, const models::ModelRules& rules, const doubl
     }
     s.exps_touched.clear();
     models::MarginResult res;
-    const Status st = models::detail::evaluate(rules, stride, k, s.groups.data(), k, ne,
+    const Status st = models::detail::evaluate(rules, stride, k, s.groups.data(), nsets, ne,
                                                s.roll_k.data(), s.roll_d.data(), 0.0, 0.0,
                                                s.sets.data(), &res, s.set_entries.data(),
                                                nullptr);
     // The worst scenario: the lowest entry over the pairs (the first pair on a tie).
     std::int32_t worst_at = -1;
     double lowest = std::numeric_limits<double>::infinity();
-    for (std::size_t j = 0; j < k && st.ok(); ++j) {
+    for (std::size_t j = 0; j < nsets && st.ok(); ++j) {
       if (s.sets[j].lowest < lowest) {
         lowest = s.sets[j].lowest;
         worst_at = s.sets[j].at;
@@ -149,8 +198,54 @@ void run_range(const BatchModel& m, const models::ModelRules& rules, const doubl
 
 }  // namespace
 
+namespace {
+
+Status check_cross(const BatchCross& x, const BatchModel& m, const BatchInstruments& in,
+                   const BatchAccounts& acc) noexcept {
+  if (x.sets == 0 || x.sets > m.pairs || x.currencies == 0) {
+    return Status::bad_argument("cross", "1 .. groups sets and at least one currency");
+  }
+  if (!x.group_set || !x.price || !x.haircut || !x.shock_group || !x.side || !x.coin_move ||
+      (in.n > 0 && !x.currency) || (acc.n > 0 && !x.balance)) {
+    return Status::bad_argument("cross", "missing column");
+  }
+  for (std::size_t g = 0; g < m.pairs; ++g) {
+    if (x.group_set[g] < 0 || static_cast<std::size_t>(x.group_set[g]) >= x.sets) {
+      return Status::invalid("group_set", g, "no such set");
+    }
+  }
+  for (std::size_t c = 0; c < x.currencies; ++c) {
+    if (!(std::isfinite(x.price[c]) && x.price[c] > 0.0)) {
+      return Status::invalid("price", c, "must be finite and > 0");
+    }
+    if (!(x.haircut[c] >= 0.0 && x.haircut[c] <= 1.0)) {
+      return Status::invalid("haircut", c, "must be in [0, 1]");
+    }
+    if (x.shock_group[c] < -1 || x.shock_group[c] >= static_cast<std::int64_t>(m.pairs)) {
+      return Status::invalid("shock_group", c, "a group index or -1");
+    }
+    if (x.side[c] > 3) return Status::invalid("side", c, "0, 1, 2 or 3");
+    for (std::size_t j = 0; j < in.stride; ++j) {
+      if (!std::isfinite(x.coin_move[c * in.stride + j])) {
+        return Status::invalid("coin_move", c, "must be finite");
+      }
+    }
+  }
+  for (std::size_t i = 0; i < in.n; ++i) {
+    if (x.currency[i] < 0 || static_cast<std::size_t>(x.currency[i]) >= x.currencies) {
+      return Status::invalid("currency", i, "no such currency");
+    }
+  }
+  for (std::size_t k = 0; k < acc.n * x.currencies; ++k) {
+    if (!std::isfinite(x.balance[k])) return Status::invalid("balance", k / x.currencies, "not finite");
+  }
+  return Status::success();
+}
+
+}  // namespace
+
 Status batch_margin(const BatchModel& m, const BatchInstruments& in, const BatchAccounts& acc,
-                    const BatchOutputs& out, int threads) noexcept {
+                    const BatchOutputs& out, int threads, const BatchCross* cross) noexcept {
   if (in.stride == 0 || m.n_std > in.stride) {
     return Status::bad_argument("risk", "rows hold n_std standard entries, then the extended");
   }
@@ -219,6 +314,10 @@ Status batch_margin(const BatchModel& m, const BatchInstruments& in, const Batch
   std::size_t widest = 0;
   Status checked = detail::check_accounts(acc, in.n, out, &widest);
   if (!checked.ok()) return checked;
+  if (cross != nullptr) {
+    checked = check_cross(*cross, m, in, acc);
+    if (!checked.ok()) return checked;
+  }
   if (acc.n == 0) return Status::success();
   const std::size_t nthreads = detail::batch_threads(acc, threads);
   std::vector<Scratch> scratch;
@@ -257,6 +356,11 @@ Status batch_margin(const BatchModel& m, const BatchInstruments& in, const Batch
       s.pairs_touched.reserve(m.pairs + 16);
       s.exp_used.assign(m.expiries + 64, 0);
       s.exps_touched.reserve(m.expiries + 16);
+      if (cross != nullptr) {
+        s.ccy_value.assign(cross->currencies + kPad, 0.0);
+        s.set_local.assign(cross->sets + 16, -1);
+        s.sets_touched.reserve(cross->sets + 16);
+      }
     }
   } catch (...) {
     return Status::bad_argument("accounts", "not enough memory for the scratch buffers");
@@ -265,7 +369,7 @@ Status batch_margin(const BatchModel& m, const BatchInstruments& in, const Batch
   const pricing::detail::GatherSumFn gather_sum = pricing::detail::selected_gather_sum();
   const double* fd = full_damp.empty() ? nullptr : full_damp.data();
   auto range = [&](std::size_t t, std::size_t b, std::size_t e) noexcept {
-    run_range(m, rules, fd, in, acc, out, b, e, scratch[t], axpy, gather_sum);
+    run_range(m, rules, fd, in, acc, out, cross, b, e, scratch[t], axpy, gather_sum);
   };
   detail::run_split(acc, nthreads, range);
   return Status::success();

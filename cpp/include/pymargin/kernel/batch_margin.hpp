@@ -84,9 +84,32 @@ struct BatchOutputs {
   std::int32_t* worst_index = nullptr;  // [n] index of the lowest entry (see above), or null
 };
 
+// Deribit X:PM (the model of pymargin.models.deribit_xpm; the pre-trade engine's
+// Model::kDeribitCross): the model's groups (`pairs` above, each instrument's `pair` its
+// group) are (pair, settlement currency), rows in USD; each group belongs to a set (its
+// pair), whose groups' credited and dampened entries are summed before the worst case. Per
+// account and currency, its equity e = balance + the mark value of its positions settled in
+// it (settlement units); the account's equity is accounts.collateral (USD cash, not shocked)
+// plus sum of e x price x (1 - haircut where e > 0); a coin's equity moves with its price: e x
+// coin_move added to its shock group's vector, only the side `side` says.
+struct BatchCross {
+  std::size_t sets = 0;                        // pairs (sets), <= the number of groups
+  const std::int32_t* group_set = nullptr;     // [groups] the set of each group
+  std::size_t currencies = 0;
+  const std::int32_t* currency = nullptr;      // [instruments] settlement currency
+  const double* balance = nullptr;             // [accounts x currencies], settlement units
+  const double* price = nullptr;               // [currencies] USD per unit (> 0)
+  const double* haircut = nullptr;             // [currencies] 0 .. 1
+  const std::int32_t* shock_group = nullptr;   // [currencies] the group of its equity move, -1
+  const std::uint8_t* side = nullptr;          // [currencies] 0 none, 1 both, 2 gains, 3 losses
+  const double* coin_move = nullptr;           // [currencies x stride] USD move per unit held
+};
+
 // Validates every input first (field and row named); then computes. threads <= 0: all.
+// `cross`: Deribit X:PM's terms (see BatchCross), or null for the other models.
 Status batch_margin(const BatchModel& model, const BatchInstruments& inst,
-                    const BatchAccounts& accounts, const BatchOutputs& out, int threads) noexcept;
+                    const BatchAccounts& accounts, const BatchOutputs& out, int threads,
+                    const BatchCross* cross = nullptr) noexcept;
 
 // --- SPAN ----------------------------------------------------------------------------------
 // Every account's SPAN requirement (pymargin/models/span.hpp: scan risk, intra-commodity
