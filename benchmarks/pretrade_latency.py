@@ -1,8 +1,10 @@
 """Pre-trade check latency from Python (pymargin.PreTradeEngine.check), p50 and p99 over many
 single calls, for accounts of 10, 100 and 1,000 positions on the bundled real BTC chain
 (Deribit, 2025-12-05; 676 options and the perpetual), under each model the engine runs:
-Deribit S:PM and standard margin on the inverse chain; Paradex, FINRA, the Greek-netting
-model, SPAN and the example grid venue on the same strikes as USDC-settled linear options. Next
+Deribit S:PM and standard margin on the inverse chain; Deribit X:PM on the inverse chain and
+its options' USDC-settled twins together (BTC and USDC collateral); Paradex, FINRA, the
+Greek-netting model, SPAN and the example grid venue on the same strikes as USDC-settled
+linear options. Next
 to it, the full recompute an engine without incremental state needs per order (the account
 re-margined with the order added, by deribit_pm_margin or pm.margin, risk arrays kept per
 snapshot as any engine would keep them), in the same run.
@@ -26,6 +28,7 @@ from pymargin.models import DeribitPMParams, deribit_pm_margin
 GRID_FILE = Path(__file__).resolve().parents[1] / "tests/data/grid_models/example_venue.json"
 MODELS = {
     "deribit_pm": (pm.MarginModel.DERIBIT_PM, None),
+    "deribit_xpm": (pm.MarginModel.DERIBIT_XPM, None),
     "deribit_standard": (pm.MarginModel.DERIBIT_STANDARD, None),
     "paradex_pm": (pm.MarginModel.PARADEX_PM, None),
     "finra_pm": (pm.MarginModel.FINRA_PM, None),
@@ -69,22 +72,26 @@ def run(key: str, calls: int) -> None:
     if grid_params == "span":
         grid_params = _span_params()
     market = demo_market()
-    deribit = model in (pm.MarginModel.DERIBIT_PM, pm.MarginModel.DERIBIT_STANDARD)
-    params = (
-        DeribitPMParams.load("2024-06-17") if model is pm.MarginModel.DERIBIT_PM else grid_params
-    )
+    cross = model is pm.MarginModel.DERIBIT_XPM
+    deribit = cross or model in (pm.MarginModel.DERIBIT_PM, pm.MarginModel.DERIBIT_STANDARD)
+    portfolio = cross or model is pm.MarginModel.DERIBIT_PM
+    params = DeribitPMParams.load("2024-06-17") if portfolio else grid_params
     names = [*market.marks, "BTC-PERPETUAL"]
     if model is pm.MarginModel.DERIBIT_STANDARD:  # options and the perpetual (inverse futures
         names = [n for n in names if n.count("-") == 3 or n == "BTC-PERPETUAL"]  # have no rates)
+    if cross:  # the USDC-settled twins of the options next to the inverse chain
+        twins = [n.replace("BTC-", "BTC_USDC-", 1) for n in names if n.count("-") == 3]
+        names = [*names[:-1], *twins, names[-1]]
     if not deribit:
         names = [n.replace("BTC-", "BTC_USDC-", 1) for n in names]
     eng = PreTradeEngine(market, names, params, model=model)
     ccy = "BTC" if deribit else "USDC"
+    collateral = {"BTC": 1e4, "USDC": 1e9} if cross else {ccy: 1e4 if deribit else 1e9}
     rng = np.random.default_rng(9)
     options = names[:-1]
     print(f"{model.name}: {len(names)} instruments, {eng.scenarios} scenarios; check() from Python")
     for positions in (10, 100, 1000):
-        acct = eng.add_account({ccy: 1e4 if deribit else 1e9})
+        acct = eng.add_account(collateral)
         held = rng.choice(options, min(positions, len(options)), replace=False)
         book = {}
         for name in held:
@@ -116,6 +123,8 @@ def run(key: str, calls: int) -> None:
         def full_margin(b: dict[str, float]) -> None:
             if model is pm.MarginModel.DERIBIT_PM:
                 deribit_pm_margin(b, market, params, threads=1)
+            elif cross:
+                pm.margin(b, market, model, params=params, collateral=collateral)
             else:
                 pm.margin(b, market, model, params=params)
 

@@ -303,16 +303,30 @@ class PreTradeEngine:
         self._currencies = currencies
         if model is MarginModel.DERIBIT_STANDARD:
             self._init_standard(market, rows, params, max_accounts)
-            return
-        if model is MarginModel.DELTA_MARGIN:
+        elif model is MarginModel.DELTA_MARGIN:
             self._init_sensitivity(market, rows, params, max_accounts)
-            return
-        if model is MarginModel.SPAN16:
+        elif model is MarginModel.SPAN16:
             self._init_span(market, rows, params, max_accounts)
-            return
-        if model not in (MarginModel.DERIBIT_PM, MarginModel.DERIBIT_XPM):
+        elif model not in (MarginModel.DERIBIT_PM, MarginModel.DERIBIT_XPM):
             self._init_grid(market, rows, params, max_accounts)
-            return
+        else:
+            self._init_deribit(market, rows, params, max_accounts)
+        self._label_results()
+
+    def _label_results(self) -> None:
+        """The core builds each check's CheckResult itself (one allocation, no Python frame on
+        the check path): its type, the reasons by code and each margin group's name."""
+        groups = (
+            ("usd",) * len(self._currencies)
+            if self._model is MarginModel.DERIBIT_XPM
+            else tuple(self._currencies)
+        )
+        self._core.set_result_labels(CheckResult, _REASONS, groups)
+
+    def _init_deribit(
+        self, market: Market, rows: np.ndarray, params: Any, max_accounts: int
+    ) -> None:
+        model, pairs, currencies = self._model, self._pairs, self._currencies
         if params is not None and not isinstance(params, DeribitPMParams):
             raise InputTypeError("expected DeribitPMParams", "params")
         cross = model is MarginModel.DERIBIT_XPM
@@ -645,21 +659,9 @@ class PreTradeEngine:
             i = self._instrument(instrument)
             self._side(side)  # the typed error for anything but a Side
         try:
-            r = self._core.check(account, i, side, amount)
+            return self._core.check(account, i, side, amount)
         except TypeError:  # not an int account or a float amount: say which
-            r = self._core.check(self._account(account), i, side, _amount(amount, "amount"))
-        return CheckResult(
-            bool(r[0]),
-            _REASONS[r[1]],
-            ("usd" if self._model is MarginModel.DERIBIT_XPM else self._currencies[r[2]])
-            if r[2] >= 0
-            else "",
-            r[3],
-            r[4],
-            r[5],
-            r[6],
-            r[7],
-        )
+            return self._core.check(self._account(account), i, side, _amount(amount, "amount"))
 
     def check_many(
         self,
@@ -837,6 +839,7 @@ class PreTradeEngine:
         self._pairs = pairs
         self._currencies = currencies
         self._core = core
+        self._label_results()
         return self
 
 

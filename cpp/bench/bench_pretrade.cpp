@@ -424,3 +424,63 @@ void BM_CheckSpan(benchmark::State& state) {
 BENCHMARK(BM_CheckSpan)->Arg(10)->Arg(1000);
 
 }  // namespace
+
+// Deribit X:PM (Model::kDeribitCross) on the inverse venue of make_venue plus its 2,000
+// options as USDC-settled linear twins: one USD margin group over BTC and USDC, the BTC
+// equity shocked; the 2024-06-17 BTC and 2026-02-15 USD currency parameters.
+Venue make_cross_venue(std::size_t max_accounts) {
+  Venue v = make_venue(max_accounts);
+  v.cfg.model = pe::Model::kDeribitCross;
+  pe::CurrencyParams& btc = v.cfg.currencies[0];
+  btc.coin_underlying = 0;
+  btc.equity_side = pe::EquitySide::kBoth;
+  btc.pnl_offset = 0.6;
+  btc.max_offsetable_pnl = 2e7;
+  pe::CurrencyParams usdc;
+  usdc.usd_settled = true;
+  usdc.annualised_move_risk = 0.10;
+  usdc.extended_dampener = 25000.0;
+  usdc.pnl_offset = 0.4;
+  usdc.max_offsetable_pnl = 1e6;
+  v.cfg.currencies.push_back(usdc);
+  const std::size_t n = v.spec.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (v.spec[i].kind != 3) continue;
+    pe::InstrumentSpec s = v.spec[i];
+    s.settlement = 0;
+    s.currency = 1;
+    v.spec.push_back(s);
+    v.market.push_back(v.market[i]);
+  }
+  return v;
+}
+
+// Positions on both sides of the venue (inverse options in group BTC, linear twins in USDC).
+void fill_cross_account(pe::PreTradeEngine& eng, std::int64_t a, std::size_t positions,
+                        std::size_t n_inst, std::mt19937_64& rng) {
+  eng.deposit(a, 0, 1e4);
+  eng.deposit(a, 1, 1e9);
+  for (std::size_t p = 0; p < positions; ++p) {
+    const auto i = static_cast<std::int32_t>(rng() % n_inst);
+    const pe::InstrumentSpec& s = eng.instrument(static_cast<std::size_t>(i));
+    const pe::Side side = (rng() & 1) ? pe::Side::kBuy : pe::Side::kSell;
+    const double amount = 0.1 + static_cast<double>(rng() % 50) / 10.0;
+    const double q = s.kind == 3 ? amount : amount * 65000.0;  // inverse futures: USD
+    const double price = s.kind != 3 ? 65000.0 : s.settlement == 1 ? 0.01 : 500.0;
+    if (eng.apply_fill(a, -1, i, side, q, price) != pe::Reason::kNone) std::abort();
+  }
+}
+
+void BM_CheckCross(benchmark::State& state) {
+  const Venue v = make_cross_venue(4);
+  Booked b = booked(v, static_cast<std::size_t>(state.range(0)), fill_cross_account);
+  time_checks(state, *b.eng, b.a, v.spec.size(), b.rng);
+}
+BENCHMARK(BM_CheckCross)->Arg(10)->Arg(1000);
+
+void BM_FullRecomputePerOrderCross(benchmark::State& state) {
+  const Venue v = make_cross_venue(4);
+  Booked b = booked(v, static_cast<std::size_t>(state.range(0)), fill_cross_account);
+  for (auto _ : state) benchmark::DoNotOptimize(b.eng->margin_from_scratch(b.a, 0));
+}
+BENCHMARK(BM_FullRecomputePerOrderCross)->Arg(1000);

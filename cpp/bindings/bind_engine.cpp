@@ -107,11 +107,6 @@ std::vector<pe::CurrencyParams> currencies_from(const py::array& currencies) {
   return out;
 }
 
-py::tuple result_tuple(const pe::CheckResult& r) {
-  return py::make_tuple(r.accept, static_cast<int>(r.reason), r.currency, r.im_before,
-                        r.im_after, r.mm_before, r.mm_after, r.available_after);
-}
-
 py::tuple margin_tuple(const pe::GroupMargin& g) {
   return py::make_tuple(g.equity, g.initial_margin, g.maintenance_margin, g.available_funds,
                         g.worst_case, g.roll_shock, g.delta_shock_exceeded);
@@ -328,13 +323,52 @@ class Engine {
     raise_status(engine_->add_account(&id));
     return id;
   }
-  py::tuple check(std::int64_t a, std::int32_t i, int side, double amount) const {
-    pe::CheckResult r;
-    {
-      py::gil_scoped_release release;
-      r = engine_->check(a, i, side == 0 ? pe::Side::kBuy : pe::Side::kSell, amount);
+  // The Python result of a check: an instance of `result_type` (a tuple subclass: accept,
+  // reason, group name, IM before and after, MM before and after, available after), the reason
+  // and group taken from `reasons` (by code) and `groups` (by currency index).
+  void set_result_labels(const py::object& result_type, const py::tuple& reasons,
+                         const py::tuple& groups) {
+    if (!PyType_Check(result_type.ptr()) ||
+        !PyType_IsSubtype(reinterpret_cast<PyTypeObject*>(result_type.ptr()), &PyTuple_Type)) {
+      throw PyInputError{PyInputError::kType, "result_type", -1, "must be a tuple subclass"};
     }
-    return result_tuple(r);
+    if (reasons.size() < 10 || groups.size() != engine_->currencies()) {
+      throw PyInputError{PyInputError::kInvalid, "labels", -1,
+                         "one reason per code and one name per margin group"};
+    }
+    result_type_ = result_type;
+    reasons_ = reasons;
+    groups_ = groups;
+  }
+  // The check itself holds the GIL: it takes a fraction of a microsecond, about what releasing
+  // and re-acquiring the GIL would cost.
+  py::object check(std::int64_t a, std::int32_t i, int side, double amount) const {
+    if (!result_type_) {
+      throw PyInputError{PyInputError::kInvalid, "labels", -1, "set_result_labels first"};
+    }
+    const pe::CheckResult r =
+        engine_->check(a, i, side == 0 ? pe::Side::kBuy : pe::Side::kSell, amount);
+    auto* type = reinterpret_cast<PyTypeObject*>(result_type_.ptr());
+    py::object out = py::reinterpret_steal<py::object>(type->tp_alloc(type, 8));
+    if (!out) throw py::error_already_set();
+    PyObject* t = out.ptr();
+    const auto reason = static_cast<py::ssize_t>(r.reason);
+    PyObject* why = PyTuple_GET_ITEM(reasons_.ptr(), reason);
+    PyObject* group = r.currency >= 0 ? PyTuple_GET_ITEM(groups_.ptr(), r.currency)
+                                      : empty_.ptr();
+    Py_INCREF(why);
+    Py_INCREF(group);
+    PyTuple_SET_ITEM(t, 0, py::bool_(r.accept).release().ptr());
+    PyTuple_SET_ITEM(t, 1, why);
+    PyTuple_SET_ITEM(t, 2, group);
+    const double figures[5] = {r.im_before, r.im_after, r.mm_before, r.mm_after,
+                               r.available_after};
+    for (int k = 0; k < 5; ++k) {
+      PyObject* f = PyFloat_FromDouble(figures[k]);
+      if (f == nullptr) throw py::error_already_set();
+      PyTuple_SET_ITEM(t, 3 + k, f);
+    }
+    return out;
   }
   // What-if for many candidate orders against the same state (each independently).
   py::dict check_many(std::int64_t a, const py::array& instruments, const py::array& sides,
@@ -454,6 +488,10 @@ class Engine {
 
  private:
   std::unique_ptr<pe::PreTradeEngine> engine_;
+  py::object result_type_;
+  py::tuple reasons_;
+  py::tuple groups_;
+  py::str empty_{""};
 };
 
 }  // namespace
@@ -497,6 +535,8 @@ void bind_engine(py::module_& m) {
                   py::arg("forward"), py::arg("vol"), py::arg("time"), py::arg("rate"),
                   py::arg("mark"), py::arg("index"))
       .def("add_account", &Engine::add_account)
+      .def("set_result_labels", &Engine::set_result_labels, py::arg("result_type"),
+           py::arg("reasons"), py::arg("groups"))
       .def("check", &Engine::check, py::arg("account"), py::arg("instrument"), py::arg("side"),
            py::arg("amount"))
       .def("check_many", &Engine::check_many, py::arg("account"), py::arg("instruments"),

@@ -1196,6 +1196,7 @@ PreTradeEngine::~PreTradeEngine() = default;
 std::size_t PreTradeEngine::instruments() const noexcept { return impl_->spec.size(); }
 std::size_t PreTradeEngine::scenarios() const noexcept { return impl_->ns; }
 Model PreTradeEngine::model() const noexcept { return impl_->cfg.model; }
+std::size_t PreTradeEngine::currencies() const noexcept { return impl_->cfg.currencies.size(); }
 std::size_t PreTradeEngine::accounts() const noexcept {
   return impl_->used.load(std::memory_order_acquire);
 }

@@ -302,6 +302,7 @@ class PreTradeEngine {
   [[nodiscard]] std::size_t instruments() const noexcept;
   [[nodiscard]] std::size_t scenarios() const noexcept;
   [[nodiscard]] std::size_t accounts() const noexcept;
+  [[nodiscard]] std::size_t currencies() const noexcept;  // margin groups (settlement currencies)
   [[nodiscard]] Model model() const noexcept;
   [[nodiscard]] const InstrumentSpec& instrument(std::size_t i) const noexcept;
 
