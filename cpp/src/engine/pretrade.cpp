@@ -839,39 +839,57 @@ double PreTradeEngine::Impl::cross_set_loss(const Account& a, const MarketState&
   const std::size_t C = cfg.currencies.size();
   for (std::size_t c = 0; c < C; ++c) {  // the groups of the pair in currency order
     const CurrencyParams& cp = cfg.currencies[c];
-    const Slot* s = static_cast<std::int32_t>(c) == swap_c ? nullptr
-                                                           : find_slot(a, static_cast<std::int32_t>(c), u);
     const bool swapped = static_cast<std::int32_t>(c) == swap_c;
+    const Slot* s = swapped ? nullptr : find_slot(a, static_cast<std::int32_t>(c), u);
     const bool shocked = cp.coin_underlying == u && cp.equity_side != EquitySide::kNone;
     const double e = shocked ? coin_equity(a, c) : 0.0;
     if (s == nullptr && !swapped && e == 0.0) continue;  // no such group
-    for (std::size_t j = 0; j < ns; ++j) {
-      double x = swapped ? swap_v[j] : 0.0;
-      if (s != nullptr) {
-        x = s->pos[j];
-        if (k > 0 && !s->ord.empty()) x += s->ord[static_cast<std::size_t>(k - 1) * ns + j];
+    // The group's vector: the positions (and one side of the orders), or the check's
+    // vector; then the coin's equity move on the side the parameters say.
+    const double* x = swap_v;
+    if (!swapped) {
+      if (s == nullptr) {
+        for (std::size_t j = 0; j < ns; ++j) v[j] = 0.0;
+        x = v;
+      } else if (k > 0 && !s->ord.empty()) {
+        const double* o = s->ord.data() + static_cast<std::size_t>(k - 1) * ns;
+        for (std::size_t j = 0; j < ns; ++j) v[j] = s->pos[j] + o[j];
+        x = v;
+      } else {
+        x = s->pos.data();
       }
-      if (e != 0.0) {
-        double move = e * ms.coin_move[uu * ns + j];
-        if (cp.equity_side == EquitySide::kPositive) move = std::fmax(move, 0.0);
-        if (cp.equity_side == EquitySide::kNegative) move = std::fmin(move, 0.0);
-        x += move;
-      }
-      v[j] = x;
     }
+    if (e != 0.0) {
+      const double* move = ms.coin_move.data() + uu * ns;
+      if (cp.equity_side == EquitySide::kBoth) {
+        for (std::size_t j = 0; j < ns; ++j) v[j] = x[j] + e * move[j];
+      } else if (cp.equity_side == EquitySide::kPositive) {
+        for (std::size_t j = 0; j < ns; ++j) v[j] = x[j] + std::fmax(e * move[j], 0.0);
+      } else {
+        for (std::size_t j = 0; j < ns; ++j) v[j] = x[j] + std::fmin(e * move[j], 0.0);
+      }
+      x = v;
+    }
+    // Credited (gains at pnl_offset up to the cap), the extended entries dampened.
     const std::size_t cu = c * P + uu;
+    const double off = cp.pnl_offset;
+    const double cap = ms.cap[cu];
+    for (std::size_t j = 0; j < n_std; ++j) {
+      const double g = x[j] * off;
+      sum[j] += x[j] > 0.0 ? (g < cap ? g : cap) : x[j];
+    }
     const double* damp = ms.damp.data() + cu * 8;
-    for (std::size_t j = 0; j < ns; ++j) {
-      sum[j] += models::credited_entry(v[j], cp.pnl_offset, ms.cap[cu],
-                                       j < n_std ? 0.0 : damp[j - n_std]);
+    for (std::size_t j = n_std; j < ns; ++j) {
+      sum[j] += models::credited_entry(x[j], off, cap, damp[j - n_std]);
     }
   }
   double low = 0.0;
+  unsigned finite = 1;
   for (std::size_t j = 0; j < ns; ++j) {
-    if (!std::isfinite(sum[j])) return std::numeric_limits<double>::quiet_NaN();
+    finite &= static_cast<unsigned>(std::fabs(sum[j]) <= std::numeric_limits<double>::max());
     low = sum[j] < low ? sum[j] : low;
   }
-  return -low;
+  return finite ? -low : std::numeric_limits<double>::quiet_NaN();
 }
 
 double PreTradeEngine::Impl::span_im(const Account& a, std::int32_t c, int k,
