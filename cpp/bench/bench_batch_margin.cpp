@@ -132,6 +132,54 @@ void BM_BatchMargin1MAccountsFinra(benchmark::State& state) { run_other(state, 1
 BENCHMARK(BM_BatchMargin1MAccountsParadex)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BatchMargin1MAccountsFinra)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// Deribit X:PM on the same positions: the first 1,000 instruments settle in BTC, the rest in
+// USDC (two groups of one pair, summed before the worst case, each its own roll expiries);
+// every account holds its collateral in BTC (shocked with the price) and 10,000 USDC.
+void BM_BatchMargin1MAccountsCross(benchmark::State& state) {
+  const Venue& v = venue();
+  std::vector<std::int32_t> group(2000), expiry(2000), ccy(2000);
+  for (std::size_t i = 0; i < 2000; ++i) {
+    group[i] = ccy[i] = i < 1000 ? 0 : 1;
+    expiry[i] = v.expiry[i] + 10 * group[i];
+  }
+  const std::vector<double> cap{2e7, 1e6}, offsets{0.6, 0.4}, damp(16, 0.01), roll_k(20, 650.0),
+      limit{300.0, 300.0}, price{65000.0, 1.0}, haircut{0.0, 0.0};
+  std::vector<double> move(2 * 35, 0.0), balance;
+  for (std::size_t j = 0; j < 35; ++j) move[j] = 65000.0 * 0.04 * (static_cast<double>(j % 9) - 4.0);
+  balance.reserve(2 * v.collateral.size());
+  for (double c : v.collateral) {
+    balance.push_back(c);
+    balance.push_back(1e4);
+  }
+  const std::vector<std::int32_t> group_set{0, 0}, shock{0, -1};
+  const std::vector<std::uint8_t> side{1, 0};
+  pk::BatchModel m;
+  m.pairs = 2;
+  m.expiries = 20;
+  m.cap = cap.data();
+  m.pnl_offsets = offsets.data();
+  m.damp = damp.data();
+  m.roll_k = roll_k.data();
+  m.delta_limit = limit.data();
+  pk::BatchInstruments in{2000, 35, v.risk.data(), group.data(), expiry.data(),
+                          v.delta.data(), v.value.data()};
+  pk::BatchCross x;
+  x.sets = 1;
+  x.group_set = group_set.data();
+  x.currencies = 2;
+  x.currency = ccy.data();
+  x.balance = balance.data();
+  x.price = price.data();
+  x.haircut = haircut.data();
+  x.shock_group = shock.data();
+  x.side = side.data();
+  x.coin_move = move.data();
+  time_kernel(state, [&](const pk::BatchAccounts& acc, const pk::BatchOutputs& out, int t) {
+    return pk::batch_margin(m, in, acc, out, t, &x);
+  });
+}
+BENCHMARK(BM_BatchMargin1MAccountsCross)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // The same positions under SPAN: two combined commodities (instruments split between them),
 // three expiry tiers each with three intra-commodity tier pairs, half the instruments options
 // (short option minimum), one inter-commodity spread; 16-entry rows.

@@ -5,6 +5,7 @@
 // FINRA-shaped: 10 entries and the per-contract minimum.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <random>
@@ -94,6 +95,52 @@ void run(benchmark::State& state, std::size_t ns, int model, bool per_position =
     benchmark::DoNotOptimize(out);
   }
 }
+
+// Deribit X:PM: the account's positions in two settlement currencies of one pair (two groups
+// summed into one set before the worst case, each with its credit, cap and dampener), the
+// coin group carrying the BTC equity's move; roll shock over 20 (group, expiry) entries.
+void BM_Margin1000PositionsDeribitXPM(benchmark::State& state) {
+  const std::size_t positions = 1000, ns = 35;
+  const Account a = account(positions, ns);
+  std::vector<double> v(2 * ns), damp(ns, 0.0), set_entries(ns), move(ns);
+  for (std::size_t j = ns - 8; j < ns; ++j) damp[j] = 0.001;
+  for (std::size_t j = 0; j < ns; ++j) move[j] = 0.04 * (static_cast<double>(j % 9) - 4.0);
+  std::vector<double> roll_k(20, 0.01), net(20);
+  pmm::ModelRules rules;
+  rules.round_worst = true;
+  rules.mm_factor = 0.8;
+  rules.tie_standard = ns - 8;
+  rules.tie_period = 3;
+  rules.tie_slot = 1;
+  pmm::GroupView g[2];
+  for (int k = 0; k < 2; ++k) {
+    g[k].pnl = v.data() + static_cast<std::size_t>(k) * ns;
+    g[k].damp = damp.data();
+    g[k].pnl_offset = k == 0 ? 0.6 : 0.4;
+    g[k].cap = 1e6;
+  }
+  const auto gather_sum = pymargin::pricing::detail::selected_gather_sum();
+  const std::size_t half = positions / 2;
+  const double equity = 3.0;
+  for (auto _ : state) {
+    std::fill(net.begin(), net.end(), 0.0);
+    gather_sum(ns, half, a.rows.data(), ns, nullptr, a.size.data(), v.data());
+    gather_sum(ns, positions - half, a.rows.data() + half * ns, ns, nullptr,
+               a.size.data() + half, v.data() + ns);
+    for (std::size_t j = 0; j < ns; ++j) v[j] += equity * move[j];
+    for (std::size_t p = 0; p < positions; ++p) {
+      const std::size_t e = static_cast<std::size_t>(a.expiry[p]) + (p < half ? 0 : 10);
+      net[e] += a.size[p] * a.delta[p];
+    }
+    pmm::SetResult set;
+    pmm::MarginResult out;
+    const auto st = pmm::scenario_margin(rules, ns, 2, g, 1, 20, roll_k.data(), net.data(), 0.0,
+                                         0.0, &set, &out, set_entries.data());
+    if (!st.ok()) std::abort();
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(BM_Margin1000PositionsDeribitXPM)->Unit(benchmark::kMicrosecond);
 
 void BM_Margin1000PositionsDeribitPM(benchmark::State& s) { run(s, 35, 0); }
 void BM_Margin1000PositionsParadex(benchmark::State& s) { run(s, 24, 1); }
