@@ -605,7 +605,13 @@ def xpm_venue_risk(
     group; a set per pair; per currency its USD price, haircut and equity side, and the USD
     move of one coin of equity. The kernel takes every account's balances per currency
     (``VenueRisk.cross["currencies"]`` orders them); its money is USD."""
-    from .models.deribit_xpm import EQUITY_SIDE, STABLECOINS, coin_moves, usd_rows
+    from .models.deribit_xpm import (
+        EQUITY_SIDE,
+        STABLECOINS,
+        coin_moves,
+        covering_params,
+        usd_rows,
+    )
 
     if not instruments:
         raise InvalidInputError("no instruments", "instruments")
@@ -622,7 +628,7 @@ def xpm_venue_risk(
             pairs.append(f"{c}_usd")
     currencies = list(dict.fromkeys([*currencies, *(p.split("_")[0] for p in pairs)]))
     if params is None:
-        params = _xpm_params(set(pairs), set(ccy_of) | set(extra))
+        params = covering_params(set(pairs), set(ccy_of) | set(extra))
     if not isinstance(params, DeribitPMParams):
         raise InputTypeError("expected DeribitPMParams", "params")
     cps = {}
@@ -739,21 +745,6 @@ def xpm_venue_risk(
         params.mm_factor,
         np.array(limit),
         venue,
-    )
-
-
-def _xpm_params(pairs: set[str], currencies: set[str]) -> DeribitPMParams:
-    """The newest shipped Deribit PM version covering every pair and currency."""
-    from .models.params import available_versions
-
-    for version in reversed(available_versions("deribit_pm")):
-        p = DeribitPMParams.load(version)
-        if pairs <= set(p.pairs) and all(p.currency_params(c) for c in currencies):
-            return p
-    raise ModelParameterError(
-        f"no shipped Deribit PM parameters cover {sorted(currencies)} / {sorted(pairs)}; pass "
-        "params=",
-        "params",
     )
 
 

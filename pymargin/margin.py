@@ -13,7 +13,7 @@ from .exceptions import InputTypeError, InvalidInputError
 from .market import Market
 from .models.deribit_pm import DeribitPMParams, DeribitPMResult, deribit_pm_margin
 from .models.deribit_standard import DeribitStandardParams, deribit_standard_margin
-from .models.deribit_xpm import DeribitXPMResult, deribit_xpm_margin
+from .models.deribit_xpm import DeribitXPMResult, covering_params, deribit_xpm_margin
 from .models.paradex_pm import paradex_pm_margin
 from .models.scan import finra_kwargs, finra_pm_margin
 from .portfolio import Portfolio
@@ -219,11 +219,14 @@ def _deribit_xpm(
     extras: dict[str, float],
 ) -> MarginResult:
     _check_params(params, DeribitPMParams, "DeribitPMParams")
-    if params is None:
-        from .account import Account, _pm_params_for
-
-        acct = Account(pf, collateral or {})
-        params = _pm_params_for(None, pf.positions, market, _currencies(pf, market, acct))
+    if params is None:  # the newest shipped set covering the pairs and every currency
+        table = market.table
+        rows = table.rows(list(pf.positions))
+        ccys = table.code_names(table.column("settlement_currency")[rows])
+        for c in collateral or {}:
+            if isinstance(c, str):  # (the model names any other key)
+                ccys.add(c.lower())
+        params = covering_params(table.code_names(table.column("pair")[rows]), ccys)
     x: DeribitXPMResult = deribit_xpm_margin(
         pf.positions,
         market,
@@ -255,17 +258,6 @@ def _deribit_xpm(
         np.concatenate(pnl) if pnl else np.zeros(0),
         x,
     )
-
-
-def _currencies(pf: Portfolio, market: Market, acct: Any) -> set[str]:
-    names = list(pf.positions)
-    out = set(acct.collateral)
-    if names:
-        table = market.table
-        rows = table.rows(names)  # first: it may add rows the column must include
-        codes = table.column("settlement_currency")[rows]
-        out |= table.code_names(codes)
-    return out
 
 
 def _deribit_standard(

@@ -55,7 +55,14 @@ from .deribit_pm import (
 from .params import ModelCoverageError, ModelParameterError
 from .scenario_margin import ModelRules, scenario_margin
 
-__all__ = ["STABLECOINS", "DeribitXPMResult", "coin_moves", "deribit_xpm_margin", "usd_rows"]
+__all__ = [
+    "STABLECOINS",
+    "DeribitXPMResult",
+    "coin_moves",
+    "covering_params",
+    "deribit_xpm_margin",
+    "usd_rows",
+]
 
 # Settlement currencies valued at 1 USD (a depeg is a stress scenario, not a margin input).
 STABLECOINS = frozenset({"usd", "usdc", "usdt"})
@@ -96,6 +103,21 @@ def coin_moves(pp: Any, scen: Any, n_std: int, index: float) -> np.ndarray:
     """Step 2 per coin of equity on its own pair: its USD move index x M in each scenario,
     extended entries scaled as the rows are."""
     return index * scen.move[:, 0] * _extended_scale(pp, scen.n, n_std)
+
+
+def covering_params(pairs: set[str], currencies: set[str]) -> DeribitPMParams:
+    """The newest shipped Deribit PM version covering every pair and currency."""
+    from .params import available_versions
+
+    for version in reversed(available_versions("deribit_pm")):
+        p = DeribitPMParams.load(version)
+        if pairs <= set(p.pairs) and all(p.currency_params(c) for c in currencies):
+            return p
+    raise ModelParameterError(
+        f"no shipped Deribit PM parameters cover {sorted(currencies)} / {sorted(pairs)}; pass "
+        "params=",
+        "params",
+    )
 
 
 def shocked_equity(balance: float, moves: np.ndarray, side: str) -> np.ndarray:
