@@ -261,8 +261,8 @@ class PreTradeEngine:
     the module docstring) with ``params`` (default: the newest shipped parameter set covering
     them, where the model has shipped sets).
 
-    ``check`` costs O(scenarios) in C++ (about 0.2 us; from Python the call overhead adds a
-    microsecond or two); ``check_many`` runs a list of candidates in one call."""
+    ``check`` costs O(scenarios) in C++ (0.1-0.2 us); from Python a check takes 0.5-0.8 us at
+    the median (benchmarks/pretrade_latency.py), ``check_many`` about 0.3 us per order."""
 
     def __init__(
         self,

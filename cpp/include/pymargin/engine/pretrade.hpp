@@ -1,6 +1,7 @@
 // The pre-trade margin engine: an account's margin kept incrementally, so that "can this
-// account carry this order?" costs O(scenarios) and no revaluation. Two model families, each
-// the core's scenario-margin model (pymargin/models/scenario_margin.hpp) with its parameters:
+// account carry this order?" costs O(scenarios) and no revaluation. Six model families, each
+// a model of the core (the scenario-margin model of pymargin/models/scenario_margin.hpp with
+// its parameters, standard margin, the Greek-netting model, SPAN):
 //
 // Model::kDeribitPortfolio, Deribit segregated portfolio margin (S:PM; the model of
 // pymargin.models.deribit_pm, see its docstring for the sources). Per margin group
