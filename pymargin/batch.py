@@ -610,6 +610,7 @@ def xpm_venue_risk(
         STABLECOINS,
         coin_moves,
         covering_params,
+        pair_terms,
         usd_rows,
     )
 
@@ -657,15 +658,9 @@ def xpm_venue_risk(
     moves: dict[str, np.ndarray] = {}
     index_of: dict[str, float] = {}
     for s, pair in enumerate(pairs):
-        if pair not in params.pairs:
-            raise ModelParameterError(
-                f"no parameters for pair {pair!r}", "model_params.currency_pair"
-            )
-        pp = params.pairs[pair]
+        pp, index, scen = pair_terms(params, market, pair)
         base = pair.split("_")[0]
-        index = market.index_price(f"{base.upper()}_USD")
         index_of[pair] = index
-        scen = _pair_scenarios(f"{base.upper()}_USD", pp, params.buckets_count)
         in_pair = [k for k in range(len(rows)) if table.codes[int(pair_codes[k])] == pair]
         held = {ccy_of[k] for k in in_pair}
         for ccy in sorted(held | ({base} & set(cps))):

@@ -61,6 +61,7 @@ __all__ = [
     "coin_moves",
     "covering_params",
     "deribit_xpm_margin",
+    "pair_terms",
     "usd_rows",
 ]
 
@@ -103,6 +104,18 @@ def coin_moves(pp: Any, scen: Any, n_std: int, index: float) -> np.ndarray:
     """Step 2 per coin of equity on its own pair: its USD move index x M in each scenario,
     extended entries scaled as the rows are."""
     return index * scen.move[:, 0] * _extended_scale(pp, scen.n, n_std)
+
+
+def pair_terms(params: DeribitPMParams, market: Market, pair: str) -> tuple[Any, float, Any]:
+    """A pair's parameters, its underlying's index price and its S:PM scenario set."""
+    if pair not in params.pairs:
+        raise ModelParameterError(
+            f"no parameters for currency pair {pair!r}", "model_params.currency_pair"
+        )
+    pp = params.pairs[pair]
+    underlying = f"{pair.split('_')[0].upper()}_USD"
+    index = market.index_price(underlying)
+    return pp, index, _pair_scenarios(underlying, pp, params.buckets_count)
 
 
 def covering_params(pairs: set[str], currencies: set[str]) -> DeribitPMParams:
@@ -242,15 +255,8 @@ def deribit_xpm_margin(
     roll_k: list[np.ndarray] = []
     roll_d: list[np.ndarray] = []
     for s, pair in enumerate(pairs):
-        if pair not in params.pairs:
-            raise ModelParameterError(
-                f"no parameters for currency pair {pair!r}", "model_params.currency_pair"
-            )
-        pp = params.pairs[pair]
+        pp, index, scen = pair_terms(params, market, pair)
         base = pair.split("_")[0]
-        underlying = f"{base.upper()}_USD"
-        index = market.index_price(underlying)
-        scen = _pair_scenarios(underlying, pp, params.buckets_count)
         code = table.code_of(pair)
         in_pair = np.nonzero(pair_codes == code)[0] if code is not None else rows[:0]
         ccys = table.code_names(ccy_codes[in_pair])
