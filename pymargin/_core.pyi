@@ -36,6 +36,17 @@ def implied_vol_batch(
 ) -> None: ...
 def simd_level() -> str: ...
 def aggregate(risk: np.ndarray, index: np.ndarray, size: np.ndarray, out: np.ndarray) -> None: ...
+def scaled_vectors(
+    risk: np.ndarray,
+    index: np.ndarray,
+    size: np.ndarray,
+    inverse: np.ndarray,
+    scale: np.ndarray,
+    edge: np.ndarray | None,
+    n_std: int,
+    out: np.ndarray,
+    vectors: np.ndarray | None = None,
+) -> None: ...
 def revalue(
     kind: np.ndarray,
     settlement: np.ndarray,

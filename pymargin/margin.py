@@ -13,7 +13,7 @@ from .exceptions import InputTypeError, InvalidInputError
 from .market import Market
 from .models.deribit_pm import DeribitPMParams, DeribitPMResult, deribit_pm_margin
 from .models.deribit_standard import DeribitStandardParams, deribit_standard_margin
-from .models.deribit_xpm import DeribitXPMResult, covering_params, deribit_xpm_margin
+from .models.deribit_xpm import DeribitXPMResult, deribit_xpm_margin
 from .models.paradex_pm import paradex_pm_margin
 from .models.scan import finra_kwargs, finra_pm_margin
 from .portfolio import Portfolio
@@ -219,14 +219,6 @@ def _deribit_xpm(
     extras: dict[str, float],
 ) -> MarginResult:
     _check_params(params, DeribitPMParams, "DeribitPMParams")
-    if params is None:  # the newest shipped set covering the pairs and every currency
-        table = market.table
-        rows = table.rows(list(pf.positions))
-        ccys = table.code_names(table.column("settlement_currency")[rows])
-        for c in collateral or {}:
-            if isinstance(c, str):  # (the model names any other key)
-                ccys.add(c.lower())
-        params = covering_params(table.code_names(table.column("pair")[rows]), ccys)
     x: DeribitXPMResult = deribit_xpm_margin(
         pf.positions,
         market,

@@ -67,6 +67,48 @@ def risk_arrays_for_rows(
     return _revalue(market, rows, scenarios, threads, look_ahead)
 
 
+def summed_pnl(
+    market: Market,
+    rows: np.ndarray,
+    sizes: np.ndarray,
+    scenarios: ScenarioSet,
+    *,
+    threads: int | None = None,
+) -> np.ndarray:
+    """``sizes @ risk_arrays_for_rows(market, rows, scenarios)``, summed in position order by
+    the core over the table's kept risk arrays (no copy of the rows' arrays)."""
+    matrix, index = risk_matrix_for_rows(market, rows, scenarios, threads=threads)
+    out = np.empty(scenarios.n)
+    _core.aggregate(matrix, index, np.ascontiguousarray(sizes, dtype=np.float64), out)
+    return out
+
+
+def risk_matrix_for_rows(
+    market: Market, rows: np.ndarray, scenarios: ScenarioSet, *, threads: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`risk_arrays_for_rows` without the gather: ``(matrix, index)`` with row
+    ``rows[i]``'s risk arrays in ``matrix[index[i]]`` (int64); ``matrix`` may be the table's
+    kept matrix: read it, do not change it."""
+    table = market.table
+    if scenarios.vol_scale is None and scenarios.n <= _CACHED_SCENARIOS:
+        und = _underlying_index(table, rows, scenarios)
+        if (und < 0).any():
+            bad = int(np.argmax(und < 0))
+            raise InvalidInputError(
+                f"{table.name_of(int(rows[bad]))}: no scenarios for its underlying",
+                "instrument",
+                bad,
+            )
+
+        def compute(sub: np.ndarray) -> np.ndarray:
+            return _revalue(market, sub, scenarios, threads, 0.0)
+
+        matrix, index, _ = table.risk_matrix(rows, _scenario_key(scenarios), scenarios.n, compute)
+        return matrix, index.astype(np.int64, copy=False)
+    values = risk_arrays_for_rows(market, rows, scenarios, threads=threads)
+    return values, np.arange(len(rows), dtype=np.int64)
+
+
 _CACHED_SCENARIOS = 256
 
 

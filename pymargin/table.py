@@ -196,6 +196,21 @@ class InstrumentTable:
         function of the snapshot and the scenario set only (the kernel values each row on its
         own), so an instrument is revalued once per snapshot and scenario set, whatever the
         books that hold it. At most 16 scenario sets are kept per table (the oldest dropped)."""
+        matrix, index, fresh = self.risk_matrix(rows, key, n_scenarios, compute)
+        # a first call: the computed array is the answer (the kept copy is the table's own)
+        return matrix if fresh else matrix[index]
+
+    def risk_matrix(
+        self,
+        rows: np.ndarray,
+        key: bytes,
+        n_scenarios: int,
+        compute: Callable[[np.ndarray], np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray, bool]:
+        """As :meth:`risk_rows`, without the gather: ``(matrix, index, fresh)`` with row
+        ``rows[i]``'s risk arrays in ``matrix[index[i]]``. ``matrix`` is the table's kept
+        matrix (read only) unless ``fresh``: then every row was computed by this call, in
+        ``rows``' order, and ``index`` is ``arange(len(rows))``."""
         with self._lock:
             entry = self._risk.get(key)
         if entry is None:
@@ -206,7 +221,7 @@ class InstrumentTable:
             inside = rows < len(done)
             have[inside] = done[rows[inside]]
             if have.all():
-                return entry[0][rows]
+                return entry[0], rows, False
             missing = rows[~have]
         values = compute(missing)  # in the caller's order (a row asked twice: computed twice)
         with self._lock:
@@ -223,9 +238,9 @@ class InstrumentTable:
             if key not in self._risk and len(self._risk) >= 16:
                 self._risk.pop(next(iter(self._risk)))
             self._risk[key] = (matrix, done)
-        # Everything was missing (a first call): the computed array is the answer (the
-        # kept copy is the table's own).
-        return values if len(missing) == len(rows) else matrix[rows]
+        if len(missing) == len(rows):
+            return values, np.arange(len(rows)), True
+        return matrix, rows, False
 
     def drop_risk_arrays(self) -> None:
         """Forgets every kept risk array (benchmarks time the revaluation with it)."""

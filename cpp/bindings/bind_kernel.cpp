@@ -137,6 +137,50 @@ void aggregate(const py::array& risk, const py::array& index, const py::array& q
 }
 
 
+// kernel::scaled_vectors: out [n_scenarios] the summed vector; vectors (None or [positions x
+// n_scenarios]) each position's.
+void scaled_vectors(const py::array& risk, const py::array& index, const py::array& qty,
+                    const py::array& inverse, const py::array& scale, const py::object& edge,
+                    std::size_t n_std, const py::array& out, const py::object& vectors) {
+  if (risk.ndim() != 2) throw PyInputError{PyInputError::kInvalid, "risk", -1, "must be 2-D"};
+  const auto n_inst = static_cast<std::size_t>(risk.shape(0));
+  const auto n_scen = static_cast<std::size_t>(risk.shape(1));
+  const auto n_pos = static_cast<std::size_t>(index.size());
+  if (n_std > n_scen) throw PyInputError{PyInputError::kInvalid, "n_std", -1, "too large"};
+  const double* r = contiguous<double>(risk, n_inst * n_scen, "risk");
+  const std::int64_t* ix = contiguous<std::int64_t>(index, n_pos, "index");
+  const double* q = contiguous<double>(qty, n_pos, "size");
+  const std::uint8_t* inv = contiguous<std::uint8_t>(inverse, n_pos, "inverse");
+  const double* sc = contiguous<double>(scale, n_scen - n_std, "scale");
+  py::array edge_a;
+  const double* ed = nullptr;
+  if (!edge.is_none()) {
+    edge_a = py::array::ensure(edge);
+    ed = contiguous<double>(edge_a, n_scen - n_std, "edge");
+  }
+  auto writable = [](const py::array& a, std::size_t n, const char* name) {
+    if (!py::dtype::of<double>().equal(a.dtype()) || !(a.flags() & py::array::c_style) ||
+        !a.writeable() || static_cast<std::size_t>(a.size()) != n) {
+      throw PyInputError{PyInputError::kType, name, -1,
+                         "must be a writeable C-contiguous float64 array of the right size"};
+    }
+    return static_cast<double*>(py::array(a).mutable_data());
+  };
+  double* o = writable(out, n_scen, "out");
+  double* v = nullptr;
+  py::array vec_a;
+  if (!vectors.is_none()) {
+    vec_a = py::array::ensure(vectors);
+    v = writable(vec_a, n_pos * n_scen, "vectors");
+  }
+  Status st;
+  {
+    py::gil_scoped_release nogil;
+    st = kernel::scaled_vectors(r, n_inst, n_scen, n_std, ix, q, inv, n_pos, sc, ed, o, v);
+  }
+  raise_status(st, "index");
+}
+
 // The accounts of a batch call (CSR columns), checked for shape.
 kernel::BatchAccounts accounts_from(const py::array& offsets, const py::array& instrument,
                                     const py::array& amount, const py::array& collateral) {
@@ -700,6 +744,9 @@ void bind_kernel(py::module_& m) {
         py::arg("sets"), py::arg("roll_k"),
         py::arg("expiry_delta"), py::arg("im_addon"), py::arg("mm_addon"),
         "The scenario-margin model over margin groups (private; see pymargin.models).");
+  m.def("scaled_vectors", &scaled_vectors, py::arg("risk"), py::arg("index"), py::arg("size"),
+        py::arg("inverse"), py::arg("scale"), py::arg("edge"), py::arg("n_std"), py::arg("out"),
+        py::arg("vectors") = py::none());
   m.def("aggregate", &aggregate, py::arg("risk"), py::arg("index"), py::arg("size"),
         py::arg("out"), "Scenario P&L of a position set over cached risk arrays (private).");
   m.def("revalue", &revalue, py::arg("kind"), py::arg("settlement"), py::arg("is_call"),

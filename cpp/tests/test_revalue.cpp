@@ -269,3 +269,50 @@ TEST(Aggregate, SumsScaledRowsAndRefusesBadRows) {
   EXPECT_EQ(st.index, 1u);
   EXPECT_EQ(untouched, (std::vector<double>(3, 7.0)));
 }
+
+// Deribit PM's scaled position vectors: each term the product of the row, the size, the
+// extended scale and (inverse positions) the edge factor, rounded in that order, summed in
+// position order; the per-position vectors the same terms. Written here as the numpy model
+// does it (vectors *= size; ext *= scale; ext *= edge), compared bit for bit.
+TEST(Aggregate, ScaledVectorsAreTheModelsProductsSummedInOrder) {
+  constexpr std::size_t kN = 7, kStd = 4, kExt = 3;
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::vector<double> risk(5 * kN);
+  for (double& x : risk) x = u(rng) * std::exp(20.0 * u(rng));
+  const std::vector<std::int64_t> index{4, 0, 2, 4};
+  const std::vector<double> qty{1.3, -0.7, 2.9, -1e-3};
+  const std::vector<std::uint8_t> inverse{1, 0, 1, 0};
+  const std::vector<double> scale{0.24, 0.48, 0.32}, edge{0.29, 0.57, 1.28};
+  std::vector<double> want_v(index.size() * kN), want(kN, 0.0);
+  for (std::size_t p = 0; p < index.size(); ++p) {
+    for (std::size_t s = 0; s < kN; ++s) {
+      double t = risk[static_cast<std::size_t>(index[p]) * kN + s] * qty[p];
+      if (s >= kStd) {
+        t = t * scale[s - kStd];
+        t = t * (inverse[p] ? edge[s - kStd] : 1.0);
+      }
+      want_v[p * kN + s] = t;
+    }
+  }
+  for (std::size_t p = 0; p < index.size(); ++p) {
+    for (std::size_t s = 0; s < kN; ++s) want[s] += want_v[p * kN + s];
+  }
+  std::vector<double> out(kN, 9.0), vectors(index.size() * kN, 9.0);
+  ASSERT_TRUE(pm::kernel::scaled_vectors(risk.data(), 5, kN, kStd, index.data(), qty.data(),
+                                         inverse.data(), index.size(), scale.data(), edge.data(),
+                                         out.data(), vectors.data())
+                  .ok());
+  EXPECT_EQ(out, want);
+  EXPECT_EQ(vectors, want_v);
+  static_assert(kN == kStd + kExt);
+  // A bad row or size is refused before anything is written.
+  const std::vector<std::int64_t> bad{0, 5};
+  std::vector<double> untouched(kN, 7.0);
+  const pm::Status st = pm::kernel::scaled_vectors(risk.data(), 5, kN, kStd, bad.data(),
+                                                   qty.data(), inverse.data(), 2, scale.data(),
+                                                   edge.data(), untouched.data(), nullptr);
+  EXPECT_STREQ(st.field, "index");
+  EXPECT_EQ(st.index, 1u);
+  EXPECT_EQ(untouched, std::vector<double>(kN, 7.0));
+}

@@ -32,18 +32,19 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
+from .. import _core
 from ..exceptions import InvalidInputError
 from ..instruments import Settlement
 from ..market import Market
 from ..portfolio import position_arrays
-from ..risk import risk_arrays_for_rows
+from ..risk import risk_arrays_for_rows, risk_matrix_for_rows
 from ..scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
 from .params import (
     ModelCoverageError,
@@ -424,11 +425,10 @@ def deribit_pm_margin(
         underlying = table.codes[int(table.column("underlying")[sub[0]])]
         index = market.index_price(underlying)
         scen = _pair_scenarios(underlying, pp, params.buckets_count)
-        vectors = _position_vectors(market, sub, sizes[sel], scen, pp, n_std, threads)
+        summed, vectors = _summed_vectors(market, sub, sizes[sel], scen, pp, n_std, threads)
         initial.add(names, sel, vectors, n_std)
         key = f"{pair_name.split('_')[0]}_{currency}"
         keys.append(key)
-        summed = vectors.sum(axis=0)
         pre[key] = {"standard": summed[:n_std], "extended": summed[n_std:]}
         labels[key] = list(scen.label)
         # Gains count at pnl_offset, capped at max_offsetable_pnl (USD, in settlement units);
@@ -504,14 +504,22 @@ def deribit_pm_margin(
 
 class _RiskVectors(Mapping[str, dict[str, np.ndarray]]):
     """Per-instrument risk vectors (``initial_risk_vectors`` of the response), held as the
-    matrices they were computed in; the name index and an instrument's entry are built when
-    they are first read (a large account's margin does not pay for them)."""
+    matrices they are computed in, each built when first read (a large account's margin does
+    not pay for them); the name index likewise."""
 
     def __init__(self) -> None:
-        self._blocks: list[tuple[list[str], np.ndarray, np.ndarray, int]] = []
+        self._blocks: list[
+            tuple[list[str], np.ndarray, np.ndarray | Callable[[], np.ndarray], int]
+        ] = []
         self._where: dict[str, tuple[int, int]] | None = None
 
-    def add(self, names: list[str], sel: np.ndarray, vectors: np.ndarray, n_std: int) -> None:
+    def add(
+        self,
+        names: list[str],
+        sel: np.ndarray,
+        vectors: np.ndarray | Callable[[], np.ndarray],
+        n_std: int,
+    ) -> None:
         self._blocks.append((names, sel, vectors, n_std))
         self._where = None
 
@@ -526,7 +534,10 @@ class _RiskVectors(Mapping[str, dict[str, np.ndarray]]):
 
     def __getitem__(self, name: str) -> dict[str, np.ndarray]:
         b, k = self._index()[name]
-        _, _, vectors, n_std = self._blocks[b]
+        names, sel, vectors, n_std = self._blocks[b]
+        if callable(vectors):
+            vectors = vectors()
+            self._blocks[b] = (names, sel, vectors, n_std)
         return {"standard": vectors[k, :n_std].copy(), "extended": vectors[k, n_std:].copy()}
 
     def __iter__(self) -> Iterator[str]:
@@ -575,6 +586,40 @@ def _position_vectors(
         edge = (1.0 + ext_moves) / (1.0 + np.sign(ext_moves) * pp.price_range)
         ext *= np.where(inverse[:, None], edge, 1.0)
     return vectors
+
+
+def _summed_vectors(
+    market: Market,
+    rows: np.ndarray,
+    sizes: np.ndarray,
+    scen: ScenarioSet,
+    pp: PairParams,
+    n_std: int,
+    threads: int | None,
+) -> tuple[np.ndarray, Callable[[], np.ndarray]]:
+    """The sum of :func:`_position_vectors` over the positions, bit for bit (the core's
+    scaled_vectors: the same products in the same order, summed in position order, with no
+    positions x scenarios array), and a function that builds the per-position vectors when
+    they are read."""
+    table = market.table
+    ext_moves = np.array(EXTENDED_MOVES)
+    matrix, index = risk_matrix_for_rows(market, rows, scen, threads=threads)
+    scale = pp.extended_table_factor * pp.price_range / np.abs(ext_moves)
+    inverse = (table.column("settlement")[rows] == int(Settlement.INVERSE)).view(np.uint8)
+    edge = (1.0 + ext_moves) / (1.0 + np.sign(ext_moves) * pp.price_range)
+    edge_or_none = edge if inverse.any() else None
+    q = np.ascontiguousarray(sizes, dtype=np.float64)
+    summed = np.empty(matrix.shape[1])
+    _core.scaled_vectors(matrix, index, q, inverse, scale, edge_or_none, n_std, summed)
+
+    def vectors() -> np.ndarray:
+        out = np.empty((len(index), matrix.shape[1]))
+        _core.scaled_vectors(
+            matrix, index, q, inverse, scale, edge_or_none, n_std, np.empty(len(summed)), out
+        )
+        return out
+
+    return summed, vectors
 
 
 def extended_dampeners(

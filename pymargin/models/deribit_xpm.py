@@ -42,7 +42,7 @@ import numpy as np
 from ..exceptions import InputTypeError, InvalidInputError
 from ..market import Market
 from ..portfolio import position_arrays
-from ..risk import risk_arrays_for_rows
+from ..risk import risk_arrays_for_rows, summed_pnl
 from .deribit_pm import (
     _UNCHANGED_SLOT,
     EXTENDED_MOVES,
@@ -62,6 +62,7 @@ __all__ = [
     "covering_params",
     "deribit_xpm_margin",
     "pair_terms",
+    "usd_factor",
     "usd_rows",
 ]
 
@@ -80,6 +81,16 @@ def _extended_scale(pp: Any, n: int, n_std: int) -> np.ndarray:
     return scale
 
 
+def usd_factor(ccy: str, pp: Any, scen: Any, n_std: int, index: float) -> np.ndarray:
+    """Step 1's factor per scenario entry: a coin P&L is worth (1 + M) x index USD at the
+    scenario's shocked price (a stablecoin's one to one), and the extended entries are scaled
+    by extended_table_factor x range/|M|."""
+    factor = _extended_scale(pp, scen.n, n_std)
+    if ccy not in STABLECOINS:
+        factor = factor * (index * (1.0 + scen.move[:, 0]))
+    return factor
+
+
 def usd_rows(
     market: Market,
     rows: np.ndarray,
@@ -91,13 +102,10 @@ def usd_rows(
     *,
     threads: int | None = None,
 ) -> np.ndarray:
-    """Steps 1 of the construction per unit held of each row (all of one pair and settlement
-    currency): the scenario P&L in USD, a coin P&L at the scenario's shocked price
-    (1 + M) x index, then the extended entries scaled. [rows, scenarios]."""
+    """Step 1 per unit held of each row (all of one pair and settlement currency): the
+    scenario P&L in USD, [rows, scenarios]."""
     risk = risk_arrays_for_rows(market, rows, scen, threads=threads)
-    if ccy not in STABLECOINS:
-        risk = risk * (index * (1.0 + scen.move[:, 0]))
-    return risk * _extended_scale(pp, scen.n, n_std)
+    return risk * usd_factor(ccy, pp, scen, n_std, index)
 
 
 def coin_moves(pp: Any, scen: Any, n_std: int, index: float) -> np.ndarray:
@@ -184,7 +192,7 @@ class DeribitXPMResult:
 def deribit_xpm_margin(
     positions: dict[str, float],
     market: Market,
-    params: DeribitPMParams,
+    params: DeribitPMParams | None = None,
     collateral: dict[str, float] | None = None,
     *,
     mmp_margin: float = 0.0,
@@ -194,8 +202,9 @@ def deribit_xpm_margin(
 ) -> DeribitXPMResult:
     """X:PM of ``positions`` (any settlement currencies) and ``collateral`` (currency ->
     balance, >= 0, in the currency's units) under ``params`` (which must cover every settlement
-    and collateral currency and every pair); see the module docstring for each step."""
-    if not isinstance(params, DeribitPMParams):
+    and collateral currency and every pair; None: the newest shipped set that does); see the
+    module docstring for each step."""
+    if params is not None and not isinstance(params, DeribitPMParams):
         raise InvalidInputError("expected DeribitPMParams", "params")
     coll: dict[str, float] = {}
     for row, (k, v) in enumerate((collateral or {}).items()):
@@ -209,10 +218,6 @@ def deribit_xpm_margin(
             raise InvalidInputError(f"balance of {ccy} must be a finite number", "collateral", row)
         if bal < 0:
             raise InvalidInputError(f"balance of {ccy} must be >= 0", "collateral", row)
-        if params.currency_params(ccy) is None:
-            raise ModelParameterError(
-                f"no parameters for currency {ccy!r}", "model_params.currency"
-            )
     for name, v in (
         ("mmp_margin", mmp_margin),
         ("open_orders_margin", open_orders_margin),
@@ -227,6 +232,16 @@ def deribit_xpm_margin(
     rows = table.rows(names)
     ccy_codes = table.column("settlement_currency")[rows]
     pair_codes = table.column("pair")[rows]
+    if params is None:
+        coin_pairs = {f"{c}_usd" for c, b in coll.items() if c not in STABLECOINS and b > 0}
+        params = covering_params(
+            table.code_names(pair_codes) | coin_pairs, table.code_names(ccy_codes) | set(coll)
+        )
+    for ccy in coll:
+        if params.currency_params(ccy) is None:
+            raise ModelParameterError(
+                f"no parameters for currency {ccy!r}", "model_params.currency"
+            )
     for c in np.unique(ccy_codes):
         ccy = table.codes[int(c)]
         if params.currency_params(ccy) is None:
@@ -269,8 +284,8 @@ def deribit_xpm_margin(
             usd = np.zeros(scen.n)
             if len(sel):
                 sub = rows[sel]
-                usd += sizes[sel] @ usd_rows(
-                    market, sub, ccy, pp, scen, n_std, index, threads=threads
+                usd += summed_pnl(market, sub, sizes[sel], scen, threads=threads) * usd_factor(
+                    ccy, pp, scen, n_std, index
                 )
                 deltas = _coin_deltas(market, sub) * sizes[sel]
                 factor, net = _roll_terms(market, sub, deltas, cp)

@@ -44,7 +44,7 @@ from ..exceptions import InvalidInputError
 from ..files import load_json, open_file
 from ..market import Market
 from ..portfolio import position_arrays
-from ..risk import risk_arrays_for_rows
+from ..risk import summed_pnl
 from ..scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
 from .params import ModelParameterError
 from .scenario_margin import ModelRules, scenario_margin
@@ -267,8 +267,7 @@ def grid_model_margin(
         if asset is None:
             raise ModelParameterError(f"{model.name} has no parameters for {base}", "assets")
         sel = np.nonzero(pair == market.table.code_of(f"{base.lower()}_usd"))[0]
-        risk = risk_arrays_for_rows(market, rows[sel], asset.scenarios, threads=threads)
-        pnl.append(sizes[sel] @ risk)
+        pnl.append(summed_pnl(market, rows[sel], sizes[sel], asset.scenarios, threads=threads))
         weights.append(asset.weights)
         deltas = _coin_deltas(market, rows[sel]) * sizes[sel]
         net.append(float(deltas.sum()))

@@ -21,7 +21,7 @@ import numpy as np
 from ..exceptions import InvalidInputError
 from ..market import Market
 from ..portfolio import position_arrays
-from ..risk import risk_arrays_for_rows
+from ..risk import summed_pnl
 from ..scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
 from .params import ModelParameterError, load_params, number
 from .scenario_margin import ModelRules, scenario_margin
@@ -161,7 +161,7 @@ def paradex_pm_margin(
         sel = np.nonzero(pair == table.code_of(f"{base.lower()}_usd"))[0]
         scen, w = paradex_scenarios(doc, base)
         a = _asset(doc, base)
-        pnl.append(sizes[sel] @ risk_arrays_for_rows(market, rows[sel], scen, threads=threads))
+        pnl.append(summed_pnl(market, rows[sel], sizes[sel], scen, threads=threads))
         weights.append(w)
         deltas = _coin_deltas(market, rows[sel]) * sizes[sel]
         net.append(float(deltas.sum()))
