@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Compare pymargin with the usual Python alternatives, in one process.
 
-Usage: python benchmarks/compare_peers.py [--n 1000000] [--repeats 5] [--json out.json]
+Usage: python benchmarks/compare_peers.py [--n 1000000] [--repeats 7] [--json out.json]
 
-Throughput is M options/s, best of `repeats`, single core unless stated
-(pymargin threads=1, also threads=2).  Peers are optional; each import is
-guarded.  Accuracy is max relative error against a 50-digit mpmath reference
-on 2,000 random inputs and 200 extreme tail inputs (prices 1e-300..1e-20).
+Throughput is M options/s, best and median of `repeats` interleaved rounds (every
+implementation of a task called once per round, in turn; benchmarks/timing.py states the
+rules), one core unless stated: ratios compare pymargin threads=1 with single-threaded peers,
+and pymargin threads=2 is reported beside them. The numpy/scipy baselines are written as a
+careful user would: every buffer allocated once, ufuncs with ``out=``. Peers are optional;
+each import is guarded. Accuracy is max relative error against a 50-digit mpmath reference on
+2,000 random inputs and 200 extreme tail inputs (prices 1e-300..1e-20).
 """
 
 import argparse
@@ -16,15 +19,16 @@ import platform
 import sys
 import time
 
-import numpy as np
+from timing import interleaved, machine
+
+import numpy as np  # isort: skip  (after timing pins numpy's threads to one)
 
 import pymargin as pm
 
 try:
     from scipy.special import ndtr
-    from scipy.stats import norm
 except ImportError:  # pragma: no cover
-    ndtr = norm = None
+    ndtr = None
 try:
     import py_vollib_vectorized as pvv
 except Exception:  # pragma: no cover
@@ -49,6 +53,10 @@ try:
     import mpmath as mp
 except ImportError:  # pragma: no cover
     mp = None
+try:
+    import pyfeng as pf
+except Exception:  # pragma: no cover
+    pf = None
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -64,6 +72,7 @@ def make_inputs(n, seed=0):
 
 
 def best_of(fn, repeats):
+    """Best seconds of ``repeats`` calls after a warm-up (the slow per-option loops only)."""
     fn()  # warm-up (JIT, caches)
     best = math.inf
     for _ in range(repeats):
@@ -71,6 +80,71 @@ def best_of(fn, repeats):
         fn()
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+class ScipyBlack:
+    """Black-76 price (and Greeks) with numpy and scipy's ``ndtr``, as a careful user writes
+    it: the n-sized temporaries allocated once and reused, every ufunc with ``out=``."""
+
+    def __init__(self, n):
+        self.s, self.d1, self.d2, self.a, self.b, self.df, self.th = (np.empty(n) for _ in range(7))
+
+    def _d(self, F, K, T, v, r, cp):
+        s, d1, d2, df, th = self.s, self.d1, self.d2, self.df, self.th
+        np.sqrt(T, out=s)
+        np.multiply(s, v, out=s)
+        np.divide(F, K, out=d1)
+        np.log(d1, out=d1)
+        np.divide(d1, s, out=d1)
+        np.multiply(s, 0.5, out=d2)
+        np.add(d1, d2, out=d1)
+        np.subtract(d1, s, out=d2)
+        np.multiply(r, T, out=df)
+        np.negative(df, out=df)
+        np.exp(df, out=df)
+        np.subtract(np.multiply(cp, 2.0, out=th), 1.0, out=th)  # +1 call, -1 put
+
+    def price(self, F, K, T, v, r, cp, out):
+        self._d(F, K, T, v, r, cp)
+        a, b, th = self.a, self.b, self.th
+        np.multiply(self.d1, th, out=a)
+        ndtr(a, out=a)
+        np.multiply(a, F, out=a)
+        np.multiply(self.d2, th, out=b)
+        ndtr(b, out=b)
+        np.multiply(b, K, out=b)
+        np.subtract(a, b, out=out)
+        np.multiply(out, th, out=out)
+        np.multiply(out, self.df, out=out)
+        return out
+
+    def greeks(self, F, K, T, v, r, cp, price, delta, gamma, vega, theta):
+        self.price(F, K, T, v, r, cp, price)
+        d1, df, th, s, a = self.d1, self.df, self.th, self.s, self.a
+        # delta = df (N(d1) - (1 - th) / 2); pdf(d1) once, into gamma
+        ndtr(d1, out=delta)
+        np.subtract(th, 1.0, out=a)
+        np.multiply(a, 0.5, out=a)
+        np.add(delta, a, out=delta)
+        np.multiply(delta, df, out=delta)
+        np.multiply(d1, d1, out=gamma)
+        np.multiply(gamma, -0.5, out=gamma)
+        np.exp(gamma, out=gamma)
+        np.multiply(gamma, 1.0 / math.sqrt(2.0 * math.pi), out=gamma)  # pdf(d1)
+        np.multiply(gamma, F, out=vega)
+        np.multiply(vega, df, out=vega)  # df F pdf
+        np.divide(vega, s, out=theta)
+        np.multiply(theta, v, out=theta)
+        np.multiply(theta, v, out=theta)
+        np.multiply(theta, -0.5, out=theta)  # -df F pdf v / (2 sqrt T)
+        np.multiply(r, price, out=a)
+        np.add(theta, a, out=theta)
+        np.divide(s, v, out=a)  # sqrt T
+        np.multiply(vega, a, out=vega)
+        np.multiply(F, s, out=a)
+        np.divide(gamma, a, out=gamma)
+        np.multiply(gamma, df, out=gamma)
+        return price, delta, gamma, vega, theta
 
 
 # ----------------------------------------------------------------------------- peers
@@ -82,32 +156,7 @@ def scipy_price(F, K, T, v, r, cp):
     return df * np.where(cp, F * ndtr(d1) - K * ndtr(d2), K * ndtr(-d2) - F * ndtr(-d1))
 
 
-def scipy_norm_price(F, K, T, v, r, cp):
-    s = v * np.sqrt(T)
-    d1 = (np.log(F / K) + 0.5 * s * s) / s
-    d2 = d1 - s
-    df = np.exp(-r * T)
-    return df * np.where(
-        cp, F * norm.cdf(d1) - K * norm.cdf(d2), K * norm.cdf(-d2) - F * norm.cdf(-d1)
-    )
-
-
 FOUR_GREEKS = pm.Greek.PRICE | pm.Greek.DELTA | pm.Greek.GAMMA | pm.Greek.VEGA | pm.Greek.THETA
-
-
-def scipy_greeks(F, K, T, v, r, cp):
-    sq = np.sqrt(T)
-    s = v * sq
-    d1 = (np.log(F / K) + 0.5 * s * s) / s
-    d2 = d1 - s
-    df = np.exp(-r * T)
-    pdf = np.exp(-0.5 * d1 * d1) / np.sqrt(2 * np.pi)
-    price = df * np.where(cp, F * ndtr(d1) - K * ndtr(d2), K * ndtr(-d2) - F * ndtr(-d1))
-    delta = df * np.where(cp, ndtr(d1), ndtr(d1) - 1)
-    gamma = df * pdf / (F * s)
-    vega = df * F * pdf * sq
-    theta = -df * F * pdf * v / (2 * sq) + r * price
-    return price, delta, gamma, vega, theta
 
 
 if numba is not None:
@@ -151,6 +200,28 @@ if numba is not None:
             ga[i] = df * pdf / (F[i] * s)
             ve[i] = df * F[i] * pdf * sq
             th[i] = -df * F[i] * pdf * v[i] / (2 * sq) + r[i] * p[i]
+
+
+if numba is not None:
+
+    @numba.njit(fastmath=False, cache=False)
+    def _nb_greeks1(F, K, T, v, r, call):
+        """One option's price and four Greeks (a scalar call, as a user's own njit)."""
+        sq = math.sqrt(T)
+        s = v * sq
+        d1 = (math.log(F / K) + 0.5 * s * s) / s
+        d2 = d1 - s
+        df = math.exp(-r * T)
+        n1 = 0.5 * math.erfc(-d1 / math.sqrt(2.0))
+        n2 = 0.5 * math.erfc(-d2 / math.sqrt(2.0))
+        pdf = math.exp(-0.5 * d1 * d1) / math.sqrt(2 * math.pi)
+        if call:
+            p = df * (F * n1 - K * n2)
+            de = df * n1
+        else:
+            p = df * (K * (1 - n2) - F * (1 - n1))
+            de = df * (n1 - 1)
+        return p, de, df * pdf / (F * s), df * F * pdf * sq, -df * F * pdf * v / (2 * sq) + r * p
 
 
 def ql_price_loop(F, K, T, v, r, cp):
@@ -253,7 +324,7 @@ def main(argv=None):
     ap.add_argument(
         "--n-loop", type=int, default=20_000, help="size for per-option Python loops (QuantLib)"
     )
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--json", metavar="PATH", help="write results as JSON")
     ap.add_argument("--no-accuracy", action="store_true")
     args = ap.parse_args(argv)
@@ -277,15 +348,19 @@ def main(argv=None):
     thr = res["throughput"]
 
     res["errors"] = {}
+    cases: dict = {}  # task -> implementation -> (workload, options per call)
 
-    def rec(task, impl, timer, count):
-        """timer: a zero-arg callable returning seconds; peers that fail are reported, not fatal."""
+    def rec(task, impl, work, count):
+        """A task's implementation: ``work()`` values ``count`` options. It is warmed up (JIT,
+        caches) here; a peer that fails is reported, not fatal."""
         try:
-            thr.setdefault(task, {})[impl] = count / timer() / 1e6
+            work()
         except Exception as e:  # e.g. py_vollib_vectorized vs. newer numba
             res["errors"][f"{task} / {impl}"] = (
                 f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
             )
+            return
+        cases.setdefault(task, {})[impl] = (work, count)
 
     # ---- price
     out = np.empty(n)
@@ -293,29 +368,21 @@ def main(argv=None):
         rec(
             "price",
             f"pymargin t={th}",
-            lambda: best_of(lambda: pm.black76_price(F, K, T, v, r, cp, out=out, threads=th), R),
+            lambda th=th: pm.black76_price(F, K, T, v, r, cp, out=out, threads=th),
             n,
         )
+    sb = ScipyBlack(n)
     if ndtr is not None:
-        rec(
-            "price",
-            "numpy+scipy ndtr",
-            lambda: best_of(lambda: scipy_price(F, K, T, v, r, cp), R),
-            n,
-        )
-        rec(
-            "price",
-            "numpy+scipy norm.cdf",
-            lambda: best_of(lambda: scipy_norm_price(F, K, T, v, r, cp), R),
-            n,
-        )
+        rec("price", "numpy+scipy ndtr, in place", lambda: sb.price(F, K, T, v, r, cp, out), n)
+    if pf is not None:
+        bsm = pf.Bsm(v, intr=0.0, is_fwd=True)
+        sign = np.where(cp, 1, -1)
+        rec("price", "pyfeng Bsm (forward)", lambda: bsm.price(K, F, T, cp=sign), n)
     if pvv is not None:
         rec(
             "price",
             "py_vollib_vectorized",
-            lambda: best_of(
-                lambda: pvv.vectorized_black(flag, F, K, T, r, v, return_as="numpy"), R
-            ),
+            lambda: pvv.vectorized_black(flag, F, K, T, r, v, return_as="numpy"),
             n,
         )
     if numba is not None:
@@ -323,7 +390,7 @@ def main(argv=None):
         rec(
             "price",
             "numba njit (erfc)",
-            lambda: best_of(lambda: _nb_price(F, K, T, v, r, cpu8, out), R),
+            lambda: _nb_price(F, K, T, v, r, cpu8, out),
             n,
         )
     if ql is not None:
@@ -331,9 +398,7 @@ def main(argv=None):
         rec(
             "price",
             "QuantLib BlackCalculator loop",
-            lambda: best_of(
-                lambda: ql_price_loop(F[:m], K[:m], T[:m], v[:m], r[:m], cp[:m]), max(1, R // 2)
-            ),
+            lambda m=m: ql_price_loop(F[:m], K[:m], T[:m], v[:m], r[:m], cp[:m]),
             m,
         )
 
@@ -342,31 +407,40 @@ def main(argv=None):
         rec(
             "price+4 greeks",
             f"pymargin t={th}",
-            lambda: best_of(
-                lambda: pm.black76_greeks(F, K, T, v, r, cp, which=FOUR_GREEKS, threads=th), R
-            ),
+            lambda th=th: pm.black76_greeks(F, K, T, v, r, cp, which=FOUR_GREEKS, threads=th),
             n,
         )
+    gbufs = [np.empty(n) for _ in range(5)]
     if ndtr is not None:
         rec(
             "price+4 greeks",
-            "numpy+scipy ndtr",
-            lambda: best_of(lambda: scipy_greeks(F, K, T, v, r, cp), R),
+            "numpy+scipy ndtr, in place",
+            lambda: sb.greeks(F, K, T, v, r, cp, *gbufs),
             n,
         )
+    if pf is not None:
+
+        def pyfeng_greeks():
+            bsm.price(K, F, T, cp=sign)
+            bsm.delta(K, F, T, cp=sign)
+            bsm.gamma(K, F, T, cp=sign)
+            bsm.vega(K, F, T, cp=sign)
+            bsm.theta(K, F, T, cp=sign)
+
+        rec("price+4 greeks", "pyfeng Bsm (forward)", pyfeng_greeks, n)
     if pvv is not None:
 
         def pvv_greeks():
             pvv.vectorized_black(flag, F, K, T, r, v, return_as="numpy")
             pvv.get_all_greeks(flag, F, K, T, r, v, model="black", return_as="dict")
 
-        rec("price+4 greeks", "py_vollib_vectorized", lambda: best_of(pvv_greeks, R), n)
+        rec("price+4 greeks", "py_vollib_vectorized", pvv_greeks, n)
     if numba is not None:
         bufs = [np.empty(n) for _ in range(5)]
         rec(
             "price+4 greeks",
             "numba njit (erfc)",
-            lambda: best_of(lambda: _nb_greeks(F, K, T, v, r, cpu8, *bufs), R),
+            lambda: _nb_greeks(F, K, T, v, r, cpu8, *bufs),
             n,
         )
     if ql is not None:
@@ -374,9 +448,7 @@ def main(argv=None):
         rec(
             "price+4 greeks",
             "QuantLib BlackCalculator loop",
-            lambda: best_of(
-                lambda: ql_greeks_loop(F[:m], K[:m], T[:m], v[:m], r[:m], cp[:m]), max(1, R // 2)
-            ),
+            lambda m=m: ql_greeks_loop(F[:m], K[:m], T[:m], v[:m], r[:m], cp[:m]),
             m,
         )
 
@@ -387,20 +459,15 @@ def main(argv=None):
         rec(
             "implied vol",
             f"pymargin t={th}",
-            lambda: best_of(
-                lambda: pm.black76_implied_vol(prices, F, K, T, r, cp, out=iv_out, threads=th), R
-            ),
+            lambda th=th: pm.black76_implied_vol(prices, F, K, T, r, cp, out=iv_out, threads=th),
             n,
         )
     if pvv is not None:
         rec(
             "implied vol",
             "py_vollib_vectorized",
-            lambda: best_of(
-                lambda: pvv.vectorized_implied_volatility_black(
-                    prices, F, K, r, T, flag, return_as="numpy"
-                ),
-                R,
+            lambda: pvv.vectorized_implied_volatility_black(
+                prices, F, K, r, T, flag, return_as="numpy"
             ),
             n,
         )
@@ -409,33 +476,50 @@ def main(argv=None):
         if mod is None:
             continue
 
-        def loop(mod=mod):
+        def loop(mod=mod, m=m):
             for i in range(m):
                 df = math.exp(-r[i] * T[i])
                 mod.implied_volatility_from_a_transformed_rational_guess(
                     prices[i] / df, F[i], K[i], T[i], 1.0 if cp[i] else -1.0
                 )
 
-        rec("implied vol", name, lambda: best_of(loop, max(1, R // 2)), m)
+        rec("implied vol", name, loop, m)
+    if pf is not None:
+        rec(
+            "implied vol",
+            "pyfeng Bsm.impvol (forward)",
+            lambda: pf.Bsm(0.5, intr=0.0, is_fwd=True).impvol(prices, K, F, T, cp=sign),
+            n,
+        )
+
+    # ---- the timed rounds: per task, every implementation once per round, in turn
+    for task, impls in cases.items():
+        t = interleaved({impl: work for impl, (work, _) in impls.items()}, R)
+        for impl, (best, median) in t.items():
+            count = impls[impl][1]
+            thr.setdefault(task, {})[impl] = (count / best / 1e6, count / median / 1e6)
 
     # ---- scalar latency from Python (microseconds per call)
     lat = res["latency_us"]
     args1 = (100.0, 105.0, 0.5, 0.3, 0.01)
 
-    def per_call(fn, reps=20000):
+    calls: dict = {}  # name -> (loop of reps calls, reps)
+
+    def per_call(name, fn, reps=20000):
         # Results are discarded as a caller in a loop would; includes the lambda's own call.
         def loop():
             for _ in range(reps):
                 fn()
 
-        return best_of(loop, 3) / reps * 1e6
+        loop()  # warm-up (JIT)
+        calls[name] = (loop, reps)
 
-    lat["pymargin scalar.black76_greeks"] = per_call(lambda: pm.scalar.black76_greeks(*args1, True))
-    lat["pymargin scalar.black76_price"] = per_call(lambda: pm.scalar.black76_price(*args1, True))
-    lat["pymargin batch black76_greeks (n=1)"] = per_call(
-        lambda: pm.black76_greeks(*args1, True), 5000
-    )
-    lat["python math.erf price+greeks"] = per_call(lambda: python_erf_greeks(*args1, True))
+    per_call("pymargin scalar.black76_greeks", lambda: pm.scalar.black76_greeks(*args1, True))
+    per_call("pymargin scalar.black76_price", lambda: pm.scalar.black76_price(*args1, True))
+    per_call("pymargin batch black76_greeks (n=1)", lambda: pm.black76_greeks(*args1, True), 5000)
+    per_call("python math.erf price+greeks", lambda: python_erf_greeks(*args1, True))
+    if numba is not None:
+        per_call("numba njit price+4 greeks (one call)", lambda: _nb_greeks1(*args1, True))
     try:
         from py_vollib.black import black as pv_black
         from py_vollib.black.greeks.analytical import delta as pv_delta
@@ -444,7 +528,8 @@ def main(argv=None):
         from py_vollib.black.greeks.analytical import vega as pv_vega
 
         F0, K0, T0, v0, r0 = args1
-        lat["py_vollib scalar price+4 greeks"] = per_call(
+        per_call(
+            "py_vollib scalar price+4 greeks",
             lambda: (
                 pv_black("c", F0, K0, T0, r0, v0),
                 pv_delta("c", F0, K0, T0, r0, v0),
@@ -459,9 +544,15 @@ def main(argv=None):
             f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
         )
     if ql is not None:
-        lat["QuantLib BlackCalculator price+4 greeks"] = per_call(
-            lambda: ql_greeks_loop([100.0], [105.0], [0.5], [0.3], [0.01], [True]), 5000
+        per_call(
+            "QuantLib BlackCalculator price+4 greeks",
+            lambda: ql_greeks_loop([100.0], [105.0], [0.5], [0.3], [0.01], [True]),
+            5000,
         )
+    t = interleaved({name: loop for name, (loop, _) in calls.items()}, max(3, R))
+    for name, (best, median) in t.items():
+        reps = calls[name][1]
+        lat[name] = (best / reps * 1e6, median / reps * 1e6)
 
     # ---- accuracy vs mpmath
     if mp is not None and not args.no_accuracy:
@@ -503,19 +594,28 @@ def main(argv=None):
 
     # ---- report
     meta = res["meta"]
-    print(f"pymargin {meta['pymargin']}  simd={meta['simd_level']}  n={n:,}  best of {R}")
+    print(machine())
+    print(
+        f"pymargin {meta['pymargin']}  simd={meta['simd_level']}  n={n:,}  best / median of "
+        f"{R} interleaved rounds"
+    )
     for task, d in thr.items():
         base = d.get("pymargin t=1")
         print(f"\n{task}")
-        print(f"  {'implementation':34s} {'M opt/s':>10s} {'pymargin(t=1)/this':>20s}")
-        for impl, mops in d.items():
-            ratio = base / mops if base else float("nan")
-            print(f"  {impl:34s} {mops:10.3f} {ratio:20.2f}")
+        print(
+            f"  {'implementation':34s} {'M opt/s (best / median)':>24s} {'pymargin t=1 / this':>22s}"
+        )
+        for impl, (b, m) in d.items():
+            rb, rm = (base[0] / b, base[1] / m) if base else (float("nan"),) * 2
+            print(f"  {impl:34s} {b:11.3f} / {m:10.3f} {rb:10.2f} / {rm:9.2f}")
         if "pymargin t=2" in d:
-            print(f"  threads 2 vs 1 scaling: {d['pymargin t=2'] / d['pymargin t=1']:.2f}x")
-    print("\nscalar call latency from Python (us/call)")
-    for k, us in lat.items():
-        print(f"  {k:44s} {us:8.3f}")
+            print(
+                f"  threads 2 vs 1 scaling: {d['pymargin t=2'][0] / d['pymargin t=1'][0]:.2f}x"
+                f" (best) / {d['pymargin t=2'][1] / d['pymargin t=1'][1]:.2f}x (median)"
+            )
+    print("\nscalar call latency from Python (us/call, best / median)")
+    for k, (b, m) in lat.items():
+        print(f"  {k:44s} {b:8.3f} / {m:8.3f}")
     if res["accuracy"]:
         print("\naccuracy: max relative error vs mpmath (50 digits)")
         for sname, d in res["accuracy"].items():

@@ -1,4 +1,3 @@
-# ruff: noqa: E402  (the BLAS thread count is set before numpy is imported)
 """Deribit portfolio margin of a 1,000-option BTC account on the bundled real chain
 (Deribit, 2025-12-05): the 676 marked options plus 324 options at strikes between them, whose
 vols come from the smile of their expiry. Each timing is the best and the median of --repeats,
@@ -26,15 +25,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
-import time
 
-# The numpy baseline on one thread, like the 1-thread pymargin figure it is compared with.
-for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_v, "1")
+from timing import InverseGrid, fmt, interleaved, machine, ratio
 
-import numpy as np
-from scipy.special import ndtr
+import numpy as np  # isort: skip  (after timing pins numpy's threads to one)
 
 import pymargin as pm
 from pymargin.demo import demo_market, load_demo_chain
@@ -57,43 +51,20 @@ def account(rng: np.random.Generator) -> dict[str, float]:
     return dict(zip(names, sizes.round(1).tolist()))
 
 
-def numpy_margin(f, k, t, v, cp, size, moves, vstate, up, dn, floor_up):
-    """Risk arrays of inverse options under the grid by numpy/scipy, then the account's worst
-    entry (the core of the model; a user would write this)."""
-    dte = np.maximum(t * 365.0, 1.0)
-    mult = (30.0 / dte) ** np.where(dte < 30.0, 0.30, 0.13)
-    vols = np.stack(
-        [np.maximum(v * (1 - dn * mult), 0.0), v, np.maximum(v * (1 + up * mult), floor_up)], 1
-    )[:, vstate + 1]
-    fs = f[:, None] * (1.0 + moves[None, :])
-    th = np.where(cp, 1.0, -1.0)[:, None]
+class NumpyMargin:
+    """The core of the model by numpy/scipy, written well: the risk arrays under the grid into
+    preallocated buffers (benchmarks/timing.py, InverseGrid), the size-weighted sum, the worst
+    entry."""
 
-    def coin(fw, vol):
-        s = vol * np.sqrt(t)[:, None]
-        d1 = np.log(fw / k[:, None]) / s + 0.5 * s
-        return th * (fw * ndtr(th * d1) - k[:, None] * ndtr(th * (d1 - s))) / fw
+    def __init__(self, n: int, s: int) -> None:
+        self.grid = InverseGrid(n, s)
+        self.risk = np.empty((n, s))
+        self.pnl = np.empty(s)
 
-    pnl = size @ (coin(fs, vols) - coin(f[:, None], v[:, None]))
-    return float(-pnl.min())
-
-
-def interleaved(cases: dict, repeats: int) -> dict[str, tuple[float, float]]:
-    """Best and median seconds per case; each round calls every case once, in turn. A case is
-    a function or a (function, untimed setup run before each call) pair."""
-    times: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(repeats):
-        for name, case in cases.items():
-            fn, setup = case if isinstance(case, tuple) else (case, None)
-            if setup is not None:
-                setup()
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: (min(ts), float(np.median(ts))) for name, ts in times.items()}
-
-
-def fmt(t: tuple[float, float], scale: float = 1e3) -> str:
-    return f"{t[0] * scale:7.3f} / {t[1] * scale:7.3f}"
+    def __call__(self, f, k, t, v, cp, size, moves, vstate, up, dn, floor_up) -> float:
+        self.grid.deribit(f, k, t, v, cp, moves, vstate, up, dn, floor_up, self.risk)
+        np.matmul(size, self.risk, out=self.pnl)
+        return float(-self.pnl.min())
 
 
 def main() -> None:
@@ -131,6 +102,7 @@ def main() -> None:
         pp.volatility_range_down,
         pp.min_volatility_for_shock_up,
     )
+    numpy_margin = NumpyMargin(len(positions), scen.n)
     t = interleaved(
         {
             "warm": (lambda: deribit_pm_margin(positions, market, params, threads=1), drop),
@@ -152,6 +124,7 @@ def main() -> None:
     )
 
     n = len(positions)
+    print(machine())
     print(f"Deribit PM, {n}-option BTC account on the 2025-12-05 chain, {scen.n} scenarios")
     print(
         f"  IM {res.initial_margin:.6f} BTC, MM {res.maintenance_margin:.6f} BTC, worst "
@@ -165,9 +138,8 @@ def main() -> None:
     print(f"  kept risk arrays, deribit_pm_margin         {fmt(t['kept'])}")
     print(f"  kept risk arrays, pm.margin                 {fmt(t['pm_kept'])}")
     print(
-        f"  numpy/scipy risk arrays + worst entry, 1 thread {fmt(t['numpy'])} -> the whole "
-        f"model on 1 thread is {t['numpy'][0] / t['warm'][0]:.1f}x (best) / "
-        f"{t['numpy'][1] / t['warm'][1]:.1f}x (median) faster"
+        f"  numpy/scipy risk arrays (in place) + worst entry, 1 thread {fmt(t['numpy'])} -> "
+        f"the whole model on 1 thread is {ratio(t['numpy'], t['warm'])} faster"
     )
     print(
         f"  cached risk arrays, best / median of {a.repeats * 20} in us: "
