@@ -602,9 +602,8 @@ def main(argv=None):
     for task, d in thr.items():
         base = d.get("pymargin t=1")
         print(f"\n{task}")
-        print(
-            f"  {'implementation':34s} {'M opt/s (best / median)':>24s} {'pymargin t=1 / this':>22s}"
-        )
+        cols = f"{'M opt/s (best / median)':>24s} {'pymargin t=1 / this':>22s}"
+        print(f"  {'implementation':34s} {cols}")
         for impl, (b, m) in d.items():
             rb, rm = (base[0] / b, base[1] / m) if base else (float("nan"),) * 2
             print(f"  {impl:34s} {b:11.3f} / {m:10.3f} {rb:10.2f} / {rm:9.2f}")
