@@ -108,15 +108,27 @@ def run(key: str, calls: int) -> None:
                 eng.fill(acct, perp, Side.BUY, 0.01 * extra, 92_000.0)
                 book[perp] = 0.01 * extra
         picks = [str(x) for x in rng.choice(options, calls)]
+        handles = [eng.handle(x) for x in picks]
         lat = np.empty(calls)
+        lat_h = np.empty(calls)
         check = eng.check
-        for k, name in enumerate(picks):
+        for k, (name, h) in enumerate(zip(picks, handles)):  # by name and by handle, in turn
             t0 = time.perf_counter_ns()
             check(acct, name, Side.SELL, 1.0)
-            lat[k] = time.perf_counter_ns() - t0
+            t1 = time.perf_counter_ns()
+            check(acct, h, Side.SELL, 1.0)
+            t2 = time.perf_counter_ns()
+            lat[k] = t1 - t0
+            lat_h[k] = t2 - t1
+        harr = np.array(handles, dtype=np.int32)
+        sells = np.ones(len(picks), np.uint8)
+        ones = np.ones(len(picks))
         batch_t0 = time.perf_counter()
-        eng.check_many(acct, picks, [Side.SELL] * len(picks), np.ones(len(picks)))
+        eng.check_many(acct, picks, [Side.SELL] * len(picks), ones)
         per_batch = (time.perf_counter() - batch_t0) / len(picks)
+        batch_t0 = time.perf_counter()
+        eng.check_many(acct, harr, sells, ones)
+        per_batch_h = (time.perf_counter() - batch_t0) / len(picks)
         # The alternative: re-margin the account with the order added, from scratch.
         reps = 20 if positions <= 100 else 5
 
@@ -136,9 +148,11 @@ def run(key: str, calls: int) -> None:
             full_margin(trial)
         full = (time.perf_counter() - t0) / reps
         p50, p99 = np.percentile(lat, [50, 99]) / 1e3
+        h50, h99 = np.percentile(lat_h, [50, 99]) / 1e3
         print(
-            f"  {positions:5d} positions: p50 {p50:.2f} us, p99 {p99:.2f} us; "
-            f"check_many {per_batch * 1e6:.2f} us per order; full recompute per order "
+            f"  {positions:5d} positions: p50 {p50:.2f} us, p99 {p99:.2f} us; by handle p50 "
+            f"{h50:.2f} us, p99 {h99:.2f} us; check_many {per_batch * 1e6:.2f} us per order "
+            f"(handles {per_batch_h * 1e6:.3f}); full recompute per order "
             f"{full * 1e3:.2f} ms ({full / (p50 * 1e-6):,.0f}x the check)"
         )
 

@@ -1,5 +1,6 @@
 """Type stubs of the compiled module pymargin._core (private; use the pymargin package)."""
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -398,6 +399,9 @@ class PreTradeEngine:
         self, result_type: type[tuple[Any, ...]], reasons: tuple[Any, ...], groups: tuple[str, ...]
     ) -> None: ...
     def check(self, account: int, instrument: int, side: int, amount: float) -> Any: ...
+    def fast_check(
+        self, names: dict[str, int], side_type: type, fallback: Any
+    ) -> Callable[[int, str | int, Any, float], Any]: ...
     def check_many(
         self,
         account: int,

@@ -322,6 +322,10 @@ class PreTradeEngine:
             else tuple(self._currencies)
         )
         self._core.set_result_labels(CheckResult, _REASONS, groups)
+        # The hot path: a C function bound to this engine takes the common argument types
+        # (int account, name or handle, a Side, a float) with no Python frame, and hands
+        # anything else to the checked path below, which raises the typed error.
+        self.__dict__["check"] = self._core.fast_check(self._id, Side, self._check)
 
     def _init_deribit(
         self, market: Market, rows: np.ndarray, params: Any, max_accounts: int
@@ -652,40 +656,108 @@ class PreTradeEngine:
                 self._apply(self._core.deposit(account, code, amount), "deposit")
         return account
 
-    def check(self, account: int, instrument: str, side: Side, amount: float) -> CheckResult:
-        """Could ``account`` carry this order? Nothing changes."""
-        i = self._id.get(instrument)  # the two lookups inline: this is the hot path
-        if i is None or side.__class__ is not Side:
+    def check(self, account: int, instrument: str | int, side: Side, amount: float) -> CheckResult:
+        """Could ``account`` carry this order? Nothing changes. ``instrument``: a name or a
+        handle (:meth:`handle`). (Each engine replaces this method with a C function that
+        does the same for well-typed arguments.)"""
+        return self._check(account, instrument, side, amount)
+
+    def _check(self, account: Any, instrument: Any, side: Any, amount: Any) -> CheckResult:
+        """The checked path: every argument validated, a typed error naming the field. An
+        account or handle of the right type that the engine does not have is the result's
+        reason (UNKNOWN_ACCOUNT, UNKNOWN_INSTRUMENT), as on the fast path."""
+        if isinstance(account, bool) or not isinstance(account, (int, np.integer)):
+            raise InputTypeError("must be an integer", "account")
+        if not -(2**63) <= account < 2**63:
+            raise InvalidInputError(f"no account {account}", "account")
+        acct = int(account)
+        if isinstance(instrument, (int, np.integer)) and not isinstance(instrument, bool):
+            i = int(instrument) if 0 <= instrument < 2**31 else -1
+        elif isinstance(instrument, str):
             i = self._instrument(instrument)
-            self._side(side)  # the typed error for anything but a Side
-        try:
-            return self._core.check(account, i, side, amount)
-        except TypeError:  # not an int account or a float amount: say which
-            return self._core.check(self._account(account), i, side, _amount(amount, "amount"))
+        else:
+            raise InputTypeError("must be an instrument name or handle", "instrument")
+        return self._core.check(acct, i, self._side(side), _amount(amount, "amount"))
 
     def check_many(
         self,
         account: int,
-        instruments: Sequence[str],
-        sides: Sequence[Side],
+        instruments: Sequence[str] | np.ndarray,
+        sides: Sequence[Side] | np.ndarray,
         amounts: Sequence[float] | np.ndarray,
     ) -> CheckBatch:
-        """Each candidate checked on its own against the account as it is (one C++ call)."""
+        """Each candidate checked on its own against the account as it is: one C++ call, the
+        account locked once and each margin group's state computed once. ``instruments``:
+        names, or an integer array of handles (:meth:`handles`); ``sides``: Side members, or a
+        uint8 array of their values; ``amounts``: numbers."""
         account = self._account(account)
         if isinstance(instruments, str) or isinstance(sides, Side):
             raise InputTypeError("give sequences, one entry per candidate", "instruments")
-        ids = np.array([self._instrument(n) for n in instruments], dtype=np.int32)
-        sd = np.array([self._side(s) for s in sides], dtype=np.uint8)
+        ids = self._handles_of(instruments)
+        sd = self._sides_of(sides)
         try:
             am = np.asarray(amounts, dtype=np.float64)
         except (TypeError, ValueError):
             raise InputTypeError("must be a sequence of numbers", "amounts") from None
         if am.ndim != 1:
             raise InputTypeError("must be a sequence of numbers, one per candidate", "amounts")
+        am = np.ascontiguousarray(am)
         if not (len(ids) == len(sd) == len(am)):
             raise InvalidInputError("instruments, sides and amounts differ in length", "amounts")
-        out = self._core.check_many(account, ids, sd, np.ascontiguousarray(am))
+        out = self._core.check_many(account, ids, sd, am)
         return CheckBatch(out["accept"], out["reason"], out["im_after"], out["available_after"])
+
+    def handle(self, instrument: str) -> int:
+        """The engine's integer handle of an instrument: ``check`` and ``check_many`` take it
+        in place of the name (no name lookup per call)."""
+        return self._instrument(instrument)
+
+    def handles(self, instruments: Sequence[str]) -> np.ndarray:
+        """Handles of many instruments (int32), for ``check_many``."""
+        return self._handles_of(list(instruments))
+
+    def _handles_of(self, instruments: Sequence[str] | np.ndarray) -> np.ndarray:
+        n_inst = len(self._names)
+        if isinstance(instruments, np.ndarray) and instruments.dtype.kind in "iu":
+            if instruments.ndim != 1:
+                raise InputTypeError("must be 1-D", "instruments")
+            if instruments.size and (instruments.min() < 0 or instruments.max() >= n_inst):
+                bad = (instruments < 0) | (instruments >= n_inst)
+                raise InvalidInputError(
+                    f"not a handle of this engine (0 .. {n_inst - 1})",
+                    "instruments",
+                    int(np.argmax(bad)),
+                )
+            return np.ascontiguousarray(instruments, dtype=np.int32)
+        try:
+            return np.fromiter(
+                map(self._id.__getitem__, instruments), np.int32, count=len(instruments)
+            )
+        except (KeyError, TypeError):  # the slow path names the first bad one
+            for row, name in enumerate(instruments):
+                if not isinstance(name, str):
+                    raise InputTypeError("must be an instrument name", "instruments", row) from None
+                if name not in self._id:
+                    raise InvalidInputError(
+                        f"{name!r} is not in the engine's universe", "instruments", row
+                    ) from None
+            raise
+
+    @staticmethod
+    def _sides_of(sides: Sequence[Side] | np.ndarray) -> np.ndarray:
+        if isinstance(sides, np.ndarray):
+            if sides.dtype != np.uint8 or sides.ndim != 1:
+                raise InputTypeError("a uint8 array of Side values, or Side members", "sides")
+            if sides.size and sides.max() > 1:
+                raise InvalidInputError(
+                    "Side values are 0 (buy) and 1 (sell)", "sides", int(np.argmax(sides > 1))
+                )
+            return np.ascontiguousarray(sides)
+        kinds = set(map(type, sides))
+        if kinds - {Side}:
+            row = next(k for k, x in enumerate(sides) if x.__class__ is not Side)
+            raise InputTypeError("use pymargin.Side members", "sides", row)
+        return np.fromiter(sides, np.uint8, count=len(sides))
 
     def _apply(self, code: int, what: str) -> None:
         if code != 0:

@@ -154,3 +154,60 @@ def test_ids_accounts_and_snapshots_that_do_not_belong_are_refused():
     with pytest.raises(pm.InvalidInputError) as e:
         PreTradeEngine.restore(sa[: 16 + na] + sb[16 + nb :])
     assert e.value.field == "snapshot"
+
+
+def test_the_fast_check_equals_the_checked_path_and_hands_on_what_it_cannot_take():
+    # check() is a C function bound to the engine for well-typed arguments; anything else
+    # goes through the checked path, which raises the typed error naming the field.
+    m = demo_market()
+    names = _universe(m)
+    eng = PreTradeEngine(m, names, PARAMS)
+    acct = eng.add_account({"BTC": 3.0})
+    for name in names[:10]:
+        eng.fill(acct, name, Side.SELL, 1.0, 0.01)
+    for name in names[:40]:
+        h = eng.handle(name)
+        by_name = eng.check(acct, name, Side.SELL, 2.0)
+        assert eng.check(acct, h, Side.SELL, 2.0) == by_name
+        assert eng.check(acct, np.int64(h), Side.SELL, np.float64(2.0)) == by_name  # slow path
+        assert eng._check(acct, name, Side.SELL, 2) == by_name
+        assert isinstance(by_name, pm.engine.CheckResult) and by_name.currency == "btc"
+    assert eng.check(999, names[0], Side.BUY, 1.0).reason is Reason.UNKNOWN_ACCOUNT
+    assert eng.check(acct, names[0], Side.BUY, -1.0).reason is Reason.BAD_SIZE
+    for h in (len(names), -1, np.int64(len(names))):  # a handle the engine does not have
+        assert eng.check(acct, h, Side.BUY, 1.0).reason is Reason.UNKNOWN_INSTRUMENT
+    cases = [
+        ((acct, "NOPE-1", Side.BUY, 1.0), pm.InvalidInputError, "instrument"),
+        ((acct, 2.5, Side.BUY, 1.0), pm.InputTypeError, "instrument"),
+        ((acct, names[0], 0, 1.0), pm.InvalidInputError, "side"),
+        ((acct, names[0], Side.BUY, "1"), pm.InputTypeError, "amount"),
+        ((acct, names[0], Side.BUY, True), pm.InputTypeError, "amount"),
+        (("a", names[0], Side.BUY, 1.0), pm.InputTypeError, "account"),
+    ]
+    for args, err, field in cases:
+        with pytest.raises(err) as e:
+            eng.check(*args)
+        assert e.value.field == field, args
+    # check_many takes handles as an int array and sides as a uint8 array, and equals check()
+    hs = eng.handles(names[:40])
+    batch = eng.check_many(acct, hs, np.ones(40, np.uint8), np.full(40, 2.0))
+    by_names = eng.check_many(acct, names[:40], [Side.SELL] * 40, [2.0] * 40)
+    one = [eng.check(acct, n, Side.SELL, 2.0) for n in names[:40]]
+    for b in (batch, by_names):
+        assert list(b.im_after) == [r.im_after for r in one]
+        assert list(b.accept) == [r.accept for r in one]
+    with pytest.raises(pm.InvalidInputError) as e:
+        eng.check_many(acct, np.array([0, len(names)]), [Side.BUY] * 2, [1.0, 1.0])
+    assert (e.value.field, e.value.index) == ("instruments", 1)
+    with pytest.raises(pm.InvalidInputError) as e:
+        eng.check_many(acct, hs[:2], np.array([0, 2], np.uint8), [1.0, 1.0])
+    assert (e.value.field, e.value.index) == ("sides", 1)
+    with pytest.raises(pm.InputTypeError) as e:
+        eng.check_many(acct, names[:2], [Side.BUY, 1], [1.0, 1.0])
+    assert (e.value.field, e.value.index) == ("sides", 1)
+    with pytest.raises(pm.InvalidInputError) as e:
+        eng.check_many(acct, [names[0], "NOPE-2"], [Side.BUY] * 2, [1.0, 1.0])
+    assert (e.value.field, e.value.index) == ("instruments", 1)
+    # a restored engine has its fast check too
+    back = PreTradeEngine.restore(eng.snapshot())
+    assert back.check(acct, names[3], Side.BUY, 1.0) == eng.check(acct, names[3], Side.BUY, 1.0)

@@ -34,6 +34,21 @@ std::vector<T> column(const py::array& a, std::size_t n, const char* name) {
   return out;
 }
 
+// A 1-D C-contiguous array of n T, read in place.
+template <class T>
+const T* in_place(const py::array& a, std::size_t n, const char* name) {
+  if (!py::dtype::of<T>().equal(a.dtype())) {
+    throw PyInputError{PyInputError::kType, name, -1,
+                       "expected dtype " + std::string(py::str(py::dtype::of<T>()))};
+  }
+  if (a.ndim() != 1 || static_cast<std::size_t>(a.size()) != n ||
+      !(a.flags() & py::array::c_style)) {
+    throw PyInputError{PyInputError::kInvalid, name, -1,
+                       "must be 1-D and C-contiguous with " + std::to_string(n) + " elements"};
+  }
+  return static_cast<const T*>(a.data());
+}
+
 void raise_status(const Status& st) {
   if (st.ok()) return;
   throw PyInputError{PyInputError::kInvalid, st.field, static_cast<long long>(st.index),
@@ -348,53 +363,65 @@ class Engine {
     }
     const pe::CheckResult r =
         engine_->check(a, i, side == 0 ? pe::Side::kBuy : pe::Side::kSell, amount);
+    PyObject* out = result_object(r);
+    if (out == nullptr) throw py::error_already_set();
+    return py::reinterpret_steal<py::object>(out);
+  }
+  // A new reference to the result object of `r` (labels set), or null with a Python error.
+  PyObject* result_object(const pe::CheckResult& r) const noexcept {
     auto* type = reinterpret_cast<PyTypeObject*>(result_type_.ptr());
-    py::object out = py::reinterpret_steal<py::object>(type->tp_alloc(type, 8));
-    if (!out) throw py::error_already_set();
-    PyObject* t = out.ptr();
+    PyObject* t = type->tp_alloc(type, 8);
+    if (t == nullptr) return nullptr;
     const auto reason = static_cast<py::ssize_t>(r.reason);
     PyObject* why = PyTuple_GET_ITEM(reasons_.ptr(), reason);
     PyObject* group = r.currency >= 0 ? PyTuple_GET_ITEM(groups_.ptr(), r.currency)
                                       : empty_.ptr();
     Py_INCREF(why);
     Py_INCREF(group);
-    PyTuple_SET_ITEM(t, 0, py::bool_(r.accept).release().ptr());
+    PyObject* accept = r.accept ? Py_True : Py_False;
+    Py_INCREF(accept);
+    PyTuple_SET_ITEM(t, 0, accept);
     PyTuple_SET_ITEM(t, 1, why);
     PyTuple_SET_ITEM(t, 2, group);
     const double figures[5] = {r.im_before, r.im_after, r.mm_before, r.mm_after,
                                r.available_after};
     for (int k = 0; k < 5; ++k) {
       PyObject* f = PyFloat_FromDouble(figures[k]);
-      if (f == nullptr) throw py::error_already_set();
+      if (f == nullptr) {
+        Py_DECREF(t);  // the unset items are null: the tuple's dealloc skips them
+        return nullptr;
+      }
       PyTuple_SET_ITEM(t, 3 + k, f);
     }
-    return out;
+    return t;
   }
+  [[nodiscard]] bool labelled() const noexcept { return static_cast<bool>(result_type_); }
+  [[nodiscard]] const pe::PreTradeEngine& core() const noexcept { return *engine_; }
   // What-if for many candidate orders against the same state (each independently).
   py::dict check_many(std::int64_t a, const py::array& instruments, const py::array& sides,
                       const py::array& amounts) const {
     const auto n = static_cast<std::size_t>(instruments.size());
-    const auto ins = column<std::int32_t>(instruments, n, "instruments");
-    const auto sd = column<std::uint8_t>(sides, n, "sides");
-    const auto am = column<double>(amounts, n, "amounts");
+    // read in place (the engine's Side is one byte: 0 buy, 1 sell)
+    const auto* ins = in_place<std::int32_t>(instruments, n, "instruments");
+    const auto* sd = reinterpret_cast<const pe::Side*>(in_place<std::uint8_t>(sides, n, "sides"));
+    const auto* am = in_place<double>(amounts, n, "amounts");
     py::array_t<bool> accept(static_cast<py::ssize_t>(n));
     py::array_t<std::uint8_t> reason(static_cast<py::ssize_t>(n));
     py::array_t<double> im_after(static_cast<py::ssize_t>(n));
     py::array_t<double> available(static_cast<py::ssize_t>(n));
-    auto acc = accept.mutable_unchecked<1>();
-    auto rea = reason.mutable_unchecked<1>();
-    auto im = im_after.mutable_unchecked<1>();
-    auto av = available.mutable_unchecked<1>();
+    bool* acc = accept.mutable_data();
+    std::uint8_t* rea = reason.mutable_data();
+    double* im = im_after.mutable_data();
+    double* av = available.mutable_data();
+    std::vector<pe::CheckResult> r(n);
     {
       py::gil_scoped_release release;
+      engine_->check_many(a, n, ins, sd, am, r.data());
       for (std::size_t j = 0; j < n; ++j) {
-        const auto p = static_cast<py::ssize_t>(j);
-        const pe::CheckResult r =
-            engine_->check(a, ins[j], sd[j] == 0 ? pe::Side::kBuy : pe::Side::kSell, am[j]);
-        acc(p) = r.accept;
-        rea(p) = static_cast<std::uint8_t>(r.reason);
-        im(p) = r.im_after;
-        av(p) = r.available_after;
+        acc[j] = r[j].accept;
+        rea[j] = static_cast<std::uint8_t>(r[j].reason);
+        im[j] = r[j].im_after;
+        av[j] = r[j].available_after;
       }
     }
     py::dict out;
@@ -494,6 +521,88 @@ class Engine {
   py::str empty_{""};
 };
 
+// The check from Python without pybind11's dispatch: a CPython function (METH_FASTCALL) bound
+// to one engine, check(account, instrument, side, amount) -> its result object. It takes an int
+// account, an instrument handle (int) or name (str, looked up in `names`), a member of `side`
+// (the Python Side enum) and a float or int amount; anything else goes to `fallback` with the
+// same arguments, which validates and raises the typed error.
+struct FastCheck {
+  py::object owner;  // the Engine's Python object: keeps the engine alive
+  const Engine* engine = nullptr;
+  py::dict names;
+  py::object side_type;
+  py::object fallback;
+};
+
+constexpr const char* kFastCheck = "pymargin.fast_check";
+
+PyObject* fast_check(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  auto* f = static_cast<FastCheck*>(PyCapsule_GetPointer(self, kFastCheck));
+  if (f == nullptr) return nullptr;
+  if (nargs == 4 && PyLong_CheckExact(args[0]) &&
+      Py_TYPE(args[2]) == reinterpret_cast<PyTypeObject*>(f->side_type.ptr())) {
+    int overflow = 0;
+    const long long account = PyLong_AsLongLongAndOverflow(args[0], &overflow);
+    const long side = PyLong_AsLong(args[2]);
+    long long instrument = -1;
+    bool ok = overflow == 0 && !PyErr_Occurred() && (side == 0 || side == 1);
+    if (ok && PyLong_CheckExact(args[1])) {
+      instrument = PyLong_AsLongLongAndOverflow(args[1], &overflow);
+      ok = overflow == 0 && instrument >= 0 && instrument < (1LL << 31);
+    } else if (ok && PyUnicode_CheckExact(args[1])) {
+      PyObject* h = PyDict_GetItemWithError(f->names.ptr(), args[1]);  // borrowed
+      ok = h != nullptr && PyLong_CheckExact(h);
+      if (ok) instrument = PyLong_AsLongLong(h);
+    } else {
+      ok = false;
+    }
+    double amount = 0.0;
+    if (ok && PyFloat_CheckExact(args[3])) {
+      amount = PyFloat_AS_DOUBLE(args[3]);
+    } else if (ok && PyLong_CheckExact(args[3])) {
+      amount = PyLong_AsDouble(args[3]);
+      ok = !(amount == -1.0 && PyErr_Occurred());
+    } else {
+      ok = false;
+    }
+    if (ok && !PyErr_Occurred()) {
+      const pe::CheckResult r = f->engine->core().check(
+          account, static_cast<std::int32_t>(instrument),
+          side == 0 ? pe::Side::kBuy : pe::Side::kSell, amount);
+      return f->engine->result_object(r);
+    }
+    PyErr_Clear();
+  }
+  return PyObject_Vectorcall(f->fallback.ptr(), args, static_cast<std::size_t>(nargs), nullptr);
+}
+
+PyMethodDef fast_check_def = {
+    "check", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_check)),
+    METH_FASTCALL,
+    "check(account, instrument, side, amount): could the account carry this order? Nothing "
+    "changes. instrument: a name or a handle (PreTradeEngine.handle)."};
+
+py::object make_fast_check(py::object engine, py::dict names, py::object side_type,
+                           py::object fallback) {
+  auto& e = engine.cast<Engine&>();
+  if (!e.labelled()) {
+    throw PyInputError{PyInputError::kInvalid, "labels", -1, "set_result_labels first"};
+  }
+  auto* f = new FastCheck{engine, &e, std::move(names), std::move(side_type),
+                          std::move(fallback)};
+  PyObject* cap = PyCapsule_New(f, kFastCheck, [](PyObject* c) {
+    delete static_cast<FastCheck*>(PyCapsule_GetPointer(c, kFastCheck));
+  });
+  if (cap == nullptr) {
+    delete f;
+    throw py::error_already_set();
+  }
+  PyObject* fn = PyCFunction_New(&fast_check_def, cap);
+  Py_DECREF(cap);  // the function holds it
+  if (fn == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(fn);
+}
+
 }  // namespace
 
 void bind_engine(py::module_& m) {
@@ -537,6 +646,14 @@ void bind_engine(py::module_& m) {
       .def("add_account", &Engine::add_account)
       .def("set_result_labels", &Engine::set_result_labels, py::arg("result_type"),
            py::arg("reasons"), py::arg("groups"))
+      .def("fast_check",
+           [](py::object self, py::dict names, py::object side_type, py::object fallback) {
+             return make_fast_check(std::move(self), std::move(names), std::move(side_type),
+                                    std::move(fallback));
+           },
+           py::arg("names"), py::arg("side_type"), py::arg("fallback"),
+           "A check function bound to this engine that skips pybind11's dispatch (see "
+           "pymargin.engine).")
       .def("check", &Engine::check, py::arg("account"), py::arg("instrument"), py::arg("side"),
            py::arg("amount"))
       .def("check_many", &Engine::check_many, py::arg("account"), py::arg("instruments"),

@@ -465,3 +465,47 @@ TEST(PreTrade, CraftedSnapshotsAreRefusedWithoutHugeAllocations) {
     }
   }
 }
+
+TEST(PreTrade, CheckManyIsCheckOfEachCandidate) {
+  Universe u = make_universe();
+  auto eng = make_engine(u);
+  std::int64_t a = -1;
+  ASSERT_TRUE(eng->add_account(&a).ok());
+  ASSERT_EQ(eng->deposit(a, 0, 20.0), pe::Reason::kNone);
+  ASSERT_EQ(eng->deposit(a, 1, 5e5), pe::Reason::kNone);
+  std::mt19937_64 rng(5);
+  const auto n_inst = static_cast<std::int32_t>(u.spec.size());
+  for (int k = 0; k < 40; ++k) {
+    const auto i = static_cast<std::int32_t>(rng() % static_cast<std::uint64_t>(n_inst));
+    const pe::Side side = (rng() & 1) ? pe::Side::kBuy : pe::Side::kSell;
+    ASSERT_EQ(eng->apply_fill(a, -1, i, side, amount_for(u.spec[static_cast<std::size_t>(i)], 1.0),
+                              0.02 + (u.spec[static_cast<std::size_t>(i)].kind != 3 ? 65000.0 : 0.0)),
+              pe::Reason::kNone);
+  }
+  std::vector<std::int32_t> inst;
+  std::vector<pe::Side> side;
+  std::vector<double> amount;
+  for (int k = 0; k < 200; ++k) {
+    inst.push_back(static_cast<std::int32_t>(rng() % static_cast<std::uint64_t>(n_inst)));
+    side.push_back((rng() & 1) ? pe::Side::kBuy : pe::Side::kSell);
+    amount.push_back(amount_for(u.spec[static_cast<std::size_t>(inst.back())], 0.5 + k % 7));
+  }
+  inst.push_back(-1), side.push_back(pe::Side::kBuy), amount.push_back(1.0);  // unknown
+  inst.push_back(0), side.push_back(pe::Side::kSell), amount.push_back(-1.0);  // bad size
+  inst.push_back(0), side.push_back(static_cast<pe::Side>(7)), amount.push_back(1.0);
+  std::vector<pe::CheckResult> out(inst.size());
+  eng->check_many(a, inst.size(), inst.data(), side.data(), amount.data(), out.data());
+  for (std::size_t j = 0; j + 1 < inst.size(); ++j) {
+    const pe::CheckResult one = eng->check(a, inst[j], side[j], amount[j]);
+    EXPECT_EQ(out[j].accept, one.accept) << j;
+    EXPECT_EQ(out[j].reason, one.reason) << j;
+    EXPECT_EQ(out[j].currency, one.currency) << j;
+    EXPECT_EQ(out[j].im_before, one.im_before) << j;
+    EXPECT_EQ(out[j].im_after, one.im_after) << j;
+    EXPECT_EQ(out[j].available_after, one.available_after) << j;
+  }
+  EXPECT_EQ(out.back().reason, pe::Reason::kBadSize);  // a side that is neither buy nor sell
+  std::vector<pe::CheckResult> none(1);
+  eng->check_many(999, 1, inst.data(), side.data(), amount.data(), none.data());
+  EXPECT_EQ(none[0].reason, pe::Reason::kUnknownAccount);
+}

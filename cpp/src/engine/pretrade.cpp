@@ -332,6 +332,9 @@ struct PreTradeEngine::Impl {
   bool surely_finite(const Account& a, const MarketState& ms) const noexcept;
   GroupMargin group(const Account& a, const MarketState& ms, std::int32_t c,
                     double* rmm_states) const noexcept;
+  CheckResult check_with(const Account& a, const MarketState& ms, const GroupMargin& before,
+                         double* rmm, std::int32_t instrument, Side side,
+                         double amount) const noexcept;
 };
 
 namespace {
@@ -1634,13 +1637,65 @@ CheckResult PreTradeEngine::check(std::int64_t account, std::int32_t instrument,
     r.reason = Reason::kBadSize;
     return r;
   }
-  const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(instrument)];
-  const std::int32_t c = sp.currency;
-  r.currency = c;
+  const std::int32_t c = m.spec[static_cast<std::size_t>(instrument)].currency;
   Guard guard(a->lock);
   const MarketState& ms = *a->state;
   double rmm[kStates];
   const GroupMargin before = m.group(*a, ms, c, rmm);
+  return m.check_with(*a, ms, before, rmm, instrument, side, amount);
+}
+
+void PreTradeEngine::check_many(std::int64_t account, std::size_t n,
+                                const std::int32_t* instrument, const Side* side,
+                                const double* amount, CheckResult* out) const noexcept {
+  const Impl& m = *impl_;
+  const Account* a = m.live(account);
+  if (a == nullptr) {
+    for (std::size_t j = 0; j < n; ++j) {
+      out[j] = CheckResult{};
+      out[j].reason = Reason::kUnknownAccount;
+    }
+    return;
+  }
+  Guard guard(a->lock);
+  const MarketState& ms = *a->state;
+  // Each margin group's state before, computed when a candidate first falls in it.
+  GroupMargin before[kMaxCurrencies];
+  double rmm[kMaxCurrencies][kStates];
+  bool have[kMaxCurrencies] = {};
+  for (std::size_t j = 0; j < n; ++j) {
+    const std::int32_t i = instrument[j];
+    out[j] = CheckResult{};
+    if (i < 0 || static_cast<std::size_t>(i) >= m.spec.size()) {
+      out[j].reason = Reason::kUnknownInstrument;
+      continue;
+    }
+    if (!finite_positive(amount[j]) || (side[j] != Side::kBuy && side[j] != Side::kSell)) {
+      out[j].reason = Reason::kBadSize;
+      continue;
+    }
+    const auto c = static_cast<std::size_t>(m.spec[static_cast<std::size_t>(i)].currency);
+    if (!have[c]) {
+      before[c] = m.group(*a, ms, static_cast<std::int32_t>(c), rmm[c]);
+      have[c] = true;
+    }
+    double states[kStates] = {rmm[c][0], rmm[c][1], rmm[c][2]};
+    out[j] = m.check_with(*a, ms, before[c], states, i, side[j], amount[j]);
+  }
+}
+
+// The check of a valid order against the account's state `before` (its group's margin and
+// RMM per state, which `rmm` holds and receives the order's state in).
+CheckResult PreTradeEngine::Impl::check_with(const Account& acct, const MarketState& ms,
+                                             const GroupMargin& before, double* rmm,
+                                             std::int32_t instrument, Side side,
+                                             double amount) const noexcept {
+  CheckResult r;
+  const Impl& m = *this;
+  const Account* a = &acct;
+  const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(instrument)];
+  const std::int32_t c = sp.currency;
+  r.currency = c;
   // The order joins the open orders of its side: that state's RMM is recomputed with one
   // scaled risk row added; the other two are unchanged.
   const int k = side == Side::kBuy ? 1 : 2;

@@ -313,6 +313,11 @@ class PreTradeEngine {
   // Hot path: what adding the order (as an open order) does to the account's margin group.
   CheckResult check(std::int64_t account, std::int32_t instrument, Side side,
                     double amount) const noexcept;
+  // check() of n candidate orders, each on its own against the account as it is, under one
+  // lock and with each margin group's current state computed once: out[j] is check(account,
+  // instrument[j], side[j], amount[j]).
+  void check_many(std::int64_t account, std::size_t n, const std::int32_t* instrument,
+                  const Side* side, const double* amount, CheckResult* out) const noexcept;
 
   // State changes. Each checks its inputs and changes nothing on error.
   Reason add_order(std::int64_t account, std::int64_t order_id, std::int32_t instrument,
