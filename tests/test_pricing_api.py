@@ -563,3 +563,30 @@ def test_greek_selection_and_out_arrays_are_used_in_place():
     assert e.value.field == "out.delta"
     with pytest.raises(pm.InputTypeError):
         pm.black76_greeks(100.0, K, 0.5, 0.4, which=3)
+
+
+def test_scalar_fast_calls_equal_their_checked_binding_for_every_argument_form():
+    # pm.scalar's calls take positional floats/ints and a bool without pybind11's dispatch;
+    # keywords, other number types and refused inputs go to the checked binding (`_name`).
+    s = pm.scalar
+    fwd = ("black76_price", "black76_greeks", "inverse_price", "inverse_greeks")
+    spot = ("bsm_price", "bsm_greeks")
+    for name in fwd + spot:
+        fast, checked = getattr(s, name), getattr(s, "_" + name)
+        extra = (0.01, 0.02) if name in spot else (0.01,)
+        for call in (True, False):
+            args = (100.0, 105, 0.5, 0.3, *extra, call)
+            assert fast(*args) == checked(*args)
+        assert fast(100.0, 105.0, 0.5, 0.3) == checked(100.0, 105.0, 0.5, 0.3)
+        assert fast(np.float64(100.0), 105.0, 0.5, 0.3) == checked(100.0, 105.0, 0.5, 0.3)
+        kw = {"strike": 105.0, "time": 0.5, "vol": 0.3, "is_call": False}
+        first = {"spot": 100.0} if name in spot else {"forward": 100.0}
+        assert fast(**first, **kw) == checked(**first, **kw)
+        with pytest.raises(pm.InvalidInputError):
+            fast(-1.0, 105.0, 0.5, 0.3)
+        with pytest.raises(pm.InvalidInputError):
+            fast(100.0, 105.0, 0.5, float("nan"))
+        with pytest.raises(TypeError):
+            fast(100.0, 105.0, 0.5)
+        with pytest.raises(TypeError):
+            fast("100", 105.0, 0.5, 0.3)

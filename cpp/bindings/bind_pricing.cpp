@@ -156,6 +156,78 @@ double iv_on_forward(double p, double f, double k, double t, double r, bool c) {
   return v;
 }
 
+// The scalar calls without pybind11's dispatch: CPython functions (METH_FASTCALL) whose `self`
+// is the pybind11 binding of the same call. Positional floats or ints and a bool is_call are
+// taken here; anything else (keywords, other types) and inputs the model refuses go to that
+// binding with the same arguments, which converts them or raises the typed error.
+inline bool number(PyObject* o, double* x) noexcept {
+  if (PyFloat_CheckExact(o)) {
+    *x = PyFloat_AS_DOUBLE(o);
+    return true;
+  }
+  if (PyLong_CheckExact(o)) {
+    *x = PyLong_AsDouble(o);
+    if (*x == -1.0 && PyErr_Occurred()) {
+      PyErr_Clear();
+      return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+PyObject* new_result(double x) noexcept { return PyFloat_FromDouble(x); }
+PyObject* new_result(const pricing::Greeks& g) noexcept {
+  const double v[9] = {g.price, g.delta, g.delta_forward, g.gamma, g.vega,
+                       g.theta, g.rho,   g.vanna,         g.volga};
+  PyObject* t = PyTuple_New(9);
+  if (t == nullptr) return nullptr;
+  for (Py_ssize_t k = 0; k < 9; ++k) {
+    PyObject* f = PyFloat_FromDouble(v[k]);
+    if (f == nullptr) {
+      Py_DECREF(t);
+      return nullptr;
+    }
+    PyTuple_SET_ITEM(t, k, f);
+  }
+  return t;
+}
+
+// Spot: (spot, strike, time, vol[, rate[, dividend[, is_call]]]); else (forward, strike,
+// time, vol[, rate[, is_call]]).
+template <auto Fn, bool Spot>
+PyObject* fast_scalar(PyObject* fallback, PyObject* const* args, Py_ssize_t nargs,
+                      PyObject* kwnames) {
+  constexpr Py_ssize_t kMax = Spot ? 7 : 6;
+  double x[6] = {0, 0, 0, 0, 0, 0};  // u, k, t, v, r, q
+  bool call = true;
+  bool ok = kwnames == nullptr && nargs >= 4 && nargs <= kMax;
+  const Py_ssize_t numbers = std::min<Py_ssize_t>(nargs, Spot ? 6 : 5);
+  for (Py_ssize_t a = 0; ok && a < numbers; ++a) ok = number(args[a], &x[a]);
+  if (ok && nargs == kMax) {
+    PyObject* c = args[kMax - 1];
+    ok = c == Py_True || c == Py_False;
+    call = c == Py_True;
+  }
+  if (ok) {
+    const double q = Spot ? x[5] : 0.0;
+    if (pricing::validate_black_inputs(x[0], x[1], x[2], x[3], x[4], q, 0).ok()) {
+      if constexpr (Spot) {
+        return new_result(Fn(x[0], x[1], x[2], x[3], x[4], x[5], type_of(call)));
+      } else {
+        return new_result(Fn(x[0], x[1], x[2], x[3], x[4], type_of(call)));
+      }
+    }
+  }
+  return PyObject_Vectorcall(fallback, args, static_cast<std::size_t>(nargs), kwnames);
+}
+
+template <auto Fn, bool Spot>
+PyObject* fast_scalar_entry(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                            PyObject* kwnames) {
+  return fast_scalar<Fn, Spot>(self, args, nargs, kwnames);
+}
+
 }  // namespace
 
 void bind_pricing(py::module_& m) {
@@ -175,13 +247,30 @@ void bind_pricing(py::module_& m) {
 
   py::module_ s = m.def_submodule("scalar", "Single-option calls: floats in, floats out.");
   const char* greeks_doc = "(price, delta, delta_forward, gamma, vega, theta, rho, vanna, volga)";
+  // Each call twice: the pybind11 binding (private, `_name`: keywords, conversions, typed
+  // errors) and the public fast entry that falls back to it.
+  static PyMethodDef defs[6];
+  int next = 0;
+  auto publish = [&s, &next](const char* name, PyCFunctionWithKeywords fast, const char* doc) {
+    PyMethodDef& d = defs[next++];
+    d.ml_name = name;
+    d.ml_meth = reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast));
+    d.ml_flags = METH_FASTCALL | METH_KEYWORDS;
+    d.ml_doc = doc;
+    py::object fallback = s.attr((std::string("_") + name).c_str());
+    PyObject* fn = PyCFunction_NewEx(&d, fallback.ptr(), nullptr);
+    if (fn == nullptr) throw py::error_already_set();
+    s.attr(name) = py::reinterpret_steal<py::object>(fn);
+  };
   auto fwd = [&s](const char* name, auto fn, const char* doc) {
-    s.def(name, fn, py::arg("forward"), py::arg("strike"), py::arg("time"), py::arg("vol"),
-          py::arg("rate") = 0.0, py::arg("is_call") = true, doc);
+    s.def((std::string("_") + name).c_str(), fn, py::arg("forward"), py::arg("strike"),
+          py::arg("time"), py::arg("vol"), py::arg("rate") = 0.0, py::arg("is_call") = true,
+          doc);
   };
   auto spot = [&s](const char* name, auto fn, const char* doc) {
-    s.def(name, fn, py::arg("spot"), py::arg("strike"), py::arg("time"), py::arg("vol"),
-          py::arg("rate") = 0.0, py::arg("dividend") = 0.0, py::arg("is_call") = true, doc);
+    s.def((std::string("_") + name).c_str(), fn, py::arg("spot"), py::arg("strike"),
+          py::arg("time"), py::arg("vol"), py::arg("rate") = 0.0, py::arg("dividend") = 0.0,
+          py::arg("is_call") = true, doc);
   };
   fwd("black76_price", &on_forward<pricing::black76_price>, "Discounted Black-76 value.");
   fwd("black76_greeks", &on_forward<pricing::black76_greeks>, greeks_doc);
@@ -189,6 +278,30 @@ void bind_pricing(py::module_& m) {
   fwd("inverse_greeks", &on_forward<pricing::inverse_greeks>, greeks_doc);
   spot("bsm_price", &on_spot<pricing::bsm_price>, "Generalised Black-Scholes-Merton value.");
   spot("bsm_greeks", &on_spot<pricing::bsm_greeks>, greeks_doc);
+  publish("black76_price", reinterpret_cast<PyCFunctionWithKeywords>(reinterpret_cast<void (*)()>(
+                               &fast_scalar_entry<pricing::black76_price, false>)),
+          "black76_price(forward, strike, time, vol, rate=0.0, is_call=True)\n--\n\n"
+          "Discounted Black-76 value.");
+  publish("black76_greeks", reinterpret_cast<PyCFunctionWithKeywords>(reinterpret_cast<void (*)()>(
+                                &fast_scalar_entry<pricing::black76_greeks, false>)),
+          "black76_greeks(forward, strike, time, vol, rate=0.0, is_call=True)\n--\n\n"
+          "(price, delta, delta_forward, gamma, vega, theta, rho, vanna, volga)");
+  publish("inverse_price", reinterpret_cast<PyCFunctionWithKeywords>(reinterpret_cast<void (*)()>(
+                               &fast_scalar_entry<pricing::inverse_price, false>)),
+          "inverse_price(forward, strike, time, vol, rate=0.0, is_call=True)\n--\n\n"
+          "Coin price of an inverse option.");
+  publish("inverse_greeks", reinterpret_cast<PyCFunctionWithKeywords>(reinterpret_cast<void (*)()>(
+                                &fast_scalar_entry<pricing::inverse_greeks, false>)),
+          "inverse_greeks(forward, strike, time, vol, rate=0.0, is_call=True)\n--\n\n"
+          "(price, delta, delta_forward, gamma, vega, theta, rho, vanna, volga)");
+  publish("bsm_price", reinterpret_cast<PyCFunctionWithKeywords>(reinterpret_cast<void (*)()>(
+                           &fast_scalar_entry<pricing::bsm_price, true>)),
+          "bsm_price(spot, strike, time, vol, rate=0.0, dividend=0.0, is_call=True)\n--\n\n"
+          "Generalised Black-Scholes-Merton value.");
+  publish("bsm_greeks", reinterpret_cast<PyCFunctionWithKeywords>(reinterpret_cast<void (*)()>(
+                            &fast_scalar_entry<pricing::bsm_greeks, true>)),
+          "bsm_greeks(spot, strike, time, vol, rate=0.0, dividend=0.0, is_call=True)\n--\n\n"
+          "(price, delta, delta_forward, gamma, vega, theta, rho, vanna, volga)");
   auto fwd_iv = [&s](const char* name, auto fn) {
     s.def(name, fn, py::arg("price"), py::arg("forward"), py::arg("strike"), py::arg("time"),
           py::arg("rate") = 0.0, py::arg("is_call") = true);
