@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "batch_internal.hpp"
@@ -398,4 +399,52 @@ TEST(Batch, GatherSumIsSequentialAxpyBitForBit) {
       }
     }
   }
+}
+
+// Batches large enough to be split run on the persistent pool: any thread count gives the
+// bits of one thread, for prices, Greeks and implied vols, also with two callers at once.
+TEST(Batch, ThreadCountsAndConcurrentCallersDoNotChangeABit) {
+  const std::size_t n = 70000;
+  Data d = make_data(n, 23);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (d.t[i] == 0.0) d.t[i] = 0.1;
+    if (d.v[i] < 0.01) d.v[i] = 0.3;
+  }
+  pm::BatchInputs in;
+  in.model = pm::Model::kBlack76;
+  in.n = n;
+  in.underlying = {d.u.data(), 1};
+  in.strike = {d.k.data(), 1};
+  in.time = {d.t.data(), 1};
+  in.vol = {d.v.data(), 1};
+  in.rate = {d.r.data(), 1};
+  in.is_call = {d.is_call.data(), 1};
+  auto run = [&](int threads, std::vector<double>* price, std::vector<double>* gamma,
+                 std::vector<double>* vol) {
+    price->assign(n, -1.0);
+    gamma->assign(n, -1.0);
+    vol->assign(n, -1.0);
+    pm::BatchOutputs out;
+    out.price = price->data();
+    out.gamma = gamma->data();
+    ASSERT_TRUE(pm::price_batch(in, out, threads).ok());
+    ASSERT_TRUE(pm::implied_vol_batch(in, {price->data(), 1}, vol->data(), threads).ok());
+  };
+  std::vector<double> p1, g1, v1;
+  run(1, &p1, &g1, &v1);
+  for (int threads : {2, 3, 0}) {
+    std::vector<double> p, g, v;
+    run(threads, &p, &g, &v);
+    EXPECT_EQ(p, p1) << threads;
+    EXPECT_EQ(g, g1) << threads;
+    EXPECT_EQ(v, v1) << threads;
+  }
+  std::vector<double> pa, ga, va, pb, gb, vb;
+  std::thread other([&] { run(2, &pa, &ga, &va); });
+  run(2, &pb, &gb, &vb);
+  other.join();
+  EXPECT_EQ(pa, p1);
+  EXPECT_EQ(pb, p1);
+  EXPECT_EQ(va, v1);
+  EXPECT_EQ(vb, v1);
 }

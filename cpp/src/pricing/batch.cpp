@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "../common/thread_pool.hpp"
 #include "batch_internal.hpp"
 
 namespace pymargin::pricing {
@@ -413,48 +414,30 @@ Status price_batch(const BatchInputs& in, const BatchOutputs& out, int threads,
   if (!st.ok() || in.n == 0) return st;
   const bool check = outputs_are_scratch;
   constexpr std::size_t kMinPerThread = 16384;
+  constexpr std::size_t kMaxThreads = 64;
   std::size_t nthreads = threads > 0 ? static_cast<std::size_t>(threads)
                                      : std::max(1u, std::thread::hardware_concurrency());
   nthreads = std::min(nthreads, std::max<std::size_t>(1, in.n / kMinPerThread));
   if (nthreads <= 1) return detail::run_range(in, out, 0, in.n, check);
-  // Chunks are whole blocks so that each thread writes disjoint cache lines.
+  // Chunks are whole blocks so that each thread writes disjoint cache lines; they run on the
+  // persistent pool (this thread and its workers), no thread started per call.
   const std::size_t blocks = (in.n + detail::kBlock - 1) / detail::kBlock;
-  std::vector<std::pair<std::size_t, std::size_t>> ranges;
-  std::vector<Status> results;
-  std::vector<std::thread> pool;
-  std::size_t spawned = 0;
-  try {
-    ranges.reserve(nthreads);
-    results.resize(nthreads);
-    pool.reserve(nthreads - 1);
-    std::size_t first_block = 0;
-    for (std::size_t w = 0; w < nthreads; ++w) {
-      const std::size_t nb = blocks / nthreads + (w < blocks % nthreads ? 1 : 0);
-      ranges.emplace_back(first_block * detail::kBlock,
-                          std::min(in.n, (first_block + nb) * detail::kBlock));
-      first_block += nb;
-    }
-    for (; spawned + 1 < ranges.size(); ++spawned) {
-      const auto rg = ranges[spawned];
-      Status* res = &results[spawned];
-      pool.emplace_back([&in, &out, rg, res, check] {
-        *res = detail::run_range(in, out, rg.first, rg.second, check);
-      });
-    }
-  } catch (...) {
-    // Out of memory or threads: the ranges not handed to a thread run here.
+  std::pair<std::size_t, std::size_t> ranges[kMaxThreads];
+  Status results[kMaxThreads];
+  nthreads = std::min(nthreads, kMaxThreads);
+  std::size_t first_block = 0;
+  for (std::size_t w = 0; w < nthreads; ++w) {
+    const std::size_t nb = blocks / nthreads + (w < blocks % nthreads ? 1 : 0);
+    ranges[w] = {first_block * detail::kBlock, std::min(in.n, (first_block + nb) * detail::kBlock)};
+    first_block += nb;
   }
-  if (ranges.size() != nthreads || results.size() != nthreads) {
-    for (auto& th : pool) th.join();
-    return detail::run_range(in, out, 0, in.n, check);
-  }
-  for (std::size_t w = spawned; w < ranges.size(); ++w) {
+  auto task = [&](std::size_t w) noexcept {
     results[w] = detail::run_range(in, out, ranges[w].first, ranges[w].second, check);
-  }
-  for (auto& th : pool) th.join();
+  };
+  pymargin::detail::parallel_for(nthreads, task);
   // Ranges are in row order and each reports its own first bad row: the first error wins.
-  for (const Status& r : results) {
-    if (!r.ok()) return r;
+  for (std::size_t w = 0; w < nthreads; ++w) {
+    if (!results[w].ok()) return results[w];
   }
   return st;
 }

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "../common/thread_pool.hpp"
 #include "batch_internal.hpp"
 #include "inverse_normal_internal.hpp"
 #include "normal_internal.hpp"
@@ -564,22 +565,13 @@ Status implied_vol_batch(const BatchInputs& in, Column<double> price, double* vo
   std::size_t nthreads = threads > 0 ? static_cast<std::size_t>(threads)
                                      : std::max(1u, std::thread::hardware_concurrency());
   nthreads = std::min(nthreads, std::max<std::size_t>(1, in.n / kMinPerThread));
-  std::vector<std::thread> pool;
-  std::size_t handed = 0;
-  const std::size_t chunk = nthreads > 0 ? (in.n + nthreads - 1) / nthreads : in.n;
-  try {
-    pool.reserve(nthreads);
-    for (std::size_t w = 0; w + 1 < nthreads; ++w) {
-      const std::size_t b = w * chunk;
-      const std::size_t e = std::min(in.n, b + chunk);
-      pool.emplace_back([&in, beta, x_abs, vols, b, e] { solve_range(in, beta, x_abs, vols, b, e); });
-      handed = e;
-    }
-  } catch (...) {
-    // Could not start a thread: the rest runs here.
-  }
-  solve_range(in, beta, x_abs, vols, handed, in.n);
-  for (auto& t : pool) t.join();
+  // Chunks on the persistent pool (this thread and its workers), no thread started per call.
+  const std::size_t chunk = (in.n + nthreads - 1) / nthreads;
+  auto task = [&](std::size_t w) noexcept {
+    const std::size_t b = std::min(in.n, w * chunk);
+    solve_range(in, beta, x_abs, vols, b, std::min(in.n, b + chunk));
+  };
+  pymargin::detail::parallel_for(nthreads, task);
   // The first row (in row order) whose vol the price does not determine: the same refusal as
   // the scalar function.
   for (std::size_t i = 0; i < in.n; ++i) {
