@@ -46,7 +46,8 @@ Status validate(const InstrumentView& inst, std::size_t n_underlyings) noexcept;
 Status current_values(const InstrumentView& inst, double* values) noexcept;
 
 // risk: n x scenarios.n doubles, row-major (instrument-major). Checks everything first; on
-// error nothing is written. threads <= 0: all hardware threads.
+// error nothing is written. threads: the most threads to use (<= 0: every core); fewer run when
+// the grid is too small for another thread to pay for waking it (32,768 cells per thread).
 Status revalue(const InstrumentView& inst, const scenarios::ScenarioView& scen, double* risk,
                int threads) noexcept;
 
