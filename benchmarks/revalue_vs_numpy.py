@@ -1,5 +1,6 @@
 """Risk arrays of 1,000 inverse BTC options under 33 scenarios (11 spot moves x 3 vol states):
-pymargin's revaluation kernel against the same computation in numpy/scipy written well
+pymargin's revaluation kernel through its public API (``pymargin.revalue`` on plain arrays)
+against the same computation in numpy/scipy written well
 (vectorised over the option x scenario grid, every buffer allocated once, ufuncs with ``out=``:
 benchmarks/timing.py, InverseGrid), both writing into preallocated output. The cases run in
 interleaved rounds; each reports its best and median (benchmarks/timing.py states the rules).
@@ -16,7 +17,7 @@ from timing import InverseGrid, fmt, interleaved, machine, ratio
 
 import numpy as np  # isort: skip  (after timing pins numpy's threads)
 
-import pymargin._core as core
+import pymargin as pm
 
 
 def main() -> None:
@@ -33,36 +34,28 @@ def main() -> None:
     cp = rng.random(n) < 0.5
     moves = np.repeat(np.linspace(-0.16, 0.16, 11), 3)
     vstate = np.tile(np.array([1, 0, -1], dtype=np.int8), 11)
-    rules = np.array([[0, 0.5, 0.25, 0.5, 0.0, 0.30, 0.13, 30.0, 30.0, 1.0]])
-    out = np.empty((n, moves.size))
-    args = (
-        np.full(n, 3, np.uint8),
-        np.ones(n, np.uint8),
-        cp.astype(np.uint8),
-        np.zeros(n, np.int32),
-        K,
-        F,
-        v,
-        T,
-        np.zeros(n),
-        moves[:, None].copy(),
+    scen = pm.ScenarioSet(
+        ("BTC_USD",),
+        moves[:, None],
         vstate,
-        rules,
-        1,
-        out,
+        (pm.VolShockRule(range_up=0.5, range_down=0.25, min_vol_up=0.5),),
+    )
+    out = np.empty((n, moves.size))
+    kw = dict(
+        strike=K, forward=F, vol=v, time=T, is_call=cp, settlement=pm.Settlement.INVERSE, out=out
     )
     grid = InverseGrid(n, moves.size)
     ref = np.empty_like(out)
     state = vstate.astype(np.int64)
     t = interleaved(
         {
-            "one": lambda: core.revalue(*args, 1),
-            "two": lambda: core.revalue(*args, 2),
+            "one": lambda: pm.revalue(scen, **kw, threads=1),
+            "two": lambda: pm.revalue(scen, **kw, threads=2),
             "numpy": lambda: grid.deribit(F, K, T, v, cp, moves, state, 0.5, 0.25, 0.5, ref),
         },
         a.repeats,
     )
-    core.revalue(*args, 1)
+    pm.revalue(scen, **kw, threads=1)
     grid.deribit(F, K, T, v, cp, moves, state, 0.5, 0.25, 0.5, ref)
     scale = np.abs(ref).max()
     cells = n * moves.size

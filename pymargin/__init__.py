@@ -57,6 +57,8 @@ from .pricing import (
     inverse_implied_vol,
     inverse_price,
 )
+from .risk import revalue
+from .scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
 
 __version__: str = _core.__version__
 
@@ -81,7 +83,11 @@ __all__ = [
     "Portfolio",
     "PreTradeEngine",
     "PymarginError",
+    "ScenarioSet",
     "Settlement",
+    "VolShockKind",
+    "VolShockRule",
+    "VolState",
     "__version__",
     "account",
     "account_summary",
@@ -105,6 +111,7 @@ __all__ = [
     "models",
     "optimize",
     "parse_instrument",
+    "revalue",
     "risk",
     "scalar",
     "simd_level",

@@ -11,12 +11,12 @@ import numpy as np
 
 from . import _core
 from .exceptions import InputTypeError, InvalidInputError
-from .instruments import Instrument, InstrumentKind
+from .instruments import Instrument, InstrumentKind, Settlement
 from .market import Market
 from .pricing import threads_argument
 from .scenarios import ScenarioSet
 
-__all__ = ["aggregate", "mark_values", "risk_arrays", "risk_arrays_for_rows"]
+__all__ = ["aggregate", "mark_values", "revalue", "risk_arrays", "risk_arrays_for_rows"]
 
 
 def risk_arrays(
@@ -31,6 +31,96 @@ def risk_arrays(
     with shocked vols; inverse options and futures give coin P&L as the venue computes it."""
     rows = market.table.rows([inst.name for inst in instruments])
     return risk_arrays_for_rows(market, rows, scenarios, threads=threads)
+
+
+def revalue(
+    scenarios: ScenarioSet,
+    *,
+    strike: Any,
+    forward: Any,
+    vol: Any,
+    time: Any,
+    is_call: Any,
+    kind: Any = InstrumentKind.OPTION,
+    settlement: Any = Settlement.LINEAR,
+    rate: Any = 0.0,
+    underlying: Any = 0,
+    out: np.ndarray | None = None,
+    threads: int | None = None,
+) -> np.ndarray:
+    """Risk arrays from plain arrays, no instrument table: the P&L of one unit of each
+    instrument under each scenario, ``(instruments, scenarios)``, in its settlement currency
+    (coin for inverse instruments), by the core's grid kernel.
+
+    ``strike``, ``forward``, ``vol``, ``time`` (years), ``rate``, ``is_call`` (bools),
+    ``kind`` (:class:`InstrumentKind` values), ``settlement`` (:class:`Settlement` values) and
+    ``underlying`` (index into ``scenarios.underlyings``) are arrays of one length or scalars
+    broadcast to it. ``out`` (float64, C-contiguous, ``(instruments, scenarios)``) is written
+    in place when given. ``threads``: the most threads to use (default every core; a small
+    grid runs on one). Inputs are checked first, naming the field and the row; on error
+    nothing is written."""
+    if not isinstance(scenarios, ScenarioSet):
+        raise InputTypeError("expected a ScenarioSet", "scenarios")
+    cols = {
+        "strike": (strike, np.float64),
+        "forward": (forward, np.float64),
+        "vol": (vol, np.float64),
+        "time": (time, np.float64),
+        "rate": (rate, np.float64),
+        "is_call": (is_call, np.uint8),
+        "kind": (kind, np.uint8),
+        "settlement": (settlement, np.uint8),
+        "underlying": (underlying, np.int32),
+    }
+    arrays = {}
+    for name, (value, dtype) in cols.items():
+        a = np.asarray(value)
+        if a.dtype == object or a.dtype.kind not in "biuf" or a.ndim > 1:
+            raise InputTypeError("must be a number or a 1-D array of numbers", name)
+        if dtype != np.float64 and a.dtype.kind == "f":
+            raise InputTypeError("must be integers (enum values) or bools", name)
+        arrays[name] = a
+    try:
+        shaped = np.broadcast_arrays(*arrays.values())
+    except ValueError:
+        raise InvalidInputError("the arrays differ in length", "strike") from None
+    n = shaped[0].size if shaped[0].ndim else 1
+    cast = {
+        name: np.ascontiguousarray(np.broadcast_to(a, (n,)), dtype=cols[name][1])
+        for name, a in zip(arrays, shaped)
+    }
+    ns = scenarios.n
+    if out is None:
+        out = np.empty((n, ns))
+    elif (
+        not isinstance(out, np.ndarray)
+        or out.dtype != np.float64
+        or out.shape != (n, ns)
+        or not out.flags.c_contiguous
+        or not out.flags.writeable
+    ):
+        raise InputTypeError(
+            f"must be a writeable C-contiguous float64 array of shape ({n}, {ns})", "out"
+        )
+    _core.revalue(
+        cast["kind"],
+        cast["settlement"],
+        cast["is_call"],
+        cast["underlying"],
+        cast["strike"],
+        cast["forward"],
+        cast["vol"],
+        cast["time"],
+        cast["rate"],
+        scenarios.move,
+        scenarios.vol_state,
+        scenarios.rules_array(),
+        len(scenarios.underlyings),
+        out,
+        threads_argument(threads),
+        scenarios.vol_scale,
+    )
+    return out
 
 
 def risk_arrays_for_rows(

@@ -590,3 +590,58 @@ def test_scalar_fast_calls_equal_their_checked_binding_for_every_argument_form()
             fast(100.0, 105.0, 0.5)
         with pytest.raises(TypeError):
             fast("100", 105.0, 0.5, 0.3)
+
+
+def test_revalue_from_plain_arrays_is_the_table_path_and_checks_its_inputs():
+    # pm.revalue: the grid kernel on plain arrays (no instrument table), the same numbers as
+    # the market table's risk arrays of the same instruments.
+    from pymargin.demo import demo_market
+    from pymargin.models.deribit_pm import DeribitPMParams, _pair_scenarios
+    from pymargin.risk import risk_arrays_for_rows
+
+    m = demo_market()
+    p = DeribitPMParams.load("2024-06-17")
+    scen = _pair_scenarios("BTC_USD", p.pairs["btc_usd"], p.buckets_count)
+    names = [n for n in m.marks if n.startswith("BTC-26DEC25")][:60] + ["BTC-PERPETUAL"]
+    t = m.table
+    rows = t.rows(names)
+    col = t.column
+    want = risk_arrays_for_rows(m, rows, scen)
+    kw = dict(
+        strike=col("strike")[rows],
+        forward=col("forward")[rows],
+        vol=col("vol")[rows],
+        time=col("time")[rows],
+        rate=col("rate")[rows],
+        is_call=col("is_call")[rows],
+        kind=col("kind")[rows],
+        settlement=col("settlement")[rows],
+    )
+    got = pm.revalue(scen, **kw)
+    np.testing.assert_array_equal(got, want)
+    out = np.full_like(want, 7.0)
+    assert pm.revalue(scen, **kw, out=out, threads=2) is out
+    np.testing.assert_array_equal(out, want)
+    # scalars broadcast: one inverse call at three strikes
+    three = pm.revalue(
+        scen,
+        strike=[80e3, 90e3, 100e3],
+        forward=90e3,
+        vol=0.5,
+        time=0.1,
+        is_call=True,
+        settlement=pm.Settlement.INVERSE,
+    )
+    assert three.shape == (3, scen.n) and (np.diff(three[:, 0]) != 0).all()
+    bad = dict(kw, vol=np.where(np.arange(len(rows)) == 5, -0.1, kw["vol"]))
+    out[:] = 7.0
+    with pytest.raises(pm.InvalidInputError) as e:
+        pm.revalue(scen, **bad, out=out)
+    assert (e.value.field, e.value.index) == ("vol", 5)
+    assert (out == 7.0).all()  # nothing written
+    with pytest.raises(pm.InputTypeError):
+        pm.revalue(scen, **dict(kw, kind=np.full(len(rows), 3.0)))
+    with pytest.raises(pm.InputTypeError):
+        pm.revalue(scen, **kw, out=np.empty((2, 2)))
+    with pytest.raises(pm.InvalidInputError):
+        pm.revalue(scen, **dict(kw, strike=[1.0, 2.0]))
