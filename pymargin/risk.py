@@ -73,22 +73,29 @@ def revalue(
         "underlying": (underlying, np.int32),
     }
     arrays = {}
+    n = None
     for name, (value, dtype) in cols.items():
-        a = np.asarray(value)
+        a = value if isinstance(value, np.ndarray) else np.asarray(value)
         if a.dtype == object or a.dtype.kind not in "biuf" or a.ndim > 1:
             raise InputTypeError("must be a number or a 1-D array of numbers", name)
         if dtype != np.float64 and a.dtype.kind == "f":
             raise InputTypeError("must be integers (enum values) or bools", name)
+        if a.ndim == 1:
+            if n is None:
+                n = a.shape[0]
+            elif a.shape[0] != n:
+                raise InvalidInputError("the arrays differ in length", name)
         arrays[name] = a
-    try:
-        shaped = np.broadcast_arrays(*arrays.values())
-    except ValueError:
-        raise InvalidInputError("the arrays differ in length", "strike") from None
-    n = shaped[0].size if shaped[0].ndim else 1
-    cast = {
-        name: np.ascontiguousarray(np.broadcast_to(a, (n,)), dtype=cols[name][1])
-        for name, a in zip(arrays, shaped)
-    }
+    n = 1 if n is None else n
+    cast = {}
+    for name, a in arrays.items():
+        dtype = cols[name][1]
+        if a.ndim == 0:
+            cast[name] = np.full(n, a, dtype=dtype)
+        elif a.dtype == np.bool_ and dtype == np.uint8 and a.flags.c_contiguous:
+            cast[name] = a.view(np.uint8)
+        else:
+            cast[name] = np.ascontiguousarray(a, dtype=dtype)
     ns = scenarios.n
     if out is None:
         out = np.empty((n, ns))

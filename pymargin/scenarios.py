@@ -123,4 +123,10 @@ class ScenarioSet:
         return int(self.vol_state.shape[0])
 
     def rules_array(self) -> np.ndarray:
-        return np.array([r.as_row() for r in self.rules], dtype=np.float64)
+        """The rules as the kernel takes them, one row per underlying (built once; read only)."""
+        rows = self.__dict__.get("_rules_array")
+        if rows is None:
+            rows = np.array([r.as_row() for r in self.rules], dtype=np.float64)
+            rows.flags.writeable = False
+            object.__setattr__(self, "_rules_array", rows)
+        return rows
