@@ -171,12 +171,13 @@ def scenario_pnl(
     vol_scale: np.ndarray | None = None,
     *,
     threads: int | None = None,
-    chunk: int = 4096,
+    chunk: int = 1024,
 ) -> np.ndarray:
     """Portfolio P&L in USD under joint scenarios: ``spot_move[j, k]`` the relative move of
     ``underlyings[k]`` (e.g. ``"BTC_USD"``), ``vol_scale[j, k]`` the factor on its implied vols.
     Full revaluation by the kernel, a chunk of scenarios at a time (bounded memory)."""
-    from .risk import risk_arrays_for_rows
+    from . import _core
+    from .pricing import threads_argument
     from .scenarios import ScenarioSet, VolShockRule
 
     pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
@@ -234,17 +235,44 @@ def scenario_pnl(
         groups.append((k, sel, inv.size, float(size[inv] @ value_coin[inv])))
     linear = np.flatnonzero(~inverse)
     out = np.empty(moves.shape[0])
+    # Every input checked once (the scenario set of the whole run), then the kernel writes each
+    # chunk's risk arrays into one buffer reused across chunks (no fresh positions x chunk
+    # array per chunk).
+    ScenarioSet(
+        tuple(underlyings),
+        moves,
+        np.zeros(moves.shape[0], dtype=np.int8),
+        rules,
+        vol_scale=scales,
+    )
+    cols = ("kind", "settlement", "is_call", "strike", "forward", "vol", "time", "rate")
+    kind, settle, is_call, strike, forward, vol, time, rate = table.take_rows(rows, *cols)
+    und_idx = und_col.astype(np.int32)
+    rules_rows = np.array([r.as_row() for r in rules], dtype=np.float64)
+    states = np.zeros(chunk, dtype=np.int8)
+    buffer = np.empty(len(rows) * min(chunk, moves.shape[0]))
     for a in range(0, moves.shape[0], chunk):
         b = min(a + chunk, moves.shape[0])
-        mv = moves[a:b]
-        scen = ScenarioSet(
-            tuple(underlyings),
+        mv = np.ascontiguousarray(moves[a:b])
+        risk = buffer[: len(rows) * (b - a)].reshape(len(rows), b - a)
+        _core.revalue(
+            kind,
+            settle,
+            is_call,
+            und_idx,
+            strike,
+            forward,
+            vol,
+            time,
+            rate,
             mv,
-            np.zeros(b - a, dtype=np.int8),
-            rules,
-            vol_scale=None if scales is None else scales[a:b],
+            states[: b - a],
+            rules_rows,
+            len(underlyings),
+            risk,
+            threads_argument(threads),
+            None if scales is None else np.ascontiguousarray(scales[a:b]),
         )
-        risk = risk_arrays_for_rows(market, rows, scen, threads=threads)
         total = size[linear] @ risk[linear] if linear.size else np.zeros(b - a)
         for k, sel, count, held in groups:
             if count:
