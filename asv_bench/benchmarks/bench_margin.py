@@ -3,13 +3,7 @@ computation written with numpy/scipy the way a user would (time ratios in one ru
 
 import numpy as np
 
-try:
-    from scipy.special import ndtr
-except ImportError:  # pragma: no cover
-    ndtr = None
-
 import pymargin as pm
-import pymargin._core as core
 from pymargin.demo import demo_market
 from pymargin.models import DeribitPMParams, deribit_pm_margin
 from pymargin.models.deribit_pm import deribit_grid
@@ -25,54 +19,68 @@ def _options(n, seed=1):
     return F, K, T, v, cp
 
 
+def _benchmarks_dir():
+    """The repository's benchmarks/ folder: its baselines are the ones these time against."""
+    import sys
+    from pathlib import Path
+
+    path = str(Path(__file__).resolve().parents[2] / "benchmarks")
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+
 class Revaluation:
-    """Risk arrays of n inverse options x 33 scenarios (11 moves x 3 vol states)."""
+    """Risk arrays of n inverse options x 33 scenarios (11 moves x 3 vol states): pm.revalue
+    next to numpy/scipy written in place (benchmarks/timing.py, InverseGrid)."""
 
     params = ([1_000, 2_000], [1, 2])
     param_names = ["options", "threads"]
 
     def setup(self, n, threads):
+        _benchmarks_dir()
+        from timing import InverseGrid
+
         self.F, self.K, self.T, self.v, self.cp = _options(n)
         self.moves = np.repeat(np.linspace(-0.16, 0.16, 11), 3)
         self.vstate = np.tile(np.array([1, 0, -1], dtype=np.int8), 11)
-        rules = np.array([[0, 0.5, 0.25, 0.5, 0.0, 0.30, 0.13, 30.0, 30.0, 1.0]])
-        self.out = np.empty((n, self.moves.size))
-        self.args = (
-            np.full(n, 3, np.uint8),
-            np.ones(n, np.uint8),
-            self.cp.astype(np.uint8),
-            np.zeros(n, np.int32),
-            self.K,
-            self.F,
-            self.v,
-            self.T,
-            np.zeros(n),
-            self.moves[:, None].copy(),
+        self.scen = pm.ScenarioSet(
+            ("BTC_USD",),
+            self.moves[:, None],
             self.vstate,
-            rules,
-            1,
-            self.out,
+            (pm.VolShockRule(range_up=0.5, range_down=0.25, min_vol_up=0.5),),
         )
+        self.out = np.empty((n, self.moves.size))
+        self.ref = np.empty((n, self.moves.size))
+        self.grid = InverseGrid(n, self.moves.size)
+        self.state = self.vstate.astype(np.int64)
 
     def time_pymargin(self, n, threads):
-        core.revalue(*self.args, threads)
+        pm.revalue(
+            self.scen,
+            strike=self.K,
+            forward=self.F,
+            vol=self.v,
+            time=self.T,
+            is_call=self.cp,
+            settlement=pm.Settlement.INVERSE,
+            out=self.out,
+            threads=threads,
+        )
 
     def time_numpy_scipy(self, n, threads):
-        F, K, T, v, cp = self.F, self.K, self.T, self.v, self.cp
-        dte = np.maximum(T * 365.0, 1.0)
-        mult = (30.0 / dte) ** np.where(dte < 30.0, 0.30, 0.13)
-        vols = np.stack(
-            [np.maximum(v * (1 - 0.25 * mult), 0.0), v, np.maximum(v * (1 + 0.5 * mult), 0.5)], 1
-        )[:, self.vstate.astype(int) + 1]
-        fs = F[:, None] * (1.0 + self.moves[None, :])
-        th = np.where(cp, 1.0, -1.0)[:, None]
-
-        def coin(fw, vol):
-            s = vol * np.sqrt(T)[:, None]
-            d1 = np.log(fw / K[:, None]) / s + 0.5 * s
-            return th * (fw * ndtr(th * d1) - K[:, None] * ndtr(th * (d1 - s))) / fw
-
-        return coin(fs, vols) - coin(F[:, None], v[:, None])
+        self.grid.deribit(
+            self.F,
+            self.K,
+            self.T,
+            self.v,
+            self.cp,
+            self.moves,
+            self.state,
+            0.5,
+            0.25,
+            0.5,
+            self.ref,
+        )
 
 
 class DeribitPortfolioMargin:
@@ -153,15 +161,11 @@ class BatchMarginVenue:
     timeout = 300
 
     def setup(self, threads):
-        import sys
-        from pathlib import Path
-
-        sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-        from batch_margin import scipy_margin, universe
+        _benchmarks_dir()
+        from batch_margin import ScipyMargin, universe
 
         from pymargin.batch import venue_risk
 
-        self.scipy_margin = scipy_margin
         market = demo_market()
         self.risk = venue_risk(market, universe(2000), DeribitPMParams.load("2024-06-17"))
         rng = np.random.default_rng(3)
@@ -172,6 +176,8 @@ class BatchMarginVenue:
         self.inst = rng.integers(0, 2000, nnz).astype(np.int32)
         self.amount = rng.choice([-2.0, -1.0, -0.5, 0.5, 1.0, 2.0], nnz)
         self.collateral = rng.uniform(0.5, 20.0, 100_000)
+        self.scipy_margin = ScipyMargin(self.risk, self.offsets, self.inst, self.amount)
+        self.results = tuple(np.empty(100_000) for _ in range(3))
 
     def time_pymargin(self, threads):
         from pymargin.batch import batch_margin_csr
@@ -181,7 +187,7 @@ class BatchMarginVenue:
         )
 
     def time_scipy_sparse_numpy(self, threads):
-        self.scipy_margin(self.risk, self.offsets, self.inst, self.amount, self.collateral)
+        self.scipy_margin(self.collateral, *self.results)
 
 
 class MarginOptimiser:

@@ -2,11 +2,6 @@
 
 import numpy as np
 
-try:
-    from scipy.special import ndtr
-except ImportError:  # pragma: no cover
-    ndtr = None
-
 import pymargin as pm
 
 
@@ -43,6 +38,34 @@ class Black76:
         )
 
 
+class NumpyScipyBaseline:
+    """The baseline next to Black76: numpy and scipy's ndtr in place, buffers reused
+    (benchmarks/timing.py, ScipyBlack), one thread."""
+
+    params = [1_000, 100_000, 1_000_000]
+    param_names = ["n"]
+
+    def setup(self, n):
+        import sys
+        from pathlib import Path
+
+        path = str(Path(__file__).resolve().parents[2] / "benchmarks")
+        if path not in sys.path:
+            sys.path.insert(0, path)
+        from timing import ScipyBlack
+
+        self.F, self.K, self.T, self.v, self.cp = _inputs(n)
+        self.r = np.zeros(n)
+        self.sb = ScipyBlack(n)
+        self.out = [np.empty(n) for _ in range(5)]
+
+    def time_price(self, n):
+        self.sb.price(self.F, self.K, self.T, self.v, self.r, self.cp, self.out[0])
+
+    def time_price_greeks(self, n):
+        self.sb.greeks(self.F, self.K, self.T, self.v, self.r, self.cp, *self.out)
+
+
 class Inverse:
     params = ([1_000, 100_000, 1_000_000], [1, 2])
     param_names = ["n", "threads"]
@@ -76,37 +99,3 @@ class ScalarCall:
 
     def time_scalar_implied_vol(self):
         pm.scalar.black76_implied_vol(7.5, 100.0, 105.0, 0.5, 0.01, True)
-
-
-class NumpyScipyBaseline:
-    """What a user would write with numpy + scipy.special.ndtr (single-threaded)."""
-
-    params = [1_000, 100_000, 1_000_000]
-    param_names = ["n"]
-
-    def setup(self, n):
-        if ndtr is None:
-            raise NotImplementedError("scipy not installed")
-        self.F, self.K, self.T, self.v, self.cp = _inputs(n)
-
-    def _d(self):
-        s = self.v * np.sqrt(self.T)
-        d1 = np.log(self.F / self.K) / s + 0.5 * s
-        return s, d1, d1 - s
-
-    def time_price(self, n):
-        s, d1, d2 = self._d()
-        np.where(
-            self.cp, self.F * ndtr(d1) - self.K * ndtr(d2), self.K * ndtr(-d2) - self.F * ndtr(-d1)
-        )
-
-    def time_price_greeks(self, n):
-        s, d1, d2 = self._d()
-        pdf = np.exp(-0.5 * d1 * d1) / np.sqrt(2 * np.pi)
-        np.where(
-            self.cp, self.F * ndtr(d1) - self.K * ndtr(d2), self.K * ndtr(-d2) - self.F * ndtr(-d1)
-        )
-        np.where(self.cp, ndtr(d1), ndtr(d1) - 1)
-        pdf / (self.F * s)
-        self.F * pdf * np.sqrt(self.T)
-        -self.F * pdf * self.v / (2 * np.sqrt(self.T))
