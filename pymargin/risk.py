@@ -109,7 +109,7 @@ def revalue(
         raise InputTypeError(
             f"must be a writeable C-contiguous float64 array of shape ({n}, {ns})", "out"
         )
-    _core.revalue(
+    _kernel(
         cast["kind"],
         cast["settlement"],
         cast["is_call"],
@@ -119,6 +119,38 @@ def revalue(
         cast["vol"],
         cast["time"],
         cast["rate"],
+        scenarios,
+        out,
+        threads,
+    )
+    return out
+
+
+def _kernel(
+    kind: np.ndarray,
+    settlement: np.ndarray,
+    is_call: np.ndarray,
+    underlying: np.ndarray,
+    strike: np.ndarray,
+    forward: np.ndarray,
+    vol: np.ndarray,
+    time: np.ndarray,
+    rate: np.ndarray,
+    scenarios: ScenarioSet,
+    out: np.ndarray,
+    threads: int | None,
+) -> None:
+    """The core's revaluation of instrument columns under ``scenarios`` into ``out``."""
+    _core.revalue(
+        kind,
+        settlement,
+        is_call,
+        underlying,
+        strike,
+        forward,
+        vol,
+        time,
+        rate,
         scenarios.move,
         scenarios.vol_state,
         scenarios.rules_array(),
@@ -127,7 +159,6 @@ def revalue(
         threads_argument(threads),
         scenarios.vol_scale,
     )
-    return out
 
 
 def risk_arrays_for_rows(
@@ -252,23 +283,8 @@ def _revalue(
         decay = _decay(settlement, is_call, strike, forward, vol, time, later, rate, option)
         time = later
     out = np.empty((n, scenarios.n))
-    _core.revalue(
-        kind,
-        settlement,
-        is_call,
-        und,
-        strike,
-        forward,
-        vol,
-        time,
-        rate,
-        scenarios.move,
-        scenarios.vol_state,
-        scenarios.rules_array(),
-        len(scenarios.underlyings),
-        out,
-        threads_argument(threads),
-        scenarios.vol_scale,
+    _kernel(
+        kind, settlement, is_call, und, strike, forward, vol, time, rate, scenarios, out, threads
     )
     if decay is not None:  # the kernel's P&L is against the later value: add the decay to it
         out += decay[:, None]

@@ -251,7 +251,8 @@ void bind_pricing(py::module_& m) {
   // errors) and the public fast entry that falls back to it.
   static PyMethodDef defs[6];
   int next = 0;
-  auto publish = [&s, &next](const char* name, PyCFunctionWithKeywords fast, const char* doc) {
+  using Fast = PyObject* (*)(PyObject*, PyObject* const*, Py_ssize_t, PyObject*);
+  auto publish = [&s, &next](const char* name, Fast fast, const char* doc) {
     PyMethodDef& d = defs[next++];
     d.ml_name = name;
     d.ml_meth = reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast));
@@ -278,28 +279,22 @@ void bind_pricing(py::module_& m) {
   fwd("inverse_greeks", &on_forward<pricing::inverse_greeks>, greeks_doc);
   spot("bsm_price", &on_spot<pricing::bsm_price>, "Generalised Black-Scholes-Merton value.");
   spot("bsm_greeks", &on_spot<pricing::bsm_greeks>, greeks_doc);
-  publish("black76_price", reinterpret_cast<PyCFunctionWithKeywords>(reinterpret_cast<void (*)()>(
-                               &fast_scalar_entry<pricing::black76_price, false>)),
+  publish("black76_price", &fast_scalar_entry<pricing::black76_price, false>,
           "black76_price(forward, strike, time, vol, rate=0.0, is_call=True)\n--\n\n"
           "Discounted Black-76 value.");
-  publish("black76_greeks", reinterpret_cast<PyCFunctionWithKeywords>(reinterpret_cast<void (*)()>(
-                                &fast_scalar_entry<pricing::black76_greeks, false>)),
+  publish("black76_greeks", &fast_scalar_entry<pricing::black76_greeks, false>,
           "black76_greeks(forward, strike, time, vol, rate=0.0, is_call=True)\n--\n\n"
           "(price, delta, delta_forward, gamma, vega, theta, rho, vanna, volga)");
-  publish("inverse_price", reinterpret_cast<PyCFunctionWithKeywords>(reinterpret_cast<void (*)()>(
-                               &fast_scalar_entry<pricing::inverse_price, false>)),
+  publish("inverse_price", &fast_scalar_entry<pricing::inverse_price, false>,
           "inverse_price(forward, strike, time, vol, rate=0.0, is_call=True)\n--\n\n"
           "Coin price of an inverse option.");
-  publish("inverse_greeks", reinterpret_cast<PyCFunctionWithKeywords>(reinterpret_cast<void (*)()>(
-                                &fast_scalar_entry<pricing::inverse_greeks, false>)),
+  publish("inverse_greeks", &fast_scalar_entry<pricing::inverse_greeks, false>,
           "inverse_greeks(forward, strike, time, vol, rate=0.0, is_call=True)\n--\n\n"
           "(price, delta, delta_forward, gamma, vega, theta, rho, vanna, volga)");
-  publish("bsm_price", reinterpret_cast<PyCFunctionWithKeywords>(reinterpret_cast<void (*)()>(
-                           &fast_scalar_entry<pricing::bsm_price, true>)),
+  publish("bsm_price", &fast_scalar_entry<pricing::bsm_price, true>,
           "bsm_price(spot, strike, time, vol, rate=0.0, dividend=0.0, is_call=True)\n--\n\n"
           "Generalised Black-Scholes-Merton value.");
-  publish("bsm_greeks", reinterpret_cast<PyCFunctionWithKeywords>(reinterpret_cast<void (*)()>(
-                            &fast_scalar_entry<pricing::bsm_greeks, true>)),
+  publish("bsm_greeks", &fast_scalar_entry<pricing::bsm_greeks, true>,
           "bsm_greeks(spot, strike, time, vol, rate=0.0, dividend=0.0, is_call=True)\n--\n\n"
           "(price, delta, delta_forward, gamma, vega, theta, rho, vanna, volga)");
   auto fwd_iv = [&s](const char* name, auto fn) {

@@ -44,7 +44,7 @@ from ..exceptions import InvalidInputError
 from ..instruments import Settlement
 from ..market import Market
 from ..portfolio import position_arrays
-from ..risk import risk_arrays_for_rows, risk_matrix_for_rows
+from ..risk import risk_matrix_for_rows
 from ..scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
 from .params import (
     ModelCoverageError,
@@ -574,18 +574,7 @@ def _position_vectors(
     """Risk vectors of positions (rows x scenarios, settlement currency): revaluation times
     size, the extended entries scaled by extended_table_factor x range/|M| (inverse instruments
     also by (1 + M)/(1 + sign(M) range))."""
-    table = market.table
-    ext_moves = np.array(EXTENDED_MOVES)
-    vectors = risk_arrays_for_rows(market, rows, scen, threads=threads)
-    vectors *= sizes[:, None]
-    scale = pp.extended_table_factor * pp.price_range / np.abs(ext_moves)
-    inverse = table.column("settlement")[rows] == int(Settlement.INVERSE)
-    ext = vectors[:, n_std:]  # a view: scaled in place
-    ext *= scale
-    if inverse.any():  # x 1.0 leaves linear rows' bits as they are
-        edge = (1.0 + ext_moves) / (1.0 + np.sign(ext_moves) * pp.price_range)
-        ext *= np.where(inverse[:, None], edge, 1.0)
-    return vectors
+    return _summed_vectors(market, rows, sizes, scen, pp, n_std, threads)[1]()
 
 
 def _summed_vectors(

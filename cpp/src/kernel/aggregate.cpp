@@ -4,6 +4,22 @@
 
 namespace pymargin::kernel {
 
+namespace {
+
+// Every position's row index within the risk arrays, and its size finite.
+Status check_positions(std::size_t n_instruments, const std::int64_t* index, const double* qty,
+                       std::size_t n_positions) noexcept {
+  for (std::size_t p = 0; p < n_positions; ++p) {
+    if (index[p] < 0 || static_cast<std::size_t>(index[p]) >= n_instruments) {
+      return Status::invalid("index", p, "no such instrument row in the risk arrays");
+    }
+    if (!std::isfinite(qty[p])) return Status::invalid("size", p, "not finite");
+  }
+  return Status::success();
+}
+
+}  // namespace
+
 Status aggregate(const double* risk, std::size_t n_instruments, std::size_t n_scenarios,
                  const std::int64_t* index, const double* qty, std::size_t n_positions,
                  double* out) noexcept {
@@ -11,12 +27,8 @@ Status aggregate(const double* risk, std::size_t n_instruments, std::size_t n_sc
     return Status::bad_argument("positions", "missing index or size column");
   }
   if (n_scenarios > 0 && out == nullptr) return Status::bad_argument("out", "missing output");
-  for (std::size_t p = 0; p < n_positions; ++p) {
-    if (index[p] < 0 || static_cast<std::size_t>(index[p]) >= n_instruments) {
-      return Status::invalid("index", p, "no such instrument row in the risk arrays");
-    }
-    if (!std::isfinite(qty[p])) return Status::invalid("size", p, "not finite");
-  }
+  const Status st = check_positions(n_instruments, index, qty, n_positions);
+  if (!st.ok()) return st;
   for (std::size_t s = 0; s < n_scenarios; ++s) out[s] = 0.0;
   for (std::size_t p = 0; p < n_positions; ++p) {
     const double q = qty[p];
@@ -36,12 +48,8 @@ Status scaled_vectors(const double* risk, std::size_t n_instruments, std::size_t
   }
   if (n_scenarios > n_std && scale == nullptr) return Status::bad_argument("scale", "missing");
   if (n_scenarios > 0 && out == nullptr) return Status::bad_argument("out", "missing output");
-  for (std::size_t p = 0; p < n_positions; ++p) {
-    if (index[p] < 0 || static_cast<std::size_t>(index[p]) >= n_instruments) {
-      return Status::invalid("index", p, "no such instrument row in the risk arrays");
-    }
-    if (!std::isfinite(qty[p])) return Status::invalid("size", p, "not finite");
-  }
+  const Status st = check_positions(n_instruments, index, qty, n_positions);
+  if (!st.ok()) return st;
   for (std::size_t s = 0; s < n_scenarios; ++s) out[s] = 0.0;
   const std::size_t n_ext = n_scenarios - n_std;
   for (std::size_t p = 0; p < n_positions; ++p) {
