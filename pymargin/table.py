@@ -155,6 +155,11 @@ class InstrumentTable:
                     a.flags.writeable = False
                     arrays[k] = a
                 arrays["delta_forward"] = _delta_forward(arrays)
+                # each row's expiry as its rank among the table's expiry keys (sorted):
+                # per-expiry sums by bincount, in expiry order, with no sort per call
+                rank = np.unique(arrays["expiry_key"], return_inverse=True)[1].reshape(-1)
+                arrays["expiry_rank"] = rank.astype(np.int64)
+                arrays["expiry_rank"].flags.writeable = False
                 self._arrays = arrays
             return self._arrays
 
@@ -279,7 +284,7 @@ _COLUMNS: dict[str, type] = {
 # Columns computed from the others when the table is materialised (once per growth of the
 # table): "delta_forward", the Black-76 dV/dF of each option per unit (the coin delta the
 # margin models use), 1 for every other instrument.
-_DERIVED = ("delta_forward",)
+_DERIVED = ("delta_forward", "expiry_rank")
 
 
 def _delta_forward(arrays: dict[str, np.ndarray]) -> np.ndarray:

@@ -653,10 +653,13 @@ def _roll_terms(
     """The roll shock's terms in coin: per expiry, the factor max(min_annualised_move,
     |exp(annualised_move_risk T) - 1|) and the expiry's net coin delta."""
     table = market.table
-    keys, which = np.unique(table.column("expiry_key")[rows], return_inverse=True)
-    net = np.bincount(which, weights=deltas, minlength=len(keys))
-    t_key = np.zeros(len(keys))
-    t_key[which] = table.column("time")[rows]
+    # the expiries held, in expiry order (the table's rank of each row's expiry key)
+    rank = table.column("expiry_rank")[rows]
+    present = np.flatnonzero(np.bincount(rank))
+    net = np.bincount(rank, weights=deltas)[present]
+    t_all = np.zeros(len(present) and int(present[-1]) + 1)
+    t_all[rank] = table.column("time")[rows]
+    t_key = t_all[present]
     k = np.maximum(cp.min_annualised_move, np.abs(np.expm1(cp.annualised_move_risk * t_key)))
     return k, net
 

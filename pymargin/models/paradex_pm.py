@@ -12,6 +12,7 @@ identically named parameter; Paradex's wording is ambiguous).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,7 @@ from ..market import Market
 from ..portfolio import position_arrays
 from ..risk import summed_pnl
 from ..scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
-from .params import ModelParameterError, load_params, number
+from .params import ModelParameterError, available_versions, load_params, number
 from .scenario_margin import ModelRules, scenario_margin
 
 __all__ = ["ParadexPMResult", "min_delta_requirement", "paradex_pm_margin", "paradex_scenarios"]
@@ -88,6 +89,18 @@ def paradex_scenarios(doc: dict[str, Any], base: str) -> tuple[ScenarioSet, np.n
     return scen, np.array(weights)
 
 
+@functools.lru_cache(maxsize=32)
+def _terms(version: str, base: str) -> tuple[ScenarioSet, np.ndarray, float, float, float]:
+    """A version's scenarios, weights (read only), minimum delta factors and mmr fraction for
+    one base currency: built once per (version, base), the files being fixed."""
+    doc = load_params("paradex_pm", version)
+    scen, w = paradex_scenarios(doc, base)
+    w.flags.writeable = False
+    a = _asset(doc, base)
+    frac = number(doc, "mmr_fraction", "paradex_pm", 0, 1)
+    return scen, w, a["unhedged_delta_factor"], a["hedged_delta_factor"], frac
+
+
 @dataclass
 class ParadexPMResult:
     initial_margin: float
@@ -133,7 +146,11 @@ def paradex_pm_margin(
     say how underlyings combine. pymargin charges each underlying its own max(SCAN risk,
     minimum delta) and sums them (no offset between underlyings: the conservative reading).
     Computed by the core's scenario-margin model, a group per underlying."""
-    doc = load_params("paradex_pm", version)
+    versions = available_versions("paradex_pm")
+    if version is None:
+        version = versions[-1]
+    if version not in versions:
+        load_params("paradex_pm", version)  # raises the typed error naming the versions
     if not positions:
         raise InvalidInputError("no positions", "positions")
     from .deribit_pm import _coin_deltas
@@ -152,23 +169,21 @@ def paradex_pm_margin(
     for name, v in (("funding_provision", funding_provision), ("fee_provision", fee_provision)):
         if not (math.isfinite(v) and v >= 0):
             raise InvalidInputError("must be finite and >= 0", name)
-    frac = number(doc, "mmr_fraction", "paradex_pm", 0, 1)
     _, first = np.unique(pair, return_index=True)
     bases = [table.codes[int(pair[i])].split("_")[0].upper() for i in np.sort(first)]
     pnl, weights, net, gross, spot, unhedged, hedged = [], [], [], [], [], [], []
     labels: dict[str, list[str]] = {}
     for base in bases:
         sel = np.nonzero(pair == table.code_of(f"{base.lower()}_usd"))[0]
-        scen, w = paradex_scenarios(doc, base)
-        a = _asset(doc, base)
+        scen, w, unhedged_factor, hedged_factor, frac = _terms(version, base)
         pnl.append(summed_pnl(market, rows[sel], sizes[sel], scen, threads=threads))
         weights.append(w)
         deltas = _coin_deltas(market, rows[sel]) * sizes[sel]
         net.append(float(deltas.sum()))
         gross.append(float(np.abs(deltas).sum()))
         spot.append(market.index_price(f"{base}_USD"))
-        unhedged.append(a["unhedged_delta_factor"])
-        hedged.append(a["hedged_delta_factor"])
+        unhedged.append(unhedged_factor)
+        hedged.append(hedged_factor)
         labels[base] = list(scen.label)
     provisions = funding_provision + fee_provision
     res = scenario_margin(

@@ -47,7 +47,7 @@ Status current_values(const InstrumentView& inst, double* values) noexcept;
 
 // risk: n x scenarios.n doubles, row-major (instrument-major). Checks everything first; on
 // error nothing is written. threads: the most threads to use (<= 0: every core); fewer run when
-// the grid is too small for another thread to pay for waking it (32,768 cells per thread).
+// the grid is too small for another thread to pay for waking it (16,384 cells per thread).
 Status revalue(const InstrumentView& inst, const scenarios::ScenarioView& scen, double* risk,
                int threads) noexcept;
 
