@@ -259,6 +259,10 @@ Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t beg
   const KernelSet& ks = kernels();
   const bool greeks = out.delta || out.delta_forward || out.gamma || out.vega || out.theta ||
                       out.rho || out.vanna || out.volga;
+  // Without rho, vanna and volga the kernels skip them (and their divisions).
+  const bool higher = out.rho || out.vanna || out.volga;
+  const KernelFn greeks_kernel = higher ? ks.greeks : ks.first;
+  const KernelFn series_greeks_kernel = higher ? ks.series_greeks : ks.series_first;
   alignas(64) double bu[kBlock], bk[kBlock], bt[kBlock], bv[kBlock], br[kBlock], bq[kBlock],
       c[kBlock], flag[kBlock], price[kBlock];
   static constexpr double kZero = 0.0;
@@ -300,7 +304,7 @@ Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t beg
     blk.price = direct_out ? out.price + b0 : price;
     if (greeks) {
       point_greeks_at(blk, g);
-      ks.greeks(blk);
+      greeks_kernel(blk);
       const double* src[9] = {price, g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]};
       for (int m = 0; m < 9; ++m) {
         if (dst[m]) std::memcpy(dst[m] + b0, src[m], n * sizeof(double));
@@ -330,7 +334,7 @@ Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t beg
     sb.price = cprice;
     if (greeks) {
       point_greeks_at(sb, cg);
-      ks.series_greeks(sb);
+      series_greeks_kernel(sb);
     } else {
       ks.series_price(sb);
     }

@@ -100,6 +100,8 @@ struct KernelSet {
   KernelFn greeks;
   KernelFn series_price;   // small-t series, for the rows the direct kernels flagged
   KernelFn series_greeks;
+  KernelFn first;          // the greeks kernel without rho, vanna and volga (left alone)
+  KernelFn series_first;
   NormalisedFn normalised;         // b(-|x|, s) and db/ds, direct formula, flags as above
   NormalisedFn normalised_series;  // the same by the small-t series
   GridFn grid;                     // scenario revaluation, flags as the direct kernels

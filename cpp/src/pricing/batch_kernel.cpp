@@ -104,9 +104,11 @@ inline double series_time_value(double x_abs, double s, double* ok, double* gaus
   return 2.0 * kInvSqrt2Pi * gauss * sum;
 }
 
-// Core of both kernels: Black-76 on the forward. Writes price and the flag; when G is true
-// also the Greeks (model-specific adjustments included).
-template <bool G, int M, bool Series>
+// Core of the kernels: Black-76 on the forward. Writes price and the flag; G = 1 also the
+// first-order Greeks and theta (delta, delta_forward, gamma, vega, theta), G = 2 also rho,
+// vanna and volga (model-specific adjustments included). G = 1 leaves those three outputs
+// alone and skips their divisions.
+template <int G, int M, bool Series>
 inline void run(const KernelBlock& b) noexcept {
   const std::size_t n = b.n;
   const double* __restrict u = b.underlying;
@@ -189,7 +191,7 @@ inline void run(const KernelBlock& b) noexcept {
     const double df = exp(-r * T);
     const double p = df * (otm + intrinsic);
     flag[i] = 1.0 - exact;
-    if constexpr (!G) {
+    if constexpr (G == 0) {
       if constexpr (inverse) {
         price[i] = p / F;
       } else {
@@ -204,8 +206,6 @@ inline void run(const KernelBlock& b) noexcept {
       const double gamma_f = df * pdf1 / (F * s);
       const double vega = df * F * pdf1 * sqrt_t;
       const double theta76 = r * p - df * F * pdf1 * sig / (2.0 * sqrt_t);
-      const double vanna_f = -vega * d2 / (F * s);
-      const double volga = vega * d1 * d2 / sig;
       if constexpr (inverse) {
         const double c = p / F;
         price[i] = c;
@@ -214,9 +214,13 @@ inline void run(const KernelBlock& b) noexcept {
         o_gamma[i] = gamma_f - (delta_f - c) / F;
         o_vega[i] = vega / F;
         o_theta[i] = theta76 / F;
-        o_rho[i] = -T * c;
-        o_vanna[i] = vanna_f - vega / F;
-        o_volga[i] = volga / F;
+        if constexpr (G == 2) {
+          const double vanna_f = -vega * d2 / (F * s);
+          const double volga = vega * d1 * d2 / sig;
+          o_rho[i] = -T * c;
+          o_vanna[i] = vanna_f - vega / F;
+          o_volga[i] = volga / F;
+        }
       } else {
         price[i] = p;
         o_delta[i] = delta_f * growth;
@@ -224,20 +228,24 @@ inline void run(const KernelBlock& b) noexcept {
         o_gamma[i] = gamma_f * growth * growth;
         o_vega[i] = vega;
         o_theta[i] = theta76 - bsm_on * delta_f * F * (r - q);
-        if constexpr (bsm) {
-          o_rho[i] = th * K * T * df * n_d2;
-        } else {
-          o_rho[i] = -T * p;
+        if constexpr (G == 2) {
+          const double vanna_f = -vega * d2 / (F * s);
+          const double volga = vega * d1 * d2 / sig;
+          if constexpr (bsm) {
+            o_rho[i] = th * K * T * df * n_d2;
+          } else {
+            o_rho[i] = -T * p;
+          }
+          o_vanna[i] = vanna_f * growth;
+          o_volga[i] = volga;
         }
-        o_vanna[i] = vanna_f * growth;
-        o_volga[i] = volga;
       }
     }
   }
   }
 }
 
-template <bool G, bool Series>
+template <int G, bool Series>
 void dispatch_model(const KernelBlock& b) noexcept {
   switch (b.model) {
     case 1:
@@ -521,16 +529,19 @@ void gather_sum_kernel(std::size_t ns, std::size_t count, const double* __restri
   kGatherBlocks[rest / 8][(rest % 8) / 4][rest % 4](count, rows + j0, stride, idx, w, out + j0);
 }
 
-void price_kernel(const KernelBlock& b) noexcept { dispatch_model<false, false>(b); }
-void greeks_kernel(const KernelBlock& b) noexcept { dispatch_model<true, false>(b); }
-void series_price_kernel(const KernelBlock& b) noexcept { dispatch_model<false, true>(b); }
-void series_greeks_kernel(const KernelBlock& b) noexcept { dispatch_model<true, true>(b); }
+void price_kernel(const KernelBlock& b) noexcept { dispatch_model<0, false>(b); }
+void greeks_kernel(const KernelBlock& b) noexcept { dispatch_model<2, false>(b); }
+void first_kernel(const KernelBlock& b) noexcept { dispatch_model<1, false>(b); }
+void series_price_kernel(const KernelBlock& b) noexcept { dispatch_model<0, true>(b); }
+void series_greeks_kernel(const KernelBlock& b) noexcept { dispatch_model<2, true>(b); }
+void series_first_kernel(const KernelBlock& b) noexcept { dispatch_model<1, true>(b); }
 
 }  // namespace
 
 KernelSet PYMARGIN_KERNEL_FACTORY() noexcept {
   return {&price_kernel,      &greeks_kernel,           &series_price_kernel,
-          &series_greeks_kernel, &normalised_kernel, &normalised_series_kernel,
+          &series_greeks_kernel, &first_kernel,   &series_first_kernel,
+          &normalised_kernel, &normalised_series_kernel,
           &grid_kernel,       &axpy_kernel,        &gather_sum_kernel,
           PYMARGIN_KERNEL_NAME};
 }
