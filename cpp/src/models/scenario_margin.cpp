@@ -85,6 +85,28 @@ Status scenario_margin(const ModelRules& r, std::size_t ns, std::size_t groups,
 
 namespace detail {
 
+namespace {
+
+// The group's entries (credited, dampened when D, weighted when W) added to its set's sums,
+// and written to `ge` when G.
+template <bool D, bool W, bool G>
+inline void add_entries(std::size_t ns, const GroupView& x, double* __restrict sum,
+                        double* __restrict ge) noexcept {
+  const double* __restrict pnl = x.pnl;
+  const double* __restrict damp = x.damp;
+  const double* __restrict weight = x.weight;
+  const double offset = x.pnl_offset;
+  const double cap = x.cap;
+  for (std::size_t j = 0; j < ns; ++j) {
+    double e = credited_entry(pnl[j], offset, cap, D ? damp[j] : 0.0);
+    if constexpr (W) e *= weight[j];
+    if constexpr (G) ge[j] = e;
+    sum[j] += e;
+  }
+}
+
+}  // namespace
+
 Status evaluate(const ModelRules& r, std::size_t ns, std::size_t groups, const GroupView* g,
                 std::size_t sets, std::size_t expiries, const double* roll_k,
                 const double* expiry_delta, double im_addon, double mm_addon,
@@ -95,11 +117,18 @@ Status evaluate(const ModelRules& r, std::size_t ns, std::size_t groups, const G
   for (std::size_t k = 0; k < groups; ++k) {  // group order: the sums do not depend on sets
     const GroupView& x = g[k];
     double* sum = set_entries + static_cast<std::size_t>(x.set) * ns;
-    for (std::size_t j = 0; j < ns; ++j) {
-      double e = credited_entry(x.pnl[j], x.pnl_offset, x.cap, x.damp ? x.damp[j] : 0.0);
-      if (x.weight) e *= x.weight[j];
-      if (group_entries) group_entries[k * ns + j] = e;
-      sum[j] += e;
+    double* ge = group_entries ? group_entries + k * ns : nullptr;
+    // One loop per combination of the optional terms: no test inside, so it vectorises.
+    const int form = (x.damp ? 1 : 0) | (x.weight ? 2 : 0) | (ge ? 4 : 0);
+    switch (form) {
+      case 0: add_entries<false, false, false>(ns, x, sum, ge); break;
+      case 1: add_entries<true, false, false>(ns, x, sum, ge); break;
+      case 2: add_entries<false, true, false>(ns, x, sum, ge); break;
+      case 3: add_entries<true, true, false>(ns, x, sum, ge); break;
+      case 4: add_entries<false, false, true>(ns, x, sum, ge); break;
+      case 5: add_entries<true, false, true>(ns, x, sum, ge); break;
+      case 6: add_entries<false, true, true>(ns, x, sum, ge); break;
+      default: add_entries<true, true, true>(ns, x, sum, ge); break;
     }
     SetResult& res = per_set[x.set];
     const double net = std::fabs(x.net_delta);
@@ -110,15 +139,22 @@ Status evaluate(const ModelRules& r, std::size_t ns, std::size_t groups, const G
   double worst = 0.0;
   for (std::size_t s = 0; s < sets; ++s) {
     const double* v = set_entries + s * ns;
+    // The lowest entry, every entry finite (an overflowing sum, inf - inf = NaN, which no
+    // comparison would pick, is an error); independent lanes, no branch.
     double low = std::numeric_limits<double>::infinity();
+    unsigned finite = 1;
+    for (std::size_t j = 0; j < ns; ++j) {
+      finite &= static_cast<unsigned>(std::fabs(v[j]) <= std::numeric_limits<double>::max());
+      low = v[j] < low ? v[j] : low;
+    }
+    if (!finite) return Status::invalid("margin", s, "the scenario sums overflow");
+    // Its scenario: the first entry at that value, or the first preferred one among them.
     std::int32_t at = -1;
     bool preferred = false;
-    for (std::size_t j = 0; j < ns; ++j) {
-      // An overflowing sum (inf - inf is NaN, which no comparison would pick): an error.
-      if (!std::isfinite(v[j])) return Status::invalid("margin", s, "the scenario sums overflow");
+    for (std::size_t j = 0; j < ns && !preferred; ++j) {
+      if (v[j] != low) continue;
       const bool pref = r.tie_period > 0 && j < r.tie_standard && j % r.tie_period == r.tie_slot;
-      if (v[j] < low || (v[j] == low && pref && !preferred)) {
-        low = v[j];
+      if (at < 0 || pref) {
         at = static_cast<std::int32_t>(j);
         preferred = pref;
       }
