@@ -109,6 +109,11 @@ def revalue(
         raise InputTypeError(
             f"must be a writeable C-contiguous float64 array of shape ({n}, {ns})", "out"
         )
+    # an out= sharing memory with an input is written through scratch (the kernel reads its
+    # inputs while it writes)
+    target = out
+    if any(np.may_share_memory(out, a) for a in cast.values()):
+        target = np.empty_like(out)
     _kernel(
         cast["kind"],
         cast["settlement"],
@@ -120,9 +125,11 @@ def revalue(
         cast["time"],
         cast["rate"],
         scenarios,
-        out,
+        target,
         threads,
     )
+    if target is not out:
+        out[...] = target
     return out
 
 

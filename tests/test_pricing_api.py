@@ -645,3 +645,10 @@ def test_revalue_from_plain_arrays_is_the_table_path_and_checks_its_inputs():
         pm.revalue(scen, **kw, out=np.empty((2, 2)))
     with pytest.raises(pm.InvalidInputError):
         pm.revalue(scen, **dict(kw, strike=[1.0, 2.0]))
+    # an out= whose memory an input shares: the inputs are read as they were
+    shared = np.empty((len(rows), scen.n))
+    head = shared.reshape(-1)[: len(rows)]  # a contiguous view of out's first cells
+    head[:] = kw["strike"]
+    alias = dict(kw, strike=head)
+    got = pm.revalue(scen, **alias, out=shared)
+    np.testing.assert_array_equal(got, want)
