@@ -134,11 +134,20 @@ class PreTradeCheck:
             self.engine.fill(self.account, str(name), Side.SELL, 1.0, 0.01)
             self.book[str(name)] = -1.0
         self.candidate = names[len(names) // 2]
+        self.handle = self.engine.handle(self.candidate)
         self.candidates = [str(n) for n in rng.choice(names, 1000)]
+        self.handles = self.engine.handles(self.candidates)
+        self.sells = np.ones(1000, np.uint8)
         deribit_pm_margin(self.book, self.market, self.params_pm)
 
     def time_check(self, positions):
         self.engine.check(self.account, self.candidate, self.Side.SELL, 1.0)
+
+    def time_check_by_handle(self, positions):
+        self.engine.check(self.account, self.handle, self.Side.SELL, 1.0)
+
+    def time_check_many_1000_handles(self, positions):
+        self.engine.check_many(self.account, self.handles, self.sells, np.ones(1000))
 
     def time_check_many_1000(self, positions):
         self.engine.check_many(
@@ -214,3 +223,44 @@ class MarginOptimiser:
         from pymargin.optimize import minimize_margin
 
         minimize_margin(self.book, self.market, self.names, max_buy=2.0, max_sell=2.0)
+
+
+class MonteCarloVaR:
+    """P&L of a 1,000-option book over 10,000 joint paths of spot and vol with full
+    revaluation (pymargin.var.scenario_pnl), next to numpy/scipy written in place
+    (benchmarks/var_monte_carlo.py, NumpyPnl); benchmarks/var_monte_carlo.py runs 100,000."""
+
+    timeout = 300
+
+    def setup(self):
+        _benchmarks_dir()
+        from margin_full_path import account
+        from var_monte_carlo import NumpyPnl
+
+        self.market = demo_market()
+        self.book = account(np.random.default_rng(5))
+        rng = np.random.default_rng(7)
+        x = rng.standard_normal((10_000, 2)) * [0.04, 0.05]
+        self.spot, self.vol = np.expm1(x[:, :1]), np.exp(x[:, 1:])
+        table = self.market.table
+        rows = table.rows(list(self.book))
+        col = table.column
+        self.numpy_pnl = NumpyPnl(
+            col("forward")[rows],
+            col("strike")[rows],
+            col("time")[rows],
+            col("vol")[rows],
+            col("is_call")[rows].astype(bool),
+            np.array(list(self.book.values())),
+            self.market.index["BTC_USD"],
+            chunk=128,
+        )
+        self.out = np.empty(10_000)
+
+    def time_pymargin(self):
+        from pymargin import var
+
+        var.scenario_pnl(self.book, self.market, ("BTC_USD",), self.spot, self.vol, threads=1)
+
+    def time_numpy_scipy(self):
+        self.numpy_pnl(self.spot, self.vol, self.out)
