@@ -96,7 +96,35 @@ void run_range(const BatchModel& m, const models::ModelRules& rules, const doubl
     for (std::size_t p = p0 + 1; p < p1 && one_pair; ++p) {
       one_pair = in.pair[acc.instrument[p]] == pair0;
     }
-    for (std::size_t p = p0; p < p1; ++p) {
+    bool p1_done = false;
+    if (one_pair && !cross) {
+      // The usual case: the pair's sums in registers (the same additions in the same order),
+      // no store-to-load chain through memory per position.
+      const auto u0 = static_cast<std::size_t>(pair0);
+      touch(s, u0, stride);
+      double pd = 0.0, pg = 0.0, pf = 0.0;
+      for (std::size_t p = p0; p < p1; ++p) {
+        const auto i = static_cast<std::size_t>(acc.instrument[p]);
+        const double q = acc.amount[p];
+        const double qd = q * in.delta[i];
+        pd += qd;
+        pg += std::fabs(qd);
+        if (floors) pf += q > 0.0 ? q * in.floor_long[i] : -q * in.floor_short[i];
+        const auto e = static_cast<std::size_t>(in.expiry[i]);
+        if (!s.exp_used[e]) {
+          s.exp_used[e] = 1;
+          s.exps_touched.push_back(static_cast<std::int32_t>(e));
+          s.net[e] = 0.0;
+        }
+        s.net[e] += qd;
+        equity += q * in.value[i];
+      }
+      s.pair_delta[u0] = pd;
+      s.pair_gross[u0] = pg;
+      s.pair_floor[u0] = pf;
+      p1_done = true;
+    }
+    for (std::size_t p = p0; p < p1 && !p1_done; ++p) {
       const auto i = static_cast<std::size_t>(acc.instrument[p]);
       const double q = acc.amount[p];
       const auto u = static_cast<std::size_t>(in.pair[i]);
