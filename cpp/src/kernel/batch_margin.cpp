@@ -57,6 +57,16 @@ inline double* touch(Scratch& s, std::size_t u, std::size_t stride) noexcept {
   return v;
 }
 
+// A position's coin delta added to its expiry's net (zeroed on the account's first touch).
+inline void add_expiry(Scratch& s, std::size_t e, double qd) noexcept {
+  if (!s.exp_used[e]) {
+    s.exp_used[e] = 1;
+    s.exps_touched.push_back(static_cast<std::int32_t>(e));
+    s.net[e] = 0.0;
+  }
+  s.net[e] += qd;
+}
+
 // X:PM: the account's equity in USD from its currencies, each coin's equity move added to its
 // shock group's vector (after the positions' sums).
 double cross_equity(const BatchCross& x, std::size_t a, std::size_t stride, Scratch& s) noexcept {
@@ -110,13 +120,7 @@ void run_range(const BatchModel& m, const models::ModelRules& rules, const doubl
         pd += qd;
         pg += std::fabs(qd);
         if (floors) pf += q > 0.0 ? q * in.floor_long[i] : -q * in.floor_short[i];
-        const auto e = static_cast<std::size_t>(in.expiry[i]);
-        if (!s.exp_used[e]) {
-          s.exp_used[e] = 1;
-          s.exps_touched.push_back(static_cast<std::int32_t>(e));
-          s.net[e] = 0.0;
-        }
-        s.net[e] += qd;
+        add_expiry(s, static_cast<std::size_t>(in.expiry[i]), qd);
         equity += q * in.value[i];
       }
       s.pair_delta[u0] = pd;
@@ -134,13 +138,7 @@ void run_range(const BatchModel& m, const models::ModelRules& rules, const doubl
       s.pair_delta[u] += qd;
       s.pair_gross[u] += std::fabs(qd);
       if (floors) s.pair_floor[u] += q > 0.0 ? q * in.floor_long[i] : -q * in.floor_short[i];
-      const auto e = static_cast<std::size_t>(in.expiry[i]);
-      if (!s.exp_used[e]) {
-        s.exp_used[e] = 1;
-        s.exps_touched.push_back(static_cast<std::int32_t>(e));
-        s.net[e] = 0.0;
-      }
-      s.net[e] += qd;
+      add_expiry(s, static_cast<std::size_t>(in.expiry[i]), qd);
       if (cross) {
         s.ccy_value[static_cast<std::size_t>(cross->currency[i])] += q * in.value[i];
       } else {
