@@ -417,17 +417,6 @@ def whatif(
         from .instruments import InstrumentKind, Settlement, parse_instrument
 
         chosen = _chosen_model(model, grid_file, span_file)
-        from .engine import ENGINE_MODELS
-
-        if chosen not in ENGINE_MODELS:
-            raise InvalidInputError(
-                "the pre-trade engine runs "
-                + ", ".join(
-                    m.value.replace("_", "-") for m in ENGINE_MODELS if m.value != "scenario_grid"
-                )
-                + f" and grid files, not {model.value}",
-                "--model",
-            )
         params: Any = _model_params(chosen, grid_file, span_file)
         pf, mkt = _inputs(positions, market, time)
         cands = []

@@ -164,16 +164,8 @@ def _amount(x: Any, field: str) -> float:
         raise InvalidInputError("too large for a float", field) from None
 
 
-ENGINE_MODELS = (
-    MarginModel.DERIBIT_PM,
-    MarginModel.DERIBIT_XPM,
-    MarginModel.DERIBIT_STANDARD,
-    MarginModel.DELTA_MARGIN,
-    MarginModel.SPAN16,
-    MarginModel.PARADEX_PM,
-    MarginModel.FINRA_PM,
-    MarginModel.SCENARIO_GRID,
-)
+# The models the engine runs: every pymargin.MarginModel (kept for callers that list them).
+ENGINE_MODELS = tuple(MarginModel)
 
 
 @dataclass(frozen=True)
@@ -284,12 +276,6 @@ class PreTradeEngine:
             raise InvalidInputError(f"must be in [1, {MAX_ACCOUNTS}]", "max_accounts")
         if not isinstance(model, MarginModel):
             raise InputTypeError("use a pymargin.MarginModel member", "model")
-        if model not in ENGINE_MODELS:
-            raise InvalidInputError(
-                f"the pre-trade engine runs {', '.join(m.name for m in ENGINE_MODELS)}; "
-                f"{model.name} is not in it",
-                "model",
-            )
         table = market.table
         rows = table.rows(names)
         pair_codes = table.column("pair")[rows]
