@@ -574,7 +574,7 @@ def _position_vectors(
     """Risk vectors of positions (rows x scenarios, settlement currency): revaluation times
     size, the extended entries scaled by extended_table_factor x range/|M| (inverse instruments
     also by (1 + M)/(1 + sign(M) range))."""
-    return _summed_vectors(market, rows, sizes, scen, pp, n_std, threads)[1]()
+    return _vectors_of(_scaled(market, rows, sizes, scen, pp, n_std, threads))
 
 
 def _summed_vectors(
@@ -586,29 +586,47 @@ def _summed_vectors(
     n_std: int,
     threads: int | None,
 ) -> tuple[np.ndarray, Callable[[], np.ndarray]]:
-    """The sum of :func:`_position_vectors` over the positions, bit for bit (the core's
-    scaled_vectors: the same products in the same order, summed in position order, with no
-    positions x scenarios array), and a function that builds the per-position vectors when
-    they are read."""
-    table = market.table
+    """The sum of :func:`_position_vectors` over the positions, bit for bit (the same products
+    in the same order, summed in position order, with no positions x scenarios array), and a
+    function that builds the per-position vectors when they are read."""
+    run = _scaled(market, rows, sizes, scen, pp, n_std, threads)
+    return run(False)[0], lambda: _vectors_of(run)
+
+
+def _vectors_of(run: Callable[[bool], tuple[np.ndarray, np.ndarray | None]]) -> np.ndarray:
+    vectors = run(True)[1]
+    assert vectors is not None  # asked for
+    return vectors
+
+
+def _scaled(
+    market: Market,
+    rows: np.ndarray,
+    sizes: np.ndarray,
+    scen: ScenarioSet,
+    pp: PairParams,
+    n_std: int,
+    threads: int | None,
+) -> Callable[[bool], tuple[np.ndarray, np.ndarray | None]]:
+    """The core's scaled_vectors over the table's kept risk arrays of ``rows``: a function
+    returning the summed vector and, when asked, the per-position vectors (one pass)."""
     ext_moves = np.array(EXTENDED_MOVES)
     matrix, index = risk_matrix_for_rows(market, rows, scen, threads=threads)
     scale = pp.extended_table_factor * pp.price_range / np.abs(ext_moves)
-    inverse = (table.column("settlement")[rows] == int(Settlement.INVERSE)).view(np.uint8)
+    settlement = market.table.column("settlement")[rows]
+    inverse = (settlement == int(Settlement.INVERSE)).view(np.uint8)
     edge = (1.0 + ext_moves) / (1.0 + np.sign(ext_moves) * pp.price_range)
     edge_or_none = edge if inverse.any() else None
     q = np.ascontiguousarray(sizes, dtype=np.float64)
-    summed = np.empty(matrix.shape[1])
-    _core.scaled_vectors(matrix, index, q, inverse, scale, edge_or_none, n_std, summed)
+    ns = matrix.shape[1]
 
-    def vectors() -> np.ndarray:
-        out = np.empty((len(index), matrix.shape[1]))
-        _core.scaled_vectors(
-            matrix, index, q, inverse, scale, edge_or_none, n_std, np.empty(len(summed)), out
-        )
-        return out
+    def run(with_vectors: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        summed = np.empty(ns)
+        vectors = np.empty((len(index), ns)) if with_vectors else None
+        _core.scaled_vectors(matrix, index, q, inverse, scale, edge_or_none, n_std, summed, vectors)
+        return summed, vectors
 
-    return summed, vectors
+    return run
 
 
 def extended_dampeners(

@@ -1752,9 +1752,9 @@ CheckResult PreTradeEngine::Impl::check_with(const Account& acct, const MarketSt
     new_worst = m.slot_worst(ms, c, sp.underlying, v);
   }
   double worst_k = new_worst;
-  for (const auto& other : a->slots) {  // (group-level models and X:PM are done above)
-    if (other.currency == c && &other != s && !m.group_level() && !m.cross()) {
-      worst_k += other.worst[k];
+  if (!m.group_level() && !m.cross()) {  // (group-level models and X:PM are done above)
+    for (const auto& other : a->slots) {
+      if (other.currency == c && &other != s) worst_k += other.worst[k];
     }
   }
   const std::int32_t e = m.expiry_of[static_cast<std::size_t>(instrument)];
