@@ -141,19 +141,21 @@ def run(key: str, calls: int) -> None:
                 pm.margin(b, market, model, params=params)
 
         full_margin(book)  # warm caches
-        t0 = time.perf_counter()
+        times = []
         for k in range(reps):
             trial = dict(book)
             trial[picks[k]] = trial.get(picks[k], 0.0) - 1.0
+            t0 = time.perf_counter()
             full_margin(trial)
-        full = (time.perf_counter() - t0) / reps
+            times.append(time.perf_counter() - t0)
+        full = float(np.median(times))  # the median, as the check's p50 it is set against
         p50, p99 = np.percentile(lat, [50, 99]) / 1e3
         h50, h99 = np.percentile(lat_h, [50, 99]) / 1e3
         print(
             f"  {positions:5d} positions: p50 {p50:.2f} us, p99 {p99:.2f} us; by handle p50 "
             f"{h50:.2f} us, p99 {h99:.2f} us; check_many {per_batch * 1e6:.2f} us per order "
-            f"(handles {per_batch_h * 1e6:.3f}); full recompute per order "
-            f"{full * 1e3:.2f} ms ({full / (p50 * 1e-6):,.0f}x the check)"
+            f"(handles {per_batch_h * 1e6:.3f}); full recompute per order, median "
+            f"{full * 1e3:.2f} ms ({full / (p50 * 1e-6):,.0f}x the check's p50)"
         )
 
 
