@@ -301,6 +301,7 @@ def _price(model: int, uname: str, u, k, t, v, r, q, ot, out, threads) -> np.nda
             uname,
             (target, None, None, None, None, None, None, None, None),
             threads,
+            scratch=target is not out,
         )
     if target is not res:
         res[...] = target
@@ -308,8 +309,17 @@ def _price(model: int, uname: str, u, k, t, v, r, q, ot, out, threads) -> np.nda
 
 
 def _price_core(
-    model: int, n: int, a: dict[str, np.ndarray], uname: str, outs: tuple[Any, ...], threads: Any
+    model: int,
+    n: int,
+    a: dict[str, np.ndarray],
+    uname: str,
+    outs: tuple[Any, ...],
+    threads: Any,
+    scratch: bool,
 ) -> None:
+    """``scratch``: the outputs are arrays of ours, dropped on error, so the core may check the
+    inputs as it computes instead of in a pass of their own (the caller's ``out=`` is never
+    written on error)."""
     _core.price_batch(
         model,
         n,
@@ -322,6 +332,7 @@ def _price_core(
         a["option_type"],
         outs,
         _threads(threads),
+        scratch,
     )
 
 
@@ -351,7 +362,15 @@ def _greeks(model: int, uname: str, u, k, t, v, r, q, ot, which, out, threads) -
     if out is not None and _overlapping(arrays, a.values()):
         targets = [None if x is None else np.empty(shape) for x in arrays]
     with _indexed(shape, own):
-        _price_core(model, math.prod(shape), a, uname, tuple(targets), threads)
+        _price_core(
+            model,
+            math.prod(shape),
+            a,
+            uname,
+            tuple(targets),
+            threads,
+            scratch=targets is not arrays or out is None,
+        )
     for dst, src in zip(arrays, targets):
         if dst is not None and src is not dst:
             dst[...] = src

@@ -24,12 +24,15 @@ namespace {
 struct Inputs {
   std::vector<double> f, k, t, v, r, price;
   std::vector<std::uint8_t> call;
-  explicit Inputs(std::size_t n) : f(n, 100.0), k(n), t(n), v(n), r(n, 0.0), price(n), call(n) {
+  // uniform_t: T uniform in [1 day, 2 years] instead (benchmarks/compare_peers.py's inputs).
+  explicit Inputs(std::size_t n, bool uniform_t = false)
+      : f(n, 100.0), k(n), t(n), v(n), r(n, 0.0), price(n), call(n) {
     std::mt19937_64 rng(42);
     std::uniform_real_distribution<double> u(0.0, 1.0);
     for (std::size_t i = 0; i < n; ++i) {
       k[i] = 100.0 * std::exp(u(rng) - 0.5);
-      t[i] = std::exp(std::log(1.0 / 365.0) + u(rng) * std::log(730.0));
+      t[i] = uniform_t ? 1.0 / 365.0 + u(rng) * (2.0 - 1.0 / 365.0)
+                       : std::exp(std::log(1.0 / 365.0) + u(rng) * std::log(730.0));
       v[i] = 0.2 + 1.3 * u(rng);
       call[i] = u(rng) < 0.5;
     }
@@ -58,17 +61,28 @@ void BM_Validate(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(in.n));
 }
 
+const Inputs& peer_inputs() {
+  static const Inputs in(1 << 20, true);
+  return in;
+}
+
+// Prices; range(1) = 1 for compare_peers.py's inputs (T uniform, fewer rows off the direct
+// formula) instead of the log-uniform chain; range(2) = 1 with outputs_are_scratch (inputs
+// checked as they are computed instead of in a pass of their own).
 void BM_Price(benchmark::State& state) {
-  const auto in = inputs().batch();
+  const auto in = (state.range(1) ? peer_inputs() : inputs()).batch();
   std::vector<double> price(in.n);
   pm::BatchOutputs out;
   out.price = price.data();
-  for (auto _ : state) benchmark::DoNotOptimize(pm::price_batch(in, out, state.range(0)));
+  const bool scratch = state.range(2) != 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(pm::price_batch(in, out, state.range(0), scratch));
+  }
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(in.n));
 }
 
 void BM_PriceGreeks(benchmark::State& state) {
-  const auto in = inputs().batch();
+  const auto in = (state.range(1) ? peer_inputs() : inputs()).batch();
   std::vector<double> p(in.n), d(in.n), g(in.n), v(in.n), th(in.n);
   pm::BatchOutputs out;
   out.price = p.data();
@@ -76,7 +90,10 @@ void BM_PriceGreeks(benchmark::State& state) {
   out.gamma = g.data();
   out.vega = v.data();
   out.theta = th.data();
-  for (auto _ : state) benchmark::DoNotOptimize(pm::price_batch(in, out, state.range(0)));
+  const bool scratch = state.range(2) != 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(pm::price_batch(in, out, state.range(0), scratch));
+  }
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(in.n));
 }
 
@@ -295,8 +312,8 @@ BENCHMARK(BM_Aggregate1000Positions)->Unit(benchmark::kMicrosecond);
 }  // namespace
 
 BENCHMARK(BM_Validate)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Price)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_PriceGreeks)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Price)->ArgsProduct({{1, 2}, {0, 1}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_PriceGreeks)->ArgsProduct({{1, 2}, {0, 1}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Kernel<false>)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Kernel<true>)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ImpliedVol)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -391,6 +391,196 @@ TEST(Batch, ScratchModeReportsTheFirstBadRow) {
   EXPECT_EQ(a, b);
 }
 
+// The kernels' domain screen (the screen pass, and the flag the direct kernels add while
+// computing) refuses exactly the rows validate_black_inputs refuses, on every instruction set
+// and model, over edge values of every input: zeros of both signs, subnormals, the largest
+// double, infinities, NaN, and rate x time on both sides of its bound.
+TEST(Batch, DomainScreenAgreesWithValidateOnEdgeValues) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double big = std::numeric_limits<double>::max();
+  const double sub = std::numeric_limits<double>::denorm_min();
+  const std::vector<double> positive = {100.0, 0.0, -0.0, sub, big, inf, -inf, nan, -1.0};
+  const std::vector<double> times = {0.5, 0.0, -0.0, sub, 7.0, big, inf, nan, -0.5};
+  const std::vector<double> rates = {0.0, 0.05, 100.0, 100.1, -100.1, -100.0, big, inf, nan};
+  std::vector<double> u, k, t, v, r, q;
+  for (double a : positive) {  // one input at a time off its nominal value, then pairs of r, t
+    u.push_back(a), k.push_back(100.0), t.push_back(0.5), v.push_back(0.3), r.push_back(0.01),
+        q.push_back(0.0);
+    u.push_back(100.0), k.push_back(a), t.push_back(0.5), v.push_back(0.3), r.push_back(0.01),
+        q.push_back(0.0);
+    u.push_back(100.0), k.push_back(100.0), t.push_back(0.5), v.push_back(a), r.push_back(0.01),
+        q.push_back(0.0);
+  }
+  for (double tt : times) {
+    for (double rr : rates) {
+      for (double qq : rates) {
+        u.push_back(100.0), k.push_back(90.0), t.push_back(tt), v.push_back(0.3),
+            r.push_back(rr), q.push_back(qq);
+      }
+    }
+  }
+  const std::size_t n = u.size();
+  const std::size_t n_pad = det::padded(n);
+  for (auto* c : {&u, &k, &t, &v, &r, &q}) c->resize(n_pad, 1.0);
+  for (std::size_t i = n; i < n_pad; ++i) v[i] = 0.2, r[i] = 0.0, q[i] = 0.0;
+  std::vector<double> call(n_pad, 1.0);
+  for (std::size_t i = 0; i < n; i += 2) call[i] = -1.0;
+  std::size_t refused = 0;
+  for (const auto& ks : all_kernel_sets()) {
+    for (pm::Model m : {pm::Model::kBlack76, pm::Model::kBsm, pm::Model::kInverse}) {
+      const bool bsm = m == pm::Model::kBsm;
+      std::vector<double> out[10];
+      for (auto& o : out) o.assign(n_pad, 0.0);
+      for (int kernel = 0; kernel < 3; ++kernel) {  // price, first-order Greeks, all Greeks
+        for (std::size_t b0 = 0; b0 < n_pad; b0 += det::kBlock) {
+          det::KernelBlock b;
+          b.n = std::min(det::kBlock, n_pad - b0);
+          b.model = static_cast<int>(m);
+          b.underlying = u.data() + b0;
+          b.strike = k.data() + b0;
+          b.time = t.data() + b0;
+          b.vol = v.data() + b0;
+          b.rate = r.data() + b0;
+          b.carry = q.data() + b0;
+          b.call = call.data() + b0;
+          b.price = out[0].data() + b0;
+          b.delta = out[1].data() + b0;
+          b.delta_forward = out[2].data() + b0;
+          b.gamma = out[3].data() + b0;
+          b.vega = out[4].data() + b0;
+          b.theta = out[5].data() + b0;
+          b.rho = out[6].data() + b0;
+          b.vanna = out[7].data() + b0;
+          b.volga = out[8].data() + b0;
+          b.flag = out[9].data() + b0;
+          (kernel == 0 ? ks.price : kernel == 1 ? ks.first : ks.greeks)(b);
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+          const bool valid =
+              pm::validate_black_inputs(u[i], k[i], t[i], v[i], r[i], bsm ? q[i] : 0.0, i).ok();
+          refused += !valid;
+          EXPECT_EQ(out[9][i] >= 2.0, !valid)
+              << ks.name << " model " << static_cast<int>(m) << " kernel " << kernel << " row "
+              << i << ": u " << u[i] << " k " << k[i] << " t " << t[i] << " v " << v[i] << " r "
+              << r[i] << " q " << q[i];
+          const double one = ks.screen(1, bsm, &u[i], &k[i], &t[i], &v[i], &r[i], &q[i]);
+          EXPECT_EQ(one, valid ? 0.0 : 1.0) << ks.name << " screen row " << i;
+        }
+      }
+    }
+  }
+  EXPECT_GT(refused, 0u);
+}
+
+// With every rate (and carry) zero, the kernels that skip the discount and growth
+// exponentials give the bits of the kernels that compute them, every output and flag.
+TEST(Batch, ZeroRateKernelsGiveTheSameBits) {
+  const std::size_t n = det::kBlock;
+  for (const auto& ks : all_kernel_sets()) {
+    for (pm::Model m : {pm::Model::kBlack76, pm::Model::kBsm, pm::Model::kInverse}) {
+      for (unsigned seed = 1; seed <= 6; ++seed) {
+        Data d = make_data(n, seed);
+        std::fill(d.r.begin(), d.r.end(), 0.0);
+        std::fill(d.q.begin(), d.q.end(), 0.0);
+        for (int kernel = 0; kernel < 6; ++kernel) {
+          std::vector<double> out[2][10];
+          for (int z = 0; z < 2; ++z) {
+            for (auto& o : out[z]) o.assign(n, 0.0);
+            det::KernelBlock b;
+            b.n = n;
+            b.model = static_cast<int>(m);
+            b.zero_rates = z == 1;
+            b.underlying = d.u.data();
+            b.strike = d.k.data();
+            b.time = d.t.data();
+            b.vol = d.v.data();
+            b.rate = d.r.data();
+            b.carry = d.q.data();
+            b.call = d.call.data();
+            b.price = out[z][0].data();
+            b.delta = out[z][1].data();
+            b.delta_forward = out[z][2].data();
+            b.gamma = out[z][3].data();
+            b.vega = out[z][4].data();
+            b.theta = out[z][5].data();
+            b.rho = out[z][6].data();
+            b.vanna = out[z][7].data();
+            b.volga = out[z][8].data();
+            b.flag = out[z][9].data();
+            const det::KernelFn fns[6] = {ks.price,  ks.first,        ks.greeks,
+                                          ks.series_price, ks.series_first, ks.series_greeks};
+            fns[kernel](b);
+          }
+          for (int o = 0; o < 10; ++o) {
+            ASSERT_EQ(0, std::memcmp(out[0][o].data(), out[1][o].data(), n * sizeof(double)))
+                << ks.name << " model " << static_cast<int>(m) << " kernel " << kernel
+                << " output " << o;
+          }
+        }
+      }
+    }
+  }
+}
+
+// Price and Greeks through the driver: with outputs_are_scratch (the kernels screen as they
+// compute) the error is the one the validation pass reports, field and row, for every rule,
+// model and thread count; without it nothing is written.
+TEST(Batch, FusedScreenReportsWhatValidateReports) {
+  const std::size_t n = 3000;
+  struct Case {
+    int column;  // 0 u, 1 k, 2 t, 3 v, 4 r, 5 q
+    double value;
+  };
+  const Case cases[] = {{0, std::numeric_limits<double>::quiet_NaN()}, {0, 0.0}, {1, -2.0},
+                        {1, std::numeric_limits<double>::infinity()},   {2, -1e-300},
+                        {3, std::numeric_limits<double>::quiet_NaN()},  {4, 1e300},
+                        {4, 2000.0},                                      {5, -1500.0}};
+  for (pm::Model m : {pm::Model::kBlack76, pm::Model::kBsm, pm::Model::kInverse}) {
+    for (const Case& c : cases) {
+      if (c.column == 5 && m != pm::Model::kBsm) continue;
+      for (std::size_t row : {std::size_t{0}, std::size_t{255}, std::size_t{256}, n - 1}) {
+        Data d = make_data(n, 11);
+        std::vector<double>* cols[6] = {&d.u, &d.k, &d.t, &d.v, &d.r, &d.q};
+        d.t[row] = 0.5;  // a rate rule needs T > 0 to bite
+        (*cols[c.column])[row] = c.value;
+        pm::BatchInputs in;
+        in.n = n;
+        in.model = m;
+        in.underlying = {d.u.data(), 1};
+        in.strike = {d.k.data(), 1};
+        in.time = {d.t.data(), 1};
+        in.vol = {d.v.data(), 1};
+        in.rate = {d.r.data(), 1};
+        in.carry = {d.q.data(), 1};
+        in.is_call = {d.is_call.data(), 1};
+        const pymargin::Status want = pm::validate(in);
+        ASSERT_FALSE(want.ok());
+        ASSERT_EQ(want.index, row);
+        for (int greeks = 0; greeks < 2; ++greeks) {
+          for (int threads : {1, 2}) {
+            for (bool scratch : {false, true}) {
+              std::vector<double> p(n, -7.0), g(n, -7.0);
+              pm::BatchOutputs out;
+              out.price = p.data();
+              if (greeks) out.gamma = g.data();
+              const pymargin::Status st = pm::price_batch(in, out, threads, scratch);
+              EXPECT_EQ(st.code, want.code);
+              EXPECT_STREQ(st.field, want.field);
+              EXPECT_EQ(st.index, want.index)
+                  << static_cast<int>(m) << " " << c.column << " " << greeks << threads
+                  << scratch;
+              if (!scratch) {
+                for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(p[i], -7.0);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // The gather-sum of every compiled instruction set gives the bits of summing the rows one
 // position after another with axpy (the pre-trade engine's incremental sums rely on that
 // order), for every width 1..64, with and without an index, rows of any stride.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -98,73 +99,37 @@ void exact_row(const BatchInputs& in, const BatchOutputs& out, std::size_t i) no
   if (out.volga) out.volga[i] = g.volga;
 }
 
-// Branch-free screen of a column: true if every value passes. Comparisons with NaN are false,
-// so NaN fails every test.
-enum class Rule { kPositive, kNonNegative, kFinite };
+static_assert(kScreenMaxRateTime == kMaxRateTime, "the kernels' screen and validate agree");
 
-template <Rule R>
-inline bool good(double x) noexcept {
-  constexpr double kMax = std::numeric_limits<double>::max();
-  if constexpr (R == Rule::kPositive) return (x > 0.0) & (x <= kMax);
-  if constexpr (R == Rule::kNonNegative) return (x >= 0.0) & (x <= kMax);
-  return (x >= -kMax) & (x <= kMax);
-}
-
-template <Rule R>
-bool column_ok(const Column<double>& c, std::size_t n) noexcept {
-  if (c.stride == 0) return good<R>(c.data[0]);
-  double bad = 0.0;  // a double count: the form gcc vectorises
-  if (c.stride == 1) {
-    const double* p = c.data;
-    for (std::size_t i = 0; i < n; ++i) bad += good<R>(p[i]) ? 0.0 : 1.0;
-  } else {
-    for (std::size_t i = 0; i < n; ++i) bad += good<R>(c[i]) ? 0.0 : 1.0;
-  }
-  return bad == 0.0;
-}
-
-template <class T>
-inline Column<T> sub_column(const Column<T>& c, std::size_t begin) noexcept {
-  return {c.stride == 0 ? c.data : c.data + static_cast<std::ptrdiff_t>(begin) * c.stride,
-          c.stride};
-}
-
-// Fast screen of rows [begin, end): true if every value is in its domain.
+// Fast screen of rows [begin, end): true if every value is in its domain. One pass over the
+// rows (the selected instruction set's screen kernel) a block at a time, a broadcast value
+// filled into a block buffer once, a strided column copied.
 bool all_valid(const BatchInputs& in, std::size_t begin, std::size_t end) noexcept {
-  const std::size_t n = end - begin;
   const bool bsm = in.model == Model::kBsm;
-  const Column<double> r = sub_column(in.rate, begin);
-  const Column<double> t = sub_column(in.time, begin);
-  bool ok = column_ok<Rule::kPositive>(sub_column(in.underlying, begin), n) &&
-            column_ok<Rule::kPositive>(sub_column(in.strike, begin), n) &&
-            column_ok<Rule::kNonNegative>(sub_column(in.vol, begin), n) &&
-            (!bsm || column_ok<Rule::kFinite>(sub_column(in.carry, begin), n));
-  if (!ok) return false;
-  // Time, rate and |r T| <= kMaxRateTime (and |(r - q) T| for BSM). Contiguous time and rate
-  // are read once, together: the rate-time product costs no extra pass over memory.
-  if (!bsm && r.stride == 1 && t.stride == 1) {
-    unsigned ok_rt = 1;  // independent lanes (a double sum would be one serial chain)
-    const double* rp = r.data;
-    const double* tp = t.data;
-    for (std::size_t i = 0; i < n; ++i) {
-      ok_rt &= static_cast<unsigned>(good<Rule::kNonNegative>(tp[i])) &
-               static_cast<unsigned>(good<Rule::kFinite>(rp[i])) &
-               static_cast<unsigned>(std::fabs(rp[i] * tp[i]) <= kMaxRateTime);
-    }
-    if (ok_rt == 0) return false;
-  } else {
-    if (!(column_ok<Rule::kNonNegative>(t, n) && column_ok<Rule::kFinite>(r, n))) return false;
-    const bool no_rates = r.stride == 0 && r.data[0] == 0.0 &&
-                          (!bsm || (in.carry.stride == 0 && in.carry.data[0] == 0.0));
-    if (!no_rates) {
-      unsigned ok_rt = 1;
-      for (std::size_t i = 0; i < n; ++i) {
-        const double q = bsm ? in.carry[begin + i] : 0.0;
-        ok_rt &= static_cast<unsigned>(std::fabs(r[i] * t[i]) <= kMaxRateTime) &
-                 static_cast<unsigned>(std::fabs((r[i] - q) * t[i]) <= kMaxRateTime);
+  static constexpr double kZero = 0.0;
+  const Column<double> carry = bsm ? in.carry : Column<double>{&kZero, 0};
+  const Column<double>* cols[6] = {&in.underlying, &in.strike, &in.time, &in.vol, &in.rate,
+                                   &carry};
+  alignas(64) double buf[6][kBlock];
+  for (int c = 0; c < 6; ++c) {
+    if (cols[c]->stride == 0) std::fill(buf[c], buf[c] + kBlock, cols[c]->data[0]);
+  }
+  const ScreenFn screen = kernels().screen;
+  for (std::size_t b0 = begin; b0 < end; b0 += kBlock) {
+    const std::size_t n = std::min(kBlock, end - b0);
+    const double* p[6];
+    for (int c = 0; c < 6; ++c) {
+      const Column<double>& col = *cols[c];
+      if (col.stride == 0) {
+        p[c] = buf[c];
+      } else if (col.stride == 1) {
+        p[c] = col.data + b0;
+      } else {
+        for (std::size_t j = 0; j < n; ++j) buf[c][j] = col[b0 + j];
+        p[c] = buf[c];
       }
-      if (ok_rt == 0) return false;
     }
+    if (screen(n, bsm, p[0], p[1], p[2], p[3], p[4], p[5]) != 0.0) return false;
   }
   if (in.is_call.stride == 0) return in.is_call.data[0] <= 1;
   unsigned bad = 0;
@@ -252,8 +217,28 @@ void point_greeks_at(KernelBlock& b, double (*g)[kBlock]) noexcept {
   b.volga = g[7];
 }
 
-// Computes rows [begin, end). With `check`, each block's inputs are screened just before it is
-// computed (while they are in cache) and the first bad row stops the range.
+// True if any of x[0..n) is nonzero (NaN included): the OR of the bits without the sign bit,
+// integer operations that gcc vectorises on any instruction set (a compare per element, or a
+// double sum, would be a serial chain).
+inline bool any_nonzero(const double* x, std::size_t n) noexcept {
+  std::uint64_t bits = 0;
+  for (std::size_t j = 0; j < n; ++j) {
+    std::uint64_t b;
+    std::memcpy(&b, x + j, sizeof(b));
+    bits |= b << 1;
+  }
+  return bits != 0;
+}
+
+// True if every row of the block has rate 0 (and carry 0 under BSM): the kernels then skip
+// the discount and growth exponentials.
+bool block_zero_rates(const double* r, const double* q, std::size_t n, bool bsm) noexcept {
+  return !any_nonzero(r, n) && !(bsm && any_nonzero(q, n));
+}
+
+// Computes rows [begin, end). With `check`, each block's inputs are screened as the direct
+// kernel computes it (the kernel flags rows outside the domain) and the first bad row stops
+// the range; the block's results may already be in the outputs, which the caller discards.
 Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t begin,
                  std::size_t end, bool check) noexcept {
   const KernelSet& ks = kernels();
@@ -282,7 +267,6 @@ Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t beg
                           out.theta, out.rho,   out.vanna,         out.volga};
   for (std::size_t b0 = begin; b0 < end; b0 += kBlock) {
     const std::size_t n = std::min(kBlock, end - b0);
-    if (check && !all_valid(in, b0, b0 + n)) return first_invalid(in, b0, b0 + n);
     const double* u = cu_col.at(b0, n);
     const double* k = ck_col.at(b0, n);
     const double* t = ct_col.at(b0, n);
@@ -290,12 +274,18 @@ Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t beg
     const double* r = cr_col.at(b0, n);
     const double* q = cq_col.at(b0, n);
     const std::size_t n_pad = padded(n);
-    for (std::size_t j = 0; j < n; ++j) c[j] = in.is_call[b0 + j] ? 1.0 : -1.0;
+    unsigned bad_type = 0;
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::uint8_t type = in.is_call[b0 + j];
+      bad_type |= type > 1;
+      c[j] = type ? 1.0 : -1.0;
+    }
     for (std::size_t j = n; j < n_pad; ++j) c[j] = kPadRow[6];
     const double* const cols[kInputs] = {u, k, t, v, r, q, c};
     KernelBlock blk;
     blk.n = n_pad;
     blk.model = static_cast<int>(in.model);
+    blk.zero_rates = block_zero_rates(r, q, n_pad, in.model == Model::kBsm);
     point_inputs_at(blk, cols);
     blk.flag = flag;
     // Price straight into the caller's array when that is all that is asked for (full
@@ -305,20 +295,39 @@ Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t beg
     if (greeks) {
       point_greeks_at(blk, g);
       greeks_kernel(blk);
-      const double* src[9] = {price, g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]};
-      for (int m = 0; m < 9; ++m) {
-        if (dst[m]) std::memcpy(dst[m] + b0, src[m], n * sizeof(double));
-      }
     } else {
       ks.price(blk);
-      if (out.price && !direct_out) std::memcpy(out.price + b0, price, n * sizeof(double));
     }
     // Rows the direct formula could not do exactly: compact them and run the series kernel;
-    // what it cannot do either goes to the scalar exact path.
+    // what it cannot do either goes to the scalar exact path. Rows flagged 2 or more are
+    // outside the domain (only possible when the inputs were not validated before).
+    // Flags are 0, 1 (recompute exactly), 2 or 3 (outside the domain). Groups of kLanes
+    // rows without a flag (most of them: a few percent of rows are flagged on typical
+    // chains) are skipped by one test of their bits; the others are compacted branch-free.
     std::size_t m = 0;
-    for (std::size_t j = 0; j < n; ++j) {  // branch-free: about a third of rows are flagged
-      idx[m] = j;
-      m += flag[j] != 0.0;
+    unsigned bad = 0;
+    for (std::size_t c0 = 0; c0 < n; c0 += kLanes) {
+      const std::size_t c1 = std::min(n, c0 + kLanes);
+      if (!any_nonzero(flag + c0, c1 - c0)) continue;
+      for (std::size_t j = c0; j < c1; ++j) {
+        idx[m] = j;
+        m += flag[j] != 0.0;
+        bad |= flag[j] >= 2.0;
+      }
+    }
+    if (check && (bad != 0 || bad_type != 0)) {
+      // The kernel's screen refuses exactly what first_invalid does; should they ever
+      // disagree, the row is computed rather than the range stopped without an error.
+      Status st = first_invalid(in, b0, b0 + n);
+      if (!st.ok()) return st;
+    }
+    if (greeks) {
+      const double* src[9] = {price, g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]};
+      for (int c2 = 0; c2 < 9; ++c2) {
+        if (dst[c2]) std::memcpy(dst[c2] + b0, src[c2], n * sizeof(double));
+      }
+    } else if (out.price && !direct_out) {
+      std::memcpy(out.price + b0, price, n * sizeof(double));
     }
     if (m == 0) continue;
     for (std::size_t col = 0; col < kInputs; ++col) {
@@ -409,41 +418,57 @@ Status validate(const BatchInputs& in) noexcept {
   return detail::first_invalid(in, 0, in.n);
 }
 
-Status price_batch(const BatchInputs& in, const BatchOutputs& out, int threads,
-                   bool outputs_are_scratch) noexcept {
-  // Checking everything first costs a pass over the inputs (memory-bound for large batches);
-  // when the caller discards the outputs on error anyway, blocks are checked as they are
-  // computed instead.
-  Status st = outputs_are_scratch ? detail::check_columns(in) : validate(in);
-  if (!st.ok() || in.n == 0) return st;
-  const bool check = outputs_are_scratch;
+namespace detail {
+namespace {
+
+// Runs rows [0, n) on up to `threads` threads of the persistent pool (whole blocks per thread,
+// so that each writes disjoint cache lines). Ranges are in row order and each reports its own
+// first bad row: the first error wins.
+Status run_all(const BatchInputs& in, const BatchOutputs& out, int threads, bool check) noexcept {
   constexpr std::size_t kMinPerThread = 16384;
   constexpr std::size_t kMaxThreads = 64;
   std::size_t nthreads = threads > 0 ? static_cast<std::size_t>(threads)
                                      : std::max(1u, std::thread::hardware_concurrency());
   nthreads = std::min(nthreads, std::max<std::size_t>(1, in.n / kMinPerThread));
-  if (nthreads <= 1) return detail::run_range(in, out, 0, in.n, check);
-  // Chunks are whole blocks so that each thread writes disjoint cache lines; they run on the
-  // persistent pool (this thread and its workers), no thread started per call.
-  const std::size_t blocks = (in.n + detail::kBlock - 1) / detail::kBlock;
+  if (nthreads <= 1) return run_range(in, out, 0, in.n, check);
+  const std::size_t blocks = (in.n + kBlock - 1) / kBlock;
   std::pair<std::size_t, std::size_t> ranges[kMaxThreads];
   Status results[kMaxThreads];
   nthreads = std::min(nthreads, kMaxThreads);
   std::size_t first_block = 0;
   for (std::size_t w = 0; w < nthreads; ++w) {
     const std::size_t nb = blocks / nthreads + (w < blocks % nthreads ? 1 : 0);
-    ranges[w] = {first_block * detail::kBlock, std::min(in.n, (first_block + nb) * detail::kBlock)};
+    ranges[w] = {first_block * kBlock, std::min(in.n, (first_block + nb) * kBlock)};
     first_block += nb;
   }
   auto task = [&](std::size_t w) noexcept {
-    results[w] = detail::run_range(in, out, ranges[w].first, ranges[w].second, check);
+    results[w] = run_range(in, out, ranges[w].first, ranges[w].second, check);
   };
   pymargin::detail::parallel_for(nthreads, task);
-  // Ranges are in row order and each reports its own first bad row: the first error wins.
   for (std::size_t w = 0; w < nthreads; ++w) {
     if (!results[w].ok()) return results[w];
   }
-  return st;
+  return Status::success();
+}
+
+}  // namespace
+}  // namespace detail
+
+Status price_batch(const BatchInputs& in, const BatchOutputs& out, int threads,
+                   bool outputs_are_scratch) noexcept {
+  Status st = detail::check_columns(in);
+  if (!st.ok() || in.n == 0) return st;
+  // Outputs the caller discards on error are written as the rows are computed, the kernels
+  // screening each block's inputs as they load them. Otherwise every row is screened first
+  // (one pass, about a tenth of the pricing time) so that nothing is written on error.
+  // Results computed into scratch and copied out would avoid that pass but measured slower
+  // with Greeks: several fresh column-sized buffers per call are returned to the system
+  // between calls and faulted in again.
+  if (!outputs_are_scratch) {
+    st = validate(in);
+    if (!st.ok()) return st;
+  }
+  return detail::run_all(in, out, threads, outputs_are_scratch);
 }
 
 const char* simd_level() noexcept { return detail::kernels().name; }

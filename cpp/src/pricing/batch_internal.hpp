@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cmath>
 #include <cstdint>
 
 namespace pymargin::pricing::detail {
@@ -27,8 +28,11 @@ struct KernelBlock {
   const double* rate = nullptr;
   const double* carry = nullptr;
   const double* call = nullptr;
+  // Every row has rate 0 (and carry 0 under BSM): the kernels skip exp(-r T) and exp((r-q) T).
+  bool zero_rates = false;
   // Outputs, contiguous, kBlock long. The greeks kernel fills all of them; the price kernel
-  // only `price`. `flag` is set to nonzero for rows the caller must recompute exactly.
+  // only `price`. `flag` is set to nonzero for rows the caller must recompute exactly; the
+  // direct kernels add 2 for a row whose inputs are outside the domain (validate's rules).
   double* price = nullptr;
   double* delta = nullptr;
   double* delta_forward = nullptr;
@@ -81,7 +85,36 @@ struct GridBlock {
   double* flag_count = nullptr;  // ns: flagged cells per scenario
 };
 
+inline constexpr double kScreenMaxRateTime = 700.0;  // pricing::kMaxRateTime (batch.cpp checks)
+
+// 1.0 if a row's inputs are in the pricing domain (validate_black_inputs' rules), else 0.0;
+// NaN fails every compare. Ternaries on doubles so that vector kernels keep 64-bit lanes.
+// `bsm` adds the carry's rules (other models have carry 0).
+template <bool Bsm>
+inline double inputs_ok(double u, double k, double t, double v, double r, double q) noexcept {
+  constexpr double kMax = 1.7976931348623157e308;
+  double ok = (u > 0.0) ? 1.0 : 0.0;
+  ok = (u <= kMax) ? ok : 0.0;
+  ok = (k > 0.0) ? ok : 0.0;
+  ok = (k <= kMax) ? ok : 0.0;
+  ok = (t >= 0.0) ? ok : 0.0;
+  ok = (t <= kMax) ? ok : 0.0;
+  ok = (v >= 0.0) ? ok : 0.0;
+  ok = (v <= kMax) ? ok : 0.0;
+  ok = (std::fabs(r) <= kMax) ? ok : 0.0;
+  ok = (std::fabs(r * t) <= kScreenMaxRateTime) ? ok : 0.0;
+  if constexpr (Bsm) {
+    ok = (std::fabs(q) <= kMax) ? ok : 0.0;
+    ok = (std::fabs((r - q) * t) <= kScreenMaxRateTime) ? ok : 0.0;
+  }
+  return ok;
+}
+
 using KernelFn = void (*)(const KernelBlock&) noexcept;
+// Number of rows of [0, n) outside the domain (inputs_ok), over contiguous columns.
+using ScreenFn = double (*)(std::size_t n, bool bsm, const double* u, const double* k,
+                            const double* t, const double* v, const double* r,
+                            const double* q) noexcept;
 using GridFn = std::size_t (*)(const GridBlock&) noexcept;  // returns the flagged count
 // y[0..n) += a x[0..n) (the pre-trade engine's aggregation of risk rows).
 using AxpyFn = void (*)(std::size_t n, double a, const double* x, double* y) noexcept;
@@ -107,6 +140,7 @@ struct KernelSet {
   GridFn grid;                     // scenario revaluation, flags as the direct kernels
   AxpyFn axpy;
   GatherSumFn gather_sum;
+  ScreenFn screen;
   const char* name;
 };
 

@@ -108,7 +108,12 @@ inline double series_time_value(double x_abs, double s, double* ok, double* gaus
 // first-order Greeks and theta (delta, delta_forward, gamma, vega, theta), G = 2 also rho,
 // vanna and volga (model-specific adjustments included). G = 1 leaves those three outputs
 // alone and skips their divisions.
-template <int G, int M, bool Series>
+// Rates = false: every row has r = 0 (and q = 0 under BSM), so the discount and growth factors
+// are 1 and their exponentials are skipped; the values are the same bits as with Rates = true.
+// The direct kernel (Series = false) also screens its inputs as it loads them (see
+// KernelBlock::flag): the check costs a few compares on values already in registers instead
+// of a separate pass over the block.
+template <int G, int M, bool Series, bool Rates>
 inline void run(const KernelBlock& b) noexcept {
   const std::size_t n = b.n;
   const double* __restrict u = b.underlying;
@@ -141,7 +146,7 @@ inline void run(const KernelBlock& b) noexcept {
     const double r = rr[i];
     const double q = qq[i];
     double growth = 1.0;
-    if constexpr (bsm) growth = exp((r - q) * T);
+    if constexpr (bsm && Rates) growth = exp((r - q) * T);
     const double F = u[i] * growth;
     const double K = kk[i];
     const double sig = vv[i];
@@ -188,9 +193,16 @@ inline void run(const KernelBlock& b) noexcept {
     }
     const double fwd_value = th * (F - K);
     const double intrinsic = fwd_value > 0.0 ? fwd_value : 0.0;  // not fmax: a libm call
-    const double df = exp(-r * T);
+    double df = 1.0;
+    if constexpr (Rates) df = exp(-r * T);
     const double p = df * (otm + intrinsic);
-    flag[i] = 1.0 - exact;
+    if constexpr (Series) {
+      flag[i] = 1.0 - exact;
+    } else {
+      const double ok = inputs_ok<bsm>(u[i], K, T, sig, r, q);  // the domain screen
+      // 1: recompute exactly; 2 or 3: a row outside the domain (the caller reports it).
+      flag[i] = (1.0 - exact) + 2.0 * (1.0 - ok);
+    }
     if constexpr (G == 0) {
       if constexpr (inverse) {
         price[i] = p / F;
@@ -245,17 +257,26 @@ inline void run(const KernelBlock& b) noexcept {
   }
 }
 
-template <int G, bool Series>
-void dispatch_model(const KernelBlock& b) noexcept {
+template <int G, bool Series, bool Rates>
+void dispatch_rates(const KernelBlock& b) noexcept {
   switch (b.model) {
     case 1:
-      run<G, 1, Series>(b);
+      run<G, 1, Series, Rates>(b);
       break;
     case 2:
-      run<G, 2, Series>(b);
+      run<G, 2, Series, Rates>(b);
       break;
     default:
-      run<G, 0, Series>(b);
+      run<G, 0, Series, Rates>(b);
+  }
+}
+
+template <int G, bool Series>
+void dispatch_model(const KernelBlock& b) noexcept {
+  if (b.zero_rates) {
+    dispatch_rates<G, Series, false>(b);
+  } else {
+    dispatch_rates<G, Series, true>(b);
   }
 }
 
@@ -529,6 +550,25 @@ void gather_sum_kernel(std::size_t ns, std::size_t count, const double* __restri
   kGatherBlocks[rest / 8][(rest % 8) / 4][rest % 4](count, rows + j0, stride, idx, w, out + j0);
 }
 
+template <bool Bsm>
+double screen_rows(std::size_t n, const double* __restrict u, const double* __restrict k,
+                   const double* __restrict t, const double* __restrict v,
+                   const double* __restrict r, const double* __restrict q) noexcept {
+  double bad = 0.0;  // counts 0/1 values: exact in any order
+#if PYMARGIN_USE_LIBMVEC
+#pragma omp simd reduction(+ : bad)
+#endif
+  for (std::size_t i = 0; i < n; ++i) {
+    bad += 1.0 - inputs_ok<Bsm>(u[i], k[i], t[i], v[i], r[i], Bsm ? q[i] : 0.0);
+  }
+  return bad;
+}
+
+double screen_kernel(std::size_t n, bool bsm, const double* u, const double* k, const double* t,
+                     const double* v, const double* r, const double* q) noexcept {
+  return bsm ? screen_rows<true>(n, u, k, t, v, r, q) : screen_rows<false>(n, u, k, t, v, r, q);
+}
+
 void price_kernel(const KernelBlock& b) noexcept { dispatch_model<0, false>(b); }
 void greeks_kernel(const KernelBlock& b) noexcept { dispatch_model<2, false>(b); }
 void first_kernel(const KernelBlock& b) noexcept { dispatch_model<1, false>(b); }
@@ -543,7 +583,7 @@ KernelSet PYMARGIN_KERNEL_FACTORY() noexcept {
           &series_greeks_kernel, &first_kernel,   &series_first_kernel,
           &normalised_kernel, &normalised_series_kernel,
           &grid_kernel,       &axpy_kernel,        &gather_sum_kernel,
-          PYMARGIN_KERNEL_NAME};
+          &screen_kernel,     PYMARGIN_KERNEL_NAME};
 }
 
 }  // namespace pymargin::pricing::detail

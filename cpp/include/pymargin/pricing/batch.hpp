@@ -65,8 +65,8 @@ Status validate(const BatchInputs& in) noexcept;
 // Prices (and the requested Greeks) of every row. threads <= 0: use all hardware threads
 // (small batches run on the calling thread). Every input is validated before any output is
 // written. With outputs_are_scratch = true (for callers that discard the outputs on error,
-// e.g. freshly allocated result arrays) the checks run block by block as the rows are
-// computed, saving a pass over the inputs; on error the outputs are then partly written.
+// e.g. freshly allocated result arrays) the kernels check each row as they compute it,
+// saving the validation pass; on error the outputs are then partly written.
 // The Status is the same either way: the first bad row.
 Status price_batch(const BatchInputs& in, const BatchOutputs& out, int threads,
                    bool outputs_are_scratch = false) noexcept;
