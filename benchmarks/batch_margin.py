@@ -20,9 +20,9 @@ from timing import machine
 import numpy as np  # isort: skip  (after timing pins numpy's threads to one)
 import scipy.sparse as sp  # isort: skip
 
-from pymargin.batch import batch_margin_csr, venue_risk
-from pymargin.cascade import ImpactModel, liquidation_cascade
-from pymargin.demo import demo_market, load_demo_chain
+from pymargin.accounts.batch import batch_margin_csr, venue_risk
+from pymargin.accounts.cascade import ImpactModel, liquidation_cascade
+from pymargin.market.bundled import demo_market, load_demo_chain
 from pymargin.models import DeribitPMParams
 
 

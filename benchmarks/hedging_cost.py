@@ -1,6 +1,7 @@
-"""The cost of keeping a short option delta-hedged: the analytic estimates of pymargin.hedging
-against the simulated rebalancing on the same Monte Carlo paths, for time and band policies,
-with and without square-root slippage; and the time the simulation takes.
+"""The cost of keeping a short option delta-hedged: the analytic estimates of
+pymargin.strategy.hedging against the simulated rebalancing on the same Monte Carlo paths, for
+time and band policies, with and without square-root slippage; and the time the simulation
+takes.
 
 Usage: python benchmarks/hedging_cost.py [--paths 4000] [--vol 0.5]
 """
@@ -10,10 +11,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from pymargin.cascade import ImpactModel
-from pymargin.costs import CostModel
-from pymargin.demo import demo_market
-from pymargin.hedging import BandPolicy, TimePolicy, compare_policies
+from pymargin.accounts.cascade import ImpactModel
+from pymargin.market.bundled import demo_market
+from pymargin.strategy.costs import CostModel
+from pymargin.strategy.hedging import BandPolicy, TimePolicy, compare_policies
 
 
 def main() -> None:

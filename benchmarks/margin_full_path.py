@@ -12,7 +12,7 @@ the cases of a group interleaved (one call of each per round):
   instrument and scenario set (a second book, a what-if or an optimisation step on the same
   snapshot);
 * cached: margin from risk arrays already computed (the pre-trade situation):
-  pymargin.risk.aggregate over the account's rows, and the same with numpy.
+  pymargin.risk.revaluation.aggregate over the account's rows, and the same with numpy.
 
 The warm path is compared with the same computation written the way a user would in
 numpy/scipy: vectorised Black-76 risk arrays over the scenario grid, the size-weighted sum and
@@ -31,7 +31,7 @@ from timing import InverseGrid, fmt, interleaved, machine, ratio
 import numpy as np  # isort: skip  (after timing pins numpy's threads to one)
 
 import pymargin as pm
-from pymargin.demo import demo_market, load_demo_chain
+from pymargin.market.bundled import demo_market, load_demo_chain
 from pymargin.models import DeribitPMParams, deribit_pm_margin
 
 
@@ -153,7 +153,7 @@ def main() -> None:
     )
     print(
         f"  cached risk arrays, best / median of {a.repeats * 20} in us: "
-        f"pymargin.risk.aggregate + min {fmt(c['aggregate'], 1e6)}, "
+        f"pymargin.risk.revaluation.aggregate + min {fmt(c['aggregate'], 1e6)}, "
         f"numpy size @ risk[rows] {fmt(c['numpy'], 1e6)}, numpy take(out=) + "
         f"matmul(out=) {fmt(c['numpy_out'], 1e6)}"
     )

@@ -27,7 +27,7 @@ import numpy as np
 from margin_full_path import account
 
 import pymargin as pm
-from pymargin.demo import demo_market
+from pymargin.market.bundled import demo_market
 
 GRID = str(Path(__file__).resolve().parents[1] / "tests/data/grid_models/example_venue.json")
 

@@ -17,8 +17,13 @@ import numpy as np
 from scipy.optimize import minimize
 
 import pymargin as pm
-from pymargin.demo import demo_market
-from pymargin.optimize import Objective, default_candidates, margin_program, minimize_margin
+from pymargin.market.bundled import demo_market
+from pymargin.strategy.optimize import (
+    Objective,
+    default_candidates,
+    margin_program,
+    minimize_margin,
+)
 
 
 def main() -> None:

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 import pymargin as pm
-from pymargin.demo import demo_market
-from pymargin.engine import PreTradeEngine, Side
+from pymargin.accounts.engine import PreTradeEngine, Side
+from pymargin.market.bundled import demo_market
 from pymargin.models import DeribitPMParams, deribit_pm_margin
 
 GRID_FILE = Path(__file__).resolve().parents[1] / "tests/data/grid_models/example_venue.json"

@@ -20,7 +20,7 @@ import numpy as np  # isort: skip  (after timing pins numpy's threads)
 from margin_full_path import account  # the same 1,000-option book  # isort: skip
 
 from pymargin import var
-from pymargin.demo import demo_market
+from pymargin.market.bundled import demo_market
 
 
 class NumpyPnl:

@@ -9,42 +9,31 @@ accounts.
 
 from __future__ import annotations
 
-from . import (
-    _core,
-    account,
-    costs,
-    crossvenue,
-    greeks,
-    hedging,
-    history,
-    liquidation,
-    models,
-    optimize,
-    risk,
-    stress,
-    var,
-)
+from . import _core, models, risk
 from ._core import scalar, simd_level
-from .account import (
+from .accounts import account, liquidation
+from .accounts.account import (
     Account,
     AccountSummary,
     MarginMode,
     account_summary,
     compare_margin_modes,
 )
-from .engine import PreTradeEngine
+from .accounts.engine import PreTradeEngine
+from .analytics import stress, var
 from .enums import Greek, OptionType
 from .exceptions import InputTypeError, InvalidInputError, NoSolutionError, PymarginError
-from .instruments import (
+from .market import history
+from .market.instruments import (
     Instrument,
     InstrumentKind,
     InvalidInstrumentError,
     Settlement,
     parse_instrument,
 )
-from .margin import MarginModel, MarginResult, margin
-from .market import Mark, Market, MarketDataError
-from .portfolio import Portfolio
+from .market.market import Mark, Market, MarketDataError
+from .market.portfolio import Portfolio
+from .models.registry import MarginModel, MarginResult, margin
 from .pricing import (
     Greeks,
     black76_greeks,
@@ -57,8 +46,10 @@ from .pricing import (
     inverse_implied_vol,
     inverse_price,
 )
-from .risk import revalue
-from .scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
+from .risk import greeks
+from .risk.revaluation import revalue
+from .risk.scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
+from .strategy import costs, crossvenue, hedging, optimize
 
 __version__: str = _core.__version__
 

@@ -1,6 +1,6 @@
-"""``python -m pymargin``: the command line (see pymargin.cli)."""
+"""``python -m pymargin``: the command line (see pymargin.cli.app)."""
 
-from .cli import main
+from .cli.app import main
 
 if __name__ == "__main__":
     main()

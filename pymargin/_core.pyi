@@ -281,7 +281,7 @@ class scalar:  # a submodule at run time
     ) -> float: ...
 
 class PreTradeEngine:
-    """The C++ pre-trade engine (see pymargin.engine.PreTradeEngine for the Python API)."""
+    """The C++ pre-trade engine (see pymargin.accounts.engine.PreTradeEngine for the Python API)."""
 
     def __init__(
         self,

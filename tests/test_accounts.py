@@ -120,9 +120,9 @@ def test_interest_rates_reach_every_route_alike():
     """With market.rates set, the pre-trade engine, margin() and account_summary price options
     and roll-shock deltas with the same rate (a regression: the Python model used 0)."""
     import pymargin as pm
-    from pymargin.account import Account, MarginMode, account_summary
-    from pymargin.demo import demo_market
-    from pymargin.engine import PreTradeEngine, Side
+    from pymargin.accounts.account import Account, MarginMode, account_summary
+    from pymargin.accounts.engine import PreTradeEngine, Side
+    from pymargin.market.bundled import demo_market
 
     m0 = demo_market("BTC")
     m = pm.Market(m0.valuation_time, dict(m0.index), dict(m0.marks), {"BTC_USD": 0.10})

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import pymargin as pm
-from pymargin.adapters import (
+from pymargin.market.adapters import (
     collateral_from_deribit,
     diff_pme_simulate,
     instruments_from_ccxt,
@@ -292,8 +292,8 @@ def test_ccxt_positions_and_markets():
 def test_positions_and_markets_from_dataframes():
     import pandas as pd
 
-    from pymargin.demo import load_demo_chain
-    from pymargin.inputs import market_from_frame
+    from pymargin.cli.inputs import market_from_frame
+    from pymargin.market.bundled import load_demo_chain
 
     chain = load_demo_chain("ETH")
     df = pd.DataFrame(

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 import pymargin as pm
-from pymargin.batch import batch_margin, batch_margin_csr, venue_risk
-from pymargin.demo import demo_market
+from pymargin.accounts.batch import batch_margin, batch_margin_csr, venue_risk
+from pymargin.market.bundled import demo_market
 from pymargin.models import DeribitPMParams, deribit_pm_margin
 
 M = demo_market("BTC")
@@ -114,7 +114,7 @@ def test_usdc_pairs_sharing_an_expiry_keep_separate_roll_shocks():
     its own (a regression: the batch rows once merged them into one expiry group)."""
     import copy
 
-    from pymargin.market import Market
+    from pymargin.market.market import Market
 
     eth = demo_market("ETH")
     both = Market(M.valuation_time, {**M.index, **eth.index}, {**M.marks, **eth.marks})
@@ -240,7 +240,7 @@ def test_xpm_accounts_equal_pm_margin_of_their_book_and_coin_equity():
     # X:PM over BTC-settled and USDC-settled books with BTC and USDC balances per account. The
     # batch shocks each coin's equity (balance + the mark value of its positions), so the
     # reference is pm.margin's X:PM with that equity as the collateral.
-    from pymargin.risk import mark_values
+    from pymargin.risk.revaluation import mark_values
 
     names = [n for n in M.marks if n.startswith("BTC-26DEC25")]
     names += [n.replace("BTC-", "BTC_USDC-", 1) for n in names if n.count("-") == 3]

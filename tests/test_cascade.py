@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import pymargin.exceptions as pm_errors
-from pymargin.batch import batch_margin_csr, venue_risk
-from pymargin.cascade import ImpactKind, ImpactModel, liquidation_cascade
-from pymargin.demo import demo_market
+from pymargin.accounts.batch import batch_margin_csr, venue_risk
+from pymargin.accounts.cascade import ImpactKind, ImpactModel, liquidation_cascade
+from pymargin.market.bundled import demo_market
 
 M = demo_market("BTC")
 NAMES = ["BTC-PERPETUAL", "BTC-26DEC25", "BTC-26DEC25-85000-P", "BTC-26DEC25-100000-C"]

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 import pymargin as pm
-from pymargin.cli import app
+from pymargin.cli.app import app
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "examples" / "btc_book.csv"
@@ -26,7 +26,7 @@ def run(*args: str):
 
 def test_margin_json_matches_the_library():
     import pymargin as pm
-    from pymargin.demo import demo_market
+    from pymargin.market.bundled import demo_market
 
     r = run("margin", str(BOOK), "-m", "demo:BTC", "--json")
     assert r.exit_code == 0, r.output
@@ -190,8 +190,8 @@ def test_venue_and_cascade_commands(tmp_path):
 
 def test_hedging_optimisation_and_cross_venue_commands(tmp_path):
     import pymargin as pm
-    from pymargin.demo import demo_market
-    from pymargin.optimize import minimize_margin
+    from pymargin.market.bundled import demo_market
+    from pymargin.strategy.optimize import minimize_margin
 
     r = run(
         "hedge",
@@ -210,7 +210,7 @@ def test_hedging_optimisation_and_cross_venue_commands(tmp_path):
     out = json.loads(r.stdout)
     assert out["suggestions"][0]["cost"] <= out["suggestions"][-1]["cost"]
     assert out["drift"][0]["breached"] in (True, False)
-    from pymargin.hedging import CovarianceEstimator, min_variance_hedge
+    from pymargin.strategy.hedging import CovarianceEstimator, min_variance_hedge
 
     mv = min_variance_hedge(
         pm.Portfolio.from_csv(BOOK),
@@ -313,8 +313,8 @@ def test_venue_under_other_models(tmp_path):
     assert v.exit_code == 0, v.output
     summary = json.loads(v.stdout)
     import pymargin as pm
-    from pymargin.batch import batch_margin
-    from pymargin.demo import demo_market
+    from pymargin.accounts.batch import batch_margin
+    from pymargin.market.bundled import demo_market
 
     want = batch_margin(pos, col, demo_market("BTC"), model=pm.MarginModel.DERIBIT_STANDARD)
     assert summary["currency"] == "btc"
@@ -358,7 +358,7 @@ def pd_read(path):
 )
 def test_whatif_under_a_grid_model_is_the_engine_under_that_model(tmp_path, flags, model, params):
     import pymargin as pm
-    from pymargin.demo import demo_market
+    from pymargin.market.bundled import demo_market
 
     book = tmp_path / "usdc.csv"
     book.write_text(
@@ -395,7 +395,7 @@ def test_whatif_under_a_grid_model_is_the_engine_under_that_model(tmp_path, flag
 def test_whatif_runs_the_engine_under_xpm_in_usd(tmp_path):
     # Futures are booked at their forwards, so the coin equity the engine shocks is the
     # collateral given: the engine's IM before the order is pm.margin's X:PM of the book.
-    from pymargin.demo import demo_market
+    from pymargin.market.bundled import demo_market
 
     book = tmp_path / "book.csv"
     book.write_text("instrument,size\nBTC-PERPETUAL,0.8\nBTC_USDC-PERPETUAL,-1.5\n")
@@ -428,7 +428,7 @@ def test_span_from_the_command_line_is_the_library_under_span(tmp_path):
     # --span-file selects SPAN-16 with that parameter file for margin (pm.margin), whatif (the
     # pre-trade engine) and venue (the batch kernel).
     import pymargin as pm
-    from pymargin.demo import demo_market
+    from pymargin.market.bundled import demo_market
     from pymargin.models.span import SpanParams
 
     span = ROOT / "tests" / "data" / "span" / "test_params.json"
@@ -470,7 +470,7 @@ def test_span_from_the_command_line_is_the_library_under_span(tmp_path):
     vcol.write_text("account,amount\na,50000\nb,20000\n")
     v = run("venue", str(vpos), str(vcol), "-m", "demo:BTC", "--span-file", str(span), "--json")
     assert v.exit_code == 0, v.output
-    from pymargin.batch import batch_margin
+    from pymargin.accounts.batch import batch_margin
 
     want_v = batch_margin(str(vpos), str(vcol), mkt, p, model=pm.MarginModel.SPAN16)
     total = json.loads(v.stdout)["initial_margin_total"]

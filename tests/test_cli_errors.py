@@ -14,7 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 import pymargin as pm
-from pymargin.cli import app
+import pymargin.accounts.batch as pm_batch
+from pymargin.cli.app import app
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = str(ROOT / "examples" / "btc_book.csv")
@@ -127,7 +128,7 @@ def test_a_bytes_or_null_instrument_column(tmp_path, column, row):
     c = write(tmp_path, "col.csv", "account,amount\na,1\n")
     one_line_exit_2(run("venue", p, c, "-m", "demo:BTC"), p, f"instrument[{row}]")
     with pytest.raises(pm.InvalidInputError) as e:
-        pm.batch.venue_input(pos, pd.DataFrame({"account": ["a"], "amount": [1.0]}))
+        pm_batch.venue_input(pos, pd.DataFrame({"account": ["a"], "amount": [1.0]}))
     assert (e.value.field, e.value.index) == ("instrument", row)
 
 
@@ -241,7 +242,7 @@ def test_files_saved_with_a_utf8_bom_are_accepted(tmp_path):
 def test_csv_rows_must_match_the_header(tmp_path, content, row):
     p = write(tmp_path, "pos.csv", content)
     one_line_exit_2(run("margin", p, "-m", "demo:BTC"), p, row)
-    from pymargin.inputs import read_positions
+    from pymargin.cli.inputs import read_positions
 
     with pytest.raises(pm.InvalidInputError) as e:
         read_positions(p)
@@ -264,7 +265,7 @@ def test_venue_and_chain_csv_rows_must_match_the_header(tmp_path):
 
 
 def test_venue_account_ids_that_look_like_numbers_are_not_merged(tmp_path):
-    from pymargin.batch import venue_input
+    from pymargin.accounts.batch import venue_input
 
     pos = write(
         tmp_path,
@@ -292,7 +293,7 @@ def test_venue_account_ids_that_look_like_numbers_are_not_merged(tmp_path):
 
 
 def test_cross_venue_names_and_placements_are_not_merged(tmp_path):
-    from pymargin.inputs import read_venues
+    from pymargin.cli.inputs import read_venues
 
     acct = {"model": "deribit-pm", "positions": {"BTC-PERPETUAL": 1.0}}
     f = tmp_path / "v.json"
@@ -319,7 +320,7 @@ def test_cross_venue_names_and_placements_are_not_merged(tmp_path):
 
 @pytest.mark.parametrize("spec", ["BTC=5,BTC=3", "BTC=5,btc=3", "BTC=5, BTC =5"])
 def test_duplicate_collateral_keys_are_refused(spec):
-    from pymargin.inputs import read_collateral
+    from pymargin.cli.inputs import read_collateral
 
     for cmd in ("compare", "stress", "liquidation"):
         one_line_exit_2(
@@ -350,7 +351,7 @@ def test_json_output_is_strict_when_a_margin_is_undefined(tmp_path):
 
 
 def test_json_printer_writes_null_and_says_why(capsys):
-    from pymargin.cli import _print_json
+    from pymargin.cli.app import _print_json
 
     _print_json({"a": float("nan"), "b": [1.0, float("inf")], "c": np.float64(-np.inf), "d": 2})
     out = strict_json(capsys.readouterr().out)
@@ -386,8 +387,8 @@ def test_csv_output_cannot_carry_spreadsheet_formulas(tmp_path):
     with out.open(newline="") as fh:
         got = [row["account"] for row in csv.DictReader(fh)]
     assert sorted(got) == sorted(["'=1+1", "'+cmd", "'-2", "'@SUM(A1)", "'\tx", "plain"])
-    from pymargin.batch import batch_margin
-    from pymargin.demo import demo_market
+    from pymargin.accounts.batch import batch_margin
+    from pymargin.market.bundled import demo_market
 
     lib = tmp_path / "lib.csv"
     batch_margin(pos, col, demo_market("BTC")).to_csv(str(lib))
@@ -401,7 +402,7 @@ def test_csv_output_cannot_carry_spreadsheet_formulas(tmp_path):
 
 def test_historical_var_of_an_empty_book_is_a_typed_error(tmp_path):
     from pymargin import var
-    from pymargin.demo import demo_market
+    from pymargin.market.bundled import demo_market
 
     m = demo_market("BTC")
     for fn in (var.historical_var, var.parametric_var):
@@ -416,8 +417,8 @@ def test_historical_var_of_an_empty_book_is_a_typed_error(tmp_path):
 
 @pytest.mark.parametrize("index", [1e308, 1.7e308, 1e300, 1e200])
 def test_delta_margin_with_a_huge_index_is_typed_or_finite(index):
-    from pymargin.demo import demo_market
-    from pymargin.market import Market
+    from pymargin.market.bundled import demo_market
+    from pymargin.market.market import Market
 
     d = demo_market("BTC")
     m = Market(d.valuation_time, {**d.index, "BTC_USD": index}, d.marks)

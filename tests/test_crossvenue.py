@@ -4,9 +4,9 @@ and an allocation that is verified, feasible and no worse than any single venue.
 import pytest
 
 import pymargin as pm
-from pymargin.crossvenue import Placement, VenueAccount, allocate, cross_venue_view
-from pymargin.demo import demo_market
 from pymargin.exceptions import InvalidInputError, NoSolutionError
+from pymargin.market.bundled import demo_market
+from pymargin.strategy.crossvenue import Placement, VenueAccount, allocate, cross_venue_view
 
 M = demo_market("BTC")
 S = M.index_price("BTC_USD")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import pymargin as pm
-from pymargin.market import Mark, Market
+from pymargin.market.market import Mark, Market
 from pymargin.models import DeribitPMParams, ModelParameterError, deribit_pm_margin
 
 DATA = Path(__file__).resolve().parent / "data"

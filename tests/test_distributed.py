@@ -1,14 +1,15 @@
-"""pymargin.distributed on a local dask cluster: the same results as the single-process
+"""pymargin.analytics.distributed on a local dask cluster: the same results as the single-process
 functions, exactly."""
 
 import numpy as np
 import pytest
 
 import pymargin as pm
-from pymargin import distributed, stress, var
-from pymargin.batch import batch_margin
-from pymargin.demo import demo_market, demo_portfolios
+from pymargin.accounts.batch import batch_margin
+from pymargin.analytics import distributed, stress, var
+from pymargin.cli.demo import demo_portfolios
 from pymargin.exceptions import InvalidInputError
+from pymargin.market.bundled import demo_market
 from pymargin.models import DeribitPMParams
 
 # dask's own sockets and threads report resource warnings at shutdown; they are not ours.

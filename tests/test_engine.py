@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 import pymargin as pm
-from pymargin.demo import demo_market
-from pymargin.engine import OrderRejected, PreTradeEngine, Reason, Side
+import pymargin.accounts.engine as pm_engine
+from pymargin.accounts.engine import OrderRejected, PreTradeEngine, Reason, Side
+from pymargin.market.bundled import demo_market
 from pymargin.models import DeribitPMParams, deribit_pm_margin
 
 PARAMS = DeribitPMParams.load("2024-06-17")
@@ -171,7 +172,7 @@ def test_the_fast_check_equals_the_checked_path_and_hands_on_what_it_cannot_take
         assert eng.check(acct, h, Side.SELL, 2.0) == by_name
         assert eng.check(acct, np.int64(h), Side.SELL, np.float64(2.0)) == by_name  # slow path
         assert eng._check(acct, name, Side.SELL, 2) == by_name
-        assert isinstance(by_name, pm.engine.CheckResult) and by_name.currency == "btc"
+        assert isinstance(by_name, pm_engine.CheckResult) and by_name.currency == "btc"
     assert eng.check(999, names[0], Side.BUY, 1.0).reason is Reason.UNKNOWN_ACCOUNT
     assert eng.check(acct, names[0], Side.BUY, -1.0).reason is Reason.BAD_SIZE
     for h in (len(names), -1, np.int64(len(names))):  # a handle the engine does not have

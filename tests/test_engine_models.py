@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import pymargin as pm
-from pymargin.demo import demo_market
-from pymargin.engine import OrderRejected, PreTradeEngine, Reason, Side
+from pymargin.accounts.engine import OrderRejected, PreTradeEngine, Reason, Side
 from pymargin.exceptions import InputTypeError, InvalidInputError
+from pymargin.market.bundled import demo_market
 from pymargin.models import DeribitPMParams
 from pymargin.models.params import ModelParameterError
 
@@ -349,7 +349,7 @@ def _xpm_book(seed: int, n: int = 30) -> dict[str, float]:
 def _fill_at_mark(eng: PreTradeEngine, acct: int, book: dict[str, float]) -> None:
     """Fills at the instruments' own values (options at the model value, futures at the
     forward): cash flows and mark values cancel, so each currency's equity is its deposit."""
-    from pymargin.risk import mark_values
+    from pymargin.risk.revaluation import mark_values
 
     names = list(book)
     value = mark_values(M, names, usd=False)

@@ -22,9 +22,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import pymargin as pm
 from pymargin import _core
-from pymargin.demo import demo_market
-from pymargin.engine import OrderRejected, PreTradeEngine, Reason, Side
-from pymargin.market import Mark, Market
+from pymargin.accounts.engine import OrderRejected, PreTradeEngine, Reason, Side
+from pymargin.market.bundled import demo_market
+from pymargin.market.market import Mark, Market
 from pymargin.models import DeribitPMParams
 
 PARAMS = DeribitPMParams.load("2024-06-17")
@@ -219,7 +219,7 @@ def test_threads_out_of_range_is_a_typed_error():
 def test_scenario_grid_with_a_tiny_vol_in_a_partial_block():
     # A tiny vol flags the current value for the exact path; the padding lanes of a block that
     # is not full used to write their unfixed (NaN) base into option 0's row.
-    from pymargin.scenarios import VolShockRule
+    from pymargin.risk.scenarios import VolShockRule
 
     rules = np.array([VolShockRule(range_up=0.5, range_down=0.25, min_vol_up=0.5).as_row()])
     for n in (1, 3, 9):

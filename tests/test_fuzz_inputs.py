@@ -11,10 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pymargin as pm
-from pymargin import adapters
-from pymargin.demo import demo_market
-from pymargin.engine import PreTradeEngine
-from pymargin.inputs import read_collateral, read_market, read_positions
+import pymargin.accounts.engine as pm_engine
+from pymargin.accounts.engine import PreTradeEngine
+from pymargin.cli.inputs import read_collateral, read_market, read_positions
+from pymargin.market import adapters
+from pymargin.market.bundled import demo_market
 from pymargin.models import DeribitPMParams
 
 TYPED = (pm.PymarginError,)
@@ -145,7 +146,7 @@ def _engine():
         m = demo_market("BTC")
         _ENGINE = PreTradeEngine(m, list(m.marks)[:40], DeribitPMParams.load("2024-06-17"))
         acct = _ENGINE.add_account({"BTC": 1.0})
-        _ENGINE.fill(acct, list(m.marks)[3], pm.engine.Side.SELL, 1.0, 0.01)
+        _ENGINE.fill(acct, list(m.marks)[3], pm_engine.Side.SELL, 1.0, 0.01)
     return _ENGINE
 
 

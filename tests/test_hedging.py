@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 import pymargin as pm
-from pymargin.costs import CostModel, FeeSchedule, demo_quotes
-from pymargin.demo import demo_market
 from pymargin.exceptions import InvalidInputError
-from pymargin.hedging import (
+from pymargin.market.bundled import demo_market
+from pymargin.market.market import Mark, Market
+from pymargin.pricing import black76_greeks, inverse_price
+from pymargin.strategy.costs import CostModel, FeeSchedule, demo_quotes
+from pymargin.strategy.hedging import (
     BandPolicy,
     CovarianceEstimator,
     TimePolicy,
@@ -24,8 +26,6 @@ from pymargin.hedging import (
     min_variance_hedge,
     simulate_rebalancing,
 )
-from pymargin.market import Mark, Market
-from pymargin.pricing import black76_greeks, inverse_price
 
 M = demo_market("BTC")
 CALL = {"BTC-26DEC25-92000-C": -10.0}
@@ -122,7 +122,7 @@ def test_simulated_rebalancing_agrees_with_the_analytic_cost(policy):
 
 @pytest.mark.parametrize("policy", [TimePolicy(1.0), BandPolicy(0.5)])
 def test_square_root_slippage_in_the_analytic_cost_matches_the_simulation(policy):
-    from pymargin.cascade import ImpactModel
+    from pymargin.accounts.cascade import ImpactModel
 
     cm = CostModel(impact=ImpactModel(adv=200.0))
     r = simulate_rebalancing(CALL, M, policy, realised_vol=0.5, paths=4000, costs=cm)
@@ -152,8 +152,8 @@ def test_min_variance_hedge_equals_the_regression_on_the_same_history():
     book = {"BTC-26DEC25-92000-C": -10.0}
     hedges = ["BTC-PERPETUAL"]
     mv = min_variance_hedge(book, M, hedges, estimator=CovarianceEstimator.SAMPLE)
-    from pymargin.history import joint_moves
-    from pymargin.var import scenario_pnl
+    from pymargin.analytics.var import scenario_pnl
+    from pymargin.market.history import joint_moves
 
     jm = joint_moves(("BTC",))
     y = scenario_pnl(book, M, ("BTC_USD",), jm.spot, jm.vol)
@@ -167,7 +167,7 @@ def test_min_variance_hedge_equals_the_regression_on_the_same_history():
     assert perp_only.sizes["BTC-PERPETUAL"] == pytest.approx(-3.0, rel=1e-9)
     assert perp_only.std_after < 1e-6 * perp_only.std_before
     # other estimators: the same formula on their covariance
-    from pymargin.var import ewma_cov, ledoit_wolf
+    from pymargin.analytics.var import ewma_cov, ledoit_wolf
 
     z = np.column_stack([y, x])
     for est, cov in (

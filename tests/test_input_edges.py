@@ -7,11 +7,12 @@ from datetime import datetime, timezone
 import pytest
 
 import pymargin as pm
-from pymargin import adapters, stress
-from pymargin.account import Account
-from pymargin.demo import demo_market
-from pymargin.inputs import market_from_records, read_venues
-from pymargin.liquidation import distance_to_liquidation
+from pymargin import stress
+from pymargin.accounts.account import Account
+from pymargin.accounts.liquidation import distance_to_liquidation
+from pymargin.cli.inputs import market_from_records, read_venues
+from pymargin.market import adapters
+from pymargin.market.bundled import demo_market
 
 M = demo_market("BTC")
 
@@ -158,7 +159,7 @@ def test_var_inputs_that_must_not_pass_silently():
     import numpy as np
 
     from pymargin import var
-    from pymargin.history import joint_moves
+    from pymargin.market.history import joint_moves
 
     eth = demo_market("ETH")
     both = pm.Market(M.valuation_time, {**M.index, **eth.index}, {**M.marks, **eth.marks})
@@ -200,8 +201,8 @@ def test_var_inputs_that_must_not_pass_silently():
 def test_scenario_and_aggregation_inputs_are_checked_before_any_cast():
     import numpy as np
 
-    from pymargin.risk import aggregate
-    from pymargin.scenarios import ScenarioSet, VolShockRule
+    from pymargin.risk.revaluation import aggregate
+    from pymargin.risk.scenarios import ScenarioSet, VolShockRule
 
     for states in ([1, 255], [1, 0.5], [1, float("nan")]):
         with pytest.raises(pm.InvalidInputError) as e:

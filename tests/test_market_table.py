@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import pymargin as pm
-from pymargin.demo import demo_market, load_demo_chain
-from pymargin.market import Mark, Market, MarketDataError
+from pymargin.market.bundled import demo_market, load_demo_chain
+from pymargin.market.market import Mark, Market, MarketDataError
 
 T0 = datetime(2025, 12, 5, 9, tzinfo=timezone.utc)
 
@@ -130,8 +130,8 @@ def test_spot_rates_and_collateral_prices():
     # The rate reaches the kernel: risk arrays are the discounted Black-76 value changes.
     inst = pm.parse_instrument("BTC-26DEC25-90000-C")
     t = inst.time_to_expiry(T0)
-    scen = pm.scenarios.ScenarioSet(
-        ("BTC_USD",), np.array([[0.0], [0.1]]), np.array([0, 0]), (pm.scenarios.VolShockRule(),)
+    scen = pm.ScenarioSet(
+        ("BTC_USD",), np.array([[0.0], [0.1]]), np.array([0, 0]), (pm.VolShockRule(),)
     )
     risk = pm.risk.risk_arrays_for_rows(m, rows[:1], scen)[0]
     v0 = pm.inverse_price(90500.0, 90000.0, t, 0.5, 0.05, True)
@@ -146,7 +146,7 @@ def test_risk_arrays_kept_per_snapshot_and_scenario_set_equal_the_kernel_bit_for
     from pymargin.models import DeribitPMParams
     from pymargin.models import deribit_pm as dpm
     from pymargin.models.scan import finra_grid
-    from pymargin.risk import _revalue, risk_arrays_for_rows
+    from pymargin.risk.revaluation import _revalue, risk_arrays_for_rows
 
     m = demo_market()
     names = list(m.marks)

@@ -7,11 +7,14 @@ import numpy as np
 import pytest
 
 import pymargin as pm
-from pymargin.costs import CostModel
-from pymargin.demo import demo_market
+from pymargin.analytics.stress import StressScenario
+from pymargin.analytics.var import scenario_pnl
 from pymargin.exceptions import InvalidInputError, NoSolutionError
+from pymargin.market.bundled import demo_market
 from pymargin.models.params import ModelCoverageError
-from pymargin.optimize import (
+from pymargin.risk.revaluation import mark_values
+from pymargin.strategy.costs import CostModel
+from pymargin.strategy.optimize import (
     Objective,
     default_candidates,
     margin_program,
@@ -19,9 +22,6 @@ from pymargin.optimize import (
     protect,
     put_overlay_candidates,
 )
-from pymargin.risk import mark_values
-from pymargin.stress import StressScenario
-from pymargin.var import scenario_pnl
 
 M = demo_market("BTC")
 BOOK = {"BTC-26DEC25-100000-C": -10.0, "BTC-26DEC25-85000-P": -10.0, "BTC-27MAR26-90000-C": 5.0}
@@ -269,7 +269,7 @@ def test_bad_protection_arguments_are_typed_errors():
 
 
 def test_linear_default_candidates_are_usdc_twins():
-    from pymargin.instruments import Settlement
+    from pymargin.market.instruments import Settlement
 
     names = default_candidates(M, settlement=Settlement.LINEAR)
     assert names[0] == "BTC_USDC-PERPETUAL" and all(n.startswith("BTC_USDC-") for n in names)

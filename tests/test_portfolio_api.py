@@ -102,7 +102,7 @@ def test_aggregate_over_cached_risk_arrays():
 def test_cross_margin_of_instruments_new_to_the_market_table():
     """X:PM with positions the snapshot's table has not seen yet (linear instruments priced
     from the smile): a regression, the settlement column was read before the rows existed."""
-    from pymargin.demo import demo_market
+    from pymargin.market.bundled import demo_market
 
     market = demo_market("BTC")
     pos = {
@@ -117,7 +117,7 @@ def test_cross_margin_of_instruments_new_to_the_market_table():
 
 
 def test_portfolio_refuses_bad_names_and_sizes_naming_the_row():
-    from pymargin.instruments import InvalidInstrumentError
+    from pymargin.market.instruments import InvalidInstrumentError
 
     with pytest.raises(InvalidInstrumentError) as e:
         pm.Portfolio({"BTC-PERPETUAL": 1.0, "BTC-31FOO25-1-C": 2.0})
@@ -151,7 +151,7 @@ def test_a_portfolios_positions_are_read_only_and_survive_pickle_and_copy():
     import copy
     import pickle
 
-    from pymargin.portfolio import position_arrays
+    from pymargin.market.portfolio import position_arrays
 
     p = pm.Portfolio({"BTC-PERPETUAL": 1, "BTC-26DEC25-90000-P": -2.5})
     for change in (

@@ -595,9 +595,9 @@ def test_scalar_fast_calls_equal_their_checked_binding_for_every_argument_form()
 def test_revalue_from_plain_arrays_is_the_table_path_and_checks_its_inputs():
     # pm.revalue: the grid kernel on plain arrays (no instrument table), the same numbers as
     # the market table's risk arrays of the same instruments.
-    from pymargin.demo import demo_market
+    from pymargin.market.bundled import demo_market
     from pymargin.models.deribit_pm import DeribitPMParams, _pair_scenarios
-    from pymargin.risk import risk_arrays_for_rows
+    from pymargin.risk.revaluation import risk_arrays_for_rows
 
     m = demo_market()
     p = DeribitPMParams.load("2024-06-17")

@@ -18,7 +18,7 @@ def test_readme_command_line_examples_run(tmp_path, monkeypatch):
     """Every `pymargin ...` line of the README's command-line examples, run in the repo."""
     from typer.testing import CliRunner
 
-    from pymargin.cli import app
+    from pymargin.cli.app import app
 
     text = README.read_text(encoding="utf-8")
     section = text[text.index("## Command line") :]

@@ -10,11 +10,12 @@ import pytest
 
 import pymargin as pm
 from pymargin import liquidation, stress
-from pymargin.demo import demo_market, demo_portfolios
-from pymargin.greeks import combine, portfolio_greeks
-from pymargin.history import load_series
+from pymargin.analytics.var import scenario_pnl
+from pymargin.cli.demo import demo_portfolios
+from pymargin.market.bundled import demo_market
+from pymargin.market.history import load_series
 from pymargin.models.delta_margin import DeltaMarginParams, delta_margin
-from pymargin.var import scenario_pnl
+from pymargin.risk.greeks import combine, portfolio_greeks
 
 M = demo_market("BTC")
 BOOKS = {p.name: p for p in demo_portfolios()}

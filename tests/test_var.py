@@ -16,7 +16,8 @@ import pytest
 
 import pymargin as pm
 from pymargin import var
-from pymargin.demo import demo_market, demo_portfolios
+from pymargin.cli.demo import demo_portfolios
+from pymargin.market.bundled import demo_market
 
 
 def test_hull_two_asset_linear_model():

@@ -4,7 +4,7 @@ computation written with numpy/scipy the way a user would (time ratios in one ru
 import numpy as np
 
 import pymargin as pm
-from pymargin.demo import demo_market
+from pymargin.market.bundled import demo_market
 from pymargin.models import DeribitPMParams, deribit_pm_margin
 from pymargin.models.deribit_pm import deribit_grid
 
@@ -126,7 +126,7 @@ class PreTradeCheck:
     param_names = ["positions"]
 
     def setup(self, positions):
-        from pymargin.engine import PreTradeEngine, Side
+        from pymargin.accounts.engine import PreTradeEngine, Side
 
         self.Side = Side
         self.market = demo_market()
@@ -179,7 +179,7 @@ class BatchMarginVenue:
         _benchmarks_dir()
         from batch_margin import ScipyMargin, universe
 
-        from pymargin.batch import venue_risk
+        from pymargin.accounts.batch import venue_risk
 
         market = demo_market()
         self.risk = venue_risk(market, universe(2000), DeribitPMParams.load("2024-06-17"))
@@ -195,7 +195,7 @@ class BatchMarginVenue:
         self.results = tuple(np.empty(100_000) for _ in range(3))
 
     def time_pymargin(self, threads):
-        from pymargin.batch import batch_margin_csr
+        from pymargin.accounts.batch import batch_margin_csr
 
         batch_margin_csr(
             self.risk, self.offsets, self.inst, self.amount, self.collateral, threads=threads
@@ -213,7 +213,7 @@ class MarginOptimiser:
     timeout = 300
 
     def setup(self):
-        from pymargin.optimize import default_candidates
+        from pymargin.strategy.optimize import default_candidates
 
         self.market = demo_market()
         listed = default_candidates(self.market, max_days=400, moneyness=(0.4, 2.5))
@@ -226,14 +226,14 @@ class MarginOptimiser:
         self.names = [n for n in listed if n not in self.book][:500]
 
     def time_minimize_margin_500(self):
-        from pymargin.optimize import minimize_margin
+        from pymargin.strategy.optimize import minimize_margin
 
         minimize_margin(self.book, self.market, self.names, max_buy=2.0, max_sell=2.0)
 
 
 class MonteCarloVaR:
     """P&L of a 1,000-option book over 10,000 joint paths of spot and vol with full
-    revaluation (pymargin.var.scenario_pnl), next to numpy/scipy written in place
+    revaluation (pymargin.analytics.var.scenario_pnl), next to numpy/scipy written in place
     (benchmarks/var_monte_carlo.py, NumpyPnl); benchmarks/var_monte_carlo.py runs 100,000."""
 
     timeout = 300

@@ -653,7 +653,7 @@ void bind_engine(py::module_& m) {
            },
            py::arg("names"), py::arg("side_type"), py::arg("fallback"),
            "A check function bound to this engine that skips pybind11's dispatch (see "
-           "pymargin.engine).")
+           "pymargin.accounts.engine).")
       .def("check", &Engine::check, py::arg("account"), py::arg("instrument"), py::arg("side"),
            py::arg("amount"))
       .def("check_many", &Engine::check_many, py::arg("account"), py::arg("instruments"),

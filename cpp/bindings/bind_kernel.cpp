@@ -755,7 +755,7 @@ void bind_kernel(py::module_& m) {
         py::arg("vol_rules"), py::arg("n_underlyings"), py::arg("out"), py::arg("threads"),
         py::arg("vol_scale") = py::none(),
         "Risk arrays: P&L per unit position, instrument x scenario (private; see "
-        "pymargin.risk).");
+        "pymargin.risk.revaluation).");
   m.def("batch_margin", &batch_margin, py::arg("risk"), py::arg("pair"), py::arg("expiry"),
         py::arg("delta"), py::arg("value"), py::arg("offsets"), py::arg("instrument"),
         py::arg("amount"), py::arg("collateral"), py::arg("n_std"), py::arg("pairs"),
@@ -763,22 +763,22 @@ void bind_kernel(py::module_& m) {
         py::arg("roll_k"), py::arg("mm_factor"), py::arg("delta_limit"), py::arg("threads"),
         py::arg("venue") = py::dict(),
         "Every account's margin under a grid model from cached risk rows (private; see "
-        "pymargin.batch).");
+        "pymargin.accounts.batch).");
   m.def("batch_standard", &batch_standard, py::arg("terms"), py::arg("value"),
         py::arg("offsets"), py::arg("instrument"), py::arg("amount"), py::arg("collateral"),
         py::arg("threads"),
-        "Every account's Deribit standard margin (private; see pymargin.batch).");
+        "Every account's Deribit standard margin (private; see pymargin.accounts.batch).");
   m.def("batch_sensitivity", &batch_sensitivity, py::arg("underlying"), py::arg("bucket"),
         py::arg("delta_usd"), py::arg("weighted_vega"), py::arg("pnl_up"), py::arg("pnl_down"),
         py::arg("value"), py::arg("offsets"), py::arg("instrument"), py::arg("amount"),
         py::arg("collateral"), py::arg("tenor_corr"), py::arg("delta_corr"),
         py::arg("vega_corr"), py::arg("delta_rw"), py::arg("threads"),
-        "Every account's Greek-netting margin (private; see pymargin.batch).");
+        "Every account's Greek-netting margin (private; see pymargin.accounts.batch).");
   m.def("batch_span", &batch_span, py::arg("risk"), py::arg("commodity"), py::arg("tier"),
         py::arg("delta"), py::arg("option"), py::arg("value"), py::arg("offsets"),
         py::arg("instrument"), py::arg("amount"), py::arg("collateral"), py::arg("commodities"),
         py::arg("spread_legs"), py::arg("spread_terms"), py::arg("threads"),
-        "Every account's SPAN requirement from cached risk rows (private; see pymargin.batch).");
+        "Every account's SPAN requirement from cached risk rows (private; see pymargin.accounts.batch).");
 }
 
 }  // namespace pymargin::bindings

@@ -23,9 +23,9 @@ import numpy as np
 
 from .. import _core
 from ..exceptions import InvalidInputError
-from ..instruments import InstrumentKind
-from ..market import Market
-from ..portfolio import Portfolio
+from ..market.instruments import InstrumentKind
+from ..market.market import Market
+from ..market.portfolio import Portfolio
 from .params import ModelParameterError, load_params, number
 
 __all__ = ["DeltaMarginParams", "DeltaMarginResult", "delta_margin"]
@@ -112,8 +112,8 @@ def delta_margin(
     params: DeltaMarginParams | None = None,
 ) -> DeltaMarginResult:
     """The Greek-netting margin of ``portfolio`` in USD (see the module docstring)."""
-    from ..greeks import portfolio_greeks
-    from ..var import _underlyings, scenario_pnl
+    from ..analytics.var import _underlyings, scenario_pnl
+    from ..risk.greeks import portfolio_greeks
 
     pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
     p = params or DeltaMarginParams.load()

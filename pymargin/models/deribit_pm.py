@@ -41,18 +41,12 @@ import numpy as np
 
 from .. import _core
 from ..exceptions import InvalidInputError
-from ..instruments import Settlement
-from ..market import Market
-from ..portfolio import position_arrays
-from ..risk import risk_matrix_for_rows
-from ..scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
-from .params import (
-    ModelCoverageError,
-    ModelParameterError,
-    available_versions,
-    load_params,
-    number,
-)
+from ..market.instruments import Settlement
+from ..market.market import Market
+from ..market.portfolio import position_arrays
+from ..risk.revaluation import risk_matrix_for_rows
+from ..risk.scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
+from .params import ModelCoverageError, ModelParameterError, available_versions, load_params, number
 from .scenario_margin import ModelRules, scenario_margin
 
 __all__ = ["DeribitPMParams", "DeribitPMResult", "deribit_grid", "deribit_pm_margin"]

@@ -26,8 +26,8 @@ import numpy as np
 
 from .. import _core
 from ..exceptions import InvalidInputError
-from ..instruments import Instrument, InstrumentKind, Settlement, parse_instrument
-from ..market import Market
+from ..market.instruments import Instrument, InstrumentKind, Settlement, parse_instrument
+from ..market.market import Market
 from ..pricing import inverse_price
 from .params import ModelParameterError, load_params, number
 

@@ -40,9 +40,9 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import InputTypeError, InvalidInputError
-from ..market import Market
-from ..portfolio import position_arrays
-from ..risk import risk_arrays_for_rows, summed_pnl
+from ..market.market import Market
+from ..market.portfolio import position_arrays
+from ..risk.revaluation import risk_arrays_for_rows, summed_pnl
 from .deribit_pm import (
     _UNCHANGED_SLOT,
     EXTENDED_MOVES,

@@ -42,10 +42,10 @@ import numpy as np
 
 from ..exceptions import InvalidInputError
 from ..files import load_json, open_file
-from ..market import Market
-from ..portfolio import position_arrays
-from ..risk import summed_pnl
-from ..scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
+from ..market.market import Market
+from ..market.portfolio import position_arrays
+from ..risk.revaluation import summed_pnl
+from ..risk.scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
 from .params import ModelParameterError
 from .scenario_margin import ModelRules, scenario_margin
 

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import InvalidInputError
-from ..market import Market
-from ..portfolio import position_arrays
-from ..risk import summed_pnl
-from ..scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
+from ..market.market import Market
+from ..market.portfolio import position_arrays
+from ..risk.revaluation import summed_pnl
+from ..risk.scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
 from .params import ModelParameterError, available_versions, load_params, number
 from .scenario_margin import ModelRules, scenario_margin
 

@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import InputTypeError, InvalidInputError
-from ..market import Market
-from ..portfolio import position_arrays
-from ..risk import risk_arrays_for_rows
-from ..scenarios import ScenarioSet, VolShockKind, VolShockRule
+from ..market.market import Market
+from ..market.portfolio import position_arrays
+from ..risk.revaluation import risk_arrays_for_rows
+from ..risk.scenarios import ScenarioSet, VolShockKind, VolShockRule
 from .scenario_margin import ModelRules, scenario_margin
 
 __all__ = [

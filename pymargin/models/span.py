@@ -38,12 +38,12 @@ import numpy as np
 from .. import _core
 from ..enums import Greek
 from ..exceptions import InvalidInputError
-from ..instruments import InstrumentKind, Settlement
-from ..market import Market
-from ..portfolio import position_arrays
+from ..market.instruments import InstrumentKind, Settlement
+from ..market.market import Market
+from ..market.portfolio import position_arrays
 from ..pricing import black76_greeks
-from ..risk import risk_arrays_for_rows
-from ..scenarios import ScenarioSet
+from ..risk.revaluation import risk_arrays_for_rows
+from ..risk.scenarios import ScenarioSet
 from .params import ModelParameterError, number
 from .scan import span16
 

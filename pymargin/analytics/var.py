@@ -1,0 +1,761 @@
+"""Value at Risk and Expected Shortfall: historical simulation (plain and filtered), parametric
+delta-normal and delta-gamma (Cornish-Fisher), and Monte Carlo with correlated normal or
+Student-t shocks; covariance estimators (sample, EWMA, Ledoit-Wolf); backtests (Kupiec's
+proportion of failures, Christoffersen's independence).
+
+Scenario P&L always comes from full revaluation by the C++ kernel (every option repriced on the
+moved spot and the scaled implied vol), in USD: the change of each position's USD value (an
+inverse option worth V coin: V' S' - V S; an inverse future: its coin P&L at the moved
+index). VaR and ES are positive numbers (losses): VaR is the loss exceeded with probability
+1 - confidence, ES the average loss beyond it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import InputTypeError, InvalidInputError
+from ..market.history import JointMoves, joint_moves
+from ..market.instruments import InstrumentKind, Settlement
+from ..market.market import Market
+from ..market.portfolio import Portfolio
+from ..pricing import inverse_price
+
+__all__ = [
+    "ShockDistribution",
+    "VaRMethod",
+    "VaRResult",
+    "backtest_var",
+    "christoffersen_independence",
+    "cornish_fisher_quantile",
+    "delta_gamma_moments",
+    "ewma_cov",
+    "ewma_cov_update",
+    "ewma_variance_update",
+    "garch11_fit",
+    "garch11_update",
+    "historical_var",
+    "kupiec_pof",
+    "ledoit_wolf",
+    "monte_carlo_var",
+    "normal_var_es",
+    "parametric_var",
+    "sample_cov",
+    "scenario_pnl",
+    "var_es",
+]
+
+_N = NormalDist()
+
+
+class ShockDistribution(enum.Enum):
+    """The law of Monte Carlo shocks (both scaled to the same covariance)."""
+
+    NORMAL = "normal"
+    STUDENT_T = "t"
+
+
+def _check_horizon(horizon: Any) -> int:
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+        raise InvalidInputError("must be an integer >= 1 (days)", "horizon")
+    return int(horizon)
+
+
+def _check_cov(cov: Any, n: int, *, definite: bool = False) -> np.ndarray:
+    """A finite, symmetric, positive semi-definite (``definite``: positive definite) n x n
+    covariance, or a typed error naming ``cov``."""
+    try:
+        c = np.array(cov, dtype=np.float64, ndmin=2)
+    except (TypeError, ValueError):
+        raise InputTypeError("must be a matrix of numbers", "cov") from None
+    if c.shape != (n, n):
+        raise InvalidInputError(f"must be {n} x {n}, got {c.shape}", "cov")
+    if not np.isfinite(c).all():
+        raise InvalidInputError("must be finite", "cov", int(np.argmax(~np.isfinite(c).ravel())))
+    if not np.allclose(c, c.T, rtol=1e-10, atol=0.0):
+        raise InvalidInputError("must be symmetric", "cov")
+    low = float(np.linalg.eigvalsh(c).min()) if n else 0.0
+    scale = float(np.abs(c).max()) if n else 0.0
+    if low < -1e-12 * scale or (definite and not low > 0):
+        what = "positive definite" if definite else "positive semi-definite"
+        raise InvalidInputError(f"must be {what}", "cov")
+    return c
+
+
+def _check_monte_carlo(
+    paths: Any, confidence: Any, dist: Any, dof: Any, seed: Any = 0
+) -> ShockDistribution:
+    """The Monte Carlo arguments checked before any path is drawn (shared with
+    pymargin.analytics.distributed); ``dist`` as the enum (its value strings are accepted)."""
+    _check_confidence(confidence)
+    if isinstance(paths, bool) or not isinstance(paths, int) or paths < 100:
+        raise InvalidInputError("must be an integer >= 100", "paths")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InvalidInputError("must be an integer >= 0", "seed")
+    try:
+        law = ShockDistribution(dist)
+    except ValueError:
+        raise InvalidInputError(
+            "a pymargin.analytics.var.ShockDistribution (NORMAL or STUDENT_T)", "dist"
+        ) from None
+    if law is ShockDistribution.STUDENT_T and not (
+        isinstance(dof, (int, float)) and math.isfinite(dof) and dof > 2
+    ):
+        raise InvalidInputError("must be finite and > 2 (finite variance)", "dof")
+    return law
+
+
+class VaRMethod(enum.Enum):
+    HISTORICAL = "historical"
+    FILTERED_HISTORICAL = "filtered_historical"
+    DELTA_NORMAL = "delta_normal"
+    DELTA_GAMMA = "delta_gamma_cornish_fisher"
+    MONTE_CARLO = "monte_carlo"
+
+
+@dataclass
+class VaRResult:
+    """VaR and ES (USD, positive = loss) with the scenario at the VaR quantile and the worst."""
+
+    method: VaRMethod
+    confidence: float
+    horizon_days: int
+    var: float
+    es: float
+    scenario: str = ""
+    worst: str = ""
+    pnl: np.ndarray | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def plot(self, ax: Any = None) -> Any:
+        """The P&L distribution with VaR and ES marked (matplotlib imported here only)."""
+        from ..reporting.plots import plot_pnl_distribution
+
+        return plot_pnl_distribution(self, ax)
+
+
+def _check_confidence(confidence: float) -> None:
+    if not (isinstance(confidence, float) and 0.5 <= confidence < 1.0):
+        raise InvalidInputError("must be a float in [0.5, 1)", "confidence")
+
+
+def var_es(pnl: np.ndarray, confidence: float) -> tuple[float, float, int]:
+    """VaR and ES of a P&L sample (each outcome equally likely): VaR = the k-th largest loss
+    with k = ceil(n (1 - confidence)) (the empirical quantile, no interpolation), ES = the
+    average of the k largest losses. Returns (VaR, ES, index of the VaR outcome)."""
+    _check_confidence(confidence)
+    x = np.asarray(pnl, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0 or not np.isfinite(x).all():
+        raise InvalidInputError("must be a non-empty finite 1-D sample", "pnl")
+    k = max(1, math.ceil(x.size * (1.0 - confidence) - 1e-9))
+    order = np.argsort(x, kind="stable")
+    tail = order[:k]
+    return float(-x[tail[-1]]), float(-x[tail].mean()), int(tail[-1])
+
+
+# --- scenario P&L ---------------------------------------------------------------------------
+
+
+def scenario_pnl(
+    portfolio: Portfolio | dict[str, float],
+    market: Market,
+    underlyings: tuple[str, ...],
+    spot_move: np.ndarray,
+    vol_scale: np.ndarray | None = None,
+    *,
+    threads: int | None = None,
+    chunk: int = 1024,
+) -> np.ndarray:
+    """Portfolio P&L in USD under joint scenarios: ``spot_move[j, k]`` the relative move of
+    ``underlyings[k]`` (e.g. ``"BTC_USD"``), ``vol_scale[j, k]`` the factor on its implied vols.
+    Full revaluation by the kernel, a chunk of scenarios at a time (bounded memory)."""
+    from .. import _core
+    from ..pricing import threads_argument
+    from ..risk.scenarios import ScenarioSet, VolShockRule
+
+    pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+    names = list(pf.positions)
+    if not names:
+        raise InvalidInputError("no positions", "portfolio")
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise InvalidInputError("must be an integer >= 1", "chunk")
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 0
+    ):
+        raise InvalidInputError("must be an integer >= 0 (0: all cores)", "threads")
+    moves = np.asarray(spot_move, dtype=np.float64)
+    if moves.ndim != 2 or moves.shape[1] != len(underlyings):
+        raise InvalidInputError("must have shape (scenarios, underlyings)", "spot_move")
+    scales = None if vol_scale is None else np.asarray(vol_scale, dtype=np.float64)
+    table = market.table
+    rows = table.rows(names)
+    size = np.array(list(pf.positions.values()))
+    und_codes = table.column("underlying")[rows]
+    col_of = {}
+    for k, u in enumerate(underlyings):
+        code = table.code_of(u)
+        if code is not None:
+            col_of[code] = k
+    missing = [table.codes[int(c)] for c in np.unique(und_codes) if int(c) not in col_of]
+    if missing:
+        raise InvalidInputError(f"no scenario moves for {missing}", "underlyings")
+    und_col = np.array([col_of[int(c)] for c in und_codes])
+    inverse = table.column("settlement")[rows] == int(Settlement.INVERSE)
+    index = np.array([market.index_price(u) for u in underlyings])
+    # Inverse positions are worth V coin now (options; 0 for futures): their USD P&L is the
+    # change of V x index, (V + dV) S' - V S = dV S' + V (S' - S).
+    value_coin = np.zeros(len(rows))
+    inv_opt = inverse & (table.column("kind")[rows] == int(InstrumentKind.OPTION))
+    if inv_opt.any():
+        r = rows[inv_opt]
+        value_coin[inv_opt] = inverse_price(
+            table.column("forward")[r],
+            table.column("strike")[r],
+            table.column("time")[r],
+            table.column("vol")[r],
+            table.column("rate")[r],
+            table.column("is_call")[r].astype(bool),
+        )
+    rules = tuple(VolShockRule() for _ in underlyings)
+    # Per underlying, the inverse positions' coin P&L is valued at that scenario's index:
+    # sum_i q_i (dV_i S' + V_i (S' - S)) = S' (q . dV) + (q . V)(S' - S) over the group, one
+    # matrix-vector product per group (no converted copy of the risk arrays).
+    groups = []
+    for k in range(len(underlyings)):
+        inv = np.flatnonzero(inverse & (und_col == k))
+        # all rows: a slice (a view), not a fancy-index copy of the chunk's risk arrays
+        sel = slice(None) if inv.size == len(rows) else inv
+        groups.append((k, sel, inv.size, float(size[inv] @ value_coin[inv])))
+    linear = np.flatnonzero(~inverse)
+    out = np.empty(moves.shape[0])
+    # Every input checked once (the scenario set of the whole run), then the kernel writes each
+    # chunk's risk arrays into one buffer reused across chunks (no fresh positions x chunk
+    # array per chunk).
+    ScenarioSet(
+        tuple(underlyings),
+        moves,
+        np.zeros(moves.shape[0], dtype=np.int8),
+        rules,
+        vol_scale=scales,
+    )
+    cols = ("kind", "settlement", "is_call", "strike", "forward", "vol", "time", "rate")
+    kind, settle, is_call, strike, forward, vol, time, rate = table.take_rows(rows, *cols)
+    und_idx = und_col.astype(np.int32)
+    rules_rows = np.array([r.as_row() for r in rules], dtype=np.float64)
+    states = np.zeros(chunk, dtype=np.int8)
+    buffer = np.empty(len(rows) * min(chunk, moves.shape[0]))
+    for a in range(0, moves.shape[0], chunk):
+        b = min(a + chunk, moves.shape[0])
+        mv = np.ascontiguousarray(moves[a:b])
+        risk = buffer[: len(rows) * (b - a)].reshape(len(rows), b - a)
+        _core.revalue(
+            kind,
+            settle,
+            is_call,
+            und_idx,
+            strike,
+            forward,
+            vol,
+            time,
+            rate,
+            mv,
+            states[: b - a],
+            rules_rows,
+            len(underlyings),
+            risk,
+            threads_argument(threads),
+            None if scales is None else np.ascontiguousarray(scales[a:b]),
+        )
+        total = size[linear] @ risk[linear] if linear.size else np.zeros(b - a)
+        for k, sel, count, held in groups:
+            if count:
+                s_new = index[k] * (1.0 + mv[:, k])
+                total = total + (size[sel] @ risk[sel]) * s_new + held * (s_new - index[k])
+        out[a:b] = total
+    return out
+
+
+def _underlyings(pf: Portfolio, market: Market) -> tuple[str, ...]:
+    """The portfolio's underlyings, sorted: results (Monte Carlo paths, the layout of a
+    user-given covariance) do not depend on the order of the positions."""
+    if not pf.positions:  # an empty book has no underlying (and no P&L distribution)
+        raise InvalidInputError("no positions", "portfolio")
+    table = market.table
+    rows = table.rows(list(pf.positions))
+    return tuple(sorted(table.code_names(table.column("underlying")[rows])))
+
+
+def _coins(unds: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(u.split("_")[0] for u in unds)
+
+
+# --- historical simulation --------------------------------------------------------------------
+
+
+def historical_var(
+    portfolio: Portfolio | dict[str, float],
+    market: Market,
+    *,
+    confidence: float = 0.99,
+    horizon: int = 1,
+    start: str | None = None,
+    end: str | None = None,
+    filtered: str | None = None,
+    lam: float = 0.94,
+    moves: JointMoves | None = None,
+    threads: int | None = None,
+) -> VaRResult:
+    """Historical simulation: the portfolio fully revalued on every historical joint move of
+    spot and implied vol (DVOL ratio; 1 before DVOL exists) over ``horizon`` days.
+    ``filtered="ewma"`` (RiskMetrics, ``lam``) or ``"garch"`` (GARCH(1,1) fitted by maximum
+    likelihood) rescales each day's spot log return by current / then volatility."""
+    pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+    unds = _underlyings(pf, market)
+    if moves is None:
+        jm = joint_moves(_coins(unds), horizon=horizon, start=start, end=end)
+    else:
+        jm = _moves_for(moves, _coins(unds), horizon)
+    horizon = jm.horizon
+    spot, vol = jm.spot, jm.vol
+    method = VaRMethod.HISTORICAL
+    details: dict[str, Any] = {"observations": len(jm.dates)}
+    if filtered is not None:
+        if filtered not in ("ewma", "garch"):
+            raise InvalidInputError("ewma or garch", "filtered")
+        method = VaRMethod.FILTERED_HISTORICAL
+        r = np.log1p(spot)
+        scale = np.empty_like(r)
+        for k in range(r.shape[1]):
+            if filtered == "ewma":
+                sig = _ewma_vol(r[:, k], lam)
+            else:
+                params = garch11_fit(r[:, k])
+                sig = _garch_vol(r[:, k], *params)
+                details[f"garch_{jm.coins[k]}"] = params
+            scale[:, k] = sig[-1] / sig[:-1]
+        spot = np.expm1(r * scale)
+    pnl = scenario_pnl(pf, market, unds, spot, vol, threads=threads)
+    var, es, j = var_es(pnl, confidence)
+    worst = int(np.argmin(pnl))
+    return VaRResult(
+        method,
+        confidence,
+        horizon,
+        var,
+        es,
+        f"{jm.dates[j]} ({_describe(jm.coins, spot[j], vol[j])})",
+        f"{jm.dates[worst]} ({_describe(jm.coins, spot[worst], vol[worst])})",
+        pnl,
+        details,
+    )
+
+
+def _moves_for(moves: JointMoves, coins: tuple[str, ...], horizon: int) -> JointMoves:
+    """User-given joint moves with their columns in the portfolio's coin order; every coin
+    of the portfolio must be there, and the horizon must be the moves' own."""
+    if not isinstance(moves, JointMoves):
+        raise InputTypeError("expected pymargin.market.history.JointMoves", "moves")
+    missing = [c for c in coins if c not in moves.coins]
+    if missing:
+        raise InvalidInputError(f"no history for {missing} in the moves given", "moves")
+    if horizon not in (1, moves.horizon):
+        raise InvalidInputError(
+            f"the moves are {moves.horizon}-day moves, not {horizon}-day", "horizon"
+        )
+    cols = [moves.coins.index(c) for c in coins]
+    return dataclasses.replace(moves, coins=coins, spot=moves.spot[:, cols], vol=moves.vol[:, cols])
+
+
+def _describe(coins: tuple[str, ...], spot: np.ndarray, vol: np.ndarray) -> str:
+    return ", ".join(f"{c} {s:+.1%} vol x{v:.2f}" for c, s, v in zip(coins, spot, vol))
+
+
+def _ewma_vol(r: np.ndarray, lam: float) -> np.ndarray:
+    """sigma_t for t = 0..T: sigma_t^2 = lam sigma_(t-1)^2 + (1 - lam) r_(t-1)^2, seeded with
+    the sample variance; element T is the forecast for the next day."""
+    if not 0.0 < lam < 1.0:
+        raise InvalidInputError("must be in (0, 1)", "lam")
+    var = np.empty(len(r) + 1)
+    var[0] = float(np.var(r))
+    for t in range(len(r)):
+        var[t + 1] = lam * var[t] + (1.0 - lam) * r[t] * r[t]
+    return np.sqrt(var)
+
+
+def _garch_vol(r: np.ndarray, omega: float, alpha: float, beta: float) -> np.ndarray:
+    var = np.empty(len(r) + 1)
+    var[0] = omega / max(1.0 - alpha - beta, 1e-12)
+    for t in range(len(r)):
+        var[t + 1] = omega + alpha * r[t] * r[t] + beta * var[t]
+    return np.sqrt(var)
+
+
+def garch11_fit(r: np.ndarray) -> tuple[float, float, float]:
+    """GARCH(1,1) (omega, alpha, beta) by Gaussian maximum likelihood with variance targeting
+    (omega = sample variance x (1 - alpha - beta)): a grid over (alpha, beta), all evaluated at
+    once, then two finer grids around the best point."""
+    x = np.asarray(r, dtype=np.float64)
+    if x.ndim != 1 or x.size < 50 or not np.isfinite(x).all():
+        raise InvalidInputError("needs at least 50 finite returns", "returns")
+    v = float(np.var(x))
+    a_lo, a_hi, b_lo, b_hi = 0.001, 0.4, 0.5, 0.999
+    best = (0.05, 0.9)
+    for _ in range(3):
+        a = np.linspace(a_lo, a_hi, 40)
+        b = np.linspace(b_lo, b_hi, 40)
+        aa, bb = np.meshgrid(a, b, indexing="ij")
+        ok = aa + bb < 0.9999
+        aa, bb = aa[ok], bb[ok]
+        om = v * (1.0 - aa - bb)
+        var = np.full(aa.shape, v)
+        ll = np.zeros(aa.shape)
+        for t in range(x.size):
+            ll -= 0.5 * (np.log(var) + x[t] * x[t] / var)
+            var = om + aa * x[t] * x[t] + bb * var
+        i = int(np.argmax(ll))
+        best = (float(aa[i]), float(bb[i]))
+        da, db = (a_hi - a_lo) / 20, (b_hi - b_lo) / 20
+        a_lo, a_hi = max(best[0] - da, 1e-4), best[0] + da
+        b_lo, b_hi = max(best[1] - db, 0.0), min(best[1] + db, 0.9999)
+    return v * (1.0 - best[0] - best[1]), best[0], best[1]
+
+
+# --- covariance estimators --------------------------------------------------------------------
+
+
+def sample_cov(x: np.ndarray) -> np.ndarray:
+    """Sample covariance of observations ``x[t, k]`` (divisor T - 1)."""
+    a = _obs(x)
+    return np.atleast_2d(np.cov(a, rowvar=False, ddof=1))
+
+
+def ewma_cov(x: np.ndarray, lam: float = 0.94) -> np.ndarray:
+    """RiskMetrics EWMA covariance of zero-mean observations, the latest weighted most:
+    C = (1 - lam) sum_t lam^(T-1-t) x_t x_t^T, normalised by the weights' sum."""
+    a = _obs(x)
+    if not 0.0 < lam < 1.0:
+        raise InvalidInputError("must be in (0, 1)", "lam")
+    w = lam ** np.arange(a.shape[0] - 1, -1, -1)
+    w = w / w.sum()
+    return (a * w[:, None]).T @ a
+
+
+def ledoit_wolf(x: np.ndarray) -> tuple[np.ndarray, float]:
+    """Ledoit and Wolf's (2004) shrinkage of the sample covariance towards a scaled identity:
+    returns (shrunk covariance, shrinkage intensity in [0, 1])."""
+    a = _obs(x)
+    t, p = a.shape
+    y = a - a.mean(axis=0)
+    s = y.T @ y / t
+    mu = float(np.trace(s)) / p
+    d2 = float(np.sum((s - mu * np.eye(p)) ** 2))
+    b2 = float(sum(np.sum((np.outer(v, v) - s) ** 2) for v in y)) / (t * t)
+    delta = 0.0 if d2 == 0 else min(b2, d2) / d2
+    return delta * mu * np.eye(p) + (1.0 - delta) * s, delta
+
+
+def _obs(x: np.ndarray) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2 or a.shape[0] < 2 or a.shape[1] < 1 or not np.isfinite(a).all():
+        raise InvalidInputError(
+            "needs at least 2 finite observations (rows) of at least one variable", "x"
+        )
+    return a
+
+
+# --- parametric ------------------------------------------------------------------------------
+
+
+def normal_var_es(
+    exposures: np.ndarray, cov: np.ndarray, confidence: float = 0.99, horizon: int = 1
+) -> tuple[float, float, float]:
+    """Linear (delta-normal) VaR and ES of positions with value ``exposures`` (USD per unit
+    relative move) and daily return covariance ``cov``: sd = sqrt(e' C e h), VaR = z sd,
+    ES = sd phi(z)/(1 - confidence). Returns (VaR, ES, sd)."""
+    _check_confidence(confidence)
+    horizon = _check_horizon(horizon)
+    e = np.atleast_1d(np.asarray(exposures, dtype=np.float64))
+    if not np.isfinite(e).all():
+        raise InvalidInputError("must be finite", "exposures", int(np.argmax(~np.isfinite(e))))
+    c = _check_cov(cov, e.size)
+    sd = math.sqrt(max(float(e @ c @ e), 0.0) * horizon)
+    z = _N.inv_cdf(confidence)
+    return z * sd, sd * _N.pdf(z) / (1.0 - confidence), sd
+
+
+def ewma_variance_update(prev_var: float, ret: float, lam: float = 0.94) -> float:
+    """One RiskMetrics step: lam prev_var + (1 - lam) ret^2."""
+    return lam * prev_var + (1.0 - lam) * ret * ret
+
+
+def ewma_cov_update(prev_cov: np.ndarray, x: np.ndarray, lam: float = 0.94) -> np.ndarray:
+    """One EWMA covariance step: lam C + (1 - lam) x x'."""
+    v = np.asarray(x, dtype=np.float64)
+    return lam * np.asarray(prev_cov, dtype=np.float64) + (1.0 - lam) * np.outer(v, v)
+
+
+def garch11_update(prev_var: float, ret: float, omega: float, alpha: float, beta: float) -> float:
+    """One GARCH(1,1) step: omega + alpha ret^2 + beta prev_var."""
+    return omega + alpha * ret * ret + beta * prev_var
+
+
+def parametric_var(
+    portfolio: Portfolio | dict[str, float],
+    market: Market,
+    cov: np.ndarray | None = None,
+    *,
+    confidence: float = 0.99,
+    horizon: int = 1,
+    gamma: bool = False,
+) -> VaRResult:
+    """Delta-normal (``gamma=False``) or delta-gamma with the Cornish-Fisher quantile
+    (``gamma=True``): the portfolio's USD delta and gamma per underlying against the covariance
+    of daily log returns ``cov`` (default: sample covariance of the bundled history since
+    2021), scaled by the horizon."""
+    from ..risk.greeks import portfolio_greeks
+
+    _check_confidence(confidence)
+    horizon = _check_horizon(horizon)
+    pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+    unds = _underlyings(pf, market)
+    if cov is None:
+        jm = joint_moves(_coins(unds), start="2021-01-01")
+        cov = sample_cov(np.log1p(jm.spot))
+    sigma = _check_cov(cov, len(unds)) * horizon
+    g = portfolio_greeks(pf, market)
+    delta = np.array([g.by_underlying[u]["delta_usd"] for u in unds])
+    gam = np.array([g.by_underlying[u]["gamma_1pct"] * 100.0 for u in unds])  # USD per (dS/S)^2
+    z = _N.inv_cdf(1.0 - confidence)
+    if not gamma:
+        sd = math.sqrt(float(delta @ sigma @ delta))
+        var = -z * sd
+        es = sd * _N.pdf(z) / (1.0 - confidence)
+        return VaRResult(
+            VaRMethod.DELTA_NORMAL,
+            confidence,
+            horizon,
+            var,
+            es,
+            details={"sd": sd, "delta_usd": delta},
+        )
+    mom = delta_gamma_moments(delta, gam, sigma)
+    var = -_cf_quantile(mom, 1.0 - confidence)
+    us = np.linspace(0.0, 1.0 - confidence, 2001)[1:]
+    es = -float(np.mean([_cf_quantile(mom, u) for u in us]))
+    return VaRResult(
+        VaRMethod.DELTA_GAMMA,
+        confidence,
+        horizon,
+        var,
+        es,
+        details={"moments": mom, "delta_usd": delta, "gamma_usd": gam},
+    )
+
+
+def delta_gamma_moments(delta: np.ndarray, gamma: np.ndarray, cov: np.ndarray) -> dict[str, float]:
+    """Mean, sd, skewness and excess kurtosis of dP = delta.x + x.G.x/2, x ~ N(0, cov),
+    G = diag(gamma) (single-underlying instruments have no cross gamma)."""
+    d = np.atleast_1d(np.asarray(delta, dtype=np.float64))
+    g = np.atleast_1d(np.asarray(gamma, dtype=np.float64))
+    if g.shape != d.shape or not (np.isfinite(d).all() and np.isfinite(g).all()):
+        raise InvalidInputError("delta and gamma: finite, one per underlying", "gamma")
+    s = _check_cov(cov, d.size)
+    gs = np.diag(g) @ s
+    mean = 0.5 * float(np.trace(gs))
+    var = float(d @ s @ d) + 0.5 * float(np.trace(gs @ gs))
+    m3 = 3.0 * float(d @ s @ gs @ d) + float(np.trace(gs @ gs @ gs))
+    k4 = 12.0 * float(d @ s @ gs @ gs @ d) + 3.0 * float(np.trace(gs @ gs @ gs @ gs))
+    sd = math.sqrt(var)
+    return {
+        "mean": mean,
+        "sd": sd,
+        "skew": m3 / sd**3 if sd else 0.0,
+        "kurt": k4 / sd**4 if sd else 0.0,
+    }
+
+
+def cornish_fisher_quantile(u: float, skew: float, kurt: float) -> float:
+    """The u-quantile of a standardised distribution with this skewness and excess kurtosis
+    by the four-term Cornish-Fisher expansion."""
+    if not (isinstance(u, (int, float)) and 0 < u < 1):
+        raise InvalidInputError("must be in (0, 1)", "u")
+    if not (math.isfinite(skew) and math.isfinite(kurt)):
+        raise InvalidInputError("skewness and kurtosis must be finite", "skew")
+    return _cf_quantile({"mean": 0.0, "sd": 1.0, "skew": skew, "kurt": kurt}, u)
+
+
+def _cf_quantile(m: dict[str, float], u: float) -> float:
+    z = _N.inv_cdf(u)
+    s, k = m["skew"], m["kurt"]
+    w = z + (z * z - 1) * s / 6 + (z**3 - 3 * z) * k / 24 - (2 * z**3 - 5 * z) * s * s / 36
+    return m["mean"] + m["sd"] * w
+
+
+# --- Monte Carlo ------------------------------------------------------------------------------
+
+
+def monte_carlo_var(
+    portfolio: Portfolio | dict[str, float],
+    market: Market,
+    cov: np.ndarray | None = None,
+    *,
+    paths: int = 100_000,
+    confidence: float = 0.99,
+    horizon: int = 1,
+    dist: ShockDistribution = ShockDistribution.NORMAL,
+    dof: float = 5.0,
+    seed: int = 0,
+    threads: int | None = None,
+) -> VaRResult:
+    """Monte Carlo with full revaluation: joint log moves of spot and implied vol per
+    underlying, ``x ~ N(0, cov h)`` or a Student-t with ``dof`` degrees of freedom scaled to the
+    same covariance; ``cov`` is 2k x 2k over [spot log returns, vol log changes] (default: the
+    bundled history since 2021, where DVOL exists)."""
+    law = _check_monte_carlo(paths, confidence, dist, dof, seed)
+    pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+    unds, chol = _mc_setup(pf, market, cov, horizon)
+    k = len(unds)
+    spot, vol = _mc_shocks(chol, k, paths, law, dof, seed)
+    pnl = scenario_pnl(pf, market, unds, spot, vol, threads=threads)
+    var, es, j = var_es(pnl, confidence)
+    worst = int(np.argmin(pnl))
+    coins = _coins(unds)
+    return VaRResult(
+        VaRMethod.MONTE_CARLO,
+        confidence,
+        horizon,
+        var,
+        es,
+        f"path {j} ({_describe(coins, spot[j], vol[j])})",
+        f"path {worst} ({_describe(coins, spot[worst], vol[worst])})",
+        pnl,
+        {"paths": paths, "dist": law.value},
+    )
+
+
+def _mc_shocks(
+    chol: np.ndarray, k: int, paths: int, dist: ShockDistribution, dof: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Joint spot moves and vol factors of the Monte Carlo paths (shared with
+    pymargin.analytics.distributed, which must draw exactly the same paths)."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((paths, 2 * k))
+    if dist is ShockDistribution.STUDENT_T:
+        w = rng.chisquare(dof, size=(paths, 1))
+        z = z * np.sqrt((dof - 2.0) / w)
+    x = z @ chol.T
+    return np.expm1(x[:, :k]), np.exp(x[:, k:])
+
+
+def _mc_setup(
+    pf: Portfolio, market: Market, cov: np.ndarray | None, horizon: int
+) -> tuple[tuple[str, ...], np.ndarray]:
+    horizon = _check_horizon(horizon)
+    unds = _underlyings(pf, market)
+    k = len(unds)
+    if cov is None:
+        jm = joint_moves(_coins(unds), start="2021-03-25", require_vol=True)
+        cov = sample_cov(jm.log_returns())
+    # [spot log returns, vol log changes] per underlying, underlyings sorted by name
+    c = _check_cov(cov, 2 * k, definite=True) * horizon
+    return unds, np.linalg.cholesky(c)
+
+
+# --- backtests -------------------------------------------------------------------------------
+
+
+def backtest_var(
+    portfolio: Portfolio | dict[str, float],
+    market: Market,
+    *,
+    window: int = 250,
+    confidence: float = 0.99,
+    start: str | None = None,
+    end: str | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Backtest of historical-simulation VaR on the bundled history: each day's VaR from the
+    previous ``window`` days' moves, against that day's hypothetical P&L (today's portfolio,
+    fully revalued on the day's move of spot and implied vol). Reports the exceptions, Kupiec's
+    and Christoffersen's statistics and the hit sequence."""
+    _check_confidence(confidence)
+    if not isinstance(window, int) or window < 20:
+        raise InvalidInputError("must be an integer >= 20", "window")
+    pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+    unds = _underlyings(pf, market)
+    jm = joint_moves(_coins(unds), start=start, end=end)
+    if len(jm.dates) <= window + 1:
+        raise InvalidInputError(f"needs more than {window + 1} days of history", "window")
+    pnl = scenario_pnl(pf, market, unds, jm.spot, jm.vol, threads=threads)
+    var_t = np.array([var_es(pnl[t - window : t], confidence)[0] for t in range(window, len(pnl))])
+    realised = pnl[window:]
+    hits = (realised < -var_t).astype(int)
+    x, n = int(hits.sum()), int(hits.size)
+    lr_uc, p_uc = kupiec_pof(x, n, 1.0 - confidence)
+    lr_ind, p_ind = christoffersen_independence(hits)
+    return {
+        "dates": jm.dates[window:],
+        "var": var_t,
+        "pnl": realised,
+        "hits": hits,
+        "exceptions": x,
+        "observations": n,
+        "expected": n * (1.0 - confidence),
+        "kupiec": (lr_uc, p_uc),
+        "christoffersen": (lr_ind, p_ind),
+    }
+
+
+def kupiec_pof(exceptions: int, observations: int, p: float) -> tuple[float, float]:
+    """Kupiec's proportion-of-failures likelihood ratio for ``exceptions`` in ``observations``
+    days at exception probability ``p`` (= 1 - confidence); returns (LR, p-value), LR ~ chi2(1)
+    under a correct model."""
+    if not (0 <= exceptions <= observations and observations > 0 and 0 < p < 1):
+        raise InvalidInputError("need 0 <= exceptions <= observations > 0, 0 < p < 1", "kupiec")
+    x, n = exceptions, observations
+    phat = x / n
+
+    def ll(q: float) -> float:
+        return (n - x) * (math.log1p(-q) if x < n else 0.0) + (x * math.log(q) if x else 0.0)
+
+    lr = -2.0 * (ll(p) - (ll(phat) if 0 < phat < 1 else 0.0))
+    return lr, math.erfc(math.sqrt(max(lr, 0.0) / 2.0))
+
+
+def christoffersen_independence(hits: np.ndarray) -> tuple[float, float]:
+    """Christoffersen's (1998) test that exceptions do not cluster: transition counts of the
+    hit sequence (1 = exception), LR_ind ~ chi2(1); returns (LR, p-value)."""
+    raw = np.asarray(hits)
+    if (
+        raw.ndim != 1
+        or raw.size < 2
+        or raw.dtype.kind not in "biuf"
+        or not np.isin(raw, (0, 1)).all()
+    ):
+        raise InvalidInputError("must be a 0/1 sequence of length >= 2", "hits")
+    h = raw.astype(int)
+    prev, cur = h[:-1], h[1:]
+    n00 = int(np.sum((prev == 0) & (cur == 0)))
+    n01 = int(np.sum((prev == 0) & (cur == 1)))
+    n10 = int(np.sum((prev == 1) & (cur == 0)))
+    n11 = int(np.sum((prev == 1) & (cur == 1)))
+
+    def xlogy(a: int, q: float) -> float:
+        return a * math.log(q) if a else 0.0
+
+    pi0 = n01 / (n00 + n01) if n00 + n01 else 0.0
+    pi1 = n11 / (n10 + n11) if n10 + n11 else 0.0
+    pi = (n01 + n11) / (n00 + n01 + n10 + n11)
+    l0 = xlogy(n00 + n10, 1 - pi) + xlogy(n01 + n11, pi)
+    l1 = xlogy(n00, 1 - pi0) + xlogy(n01, pi0) + xlogy(n10, 1 - pi1) + xlogy(n11, pi1)
+    lr = max(-2.0 * (l0 - l1), 0.0)
+    return lr, math.erfc(math.sqrt(lr / 2.0))

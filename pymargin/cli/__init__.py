@@ -1,0 +1,3 @@
+"""The command line (``pymargin``) and the inputs it reads: the top layer, which may import
+every other. See ``docs/architecture.md``.
+"""

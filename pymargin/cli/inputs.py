@@ -1,0 +1,404 @@
+"""Reading positions, markets, collateral and parameter sets from files, in every format the
+command line accepts. Each reader raises :class:`InvalidInputError` naming the file, the field
+and the row of bad input.
+
+Positions: CSV (``instrument,size``), JSON (``{name: size}`` or ``[{"instrument", "size"}]``),
+a Deribit ``private/get_positions`` response, or a list of ccxt unified positions.
+Markets: ``demo:BTC`` / ``demo:ETH`` (the bundled real chains), a chain CSV
+(``instrument_name, mark_iv_pct, underlying_price`` and optionally ``mark_price_*``,
+``index_price``, ``snapshot_utc``), or Deribit book-summary / ticker responses (JSON).
+Collateral: ``BTC=1.5,USDC=2000`` or a Deribit ``get_account_summary`` response file.
+Parameters: a pymargin model file or a Deribit ``pme/simulate`` response (its
+``model_params``).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import InvalidInputError, PymarginError
+from ..files import FileInputError, csv_records, load_json, open_file
+from ..market.adapters import (
+    collateral_from_deribit,
+    market_from_deribit,
+    portfolio_from_ccxt,
+    portfolio_from_deribit,
+)
+from ..market.market import Mark, Market
+from ..market.portfolio import Portfolio
+from ..models.deribit_pm import DeribitPMParams
+
+__all__ = [
+    "FileInputError",
+    "market_from_frame",
+    "market_from_records",
+    "read_collateral",
+    "read_market",
+    "read_params",
+    "read_positions",
+    "read_venues",
+]
+
+
+def _positions_from_records(records: list[Any]) -> tuple[Portfolio, dict[str, int]]:
+    """Positions from ``instrument`` / ``size`` records, and the first row of each name."""
+    first: dict[str, int] = {}
+    for row, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            raise InvalidInputError(
+                "expected an object with 'instrument' and 'size'", "record", row
+            )
+        name, size = rec.get("instrument"), rec.get("size")
+        if "instrument" in rec and (not isinstance(name, str) or not name.strip()):
+            raise InvalidInputError(f"must be an instrument name, got {name!r}", "instrument", row)
+        if isinstance(size, bool) or (size is not None and not isinstance(size, (int, float, str))):
+            raise InvalidInputError(f"not a number: {_short(size)}", "size", row)
+        if isinstance(name, str):
+            first.setdefault(name, row)
+    return Portfolio.from_records(records), first
+
+
+def _short(v: Any, n: int = 60) -> str:
+    """``repr`` of a value, cut to ``n`` characters (error messages stay one short line)."""
+    try:
+        r = repr(v)
+    except RecursionError:  # pragma: no cover - depth is bounded at load
+        r = type(v).__name__
+    return r if len(r) <= n else r[: n - 3] + "..."
+
+
+def read_positions(path: str | Path) -> Portfolio:
+    return _read_positions(path)[0]
+
+
+def _read_positions(path: str | Path) -> tuple[Portfolio, dict[str, int]]:
+    """Positions and each instrument's first row in the file (to name it in later errors)."""
+    p = open_file(path)
+    try:
+        if p.suffix.lower() == ".csv":
+            return _positions_from_records(csv_records(p))
+        doc = load_json(p)
+        if isinstance(doc, dict) and ("result" in doc or "error" in doc):
+            pf = portfolio_from_deribit(doc)
+            res = doc.get("result")
+            rows = res if isinstance(res, list) else [res]
+        elif isinstance(doc, list) and doc and isinstance(doc[0], dict) and "contracts" in doc[0]:
+            pf = portfolio_from_ccxt(doc)
+            rows = doc
+        elif isinstance(doc, dict):
+            return _positions_from_records([{"instrument": k, "size": v} for k, v in doc.items()])
+        elif isinstance(doc, list):
+            return _positions_from_records(doc)
+        else:
+            raise InvalidInputError("expected a list of positions or a name -> size object", "json")
+        first: dict[str, int] = {}
+        for row, r in enumerate(rows):
+            if isinstance(r, dict) and isinstance(r.get("instrument_name"), str):
+                first.setdefault(r["instrument_name"], row)
+        for k, n in enumerate(pf.positions):
+            first.setdefault(n, k)
+        return pf, first
+    except FileInputError:
+        raise
+    except PymarginError as e:
+        raise FileInputError(str(path), e) from None
+
+
+def check_positions(
+    pf: Portfolio, market: Market, path: str | Path, first_row: dict[str, int] | None = None
+) -> None:
+    """Every position can be valued in ``market`` (not expired, marks there); an error names
+    the positions file and the instrument's row in it."""
+    names = list(pf.positions)
+    try:
+        market.table.rows(names)
+    except PymarginError as e:
+        if e.index is None or not 0 <= e.index < len(names):
+            raise FileInputError(str(path), e) from None
+        name = names[e.index]
+        row = (first_row or {}).get(name, e.index)
+        reason = e.reason if name in e.reason else f"{name}: {e.reason}"
+        raise FileInputError(str(path), type(e)(reason, e.field or "instrument", row)) from None
+
+
+def read_market(spec: str, valuation_time: datetime | None = None) -> Market:
+    if spec.lower().startswith("demo:"):
+        from ..market.bundled import demo_market
+
+        coin = spec.split(":", 1)[1].upper()
+        if coin not in ("BTC", "ETH"):
+            raise InvalidInputError("demo markets are demo:BTC and demo:ETH", "market")
+        return demo_market(coin)
+    p = open_file(spec)
+    try:
+        if p.suffix.lower() == ".csv":
+            return _market_from_chain_csv(p, valuation_time)
+        doc = load_json(p)
+        payloads = (
+            doc
+            if isinstance(doc, list) and doc and isinstance(doc[0], dict) and ("result" in doc[0])
+            else [doc]
+        )
+        return market_from_deribit(*payloads, valuation_time=valuation_time)
+    except FileInputError:
+        raise
+    except PymarginError as e:
+        raise FileInputError(spec, e) from None
+
+
+def _market_from_chain_csv(path: Path, valuation_time: datetime | None) -> Market:
+    return market_from_records(csv_records(path), valuation_time)
+
+
+def market_from_frame(df: Any, valuation_time: datetime | None = None) -> Market:
+    """A market from a pandas DataFrame of a chain (the columns of :func:`market_from_records`)."""
+    return market_from_records(df.to_dict("records"), valuation_time)
+
+
+def market_from_records(
+    rows: list[dict[str, Any]], valuation_time: datetime | None = None
+) -> Market:
+    """A market from chain rows: ``instrument_name``; ``mark_iv_pct`` (percent) or
+    ``mark_iv`` (per 1.00); ``underlying_price``; optionally a ``mark_price*`` column,
+    ``index_price`` and ``snapshot_utc`` (ISO, UTC; else ``valuation_time`` is required).
+    Without an index price, the nearest expiry's underlying price stands in."""
+    if not rows:
+        raise InvalidInputError("no rows", "rows")
+    marks: dict[str, Mark] = {}
+    index: dict[str, float] = {}
+    stamp = None
+    for row, r in enumerate(rows):
+        if not isinstance(r, dict):
+            raise InvalidInputError("expected a record (an object)", "rows", row)
+        name = r.get("instrument_name")
+        if not isinstance(name, str) or not name:
+            raise InvalidInputError(
+                f"missing or not a string: {_short(name)}", "instrument_name", row
+            )
+        if name in marks:
+            raise InvalidInputError(f"{name} appears twice", "instrument_name", row)
+        pct = _float(r, "mark_iv_pct", row)
+        frac = _float(r, "mark_iv", row)
+        iv = pct / 100.0 if pct is not None else frac
+        fwd = _float(r, "underlying_price", row)
+        price_key = next((k for k in r if isinstance(k, str) and k.startswith("mark_price")), None)
+        price = _float(r, price_key, row)
+        marks[name] = Mark(price, fwd, iv)
+        base = name.split("-")[0].split("_")[0]
+        idx = _float(r, "index_price", row)
+        if idx is not None:
+            index.setdefault(f"{base}_USD", idx)
+        snap = r.get("snapshot_utc")
+        if snap is not None and str(snap) not in ("", "NaT", "nan", "None") and stamp is None:
+            try:
+                parsed = datetime.fromisoformat(str(snap))
+            except ValueError:
+                raise InvalidInputError("not an ISO time", "snapshot_utc", row) from None
+            # an offset is honoured; a naive time is UTC
+            stamp = (
+                parsed.astimezone(timezone.utc)
+                if parsed.tzinfo is not None
+                else parsed.replace(tzinfo=timezone.utc)
+            )
+    when = valuation_time or stamp
+    if when is None:
+        raise InvalidInputError("no snapshot_utc column: pass a valuation time", "time")
+    if not index:
+        first = min(rows, key=lambda r: str(r.get("expiry_utc", "")))
+        base = str(first["instrument_name"]).split("-")[0].split("_")[0]
+        fwd0 = _float(first, "underlying_price", 0)
+        if fwd0 is None:
+            raise InvalidInputError("no index_price and no underlying_price", "index_price")
+        index[f"{base}_USD"] = fwd0
+    return Market(when, index, marks)
+
+
+def _float(r: dict[str, Any], key: str | None, row: int) -> float | None:
+    # Empty cells and pandas' missing values (NaN objects, not the text "nan") are absent.
+    if (
+        key is None
+        or r.get(key) in (None, "")
+        or (isinstance(r.get(key), float) and math.isnan(r[key]))
+    ):
+        return None
+    if isinstance(r[key], bool):
+        raise InvalidInputError(f"not a number: {r[key]!r}", key, row)
+    try:
+        v = float(r[key])
+    except OverflowError:  # an int beyond any double
+        raise InvalidInputError("must be finite", key, row) from None
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"not a number: {_short(r[key])}", key, row) from None
+    if not math.isfinite(v):
+        raise InvalidInputError("must be finite", key, row)
+    return v
+
+
+def read_collateral(spec: str | None) -> dict[str, float]:
+    """``BTC=1.5,USDC=2000`` or a Deribit account-summary response file."""
+    if not spec:
+        return {}
+    if "=" not in spec:
+        p = open_file(spec)
+        try:
+            return collateral_from_deribit(load_json(p))
+        except FileInputError:
+            raise
+        except PymarginError as e:
+            raise FileInputError(spec, e) from None
+    out: dict[str, float] = {}
+    for row, (ccy, value) in enumerate(parse_pairs(spec, "collateral")):
+        if not math.isfinite(value) or value < 0:
+            raise InvalidInputError("expected CURRENCY=amount >= 0", "collateral", row)
+        out[ccy.upper()] = value
+    return out
+
+
+def parse_pairs(spec: str, field: str, *, fold_case: bool = True) -> list[tuple[str, float]]:
+    """``KEY=number,KEY=number`` as (key, value) pairs, keys stripped; a key given twice
+    (case-blind when ``fold_case``) is refused naming both entries, never last-one-wins."""
+    out: list[tuple[str, float]] = []
+    seen: dict[str, int] = {}
+    for row, part in enumerate(spec.split(",")):
+        key, eq, amount = part.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise InvalidInputError(f"expected KEY=number, got {_short(part)}", field, row)
+        try:
+            value = float(amount)
+        except ValueError:
+            raise InvalidInputError(f"not a number: {_short(amount)}", field, row) from None
+        norm = key.upper() if fold_case else key
+        if norm in seen:
+            raise InvalidInputError(
+                f"{key} given twice (entries {seen[norm]} and {row})", field, row
+            )
+        seen[norm] = row
+        out.append((key, value))
+    return out
+
+
+def read_params(path: str | None) -> DeribitPMParams | None:
+    """A Deribit PM parameter set: a pymargin model file, or a ``pme/simulate`` response."""
+    if not path:
+        return None
+    p = open_file(path)
+    doc = load_json(p)
+    try:
+        if isinstance(doc, dict) and "response" in doc:
+            doc = doc["response"]
+        if isinstance(doc, dict) and "result" in doc:
+            doc = doc["result"]
+        if not isinstance(doc, dict) or "model_params" not in doc:
+            raise InvalidInputError("no model_params block", "model_params")
+        return DeribitPMParams.from_model_params(doc["model_params"], str(p))
+    except PymarginError as e:
+        raise FileInputError(str(path), e) from None
+
+
+def read_venues(path: str | Path) -> tuple[list[Any], list[Any]]:
+    """A cross-venue file: ``{"accounts": [{"name", "model" ("deribit-pm", "paradex-pm",
+    "finra-pm", "deribit-xpm", ...), "currency", "positions" {instrument: size}, "collateral"
+    {currency: amount}, "haircuts" {currency: fraction}}, ...], "placements": [{"name",
+    "size", "venues" {venue: instrument}}, ...]}`` (placements optional)."""
+    from ..models.registry import MarginModel
+    from ..strategy.crossvenue import Placement, VenueAccount
+
+    p = open_file(path)
+    doc = load_json(p)
+    try:
+        if not isinstance(doc, dict) or not isinstance(doc.get("accounts"), list):
+            raise InvalidInputError("expected an object with an 'accounts' list", "accounts")
+        accounts = []
+        seen: dict[str, int] = {}
+        for row, a in enumerate(doc["accounts"]):
+            if not isinstance(a, dict) or "name" not in a or "model" not in a:
+                raise InvalidInputError("each account needs 'name' and 'model'", "accounts", row)
+            name = a["name"]
+            if isinstance(name, bool) or not isinstance(name, (str, int)) or not str(name):
+                raise InvalidInputError(
+                    f"must be a string, got {_short(name)}", "accounts.name", row
+                )
+            name = str(name)  # an id as written: "007" and 7 stay apart ("7" != "007")
+            if name in seen:
+                raise InvalidInputError(
+                    f"{name!r} is also account {seen[name]}", "accounts.name", row
+                )
+            seen[name] = row
+            if not isinstance(a["model"], str):
+                raise InvalidInputError(
+                    f"unknown model {_short(a['model'])}", "accounts.model", row
+                )
+            try:
+                model = MarginModel(a["model"].replace("-", "_"))
+            except ValueError:
+                raise InvalidInputError(
+                    f"unknown model {_short(a['model'])}", "accounts.model", row
+                ) from None
+            for key in ("positions", "collateral", "haircuts"):
+                if not isinstance(a.get(key) or {}, dict):
+                    raise InvalidInputError("must be an object", f"accounts.{key}", row)
+            cur = a.get("currency")
+            if cur is not None and not isinstance(cur, str):
+                raise InvalidInputError(
+                    f"must be a string, got {_short(cur)}", "accounts.currency", row
+                )
+            try:
+                acct = VenueAccount(
+                    name,
+                    model,
+                    dict(a.get("positions") or {}),
+                    dict(a.get("collateral") or {}),  # duplicates refused case-blind there
+                    dict(a.get("haircuts") or {}),
+                    currency=cur,
+                )
+            except PymarginError as e:
+                entry = f" (entry {e.index})" if e.index is not None else ""
+                raise type(e)(
+                    e.reason + entry, f"accounts.{e.field}" if e.field else "accounts", row
+                ) from None
+            accounts.append(acct)
+        places = []
+        raw_places = doc.get("placements") or []
+        if not isinstance(raw_places, list):
+            raise InvalidInputError("must be a list", "placements")
+        seen_places: set[str] = set()
+        for row, q in enumerate(raw_places):
+            if not isinstance(q, dict) or not {"name", "size", "venues"} <= set(q):
+                raise InvalidInputError(
+                    "each placement needs 'name', 'size' and 'venues'", "placements", row
+                )
+            if isinstance(q["size"], bool) or not isinstance(q["size"], (int, float)):
+                raise InvalidInputError(
+                    f"must be a number, got {_short(q['size'])}", "placements.size", row
+                )
+            if not math.isfinite(q["size"]):
+                raise InvalidInputError("must be finite", "placements.size", row)
+            if not isinstance(q["venues"], dict) or not all(
+                isinstance(v, str) and v for v in q["venues"].values()
+            ):
+                raise InvalidInputError(
+                    "must be an object venue -> instrument name", "placements.venues", row
+                )
+            unknown = [v for v in q["venues"] if v not in seen]
+            if unknown:
+                raise InvalidInputError(
+                    f"unknown venue {_short(unknown[0])}", "placements.venues", row
+                )
+            pname = q["name"]
+            if not isinstance(pname, str) or not pname:
+                raise InvalidInputError(
+                    f"must be a string, got {_short(pname)}", "placements.name", row
+                )
+            if pname in seen_places:
+                raise InvalidInputError(f"{pname!r} appears twice", "placements.name", row)
+            seen_places.add(pname)
+            places.append(Placement(pname, float(q["size"]), dict(q["venues"])))
+    except FileInputError:
+        raise
+    except PymarginError as e:
+        raise FileInputError(str(path), e) from None
+    return accounts, places

@@ -1,0 +1,345 @@
+"""The entry point: ``pymargin.margin(portfolio, market, model=...)``."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import InputTypeError, InvalidInputError
+from ..market.market import Market
+from ..market.portfolio import Portfolio
+from .deribit_pm import DeribitPMParams, DeribitPMResult, deribit_pm_margin
+from .deribit_standard import DeribitStandardParams, deribit_standard_margin
+from .deribit_xpm import DeribitXPMResult, deribit_xpm_margin
+from .paradex_pm import paradex_pm_margin
+from .scan import finra_kwargs, finra_pm_margin
+
+__all__ = ["MarginModel", "MarginResult", "margin"]
+
+
+class MarginModel(enum.Enum):
+    """The margin models :func:`margin` applies."""
+
+    DERIBIT_PM = "deribit_pm"  # segregated portfolio margin (S:PM), per settlement currency
+    DERIBIT_XPM = "deribit_xpm"  # cross portfolio margin (X:PM), one USD risk matrix
+    DERIBIT_STANDARD = "deribit_standard"  # per-position standard margin (S:SM)
+    PARADEX_PM = "paradex_pm"  # SCAN-24 and the minimum delta requirement, USDC
+    SPAN16 = "span16"  # CME SPAN classic: scan risk, spreads, credits, short option minimum
+    FINRA_PM = "finra_pm"  # +-15 % x 10 points with the per-contract minimum, USD
+    DELTA_MARGIN = "delta_margin"  # Greek-netting (SIMM-like) delta, vega and curvature, USD
+    SCENARIO_GRID = "scenario_grid"  # any grid venue from its parameter file (params=), USD
+
+
+@dataclass
+class MarginResult:
+    """IM and MM with the breakdown that explains them, in ``currency`` units."""
+
+    model: MarginModel
+    currency: str
+    initial_margin: float
+    maintenance_margin: float
+    components: dict[str, float]
+    worst_scenario: str
+    scenario_labels: list[str]
+    scenario_pnl: np.ndarray
+    details: Any
+
+    def explain(self) -> str:
+        return str(self.details.explain())
+
+    def to_frame(self) -> Any:
+        """Per-scenario P&L as a pandas DataFrame (pandas is imported here only)."""
+        import pandas as pd  # type: ignore[import-untyped]
+
+        return pd.DataFrame({"scenario": self.scenario_labels, "pnl": self.scenario_pnl})
+
+    def plot(self, ax: Any = None, pair: str | None = None) -> Any:
+        """The risk matrix as a heatmap, worst cell outlined (Deribit PM results; matplotlib
+        is imported here only). See also :mod:`pymargin.reporting.plots`."""
+        from ..reporting.plots import plot_risk_matrix
+
+        return plot_risk_matrix(self, ax, pair)
+
+
+def margin(
+    portfolio: Portfolio | dict[str, float],
+    market: Market,
+    model: MarginModel = MarginModel.DERIBIT_PM,
+    *,
+    params: Any = None,
+    currency: str | None = None,
+    collateral: dict[str, float] | None = None,
+    mmp_margin: float = 0.0,
+    open_orders_margin: float = 0.0,
+    spot_margin: float = 0.0,
+) -> MarginResult:
+    """Margin of ``portfolio`` under ``model`` (see :class:`MarginModel`).
+
+    ``params``: the model's parameter set (DeribitPMParams for the Deribit PM models,
+    DeribitStandardParams, SpanParams; a version string for Paradex; None for the newest
+    shipped set). ``currency`` picks the settlement currency of the segregated models;
+    ``collateral`` (currency -> balance) enters X:PM's risk matrix. ``mmp_margin``,
+    ``open_orders_margin`` and ``spot_margin`` are the order-book parts of Deribit's IM: inputs,
+    since they come from the order book, not from the risk matrix."""
+    if not isinstance(model, MarginModel):
+        raise InputTypeError("use a pymargin.MarginModel member", "model")
+    if currency is not None and not isinstance(currency, str):
+        raise InputTypeError("must be a currency name", "currency")
+    if isinstance(portfolio, Portfolio):
+        pf = portfolio
+    elif isinstance(portfolio, Mapping):
+        pf = Portfolio.sized(portfolio)  # names checked by the market's table, once
+    else:
+        raise InputTypeError("expected a Portfolio or a mapping of name to size", "portfolio")
+    if not pf.positions:
+        raise InvalidInputError("no positions", "positions")
+    extras = {
+        "mmp_margin": mmp_margin,
+        "open_orders_margin": open_orders_margin,
+        "spot_margin": spot_margin,
+    }
+    if model is MarginModel.DERIBIT_PM:
+        return _deribit_pm(pf, market, params, currency, extras)
+    if model is MarginModel.DERIBIT_XPM:
+        return _deribit_xpm(pf, market, params, collateral, extras)
+    if model is MarginModel.DERIBIT_STANDARD:
+        return _deribit_standard(pf, market, params, currency)
+    if model is MarginModel.PARADEX_PM:
+        return _paradex(pf, market, params)
+    if model is MarginModel.FINRA_PM:
+        return _finra(pf, market, params)
+    if model is MarginModel.DELTA_MARGIN:
+        return _delta_margin(pf, market, params)
+    if model is MarginModel.SCENARIO_GRID:
+        return _grid(pf, market, params)
+    return _span(pf, market, params)
+
+
+def _grid(pf: Portfolio, market: Market, params: Any) -> MarginResult:
+    from pathlib import Path
+
+    from .grid_file import GridModel, grid_model_margin
+
+    if params is None:
+        raise InvalidInputError(
+            "a grid model needs its parameter file (params=path, document or GridModel)",
+            "params",
+        )
+    if not isinstance(params, (GridModel, str, Path, dict)):
+        raise InputTypeError(
+            "expected a parameter file path, its document or a GridModel", "params"
+        )
+    r = grid_model_margin(pf.positions, market, params)
+    several = len(r.labels) > 1
+    return MarginResult(
+        MarginModel.SCENARIO_GRID,
+        "usd",
+        r.initial_margin,
+        r.maintenance_margin,
+        {f"{b} {k}": v for b, d in r.per_underlying.items() for k, v in d.items()},
+        r.worst_scenario,
+        [f"{b} {x}" if several else x for b, xs in r.labels.items() for x in xs],
+        np.concatenate(list(r.weighted_pnl.values())),
+        r,
+    )
+
+
+def _delta_margin(pf: Portfolio, market: Market, params: Any) -> MarginResult:
+    from .delta_margin import DeltaMarginParams, delta_margin
+
+    _check_params(params, DeltaMarginParams, "DeltaMarginParams")
+    r = delta_margin(pf, market, params)
+    return MarginResult(
+        MarginModel.DELTA_MARGIN,
+        "usd",
+        r.initial_margin,
+        r.maintenance_margin,
+        {"delta": r.delta_margin, "vega": r.vega_margin, "curvature": r.curvature_margin},
+        "",
+        [],
+        np.zeros(0),
+        r,
+    )
+
+
+def _check_params(params: Any, kind: type, name: str) -> None:
+    if params is not None and not isinstance(params, kind):
+        raise InputTypeError(f"expected {name}", "params")
+
+
+def _deribit_pm(
+    pf: Portfolio, market: Market, params: Any, currency: str | None, extras: dict[str, float]
+) -> MarginResult:
+    _check_params(params, DeribitPMParams, "DeribitPMParams")
+    r: DeribitPMResult = deribit_pm_margin(
+        pf.positions,
+        market,
+        params,
+        currency=currency,
+        mmp_margin=extras["mmp_margin"],
+        open_orders_margin=extras["open_orders_margin"],
+        spot_margin=extras["spot_margin"],
+    )
+    labels: list[str] = []
+    pnl: list[np.ndarray] = []
+    for key, vec in r.aggregated_risk_vectors.items():
+        labels += [f"{key} {n}" for n in r.scenario_labels[key]]
+        pnl += [vec["standard"], vec["extended"]]
+    b = r.worst_case_bucket
+    components = {
+        "worst_case": r.worst_case,
+        "roll_shock": r.roll_shock,
+        "delta_shock": r.delta_shock,
+        "correlation_contingency": r.correlation_contingency,
+        "risk_matrix_margin": r.risk_matrix_margin,
+        **{k: getattr(r, k) for k in extras},
+    }
+    return MarginResult(
+        MarginModel.DERIBIT_PM,
+        r.currency,
+        r.initial_margin,
+        r.maintenance_margin,
+        components,
+        f"{b['source']} #{b['index']}",
+        labels,
+        np.concatenate(pnl),
+        r,
+    )
+
+
+def _deribit_xpm(
+    pf: Portfolio,
+    market: Market,
+    params: Any,
+    collateral: dict[str, float] | None,
+    extras: dict[str, float],
+) -> MarginResult:
+    _check_params(params, DeribitPMParams, "DeribitPMParams")
+    x: DeribitXPMResult = deribit_xpm_margin(
+        pf.positions,
+        market,
+        params,
+        collateral,
+        mmp_margin=extras["mmp_margin"],
+        open_orders_margin=extras["open_orders_margin"],
+        spot_margin=extras["spot_margin"],
+    )
+    labels: list[str] = []
+    pnl: list[np.ndarray] = []
+    for pair, vec in x.aggregated_risk_vectors.items():
+        labels += [f"{pair} {n}" for n in x.scenario_labels[pair]]
+        pnl += [vec["standard"], vec["extended"]]
+    b = x.worst_case_bucket
+    return MarginResult(
+        MarginModel.DERIBIT_XPM,
+        "usd",
+        x.initial_margin,
+        x.maintenance_margin,
+        {
+            "worst_case": x.worst_case,
+            "roll_shock": x.roll_shock,
+            "risk_matrix_margin": x.risk_matrix_margin,
+            **{k: getattr(x, k) for k in extras},
+        },
+        f"{x.worst_pair} {b.get('source')} #{b.get('index')}",
+        labels,
+        np.concatenate(pnl) if pnl else np.zeros(0),
+        x,
+    )
+
+
+def _deribit_standard(
+    pf: Portfolio, market: Market, params: Any, currency: str | None
+) -> MarginResult:
+    _check_params(params, DeribitStandardParams, "DeribitStandardParams")
+    per = deribit_standard_margin(pf.positions, market, params)
+    ccys = {p.currency.upper() for p in per}
+    if currency is None and len(ccys) > 1:
+        raise InvalidInputError(f"positions settle in {sorted(ccys)}: pass currency=", "currency")
+    want = (currency or next(iter(ccys))).upper()
+    if want not in ccys:
+        raise InvalidInputError(
+            f"no position settles in {want} (they settle in {sorted(ccys)})", "currency"
+        )
+    chosen = [p for p in per if p.currency.upper() == want]
+    components = {p.instrument: p.initial_margin for p in chosen}
+    return MarginResult(
+        MarginModel.DERIBIT_STANDARD,
+        want.lower(),
+        float(sum(p.initial_margin for p in chosen)),
+        float(sum(p.maintenance_margin for p in chosen)),
+        components,
+        "",
+        [],
+        np.zeros(0),
+        _StandardDetails(chosen),
+    )
+
+
+def _paradex(pf: Portfolio, market: Market, params: Any) -> MarginResult:
+    if params is not None and not isinstance(params, str):
+        raise InputTypeError("expected a Paradex parameter version (str)", "params")
+    r = paradex_pm_margin(pf.positions, market, version=params)
+    return MarginResult(
+        MarginModel.PARADEX_PM,
+        "usdc",
+        r.initial_margin,
+        r.maintenance_margin,
+        {"scan_risk": r.scan_risk, "min_delta_requirement": r.min_delta_requirement},
+        r.worst_scenario,
+        r.labels,
+        r.weighted_pnl,
+        r,
+    )
+
+
+def _finra(pf: Portfolio, market: Market, params: Any) -> MarginResult:
+    r = finra_pm_margin(pf.positions, market, **finra_kwargs(params))
+    labels = [f"{u} {n}" for u, names in r.labels.items() for n in names]
+    return MarginResult(
+        MarginModel.FINRA_PM,
+        "usd",
+        r.initial_margin,
+        r.maintenance_margin,
+        {u: d["requirement"] for u, d in r.per_underlying.items()},
+        r.worst,
+        labels,
+        np.concatenate(list(r.pnl.values())),
+        r,
+    )
+
+
+def _span(pf: Portfolio, market: Market, params: Any) -> MarginResult:
+    from .span import SpanParams, span_margin
+
+    _check_params(params, SpanParams, "SpanParams")
+    r = span_margin(pf.positions, market, params)
+    return MarginResult(
+        MarginModel.SPAN16,
+        "usd",
+        r.initial_margin,
+        r.maintenance_margin,
+        r.components,
+        r.worst_scenario,
+        r.labels,
+        r.scenario_pnl,
+        r,
+    )
+
+
+@dataclass
+class _StandardDetails:
+    positions: list[Any]
+
+    def explain(self) -> str:
+        lines = ["Standard margin: the sum of each position's own requirement (no offsets)."]
+        for p in self.positions:
+            lines.append(
+                f"  {p.instrument} {p.size:+g}: IM {p.initial_margin:.9g}, "
+                f"MM {p.maintenance_margin:.9g} {p.currency}"
+            )
+        return "\n".join(lines)

@@ -1,0 +1,4 @@
+"""Strategy layer: hedging, margin optimisation, trading costs and cross-venue allocation.
+
+Imports every layer below it (up to analytics). See ``docs/architecture.md``.
+"""

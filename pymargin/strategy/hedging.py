@@ -1,0 +1,862 @@
+"""Hedging: delta-hedge suggestions chosen by cost, drift against Greek targets, the cost of
+keeping a hedge (analytic and by simulating rebalancing on Monte Carlo paths), rebalancing
+policies compared, minimum-variance hedge ratios and the mean-variance view of a hedged book.
+
+Conventions: delta in coins of the underlying (USD delta / index, inverse positions included
+as in :mod:`pymargin.risk.greeks`), money in USD, time in years unless a name says days or hours.
+
+The cost of re-hedging an option book whose coin gamma is G at spot S and realised vol s,
+with a proportional cost k (fee + half-spread, a fraction of notional):
+
+* every ``dt`` (time policy): expected cost over T, k |G| S^2 s T sqrt(2 / (pi dt)) (Leland,
+  J. Finance 1985); the hedging error has standard deviation |G| S^2 s^2 sqrt(T dt / 2);
+* when the delta error leaves a band +-h (band policy, reset to target): a Brownian delta error
+  with variance rate (G S s)^2 leaves the band after h^2 / (G S s)^2 on average, so about
+  T (G S s)^2 / h^2 trades of size h cost k S T (G S s)^2 / h; the error's stationary law is
+  triangular on [-h, h] (variance h^2 / 6), so the P&L error has standard deviation
+  S s h sqrt(T / 6). Checked at intervals rather than continuously, the band behaves as a
+  wider one (the continuity correction of Broadie, Glasserman and Kou, 1997);
+* the gamma P&L itself (the "drag" of a short-gamma book) is G S^2 s^2 T / 2 in expectation,
+  against which theta is earned.
+
+These hold for a gamma that stays put over the horizon; :func:`simulate_rebalancing` checks them
+by revaluing the book along simulated paths (Black-76 at each step, the book's own vols), with
+the policy applied to the simulated deltas.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..enums import Greek
+from ..exceptions import InputTypeError, InvalidInputError
+from ..market.instruments import InstrumentKind, Settlement, parse_instrument
+from ..market.market import Market
+from ..market.portfolio import Portfolio
+from .optimize import _real
+
+__all__ = [
+    "BandPolicy",
+    "CovarianceEstimator",
+    "GreekDrift",
+    "HedgeCostEstimate",
+    "HedgeSuggestion",
+    "MeanVarianceFrontier",
+    "MinVarianceHedge",
+    "RebalanceSimulation",
+    "TimePolicy",
+    "compare_policies",
+    "delta_hedge",
+    "drift",
+    "hedging_cost",
+    "mean_variance_frontier",
+    "min_variance_hedge",
+    "simulate_rebalancing",
+]
+
+YEAR_HOURS = 365.0 * 24.0
+
+
+def _pf(portfolio: Portfolio | Mapping[str, float]) -> Portfolio:
+    return portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+
+
+# --- delta-hedge suggestions --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HedgeSuggestion:
+    """Trade ``size`` coins of ``instrument`` to bring ``underlying``'s delta to ``target``;
+    its cost over the horizon in USD, by part."""
+
+    underlying: str
+    instrument: str
+    size: float
+    delta_before: float
+    delta_after: float
+    fees: float
+    spread: float
+    slippage: float
+    carry: float  # funding (perpetual) or basis (future) over the horizon, > 0 a cost
+    roll: float  # re-trading a future that expires inside the horizon
+
+    @property
+    def cost(self) -> float:
+        return self.fees + self.spread + self.slippage + self.carry + self.roll
+
+
+def _hedge_instruments(market: Market, underlying: str) -> list[str]:
+    out = []
+    for name in market.marks:
+        try:
+            inst = parse_instrument(name)
+        except InvalidInputError:
+            continue
+        if inst.underlying == underlying and inst.kind in (
+            InstrumentKind.FUTURE,
+            InstrumentKind.PERPETUAL,
+        ):
+            out.append(name)
+    perp = f"{underlying.split('_')[0]}-PERPETUAL"
+    if perp not in out:
+        out.append(perp)
+    return out
+
+
+def _per_underlying(value: Any, underlyings: list[str], field: str) -> dict[str, float]:
+    """A number for every underlying, or a mapping underlying -> number (unknown keys refused;
+    missing ones 0)."""
+    if isinstance(value, Mapping):
+        unknown = [k for k in value if k not in underlyings]
+        if unknown:
+            raise InvalidInputError(
+                f"{unknown[0]!r} is not an underlying of the portfolio ({underlyings})", field
+            )
+        out = {u: _real(value.get(u, 0.0), field) for u in underlyings}
+    else:
+        out = dict.fromkeys(underlyings, _real(value, field))
+    if not all(math.isfinite(v) for v in out.values()):
+        raise InvalidInputError("must be finite", field)
+    return out
+
+
+def _coin_delta(market: Market, names: list[str]) -> np.ndarray:
+    """Coin delta (USD delta / index) of one unit of each instrument."""
+    from ..risk.greeks import portfolio_greeks
+
+    g = portfolio_greeks(dict.fromkeys(names, 1.0), market)
+    table = market.table
+    rows = table.rows(names)
+    index = np.array(
+        [market.index_price(table.codes[int(c)]) for c in table.column("underlying")[rows]]
+    )
+    return np.asarray(g.position["delta_usd"]) / index
+
+
+def delta_hedge(
+    portfolio: Portfolio | Mapping[str, float],
+    market: Market,
+    *,
+    target: float | Mapping[str, float] = 0.0,
+    instruments: Sequence[str] | None = None,
+    costs: Any = None,
+    horizon_days: float = 7.0,
+    funding_rate: float = 0.0,
+) -> list[HedgeSuggestion]:
+    """Per underlying, the futures or perpetual trade that brings the portfolio's coin delta to
+    ``target``, every listed candidate costed and the cheapest first. Cost: fees, half-spread
+    and slippage (``costs``, a :class:`pymargin.strategy.costs.CostModel`), carry over
+    ``horizon_days`` (perpetual: ``funding_rate`` a year on the notional, paid by longs when
+    positive; future: its basis to the index, earned back at expiry, pro rata), and a roll's
+    fees and spread when the future expires inside the horizon."""
+    from ..risk.greeks import portfolio_greeks
+    from .costs import CostModel
+
+    pf = _pf(portfolio)
+    if not (math.isfinite(_real(horizon_days, "horizon_days")) and horizon_days >= 0):
+        raise InvalidInputError("must be finite and >= 0", "horizon_days")
+    if not math.isfinite(_real(funding_rate, "funding_rate")):
+        raise InvalidInputError("must be finite", "funding_rate")
+    cm = costs if costs is not None else CostModel()
+    if not isinstance(cm, CostModel):
+        raise InputTypeError("expected a pymargin.strategy.costs.CostModel", "costs")
+    g = portfolio_greeks(pf, market)
+    targets = _per_underlying(target, list(g.by_underlying), "target")
+    if instruments is not None:
+        if isinstance(instruments, str):
+            raise InputTypeError("expected a list of instrument names", "instruments")
+        instruments = list(dict.fromkeys(instruments))
+        Portfolio(dict.fromkeys(instruments, 0.0))  # typed errors for malformed names
+    out: list[HedgeSuggestion] = []
+    for und, tot in g.by_underlying.items():
+        index = market.index_price(und)
+        delta = tot["delta_usd"] / index
+        tgt = targets[und]
+        names = (
+            [n for n in instruments if parse_instrument(n).underlying == und]
+            if instruments is not None
+            else _hedge_instruments(market, und)
+        )
+        names = [n for n in names if parse_instrument(n).kind is not InstrumentKind.OPTION]
+        if not names:
+            continue
+        unit = _coin_delta(market, names)
+        table = market.table
+        rows = table.rows(names)
+        fwd = table.column("forward")[rows]
+        t_exp = table.column("time")[rows]
+        h = horizon_days / 365.0
+        for i, name in enumerate(names):
+            size = (tgt - delta) / unit[i]
+            tc = cm.trade_cost(market, {name: size}, "usd")
+            inst = parse_instrument(name)
+            if inst.kind is InstrumentKind.PERPETUAL:
+                carry = size * fwd[i] * funding_rate * h
+                roll = 0.0
+            else:
+                # a long future bought at F converges to the index: loses (F - S) over its life
+                frac = min(h, t_exp[i]) / t_exp[i] if t_exp[i] > 0 else 1.0
+                carry = size * (fwd[i] - index) * frac
+                roll = tc.fees + tc.spread if t_exp[i] < h else 0.0
+            out.append(
+                HedgeSuggestion(
+                    und,
+                    name,
+                    float(size),
+                    float(delta),
+                    float(delta + size * unit[i]),
+                    tc.fees,
+                    tc.spread,
+                    tc.slippage,
+                    float(carry),
+                    float(roll),
+                )
+            )
+    out.sort(key=lambda s: (s.underlying, s.cost))
+    return out
+
+
+# --- drift against Greek targets ----------------------------------------------------------------
+
+_FIELD = {
+    Greek.DELTA: "delta_usd",  # reported in coins (divided by the index)
+    Greek.GAMMA: "gamma_1pct",
+    Greek.VEGA: "vega",
+    Greek.THETA: "theta",
+    Greek.VANNA: "vanna",
+    Greek.VOLGA: "volga",
+}
+
+
+@dataclass(frozen=True)
+class GreekDrift:
+    underlying: str
+    greek: Greek
+    value: float
+    target: float
+    band: float
+    breached: bool
+
+    @property
+    def excess(self) -> float:
+        """How far outside the band (0 inside), signed."""
+        d = self.value - self.target
+        return math.copysign(max(abs(d) - self.band, 0.0), d)
+
+
+def drift(
+    portfolio: Portfolio | Mapping[str, float],
+    market: Market,
+    targets: Mapping[Any, tuple[float, float]],
+) -> list[GreekDrift]:
+    """Each Greek against its (target, band): ``targets`` maps a :class:`pymargin.Greek` (every
+    underlying) or (underlying, Greek) to (target, half-width). Delta in coins, gamma as
+    USD-delta change per 1 % move, vega per vol point, theta per day (USD)."""
+    from ..risk.greeks import portfolio_greeks
+
+    g = portfolio_greeks(_pf(portfolio), market)
+    for key in targets:
+        if isinstance(key, tuple) and (len(key) != 2 or key[0] not in g.by_underlying):
+            raise InvalidInputError(
+                f"{key!r}: expected (underlying of the portfolio, Greek); underlyings "
+                f"{list(g.by_underlying)}",
+                "targets",
+            )
+    out: list[GreekDrift] = []
+    for und, tot in g.by_underlying.items():
+        for key, tb in targets.items():
+            if isinstance(key, tuple):
+                if len(key) != 2:
+                    raise InvalidInputError("keys are Greek or (underlying, Greek)", "targets")
+                u, greek = key
+                if u != und:
+                    continue
+            else:
+                greek = key
+            if not isinstance(greek, Greek) or greek not in _FIELD:
+                allowed = ", ".join(str(k.name) for k in _FIELD)
+                raise InputTypeError(f"one of {allowed} (pymargin.Greek)", "targets")
+            if isinstance(tb, (str, bytes)) or not isinstance(tb, Sequence) or len(tb) != 2:
+                raise InputTypeError("expected (target, band)", "targets")
+            tgt, band = _real(tb[0], "targets"), _real(tb[1], "targets")
+            if not (math.isfinite(tgt) and math.isfinite(band) and band >= 0):
+                raise InvalidInputError("target finite, band finite and >= 0", "targets")
+            value = tot[_FIELD[greek]]
+            if greek is Greek.DELTA:
+                value /= market.index_price(und)
+            out.append(GreekDrift(und, greek, value, tgt, band, abs(value - tgt) > band))
+    return out
+
+
+# --- the cost of keeping a hedge ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimePolicy:
+    """Re-hedge to the target every ``interval_hours``."""
+
+    interval_hours: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.interval_hours) and self.interval_hours > 0):
+            raise InvalidInputError("must be finite and > 0", "interval_hours")
+
+    @property
+    def label(self) -> str:
+        return f"every {self.interval_hours:g} h"
+
+
+@dataclass(frozen=True)
+class BandPolicy:
+    """Re-hedge to the target when the delta error exceeds ``band`` coins."""
+
+    band: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.band) and self.band > 0):
+            raise InvalidInputError("must be finite and > 0", "band")
+
+    @property
+    def label(self) -> str:
+        return f"band +-{self.band:g}"
+
+
+Policy = TimePolicy | BandPolicy
+
+
+@dataclass(frozen=True)
+class _Book:
+    """One underlying's options (linear or inverse) for path revaluation."""
+
+    underlying: str
+    spot: float
+    ratio: np.ndarray  # forward / spot
+    strike: np.ndarray
+    time: np.ndarray
+    vol: np.ndarray
+    rate: np.ndarray
+    call: np.ndarray
+    inverse: np.ndarray
+    size: np.ndarray
+    linear_delta: float  # futures and perpetuals, coins
+
+    def greeks(self, s: np.ndarray, elapsed: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """USD value, coin delta and coin gamma of the book at spots ``s`` (any shape)."""
+        from ..pricing import black76_greeks
+
+        s = np.asarray(s, dtype=np.float64)
+        v = self.linear_delta * (s - self.spot)  # futures and perpetuals: P&L since now
+        d = np.full(s.shape, self.linear_delta)
+        gm = np.zeros(s.shape)
+        for i in range(len(self.strike)):
+            t = self.time[i] - elapsed
+            f = s * self.ratio[i]
+            if t <= 0:
+                pay = (
+                    np.maximum(f - self.strike[i], 0.0)
+                    if self.call[i]
+                    else np.maximum(self.strike[i] - f, 0.0)
+                )
+                val = pay / f * s if self.inverse[i] else pay
+                v += self.size[i] * val
+                continue
+            g = black76_greeks(
+                f,
+                self.strike[i],
+                t,
+                self.vol[i],
+                self.rate[i],
+                bool(self.call[i]),
+                which=Greek.PRICE | Greek.DELTA_FORWARD | Greek.GAMMA,
+            )
+            assert g.price is not None and g.delta_forward is not None and g.gamma is not None
+            k = self.ratio[i]
+            if self.inverse[i]:  # USD value c(F) S / F = c(k S) / k
+                v += self.size[i] * g.price / k
+                d += self.size[i] * g.delta_forward
+                gm += self.size[i] * g.gamma * k
+            else:
+                v += self.size[i] * g.price
+                d += self.size[i] * g.delta_forward * k
+                gm += self.size[i] * g.gamma * k * k
+        return v, d, gm
+
+
+def _book(pf: Portfolio, market: Market, underlying: str | None) -> _Book:
+    table = market.table
+    names = list(pf.positions)
+    rows = table.rows(names)
+    unds = [table.codes[int(c)] for c in table.column("underlying")[rows]]
+    if underlying is None:
+        if len(set(unds)) != 1:
+            raise InvalidInputError(
+                f"positions on {sorted(set(unds))}: pass underlying=", "underlying"
+            )
+        underlying = unds[0]
+    sel = np.array([u == underlying for u in unds])
+    if not sel.any():
+        raise InvalidInputError(f"no positions on {underlying}", "underlying")
+    r = rows[sel]
+    size = np.array(list(pf.positions.values()))[sel]
+    opt = table.column("kind")[r] == int(InstrumentKind.OPTION)
+    spot = market.index_price(underlying)
+    lin = _coin_delta(market, [n for n, s in zip(names, sel) if s])
+    return _Book(
+        underlying,
+        spot,
+        table.column("forward")[r][opt] / spot,
+        table.column("strike")[r][opt],
+        table.column("time")[r][opt],
+        table.column("vol")[r][opt],
+        table.column("rate")[r][opt],
+        table.column("is_call")[r][opt].astype(bool),
+        table.column("settlement")[r][opt] == int(Settlement.INVERSE),
+        size[opt],
+        float((lin * size)[~opt].sum()),
+    )
+
+
+def _cost_fraction(market: Market, costs: Any, hedge: str) -> float:
+    from .costs import CostModel
+
+    cm = costs if costs is not None else CostModel()
+    if not isinstance(cm, CostModel):
+        raise InputTypeError("expected a pymargin.strategy.costs.CostModel", "costs")
+    inst = parse_instrument(hedge)
+    unit = float(cm.unit_costs(market, [hedge], "usd")[0])
+    return unit / market.index_price(inst.underlying)
+
+
+@dataclass(frozen=True)
+class HedgeCostEstimate:
+    """Analytic cost and risk of keeping ``underlying``'s book delta-hedged under ``policy``."""
+
+    underlying: str
+    policy: str
+    horizon_days: float
+    realised_vol: float
+    coin_gamma: float
+    cash_gamma: float  # G S^2: USD per unit (dS/S)^2
+    cost_fraction: float
+    expected_cost: float  # fees + half-spread (+ slippage when the cost model has an impact)
+    expected_trades: float
+    hedge_error_std: float
+    gamma_pnl: float  # G S^2 s^2 T / 2 (negative for a short-gamma book)
+    theta_pnl: float
+    expected_slippage: float = 0.0  # included in expected_cost
+
+
+def hedging_cost(
+    portfolio: Portfolio | Mapping[str, float],
+    market: Market,
+    policy: Policy,
+    *,
+    realised_vol: float,
+    horizon_days: float = 1.0,
+    hedge: str | None = None,
+    costs: Any = None,
+    underlying: str | None = None,
+    monitor_hours: float | None = None,
+) -> HedgeCostEstimate:
+    """The analytic estimate (module docstring) of re-hedging with ``hedge`` (default the
+    underlying's perpetual) under ``policy``; a band policy checked only every
+    ``monitor_hours`` (default: continuously) gets the discrete-monitoring correction."""
+    pf = _pf(portfolio)
+    book = _book(pf, market, underlying)
+    _check_vol(realised_vol)
+    if not (math.isfinite(_real(horizon_days, "horizon_days")) and horizon_days > 0):
+        raise InvalidInputError("must be finite and > 0", "horizon_days")
+    if monitor_hours is not None and not (
+        math.isfinite(_real(monitor_hours, "monitor_hours")) and monitor_hours > 0
+    ):
+        raise InvalidInputError("must be finite and > 0", "monitor_hours")
+    hedge = hedge or f"{book.underlying.split('_')[0]}-PERPETUAL"
+    k = _cost_fraction(market, costs, hedge)
+    impact = getattr(costs, "impact", None)
+    s0 = book.spot
+    v, d, gm = book.greeks(np.array([s0]), 0.0)
+    g = float(gm[0])
+    # theta from a one-hour step at an unchanged spot
+    dt_theta = 1.0 / YEAR_HOURS
+    v1, _, _ = book.greeks(np.array([s0]), dt_theta)
+    theta = float(v1[0] - v[0]) / dt_theta
+    t = horizon_days / 365.0
+    sig = realised_vol
+    if isinstance(policy, TimePolicy):
+        dt = policy.interval_hours / YEAR_HOURS
+        # re-hedges strictly inside the horizon (it starts hedged; the end is not a trade)
+        trades = float(max(math.ceil(t / dt - 1e-9) - 1, 0))
+        cost = k * abs(g) * s0 * s0 * sig * math.sqrt(2.0 * dt / math.pi) * trades
+        # each trade is normal with standard deviation |G| S s sqrt(dt)
+        slip = trades * _expected_slippage(impact, s0, abs(g) * s0 * sig * math.sqrt(dt))
+        err = abs(g) * s0 * s0 * sig * sig * math.sqrt(t * dt / 2.0)
+    elif isinstance(policy, BandPolicy):
+        rate = (g * s0 * sig) ** 2
+        # checked every monitor_hours: the band acts as one wider by 0.5826 x the error's
+        # standard deviation over a check (Broadie, Glasserman and Kou, Math. Finance 1997)
+        h = policy.band
+        if monitor_hours is not None:
+            h += 0.5826 * math.sqrt(rate * monitor_hours / YEAR_HOURS)
+        # renewal count of exits from +-h started at 0: T / E[tau] - 1/6 (Var tau = 2/3 E[tau]^2)
+        trades = max(t * rate / (h * h) - 1.0 / 6.0, 0.0) if rate > 0 else 0.0
+        cost = k * s0 * h * trades
+        slip = trades * _slippage(impact, s0, h)
+        err = s0 * sig * h * math.sqrt(t / 6.0)
+    else:
+        raise InputTypeError("TimePolicy or BandPolicy", "policy")
+    return HedgeCostEstimate(
+        book.underlying,
+        policy.label,
+        horizon_days,
+        sig,
+        g,
+        g * s0 * s0,
+        k,
+        cost + slip,
+        trades,
+        err,
+        0.5 * g * s0 * s0 * sig * sig * t,
+        theta * t,
+        slip,
+    )
+
+
+def _slippage(impact: Any, spot: float, q: Any) -> Any:
+    """Slippage (USD) of delta-one trades of ``q`` coins: |q| S x the impact's price move."""
+    if impact is None:
+        return 0.0 * np.asarray(q)
+    qa = np.abs(np.asarray(q, dtype=np.float64))
+    move = np.array([abs(impact.move(float(v))) for v in qa.ravel()]).reshape(qa.shape)
+    return qa * spot * move
+
+
+def _expected_slippage(impact: Any, spot: float, sd: float) -> float:
+    """E[slippage(q)] for q ~ N(0, sd^2), by 40-point Gauss-Hermite quadrature."""
+    if impact is None or sd == 0.0:
+        return 0.0
+    x, w = np.polynomial.hermite.hermgauss(40)
+    return float(w @ _slippage(impact, spot, math.sqrt(2.0) * sd * x)) / math.sqrt(math.pi)
+
+
+def _check_vol(v: float) -> None:
+    if not (isinstance(v, (int, float)) and math.isfinite(v) and 0 < v < 10):
+        raise InvalidInputError("must be in (0, 10)", "realised_vol")
+
+
+@dataclass(frozen=True)
+class RebalanceSimulation:
+    """Monte Carlo of a hedged book: costs, hedged P&L and trades per path, their summaries,
+    and the analytic estimate for comparison."""
+
+    policy: str
+    cost_mean: float
+    cost_se: float
+    pnl_mean: float
+    pnl_std: float
+    hedge_error_std: float  # std of hedged P&L + costs (the error the policy leaves)
+    trades_mean: float
+    analytic: HedgeCostEstimate
+    cost: np.ndarray
+    pnl: np.ndarray
+    trades: np.ndarray
+
+
+def simulate_rebalancing(
+    portfolio: Portfolio | Mapping[str, float],
+    market: Market,
+    policy: Policy,
+    *,
+    realised_vol: float,
+    horizon_days: float = 1.0,
+    steps_per_hour: int = 12,
+    paths: int = 2000,
+    hedge: str | None = None,
+    costs: Any = None,
+    target: float = 0.0,
+    underlying: str | None = None,
+    seed: int = 0,
+) -> RebalanceSimulation:
+    """Simulates ``paths`` spot paths (geometric Brownian motion at ``realised_vol``, no drift,
+    ``steps_per_hour`` steps), revalues the book at each step (each option at its own implied
+    vol, forwards moving with spot), and re-hedges with a delta-one ``hedge`` under ``policy``;
+    costs are the proportional fee + half-spread of :class:`~pymargin.strategy.costs.CostModel`. The
+    book starts hedged to ``target``."""
+    pf = _pf(portfolio)
+    book = _book(pf, market, underlying)
+    _check_vol(realised_vol)
+    if not (isinstance(paths, int) and paths >= 10):
+        raise InvalidInputError("must be an integer >= 10", "paths")
+    if not (isinstance(steps_per_hour, int) and steps_per_hour >= 1):
+        raise InvalidInputError("must be an integer >= 1", "steps_per_hour")
+    if not math.isfinite(_real(target, "target")):
+        raise InvalidInputError("must be finite", "target")
+    if isinstance(policy, TimePolicy):
+        per = policy.interval_hours * steps_per_hour
+        if abs(per - round(per)) > 1e-9 * max(1.0, per) or round(per) < 1:
+            raise InvalidInputError(
+                f"must be a whole number of simulation steps (1/{steps_per_hour} h)",
+                "interval_hours",
+            )
+    est = hedging_cost(
+        pf,
+        market,
+        policy,
+        realised_vol=realised_vol,
+        horizon_days=horizon_days,
+        hedge=hedge,
+        costs=costs,
+        underlying=book.underlying,
+        monitor_hours=1.0 / steps_per_hour,
+    )
+    k = est.cost_fraction
+    impact = getattr(costs, "impact", None)
+    n_steps = max(1, round(horizon_days * 24 * steps_per_hour))
+    dt = horizon_days / 365.0 / n_steps
+    if isinstance(policy, TimePolicy):
+        every = max(1, round(policy.interval_hours * steps_per_hour))
+    rng = np.random.default_rng(seed)
+    s = np.full(paths, book.spot)
+    v0, d, _ = book.greeks(s, 0.0)
+    h = target - d  # start hedged
+    cost = np.zeros(paths)
+    trades = np.zeros(paths)
+    hedge_pnl = np.zeros(paths)
+    sig = realised_vol
+    for step in range(1, n_steps + 1):
+        z = rng.standard_normal(paths)
+        s_new = s * np.exp(-0.5 * sig * sig * dt + sig * math.sqrt(dt) * z)
+        hedge_pnl += h * (s_new - s)
+        s = s_new
+        if step == n_steps:
+            break
+        _, d, _ = book.greeks(s, step * dt)
+        err = d + h - target
+        if isinstance(policy, TimePolicy):
+            act = np.full(paths, step % every == 0)
+        else:
+            act = np.abs(err) > policy.band
+        q = np.where(act, -err, 0.0)
+        cost += k * np.abs(q) * s + np.where(act, _slippage(impact, 1.0, q) * s, 0.0)
+        trades += act
+        h = h + q
+    v_end, _, _ = book.greeks(s, n_steps * dt)
+    pnl = v_end - v0 + hedge_pnl - cost
+    return RebalanceSimulation(
+        policy.label,
+        float(cost.mean()),
+        float(cost.std(ddof=1) / math.sqrt(paths)),
+        float(pnl.mean()),
+        float(pnl.std(ddof=1)),
+        float((pnl + cost).std(ddof=1)),
+        float(trades.mean()),
+        est,
+        cost,
+        pnl,
+        trades,
+    )
+
+
+def compare_policies(
+    portfolio: Portfolio | Mapping[str, float],
+    market: Market,
+    policies: Sequence[Policy],
+    *,
+    realised_vol: float,
+    horizon_days: float = 1.0,
+    paths: int = 2000,
+    steps_per_hour: int = 12,
+    hedge: str | None = None,
+    costs: Any = None,
+    underlying: str | None = None,
+    seed: int = 0,
+) -> list[RebalanceSimulation]:
+    """Every policy on the same simulated paths (same seed): cost against residual risk."""
+    return [
+        simulate_rebalancing(
+            portfolio,
+            market,
+            p,
+            realised_vol=realised_vol,
+            horizon_days=horizon_days,
+            steps_per_hour=steps_per_hour,
+            paths=paths,
+            hedge=hedge,
+            costs=costs,
+            underlying=underlying,
+            seed=seed,
+        )
+        for p in policies
+    ]
+
+
+# --- portfolio theory ---------------------------------------------------------------------------
+
+
+class CovarianceEstimator(enum.Enum):
+    SAMPLE = "sample"
+    EWMA = "ewma"  # RiskMetrics, lambda 0.94
+    LEDOIT_WOLF = "ledoit_wolf"
+
+
+def _cov(x: np.ndarray, estimator: CovarianceEstimator) -> np.ndarray:
+    from ..analytics.var import ewma_cov, ledoit_wolf, sample_cov
+
+    if not isinstance(estimator, CovarianceEstimator):
+        raise InputTypeError("use a CovarianceEstimator member", "estimator")
+    if estimator is CovarianceEstimator.SAMPLE:
+        return sample_cov(x)
+    if estimator is CovarianceEstimator.EWMA:
+        return ewma_cov(x - x.mean(axis=0))
+    return ledoit_wolf(x)[0]
+
+
+def _pnl_history(
+    pf: Portfolio, market: Market, hedges: list[str], start: str | None, end: str | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Daily USD P&L of the book and of one unit of each hedge on the bundled history (full
+    revaluation on each day's joint spot and implied-vol move)."""
+    from ..analytics.var import _coins, _underlyings, scenario_pnl
+    from ..market.history import joint_moves
+
+    unds = tuple(
+        dict.fromkeys(
+            _underlyings(pf, market) + _underlyings(Portfolio(dict.fromkeys(hedges, 1.0)), market)
+        )
+    )
+    jm = joint_moves(_coins(unds), start=start, end=end)
+    book = scenario_pnl(pf, market, unds, jm.spot, jm.vol)
+    h = np.stack([scenario_pnl({n: 1.0}, market, unds, jm.spot, jm.vol) for n in hedges], axis=1)
+    return book, h, jm.dates
+
+
+@dataclass(frozen=True)
+class MinVarianceHedge:
+    """Hedge sizes minimising the variance of daily P&L, and the variance before and after."""
+
+    sizes: dict[str, float]
+    std_before: float  # USD a day
+    std_after: float
+    estimator: CovarianceEstimator
+    observations: int
+
+    @property
+    def variance_reduction(self) -> float:
+        return 1.0 - (self.std_after / self.std_before) ** 2 if self.std_before else 0.0
+
+
+def min_variance_hedge(
+    portfolio: Portfolio | Mapping[str, float],
+    market: Market,
+    hedges: Sequence[str],
+    *,
+    estimator: CovarianceEstimator = CovarianceEstimator.SAMPLE,
+    start: str | None = None,
+    end: str | None = None,
+) -> MinVarianceHedge:
+    """Sizes h minimising Var(book + sum h_i hedge_i) on the bundled daily history:
+    h = -C_hh^-1 C_hb with the chosen covariance estimator of the joint P&L."""
+    pf = _pf(portfolio)
+    names = list(dict.fromkeys(hedges))
+    if not names:
+        raise InvalidInputError("no hedge instruments", "hedges")
+    book, h, dates = _pnl_history(pf, market, names, start, end)
+    cov = _cov(np.column_stack([book, h]), estimator)
+    c_hh, c_hb = cov[1:, 1:], cov[1:, 0]
+    x = -np.linalg.lstsq(c_hh, c_hb, rcond=None)[0]
+    var_after = float(cov[0, 0] + 2 * c_hb @ x + x @ c_hh @ x)
+    return MinVarianceHedge(
+        dict(zip(names, map(float, x))),
+        math.sqrt(max(float(cov[0, 0]), 0.0)),
+        math.sqrt(max(var_after, 0.0)),
+        estimator,
+        len(dates),
+    )
+
+
+@dataclass(frozen=True)
+class MeanVarianceFrontier:
+    """Markowitz frontier of book + hedges: for each target expected daily P&L, the hedge
+    sizes of least variance."""
+
+    hedges: list[str]
+    mean: np.ndarray
+    std: np.ndarray
+    sizes: np.ndarray  # [points, hedges]
+    min_variance: MinVarianceHedge
+
+    def plot(self, ax: Any = None) -> Any:
+        from ..reporting.plots import _pyplot
+
+        plt = _pyplot()
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5.5, 4))
+        ax.plot(self.std, self.mean, color="#1f77b4")
+        ax.scatter([self.min_variance.std_after], [self.mean[np.argmin(self.std)]], color="k")
+        ax.set_xlabel("daily P&L std (USD)")
+        ax.set_ylabel("expected daily P&L (USD)")
+        ax.set_title("hedged book: mean-variance frontier", fontsize=9)
+        return ax
+
+
+def mean_variance_frontier(
+    portfolio: Portfolio | Mapping[str, float],
+    market: Market,
+    hedges: Sequence[str],
+    expected_pnl: Mapping[str, float],
+    *,
+    book_expected_pnl: float | None = None,
+    estimator: CovarianceEstimator = CovarianceEstimator.SAMPLE,
+    points: int = 25,
+    span: float = 3.0,
+    start: str | None = None,
+    end: str | None = None,
+) -> MeanVarianceFrontier:
+    """``expected_pnl``: expected daily USD P&L of one unit of each hedge (your views, or
+    carry); the book's defaults to its theta. The frontier runs from the minimum-variance
+    point to ``span`` times its standard deviation, on both sides of its mean."""
+    from ..risk.greeks import portfolio_greeks
+
+    pf = _pf(portfolio)
+    names = list(dict.fromkeys(hedges))
+    missing = [n for n in names if n not in expected_pnl]
+    if missing:
+        raise InvalidInputError(f"no expected P&L for {missing[0]}", "expected_pnl")
+    mu_h = np.array([float(expected_pnl[n]) for n in names])
+    if not np.isfinite(mu_h).all():
+        raise InvalidInputError("must be finite", "expected_pnl")
+    if book_expected_pnl is None:
+        g = portfolio_greeks(pf, market)
+        book_expected_pnl = sum(t["theta"] for t in g.by_underlying.values())
+    book, h, dates = _pnl_history(pf, market, names, start, end)
+    cov = _cov(np.column_stack([book, h]), estimator)
+    c_hh, c_hb = cov[1:, 1:], cov[1:, 0]
+    inv = np.linalg.pinv(c_hh)
+    x_mv = -inv @ c_hb
+    m0 = book_expected_pnl + mu_h @ x_mv
+    var_min = max(float(cov[0, 0] + c_hb @ x_mv), 0.0)
+    a = float(mu_h @ inv @ mu_h)
+    # on the frontier var = var_min + (m - m0)^2 / a: std up to span x the minimum
+    width = math.sqrt(a * (span * span - 1.0) * var_min) if a > 0 and span > 1 else 0.0
+    targets = m0 + np.linspace(-width, width, points) if width > 0 else np.array([m0])
+    sizes, means, stds = [], [], []
+    for m in targets:
+        lam = (m - book_expected_pnl + mu_h @ inv @ c_hb) / a if a > 0 else 0.0
+        x = inv @ (lam * mu_h - c_hb)
+        var = float(cov[0, 0] + 2 * c_hb @ x + x @ c_hh @ x)
+        sizes.append(x)
+        means.append(book_expected_pnl + float(mu_h @ x))
+        stds.append(math.sqrt(max(var, 0.0)))
+    mv = MinVarianceHedge(
+        dict(zip(names, map(float, x_mv))),
+        math.sqrt(max(float(cov[0, 0]), 0.0)),
+        math.sqrt(var_min),
+        estimator,
+        len(dates),
+    )
+    return MeanVarianceFrontier(names, np.array(means), np.array(stds), np.array(sizes), mv)
