@@ -83,7 +83,7 @@ def main() -> None:
     # Cached: a venue's risk arrays (the account's rows within them) and the aggregation.
     table = market.table
     rows = table.rows(list(positions))
-    scen = pm.models.deribit_pm._pair_scenarios("BTC_USD", params.pairs["btc_usd"], 4)
+    scen = pm.models.deribit_pm.pair_scenarios("BTC_USD", params.pairs["btc_usd"], 4)
     risk = pm.risk.risk_arrays_for_rows(market, np.arange(len(table)), scen)
     size = np.array(list(positions.values()))
     out = np.empty(scen.n)

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .exceptions import InvalidInputError, PymarginError
+from .exceptions import FileInputError, InvalidInputError
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -23,20 +23,6 @@ __all__ = [
     "open_file",
     "read_text",
 ]
-
-
-class FileInputError(InvalidInputError):
-    """Bad input in a file: ``path`` is the file; ``field`` and ``index`` locate the value."""
-
-    def __init__(self, path: str, inner: PymarginError | str) -> None:
-        self.path = path
-        if isinstance(inner, PymarginError):
-            super().__init__(inner.reason, inner.field, inner.index)
-        else:
-            super().__init__(inner)
-
-    def __str__(self) -> str:
-        return f"{self.path}: {super().__str__()}"
 
 
 MAX_JSON_DEPTH = 64  # venue payloads nest a handful of levels; deeper is not an input

@@ -145,7 +145,7 @@ def test_options_portfolio_runs_and_is_consistent():
 def test_extended_dampener_is_converted_to_coin_only_for_coin_groups():
     # The dampener is USD. A coin group converts it at the move's edge price, (1 + sign(M)
     # range) x index (Deribit's coin formula); a USDC group has nothing to convert.
-    from pymargin.models.deribit_pm import EXTENDED_MOVES, extended_dampeners
+    from pymargin.models.vectors import EXTENDED_MOVES, extended_dampeners
 
     p = DeribitPMParams.load("2024-06-17")
     pp, cp = p.pairs["btc_usd"], p.currency_params("btc")

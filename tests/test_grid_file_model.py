@@ -44,7 +44,7 @@ def test_paradex_written_as_a_grid_file_gives_paradex_margins(book, usdc_market)
 
 def _by_hand(book: dict[str, float], mkt: pm.Market, doc: dict) -> tuple[float, float]:
     """The grid formula in numpy, from the risk arrays of the same scenarios."""
-    from pymargin.models.deribit_pm import _coin_deltas
+    from pymargin.models.vectors import coin_deltas
 
     model = GridModel.from_document(doc)
     im = 0.0
@@ -60,7 +60,7 @@ def _by_hand(book: dict[str, float], mkt: pm.Market, doc: dict) -> tuple[float, 
         offset = a.get("pnl_offset", 0.0)
         credited = np.where(pnl > 0, pnl * offset, pnl) * w
         loss = max(0.0, -credited.min())
-        deltas = _coin_deltas(mkt, mkt.table.rows(names)) * q
+        deltas = coin_deltas(mkt, mkt.table.rows(names)) * q
         net, gross = abs(deltas.sum()), np.abs(deltas).sum()
         spot = mkt.index_price(f"{base}_USD")
         min_delta = (

@@ -156,8 +156,8 @@ def test_risk_arrays_kept_per_snapshot_and_scenario_set_equal_the_kernel_bit_for
 
     wider = dataclasses.replace(p.pairs["btc_usd"], volatility_range_up=0.7)
     sets = [
-        dpm._pair_scenarios("BTC_USD", p.pairs["btc_usd"], 4),
-        dpm._pair_scenarios("BTC_USD", wider, 4),  # same moves and states, other vol rule
+        dpm.pair_scenarios("BTC_USD", p.pairs["btc_usd"], 4),
+        dpm.pair_scenarios("BTC_USD", wider, 4),  # same moves and states, other vol rule
         finra_grid("BTC_USD"),
         finra_grid("BTC_USD", 0.2, 8),
     ]

@@ -596,12 +596,12 @@ def test_revalue_from_plain_arrays_is_the_table_path_and_checks_its_inputs():
     # pm.revalue: the grid kernel on plain arrays (no instrument table), the same numbers as
     # the market table's risk arrays of the same instruments.
     from pymargin.market.bundled import demo_market
-    from pymargin.models.deribit_pm import DeribitPMParams, _pair_scenarios
+    from pymargin.models.deribit_pm import DeribitPMParams, pair_scenarios
     from pymargin.risk.revaluation import risk_arrays_for_rows
 
     m = demo_market()
     p = DeribitPMParams.load("2024-06-17")
-    scen = _pair_scenarios("BTC_USD", p.pairs["btc_usd"], p.buckets_count)
+    scen = pair_scenarios("BTC_USD", p.pairs["btc_usd"], p.buckets_count)
     names = [n for n in m.marks if n.startswith("BTC-26DEC25")][:60] + ["BTC-PERPETUAL"]
     t = m.table
     rows = t.rows(names)

@@ -18,19 +18,19 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from ..exceptions import InputTypeError, InvalidInputError, PymarginError
-from ..files import FileInputError, csv_table, open_file
+from .._validate import float_array, index_array
+from ..exceptions import FileInputError, InputTypeError, InvalidInputError, PymarginError
+from ..files import csv_table, open_file
 from ..market.market import Market
-from ..models.deribit_pm import (
-    _UNCHANGED_SLOT,
-    EXTENDED_MOVES,
-    DeribitPMParams,
-    _coin_deltas,
-    _pair_scenarios,
-    _position_vectors,
-    extended_dampeners,
-)
+from ..models.deribit_pm import DeribitPMParams, pair_scenarios
 from ..models.params import ModelCoverageError, ModelParameterError
+from ..models.vectors import (
+    EXTENDED_MOVES,
+    UNCHANGED_SLOT,
+    coin_deltas,
+    extended_dampeners,
+    position_vectors,
+)
 from ..pricing import threads_argument
 from ..risk.revaluation import mark_values, risk_arrays_for_rows
 
@@ -189,7 +189,7 @@ _Asset = tuple[Any, np.ndarray, float, float, float, float]
 
 
 def _paradex_assets(version: Any) -> tuple[dict[str, _Asset], float]:
-    from ..models.paradex_pm import _asset, paradex_scenarios
+    from ..models.paradex_pm import asset_params, paradex_scenarios
     from ..models.params import load_params, number
 
     if version is not None and not isinstance(version, str):
@@ -198,7 +198,7 @@ def _paradex_assets(version: Any) -> tuple[dict[str, _Asset], float]:
     assets: dict[str, _Asset] = {}
     for base in doc.get("assets", {}):
         scen, w = paradex_scenarios(doc, base)
-        a = _asset(doc, base)
+        a = asset_params(doc, base)
         assets[base] = (scen, w, 0.0, a["unhedged_delta_factor"], a["hedged_delta_factor"], 0.0)
     return assets, number(doc, "mmr_fraction", "paradex_pm", 0, 1)
 
@@ -279,7 +279,7 @@ def _usd_grid_risk(
         np.ascontiguousarray(out),
         pair_idx,
         np.zeros(len(rows), dtype=np.int32),  # no roll shock: one expiry index of factor 0
-        _coin_deltas(market, rows),
+        coin_deltas(market, rows),
         mark_values(market, list(instruments), usd=True),
         np.full(int(pair_idx.max()) + 1 if len(pair_idx) else 1, np.inf),
         None,
@@ -554,8 +554,8 @@ def venue_risk(
         pp = params.pairs[pair]
         sel = np.flatnonzero(pair_codes == table.code_of(pair))
         underlying = f"{pair.split('_')[0].upper()}_USD"
-        scen = _pair_scenarios(underlying, pp, params.buckets_count)
-        out[sel] = _position_vectors(market, rows[sel], np.ones(len(sel)), scen, pp, n_std, None)
+        scen = pair_scenarios(underlying, pp, params.buckets_count)
+        out[sel] = position_vectors(market, rows[sel], np.ones(len(sel)), scen, pp, n_std, None)
         pair_idx[sel] = k
         index = market.index_price(underlying)
         index_of_pair[k] = index
@@ -574,7 +574,7 @@ def venue_risk(
     factor = np.maximum(cp.min_annualised_move, np.abs(np.expm1(cp.annualised_move_risk * t_key)))
     if usd:
         factor = factor * np.array([index_of_pair[int(u)] for u in und_of_exp])
-    delta = _coin_deltas(market, rows)
+    delta = coin_deltas(market, rows)
     value = mark_values(market, list(instruments), usd=False)
     return VenueRisk(
         list(instruments),
@@ -721,7 +721,7 @@ def xpm_venue_risk(
         "pnl_offsets": np.array(offset),
         "round_worst": True,
         "tie_period": 3,
-        "tie_slot": _UNCHANGED_SLOT,
+        "tie_slot": UNCHANGED_SLOT,
         "cross": cross,
     }
     return VenueRisk(
@@ -730,7 +730,7 @@ def xpm_venue_risk(
         np.ascontiguousarray(out),
         group_of,
         exp_idx.astype(np.int32),
-        _coin_deltas(market, rows),
+        coin_deltas(market, rows),
         mark_values(market, list(instruments), usd=False),
         np.array(cap),
         np.ascontiguousarray(np.array(damp)),
@@ -754,6 +754,23 @@ class BatchResult:
     # a net delta beyond the model's threshold, or sums that overflow)
     currency: str
     worst_scenario: np.ndarray | None = None  # index of the lowest entry (of 35), -1 if none
+
+    @classmethod
+    def from_columns(
+        cls, accounts: np.ndarray, out: dict[str, np.ndarray], currency: str
+    ) -> BatchResult:
+        """A result from the kernel's output columns (``initial_margin``, ``maintenance_margin``,
+        ``equity``, ``ratio``, ``status``, optionally ``worst_index``)."""
+        return cls(
+            accounts,
+            out["initial_margin"],
+            out["maintenance_margin"],
+            out["equity"],
+            out["ratio"],
+            out["status"],
+            currency,
+            out.get("worst_index"),
+        )
 
     def to_frame(self) -> Any:
         import pandas as pd  # type: ignore[import-untyped]
@@ -809,13 +826,13 @@ def batch_margin_csr(
     :func:`xpm_venue_risk`) ``balances`` [accounts, currencies] holds each account's balance per
     currency in ``risk.venue["cross"]["currency_names"]`` order, and ``collateral`` is USD cash
     beside them (not shocked)."""
-    offs = _index_array(offsets, "offsets", 2**62)
-    inst = _index_array(instrument, "instrument", len(risk.instruments) - 1)
+    offs = index_array(offsets, "offsets", 2**62)
+    inst = index_array(instrument, "instrument", len(risk.instruments) - 1)
     accounts = (
         np.ascontiguousarray(offs, dtype=np.int64),
         np.ascontiguousarray(inst, dtype=np.int32),
-        _float_array(amount, "amount"),
-        _float_array(collateral, "collateral"),
+        float_array(amount, "amount"),
+        float_array(collateral, "collateral"),
     )
     if isinstance(risk, SensitivityVenueRisk):
         return dict(
@@ -900,27 +917,6 @@ def batch_margin_csr(
     )
 
 
-def _index_array(x: Any, field: str, hi: int) -> np.ndarray:
-    """Integer indices in [0, hi], checked before any cast (no wrap-around, no truncation)."""
-    a = np.asarray(x)
-    if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
-        raise InputTypeError("must be a 1-D array of integers", field)
-    if a.size and (a.min() < 0 or a.max() > hi):  # two reductions; the mask only on error
-        bad = (a < 0) | (a > hi)
-        raise InvalidInputError(f"must be in [0, {hi}]", field, int(np.argmax(bad)))
-    return a
-
-
-def _float_array(x: Any, field: str) -> np.ndarray:
-    try:
-        a = np.ascontiguousarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputTypeError("must be numbers", field) from None
-    if a.ndim != 1:
-        raise InputTypeError("must be 1-D", field)
-    return a
-
-
 @dataclass(frozen=True)
 class VenueInput:
     """Validated venue input: accounts sorted, instrument names, positions in CSR order
@@ -966,7 +962,6 @@ class VenueInput:
             err = type(e)(f"{name}: {e.reason}", "instrument", int(self.first_row[e.index]))
             if self.source is None:
                 raise err from None
-            from ..cli.inputs import FileInputError
 
             raise FileInputError(self.source, err) from None
 
@@ -1121,7 +1116,6 @@ class _named:
         return None
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
-        from ..cli.inputs import FileInputError
 
         if (
             self.source is not None
@@ -1130,19 +1124,6 @@ class _named:
         ):
             raise FileInputError(self.source, exc) from None
         return None
-
-
-def _result(accounts: np.ndarray, out: dict[str, np.ndarray], currency: str) -> BatchResult:
-    return BatchResult(
-        accounts,
-        out["initial_margin"],
-        out["maintenance_margin"],
-        out["equity"],
-        out["ratio"],
-        out["status"],
-        currency,
-        out.get("worst_index"),
-    )
 
 
 def batch_margin(
@@ -1188,7 +1169,7 @@ def batch_margin(
             threads=threads,
             balances=bal,
         )
-        return _result(b.accounts, out, risk.currency)
+        return BatchResult.from_columns(b.accounts, out, risk.currency)
     if b.balances is not None and len(b.balances) > 1:
         raise InvalidInputError(
             f"collateral in {sorted(b.balances)}: only X:PM margins several currencies together",
@@ -1196,7 +1177,7 @@ def batch_margin(
         )
     risk = b.risk(market, params, currency, model)
     out = batch_margin_csr(risk, b.offsets, b.instrument, b.amount, b.collateral, threads=threads)
-    return _result(b.accounts, out, risk.currency)
+    return BatchResult.from_columns(b.accounts, out, risk.currency)
 
 
 def _frame(obj: Any, cols: tuple[str, ...], what: str) -> Any:

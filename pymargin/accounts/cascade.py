@@ -31,11 +31,12 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import float_array, index_array
 from ..exceptions import InputTypeError, InvalidInputError
 from ..market.instruments import InstrumentKind, Settlement
 from ..market.market import Market
 from ..models.params import ModelCoverageError
-from .batch import _float_array, _index_array, batch_margin_csr, venue_risk
+from .batch import batch_margin_csr, venue_risk
 
 __all__ = ["CascadeResult", "ImpactKind", "ImpactModel", "Round", "liquidation_cascade"]
 
@@ -98,9 +99,9 @@ class CascadeResult:
     details: dict[str, Any] = field(default_factory=dict)
 
     def plot(self, fig: Any = None) -> Any:
-        from ..reporting.plots import _pyplot
+        from ..plotting import pyplot
 
-        plt = _pyplot()
+        plt = pyplot()
         if fig is None:
             fig = plt.figure(figsize=(8, 4))
         ax1, ax2 = fig.subplots(1, 2)
@@ -156,10 +157,10 @@ def liquidation_cascade(
         raise InputTypeError("expected a pymargin.accounts.cascade.ImpactModel", "impact")
     if not instruments:
         raise InvalidInputError("no instruments", "instruments")
-    offsets = _index_array(offsets, "offsets", 2**62)
-    inst = _index_array(instrument, "instrument", len(instruments) - 1).astype(np.int32)
-    amt0 = _float_array(amount, "amount")
-    coll = _float_array(collateral, "collateral")
+    offsets = index_array(offsets, "offsets", 2**62)
+    inst = index_array(instrument, "instrument", len(instruments) - 1).astype(np.int32)
+    amt0 = float_array(amount, "amount")
+    coll = float_array(collateral, "collateral")
     n_acc = len(coll)
     if len(offsets) != n_acc + 1 or offsets[0] != 0 or offsets[-1] != len(inst):
         raise InvalidInputError(

@@ -195,7 +195,7 @@ def _grid_assets(
         )
 
     if model is MarginModel.PARADEX_PM:
-        from ..models.paradex_pm import _asset, paradex_scenarios
+        from ..models.paradex_pm import asset_params, paradex_scenarios
         from ..models.params import load_params, number
 
         if params is not None and not isinstance(params, str):
@@ -204,7 +204,7 @@ def _grid_assets(
         out = {}
         for b in bases:
             scen, _ = paradex_scenarios(doc, b)
-            a = _asset(doc, b)
+            a = asset_params(doc, b)
             terms = (0.0, float(a["unhedged_delta_factor"]), float(a["hedged_delta_factor"]))
             out[b] = from_set(scen, terms, 0.0)
         return number(doc, "mmr_fraction", "paradex_pm", 0, 1), out
@@ -280,8 +280,8 @@ class PreTradeEngine:
         rows = table.rows(names)
         pair_codes = table.column("pair")[rows]
         ccy_codes = table.column("settlement_currency")[rows]
-        pairs = _in_order(table.codes[int(c)] for c in pair_codes)
-        currencies = _in_order(table.codes[int(c)] for c in ccy_codes)
+        pairs = codes_in_order(table.codes[int(c)] for c in pair_codes)
+        currencies = codes_in_order(table.codes[int(c)] for c in ccy_codes)
         self._model = model
         self._names = names
         self._id = {n: i for i, n in enumerate(names)}
@@ -323,7 +323,7 @@ class PreTradeEngine:
         if cross:  # the coins of the pairs may be held as collateral
             bases = [p.split("_")[0] for p in pairs]
             covered = [b for b in bases if params is None or params.currency_params(b)]
-            currencies = _in_order([*currencies, *covered])
+            currencies = codes_in_order([*currencies, *covered])
             self._currencies = currencies
         if params is None:
             params = _covering(pairs, currencies)
@@ -975,7 +975,7 @@ def _cross_terms(currency: str, cp: Any, pairs: list[str]) -> tuple[float, float
     return (cp.haircut, float(_EQUITY_SIDE[cp.equity_side_impact]), float(pairs.index(pair)))
 
 
-def _in_order(items: Iterable[str]) -> list[str]:
+def codes_in_order(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 

@@ -89,7 +89,7 @@ def batch_margin(
 ) -> Any:
     """:func:`pymargin.accounts.batch.batch_margin` with the accounts split into ``partitions``
     (default: 2 per worker) computed on the cluster; same result."""
-    from ..accounts.batch import _result, venue_input
+    from ..accounts.batch import BatchResult, venue_input
 
     b = venue_input(positions, collateral)
     risk = b.risk(market, params, currency)
@@ -112,7 +112,7 @@ def batch_margin(
             )
         results = c.gather(futures)
     cat = {k: np.concatenate([r[k] for r in results]) for k in results[0]}
-    return _result(b.accounts, cat, risk.currency)
+    return BatchResult.from_columns(b.accounts, cat, risk.currency)
 
 
 def _stress_part(accounts: list[Any], market: Market, scenario: Any) -> list[dict[str, Any]]:
@@ -179,18 +179,18 @@ def monte_carlo_var(
     from .var import (
         VaRMethod,
         VaRResult,
-        _check_monte_carlo,
-        _coins,
-        _describe,
-        _mc_setup,
-        _mc_shocks,
+        check_monte_carlo,
+        coins_of,
+        describe_shock,
+        mc_setup,
+        mc_shocks,
         var_es,
     )
 
-    law = _check_monte_carlo(paths, confidence, dist, dof, seed)
+    law = check_monte_carlo(paths, confidence, dist, dof, seed)
     pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
-    unds, chol = _mc_setup(pf, market, cov, horizon)
-    spot, vol = _mc_shocks(chol, len(unds), paths, law, dof, seed)
+    unds, chol = mc_setup(pf, market, cov, horizon)
+    spot, vol = mc_shocks(chol, len(unds), paths, law, dof, seed)
     with _client(client, address) as c:
         parts = partitions or 2 * max(len(c.scheduler_info()["workers"]), 1)
         futures = [
@@ -200,15 +200,15 @@ def monte_carlo_var(
         pnl = np.concatenate(c.gather(futures))
     v, es, j = var_es(pnl, confidence)
     worst = int(np.argmin(pnl))
-    coins = _coins(unds)
+    coins = coins_of(unds)
     return VaRResult(
         VaRMethod.MONTE_CARLO,
         confidence,
         horizon,
         v,
         es,
-        f"path {j} ({_describe(coins, spot[j], vol[j])})",
-        f"path {worst} ({_describe(coins, spot[worst], vol[worst])})",
+        f"path {j} ({describe_shock(coins, spot[j], vol[j])})",
+        f"path {worst} ({describe_shock(coins, spot[worst], vol[worst])})",
         pnl,
         {"paths": paths, "dist": law.value, "partitions": parts},
     )

@@ -127,9 +127,9 @@ def synthetic_scenarios(underlyings: tuple[str, ...] = ("BTC_USD",)) -> list[Str
 
 
 def _pnl(portfolio: Portfolio, market: Market, scenarios: list[StressScenario]) -> np.ndarray:
-    from .var import _underlyings, scenario_pnl
+    from ..risk.pnl import portfolio_underlyings, scenario_pnl
 
-    unds = _underlyings(portfolio, market)
+    unds = portfolio_underlyings(portfolio, market)
     spot = np.array([[s.moves.get(u, 0.0) for u in unds] for s in scenarios])
     vol = np.array([[s.vol_scale.get(u, 1.0) for u in unds] for s in scenarios])
     return scenario_pnl(portfolio, market, unds, spot, vol)
@@ -144,9 +144,9 @@ def stress_test(
     synthetic set for its underlyings), worst first."""
     pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
     if scenarios is None:
-        from .var import _underlyings
+        from ..risk.pnl import portfolio_underlyings
 
-        scenarios = historical_scenarios() + synthetic_scenarios(_underlyings(pf, market))
+        scenarios = historical_scenarios() + synthetic_scenarios(portfolio_underlyings(pf, market))
     if not scenarios:
         raise InvalidInputError("no scenarios", "scenarios")
     pnl = _pnl(pf, market, scenarios)
@@ -168,7 +168,7 @@ def reverse_stress(
     implied vols scaled by exp(-vol_beta m) along the path (vol_beta > 0: vols rise as spot
     falls; 0: spot alone). Found by scanning and bisection; None when no move up to
     ``max_move`` (down) or 10 x ``max_move`` (up) exhausts it."""
-    from .var import _underlyings, scenario_pnl
+    from ..risk.pnl import portfolio_underlyings, scenario_pnl
 
     pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
     if not (isinstance(equity_usd, (int, float)) and math.isfinite(equity_usd) and equity_usd > 0):
@@ -181,7 +181,7 @@ def reverse_stress(
         ) from None
     if not (isinstance(max_move, (int, float)) and 0 < max_move < 1):
         raise InvalidInputError("must be in (0, 1)", "max_move")
-    unds = _underlyings(pf, market)
+    unds = portfolio_underlyings(pf, market)
     sign = -1.0 if way is Direction.DOWN else 1.0
     top = max_move if way is Direction.DOWN else 10.0 * max_move
     if (

@@ -23,10 +23,9 @@ import numpy as np
 
 from ..exceptions import InputTypeError, InvalidInputError
 from ..market.history import JointMoves, joint_moves
-from ..market.instruments import InstrumentKind, Settlement
 from ..market.market import Market
 from ..market.portfolio import Portfolio
-from ..pricing import inverse_price
+from ..risk.pnl import coins_of, portfolio_underlyings, scenario_pnl
 
 __all__ = [
     "ShockDistribution",
@@ -89,7 +88,7 @@ def _check_cov(cov: Any, n: int, *, definite: bool = False) -> np.ndarray:
     return c
 
 
-def _check_monte_carlo(
+def check_monte_carlo(
     paths: Any, confidence: Any, dist: Any, dof: Any, seed: Any = 0
 ) -> ShockDistribution:
     """The Monte Carlo arguments checked before any path is drawn (shared with
@@ -136,7 +135,7 @@ class VaRResult:
 
     def plot(self, ax: Any = None) -> Any:
         """The P&L distribution with VaR and ES marked (matplotlib imported here only)."""
-        from ..reporting.plots import plot_pnl_distribution
+        from ..plotting import plot_pnl_distribution
 
         return plot_pnl_distribution(self, ax)
 
@@ -160,142 +159,6 @@ def var_es(pnl: np.ndarray, confidence: float) -> tuple[float, float, int]:
     return float(-x[tail[-1]]), float(-x[tail].mean()), int(tail[-1])
 
 
-# --- scenario P&L ---------------------------------------------------------------------------
-
-
-def scenario_pnl(
-    portfolio: Portfolio | dict[str, float],
-    market: Market,
-    underlyings: tuple[str, ...],
-    spot_move: np.ndarray,
-    vol_scale: np.ndarray | None = None,
-    *,
-    threads: int | None = None,
-    chunk: int = 1024,
-) -> np.ndarray:
-    """Portfolio P&L in USD under joint scenarios: ``spot_move[j, k]`` the relative move of
-    ``underlyings[k]`` (e.g. ``"BTC_USD"``), ``vol_scale[j, k]`` the factor on its implied vols.
-    Full revaluation by the kernel, a chunk of scenarios at a time (bounded memory)."""
-    from .. import _core
-    from ..pricing import threads_argument
-    from ..risk.scenarios import ScenarioSet, VolShockRule
-
-    pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
-    names = list(pf.positions)
-    if not names:
-        raise InvalidInputError("no positions", "portfolio")
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-        raise InvalidInputError("must be an integer >= 1", "chunk")
-    if threads is not None and (
-        isinstance(threads, bool) or not isinstance(threads, int) or threads < 0
-    ):
-        raise InvalidInputError("must be an integer >= 0 (0: all cores)", "threads")
-    moves = np.asarray(spot_move, dtype=np.float64)
-    if moves.ndim != 2 or moves.shape[1] != len(underlyings):
-        raise InvalidInputError("must have shape (scenarios, underlyings)", "spot_move")
-    scales = None if vol_scale is None else np.asarray(vol_scale, dtype=np.float64)
-    table = market.table
-    rows = table.rows(names)
-    size = np.array(list(pf.positions.values()))
-    und_codes = table.column("underlying")[rows]
-    col_of = {}
-    for k, u in enumerate(underlyings):
-        code = table.code_of(u)
-        if code is not None:
-            col_of[code] = k
-    missing = [table.codes[int(c)] for c in np.unique(und_codes) if int(c) not in col_of]
-    if missing:
-        raise InvalidInputError(f"no scenario moves for {missing}", "underlyings")
-    und_col = np.array([col_of[int(c)] for c in und_codes])
-    inverse = table.column("settlement")[rows] == int(Settlement.INVERSE)
-    index = np.array([market.index_price(u) for u in underlyings])
-    # Inverse positions are worth V coin now (options; 0 for futures): their USD P&L is the
-    # change of V x index, (V + dV) S' - V S = dV S' + V (S' - S).
-    value_coin = np.zeros(len(rows))
-    inv_opt = inverse & (table.column("kind")[rows] == int(InstrumentKind.OPTION))
-    if inv_opt.any():
-        r = rows[inv_opt]
-        value_coin[inv_opt] = inverse_price(
-            table.column("forward")[r],
-            table.column("strike")[r],
-            table.column("time")[r],
-            table.column("vol")[r],
-            table.column("rate")[r],
-            table.column("is_call")[r].astype(bool),
-        )
-    rules = tuple(VolShockRule() for _ in underlyings)
-    # Per underlying, the inverse positions' coin P&L is valued at that scenario's index:
-    # sum_i q_i (dV_i S' + V_i (S' - S)) = S' (q . dV) + (q . V)(S' - S) over the group, one
-    # matrix-vector product per group (no converted copy of the risk arrays).
-    groups = []
-    for k in range(len(underlyings)):
-        inv = np.flatnonzero(inverse & (und_col == k))
-        # all rows: a slice (a view), not a fancy-index copy of the chunk's risk arrays
-        sel = slice(None) if inv.size == len(rows) else inv
-        groups.append((k, sel, inv.size, float(size[inv] @ value_coin[inv])))
-    linear = np.flatnonzero(~inverse)
-    out = np.empty(moves.shape[0])
-    # Every input checked once (the scenario set of the whole run), then the kernel writes each
-    # chunk's risk arrays into one buffer reused across chunks (no fresh positions x chunk
-    # array per chunk).
-    ScenarioSet(
-        tuple(underlyings),
-        moves,
-        np.zeros(moves.shape[0], dtype=np.int8),
-        rules,
-        vol_scale=scales,
-    )
-    cols = ("kind", "settlement", "is_call", "strike", "forward", "vol", "time", "rate")
-    kind, settle, is_call, strike, forward, vol, time, rate = table.take_rows(rows, *cols)
-    und_idx = und_col.astype(np.int32)
-    rules_rows = np.array([r.as_row() for r in rules], dtype=np.float64)
-    states = np.zeros(chunk, dtype=np.int8)
-    buffer = np.empty(len(rows) * min(chunk, moves.shape[0]))
-    for a in range(0, moves.shape[0], chunk):
-        b = min(a + chunk, moves.shape[0])
-        mv = np.ascontiguousarray(moves[a:b])
-        risk = buffer[: len(rows) * (b - a)].reshape(len(rows), b - a)
-        _core.revalue(
-            kind,
-            settle,
-            is_call,
-            und_idx,
-            strike,
-            forward,
-            vol,
-            time,
-            rate,
-            mv,
-            states[: b - a],
-            rules_rows,
-            len(underlyings),
-            risk,
-            threads_argument(threads),
-            None if scales is None else np.ascontiguousarray(scales[a:b]),
-        )
-        total = size[linear] @ risk[linear] if linear.size else np.zeros(b - a)
-        for k, sel, count, held in groups:
-            if count:
-                s_new = index[k] * (1.0 + mv[:, k])
-                total = total + (size[sel] @ risk[sel]) * s_new + held * (s_new - index[k])
-        out[a:b] = total
-    return out
-
-
-def _underlyings(pf: Portfolio, market: Market) -> tuple[str, ...]:
-    """The portfolio's underlyings, sorted: results (Monte Carlo paths, the layout of a
-    user-given covariance) do not depend on the order of the positions."""
-    if not pf.positions:  # an empty book has no underlying (and no P&L distribution)
-        raise InvalidInputError("no positions", "portfolio")
-    table = market.table
-    rows = table.rows(list(pf.positions))
-    return tuple(sorted(table.code_names(table.column("underlying")[rows])))
-
-
-def _coins(unds: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(u.split("_")[0] for u in unds)
-
-
 # --- historical simulation --------------------------------------------------------------------
 
 
@@ -317,11 +180,11 @@ def historical_var(
     ``filtered="ewma"`` (RiskMetrics, ``lam``) or ``"garch"`` (GARCH(1,1) fitted by maximum
     likelihood) rescales each day's spot log return by current / then volatility."""
     pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
-    unds = _underlyings(pf, market)
+    unds = portfolio_underlyings(pf, market)
     if moves is None:
-        jm = joint_moves(_coins(unds), horizon=horizon, start=start, end=end)
+        jm = joint_moves(coins_of(unds), horizon=horizon, start=start, end=end)
     else:
-        jm = _moves_for(moves, _coins(unds), horizon)
+        jm = _moves_for(moves, coins_of(unds), horizon)
     horizon = jm.horizon
     spot, vol = jm.spot, jm.vol
     method = VaRMethod.HISTORICAL
@@ -350,8 +213,8 @@ def historical_var(
         horizon,
         var,
         es,
-        f"{jm.dates[j]} ({_describe(jm.coins, spot[j], vol[j])})",
-        f"{jm.dates[worst]} ({_describe(jm.coins, spot[worst], vol[worst])})",
+        f"{jm.dates[j]} ({describe_shock(jm.coins, spot[j], vol[j])})",
+        f"{jm.dates[worst]} ({describe_shock(jm.coins, spot[worst], vol[worst])})",
         pnl,
         details,
     )
@@ -373,7 +236,7 @@ def _moves_for(moves: JointMoves, coins: tuple[str, ...], horizon: int) -> Joint
     return dataclasses.replace(moves, coins=coins, spot=moves.spot[:, cols], vol=moves.vol[:, cols])
 
 
-def _describe(coins: tuple[str, ...], spot: np.ndarray, vol: np.ndarray) -> str:
+def describe_shock(coins: tuple[str, ...], spot: np.ndarray, vol: np.ndarray) -> str:
     return ", ".join(f"{c} {s:+.1%} vol x{v:.2f}" for c, s, v in zip(coins, spot, vol))
 
 
@@ -526,9 +389,9 @@ def parametric_var(
     _check_confidence(confidence)
     horizon = _check_horizon(horizon)
     pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
-    unds = _underlyings(pf, market)
+    unds = portfolio_underlyings(pf, market)
     if cov is None:
-        jm = joint_moves(_coins(unds), start="2021-01-01")
+        jm = joint_moves(coins_of(unds), start="2021-01-01")
         cov = sample_cov(np.log1p(jm.spot))
     sigma = _check_cov(cov, len(unds)) * horizon
     g = portfolio_greeks(pf, market)
@@ -620,29 +483,29 @@ def monte_carlo_var(
     underlying, ``x ~ N(0, cov h)`` or a Student-t with ``dof`` degrees of freedom scaled to the
     same covariance; ``cov`` is 2k x 2k over [spot log returns, vol log changes] (default: the
     bundled history since 2021, where DVOL exists)."""
-    law = _check_monte_carlo(paths, confidence, dist, dof, seed)
+    law = check_monte_carlo(paths, confidence, dist, dof, seed)
     pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
-    unds, chol = _mc_setup(pf, market, cov, horizon)
+    unds, chol = mc_setup(pf, market, cov, horizon)
     k = len(unds)
-    spot, vol = _mc_shocks(chol, k, paths, law, dof, seed)
+    spot, vol = mc_shocks(chol, k, paths, law, dof, seed)
     pnl = scenario_pnl(pf, market, unds, spot, vol, threads=threads)
     var, es, j = var_es(pnl, confidence)
     worst = int(np.argmin(pnl))
-    coins = _coins(unds)
+    coins = coins_of(unds)
     return VaRResult(
         VaRMethod.MONTE_CARLO,
         confidence,
         horizon,
         var,
         es,
-        f"path {j} ({_describe(coins, spot[j], vol[j])})",
-        f"path {worst} ({_describe(coins, spot[worst], vol[worst])})",
+        f"path {j} ({describe_shock(coins, spot[j], vol[j])})",
+        f"path {worst} ({describe_shock(coins, spot[worst], vol[worst])})",
         pnl,
         {"paths": paths, "dist": law.value},
     )
 
 
-def _mc_shocks(
+def mc_shocks(
     chol: np.ndarray, k: int, paths: int, dist: ShockDistribution, dof: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Joint spot moves and vol factors of the Monte Carlo paths (shared with
@@ -656,14 +519,14 @@ def _mc_shocks(
     return np.expm1(x[:, :k]), np.exp(x[:, k:])
 
 
-def _mc_setup(
+def mc_setup(
     pf: Portfolio, market: Market, cov: np.ndarray | None, horizon: int
 ) -> tuple[tuple[str, ...], np.ndarray]:
     horizon = _check_horizon(horizon)
-    unds = _underlyings(pf, market)
+    unds = portfolio_underlyings(pf, market)
     k = len(unds)
     if cov is None:
-        jm = joint_moves(_coins(unds), start="2021-03-25", require_vol=True)
+        jm = joint_moves(coins_of(unds), start="2021-03-25", require_vol=True)
         cov = sample_cov(jm.log_returns())
     # [spot log returns, vol log changes] per underlying, underlyings sorted by name
     c = _check_cov(cov, 2 * k, definite=True) * horizon
@@ -691,8 +554,8 @@ def backtest_var(
     if not isinstance(window, int) or window < 20:
         raise InvalidInputError("must be an integer >= 20", "window")
     pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
-    unds = _underlyings(pf, market)
-    jm = joint_moves(_coins(unds), start=start, end=end)
+    unds = portfolio_underlyings(pf, market)
+    jm = joint_moves(coins_of(unds), start=start, end=end)
     if len(jm.dates) <= window + 1:
         raise InvalidInputError(f"needs more than {window + 1} days of history", "window")
     pnl = scenario_pnl(pf, market, unds, jm.spot, jm.vol, threads=threads)

@@ -103,9 +103,9 @@ _SOURCE: list[str] = []  # the positions file of the running command (names its 
 def _inputs(positions: Path, market: str, time: str | None) -> tuple[Any, Any]:
     """Positions and market, every position checked against the market (expired, no marks)
     with errors naming the positions file and the instrument's row in it."""
-    from .inputs import _read_positions, check_positions, read_market
+    from .inputs import check_positions, read_market, read_positions_with_rows
 
-    pf, first = _read_positions(positions)
+    pf, first = read_positions_with_rows(positions)
     _SOURCE[:] = [str(positions)]
     mkt = read_market(market, _when(time))
     check_positions(pf, mkt, positions, first)
@@ -185,8 +185,7 @@ def _plain(o: Any, where: str, flags: dict[str, str]) -> Any:
 
 
 def _run(fn: Any) -> None:
-    from ..exceptions import InvalidInputError
-    from .inputs import FileInputError
+    from ..exceptions import FileInputError, InvalidInputError
 
     _SOURCE.clear()
     try:
@@ -970,9 +969,9 @@ def _names(spec: str, field: str) -> list[str]:
 
 
 def _underlying_of(pf: Any, mkt: Any) -> str:
-    from ..analytics.var import _underlyings
+    from ..risk.pnl import portfolio_underlyings
 
-    return _underlyings(pf, mkt)[0]
+    return portfolio_underlyings(pf, mkt)[0]
 
 
 @app.command()

@@ -19,8 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import InvalidInputError, PymarginError
-from ..files import FileInputError, csv_records, load_json, open_file
+from ..exceptions import FileInputError, InvalidInputError, PymarginError
+from ..files import csv_records, load_json, open_file
 from ..market.adapters import (
     collateral_from_deribit,
     market_from_deribit,
@@ -71,10 +71,10 @@ def _short(v: Any, n: int = 60) -> str:
 
 
 def read_positions(path: str | Path) -> Portfolio:
-    return _read_positions(path)[0]
+    return read_positions_with_rows(path)[0]
 
 
-def _read_positions(path: str | Path) -> tuple[Portfolio, dict[str, int]]:
+def read_positions_with_rows(path: str | Path) -> tuple[Portfolio, dict[str, int]]:
     """Positions and each instrument's first row in the file (to name it in later errors)."""
     p = open_file(path)
     try:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ..enums import OptionType
-from ..exceptions import InvalidInputError
+from ..exceptions import InvalidInputError, InvalidInstrumentError
 
 __all__ = [
     "Instrument",
@@ -59,10 +59,6 @@ class Settlement(enum.IntEnum):
 
     LINEAR = 0
     INVERSE = 1
-
-
-class InvalidInstrumentError(InvalidInputError):
-    """An instrument name or definition that cannot be understood."""
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,11 @@ from datetime import datetime
 
 import numpy as np
 
-from ..exceptions import InvalidInputError
+from ..exceptions import InvalidInputError, MarketDataError
 from .instruments import Instrument, InstrumentKind, parse_instrument
 from .table import InstrumentTable
 
 __all__ = ["Mark", "Market", "MarketDataError"]
-
-
-class MarketDataError(InvalidInputError):
-    """Market data missing or unusable for an instrument (no mark, no vol, NaN, ...)."""
 
 
 @dataclass(frozen=True)

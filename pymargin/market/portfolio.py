@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import InvalidInputError
-from ..files import FileInputError, csv_records, load_json, open_file
+from ..exceptions import FileInputError, InvalidInputError
+from ..files import csv_records, load_json, open_file
 from .instruments import Instrument, parse_instrument, parse_instruments
 
 __all__ = ["CheckedPositions", "Portfolio", "position_arrays", "position_sizes"]

@@ -112,12 +112,12 @@ def delta_margin(
     params: DeltaMarginParams | None = None,
 ) -> DeltaMarginResult:
     """The Greek-netting margin of ``portfolio`` in USD (see the module docstring)."""
-    from ..analytics.var import _underlyings, scenario_pnl
     from ..risk.greeks import portfolio_greeks
+    from ..risk.pnl import portfolio_underlyings, scenario_pnl
 
     pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
     p = params or DeltaMarginParams.load()
-    unds = _underlyings(pf, market)
+    unds = portfolio_underlyings(pf, market)
     for u in unds:
         if u not in p.delta_rw:
             raise ModelParameterError(f"no risk weights for {u}", "underlyings")

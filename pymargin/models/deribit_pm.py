@@ -32,32 +32,34 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
-from .. import _core
 from ..exceptions import InvalidInputError
-from ..market.instruments import Settlement
 from ..market.market import Market
 from ..market.portfolio import position_arrays
-from ..risk.revaluation import risk_matrix_for_rows
 from ..risk.scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
 from .params import ModelCoverageError, ModelParameterError, available_versions, load_params, number
 from .scenario_margin import ModelRules, scenario_margin
+from .vectors import (
+    EXTENDED_MOVES,
+    UNCHANGED_SLOT,
+    VOL_STATE_ORDER,
+    RiskVectors,
+    bucket_of,
+    codes_in_order,
+    coin_deltas,
+    distinct_codes,
+    extended_dampeners,
+    roll_terms,
+    summed_vectors,
+)
 
 __all__ = ["DeribitPMParams", "DeribitPMResult", "deribit_grid", "deribit_pm_margin"]
-
-# Tail moves of the extended table, evaluated with vol up (Deribit's support article lists
-# -66 %, -33 %, +50 %, +100 %, +200 %, +300 %, +400 %, +500 %).
-EXTENDED_MOVES = (-0.66, -0.33, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0)
-# Assumed order of the three vol states inside a price bucket (not identifiable from the
-# published examples, which hold futures only).
-VOL_STATE_ORDER = (VolState.UP, VolState.UNCHANGED, VolState.DOWN)
-_UNCHANGED_SLOT = VOL_STATE_ORDER.index(VolState.UNCHANGED)
 
 
 @dataclass(frozen=True)
@@ -294,11 +296,11 @@ def deribit_grid(underlying: str, pp: PairParams, buckets: int = 4) -> ScenarioS
     to +-price_range, three vol states each (standard), then the extended moves with vol up
     (the extended table's scaling and dampener depend on the settlement currency and are
     applied by the model)."""
-    return _pair_scenarios(underlying, pp, buckets)
+    return pair_scenarios(underlying, pp, buckets)
 
 
 @functools.lru_cache(maxsize=64)
-def _pair_scenarios(underlying: str, pp: PairParams, buckets: int) -> ScenarioSet:
+def pair_scenarios(underlying: str, pp: PairParams, buckets: int) -> ScenarioSet:
     rule = VolShockRule(
         VolShockKind.RELATIVE,
         pp.volatility_range_up,
@@ -356,7 +358,7 @@ def deribit_pm_margin(
     rows = table.rows(names)
     ccy_codes = table.column("settlement_currency")[rows]
     if currency is None:
-        found = _distinct(ccy_codes)
+        found = distinct_codes(ccy_codes)
         if len(found) != 1:
             raise InvalidInputError(
                 f"positions settle in {sorted(table.codes[c] for c in found)}: pass currency=",
@@ -394,7 +396,7 @@ def deribit_pm_margin(
             "published by Deribit; pymargin does not guess it"
         )
 
-    initial = _RiskVectors()
+    initial = RiskVectors()
     pre: dict[str, dict[str, np.ndarray]] = {}
     labels: dict[str, list[str]] = {}
     keys: list[str] = []
@@ -407,7 +409,7 @@ def deribit_pm_margin(
     group_pnl, group_cap, group_damp = [], [], []
     roll_k: list[np.ndarray] = []
     roll_d: list[np.ndarray] = []
-    for pair_code in _in_order(pair_codes):  # pairs in order of first appearance
+    for pair_code in codes_in_order(pair_codes):  # pairs in order of first appearance
         pair_name = table.codes[int(pair_code)]
         if pair_name not in params.pairs:
             raise ModelParameterError(
@@ -418,8 +420,8 @@ def deribit_pm_margin(
         sub = rows[sel]
         underlying = table.codes[int(table.column("underlying")[sub[0]])]
         index = market.index_price(underlying)
-        scen = _pair_scenarios(underlying, pp, params.buckets_count)
-        summed, vectors = _summed_vectors(market, sub, sizes[sel], scen, pp, n_std, threads)
+        scen = pair_scenarios(underlying, pp, params.buckets_count)
+        summed, vectors = summed_vectors(market, sub, sizes[sel], scen, pp, n_std, threads)
         initial.add(names, sel, vectors, n_std)
         key = f"{pair_name.split('_')[0]}_{currency}"
         keys.append(key)
@@ -434,8 +436,8 @@ def deribit_pm_margin(
         group_cap.append(cp.max_offsetable_pnl * to_settle)
         group_damp.append(damp)
         # Roll shock: per expiry, the net coin delta times max(floor, exp(a T) - 1).
-        deltas = _coin_deltas(market, sub) * sizes[sel]
-        k, net = _roll_terms(market, sub, deltas, cp)
+        deltas = coin_deltas(market, sub) * sizes[sel]
+        k, net = roll_terms(market, sub, deltas, cp)
         roll_k.append(k * (index if usd_settled else 1.0))
         roll_d.append(net)
         net_delta_usd = float(deltas.sum()) * index
@@ -450,7 +452,7 @@ def deribit_pm_margin(
         round_worst=True,
         tie_standard=n_std,
         tie_period=3,
-        tie_slot=_UNCHANGED_SLOT,
+        tie_slot=UNCHANGED_SLOT,
     )
     res = scenario_margin(
         rules,
@@ -467,7 +469,7 @@ def deribit_pm_margin(
     }
     # The reported worst scenario: the lowest entry over the pairs (the first pair on a tie).
     g = int(np.argmin(res.lowest))
-    worst_bucket = _bucket_of(int(res.at[g]), n_std, params.buckets_count)
+    worst_bucket = bucket_of(int(res.at[g]), n_std, params.buckets_count)
     worst_case = res.worst
     roll = res.roll
     delta_shock = 0.0
@@ -494,191 +496,3 @@ def deribit_pm_margin(
         labels,
         params,
     )
-
-
-class _RiskVectors(Mapping[str, dict[str, np.ndarray]]):
-    """Per-instrument risk vectors (``initial_risk_vectors`` of the response), held as the
-    matrices they are computed in, each built when first read (a large account's margin does
-    not pay for them); the name index likewise."""
-
-    def __init__(self) -> None:
-        self._blocks: list[
-            tuple[list[str], np.ndarray, np.ndarray | Callable[[], np.ndarray], int]
-        ] = []
-        self._where: dict[str, tuple[int, int]] | None = None
-
-    def add(
-        self,
-        names: list[str],
-        sel: np.ndarray,
-        vectors: np.ndarray | Callable[[], np.ndarray],
-        n_std: int,
-    ) -> None:
-        self._blocks.append((names, sel, vectors, n_std))
-        self._where = None
-
-    def _index(self) -> dict[str, tuple[int, int]]:
-        if self._where is None:
-            self._where = {
-                names[i]: (b, k)
-                for b, (names, sel, _, _) in enumerate(self._blocks)
-                for k, i in enumerate(sel.tolist())
-            }
-        return self._where
-
-    def __getitem__(self, name: str) -> dict[str, np.ndarray]:
-        b, k = self._index()[name]
-        names, sel, vectors, n_std = self._blocks[b]
-        if callable(vectors):
-            vectors = vectors()
-            self._blocks[b] = (names, sel, vectors, n_std)
-        return {"standard": vectors[k, :n_std].copy(), "extended": vectors[k, n_std:].copy()}
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._index())
-
-    def __len__(self) -> int:
-        return sum(len(sel) for _, sel, _, _ in self._blocks)
-
-
-def _distinct(codes: np.ndarray) -> np.ndarray:
-    """The distinct values of a code column (sorted); one comparison when there is one."""
-    if len(codes) and (codes == codes[0]).all():
-        return codes[:1]
-    return np.unique(codes)
-
-
-def _in_order(codes: np.ndarray) -> np.ndarray:
-    """The distinct values in order of first appearance."""
-    if len(codes) and (codes == codes[0]).all():
-        return codes[:1]
-    _, first = np.unique(codes, return_index=True)
-    return codes[np.sort(first)]
-
-
-def _position_vectors(
-    market: Market,
-    rows: np.ndarray,
-    sizes: np.ndarray,
-    scen: ScenarioSet,
-    pp: PairParams,
-    n_std: int,
-    threads: int | None,
-) -> np.ndarray:
-    """Risk vectors of positions (rows x scenarios, settlement currency): revaluation times
-    size, the extended entries scaled by extended_table_factor x range/|M| (inverse instruments
-    also by (1 + M)/(1 + sign(M) range))."""
-    return _vectors_of(_scaled(market, rows, sizes, scen, pp, n_std, threads))
-
-
-def _summed_vectors(
-    market: Market,
-    rows: np.ndarray,
-    sizes: np.ndarray,
-    scen: ScenarioSet,
-    pp: PairParams,
-    n_std: int,
-    threads: int | None,
-) -> tuple[np.ndarray, Callable[[], np.ndarray]]:
-    """The sum of :func:`_position_vectors` over the positions, bit for bit (the same products
-    in the same order, summed in position order, with no positions x scenarios array), and a
-    function that builds the per-position vectors when they are read."""
-    run = _scaled(market, rows, sizes, scen, pp, n_std, threads)
-    return run(False)[0], lambda: _vectors_of(run)
-
-
-def _vectors_of(run: Callable[[bool], tuple[np.ndarray, np.ndarray | None]]) -> np.ndarray:
-    vectors = run(True)[1]
-    assert vectors is not None  # asked for
-    return vectors
-
-
-def _scaled(
-    market: Market,
-    rows: np.ndarray,
-    sizes: np.ndarray,
-    scen: ScenarioSet,
-    pp: PairParams,
-    n_std: int,
-    threads: int | None,
-) -> Callable[[bool], tuple[np.ndarray, np.ndarray | None]]:
-    """The core's scaled_vectors over the table's kept risk arrays of ``rows``: a function
-    returning the summed vector and, when asked, the per-position vectors (one pass)."""
-    ext_moves = np.array(EXTENDED_MOVES)
-    matrix, index = risk_matrix_for_rows(market, rows, scen, threads=threads)
-    scale = pp.extended_table_factor * pp.price_range / np.abs(ext_moves)
-    settlement = market.table.column("settlement")[rows]
-    inverse = (settlement == int(Settlement.INVERSE)).view(np.uint8)
-    edge = (1.0 + ext_moves) / (1.0 + np.sign(ext_moves) * pp.price_range)
-    edge_or_none = edge if inverse.any() else None
-    q = np.ascontiguousarray(sizes, dtype=np.float64)
-    ns = matrix.shape[1]
-
-    def run(with_vectors: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        summed = np.empty(ns)
-        vectors = np.empty((len(index), ns)) if with_vectors else None
-        _core.scaled_vectors(matrix, index, q, inverse, scale, edge_or_none, n_std, summed, vectors)
-        return summed, vectors
-
-    return run
-
-
-def extended_dampeners(
-    pp: PairParams, cp: CurrencyParams, index: float, usd_settled: bool
-) -> np.ndarray:
-    """The dampener of each extended entry, in the settlement currency:
-    (|M| / price_range - 1) x extended_dampener. The dampener is a USD amount; for a coin
-    margin group Deribit converts it to coin at the edge price of the move's side,
-    (1 + sign(M) price_range) x index (the published coin formula). For a USD-settled group
-    there is nothing to convert, and pymargin follows that plain reading: no division (the
-    venue publishes no separate USDC formula)."""
-    moves = np.array(EXTENDED_MOVES)
-    usd = (np.abs(moves) / pp.price_range - 1.0) * cp.extended_dampener
-    if usd_settled:
-        return usd
-    return usd / ((1.0 + np.sign(moves) * pp.price_range) * index)
-
-
-def _bucket_of(j: int, n_std: int, buckets: int) -> dict[str, Any]:
-    """The bucket, side and source of scenario entry ``j`` (standard entries first, then the
-    extended ones), as Deribit's response names the worst one."""
-    if j < n_std:
-        kk = j // 3 - buckets
-        return {
-            "bucket": j // 3 + 1,
-            "side": "left" if kk < 0 else ("right" if kk > 0 else "center"),
-            "source": "standard",
-            "index": j,
-        }
-    j -= n_std
-    return {
-        "bucket": None,
-        "side": "left" if EXTENDED_MOVES[j] < 0 else "right",
-        "source": "extended",
-        "index": j,
-    }
-
-
-def _roll_terms(
-    market: Market, rows: np.ndarray, deltas: np.ndarray, cp: CurrencyParams
-) -> tuple[np.ndarray, np.ndarray]:
-    """The roll shock's terms in coin: per expiry, the factor max(min_annualised_move,
-    |exp(annualised_move_risk T) - 1|) and the expiry's net coin delta."""
-    table = market.table
-    # the expiries held, in expiry order (the table's rank of each row's expiry key)
-    rank = table.column("expiry_rank")[rows]
-    present = np.flatnonzero(np.bincount(rank))
-    net = np.bincount(rank, weights=deltas)[present]
-    t_all = np.zeros(len(present) and int(present[-1]) + 1)
-    t_all[rank] = table.column("time")[rows]
-    t_key = t_all[present]
-    k = np.maximum(cp.min_annualised_move, np.abs(np.expm1(cp.annualised_move_risk * t_key)))
-    return k, net
-
-
-def _coin_deltas(market: Market, rows: np.ndarray) -> np.ndarray:
-    """Exposure in coin per unit position: 1 for futures, perpetuals and spot; the USD Black
-    delta dV/dF for options (per coin of underlying): the table's ``delta_forward`` column,
-    computed once per snapshot for every row (with the rate, as the risk arrays and the
-    pre-trade engine price them)."""
-    return market.table.column("delta_forward")[rows]

@@ -43,17 +43,10 @@ from ..exceptions import InputTypeError, InvalidInputError
 from ..market.market import Market
 from ..market.portfolio import position_arrays
 from ..risk.revaluation import risk_arrays_for_rows, summed_pnl
-from .deribit_pm import (
-    _UNCHANGED_SLOT,
-    EXTENDED_MOVES,
-    DeribitPMParams,
-    _bucket_of,
-    _coin_deltas,
-    _pair_scenarios,
-    _roll_terms,
-)
+from .deribit_pm import DeribitPMParams, pair_scenarios
 from .params import ModelCoverageError, ModelParameterError
 from .scenario_margin import ModelRules, scenario_margin
+from .vectors import EXTENDED_MOVES, UNCHANGED_SLOT, bucket_of, coin_deltas, roll_terms
 
 __all__ = [
     "STABLECOINS",
@@ -123,7 +116,7 @@ def pair_terms(params: DeribitPMParams, market: Market, pair: str) -> tuple[Any,
     pp = params.pairs[pair]
     underlying = f"{pair.split('_')[0].upper()}_USD"
     index = market.index_price(underlying)
-    return pp, index, _pair_scenarios(underlying, pp, params.buckets_count)
+    return pp, index, pair_scenarios(underlying, pp, params.buckets_count)
 
 
 def covering_params(pairs: set[str], currencies: set[str]) -> DeribitPMParams:
@@ -287,8 +280,8 @@ def deribit_xpm_margin(
                 usd += summed_pnl(market, sub, sizes[sel], scen, threads=threads) * usd_factor(
                     ccy, pp, scen, n_std, index
                 )
-                deltas = _coin_deltas(market, sub) * sizes[sel]
-                factor, net = _roll_terms(market, sub, deltas, cp)
+                deltas = coin_deltas(market, sub) * sizes[sel]
+                factor, net = roll_terms(market, sub, deltas, cp)
                 roll_k.append(factor * index)
                 roll_d.append(net)
                 net_usd = float(deltas.sum()) * index
@@ -317,7 +310,7 @@ def deribit_xpm_margin(
             round_worst=True,
             tie_standard=n_std,
             tie_period=3,
-            tie_slot=_UNCHANGED_SLOT,
+            tie_slot=UNCHANGED_SLOT,
         ),
         np.array(group_pnl).reshape(len(group_pnl), -1),
         sets=group_set,
@@ -338,7 +331,7 @@ def deribit_xpm_margin(
     }
     # The reported worst scenario: the lowest entry over the pairs (the first pair on a tie).
     g = int(np.argmin(res.lowest))
-    worst_bucket = _bucket_of(int(res.at[g]), n_std, params.buckets_count)
+    worst_bucket = bucket_of(int(res.at[g]), n_std, params.buckets_count)
     worst_pair = pairs[g]
     worst_total = res.worst
     roll = res.roll

@@ -229,7 +229,7 @@ def grid_model_margin(
 ) -> GridModelResult:
     """Margin of USD-settled ``positions`` under a grid venue given by its parameter file (a
     path, the parsed document, or a :class:`GridModel`)."""
-    from .deribit_pm import _coin_deltas
+    from .vectors import coin_deltas
 
     if not isinstance(model, GridModel):
         model = (
@@ -269,7 +269,7 @@ def grid_model_margin(
         sel = np.nonzero(pair == market.table.code_of(f"{base.lower()}_usd"))[0]
         pnl.append(summed_pnl(market, rows[sel], sizes[sel], asset.scenarios, threads=threads))
         weights.append(asset.weights)
-        deltas = _coin_deltas(market, rows[sel]) * sizes[sel]
+        deltas = coin_deltas(market, rows[sel]) * sizes[sel]
         net.append(float(deltas.sum()))
         gross.append(float(np.abs(deltas).sum()))
         spot.append(market.index_price(f"{base}_USD"))

@@ -45,7 +45,7 @@ def min_delta_requirement(deltas: np.ndarray, spot: float, unhedged: float, hedg
     return float(res.min_delta[0])
 
 
-def _asset(doc: dict[str, Any], base: str) -> dict[str, Any]:
+def asset_params(doc: dict[str, Any], base: str) -> dict[str, Any]:
     assets = doc.get("assets", {})
     if base not in assets:
         raise ModelParameterError(f"no Paradex parameters for {base}", "assets")
@@ -60,7 +60,7 @@ def _asset(doc: dict[str, Any], base: str) -> dict[str, Any]:
 
 def paradex_scenarios(doc: dict[str, Any], base: str) -> tuple[ScenarioSet, np.ndarray]:
     """The 24 scenarios of ``base`` and their weights."""
-    a = _asset(doc, base)
+    a = asset_params(doc, base)
     rule = VolShockRule(VolShockKind.RELATIVE, a["vol_up"], a["vol_down"], a["min_vol_up"])
     moves, states, weights, labels = [], [], [], []
     edge = max(abs(m) for m in a["moves"])
@@ -96,7 +96,7 @@ def _terms(version: str, base: str) -> tuple[ScenarioSet, np.ndarray, float, flo
     doc = load_params("paradex_pm", version)
     scen, w = paradex_scenarios(doc, base)
     w.flags.writeable = False
-    a = _asset(doc, base)
+    a = asset_params(doc, base)
     frac = number(doc, "mmr_fraction", "paradex_pm", 0, 1)
     return scen, w, a["unhedged_delta_factor"], a["hedged_delta_factor"], frac
 
@@ -153,7 +153,7 @@ def paradex_pm_margin(
         load_params("paradex_pm", version)  # raises the typed error naming the versions
     if not positions:
         raise InvalidInputError("no positions", "positions")
-    from .deribit_pm import _coin_deltas
+    from .vectors import coin_deltas
 
     names, sizes = position_arrays(positions)
     table = market.table
@@ -178,7 +178,7 @@ def paradex_pm_margin(
         scen, w, unhedged_factor, hedged_factor, frac = _terms(version, base)
         pnl.append(summed_pnl(market, rows[sel], sizes[sel], scen, threads=threads))
         weights.append(w)
-        deltas = _coin_deltas(market, rows[sel]) * sizes[sel]
+        deltas = coin_deltas(market, rows[sel]) * sizes[sel]
         net.append(float(deltas.sum()))
         gross.append(float(np.abs(deltas).sum()))
         spot.append(market.index_price(f"{base}_USD"))

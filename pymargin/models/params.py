@@ -9,7 +9,7 @@ import math
 from importlib import resources
 from typing import Any
 
-from ..exceptions import InvalidInputError, PymarginError
+from ..exceptions import ModelCoverageError, ModelParameterError
 
 __all__ = [
     "ModelCoverageError",
@@ -18,15 +18,6 @@ __all__ = [
     "load_params",
     "number",
 ]
-
-
-class ModelParameterError(InvalidInputError):
-    """A parameter set with a missing, mistyped or out-of-range field (``field`` is its path)."""
-
-
-class ModelCoverageError(PymarginError, NotImplementedError):
-    """The portfolio reaches a part of a venue's model whose formula is not published, so
-    pymargin refuses to guess (the message says which part and why)."""
 
 
 def _dir(model: str):

@@ -60,7 +60,7 @@ class MarginResult:
     def plot(self, ax: Any = None, pair: str | None = None) -> Any:
         """The risk matrix as a heatmap, worst cell outlined (Deribit PM results; matplotlib
         is imported here only). See also :mod:`pymargin.reporting.plots`."""
-        from ..reporting.plots import plot_risk_matrix
+        from ..plotting import plot_risk_matrix
 
         return plot_risk_matrix(self, ax, pair)
 

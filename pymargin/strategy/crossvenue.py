@@ -239,9 +239,10 @@ def allocate(
     """Splits each placement across the venues that list it so the sum of the venues' IMs (USD)
     is least; with ``respect_collateral`` every venue's IM stays within its collateral after
     haircuts; ``split=False`` puts each placement whole on one venue (a MILP)."""
-    from .optimize import _LP, _scipy, margin_program
+    from .lp import LinearProgram, scipy_module
+    from .optimize import margin_program
 
-    so = _scipy()
+    so = scipy_module()
 
     by_name = {a.name: a for a in accounts}
     if len(by_name) != len(accounts):
@@ -261,7 +262,7 @@ def allocate(
     # variables: y[p, v] in [0, 1], the fraction of placement p on venue v
     pairs = [(k, v) for k, p in enumerate(placements) for v in p.venues]
     n = len(pairs)
-    lp = _LP(n)
+    lp = LinearProgram(n)
     total_g = np.zeros(n)
     total_a: dict[int, float] = {}
     total_c = 0.0

@@ -34,12 +34,12 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import real_number
 from ..enums import Greek
 from ..exceptions import InputTypeError, InvalidInputError
 from ..market.instruments import InstrumentKind, Settlement, parse_instrument
 from ..market.market import Market
 from ..market.portfolio import Portfolio
-from .optimize import _real
 
 __all__ = [
     "BandPolicy",
@@ -118,9 +118,9 @@ def _per_underlying(value: Any, underlyings: list[str], field: str) -> dict[str,
             raise InvalidInputError(
                 f"{unknown[0]!r} is not an underlying of the portfolio ({underlyings})", field
             )
-        out = {u: _real(value.get(u, 0.0), field) for u in underlyings}
+        out = {u: real_number(value.get(u, 0.0), field) for u in underlyings}
     else:
-        out = dict.fromkeys(underlyings, _real(value, field))
+        out = dict.fromkeys(underlyings, real_number(value, field))
     if not all(math.isfinite(v) for v in out.values()):
         raise InvalidInputError("must be finite", field)
     return out
@@ -159,9 +159,9 @@ def delta_hedge(
     from .costs import CostModel
 
     pf = _pf(portfolio)
-    if not (math.isfinite(_real(horizon_days, "horizon_days")) and horizon_days >= 0):
+    if not (math.isfinite(real_number(horizon_days, "horizon_days")) and horizon_days >= 0):
         raise InvalidInputError("must be finite and >= 0", "horizon_days")
-    if not math.isfinite(_real(funding_rate, "funding_rate")):
+    if not math.isfinite(real_number(funding_rate, "funding_rate")):
         raise InvalidInputError("must be finite", "funding_rate")
     cm = costs if costs is not None else CostModel()
     if not isinstance(cm, CostModel):
@@ -284,7 +284,7 @@ def drift(
                 raise InputTypeError(f"one of {allowed} (pymargin.Greek)", "targets")
             if isinstance(tb, (str, bytes)) or not isinstance(tb, Sequence) or len(tb) != 2:
                 raise InputTypeError("expected (target, band)", "targets")
-            tgt, band = _real(tb[0], "targets"), _real(tb[1], "targets")
+            tgt, band = real_number(tb[0], "targets"), real_number(tb[1], "targets")
             if not (math.isfinite(tgt) and math.isfinite(band) and band >= 0):
                 raise InvalidInputError("target finite, band finite and >= 0", "targets")
             value = tot[_FIELD[greek]]
@@ -470,10 +470,10 @@ def hedging_cost(
     pf = _pf(portfolio)
     book = _book(pf, market, underlying)
     _check_vol(realised_vol)
-    if not (math.isfinite(_real(horizon_days, "horizon_days")) and horizon_days > 0):
+    if not (math.isfinite(real_number(horizon_days, "horizon_days")) and horizon_days > 0):
         raise InvalidInputError("must be finite and > 0", "horizon_days")
     if monitor_hours is not None and not (
-        math.isfinite(_real(monitor_hours, "monitor_hours")) and monitor_hours > 0
+        math.isfinite(real_number(monitor_hours, "monitor_hours")) and monitor_hours > 0
     ):
         raise InvalidInputError("must be finite and > 0", "monitor_hours")
     hedge = hedge or f"{book.underlying.split('_')[0]}-PERPETUAL"
@@ -594,7 +594,7 @@ def simulate_rebalancing(
         raise InvalidInputError("must be an integer >= 10", "paths")
     if not (isinstance(steps_per_hour, int) and steps_per_hour >= 1):
         raise InvalidInputError("must be an integer >= 1", "steps_per_hour")
-    if not math.isfinite(_real(target, "target")):
+    if not math.isfinite(real_number(target, "target")):
         raise InvalidInputError("must be finite", "target")
     if isinstance(policy, TimePolicy):
         per = policy.interval_hours * steps_per_hour
@@ -721,15 +721,16 @@ def _pnl_history(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Daily USD P&L of the book and of one unit of each hedge on the bundled history (full
     revaluation on each day's joint spot and implied-vol move)."""
-    from ..analytics.var import _coins, _underlyings, scenario_pnl
     from ..market.history import joint_moves
+    from ..risk.pnl import coins_of, portfolio_underlyings, scenario_pnl
 
     unds = tuple(
         dict.fromkeys(
-            _underlyings(pf, market) + _underlyings(Portfolio(dict.fromkeys(hedges, 1.0)), market)
+            portfolio_underlyings(pf, market)
+            + portfolio_underlyings(Portfolio(dict.fromkeys(hedges, 1.0)), market)
         )
     )
-    jm = joint_moves(_coins(unds), start=start, end=end)
+    jm = joint_moves(coins_of(unds), start=start, end=end)
     book = scenario_pnl(pf, market, unds, jm.spot, jm.vol)
     h = np.stack([scenario_pnl({n: 1.0}, market, unds, jm.spot, jm.vol) for n in hedges], axis=1)
     return book, h, jm.dates
@@ -791,9 +792,9 @@ class MeanVarianceFrontier:
     min_variance: MinVarianceHedge
 
     def plot(self, ax: Any = None) -> Any:
-        from ..reporting.plots import _pyplot
+        from ..plotting import pyplot
 
-        plt = _pyplot()
+        plt = pyplot()
         if ax is None:
             _, ax = plt.subplots(figsize=(5.5, 4))
         ax.plot(self.std, self.mean, color="#1f77b4")

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import real_number
 from ..exceptions import InputTypeError, InvalidInputError, NoSolutionError
 from ..market.instruments import InstrumentKind, Settlement
 from ..market.market import Market
@@ -42,6 +43,17 @@ from ..market.portfolio import Portfolio
 from ..models.params import ModelCoverageError
 from ..models.registry import MarginModel, margin
 from ..risk.revaluation import mark_values
+from .lp import (
+    LinearProgram,
+    MaxOf,
+    Node,
+    Pieces,
+    SumOf,
+    abs_pieces,
+    evaluate,
+    scipy_module,
+    zero_floor,
+)
 
 __all__ = [
     "MarginProgram",
@@ -60,137 +72,6 @@ __all__ = [
 ]
 
 SUPPORTED = (MarginModel.DERIBIT_PM, MarginModel.PARADEX_PM, MarginModel.FINRA_PM)
-
-
-# --- convex piecewise-linear functions ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Pieces:
-    """max over rows r of ``const[r] + grad[r] @ x`` (a block of affine pieces)."""
-
-    const: np.ndarray
-    grad: np.ndarray
-
-
-@dataclass(frozen=True)
-class MaxOf:
-    parts: tuple[Node, ...]
-
-
-@dataclass(frozen=True)
-class SumOf:
-    """sum of ``weights[k] * parts[k]``, weights >= 0 (keeps the function convex)."""
-
-    parts: tuple[Node, ...]
-    weights: tuple[float, ...]
-
-
-Node = Pieces | MaxOf | SumOf
-
-
-def evaluate(node: Node, x: np.ndarray) -> float:
-    """The function's value at ``x``."""
-    if isinstance(node, Pieces):
-        return float(np.max(node.const + node.grad @ x))
-    if isinstance(node, MaxOf):
-        return max(evaluate(p, x) for p in node.parts)
-    return float(sum(w * evaluate(p, x) for p, w in zip(node.parts, node.weights)))
-
-
-def _scipy(module: str = "optimize") -> Any:
-    """scipy's ``optimize`` or ``sparse`` (HiGHS comes with scipy), with a clear error when
-    scipy is not installed."""
-    import importlib
-
-    try:
-        return importlib.import_module(f"scipy.{module}")
-    except ImportError:
-        raise InvalidInputError(
-            "the optimiser needs scipy: pip install 'pymargin[optimize]'", "scipy"
-        ) from None
-
-
-def _abs(const: float, grad: np.ndarray) -> Pieces:
-    return Pieces(np.array([const, -const]), np.stack([grad, -grad]))
-
-
-def _floor0(n: int) -> Pieces:
-    return Pieces(np.zeros(1), np.zeros((1, n)))
-
-
-class _LP:
-    """Accumulates ``A_ub v <= b_ub`` over variables ``v = (vars, aux)``."""
-
-    def __init__(self, n_vars: int) -> None:
-        self.n_vars = n_vars
-        self.n_aux = 0
-        self.blocks: list[tuple[np.ndarray, list[dict[int, float]], np.ndarray]] = []
-
-    def aux(self) -> int:
-        self.n_aux += 1
-        return self.n_aux - 1
-
-    def add(self, g: np.ndarray, aux: list[dict[int, float]], rhs: np.ndarray) -> None:
-        self.blocks.append((np.atleast_2d(g), aux, np.atleast_1d(rhs)))
-
-    def lin(self, node: Node, t: np.ndarray) -> tuple[float, np.ndarray, dict[int, float]]:
-        """The node as a linear form (constant, coefficients on vars, on aux) whose minimum
-        over the added constraints equals the node; ``t`` maps vars to the node's x."""
-        if isinstance(node, Pieces):
-            if len(node.const) == 1:
-                return float(node.const[0]), node.grad[0] @ t, {}
-            z = self.aux()
-            self.add(node.grad @ t, [{z: -1.0}] * len(node.const), -node.const)
-            return 0.0, np.zeros(self.n_vars), {z: 1.0}
-        if isinstance(node, MaxOf):
-            z = self.aux()
-            for part in node.parts:
-                if isinstance(part, Pieces):
-                    self.add(part.grad @ t, [{z: -1.0}] * len(part.const), -part.const)
-                    continue
-                c, g, a = self.lin(part, t)
-                a = dict(a)
-                a[z] = a.get(z, 0.0) - 1.0
-                self.add(g, [a], np.array([-c]))
-            return 0.0, np.zeros(self.n_vars), {z: 1.0}
-        const, g, a = 0.0, np.zeros(self.n_vars), {}
-        for part, w in zip(node.parts, node.weights):
-            c1, g1, a1 = self.lin(part, t)
-            const += w * c1
-            g = g + w * g1
-            for k, v in a1.items():
-                a[k] = a.get(k, 0.0) + w * v
-        return const, g, a
-
-    def matrices(self) -> tuple[Any, np.ndarray]:
-        sp = _scipy("sparse")
-        n = self.n_vars + self.n_aux
-        parts, rhs = [], []
-        for g, aux, b in self.blocks:
-            m = g.shape[0]
-            dense = sp.csr_matrix(np.hstack([g, np.zeros((m, self.n_aux))]))
-            r, c, v = [], [], []
-            for i, d in enumerate(aux):
-                for k, val in d.items():
-                    r.append(i)
-                    c.append(self.n_vars + k)
-                    v.append(val)
-            parts.append(dense + sp.csr_matrix((v, (r, c)), shape=(m, n)))
-            rhs.append(b)
-        if not parts:
-            return sp.csr_matrix((0, n)), np.zeros(0)
-        return sp.vstack(parts).tocsr(), np.concatenate(rhs)
-
-    def objective(self, g: np.ndarray, a: dict[int, float]) -> np.ndarray:
-        c = np.zeros(self.n_vars + self.n_aux)
-        c[: self.n_vars] = g
-        for k, v in a.items():
-            c[self.n_vars + k] += v
-        return c
-
-
-# --- the models as programmes -------------------------------------------------------------------
 
 
 @dataclass
@@ -319,7 +200,7 @@ def _deribit_pm_program(
         parts.append(
             MaxOf(
                 (
-                    _floor0(n),
+                    zero_floor(n),
                     Pieces(-v0[:n_std], -g[:n_std]),
                     Pieces(-v0[n_std:] - damp[k], -g[n_std:]),
                 )
@@ -338,7 +219,7 @@ def _deribit_pm_program(
     for e in range(len(risk.roll_k)):
         inside = risk.expiry == e
         d0 = float((sizes * inside) @ risk.delta)
-        roll_parts.append(_abs(d0, risk.delta[ci] * inside[ci]))
+        roll_parts.append(abs_pieces(d0, risk.delta[ci] * inside[ci]))
         roll_w.append(float(risk.roll_k[e]))
     root = SumOf(tuple(parts) + tuple(roll_parts), (1.0,) * len(parts) + tuple(roll_w))
     cand_rows = table.rows(cands)
@@ -361,14 +242,14 @@ def _deribit_pm_program(
 
 
 def _base_delta(market: Market, pos: dict[str, float]) -> dict[str, float]:
-    from ..models.deribit_pm import _coin_deltas
+    from ..models.vectors import coin_deltas
 
     out: dict[str, float] = {}
     if not pos:
         return out
     table = market.table
     rows = table.rows(list(pos))
-    d = _coin_deltas(market, rows) * np.array(list(pos.values()))
+    d = coin_deltas(market, rows) * np.array(list(pos.values()))
     for c, v in zip(table.column("underlying")[rows], d):
         u = table.codes[int(c)]
         out[u] = out.get(u, 0.0) + float(v)
@@ -378,9 +259,9 @@ def _base_delta(market: Market, pos: dict[str, float]) -> dict[str, float]:
 def _paradex_program(
     pos: dict[str, float], market: Market, cands: list[str], params: Any
 ) -> MarginProgram:
-    from ..models.deribit_pm import _coin_deltas
-    from ..models.paradex_pm import _asset, paradex_scenarios
+    from ..models.paradex_pm import asset_params, paradex_scenarios
     from ..models.params import load_params
+    from ..models.vectors import coin_deltas
     from ..risk.revaluation import risk_arrays_for_rows
 
     if params is not None and not isinstance(params, str):
@@ -401,7 +282,7 @@ def _paradex_program(
         raise InvalidInputError(f"one underlying per programme, got {sorted(bases)}", "candidates")
     base = bases.pop()
     doc = load_params("paradex_pm", params)
-    a = _asset(doc, base)
+    a = asset_params(doc, base)
     u, h = float(a["unhedged_delta_factor"]), float(a["hedged_delta_factor"])
     if u < h / 2:
         raise ModelCoverageError(
@@ -411,15 +292,15 @@ def _paradex_program(
     scen, weights = paradex_scenarios(doc, base)
     r = risk_arrays_for_rows(market, rows, scen) * weights[None, :]
     n = len(cands)
-    scan = MaxOf((_floor0(n), Pieces(-(sizes @ r), -r[ci].T)))
+    scan = MaxOf((zero_floor(n), Pieces(-(sizes @ r), -r[ci].T)))
     spot = market.index_price(f"{base}_USD")
-    unit = _coin_deltas(market, rows)
-    net = _abs(float(sizes @ unit), unit[ci])
+    unit = coin_deltas(market, rows)
+    net = abs_pieces(float(sizes @ unit), unit[ci])
     gross: list[Node] = []
     for i in range(len(names)):
         g = np.zeros(n)
         g[ci == i] = unit[i]
-        gross.append(_abs(float(sizes[i] * unit[i]), g))
+        gross.append(abs_pieces(float(sizes[i] * unit[i]), g))
     mdr = SumOf((net, *gross), ((u - h / 2) * spot,) + (h / 2 * spot,) * len(gross))
     root = MaxOf((scan, mdr))
     return MarginProgram(
@@ -443,8 +324,8 @@ def _finra_program(
 ) -> MarginProgram:
     import inspect
 
-    from ..models.deribit_pm import _coin_deltas
     from ..models.scan import finra_grid, finra_pm_margin
+    from ..models.vectors import coin_deltas
     from ..risk.revaluation import risk_arrays_for_rows
 
     if params is not None and not isinstance(params, dict):
@@ -477,12 +358,12 @@ def _finra_program(
             g = np.zeros(n)
             g[ci == i] = 1.0
             cs = float(table.column("contract_size")[rows[i]])
-            contracts.append(_abs(float(sizes[i]), g / cs))
+            contracts.append(abs_pieces(float(sizes[i]), g / cs))
         minimum = SumOf(tuple(contracts), (per_contract,) * len(contracts))
-        parts.append(MaxOf((_floor0(n), Pieces(-(sizes @ full), -full[ci].T), minimum)))
+        parts.append(MaxOf((zero_floor(n), Pieces(-(sizes @ full), -full[ci].T), minimum)))
     root = SumOf(tuple(parts), (1.0,) * len(parts))
     cand_rows = table.rows(cands)
-    unit = _coin_deltas(market, cand_rows)
+    unit = coin_deltas(market, cand_rows)
     undc = [table.codes[int(c)] for c in table.column("underlying")[cand_rows]]
     return MarginProgram(
         MarginModel.FINRA_PM,
@@ -581,16 +462,9 @@ class OptimizationResult:
 
     def plot(self, ax: Any = None) -> Any:
         """Margin before and after the trade (matplotlib, imported here only)."""
-        from ..reporting.plots import plot_margin_before_after
+        from ..plotting import plot_margin_before_after
 
         return plot_margin_before_after(self, ax)
-
-
-def _real(value: Any, name: str, index: int | None = None) -> float:
-    """A real number (bool and strings refused) as float, or a typed error naming ``name``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-        raise InputTypeError(f"must be a number, got {type(value).__name__}", name, index)
-    return float(value)
 
 
 def _per_candidate(
@@ -608,10 +482,10 @@ def _per_candidate(
         if unknown:
             raise InvalidInputError(f"{unknown[0]!r} is not a candidate", name)
         out = np.array(
-            [_real(value[c], name, i) if c in value else default for i, c in enumerate(cands)]
+            [real_number(value[c], name, i) if c in value else default for i, c in enumerate(cands)]
         )
     else:
-        out = np.full(len(cands), _real(value, name))
+        out = np.full(len(cands), real_number(value, name))
     ok = np.isfinite(out) | ((out == math.inf) & allow_inf)
     bad = ~ok | (out < 0)
     if bad.any():
@@ -626,7 +500,7 @@ def _delta_ranges(delta_range: Any, underlyings: list[str]) -> dict[str, tuple[f
     def one(rng: Any, field: str) -> tuple[float, float]:
         if isinstance(rng, (str, bytes)) or not isinstance(rng, Sequence) or len(rng) != 2:
             raise InputTypeError("expected (lo, hi)", field)
-        lo, hi = _real(rng[0], field, 0), _real(rng[1], field, 1)
+        lo, hi = real_number(rng[0], field, 0), real_number(rng[1], field, 1)
         if not (math.isfinite(lo) or math.isfinite(hi)) or math.isnan(lo) or math.isnan(hi):
             raise InvalidInputError("needs at least one finite bound, no NaN", field)
         if not lo <= hi:
@@ -681,9 +555,9 @@ def minimize_margin(
 
     if not isinstance(objective, Objective):
         raise InputTypeError("use a pymargin.strategy.optimize.Objective member", "objective")
-    if budget is not None and not math.isfinite(_real(budget, "budget")):
+    if budget is not None and not math.isfinite(real_number(budget, "budget")):
         raise InvalidInputError("must be finite", "budget")
-    if not (math.isfinite(_real(time_limit, "time_limit")) and time_limit > 0):
+    if not (math.isfinite(real_number(time_limit, "time_limit")) and time_limit > 0):
         raise InvalidInputError("must be finite and > 0", "time_limit")
     prog = margin_program(portfolio, market, candidates, model, params=params, currency=currency)
     cands = prog.candidates
@@ -708,7 +582,7 @@ def minimize_margin(
     # variables: buys p >= 0, sells q >= 0 (in lots when integer), x = p - q
     scale = lots if lots is not None else np.ones(n)
     t = np.hstack([np.diag(scale), -np.diag(scale)])
-    lp = _LP(2 * n)
+    lp = LinearProgram(2 * n)
     const, g, a = lp.lin(prog.root, t)
     const += prog.constant
     cost_vec = np.concatenate([unit_cost * scale, unit_cost * scale])
@@ -772,7 +646,7 @@ def minimize_margin(
     )
 
 
-def _range_rows(lp: _LP, g: np.ndarray, lo: float, hi: float) -> None:
+def _range_rows(lp: LinearProgram, g: np.ndarray, lo: float, hi: float) -> None:
     if math.isfinite(hi):
         lp.add(g, [{}], np.array([hi]))
     if math.isfinite(lo):
@@ -780,14 +654,14 @@ def _range_rows(lp: _LP, g: np.ndarray, lo: float, hi: float) -> None:
 
 
 def _solve(
-    lp: _LP,
+    lp: LinearProgram,
     g: np.ndarray,
     a: dict[int, float],
     hi: np.ndarray,
     integer: bool,
     time_limit: float,
 ) -> tuple[np.ndarray, str]:
-    so = _scipy()
+    so = scipy_module()
 
     A, b = lp.matrices()
     c = lp.objective(g, a)
@@ -899,15 +773,15 @@ def protect(
     loses at most ``max_loss`` USD marked to market: the overlay is worth its revalued marks,
     less the half-spreads and fees paid to buy it. "Cheapest" is the premium paid (at the ask,
     fees included). One LP over full-revaluation P&L."""
-    so = _scipy()
+    so = scipy_module()
 
     from ..analytics.stress import StressScenario
-    from ..analytics.var import _underlyings, scenario_pnl
+    from ..risk.pnl import portfolio_underlyings, scenario_pnl
     from .costs import CostModel
 
-    if not (math.isfinite(_real(max_loss, "max_loss")) and max_loss >= 0):
+    if not (math.isfinite(real_number(max_loss, "max_loss")) and max_loss >= 0):
         raise InvalidInputError("must be finite and >= 0", "max_loss")
-    if math.isnan(_real(max_count, "max_count")) or max_count <= 0:
+    if math.isnan(real_number(max_count, "max_count")) or max_count <= 0:
         raise InvalidInputError("must be > 0 (inf allowed)", "max_count")
     cm = costs if costs is not None else CostModel()
     if not isinstance(cm, CostModel):
@@ -920,7 +794,7 @@ def protect(
                 "expected pymargin.analytics.stress.StressScenario", "scenarios", k
             )
     pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
-    unds = _underlyings(pf, market)
+    unds = portfolio_underlyings(pf, market)
     if structures is None:
         structures = put_overlay_candidates(market, unds[0])
     if not structures:
@@ -929,11 +803,11 @@ def protect(
         if not (isinstance(st, tuple) and len(st) == 2 and isinstance(st[1], Mapping) and st[1]):
             raise InputTypeError("expected (name, {instrument: quantity})", "structures", j)
         for leg, q in st[1].items():
-            if not math.isfinite(_real(q, "structures", j)):
+            if not math.isfinite(real_number(q, "structures", j)):
                 raise InvalidInputError(f"{leg}: quantity must be finite", "structures", j)
     legs = sorted({leg for _, ls in structures for leg in ls})
     unds_all = tuple(
-        dict.fromkeys(unds + _underlyings(Portfolio(dict.fromkeys(legs, 1.0)), market))
+        dict.fromkeys(unds + portfolio_underlyings(Portfolio(dict.fromkeys(legs, 1.0)), market))
     )
     spot = np.array([[s.moves.get(u, 0.0) for u in unds_all] for s in scenarios])
     vol = np.array([[s.vol_scale.get(u, 1.0) for u in unds_all] for s in scenarios])
