@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..market.market import Market
+from ..market.portfolio import as_portfolio
 
 __all__ = ["batch_margin", "local_client", "monte_carlo_var", "stress_accounts"]
 
@@ -153,7 +154,7 @@ def stress_accounts(
 def _mc_part(
     pf: Any, market: Market, unds: tuple[str, ...], spot: np.ndarray, vol: np.ndarray
 ) -> np.ndarray:
-    from .var import scenario_pnl
+    from ..risk.pnl import scenario_pnl
 
     return scenario_pnl(pf, market, unds, spot, vol, threads=1)
 
@@ -175,7 +176,6 @@ def monte_carlo_var(
 ) -> Any:
     """:func:`pymargin.analytics.var.monte_carlo_var` with the paths revalued on the cluster; same
     result (the paths are drawn here and cut at the single-process chunk boundaries)."""
-    from ..market.portfolio import Portfolio
     from .var import (
         VaRMethod,
         VaRResult,
@@ -188,7 +188,7 @@ def monte_carlo_var(
     )
 
     law = check_monte_carlo(paths, confidence, dist, dof, seed)
-    pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+    pf = as_portfolio(portfolio)
     unds, chol = mc_setup(pf, market, cov, horizon)
     spot, vol = mc_shocks(chol, len(unds), paths, law, dof, seed)
     with _client(client, address) as c:

@@ -18,7 +18,7 @@ import numpy as np
 from ..exceptions import InvalidInputError
 from ..market.history import load_series
 from ..market.market import Market
-from ..market.portfolio import Portfolio
+from ..market.portfolio import Portfolio, as_portfolio
 
 __all__ = [
     "HISTORICAL_EVENTS",
@@ -142,7 +142,7 @@ def stress_test(
 ) -> list[tuple[StressScenario, float]]:
     """P&L (USD) of the portfolio under each scenario (default: the historical library and the
     synthetic set for its underlyings), worst first."""
-    pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+    pf = as_portfolio(portfolio)
     if scenarios is None:
         from ..risk.pnl import portfolio_underlyings
 
@@ -170,7 +170,7 @@ def reverse_stress(
     ``max_move`` (down) or 10 x ``max_move`` (up) exhausts it."""
     from ..risk.pnl import portfolio_underlyings, scenario_pnl
 
-    pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+    pf = as_portfolio(portfolio)
     if not (isinstance(equity_usd, (int, float)) and math.isfinite(equity_usd) and equity_usd > 0):
         raise InvalidInputError("must be finite and > 0", "equity_usd")
     try:

@@ -24,8 +24,10 @@ import numpy as np
 from ..exceptions import InputTypeError, InvalidInputError
 from ..market.history import JointMoves, joint_moves
 from ..market.market import Market
-from ..market.portfolio import Portfolio
+from ..market.portfolio import Portfolio, as_portfolio
 from ..risk.pnl import coins_of, portfolio_underlyings, scenario_pnl
+from .backtest import backtest_var, christoffersen_independence, kupiec_pof
+from .tail import check_confidence, var_es
 
 __all__ = [
     "ShockDistribution",
@@ -93,7 +95,7 @@ def check_monte_carlo(
 ) -> ShockDistribution:
     """The Monte Carlo arguments checked before any path is drawn (shared with
     pymargin.analytics.distributed); ``dist`` as the enum (its value strings are accepted)."""
-    _check_confidence(confidence)
+    check_confidence(confidence)
     if isinstance(paths, bool) or not isinstance(paths, int) or paths < 100:
         raise InvalidInputError("must be an integer >= 100", "paths")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -140,25 +142,6 @@ class VaRResult:
         return plot_pnl_distribution(self, ax)
 
 
-def _check_confidence(confidence: float) -> None:
-    if not (isinstance(confidence, float) and 0.5 <= confidence < 1.0):
-        raise InvalidInputError("must be a float in [0.5, 1)", "confidence")
-
-
-def var_es(pnl: np.ndarray, confidence: float) -> tuple[float, float, int]:
-    """VaR and ES of a P&L sample (each outcome equally likely): VaR = the k-th largest loss
-    with k = ceil(n (1 - confidence)) (the empirical quantile, no interpolation), ES = the
-    average of the k largest losses. Returns (VaR, ES, index of the VaR outcome)."""
-    _check_confidence(confidence)
-    x = np.asarray(pnl, dtype=np.float64)
-    if x.ndim != 1 or x.size == 0 or not np.isfinite(x).all():
-        raise InvalidInputError("must be a non-empty finite 1-D sample", "pnl")
-    k = max(1, math.ceil(x.size * (1.0 - confidence) - 1e-9))
-    order = np.argsort(x, kind="stable")
-    tail = order[:k]
-    return float(-x[tail[-1]]), float(-x[tail].mean()), int(tail[-1])
-
-
 # --- historical simulation --------------------------------------------------------------------
 
 
@@ -179,7 +162,7 @@ def historical_var(
     spot and implied vol (DVOL ratio; 1 before DVOL exists) over ``horizon`` days.
     ``filtered="ewma"`` (RiskMetrics, ``lam``) or ``"garch"`` (GARCH(1,1) fitted by maximum
     likelihood) rescales each day's spot log return by current / then volatility."""
-    pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+    pf = as_portfolio(portfolio)
     unds = portfolio_underlyings(pf, market)
     if moves is None:
         jm = joint_moves(coins_of(unds), horizon=horizon, start=start, end=end)
@@ -344,7 +327,7 @@ def normal_var_es(
     """Linear (delta-normal) VaR and ES of positions with value ``exposures`` (USD per unit
     relative move) and daily return covariance ``cov``: sd = sqrt(e' C e h), VaR = z sd,
     ES = sd phi(z)/(1 - confidence). Returns (VaR, ES, sd)."""
-    _check_confidence(confidence)
+    check_confidence(confidence)
     horizon = _check_horizon(horizon)
     e = np.atleast_1d(np.asarray(exposures, dtype=np.float64))
     if not np.isfinite(e).all():
@@ -386,9 +369,9 @@ def parametric_var(
     2021), scaled by the horizon."""
     from ..risk.greeks import portfolio_greeks
 
-    _check_confidence(confidence)
+    check_confidence(confidence)
     horizon = _check_horizon(horizon)
-    pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+    pf = as_portfolio(portfolio)
     unds = portfolio_underlyings(pf, market)
     if cov is None:
         jm = joint_moves(coins_of(unds), start="2021-01-01")
@@ -484,7 +467,7 @@ def monte_carlo_var(
     same covariance; ``cov`` is 2k x 2k over [spot log returns, vol log changes] (default: the
     bundled history since 2021, where DVOL exists)."""
     law = check_monte_carlo(paths, confidence, dist, dof, seed)
-    pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+    pf = as_portfolio(portfolio)
     unds, chol = mc_setup(pf, market, cov, horizon)
     k = len(unds)
     spot, vol = mc_shocks(chol, k, paths, law, dof, seed)
@@ -531,94 +514,3 @@ def mc_setup(
     # [spot log returns, vol log changes] per underlying, underlyings sorted by name
     c = _check_cov(cov, 2 * k, definite=True) * horizon
     return unds, np.linalg.cholesky(c)
-
-
-# --- backtests -------------------------------------------------------------------------------
-
-
-def backtest_var(
-    portfolio: Portfolio | dict[str, float],
-    market: Market,
-    *,
-    window: int = 250,
-    confidence: float = 0.99,
-    start: str | None = None,
-    end: str | None = None,
-    threads: int | None = None,
-) -> dict[str, Any]:
-    """Backtest of historical-simulation VaR on the bundled history: each day's VaR from the
-    previous ``window`` days' moves, against that day's hypothetical P&L (today's portfolio,
-    fully revalued on the day's move of spot and implied vol). Reports the exceptions, Kupiec's
-    and Christoffersen's statistics and the hit sequence."""
-    _check_confidence(confidence)
-    if not isinstance(window, int) or window < 20:
-        raise InvalidInputError("must be an integer >= 20", "window")
-    pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
-    unds = portfolio_underlyings(pf, market)
-    jm = joint_moves(coins_of(unds), start=start, end=end)
-    if len(jm.dates) <= window + 1:
-        raise InvalidInputError(f"needs more than {window + 1} days of history", "window")
-    pnl = scenario_pnl(pf, market, unds, jm.spot, jm.vol, threads=threads)
-    var_t = np.array([var_es(pnl[t - window : t], confidence)[0] for t in range(window, len(pnl))])
-    realised = pnl[window:]
-    hits = (realised < -var_t).astype(int)
-    x, n = int(hits.sum()), int(hits.size)
-    lr_uc, p_uc = kupiec_pof(x, n, 1.0 - confidence)
-    lr_ind, p_ind = christoffersen_independence(hits)
-    return {
-        "dates": jm.dates[window:],
-        "var": var_t,
-        "pnl": realised,
-        "hits": hits,
-        "exceptions": x,
-        "observations": n,
-        "expected": n * (1.0 - confidence),
-        "kupiec": (lr_uc, p_uc),
-        "christoffersen": (lr_ind, p_ind),
-    }
-
-
-def kupiec_pof(exceptions: int, observations: int, p: float) -> tuple[float, float]:
-    """Kupiec's proportion-of-failures likelihood ratio for ``exceptions`` in ``observations``
-    days at exception probability ``p`` (= 1 - confidence); returns (LR, p-value), LR ~ chi2(1)
-    under a correct model."""
-    if not (0 <= exceptions <= observations and observations > 0 and 0 < p < 1):
-        raise InvalidInputError("need 0 <= exceptions <= observations > 0, 0 < p < 1", "kupiec")
-    x, n = exceptions, observations
-    phat = x / n
-
-    def ll(q: float) -> float:
-        return (n - x) * (math.log1p(-q) if x < n else 0.0) + (x * math.log(q) if x else 0.0)
-
-    lr = -2.0 * (ll(p) - (ll(phat) if 0 < phat < 1 else 0.0))
-    return lr, math.erfc(math.sqrt(max(lr, 0.0) / 2.0))
-
-
-def christoffersen_independence(hits: np.ndarray) -> tuple[float, float]:
-    """Christoffersen's (1998) test that exceptions do not cluster: transition counts of the
-    hit sequence (1 = exception), LR_ind ~ chi2(1); returns (LR, p-value)."""
-    raw = np.asarray(hits)
-    if (
-        raw.ndim != 1
-        or raw.size < 2
-        or raw.dtype.kind not in "biuf"
-        or not np.isin(raw, (0, 1)).all()
-    ):
-        raise InvalidInputError("must be a 0/1 sequence of length >= 2", "hits")
-    h = raw.astype(int)
-    prev, cur = h[:-1], h[1:]
-    n00 = int(np.sum((prev == 0) & (cur == 0)))
-    n01 = int(np.sum((prev == 0) & (cur == 1)))
-    n10 = int(np.sum((prev == 1) & (cur == 0)))
-    n11 = int(np.sum((prev == 1) & (cur == 1)))
-
-    def xlogy(a: int, q: float) -> float:
-        return a * math.log(q) if a else 0.0
-
-    pi0 = n01 / (n00 + n01) if n00 + n01 else 0.0
-    pi1 = n11 / (n10 + n11) if n10 + n11 else 0.0
-    pi = (n01 + n11) / (n00 + n01 + n10 + n11)
-    l0 = xlogy(n00 + n10, 1 - pi) + xlogy(n01 + n11, pi)
-    l1 = xlogy(n00, 1 - pi0) + xlogy(n01, pi0) + xlogy(n10, 1 - pi1) + xlogy(n11, pi1)
-    lr = max(-2.0 * (l0 - l1), 0.0)
-    return lr, math.erfc(math.sqrt(lr / 2.0))

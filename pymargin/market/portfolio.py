@@ -14,7 +14,7 @@ from ..exceptions import FileInputError, InvalidInputError
 from ..files import csv_records, load_json, open_file
 from .instruments import Instrument, parse_instrument, parse_instruments
 
-__all__ = ["CheckedPositions", "Portfolio", "position_arrays", "position_sizes"]
+__all__ = ["CheckedPositions", "Portfolio", "as_portfolio", "position_arrays", "position_sizes"]
 
 
 def position_sizes(names: list[str], values: list[Any]) -> np.ndarray:
@@ -161,3 +161,8 @@ class Portfolio:
 
     def instruments(self) -> list[Instrument]:
         return [parse_instrument(n) for n in self.positions]
+
+
+def as_portfolio(portfolio: Portfolio | Mapping[str, float]) -> Portfolio:
+    """A :class:`Portfolio` as it is, a mapping of instrument name to size as a new one."""
+    return portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))

@@ -25,7 +25,7 @@ from .. import _core
 from ..exceptions import InvalidInputError
 from ..market.instruments import InstrumentKind
 from ..market.market import Market
-from ..market.portfolio import Portfolio
+from ..market.portfolio import Portfolio, as_portfolio
 from .params import ModelParameterError, load_params, number
 
 __all__ = ["DeltaMarginParams", "DeltaMarginResult", "delta_margin"]
@@ -115,7 +115,7 @@ def delta_margin(
     from ..risk.greeks import portfolio_greeks
     from ..risk.pnl import portfolio_underlyings, scenario_pnl
 
-    pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+    pf = as_portfolio(portfolio)
     p = params or DeltaMarginParams.load()
     unds = portfolio_underlyings(pf, market)
     for u in unds:

@@ -23,7 +23,7 @@ import numpy as np
 from ..exceptions import InvalidInputError
 from ..market.instruments import InstrumentKind, Settlement
 from ..market.market import Market
-from ..market.portfolio import Portfolio
+from ..market.portfolio import Portfolio, as_portfolio
 from ..pricing import black76_greeks
 
 __all__ = ["TENOR_BUCKETS", "PortfolioGreeks", "combine", "portfolio_greeks"]
@@ -76,7 +76,7 @@ class PortfolioGreeks:
 
 def portfolio_greeks(portfolio: Portfolio | dict[str, float], market: Market) -> PortfolioGreeks:
     """Greeks of every position of ``portfolio`` in ``market`` (see the module docstring)."""
-    pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+    pf = as_portfolio(portfolio)
     names = list(pf.positions)
     size = np.array(list(pf.positions.values()), dtype=np.float64)
     table = market.table

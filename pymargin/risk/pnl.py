@@ -10,7 +10,7 @@ from .. import _core
 from ..exceptions import InvalidInputError
 from ..market.instruments import InstrumentKind, Settlement
 from ..market.market import Market
-from ..market.portfolio import Portfolio
+from ..market.portfolio import Portfolio, as_portfolio
 from ..pricing import inverse_price, threads_argument
 from .scenarios import ScenarioSet, VolShockRule
 
@@ -30,7 +30,7 @@ def scenario_pnl(
     """Portfolio P&L in USD under joint scenarios: ``spot_move[j, k]`` the relative move of
     ``underlyings[k]`` (e.g. ``"BTC_USD"``), ``vol_scale[j, k]`` the factor on its implied vols.
     Full revaluation by the kernel, a chunk of scenarios at a time (bounded memory)."""
-    pf = portfolio if isinstance(portfolio, Portfolio) else Portfolio(dict(portfolio))
+    pf = as_portfolio(portfolio)
     names = list(pf.positions)
     if not names:
         raise InvalidInputError("no positions", "portfolio")
