@@ -26,7 +26,13 @@ from ..market.market import Market
 from ..market.portfolio import Portfolio, as_portfolio
 from ..pricing import black76_greeks
 
-__all__ = ["TENOR_BUCKETS", "PortfolioGreeks", "combine", "portfolio_greeks"]
+__all__ = [
+    "TENOR_BUCKETS",
+    "PortfolioGreeks",
+    "combine",
+    "portfolio_greeks",
+    "unit_coin_deltas",
+]
 
 _FIELDS = ("delta", "delta_usd", "coin_delta", "gamma_1pct", "vega", "theta", "vanna", "volga")
 TENOR_BUCKETS = (
@@ -173,3 +179,14 @@ def combine(parts: list[PortfolioGreeks]) -> dict[str, dict[str, float]]:
             for fld in _FIELDS:
                 acc[fld] += v[fld]
     return out
+
+
+def unit_coin_deltas(market: Market, names: list[str]) -> np.ndarray:
+    """Coin delta (USD delta / index) of one unit of each instrument."""
+    g = portfolio_greeks(dict.fromkeys(names, 1.0), market)
+    table = market.table
+    rows = table.rows(names)
+    index = np.array(
+        [market.index_price(table.codes[int(c)]) for c in table.column("underlying")[rows]]
+    )
+    return np.asarray(g.position["delta_usd"]) / index
