@@ -1,12 +1,13 @@
 """The package's layering, checked on the source (docs/architecture.md states the rules).
 
 Layers, bottom to top: the foundation modules at the package root (exceptions, enums,
-conventions, files, pricing, the private ``_core`` and ``_validate``), then ``market``,
-``risk``, ``models``, ``accounts``, ``analytics``, ``strategy``, ``reporting`` and ``cli``. A
-module may import its own layer and the layers below, at module level or inside a function
-alike (imports under ``if TYPE_CHECKING:``, for annotations only, are not counted); no module
-imports a private name (``_x``) from another module; module-level imports form no cycle. ``pymargin/__init__.py`` (the public facade) and ``__main__`` sit above every
-layer.
+conventions, files, pricing, plotting, the private ``_core`` and ``_validate``), then
+``market``, ``risk``, ``models``, ``accounts``, ``analytics``, ``strategy``, ``reporting`` and
+``cli``. A module may import its own layer and the layers below, at module level or inside a
+function alike (imports under ``if TYPE_CHECKING:``, for annotations only, are not counted);
+no module imports a private name (``_x``) from another module; module-level imports form no
+cycle; no file is over 600 lines. ``pymargin/__init__.py`` (the public facade) and
+``__main__`` sit above every layer.
 """
 
 from __future__ import annotations

@@ -351,7 +351,7 @@ def test_json_output_is_strict_when_a_margin_is_undefined(tmp_path):
 
 
 def test_json_printer_writes_null_and_says_why(capsys):
-    from pymargin.cli.app import _print_json
+    from pymargin.cli.common import print_json as _print_json
 
     _print_json({"a": float("nan"), "b": [1.0, float("inf")], "c": np.float64(-np.inf), "d": 2})
     out = strict_json(capsys.readouterr().out)

@@ -1,0 +1,304 @@
+"""Shared by every command: the Typer app, the option types, the model and estimator choices,
+reading positions and markets, JSON output, and the error handling that ends a command with
+exit code 2 and one line naming the file, field and row."""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from ..exceptions import PymarginError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="pymargin: margin, Greeks, pre-trade checks, risk, venue-wide margin and hedging "
+    "for crypto derivatives.",
+)
+
+
+err = Console(stderr=True)
+
+
+def console_out() -> Console:
+    """Standard output, at least 120 columns (the tables need the width)."""
+    return Console(width=max(Console().width, 120))
+
+
+class Estimator(str, enum.Enum):
+    sample = "sample"
+    ewma = "ewma"
+    ledoit_wolf = "ledoit_wolf"
+
+
+class Model(str, enum.Enum):
+    deribit_pm = "deribit-pm"
+    deribit_xpm = "deribit-xpm"
+    deribit_standard = "deribit-standard"
+    paradex_pm = "paradex-pm"
+    finra_pm = "finra-pm"
+    delta_margin = "delta-margin"
+
+
+PositionsArg = Annotated[
+    Path, typer.Argument(help="positions: CSV, JSON, Deribit get_positions or ccxt positions")
+]
+
+
+MarketOpt = Annotated[
+    str,
+    typer.Option(
+        "--market", "-m", help="demo:BTC, demo:ETH, a chain CSV or Deribit book summary JSON"
+    ),
+]
+
+
+CollateralOpt = Annotated[
+    str | None,
+    typer.Option(help="BTC=1.5,USDC=2000 or a Deribit get_account_summary JSON file"),
+]
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
+
+
+TimeOpt = Annotated[
+    str | None, typer.Option("--time", help="valuation time (ISO, UTC) for a chain CSV")
+]
+
+
+def fail(e: Exception) -> None:
+    from rich.markup import escape
+
+    # one line, whatever the input put in the message (newlines, rich markup)
+    text = str(e).replace("\r", "\\r").replace("\n", "\\n")
+    err.print(
+        f"[bold red]pymargin: error:[/bold red] {escape(text)}", highlight=False, soft_wrap=True
+    )
+    raise typer.Exit(2)
+
+
+def parse_time(time: str | None) -> datetime | None:
+    """``--time``: an ISO time, UTC when it has no zone."""
+    when = None
+    if time:
+        try:
+            when = datetime.fromisoformat(time)
+        except ValueError:
+            fail(ValueError(f"--time: not an ISO time: {time!r}"))
+        assert when is not None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+    return when
+
+
+SOURCE: list[str] = []  # the positions file of the running command (names its errors)
+
+
+def read_inputs(positions: Path, market: str, time: str | None) -> tuple[Any, Any]:
+    """Positions and market, every position checked against the market (expired, no marks)
+    with errors naming the positions file and the instrument's row in it."""
+    from .inputs import check_positions, read_market, read_positions_with_rows
+
+    pf, first = read_positions_with_rows(positions)
+    SOURCE[:] = [str(positions)]
+    mkt = read_market(market, parse_time(time))
+    check_positions(pf, mkt, positions, first)
+    return pf, mkt
+
+
+def check_writable(path: Path | None, field: str) -> None:
+    """An output path whose folder exists (checked before any work)."""
+    from ..exceptions import InvalidInputError
+
+    if path is None:
+        return
+    folder = Path(path).expanduser().parent
+    if not folder.is_dir():
+        raise InvalidInputError(f"{path}: no such folder {str(folder) or '.'}", field)
+    if Path(path).is_dir():
+        raise InvalidInputError(f"{path} is a folder, not a file", field)
+
+
+def print_json(obj: Any) -> None:
+    """Strict JSON (no NaN / Infinity tokens): a non-finite number is written as null and
+    listed, with what it was, under ``"non_finite"`` (JSON pointer -> "NaN", "Infinity" or
+    "-Infinity") of the enclosing top-level object, or of each object of a top-level list."""
+    if isinstance(obj, list):
+        out: Any = [strict_json(x) for x in obj]
+    else:
+        out = strict_json(obj)
+    sys.stdout.write(json.dumps(out, indent=2, allow_nan=False) + "\n")
+
+
+def strict_json(obj: Any) -> Any:
+    flags: dict[str, str] = {}
+    clean = plain(obj, "", flags)
+    if flags:
+        if isinstance(clean, dict):
+            clean["non_finite"] = flags
+        else:
+            clean = {"value": clean, "non_finite": flags}
+    return clean
+
+
+def plain(o: Any, where: str, flags: dict[str, str]) -> Any:
+    """``o`` as plain JSON types, non-finite floats as None (recorded in ``flags``)."""
+    import dataclasses
+    import math
+
+    import numpy as np
+
+    if isinstance(o, np.ndarray):
+        o = o.tolist()
+    elif isinstance(o, (np.floating, np.integer, np.bool_)):
+        o = o.item()
+    if isinstance(o, enum.Enum):
+        o = o.value
+    if o is None or isinstance(o, (bool, str)):
+        return o
+    if isinstance(o, int):
+        return o
+    if isinstance(o, float):
+        if math.isfinite(o):
+            return o
+        flags[where or "/"] = "NaN" if o != o else ("Infinity" if o > 0 else "-Infinity")
+        return None
+    if isinstance(o, dict):
+        out = {}
+        for k, v in o.items():
+            key = k.value if isinstance(k, enum.Enum) else k
+            key = key if isinstance(key, str) else str(key)
+            esc = key.replace("~", "~0").replace("/", "~1")
+            out[key] = plain(v, f"{where}/{esc}", flags)
+        return out
+    if isinstance(o, (list, tuple)):
+        return [plain(v, f"{where}/{k}", flags) for k, v in enumerate(o)]
+    if dataclasses.is_dataclass(o) and not isinstance(o, type):
+        return plain(o.__dict__, where, flags)
+    return str(o)
+
+
+def run(fn: Any) -> None:
+    from ..exceptions import FileInputError, InvalidInputError
+
+    SOURCE.clear()
+    try:
+        fn()
+    except FileInputError as e:
+        fail(e)
+    except PymarginError as e:
+        # "no positions" and the like: name the positions file
+        if SOURCE and e.field in ("positions", "portfolio"):
+            fail(FileInputError(SOURCE[0], e))
+        fail(e)
+    except OSError as e:
+        fail(e)
+    except RecursionError:
+        fail(InvalidInputError("input nested too deeply", "input"))
+    except MemoryError:
+        fail(InvalidInputError("input too large for memory", "input"))
+
+
+class VarMethod(str, enum.Enum):
+    historical = "historical"
+    filtered_ewma = "filtered-ewma"
+    filtered_garch = "filtered-garch"
+    delta_normal = "delta-normal"
+    delta_gamma = "delta-gamma"
+    monte_carlo = "monte-carlo"
+
+
+class Dist(str, enum.Enum):
+    normal = "normal"
+    t = "t"
+
+
+def chosen_model(model: Model, grid_file: Path | None, span_file: Path | None = None) -> Any:
+    """The MarginModel of --model, SCENARIO_GRID for --grid-file or SPAN16 for --span-file
+    (one of the three)."""
+    from ..exceptions import InvalidInputError
+    from ..models.registry import MarginModel
+
+    given = [f for f, v in (("--grid-file", grid_file), ("--span-file", span_file)) if v]
+    if (given and model is not Model.deribit_pm) or len(given) > 1:
+        raise InvalidInputError("give one of --model, --grid-file and --span-file", given[-1])
+    if grid_file is not None:
+        return MarginModel.SCENARIO_GRID
+    if span_file is not None:
+        return MarginModel.SPAN16
+    return MarginModel(model.value.replace("-", "_"))
+
+
+def model_params(chosen: Any, grid_file: Path | None, span_file: Path | None) -> Any:
+    """The parameters the file options give (None for the other models)."""
+    if grid_file is not None:
+        return str(grid_file)
+    if span_file is not None:
+        from ..models.span import SpanParams
+
+        return SpanParams.from_file(span_file)
+    return None
+
+
+SpanFileOpt = Annotated[
+    Path | None,
+    typer.Option("--span-file", help="SPAN parameters (JSON, SpanParams): margin under SPAN-16"),
+]
+
+
+VenuePositions = Annotated[
+    Path, typer.Argument(help="venue positions: CSV or Parquet with account, instrument, size")
+]
+
+
+VenueCollateral = Annotated[
+    Path, typer.Argument(help="collateral: CSV or Parquet with account, amount")
+]
+
+
+def parse_floats(spec: str, field: str) -> list[float]:
+    """``1,2.5,4``: finite numbers, none given twice."""
+    from ..exceptions import InvalidInputError
+
+    out: list[float] = []
+    for row, part in enumerate(spec.split(",")):
+        try:
+            v = float(part)
+        except ValueError:
+            raise InvalidInputError(f"not a number: {part!r}", field, row) from None
+        if not math.isfinite(v):
+            raise InvalidInputError(f"must be finite, got {part!r}", field, row)
+        if v in out:
+            raise InvalidInputError(f"{part.strip()} given twice", field, row)
+        out.append(v)
+    return out
+
+
+def parse_names(spec: str, field: str) -> list[str]:
+    """``A,B,C``: instrument names, none given twice (empty entries skipped)."""
+    from ..exceptions import InvalidInputError
+
+    out: list[str] = []
+    for row, part in enumerate(spec.split(",")):
+        name = part.strip()
+        if not name:
+            continue
+        if name in out:
+            raise InvalidInputError(f"{name} given twice", field, row)
+        out.append(name)
+    return out
+
+
+def underlying_of(pf: Any, mkt: Any) -> str:
+    from ..risk.pnl import portfolio_underlyings
+
+    return portfolio_underlyings(pf, mkt)[0]

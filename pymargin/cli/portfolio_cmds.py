@@ -1,0 +1,337 @@
+"""Commands on one portfolio: demo, version, margin, greeks, compare, whatif and report."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from ..exceptions import PymarginError
+from .common import (
+    CollateralOpt,
+    JsonOpt,
+    MarketOpt,
+    Model,
+    PositionsArg,
+    SpanFileOpt,
+    TimeOpt,
+    app,
+    check_writable,
+    chosen_model,
+    console_out,
+    err,
+    model_params,
+    print_json,
+    read_inputs,
+    run,
+)
+
+
+@app.command()
+def demo(as_json: JsonOpt = False) -> None:
+    """The main job on the bundled real Deribit chains: seven portfolios margined under each
+    model, with the breakdown, the worst scenarios and the Greeks."""
+    from .demo import run_demo
+
+    if as_json:
+        print_json(run_demo(console=False))
+    else:
+        run_demo()
+
+
+@app.command()
+def version() -> None:
+    """The version and the active SIMD level."""
+    from .. import __version__, simd_level
+
+    print(f"pymargin {__version__} (kernels: {simd_level()})")
+
+
+@app.command()
+def margin(
+    positions: PositionsArg,
+    market: MarketOpt,
+    model: Annotated[Model, typer.Option(help="margin model")] = Model.deribit_pm,
+    currency: Annotated[str | None, typer.Option(help="settlement currency (S:PM, S:SM)")] = None,
+    collateral: CollateralOpt = None,
+    params: Annotated[
+        str | None, typer.Option(help="Deribit PM parameters: model file or pme/simulate JSON")
+    ] = None,
+    time: TimeOpt = None,
+    as_json: JsonOpt = False,
+    grid_file: Annotated[
+        Path | None,
+        typer.Option("--grid-file", help="a grid venue's parameter file (instead of --model)"),
+    ] = None,
+    span_file: SpanFileOpt = None,
+) -> None:
+    """Initial and maintenance margin of the positions under one model, with the breakdown."""
+
+    def go() -> None:
+        from ..models.registry import MarginModel
+        from ..models.registry import margin as compute
+        from .inputs import read_collateral, read_params
+
+        pf, mkt = read_inputs(positions, market, time)
+        chosen = chosen_model(model, grid_file, span_file)
+        from_files = model_params(chosen, grid_file, span_file)
+        coll = read_collateral(collateral)  # checked even where the model does not use it
+        res = compute(
+            pf,
+            mkt,
+            chosen,
+            params=from_files if from_files is not None else read_params(params),
+            currency=currency,
+            collateral=coll if chosen is MarginModel.DERIBIT_XPM else None,
+        )
+        out = {
+            "model": chosen.value,
+            "currency": res.currency,
+            "initial_margin": res.initial_margin,
+            "maintenance_margin": res.maintenance_margin,
+            "components": res.components,
+            "worst_scenario": res.worst_scenario,
+        }
+        if as_json:
+            out["scenarios"] = dict(zip(res.scenario_labels, res.scenario_pnl.tolist()))
+            print_json(out)
+            return
+        con = console_out()
+        t = Table(title=f"{chosen.value} margin ({res.currency.upper()})", title_justify="left")
+        t.add_column("")
+        t.add_column("value", justify="right")
+        t.add_row("initial margin", f"{res.initial_margin:,.6g}")
+        t.add_row("maintenance margin", f"{res.maintenance_margin:,.6g}")
+        for k, v in res.components.items():
+            t.add_row(f"  {k}", f"{v:,.6g}")
+        t.add_row("worst scenario", res.worst_scenario)
+        con.print(t)
+        con.print(res.explain(), highlight=False)
+
+    run(go)
+
+
+@app.command()
+def greeks(
+    positions: PositionsArg,
+    market: MarketOpt,
+    time: TimeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Portfolio Greeks by underlying and expiry (USD; delta in coins)."""
+
+    def go() -> None:
+        from ..risk.greeks import portfolio_greeks
+
+        pf, mkt = read_inputs(positions, market, time)
+        g = portfolio_greeks(pf, mkt)
+        if as_json:
+            print_json(
+                {
+                    "by_underlying": g.by_underlying,
+                    "by_expiry": {f"{u} {e}": v for (u, e), v in g.by_expiry.items()},
+                }
+            )
+            return
+        t = Table(title="Greeks (USD; delta in coins)", title_justify="left")
+        for col in ("underlying", "expiry", "delta", "delta USD", "gamma 1%", "vega/pt", "theta/d"):
+            t.add_column(col, justify="left" if col in ("underlying", "expiry") else "right")
+
+        def row(u: str, e: str, v: dict[str, float]) -> None:
+            t.add_row(
+                u,
+                e,
+                f"{v['delta']:+,.3f}",
+                f"{v['delta_usd']:+,.0f}",
+                f"{v['gamma_1pct']:+,.0f}",
+                f"{v['vega']:+,.0f}",
+                f"{v['theta']:+,.0f}",
+            )
+
+        for (u, e), v in g.by_expiry.items():
+            row(u, e, v)
+        for u, v in g.by_underlying.items():
+            row(f"[bold]{u}[/bold]", "total", v)
+        console_out().print(t)
+
+    run(go)
+
+
+@app.command()
+def compare(
+    positions: PositionsArg,
+    market: MarketOpt,
+    collateral: CollateralOpt = None,
+    time: TimeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The same positions under Deribit's four modes: standard vs portfolio margin,
+    segregated vs cross collateral, with equity and available funds."""
+
+    def go() -> None:
+        from ..accounts.account import Account, compare_margin_modes
+        from .inputs import read_collateral
+
+        pf, mkt = read_inputs(positions, market, time)
+        modes = compare_margin_modes(Account(pf, read_collateral(collateral)), mkt)
+        rows = {m.value: (s if isinstance(s, str) else s.as_row()) for m, s in modes.items()}
+        if as_json:
+            print_json(rows)
+            return
+        t = Table(title="Margin modes (USD)", title_justify="left")
+        for col in ("mode", "equity", "IM", "MM", "available", "MM ratio"):
+            t.add_column(col, justify="left" if col == "mode" else "right")
+        for m, r in rows.items():
+            if isinstance(r, str):
+                t.add_row(m, f"not covered: {r}", "", "", "", "")
+            else:
+                t.add_row(
+                    m,
+                    f"{r['equity_usd']:,.0f}",
+                    f"{r['initial_margin_usd']:,.0f}",
+                    f"{r['maintenance_margin_usd']:,.0f}",
+                    f"{r['available_funds_usd']:,.0f}",
+                    f"{r['mm_ratio']:.1%}",
+                )
+        console_out().print(t)
+
+    run(go)
+
+
+@app.command()
+def whatif(
+    positions: PositionsArg,
+    market: MarketOpt,
+    order: Annotated[
+        list[str],
+        typer.Option(
+            help="INSTRUMENT:buy|sell:AMOUNT (Deribit amounts: USD for inverse "
+            "futures, coins otherwise); repeat for several candidates"
+        ),
+    ],
+    collateral: CollateralOpt = None,
+    time: TimeOpt = None,
+    as_json: JsonOpt = False,
+    model: Annotated[
+        Model,
+        typer.Option(
+            help="deribit-pm (default), deribit-xpm, deribit-standard, paradex-pm, finra-pm, "
+            "delta-margin"
+        ),
+    ] = Model.deribit_pm,
+    grid_file: Annotated[
+        Path | None,
+        typer.Option("--grid-file", help="a grid venue's parameter file (instead of --model)"),
+    ] = None,
+    span_file: SpanFileOpt = None,
+) -> None:
+    """Pre-trade checks: could the account carry each candidate order (each on its own)?
+    The pre-trade engine under any model: Deribit S:PM, X:PM or standard margin, Paradex PM,
+    the FINRA grid, the Greek-netting model, SPAN (--span-file) or any grid venue from its
+    parameter file (the grid models, SPAN and the Greek-netting model take USD-settled
+    instruments)."""
+
+    def go() -> None:
+        from ..accounts.engine import PreTradeEngine, Reason, Side
+        from ..exceptions import InvalidInputError
+        from ..market.instruments import InstrumentKind, Settlement, parse_instrument
+        from .inputs import read_collateral
+
+        chosen = chosen_model(model, grid_file, span_file)
+        params: Any = model_params(chosen, grid_file, span_file)
+        pf, mkt = read_inputs(positions, market, time)
+        cands = []
+        for row, spec in enumerate(order):
+            parts = spec.split(":")
+            if len(parts) != 3 or parts[1].lower() not in ("buy", "sell"):
+                raise InvalidInputError(
+                    f"expected INSTRUMENT:buy|sell:AMOUNT, got {spec!r}", "order", row
+                )
+            try:
+                amount = float(parts[2])
+            except ValueError:
+                raise InvalidInputError(f"not a number: {parts[2]!r}", "order", row) from None
+            if not (math.isfinite(amount) and amount > 0):
+                raise InvalidInputError(
+                    f"the amount must be finite and > 0, got {parts[2]!r}", "order", row
+                )
+            try:  # the instrument can be valued in this market (not expired, marked)
+                mkt.table.rows([parts[0]])
+            except PymarginError as e:
+                why = e.reason if parts[0] in e.reason else f"{parts[0]}: {e.reason}"
+                raise InvalidInputError(why, "order", row) from None
+            cands.append((parts[0], Side.BUY if parts[1].lower() == "buy" else Side.SELL, amount))
+        names = list(dict.fromkeys([*pf.positions, *(c[0] for c in cands)]))
+        eng = PreTradeEngine(mkt, names, params, model=chosen)
+        acct = eng.add_account({k.lower(): v for k, v in read_collateral(collateral).items()})
+        for name, size in pf.positions.items():  # book the positions at their marks
+            inst = parse_instrument(name)
+            f = mkt.underlying_price(inst)
+            amount = abs(size)
+            if inst.kind is not InstrumentKind.OPTION and inst.settlement is Settlement.INVERSE:
+                amount *= f  # engine amounts: USD for inverse futures
+            price = (
+                f
+                if inst.kind is not InstrumentKind.OPTION
+                else max(
+                    (mkt.marks.get(name).mark_price if mkt.marks.get(name) else None) or 1e-8, 1e-8
+                )
+            )
+            eng.fill(acct, name, Side.BUY if size > 0 else Side.SELL, amount, price)
+        results = [eng.check(acct, n, s, a) for n, s, a in cands]
+        if as_json:
+            print_json([{"order": o, **r._asdict()} for o, r in zip(order, results)])
+            return
+        t = Table(title="Pre-trade checks", title_justify="left")
+        for col in ("order", "decision", "IM before", "IM after", "available after"):
+            t.add_column(col, justify="left" if col in ("order", "decision") else "right")
+        for o, r in zip(order, results):
+            decision = (
+                "[green]accept[/green]"
+                if r.accept
+                else f"[red]reject[/red] ({Reason(r.reason).name.lower()})"
+            )
+            t.add_row(
+                o,
+                decision,
+                f"{r.im_before:,.6g}",
+                f"{r.im_after:,.6g}",
+                f"{r.available_after:,.6g} {r.currency.upper()}",
+            )
+        console_out().print(t)
+
+    run(go)
+
+
+@app.command()
+def report(
+    positions: PositionsArg,
+    market: MarketOpt,
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write")],
+    collateral: CollateralOpt = None,
+    time: TimeOpt = None,
+) -> None:
+    """A self-contained HTML report: summary, breakdown, risk matrix, Greeks, model comparison
+    (plots embedded)."""
+
+    def go() -> None:
+        from rich.progress import Progress
+
+        from ..reporting.report import write_report
+        from .inputs import read_collateral
+
+        check_writable(output, "--output")
+        pf, mkt = read_inputs(positions, market, time)
+        with Progress(transient=True, console=err) as progress:
+            task = progress.add_task("report", total=None)
+
+            def step(what: str) -> None:
+                progress.update(task, description=what)
+
+            write_report(pf, mkt, output, collateral=read_collateral(collateral), progress=step)
+        console_out().print(f"wrote {output}")
+
+    run(go)

@@ -1,0 +1,350 @@
+"""Strategy commands: hedge, optimize, protect and hedge-cost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .common import (
+    Estimator,
+    JsonOpt,
+    MarketOpt,
+    Model,
+    PositionsArg,
+    TimeOpt,
+    app,
+    check_writable,
+    console_out,
+    parse_floats,
+    parse_names,
+    print_json,
+    read_inputs,
+    run,
+    underlying_of,
+)
+
+
+@app.command()
+def hedge(
+    positions: PositionsArg,
+    market: MarketOpt,
+    target: Annotated[float, typer.Option(help="target delta, coins")] = 0.0,
+    horizon_days: Annotated[float, typer.Option(help="carry horizon, days")] = 7.0,
+    funding_rate: Annotated[float, typer.Option(help="perpetual funding, a year")] = 0.0,
+    band: Annotated[float | None, typer.Option(help="delta band (coins) for drift")] = None,
+    min_variance: Annotated[
+        str | None,
+        typer.Option(help="hedge instruments for the minimum-variance hedge (comma-separated)"),
+    ] = None,
+    estimator: Annotated[Estimator, typer.Option(help="covariance estimator")] = (Estimator.sample),
+    time: TimeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delta-hedge suggestions (perpetual or futures), cheapest first: fees, spread, carry;
+    optionally the minimum-variance hedge on the bundled daily history."""
+
+    def go() -> None:
+        from ..enums import Greek
+        from ..strategy.hedging import delta_hedge, drift
+
+        pf, mkt = read_inputs(positions, market, time)
+        sug = delta_hedge(
+            pf, mkt, target=target, horizon_days=horizon_days, funding_rate=funding_rate
+        )
+        drifts = drift(pf, mkt, {Greek.DELTA: (target, band)}) if band is not None else []
+        mv = None
+        if min_variance:
+            from ..strategy.hedging import CovarianceEstimator, min_variance_hedge
+
+            names = parse_names(min_variance, "min_variance")
+            mv = min_variance_hedge(pf, mkt, names, estimator=CovarianceEstimator(estimator.value))
+        if as_json:
+            out: dict[str, Any] = {
+                "suggestions": [dict(s.__dict__, cost=s.cost) for s in sug],
+                "drift": [dict(d.__dict__, excess=d.excess) for d in drifts],
+            }
+            if mv is not None:
+                out["min_variance"] = {
+                    "sizes": mv.sizes,
+                    "std_before": mv.std_before,
+                    "std_after": mv.std_after,
+                    "estimator": mv.estimator.value,
+                    "observations": mv.observations,
+                }
+            print_json(out)
+            return
+        tab = Table(
+            title=f"Delta hedges to {target:+g} coins (USD costs, {horizon_days:g} days)",
+            title_justify="left",
+        )
+        for c in ("instrument", "size", "delta before", "fees", "spread", "carry", "roll", "cost"):
+            tab.add_column(c, justify="left" if c == "instrument" else "right")
+        for s in sug:
+            tab.add_row(
+                s.instrument,
+                f"{s.size:+,.3f}",
+                f"{s.delta_before:+,.3f}",
+                f"{s.fees:,.2f}",
+                f"{s.spread:,.2f}",
+                f"{s.carry:+,.2f}",
+                f"{s.roll:,.2f}",
+                f"{s.cost:,.2f}",
+            )
+        console_out().print(tab)
+        for d in drifts:
+            state = "[red]outside[/red]" if d.breached else "inside"
+            console_out().print(
+                f"{d.underlying} delta {d.value:+.3f} is {state} its band {d.target:+g} "
+                f"+- {d.band:g}"
+            )
+        if mv is not None:
+            sizes = ", ".join(f"{k} {v:+,.3f}" for k, v in mv.sizes.items())
+            console_out().print(
+                f"minimum-variance hedge ({mv.estimator.value} covariance of {mv.observations:,} "
+                f"days of P&L): {sizes}; daily P&L std {mv.std_before:,.0f} -> "
+                f"{mv.std_after:,.0f} USD ({mv.variance_reduction:.0%} of the variance removed)"
+            )
+
+    run(go)
+
+
+@app.command()
+def optimize(
+    positions: PositionsArg,
+    market: MarketOpt,
+    candidates: Annotated[
+        str | None, typer.Option(help="comma-separated instruments (default: listed ones)")
+    ] = None,
+    model: Annotated[Model, typer.Option(help="deribit-pm, paradex-pm or finra-pm")] = (
+        Model.deribit_pm
+    ),
+    max_size: Annotated[float, typer.Option(help="largest buy or sell per candidate")] = 50.0,
+    delta_range: Annotated[str | None, typer.Option(help="net delta after, LO:HI coins")] = None,
+    budget: Annotated[float | None, typer.Option(help="cash the trade may use")] = None,
+    lot: Annotated[float | None, typer.Option(help="trade whole lots (MILP)")] = None,
+    with_cost: Annotated[
+        bool, typer.Option("--with-cost", help="minimise margin + trading cost")
+    ] = False,
+    plot: Annotated[Path | None, typer.Option(help="margin before/after chart (PNG)")] = None,
+    time: TimeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The trade that minimises initial margin (a linear programme), re-margined by the
+    ordinary engine."""
+
+    def go() -> None:
+        from ..exceptions import InvalidInputError
+        from ..models.registry import MarginModel
+        from ..strategy.optimize import Objective, default_candidates, minimize_margin
+
+        check_writable(plot, "--plot")
+        pf, mkt = read_inputs(positions, market, time)
+        chosen = MarginModel(model.value.replace("-", "_"))
+        if candidates:
+            names = parse_names(candidates, "candidates")
+        else:
+            from ..market.instruments import Settlement
+
+            table = mkt.table
+            rows = table.rows(list(pf.positions))
+            kinds = {int(k) for k in table.column("settlement")[rows]}
+            if not kinds:
+                raise InvalidInputError("no positions", "positions")
+            if len(kinds) != 1:
+                raise InvalidInputError(
+                    "positions are both coin- and USDC-settled: pass --candidates", "candidates"
+                )
+            names = default_candidates(
+                mkt, underlying_of(pf, mkt), settlement=Settlement(kinds.pop())
+            )
+        rng = None
+        if delta_range:
+            lo_hi = delta_range.split(":")
+            if len(lo_hi) != 2:
+                raise InvalidInputError("expected LO:HI", "delta_range")
+            bounds = []
+            for row, part in enumerate(lo_hi):  # an infinite bound is one-sided: allowed
+                try:
+                    bounds.append(float(part))
+                except ValueError:
+                    raise InvalidInputError(f"not a number: {part!r}", "delta_range", row) from None
+            rng = (bounds[0], bounds[1])
+        with Console(stderr=True).status("solving the margin programme"):
+            res = minimize_margin(
+                pf,
+                mkt,
+                names,
+                chosen,
+                objective=Objective.MARGIN_PLUS_COST if with_cost else Objective.MARGIN,
+                budget=budget,
+                delta_range=rng,
+                max_buy=max_size,
+                max_sell=max_size,
+                lot=lot,
+            )
+        if plot is not None:
+            import matplotlib.pyplot as plt
+
+            res.plot().figure.savefig(plot, dpi=110, bbox_inches="tight")
+            plt.close("all")
+        out = {
+            "model": chosen.value,
+            "currency": res.currency,
+            "margin_before": res.margin_before,
+            "margin_after": res.margin_after,
+            "verified_margin": res.verified_margin,
+            "trading_cost": res.trading_cost,
+            "premium": res.premium,
+            "trades": res.trades,
+            "delta_after": res.delta_after,
+            "candidates": len(names),
+            "seconds": res.solve_seconds,
+        }
+        if as_json:
+            print_json(out)
+            return
+        ccy = res.currency.upper()
+        tab = Table(title=f"Margin-minimising trade ({chosen.value})", title_justify="left")
+        tab.add_column("instrument")
+        tab.add_column("size", justify="right")
+        for k, v in sorted(res.trades.items(), key=lambda kv: -abs(kv[1])):
+            tab.add_row(k, f"{v:+,.4f}")
+        console_out().print(tab)
+        console_out().print(
+            f"IM {res.margin_before:,.6g} -> {res.verified_margin:,.6g} {ccy} (programme "
+            f"{res.margin_after:,.6g}); trading cost {res.trading_cost:,.6g}, premium "
+            f"{res.premium:+,.6g} {ccy}; {len(names)} candidates, {res.solve_seconds:.2f} s"
+        )
+
+    run(go)
+
+
+@app.command()
+def protect(
+    positions: PositionsArg,
+    market: MarketOpt,
+    max_loss: Annotated[float, typer.Option(help="largest loss allowed, USD")],
+    time: TimeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The cheapest put / put-spread overlay that caps the loss in the historical crashes."""
+
+    def go() -> None:
+        from ..analytics.stress import historical_scenarios
+        from ..strategy.optimize import protect as solve
+
+        pf, mkt = read_inputs(positions, market, time)
+        und = underlying_of(pf, mkt)
+        crashes = [
+            s for s in historical_scenarios((und.split("_")[0],)) if s.moves.get(und, 0.0) < 0
+        ]
+        res = solve(pf, mkt, crashes, max_loss)
+        if as_json:
+            print_json(res.__dict__)
+            return
+        tab = Table(title="Protective overlay", title_justify="left")
+        tab.add_column("structure")
+        tab.add_column("count", justify="right")
+        for name, n in res.structures:
+            tab.add_row(name, f"{n:,.3f}")
+        console_out().print(tab)
+        loss = Table(title="Loss by crash (USD)", title_justify="left")
+        for c in ("scenario", "before", "after"):
+            loss.add_column(c, justify="left" if c == "scenario" else "right")
+        for k in res.loss_before:
+            loss.add_row(k, f"{res.loss_before[k]:,.0f}", f"{res.loss_after[k]:,.0f}")
+        console_out().print(loss)
+        console_out().print(
+            f"premium {res.premium:,.0f} USD at the ask, fees included ({res.execution_cost:,.0f}"
+            " of it lost to spread and fees on entry)"
+        )
+
+    run(go)
+
+
+@app.command("hedge-cost")
+def hedge_cost(
+    positions: PositionsArg,
+    market: MarketOpt,
+    realised_vol: Annotated[float, typer.Option(help="realised volatility, e.g. 0.5")],
+    horizon_days: Annotated[float, typer.Option(help="horizon, days")] = 1.0,
+    intervals: Annotated[str, typer.Option(help="time policies, hours")] = "0.5,1,2,4,8",
+    bands: Annotated[str, typer.Option(help="band policies, coins of delta")] = "",
+    paths: Annotated[int, typer.Option(help="Monte Carlo paths")] = 2000,
+    plot: Annotated[Path | None, typer.Option(help="cost vs risk chart (PNG)")] = None,
+    time: TimeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The cost of keeping the book delta-hedged: rebalancing policies by cost and residual
+    risk, analytic and simulated on Monte Carlo paths."""
+
+    def go() -> None:
+        from ..strategy.hedging import BandPolicy, TimePolicy, compare_policies
+
+        check_writable(plot, "--plot")
+        pf, mkt = read_inputs(positions, market, time)
+        pols: list[Any] = [TimePolicy(h) for h in parse_floats(intervals, "intervals")]
+        if bands:
+            pols += [BandPolicy(b) for b in parse_floats(bands, "bands")]
+        with Console(stderr=True).status("simulating rebalancing"):
+            sims = compare_policies(
+                pf,
+                mkt,
+                pols,
+                realised_vol=realised_vol,
+                horizon_days=horizon_days,
+                paths=paths,
+                underlying=underlying_of(pf, mkt),
+            )
+        if plot is not None:
+            import matplotlib.pyplot as plt
+
+            from ..reporting.plots import plot_cost_frequency
+
+            plot_cost_frequency(sims).savefig(plot, dpi=110, bbox_inches="tight")
+            plt.close("all")
+        rows: list[dict[str, Any]] = [
+            {
+                "policy": s.policy,
+                "cost_mc": s.cost_mean,
+                "cost_mc_se": s.cost_se,
+                "cost_analytic": s.analytic.expected_cost,
+                "hedge_error_mc": s.hedge_error_std,
+                "hedge_error_analytic": s.analytic.hedge_error_std,
+                "trades_mc": s.trades_mean,
+                "trades_analytic": s.analytic.expected_trades,
+                "pnl_mean": s.pnl_mean,
+            }
+            for s in sims
+        ]
+        if as_json:
+            print_json(rows)
+            return
+        a = sims[0].analytic
+        tab = Table(
+            title=f"Re-hedging {a.underlying} over {horizon_days:g} days at {realised_vol:.0%} "
+            f"realised vol (USD; cash gamma {a.cash_gamma:,.0f})",
+            title_justify="left",
+        )
+        for c in ("policy", "cost MC", "cost analytic", "error MC", "error analytic", "trades"):
+            tab.add_column(c, justify="left" if c == "policy" else "right")
+        for r in rows:
+            tab.add_row(
+                str(r["policy"]),
+                f"{r['cost_mc']:,.1f} +- {2 * r['cost_mc_se']:,.1f}",
+                f"{r['cost_analytic']:,.1f}",
+                f"{r['hedge_error_mc']:,.0f}",
+                f"{r['hedge_error_analytic']:,.0f}",
+                f"{r['trades_mc']:.1f}",
+            )
+        console_out().print(tab)
+        console_out().print(
+            f"expected gamma P&L {a.gamma_pnl:+,.0f}, theta {a.theta_pnl:+,.0f} USD over the "
+            "horizon (before costs)"
+        )
+
+    run(go)
