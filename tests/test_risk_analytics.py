@@ -13,7 +13,7 @@ from pymargin import liquidation, stress
 from pymargin.analytics.var import scenario_pnl
 from pymargin.cli.demo import demo_portfolios
 from pymargin.market.bundled import demo_market
-from pymargin.market.history import load_series
+from pymargin.market.history import SeriesKind, load_series
 from pymargin.models.delta_margin import DeltaMarginParams, delta_margin
 from pymargin.risk.greeks import combine, portfolio_greeks
 
@@ -87,12 +87,12 @@ def test_delta_margin_components():
 
 def test_historical_scenarios_are_the_bundled_moves():
     scen = {s.name: s for s in stress.historical_scenarios()}
-    btc = load_series("BTC", "spot")
+    btc = load_series("BTC", SeriesKind.SPOT)
     assert scen["COVID crash"].moves["BTC_USD"] == pytest.approx(
         btc.at("2020-03-12") / btc.at("2020-03-11") - 1
     )
     assert scen["COVID crash"].vol_scale == {}  # no DVOL before 2021-03-24
-    dvol = load_series("ETH", "dvol")
+    dvol = load_series("ETH", SeriesKind.DVOL)
     assert scen["FTX collapse"].vol_scale["ETH_USD"] == pytest.approx(
         dvol.at("2022-11-09") / dvol.at("2022-11-07")
     )

@@ -14,15 +14,14 @@ from typing import Any
 import numpy as np
 
 from .. import _core
+from ..conventions import USD_STABLECOINS as STABLECOINS
 from ..exceptions import InputTypeError, InvalidInputError, PymarginError
 from ..market.instruments import InstrumentKind
 from ..market.market import Market
 from ..models.deribit_pm import DeribitPMParams
-from ..models.deribit_xpm import STABLECOINS
+from ..models.deribit_xpm import EQUITY_SIDE
 from ..models.params import ModelParameterError
 from ..models.registry import MarginModel
-
-EQUITY_SIDE = {"none": 0, "both": 1, "positive": 2, "negative": 3}
 
 
 def unique_in_order(items: Iterable[str]) -> list[str]:

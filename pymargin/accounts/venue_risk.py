@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..conventions import is_usd_stablecoin
 from ..exceptions import InputTypeError, InvalidInputError
 from ..market.market import Market
 from ..models.deribit_pm import DeribitPMParams, pair_scenarios
@@ -118,7 +119,7 @@ def venue_risk(
             "correlation contingency (correlation_set = true) is not "
             "published by Deribit; pymargin does not guess it"
         )
-    usd = currency in ("usd", "usdc", "usdt")
+    usd = is_usd_stablecoin(currency)
     n_std = 3 * (2 * params.buckets_count + 1)
     out = np.zeros((len(rows), n_std + 8))
     pair_idx = np.zeros(len(rows), dtype=np.int32)
@@ -185,9 +186,9 @@ def xpm_venue_risk(
     group; a set per pair; per currency its USD price, haircut and equity side, and the USD
     move of one coin of equity. The kernel takes every account's balances per currency
     (``VenueRisk.cross["currencies"]`` orders them); its money is USD."""
+    from ..conventions import USD_STABLECOINS as STABLECOINS
     from ..models.deribit_xpm import (
         EQUITY_SIDE,
-        STABLECOINS,
         coin_moves,
         covering_params,
         pair_terms,

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import InvalidInputError
-from ..market.history import load_series
+from ..market.history import SeriesKind, load_series
 from ..market.market import Market
 from ..market.portfolio import Portfolio, as_portfolio
 
@@ -70,8 +70,8 @@ def historical_scenarios(
     """The named events of :data:`HISTORICAL_EVENTS` measured on the bundled daily closes:
     spot move close-to-close, implied-vol factor from DVOL where it exists (from 2021-03-24;
     earlier events leave vols unchanged and say so)."""
-    spot = {c: load_series(c, "spot") for c in coins}
-    dvol = {c: load_series(c, "dvol") for c in coins}
+    spot = {c: load_series(c, SeriesKind.SPOT) for c in coins}
+    dvol = {c: load_series(c, SeriesKind.DVOL) for c in coins}
     out = []
     for name, a, b, what in HISTORICAL_EVENTS:
         moves: dict[str, float] = {}

@@ -33,6 +33,7 @@ __all__ = [
     "ShockDistribution",
     "VaRMethod",
     "VaRResult",
+    "VolFilter",
     "backtest_var",
     "christoffersen_independence",
     "cornish_fisher_quantile",
@@ -113,6 +114,13 @@ def check_monte_carlo(
     return law
 
 
+class VolFilter(enum.Enum):
+    """How filtered historical simulation estimates each day's volatility."""
+
+    EWMA = "ewma"  # RiskMetrics exponentially weighted, decay ``lam``
+    GARCH = "garch"  # GARCH(1,1) fitted by maximum likelihood
+
+
 class VaRMethod(enum.Enum):
     HISTORICAL = "historical"
     FILTERED_HISTORICAL = "filtered_historical"
@@ -153,15 +161,16 @@ def historical_var(
     horizon: int = 1,
     start: str | None = None,
     end: str | None = None,
-    filtered: str | None = None,
+    filtered: VolFilter | None = None,
     lam: float = 0.94,
     moves: JointMoves | None = None,
     threads: int | None = None,
 ) -> VaRResult:
     """Historical simulation: the portfolio fully revalued on every historical joint move of
     spot and implied vol (DVOL ratio; 1 before DVOL exists) over ``horizon`` days.
-    ``filtered="ewma"`` (RiskMetrics, ``lam``) or ``"garch"`` (GARCH(1,1) fitted by maximum
-    likelihood) rescales each day's spot log return by current / then volatility."""
+    ``filtered=VolFilter.EWMA`` (RiskMetrics, ``lam``) or ``VolFilter.GARCH`` (GARCH(1,1)
+    fitted by maximum likelihood) rescales each day's spot log return by current / then
+    volatility."""
     pf = as_portfolio(portfolio)
     unds = portfolio_underlyings(pf, market)
     if moves is None:
@@ -173,13 +182,13 @@ def historical_var(
     method = VaRMethod.HISTORICAL
     details: dict[str, Any] = {"observations": len(jm.dates)}
     if filtered is not None:
-        if filtered not in ("ewma", "garch"):
-            raise InvalidInputError("ewma or garch", "filtered")
+        if not isinstance(filtered, VolFilter):
+            raise InputTypeError("a pymargin.analytics.var.VolFilter (EWMA or GARCH)", "filtered")
         method = VaRMethod.FILTERED_HISTORICAL
         r = np.log1p(spot)
         scale = np.empty_like(r)
         for k in range(r.shape[1]):
-            if filtered == "ewma":
+            if filtered is VolFilter.EWMA:
                 sig = _ewma_vol(r[:, k], lam)
             else:
                 params = garch11_fit(r[:, k])

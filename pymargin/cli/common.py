@@ -10,12 +10,17 @@ import math
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, TypeVar
 
 import typer
 from rich.console import Console
 
+from ..analytics.var import ShockDistribution
 from ..exceptions import PymarginError
+from ..models.registry import MarginModel
+from ..strategy.portfolio_theory import CovarianceEstimator
+
+E = TypeVar("E", bound=enum.Enum)
 
 app = typer.Typer(
     add_completion=False,
@@ -33,19 +38,31 @@ def console_out() -> Console:
     return Console(width=max(Console().width, 120))
 
 
-class Estimator(str, enum.Enum):
-    sample = "sample"
-    ewma = "ewma"
-    ledoit_wolf = "ledoit_wolf"
+def _choices(name: str, library: type[enum.Enum]) -> type[enum.Enum]:
+    """The command line's choices for a library enum: one per member, its value spelled with
+    hyphens (``MarginModel.DERIBIT_PM`` is ``--model deribit-pm``). Written from the library's
+    enum, so a member added there is a choice here."""
+    return enum.Enum(  # type: ignore[return-value]
+        name, {m.name.lower(): str(m.value).replace("_", "-") for m in library}, type=str
+    )
 
 
-class Model(str, enum.Enum):
-    deribit_pm = "deribit-pm"
-    deribit_xpm = "deribit-xpm"
-    deribit_standard = "deribit-standard"
-    paradex_pm = "paradex-pm"
-    finra_pm = "finra-pm"
-    delta_margin = "delta-margin"
+def library_member(choice: enum.Enum, library: type[E]) -> E:
+    """The library enum member a command-line choice stands for."""
+    return library[choice.name.upper()]
+
+
+if TYPE_CHECKING:  # the choices are built at run time; to the type checker they are enums
+    Model: TypeAlias = enum.Enum
+    Estimator: TypeAlias = enum.Enum
+    Dist: TypeAlias = enum.Enum
+else:
+    Model = _choices("Model", MarginModel)
+    Estimator = _choices("Estimator", CovarianceEstimator)
+    Dist = _choices("Dist", ShockDistribution)
+DEFAULT_MODEL = Model.__members__["deribit_pm"]
+DEFAULT_ESTIMATOR = Estimator.__members__["sample"]
+DEFAULT_DIST = Dist.__members__["normal"]
 
 
 PositionsArg = Annotated[
@@ -209,6 +226,9 @@ def run(fn: Any) -> None:
 
 
 class VarMethod(str, enum.Enum):
+    """The VaR command's methods: the library's VaRMethod with filtered historical simulation
+    split by its VolFilter (one choice each), as a user picks them."""
+
     historical = "historical"
     filtered_ewma = "filtered-ewma"
     filtered_garch = "filtered-garch"
@@ -217,25 +237,28 @@ class VarMethod(str, enum.Enum):
     monte_carlo = "monte-carlo"
 
 
-class Dist(str, enum.Enum):
-    normal = "normal"
-    t = "t"
-
-
 def chosen_model(model: Model, grid_file: Path | None, span_file: Path | None = None) -> Any:
     """The MarginModel of --model, SCENARIO_GRID for --grid-file or SPAN16 for --span-file
     (one of the three)."""
     from ..exceptions import InvalidInputError
-    from ..models.registry import MarginModel
 
+    chosen = library_member(model, MarginModel)
     given = [f for f, v in (("--grid-file", grid_file), ("--span-file", span_file)) if v]
-    if (given and model is not Model.deribit_pm) or len(given) > 1:
-        raise InvalidInputError("give one of --model, --grid-file and --span-file", given[-1])
+    if len(given) > 1:
+        raise InvalidInputError("give one of --grid-file and --span-file", given[-1])
     if grid_file is not None:
+        if chosen not in (MarginModel.DERIBIT_PM, MarginModel.SCENARIO_GRID):
+            raise InvalidInputError("--grid-file goes with --model scenario-grid", "--grid-file")
         return MarginModel.SCENARIO_GRID
     if span_file is not None:
+        if chosen not in (MarginModel.DERIBIT_PM, MarginModel.SPAN16):
+            raise InvalidInputError("--span-file goes with --model span16", "--span-file")
         return MarginModel.SPAN16
-    return MarginModel(model.value.replace("-", "_"))
+    if chosen is MarginModel.SCENARIO_GRID:
+        raise InvalidInputError("--model scenario-grid needs --grid-file", "--grid-file")
+    if chosen is MarginModel.SPAN16:
+        raise InvalidInputError("--model span16 needs --span-file", "--span-file")
+    return chosen
 
 
 def model_params(chosen: Any, grid_file: Path | None, span_file: Path | None) -> Any:

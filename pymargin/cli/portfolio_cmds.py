@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ..exceptions import PymarginError
 from .common import (
+    DEFAULT_MODEL,
     CollateralOpt,
     JsonOpt,
     MarketOpt,
@@ -54,7 +55,7 @@ def version() -> None:
 def margin(
     positions: PositionsArg,
     market: MarketOpt,
-    model: Annotated[Model, typer.Option(help="margin model")] = Model.deribit_pm,
+    model: Annotated[Model, typer.Option(help="margin model")] = DEFAULT_MODEL,
     currency: Annotated[str | None, typer.Option(help="settlement currency (S:PM, S:SM)")] = None,
     collateral: CollateralOpt = None,
     params: Annotated[
@@ -221,7 +222,7 @@ def whatif(
             help="deribit-pm (default), deribit-xpm, deribit-standard, paradex-pm, finra-pm, "
             "delta-margin"
         ),
-    ] = Model.deribit_pm,
+    ] = DEFAULT_MODEL,
     grid_file: Annotated[
         Path | None,
         typer.Option("--grid-file", help="a grid venue's parameter file (instead of --model)"),

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from .common import (
+    DEFAULT_DIST,
     CollateralOpt,
     Dist,
     JsonOpt,
@@ -19,6 +20,7 @@ from .common import (
     app,
     check_writable,
     console_out,
+    library_member,
     print_json,
     read_inputs,
     run,
@@ -33,7 +35,7 @@ def var_cmd(
     confidence: Annotated[float, typer.Option(help="confidence level")] = 0.99,
     horizon: Annotated[int, typer.Option(help="horizon in days")] = 1,
     paths: Annotated[int, typer.Option(help="Monte Carlo paths")] = 100_000,
-    dist: Annotated[Dist, typer.Option(help="Monte Carlo shocks")] = Dist.normal,
+    dist: Annotated[Dist, typer.Option(help="Monte Carlo shocks")] = DEFAULT_DIST,
     plot: Annotated[Path | None, typer.Option(help="write the P&L distribution (PNG)")] = None,
     time: TimeOpt = None,
     as_json: JsonOpt = False,
@@ -48,7 +50,7 @@ def var_cmd(
         if method is VarMethod.historical:
             r = var.historical_var(pf, mkt, confidence=confidence, horizon=horizon)
         elif method in (VarMethod.filtered_ewma, VarMethod.filtered_garch):
-            filt = "ewma" if method is VarMethod.filtered_ewma else "garch"
+            filt = var.VolFilter.EWMA if method is VarMethod.filtered_ewma else var.VolFilter.GARCH
             r = var.historical_var(pf, mkt, confidence=confidence, horizon=horizon, filtered=filt)
         elif method is VarMethod.monte_carlo:
             r = var.monte_carlo_var(
@@ -57,7 +59,7 @@ def var_cmd(
                 paths=paths,
                 confidence=confidence,
                 horizon=horizon,
-                dist=var.ShockDistribution(dist.value),
+                dist=library_member(dist, var.ShockDistribution),
             )
         else:
             r = var.parametric_var(

@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from .common import (
+    DEFAULT_ESTIMATOR,
+    DEFAULT_MODEL,
     Estimator,
     JsonOpt,
     MarketOpt,
@@ -19,6 +21,7 @@ from .common import (
     app,
     check_writable,
     console_out,
+    library_member,
     parse_floats,
     parse_names,
     print_json,
@@ -40,7 +43,7 @@ def hedge(
         str | None,
         typer.Option(help="hedge instruments for the minimum-variance hedge (comma-separated)"),
     ] = None,
-    estimator: Annotated[Estimator, typer.Option(help="covariance estimator")] = (Estimator.sample),
+    estimator: Annotated[Estimator, typer.Option(help="covariance estimator")] = DEFAULT_ESTIMATOR,
     time: TimeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -61,7 +64,9 @@ def hedge(
             from ..strategy.hedging import CovarianceEstimator, min_variance_hedge
 
             names = parse_names(min_variance, "min_variance")
-            mv = min_variance_hedge(pf, mkt, names, estimator=CovarianceEstimator(estimator.value))
+            mv = min_variance_hedge(
+                pf, mkt, names, estimator=library_member(estimator, CovarianceEstimator)
+            )
         if as_json:
             out: dict[str, Any] = {
                 "suggestions": [dict(s.__dict__, cost=s.cost) for s in sug],
@@ -120,7 +125,7 @@ def optimize(
         str | None, typer.Option(help="comma-separated instruments (default: listed ones)")
     ] = None,
     model: Annotated[Model, typer.Option(help="deribit-pm, paradex-pm or finra-pm")] = (
-        Model.deribit_pm
+        DEFAULT_MODEL
     ),
     max_size: Annotated[float, typer.Option(help="largest buy or sell per candidate")] = 50.0,
     delta_range: Annotated[str | None, typer.Option(help="net delta after, LO:HI coins")] = None,
@@ -143,7 +148,7 @@ def optimize(
 
         check_writable(plot, "--plot")
         pf, mkt = read_inputs(positions, market, time)
-        chosen = MarginModel(model.value.replace("-", "_"))
+        chosen = library_member(model, MarginModel)
         if candidates:
             names = parse_names(candidates, "candidates")
         else:

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from .common import (
+    DEFAULT_MODEL,
     JsonOpt,
     MarketOpt,
     Model,
@@ -43,7 +44,7 @@ def venue(
             help="deribit-pm, deribit-xpm (collateral with a currency column), "
             "deribit-standard, delta-margin, paradex-pm or finra-pm"
         ),
-    ] = Model.deribit_pm,
+    ] = DEFAULT_MODEL,
     grid_file: Annotated[
         Path | None,
         typer.Option("--grid-file", help="a grid venue's parameter file (instead of --model)"),

@@ -5,16 +5,24 @@ horizon, the raw material of historical VaR and of the stress-scenario library."
 from __future__ import annotations
 
 import csv
+import enum
 from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
 
-from ..exceptions import InvalidInputError
+from ..exceptions import InputTypeError, InvalidInputError
 
-__all__ = ["JointMoves", "Series", "joint_moves", "load_series"]
+__all__ = ["JointMoves", "Series", "SeriesKind", "joint_moves", "load_series"]
 
 COINS = ("BTC", "ETH")
+
+
+class SeriesKind(enum.Enum):
+    """A bundled daily series: the coin's USD close, or Deribit's DVOL index (per 1.00)."""
+
+    SPOT = "spot"
+    DVOL = "dvol"
 
 
 @dataclass(frozen=True)
@@ -31,20 +39,22 @@ class Series:
         return float(self.values[i])
 
 
-def load_series(coin: str, kind: str = "spot") -> Series:
-    """``kind``: ``"spot"`` (USD close) or ``"dvol"`` (Deribit DVOL, implied vol per 1.00)."""
+def load_series(coin: str, kind: SeriesKind = SeriesKind.SPOT) -> Series:
+    """The bundled daily ``kind`` series of ``coin``: USD closes, or DVOL as implied vol per
+    1.00."""
     c = coin.upper()
     if c not in COINS:
         raise InvalidInputError(f"bundled history covers {COINS}", "coin")
-    name = f"{c.lower()}_usd_daily.csv" if kind == "spot" else f"dvol_{c.lower()}_daily.csv"
-    if kind not in ("spot", "dvol"):
-        raise InvalidInputError("spot or dvol", "kind")
+    if not isinstance(kind, SeriesKind):
+        raise InputTypeError("a pymargin.market.history.SeriesKind (SPOT or DVOL)", "kind")
+    spot = kind is SeriesKind.SPOT
+    name = f"{c.lower()}_usd_daily.csv" if spot else f"dvol_{c.lower()}_daily.csv"
     ref = resources.files("pymargin") / "data" / "history" / name
     with ref.open("r", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     dates = np.array([r["date"] for r in rows], dtype="datetime64[D]")
     values = np.array([float(r["close"]) for r in rows])
-    if kind == "dvol":
+    if not spot:
         values = values / 100.0
     return Series(dates, values)
 
@@ -80,8 +90,8 @@ def joint_moves(
     if not isinstance(horizon, int) or isinstance(horizon, bool) or horizon < 1:
         raise InvalidInputError("must be an integer >= 1", "horizon")
     coins = tuple(c.upper() for c in coins)
-    spots = [load_series(c, "spot") for c in coins]
-    vols = [load_series(c, "dvol") for c in coins]
+    spots = [load_series(c, SeriesKind.SPOT) for c in coins]
+    vols = [load_series(c, SeriesKind.DVOL) for c in coins]
     common = spots[0].dates
     for s in spots[1:]:
         common = np.intersect1d(common, s.dates)

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from ..conventions import is_linear_quote
 from ..enums import OptionType
 from ..exceptions import InvalidInputError, InvalidInstrumentError
 
@@ -42,7 +43,6 @@ _MONTHS = {
         ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
     )
 }
-_LINEAR_QUOTES = {"USDC", "USDT", "USD", "EURR"}
 
 
 class InstrumentKind(enum.IntEnum):
@@ -149,7 +149,7 @@ _SEEN: dict[str, Instrument] = {}
 def _parse_cached(name: str, contract_size: float) -> Instrument:
     spot = _SPOT.match(name.strip().upper())
     if spot:
-        if spot["quote"] not in _LINEAR_QUOTES:
+        if not is_linear_quote(spot["quote"]):
             raise InvalidInstrumentError(f"unknown quote currency {spot['quote']!r}", "quote")
         return Instrument(
             name,
@@ -168,7 +168,7 @@ def _parse_cached(name: str, contract_size: float) -> Instrument:
         )
     base = m["base"]
     quote = m["quote"] or "USD"
-    if m["quote"] and quote not in _LINEAR_QUOTES:
+    if m["quote"] and not is_linear_quote(quote):
         raise InvalidInstrumentError(f"unknown quote currency {quote!r} in {name!r}", "quote")
     settlement = Settlement.LINEAR if m["quote"] else Settlement.INVERSE
     if not (contract_size > 0):

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import numpy as np
 
+from ..conventions import is_usd_stablecoin
 from ..exceptions import InvalidInputError, MarketDataError
 from .instruments import Instrument, InstrumentKind, parse_instrument
 from .table import InstrumentTable
@@ -83,7 +84,7 @@ class Market:
         key = f"{currency.upper()}_USD"
         if key in self.index:
             return self.index_price(key)
-        if currency.lower() in ("usd", "usdc", "usdt"):
+        if is_usd_stablecoin(currency):
             return 1.0
         raise MarketDataError(f"no index price for {key}", "index")
 

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from ..conventions import is_usd_stablecoin
 from ..exceptions import InvalidInputError
 from ..market.market import Market
 from ..market.portfolio import position_arrays
@@ -171,7 +172,7 @@ class DeribitPMParams:
         c = currency.lower()
         if c in self.currencies:
             return self.currencies[c]
-        if c in ("usdc", "usdt") and "usd" in self.currencies:
+        if is_usd_stablecoin(c) and "usd" in self.currencies:
             return self.currencies["usd"]
         return None
 
@@ -400,7 +401,7 @@ def deribit_pm_margin(
     pre: dict[str, dict[str, np.ndarray]] = {}
     labels: dict[str, list[str]] = {}
     keys: list[str] = []
-    usd_settled = currency in ("usd", "usdc", "usdt")
+    usd_settled = is_usd_stablecoin(currency)
     n_std = 3 * (2 * params.buckets_count + 1)
     # The model's inputs, one margin group per currency pair (in order of first appearance):
     # the summed scenario vector, the gain cap and the dampener per entry; the roll shock's

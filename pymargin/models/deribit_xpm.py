@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from ..conventions import USD_STABLECOINS as STABLECOINS
 from ..exceptions import InputTypeError, InvalidInputError
 from ..market.market import Market
 from ..market.portfolio import position_arrays
@@ -60,7 +61,6 @@ __all__ = [
 ]
 
 # Settlement currencies valued at 1 USD (a depeg is a stress scenario, not a margin input).
-STABLECOINS = frozenset({"usd", "usdc", "usdt"})
 
 # Deribit's equity_side_impact as the core's codes (engine EquitySide, batch BatchCross::side).
 EQUITY_SIDE = {"none": 0, "both": 1, "positive": 2, "negative": 3}

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..conventions import is_usd_stablecoin
 from ..exceptions import InvalidInputError
 from ..market.instruments import InstrumentKind, Settlement
 from ..market.market import Market
@@ -143,7 +144,7 @@ class CostModel:
             [market.index_price(table.codes[int(c)]) for c in table.column("underlying")[rows]]
         )
         fwd = table.column("forward")[rows]
-        usd = currency.lower() in ("usd", "usdc", "usdt")
+        usd = is_usd_stablecoin(currency)
         coin_value = mark_values(market, names, False)  # settlement currency
         fee = np.zeros(len(rows))
         half = np.zeros(len(rows))
@@ -197,7 +198,7 @@ class CostModel:
             index = np.array(
                 [market.index_price(table.codes[int(c)]) for c in table.column("underlying")[rows]]
             )
-            usd = currency.lower() in ("usd", "usdc", "usdt")
+            usd = is_usd_stablecoin(currency)
             for i in np.flatnonzero(fut):
                 notional_usd = abs(q[i]) * fwd[i]
                 cost_usd = notional_usd * abs(self.impact.move(abs(q[i])))

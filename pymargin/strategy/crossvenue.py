@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..conventions import is_usd_stablecoin
 from ..exceptions import InputTypeError, InvalidInputError, NoSolutionError
 from ..market.market import Market
 from ..market.portfolio import Portfolio
@@ -33,8 +34,6 @@ __all__ = [
     "allocate",
     "cross_venue_view",
 ]
-
-STABLE = ("usd", "usdc", "usdt")
 
 
 def _finite(v: Any) -> bool:
@@ -103,7 +102,7 @@ class VenueAccount:
 
 
 def _fx(market: Market, currency: str) -> float:
-    return 1.0 if currency.lower() in STABLE else market.usd_price(currency)
+    return 1.0 if is_usd_stablecoin(currency) else market.usd_price(currency)
 
 
 @dataclass(frozen=True)
