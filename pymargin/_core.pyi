@@ -1,5 +1,6 @@
 """Type stubs of the compiled module pymargin._core (private; use the pymargin package)."""
 
+import enum
 from collections.abc import Callable
 from typing import Any
 
@@ -279,6 +280,26 @@ class scalar:  # a submodule at run time
         dividend: float = 0.0,
         is_call: bool = True,
     ) -> float: ...
+
+class Side(enum.IntEnum):
+    """An order's side (the C++ engine's Side)."""
+
+    BUY = 0
+    SELL = 1
+
+class Reason(enum.IntEnum):
+    """Why the engine refused a request (the C++ engine's Reason; ACCEPTED when it did not)."""
+
+    ACCEPTED = 0
+    INSUFFICIENT_FUNDS = 1
+    UNKNOWN_ACCOUNT = 2
+    UNKNOWN_INSTRUMENT = 3
+    BAD_SIZE = 4
+    DELTA_SHOCK_NOT_MODELLED = 5
+    UNKNOWN_ORDER = 6
+    DUPLICATE_ORDER = 7
+    BAD_PRICE = 8
+    NON_FINITE_STATE = 9
 
 class PreTradeEngine:
     """The C++ pre-trade engine (see pymargin.accounts.engine.PreTradeEngine for the Python API)."""

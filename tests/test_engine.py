@@ -212,3 +212,16 @@ def test_the_fast_check_equals_the_checked_path_and_hands_on_what_it_cannot_take
     # a restored engine has its fast check too
     back = PreTradeEngine.restore(eng.snapshot())
     assert back.check(acct, names[3], Side.BUY, 1.0) == eng.check(acct, names[3], Side.BUY, 1.0)
+
+
+def test_side_and_reason_are_the_cores_enums():
+    """Side and Reason are bound from the C++ engine's enums (one definition), real IntEnums."""
+    import enum
+
+    from pymargin import _core
+    from pymargin.accounts.engine import Reason, Side
+
+    assert Side is _core.Side and Reason is _core.Reason
+    assert issubclass(Side, enum.IntEnum) and issubclass(Reason, enum.IntEnum)
+    assert [m.value for m in Reason] == list(range(len(Reason)))
+    assert Reason.ACCEPTED == 0 and Reason.NON_FINITE_STATE == 9 and Side.SELL == 1

@@ -1,5 +1,6 @@
 // Bindings of the pre-trade engine (pymargin::engine::PreTradeEngine). The Python class
 // pymargin.PreTradeEngine maps names, enums and market snapshots onto these integer ids.
+#include <pybind11/native_enum.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -606,6 +607,25 @@ py::object make_fast_check(py::object engine, py::dict names, py::object side_ty
 }  // namespace
 
 void bind_engine(py::module_& m) {
+  // The engine's enums as Python IntEnums, from the C++ definitions (pybind11's native_enum):
+  // pymargin.accounts.engine re-exports them, so Python and C++ cannot drift apart.
+  py::native_enum<pe::Side>(m, "Side", "enum.IntEnum", "An order's side.")
+      .value("BUY", pe::Side::kBuy)
+      .value("SELL", pe::Side::kSell)
+      .finalize();
+  py::native_enum<pe::Reason>(m, "Reason", "enum.IntEnum",
+                              "Why the engine refused a request (ACCEPTED when it did not).")
+      .value("ACCEPTED", pe::Reason::kNone)
+      .value("INSUFFICIENT_FUNDS", pe::Reason::kInsufficientFunds)
+      .value("UNKNOWN_ACCOUNT", pe::Reason::kUnknownAccount)
+      .value("UNKNOWN_INSTRUMENT", pe::Reason::kUnknownInstrument)
+      .value("BAD_SIZE", pe::Reason::kBadSize)
+      .value("DELTA_SHOCK_NOT_MODELLED", pe::Reason::kDeltaShockNotModelled)
+      .value("UNKNOWN_ORDER", pe::Reason::kUnknownOrder)
+      .value("DUPLICATE_ORDER", pe::Reason::kDuplicateOrder)
+      .value("BAD_PRICE", pe::Reason::kBadPrice)
+      .value("NON_FINITE_STATE", pe::Reason::kNonFiniteState)
+      .finalize();
   py::class_<Engine>(m, "PreTradeEngine")
       .def(py::init<int, double, const py::array&, const py::array&, std::size_t,
                     const py::array&, const py::array&, const py::array&, const py::array&,

@@ -47,7 +47,6 @@ integrity-checked (checksums), not authenticated: restore re-validates every cou
 
 from __future__ import annotations
 
-import enum
 import json
 import math
 import struct
@@ -76,25 +75,10 @@ __all__ = [
 ]
 
 
-class Side(enum.IntEnum):
-    BUY = 0
-    SELL = 1
-
-
-class Reason(enum.IntEnum):
-    """Why the engine refused a request (``ACCEPTED`` when it did not)."""
-
-    ACCEPTED = 0
-    INSUFFICIENT_FUNDS = 1
-    UNKNOWN_ACCOUNT = 2
-    UNKNOWN_INSTRUMENT = 3
-    BAD_SIZE = 4
-    DELTA_SHOCK_NOT_MODELLED = 5
-    UNKNOWN_ORDER = 6
-    DUPLICATE_ORDER = 7
-    BAD_PRICE = 8
-    NON_FINITE_STATE = 9  # the change would overflow a balance or margin: refused
-
+# The engine's enums are the C++ engine's own (pymargin/engine/pretrade.hpp), bound as Python
+# IntEnums by the extension: BUY / SELL, and why a request was refused (ACCEPTED when not).
+Side = _core.Side
+Reason = _core.Reason
 
 _REASONS = tuple(Reason)  # by code: indexing is cheaper than the enum call on the check path
 
