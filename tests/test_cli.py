@@ -274,7 +274,7 @@ def test_hedging_optimisation_and_cross_venue_commands(tmp_path):
     r = run("venues", str(ROOT / "examples" / "venues.json"), "-m", "demo:BTC", "--json")
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    assert out["allocated_im_usd"] < out["total_im_usd"]
+    assert out["allocated_initial_margin_usd"] < out["total_initial_margin_usd"]
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"accounts": [{"name": "a", "model": "nope"}]}))
     r = run("venues", str(bad), "-m", "demo:BTC")

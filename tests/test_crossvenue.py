@@ -39,34 +39,38 @@ def test_view_is_each_venue_under_its_own_model():
     v = cross_venue_view([DERIBIT, PARADEX], M)
     d = pm.margin(DERIBIT.positions, M, pm.MarginModel.DERIBIT_PM, currency="btc")
     p = pm.margin(PARADEX.positions, M, pm.MarginModel.PARADEX_PM)
-    assert v.venues[0].im_usd == pytest.approx(d.initial_margin * S, rel=1e-12)
-    assert v.venues[1].im_usd == pytest.approx(p.initial_margin, rel=1e-12)
+    assert v.venues[0].initial_margin_usd == pytest.approx(d.initial_margin * S, rel=1e-12)
+    assert v.venues[1].initial_margin_usd == pytest.approx(p.initial_margin, rel=1e-12)
     assert v.venues[0].collateral_usd == pytest.approx(3.0 * S * 0.9)
-    assert v.total_im_usd == pytest.approx(d.initial_margin * S + p.initial_margin)
+    assert v.total_initial_margin_usd == pytest.approx(d.initial_margin * S + p.initial_margin)
     merged = {**DERIBIT.positions, **PARADEX.positions}
     u = pm.margin(merged, M, pm.MarginModel.DERIBIT_XPM, collateral={"BTC": 3.0, "USDC": 150e3})
-    assert v.unified_im_usd == pytest.approx(u.initial_margin, rel=1e-12)
+    assert v.unified_initial_margin_usd == pytest.approx(u.initial_margin, rel=1e-12)
     f = cross_venue_view([DERIBIT, PARADEX], M, unified_model=pm.MarginModel.FINRA_PM)
-    assert f.unified_im_usd == pytest.approx(
+    assert f.unified_initial_margin_usd == pytest.approx(
         pm.margin(merged, M, pm.MarginModel.FINRA_PM).initial_margin
     )
 
 
 def test_allocation_is_verified_feasible_and_beats_single_venues():
     r = allocate([DERIBIT, PARADEX], M, PLACE)
-    assert r.verified_total_im_usd == pytest.approx(r.total_im_usd, rel=1e-9)
+    assert r.verified_total_initial_margin_usd == pytest.approx(
+        r.total_initial_margin_usd, rel=1e-9
+    )
     for p in PLACE:
         assert sum(r.allocation[p.name].values()) == pytest.approx(p.size, rel=1e-9)
     for v in r.venues:
-        assert v.im_usd <= v.collateral_usd * (1 + 1e-9)
+        assert v.initial_margin_usd <= v.collateral_usd * (1 + 1e-9)
     assert r.single_venue_usd and all(
-        r.verified_total_im_usd <= x + 1e-6 for x in r.single_venue_usd.values()
+        r.verified_total_initial_margin_usd <= x + 1e-6 for x in r.single_venue_usd.values()
     )
     whole = allocate([DERIBIT, PARADEX], M, PLACE, split=False)
     for p in PLACE:
         assert len(whole.allocation[p.name]) == 1
-    assert r.verified_total_im_usd <= whole.verified_total_im_usd + 1e-6
-    assert whole.verified_total_im_usd == pytest.approx(whole.total_im_usd, rel=1e-9)
+    assert r.verified_total_initial_margin_usd <= whole.verified_total_initial_margin_usd + 1e-6
+    assert whole.verified_total_initial_margin_usd == pytest.approx(
+        whole.total_initial_margin_usd, rel=1e-9
+    )
 
 
 def test_collateral_limits_bind_or_make_it_infeasible():
@@ -74,7 +78,7 @@ def test_collateral_limits_bind_or_make_it_infeasible():
     with pytest.raises(NoSolutionError):
         allocate([DERIBIT, poor], M, PLACE)
     ok = allocate([DERIBIT, poor], M, PLACE, respect_collateral=False)
-    assert ok.verified_total_im_usd > 0
+    assert ok.verified_total_initial_margin_usd > 0
 
 
 def test_bad_venue_input_is_named():
@@ -92,10 +96,14 @@ def test_venues_without_placements_count_in_the_optimum():
         "finra", pm.MarginModel.FINRA_PM, {"BTC-26DEC25-90000-C": -3.0}, {"USDC": 1e6}
     )
     r = allocate([DERIBIT, PARADEX, finra], M, PLACE)
-    assert r.verified_total_im_usd == pytest.approx(r.total_im_usd, rel=1e-9)
+    assert r.verified_total_initial_margin_usd == pytest.approx(
+        r.total_initial_margin_usd, rel=1e-9
+    )
     alone = allocate([DERIBIT, PARADEX], M, PLACE)
     fixed = pm.margin(finra.positions, M, pm.MarginModel.FINRA_PM).initial_margin
-    assert r.total_im_usd == pytest.approx(alone.total_im_usd + fixed, rel=1e-9)
+    assert r.total_initial_margin_usd == pytest.approx(
+        alone.total_initial_margin_usd + fixed, rel=1e-9
+    )
 
 
 def test_currencies_are_matched_case_blind_and_haircuts_need_collateral():

@@ -171,7 +171,7 @@ def test_var_inputs_that_must_not_pass_silently():
         var.historical_var({"BTC-26DEC25-100000-C": -2.0}, M, moves=joint_moves(("ETH",)))
     assert e.value.field == "moves"
     ten = var.historical_var(
-        {"BTC-26DEC25-100000-C": -2.0}, M, moves=joint_moves(("BTC",), horizon=10)
+        {"BTC-26DEC25-100000-C": -2.0}, M, moves=joint_moves(("BTC",), horizon_days=10)
     )
     assert ten.horizon_days == 10
     # the order of the positions does not change the Monte Carlo paths
@@ -181,7 +181,7 @@ def test_var_inputs_that_must_not_pass_silently():
     for call, field in (
         (lambda: var.parametric_var(book, both, cov=[[np.nan, 0], [0, 1]]), "cov"),
         (lambda: var.parametric_var(book, both, cov=[[-1e-3, 0], [0, 1e-3]]), "cov"),
-        (lambda: var.parametric_var(book, both, horizon=-1), "horizon"),
+        (lambda: var.parametric_var(book, both, horizon_days=-1), "horizon_days"),
         (lambda: var.normal_var_es([1.0], [[np.nan]]), "cov"),
         (lambda: var.monte_carlo_var(book, both, seed=-1), "seed"),
         (lambda: var.christoffersen_independence([0.5, 0.2, 0, 1]), "hits"),

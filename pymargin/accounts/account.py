@@ -217,8 +217,8 @@ def account_summary(
             for c in ccys
         }
         balance_usd = usd_equity
-        im_usd = sum(im[c] * price[c] for c in ccys)
-        mm_usd = sum(mm[c] * price[c] for c in ccys)
+        initial_margin_usd = sum(im[c] * price[c] for c in ccys)
+        maintenance_margin_usd = sum(mm[c] * price[c] for c in ccys)
     else:
         params = pm_params or _pm_params_for(None, positions, market, set(ccys))
         haircut = {}
@@ -232,21 +232,25 @@ def account_summary(
             for c in ccys
         )
         if mode is MarginMode.CROSS_STANDARD:
-            im_usd = sum(im[c] * price[c] for c in ccys)
-            mm_usd = sum(mm[c] * price[c] for c in ccys)
+            initial_margin_usd = sum(im[c] * price[c] for c in ccys)
+            maintenance_margin_usd = sum(mm[c] * price[c] for c in ccys)
         else:
             x = deribit_xpm_margin(positions, market, params, account.collateral)
-            im_usd, mm_usd, details = x.initial_margin, x.maintenance_margin, x
+            initial_margin_usd, maintenance_margin_usd, details = (
+                x.initial_margin,
+                x.maintenance_margin,
+                x,
+            )
         per_ccy = {c: {"equity": equity.get(c, 0.0)} for c in ccys}
     return AccountSummary(
         mode,
         usd_equity,
         balance_usd,
-        im_usd,
-        mm_usd,
-        balance_usd - im_usd,
-        _ratio(im_usd, balance_usd),
-        _ratio(mm_usd, balance_usd),
+        initial_margin_usd,
+        maintenance_margin_usd,
+        balance_usd - initial_margin_usd,
+        _ratio(initial_margin_usd, balance_usd),
+        _ratio(maintenance_margin_usd, balance_usd),
         per_ccy,
         details,
     )

@@ -166,7 +166,7 @@ def monte_carlo_var(
     *,
     paths: int = 100_000,
     confidence: float = 0.99,
-    horizon: int = 1,
+    horizon_days: int = 1,
     dist: Any = "normal",
     dof: float = 5.0,
     seed: int = 0,
@@ -189,7 +189,7 @@ def monte_carlo_var(
 
     law = check_monte_carlo(paths, confidence, dist, dof, seed)
     pf = as_portfolio(portfolio)
-    unds, chol = mc_setup(pf, market, cov, horizon)
+    unds, chol = mc_setup(pf, market, cov, horizon_days)
     spot, vol = mc_shocks(chol, len(unds), paths, law, dof, seed)
     with _client(client, address) as c:
         parts = partitions or 2 * max(len(c.scheduler_info()["workers"]), 1)
@@ -204,7 +204,7 @@ def monte_carlo_var(
     return VaRResult(
         VaRMethod.MONTE_CARLO,
         confidence,
-        horizon,
+        horizon_days,
         v,
         es,
         f"path {j} ({describe_shock(coins, spot[j], vol[j])})",

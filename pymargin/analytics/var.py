@@ -64,10 +64,14 @@ class ShockDistribution(enum.Enum):
     STUDENT_T = "t"
 
 
-def _check_horizon(horizon: Any) -> int:
-    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-        raise InvalidInputError("must be an integer >= 1 (days)", "horizon")
-    return int(horizon)
+def _check_horizon(horizon_days: Any) -> int:
+    if (
+        isinstance(horizon_days, bool)
+        or not isinstance(horizon_days, (int, np.integer))
+        or horizon_days < 1
+    ):
+        raise InvalidInputError("must be an integer >= 1 (days)", "horizon_days")
+    return int(horizon_days)
 
 
 def _check_cov(cov: Any, n: int, *, definite: bool = False) -> np.ndarray:
@@ -158,7 +162,7 @@ def historical_var(
     market: Market,
     *,
     confidence: float = 0.99,
-    horizon: int = 1,
+    horizon_days: int = 1,
     start: str | None = None,
     end: str | None = None,
     filtered: VolFilter | None = None,
@@ -167,17 +171,17 @@ def historical_var(
     threads: int | None = None,
 ) -> VaRResult:
     """Historical simulation: the portfolio fully revalued on every historical joint move of
-    spot and implied vol (DVOL ratio; 1 before DVOL exists) over ``horizon`` days.
+    spot and implied vol (DVOL ratio; 1 before DVOL exists) over ``horizon_days`` days.
     ``filtered=VolFilter.EWMA`` (RiskMetrics, ``lam``) or ``VolFilter.GARCH`` (GARCH(1,1)
     fitted by maximum likelihood) rescales each day's spot log return by current / then
     volatility."""
     pf = as_portfolio(portfolio)
     unds = portfolio_underlyings(pf, market)
     if moves is None:
-        jm = joint_moves(coins_of(unds), horizon=horizon, start=start, end=end)
+        jm = joint_moves(coins_of(unds), horizon_days=horizon_days, start=start, end=end)
     else:
-        jm = _moves_for(moves, coins_of(unds), horizon)
-    horizon = jm.horizon
+        jm = _moves_for(moves, coins_of(unds), horizon_days)
+    horizon_days = jm.horizon_days
     spot, vol = jm.spot, jm.vol
     method = VaRMethod.HISTORICAL
     details: dict[str, Any] = {"observations": len(jm.dates)}
@@ -202,7 +206,7 @@ def historical_var(
     return VaRResult(
         method,
         confidence,
-        horizon,
+        horizon_days,
         var,
         es,
         f"{jm.dates[j]} ({describe_shock(jm.coins, spot[j], vol[j])})",
@@ -212,17 +216,17 @@ def historical_var(
     )
 
 
-def _moves_for(moves: JointMoves, coins: tuple[str, ...], horizon: int) -> JointMoves:
+def _moves_for(moves: JointMoves, coins: tuple[str, ...], horizon_days: int) -> JointMoves:
     """User-given joint moves with their columns in the portfolio's coin order; every coin
-    of the portfolio must be there, and the horizon must be the moves' own."""
+    of the portfolio must be there, and the horizon_days must be the moves' own."""
     if not isinstance(moves, JointMoves):
         raise InputTypeError("expected pymargin.market.history.JointMoves", "moves")
     missing = [c for c in coins if c not in moves.coins]
     if missing:
         raise InvalidInputError(f"no history for {missing} in the moves given", "moves")
-    if horizon not in (1, moves.horizon):
+    if horizon_days not in (1, moves.horizon_days):
         raise InvalidInputError(
-            f"the moves are {moves.horizon}-day moves, not {horizon}-day", "horizon"
+            f"the moves are {moves.horizon_days}-day moves, not {horizon_days}-day", "horizon_days"
         )
     cols = [moves.coins.index(c) for c in coins]
     return dataclasses.replace(moves, coins=coins, spot=moves.spot[:, cols], vol=moves.vol[:, cols])
@@ -331,18 +335,18 @@ def _obs(x: np.ndarray) -> np.ndarray:
 
 
 def normal_var_es(
-    exposures: np.ndarray, cov: np.ndarray, confidence: float = 0.99, horizon: int = 1
+    exposures: np.ndarray, cov: np.ndarray, confidence: float = 0.99, horizon_days: int = 1
 ) -> tuple[float, float, float]:
     """Linear (delta-normal) VaR and ES of positions with value ``exposures`` (USD per unit
     relative move) and daily return covariance ``cov``: sd = sqrt(e' C e h), VaR = z sd,
     ES = sd phi(z)/(1 - confidence). Returns (VaR, ES, sd)."""
     check_confidence(confidence)
-    horizon = _check_horizon(horizon)
+    horizon_days = _check_horizon(horizon_days)
     e = np.atleast_1d(np.asarray(exposures, dtype=np.float64))
     if not np.isfinite(e).all():
         raise InvalidInputError("must be finite", "exposures", int(np.argmax(~np.isfinite(e))))
     c = _check_cov(cov, e.size)
-    sd = math.sqrt(max(float(e @ c @ e), 0.0) * horizon)
+    sd = math.sqrt(max(float(e @ c @ e), 0.0) * horizon_days)
     z = _N.inv_cdf(confidence)
     return z * sd, sd * _N.pdf(z) / (1.0 - confidence), sd
 
@@ -369,23 +373,23 @@ def parametric_var(
     cov: np.ndarray | None = None,
     *,
     confidence: float = 0.99,
-    horizon: int = 1,
+    horizon_days: int = 1,
     gamma: bool = False,
 ) -> VaRResult:
     """Delta-normal (``gamma=False``) or delta-gamma with the Cornish-Fisher quantile
     (``gamma=True``): the portfolio's USD delta and gamma per underlying against the covariance
     of daily log returns ``cov`` (default: sample covariance of the bundled history since
-    2021), scaled by the horizon."""
+    2021), scaled by the horizon_days."""
     from ..risk.greeks import portfolio_greeks
 
     check_confidence(confidence)
-    horizon = _check_horizon(horizon)
+    horizon_days = _check_horizon(horizon_days)
     pf = as_portfolio(portfolio)
     unds = portfolio_underlyings(pf, market)
     if cov is None:
         jm = joint_moves(coins_of(unds), start="2021-01-01")
         cov = sample_cov(np.log1p(jm.spot))
-    sigma = _check_cov(cov, len(unds)) * horizon
+    sigma = _check_cov(cov, len(unds)) * horizon_days
     g = portfolio_greeks(pf, market)
     delta = np.array([g.by_underlying[u]["delta_usd"] for u in unds])
     gam = np.array([g.by_underlying[u]["gamma_1pct"] * 100.0 for u in unds])  # USD per (dS/S)^2
@@ -397,7 +401,7 @@ def parametric_var(
         return VaRResult(
             VaRMethod.DELTA_NORMAL,
             confidence,
-            horizon,
+            horizon_days,
             var,
             es,
             details={"sd": sd, "delta_usd": delta},
@@ -409,7 +413,7 @@ def parametric_var(
     return VaRResult(
         VaRMethod.DELTA_GAMMA,
         confidence,
-        horizon,
+        horizon_days,
         var,
         es,
         details={"moments": mom, "delta_usd": delta, "gamma_usd": gam},
@@ -465,7 +469,7 @@ def monte_carlo_var(
     *,
     paths: int = 100_000,
     confidence: float = 0.99,
-    horizon: int = 1,
+    horizon_days: int = 1,
     dist: ShockDistribution = ShockDistribution.NORMAL,
     dof: float = 5.0,
     seed: int = 0,
@@ -477,7 +481,7 @@ def monte_carlo_var(
     bundled history since 2021, where DVOL exists)."""
     law = check_monte_carlo(paths, confidence, dist, dof, seed)
     pf = as_portfolio(portfolio)
-    unds, chol = mc_setup(pf, market, cov, horizon)
+    unds, chol = mc_setup(pf, market, cov, horizon_days)
     k = len(unds)
     spot, vol = mc_shocks(chol, k, paths, law, dof, seed)
     pnl = scenario_pnl(pf, market, unds, spot, vol, threads=threads)
@@ -487,7 +491,7 @@ def monte_carlo_var(
     return VaRResult(
         VaRMethod.MONTE_CARLO,
         confidence,
-        horizon,
+        horizon_days,
         var,
         es,
         f"path {j} ({describe_shock(coins, spot[j], vol[j])})",
@@ -512,14 +516,14 @@ def mc_shocks(
 
 
 def mc_setup(
-    pf: Portfolio, market: Market, cov: np.ndarray | None, horizon: int
+    pf: Portfolio, market: Market, cov: np.ndarray | None, horizon_days: int
 ) -> tuple[tuple[str, ...], np.ndarray]:
-    horizon = _check_horizon(horizon)
+    horizon_days = _check_horizon(horizon_days)
     unds = portfolio_underlyings(pf, market)
     k = len(unds)
     if cov is None:
         jm = joint_moves(coins_of(unds), start="2021-03-25", require_vol=True)
         cov = sample_cov(jm.log_returns())
     # [spot log returns, vol log changes] per underlying, underlyings sorted by name
-    c = _check_cov(cov, 2 * k, definite=True) * horizon
+    c = _check_cov(cov, 2 * k, definite=True) * horizon_days
     return unds, np.linalg.cholesky(c)

@@ -33,7 +33,7 @@ def var_cmd(
     market: MarketOpt,
     method: Annotated[VarMethod, typer.Option(help="VaR method")] = VarMethod.historical,
     confidence: Annotated[float, typer.Option(help="confidence level")] = 0.99,
-    horizon: Annotated[int, typer.Option(help="horizon in days")] = 1,
+    horizon_days: Annotated[int, typer.Option(help="horizon_days in days")] = 1,
     paths: Annotated[int, typer.Option(help="Monte Carlo paths")] = 100_000,
     dist: Annotated[Dist, typer.Option(help="Monte Carlo shocks")] = DEFAULT_DIST,
     plot: Annotated[Path | None, typer.Option(help="write the P&L distribution (PNG)")] = None,
@@ -48,17 +48,19 @@ def var_cmd(
         check_writable(plot, "--plot")
         pf, mkt = read_inputs(positions, market, time)
         if method is VarMethod.historical:
-            r = var.historical_var(pf, mkt, confidence=confidence, horizon=horizon)
+            r = var.historical_var(pf, mkt, confidence=confidence, horizon_days=horizon_days)
         elif method in (VarMethod.filtered_ewma, VarMethod.filtered_garch):
             filt = var.VolFilter.EWMA if method is VarMethod.filtered_ewma else var.VolFilter.GARCH
-            r = var.historical_var(pf, mkt, confidence=confidence, horizon=horizon, filtered=filt)
+            r = var.historical_var(
+                pf, mkt, confidence=confidence, horizon_days=horizon_days, filtered=filt
+            )
         elif method is VarMethod.monte_carlo:
             r = var.monte_carlo_var(
                 pf,
                 mkt,
                 paths=paths,
                 confidence=confidence,
-                horizon=horizon,
+                horizon_days=horizon_days,
                 dist=library_member(dist, var.ShockDistribution),
             )
         else:
@@ -66,7 +68,7 @@ def var_cmd(
                 pf,
                 mkt,
                 confidence=confidence,
-                horizon=horizon,
+                horizon_days=horizon_days,
                 gamma=method is VarMethod.delta_gamma,
             )
         if plot is not None:
@@ -89,7 +91,7 @@ def var_cmd(
         t = Table(title=f"VaR / ES ({r.method.value})", title_justify="left")
         t.add_column("")
         t.add_column("value", justify="right")
-        t.add_row(f"VaR {confidence:.1%}, {horizon} day(s)", f"{r.var:,.0f} USD")
+        t.add_row(f"VaR {confidence:.1%}, {horizon_days} day(s)", f"{r.var:,.0f} USD")
         t.add_row("Expected Shortfall", f"{r.es:,.0f} USD")
         if r.scenario:
             t.add_row("scenario at the VaR", r.scenario)

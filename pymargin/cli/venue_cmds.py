@@ -221,14 +221,14 @@ def venues(
         if as_json:
             out: dict[str, Any] = {
                 "venues": [v.__dict__ for v in view.venues],
-                "total_im_usd": view.total_im_usd,
+                "total_initial_margin_usd": view.total_initial_margin_usd,
                 "unified_model": view.unified_model.value,
-                "unified_im_usd": view.unified_im_usd,
+                "unified_initial_margin_usd": view.unified_initial_margin_usd,
                 "net_delta": view.net_delta,
             }
             if alloc is not None:
                 out["allocation"] = alloc.allocation
-                out["allocated_im_usd"] = alloc.verified_total_im_usd
+                out["allocated_initial_margin_usd"] = alloc.verified_total_initial_margin_usd
                 out["single_venue_usd"] = alloc.single_venue_usd
             print_json(out)
             return
@@ -239,15 +239,15 @@ def venues(
             tab.add_row(
                 v.venue,
                 v.model.value,
-                f"{v.im_usd:,.0f}",
-                f"{v.mm_usd:,.0f}",
+                f"{v.initial_margin_usd:,.0f}",
+                f"{v.maintenance_margin_usd:,.0f}",
                 f"{v.collateral_usd:,.0f}",
                 f"{v.excess_usd:,.0f}",
             )
         console_out().print(tab)
         console_out().print(
-            f"sum of venues {view.total_im_usd:,.0f} USD; one {view.unified_model.value} "
-            f"account {view.unified_im_usd:,.0f} USD"
+            f"sum of venues {view.total_initial_margin_usd:,.0f} USD; one {view.unified_model.value} "
+            f"account {view.unified_initial_margin_usd:,.0f} USD"
         )
         if alloc is not None:
             pt = Table(title="Placement across venues (coins)", title_justify="left")
@@ -259,7 +259,7 @@ def venues(
             singles = ", ".join(f"all on {k} {v:,.0f}" for k, v in alloc.single_venue_usd.items())
             console_out().print(
                 f"total IM {alloc.total_before_usd:,.0f} before, "
-                f"{alloc.verified_total_im_usd:,.0f} USD after ({singles})"
+                f"{alloc.verified_total_initial_margin_usd:,.0f} USD after ({singles})"
             )
 
     run(go)

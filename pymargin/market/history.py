@@ -1,6 +1,6 @@
 """Bundled price and implied-volatility history (pymargin/data/history, sources in its README)
 and the joint moves derived from it: spot returns and implied-vol changes per coin over a
-horizon, the raw material of historical VaR and of the stress-scenario library."""
+horizon_days, the raw material of historical VaR and of the stress-scenario library."""
 
 from __future__ import annotations
 
@@ -61,12 +61,12 @@ def load_series(coin: str, kind: SeriesKind = SeriesKind.SPOT) -> Series:
 
 @dataclass(frozen=True)
 class JointMoves:
-    """Joint moves over ``horizon`` days ending on ``dates``: ``spot[t, k]`` relative price
+    """Joint moves over ``horizon_days`` days ending on ``dates``: ``spot[t, k]`` relative price
     move of coin k, ``vol[t, k]`` the ratio of its implied vol (DVOL) to the value
-    ``horizon`` days before (1 where DVOL has no history)."""
+    ``horizon_days`` days before (1 where DVOL has no history)."""
 
     coins: tuple[str, ...]
-    horizon: int
+    horizon_days: int
     dates: np.ndarray
     spot: np.ndarray
     vol: np.ndarray
@@ -80,15 +80,15 @@ class JointMoves:
 def joint_moves(
     coins: tuple[str, ...] | list[str] = ("BTC",),
     *,
-    horizon: int = 1,
+    horizon_days: int = 1,
     start: str | None = None,
     end: str | None = None,
     require_vol: bool = False,
 ) -> JointMoves:
-    """Overlapping ``horizon``-day moves on the dates every coin has a price (and a DVOL when
+    """Overlapping ``horizon_days``-day moves on the dates every coin has a price (and a DVOL when
     ``require_vol``), between ``start`` and ``end`` (ISO days, inclusive)."""
-    if not isinstance(horizon, int) or isinstance(horizon, bool) or horizon < 1:
-        raise InvalidInputError("must be an integer >= 1", "horizon")
+    if not isinstance(horizon_days, int) or isinstance(horizon_days, bool) or horizon_days < 1:
+        raise InvalidInputError("must be an integer >= 1", "horizon_days")
     coins = tuple(c.upper() for c in coins)
     spots = [load_series(c, SeriesKind.SPOT) for c in coins]
     vols = [load_series(c, SeriesKind.DVOL) for c in coins]
@@ -104,11 +104,11 @@ def joint_moves(
         idx = np.searchsorted(v.dates, common)
         ok = (idx < len(v.dates)) & (v.dates[np.minimum(idx, len(v.dates) - 1)] == common)
         vol[ok, k] = v.values[idx[ok]]
-    spot_move = price[horizon:] / price[:-horizon] - 1.0
-    vol_ratio = vol[horizon:] / vol[:-horizon]
+    spot_move = price[horizon_days:] / price[:-horizon_days] - 1.0
+    vol_ratio = vol[horizon_days:] / vol[:-horizon_days]
     has_vol = np.isfinite(vol_ratio).all(axis=1)
     vol_ratio = np.where(np.isfinite(vol_ratio), vol_ratio, 1.0)
-    dates = common[horizon:]
+    dates = common[horizon_days:]
     keep = np.ones(len(dates), dtype=bool)
     for name, day in (("start", start), ("end", end)):
         if day is None:
@@ -120,4 +120,6 @@ def joint_moves(
         keep &= dates >= d if name == "start" else dates <= d
     if not keep.any():
         raise InvalidInputError("no dates in the window", "start")
-    return JointMoves(coins, horizon, dates[keep], spot_move[keep], vol_ratio[keep], has_vol[keep])
+    return JointMoves(
+        coins, horizon_days, dates[keep], spot_move[keep], vol_ratio[keep], has_vol[keep]
+    )

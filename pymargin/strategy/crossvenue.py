@@ -111,8 +111,8 @@ class VenueMargin:
     model: MarginModel
     currency: str
     initial_margin: float  # in ``currency``
-    im_usd: float
-    mm_usd: float
+    initial_margin_usd: float
+    maintenance_margin_usd: float
     collateral_usd: float  # after haircuts
     excess_usd: float  # collateral - IM
 
@@ -134,16 +134,16 @@ class CrossVenueView:
     """Per-venue margins, their sum, and the unified portfolio's margin under one model."""
 
     venues: list[VenueMargin]
-    total_im_usd: float
+    total_initial_margin_usd: float
     total_collateral_usd: float
     unified_model: MarginModel
-    unified_im_usd: float
+    unified_initial_margin_usd: float
     net_delta: dict[str, float]  # coins per underlying, all venues
 
     @property
     def saving_usd(self) -> float:
         """What a unified account would free: sum of per-venue IMs - unified IM."""
-        return self.total_im_usd - self.unified_im_usd
+        return self.total_initial_margin_usd - self.unified_initial_margin_usd
 
 
 def cross_venue_view(
@@ -183,7 +183,7 @@ def cross_venue_view(
         delta = {u: t["delta_usd"] / market.index_price(u) for u, t in g.by_underlying.items()}
     return CrossVenueView(
         per,
-        float(sum(v.im_usd for v in per)),
+        float(sum(v.initial_margin_usd for v in per)),
         float(sum(v.collateral_usd for v in per)),
         unified_model,
         float(unified),
@@ -221,8 +221,8 @@ class AllocationResult:
 
     allocation: dict[str, dict[str, float]]
     venues: list[VenueMargin]  # after, by the ordinary engine
-    total_im_usd: float  # the LP optimum
-    verified_total_im_usd: float
+    total_initial_margin_usd: float  # the LP optimum
+    verified_total_initial_margin_usd: float
     total_before_usd: float
     single_venue_usd: dict[str, float]  # all placements on one venue (where it can take all)
 
@@ -270,7 +270,7 @@ def allocate(
     for name, acct in by_name.items():
         cols = [j for j, (_, v) in enumerate(pairs) if v == name]
         if not cols:  # no placement can go there: its margin is a constant of the total
-            fixed = _venue_margin(acct, market, acct.positions).im_usd
+            fixed = _venue_margin(acct, market, acct.positions).initial_margin_usd
             before += fixed
             total_c += fixed
             continue
@@ -342,14 +342,16 @@ def allocate(
             for p in placements:
                 x[prog.candidates.index(p.venues[name])] += p.size
             others = sum(
-                _venue_margin(a, market, a.positions).im_usd for a in accounts if a.name != name
+                _venue_margin(a, market, a.positions).initial_margin_usd
+                for a in accounts
+                if a.name != name
             )
             singles[name] = _fx(market, prog.currency) * prog.margin(x) + others
     return AllocationResult(
         allocation,
         after,
         float(c_vec @ res.x + total_c),
-        float(sum(v.im_usd for v in after)),
+        float(sum(v.initial_margin_usd for v in after)),
         float(before),
         singles,
     )
