@@ -246,8 +246,8 @@ def venues(
             )
         console_out().print(tab)
         console_out().print(
-            f"sum of venues {view.total_initial_margin_usd:,.0f} USD; one {view.unified_model.value} "
-            f"account {view.unified_initial_margin_usd:,.0f} USD"
+            f"sum of venues {view.total_initial_margin_usd:,.0f} USD; one "
+            f"{view.unified_model.value} account {view.unified_initial_margin_usd:,.0f} USD"
         )
         if alloc is not None:
             pt = Table(title="Placement across venues (coins)", title_justify="left")
