@@ -15,8 +15,8 @@ namespace pk = pymargin::kernel;
 namespace {
 
 struct Venue {
-  std::vector<double> risk, delta, value, cap{0.5}, damp = std::vector<double>(8, 0.01),
-                                             roll_k, limit{300.0}, collateral, amount;
+  std::vector<double> risk, delta, value, cap{0.5}, damp = std::vector<double>(8, 0.01), roll_k,
+                                                    limit{300.0}, collateral, amount;
   std::vector<std::int32_t> pair, expiry, instrument;
   std::vector<std::int64_t> offsets{0};
 };
@@ -56,14 +56,13 @@ const Venue& venue() {
 template <class Kernel>
 void time_kernel(benchmark::State& state, const Kernel& kernel) {
   const Venue& v = venue();
-  pk::BatchAccounts acc{v.collateral.size(), v.offsets.data(), v.instrument.data(),
-                        v.amount.data(), v.collateral.data()};
+  pk::BatchAccounts acc{v.collateral.size(), v.offsets.data(), v.instrument.data(), v.amount.data(),
+                        v.collateral.data()};
   const std::size_t n = v.collateral.size();
   std::vector<double> im(n), mm(n), eq(n), ratio(n);
   std::vector<std::int8_t> status(n);
   std::vector<std::int32_t> worst(n);
-  pk::BatchOutputs out{im.data(), mm.data(), eq.data(), ratio.data(), status.data(),
-                       worst.data()};
+  pk::BatchOutputs out{im.data(), mm.data(), eq.data(), ratio.data(), status.data(), worst.data()};
   for (auto _ : state) {
     if (!kernel(acc, out, static_cast<int>(state.range(0))).ok()) std::abort();
     benchmark::DoNotOptimize(im.data());
@@ -85,8 +84,8 @@ void BM_BatchMargin1MAccounts(benchmark::State& state) {
   m.damp = v.damp.data();
   m.roll_k = v.roll_k.data();
   m.delta_limit = v.limit.data();
-  pk::BatchInstruments in{2000, 35, v.risk.data(), v.pair.data(), v.expiry.data(),
-                          v.delta.data(), v.value.data()};
+  pk::BatchInstruments in{
+      2000, 35, v.risk.data(), v.pair.data(), v.expiry.data(), v.delta.data(), v.value.data()};
   time_batch(state, m, in);
   state.counters["positions"] = static_cast<double>(v.instrument.size());
 }
@@ -119,8 +118,8 @@ void run_other(benchmark::State& state, std::size_t stride, bool paradex) {
     m.unhedged_delta = unhedged.data();
     m.hedged_delta = hedged.data();
   }
-  pk::BatchInstruments in{2000, stride, risk.data(), v.pair.data(), v.expiry.data(),
-                          v.delta.data(), v.value.data()};
+  pk::BatchInstruments in{
+      2000, stride, risk.data(), v.pair.data(), v.expiry.data(), v.delta.data(), v.value.data()};
   if (!paradex) {
     in.floor_long = floor.data();
     in.floor_short = floor.data();
@@ -129,8 +128,16 @@ void run_other(benchmark::State& state, std::size_t stride, bool paradex) {
 }
 void BM_BatchMargin1MAccountsParadex(benchmark::State& state) { run_other(state, 24, true); }
 void BM_BatchMargin1MAccountsFinra(benchmark::State& state) { run_other(state, 10, false); }
-BENCHMARK(BM_BatchMargin1MAccountsParadex)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_BatchMargin1MAccountsFinra)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BatchMargin1MAccountsParadex)
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_BatchMargin1MAccountsFinra)
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // Deribit X:PM on the same positions: the first 1,000 instruments settle in BTC, the rest in
 // USDC (two groups of one pair, summed before the worst case, each its own roll expiries);
@@ -145,7 +152,8 @@ void BM_BatchMargin1MAccountsCross(benchmark::State& state) {
   const std::vector<double> cap{2e7, 1e6}, offsets{0.6, 0.4}, damp(16, 0.01), roll_k(20, 650.0),
       limit{300.0, 300.0}, price{65000.0, 1.0}, haircut{0.0, 0.0};
   std::vector<double> move(2 * 35, 0.0), balance;
-  for (std::size_t j = 0; j < 35; ++j) move[j] = 65000.0 * 0.04 * (static_cast<double>(j % 9) - 4.0);
+  for (std::size_t j = 0; j < 35; ++j)
+    move[j] = 65000.0 * 0.04 * (static_cast<double>(j % 9) - 4.0);
   balance.reserve(2 * v.collateral.size());
   for (double c : v.collateral) {
     balance.push_back(c);
@@ -161,8 +169,8 @@ void BM_BatchMargin1MAccountsCross(benchmark::State& state) {
   m.damp = damp.data();
   m.roll_k = roll_k.data();
   m.delta_limit = limit.data();
-  pk::BatchInstruments in{2000, 35, v.risk.data(), group.data(), expiry.data(),
-                          v.delta.data(), v.value.data()};
+  pk::BatchInstruments in{
+      2000, 35, v.risk.data(), group.data(), expiry.data(), v.delta.data(), v.value.data()};
   pk::BatchCross x;
   x.sets = 1;
   x.group_set = group_set.data();
@@ -178,7 +186,11 @@ void BM_BatchMargin1MAccountsCross(benchmark::State& state) {
     return pk::batch_margin(m, in, acc, out, t, &x);
   });
 }
-BENCHMARK(BM_BatchMargin1MAccountsCross)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BatchMargin1MAccountsCross)
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // The same positions under SPAN: two combined commodities (instruments split between them),
 // three expiry tiers each with three intra-commodity tier pairs, half the instruments options
@@ -204,13 +216,17 @@ void BM_BatchMargin1MAccountsSpan(benchmark::State& state) {
   const std::int32_t legs[2] = {0, 1};
   const double terms[3] = {1.0, 30.0, 0.5};
   const pk::BatchSpanModel m{2, comm, 1, legs, terms};
-  const pk::BatchSpanInstruments in{2000, risk.data(), commodity.data(), tier.data(),
+  const pk::BatchSpanInstruments in{2000,           risk.data(),   commodity.data(), tier.data(),
                                     v.delta.data(), option.data(), v.value.data()};
   time_kernel(state, [&](const pk::BatchAccounts& acc, const pk::BatchOutputs& out, int t) {
     return pk::batch_span(m, in, acc, out, t);
   });
 }
-BENCHMARK(BM_BatchMargin1MAccountsSpan)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BatchMargin1MAccountsSpan)
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // The same positions under Deribit standard margin: half the instruments inverse options
 // (the option rule with its mark), half size-scaled futures.
@@ -240,7 +256,11 @@ void BM_BatchMargin1MAccountsStandard(benchmark::State& state) {
     return pk::batch_standard(in, acc, out, t);
   });
 }
-BENCHMARK(BM_BatchMargin1MAccountsStandard)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BatchMargin1MAccountsStandard)
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // The same positions under the Greek-netting model: two underlyings, six tenor buckets.
 void BM_BatchMargin1MAccountsSensitivity(benchmark::State& state) {
@@ -261,12 +281,16 @@ void BM_BatchMargin1MAccountsSensitivity(benchmark::State& state) {
   }
   const double rw[2] = {0.16, 0.2};
   const pk::BatchSensitivityModel m{2, 6, rho.data(), 0.5, 0.4, rw};
-  const pk::BatchSensitivityInstruments in{2000,        und.data(), bucket.data(), dusd.data(),
+  const pk::BatchSensitivityInstruments in{2000,         und.data(), bucket.data(), dusd.data(),
                                            wvega.data(), up.data(),  down.data(),   v.value.data()};
   time_kernel(state, [&](const pk::BatchAccounts& acc, const pk::BatchOutputs& out, int t) {
     return pk::batch_sensitivity(m, in, acc, out, t);
   });
 }
-BENCHMARK(BM_BatchMargin1MAccountsSensitivity)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BatchMargin1MAccountsSensitivity)
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace

@@ -125,8 +125,8 @@ void BM_Margin1000PositionsDeribitXPM(benchmark::State& state) {
   for (auto _ : state) {
     std::fill(net.begin(), net.end(), 0.0);
     gather_sum(ns, half, a.rows.data(), ns, nullptr, a.size.data(), v.data());
-    gather_sum(ns, positions - half, a.rows.data() + half * ns, ns, nullptr,
-               a.size.data() + half, v.data() + ns);
+    gather_sum(ns, positions - half, a.rows.data() + half * ns, ns, nullptr, a.size.data() + half,
+               v.data() + ns);
     for (std::size_t j = 0; j < ns; ++j) v[j] += equity * move[j];
     for (std::size_t p = 0; p < positions; ++p) {
       const std::size_t e = static_cast<std::size_t>(a.expiry[p]) + (p < half ? 0 : 10);

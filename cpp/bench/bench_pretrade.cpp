@@ -96,8 +96,8 @@ void time_checks(benchmark::State& state, const pe::PreTradeEngine& eng, std::in
   ns.reserve(1 << 20);
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
-    pe::CheckResult r = eng.check(a, inst[k & 4095], (k & 1) ? pe::Side::kBuy : pe::Side::kSell,
-                                  1.0);
+    pe::CheckResult r =
+        eng.check(a, inst[k & 4095], (k & 1) ? pe::Side::kBuy : pe::Side::kSell, 1.0);
     const auto t1 = std::chrono::steady_clock::now();
     benchmark::DoNotOptimize(r);
     if (ns.size() < ns.capacity()) {
@@ -232,8 +232,11 @@ void BM_MarketUpdate100kAccounts(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(accounts));
 }
-BENCHMARK(BM_MarketUpdate100kAccounts)->Arg(1)->Arg(100000)->Unit(benchmark::kMillisecond)->Iterations(10);
-
+BENCHMARK(BM_MarketUpdate100kAccounts)
+    ->Arg(1)
+    ->Arg(100000)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(10);
 
 // --- grid models -----------------------------------------------------------------------------
 // The same venue size under a grid model (Model::kScenarioGrid): 2,000 USDC-settled linear

@@ -134,8 +134,8 @@ void BM_ImpliedVol(benchmark::State& state) {
   out.price = price.data();
   pm::price_batch(in, out, 1);
   for (auto _ : state) {
-    benchmark::DoNotOptimize(pm::implied_vol_batch(in, {price.data(), 1}, vol.data(),
-                                                   state.range(0)));
+    benchmark::DoNotOptimize(
+        pm::implied_vol_batch(in, {price.data(), 1}, vol.data(), state.range(0)));
   }
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(in.n));
 }
@@ -221,9 +221,9 @@ void BM_RevalueDeribitGrid(benchmark::State& state) {
   rule.range_up = 0.5;
   rule.range_down = 0.25;
   rule.min_vol_up = 0.5;
-  pymargin::kernel::InstrumentView iv{n, kind.data(), settle.data(), call.data(), und.data(),
-                                      strike.data(), fwd.data(), vol.data(), time.data(),
-                                      rate.data()};
+  pymargin::kernel::InstrumentView iv{n,           kind.data(),   settle.data(), call.data(),
+                                      und.data(),  strike.data(), fwd.data(),    vol.data(),
+                                      time.data(), rate.data()};
   pymargin::scenarios::ScenarioView sv{vstate.size(), 1, move.data(), vstate.data(), &rule};
   std::vector<double> risk(n * sv.n);
   for (auto _ : state) {
@@ -275,11 +275,10 @@ void BM_RevalueVenueUniverse(benchmark::State& state) {
     rule.range_down = 0.25;
     rule.min_vol_up = 0.5;
   }
-  pymargin::kernel::InstrumentView iv{n, kind.data(), settle.data(), call.data(), und.data(),
-                                      strike.data(), fwd.data(), vol.data(), time.data(),
-                                      rate.data()};
-  pymargin::scenarios::ScenarioView sv{vstate.size(), 2, move.data(), vstate.data(),
-                                       rules.data()};
+  pymargin::kernel::InstrumentView iv{n,           kind.data(),   settle.data(), call.data(),
+                                      und.data(),  strike.data(), fwd.data(),    vol.data(),
+                                      time.data(), rate.data()};
+  pymargin::scenarios::ScenarioView sv{vstate.size(), 2, move.data(), vstate.data(), rules.data()};
   std::vector<double> risk(n * sv.n);
   for (auto _ : state) {
     benchmark::DoNotOptimize(
@@ -303,9 +302,8 @@ void BM_Aggregate1000Positions(benchmark::State& state) {
     qty[p] = u(rng);
   }
   for (auto _ : state) {
-    benchmark::DoNotOptimize(pymargin::kernel::aggregate(risk.data(), n_inst, n_scen,
-                                                         index.data(), qty.data(), n_pos,
-                                                         out.data()));
+    benchmark::DoNotOptimize(pymargin::kernel::aggregate(risk.data(), n_inst, n_scen, index.data(),
+                                                         qty.data(), n_pos, out.data()));
   }
 }
 BENCHMARK(BM_Aggregate1000Positions)->Unit(benchmark::kMicrosecond);
@@ -313,10 +311,19 @@ BENCHMARK(BM_Aggregate1000Positions)->Unit(benchmark::kMicrosecond);
 }  // namespace
 
 BENCHMARK(BM_Validate)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Price)->ArgsProduct({{1, 2}, {0, 1}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_PriceGreeks)->ArgsProduct({{1, 2}, {0, 1}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Price)
+    ->ArgsProduct({{1, 2}, {0, 1}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_PriceGreeks)
+    ->ArgsProduct({{1, 2}, {0, 1}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_Kernel<false>)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Kernel<true>)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_ImpliedVol)->ArgsProduct({{1, 2}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ImpliedVol)
+    ->ArgsProduct({{1, 2}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_ScalarGreeks);
 BENCHMARK_MAIN();

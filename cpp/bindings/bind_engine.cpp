@@ -92,7 +92,8 @@ std::vector<pe::InstrumentSpec> specs_from(const py::array& kind, const py::arra
 // pnl_offset, max_offsetable_pnl, usd_settled (0/1); or [C x 9] with X:PM's haircut,
 // equity side (0 none, 1 both, 2 positive, 3 negative) and coin underlying (-1: none).
 std::vector<pe::CurrencyParams> currencies_from(const py::array& currencies) {
-  const std::size_t width = currencies.ndim() == 2 ? static_cast<std::size_t>(currencies.shape(1)) : 6;
+  const std::size_t width =
+      currencies.ndim() == 2 ? static_cast<std::size_t>(currencies.shape(1)) : 6;
   if (width != 6 && width != 9) {
     throw PyInputError{PyInputError::kInvalid, "currencies", -1, "6 or 9 columns per currency"};
   }
@@ -107,8 +108,8 @@ std::vector<pe::CurrencyParams> currencies_from(const py::array& currencies) {
       const double side = x[7];
       const double coin = x[8];
       if (!(side >= 0 && side <= 3 && side == std::floor(side))) {
-        throw PyInputError{PyInputError::kInvalid, "currencies.equity_side", static_cast<long long>(c),
-                           "0, 1, 2 or 3"};
+        throw PyInputError{PyInputError::kInvalid, "currencies.equity_side",
+                           static_cast<long long>(c), "0, 1, 2 or 3"};
       }
       if (!(coin >= -1 && coin < 1e9 && coin == std::floor(coin))) {
         throw PyInputError{PyInputError::kInvalid, "currencies.coin_underlying",
@@ -136,8 +137,8 @@ class Engine {
          std::size_t max_accounts, const py::array& kind, const py::array& settlement,
          const py::array& is_call, const py::array& underlying, const py::array& currency,
          const py::array& strike, const py::array& expiry_id, const py::array& forward,
-         const py::array& vol, const py::array& time, const py::array& rate,
-         const py::array& index, bool cross) {
+         const py::array& vol, const py::array& time, const py::array& rate, const py::array& index,
+         bool cross) {
     pe::EngineConfig cfg;
     cfg.model = cross ? pe::Model::kDeribitCross : pe::Model::kDeribitPortfolio;
     cfg.buckets = buckets;
@@ -177,9 +178,9 @@ class Engine {
                      const py::array& spread_terms, const py::array& kind,
                      const py::array& settlement, const py::array& is_call,
                      const py::array& underlying, const py::array& currency,
-                     const py::array& strike, const py::array& expiry_id,
-                     const py::array& forward, const py::array& vol, const py::array& time,
-                     const py::array& rate, const py::array& index) {
+                     const py::array& strike, const py::array& expiry_id, const py::array& forward,
+                     const py::array& vol, const py::array& time, const py::array& rate,
+                     const py::array& index) {
     pe::EngineConfig cfg;
     cfg.model = pe::Model::kSpan;
     cfg.max_accounts = max_accounts;
@@ -208,8 +209,8 @@ class Engine {
     }
     cfg.span.spread_legs = column<std::int32_t>(
         spread_legs, static_cast<std::size_t>(spread_legs.size()), "spread_legs");
-    cfg.span.spread_terms = column<double>(
-        spread_terms, static_cast<std::size_t>(spread_terms.size()), "spread_terms");
+    cfg.span.spread_terms =
+        column<double>(spread_terms, static_cast<std::size_t>(spread_terms.size()), "spread_terms");
     const auto n = static_cast<std::size_t>(kind.size());
     const auto spec =
         specs_from(kind, settlement, is_call, underlying, currency, strike, expiry_id, n);
@@ -237,8 +238,8 @@ class Engine {
     const auto U = static_cast<std::size_t>(delta_rw.size());
     pe::SensitivityConfig& sc = cfg.sensitivity;
     sc.bucket_days = column<double>(bucket_days, B, "bucket_days");
-    sc.tenor_corr = column<double>(tenor_corr.attr("reshape")(-1).cast<py::array>(), B * B,
-                                   "tenor_corr");
+    sc.tenor_corr =
+        column<double>(tenor_corr.attr("reshape")(-1).cast<py::array>(), B * B, "tenor_corr");
     sc.delta_corr = delta_corr;
     sc.vega_corr = vega_corr;
     sc.delta_rw = column<double>(delta_rw, U, "delta_rw");
@@ -277,8 +278,15 @@ class Engine {
                              "rule and price_at_index must be 0 or 1"};
         }
       }
-      spec[i].standard = {static_cast<std::uint8_t>(x[0]), static_cast<std::uint8_t>(x[1]),
-                          x[2], x[3], x[4], x[5], x[6], x[7], x[8]};
+      spec[i].standard = {static_cast<std::uint8_t>(x[0]),
+                          static_cast<std::uint8_t>(x[1]),
+                          x[2],
+                          x[3],
+                          x[4],
+                          x[5],
+                          x[6],
+                          x[7],
+                          x[8]};
     }
     const auto mk = market_from(forward, vol, time, rate, n, mark);
     return created(cfg, spec, mk, index, underlyings);
@@ -375,8 +383,7 @@ class Engine {
     if (t == nullptr) return nullptr;
     const auto reason = static_cast<py::ssize_t>(r.reason);
     PyObject* why = PyTuple_GET_ITEM(reasons_.ptr(), reason);
-    PyObject* group = r.currency >= 0 ? PyTuple_GET_ITEM(groups_.ptr(), r.currency)
-                                      : empty_.ptr();
+    PyObject* group = r.currency >= 0 ? PyTuple_GET_ITEM(groups_.ptr(), r.currency) : empty_.ptr();
     Py_INCREF(why);
     Py_INCREF(group);
     PyObject* accept = r.accept ? Py_True : Py_False;
@@ -384,8 +391,7 @@ class Engine {
     PyTuple_SET_ITEM(t, 0, accept);
     PyTuple_SET_ITEM(t, 1, why);
     PyTuple_SET_ITEM(t, 2, group);
-    const double figures[5] = {r.im_before, r.im_after, r.mm_before, r.mm_after,
-                               r.available_after};
+    const double figures[5] = {r.im_before, r.im_after, r.mm_before, r.mm_after, r.available_after};
     for (int k = 0; k < 5; ++k) {
       PyObject* f = PyFloat_FromDouble(figures[k]);
       if (f == nullptr) {
@@ -441,8 +447,8 @@ class Engine {
   }
   int apply_fill(std::int64_t a, std::int64_t id, std::int32_t i, int side, double amount,
                  double price) {
-    return static_cast<int>(engine_->apply_fill(
-        a, id, i, side == 0 ? pe::Side::kBuy : pe::Side::kSell, amount, price));
+    return static_cast<int>(
+        engine_->apply_fill(a, id, i, side == 0 ? pe::Side::kBuy : pe::Side::kSell, amount, price));
   }
   int deposit(std::int64_t a, std::int32_t c, double amount) {
     return static_cast<int>(engine_->deposit(a, c, amount));
@@ -451,8 +457,7 @@ class Engine {
     return static_cast<int>(engine_->withdraw(a, c, amount));
   }
   void on_market_update(const py::array& forward, const py::array& vol, const py::array& time,
-                        const py::array& rate, const py::array& index,
-                        const py::object& mark) {
+                        const py::array& rate, const py::array& index, const py::object& mark) {
     const std::size_t n = engine_->instruments();
     const auto mk = market_from(forward, vol, time, rate, n, mark);
     const auto ix = column<double>(index, static_cast<std::size_t>(index.size()), "index");
@@ -567,9 +572,9 @@ PyObject* fast_check(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
       ok = false;
     }
     if (ok && !PyErr_Occurred()) {
-      const pe::CheckResult r = f->engine->core().check(
-          account, static_cast<std::int32_t>(instrument),
-          side == 0 ? pe::Side::kBuy : pe::Side::kSell, amount);
+      const pe::CheckResult r =
+          f->engine->core().check(account, static_cast<std::int32_t>(instrument),
+                                  side == 0 ? pe::Side::kBuy : pe::Side::kSell, amount);
       return f->engine->result_object(r);
     }
     PyErr_Clear();
@@ -578,8 +583,7 @@ PyObject* fast_check(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
 }
 
 PyMethodDef fast_check_def = {
-    "check", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_check)),
-    METH_FASTCALL,
+    "check", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_check)), METH_FASTCALL,
     "check(account, instrument, side, amount): could the account carry this order? Nothing "
     "changes. instrument: a name or a handle (PreTradeEngine.handle)."};
 
@@ -589,8 +593,7 @@ py::object make_fast_check(py::object engine, py::dict names, py::object side_ty
   if (!e.labelled()) {
     throw PyInputError{PyInputError::kInvalid, "labels", -1, "set_result_labels first"};
   }
-  auto* f = new FastCheck{engine, &e, std::move(names), std::move(side_type),
-                          std::move(fallback)};
+  auto* f = new FastCheck{engine, &e, std::move(names), std::move(side_type), std::move(fallback)};
   PyObject* cap = PyCapsule_New(f, kFastCheck, [](PyObject* c) {
     delete static_cast<FastCheck*>(PyCapsule_GetPointer(c, kFastCheck));
   });
@@ -627,29 +630,27 @@ void bind_engine(py::module_& m) {
       .value("NON_FINITE_STATE", pe::Reason::kNonFiniteState)
       .finalize();
   py::class_<Engine>(m, "PreTradeEngine")
-      .def(py::init<int, double, const py::array&, const py::array&, std::size_t,
+      .def(py::init<int, double, const py::array&, const py::array&, std::size_t, const py::array&,
                     const py::array&, const py::array&, const py::array&, const py::array&,
                     const py::array&, const py::array&, const py::array&, const py::array&,
-                    const py::array&, const py::array&, const py::array&, const py::array&,
-                    bool>(),
+                    const py::array&, const py::array&, const py::array&, bool>(),
            py::arg("buckets"), py::arg("mm_factor"), py::arg("pairs"), py::arg("currencies"),
            py::arg("max_accounts"), py::arg("kind"), py::arg("settlement"), py::arg("is_call"),
            py::arg("underlying"), py::arg("currency"), py::arg("strike"), py::arg("expiry_id"),
-           py::arg("forward"), py::arg("vol"), py::arg("time"), py::arg("rate"),
-           py::arg("index"), py::arg("cross") = false)
+           py::arg("forward"), py::arg("vol"), py::arg("time"), py::arg("rate"), py::arg("index"),
+           py::arg("cross") = false)
       .def_static("grid", &Engine::grid, py::arg("mm_factor"), py::arg("max_accounts"),
                   py::arg("currencies"), py::arg("moves"), py::arg("vol_states"),
                   py::arg("weights"), py::arg("rules"), py::arg("terms"), py::arg("kind"),
                   py::arg("settlement"), py::arg("is_call"), py::arg("underlying"),
                   py::arg("currency"), py::arg("strike"), py::arg("expiry_id"),
-                  py::arg("floor_long"), py::arg("floor_short"), py::arg("forward"),
-                  py::arg("vol"), py::arg("time"), py::arg("rate"), py::arg("index"))
+                  py::arg("floor_long"), py::arg("floor_short"), py::arg("forward"), py::arg("vol"),
+                  py::arg("time"), py::arg("rate"), py::arg("index"))
       .def_static("span", &Engine::span, py::arg("max_accounts"), py::arg("currencies"),
                   py::arg("commodities"), py::arg("spread_legs"), py::arg("spread_terms"),
-                  py::arg("kind"), py::arg("settlement"), py::arg("is_call"),
-                  py::arg("underlying"), py::arg("currency"), py::arg("strike"),
-                  py::arg("expiry_id"), py::arg("forward"), py::arg("vol"), py::arg("time"),
-                  py::arg("rate"), py::arg("index"))
+                  py::arg("kind"), py::arg("settlement"), py::arg("is_call"), py::arg("underlying"),
+                  py::arg("currency"), py::arg("strike"), py::arg("expiry_id"), py::arg("forward"),
+                  py::arg("vol"), py::arg("time"), py::arg("rate"), py::arg("index"))
       .def_static("sensitivity", &Engine::sensitivity, py::arg("max_accounts"),
                   py::arg("currencies"), py::arg("bucket_days"), py::arg("tenor_corr"),
                   py::arg("delta_corr"), py::arg("vega_corr"), py::arg("delta_rw"),
@@ -657,23 +658,23 @@ void bind_engine(py::module_& m) {
                   py::arg("underlying"), py::arg("currency"), py::arg("strike"),
                   py::arg("expiry_id"), py::arg("forward"), py::arg("vol"), py::arg("time"),
                   py::arg("rate"), py::arg("index"))
-      .def_static("standard", &Engine::standard, py::arg("max_accounts"),
-                  py::arg("currencies"), py::arg("underlyings"), py::arg("kind"),
-                  py::arg("settlement"), py::arg("is_call"), py::arg("underlying"),
-                  py::arg("currency"), py::arg("strike"), py::arg("expiry_id"), py::arg("terms"),
-                  py::arg("forward"), py::arg("vol"), py::arg("time"), py::arg("rate"),
-                  py::arg("mark"), py::arg("index"))
+      .def_static("standard", &Engine::standard, py::arg("max_accounts"), py::arg("currencies"),
+                  py::arg("underlyings"), py::arg("kind"), py::arg("settlement"),
+                  py::arg("is_call"), py::arg("underlying"), py::arg("currency"), py::arg("strike"),
+                  py::arg("expiry_id"), py::arg("terms"), py::arg("forward"), py::arg("vol"),
+                  py::arg("time"), py::arg("rate"), py::arg("mark"), py::arg("index"))
       .def("add_account", &Engine::add_account)
       .def("set_result_labels", &Engine::set_result_labels, py::arg("result_type"),
            py::arg("reasons"), py::arg("groups"))
-      .def("fast_check",
-           [](py::object self, py::dict names, py::object side_type, py::object fallback) {
-             return make_fast_check(std::move(self), std::move(names), std::move(side_type),
-                                    std::move(fallback));
-           },
-           py::arg("names"), py::arg("side_type"), py::arg("fallback"),
-           "A check function bound to this engine that skips pybind11's dispatch (see "
-           "pymargin.accounts.engine).")
+      .def(
+          "fast_check",
+          [](py::object self, py::dict names, py::object side_type, py::object fallback) {
+            return make_fast_check(std::move(self), std::move(names), std::move(side_type),
+                                   std::move(fallback));
+          },
+          py::arg("names"), py::arg("side_type"), py::arg("fallback"),
+          "A check function bound to this engine that skips pybind11's dispatch (see "
+          "pymargin.accounts.engine).")
       .def("check", &Engine::check, py::arg("account"), py::arg("instrument"), py::arg("side"),
            py::arg("amount"))
       .def("check_many", &Engine::check_many, py::arg("account"), py::arg("instruments"),

@@ -32,9 +32,9 @@ const T* contiguous(const py::array& a, std::size_t n, const char* name) {
     throw PyInputError{PyInputError::kType, name, -1, "must be C-contiguous"};
   }
   if (static_cast<std::size_t>(a.size()) != n) {
-    throw PyInputError{PyInputError::kInvalid, name, -1,
-                       "has " + std::to_string(a.size()) + " elements, expected " +
-                           std::to_string(n)};
+    throw PyInputError{
+        PyInputError::kInvalid, name, -1,
+        "has " + std::to_string(a.size()) + " elements, expected " + std::to_string(n)};
   }
   return static_cast<const T*>(a.data());
 }
@@ -51,8 +51,8 @@ std::vector<scenarios::VolShockRule> rules_from(const py::array& a, std::size_t 
       throw PyInputError{PyInputError::kInvalid, "vol_rules", static_cast<long long>(u),
                          "kind must be 0 (relative) or 1 (additive)"};
     }
-    out[u].kind = x[0] == 0.0 ? scenarios::VolShockKind::kRelative
-                              : scenarios::VolShockKind::kAdditive;
+    out[u].kind =
+        x[0] == 0.0 ? scenarios::VolShockKind::kRelative : scenarios::VolShockKind::kAdditive;
     out[u].range_up = x[1];
     out[u].range_down = x[2];
     out[u].min_vol_up = x[3];
@@ -136,7 +136,6 @@ void aggregate(const py::array& risk, const py::array& index, const py::array& q
   raise_status(st, "index");
 }
 
-
 // kernel::scaled_vectors: out [n_scenarios] the summed vector; vectors (None or [positions x
 // n_scenarios]) each position's.
 void scaled_vectors(const py::array& risk, const py::array& index, const py::array& qty,
@@ -211,8 +210,8 @@ struct BatchColumns {
         ratio(static_cast<py::ssize_t>(accounts)),
         status(static_cast<py::ssize_t>(accounts)),
         worst(static_cast<py::ssize_t>(accounts)),
-        out{im.mutable_data(), mm.mutable_data(), eq.mutable_data(), ratio.mutable_data(),
-            status.mutable_data(), worst.mutable_data()} {}
+        out{im.mutable_data(),    mm.mutable_data(),     eq.mutable_data(),
+            ratio.mutable_data(), status.mutable_data(), worst.mutable_data()} {}
   py::dict result(const Status& st) const {
     if (!st.ok()) {
       throw PyInputError{PyInputError::kInvalid, st.field, static_cast<long long>(st.index),
@@ -335,10 +334,9 @@ py::dict batch_margin(const py::array& risk, const py::array& pair, const py::ar
 // rate).
 py::dict batch_span(const py::array& risk, const py::array& commodity, const py::array& tier,
                     const py::array& delta, const py::array& option, const py::array& value,
-                    const py::array& offsets, const py::array& instrument,
-                    const py::array& amount, const py::array& collateral,
-                    const py::list& commodities, const py::array& spread_legs,
-                    const py::array& spread_terms, int threads) {
+                    const py::array& offsets, const py::array& instrument, const py::array& amount,
+                    const py::array& collateral, const py::list& commodities,
+                    const py::array& spread_legs, const py::array& spread_terms, int threads) {
   std::vector<py::array> keep;
   std::vector<kernel::BatchSpanCommodity> comm(commodities.size());
   for (std::size_t c = 0; c < comm.size(); ++c) {
@@ -354,12 +352,12 @@ py::dict batch_span(const py::array& risk, const py::array& commodity, const py:
     x.short_option_minimum = t[2].cast<double>();
     keep.push_back(py::array::ensure(t[4]));
     x.intra_pairs = static_cast<std::size_t>(keep.back().size());
-    x.intra_rates = x.intra_pairs ? contiguous<double>(keep.back(), x.intra_pairs, "intra_rates")
-                                  : nullptr;
+    x.intra_rates =
+        x.intra_pairs ? contiguous<double>(keep.back(), x.intra_pairs, "intra_rates") : nullptr;
     keep.push_back(py::array::ensure(t[3]));
-    x.intra_tiers = x.intra_pairs ? contiguous<std::int32_t>(keep.back(), 2 * x.intra_pairs,
-                                                             "intra_tiers")
-                                  : nullptr;
+    x.intra_tiers = x.intra_pairs
+                        ? contiguous<std::int32_t>(keep.back(), 2 * x.intra_pairs, "intra_tiers")
+                        : nullptr;
   }
   kernel::BatchSpanModel m;
   m.commodities = comm.size();
@@ -431,9 +429,11 @@ py::dict batch_sensitivity(const py::array& underlying, const py::array& bucket,
                            int threads) {
   const auto n = static_cast<std::size_t>(underlying.size());
   const auto U = static_cast<std::size_t>(delta_rw.size());
-  const auto B = static_cast<std::size_t>(std::llround(std::sqrt(static_cast<double>(tenor_corr.size()))));
-  kernel::BatchSensitivityModel m{U, B, contiguous<double>(tenor_corr, B * B, "tenor_corr"),
-                                  delta_corr, vega_corr, contiguous<double>(delta_rw, U, "delta_rw")};
+  const auto B =
+      static_cast<std::size_t>(std::llround(std::sqrt(static_cast<double>(tenor_corr.size()))));
+  kernel::BatchSensitivityModel m{
+      U,          B,         contiguous<double>(tenor_corr, B * B, "tenor_corr"),
+      delta_corr, vega_corr, contiguous<double>(delta_rw, U, "delta_rw")};
   const kernel::BatchSensitivityInstruments in{
       n,
       contiguous<std::int32_t>(underlying, n, "underlying"),
@@ -458,8 +458,9 @@ py::dict scenario_margin(const py::array& rules, const py::array& pnl, const py:
                          const py::object& damp, const py::array& cap, const py::array& net,
                          const py::array& gross, const py::array& price, const py::array& floor,
                          const py::array& offset, const py::array& unhedged,
-                         const py::array& hedged, const py::array& set, std::size_t sets, const py::array& roll_k,
-                         const py::array& expiry_delta, double im_addon, double mm_addon) {
+                         const py::array& hedged, const py::array& set, std::size_t sets,
+                         const py::array& roll_k, const py::array& expiry_delta, double im_addon,
+                         double mm_addon) {
   const double* r = contiguous<double>(rules, 8, "rules");
   models::ModelRules mr;
   mr.mm_factor = r[3];
@@ -575,8 +576,9 @@ py::tuple standard_margin(const py::array& rule, const py::array& size, const py
   const double* mk = contiguous<double>(mark, n, "mark");
   std::vector<models::StandardPosition> pos(n);
   for (std::size_t i = 0; i < n; ++i) {
-    if (r[i] > 1) throw PyInputError{PyInputError::kInvalid, "rule", static_cast<long long>(i),
-                                     "0 (size-scaled) or 1 (inverse option)"};
+    if (r[i] > 1)
+      throw PyInputError{PyInputError::kInvalid, "rule", static_cast<long long>(i),
+                         "0 (size-scaled) or 1 (inverse option)"};
     models::StandardPosition& p = pos[i];
     p.rule = static_cast<models::StandardRule>(r[i]);
     p.size = q[i];
@@ -609,11 +611,10 @@ py::tuple standard_margin(const py::array& rule, const py::array& size, const py
 // columns a, b (int32), ratio_a, ratio_b, rate [m]. Returns the results as arrays.
 py::dict span_requirement(const py::array& pnl, const py::array& tier_offsets,
                           const py::array& tier_delta, const py::array& short_options,
-                          const py::array& short_option_minimum,
-                          const py::array& intra_offsets, const py::array& intra_tiers,
-                          const py::array& intra_rates, const py::array& a, const py::array& b,
-                          const py::array& ratio_a, const py::array& ratio_b,
-                          const py::array& rate) {
+                          const py::array& short_option_minimum, const py::array& intra_offsets,
+                          const py::array& intra_tiers, const py::array& intra_rates,
+                          const py::array& a, const py::array& b, const py::array& ratio_a,
+                          const py::array& ratio_b, const py::array& rate) {
   const auto n = static_cast<std::size_t>(short_options.size());
   const double* p = contiguous<double>(pnl, n * models::kSpanScenarios, "pnl");
   const auto* to = contiguous<std::int64_t>(tier_offsets, n + 1, "tier_offsets");
@@ -732,23 +733,22 @@ void bind_kernel(py::module_& m) {
         py::arg("intra_offsets"), py::arg("intra_tiers"), py::arg("intra_rates"), py::arg("a"),
         py::arg("b"), py::arg("ratio_a"), py::arg("ratio_b"), py::arg("rate"),
         "SPAN requirement per combined commodity (private; see pymargin.models.span).");
-  m.def("standard_margin", &standard_margin, py::arg("rule"), py::arg("size"),
-        py::arg("im_base"), py::arg("im_per_unit"), py::arg("mm_base"), py::arg("mm_per_unit"),
-        py::arg("price"), py::arg("im_otm_base"), py::arg("im_floor"), py::arg("mm"),
-        py::arg("call"), py::arg("strike"), py::arg("index"), py::arg("mark"),
+  m.def("standard_margin", &standard_margin, py::arg("rule"), py::arg("size"), py::arg("im_base"),
+        py::arg("im_per_unit"), py::arg("mm_base"), py::arg("mm_per_unit"), py::arg("price"),
+        py::arg("im_otm_base"), py::arg("im_floor"), py::arg("mm"), py::arg("call"),
+        py::arg("strike"), py::arg("index"), py::arg("mark"),
         "Deribit standard margin per position (private; see pymargin.models).");
-  m.def("scenario_margin", &scenario_margin, py::arg("rules"), py::arg("pnl"),
-        py::arg("weight"), py::arg("damp"), py::arg("cap"), py::arg("net_delta"),
-        py::arg("gross_delta"), py::arg("delta_price"), py::arg("floor"), py::arg("pnl_offset"), py::arg("unhedged_delta"),
-        py::arg("hedged_delta"), py::arg("set"),
-        py::arg("sets"), py::arg("roll_k"),
+  m.def("scenario_margin", &scenario_margin, py::arg("rules"), py::arg("pnl"), py::arg("weight"),
+        py::arg("damp"), py::arg("cap"), py::arg("net_delta"), py::arg("gross_delta"),
+        py::arg("delta_price"), py::arg("floor"), py::arg("pnl_offset"), py::arg("unhedged_delta"),
+        py::arg("hedged_delta"), py::arg("set"), py::arg("sets"), py::arg("roll_k"),
         py::arg("expiry_delta"), py::arg("im_addon"), py::arg("mm_addon"),
         "The scenario-margin model over margin groups (private; see pymargin.models).");
   m.def("scaled_vectors", &scaled_vectors, py::arg("risk"), py::arg("index"), py::arg("size"),
         py::arg("inverse"), py::arg("scale"), py::arg("edge"), py::arg("n_std"), py::arg("out"),
         py::arg("vectors") = py::none());
-  m.def("aggregate", &aggregate, py::arg("risk"), py::arg("index"), py::arg("size"),
-        py::arg("out"), "Scenario P&L of a position set over cached risk arrays (private).");
+  m.def("aggregate", &aggregate, py::arg("risk"), py::arg("index"), py::arg("size"), py::arg("out"),
+        "Scenario P&L of a position set over cached risk arrays (private).");
   m.def("revalue", &revalue, py::arg("kind"), py::arg("settlement"), py::arg("is_call"),
         py::arg("underlying"), py::arg("strike"), py::arg("forward"), py::arg("vol"),
         py::arg("time"), py::arg("rate"), py::arg("move"), py::arg("vol_state"),
@@ -764,21 +764,21 @@ void bind_kernel(py::module_& m) {
         py::arg("venue") = py::dict(),
         "Every account's margin under a grid model from cached risk rows (private; see "
         "pymargin.accounts.batch).");
-  m.def("batch_standard", &batch_standard, py::arg("terms"), py::arg("value"),
-        py::arg("offsets"), py::arg("instrument"), py::arg("amount"), py::arg("collateral"),
-        py::arg("threads"),
+  m.def("batch_standard", &batch_standard, py::arg("terms"), py::arg("value"), py::arg("offsets"),
+        py::arg("instrument"), py::arg("amount"), py::arg("collateral"), py::arg("threads"),
         "Every account's Deribit standard margin (private; see pymargin.accounts.batch).");
   m.def("batch_sensitivity", &batch_sensitivity, py::arg("underlying"), py::arg("bucket"),
         py::arg("delta_usd"), py::arg("weighted_vega"), py::arg("pnl_up"), py::arg("pnl_down"),
         py::arg("value"), py::arg("offsets"), py::arg("instrument"), py::arg("amount"),
-        py::arg("collateral"), py::arg("tenor_corr"), py::arg("delta_corr"),
-        py::arg("vega_corr"), py::arg("delta_rw"), py::arg("threads"),
+        py::arg("collateral"), py::arg("tenor_corr"), py::arg("delta_corr"), py::arg("vega_corr"),
+        py::arg("delta_rw"), py::arg("threads"),
         "Every account's Greek-netting margin (private; see pymargin.accounts.batch).");
   m.def("batch_span", &batch_span, py::arg("risk"), py::arg("commodity"), py::arg("tier"),
         py::arg("delta"), py::arg("option"), py::arg("value"), py::arg("offsets"),
         py::arg("instrument"), py::arg("amount"), py::arg("collateral"), py::arg("commodities"),
         py::arg("spread_legs"), py::arg("spread_terms"), py::arg("threads"),
-        "Every account's SPAN requirement from cached risk rows (private; see pymargin.accounts.batch).");
+        "Every account's SPAN requirement from cached risk rows (private; see "
+        "pymargin.accounts.batch).");
 }
 
 }  // namespace pymargin::bindings

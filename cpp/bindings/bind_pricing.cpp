@@ -33,15 +33,15 @@ template <class T>
 Column<T> column(const py::array& a, std::size_t n, const std::string& name) {
   if (!py::dtype::of<T>().equal(a.dtype()) &&
       !(sizeof(T) == 1 && a.dtype().itemsize() == 1 && a.dtype().kind() == 'b')) {
-    type_error(name, std::string("expected dtype ") +
-                         std::string(py::str(py::dtype::of<T>())) + ", got " +
-                         std::string(py::str(a.dtype())));
+    type_error(name, std::string("expected dtype ") + std::string(py::str(py::dtype::of<T>())) +
+                         ", got " + std::string(py::str(a.dtype())));
   }
   const auto size = static_cast<std::size_t>(a.size());
   const T* data = static_cast<const T*>(a.data());
   if (size == 1) return {data, 0};
-  if (size != n) shape_error(name, "has " + std::to_string(size) + " elements, expected " +
-                                       std::to_string(n) + " or 1");
+  if (size != n)
+    shape_error(
+        name, "has " + std::to_string(size) + " elements, expected " + std::to_string(n) + " or 1");
   if (a.flags() & py::array::c_style) return {data, 1};
   if (a.ndim() == 1 && a.strides(0) % static_cast<py::ssize_t>(sizeof(T)) == 0) {
     return {data, a.strides(0) / static_cast<py::ssize_t>(sizeof(T))};
@@ -57,8 +57,8 @@ double* output(const py::object& o, std::size_t n, const char* name) {
   if (!(a.flags() & py::array::c_style)) type_error(name, "out must be C-contiguous");
   if (!a.writeable()) type_error(name, "out must be writeable");
   if (static_cast<std::size_t>(a.size()) != n) {
-    shape_error(name, "out has " + std::to_string(a.size()) + " elements, expected " +
-                          std::to_string(n));
+    shape_error(name,
+                "out has " + std::to_string(a.size()) + " elements, expected " + std::to_string(n));
   }
   return static_cast<double*>(a.mutable_data());
 }
@@ -89,9 +89,9 @@ pricing::BatchInputs inputs(int model, std::size_t n, const py::array& u, const 
 }
 
 void price_batch(int model, std::size_t n, const py::array& u, const py::array& k,
-                 const py::array& t, const py::array& v, const py::array& r,
-                 const py::array& q, const py::array& is_call, const py::tuple& outs,
-                 int threads, bool outputs_are_scratch) {
+                 const py::array& t, const py::array& v, const py::array& r, const py::array& q,
+                 const py::array& is_call, const py::tuple& outs, int threads,
+                 bool outputs_are_scratch) {
   const pricing::BatchInputs in = inputs(model, n, u, k, t, v, r, q, is_call);
   if (outs.size() != 9) shape_error("out", "expected 9 output slots");
   static const char* names[9] = {"price", "delta", "delta_forward", "gamma", "vega",
@@ -132,8 +132,8 @@ void check(double u, double k, double t, double v, double r, double q, const cha
 
 inline double result(double x) { return x; }
 inline py::tuple result(const pricing::Greeks& g) {
-  return py::make_tuple(g.price, g.delta, g.delta_forward, g.gamma, g.vega, g.theta, g.rho,
-                        g.vanna, g.volga);
+  return py::make_tuple(g.price, g.delta, g.delta_forward, g.gamma, g.vega, g.theta, g.rho, g.vanna,
+                        g.volga);
 }
 
 // Scalar entry points: check the inputs (typed error), then call the core function.
@@ -238,10 +238,10 @@ void bind_pricing(py::module_& m) {
         "Batch prices/Greeks into the given output arrays (private; see pymargin.pricing).\n"
         "outputs_are_scratch: the outputs are fresh arrays discarded on error, so inputs may be\n"
         "checked block by block during the computation.");
-  m.def("implied_vol_batch", &implied_vol_batch, py::arg("model"), py::arg("n"),
-        py::arg("price"), py::arg("underlying"), py::arg("strike"), py::arg("time"),
-        py::arg("rate"), py::arg("carry"), py::arg("is_call"), py::arg("out"),
-        py::arg("threads"), "Batch implied vols into `out` (private; see pymargin.pricing).");
+  m.def("implied_vol_batch", &implied_vol_batch, py::arg("model"), py::arg("n"), py::arg("price"),
+        py::arg("underlying"), py::arg("strike"), py::arg("time"), py::arg("rate"),
+        py::arg("carry"), py::arg("is_call"), py::arg("out"), py::arg("threads"),
+        "Batch implied vols into `out` (private; see pymargin.pricing).");
   m.def("simd_level", &pricing::simd_level,
         "Vector instruction set the batch kernels run on (capped by $PYMARGIN_SIMD).");
 
@@ -265,8 +265,7 @@ void bind_pricing(py::module_& m) {
   };
   auto fwd = [&s](const char* name, auto fn, const char* doc) {
     s.def((std::string("_") + name).c_str(), fn, py::arg("forward"), py::arg("strike"),
-          py::arg("time"), py::arg("vol"), py::arg("rate") = 0.0, py::arg("is_call") = true,
-          doc);
+          py::arg("time"), py::arg("vol"), py::arg("rate") = 0.0, py::arg("is_call") = true, doc);
   };
   auto spot = [&s](const char* name, auto fn, const char* doc) {
     s.def((std::string("_") + name).c_str(), fn, py::arg("spot"), py::arg("strike"),
@@ -310,8 +309,8 @@ void bind_pricing(py::module_& m) {
         raise_status(pricing::bsm_implied_vol(p, sp, k, t, r, q, type_of(c), &v), "spot");
         return v;
       },
-      py::arg("price"), py::arg("spot"), py::arg("strike"), py::arg("time"),
-      py::arg("rate") = 0.0, py::arg("dividend") = 0.0, py::arg("is_call") = true);
+      py::arg("price"), py::arg("spot"), py::arg("strike"), py::arg("time"), py::arg("rate") = 0.0,
+      py::arg("dividend") = 0.0, py::arg("is_call") = true);
 }
 
 }  // namespace pymargin::bindings

@@ -23,8 +23,8 @@ void register_error_translator(py::module_& m) {
                         : e.kind == PyInputError::kType     ? "InputTypeError"
                                                             : "InvalidInputError";
       py::object index = e.index < 0 ? py::object(py::none()) : py::object(py::int_(e.index));
-      py::object err = exc.attr(cls)(e.message, py::arg("field") = e.field,
-                                     py::arg("index") = index);
+      py::object err =
+          exc.attr(cls)(e.message, py::arg("field") = e.field, py::arg("index") = index);
       PyErr_SetObject(err.get_type().ptr(), err.ptr());
     }
   });

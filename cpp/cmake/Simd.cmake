@@ -11,7 +11,8 @@ function(pymargin_add_simd_kernels target)
      AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
     set(CMAKE_REQUIRED_FLAGS "-O2 -fopenmp-simd -fno-math-errno -mavx2 -mfma")
     set(CMAKE_REQUIRED_LIBRARIES mvec m)
-    check_cxx_source_compiles([=[
+    check_cxx_source_compiles(
+      [=[
       #include <cmath>
       extern "C" {
       #pragma omp declare simd notinbranch
@@ -22,7 +23,8 @@ function(pymargin_add_simd_kernels target)
       #pragma omp simd
         for (int i = 0; i < 64; ++i) b[i] = erfc(a[i]);
         return b[0] > 2.0;
-      }]=] PYMARGIN_HAVE_LIBMVEC)
+      }]=]
+      PYMARGIN_HAVE_LIBMVEC)
     if(PYMARGIN_HAVE_LIBMVEC)
       set(_have_mvec ON)
     endif()
@@ -39,8 +41,8 @@ function(pymargin_add_simd_kernels target)
     set_target_properties(${_obj} PROPERTIES POSITION_INDEPENDENT_CODE ON)
     target_compile_features(${_obj} PRIVATE cxx_std_17)
     target_link_libraries(${_obj} PRIVATE $<BUILD_INTERFACE:pymargin_sanitize>)
-    target_compile_definitions(${_obj} PRIVATE
-      PYMARGIN_KERNEL_FACTORY=kernels_${_isa} PYMARGIN_KERNEL_NAME="${_isa}")
+    target_compile_definitions(${_obj} PRIVATE PYMARGIN_KERNEL_FACTORY=kernels_${_isa}
+                                               PYMARGIN_KERNEL_NAME="${_isa}")
     if(_isa STREQUAL "scalar")
       target_compile_definitions(${_obj} PRIVATE PYMARGIN_USE_LIBMVEC=0)
       target_compile_options(${_obj} PRIVATE -fno-math-errno)

@@ -1,7 +1,7 @@
 # The C++ examples of the README compile against the library's headers: every ```cpp block is
 # written to a file and compiled with -fsyntax-only.
 file(READ ${README} _text)
-string(REPLACE ";" "@SEMICOLON@" _text "${_text}")  # CMake lists split on semicolons
+string(REPLACE ";" "@SEMICOLON@" _text "${_text}") # CMake lists split on semicolons
 string(REGEX MATCHALL "```cpp\n[^`]*```" _blocks "${_text}")
 list(LENGTH _blocks _n)
 if(_n EQUAL 0)

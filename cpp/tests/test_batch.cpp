@@ -96,85 +96,84 @@ TEST(Batch, EveryKernelMatchesTheExactPathWhereItApplies) {
   const std::size_t n = det::kBlock;
   for (const auto& ks : all_kernel_sets()) {
     for (pm::Model m : {pm::Model::kBlack76, pm::Model::kBsm, pm::Model::kInverse}) {
-     for (int pass = 0; pass < 2; ++pass) {  // 0: direct kernels, 1: series kernels
-      std::size_t fast_rows = 0;
-      for (unsigned seed = 1; seed <= 40; ++seed) {
-        Data d = make_data(n, seed);
-        std::vector<double> out[10];
-        for (auto& o : out) o.assign(n, 0.0);
-        det::KernelBlock b;
-        b.n = n;
-        b.model = static_cast<int>(m);
-        b.underlying = d.u.data();
-        b.strike = d.k.data();
-        b.time = d.t.data();
-        b.vol = d.v.data();
-        b.rate = d.r.data();
-        b.carry = d.q.data();
-        b.call = d.call.data();
-        b.price = out[0].data();
-        b.delta = out[1].data();
-        b.delta_forward = out[2].data();
-        b.gamma = out[3].data();
-        b.vega = out[4].data();
-        b.theta = out[5].data();
-        b.rho = out[6].data();
-        b.vanna = out[7].data();
-        b.volga = out[8].data();
-        b.flag = out[9].data();
-        const bool series = pass == 1;
-        (series ? ks.series_greeks : ks.greeks)(b);
-        // The first-order kernel: the same bits for what it writes, rho, vanna and volga
-        // left as they were.
-        std::vector<double> first[10];
-        for (auto& o : first) o.assign(n, -7.0);
-        det::KernelBlock f1 = b;
-        f1.price = first[0].data();
-        f1.delta = first[1].data();
-        f1.delta_forward = first[2].data();
-        f1.gamma = first[3].data();
-        f1.vega = first[4].data();
-        f1.theta = first[5].data();
-        f1.rho = first[6].data();
-        f1.vanna = first[7].data();
-        f1.volga = first[8].data();
-        f1.flag = first[9].data();
-        (series ? ks.series_first : ks.first)(f1);
-        for (int o : {0, 1, 2, 3, 4, 5, 9}) {  // bitwise (a flagged row may hold NaN)
-          ASSERT_EQ(std::memcmp(first[o].data(), out[o].data(), n * sizeof(double)), 0)
-              << ks.name << " output " << o;
+      for (int pass = 0; pass < 2; ++pass) {  // 0: direct kernels, 1: series kernels
+        std::size_t fast_rows = 0;
+        for (unsigned seed = 1; seed <= 40; ++seed) {
+          Data d = make_data(n, seed);
+          std::vector<double> out[10];
+          for (auto& o : out) o.assign(n, 0.0);
+          det::KernelBlock b;
+          b.n = n;
+          b.model = static_cast<int>(m);
+          b.underlying = d.u.data();
+          b.strike = d.k.data();
+          b.time = d.t.data();
+          b.vol = d.v.data();
+          b.rate = d.r.data();
+          b.carry = d.q.data();
+          b.call = d.call.data();
+          b.price = out[0].data();
+          b.delta = out[1].data();
+          b.delta_forward = out[2].data();
+          b.gamma = out[3].data();
+          b.vega = out[4].data();
+          b.theta = out[5].data();
+          b.rho = out[6].data();
+          b.vanna = out[7].data();
+          b.volga = out[8].data();
+          b.flag = out[9].data();
+          const bool series = pass == 1;
+          (series ? ks.series_greeks : ks.greeks)(b);
+          // The first-order kernel: the same bits for what it writes, rho, vanna and volga
+          // left as they were.
+          std::vector<double> first[10];
+          for (auto& o : first) o.assign(n, -7.0);
+          det::KernelBlock f1 = b;
+          f1.price = first[0].data();
+          f1.delta = first[1].data();
+          f1.delta_forward = first[2].data();
+          f1.gamma = first[3].data();
+          f1.vega = first[4].data();
+          f1.theta = first[5].data();
+          f1.rho = first[6].data();
+          f1.vanna = first[7].data();
+          f1.volga = first[8].data();
+          f1.flag = first[9].data();
+          (series ? ks.series_first : ks.first)(f1);
+          for (int o : {0, 1, 2, 3, 4, 5, 9}) {  // bitwise (a flagged row may hold NaN)
+            ASSERT_EQ(std::memcmp(first[o].data(), out[o].data(), n * sizeof(double)), 0)
+                << ks.name << " output " << o;
+          }
+          for (int o : {6, 7, 8}) ASSERT_EQ(first[o], std::vector<double>(n, -7.0)) << ks.name;
+          std::vector<double> price_only(n), flag2(n);
+          b.price = price_only.data();
+          b.flag = flag2.data();
+          (series ? ks.series_price : ks.price)(b);
+          for (std::size_t i = 0; i < n; ++i) {
+            ASSERT_EQ(out[9][i], flag2[i]);
+            if (out[9][i] != 0.0) continue;
+            ++fast_rows;
+            const pm::Greeks g = scalar(m, d, i);
+            const double scale = m == pm::Model::kInverse ? 1.0 : 100.0;
+            const std::string where = std::string(ks.name) + (pass ? " series" : " direct") +
+                                      " model " + std::to_string(static_cast<int>(m)) + " row " +
+                                      std::to_string(i) + " seed " + std::to_string(seed);
+            const double tol1 = price_tolerance(d, i);       // prices, first-order Greeks
+            const double tol2 = std::max(1e-11, 10 * tol1);  // second-order Greeks
+            ASSERT_LE(rel(out[0][i], g.price, 0.0), tol1) << where;
+            ASSERT_EQ(price_only[i], out[0][i]) << where;
+            ASSERT_LE(rel(out[1][i], g.delta, 1.0), tol1) << where;
+            ASSERT_LE(rel(out[2][i], g.delta_forward, 1.0), tol1) << where;
+            ASSERT_LE(rel(out[3][i], g.gamma, 1e-9), tol2) << where;
+            ASSERT_LE(rel(out[4][i], g.vega, 1e-6 * scale), tol1) << where;
+            ASSERT_LE(rel(out[5][i], g.theta, 1e-6 * scale), tol2) << where;
+            ASSERT_LE(rel(out[6][i], g.rho, 1e-6 * scale), tol1) << where;
+            ASSERT_LE(rel(out[7][i], g.vanna, 1e-6), tol2) << where;
+            ASSERT_LE(rel(out[8][i], g.volga, 1e-6 * scale), tol2) << where;
+          }
         }
-        for (int o : {6, 7, 8}) ASSERT_EQ(first[o], std::vector<double>(n, -7.0)) << ks.name;
-        std::vector<double> price_only(n), flag2(n);
-        b.price = price_only.data();
-        b.flag = flag2.data();
-        (series ? ks.series_price : ks.price)(b);
-        for (std::size_t i = 0; i < n; ++i) {
-          ASSERT_EQ(out[9][i], flag2[i]);
-          if (out[9][i] != 0.0) continue;
-          ++fast_rows;
-          const pm::Greeks g = scalar(m, d, i);
-          const double scale = m == pm::Model::kInverse ? 1.0 : 100.0;
-          const std::string where = std::string(ks.name) + (pass ? " series" : " direct") +
-                                    " model " +
-                                    std::to_string(static_cast<int>(m)) + " row " +
-                                    std::to_string(i) + " seed " + std::to_string(seed);
-          const double tol1 = price_tolerance(d, i);      // prices, first-order Greeks
-          const double tol2 = std::max(1e-11, 10 * tol1);  // second-order Greeks
-          ASSERT_LE(rel(out[0][i], g.price, 0.0), tol1) << where;
-          ASSERT_EQ(price_only[i], out[0][i]) << where;
-          ASSERT_LE(rel(out[1][i], g.delta, 1.0), tol1) << where;
-          ASSERT_LE(rel(out[2][i], g.delta_forward, 1.0), tol1) << where;
-          ASSERT_LE(rel(out[3][i], g.gamma, 1e-9), tol2) << where;
-          ASSERT_LE(rel(out[4][i], g.vega, 1e-6 * scale), tol1) << where;
-          ASSERT_LE(rel(out[5][i], g.theta, 1e-6 * scale), tol2) << where;
-          ASSERT_LE(rel(out[6][i], g.rho, 1e-6 * scale), tol1) << where;
-          ASSERT_LE(rel(out[7][i], g.vanna, 1e-6), tol2) << where;
-          ASSERT_LE(rel(out[8][i], g.volga, 1e-6 * scale), tol2) << where;
-        }
+        EXPECT_GT(fast_rows, 1000u) << ks.name;  // each kernel does carry many rows
       }
-      EXPECT_GT(fast_rows, 1000u) << ks.name;  // each kernel does carry many rows
-     }
     }
   }
 }
@@ -358,8 +357,8 @@ TEST(Batch, ResultsDoNotDependOnRowPosition) {
 TEST(Batch, ScratchModeReportsTheFirstBadRow) {
   const std::size_t n = 100000;
   Data d = make_data(n, 8);
-  d.t[90001] = -1.0;                                       // in the second thread's half
-  d.u[61234] = std::numeric_limits<double>::infinity();   // in the second half too, earlier
+  d.t[90001] = -1.0;                                     // in the second thread's half
+  d.u[61234] = std::numeric_limits<double>::infinity();  // in the second half too, earlier
   d.k[70000] = 0.0;
   pm::BatchInputs in;
   in.n = n;
@@ -415,8 +414,8 @@ TEST(Batch, DomainScreenAgreesWithValidateOnEdgeValues) {
   for (double tt : times) {
     for (double rr : rates) {
       for (double qq : rates) {
-        u.push_back(100.0), k.push_back(90.0), t.push_back(tt), v.push_back(0.3),
-            r.push_back(rr), q.push_back(qq);
+        u.push_back(100.0), k.push_back(90.0), t.push_back(tt), v.push_back(0.3), r.push_back(rr),
+            q.push_back(qq);
       }
     }
   }
@@ -461,9 +460,9 @@ TEST(Batch, DomainScreenAgreesWithValidateOnEdgeValues) {
               pm::validate_black_inputs(u[i], k[i], t[i], v[i], r[i], bsm ? q[i] : 0.0, i).ok();
           refused += !valid;
           EXPECT_EQ(out[9][i] >= 2.0, !valid)
-              << ks.name << " model " << static_cast<int>(m) << " kernel " << kernel << " row "
-              << i << ": u " << u[i] << " k " << k[i] << " t " << t[i] << " v " << v[i] << " r "
-              << r[i] << " q " << q[i];
+              << ks.name << " model " << static_cast<int>(m) << " kernel " << kernel << " row " << i
+              << ": u " << u[i] << " k " << k[i] << " t " << t[i] << " v " << v[i] << " r " << r[i]
+              << " q " << q[i];
           const double one = ks.screen(1, bsm, &u[i], &k[i], &t[i], &v[i], &r[i], &q[i]);
           EXPECT_EQ(one, valid ? 0.0 : 1.0) << ks.name << " screen row " << i;
         }
@@ -508,14 +507,14 @@ TEST(Batch, ZeroRateKernelsGiveTheSameBits) {
             b.vanna = out[z][7].data();
             b.volga = out[z][8].data();
             b.flag = out[z][9].data();
-            const det::KernelFn fns[6] = {ks.price,  ks.first,        ks.greeks,
+            const det::KernelFn fns[6] = {ks.price,        ks.first,        ks.greeks,
                                           ks.series_price, ks.series_first, ks.series_greeks};
             fns[kernel](b);
           }
           for (int o = 0; o < 10; ++o) {
             ASSERT_EQ(0, std::memcmp(out[0][o].data(), out[1][o].data(), n * sizeof(double)))
-                << ks.name << " model " << static_cast<int>(m) << " kernel " << kernel
-                << " output " << o;
+                << ks.name << " model " << static_cast<int>(m) << " kernel " << kernel << " output "
+                << o;
           }
         }
       }
@@ -532,10 +531,15 @@ TEST(Batch, FusedScreenReportsWhatValidateReports) {
     int column;  // 0 u, 1 k, 2 t, 3 v, 4 r, 5 q
     double value;
   };
-  const Case cases[] = {{0, std::numeric_limits<double>::quiet_NaN()}, {0, 0.0}, {1, -2.0},
-                        {1, std::numeric_limits<double>::infinity()},   {2, -1e-300},
-                        {3, std::numeric_limits<double>::quiet_NaN()},  {4, 1e300},
-                        {4, 2000.0},                                      {5, -1500.0}};
+  const Case cases[] = {{0, std::numeric_limits<double>::quiet_NaN()},
+                        {0, 0.0},
+                        {1, -2.0},
+                        {1, std::numeric_limits<double>::infinity()},
+                        {2, -1e-300},
+                        {3, std::numeric_limits<double>::quiet_NaN()},
+                        {4, 1e300},
+                        {4, 2000.0},
+                        {5, -1500.0}};
   for (pm::Model m : {pm::Model::kBlack76, pm::Model::kBsm, pm::Model::kInverse}) {
     for (const Case& c : cases) {
       if (c.column == 5 && m != pm::Model::kBsm) continue;
@@ -568,8 +572,7 @@ TEST(Batch, FusedScreenReportsWhatValidateReports) {
               EXPECT_EQ(st.code, want.code);
               EXPECT_STREQ(st.field, want.field);
               EXPECT_EQ(st.index, want.index)
-                  << static_cast<int>(m) << " " << c.column << " " << greeks << threads
-                  << scratch;
+                  << static_cast<int>(m) << " " << c.column << " " << greeks << threads << scratch;
               if (!scratch) {
                 for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(p[i], -7.0);
               }

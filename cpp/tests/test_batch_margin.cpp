@@ -40,12 +40,11 @@ struct Case {
     return m;
   }
   pk::BatchInstruments inst() const {
-    return {pair.size(), kStride, risk.data(), pair.data(), expiry.data(), delta.data(),
-            value.data()};
+    return {pair.size(),   kStride,      risk.data(), pair.data(),
+            expiry.data(), delta.data(), value.data()};
   }
   pk::BatchAccounts accounts() const {
-    return {collateral.size(), offsets.data(), instrument.data(), amount.data(),
-            collateral.data()};
+    return {collateral.size(), offsets.data(), instrument.data(), amount.data(), collateral.data()};
   }
 };
 
@@ -270,8 +269,7 @@ struct RandomAccounts {
   std::vector<std::int32_t> instrument;
   std::vector<double> amount, collateral;
   [[nodiscard]] pk::BatchAccounts view() const {
-    return {collateral.size(), offsets.data(), instrument.data(), amount.data(),
-            collateral.data()};
+    return {collateral.size(), offsets.data(), instrument.data(), amount.data(), collateral.data()};
   }
 };
 
@@ -326,8 +324,8 @@ TEST(BatchMargin, SpanEqualsTheModelPerAccount) {
   const std::int32_t legs[4] = {0, 1, 2, 0};
   const double terms[6] = {1.0, 2.0, 0.6, 1.0, 1.0, 0.3};
   const pk::BatchSpanModel m{3, comm, 2, legs, terms};
-  const pk::BatchSpanInstruments in{n, risk.data(), commodity.data(), tier.data(), delta.data(),
-                                    option.data(), value.data()};
+  const pk::BatchSpanInstruments in{
+      n, risk.data(), commodity.data(), tier.data(), delta.data(), option.data(), value.data()};
   const RandomAccounts ra = random_accounts(rng, 3000, n, 8, 1000.0, false);
   const auto& [offsets, instrument, amount, collateral] = ra;
   const pk::BatchAccounts acc = ra.view();
@@ -336,8 +334,8 @@ TEST(BatchMargin, SpanEqualsTheModelPerAccount) {
     std::vector<double> im(na), mm(na), eq(na), ratio(na);
     std::vector<std::int8_t> status(na);
     std::vector<std::int32_t> worst(na);
-    const pk::BatchOutputs out{im.data(), mm.data(), eq.data(), ratio.data(), status.data(),
-                               worst.data()};
+    const pk::BatchOutputs out{im.data(),    mm.data(),     eq.data(),
+                               ratio.data(), status.data(), worst.data()};
     ASSERT_TRUE(pk::batch_span(m, in, acc, out, threads).ok());
     for (std::size_t a = 0; a < na; ++a) {
       // The account written out: per commodity (in index order) the sums in position order.
@@ -376,7 +374,8 @@ TEST(BatchMargin, SpanEqualsTheModelPerAccount) {
       std::vector<pymargin::models::SpanInterSpread> sp;
       for (std::size_t r = 0; r < 2; ++r) {
         const std::int32_t la = slot[legs[2 * r]], lb = slot[legs[2 * r + 1]];
-        if (la >= 0 && lb >= 0) sp.push_back({la, lb, terms[3 * r], terms[3 * r + 1], terms[3 * r + 2]});
+        if (la >= 0 && lb >= 0)
+          sp.push_back({la, lb, terms[3 * r], terms[3 * r + 1], terms[3 * r + 2]});
       }
       std::vector<pymargin::models::SpanRequirement> res(view.size());
       double want = 0.0;
@@ -436,8 +435,8 @@ TEST(BatchMargin, StandardEqualsTheModelPerAccount) {
     std::vector<double> im(na), mm(na), eq(na), ratio(na);
     std::vector<std::int8_t> status(na);
     std::vector<std::int32_t> worst(na);
-    const pk::BatchOutputs out{im.data(), mm.data(), eq.data(), ratio.data(), status.data(),
-                               worst.data()};
+    const pk::BatchOutputs out{im.data(),    mm.data(),     eq.data(),
+                               ratio.data(), status.data(), worst.data()};
     ASSERT_TRUE(pk::batch_standard(in, acc, out, threads).ok());
     for (std::size_t a = 0; a + 1 < na; ++a) {
       std::vector<pymargin::models::StandardPosition> pos;
@@ -484,8 +483,8 @@ TEST(BatchMargin, SensitivityEqualsTheModelPerAccount) {
   }
   const double rw[3] = {0.16, 0.2, 0.25};
   const pk::BatchSensitivityModel m{U, B, rho.data(), 0.5, 0.4, rw};
-  const pk::BatchSensitivityInstruments in{n, und.data(), bucket.data(), delta.data(),
-                                           vega.data(), up.data(), down.data(), value.data()};
+  const pk::BatchSensitivityInstruments in{n,           und.data(), bucket.data(), delta.data(),
+                                           vega.data(), up.data(),  down.data(),   value.data()};
   const RandomAccounts ra = random_accounts(rng, 2000, n, 6, 1e5, false);
   const auto& [offsets, instrument, amount, collateral] = ra;
   const pk::BatchAccounts acc = ra.view();
@@ -494,8 +493,8 @@ TEST(BatchMargin, SensitivityEqualsTheModelPerAccount) {
     std::vector<double> im(na), mm(na), eq(na), ratio(na);
     std::vector<std::int8_t> status(na);
     std::vector<std::int32_t> worst(na);
-    const pk::BatchOutputs out{im.data(), mm.data(), eq.data(), ratio.data(), status.data(),
-                               worst.data()};
+    const pk::BatchOutputs out{im.data(),    mm.data(),     eq.data(),
+                               ratio.data(), status.data(), worst.data()};
     ASSERT_TRUE(pk::batch_sensitivity(m, in, acc, out, threads).ok());
     for (std::size_t a = 0; a < na; ++a) {
       double d[3] = {}, v[3][4] = {}, u1[3] = {}, u2[3] = {};
@@ -563,8 +562,8 @@ TEST(BatchCross, CoinEquityHedgesTheUsdcGroupAsFarAsGainsAreCredited) {
   m.pnl_offsets = offsets_by_group.data();
   m.roll_k = roll_k.data();
   m.mm_factor = 0.8;
-  const pk::BatchInstruments inst{1, 3, risk.data(), group.data(), expiry.data(), delta.data(),
-                                  value.data()};
+  const pk::BatchInstruments inst{
+      1, 3, risk.data(), group.data(), expiry.data(), delta.data(), value.data()};
   const std::vector<std::int64_t> offsets = {0, 1, 1};
   const std::vector<std::int32_t> held = {0};
   const std::vector<double> amount = {-1.0}, usd_cash = {0.0, 0.0};

@@ -47,13 +47,14 @@ void check_model(const Fn& fn, const char* name, bool coin = false) {
               const double v_fd = central([&](double x) { return at(u, t, x, r).price; }, v, hv);
               const double th_fd = -central([&](double x) { return at(u, x, v, r).price; }, t, ht);
               const double rho_fd = central([&](double x) { return at(u, t, v, x).price; }, r, hr);
-              const double vanna_fd = central([&](double x) { return at(u, t, x, r).delta; }, v, hv);
+              const double vanna_fd =
+                  central([&](double x) { return at(u, t, x, r).delta; }, v, hv);
               const double volga_fd = central([&](double x) { return at(u, t, x, r).vega; }, v, hv);
               const double scale = std::fabs(g.price) + 1e-2 * u;
               auto ok = [&](double analytic, double fd, double ref_scale, const char* what) {
                 EXPECT_NEAR(analytic, fd, 1e-6 * std::fabs(fd) + 1e-7 * ref_scale)
-                    << name << " " << what << " K=" << k << " T=" << t << " v=" << v
-                    << " r=" << r << " q=" << q << " call=" << (type == OptionType::kCall);
+                    << name << " " << what << " K=" << k << " T=" << t << " v=" << v << " r=" << r
+                    << " q=" << q << " call=" << (type == OptionType::kCall);
               };
               ok(g.delta, d_fd, 1.0 + scale / u, "delta");
               ok(g.gamma, g_fd, 1.0 / u, "gamma");

@@ -39,8 +39,8 @@ TEST(ImpliedVol, NormalisedRoundTripInTwoIterations) {
     worst_iterations = std::max(worst_iterations, it);
     // conditioning of s in beta: |d ln s / d ln beta| = beta / (s vega)
     const double cond = beta / (s * pm::normalised_vega(x, s));
-    const double scaled = std::fabs(s_back / s - 1.0) /
-                          (std::numeric_limits<double>::epsilon() * (1.0 + cond));
+    const double scaled =
+        std::fabs(s_back / s - 1.0) / (std::numeric_limits<double>::epsilon() * (1.0 + cond));
     worst_scaled = std::max(worst_scaled, scaled);
     ASSERT_LE(scaled, 64.0) << "x=" << x << " s=" << s << " back=" << s_back << " it=" << it;
   }
@@ -53,9 +53,9 @@ TEST(ImpliedVol, PriceRoundTripExtremes) {
     double f, k, t, v;
   };
   const Case cases[] = {{100, 10000, 1.0, 0.1245},  // price ~ 3e-299
-                        {100, 1.0, 0.5, 0.3},        // deep ITM call / far OTM put
-                        {100, 100, 1e-8, 0.2},       // near expiry ATM
-                        {100, 100, 4.0, 2.0},        // towards the upper bound
+                        {100, 1.0, 0.5, 0.3},       // deep ITM call / far OTM put
+                        {100, 100, 1e-8, 0.2},      // near expiry ATM
+                        {100, 100, 4.0, 2.0},       // towards the upper bound
                         {100, 101, 1.0 / 365, 0.01}};
   for (const Case& c : cases) {
     for (OptionType type : {OptionType::kCall, OptionType::kPut}) {

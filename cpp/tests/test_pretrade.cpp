@@ -136,7 +136,7 @@ TEST(PreTrade, IncrementalStateEqualsRecomputeOverRandomStreams) {
       open[k].erase(open[k].begin() + static_cast<std::ptrdiff_t>(j));
     } else if (r < 0.95) {
       const double price = u.spec[static_cast<std::size_t>(i)].kind == 3 ? 0.01 + 0.05 * u01(rng)
-                                                                            : 64000 + 2000 * u01(rng);
+                                                                         : 64000 + 2000 * u01(rng);
       ASSERT_EQ(eng->apply_fill(a, -1, i, side, amount, price), pe::Reason::kNone);
     } else {
       // A market update: every forward moves, vols too; accounts are re-aggregated.
@@ -419,8 +419,7 @@ TEST(PreTrade, CraftedSnapshotsAreRefusedWithoutHugeAllocations) {
   // currencies (u64 + (5 f64 + u8 + the X:PM terms f64, u8, i32) each), then max_accounts.
   const std::size_t pairs = u.cfg.pairs.size();
   const std::size_t ccys = u.cfg.currencies.size();
-  const std::size_t at_max =
-      kHead + 4 + 8 + 1 + 8 + pairs * 64 + 8 + 8 + 48 + 24 + 8 + ccys * 54;
+  const std::size_t at_max = kHead + 4 + 8 + 1 + 8 + pairs * 64 + 8 + 8 + 48 + 24 + 8 + ccys * 54;
   auto with_u64 = [&](std::size_t at, std::uint64_t v) {
     std::string b = bytes;
     std::memcpy(&b[at], &v, 8);
@@ -459,7 +458,8 @@ TEST(PreTrade, CraftedSnapshotsAreRefusedWithoutHugeAllocations) {
         for (std::int32_t c = 0; c < 2; ++c) {
           const pe::GroupMargin g = e->margin(k, c);
           EXPECT_TRUE(std::isfinite(g.equity) && std::isfinite(g.initial_margin) &&
-                      std::isfinite(g.available_funds)) << "byte " << i;
+                      std::isfinite(g.available_funds))
+              << "byte " << i;
         }
       }
     }
@@ -478,9 +478,10 @@ TEST(PreTrade, CheckManyIsCheckOfEachCandidate) {
   for (int k = 0; k < 40; ++k) {
     const auto i = static_cast<std::int32_t>(rng() % static_cast<std::uint64_t>(n_inst));
     const pe::Side side = (rng() & 1) ? pe::Side::kBuy : pe::Side::kSell;
-    ASSERT_EQ(eng->apply_fill(a, -1, i, side, amount_for(u.spec[static_cast<std::size_t>(i)], 1.0),
-                              0.02 + (u.spec[static_cast<std::size_t>(i)].kind != 3 ? 65000.0 : 0.0)),
-              pe::Reason::kNone);
+    ASSERT_EQ(
+        eng->apply_fill(a, -1, i, side, amount_for(u.spec[static_cast<std::size_t>(i)], 1.0),
+                        0.02 + (u.spec[static_cast<std::size_t>(i)].kind != 3 ? 65000.0 : 0.0)),
+        pe::Reason::kNone);
   }
   std::vector<std::int32_t> inst;
   std::vector<pe::Side> side;
@@ -490,7 +491,7 @@ TEST(PreTrade, CheckManyIsCheckOfEachCandidate) {
     side.push_back((rng() & 1) ? pe::Side::kBuy : pe::Side::kSell);
     amount.push_back(amount_for(u.spec[static_cast<std::size_t>(inst.back())], 0.5 + k % 7));
   }
-  inst.push_back(-1), side.push_back(pe::Side::kBuy), amount.push_back(1.0);  // unknown
+  inst.push_back(-1), side.push_back(pe::Side::kBuy), amount.push_back(1.0);   // unknown
   inst.push_back(0), side.push_back(pe::Side::kSell), amount.push_back(-1.0);  // bad size
   inst.push_back(0), side.push_back(static_cast<pe::Side>(7)), amount.push_back(1.0);
   std::vector<pe::CheckResult> out(inst.size());

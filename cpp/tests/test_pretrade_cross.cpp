@@ -134,10 +134,9 @@ TEST(PreTradeCross, IncrementalStateEqualsRecomputeAndChecksEqualDoingIt) {
       open[k].erase(open[k].begin() + static_cast<std::ptrdiff_t>(j));
     } else if (r < 0.85) {
       const pe::InstrumentSpec& s = u.spec[static_cast<std::size_t>(i)];
-      const double price = s.kind == 3 ? (s.settlement == 1 ? 0.01 + 0.05 * u01(rng)
-                                                             : 500 + 3000 * u01(rng))
-                                       : u.market[static_cast<std::size_t>(i)].forward *
-                                             (0.98 + 0.04 * u01(rng));
+      const double price =
+          s.kind == 3 ? (s.settlement == 1 ? 0.01 + 0.05 * u01(rng) : 500 + 3000 * u01(rng))
+                      : u.market[static_cast<std::size_t>(i)].forward * (0.98 + 0.04 * u01(rng));
       ASSERT_EQ(eng->apply_fill(a, -1, i, side, amount, price), pe::Reason::kNone);
     } else if (r < 0.9) {
       ASSERT_EQ(eng->deposit(a, static_cast<std::int32_t>(rng() % 3), 1.0 + u01(rng)),
@@ -271,8 +270,8 @@ TEST(PreTradeCross, SnapshotsRoundTripAndBadConfigurationsAreRefused) {
 
   auto refused = [](const EngineUniverse& bad, const char* field) {
     std::unique_ptr<pe::PreTradeEngine> e;
-    const pymargin::Status st = pe::PreTradeEngine::create(bad.cfg, bad.spec, bad.market,
-                                                           bad.index, &e);
+    const pymargin::Status st =
+        pe::PreTradeEngine::create(bad.cfg, bad.spec, bad.market, bad.index, &e);
     EXPECT_FALSE(st.ok()) << field;
     EXPECT_EQ(std::string(st.field), field);
     EXPECT_EQ(e, nullptr);

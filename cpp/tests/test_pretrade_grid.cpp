@@ -102,20 +102,20 @@ double reference_rmm(const GridUniverse& u, const std::map<std::int32_t, double>
     const pe::GridAsset& ga = u.cfg.grid.assets[und];
     const std::size_t ns = ga.moves.size();
     const std::int32_t zero = 0;
-    pymargin::kernel::InstrumentView iv{1, &sp.kind, &sp.settlement, &sp.is_call, &zero,
-                                        &sp.strike, &mk.forward, &mk.vol, &mk.time, &mk.rate};
+    pymargin::kernel::InstrumentView iv{1,        &sp.kind,   &sp.settlement, &sp.is_call,
+                                        &zero,    &sp.strike, &mk.forward,    &mk.vol,
+                                        &mk.time, &mk.rate};
     sc::ScenarioView sv{ns, 1, ga.moves.data(), ga.vol_states.data(), &ga.vol_rule};
     std::vector<double> row(ns);
     EXPECT_TRUE(pymargin::kernel::revalue(iv, sv, row.data(), 1).ok());
     if (pnl[und].empty()) pnl[und].assign(ns, 0.0);
     for (std::size_t j = 0; j < ns; ++j) pnl[und][j] += q * row[j];
-    const double delta =
-        sp.kind == 3 ? pymargin::pricing::black76_greeks(
-                           mk.forward, sp.strike, mk.time, mk.vol, mk.rate,
-                           sp.is_call ? pymargin::pricing::OptionType::kCall
-                                      : pymargin::pricing::OptionType::kPut)
-                           .delta_forward
-                     : 1.0;
+    const double delta = sp.kind == 3 ? pymargin::pricing::black76_greeks(
+                                            mk.forward, sp.strike, mk.time, mk.vol, mk.rate,
+                                            sp.is_call ? pymargin::pricing::OptionType::kCall
+                                                       : pymargin::pricing::OptionType::kPut)
+                                            .delta_forward
+                                      : 1.0;
     net[und] += q * delta;
     gross[und] += std::fabs(q * delta);
     floor[und] += std::fabs(q) * sp.floor_long;
@@ -188,8 +188,8 @@ TEST(PreTradeGrid, MarginIsTheScenarioModelOfTheBookWithEachSideOfOrdersFilled) 
     return b;
   };
   const double rmm0 = reference_rmm(u, pos);
-  const double im = std::max({rmm0, reference_rmm(u, with(buys, 1.0)),
-                              reference_rmm(u, with(sells, -1.0))});
+  const double im =
+      std::max({rmm0, reference_rmm(u, with(buys, 1.0)), reference_rmm(u, with(sells, -1.0))});
   const pe::GroupMargin g = eng->margin(a, 0);
   EXPECT_NEAR(g.initial_margin, im, 1e-11 * im);
   EXPECT_NEAR(g.maintenance_margin, 0.5 * rmm0, 1e-11 * rmm0);
@@ -271,7 +271,8 @@ TEST(PreTradeGrid, IncrementalStateEqualsRecomputeAndChecksEqualDoingIt) {
       if (!(q > 0.0)) continue;
       ASSERT_EQ(eng->apply_fill(a, o.id, o.i, o.side, q, 50.0 + 100 * u01(rng)), pe::Reason::kNone);
       o.left -= q;
-      if (o.left <= 1e-9 * (o.left + q)) open[k].erase(open[k].begin() + static_cast<std::ptrdiff_t>(j));
+      if (o.left <= 1e-9 * (o.left + q))
+        open[k].erase(open[k].begin() + static_cast<std::ptrdiff_t>(j));
     } else if (r < 0.96) {
       ASSERT_EQ(eng->apply_fill(a, -1, i, side, amount, 50.0 + 100 * u01(rng)), pe::Reason::kNone);
     } else {
@@ -417,10 +418,10 @@ TEST(PreTradeGrid, VersionTwoSnapshotsOfDeribitEnginesStillRestore) {
   // 32 of version 2 and the mark) | the rest as in version 2.
   std::size_t at = 0;
   std::string out = payload.substr(at, 12);  // buckets, mm
-  at += 12 + 1;                               // the model byte dropped
-  out += payload.substr(at, 8 + 64);          // pairs
-  at += 8 + 64 + 8 + 8 + 48 + 24;             // grid, standard, Greek-netting, SPAN dropped
-  out += payload.substr(at, 8 + 41);  // currencies without their X:PM terms
+  at += 12 + 1;                              // the model byte dropped
+  out += payload.substr(at, 8 + 64);         // pairs
+  at += 8 + 64 + 8 + 8 + 48 + 24;            // grid, standard, Greek-netting, SPAN dropped
+  out += payload.substr(at, 8 + 41);         // currencies without their X:PM terms
   at += 8 + 41 + 13;
   out += payload.substr(at, 8 + 8);  // max accounts, spec count
   at += 8 + 8;

@@ -80,8 +80,9 @@ double reference_im(const SensUniverse& u, const std::map<std::int32_t, double>&
     const double moves[2] = {s.delta_rw[und], -s.delta_rw[und]};
     const std::int8_t states[2] = {0, 0};
     const sc::VolShockRule unchanged{};
-    pymargin::kernel::InstrumentView iv{1, &sp.kind, &sp.settlement, &sp.is_call, &zero,
-                                        &sp.strike, &mk.forward, &mk.vol, &mk.time, &mk.rate};
+    pymargin::kernel::InstrumentView iv{1,        &sp.kind,   &sp.settlement, &sp.is_call,
+                                        &zero,    &sp.strike, &mk.forward,    &mk.vol,
+                                        &mk.time, &mk.rate};
     sc::ScenarioView sv{2, 1, moves, states, &unchanged};
     double row[2];
     EXPECT_TRUE(pymargin::kernel::revalue(iv, sv, row, 1).ok());
@@ -194,15 +195,16 @@ TEST(PreTradeSensitivity, IncrementalStateEqualsRecomputeAndChecksEqualDoingIt) 
     } else {
       for (std::size_t und = 0; und < 2; ++und) u.index[und] *= 1.0 + 0.02 * (u01(rng) - 0.5);
       for (std::size_t x = 0; x < u.spec.size(); ++x) {
-        u.market[x].forward =
-            u.index[static_cast<std::size_t>(u.spec[x].underlying)] * (1 + 0.0004 * u.market[x].time * 365);
+        u.market[x].forward = u.index[static_cast<std::size_t>(u.spec[x].underlying)] *
+                              (1 + 0.0004 * u.market[x].time * 365);
         if (u.market[x].vol > 0) u.market[x].vol *= 1.0 + 0.05 * (u01(rng) - 0.5);
       }
       ASSERT_TRUE(eng->on_market_update(u.market, u.index).ok());
     }
     if (step % 71 == 0) expect_bitwise(eng->margin(a, 0), eng->margin_from_scratch(a, 0), "stream");
   }
-  for (std::int64_t a : acct) expect_bitwise(eng->margin(a, 0), eng->margin_from_scratch(a, 0), "end");
+  for (std::int64_t a : acct)
+    expect_bitwise(eng->margin(a, 0), eng->margin_from_scratch(a, 0), "end");
 }
 
 TEST(PreTradeSensitivity, SnapshotsRoundTripAndBadConfigurationsAreRefused) {

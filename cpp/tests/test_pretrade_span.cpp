@@ -96,8 +96,8 @@ TEST(PreTradeSpan, IncrementalStateEqualsRecomputeAndChecksEqualDoingIt) {
     } else {
       for (std::size_t und = 0; und < 2; ++und) u.index[und] *= 1.0 + 0.02 * (u01(rng) - 0.5);
       for (std::size_t x = 0; x < u.spec.size(); ++x) {
-        u.market[x].forward =
-            u.index[static_cast<std::size_t>(u.spec[x].underlying)] * (1 + 0.0004 * u.market[x].time * 365);
+        u.market[x].forward = u.index[static_cast<std::size_t>(u.spec[x].underlying)] *
+                              (1 + 0.0004 * u.market[x].time * 365);
         if (u.market[x].vol > 0) u.market[x].vol *= 1.0 + 0.05 * (u01(rng) - 0.5);
       }
       ASSERT_TRUE(eng->on_market_update(u.market, u.index).ok());
@@ -105,7 +105,8 @@ TEST(PreTradeSpan, IncrementalStateEqualsRecomputeAndChecksEqualDoingIt) {
     if (step % 67 == 0) expect_bitwise(eng->margin(a, 0), eng->margin_from_scratch(a, 0), "stream");
   }
   EXPECT_TRUE(charged);
-  for (std::int64_t a : acct) expect_bitwise(eng->margin(a, 0), eng->margin_from_scratch(a, 0), "end");
+  for (std::int64_t a : acct)
+    expect_bitwise(eng->margin(a, 0), eng->margin_from_scratch(a, 0), "end");
 }
 
 TEST(PreTradeSpan, SnapshotsRoundTripAndBadConfigurationsAreRefused) {

@@ -79,7 +79,8 @@ pmm::StandardMargin reference(const StdUniverse& u, const std::map<std::int32_t,
     if (s.currency != c) continue;
     const pe::InstrumentMarket& m = u.market[static_cast<std::size_t>(i)];
     pmm::StandardPosition p;
-    p.rule = s.standard.rule == 1 ? pmm::StandardRule::kInverseOption : pmm::StandardRule::kSizeScaled;
+    p.rule =
+        s.standard.rule == 1 ? pmm::StandardRule::kInverseOption : pmm::StandardRule::kSizeScaled;
     const bool inverse_future = s.kind != 3 && s.settlement == 1;
     p.size = inverse_future ? amount / m.forward : amount;
     p.im_base = s.standard.im_base;
@@ -94,12 +95,11 @@ pmm::StandardMargin reference(const StdUniverse& u, const std::map<std::int32_t,
     p.strike = s.strike;
     p.index = u.index[0];
     if (s.kind == 3) {
-      p.mark = std::isnan(m.mark)
-                   ? pymargin::pricing::inverse_price(
-                         m.forward, s.strike, m.time, m.vol, m.rate,
-                         s.is_call ? pymargin::pricing::OptionType::kCall
-                                   : pymargin::pricing::OptionType::kPut)
-                   : m.mark;
+      p.mark = std::isnan(m.mark) ? pymargin::pricing::inverse_price(
+                                        m.forward, s.strike, m.time, m.vol, m.rate,
+                                        s.is_call ? pymargin::pricing::OptionType::kCall
+                                                  : pymargin::pricing::OptionType::kPut)
+                                  : m.mark;
     }
     pos.push_back(p);
   }
@@ -150,7 +150,8 @@ TEST(PreTradeStandard, MarginIsTheStandardModelOfTheBookWithEachSideOfOrdersFill
       ASSERT_EQ(eng->add_order(a, k, i, side, q), pe::Reason::kNone);
       (side == pe::Side::kBuy ? buys : sells)[i] += q;
     } else {
-      ASSERT_EQ(eng->apply_fill(a, -1, i, side, q, u.spec[static_cast<std::size_t>(i)].kind == 3 ? 0.01 : 65000.0),
+      ASSERT_EQ(eng->apply_fill(a, -1, i, side, q,
+                                u.spec[static_cast<std::size_t>(i)].kind == 3 ? 0.01 : 65000.0),
                 pe::Reason::kNone);
       pos[i] += side == pe::Side::kBuy ? q : -q;
     }
@@ -217,7 +218,8 @@ TEST(PreTradeStandard, IncrementalStateEqualsRecomputeAndChecksEqualDoingIt) {
       const double px = u.spec[static_cast<std::size_t>(o.i)].kind == 3 ? 0.02 : 65000.0;
       ASSERT_EQ(eng->apply_fill(a, o.id, o.i, o.side, q, px), pe::Reason::kNone);
       o.left -= q;
-      if (o.left <= 1e-9 * (o.left + q)) open[k].erase(open[k].begin() + static_cast<std::ptrdiff_t>(j));
+      if (o.left <= 1e-9 * (o.left + q))
+        open[k].erase(open[k].begin() + static_cast<std::ptrdiff_t>(j));
     } else if (r < 0.97) {
       ASSERT_EQ(eng->apply_fill(a, -1, i, side, amount, price), pe::Reason::kNone);
     } else {
@@ -272,7 +274,8 @@ TEST(PreTradeStandard, SnapshotsRoundTripAndBadTermsAreRefused) {
   ASSERT_TRUE(eng->add_account(&a).ok());
   ASSERT_EQ(eng->deposit(a, 0, 50.0), pe::Reason::kNone);
   for (std::int32_t i = 0; i < 20; ++i) {
-    ASSERT_EQ(eng->apply_fill(a, -1, i, pe::Side::kSell, amount_of(u, i, 1.5), 0.01), pe::Reason::kNone);
+    ASSERT_EQ(eng->apply_fill(a, -1, i, pe::Side::kSell, amount_of(u, i, 1.5), 0.01),
+              pe::Reason::kNone);
   }
   ASSERT_EQ(eng->add_order(a, 7, 44, pe::Side::kBuy, 20000.0), pe::Reason::kNone);
   const std::string bytes = eng->snapshot();

@@ -40,8 +40,7 @@ TEST(Invariants, ModelsAgreeThroughTheirDefinitions) {
   const double s = 100, k = 110, t = 0.8, v = 0.55, r = 0.04, q = 0.015;
   const double f = s * std::exp((r - q) * t);
   for (OptionType type : {OptionType::kCall, OptionType::kPut}) {
-    EXPECT_DOUBLE_EQ(pm::bsm_price(s, k, t, v, r, q, type),
-                     pm::black76_price(f, k, t, v, r, type));
+    EXPECT_DOUBLE_EQ(pm::bsm_price(s, k, t, v, r, q, type), pm::black76_price(f, k, t, v, r, type));
     EXPECT_DOUBLE_EQ(pm::inverse_price(f, k, t, v, r, type) * f,
                      pm::black76_price(f, k, t, v, r, type));
     // Coin delta is the USD delta minus the coin premium (Deribit's stated rule).

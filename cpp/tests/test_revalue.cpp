@@ -35,10 +35,13 @@ TEST(VolShock, RelativeRuleWithTenorScalingAndFloors) {
   EXPECT_DOUBLE_EQ(pm::scenarios::shocked_vol(r, 0.8, 30.0, +1), 0.8 * 1.5);
   EXPECT_DOUBLE_EQ(pm::scenarios::shocked_vol(r, 0.8, 30.0, -1), 0.8 * 0.75);
   EXPECT_DOUBLE_EQ(pm::scenarios::shocked_vol(r, 0.8, 30.0, 0), 0.8);
-  EXPECT_NEAR(pm::scenarios::shocked_vol(r, 0.8, 7.0, +1), 0.8 * (1 + 0.5 * std::pow(30.0 / 7.0, 0.30)), 1e-15);
-  EXPECT_NEAR(pm::scenarios::shocked_vol(r, 0.8, 365.0, -1), 0.8 * (1 - 0.25 * std::pow(30.0 / 365.0, 0.13)), 1e-15);
+  EXPECT_NEAR(pm::scenarios::shocked_vol(r, 0.8, 7.0, +1),
+              0.8 * (1 + 0.5 * std::pow(30.0 / 7.0, 0.30)), 1e-15);
+  EXPECT_NEAR(pm::scenarios::shocked_vol(r, 0.8, 365.0, -1),
+              0.8 * (1 - 0.25 * std::pow(30.0 / 365.0, 0.13)), 1e-15);
   // DTE floored at one day; vol-up floored at 50 %; vol-down never negative.
-  EXPECT_DOUBLE_EQ(pm::scenarios::shocked_vol(r, 0.8, 0.01, +1), pm::scenarios::shocked_vol(r, 0.8, 1.0, +1));
+  EXPECT_DOUBLE_EQ(pm::scenarios::shocked_vol(r, 0.8, 0.01, +1),
+                   pm::scenarios::shocked_vol(r, 0.8, 1.0, +1));
   EXPECT_DOUBLE_EQ(pm::scenarios::shocked_vol(r, 0.2, 30.0, +1), 0.5);
   auto steep = r;
   steep.range_down = 1.0;
@@ -82,15 +85,14 @@ TEST(Revalue, EveryKindMatchesItsDefinition) {
   for (std::size_t j = 0; j < sv.n; ++j) {
     const double m0 = move[j * 2];
     const double m1 = move[j * 2 + 1];
-    EXPECT_DOUBLE_EQ(risk[0 * sv.n + j], m0 / (1 + m0));      // inverse future, coin
-    EXPECT_DOUBLE_EQ(risk[1 * sv.n + j], 64900 * m0);          // linear perpetual, USD
-    EXPECT_EQ(risk[4 * sv.n + j], 0.0);                        // coin balance in coin
+    EXPECT_DOUBLE_EQ(risk[0 * sv.n + j], m0 / (1 + m0));  // inverse future, coin
+    EXPECT_DOUBLE_EQ(risk[1 * sv.n + j], 64900 * m0);     // linear perpetual, USD
+    EXPECT_EQ(risk[4 * sv.n + j], 0.0);                   // coin balance in coin
     const double v_call = pm::scenarios::shocked_vol(rules[0], 0.55, 10.0, vstate[j]);
-    const double want_call =
-        pm::pricing::inverse_price(65500 * (1 + m0), 70000, 10.0 / 365, v_call, 0,
-                                   pm::pricing::OptionType::kCall) -
-        pm::pricing::inverse_price(65500, 70000, 10.0 / 365, 0.55, 0,
-                                   pm::pricing::OptionType::kCall);
+    const double want_call = pm::pricing::inverse_price(65500 * (1 + m0), 70000, 10.0 / 365, v_call,
+                                                        0, pm::pricing::OptionType::kCall) -
+                             pm::pricing::inverse_price(65500, 70000, 10.0 / 365, 0.55, 0,
+                                                        pm::pricing::OptionType::kCall);
     EXPECT_NEAR(risk[2 * sv.n + j], want_call, 1e-15 + 1e-13 * std::fabs(want_call)) << j;
     const double v_put = pm::scenarios::shocked_vol(rules[1], 0.7, 45.0, vstate[j]);
     const double want_put =
@@ -126,8 +128,9 @@ TEST(Revalue, GridKernelMatchesTheExactPricerCellByCell) {
     time[i] = std::exp(std::log(1.0 / (24 * 365)) + std::log(3.0 * 24 * 365) * u01(rng));
     rate[i] = u01(rng) < 0.3 ? 0.0 : 0.1 * u01(rng);
   }
-  pm::kernel::InstrumentView iv{n, kind.data(), settle.data(), call.data(), und.data(),
-                                strike.data(), fwd.data(), vol.data(), time.data(), rate.data()};
+  pm::kernel::InstrumentView iv{n,           kind.data(),   settle.data(), call.data(),
+                                und.data(),  strike.data(), fwd.data(),    vol.data(),
+                                time.data(), rate.data()};
   std::vector<double> move;
   std::vector<std::int8_t> vstate;
   for (double m : {-0.9, -0.5, -0.16, -0.04, -1e-9, 0.0, 1e-9, 0.04, 0.16, 0.5, 1.0, 5.0}) {
@@ -163,8 +166,8 @@ TEST(Revalue, GridKernelMatchesTheExactPricerCellByCell) {
     for (std::size_t j = 0; j < sv.n; ++j) {
       const double m = move[j * 2 + static_cast<std::size_t>(und[i])];
       const double f = fwd[i] * (1 + m);
-      const double vj = pm::scenarios::shocked_vol(rules[static_cast<std::size_t>(und[i])],
-                                                   vol[i], time[i] * 365.0, vstate[j]);
+      const double vj = pm::scenarios::shocked_vol(rules[static_cast<std::size_t>(und[i])], vol[i],
+                                                   time[i] * 365.0, vstate[j]);
       const double want = value(i, f, vj);
       const double got = risk[i * sv.n + j] + v0;
       ASSERT_NEAR(got, want, tol(i, f, vj) * want + tol0 + 1e-300)
@@ -195,8 +198,9 @@ TEST(Revalue, VolScaleMovesEveryVolOfItsUnderlying) {
     vol[i] = 0.2 + u01(rng);
     time[i] = (1.0 + 300.0 * u01(rng)) / 365.0;
   }
-  pm::kernel::InstrumentView iv{n, kind.data(), settle.data(), call.data(), und.data(),
-                                strike.data(), fwd.data(), vol.data(), time.data(), rate.data()};
+  pm::kernel::InstrumentView iv{n,           kind.data(),   settle.data(), call.data(),
+                                und.data(),  strike.data(), fwd.data(),    vol.data(),
+                                time.data(), rate.data()};
   std::vector<double> move, scale;
   std::vector<std::int8_t> vstate;
   for (int j = 0; j < 40; ++j) {
@@ -205,8 +209,7 @@ TEST(Revalue, VolScaleMovesEveryVolOfItsUnderlying) {
     vstate.push_back(static_cast<std::int8_t>(j % 3 - 1));
   }
   const auto rule = deribit_like_rule();
-  pm::scenarios::ScenarioView sv{vstate.size(), 1, move.data(), vstate.data(), &rule,
-                                 scale.data()};
+  pm::scenarios::ScenarioView sv{vstate.size(), 1, move.data(), vstate.data(), &rule, scale.data()};
   std::vector<double> risk(n * sv.n);
   ASSERT_TRUE(pm::kernel::revalue(iv, sv, risk.data(), 1).ok());
   for (std::size_t i = 0; i < n; ++i) {
@@ -234,8 +237,9 @@ TEST(Revalue, BadInputIsRefusedBeforeWriting) {
   const std::vector<std::uint8_t> call{1};
   const std::vector<std::int32_t> und{0};
   const std::vector<double> strike{70000}, fwd{65500}, vol{-0.1}, time{0.1}, rate{0};
-  pm::kernel::InstrumentView iv{1, kind.data(), settle.data(), call.data(), und.data(),
-                                strike.data(), fwd.data(), vol.data(), time.data(), rate.data()};
+  pm::kernel::InstrumentView iv{1,           kind.data(),   settle.data(), call.data(),
+                                und.data(),  strike.data(), fwd.data(),    vol.data(),
+                                time.data(), rate.data()};
   const std::vector<double> move{0.1};
   const std::vector<std::int8_t> vstate{0};
   const pm::scenarios::VolShockRule rule = deribit_like_rule();
@@ -259,7 +263,8 @@ TEST(Aggregate, SumsScaledRowsAndRefusesBadRows) {
   const std::vector<std::int64_t> index{2, 0, 2};
   const std::vector<double> qty{1.5, -2.0, 0.5};
   std::vector<double> out(3, 99.0);
-  ASSERT_TRUE(pm::kernel::aggregate(risk.data(), 3, 3, index.data(), qty.data(), 3, out.data()).ok());
+  ASSERT_TRUE(
+      pm::kernel::aggregate(risk.data(), 3, 3, index.data(), qty.data(), 3, out.data()).ok());
   EXPECT_EQ(out, (std::vector<double>{-4.0, -8.0, -12.0}));
   const std::vector<std::int64_t> bad{0, 3};
   std::vector<double> untouched(3, 7.0);
@@ -309,9 +314,9 @@ TEST(Aggregate, ScaledVectorsAreTheModelsProductsSummedInOrder) {
   // A bad row or size is refused before anything is written.
   const std::vector<std::int64_t> bad{0, 5};
   std::vector<double> untouched(kN, 7.0);
-  const pm::Status st = pm::kernel::scaled_vectors(risk.data(), 5, kN, kStd, bad.data(),
-                                                   qty.data(), inverse.data(), 2, scale.data(),
-                                                   edge.data(), untouched.data(), nullptr);
+  const pm::Status st =
+      pm::kernel::scaled_vectors(risk.data(), 5, kN, kStd, bad.data(), qty.data(), inverse.data(),
+                                 2, scale.data(), edge.data(), untouched.data(), nullptr);
   EXPECT_STREQ(st.field, "index");
   EXPECT_EQ(st.index, 1u);
   EXPECT_EQ(untouched, std::vector<double>(kN, 7.0));

@@ -22,8 +22,9 @@ struct Evaluation {
 };
 
 Evaluation run(const pmm::ModelRules& r, std::size_t ns, const std::vector<pmm::GroupView>& g,
-        std::size_t sets, const std::vector<double>& roll_k = {},
-        const std::vector<double>& roll_d = {}, double im_addon = 0.0, double mm_addon = 0.0) {
+               std::size_t sets, const std::vector<double>& roll_k = {},
+               const std::vector<double>& roll_d = {}, double im_addon = 0.0,
+               double mm_addon = 0.0) {
   Evaluation x;
   x.per.resize(sets);
   x.set_entries.assign(sets * ns, -7.0);

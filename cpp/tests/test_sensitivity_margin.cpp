@@ -44,8 +44,7 @@ TEST(SensitivityMargin, EachTermByHand) {
 
 TEST(SensitivityMargin, NonFiniteInputsAreRefused) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  const double ws_delta[1] = {nan}, ws_vega[1] = {0.0}, rho[1] = {1.0}, z[1] = {0.0},
-               rw[1] = {0.1};
+  const double ws_delta[1] = {nan}, ws_vega[1] = {0.0}, rho[1] = {1.0}, z[1] = {0.0}, rw[1] = {0.1};
   pmm::SensitivityInputs in;
   in.underlyings = 1;
   in.buckets = 1;

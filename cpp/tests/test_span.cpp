@@ -15,14 +15,15 @@ namespace pmm = pymargin::models;
 namespace {
 
 // CME's scenario price fractions, the +-2 extremes counted at 35 %.
-const double kFrac[16] = {0,     0,     1. / 3, 1. / 3, -1. / 3, -1. / 3, 2. / 3, 2. / 3,
+const double kFrac[16] = {0,       0,       1. / 3, 1. / 3, -1. / 3, -1. / 3, 2. / 3, 2. / 3,
                           -2. / 3, -2. / 3, 1,      1,      -1,      -1,      2,      -2};
 
 std::vector<double> futures_pnl(const std::vector<double>& outright,
                                 const std::vector<double>& position) {
   std::vector<double> pnl(16, 0.0);
   for (std::size_t j = 0; j < 16; ++j) {
-    for (std::size_t t = 0; t < outright.size(); ++t) pnl[j] += position[t] * kFrac[j] * outright[t];
+    for (std::size_t t = 0; t < outright.size(); ++t)
+      pnl[j] += position[t] * kFrac[j] * outright[t];
     if (j >= 14) pnl[j] *= 0.35;
   }
   return pnl;

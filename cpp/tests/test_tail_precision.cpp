@@ -48,8 +48,8 @@ TEST(TailPrecision, Black76MatchesMpmath) {
     const auto type = row.call ? pm::OptionType::kCall : pm::OptionType::kPut;
     const double got = pm::black76_price(row.f, row.k, row.t, row.v, row.r, type);
     const double rel = std::fabs(got / row.expected - 1.0);
-    EXPECT_LE(rel, allowed_error(row)) << "F=" << row.f << " K=" << row.k << " T=" << row.t
-                                       << " v=" << row.v << " got " << got;
+    EXPECT_LE(rel, allowed_error(row))
+        << "F=" << row.f << " K=" << row.k << " T=" << row.t << " v=" << row.v << " got " << got;
   }
 }
 

@@ -36,7 +36,9 @@ TEST(ThreadPool, EveryTaskRunsOnceWhateverTheCallers) {
 TEST(ThreadPool, ResultsOfBackToBackCallsDoNotMix) {
   std::vector<double> out(64);
   for (int round = 0; round < 2000; ++round) {
-    auto f = [&](std::size_t t) noexcept { out[t] = static_cast<double>(round * 100 + static_cast<int>(t)); };
+    auto f = [&](std::size_t t) noexcept {
+      out[t] = static_cast<double>(round * 100 + static_cast<int>(t));
+    };
     const std::size_t tasks = 1 + static_cast<std::size_t>(round % 64);
     det::parallel_for(tasks, f);
     for (std::size_t t = 0; t < tasks; ++t) {

@@ -103,9 +103,16 @@ bool scenario_pnl(const Book& b, const std::vector<double>& move,
                   std::vector<double>* pnl, const std::vector<double>* decay = nullptr) {
   const std::size_t n = b.size.size();
   const std::size_t ns = move.size();
-  pk::InstrumentView iv{n,           b.kind.data(), b.settlement.data(), b.is_call.data(),
-                        b.underlying.data(), b.strike.data(), b.forward.data(), b.vol.data(),
-                        b.time.data(), b.rate.data()};
+  pk::InstrumentView iv{n,
+                        b.kind.data(),
+                        b.settlement.data(),
+                        b.is_call.data(),
+                        b.underlying.data(),
+                        b.strike.data(),
+                        b.forward.data(),
+                        b.vol.data(),
+                        b.time.data(),
+                        b.rate.data()};
   ps::ScenarioView sv{ns, 1, move.data(), state.data(), &rule, nullptr};
   std::vector<double> risk(n * ns);
   if (!report(pk::revalue(iv, sv, risk.data(), 1))) return false;
@@ -123,8 +130,9 @@ bool span16(const Book& b) {
   const double look_ahead = 1.0 / 365.0;  // one calendar day, in years
   const double tier_days[2] = {30.0, 120.0};
   const double third = 1.0 / 3.0, two_thirds = 2.0 / 3.0;
-  const double fraction[14] = {0.0,         0.0,         third, third, -third, -third, two_thirds,
-                               two_thirds,  -two_thirds, -two_thirds, 1.0, 1.0, -1.0, -1.0};
+  const double fraction[14] = {0.0,    0.0,        third,      third,       -third,
+                               -third, two_thirds, two_thirds, -two_thirds, -two_thirds,
+                               1.0,    1.0,        -1.0,       -1.0};
   std::vector<double> move, weight;
   std::vector<std::int8_t> state;
   for (std::size_t j = 0; j < 14; ++j) {
@@ -183,10 +191,11 @@ bool span16(const Book& b) {
   btc.intra_rates = intra_rates;
   pmm::SpanRequirement r;
   if (!report(pmm::span_requirement(&btc, 1, nullptr, 0, &r))) return false;
-  std::printf("SPAN-16:    %.2f USD = MM (scan %.2f at scenario %d, intra spread %.2f, price risk "
-              "%.2f, time risk %.2f, short option minimum %.2f)\n",
-              r.requirement, r.scan_risk, r.worst_scenario + 1, r.intra_charge, r.price_risk,
-              r.time_risk, r.short_option_minimum);
+  std::printf(
+      "SPAN-16:    %.2f USD = MM (scan %.2f at scenario %d, intra spread %.2f, price risk "
+      "%.2f, time risk %.2f, short option minimum %.2f)\n",
+      r.requirement, r.scan_risk, r.worst_scenario + 1, r.intra_charge, r.price_risk, r.time_risk,
+      r.short_option_minimum);
   return true;
 }
 
@@ -199,8 +208,8 @@ bool deribit_standard(double spot, double forward, double t) {
   const struct {
     double strike, vol, size;
     bool call;
-  } options[3] = {{80000.0, 0.52, -2.0, true}, {90000.0, 0.55, 2.0, true},
-                  {60000.0, 0.58, -1.0, false}};
+  } options[3] = {
+      {80000.0, 0.52, -2.0, true}, {90000.0, 0.55, 2.0, true}, {60000.0, 0.58, -1.0, false}};
   for (const auto& o : options) {
     pmm::StandardPosition p;
     p.rule = pmm::StandardRule::kInverseOption;
@@ -237,10 +246,11 @@ bool deribit_standard(double spot, double forward, double t) {
     btc_im += m[i].initial_margin;
     btc_mm += m[i].maintenance_margin;
   }
-  std::printf("Deribit SM: IM %.6f BTC, MM %.6f BTC (short calls %.6f, short put %.6f, long "
-              "calls 0, perpetual %.6f); USDC perpetual IM %.2f, MM %.2f USDC\n",
-              btc_im, btc_mm, m[0].initial_margin, m[2].initial_margin, m[3].initial_margin,
-              m[4].initial_margin, m[4].maintenance_margin);
+  std::printf(
+      "Deribit SM: IM %.6f BTC, MM %.6f BTC (short calls %.6f, short put %.6f, long "
+      "calls 0, perpetual %.6f); USDC perpetual IM %.2f, MM %.2f USDC\n",
+      btc_im, btc_mm, m[0].initial_margin, m[2].initial_margin, m[3].initial_margin,
+      m[4].initial_margin, m[4].maintenance_margin);
   return true;
 }
 
@@ -285,9 +295,10 @@ bool delta_margin(const Book& b) {
   in.risk_weight = &delta_rw;
   pmm::SensitivityMargin r;
   if (!report(pmm::sensitivity_margin(in, &r))) return false;
-  std::printf("Delta margin: %.2f USD = MM (delta %.2f on %.2f USD of delta, vega %.2f, curvature "
-              "%.2f)\n",
-              r.initial_margin, r.delta_margin, delta_usd, r.vega_margin, r.curvature_margin);
+  std::printf(
+      "Delta margin: %.2f USD = MM (delta %.2f on %.2f USD of delta, vega %.2f, curvature "
+      "%.2f)\n",
+      r.initial_margin, r.delta_margin, delta_usd, r.vega_margin, r.curvature_margin);
   return true;
 }
 
@@ -342,10 +353,11 @@ int pretrade(const Book& b, double spot, const pe::GridAsset& paradex, double pa
     accepted(c.reason, "check");  // a check that could not be evaluated
     return 1;
   }
-  std::printf("Engine:     IM %.2f USDC, MM %.2f, equity %.2f, available %.2f; check sell 1 more "
-              "80,000 call: %s, IM -> %.2f, available -> %.2f\n",
-              g.initial_margin, g.maintenance_margin, g.equity, g.available_funds,
-              c.accept ? "accepted" : "refused", c.im_after, c.available_after);
+  std::printf(
+      "Engine:     IM %.2f USDC, MM %.2f, equity %.2f, available %.2f; check sell 1 more "
+      "80,000 call: %s, IM -> %.2f, available -> %.2f\n",
+      g.initial_margin, g.maintenance_margin, g.equity, g.available_funds,
+      c.accept ? "accepted" : "refused", c.im_after, c.available_after);
   const double diff = std::fabs(g.initial_margin - paradex_im);
   std::printf("Self-check: engine IM %.12g vs Paradex PM %.12g (relative difference %.3g)\n",
               g.initial_margin, paradex_im, diff / std::fabs(paradex_im));
@@ -444,8 +456,8 @@ int main() {
   for (double q : b.size) contracts += std::fabs(q);
   f.floor = 0.375 * contracts;
   entries.assign(pnl.size(), 0.0);
-  if (!report(pmm::scenario_margin({}, pnl.size(), 1, &f, 1, 0, nullptr, nullptr, 0.0, 0.0,
-                                   &per, &res, entries.data()))) {
+  if (!report(pmm::scenario_margin({}, pnl.size(), 1, &f, 1, 0, nullptr, nullptr, 0.0, 0.0, &per,
+                                   &res, entries.data()))) {
     return 1;
   }
   std::printf("FINRA PM:   %.2f USD (worst grid loss %.2f at %+.0f %%, minimum %.2f)\n",
@@ -475,7 +487,7 @@ int main() {
   if (!scenario_pnl(b, move, state, deribit_vol, &pnl)) return 1;
   std::vector<double> damp(pnl.size(), 0.0);
   for (std::size_t k = 0; k < 8; ++k) {
-    pnl[n_std + k] *= 1.0 * range / std::fabs(extended[k]);  // extended_table_factor 1
+    pnl[n_std + k] *= 1.0 * range / std::fabs(extended[k]);              // extended_table_factor 1
     damp[n_std + k] = (std::fabs(extended[k]) / range - 1.0) * 25000.0;  // USD: as is
   }
   pmm::GroupView d;
@@ -494,8 +506,8 @@ int main() {
   const double roll_k[2] = {std::fmax(0.01, std::expm1(0.10 * t)) * spot, 0.01 * spot};
   const double roll_d[2] = {option_delta, b.size[2]};  // the expiry, the perpetual
   entries.assign(pnl.size(), 0.0);
-  if (!report(pmm::scenario_margin(deribit, pnl.size(), 1, &d, 1, 2, roll_k, roll_d, 0.0, 0.0,
-                                   &per, &res, entries.data()))) {
+  if (!report(pmm::scenario_margin(deribit, pnl.size(), 1, &d, 1, 2, roll_k, roll_d, 0.0, 0.0, &per,
+                                   &res, entries.data()))) {
     return 1;
   }
   std::printf("Deribit PM: IM %.2f USDC, MM %.2f (worst case %.2f at entry %d, roll %.2f)\n",
@@ -520,14 +532,15 @@ int main() {
   x[1] = d;  // btc_usd / usdc
   x[0].set = x[1].set = 0;
   entries.assign(pnl.size(), 0.0);
-  if (!report(pmm::scenario_margin(deribit, pnl.size(), 2, x, 1, 2, roll_k, roll_d, 0.0, 0.0,
-                                   &per, &res, entries.data()))) {
+  if (!report(pmm::scenario_margin(deribit, pnl.size(), 2, x, 1, 2, roll_k, roll_d, 0.0, 0.0, &per,
+                                   &res, entries.data()))) {
     return 1;
   }
-  std::printf("Deribit X:PM: IM %.2f USD, MM %.2f (worst case %.2f at entry %d, roll %.2f; "
-              "collateral %.0f BTC = %.2f USD after its %.0f %% haircut)\n",
-              res.initial_margin, res.maintenance_margin, res.worst, per.at, res.roll,
-              btc_balance, btc_balance * spot * (1.0 - btc_haircut), 100.0 * btc_haircut);
+  std::printf(
+      "Deribit X:PM: IM %.2f USD, MM %.2f (worst case %.2f at entry %d, roll %.2f; "
+      "collateral %.0f BTC = %.2f USD after its %.0f %% haircut)\n",
+      res.initial_margin, res.maintenance_margin, res.worst, per.at, res.roll, btc_balance,
+      btc_balance * spot * (1.0 - btc_haircut), 100.0 * btc_haircut);
 
   if (!span16(b)) return 1;
   if (!deribit_standard(spot, b.forward[0], t)) return 1;

@@ -78,7 +78,8 @@ int main(int argc, char** argv) {
     ++accepted;
     engine->add_order(accounts[who], next_id, i, side, amount);
     if (u(rng) < 0.3) {  // trades at once
-      const double price = future ? market[static_cast<std::size_t>(i)].forward : 0.001 + 0.05 * u(rng);
+      const double price =
+          future ? market[static_cast<std::size_t>(i)].forward : 0.001 + 0.05 * u(rng);
       engine->apply_fill(accounts[who], next_id, i, side, amount, price);
       ++fills;
     } else {
@@ -97,7 +98,9 @@ int main(int argc, char** argv) {
     }
   }
   std::sort(latency_ns.begin(), latency_ns.end());
-  auto pct = [&](double p) { return latency_ns[static_cast<std::size_t>(p * (latency_ns.size() - 1))]; };
+  auto pct = [&](double p) {
+    return latency_ns[static_cast<std::size_t>(p * (latency_ns.size() - 1))];
+  };
   std::printf("%ld orders checked on %zu accounts, %zu instruments, %zu scenarios\n", orders,
               accounts.size(), spec.size(), engine->scenarios());
   std::printf("  accepted %ld (filled at once %ld), rejected for funds %ld, other %ld\n", accepted,

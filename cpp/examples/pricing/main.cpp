@@ -10,8 +10,8 @@
 
 int main() {
   namespace pm = pymargin::pricing;
-  const double forward = 92500.0;       // BTC futures price for the expiry, USD
-  const double time = 30.0 / 365.0;     // years to expiry
+  const double forward = 92500.0;    // BTC futures price for the expiry, USD
+  const double time = 30.0 / 365.0;  // years to expiry
   const double rate = 0.0;
   const std::vector<double> strikes{70000, 80000, 90000, 100000, 110000, 130000};
   const std::vector<double> vols{0.62, 0.55, 0.50, 0.49, 0.52, 0.60};
@@ -41,10 +41,9 @@ int main() {
     std::fprintf(stderr, "error: %s[%zu]: %s\n", st.field, st.index, st.message);
     return 1;
   }
-  std::printf("pymargin %d.%d.%d (kernels: %s)\n", pymargin::kVersionMajor,
-              pymargin::kVersionMinor, pymargin::kVersionPatch, pm::simd_level());
-  std::printf("%10s %12s %10s %12s %8s\n", "strike", "price BTC", "delta BTC", "vega BTC",
-              "iv");
+  std::printf("pymargin %d.%d.%d (kernels: %s)\n", pymargin::kVersionMajor, pymargin::kVersionMinor,
+              pymargin::kVersionPatch, pm::simd_level());
+  std::printf("%10s %12s %10s %12s %8s\n", "strike", "price BTC", "delta BTC", "vega BTC", "iv");
   int bad = 0;
   for (std::size_t i = 0; i < in.n; ++i) {
     std::printf("%10.0f %12.8f %10.6f %12.8f %8.4f\n", strikes[i], price[i], delta[i], vega[i],

@@ -24,8 +24,7 @@ std::size_t pool_workers() noexcept;
 // A lambda-friendly form: parallel_for(tasks, [&](std::size_t t) noexcept { ... }).
 template <class F>
 void parallel_for(std::size_t tasks, F& f) noexcept {
-  parallel_run(
-      tasks, [](void* c, std::size_t t) noexcept { (*static_cast<F*>(c))(t); }, &f);
+  parallel_run(tasks, [](void* c, std::size_t t) noexcept { (*static_cast<F*>(c))(t); }, &f);
 }
 
 }  // namespace pymargin::detail

@@ -80,9 +80,9 @@ struct MarketState {
   [[nodiscard]] const double* row(std::size_t i) const noexcept { return rows.data() + i * stride; }
   [[nodiscard]] double delta(std::size_t i) const noexcept { return rows[i * stride + ns]; }
   [[nodiscard]] double value(std::size_t i) const noexcept { return rows[i * stride + ns + 1]; }
-  std::vector<double> roll_k;  // currencies x expiries: roll shock per unit |coin delta|
-  std::vector<double> cap;     // currencies x underlyings: max credited gain, settlement units
-  std::vector<double> damp;    // currencies x underlyings x 8
+  std::vector<double> roll_k;     // currencies x expiries: roll shock per unit |coin delta|
+  std::vector<double> cap;        // currencies x underlyings: max credited gain, settlement units
+  std::vector<double> damp;       // currencies x underlyings x 8
   std::vector<double> delta_usd;  // underlyings: USD per unit coin delta (index)
   // X:PM: per underlying the USD move of one coin of equity in each scenario (index x M,
   // extended entries scaled like the rows), and per currency its USD price (1 or its index).
@@ -148,7 +148,7 @@ struct Net {
 
 struct ExpiryNet {
   std::int32_t currency = 0;
-  std::int32_t expiry = 0;  // engine expiry index
+  std::int32_t expiry = 0;        // engine expiry index
   double d[kStates] = {0, 0, 0};  // positions; buy orders only; sell orders only
 };
 
@@ -174,7 +174,7 @@ struct Order {
 struct Account {
   mutable SpinLock lock;
   bool in_use = false;
-  const MarketState* state = nullptr;  // the market the vectors were aggregated with
+  const MarketState* state = nullptr;               // the market the vectors were aggregated with
   std::array<double, kMaxCurrencies> collateral{};  // per currency
   std::array<double, kMaxCurrencies> cash{};        // per currency: cash flows of fills
   std::array<double, kMaxCurrencies> mark{};        // per currency: sum of amount x value
@@ -253,11 +253,13 @@ struct PreTradeEngine::Impl {
   }
   // The account `id` if it is in use, else nullptr.
   Account* live(std::int64_t id) noexcept {
-    if (id < 0 || static_cast<std::size_t>(id) >= used.load(std::memory_order_acquire)) return nullptr;
+    if (id < 0 || static_cast<std::size_t>(id) >= used.load(std::memory_order_acquire))
+      return nullptr;
     return &account(static_cast<std::size_t>(id));
   }
   const Account* live(std::int64_t id) const noexcept {
-    if (id < 0 || static_cast<std::size_t>(id) >= used.load(std::memory_order_acquire)) return nullptr;
+    if (id < 0 || static_cast<std::size_t>(id) >= used.load(std::memory_order_acquire))
+      return nullptr;
     return &account(static_cast<std::size_t>(id));
   }
   std::mutex admin;  // serialises add_account and market updates
@@ -285,8 +287,8 @@ struct PreTradeEngine::Impl {
                         const double* swap_v) const noexcept;
   // Model::kSpan: the requirement of group c in state k, the vector and short options of
   // underlying swap_u replaced (for a check; -1: none). NaN when the model refuses.
-  double span_im(const Account& a, std::int32_t c, int k, std::int32_t swap_u,
-                 const double* swap_v, double swap_shorts) const noexcept;
+  double span_im(const Account& a, std::int32_t c, int k, std::int32_t swap_u, const double* swap_v,
+                 double swap_shorts) const noexcept;
   // Model::kDeribitCross: the loss of pair u in state k, the vector of currency swap_c's slot
   // on u replaced by swap_v (for a check; -1: none). NaN when an entry is not finite.
   double cross_set_loss(const Account& a, const MarketState& ms, std::int32_t u, int k,
@@ -440,8 +442,8 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
   }
   std::vector<double> risk(n * ns, 0.0);
   if (pm()) {
-    kernel::InstrumentView iv{n,           kind.data(), settle.data(), call.data(),
-                              und.data(),  strike.data(), fwd.data(),  vol.data(),
+    kernel::InstrumentView iv{n,           kind.data(),   settle.data(), call.data(),
+                              und.data(),  strike.data(), fwd.data(),    vol.data(),
                               time.data(), rate.data()};
     scenarios::ScenarioView sv{ns, P, move.data(), state.data(), rules.data()};
     Status st = kernel::revalue(iv, sv, risk.data(), 1);
@@ -451,9 +453,9 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
     // down, the +-2 ranges vol unchanged and weighted), revalued over the look-ahead with the
     // options' time decay added (pymargin.models.scan.span16, risk_arrays_for_rows); then the
     // coin delta (Black, rate 0, as pymargin.models.span) at the instrument's tier.
-    constexpr double kFractions[14] = {0.0,       0.0,        1.0 / 3,  1.0 / 3,  -1.0 / 3,
-                                       -1.0 / 3,  2.0 / 3,    2.0 / 3,  -2.0 / 3, -2.0 / 3,
-                                       1.0,       1.0,        -1.0,     -1.0};
+    constexpr double kFractions[14] = {0.0,      0.0,     1.0 / 3, 1.0 / 3,  -1.0 / 3,
+                                       -1.0 / 3, 2.0 / 3, 2.0 / 3, -2.0 / 3, -2.0 / 3,
+                                       1.0,      1.0,     -1.0,    -1.0};
     constexpr std::size_t kN = models::kSpanScenarios;
     for (std::size_t u = 0; u < P; ++u) {
       const SpanCommodityConfig& cc = cfg.span.commodities[u];
@@ -487,9 +489,8 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
         st_u[r] = strike[i], f_u[r] = fwd[i], v_u[r] = vol[i], r_u[r] = rate[i];
         t_u[r] = option ? std::fmax(time[i] - la, 0.0) : time[i];
       }
-      kernel::InstrumentView iv{m,           k_u.data(),  s_u.data(), c_u.data(),
-                                zero.data(), st_u.data(), f_u.data(), v_u.data(),
-                                t_u.data(),  r_u.data()};
+      kernel::InstrumentView iv{m,           k_u.data(), s_u.data(), c_u.data(), zero.data(),
+                                st_u.data(), f_u.data(), v_u.data(), t_u.data(), r_u.data()};
       scenarios::ScenarioView sv{kN, 1, moves, states, &rule};
       Status st = kernel::revalue(iv, sv, block.data(), 1);
       if (!st.ok()) return st;
@@ -502,8 +503,8 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
           const auto type = sp.is_call ? pricing::OptionType::kCall : pricing::OptionType::kPut;
           decay = pricing::black76_price(fwd[i], sp.strike, t_u[r], vol[i], rate[i], type) -
                   pricing::black76_price(fwd[i], sp.strike, time[i], vol[i], rate[i], type);
-          delta = pricing::black76_greeks(fwd[i], sp.strike, time[i], vol[i], 0.0, type)
-                      .delta_forward;
+          delta =
+              pricing::black76_greeks(fwd[i], sp.strike, time[i], vol[i], 0.0, type).delta_forward;
         }
         double* row = risk.data() + i * ns;
         for (std::size_t j = 0; j < kN; ++j) {
@@ -541,9 +542,8 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
       const double moves[2] = {sc.delta_rw[u], -sc.delta_rw[u]};
       const std::int8_t states[2] = {0, 0};
       const scenarios::VolShockRule unchanged{};
-      kernel::InstrumentView iv{m,           k_u.data(),  s_u.data(), c_u.data(),
-                                zero.data(), st_u.data(), f_u.data(), v_u.data(),
-                                t_u.data(),  r_u.data()};
+      kernel::InstrumentView iv{m,           k_u.data(), s_u.data(), c_u.data(), zero.data(),
+                                st_u.data(), f_u.data(), v_u.data(), t_u.data(), r_u.data()};
       scenarios::ScenarioView sv{2, 1, moves, states, &unchanged};
       Status st = kernel::revalue(iv, sv, block.data(), 1);
       if (!st.ok()) return st;
@@ -595,9 +595,8 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
         k_u[r] = kind[i], s_u[r] = settle[i], c_u[r] = call[i];
         st_u[r] = strike[i], f_u[r] = fwd[i], v_u[r] = vol[i], t_u[r] = time[i], r_u[r] = rate[i];
       }
-      kernel::InstrumentView iv{m,           k_u.data(),  s_u.data(), c_u.data(),
-                                zero.data(), st_u.data(), f_u.data(), v_u.data(),
-                                t_u.data(),  r_u.data()};
+      kernel::InstrumentView iv{m,           k_u.data(), s_u.data(), c_u.data(), zero.data(),
+                                st_u.data(), f_u.data(), v_u.data(), t_u.data(), r_u.data()};
       scenarios::ScenarioView sv{nu, 1, ga.moves.data(), ga.vol_states.data(), &ga.vol_rule};
       block.assign(m * nu, 0.0);
       Status st = kernel::revalue(iv, sv, block.data(), 1);
@@ -640,8 +639,8 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
       const pricing::Greeks g =
           pricing::black76_greeks(f, s.strike, time[i], vol[i], rate[i], type);
       row[ns] = g.delta_forward;
-      row[ns + 1] = inverse ? pricing::inverse_price(f, s.strike, time[i], vol[i], rate[i], type)
-                            : g.price;
+      row[ns + 1] =
+          inverse ? pricing::inverse_price(f, s.strike, time[i], vol[i], rate[i], type) : g.price;
     } else {
       row[ns] = inverse ? 1.0 / f : 1.0;
       row[ns + 1] = inverse ? -1.0 / f : f;
@@ -655,7 +654,8 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
       const StandardTerms& t = sp.standard;
       const auto u = static_cast<std::size_t>(sp.underlying);
       models::StandardPosition& p = ms->standard[i];
-      p.rule = t.rule == 0 ? models::StandardRule::kSizeScaled : models::StandardRule::kInverseOption;
+      p.rule =
+          t.rule == 0 ? models::StandardRule::kSizeScaled : models::StandardRule::kInverseOption;
       p.im_base = t.im_base;
       p.im_per_unit = t.im_per_unit;
       p.mm_base = t.mm_base;
@@ -775,16 +775,18 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
       b *= w;
       b = std::fmax(b, std::fabs(row[ns]) * index[u] * (ga.unhedged_delta + ga.hedged_delta));
       b = std::fmax(b, std::fmax(spec[i].floor_long, spec[i].floor_short));
-      if (!std::isfinite(b)) return Status::invalid("market", i, "the instrument's terms are not finite");
+      if (!std::isfinite(b))
+        return Status::invalid("market", i, "the instrument's terms are not finite");
     }
     if (standard()) {  // the linear part of a term per unit amount (the quadratic: max_quad)
       const models::StandardPosition& p = ms->standard[i];
-      const double lin = p.rule == models::StandardRule::kSizeScaled
-                             ? (p.im_base + p.mm_base) * p.price
-                             : 2.0 * (std::fmax(p.im_otm_base, p.im_floor) + p.mm + p.mark) +
-                                   p.mm * p.mark;
+      const double lin =
+          p.rule == models::StandardRule::kSizeScaled
+              ? (p.im_base + p.mm_base) * p.price
+              : 2.0 * (std::fmax(p.im_otm_base, p.im_floor) + p.mm + p.mark) + p.mm * p.mark;
       b = std::fmax(b, lin * ms->coins[i]);
-      if (!std::isfinite(b)) return Status::invalid("market", i, "the instrument's terms are not finite");
+      if (!std::isfinite(b))
+        return Status::invalid("market", i, "the instrument's terms are not finite");
     }
     ms->bound[i] = b;
     ms->max_bound = std::fmax(ms->max_bound, ms->bound[i]);
@@ -832,8 +834,8 @@ double PreTradeEngine::Impl::grid_charge(const MarketState& ms, std::int32_t u, 
   return std::fmax(-low, std::fmax(floor, min_delta));
 }
 
-double PreTradeEngine::Impl::cross_set_loss(const Account& a, const MarketState& ms,
-                                            std::int32_t u, int k, std::int32_t swap_c,
+double PreTradeEngine::Impl::cross_set_loss(const Account& a, const MarketState& ms, std::int32_t u,
+                                            int k, std::int32_t swap_c,
                                             const double* swap_v) const noexcept {
   const auto uu = static_cast<std::size_t>(u);
   double sum[kMaxScenarios];
@@ -895,9 +897,8 @@ double PreTradeEngine::Impl::cross_set_loss(const Account& a, const MarketState&
   return finite ? -low : std::numeric_limits<double>::quiet_NaN();
 }
 
-double PreTradeEngine::Impl::span_im(const Account& a, std::int32_t c, int k,
-                                    std::int32_t swap_u, const double* swap_v,
-                                    double swap_shorts) const noexcept {
+double PreTradeEngine::Impl::span_im(const Account& a, std::int32_t c, int k, std::int32_t swap_u,
+                                     const double* swap_v, double swap_shorts) const noexcept {
   constexpr std::size_t kU = 16;
   constexpr std::size_t kN = models::kSpanScenarios;
   // A commodity's vector is read in place (its slot's or the swapped one), or summed here
@@ -964,8 +965,8 @@ double PreTradeEngine::Impl::span_im(const Account& a, std::int32_t c, int k,
 }
 
 double PreTradeEngine::Impl::sensitivity_im(const Account& a, std::int32_t c, int k,
-                                           std::int32_t swap_u,
-                                           const double* swap_v) const noexcept {
+                                            std::int32_t swap_u,
+                                            const double* swap_v) const noexcept {
   const SensitivityConfig& sc = cfg.sensitivity;
   const std::size_t B = sc.bucket_days.size();
   constexpr std::size_t kU = kMaxSensitivityUnderlyings;
@@ -1017,14 +1018,15 @@ double PreTradeEngine::Impl::sensitivity_im(const Account& a, std::int32_t c, in
   x.delta_usd = du;
   x.risk_weight = rw;
   models::SensitivityMargin r;
-  if (!models::sensitivity_margin(x, &r, curv).ok()) return std::numeric_limits<double>::quiet_NaN();
+  if (!models::sensitivity_margin(x, &r, curv).ok())
+    return std::numeric_limits<double>::quiet_NaN();
   return r.initial_margin;
 }
 
 // The slot's gross delta and minimum charges per state, from the account's nets in their
 // (sorted) order.
 void PreTradeEngine::Impl::refresh_net_terms(const Account& a, const MarketState& ms,
-                                              Slot& s) const noexcept {
+                                             Slot& s) const noexcept {
   for (int k = 0; k < kStates; ++k) s.gross[k] = s.floor[k] = 0.0;
   if (standard()) {  // worst[k]: the IM of state k, std_mm: the positions' MM
     for (int k = 0; k < kStates; ++k) s.worst[k] = 0.0;
@@ -1056,7 +1058,7 @@ void PreTradeEngine::Impl::refresh_net_terms(const Account& a, const MarketState
 void PreTradeEngine::Impl::refresh_slot(const MarketState& ms, Slot& s) const noexcept {
   double tmp[kMaxScenarios];
   const double* pos = s.pos.data();
-  if (standard()) return;  // refresh_net_terms set worst[] (no scenarios)
+  if (standard()) return;                // refresh_net_terms set worst[] (no scenarios)
   if (group_level() || cross()) return;  // a group-level model (refresh_group)
   if (grid()) {
     for (int k = 0; k < kStates; ++k) {
@@ -1105,8 +1107,7 @@ void PreTradeEngine::Impl::aggregate(Account& a, const MarketState& ms) const {
       const InstrumentSpec& sp = spec[static_cast<std::size_t>(i)];
       slot = static_cast<std::int32_t>(find_slot(a, sp.currency, sp.underlying) - a.slots.data());
       entry = static_cast<std::int32_t>(
-          find_expiry(a, sp.currency, expiry_of[static_cast<std::size_t>(i)]) -
-          a.expiries.data());
+          find_expiry(a, sp.currency, expiry_of[static_cast<std::size_t>(i)]) - a.expiries.data());
     }
     Slot& s = a.slots[static_cast<std::size_t>(slot)];
     const double* r = ms.row(static_cast<std::size_t>(i));
@@ -1141,7 +1142,6 @@ void PreTradeEngine::Impl::aggregate(Account& a, const MarketState& ms) const {
   }
 }
 
-
 // IM, MM and the rest of currency group c from the account's cached state. rmm_states (3)
 // receives the RMM of positions, positions + buy orders, positions + sell orders.
 GroupMargin PreTradeEngine::Impl::group(const Account& a, const MarketState& ms, std::int32_t c,
@@ -1168,8 +1168,8 @@ GroupMargin PreTradeEngine::Impl::group(const Account& a, const MarketState& ms,
       for (int k = 0; k < kStates; ++k) worst[k] += s.worst[k];
       continue;
     }
-    const double thr = cfg.pairs[static_cast<std::size_t>(s.underlying)]
-                           .delta_total_liq_shock_threshold;
+    const double thr =
+        cfg.pairs[static_cast<std::size_t>(s.underlying)].delta_total_liq_shock_threshold;
     const double usd = ms.delta_usd[static_cast<std::size_t>(s.underlying)];
     for (int k = 0; k < kStates; ++k) {
       if (!cross()) worst[k] += s.worst[k];
@@ -1252,7 +1252,8 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
             cc.vol_scan >= 0.0 && cc.extreme_weight >= 0.0 && cc.extreme_weight <= 1.0 &&
             std::isfinite(cc.look_ahead_days) && cc.look_ahead_days >= 0.0 &&
             std::isfinite(cc.short_option_minimum) && cc.short_option_minimum >= 0.0)) {
-        return Status::invalid("span.commodities", u, "a scan range, weight or minimum out of range");
+        return Status::invalid("span.commodities", u,
+                               "a scan range, weight or minimum out of range");
       }
       if (T > models::kSpanMaxTiers) return Status::invalid("span.tier_days", u, "up to 31 bounds");
       for (std::size_t t = 0; t + 1 < T; ++t) {
@@ -1282,8 +1283,9 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
       const std::int32_t a = sc.spread_legs[2 * r], b = sc.spread_legs[2 * r + 1];
       const double* t = sc.spread_terms.data() + 3 * r;
       if (a < 0 || b < 0 || static_cast<std::size_t>(a) >= U || static_cast<std::size_t>(b) >= U ||
-          a == b || !(t[0] > 0.0 && t[1] > 0.0 && std::isfinite(t[0]) && std::isfinite(t[1]) &&
-                      t[2] >= 0.0 && t[2] <= 1.0)) {
+          a == b ||
+          !(t[0] > 0.0 && t[1] > 0.0 && std::isfinite(t[0]) && std::isfinite(t[1]) && t[2] >= 0.0 &&
+            t[2] <= 1.0)) {
         return Status::invalid("span.spreads", r, "legs, ratios > 0 and a rate in [0, 1]");
       }
     }
@@ -1317,7 +1319,8 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
     for (std::size_t u = 0; u < U; ++u) {
       if (!(std::isfinite(sc.delta_rw[u]) && sc.delta_rw[u] > 0.0 && sc.delta_rw[u] < 1.0 &&
             std::isfinite(sc.vega_rw[u]) && sc.vega_rw[u] >= 0.0)) {
-        return Status::invalid("sensitivity.delta_rw", u, "risk weights: delta in (0, 1), vega >= 0");
+        return Status::invalid("sensitivity.delta_rw", u,
+                               "risk weights: delta in (0, 1), vega >= 0");
       }
     }
   }
@@ -1386,13 +1389,17 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
     if (!(p.price_range > 0.0 && p.price_range < 1.0)) {
       return Status::invalid("pairs.price_range", u, "must be in (0, 1)");
     }
-    const double v[] = {p.volatility_range_up,   p.volatility_range_down,
-                        p.min_volatility_for_shock_up, p.short_term_vega_power,
-                        p.long_term_vega_power,  p.extended_table_factor,
+    const double v[] = {p.volatility_range_up,
+                        p.volatility_range_down,
+                        p.min_volatility_for_shock_up,
+                        p.short_term_vega_power,
+                        p.long_term_vega_power,
+                        p.extended_table_factor,
                         p.delta_total_liq_shock_threshold};
     bool ok = p.volatility_range_down <= 1;
     for (double x : v) ok = ok && std::isfinite(x) && x >= 0;
-    if (!ok) return Status::invalid("pairs", u, "a parameter is negative, infinite or not a number");
+    if (!ok)
+      return Status::invalid("pairs", u, "a parameter is negative, infinite or not a number");
   }
   for (std::size_t c = 0; c < config.currencies.size(); ++c) {
     const CurrencyParams& p = config.currencies[c];
@@ -1410,7 +1417,8 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
       return Status::invalid("currencies.haircut", c, "must be in [0, 1]");
     }
     if (static_cast<std::uint8_t>(p.equity_side) > 3) {
-      return Status::invalid("currencies.equity_side", c, "must be none, both, positive or negative");
+      return Status::invalid("currencies.equity_side", c,
+                             "must be none, both, positive or negative");
     }
     if (p.usd_settled ? p.coin_underlying != -1
                       : (p.coin_underlying < 0 ||
@@ -1433,7 +1441,8 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
     impl->weight.assign(impl->P * grid_ns, 0.0);
     for (std::size_t u = 0; u < impl->P; ++u) {
       const auto& w = config.grid.assets[u].weights;
-      std::copy(w.begin(), w.end(), impl->weight.begin() + static_cast<std::ptrdiff_t>(u * grid_ns));
+      std::copy(w.begin(), w.end(),
+                impl->weight.begin() + static_cast<std::ptrdiff_t>(u * grid_ns));
     }
   } else if (standard) {
     impl->ns = impl->n_std = 0;  // no scenarios
@@ -1465,7 +1474,8 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
     if (s.underlying < 0 || s.underlying >= P) {
       return Status::invalid("underlying", i, "no such underlying");
     }
-    if (s.currency < 0 || s.currency >= C) return Status::invalid("currency", i, "no such currency");
+    if (s.currency < 0 || s.currency >= C)
+      return Status::invalid("currency", i, "no such currency");
     if (s.kind == 3 && !finite_positive(s.strike)) {
       return Status::invalid("strike", i, "must be > 0");
     }
@@ -1567,7 +1577,6 @@ struct Guard {
   Guard& operator=(const Guard&) = delete;
 };
 
-
 }  // namespace
 
 // Every value the account holds or derives, finite: balances, vectors, deltas, and each margin
@@ -1592,8 +1601,9 @@ bool PreTradeEngine::Impl::finite(const Account& a, const MarketState& ms) const
   for (std::size_t c = 0; c < C; ++c) {
     double rmm[kStates];
     const GroupMargin g = group(a, ms, static_cast<std::int32_t>(c), rmm);
-    const double v[] = {g.equity, g.initial_margin, g.maintenance_margin, g.available_funds,
-                        rmm[0], rmm[1], rmm[2]};
+    const double v[] = {
+        g.equity, g.initial_margin, g.maintenance_margin, g.available_funds, rmm[0], rmm[1],
+        rmm[2]};
     if (!all_finite(v, 7)) return false;
   }
   return true;
@@ -1608,7 +1618,8 @@ bool PreTradeEngine::Impl::surely_finite(const Account& a, const MarketState& ms
   for (const Position& p : a.positions) {
     b += std::fabs(p.amount) * ms.bound[static_cast<std::size_t>(p.instrument)];
   }
-  for (const Order& o : a.orders) b += o.remaining * ms.bound[static_cast<std::size_t>(o.instrument)];
+  for (const Order& o : a.orders)
+    b += o.remaining * ms.bound[static_cast<std::size_t>(o.instrument)];
   double cc = 0.0;
   for (std::size_t c = 0; c < cfg.currencies.size(); ++c) {
     cc += std::fabs(a.collateral[c]) + std::fabs(a.cash[c]);
@@ -1645,9 +1656,9 @@ CheckResult PreTradeEngine::check(std::int64_t account, std::int32_t instrument,
   return m.check_with(*a, ms, before, rmm, instrument, side, amount);
 }
 
-void PreTradeEngine::check_many(std::int64_t account, std::size_t n,
-                                const std::int32_t* instrument, const Side* side,
-                                const double* amount, CheckResult* out) const noexcept {
+void PreTradeEngine::check_many(std::int64_t account, std::size_t n, const std::int32_t* instrument,
+                                const Side* side, const double* amount,
+                                CheckResult* out) const noexcept {
   const Impl& m = *impl_;
   const Account* a = m.live(account);
   if (a == nullptr) {
@@ -1704,9 +1715,10 @@ CheckResult PreTradeEngine::Impl::check_with(const Account& acct, const MarketSt
   const double* row = ms.row(static_cast<std::size_t>(instrument));
   double v[kMaxScenarios];
   for (std::size_t j = 0; j < m.ns; ++j) {
-    const double base = s == nullptr   ? 0.0
-                        : s->ord.empty() ? s->pos[j]
-                                         : s->pos[j] + s->ord[static_cast<std::size_t>(k - 1) * m.ns + j];
+    const double base = s == nullptr ? 0.0
+                        : s->ord.empty()
+                            ? s->pos[j]
+                            : s->pos[j] + s->ord[static_cast<std::size_t>(k - 1) * m.ns + j];
     v[j] = base + signed_amount * row[j];
   }
   // pm_worst skips NaN entries and may credit away a +inf gain: the vector itself must be
@@ -1780,18 +1792,23 @@ CheckResult PreTradeEngine::Impl::check_with(const Account& acct, const MarketSt
   // have no threshold: the delta need only be finite.
   const bool within =
       !m.pm() ? std::isfinite(net)
-               : std::fabs(net) * ms.delta_usd[static_cast<std::size_t>(sp.underlying)] <=
-                     m.cfg.pairs[static_cast<std::size_t>(sp.underlying)]
-                         .delta_total_liq_shock_threshold;
+              : std::fabs(net) * ms.delta_usd[static_cast<std::size_t>(sp.underlying)] <=
+                    m.cfg.pairs[static_cast<std::size_t>(sp.underlying)]
+                        .delta_total_liq_shock_threshold;
   r.im_before = before.initial_margin;
   const double im_after = std::fmax(std::fmax(rmm[0], rmm[1]), std::fmax(rmm[2], 0.0));
   r.im_after = m.pm() ? round9(im_after) : im_after;
   r.mm_before = before.maintenance_margin;
   r.mm_after = before.maintenance_margin;
   r.available_after = before.equity - r.im_after;
-  const double figures[] = {before.equity, before.initial_margin, before.maintenance_margin,
-                            r.im_after,    r.available_after,     rmm[0],
-                            rmm[1],        rmm[2]};
+  const double figures[] = {before.equity,
+                            before.initial_margin,
+                            before.maintenance_margin,
+                            r.im_after,
+                            r.available_after,
+                            rmm[0],
+                            rmm[1],
+                            rmm[2]};
   if (!(vector_finite && all_finite(figures, 8))) {
     r.reason = Reason::kNonFiniteState;
   } else if (!within) {
@@ -1815,9 +1832,10 @@ void ensure_entries(const PreTradeEngine::Impl& m, Account& a, std::int32_t i, b
   const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(i)];
   const std::int32_t e = m.expiry_of[static_cast<std::size_t>(i)];
   bool moved = false;
-  auto s = std::lower_bound(a.slots.begin(), a.slots.end(), sp, [](const Slot& x, const InstrumentSpec& y) {
-    return x.currency != y.currency ? x.currency < y.currency : x.underlying < y.underlying;
-  });
+  auto s = std::lower_bound(
+      a.slots.begin(), a.slots.end(), sp, [](const Slot& x, const InstrumentSpec& y) {
+        return x.currency != y.currency ? x.currency < y.currency : x.underlying < y.underlying;
+      });
   if (s == a.slots.end() || s->currency != sp.currency || s->underlying != sp.underlying) {
     s = a.slots.insert(s, Slot{});
     s->currency = sp.currency;
@@ -1825,10 +1843,11 @@ void ensure_entries(const PreTradeEngine::Impl& m, Account& a, std::int32_t i, b
     moved = true;
   }
   if (orders && s->ord.empty()) s->ord.assign(2 * m.ns, 0.0);
-  auto x = std::lower_bound(a.expiries.begin(), a.expiries.end(), std::make_pair(sp.currency, e),
-                            [](const ExpiryNet& p, const std::pair<std::int32_t, std::int32_t>& q) {
-                              return p.currency != q.first ? p.currency < q.first : p.expiry < q.second;
-                            });
+  auto x =
+      std::lower_bound(a.expiries.begin(), a.expiries.end(), std::make_pair(sp.currency, e),
+                       [](const ExpiryNet& p, const std::pair<std::int32_t, std::int32_t>& q) {
+                         return p.currency != q.first ? p.currency < q.first : p.expiry < q.second;
+                       });
   if (x == a.expiries.end() || x->currency != sp.currency || x->expiry != e) {
     x = a.expiries.insert(x, ExpiryNet{});
     x->currency = sp.currency;
@@ -1850,8 +1869,8 @@ void ensure_entries(const PreTradeEngine::Impl& m, Account& a, std::int32_t i, b
 // 1 buy orders, 2 sell orders): aggregate() sums each vector, delta and mark value in stored
 // order, so adding the last term to the current sums gives the recompute's bits exactly.
 // Entries must exist (ensure_entries) and caches be valid or -1.
-void append_term(const PreTradeEngine::Impl& m, Account& a, const MarketState& ms,
-                 std::int32_t i, int k, double amount) noexcept {
+void append_term(const PreTradeEngine::Impl& m, Account& a, const MarketState& ms, std::int32_t i,
+                 int k, double amount) noexcept {
   const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(i)];
   Slot* s = find_slot(a, sp.currency, sp.underlying);
   ExpiryNet* x = find_expiry(a, sp.currency, m.expiry_of[static_cast<std::size_t>(i)]);
@@ -1860,7 +1879,8 @@ void append_term(const PreTradeEngine::Impl& m, Account& a, const MarketState& m
   const double d = amount * r[m.ns];
   s->net_delta[k] += d;
   x->d[k] += d;
-  if (k == 0) a.mark[static_cast<std::size_t>(sp.currency)] += amount * ms.value(static_cast<std::size_t>(i));
+  if (k == 0)
+    a.mark[static_cast<std::size_t>(sp.currency)] += amount * ms.value(static_cast<std::size_t>(i));
   a.gross += std::fabs(amount);
   if (m.uses_nets()) {
     find_net(a, i)->q[k] += amount;  // last in stored order, as aggregate() sums
@@ -2092,7 +2112,8 @@ Reason PreTradeEngine::apply_fill(std::int64_t account, std::int64_t order_id,
   a->cash[c] = cash_after;
   // Only the fill's slot and currency change: their sums recomputed in stored order.
   recompute_positions(m, *a, ms, sp.currency, sp.underlying);
-  if (have_order) recompute_orders(m, *a, ms, sp.currency, sp.underlying, side == Side::kBuy ? 1 : 2);
+  if (have_order)
+    recompute_orders(m, *a, ms, sp.currency, sp.underlying, side == Side::kBuy ? 1 : 2);
   if (m.finite(*a, ms)) {
     m.note_extent(*a);
     return Reason::kNone;
@@ -2235,7 +2256,8 @@ Status PreTradeEngine::on_market_update(const std::vector<InstrumentMarket>& mar
       for (std::size_t off = 0; off < bytes && off < 1024; off += 64) __builtin_prefetch(pos + off);
       const char* exp = reinterpret_cast<const char*>(ahead.expiries.data());
       const std::size_t exp_bytes = ahead.expiries.size() * sizeof(ExpiryNet);
-      for (std::size_t off = 0; off < exp_bytes && off < 512; off += 64) __builtin_prefetch(exp + off);
+      for (std::size_t off = 0; off < exp_bytes && off < 512; off += 64)
+        __builtin_prefetch(exp + off);
       if (!ahead.slots.empty()) {
         const char* slot = reinterpret_cast<const char*>(ahead.slots.data());
         for (std::size_t off = 0; off < sizeof(Slot); off += 64) __builtin_prefetch(slot + off);
@@ -2262,8 +2284,7 @@ GroupMargin PreTradeEngine::margin(std::int64_t account, std::int32_t currency) 
   return m.group(*a, *a->state, currency, rmm);
 }
 
-GroupMargin PreTradeEngine::margin_from_scratch(std::int64_t account,
-                                                std::int32_t currency) const {
+GroupMargin PreTradeEngine::margin_from_scratch(std::int64_t account, std::int32_t currency) const {
   const Impl& m = *impl_;
   const Account* a = m.live(account);
   if (a == nullptr || currency < 0 ||
@@ -2287,7 +2308,6 @@ GroupMargin PreTradeEngine::margin_from_scratch(std::int64_t account,
   double rmm[kStates];
   return m.group(fresh, *a->state, currency, rmm);
 }
-
 
 // --- snapshot and restore -------------------------------------------------------------------
 //
@@ -2329,9 +2349,8 @@ class Writer {
   }
   void put(const PairParams& p) {
     for (double x : {p.price_range, p.volatility_range_up, p.volatility_range_down,
-                     p.min_volatility_for_shock_up, p.short_term_vega_power,
-                     p.long_term_vega_power, p.extended_table_factor,
-                     p.delta_total_liq_shock_threshold}) {
+                     p.min_volatility_for_shock_up, p.short_term_vega_power, p.long_term_vega_power,
+                     p.extended_table_factor, p.delta_total_liq_shock_threshold}) {
       put(x);
     }
   }
@@ -2358,14 +2377,14 @@ class Writer {
     const StandardTerms& t = s.standard;
     put(t.rule);
     put(t.price_at_index);
-    for (double x : {t.im_base, t.im_per_unit, t.mm_base, t.mm_per_unit, t.im_otm_base,
-                     t.im_floor, t.mm}) {
+    for (double x :
+         {t.im_base, t.im_per_unit, t.mm_base, t.mm_per_unit, t.im_otm_base, t.im_floor, t.mm}) {
       put(x);
     }
   }
   void put(const SpanCommodityConfig& c) {
-    for (double x : {c.price_scan, c.vol_scan, c.extreme_weight, c.look_ahead_days,
-                     c.short_option_minimum}) {
+    for (double x :
+         {c.price_scan, c.vol_scan, c.extreme_weight, c.look_ahead_days, c.short_option_minimum}) {
       put(x);
     }
     put_vector(c.tier_days);
@@ -2419,10 +2438,10 @@ class Reader {
     return true;
   }
   bool get(PairParams* p) {
-    return get(&p->price_range) && get(&p->volatility_range_up) &&
-           get(&p->volatility_range_down) && get(&p->min_volatility_for_shock_up) &&
-           get(&p->short_term_vega_power) && get(&p->long_term_vega_power) &&
-           get(&p->extended_table_factor) && get(&p->delta_total_liq_shock_threshold);
+    return get(&p->price_range) && get(&p->volatility_range_up) && get(&p->volatility_range_down) &&
+           get(&p->min_volatility_for_shock_up) && get(&p->short_term_vega_power) &&
+           get(&p->long_term_vega_power) && get(&p->extended_table_factor) &&
+           get(&p->delta_total_liq_shock_threshold);
   }
   bool get(CurrencyParams* p) {
     std::uint8_t usd = 0;
@@ -2442,15 +2461,14 @@ class Reader {
            (version_ < 3 || (get(&s->floor_long) && get(&s->floor_short) && get(&s->standard)));
   }
   bool get(StandardTerms* t) {
-    return get(&t->rule) && get(&t->price_at_index) && get(&t->im_base) &&
-           get(&t->im_per_unit) && get(&t->mm_base) && get(&t->mm_per_unit) &&
-           get(&t->im_otm_base) && get(&t->im_floor) && get(&t->mm);
+    return get(&t->rule) && get(&t->price_at_index) && get(&t->im_base) && get(&t->im_per_unit) &&
+           get(&t->mm_base) && get(&t->mm_per_unit) && get(&t->im_otm_base) && get(&t->im_floor) &&
+           get(&t->mm);
   }
   bool get(SpanCommodityConfig* c) {
     return get(&c->price_scan) && get(&c->vol_scan) && get(&c->extreme_weight) &&
-           get(&c->look_ahead_days) && get(&c->short_option_minimum) &&
-           get_vector(&c->tier_days) && get_vector(&c->intra_tiers) &&
-           get_vector(&c->intra_rates);
+           get(&c->look_ahead_days) && get(&c->short_option_minimum) && get_vector(&c->tier_days) &&
+           get_vector(&c->intra_tiers) && get_vector(&c->intra_rates);
   }
   bool get(GridAsset* g) {
     scenarios::VolShockRule& r = g->vol_rule;
@@ -2554,8 +2572,7 @@ std::string PreTradeEngine::snapshot() const {
 }
 
 // A function-try-block: running out of memory anywhere in restore is a Status, not a throw.
-Status PreTradeEngine::restore(const std::string& bytes,
-                               std::unique_ptr<PreTradeEngine>* out) try {
+Status PreTradeEngine::restore(const std::string& bytes, std::unique_ptr<PreTradeEngine>* out) try {
   if (out == nullptr) return Status::bad_argument("out", "missing");
   out->reset();
   constexpr std::size_t kHead = sizeof(kMagic) + 4 + 4 + 8;
@@ -2594,8 +2611,8 @@ Status PreTradeEngine::restore(const std::string& bytes,
   std::uint64_t used = 0;
   std::uint8_t model = 0;
   std::uint64_t standard_underlyings = 0;
-  if (!(r.get(&buckets) && r.get(&cfg.mm_factor) && (version < 3 || r.get(&model)) &&
-        model <= 5 && r.get_vector(&cfg.pairs) &&
+  if (!(r.get(&buckets) && r.get(&cfg.mm_factor) && (version < 3 || r.get(&model)) && model <= 5 &&
+        r.get_vector(&cfg.pairs) &&
         (version < 3 ||
          (r.get_vector(&cfg.grid.assets) && r.get(&standard_underlyings) &&
           r.get_vector(&cfg.sensitivity.bucket_days) && r.get_vector(&cfg.sensitivity.tenor_corr) &&
@@ -2675,8 +2692,7 @@ Status PreTradeEngine::restore(const std::string& bytes,
           !finite_positive(o.remaining) || !finite_positive(o.amount) ||
           !(o.remaining <= o.amount * (1.0 + kFillTolerance)) || o.id < 0 ||
           (o.side != Side::kBuy && o.side != Side::kSell)) {
-        return Status::invalid("snapshot.orders", row,
-                               "unknown instrument, side, id or amount");
+        return Status::invalid("snapshot.orders", row, "unknown instrument, side, id or amount");
       }
       o.slot = o.entry = -1;
       ensure_entries(m, a, o.instrument, true);

@@ -13,8 +13,8 @@ namespace pymargin::kernel::detail {
 // Offsets start at 0 and never decrease, collateral and amounts finite, instruments below
 // n_instruments, every output column present; *widest receives the most positions of an
 // account.
-Status check_accounts(const BatchAccounts& acc, std::size_t n_instruments,
-                      const BatchOutputs& out, std::size_t* widest) noexcept;
+Status check_accounts(const BatchAccounts& acc, std::size_t n_instruments, const BatchOutputs& out,
+                      std::size_t* widest) noexcept;
 
 // Writes account a's result: IM, MM, equity, ratio MM / equity (inf when equity <= 0 < MM)
 // and status (2 liquidation: MM >= equity; 1 margin call: IM >= equity; 0 healthy); any

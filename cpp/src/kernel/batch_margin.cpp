@@ -22,12 +22,12 @@ namespace {
 constexpr std::size_t kPad = 8;  // doubles: 64 bytes
 
 struct Scratch {
-  std::vector<double> store;        // pad | v [pairs x stride] | pair sums [3 x pairs] | net | pad
+  std::vector<double> store;  // pad | v [pairs x stride] | pair sums [3 x pairs] | net | pad
   double* v = nullptr;
-  double* pair_delta = nullptr;     // [pairs] net coin delta
-  double* pair_gross = nullptr;     // [pairs] sum of |position delta|
-  double* pair_floor = nullptr;     // [pairs] sum of the positions' minimum charges
-  double* net = nullptr;            // [expiries]
+  double* pair_delta = nullptr;  // [pairs] net coin delta
+  double* pair_gross = nullptr;  // [pairs] sum of |position delta|
+  double* pair_floor = nullptr;  // [pairs] sum of the positions' minimum charges
+  double* net = nullptr;         // [expiries]
   std::vector<unsigned char> pair_used;
   std::vector<std::int32_t> pairs_touched;
   std::vector<unsigned char> exp_used;
@@ -35,7 +35,7 @@ struct Scratch {
   // The model's inputs and outputs for one account (sized once; no allocation per account).
   std::vector<models::GroupView> groups;
   std::vector<models::SetResult> sets;
-  std::vector<double> set_entries;  // [pairs x stride]
+  std::vector<double> set_entries;     // [pairs x stride]
   std::vector<double> roll_k, roll_d;  // [expiries]
   // X:PM: the positions' mark value per currency, each set's index in this account's model
   std::vector<double> ccy_value;
@@ -200,8 +200,7 @@ void run_range(const BatchModel& m, const models::ModelRules& rules, const doubl
     models::MarginResult res;
     const Status st = models::detail::evaluate(rules, stride, k, s.groups.data(), nsets, ne,
                                                s.roll_k.data(), s.roll_d.data(), 0.0, 0.0,
-                                               s.sets.data(), &res, s.set_entries.data(),
-                                               nullptr);
+                                               s.sets.data(), &res, s.set_entries.data(), nullptr);
     // The worst scenario: the lowest entry over the pairs (the first pair on a tie).
     std::int32_t worst_at = -1;
     double lowest = std::numeric_limits<double>::infinity();
@@ -263,7 +262,8 @@ Status check_cross(const BatchCross& x, const BatchModel& m, const BatchInstrume
     }
   }
   for (std::size_t k = 0; k < acc.n * x.currencies; ++k) {
-    if (!std::isfinite(x.balance[k])) return Status::invalid("balance", k / x.currencies, "not finite");
+    if (!std::isfinite(x.balance[k]))
+      return Status::invalid("balance", k / x.currencies, "not finite");
   }
   return Status::success();
 }
@@ -302,8 +302,8 @@ Status batch_margin(const BatchModel& m, const BatchInstruments& in, const Batch
     if (!(m.cap[u] >= 0.0)) return Status::invalid("cap", u, "must be >= 0");
     const double off = m.pnl_offsets ? m.pnl_offsets[u] : m.pnl_offset;
     if (!(off >= 0.0 && off <= 1.0)) return Status::invalid("pnl_offset", u, "must be in [0, 1]");
-    if (m.delta_price != nullptr && !(nonneg(m.delta_price[u]) && nonneg(m.unhedged_delta[u]) &&
-                                      nonneg(m.hedged_delta[u]))) {
+    if (m.delta_price != nullptr &&
+        !(nonneg(m.delta_price[u]) && nonneg(m.unhedged_delta[u]) && nonneg(m.hedged_delta[u]))) {
       return Status::invalid("delta_price", u, "price and factors must be finite and >= 0");
     }
     for (std::size_t j = 0; m.damp && j < n_ext; ++j) {
@@ -326,9 +326,9 @@ Status batch_margin(const BatchModel& m, const BatchInstruments& in, const Batch
     if (!std::isfinite(in.delta[i]) || !std::isfinite(in.value[i])) {
       return Status::invalid("delta", i, "delta and value must be finite");
     }
-    if (in.floor_long != nullptr && !(std::isfinite(in.floor_long[i]) && in.floor_long[i] >= 0.0 &&
-                                      std::isfinite(in.floor_short[i]) &&
-                                      in.floor_short[i] >= 0.0)) {
+    if (in.floor_long != nullptr &&
+        !(std::isfinite(in.floor_long[i]) && in.floor_long[i] >= 0.0 &&
+          std::isfinite(in.floor_short[i]) && in.floor_short[i] >= 0.0)) {
       return Status::invalid("floor", i, "must be finite and >= 0");
     }
     for (std::size_t j = 0; j < in.stride; ++j) {
@@ -403,8 +403,8 @@ Status batch_margin(const BatchModel& m, const BatchInstruments& in, const Batch
 
 namespace detail {
 
-Status check_accounts(const BatchAccounts& acc, std::size_t n_instruments,
-                      const BatchOutputs& out, std::size_t* widest) noexcept {
+Status check_accounts(const BatchAccounts& acc, std::size_t n_instruments, const BatchOutputs& out,
+                      std::size_t* widest) noexcept {
   if (acc.n > 0 && (!acc.offsets || !acc.collateral)) {
     return Status::bad_argument("accounts", "missing offsets or collateral");
   }
@@ -427,8 +427,8 @@ Status check_accounts(const BatchAccounts& acc, std::size_t n_instruments,
     }
     if (!std::isfinite(acc.amount[p])) return Status::invalid("amount", p, "must be finite");
   }
-  if (acc.n > 0 && (!out.initial_margin || !out.maintenance_margin || !out.equity ||
-                    !out.ratio || !out.status)) {
+  if (acc.n > 0 && (!out.initial_margin || !out.maintenance_margin || !out.equity || !out.ratio ||
+                    !out.status)) {
     return Status::bad_argument("out", "missing output column");
   }
   if (widest != nullptr) *widest = most;
@@ -463,8 +463,7 @@ std::size_t batch_threads(const BatchAccounts& acc, int threads) noexcept {
   return std::min(n, std::max<std::size_t>(1, acc.n / 1024));
 }
 
-void run_split(const BatchAccounts& acc, std::size_t nthreads, RangeFn range,
-               void* ctx) noexcept {
+void run_split(const BatchAccounts& acc, std::size_t nthreads, RangeFn range, void* ctx) noexcept {
   if (nthreads <= 1) {
     range(ctx, 0, 0, acc.n);
     return;
@@ -476,8 +475,8 @@ void run_split(const BatchAccounts& acc, std::size_t nthreads, RangeFn range,
       if (k == 0) return std::size_t{0};
       if (k >= nthreads) return acc.n;
       const auto target = static_cast<std::int64_t>(nnz * k / nthreads);
-      return static_cast<std::size_t>(
-          std::lower_bound(acc.offsets, acc.offsets + acc.n, target) - acc.offsets);
+      return static_cast<std::size_t>(std::lower_bound(acc.offsets, acc.offsets + acc.n, target) -
+                                      acc.offsets);
     };
     range(ctx, t, cut(t), cut(t + 1));
   };

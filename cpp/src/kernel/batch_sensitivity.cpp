@@ -23,8 +23,7 @@ struct SensScratch {
 }  // namespace
 
 Status batch_sensitivity(const BatchSensitivityModel& m, const BatchSensitivityInstruments& in,
-                         const BatchAccounts& acc, const BatchOutputs& out,
-                         int threads) noexcept {
+                         const BatchAccounts& acc, const BatchOutputs& out, int threads) noexcept {
   const std::size_t U = m.underlyings;
   const std::size_t B = m.buckets;
   if (U == 0 || B == 0 || B > models::kMaxSensitivityBuckets || !m.tenor_corr || !m.delta_rw) {
@@ -90,7 +89,8 @@ Status batch_sensitivity(const BatchSensitivityModel& m, const BatchSensitivityI
                     s.vega.begin() + static_cast<std::ptrdiff_t>((u + 1) * B), 0.0);
         }
         s.delta[u] += q * in.delta_usd[i];
-        if (in.bucket[i] >= 0) s.vega[u * B + static_cast<std::size_t>(in.bucket[i])] += q * in.weighted_vega[i];
+        if (in.bucket[i] >= 0)
+          s.vega[u * B + static_cast<std::size_t>(in.bucket[i])] += q * in.weighted_vega[i];
         s.up[u] += q * in.pnl_up[i];
         s.down[u] += q * in.pnl_down[i];
         equity += q * in.value[i];
@@ -124,10 +124,10 @@ Status batch_sensitivity(const BatchSensitivityModel& m, const BatchSensitivityI
       x.delta_usd = s.h_delta.data();
       x.risk_weight = s.h_rw.data();
       models::SensitivityMargin r;
-      const Status st = k == 0 ? Status::success()
-                               : models::sensitivity_margin(x, &r, s.curvature.data());
+      const Status st =
+          k == 0 ? Status::success() : models::sensitivity_margin(x, &r, s.curvature.data());
       const double im = st.ok() ? r.initial_margin : NAN;  // not covered when not ok
-      detail::write_account(out, a, im, im, equity, -1);  // IM = MM
+      detail::write_account(out, a, im, im, equity, -1);   // IM = MM
     }
   };
   detail::run_split(acc, nthreads, range);

@@ -18,18 +18,18 @@ constexpr std::size_t kNs = models::kSpanScenarios;
 // Per-thread working memory, sized once: per commodity its P&L sums, tier deltas and short
 // options; the accounts' positions grouped by commodity (the gather-sum's index list).
 struct SpanScratch {
-  std::vector<double> pnl;        // [commodities x 16]
-  std::vector<double> tier_delta; // [commodities x kSpanMaxTiers]
-  std::vector<double> shorts;     // [commodities]
+  std::vector<double> pnl;         // [commodities x 16]
+  std::vector<double> tier_delta;  // [commodities x kSpanMaxTiers]
+  std::vector<double> shorts;      // [commodities]
   std::vector<unsigned char> used;
   std::vector<std::int32_t> touched;
-  std::vector<std::int32_t> rows;    // instruments of the account's positions, by commodity
+  std::vector<std::int32_t> rows;  // instruments of the account's positions, by commodity
   std::vector<double> amounts;
-  std::vector<std::size_t> count;    // [commodities] positions per commodity
-  std::vector<std::size_t> cursor;   // [commodities] where the next one goes (then: its end)
+  std::vector<std::size_t> count;   // [commodities] positions per commodity
+  std::vector<std::size_t> cursor;  // [commodities] where the next one goes (then: its end)
   std::vector<models::SpanCommodity> view;
   std::vector<models::SpanInterSpread> spreads;
-  std::vector<std::int32_t> slot;    // commodity -> its position in view (-1: not held)
+  std::vector<std::int32_t> slot;  // commodity -> its position in view (-1: not held)
   std::vector<models::SpanRequirement> result;
 };
 
@@ -142,8 +142,8 @@ void run_span(const BatchSpanModel& m, const BatchSpanInstruments& in, const Bat
 
 }  // namespace
 
-Status batch_span(const BatchSpanModel& m, const BatchSpanInstruments& in,
-                  const BatchAccounts& acc, const BatchOutputs& out, int threads) noexcept {
+Status batch_span(const BatchSpanModel& m, const BatchSpanInstruments& in, const BatchAccounts& acc,
+                  const BatchOutputs& out, int threads) noexcept {
   if (m.commodities == 0 || m.commodity == nullptr) {
     return Status::bad_argument("model", "at least one commodity");
   }
@@ -183,13 +183,12 @@ Status batch_span(const BatchSpanModel& m, const BatchSpanInstruments& in,
         static_cast<std::size_t>(b) >= m.commodities || a == b) {
       return Status::invalid("spreads", r, "no such pair of commodities");
     }
-    if (!(std::isfinite(t[0]) && t[0] > 0.0 && std::isfinite(t[1]) && t[1] > 0.0 &&
-          t[2] >= 0.0 && t[2] <= 1.0)) {
+    if (!(std::isfinite(t[0]) && t[0] > 0.0 && std::isfinite(t[1]) && t[1] > 0.0 && t[2] >= 0.0 &&
+          t[2] <= 1.0)) {
       return Status::invalid("spreads", r, "ratios must be > 0 and the rate in [0, 1]");
     }
   }
-  if (in.n > 0 && (!in.risk || !in.commodity || !in.tier || !in.delta || !in.option ||
-                   !in.value)) {
+  if (in.n > 0 && (!in.risk || !in.commodity || !in.tier || !in.delta || !in.option || !in.value)) {
     return Status::bad_argument("instruments", "missing column");
   }
   for (std::size_t i = 0; i < in.n; ++i) {

@@ -24,8 +24,9 @@ constexpr double kDaysPerYear = 365.0;
 // and their reciprocals, sqrt(F/K)) and each scenario's across options (ln(1 + m),
 // sqrt(1 + m), 1/(1 + m)), so that a cell costs one exponential, two divisions and one
 // polynomial with its divided difference. Current values come from the same kernel in the
-// unmoved scenario, so an unmoved, unshocked scenario's P&L is exactly 0. Cells the grid kernel flags (cancellation, underflow) are recomputed by the
-// exact path (normalised_block: series, then the scalar tail-exact functions).
+// unmoved scenario, so an unmoved, unshocked scenario's P&L is exactly 0. Cells the grid kernel
+// flags (cancellation, underflow) are recomputed by the exact path (normalised_block: series, then
+// the scalar tail-exact functions).
 constexpr std::size_t kGridOptions = 32;  // a multiple of pricing::detail::kGridLanes
 constexpr std::size_t kOptionCols = 17;   // per-option arrays of a GridBlock (s, inv_s: 3 each)
 
@@ -63,8 +64,8 @@ void revalue_range(const InstrumentView& inst, const scenarios::ScenarioView& sc
   OptionBlock blk;
   for (std::size_t c = 0; c < kOptionCols; ++c) blk.col[c] = work + c * kGridOptions;
   double* x0 = blk.col[0];
-  double* s3 = blk.col[1];      // cols 1..3
-  double* is3 = blk.col[4];     // cols 4..6
+  double* s3 = blk.col[1];   // cols 1..3
+  double* is3 = blk.col[4];  // cols 4..6
   double* rq = blk.col[7];
   double* riq = blk.col[8];
   double* amp = blk.col[9];
@@ -119,8 +120,7 @@ void revalue_range(const InstrumentView& inst, const scenarios::ScenarioView& sc
         const std::size_t j = ex.scen[c];
         const double inverse = inva[o];
         const double unit = inverse != 0.0 ? g.isq[j] : g.sq[j];
-        const double fwd_value =
-            inverse != 0.0 ? 1.0 - kfa[o] * g.iq1[j] : fa[o] * g.q1[j] - ka[o];
+        const double fwd_value = inverse != 0.0 ? 1.0 - kfa[o] * g.iq1[j] : fa[o] * g.q1[j] - ka[o];
         const double itv = tha[o] * fwd_value;
         const double intrinsic = dfa[o] * (itv > 0.0 ? itv : 0.0);
         g.out[g.row[o] + static_cast<std::int64_t>(j)] =
@@ -328,7 +328,8 @@ Status revalue(const InstrumentView& inst, const scenarios::ScenarioView& scen, 
   // on a 2-core VM), and meanwhile this thread goes on through the tasks, so a worker that
   // comes late takes only what is left and asking for more threads is not slower than one.
   constexpr std::size_t kCellsPerThread = 16384;
-  std::size_t nthreads = threads > 0 ? static_cast<std::size_t>(threads) : detail::pool_workers() + 1;
+  std::size_t nthreads =
+      threads > 0 ? static_cast<std::size_t>(threads) : detail::pool_workers() + 1;
   nthreads = std::min(nthreads, std::max<std::size_t>(1, inst.n * scen.n / kCellsPerThread));
   nthreads = std::min(nthreads, std::max<std::size_t>(1, inst.n / 64));
   const std::size_t per_thread = work_doubles(scen.n);

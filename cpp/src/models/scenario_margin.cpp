@@ -13,8 +13,8 @@ namespace {
 bool finite(double x) noexcept { return std::isfinite(x); }
 
 Status check(const ModelRules& r, std::size_t ns, std::size_t groups, const GroupView* g,
-             std::size_t sets, std::size_t expiries, const double* roll_k, const double* expiry_delta,
-             double im_addon, double mm_addon) noexcept {
+             std::size_t sets, std::size_t expiries, const double* roll_k,
+             const double* expiry_delta, double im_addon, double mm_addon) noexcept {
   if (!(finite(r.mm_factor) && r.mm_factor >= 0.0)) {
     return Status::bad_argument("mm_factor", "must be finite and >= 0");
   }
@@ -68,11 +68,11 @@ Status check(const ModelRules& r, std::size_t ns, std::size_t groups, const Grou
 
 }  // namespace
 
-Status scenario_margin(const ModelRules& r, std::size_t ns, std::size_t groups,
-                       const GroupView* g, std::size_t sets, std::size_t expiries,
-                       const double* roll_k, const double* expiry_delta, double im_addon,
-                       double mm_addon, SetResult* per_set, MarginResult* out,
-                       double* set_entries, double* group_entries) noexcept {
+Status scenario_margin(const ModelRules& r, std::size_t ns, std::size_t groups, const GroupView* g,
+                       std::size_t sets, std::size_t expiries, const double* roll_k,
+                       const double* expiry_delta, double im_addon, double mm_addon,
+                       SetResult* per_set, MarginResult* out, double* set_entries,
+                       double* group_entries) noexcept {
   if (out == nullptr) return Status::bad_argument("out", "missing");
   if (sets > 0 && (per_set == nullptr || set_entries == nullptr)) {
     return Status::bad_argument("per_set", "missing");
@@ -109,9 +109,8 @@ inline void add_entries(std::size_t ns, const GroupView& x, double* __restrict s
 
 Status evaluate(const ModelRules& r, std::size_t ns, std::size_t groups, const GroupView* g,
                 std::size_t sets, std::size_t expiries, const double* roll_k,
-                const double* expiry_delta, double im_addon, double mm_addon,
-                SetResult* per_set, MarginResult* out, double* set_entries,
-                double* group_entries) noexcept {
+                const double* expiry_delta, double im_addon, double mm_addon, SetResult* per_set,
+                MarginResult* out, double* set_entries, double* group_entries) noexcept {
   for (std::size_t s = 0; s < sets * ns; ++s) set_entries[s] = 0.0;
   for (std::size_t s = 0; s < sets; ++s) per_set[s] = SetResult{};
   for (std::size_t k = 0; k < groups; ++k) {  // group order: the sums do not depend on sets
@@ -121,19 +120,35 @@ Status evaluate(const ModelRules& r, std::size_t ns, std::size_t groups, const G
     // One loop per combination of the optional terms: no test inside, so it vectorises.
     const int form = (x.damp ? 1 : 0) | (x.weight ? 2 : 0) | (ge ? 4 : 0);
     switch (form) {
-      case 0: add_entries<false, false, false>(ns, x, sum, ge); break;
-      case 1: add_entries<true, false, false>(ns, x, sum, ge); break;
-      case 2: add_entries<false, true, false>(ns, x, sum, ge); break;
-      case 3: add_entries<true, true, false>(ns, x, sum, ge); break;
-      case 4: add_entries<false, false, true>(ns, x, sum, ge); break;
-      case 5: add_entries<true, false, true>(ns, x, sum, ge); break;
-      case 6: add_entries<false, true, true>(ns, x, sum, ge); break;
-      default: add_entries<true, true, true>(ns, x, sum, ge); break;
+      case 0:
+        add_entries<false, false, false>(ns, x, sum, ge);
+        break;
+      case 1:
+        add_entries<true, false, false>(ns, x, sum, ge);
+        break;
+      case 2:
+        add_entries<false, true, false>(ns, x, sum, ge);
+        break;
+      case 3:
+        add_entries<true, true, false>(ns, x, sum, ge);
+        break;
+      case 4:
+        add_entries<false, false, true>(ns, x, sum, ge);
+        break;
+      case 5:
+        add_entries<true, false, true>(ns, x, sum, ge);
+        break;
+      case 6:
+        add_entries<false, true, true>(ns, x, sum, ge);
+        break;
+      default:
+        add_entries<true, true, true>(ns, x, sum, ge);
+        break;
     }
     SetResult& res = per_set[x.set];
     const double net = std::fabs(x.net_delta);
-    res.min_delta += (x.unhedged_delta * net + x.hedged_delta * (x.gross_delta - net) / 2.0) *
-                     x.delta_price;
+    res.min_delta +=
+        (x.unhedged_delta * net + x.hedged_delta * (x.gross_delta - net) / 2.0) * x.delta_price;
     res.floor += x.floor;
   }
   double worst = 0.0;

@@ -10,8 +10,7 @@ namespace pymargin::models::detail {
 // valid, buffers present). Still refuses results that overflow.
 Status evaluate(const ModelRules& r, std::size_t ns, std::size_t groups, const GroupView* g,
                 std::size_t sets, std::size_t expiries, const double* roll_k,
-                const double* expiry_delta, double im_addon, double mm_addon,
-                SetResult* per_set, MarginResult* out, double* set_entries,
-                double* group_entries) noexcept;
+                const double* expiry_delta, double im_addon, double mm_addon, SetResult* per_set,
+                MarginResult* out, double* set_entries, double* group_entries) noexcept;
 
 }  // namespace pymargin::models::detail

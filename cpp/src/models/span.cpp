@@ -51,8 +51,8 @@ Status check(const SpanCommodity* c, std::size_t n, const SpanInterSpread* s,
         static_cast<std::size_t>(x.b) >= n || x.a == x.b) {
       return Status::invalid("inter", r, "no such pair of commodities");
     }
-    if (!(std::isfinite(x.ratio_a) && x.ratio_a > 0 && std::isfinite(x.ratio_b) &&
-          x.ratio_b > 0 && x.rate >= 0 && x.rate <= 1)) {
+    if (!(std::isfinite(x.ratio_a) && x.ratio_a > 0 && std::isfinite(x.ratio_b) && x.ratio_b > 0 &&
+          x.rate >= 0 && x.rate <= 1)) {
       return Status::invalid("inter", r, "ratios must be > 0 and the rate in [0, 1]");
     }
   }
@@ -123,11 +123,9 @@ Status span_requirement(const SpanCommodity* commodities, std::size_t n,
   }
   for (std::size_t k = 0; k < n; ++k) {
     SpanRequirement& r = out[k];
-    r.requirement =
-        std::fmax(std::fmax(r.scan_risk + r.intra_charge - r.inter_credit, r.short_option_minimum),
-                  0.0);
-    const double v[] = {r.scan_risk, r.price_risk, r.intra_charge, r.inter_credit,
-                        r.requirement};
+    r.requirement = std::fmax(
+        std::fmax(r.scan_risk + r.intra_charge - r.inter_credit, r.short_option_minimum), 0.0);
+    const double v[] = {r.scan_risk, r.price_risk, r.intra_charge, r.inter_credit, r.requirement};
     for (double x : v) {
       if (!std::isfinite(x)) return Status::invalid("requirement", k, "overflows");
     }

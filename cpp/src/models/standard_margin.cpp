@@ -40,7 +40,8 @@ StandardMargin standard_position(const StandardPosition& p) noexcept {
     return m;
   }
   if (p.size >= 0.0) return m;  // a long option: its premium is paid
-  const double otm = p.call ? std::fmax(0.0, p.strike - p.index) : std::fmax(0.0, p.index - p.strike);
+  const double otm =
+      p.call ? std::fmax(0.0, p.strike - p.index) : std::fmax(0.0, p.index - p.strike);
   const double base_im = std::fmax(p.im_otm_base - otm / p.index, p.im_floor) + p.mark;
   double im = base_im;
   double mm = p.mm + p.mark;

@@ -108,8 +108,7 @@ bool all_valid(const BatchInputs& in, std::size_t begin, std::size_t end) noexce
   const bool bsm = in.model == Model::kBsm;
   static constexpr double kZero = 0.0;
   const Column<double> carry = bsm ? in.carry : Column<double>{&kZero, 0};
-  const Column<double>* cols[6] = {&in.underlying, &in.strike, &in.time, &in.vol, &in.rate,
-                                   &carry};
+  const Column<double>* cols[6] = {&in.underlying, &in.strike, &in.time, &in.vol, &in.rate, &carry};
   alignas(64) double buf[6][kBlock];
   for (int c = 0; c < 6; ++c) {
     if (cols[c]->stride == 0) std::fill(buf[c], buf[c] + kBlock, cols[c]->data[0]);
@@ -154,8 +153,10 @@ Status check_columns(const BatchInputs& in) noexcept {
     const Column<double>* col;
     const char* name;
   };
-  const Named cols[] = {{&in.underlying, "underlying"}, {&in.strike, "strike"},
-                        {&in.time, "time"},             {&in.vol, "vol"},
+  const Named cols[] = {{&in.underlying, "underlying"},
+                        {&in.strike, "strike"},
+                        {&in.time, "time"},
+                        {&in.vol, "vol"},
                         {&in.rate, "rate"}};
   for (const auto& c : cols) {
     if (c.col->data == nullptr) return Status::bad_argument(c.name, "missing input column");
@@ -239,8 +240,8 @@ bool block_zero_rates(const double* r, const double* q, std::size_t n, bool bsm)
 // Computes rows [begin, end). With `check`, each block's inputs are screened as the direct
 // kernel computes it (the kernel flags rows outside the domain) and the first bad row stops
 // the range; the block's results may already be in the outputs, which the caller discards.
-Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t begin,
-                 std::size_t end, bool check) noexcept {
+Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t begin, std::size_t end,
+                 bool check) noexcept {
   const KernelSet& ks = kernels();
   const bool greeks = out.delta || out.delta_forward || out.gamma || out.vega || out.theta ||
                       out.rho || out.vanna || out.volga;
@@ -365,15 +366,13 @@ Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t beg
   return Status::success();
 }
 
-
 }  // namespace
 
 std::size_t grid_revalue(const GridBlock& g) noexcept { return kernels().grid(g); }
 AxpyFn selected_axpy() noexcept { return kernels().axpy; }
 GatherSumFn selected_gather_sum() noexcept { return kernels().gather_sum; }
 
-void normalised_block(std::size_t n, double* x_abs, double* s, double* b,
-                      double* vega) noexcept {
+void normalised_block(std::size_t n, double* x_abs, double* s, double* b, double* vega) noexcept {
   const KernelSet& ks = kernels();
   alignas(64) double flag[kBlock], cx[kBlock], cs[kBlock], cb[kBlock], cv[kBlock], cf[kBlock];
   std::size_t idx[kBlock];

@@ -53,20 +53,20 @@ struct GridBlock {
   std::size_t n = 0;   // options, a multiple of kGridLanes
   std::size_t ns = 0;  // scenarios
   // Per option, n each.
-  const double* x0 = nullptr;       // ln(F/K)
-  const double* s = nullptr;        // 3 rows of s_stride: total vol vol' sqrt(T), states -1, 0, +1
-  const double* inv_s = nullptr;    // the same layout: 1/s
+  const double* x0 = nullptr;     // ln(F/K)
+  const double* s = nullptr;      // 3 rows of s_stride: total vol vol' sqrt(T), states -1, 0, +1
+  const double* inv_s = nullptr;  // the same layout: 1/s
   std::size_t s_stride = 0;
-  const double* root_q = nullptr;   // sqrt(F/K)
-  const double* root_iq = nullptr;  // sqrt(K/F)
-  const double* amp = nullptr;      // df sqrt(F K) (linear), df sqrt(K/F) (inverse)
-  const double* df = nullptr;       // discount factor
-  const double* th = nullptr;       // +1 call, -1 put
-  const double* inv = nullptr;      // 1 inverse (value / F'), 0 linear
-  const double* fwd = nullptr;      // F
-  const double* strike = nullptr;   // K
-  const double* k_over_f = nullptr; // K/F
-  const double* base = nullptr;     // current value, subtracted
+  const double* root_q = nullptr;    // sqrt(F/K)
+  const double* root_iq = nullptr;   // sqrt(K/F)
+  const double* amp = nullptr;       // df sqrt(F K) (linear), df sqrt(K/F) (inverse)
+  const double* df = nullptr;        // discount factor
+  const double* th = nullptr;        // +1 call, -1 put
+  const double* inv = nullptr;       // 1 inverse (value / F'), 0 linear
+  const double* fwd = nullptr;       // F
+  const double* strike = nullptr;    // K
+  const double* k_over_f = nullptr;  // K/F
+  const double* base = nullptr;      // current value, subtracted
   // Per scenario, ns each: the underlying's move m as ln(1 + m), sqrt(1 + m),
   // 1/sqrt(1 + m), 1 + m, 1/(1 + m), and the vol state (-1, 0, +1).
   const double* log1p = nullptr;
@@ -129,11 +129,11 @@ using NormalisedFn = void (*)(std::size_t, const double*, const double*, double*
                               double*) noexcept;
 
 struct KernelSet {
-  KernelFn price;          // direct formula, flags rows it cannot do exactly
+  KernelFn price;  // direct formula, flags rows it cannot do exactly
   KernelFn greeks;
-  KernelFn series_price;   // small-t series, for the rows the direct kernels flagged
+  KernelFn series_price;  // small-t series, for the rows the direct kernels flagged
   KernelFn series_greeks;
-  KernelFn first;          // the greeks kernel without rho, vanna and volga (left alone)
+  KernelFn first;  // the greeks kernel without rho, vanna and volga (left alone)
   KernelFn series_first;
   NormalisedFn normalised;         // b(-|x|, s) and db/ds, direct formula, flags as above
   NormalisedFn normalised_series;  // the same by the small-t series
@@ -147,8 +147,7 @@ struct KernelSet {
 // b(-|x|, s) and db/ds for n <= kBlock rows, exact to ~1e-14: vector kernels, the series for
 // what the direct formula flags, the scalar functions of black.hpp for the rest. All four
 // arrays hold kBlock elements; rows n .. padded(n) of x_abs and s are overwritten (padding).
-void normalised_block(std::size_t n, double* x_abs, double* s, double* b,
-                      double* vega) noexcept;
+void normalised_block(std::size_t n, double* x_abs, double* s, double* b, double* vega) noexcept;
 
 // Runs the grid kernel of the selected instruction set.
 std::size_t grid_revalue(const GridBlock& g) noexcept;

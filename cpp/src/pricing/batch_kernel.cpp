@@ -39,11 +39,10 @@ double erfc(double) noexcept;
 namespace pymargin::pricing::detail {
 namespace {
 
-
 // The direct formula's relative error is about R ulp of erfc, R = larger term / result (the
 // cancellation): rows with R above kMaxCancellation are flagged.
 constexpr double kMaxCancellation = 16.0;
-constexpr double kTiny = 1e-280;           // below: exact path (erfc near its underflow)
+constexpr double kTiny = 1e-280;  // below: exact path (erfc near its underflow)
 constexpr double kSeriesMaxT = 0.15;
 
 // Normalised out-of-the-money time value b(-|x|, s) from the small-t series, branch-free:
@@ -64,8 +63,14 @@ inline double series_time_value(double x_abs, double s, double* ok, double* gaus
   const double tt = t * t;
   const double y = 0.5 * tt;  // e^{-y} to y^8/8! (< 1e-18 relative for y <= 0.0113)
   const double et =
-      1.0 - y * (1.0 - y * 0.5 * (1.0 - y * (1.0 / 3.0) * (1.0 - y * 0.25 * (1.0 - y * 0.2 *
-      (1.0 - y * (1.0 / 6.0) * (1.0 - y * (1.0 / 7.0) * (1.0 - y * 0.125)))))));
+      1.0 -
+      y * (1.0 - y * 0.5 *
+                     (1.0 - y * (1.0 / 3.0) *
+                                (1.0 - y * 0.25 *
+                                           (1.0 - y * 0.2 *
+                                                      (1.0 - y * (1.0 / 6.0) *
+                                                                 (1.0 - y * (1.0 / 7.0) *
+                                                                            (1.0 - y * 0.125)))))));
   const double gauss = ea * (1.0 - 0.5 * aa_err) * et;  // exp(-(h^2 + t^2)/2)
   // I_0 = Y(h), I_1 = 1 + h Y for a < 2.5: N(h)/phi(h), erfc's argument rounding corrected.
   const double w = a * kInvSqrt2Hi;
@@ -97,8 +102,8 @@ inline double series_time_value(double x_abs, double s, double* ok, double* gaus
     i_prev = i_next;
     i_cur = h * i_next + (n + 1.0) * i_cur;
   }
-  const double valid = (t <= kSeriesMaxT) & ((a < 3.0) | (a * t <= 2.0)) & (aa < 1200.0) &
-                       (s > 0.0) & (x_abs > 0.0);
+  const double valid =
+      (t <= kSeriesMaxT) & ((a < 3.0) | (a * t <= 2.0)) & (aa < 1200.0) & (s > 0.0) & (x_abs > 0.0);
   *ok = valid;
   *gauss_out = gauss;
   return 2.0 * kInvSqrt2Pi * gauss * sum;
@@ -140,120 +145,119 @@ inline void run(const KernelBlock& b) noexcept {
   // n is a multiple of kLanes (the caller pads): every row is computed by the same vector
   // code, whatever its position, so results do not depend on how rows are grouped.
   for (std::size_t c0 = 0; c0 < n; c0 += kLanes) {
-  PM_SIMD
-  for (std::size_t i = c0; i < c0 + kLanes; ++i) {
-    const double T = tt[i];
-    const double r = rr[i];
-    const double q = qq[i];
-    double growth = 1.0;
-    if constexpr (bsm && Rates) growth = exp((r - q) * T);
-    const double F = u[i] * growth;
-    const double K = kk[i];
-    const double sig = vv[i];
-    const double th = cc[i];
-    const double sqrt_t = std::sqrt(T);
-    const double s = sig * sqrt_t;
-    const double quot = F / K;
-    const double qk = quot * K;
-    const double x = log(quot) + ((F - qk) - prod_err(quot, K, qk)) / F;  // F/K rounding
-    // d1,2 = x/s +/- s/2 in double-double, so that the rounding of erfc's argument can be
-    // corrected to first order: erfc(w + dw) = erfc(w) - 2/sqrt(pi) e^{-w^2} dw. Without it the
-    // relative error of N(d) grows like d^2 ulp.
-    // Divisions are the slowest vector operations: one reciprocal of s serves all. hq need
-    // not be the correctly rounded x/s, since hq + hq_lo carries the exact residual.
-    const double inv_s = 1.0 / s;
-    const double hq = x * inv_s;
-    const double hq_lo = ((x - hq * s) - prod_err(hq, s, hq * s)) * inv_s;
-    const double half_s = 0.5 * s;
-    const double d1 = hq + half_s;
-    const double d1_lo = two_sum_err(hq, half_s, d1) + hq_lo;
-    const double d2 = hq - half_s;
-    const double d2_lo = two_sum_err(hq, -half_s, d2) + hq_lo;
-    const double tho = x < 0.0 ? 1.0 : -1.0;  // sign of the out-of-the-money option
-    const double w1 = d1 * kInvSqrt2Hi;
-    const double w1_lo = prod_err(d1, kInvSqrt2Hi, w1) + d1_lo * kInvSqrt2Hi + d1 * kInvSqrt2Lo;
-    const double w2 = d2 * kInvSqrt2Hi;
-    const double w2_lo = prod_err(d2, kInvSqrt2Hi, w2) + d2_lo * kInvSqrt2Hi + d2 * kInvSqrt2Lo;
-    const double g1 = exp(-0.5 * d1 * d1);  // e^{-d1^2/2}; e^{-d2^2/2} = g1 F/K
-    const double g2 = g1 * quot;
-    // N(tho d) = erfc(-tho w)/2, argument -tho (w + w_lo).
-    const double pa = 0.5 * erfc(-tho * w1) + 0.5 * kTwoOverSqrtPi * g1 * tho * w1_lo;
-    const double pb = 0.5 * erfc(-tho * w2) + 0.5 * kTwoOverSqrtPi * g2 * tho * w2_lo;
-    const double big = F * pa;
-    double otm;
-    double exact;
-    if constexpr (Series) {
-      double gauss_unused;
-      otm = std::sqrt(F) * std::sqrt(K) * series_time_value(std::fabs(x), s, &exact, &gauss_unused);
-    } else {
-      otm = tho * (big - K * pb);
-      exact = (otm * kMaxCancellation >= big) & (otm >= kTiny * (F + K))
-                  ? 1.0
-                  : 0.0;
-    }
-    const double fwd_value = th * (F - K);
-    const double intrinsic = fwd_value > 0.0 ? fwd_value : 0.0;  // not fmax: a libm call
-    double df = 1.0;
-    if constexpr (Rates) df = exp(-r * T);
-    const double p = df * (otm + intrinsic);
-    if constexpr (Series) {
-      flag[i] = 1.0 - exact;
-    } else {
-      const double ok = inputs_ok<bsm>(u[i], K, T, sig, r, q);  // the domain screen
-      // 1: recompute exactly; 2 or 3: a row outside the domain (the caller reports it).
-      flag[i] = (1.0 - exact) + 2.0 * (1.0 - ok);
-    }
-    if constexpr (G == 0) {
-      if constexpr (inverse) {
-        price[i] = p / F;
+    PM_SIMD
+    for (std::size_t i = c0; i < c0 + kLanes; ++i) {
+      const double T = tt[i];
+      const double r = rr[i];
+      const double q = qq[i];
+      double growth = 1.0;
+      if constexpr (bsm && Rates) growth = exp((r - q) * T);
+      const double F = u[i] * growth;
+      const double K = kk[i];
+      const double sig = vv[i];
+      const double th = cc[i];
+      const double sqrt_t = std::sqrt(T);
+      const double s = sig * sqrt_t;
+      const double quot = F / K;
+      const double qk = quot * K;
+      const double x = log(quot) + ((F - qk) - prod_err(quot, K, qk)) / F;  // F/K rounding
+      // d1,2 = x/s +/- s/2 in double-double, so that the rounding of erfc's argument can be
+      // corrected to first order: erfc(w + dw) = erfc(w) - 2/sqrt(pi) e^{-w^2} dw. Without it the
+      // relative error of N(d) grows like d^2 ulp.
+      // Divisions are the slowest vector operations: one reciprocal of s serves all. hq need
+      // not be the correctly rounded x/s, since hq + hq_lo carries the exact residual.
+      const double inv_s = 1.0 / s;
+      const double hq = x * inv_s;
+      const double hq_lo = ((x - hq * s) - prod_err(hq, s, hq * s)) * inv_s;
+      const double half_s = 0.5 * s;
+      const double d1 = hq + half_s;
+      const double d1_lo = two_sum_err(hq, half_s, d1) + hq_lo;
+      const double d2 = hq - half_s;
+      const double d2_lo = two_sum_err(hq, -half_s, d2) + hq_lo;
+      const double tho = x < 0.0 ? 1.0 : -1.0;  // sign of the out-of-the-money option
+      const double w1 = d1 * kInvSqrt2Hi;
+      const double w1_lo = prod_err(d1, kInvSqrt2Hi, w1) + d1_lo * kInvSqrt2Hi + d1 * kInvSqrt2Lo;
+      const double w2 = d2 * kInvSqrt2Hi;
+      const double w2_lo = prod_err(d2, kInvSqrt2Hi, w2) + d2_lo * kInvSqrt2Hi + d2 * kInvSqrt2Lo;
+      const double g1 = exp(-0.5 * d1 * d1);  // e^{-d1^2/2}; e^{-d2^2/2} = g1 F/K
+      const double g2 = g1 * quot;
+      // N(tho d) = erfc(-tho w)/2, argument -tho (w + w_lo).
+      const double pa = 0.5 * erfc(-tho * w1) + 0.5 * kTwoOverSqrtPi * g1 * tho * w1_lo;
+      const double pb = 0.5 * erfc(-tho * w2) + 0.5 * kTwoOverSqrtPi * g2 * tho * w2_lo;
+      const double big = F * pa;
+      double otm;
+      double exact;
+      if constexpr (Series) {
+        double gauss_unused;
+        otm =
+            std::sqrt(F) * std::sqrt(K) * series_time_value(std::fabs(x), s, &exact, &gauss_unused);
       } else {
-        price[i] = p;
+        otm = tho * (big - K * pb);
+        exact = (otm * kMaxCancellation >= big) & (otm >= kTiny * (F + K)) ? 1.0 : 0.0;
       }
-    } else {
-      const double same = 0.5 * (1.0 + th * tho);  // 1 if the option is the OTM one
-      const double n_d1 = same * pa + (1.0 - same) * (1.0 - pa);  // N(th d1)
-      const double n_d2 = same * pb + (1.0 - same) * (1.0 - pb);  // N(th d2)
-      const double pdf1 = kInvSqrt2Pi * g1;
-      const double delta_f = df * th * n_d1;
-      const double gamma_f = df * pdf1 / (F * s);
-      const double vega = df * F * pdf1 * sqrt_t;
-      const double theta76 = r * p - df * F * pdf1 * sig / (2.0 * sqrt_t);
-      if constexpr (inverse) {
-        const double c = p / F;
-        price[i] = c;
-        o_delta[i] = delta_f - c;
-        o_delta_f[i] = delta_f;
-        o_gamma[i] = gamma_f - (delta_f - c) / F;
-        o_vega[i] = vega / F;
-        o_theta[i] = theta76 / F;
-        if constexpr (G == 2) {
-          const double vanna_f = -vega * d2 / (F * s);
-          const double volga = vega * d1 * d2 / sig;
-          o_rho[i] = -T * c;
-          o_vanna[i] = vanna_f - vega / F;
-          o_volga[i] = volga / F;
+      const double fwd_value = th * (F - K);
+      const double intrinsic = fwd_value > 0.0 ? fwd_value : 0.0;  // not fmax: a libm call
+      double df = 1.0;
+      if constexpr (Rates) df = exp(-r * T);
+      const double p = df * (otm + intrinsic);
+      if constexpr (Series) {
+        flag[i] = 1.0 - exact;
+      } else {
+        const double ok = inputs_ok<bsm>(u[i], K, T, sig, r, q);  // the domain screen
+        // 1: recompute exactly; 2 or 3: a row outside the domain (the caller reports it).
+        flag[i] = (1.0 - exact) + 2.0 * (1.0 - ok);
+      }
+      if constexpr (G == 0) {
+        if constexpr (inverse) {
+          price[i] = p / F;
+        } else {
+          price[i] = p;
         }
       } else {
-        price[i] = p;
-        o_delta[i] = delta_f * growth;
-        o_delta_f[i] = delta_f;
-        o_gamma[i] = gamma_f * growth * growth;
-        o_vega[i] = vega;
-        o_theta[i] = theta76 - bsm_on * delta_f * F * (r - q);
-        if constexpr (G == 2) {
-          const double vanna_f = -vega * d2 / (F * s);
-          const double volga = vega * d1 * d2 / sig;
-          if constexpr (bsm) {
-            o_rho[i] = th * K * T * df * n_d2;
-          } else {
-            o_rho[i] = -T * p;
+        const double same = 0.5 * (1.0 + th * tho);  // 1 if the option is the OTM one
+        const double n_d1 = same * pa + (1.0 - same) * (1.0 - pa);  // N(th d1)
+        const double n_d2 = same * pb + (1.0 - same) * (1.0 - pb);  // N(th d2)
+        const double pdf1 = kInvSqrt2Pi * g1;
+        const double delta_f = df * th * n_d1;
+        const double gamma_f = df * pdf1 / (F * s);
+        const double vega = df * F * pdf1 * sqrt_t;
+        const double theta76 = r * p - df * F * pdf1 * sig / (2.0 * sqrt_t);
+        if constexpr (inverse) {
+          const double c = p / F;
+          price[i] = c;
+          o_delta[i] = delta_f - c;
+          o_delta_f[i] = delta_f;
+          o_gamma[i] = gamma_f - (delta_f - c) / F;
+          o_vega[i] = vega / F;
+          o_theta[i] = theta76 / F;
+          if constexpr (G == 2) {
+            const double vanna_f = -vega * d2 / (F * s);
+            const double volga = vega * d1 * d2 / sig;
+            o_rho[i] = -T * c;
+            o_vanna[i] = vanna_f - vega / F;
+            o_volga[i] = volga / F;
           }
-          o_vanna[i] = vanna_f * growth;
-          o_volga[i] = volga;
+        } else {
+          price[i] = p;
+          o_delta[i] = delta_f * growth;
+          o_delta_f[i] = delta_f;
+          o_gamma[i] = gamma_f * growth * growth;
+          o_vega[i] = vega;
+          o_theta[i] = theta76 - bsm_on * delta_f * F * (r - q);
+          if constexpr (G == 2) {
+            const double vanna_f = -vega * d2 / (F * s);
+            const double volga = vega * d1 * d2 / sig;
+            if constexpr (bsm) {
+              o_rho[i] = th * K * T * df * n_d2;
+            } else {
+              o_rho[i] = -T * p;
+            }
+            o_vanna[i] = vanna_f * growth;
+            o_volga[i] = volga;
+          }
         }
       }
     }
-  }
   }
 }
 
@@ -289,43 +293,43 @@ void run_normalised(std::size_t n, const double* __restrict xa, const double* __
                     double* __restrict bo, double* __restrict vo,
                     double* __restrict flag) noexcept {
   for (std::size_t c0 = 0; c0 < n; c0 += kLanes) {
-  PM_SIMD
-  for (std::size_t i = c0; i < c0 + kLanes; ++i) {
-    const double x_abs = xa[i];
-    const double s = ss[i];
-    double b;
-    double gauss;
-    double exact;
-    if constexpr (Series) {
-      b = series_time_value(x_abs, s, &exact, &gauss);
-    } else {
-      const double inv_s = 1.0 / s;
-      const double hq = -x_abs * inv_s;
-      const double hq_lo = ((-x_abs - hq * s) - prod_err(hq, s, hq * s)) * inv_s;
-      const double half_s = 0.5 * s;
-      const double d1 = hq + half_s;
-      const double d1_lo = two_sum_err(hq, half_s, d1) + hq_lo;
-      const double d2 = hq - half_s;
-      const double d2_lo = two_sum_err(hq, -half_s, d2) + hq_lo;
-      const double u1 = d1 * kInvSqrt2Hi;
-      const double u1_lo = prod_err(d1, kInvSqrt2Hi, u1) + d1_lo * kInvSqrt2Hi + d1 * kInvSqrt2Lo;
-      const double u2 = d2 * kInvSqrt2Hi;
-      const double u2_lo = prod_err(d2, kInvSqrt2Hi, u2) + d2_lo * kInvSqrt2Hi + d2 * kInvSqrt2Lo;
-      const double ehalf = exp(-0.5 * x_abs);  // e^{x/2}
-      const double g1 = exp(-0.5 * d1 * d1);
-      const double g2 = g1 * ehalf * ehalf;  // e^{-d2^2/2} = e^{-d1^2/2} e^{x}
-      // N(d) = erfc(-(u + u_lo))/2 = erfc(-u)/2 + e^{-u^2} u_lo / sqrt(pi)
-      const double n1 = 0.5 * erfc(-u1) + 0.5 * kTwoOverSqrtPi * g1 * u1_lo;
-      const double n2 = 0.5 * erfc(-u2) + 0.5 * kTwoOverSqrtPi * g2 * u2_lo;
-      const double big = ehalf * n1;
-      b = big - n2 / ehalf;
-      gauss = g1 * ehalf;  // e^{-(h^2 + t^2)/2}
-      exact = (b * kMaxCancellation >= big) & (b >= kTiny) ? 1.0 : 0.0;
+    PM_SIMD
+    for (std::size_t i = c0; i < c0 + kLanes; ++i) {
+      const double x_abs = xa[i];
+      const double s = ss[i];
+      double b;
+      double gauss;
+      double exact;
+      if constexpr (Series) {
+        b = series_time_value(x_abs, s, &exact, &gauss);
+      } else {
+        const double inv_s = 1.0 / s;
+        const double hq = -x_abs * inv_s;
+        const double hq_lo = ((-x_abs - hq * s) - prod_err(hq, s, hq * s)) * inv_s;
+        const double half_s = 0.5 * s;
+        const double d1 = hq + half_s;
+        const double d1_lo = two_sum_err(hq, half_s, d1) + hq_lo;
+        const double d2 = hq - half_s;
+        const double d2_lo = two_sum_err(hq, -half_s, d2) + hq_lo;
+        const double u1 = d1 * kInvSqrt2Hi;
+        const double u1_lo = prod_err(d1, kInvSqrt2Hi, u1) + d1_lo * kInvSqrt2Hi + d1 * kInvSqrt2Lo;
+        const double u2 = d2 * kInvSqrt2Hi;
+        const double u2_lo = prod_err(d2, kInvSqrt2Hi, u2) + d2_lo * kInvSqrt2Hi + d2 * kInvSqrt2Lo;
+        const double ehalf = exp(-0.5 * x_abs);  // e^{x/2}
+        const double g1 = exp(-0.5 * d1 * d1);
+        const double g2 = g1 * ehalf * ehalf;  // e^{-d2^2/2} = e^{-d1^2/2} e^{x}
+        // N(d) = erfc(-(u + u_lo))/2 = erfc(-u)/2 + e^{-u^2} u_lo / sqrt(pi)
+        const double n1 = 0.5 * erfc(-u1) + 0.5 * kTwoOverSqrtPi * g1 * u1_lo;
+        const double n2 = 0.5 * erfc(-u2) + 0.5 * kTwoOverSqrtPi * g2 * u2_lo;
+        const double big = ehalf * n1;
+        b = big - n2 / ehalf;
+        gauss = g1 * ehalf;  // e^{-(h^2 + t^2)/2}
+        exact = (b * kMaxCancellation >= big) & (b >= kTiny) ? 1.0 : 0.0;
+      }
+      bo[i] = b;
+      vo[i] = kInvSqrt2Pi * gauss;
+      flag[i] = 1.0 - exact;
     }
-    bo[i] = b;
-    vo[i] = kInvSqrt2Pi * gauss;
-    flag[i] = 1.0 - exact;
-  }
   }
 }
 
@@ -337,7 +341,6 @@ void normalised_series_kernel(std::size_t n, const double* xa, const double* s, 
                               double* v, double* flag) noexcept {
   run_normalised<true>(n, xa, s, b, v, flag);
 }
-
 
 // Scenario revaluation (GridBlock): for each cell, the normalised out-of-the-money value
 // b(-a, s), a = |x|, x = ln(F/K) + ln(1 + m), without erfc. With h = a/s, t = s/2 and
@@ -390,76 +393,76 @@ std::size_t grid_kernel(const GridBlock& g) noexcept {
     // One cell; the pass below runs two of them, kLanes rows apart, so that two independent
     // vectors are in flight (each waits on a division after its polynomial).
     auto cell = [&](std::size_t i, std::size_t lane) __attribute__((always_inline)) {
-        const double x = x0[i] + lj;
-        const double a = std::fabs(x);
-        const double s = sa[i] * vsj;  // exact when vsj = 1
-        const double inv_s = isa[i] * ivsj;
-        const double t = 0.5 * s;
-        const double h = a * inv_s;
-        const double hs = h * s;
-        const double h_lo = ((a - hs) - prod_err(h, s, hs)) * inv_s;  // a/s = h + h_lo
-        const double hh = h * h;
-        const double tt = t * t;
-        const double sum = hh + tt;
-        const double sum_err =
-            two_sum_err(hh, tt, sum) + prod_err(h, h, hh) + 2.0 * h * h_lo + prod_err(t, t, tt);
-        const double gauss = kInvSqrt2Pi * exp(-0.5 * sum) * (1.0 - 0.5 * sum_err);
-        const double d1_neg = h - t;  // -d1
-        const double a1_raw = std::fabs(d1_neg);
-        const double a1 = a1_raw < kMaxA ? a1_raw : kMaxA;
-        const double a2 = (h + t) < kMaxA ? (h + t) : kMaxA;
-        const double itm = d1_neg < 0.0 ? 1.0 : 0.0;
-        const double p1 = a1 + kK;
-        const double p2 = a2 + kK;
-        const double r = 1.0 / (p1 * p2);
-        // Mapped variables t1, t2 of the fit; t2 - t1 from a2 - a1 (= s, or 2h when d1 > 0)
-        // directly: u2 - u1 = 2 kappa (a2 - a1) / (p1 p2).
-        const double da = itm != 0.0 ? 2.0 * h : s;
-        const double t1 = ((a1 - kK) * p2 * r) * kTwoOverSpan + kShift;
-        const double delta = (kDeltaScale * da) * r;
-        const ValueAndSlope fit = mills_ratio_fit_dd(t1, delta);
-        const double g1 = fit.value;
-        const double dg = fit.slope;
-        const double g2 = mul_add(delta, dg, g1);
-        const double c1 = g1 * p2 * r;
-        const double c2 = g2 * p1 * r;
-        const double dd1 = a1 + c1;
-        const double dd2 = a2 + c2;
-        const double rd = 1.0 / (dd1 * dd2);
-        const double ehalf = x >= 0.0 ? riq[i] * isqj : rq[i] * sqj;  // e^{-a/2}
-        // d1 <= 0: D2 - D1 = s + c2 - c1 = s + ((g2 - g1) p1 - g1 s) / (p1 p2), between 0.64 s
-        // and s: no cancellation, nothing to flag.
-        const double spread = s + (delta * dg * p1 - g1 * s) * r;
-        const double b_otm = gauss * spread * rd;
-        const double b_itm = ehalf - gauss * (dd1 + dd2) * rd;
-        const double b = itm != 0.0 ? b_itm : b_otm;
-        // Ternaries on doubles only: a bool expression would bring 32-bit lanes into the loop
-        // and double the vectorisation factor past the 8 rows of a pass.
-        const double ok_itm = ehalf <= kMaxCancellation * b_itm ? 1.0 : 0.0;
-        const double ok_sel = itm != 0.0 ? ok_itm : 1.0;
-        // Where the Gaussian factor underflows to 0 the value is exact (e^{-a/2}, or 0 as the
-        // correctly rounded value below 5e-324); otherwise tiny values and arguments beyond the
-        // fit go to the exact path.
-        const double ok_tiny = b >= kTiny ? ok_sel : 0.0;
-        const double ok_fit = h + t < kMaxA ? ok_tiny : 0.0;
-        const double ok_under = gauss == 0.0 ? 1.0 : ok_fit;
-        const double ok = s > 0.0 ? ok_under : 0.0;
-        const double inverse = inva[i];
-        const double unit = inverse * isqj + (1.0 - inverse) * sqj;
-        const double fwd_value =
-            inverse * (1.0 - kfa[i] * iq1j) + (1.0 - inverse) * (fa[i] * q1j - ka[i]);
-        const double itv = tha[i] * fwd_value;
-        const double intrinsic = dfa[i] * (itv > 0.0 ? itv : 0.0);
-        risk[rows[i] + static_cast<std::int64_t>(j)] = (amp[i] * unit * b + intrinsic) - base[i];
-        flag[i] = 1.0 - ok;
+      const double x = x0[i] + lj;
+      const double a = std::fabs(x);
+      const double s = sa[i] * vsj;  // exact when vsj = 1
+      const double inv_s = isa[i] * ivsj;
+      const double t = 0.5 * s;
+      const double h = a * inv_s;
+      const double hs = h * s;
+      const double h_lo = ((a - hs) - prod_err(h, s, hs)) * inv_s;  // a/s = h + h_lo
+      const double hh = h * h;
+      const double tt = t * t;
+      const double sum = hh + tt;
+      const double sum_err =
+          two_sum_err(hh, tt, sum) + prod_err(h, h, hh) + 2.0 * h * h_lo + prod_err(t, t, tt);
+      const double gauss = kInvSqrt2Pi * exp(-0.5 * sum) * (1.0 - 0.5 * sum_err);
+      const double d1_neg = h - t;  // -d1
+      const double a1_raw = std::fabs(d1_neg);
+      const double a1 = a1_raw < kMaxA ? a1_raw : kMaxA;
+      const double a2 = (h + t) < kMaxA ? (h + t) : kMaxA;
+      const double itm = d1_neg < 0.0 ? 1.0 : 0.0;
+      const double p1 = a1 + kK;
+      const double p2 = a2 + kK;
+      const double r = 1.0 / (p1 * p2);
+      // Mapped variables t1, t2 of the fit; t2 - t1 from a2 - a1 (= s, or 2h when d1 > 0)
+      // directly: u2 - u1 = 2 kappa (a2 - a1) / (p1 p2).
+      const double da = itm != 0.0 ? 2.0 * h : s;
+      const double t1 = ((a1 - kK) * p2 * r) * kTwoOverSpan + kShift;
+      const double delta = (kDeltaScale * da) * r;
+      const ValueAndSlope fit = mills_ratio_fit_dd(t1, delta);
+      const double g1 = fit.value;
+      const double dg = fit.slope;
+      const double g2 = mul_add(delta, dg, g1);
+      const double c1 = g1 * p2 * r;
+      const double c2 = g2 * p1 * r;
+      const double dd1 = a1 + c1;
+      const double dd2 = a2 + c2;
+      const double rd = 1.0 / (dd1 * dd2);
+      const double ehalf = x >= 0.0 ? riq[i] * isqj : rq[i] * sqj;  // e^{-a/2}
+      // d1 <= 0: D2 - D1 = s + c2 - c1 = s + ((g2 - g1) p1 - g1 s) / (p1 p2), between 0.64 s
+      // and s: no cancellation, nothing to flag.
+      const double spread = s + (delta * dg * p1 - g1 * s) * r;
+      const double b_otm = gauss * spread * rd;
+      const double b_itm = ehalf - gauss * (dd1 + dd2) * rd;
+      const double b = itm != 0.0 ? b_itm : b_otm;
+      // Ternaries on doubles only: a bool expression would bring 32-bit lanes into the loop
+      // and double the vectorisation factor past the 8 rows of a pass.
+      const double ok_itm = ehalf <= kMaxCancellation * b_itm ? 1.0 : 0.0;
+      const double ok_sel = itm != 0.0 ? ok_itm : 1.0;
+      // Where the Gaussian factor underflows to 0 the value is exact (e^{-a/2}, or 0 as the
+      // correctly rounded value below 5e-324); otherwise tiny values and arguments beyond the
+      // fit go to the exact path.
+      const double ok_tiny = b >= kTiny ? ok_sel : 0.0;
+      const double ok_fit = h + t < kMaxA ? ok_tiny : 0.0;
+      const double ok_under = gauss == 0.0 ? 1.0 : ok_fit;
+      const double ok = s > 0.0 ? ok_under : 0.0;
+      const double inverse = inva[i];
+      const double unit = inverse * isqj + (1.0 - inverse) * sqj;
+      const double fwd_value =
+          inverse * (1.0 - kfa[i] * iq1j) + (1.0 - inverse) * (fa[i] * q1j - ka[i]);
+      const double itv = tha[i] * fwd_value;
+      const double intrinsic = dfa[i] * (itv > 0.0 ? itv : 0.0);
+      risk[rows[i] + static_cast<std::int64_t>(j)] = (amp[i] * unit * b + intrinsic) - base[i];
+      flag[i] = 1.0 - ok;
       lane_flags[lane] += 1.0 - ok;
     };
     for (std::size_t c0 = 0; c0 < n; c0 += kGridLanes) {
-    PM_SIMD
-    for (std::size_t i = c0; i < c0 + kLanes; ++i) {
-      cell(i, i - c0);
-      cell(i + kLanes, i - c0 + kLanes);
-    }
+      PM_SIMD
+      for (std::size_t i = c0; i < c0 + kLanes; ++i) {
+        cell(i, i - c0);
+        cell(i + kLanes, i - c0 + kLanes);
+      }
     }
     double count = 0.0;
     for (double f : lane_flags) count += f;
@@ -579,11 +582,11 @@ void series_first_kernel(const KernelBlock& b) noexcept { dispatch_model<1, true
 }  // namespace
 
 KernelSet PYMARGIN_KERNEL_FACTORY() noexcept {
-  return {&price_kernel,      &greeks_kernel,           &series_price_kernel,
-          &series_greeks_kernel, &first_kernel,   &series_first_kernel,
-          &normalised_kernel, &normalised_series_kernel,
-          &grid_kernel,       &axpy_kernel,        &gather_sum_kernel,
-          &screen_kernel,     PYMARGIN_KERNEL_NAME};
+  return {
+      &price_kernel,       &greeks_kernel,       &series_price_kernel, &series_greeks_kernel,
+      &first_kernel,       &series_first_kernel, &normalised_kernel,   &normalised_series_kernel,
+      &grid_kernel,        &axpy_kernel,         &gather_sum_kernel,   &screen_kernel,
+      PYMARGIN_KERNEL_NAME};
 }
 
 }  // namespace pymargin::pricing::detail

@@ -51,9 +51,9 @@ double series_time_value(double x, double s, double h, double t) noexcept {
       sum += term;
       if (term <= 1e-17 * sum) break;
       term_scale *= tt / ((n + 1.0) * (n + 2.0));
-      const double i_next = h * i_cur + n * i_prev;        // I_(n+1)
+      const double i_next = h * i_cur + n * i_prev;  // I_(n+1)
       i_prev = i_next;
-      i_cur = h * i_next + (n + 1.0) * i_cur;              // I_(n+2)
+      i_cur = h * i_next + (n + 1.0) * i_cur;  // I_(n+2)
     }
     return 2.0 * kInvSqrt2Pi * gauss_factor(x, s, t) * sum;
   }
@@ -94,9 +94,7 @@ double normalised_time_value(double x, double s) noexcept {
   // small; below these bounds the series is used instead.
   // For 3 <= a < 6 the series is only taken where its cheap upward recurrence is exact
   // (a t <= 2); beyond, the two-term Y form loses at most a factor R = (a^2 + 2)/4 < 10.
-  const bool small_t = a < 3.0   ? (t <= 0.15)
-                       : a < 6.0 ? (a * t <= 2.0)
-                                 : (t <= a * 0.125);
+  const bool small_t = a < 3.0 ? (t <= 0.15) : a < 6.0 ? (a * t <= 2.0) : (t <= a * 0.125);
   if (small_t) return series_time_value(x, s, h, t);
   if (h + t <= 0.0) {
     return kInvSqrt2Pi * gauss_factor(x, s, t) * (mills_y(h + t) - mills_y(h - t));
@@ -177,14 +175,14 @@ Greeks black76_greeks(double forward, double strike, double time, double vol, do
   return g;
 }
 
-double bsm_price(double spot, double strike, double time, double vol, double rate,
-                 double carry_q, OptionType type) noexcept {
+double bsm_price(double spot, double strike, double time, double vol, double rate, double carry_q,
+                 OptionType type) noexcept {
   const double forward = spot * std::exp((rate - carry_q) * time);
   return black76_price(forward, strike, time, vol, rate, type);
 }
 
-Greeks bsm_greeks(double spot, double strike, double time, double vol, double rate,
-                  double carry_q, OptionType type) noexcept {
+Greeks bsm_greeks(double spot, double strike, double time, double vol, double rate, double carry_q,
+                  OptionType type) noexcept {
   const double th = sign(type);
   const double growth = std::exp((rate - carry_q) * time);
   const double forward = spot * growth;
@@ -232,8 +230,8 @@ Greeks inverse_greeks(double forward, double strike, double time, double vol, do
   return g;
 }
 
-Status validate_black_inputs(double underlying, double strike, double time, double vol,
-                             double rate, double carry_q, std::size_t index) noexcept {
+Status validate_black_inputs(double underlying, double strike, double time, double vol, double rate,
+                             double carry_q, std::size_t index) noexcept {
   if (!std::isfinite(underlying)) return Status::invalid("underlying", index, "not finite");
   if (!(underlying > 0.0)) return Status::invalid("underlying", index, "must be > 0");
   if (!std::isfinite(strike)) return Status::invalid("strike", index, "not finite");

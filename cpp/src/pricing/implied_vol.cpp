@@ -27,21 +27,20 @@ constexpr double kTwoPiOverSqrt27 = 1.2091995761561452337;  // 2 pi / sqrt(27)
 constexpr double kSqrtPiOverTwo = 1.2533141373155002512;
 constexpr int kMaxIterations = 2;
 
-
 // Rational cubic interpolation (Delbourgo & Gregory 1985) on [xl, xr] with end values,
 // end slopes and control parameter r (r = 3: cubic Hermite; r -> inf: linear).
 constexpr double kRLow = -(1.0 - 1.4901161193847656e-08);  // -(1 - sqrt(eps))
 constexpr double kRHigh = 2.0 / (kEps * kEps);
 
-double rational_cubic(double x, double xl, double xr, double yl, double yr, double dl,
-                      double dr, double r) noexcept {
+double rational_cubic(double x, double xl, double xr, double yl, double yr, double dl, double dr,
+                      double r) noexcept {
   const double h = xr - xl;
   if (std::fabs(h) <= 0.0) return 0.5 * (yl + yr);
   const double u = (x - xl) / h;
   const double v = 1.0 - u;
   if (!(r < kRHigh)) return yr * u + yl * v;
-  const double num =
-      yr * u * u * u + (r * yr - h * dr) * u * u * v + (r * yl + h * dl) * u * v * v + yl * v * v * v;
+  const double num = yr * u * u * u + (r * yr - h * dr) * u * u * v +
+                     (r * yl + h * dl) * u * v * v + yl * v * v * v;
   return num / (1.0 + (r - 3.0) * u * v);
 }
 
@@ -279,7 +278,7 @@ struct Solver {
       s_left = s;
     }
     const double x2 = x * x;
-    const double b2 = x2 / (s * s * s) - 0.25 * s;                   // b''/b'
+    const double b2 = x2 / (s * s * s) - 0.25 * s;                  // b''/b'
     const double b3 = b2 * b2 - 3.0 * x2 / (s * s * s * s) - 0.25;  // b'''/b'
     if (branch == Branch::kLowest) {
       if (!(b > 0.0) || !(bp > 0.0)) {
@@ -318,8 +317,7 @@ struct Solver {
 double solve_otm_call(double beta, double x, int* iterations_out) noexcept {
   Solver sv;
   sv.start(beta, x, std::exp(0.5 * x));
-  const double s1 =
-      sv.second_point(normalised_time_value(x, sv.sc), normalised_vega(x, sv.sc));
+  const double s1 = sv.second_point(normalised_time_value(x, sv.sc), normalised_vega(x, sv.sc));
   sv.initial_guess(normalised_time_value(x, s1), normalised_vega(x, s1));
   while (sv.next_point()) {
     sv.householder(normalised_time_value(x, sv.s), normalised_vega(x, sv.s));
@@ -381,9 +379,8 @@ inline bool below_intrinsic(double undiscounted, double intrinsic) noexcept {
 // x = -|ln(F/K)| (same vol), with the intrinsic removed in price space (exact, so that deep
 // in-the-money inputs keep their time value). Every check that decides "no solution" is here,
 // shared by the scalar and the batch solvers so that they refuse exactly the same inputs.
-Status iv_setup(double undiscounted, double f, double k, double time, bool call,
-                std::size_t index, double* beta_out, double* x_abs_out,
-                double* b_max_out) noexcept {
+Status iv_setup(double undiscounted, double f, double k, double time, bool call, std::size_t index,
+                double* beta_out, double* x_abs_out, double* b_max_out) noexcept {
   if (!std::isfinite(undiscounted)) return Status::invalid("price", index, "not finite");
   if (!(time > 0.0)) return Status::invalid("time", index, "must be > 0 for an implied vol");
   if (!std::isfinite(f)) return Status::invalid("underlying", index, "the forward overflows");
@@ -415,8 +412,8 @@ Status iv_setup(double undiscounted, double f, double k, double time, bool call,
 // run for the whole block together, every evaluation of b and b' through the vector kernels.
 // Each lane's arithmetic is independent of the others, so a vol does not depend on the block
 // it was solved in: the scalar function (a block of one) and the batch give the same bits.
-void solve_block(std::size_t m, const double* beta, const double* x_abs_in,
-                 const double* b_max, double* s_out) noexcept {
+void solve_block(std::size_t m, const double* beta, const double* x_abs_in, const double* b_max,
+                 double* s_out) noexcept {
   constexpr std::size_t kB = detail::kBlock;
   Solver sv[kB];
   std::size_t active[kB];
@@ -456,8 +453,8 @@ Status solve_price(double undiscounted, double f, double k, double time, OptionT
   double beta = 0.0;
   double x_abs = 0.0;
   double b_max = 0.0;
-  Status st = iv_setup(undiscounted, f, k, time, type == OptionType::kCall, index, &beta,
-                       &x_abs, &b_max);
+  Status st =
+      iv_setup(undiscounted, f, k, time, type == OptionType::kCall, index, &beta, &x_abs, &b_max);
   if (!st.ok()) return st;
   // A block of one through the batch's own stages and vector kernels: the scalar function
   // and the batch give the same bits and refuse the same inputs. (The scalar evaluations of b
@@ -472,8 +469,8 @@ Status solve_price(double undiscounted, double f, double k, double time, OptionT
 
 }  // namespace
 
-Status black76_implied_vol(double price, double forward, double strike, double time,
-                           double rate, OptionType type, double* vol_out) noexcept {
+Status black76_implied_vol(double price, double forward, double strike, double time, double rate,
+                           OptionType type, double* vol_out) noexcept {
   Status st = validate_black_inputs(forward, strike, time, 0.0, rate, 0.0, 0);
   if (!st.ok()) return st;
   if (!std::isfinite(price)) return Status::invalid("price", 0, "not finite");
@@ -496,8 +493,8 @@ Status bsm_implied_vol(double price, double spot, double strike, double time, do
 
 namespace {
 
-inline double undiscounted_price(const BatchInputs& in, const Column<double>& price,
-                                 std::size_t i, double* forward) noexcept {
+inline double undiscounted_price(const BatchInputs& in, const Column<double>& price, std::size_t i,
+                                 double* forward) noexcept {
   const double t = in.time[i];
   const double r = in.rate[i];
   double f = in.underlying[i];
@@ -529,8 +526,8 @@ Status solve_range(const BatchInputs& in, Column<double> price, double* out, std
       if (!std::isfinite(price[i])) return Status::invalid("price", i, "not finite");
       double f = 0.0;
       const double p = undiscounted_price(in, price, i, &f);
-      Status bad = iv_setup(p, f, in.strike[i], in.time[i], in.is_call[i] != 0, i, &beta[m],
-                            &xa[m], &bm[m]);
+      Status bad =
+          iv_setup(p, f, in.strike[i], in.time[i], in.is_call[i] != 0, i, &beta[m], &xa[m], &bm[m]);
       if (!bad.ok()) return bad;
       if (!(beta[m] > 0.0)) {
         out[i] = 0.0;

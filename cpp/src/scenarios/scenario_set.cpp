@@ -21,8 +21,7 @@ double apply_vol_shock(const VolShockRule& rule, double vol, double mult, int vo
   return std::fmax(vol * (1.0 - rule.range_down * mult), rule.min_vol_down);
 }
 
-double shocked_vol(const VolShockRule& rule, double vol, double dte_days,
-                   int vol_state) noexcept {
+double shocked_vol(const VolShockRule& rule, double vol, double dte_days, int vol_state) noexcept {
   if (vol_state == 0) return vol;
   return apply_vol_shock(rule, vol, tenor_multiplier(rule, dte_days), vol_state);
 }
@@ -53,9 +52,9 @@ Status validate(const ScenarioView& s) noexcept {
   }
   for (std::size_t u = 0; u < s.m; ++u) {
     const VolShockRule& r = s.rules[u];
-    const double vals[] = {r.range_up,         r.range_down,        r.min_vol_up,
-                           r.min_vol_down,     r.short_power,       r.long_power,
-                           r.power_switch_days, r.reference_days,   r.dte_floor_days};
+    const double vals[] = {r.range_up,          r.range_down,     r.min_vol_up,
+                           r.min_vol_down,      r.short_power,    r.long_power,
+                           r.power_switch_days, r.reference_days, r.dte_floor_days};
     for (double v : vals) {
       if (!std::isfinite(v) || v < 0.0) {
         return Status::invalid("vol_rules", u, "parameters must be finite and >= 0");
@@ -64,7 +63,8 @@ Status validate(const ScenarioView& s) noexcept {
     if (r.kind == VolShockKind::kRelative && r.range_down > 1.0) {
       return Status::invalid("vol_rules", u, "relative range_down must be <= 1");
     }
-    if (!(r.dte_floor_days > 0.0)) return Status::invalid("vol_rules", u, "dte_floor_days must be > 0");
+    if (!(r.dte_floor_days > 0.0))
+      return Status::invalid("vol_rules", u, "dte_floor_days must be > 0");
   }
   return Status::success();
 }

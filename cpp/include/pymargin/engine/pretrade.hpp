@@ -114,7 +114,7 @@ enum class Reason : std::uint8_t {
   kInsufficientFunds = 1,  // available funds after the order would be < 0
   kUnknownAccount = 2,
   kUnknownInstrument = 3,
-  kBadSize = 4,            // not finite or <= 0
+  kBadSize = 4,                // not finite or <= 0
   kDeltaShockNotModelled = 5,  // net delta above delta_total_liq_shock_threshold (unpublished)
   kUnknownOrder = 6,
   kDuplicateOrder = 7,
@@ -144,7 +144,7 @@ struct SpanCommodityConfig {
   double vol_scan = 0.0;         // vol points (0.1 = 10)
   double extreme_weight = 0.35;  // cover of the +-2 scan-range moves
   double look_ahead_days = 1.0;
-  std::vector<double> tier_days;  // upper bounds of the expiry tiers (perpetuals: tier 0)
+  std::vector<double> tier_days;          // upper bounds of the expiry tiers (perpetuals: tier 0)
   std::vector<std::int32_t> intra_tiers;  // [2 x pairs] in priority order
   std::vector<double> intra_rates;        // [pairs] USD per unit of delta spread
   double short_option_minimum = 0.0;      // USD per short option
@@ -166,8 +166,8 @@ struct SensitivityConfig {
   std::vector<double> tenor_corr;   // [buckets x buckets]
   double delta_corr = 0.0;
   double vega_corr = 0.0;
-  std::vector<double> delta_rw;     // per underlying
-  std::vector<double> vega_rw;      // per underlying
+  std::vector<double> delta_rw;  // per underlying
+  std::vector<double> vega_rw;   // per underlying
 };
 
 // Model::kStandard: an instrument's rule and rates (the fields of models::StandardPosition
@@ -175,7 +175,7 @@ struct SensitivityConfig {
 // the requirement converts to the settlement currency at the index (linear contracts), 0 when
 // it is in the coin (inverse ones).
 struct StandardTerms {
-  std::uint8_t rule = 0;            // models::StandardRule: 0 size-scaled, 1 inverse option
+  std::uint8_t rule = 0;  // models::StandardRule: 0 size-scaled, 1 inverse option
   std::uint8_t price_at_index = 0;
   double im_base = 0.0, im_per_unit = 0.0, mm_base = 0.0, mm_per_unit = 0.0;
   double im_otm_base = 0.0, im_floor = 0.0, mm = 0.0;
@@ -213,9 +213,9 @@ struct CurrencyParams {
 // that turns a vol state into vols, the share of gains credited, and the minimum delta
 // factors (0: none).
 struct GridAsset {
-  std::vector<double> moves;             // relative price move of the underlying
-  std::vector<std::int8_t> vol_states;   // +1 up, 0 unchanged, -1 down
-  std::vector<double> weights;           // loss weight of each scenario (>= 0)
+  std::vector<double> moves;            // relative price move of the underlying
+  std::vector<std::int8_t> vol_states;  // +1 up, 0 unchanged, -1 down
+  std::vector<double> weights;          // loss weight of each scenario (>= 0)
   scenarios::VolShockRule vol_rule;
   double pnl_offset = 0.0;      // gains count at this fraction, 0 .. 1
   double unhedged_delta = 0.0;  // minimum delta: x |net delta| x index
@@ -228,13 +228,13 @@ struct GridConfig {
 
 struct EngineConfig {
   Model model = Model::kDeribitPortfolio;
-  int buckets = 4;            // Deribit
-  double mm_factor = 0.8;     // both
-  std::vector<PairParams> pairs;           // Deribit: one per underlying
-  GridConfig grid;                         // grid: one asset per underlying
-  std::size_t standard_underlyings = 0;    // standard: the number of underlyings (index prices)
-  SensitivityConfig sensitivity;           // the Greek-netting model
-  SpanEngineConfig span;                   // SPAN
+  int buckets = 4;                       // Deribit
+  double mm_factor = 0.8;                // both
+  std::vector<PairParams> pairs;         // Deribit: one per underlying
+  GridConfig grid;                       // grid: one asset per underlying
+  std::size_t standard_underlyings = 0;  // standard: the number of underlyings (index prices)
+  SensitivityConfig sensitivity;         // the Greek-netting model
+  SpanEngineConfig span;                 // SPAN
   // One per settlement currency (margin group). A grid model reads only usd_settled, which
   // must be true for every currency.
   std::vector<CurrencyParams> currencies;
@@ -271,12 +271,12 @@ struct InstrumentMarket {
 struct CheckResult {
   bool accept = false;
   Reason reason = Reason::kNone;
-  std::int32_t currency = -1;     // the margin group the order falls in
-  double im_before = 0.0;         // IM of that group, open orders included
+  std::int32_t currency = -1;  // the margin group the order falls in
+  double im_before = 0.0;      // IM of that group, open orders included
   double im_after = 0.0;
   double mm_before = 0.0;
-  double mm_after = 0.0;          // MM counts positions only: unchanged by an order
-  double available_after = 0.0;   // equity - IM after
+  double mm_after = 0.0;         // MM counts positions only: unchanged by an order
+  double available_after = 0.0;  // equity - IM after
 };
 
 struct GroupMargin {
@@ -284,8 +284,8 @@ struct GroupMargin {
   double initial_margin = 0.0;
   double maintenance_margin = 0.0;
   double available_funds = 0.0;
-  double worst_case = 0.0;   // positions only (grid: the underlyings' charges; standard: IM)
-  double roll_shock = 0.0;   // positions only (grid: 0)
+  double worst_case = 0.0;  // positions only (grid: the underlyings' charges; standard: IM)
+  double roll_shock = 0.0;  // positions only (grid: 0)
   bool delta_shock_exceeded = false;
 };
 
@@ -320,14 +320,14 @@ class PreTradeEngine {
                   const Side* side, const double* amount, CheckResult* out) const noexcept;
 
   // State changes. Each checks its inputs and changes nothing on error.
-  Reason add_order(std::int64_t account, std::int64_t order_id, std::int32_t instrument,
-                   Side side, double amount) noexcept;
+  Reason add_order(std::int64_t account, std::int64_t order_id, std::int32_t instrument, Side side,
+                   double amount) noexcept;
   Reason cancel_order(std::int64_t account, std::int64_t order_id) noexcept;
   // A fill of `amount` (> 0) on `side` at `price` (in the instrument's quote: option premium
   // per unit in the settlement currency, futures price in USD). With order_id >= 0 the open
   // order is reduced by the fill (and must exist); with -1 it is a fill without a resting order.
-  Reason apply_fill(std::int64_t account, std::int64_t order_id, std::int32_t instrument,
-                    Side side, double amount, double price) noexcept;
+  Reason apply_fill(std::int64_t account, std::int64_t order_id, std::int32_t instrument, Side side,
+                    double amount, double price) noexcept;
   Reason deposit(std::int64_t account, std::int32_t currency, double amount) noexcept;
   // Refused (kInsufficientFunds) when it would leave available funds < 0.
   Reason withdraw(std::int64_t account, std::int32_t currency, double amount) noexcept;
@@ -344,8 +344,9 @@ class PreTradeEngine {
 
   // Versioned, checksummed binary snapshot. The checksum (FNV-1a) detects accidental damage;
   // it is not a signature: anyone can re-seal altered bytes, so restore validates every count
-  // against the bytes and the stated limits and every value as the API path does. of everything (config, universe, market inputs,
-  // accounts); restore builds a complete new engine or fails with a Status naming what is wrong.
+  // against the bytes and the stated limits and every value as the API path does. of everything
+  // (config, universe, market inputs, accounts); restore builds a complete new engine or fails with
+  // a Status naming what is wrong.
   std::string snapshot() const;
   static Status restore(const std::string& bytes, std::unique_ptr<PreTradeEngine>* out);
 

@@ -11,11 +11,12 @@
 // per pair: gains credited at pnl_offset up to the cap, extended entries dampened (and, for
 // other venues, losses weighted, floors and the minimum delta), the worst case summed over
 // pairs; roll shock from the per-expiry net deltas; RMM = round9(worst) + roll; IM =
-// round9(RMM), MM = mm_factor x RMM (no rounding where round_worst is off); equity = collateral + sum of
-// amount x value; ratio = MM / equity; status 0 healthy, 1 margin call (IM >= equity),
-// 2 liquidation (MM >= equity), 3 not covered (a pair's net delta beyond delta_limit, or a
-// sum that overflows: NaN margins and ratio; never "healthy"). worst_index: the lowest credited/dampened entry over the pairs, with the
-// model's tie-breaks. Threads split the accounts; results do not depend on the split.
+// round9(RMM), MM = mm_factor x RMM (no rounding where round_worst is off); equity = collateral +
+// sum of amount x value; ratio = MM / equity; status 0 healthy, 1 margin call (IM >= equity), 2
+// liquidation (MM >= equity), 3 not covered (a pair's net delta beyond delta_limit, or a sum that
+// overflows: NaN margins and ratio; never "healthy"). worst_index: the lowest credited/dampened
+// entry over the pairs, with the model's tie-breaks. Threads split the accounts; results do not
+// depend on the split.
 #pragma once
 
 #include <cstddef>
@@ -31,16 +32,16 @@ namespace pymargin::kernel {
 // group and a set per pair: the defaults are Deribit S:PM's; the optional terms express the
 // other grid venues (Paradex's weights and minimum delta, FINRA's per-contract minimum).
 struct BatchModel {
-  std::size_t n_std = 27;       // standard entries; the rest of a row (stride - n_std) extended
-  std::size_t pairs = 1;        // underlyings (pairs) in the group
-  std::size_t expiries = 1;     // expiry indices in use
-  double pnl_offset = 0.0;      // gain credit of every pair (unless pnl_offsets)
-  const double* cap = nullptr;  // [pairs] max credited gain (settlement units)
-  const double* damp = nullptr;     // [pairs x (stride - n_std)] extended dampeners, or null
-  const double* roll_k = nullptr;   // [expiries] roll shock per unit of |net coin delta|
+  std::size_t n_std = 27;          // standard entries; the rest of a row (stride - n_std) extended
+  std::size_t pairs = 1;           // underlyings (pairs) in the group
+  std::size_t expiries = 1;        // expiry indices in use
+  double pnl_offset = 0.0;         // gain credit of every pair (unless pnl_offsets)
+  const double* cap = nullptr;     // [pairs] max credited gain (settlement units)
+  const double* damp = nullptr;    // [pairs x (stride - n_std)] extended dampeners, or null
+  const double* roll_k = nullptr;  // [expiries] roll shock per unit of |net coin delta|
   double mm_factor = 0.8;
-  bool round_worst = true;          // Deribit rounds the worst case and the IM to 1e-9
-  std::size_t tie_period = 3;       // ties among standard entries prefer j % 3 == 1; 0: first
+  bool round_worst = true;     // Deribit rounds the worst case and the IM to 1e-9
+  std::size_t tie_period = 3;  // ties among standard entries prefer j % 3 == 1; 0: first
   std::size_t tie_slot = 1;
   const double* pnl_offsets = nullptr;     // [pairs] gain credit per pair, or null
   const double* weight = nullptr;          // [pairs x stride] loss weights, or null (1)
@@ -55,12 +56,12 @@ struct BatchModel {
 
 struct BatchInstruments {
   std::size_t n = 0;
-  std::size_t stride = 0;           // risk row length (n_std + 8)
-  const double* risk = nullptr;     // [n x stride]
+  std::size_t stride = 0;        // risk row length (n_std + 8)
+  const double* risk = nullptr;  // [n x stride]
   const std::int32_t* pair = nullptr;
   const std::int32_t* expiry = nullptr;
-  const double* delta = nullptr;    // coin delta per unit
-  const double* value = nullptr;    // mark value per unit
+  const double* delta = nullptr;  // coin delta per unit
+  const double* value = nullptr;  // mark value per unit
   // Minimum charge per unit held long / short (a per-contract or short-option minimum), or
   // null: summed over a pair's positions into its floor.
   const double* floor_long = nullptr;
@@ -69,19 +70,19 @@ struct BatchInstruments {
 
 struct BatchAccounts {
   std::size_t n = 0;
-  const std::int64_t* offsets = nullptr;    // [n + 1]
-  const std::int32_t* instrument = nullptr; // [offsets[n]]
-  const double* amount = nullptr;           // [offsets[n]]
-  const double* collateral = nullptr;       // [n]
+  const std::int64_t* offsets = nullptr;     // [n + 1]
+  const std::int32_t* instrument = nullptr;  // [offsets[n]]
+  const double* amount = nullptr;            // [offsets[n]]
+  const double* collateral = nullptr;        // [n]
 };
 
 struct BatchOutputs {
-  double* initial_margin = nullptr;     // [n]
-  double* maintenance_margin = nullptr; // [n]
-  double* equity = nullptr;             // [n]
-  double* ratio = nullptr;              // [n] MM / equity (inf when equity <= 0 < MM)
-  std::int8_t* status = nullptr;        // [n]
-  std::int32_t* worst_index = nullptr;  // [n] index of the lowest entry (see above), or null
+  double* initial_margin = nullptr;      // [n]
+  double* maintenance_margin = nullptr;  // [n]
+  double* equity = nullptr;              // [n]
+  double* ratio = nullptr;               // [n] MM / equity (inf when equity <= 0 < MM)
+  std::int8_t* status = nullptr;         // [n]
+  std::int32_t* worst_index = nullptr;   // [n] index of the lowest entry (see above), or null
 };
 
 // Deribit X:PM (the model of pymargin.models.deribit_xpm; the pre-trade engine's
@@ -93,16 +94,16 @@ struct BatchOutputs {
 // plus sum of e x price x (1 - haircut where e > 0); a coin's equity moves with its price: e x
 // coin_move added to its shock group's vector, only the side `side` says.
 struct BatchCross {
-  std::size_t sets = 0;                        // pairs (sets), <= the number of groups
-  const std::int32_t* group_set = nullptr;     // [groups] the set of each group
+  std::size_t sets = 0;                     // pairs (sets), <= the number of groups
+  const std::int32_t* group_set = nullptr;  // [groups] the set of each group
   std::size_t currencies = 0;
-  const std::int32_t* currency = nullptr;      // [instruments] settlement currency
-  const double* balance = nullptr;             // [accounts x currencies], settlement units
-  const double* price = nullptr;               // [currencies] USD per unit (> 0)
-  const double* haircut = nullptr;             // [currencies] 0 .. 1
-  const std::int32_t* shock_group = nullptr;   // [currencies] the group of its equity move, -1
-  const std::uint8_t* side = nullptr;          // [currencies] 0 none, 1 both, 2 gains, 3 losses
-  const double* coin_move = nullptr;           // [currencies x stride] USD move per unit held
+  const std::int32_t* currency = nullptr;     // [instruments] settlement currency
+  const double* balance = nullptr;            // [accounts x currencies], settlement units
+  const double* price = nullptr;              // [currencies] USD per unit (> 0)
+  const double* haircut = nullptr;            // [currencies] 0 .. 1
+  const std::int32_t* shock_group = nullptr;  // [currencies] the group of its equity move, -1
+  const std::uint8_t* side = nullptr;         // [currencies] 0 none, 1 both, 2 gains, 3 losses
+  const double* coin_move = nullptr;          // [currencies x stride] USD move per unit held
 };
 
 // Validates every input first (field and row named); then computes. threads <= 0: all.
@@ -120,9 +121,9 @@ Status batch_margin(const BatchModel& model, const BatchInstruments& inst,
 // holds. IM = MM = the sum of the requirements (SPAN has no separate maintenance level here).
 
 struct BatchSpanCommodity {
-  std::size_t tiers = 1;                    // expiry tiers (<= models::kSpanMaxTiers)
-  const double* weight = nullptr;           // [16] scenario weights (the extremes' cover)
-  double short_option_minimum = 0.0;        // per short option
+  std::size_t tiers = 1;              // expiry tiers (<= models::kSpanMaxTiers)
+  const double* weight = nullptr;     // [16] scenario weights (the extremes' cover)
+  double short_option_minimum = 0.0;  // per short option
   std::size_t intra_pairs = 0;
   const std::int32_t* intra_tiers = nullptr;  // [2 x intra_pairs]
   const double* intra_rates = nullptr;        // [intra_pairs]
@@ -138,12 +139,12 @@ struct BatchSpanModel {
 
 struct BatchSpanInstruments {
   std::size_t n = 0;
-  const double* risk = nullptr;            // [n x 16] P&L per unit, USD, unweighted
-  const std::int32_t* commodity = nullptr; // [n]
-  const std::int32_t* tier = nullptr;      // [n] expiry tier within its commodity
-  const double* delta = nullptr;           // [n] coin delta per unit
-  const std::uint8_t* option = nullptr;    // [n] 1: an option (counts as a short option)
-  const double* value = nullptr;           // [n] mark value per unit (equity)
+  const double* risk = nullptr;             // [n x 16] P&L per unit, USD, unweighted
+  const std::int32_t* commodity = nullptr;  // [n]
+  const std::int32_t* tier = nullptr;       // [n] expiry tier within its commodity
+  const double* delta = nullptr;            // [n] coin delta per unit
+  const std::uint8_t* option = nullptr;     // [n] 1: an option (counts as a short option)
+  const double* value = nullptr;            // [n] mark value per unit (equity)
 };
 
 // Outputs as batch_margin's (worst_index: the worst scenario of the commodity with the largest
@@ -175,11 +176,11 @@ Status batch_standard(const BatchStandardInstruments& inst, const BatchAccounts&
 
 struct BatchSensitivityModel {
   std::size_t underlyings = 0;
-  std::size_t buckets = 0;                 // <= models::kMaxSensitivityBuckets
-  const double* tenor_corr = nullptr;      // [buckets x buckets]
+  std::size_t buckets = 0;             // <= models::kMaxSensitivityBuckets
+  const double* tenor_corr = nullptr;  // [buckets x buckets]
   double delta_corr = 0.0;
   double vega_corr = 0.0;
-  const double* delta_rw = nullptr;        // [underlyings]
+  const double* delta_rw = nullptr;  // [underlyings]
 };
 
 struct BatchSensitivityInstruments {

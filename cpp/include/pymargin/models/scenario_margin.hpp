@@ -34,8 +34,8 @@ namespace pymargin::models {
 
 // The rules of a model that are not per group.
 struct ModelRules {
-  double mm_factor = 1.0;       // MM = mm_factor x RMM + mm_addon
-  bool round_worst = false;     // Deribit: the worst case and the IM rounded to 1e-9
+  double mm_factor = 1.0;    // MM = mm_factor x RMM + mm_addon
+  bool round_worst = false;  // Deribit: the worst case and the IM rounded to 1e-9
   // Tie-break among equal lowest entries: prefer an index j < tie_standard with
   // j % tie_period == tie_slot (Deribit: a bucket's unchanged-vol entry), else the first.
   // tie_period = 0: the first lowest entry.
@@ -56,8 +56,8 @@ struct GroupView {
   double delta_price = 0.0;        // settlement units per coin of delta (min delta term)
   double unhedged_delta = 0.0;     // Paradex's minimum delta factors (0: no minimum delta)
   double hedged_delta = 0.0;
-  double floor = 0.0;              // minimum charge of the group (settlement units)
-  std::int32_t set = 0;            // the set it belongs to, 0 .. sets - 1
+  double floor = 0.0;    // minimum charge of the group (settlement units)
+  std::int32_t set = 0;  // the set it belongs to, 0 .. sets - 1
 };
 
 struct SetResult {
@@ -99,7 +99,7 @@ inline double credited_entry(double v, double offset, double cap, double damp) n
 Status scenario_margin(const ModelRules& rules, std::size_t ns, std::size_t groups,
                        const GroupView* group, std::size_t sets, std::size_t expiries,
                        const double* roll_k, const double* expiry_delta, double im_addon,
-                       double mm_addon, SetResult* per_set, MarginResult* out,
-                       double* set_entries, double* group_entries = nullptr) noexcept;
+                       double mm_addon, SetResult* per_set, MarginResult* out, double* set_entries,
+                       double* group_entries = nullptr) noexcept;
 
 }  // namespace pymargin::models

@@ -43,8 +43,8 @@ struct BatchInputs {
   Column<double> time;
   Column<double> vol;
   Column<double> rate;
-  Column<double> carry;           // BSM only; ignored otherwise (may be null)
-  Column<std::uint8_t> is_call;   // 1 call, 0 put
+  Column<double> carry;          // BSM only; ignored otherwise (may be null)
+  Column<std::uint8_t> is_call;  // 1 call, 0 put
 };
 
 struct BatchOutputs {

@@ -81,10 +81,10 @@ double black76_price(double forward, double strike, double time, double vol, dou
 Greeks black76_greeks(double forward, double strike, double time, double vol, double rate,
                       OptionType type) noexcept;
 
-double bsm_price(double spot, double strike, double time, double vol, double rate,
-                 double carry_q, OptionType type) noexcept;
-Greeks bsm_greeks(double spot, double strike, double time, double vol, double rate,
-                  double carry_q, OptionType type) noexcept;
+double bsm_price(double spot, double strike, double time, double vol, double rate, double carry_q,
+                 OptionType type) noexcept;
+Greeks bsm_greeks(double spot, double strike, double time, double vol, double rate, double carry_q,
+                  OptionType type) noexcept;
 
 double inverse_price(double forward, double strike, double time, double vol, double rate,
                      OptionType type) noexcept;
@@ -96,7 +96,7 @@ Greeks inverse_greeks(double forward, double strike, double time, double vol, do
 inline constexpr double kMaxRateTime = 700.0;
 
 // Input checks shared by the scalar and batch entry points. `index` is echoed in the status.
-Status validate_black_inputs(double underlying, double strike, double time, double vol,
-                             double rate, double carry_q, std::size_t index) noexcept;
+Status validate_black_inputs(double underlying, double strike, double time, double vol, double rate,
+                             double carry_q, std::size_t index) noexcept;
 
 }  // namespace pymargin::pricing

@@ -20,8 +20,8 @@ Status implied_normalised_vol(double beta, double x, OptionType type, double* s_
                               int* iterations = nullptr) noexcept;
 
 // Black-76 implied vol from a discounted price. time must be > 0.
-Status black76_implied_vol(double price, double forward, double strike, double time,
-                           double rate, OptionType type, double* vol_out) noexcept;
+Status black76_implied_vol(double price, double forward, double strike, double time, double rate,
+                           OptionType type, double* vol_out) noexcept;
 
 // Vol from a coin price of an inverse option (price_coin * forward = Black-76 USD value).
 Status inverse_implied_vol(double price_coin, double forward, double strike, double time,

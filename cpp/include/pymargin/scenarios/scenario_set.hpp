@@ -18,14 +18,14 @@ enum class VolShockKind : std::uint8_t {
 // One underlying's vol-shock rule. DTE in days (calendar), floored at dte_floor_days.
 struct VolShockRule {
   VolShockKind kind = VolShockKind::kRelative;
-  double range_up = 0.0;           // relative: fraction; additive: vol points as a fraction
+  double range_up = 0.0;  // relative: fraction; additive: vol points as a fraction
   double range_down = 0.0;
-  double min_vol_up = 0.0;         // floor of the shocked-up vol (absolute vol)
-  double min_vol_down = 0.0;       // floor of the shocked-down vol
-  double short_power = 0.30;       // p for DTE < power_switch_days
-  double long_power = 0.13;        // p for DTE >= power_switch_days
+  double min_vol_up = 0.0;    // floor of the shocked-up vol (absolute vol)
+  double min_vol_down = 0.0;  // floor of the shocked-down vol
+  double short_power = 0.30;  // p for DTE < power_switch_days
+  double long_power = 0.13;   // p for DTE >= power_switch_days
   double power_switch_days = 30.0;
-  double reference_days = 30.0;    // the 30 in (30/DTE)^p
+  double reference_days = 30.0;  // the 30 in (30/DTE)^p
   double dte_floor_days = 1.0;
 };
 
@@ -40,9 +40,9 @@ double apply_vol_shock(const VolShockRule& rule, double vol, double mult, int vo
 
 // Non-owning view of a scenario set: n scenarios over m underlyings.
 struct ScenarioView {
-  std::size_t n = 0;              // scenarios
-  std::size_t m = 0;              // underlyings
-  const double* move = nullptr;   // [n x m] relative price move of each underlying, row-major
+  std::size_t n = 0;             // scenarios
+  std::size_t m = 0;             // underlyings
+  const double* move = nullptr;  // [n x m] relative price move of each underlying, row-major
   const std::int8_t* vol_state = nullptr;  // [n] -1, 0, +1
   const VolShockRule* rules = nullptr;     // [m]
   // Optional [n x m]: every implied vol of underlying u scaled by vol_scale[j m + u] in
