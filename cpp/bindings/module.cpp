@@ -25,7 +25,7 @@ void register_error_translator(py::module_& m) {
       py::object index = e.index < 0 ? py::object(py::none()) : py::object(py::int_(e.index));
       py::object err =
           exc.attr(cls)(e.message, py::arg("field") = e.field, py::arg("index") = index);
-      PyErr_SetObject(err.get_type().ptr(), err.ptr());
+      PyErr_SetObject(py::type::handle_of(err).ptr(), err.ptr());
     }
   });
 }
