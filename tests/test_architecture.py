@@ -6,8 +6,9 @@ conventions, files, pricing, plotting, the private ``_core`` and ``_validate``),
 ``cli``. A module may import its own layer and the layers below, at module level or inside a
 function alike (imports under ``if TYPE_CHECKING:``, for annotations only, are not counted);
 no module imports a private name (``_x``) from another module; module-level imports form no
-cycle; no file is over 600 lines. ``pymargin/__init__.py`` (the public facade) and
-``__main__`` sit above every layer.
+cycle; no file is over 600 lines. ``pymargin/__init__.py`` (the public facade),
+``__main__`` and ``pymargin.testing`` (helpers for tests of code built on pymargin) sit above
+every layer.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ LAYERS = [
     "strategy",
     "reporting",
     "cli",
+    "testing",
 ]
 # Package-private foundation modules other modules may import (their names are public).
 SHARED_PRIVATE_MODULES = {"pymargin._core", "pymargin._validate"}

@@ -9,16 +9,10 @@ import numpy as np
 import pytest
 
 import pymargin as pm
-from pymargin.models.paradex_pm import min_delta_requirement, paradex_pm_margin, paradex_scenarios
+from pymargin.models.paradex_pm import paradex_pm_margin, paradex_scenarios
 from pymargin.models.params import load_params
 
 T0 = datetime(2026, 4, 1, 8, tzinfo=timezone.utc)
-
-
-def test_min_delta_requirement_published_example():
-    # Long 1 BTC perp (delta +1) and short 5 BTC 70k calls of delta 0.3 (-1.5): net -0.5,
-    # gross 2.5, hedged 1.0; (0.02 x 0.5 + 0.01 x 1.0) x 70,000 = 1,400 USD.
-    assert min_delta_requirement(np.array([1.0, -1.5]), 70_000.0, 0.02, 0.01) == pytest.approx(1400)
 
 
 def test_scenario_table_matches_the_docs():

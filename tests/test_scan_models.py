@@ -1,62 +1,11 @@
-"""SPAN classic and FINRA/Cboe portfolio margin on risk arrays.
-
-SPAN: McMillan, Options as a Strategic Investment, ch. 34 (pp. 668-671): 16-scenario risk
-arrays of an S&P 500 future and a Dec 410 call at $500/point (printed rounded to $10, gains
-positive; the extreme rows are printed already weighted by 35 %); printed requirements: long
-future 10,000, long call 3,990; the covered write's printed array is future - call.
-FINRA/Cboe: Cboe's 2007 strategy vs portfolio margin table: a long straddle of 200 contracts
-requires 7,500 = 200 x $0.375 x 100 (the per-contract minimum binds).
-"""
+"""SPAN classic and FINRA/Cboe portfolio margin on risk arrays: the scenario grids and the
+requirement's rules. The published examples (McMillan's SPAN arrays, Cboe's straddle) are
+golden cases in tests/golden/ (span_scan_risk.json, finra_pm.json)."""
 
 import numpy as np
 import pytest
 
 from pymargin.models.scan import finra_grid, finra_pm_requirement, span16, span_scan_risk
-
-FUTURE = [
-    0,
-    0,
-    3330,
-    3330,
-    -3330,
-    -3330,
-    6670,
-    6670,
-    -6670,
-    -6670,
-    10000,
-    10000,
-    -10000,
-    -10000,
-    7000,
-    -7000,
-]
-CALL = [
-    460,
-    -610,
-    2640,
-    1730,
-    -1270,
-    -2340,
-    5210,
-    4540,
-    -2540,
-    -3430,
-    8060,
-    7640,
-    -3380,
-    -3990,
-    3130,
-    -1500,
-]
-
-
-def test_span_mcmillan_example():
-    arrays = np.array([FUTURE, CALL], dtype=float)
-    w = np.ones(16)  # the printed extreme rows are already weighted
-    assert span_scan_risk(arrays, np.array([1.0, 0.0]), w) == 10_000
-    assert span_scan_risk(arrays, np.array([0.0, 1.0]), w) == 3_990
-    assert span_scan_risk(arrays, np.array([1.0, -1.0]), w) == 6_620  # covered write
 
 
 def test_span16_grid_is_cmes_table():
@@ -80,8 +29,5 @@ def test_finra_grid_and_per_contract_minimum():
     np.testing.assert_allclose(
         g.move[:, 0], [-0.15, -0.12, -0.09, -0.06, -0.03, 0.03, 0.06, 0.09, 0.12, 0.15]
     )
-    # Long straddle, 200 contracts, losses smaller than the minimum: 200 x 0.375 x 100.
-    assert (
-        finra_pm_requirement(np.array([500.0, -2000.0, 300.0]), np.array([100, 100]), 100) == 7_500
-    )
+    # The published straddle (the minimum binds) is a golden case (tests/golden/finra_pm.json).
     assert finra_pm_requirement(np.array([-9000.0]), np.array([10]), 100) == 9_000

@@ -38,38 +38,6 @@ def futures_pnl(outright_by_tier, position_by_tier):
     return (np.asarray(position_by_tier, float) @ per_contract) * WEIGHTS
 
 
-@pytest.mark.parametrize(
-    "legs,expected",
-    [({0: 1, 1: -1}, 200.0), ({0: 1, 2: -1}, 300.0), ({1: 1, 2: -1}, 250.0)],
-)
-def test_cme_intra_commodity_spread_examples(legs, expected):
-    outright = [500.0, 500.0, 750.0]  # M2, M3, M4
-    pos = np.zeros(3)
-    for tier, q in legs.items():
-        pos[tier] = q
-    rates = {(0, 1): 200.0, (0, 2): 50.0, (1, 2): 0.0}
-    c = CommodityRisk("CL", futures_pnl(outright, pos), pos, intra_rates=rates)
-    r = span_requirement([c])["CL"]
-    assert r.requirement == pytest.approx(expected, abs=1e-9)
-    assert r.scan_risk == pytest.approx(abs(outright[max(legs)] - outright[min(legs)]), abs=1e-9)
-
-
-def test_cme_inter_commodity_credit_example():
-    corn = CommodityRisk("C", futures_pnl([1750.0], [2.0]), np.array([2.0]))
-    soy = CommodityRisk("S", futures_pnl([2500.0], [-1.0]), np.array([-1.0]))
-    r = span_requirement([corn, soy], [InterSpread("C", "S", 2.0, 1.0, 0.55)])
-    assert r["C"].scan_risk + r["S"].scan_risk == pytest.approx(6000.0)
-    assert r["C"].inter_credit + r["S"].inter_credit == pytest.approx(3300.0)
-    assert r["C"].requirement + r["S"].requirement == pytest.approx(2700.0)
-
-
-def test_solomon_inter_commodity_example():
-    corn = CommodityRisk("C", futures_pnl([900.0], [2.0]), np.array([2.0]))
-    soy = CommodityRisk("S", futures_pnl([2100.0], [-1.0]), np.array([-1.0]))
-    r = span_requirement([corn, soy], [InterSpread("C", "S", 2.0, 1.0, 0.55)])
-    assert r["C"].requirement + r["S"].requirement == pytest.approx(1755.0)
-
-
 def test_same_sign_legs_form_no_spread_and_short_option_minimum_floors():
     corn = CommodityRisk("C", futures_pnl([900.0], [2.0]), np.array([2.0]))
     soy = CommodityRisk("S", futures_pnl([2100.0], [1.0]), np.array([1.0]))
