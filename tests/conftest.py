@@ -1,6 +1,8 @@
 """Shared fixtures."""
 
+import json
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -23,3 +25,24 @@ def usdc_market() -> pm.Market:
         for cp in "CP":
             marks[f"ETH_USDC-26JUN26-{k}-{cp}"] = pm.Mark(underlying_price=2_010.0, mark_iv=0.7)
     return pm.Market(t0, {"BTC_USD": 70_000.0, "ETH_USD": 2_000.0}, marks)
+
+
+@pytest.fixture
+def span_doc() -> dict:
+    """SPAN parameters for a BTC and ETH book (tiers, intra rates, one inter-commodity spread):
+    tests/data/span/crypto_test_parameters.json (test values, not a clearing house's)."""
+    path = Path(__file__).resolve().parent / "data" / "span" / "crypto_test_parameters.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def span_market() -> pm.Market:
+    """Futures and a perpetual on BTC and ETH, 2025-12-05, for the SPAN parameters above."""
+    marks = {
+        "BTC-26DEC25": pm.Mark(mark_price=90_500.0),
+        "BTC_USDC-26DEC25": pm.Mark(mark_price=90_500.0),
+        "BTC_USDC-27MAR26": pm.Mark(mark_price=91_800.0),
+        "ETH-PERPETUAL": pm.Mark(mark_price=3_050.0),
+    }
+    t0 = datetime(2025, 12, 5, 9, tzinfo=timezone.utc)
+    return pm.Market(t0, {"BTC_USD": 90_000.0, "ETH_USD": 3_040.0}, marks)

@@ -11,7 +11,7 @@ Sources:
   900 and 1 short soybean at 2,100 with a 55 % credit: 3,900 x 0.45 = 1,755 USD.
 """
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -49,43 +49,12 @@ def test_same_sign_legs_form_no_spread_and_short_option_minimum_floors():
     assert span_requirement([c])["X"].requirement == 1000.0
 
 
-T0 = datetime(2025, 12, 5, 9, tzinfo=timezone.utc)
-DOC = {
-    "version": "test",
-    "source": "test parameters",
-    "commodities": {
-        "BTC_USD": {
-            "price_scan": 0.2,
-            "vol_scan": 0.1,
-            "tier_days": [30, 120],
-            "intra_rates": [[1, 2, 300.0], [0, 1, 500.0], [0, 2, 700.0]],
-            "short_option_minimum": 100.0,
-        },
-        "ETH_USD": {
-            "price_scan": 0.25,
-            "vol_scan": 0.12,
-            "tier_days": [30],
-            "intra_rates": [[0, 1, 20.0]],
-            "short_option_minimum": 5.0,
-        },
-    },
-    "inter_spreads": [{"a": "BTC_USD", "b": "ETH_USD", "ratio_a": 1, "ratio_b": 30, "rate": 0.5}],
-}
+T0 = datetime(2025, 12, 5, 9, tzinfo=timezone.utc)  # the conftest span_market's time
 
 
-def _market():
-    marks = {
-        "BTC-26DEC25": pm.Mark(mark_price=90_500.0),
-        "BTC_USDC-26DEC25": pm.Mark(mark_price=90_500.0),
-        "BTC_USDC-27MAR26": pm.Mark(mark_price=91_800.0),
-        "ETH-PERPETUAL": pm.Mark(mark_price=3_050.0),
-    }
-    return pm.Market(T0, {"BTC_USD": 90_000.0, "ETH_USD": 3_040.0}, marks)
-
-
-def test_crypto_calendar_spread_is_charged_per_delta_of_the_tier_pair():
-    m = _market()
-    p = SpanParams.from_document(DOC)
+def test_crypto_calendar_spread_is_charged_per_delta_of_the_tier_pair(span_doc, span_market):
+    m = span_market
+    p = SpanParams.from_document(span_doc)
     # Long 2 BTC in the 21-day USDC future (tier 0), short 2 BTC in the 112-day one (tier 1).
     r = span_margin({"BTC_USDC-26DEC25": 2.0, "BTC_USDC-27MAR26": -2.0}, m, p)
     btc = r.per_commodity["BTC_USD"]
@@ -95,9 +64,9 @@ def test_crypto_calendar_spread_is_charged_per_delta_of_the_tier_pair():
     assert r.initial_margin == pytest.approx(btc.scan_risk + btc.intra_charge, rel=1e-12)
 
 
-def test_crypto_inter_commodity_credit_between_btc_and_eth():
-    m = _market()
-    p = SpanParams.from_document(DOC)
+def test_crypto_inter_commodity_credit_between_btc_and_eth(span_doc, span_market):
+    m = span_market
+    p = SpanParams.from_document(span_doc)
     r = span_margin({"BTC-26DEC25": 1.0, "ETH-PERPETUAL": -30.0}, m, p)
     btc, eth = r.per_commodity["BTC_USD"], r.per_commodity["ETH_USD"]
     # One spread (1 BTC : 30 ETH): each leg credited 50 % of its scan risk (futures only).
@@ -109,20 +78,22 @@ def test_crypto_inter_commodity_credit_between_btc_and_eth():
     assert res.initial_margin == r.initial_margin
 
 
-def test_span_parameters_are_validated_and_required():
-    bad = {**DOC, "commodities": {"BTC_USD": {**DOC["commodities"]["BTC_USD"], "price_scan": 2}}}
+def test_span_parameters_are_validated_and_required(span_doc, span_market):
+    bad = {
+        **span_doc,
+        "commodities": {"BTC_USD": {**span_doc["commodities"]["BTC_USD"], "price_scan": 2}},
+    }
     with pytest.raises(pm.models.ModelParameterError) as e:
         SpanParams.from_document(bad)
     assert e.value.field == "commodities.BTC_USD.price_scan"
     with pytest.raises(pm.models.ModelParameterError):
-        span_margin({"BTC-26DEC25": 1.0}, _market(), None)
+        span_margin({"BTC-26DEC25": 1.0}, span_market, None)
 
 
-def test_risk_arrays_look_ahead_one_day_with_time_decay():
+def test_risk_arrays_look_ahead_one_day_with_time_decay(span_doc):
     # SPAN's risk arrays value each contract over a look-ahead (CME, "SPAN components": one
     # trading day, time decay included). A long option's unchanged-price scenario then loses
     # one day of time value; with look_ahead_days 0 it loses nothing.
-    from datetime import timedelta
 
     m = pm.Market(
         T0,
@@ -131,14 +102,14 @@ def test_risk_arrays_look_ahead_one_day_with_time_decay():
     )
     import copy
 
-    doc = copy.deepcopy(DOC)
+    doc = copy.deepcopy(span_doc)
     book = {"BTC_USDC-26DEC25-90000-C": 1.0}
     r1 = span_margin(book, m, SpanParams.from_document(doc))
     doc["commodities"]["BTC_USD"]["look_ahead_days"] = 0
     r0 = span_margin(book, m, SpanParams.from_document(doc))
     inst = pm.parse_instrument("BTC_USDC-26DEC25-90000-C")
     t = inst.time_to_expiry(T0)
-    up = 0.5 + DOC["commodities"]["BTC_USD"]["vol_scan"]  # SPAN's vol shock is additive
+    up = 0.5 + span_doc["commodities"]["BTC_USD"]["vol_scan"]  # SPAN's vol shock is additive
     one_day = pm.black76_price(90_000.0, 90_000.0, t - 1 / 365, up) - pm.black76_price(
         90_000.0, 90_000.0, t, up
     )

@@ -15,7 +15,7 @@ from pymargin.market.bundled import demo_market
 from pymargin.models import DeribitPMParams
 from pymargin.models.params import ModelParameterError
 
-GRID_FILE = str(Path(__file__).parent / "data/grid_models/example_venue.json")
+GRID_FILE = str(Path(__file__).parents[1] / "data/grid_models/example_venue.json")
 MODELS = [
     (pm.MarginModel.PARADEX_PM, None),
     (pm.MarginModel.FINRA_PM, None),

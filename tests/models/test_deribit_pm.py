@@ -17,7 +17,7 @@ import pymargin as pm
 from pymargin.market.market import Mark, Market
 from pymargin.models import DeribitPMParams, ModelParameterError, deribit_pm_margin
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def _load(name):

@@ -16,7 +16,7 @@ from pymargin.models.grid_file import GridModel, grid_model_margin
 from pymargin.models.paradex_pm import paradex_pm_margin
 from pymargin.models.params import ModelParameterError
 
-DATA = Path(__file__).parent / "data" / "grid_models"
+DATA = Path(__file__).parents[1] / "data" / "grid_models"
 T0 = datetime(2026, 4, 1, 8, tzinfo=timezone.utc)
 
 
@@ -114,7 +114,7 @@ def test_a_parameter_file_is_read_once_per_version_of_the_file(tmp_path):
 
     from pymargin.models.grid_file import GridModel
 
-    src = Path(__file__).parent / "data/grid_models/example_venue.json"
+    src = Path(__file__).parents[1] / "data/grid_models/example_venue.json"
     doc = json.loads(src.read_text())
     path = tmp_path / "venue.json"
     path.write_text(json.dumps(doc))

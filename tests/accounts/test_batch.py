@@ -225,7 +225,7 @@ def test_every_account_under_other_venues_equals_pm_margin(model, params, usdc_m
     mkt = usdc_market
     pos, col = _usdc_book(mkt)
     if isinstance(params, str):
-        params = str(Path(__file__).parent.parent / params)
+        params = str(Path(__file__).parents[2] / params)
     r = batch_margin(pos, col, mkt, params, model=model, threads=2)
     for k, acct in enumerate(r.accounts):
         want = pm.margin(_per_account(pos, acct), mkt, model, params=params)
@@ -322,22 +322,14 @@ def test_every_account_under_span_equals_span_margin():
     assert set(r.status) <= {0, 2}
 
 
-def test_span_batch_takes_the_inter_commodity_credit_of_accounts_holding_both_legs():
-    import importlib.util
-    from pathlib import Path
-
+def test_span_batch_takes_the_inter_commodity_credit_of_accounts_holding_both_legs(
+    span_doc, span_market
+):
     from pymargin.models.span import SpanParams, span_margin
 
-    # The parameters and market of tests/test_span.py (BTC and ETH, one inter-commodity spread).
-    spec = importlib.util.spec_from_file_location(
-        "span_cases", Path(__file__).with_name("test_span.py")
-    )
-    assert spec is not None and spec.loader is not None
-    cases = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cases)
-    DOC, _market = cases.DOC, cases._market
-
-    mkt = _market()
+    # The SPAN parameters and market of tests/conftest.py (BTC and ETH, one inter-commodity spread).
+    DOC = span_doc
+    mkt = span_market
     p = SpanParams.from_document(DOC)
     names = ["BTC-26DEC25", "BTC_USDC-26DEC25", "BTC_USDC-27MAR26", "ETH-PERPETUAL"]
     rng = np.random.default_rng(3)

@@ -17,7 +17,7 @@ import pymargin as pm
 import pymargin.accounts.batch as pm_batch
 from pymargin.cli.app import app
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BOOK = str(ROOT / "examples" / "btc_book.csv")
 VENUE_POS = str(ROOT / "examples" / "venue_positions.csv")
 VENUE_COL = str(ROOT / "examples" / "venue_collateral.csv")

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 import pymargin as pm
 from pymargin.cli.app import app
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BOOK = ROOT / "examples" / "btc_book.csv"
 runner = CliRunner()
 

@@ -29,7 +29,7 @@ from pymargin.market.adapters import (
 )
 from pymargin.models import DeribitPMParams, deribit_pm_margin
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 TS = 1764897052000  # 2025-12-05 01:10:52 UTC in ms
 
 BOOK = {

@@ -10,7 +10,7 @@ import pytest
 
 import pymargin as pm
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def _btc_example():

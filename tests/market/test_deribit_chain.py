@@ -60,7 +60,7 @@ import pymargin as pm
 YEAR = 365 * 86400.0
 
 
-_DIRS = [Path(__file__).resolve().parent / "data", Path(pm.__file__).resolve().parent / "data"]
+_DIRS = [Path(__file__).resolve().parents[1] / "data", Path(pm.__file__).resolve().parent / "data"]
 
 
 def _path(name):
