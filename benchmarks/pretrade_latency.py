@@ -53,7 +53,7 @@ def _span_params() -> object:
 
     doc = {
         "version": "benchmark",
-        "source": "tests/test_engine_models.py",
+        "source": "tests/accounts/test_engine_models.py",
         "commodities": {
             "BTC_USD": {
                 "price_scan": 0.2,

@@ -1,7 +1,7 @@
 // The pre-trade engine under SPAN (Model::kSpan): incremental == recompute over random
 // streams with market updates, check() against doing it, snapshots, what it refuses. (The
 // margin itself is checked against pymargin.models.span.span_margin from Python,
-// tests/test_engine_models.py, whose assembly is independent of the engine's.)
+// tests/accounts/test_engine_models.py, whose assembly is independent of the engine's.)
 #include <gtest/gtest.h>
 
 #include <cmath>

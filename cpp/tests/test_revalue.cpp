@@ -29,7 +29,7 @@ pm::scenarios::VolShockRule deribit_like_rule() {
 
 // (30/DTE)^p with p = 0.30 below 30 days and 0.13 from 30 days, the up shock floored at the
 // absolute min_vol_up and the down shock at 0 (functional form published by Paradex/Derive
-// and used by Deribit's parameter names; see reference/margin-methodologies.md section 1.2).
+// and used by Deribit's parameter names; see docs/methodology.md, Deribit S:PM).
 TEST(VolShock, RelativeRuleWithTenorScalingAndFloors) {
   const auto r = deribit_like_rule();
   EXPECT_DOUBLE_EQ(pm::scenarios::shocked_vol(r, 0.8, 30.0, +1), 0.8 * 1.5);

@@ -1,5 +1,5 @@
 // Deribit standard margin in the core, on Deribit's published examples (the same sources as
-// tests/test_deribit_standard.py): the inverse futures' size-scaled table
+// tests/models/test_deribit_standard.py): the inverse futures' size-scaled table
 // (test.deribit.com/pages/docs/futures: IM 2 % rising 0.5 % per 100 BTC, 25 BTC -> 0.53125 BTC,
 // 350 BTC -> 13.125 BTC; MM 1.5 % rising likewise) and the short-option formula's worked case
 // (S 10,000, K 9,000, mark 0.025 BTC: short call IM 0.175 / MM 0.100, short put 0.125 / 0.100).

@@ -2,9 +2,9 @@
 
 Mirrors the fields of Deribit's ``private/pme/simulate`` response so results can be diffed
 against the venue line by line. What each step rests on (the
-sources are cited in tests/test_deribit_pm.py and tests/data/README.md):
+sources are cited in tests/models/test_deribit_pm.py and tests/data/README.md):
 
-* Verified against Deribit's published examples (tests/test_deribit_pm.py): the 27-entry
+* Verified against Deribit's published examples (tests/models/test_deribit_pm.py): the 27-entry
   standard grid (9 moves k R / 4, k = -4..4, three vol states each, index 3 (k + 4) + v);
   inverse futures' coin P&L Q m / (1 + m); extended entries of inverse futures equal to the
   +-R edge values (scaling by f R/|M| (1 + M)/(1 + sign(M) R)); aggregation (sum over

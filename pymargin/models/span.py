@@ -2,7 +2,7 @@
 inter-commodity spread credits and the short option minimum.
 
 The method, as CME and the clearing houses that license SPAN describe it (the
-sources are cited in tests/test_span.py):
+sources are cited in tests/models/test_span.py):
 
 * Scan risk of a combined commodity: the largest weighted loss of its positions' summed risk
   arrays over the 16 scenarios (the two extreme moves counted at their cover fraction).

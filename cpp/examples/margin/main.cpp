@@ -29,7 +29,7 @@
 //     price scan range with vol up and down, then +-2 ranges with vol unchanged counted at
 //     35 %; additive vol shock; risk arrays over a one-day look-ahead with the time decay
 //     (pymargin/models/span.py). No exchange publishes SPAN parameters for crypto and pymargin
-//     ships none: the BTC_USD set of tests/test_span.py (DOC) is used, price scan 20 %, vol
+//     ships none: the BTC_USD set of tests/models/test_span.py (DOC) is used, price scan 20 %, vol
 //     scan 10 points, tiers up to 30 / 120 / beyond days, intra-commodity rates in priority
 //     order (1,2) 300, (0,1) 500, (0,2) 700 USD per delta, short option minimum 100 USD.
 //   Deribit standard margin, pymargin/data/models/deribit_standard/2025-12-01.json (rules as

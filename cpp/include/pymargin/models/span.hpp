@@ -1,6 +1,6 @@
 // CME SPAN (classic, 16 scenarios) per combined commodity, with the intra-commodity spread
 // charge, the inter-commodity spread credit and the short option minimum (CME's SPAN overview
-// and "SPAN components" pages; the Python module pymargin.models.span and tests/test_span.py
+// and "SPAN components" pages; the Python module pymargin.models.span and tests/models/test_span.py
 // cite them):
 //
 //   scan risk   = max(0, largest loss of the weighted scenario P&L)
