@@ -34,7 +34,7 @@ each step labelled:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -182,23 +182,8 @@ class DeribitXPMResult:
         return "\n".join(lines)
 
 
-def deribit_xpm_margin(
-    positions: dict[str, float],
-    market: Market,
-    params: DeribitPMParams | None = None,
-    collateral: dict[str, float] | None = None,
-    *,
-    mmp_margin: float = 0.0,
-    open_orders_margin: float = 0.0,
-    spot_margin: float = 0.0,
-    threads: int | None = None,
-) -> DeribitXPMResult:
-    """X:PM of ``positions`` (any settlement currencies) and ``collateral`` (currency ->
-    balance, >= 0, in the currency's units) under ``params`` (which must cover every settlement
-    and collateral currency and every pair; None: the newest shipped set that does); see the
-    module docstring for each step."""
-    if params is not None and not isinstance(params, DeribitPMParams):
-        raise InvalidInputError("expected DeribitPMParams", "params")
+def _checked_collateral(collateral: dict[str, float] | None) -> dict[str, float]:
+    """Balances by lower-case currency: strings as keys, once each (case-blind), finite >= 0."""
     coll: dict[str, float] = {}
     for row, (k, v) in enumerate((collateral or {}).items()):
         if not isinstance(k, str):
@@ -211,20 +196,19 @@ def deribit_xpm_margin(
             raise InvalidInputError(f"balance of {ccy} must be a finite number", "collateral", row)
         if bal < 0:
             raise InvalidInputError(f"balance of {ccy} must be >= 0", "collateral", row)
-    for name, v in (
-        ("mmp_margin", mmp_margin),
-        ("open_orders_margin", open_orders_margin),
-        ("spot_margin", spot_margin),
-    ):
-        if not (math.isfinite(v) and v >= 0):
-            raise InvalidInputError("must be finite and >= 0", name)
-    if not positions and not coll:
-        raise InvalidInputError("no positions and no collateral", "positions")
-    names, sizes = position_arrays(positions)
-    table = market.table
-    rows = table.rows(names)
-    ccy_codes = table.column("settlement_currency")[rows]
-    pair_codes = table.column("pair")[rows]
+    return coll
+
+
+def _covering(
+    params: DeribitPMParams | None,
+    names: list[str],
+    table: Any,
+    ccy_codes: np.ndarray,
+    pair_codes: np.ndarray,
+    coll: dict[str, float],
+) -> DeribitPMParams:
+    """The parameter set (the newest shipped one covering the book when None), checked to
+    cover every settlement and collateral currency, with no correlation contingency."""
     if params is None:
         coin_pairs = {f"{c}_usd" for c, b in coll.items() if c not in STABLECOINS and b > 0}
         params = covering_params(
@@ -247,63 +231,129 @@ def deribit_xpm_margin(
         raise ModelCoverageError(
             "correlation contingency (correlation_set = true) is not published by Deribit"
         )
+    return params
+
+
+@dataclass
+class _Groups:
+    """The core model's inputs: a group per (pair, currency) in USD, a set per pair (the
+    groups' credited and dampened entries are summed before the worst case), and the roll
+    shock's factor and net coin delta per (pair, currency, expiry)."""
+
+    key: list[str] = field(default_factory=list)
+    pnl: list[np.ndarray] = field(default_factory=list)
+    damp: list[np.ndarray] = field(default_factory=list)
+    cap: list[float] = field(default_factory=list)
+    offset: list[float] = field(default_factory=list)
+    set_of: list[int] = field(default_factory=list)  # the set (pair) of each group
+    roll_k: list[np.ndarray] = field(default_factory=list)
+    roll_d: list[np.ndarray] = field(default_factory=list)
+    labels: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _pair_groups(
+    g: _Groups,
+    s: int,
+    pair: str,
+    params: DeribitPMParams,
+    market: Market,
+    rows: np.ndarray,
+    sizes: np.ndarray,
+    ccy_codes: np.ndarray,
+    pair_codes: np.ndarray,
+    coll: dict[str, float],
+    threads: int | None,
+) -> None:
+    """Adds pair ``pair`` (set ``s``) to ``g``: one group per currency its positions settle in,
+    plus its coin's equity where held (steps 1 to 3 of the module docstring)."""
+    table = market.table
+    n_std = 3 * (2 * params.buckets_count + 1)
+    ext_moves = np.array(EXTENDED_MOVES)
+    pp, index, scen = pair_terms(params, market, pair)
+    base = pair.split("_")[0]
+    code = table.code_of(pair)
+    in_pair = np.nonzero(pair_codes == code)[0] if code is not None else rows[:0]
+    ccys = table.code_names(ccy_codes[in_pair])
+    if base in coll:
+        ccys.add(base)
+    for ccy in sorted(ccys):
+        cp = params.currency_params(ccy)
+        assert cp is not None  # checked by _covering
+        sel = in_pair[ccy_codes[in_pair] == table.code_of(ccy)]
+        usd = np.zeros(scen.n)
+        if len(sel):
+            sub = rows[sel]
+            usd += summed_pnl(market, sub, sizes[sel], scen, threads=threads) * usd_factor(
+                ccy, pp, scen, n_std, index
+            )
+            deltas = coin_deltas(market, sub) * sizes[sel]
+            factor, net = roll_terms(market, sub, deltas, cp)
+            g.roll_k.append(factor * index)
+            g.roll_d.append(net)
+            net_usd = float(deltas.sum()) * index
+            if abs(net_usd) > pp.delta_total_liq_shock_threshold:
+                raise ModelCoverageError(
+                    f"net delta {net_usd:,.0f} USD in {pair}/{ccy} exceeds "
+                    "delta_total_liq_shock_threshold: Deribit's delta-shock formula is not "
+                    "published"
+                )
+        if ccy == base and coll.get(ccy, 0.0) > 0:
+            usd += shocked_equity(
+                coll[ccy], coin_moves(pp, scen, n_std, index), cp.equity_side_impact
+            )
+        damp = np.zeros(scen.n)
+        damp[n_std:] = (np.abs(ext_moves) / pp.price_range - 1.0) * cp.extended_dampener
+        g.key.append(f"{pair}/{ccy}")
+        g.pnl.append(usd)
+        g.damp.append(damp)
+        g.cap.append(cp.max_offsetable_pnl)
+        g.offset.append(cp.pnl_offset)
+        g.set_of.append(s)
+    g.labels[pair] = list(scen.label)
+
+
+def deribit_xpm_margin(
+    positions: dict[str, float],
+    market: Market,
+    params: DeribitPMParams | None = None,
+    collateral: dict[str, float] | None = None,
+    *,
+    mmp_margin: float = 0.0,
+    open_orders_margin: float = 0.0,
+    spot_margin: float = 0.0,
+    threads: int | None = None,
+) -> DeribitXPMResult:
+    """X:PM of ``positions`` (any settlement currencies) and ``collateral`` (currency ->
+    balance, >= 0, in the currency's units) under ``params`` (which must cover every settlement
+    and collateral currency and every pair; None: the newest shipped set that does); see the
+    module docstring for each step."""
+    if params is not None and not isinstance(params, DeribitPMParams):
+        raise InvalidInputError("expected DeribitPMParams", "params")
+    coll = _checked_collateral(collateral)
+    for name, v in (
+        ("mmp_margin", mmp_margin),
+        ("open_orders_margin", open_orders_margin),
+        ("spot_margin", spot_margin),
+    ):
+        if not (math.isfinite(v) and v >= 0):
+            raise InvalidInputError("must be finite and >= 0", name)
+    if not positions and not coll:
+        raise InvalidInputError("no positions and no collateral", "positions")
+    names, sizes = position_arrays(positions)
+    table = market.table
+    rows = table.rows(names)
+    ccy_codes = table.column("settlement_currency")[rows]
+    pair_codes = table.column("pair")[rows]
+    params = _covering(params, names, table, ccy_codes, pair_codes, coll)
     _, first = np.unique(pair_codes, return_index=True)
     pairs = [table.codes[int(p)] for p in pair_codes[np.sort(first)]]
     for ccy in coll:
         if ccy not in STABLECOINS and f"{ccy}_usd" not in pairs and coll[ccy] > 0:
             pairs.append(f"{ccy}_usd")  # a coin balance alone is a position in its pair
     n_std = 3 * (2 * params.buckets_count + 1)
-    ext_moves = np.array(EXTENDED_MOVES)
-    labels: dict[str, list[str]] = {}
-    # The model's inputs: a group per (pair, currency) in USD, a set per pair (the groups'
-    # credited and dampened entries are summed before the worst case); the roll shock's
-    # factor and net coin delta per (pair, currency, expiry). The model is the core's.
-    group_key: list[str] = []
-    group_pnl, group_damp, group_cap, group_offset, group_set = [], [], [], [], []
-    roll_k: list[np.ndarray] = []
-    roll_d: list[np.ndarray] = []
+    g = _Groups()
     for s, pair in enumerate(pairs):
-        pp, index, scen = pair_terms(params, market, pair)
-        base = pair.split("_")[0]
-        code = table.code_of(pair)
-        in_pair = np.nonzero(pair_codes == code)[0] if code is not None else rows[:0]
-        ccys = table.code_names(ccy_codes[in_pair])
-        if base in coll:
-            ccys.add(base)
-        for ccy in sorted(ccys):
-            cp = params.currency_params(ccy)
-            assert cp is not None  # checked above
-            sel = in_pair[ccy_codes[in_pair] == table.code_of(ccy)]
-            usd = np.zeros(scen.n)
-            if len(sel):
-                sub = rows[sel]
-                usd += summed_pnl(market, sub, sizes[sel], scen, threads=threads) * usd_factor(
-                    ccy, pp, scen, n_std, index
-                )
-                deltas = coin_deltas(market, sub) * sizes[sel]
-                factor, net = roll_terms(market, sub, deltas, cp)
-                roll_k.append(factor * index)
-                roll_d.append(net)
-                net_usd = float(deltas.sum()) * index
-                if abs(net_usd) > pp.delta_total_liq_shock_threshold:
-                    raise ModelCoverageError(
-                        f"net delta {net_usd:,.0f} USD in {pair}/{ccy} exceeds "
-                        "delta_total_liq_shock_threshold: Deribit's delta-shock formula is not "
-                        "published"
-                    )
-            if ccy == base and coll.get(ccy, 0.0) > 0:
-                usd += shocked_equity(
-                    coll[ccy], coin_moves(pp, scen, n_std, index), cp.equity_side_impact
-                )
-            damp = np.zeros(scen.n)
-            damp[n_std:] = (np.abs(ext_moves) / pp.price_range - 1.0) * cp.extended_dampener
-            group_key.append(f"{pair}/{ccy}")
-            group_pnl.append(usd)
-            group_damp.append(damp)
-            group_cap.append(cp.max_offsetable_pnl)
-            group_offset.append(cp.pnl_offset)
-            group_set.append(s)
-        labels[pair] = list(scen.label)
+        _pair_groups(g, s, pair, params, market, rows, sizes, ccy_codes, pair_codes, coll, threads)
     res = scenario_margin(
         ModelRules(
             mm_factor=params.mm_factor,
@@ -312,44 +362,38 @@ def deribit_xpm_margin(
             tie_period=3,
             tie_slot=UNCHANGED_SLOT,
         ),
-        np.array(group_pnl).reshape(len(group_pnl), -1),
-        sets=group_set,
-        damp=np.array(group_damp).reshape(len(group_pnl), -1),
-        cap=group_cap,
-        pnl_offset=group_offset,
-        roll_k=np.concatenate(roll_k) if roll_k else np.zeros(0),
-        expiry_delta=np.concatenate(roll_d) if roll_d else np.zeros(0),
+        np.array(g.pnl).reshape(len(g.pnl), -1),
+        sets=g.set_of,
+        damp=np.array(g.damp).reshape(len(g.pnl), -1),
+        cap=g.cap,
+        pnl_offset=g.offset,
+        roll_k=np.concatenate(g.roll_k) if g.roll_k else np.zeros(0),
+        expiry_delta=np.concatenate(g.roll_d) if g.roll_d else np.zeros(0),
         im_addon=mmp_margin + open_orders_margin + spot_margin,
     )
     per_ccy = {
         key: {"standard": e[:n_std], "extended": e[n_std:]}
-        for key, e in zip(group_key, res.group_entries)
+        for key, e in zip(g.key, res.group_entries)
     }
     agg = {
         pair: {"standard": e[:n_std], "extended": e[n_std:]}
         for pair, e in zip(pairs, res.set_entries)
     }
     # The reported worst scenario: the lowest entry over the pairs (the first pair on a tie).
-    g = int(np.argmin(res.lowest))
-    worst_bucket = bucket_of(int(res.at[g]), n_std, params.buckets_count)
-    worst_pair = pairs[g]
-    worst_total = res.worst
-    roll = res.roll
-    rmm = res.rmm
-    im = res.initial_margin
+    worst = int(np.argmin(res.lowest))
     return DeribitXPMResult(
-        im,
+        res.initial_margin,
         res.maintenance_margin,
-        rmm,
-        worst_total,
-        worst_bucket,
-        worst_pair,
-        roll,
+        res.rmm,
+        res.worst,
+        bucket_of(int(res.at[worst]), n_std, params.buckets_count),
+        pairs[worst],
+        res.roll,
         mmp_margin,
         open_orders_margin,
         spot_margin,
         per_ccy,
         agg,
-        labels,
+        g.labels,
         params,
     )
