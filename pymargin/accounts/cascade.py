@@ -118,28 +118,9 @@ class CascadeResult:
         return fig
 
 
-def liquidation_cascade(
-    market: Market,
-    instruments: list[str],
-    offsets: np.ndarray,
-    instrument: np.ndarray,
-    amount: np.ndarray,
-    collateral: np.ndarray,
-    shock: float,
-    *,
-    impact: ImpactModel | None = None,
-    vol_scale: float = 1.0,
-    dealers: np.ndarray | None = None,
-    params: Any = None,
-    max_rounds: int = 50,
-    tol: float = 1e-9,
-    threads: int | None = None,
-) -> CascadeResult:
-    """Runs the cascade for accounts in CSR form (``instrument`` indexes ``instruments``, all
-    on one underlying and one settlement currency; amounts in coins), starting with a price
-    ``shock`` (e.g. -0.15) and vols times ``vol_scale``. ``dealers``: one flag per account.
-    It stops when a round liquidates no one and moves the price by less than ``tol``
-    (``converged``), or after ``max_rounds``. The amplification is NaN for a zero shock."""
+def _check_terms(shock: Any, vol_scale: Any, max_rounds: Any, tol: Any) -> None:
+    """The cascade's scalar terms: a shock above -100 %, a positive vol factor, at least one
+    round and a non-negative tolerance."""
     if isinstance(shock, bool) or not isinstance(shock, (int, float)):
         raise InputTypeError("must be a number", "shock")
     if not (math.isfinite(shock) and shock > -1.0):
@@ -152,13 +133,15 @@ def liquidation_cascade(
         raise InvalidInputError("must be an integer >= 1", "max_rounds")
     if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol >= 0):
         raise InvalidInputError("must be finite and >= 0", "tol")
-    impact = impact or ImpactModel()
-    if not isinstance(impact, ImpactModel):
-        raise InputTypeError("expected a pymargin.accounts.cascade.ImpactModel", "impact")
-    if not instruments:
-        raise InvalidInputError("no instruments", "instruments")
+
+
+def _checked_book(
+    offsets: Any, instrument: Any, amount: Any, collateral: Any, dealers: Any, n_instruments: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The accounts in CSR form checked (offsets from 0 to the positions, non-decreasing; one
+    finite amount per position; finite collateral; one dealer flag per account)."""
     offsets = index_array(offsets, "offsets", 2**62)
-    inst = index_array(instrument, "instrument", len(instruments) - 1).astype(np.int32)
+    inst = index_array(instrument, "instrument", n_instruments - 1).astype(np.int32)
     amt0 = float_array(amount, "amount")
     coll = float_array(collateral, "collateral")
     n_acc = len(coll)
@@ -181,6 +164,42 @@ def liquidation_cascade(
             raise InputTypeError("one bool per account", "dealers")
     else:
         is_dealer = np.zeros(n_acc, dtype=bool)
+    return offsets, inst, amt0, coll, is_dealer
+
+
+def liquidation_cascade(
+    market: Market,
+    instruments: list[str],
+    offsets: np.ndarray,
+    instrument: np.ndarray,
+    amount: np.ndarray,
+    collateral: np.ndarray,
+    shock: float,
+    *,
+    impact: ImpactModel | None = None,
+    vol_scale: float = 1.0,
+    dealers: np.ndarray | None = None,
+    params: Any = None,
+    max_rounds: int = 50,
+    tol: float = 1e-9,
+    threads: int | None = None,
+) -> CascadeResult:
+    """Runs the cascade for accounts in CSR form (``instrument`` indexes ``instruments``, all
+    on one underlying and one settlement currency; amounts in coins), starting with a price
+    ``shock`` (e.g. -0.15) and vols times ``vol_scale``. ``dealers``: one flag per account.
+    It stops when a round liquidates no one and moves the price by less than ``tol``
+    (``converged``), or after ``max_rounds``. The amplification is NaN for a zero shock."""
+    _check_terms(shock, vol_scale, max_rounds, tol)
+    impact = impact or ImpactModel()
+    if not isinstance(impact, ImpactModel):
+        raise InputTypeError("expected a pymargin.accounts.cascade.ImpactModel", "impact")
+    if not instruments:
+        raise InvalidInputError("no instruments", "instruments")
+    offsets, inst, amt0, coll, is_dealer = _checked_book(
+        offsets, instrument, amount, collateral, dealers, len(instruments)
+    )
+    n_acc = len(coll)
+    steps = np.diff(offsets)
     table = market.table
     rows = table.rows(instruments)
     unds = table.code_names(table.column("underlying")[rows])
