@@ -163,6 +163,67 @@ def _delta_ranges(delta_range: Any, underlyings: list[str]) -> dict[str, tuple[f
     return dict.fromkeys(underlyings, rng)
 
 
+def _lots(lot: Any, cands: list[str]) -> np.ndarray | None:
+    """Lot sizes per candidate (None: continuous sizes), each finite and > 0; a mapping must
+    give every candidate one."""
+    if lot is None:
+        return None
+    if isinstance(lot, Mapping) and set(lot) != set(cands):
+        missing = [c for c in cands if c not in lot]
+        if missing:
+            raise InvalidInputError(
+                f"no lot for {missing[0]!r}: give one for every candidate", "lot"
+            )
+    lots = _per_candidate(lot, cands, "lot", 1.0, allow_inf=False)
+    if (lots <= 0).any():
+        raise InvalidInputError("must be finite and > 0", "lot", int(np.argmax(lots <= 0)))
+    return lots
+
+
+def _optimum(
+    lp: LinearProgram,
+    g: np.ndarray,
+    a: dict[int, float],
+    const: float,
+    cost_vec: np.ndarray,
+    bounds_hi: np.ndarray,
+    objective: Objective,
+    integer: bool,
+    margin_before: float,
+    time_limit: float,
+) -> tuple[np.ndarray, str]:
+    """Solves the programme for ``objective``. Margin: the optimal margin first, then the
+    cheapest trade reaching it (ties: the smallest); with lots, one margin-minimising trade
+    (the MILP's second stage is hard for branch and bound). Margin plus cost: one solve."""
+    if objective is Objective.MARGIN and integer:
+        return _solve(lp, g, a, bounds_hi, True, time_limit)
+    if objective is Objective.MARGIN:
+        first, _ = _solve(lp, g, a, bounds_hi, False, time_limit)
+        best = float(lp.objective(g, a) @ first) + const
+        tol = 1e-11 * max(1.0, abs(best), abs(margin_before))
+        lp.add(g, [a], np.array([best - const + tol]))
+        reg = 1e-9 * (1.0 + float(cost_vec.mean()))  # ties: the smallest trade
+        return _solve(lp, cost_vec + reg, {}, bounds_hi, False, time_limit)
+    return _solve(lp, g + cost_vec, a, bounds_hi, integer, time_limit)
+
+
+def _trade(
+    sol: np.ndarray, scale: np.ndarray, integer: bool, cands: list[str], held: Mapping[str, float]
+) -> np.ndarray:
+    """The trade x = buys - sells from the solution: solver noise set to 0, whole lots rounded,
+    and a position closed to solver precision closed exactly."""
+    n = len(cands)
+    x = sol[:n] * scale - sol[n : 2 * n] * scale
+    x = np.where(np.abs(x) < 1e-12 * np.maximum(1.0, np.abs(x).max(initial=0.0)), 0.0, x)
+    if integer:
+        x = np.round(np.round(x / scale) * scale, 12)
+    for i, c in enumerate(cands):
+        h = held.get(c, 0.0)
+        if h and abs(h + x[i]) <= 1e-7 * max(1.0, abs(h)):
+            x[i] = -h
+    return x
+
+
 def minimize_margin(
     portfolio: Portfolio | Mapping[str, float] | None,
     market: Market,
@@ -211,15 +272,7 @@ def minimize_margin(
     unit_cost = np.maximum(cm.unit_costs(market, cands, prog.currency), 0.0)
     hi_buy = _per_candidate(max_buy, cands, "max_buy", math.inf)
     hi_sell = _per_candidate(max_sell, cands, "max_sell", math.inf)
-    if isinstance(lot, Mapping) and set(lot) != set(cands):
-        missing = [c for c in cands if c not in lot]
-        if missing:
-            raise InvalidInputError(
-                f"no lot for {missing[0]!r}: give one for every candidate", "lot"
-            )
-    lots = _per_candidate(lot, cands, "lot", 1.0, allow_inf=False) if lot is not None else None
-    if lots is not None and (lots <= 0).any():
-        raise InvalidInputError("must be finite and > 0", "lot", int(np.argmax(lots <= 0)))
+    lots = _lots(lot, cands)
     ranges = _delta_ranges(delta_range, sorted(set(prog.underlying)))
     # variables: buys p >= 0, sells q >= 0 (in lots when integer), x = p - q
     scale = lots if lots is not None else np.ones(n)
@@ -241,30 +294,11 @@ def minimize_margin(
         lp.add(cash, [{}], np.array([float(budget)]))
     bounds_hi = np.concatenate([hi_buy / scale, hi_sell / scale])
     t0 = time.perf_counter()
-    integer = lots is not None
-    if objective is Objective.MARGIN and integer:
-        # the MILP's second stage (cheapest trade at the optimal margin) is hard for branch and
-        # bound, and a small cost weight stalls its gap: with lots, one margin-minimising trade
-        sol, status = _solve(lp, g, a, bounds_hi, True, time_limit)
-    elif objective is Objective.MARGIN:
-        first, status = _solve(lp, g, a, bounds_hi, False, time_limit)
-        # second stage: the cheapest trade among those reaching the optimal margin
-        best = float(lp.objective(g, a) @ first) + const
-        tol = 1e-11 * max(1.0, abs(best), abs(margin_before))
-        lp.add(g, [a], np.array([best - const + tol]))
-        reg = 1e-9 * (1.0 + float(cost_vec.mean()))  # ties: the smallest trade
-        sol, status = _solve(lp, cost_vec + reg, {}, bounds_hi, False, time_limit)
-    else:
-        sol, status = _solve(lp, g + cost_vec, a, bounds_hi, integer, time_limit)
+    sol, status = _optimum(
+        lp, g, a, const, cost_vec, bounds_hi, objective, lots is not None, margin_before, time_limit
+    )
     seconds = time.perf_counter() - t0
-    x = sol[:n] * scale - sol[n : 2 * n] * scale
-    x = np.where(np.abs(x) < 1e-12 * np.maximum(1.0, np.abs(x).max(initial=0.0)), 0.0, x)
-    if lots is not None:
-        x = np.round(np.round(x / scale) * scale, 12)
-    for i, c in enumerate(cands):  # a position closed to solver precision is closed exactly
-        held = prog.positions.get(c, 0.0)
-        if held and abs(held + x[i]) <= 1e-7 * max(1.0, abs(held)):
-            x[i] = -held
+    x = _trade(sol, scale, lots is not None, cands, prog.positions)
     trades = {c: float(q) for c, q in zip(cands, x) if q != 0.0}
     after = prog.margin(x)
     verified = prog.verified_margin(x)
