@@ -227,6 +227,73 @@ class AllocationResult:
     single_venue_usd: dict[str, float]  # all placements on one venue (where it can take all)
 
 
+def _checked_allocation(
+    accounts: Sequence[VenueAccount], placements: Sequence[Placement]
+) -> dict[str, VenueAccount]:
+    """The venues by name (unique), and placements that are Placements, named once each, on
+    known venues."""
+    by_name = {a.name: a for a in accounts}
+    if len(by_name) != len(accounts):
+        raise InvalidInputError("venue names must be unique", "accounts")
+    if not placements:
+        raise InvalidInputError("nothing to place", "placements")
+    seen: set[str] = set()
+    for k, p in enumerate(placements):
+        if not isinstance(p, Placement):
+            raise InputTypeError("expected pymargin.strategy.crossvenue.Placement", "placements", k)
+        if p.name in seen:  # the allocation is keyed by name: two would be merged
+            raise InvalidInputError(f"{p.name!r} appears twice", "placements", k)
+        seen.add(p.name)
+        unknown = [v for v in p.venues if v not in by_name]
+        if unknown:
+            raise InvalidInputError(f"{p.name}: unknown venue {unknown[0]!r}", "placements", k)
+    return by_name
+
+
+def _solve_fractions(so: Any, lp: Any, c_vec: np.ndarray, n: int, split: bool) -> Any:
+    """HiGHS on the allocation: fractions in [0, 1] (an LP), or whole placements (a MILP);
+    an infeasible or unfinished solve is a NoSolutionError."""
+    A, b = lp.matrices()
+    lower = np.concatenate([np.zeros(n), np.full(lp.n_aux, -np.inf)])
+    upper = np.concatenate([np.ones(n), np.full(lp.n_aux, np.inf)])
+    if split:
+        res = so.linprog(c_vec, A_ub=A, b_ub=b, bounds=np.stack([lower, upper], 1), method="highs")
+    else:
+        res = so.milp(
+            c_vec,
+            constraints=so.LinearConstraint(A, -np.inf, b),
+            bounds=so.Bounds(lower, upper),
+            integrality=np.concatenate([np.ones(n), np.zeros(lp.n_aux)]),
+        )
+    if res.status == 2 or res.x is None:
+        raise NoSolutionError("no allocation fits every venue's collateral and rules", "placements")
+    if res.status != 0:
+        raise NoSolutionError(f"HiGHS stopped: {res.message}", "optimizer")
+    return res
+
+
+def _all_on_one_venue(
+    accounts: Sequence[VenueAccount],
+    market: Market,
+    placements: Sequence[Placement],
+    progs: dict[str, tuple[Any, list[int]]],
+) -> dict[str, float]:
+    """Per venue that lists every placement, the total IM (USD) with everything put there."""
+    singles: dict[str, float] = {}
+    for name, (prog, _) in progs.items():
+        if all(name in p.venues for p in placements):
+            x = np.zeros(len(prog.candidates))
+            for p in placements:
+                x[prog.candidates.index(p.venues[name])] += p.size
+            others = sum(
+                _venue_margin(a, market, a.positions).initial_margin_usd
+                for a in accounts
+                if a.name != name
+            )
+            singles[name] = _fx(market, prog.currency) * prog.margin(x) + others
+    return singles
+
+
 def allocate(
     accounts: Sequence[VenueAccount],
     market: Market,
@@ -243,21 +310,7 @@ def allocate(
 
     so = scipy_module()
 
-    by_name = {a.name: a for a in accounts}
-    if len(by_name) != len(accounts):
-        raise InvalidInputError("venue names must be unique", "accounts")
-    if not placements:
-        raise InvalidInputError("nothing to place", "placements")
-    seen: set[str] = set()
-    for k, p in enumerate(placements):
-        if not isinstance(p, Placement):
-            raise InputTypeError("expected pymargin.strategy.crossvenue.Placement", "placements", k)
-        if p.name in seen:  # the allocation is keyed by name: two would be merged
-            raise InvalidInputError(f"{p.name!r} appears twice", "placements", k)
-        seen.add(p.name)
-        unknown = [v for v in p.venues if v not in by_name]
-        if unknown:
-            raise InvalidInputError(f"{p.name}: unknown venue {unknown[0]!r}", "placements", k)
+    by_name = _checked_allocation(accounts, placements)
     # variables: y[p, v] in [0, 1], the fraction of placement p on venue v
     pairs = [(k, v) for k, p in enumerate(placements) for v in p.venues]
     n = len(pairs)
@@ -304,23 +357,8 @@ def allocate(
         row = np.array([1.0 if pk == k else 0.0 for pk, _ in pairs])
         lp.add(row, [{}], np.array([1.0]))
         lp.add(-row, [{}], np.array([-1.0]))
-    A, b = lp.matrices()
     c_vec = lp.objective(total_g, total_a)
-    lower = np.concatenate([np.zeros(n), np.full(lp.n_aux, -np.inf)])
-    upper = np.concatenate([np.ones(n), np.full(lp.n_aux, np.inf)])
-    if split:
-        res = so.linprog(c_vec, A_ub=A, b_ub=b, bounds=np.stack([lower, upper], 1), method="highs")
-    else:
-        res = so.milp(
-            c_vec,
-            constraints=so.LinearConstraint(A, -np.inf, b),
-            bounds=so.Bounds(lower, upper),
-            integrality=np.concatenate([np.ones(n), np.zeros(lp.n_aux)]),
-        )
-    if res.status == 2 or res.x is None:
-        raise NoSolutionError("no allocation fits every venue's collateral and rules", "placements")
-    if res.status != 0:
-        raise NoSolutionError(f"HiGHS stopped: {res.message}", "optimizer")
+    res = _solve_fractions(so, lp, c_vec, n, split)
     y = np.clip(res.x[:n], 0.0, 1.0)
     y = np.where(y < 1e-10, 0.0, y)
     allocation: dict[str, dict[str, float]] = {p.name: {} for p in placements}
@@ -335,18 +373,7 @@ def allocate(
                 inst = placements[k].venues[v]
                 pos[inst] = pos.get(inst, 0.0) + float(y[j] * placements[k].size)
         after.append(_venue_margin(acct, market, {k: q for k, q in pos.items() if q != 0.0}))
-    singles: dict[str, float] = {}
-    for name, (prog, _) in progs.items():
-        if all(name in p.venues for p in placements):
-            x = np.zeros(len(prog.candidates))
-            for p in placements:
-                x[prog.candidates.index(p.venues[name])] += p.size
-            others = sum(
-                _venue_margin(a, market, a.positions).initial_margin_usd
-                for a in accounts
-                if a.name != name
-            )
-            singles[name] = _fx(market, prog.currency) * prog.margin(x) + others
+    singles = _all_on_one_venue(accounts, market, placements, progs)
     return AllocationResult(
         allocation,
         after,
