@@ -49,6 +49,45 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return f"<table><tr>{h}</tr>{body}</table>"
 
 
+def _modes_table(modes: dict[Any, Any]) -> str:
+    """The margin modes side by side (USD), or why a mode does not cover the book."""
+    mode_rows = []
+    for m, s in modes.items():
+        if isinstance(s, str):
+            mode_rows.append([m.value, "not covered: " + s, "", "", "", ""])
+        else:
+            r = s.as_row()
+            mode_rows.append(
+                [
+                    m.value,
+                    f"{r['equity_usd']:,.0f}",
+                    f"{r['initial_margin_usd']:,.0f}",
+                    f"{r['maintenance_margin_usd']:,.0f}",
+                    f"{r['available_funds_usd']:,.0f}",
+                    f"{r['mm_ratio']:.1%}",
+                ]
+            )
+    return _table(["mode", "equity", "IM", "MM", "available", "MM ratio"], mode_rows)
+
+
+def _greeks_table(greeks: Any) -> str:
+    """Greeks by (underlying, expiry), then each underlying's total."""
+
+    def row(label: str, v: dict[str, float]) -> list[str]:
+        return [
+            label,
+            f"{v['delta']:+.3f}",
+            f"{v['delta_usd']:+,.0f}",
+            f"{v['gamma_1pct']:+,.0f}",
+            f"{v['vega']:+,.0f}",
+            f"{v['theta']:+,.0f}",
+        ]
+
+    rows = [row(f"{u} {e}", v) for (u, e), v in greeks.by_expiry.items()]
+    rows += [row(f"{u} total", v) for u, v in greeks.by_underlying.items()]
+    return _table(["expiry", "delta", "delta USD", "gamma 1%", "vega/pt", "theta/d"], rows)
+
+
 def report_html(
     portfolio: Portfolio,
     market: Market,
@@ -86,47 +125,8 @@ def report_html(
         ]
         + [[k, f"{v:,.6g}"] for k, v in pm_res.components.items()],
     )
-    mode_rows = []
-    for m, s in modes.items():
-        if isinstance(s, str):
-            mode_rows.append([m.value, "not covered: " + s, "", "", "", ""])
-        else:
-            r = s.as_row()
-            mode_rows.append(
-                [
-                    m.value,
-                    f"{r['equity_usd']:,.0f}",
-                    f"{r['initial_margin_usd']:,.0f}",
-                    f"{r['maintenance_margin_usd']:,.0f}",
-                    f"{r['available_funds_usd']:,.0f}",
-                    f"{r['mm_ratio']:.1%}",
-                ]
-            )
-    mode_table = _table(["mode", "equity", "IM", "MM", "available", "MM ratio"], mode_rows)
-    greek_rows = [
-        [
-            f"{u} {e}",
-            f"{v['delta']:+.3f}",
-            f"{v['delta_usd']:+,.0f}",
-            f"{v['gamma_1pct']:+,.0f}",
-            f"{v['vega']:+,.0f}",
-            f"{v['theta']:+,.0f}",
-        ]
-        for (u, e), v in greeks.by_expiry.items()
-    ] + [
-        [
-            f"{u} total",
-            f"{v['delta']:+.3f}",
-            f"{v['delta_usd']:+,.0f}",
-            f"{v['gamma_1pct']:+,.0f}",
-            f"{v['vega']:+,.0f}",
-            f"{v['theta']:+,.0f}",
-        ]
-        for u, v in greeks.by_underlying.items()
-    ]
-    greek_table = _table(
-        ["expiry", "delta", "delta USD", "gamma 1%", "vega/pt", "theta/d"], greek_rows
-    )
+    mode_table = _modes_table(modes)
+    greek_table = _greeks_table(greeks)
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     explain = html.escape(pm_res.explain()).replace("\n", "<br>")
     return f"""<!DOCTYPE html>
