@@ -79,6 +79,49 @@ def put_overlay_candidates(
     return out
 
 
+def _check_structures(structures: Sequence[Any]) -> None:
+    """At least one structure, each a (name, {instrument: finite quantity}) pair."""
+    if not structures:
+        raise InvalidInputError("no overlay structures", "structures")
+    for j, st in enumerate(structures):
+        if not (isinstance(st, tuple) and len(st) == 2 and isinstance(st[1], Mapping) and st[1]):
+            raise InputTypeError("expected (name, {instrument: quantity})", "structures", j)
+        for leg, q in st[1].items():
+            if not math.isfinite(real_number(q, "structures", j)):
+                raise InvalidInputError(f"{leg}: quantity must be finite", "structures", j)
+
+
+def _cheapest_counts(
+    so: Any,
+    premium: np.ndarray,
+    pnl: np.ndarray,
+    base: np.ndarray,
+    max_loss: float,
+    max_count: float,
+) -> np.ndarray:
+    """The LP: the cheapest non-negative counts with base + pnl^T n >= -max_loss in every
+    scenario; infeasible, unbounded or unfinished solves are NoSolutionErrors."""
+    res = so.linprog(
+        premium,
+        A_ub=-pnl.T,
+        b_ub=base + max_loss,
+        bounds=[(0.0, max_count)] * len(premium),
+        method="highs",
+    )
+    if res.status == 2:
+        raise NoSolutionError(
+            "no combination of the structures caps the loss at max_loss", "max_loss"
+        )
+    if res.status == 3:
+        raise NoSolutionError(
+            "unbounded: a structure with a net credit can be sold without limit; set max_count",
+            "structures",
+        )
+    if res.status != 0:
+        raise NoSolutionError(f"HiGHS stopped: {res.message}", "optimizer")
+    return np.where(res.x > 1e-9, res.x, 0.0)
+
+
 def protect(
     portfolio: Portfolio | Mapping[str, float],
     market: Market,
@@ -119,14 +162,7 @@ def protect(
     unds = portfolio_underlyings(pf, market)
     if structures is None:
         structures = put_overlay_candidates(market, unds[0])
-    if not structures:
-        raise InvalidInputError("no overlay structures", "structures")
-    for j, st in enumerate(structures):
-        if not (isinstance(st, tuple) and len(st) == 2 and isinstance(st[1], Mapping) and st[1]):
-            raise InputTypeError("expected (name, {instrument: quantity})", "structures", j)
-        for leg, q in st[1].items():
-            if not math.isfinite(real_number(q, "structures", j)):
-                raise InvalidInputError(f"{leg}: quantity must be finite", "structures", j)
+    _check_structures(structures)
     legs = sorted({leg for _, ls in structures for leg in ls})
     unds_all = tuple(
         dict.fromkeys(unds + portfolio_underlyings(Portfolio(dict.fromkeys(legs, 1.0)), market))
@@ -146,25 +182,7 @@ def protect(
     premium = m @ value + execution  # cash to put on one structure
     pnl = m @ leg_pnl - execution[:, None]  # marked to market, (structures, scenarios)
     # base + pnl^T n >= -max_loss
-    res = so.linprog(
-        premium,
-        A_ub=-pnl.T,
-        b_ub=base + max_loss,
-        bounds=[(0.0, max_count)] * len(structures),
-        method="highs",
-    )
-    if res.status == 2:
-        raise NoSolutionError(
-            "no combination of the structures caps the loss at max_loss", "max_loss"
-        )
-    if res.status == 3:
-        raise NoSolutionError(
-            "unbounded: a structure with a net credit can be sold without limit; set max_count",
-            "structures",
-        )
-    if res.status != 0:
-        raise NoSolutionError(f"HiGHS stopped: {res.message}", "optimizer")
-    counts = np.where(res.x > 1e-9, res.x, 0.0)
+    counts = _cheapest_counts(so, premium, pnl, base, max_loss, max_count)
     picked = [int(j) for j in np.flatnonzero(counts)]
     chosen = [(structures[j][0], float(counts[j])) for j in picked]
     trades: dict[str, float] = {}
