@@ -272,6 +272,14 @@ def model_params(chosen: Any, grid_file: Path | None, span_file: Path | None) ->
     return None
 
 
+ModelOpt = Annotated[
+    Model,
+    typer.Option(help="margin model (span16 needs --span-file, scenario-grid --grid-file)"),
+]
+GridFileOpt = Annotated[
+    Path | None,
+    typer.Option("--grid-file", help="a grid venue's parameter file (instead of --model)"),
+]
 SpanFileOpt = Annotated[
     Path | None,
     typer.Option("--span-file", help="SPAN parameters (JSON, SpanParams): margin under SPAN-16"),

@@ -13,9 +13,10 @@ from ..exceptions import PymarginError
 from .common import (
     DEFAULT_MODEL,
     CollateralOpt,
+    GridFileOpt,
     JsonOpt,
     MarketOpt,
-    Model,
+    ModelOpt,
     PositionsArg,
     SpanFileOpt,
     TimeOpt,
@@ -55,7 +56,7 @@ def version() -> None:
 def margin(
     positions: PositionsArg,
     market: MarketOpt,
-    model: Annotated[Model, typer.Option(help="margin model")] = DEFAULT_MODEL,
+    model: ModelOpt = DEFAULT_MODEL,
     currency: Annotated[str | None, typer.Option(help="settlement currency (S:PM, S:SM)")] = None,
     collateral: CollateralOpt = None,
     params: Annotated[
@@ -63,10 +64,7 @@ def margin(
     ] = None,
     time: TimeOpt = None,
     as_json: JsonOpt = False,
-    grid_file: Annotated[
-        Path | None,
-        typer.Option("--grid-file", help="a grid venue's parameter file (instead of --model)"),
-    ] = None,
+    grid_file: GridFileOpt = None,
     span_file: SpanFileOpt = None,
 ) -> None:
     """Initial and maintenance margin of the positions under one model, with the breakdown."""
@@ -216,17 +214,8 @@ def whatif(
     collateral: CollateralOpt = None,
     time: TimeOpt = None,
     as_json: JsonOpt = False,
-    model: Annotated[
-        Model,
-        typer.Option(
-            help="deribit-pm (default), deribit-xpm, deribit-standard, paradex-pm, finra-pm, "
-            "delta-margin"
-        ),
-    ] = DEFAULT_MODEL,
-    grid_file: Annotated[
-        Path | None,
-        typer.Option("--grid-file", help="a grid venue's parameter file (instead of --model)"),
-    ] = None,
+    model: ModelOpt = DEFAULT_MODEL,
+    grid_file: GridFileOpt = None,
     span_file: SpanFileOpt = None,
 ) -> None:
     """Pre-trade checks: could the account carry each candidate order (each on its own)?

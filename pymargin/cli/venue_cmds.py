@@ -11,9 +11,10 @@ from rich.table import Table
 
 from .common import (
     DEFAULT_MODEL,
+    GridFileOpt,
     JsonOpt,
     MarketOpt,
-    Model,
+    ModelOpt,
     SpanFileOpt,
     TimeOpt,
     VenueCollateral,
@@ -38,17 +39,8 @@ def venue(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="CSV or Parquet")] = None,
     time: TimeOpt = None,
     as_json: JsonOpt = False,
-    model: Annotated[
-        Model,
-        typer.Option(
-            help="deribit-pm, deribit-xpm (collateral with a currency column), "
-            "deribit-standard, delta-margin, paradex-pm or finra-pm"
-        ),
-    ] = DEFAULT_MODEL,
-    grid_file: Annotated[
-        Path | None,
-        typer.Option("--grid-file", help="a grid venue's parameter file (instead of --model)"),
-    ] = None,
+    model: ModelOpt = DEFAULT_MODEL,
+    grid_file: GridFileOpt = None,
     span_file: SpanFileOpt = None,
 ) -> None:
     """Every account of a venue margined at once (C++ batch kernels; Deribit S:PM by default,

@@ -76,6 +76,18 @@ class PairParams:
     delta_total_liq_shock_threshold: float
     m_inc: float
 
+    def vol_rule(self) -> VolShockRule:
+        """The pair's vol shock: relative, (30 / DTE)^power scaled, the up shock floored."""
+        return VolShockRule(
+            VolShockKind.RELATIVE,
+            self.volatility_range_up,
+            self.volatility_range_down,
+            self.min_volatility_for_shock_up,
+            0.0,
+            self.short_term_vega_power,
+            self.long_term_vega_power,
+        )
+
 
 @dataclass(frozen=True)
 class CurrencyParams:
@@ -300,17 +312,20 @@ def deribit_grid(underlying: str, pp: PairParams, buckets: int = 4) -> ScenarioS
     return pair_scenarios(underlying, pp, buckets)
 
 
+def check_addons(mmp_margin: float, open_orders_margin: float, spot_margin: float) -> None:
+    """The margins added to the risk-matrix margin (MMP, open orders, spot): finite, >= 0."""
+    for name, v in (
+        ("mmp_margin", mmp_margin),
+        ("open_orders_margin", open_orders_margin),
+        ("spot_margin", spot_margin),
+    ):
+        if not (math.isfinite(v) and v >= 0):
+            raise InvalidInputError("must be finite and >= 0", name)
+
+
 @functools.lru_cache(maxsize=64)
 def pair_scenarios(underlying: str, pp: PairParams, buckets: int) -> ScenarioSet:
-    rule = VolShockRule(
-        VolShockKind.RELATIVE,
-        pp.volatility_range_up,
-        pp.volatility_range_down,
-        pp.min_volatility_for_shock_up,
-        0.0,
-        pp.short_term_vega_power,
-        pp.long_term_vega_power,
-    )
+    rule = pp.vol_rule()
     moves, states, groups, labels = [], [], [], []
     for k in range(-buckets, buckets + 1):
         m = k * pp.price_range / buckets
@@ -383,13 +398,7 @@ def deribit_pm_margin(
         raise ModelParameterError(
             f"no parameters for currency {currency!r}", "model_params.currency"
         )
-    for name, v in (
-        ("mmp_margin", mmp_margin),
-        ("open_orders_margin", open_orders_margin),
-        ("spot_margin", spot_margin),
-    ):
-        if not (math.isfinite(v) and v >= 0):
-            raise InvalidInputError("must be finite and >= 0", name)
+    check_addons(mmp_margin, open_orders_margin, spot_margin)
     cp = cp_found
     if cp.correlation_set:
         raise ModelCoverageError(

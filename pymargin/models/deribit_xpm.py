@@ -44,7 +44,7 @@ from ..exceptions import InputTypeError, InvalidInputError
 from ..market.market import Market
 from ..market.portfolio import position_arrays
 from ..risk.revaluation import risk_arrays_for_rows, summed_pnl
-from .deribit_pm import DeribitPMParams, pair_scenarios
+from .deribit_pm import DeribitPMParams, check_addons, pair_scenarios
 from .params import ModelCoverageError, ModelParameterError
 from .scenario_margin import ModelRules, scenario_margin
 from .vectors import EXTENDED_MOVES, UNCHANGED_SLOT, bucket_of, coin_deltas, roll_terms
@@ -330,13 +330,7 @@ def deribit_xpm_margin(
     if params is not None and not isinstance(params, DeribitPMParams):
         raise InvalidInputError("expected DeribitPMParams", "params")
     coll = _checked_collateral(collateral)
-    for name, v in (
-        ("mmp_margin", mmp_margin),
-        ("open_orders_margin", open_orders_margin),
-        ("spot_margin", spot_margin),
-    ):
-        if not (math.isfinite(v) and v >= 0):
-            raise InvalidInputError("must be finite and >= 0", name)
+    check_addons(mmp_margin, open_orders_margin, spot_margin)
     if not positions and not coll:
         raise InvalidInputError("no positions and no collateral", "positions")
     names, sizes = position_arrays(positions)

@@ -47,7 +47,7 @@ def plot_pnl_profile(
     +-``move`` for each vol state of Deribit's PM rule, with the margin as a line at -margin."""
     from ..models.deribit_pm import DeribitPMParams
     from ..risk.revaluation import risk_arrays_for_rows
-    from ..risk.scenarios import ScenarioSet, VolShockKind, VolShockRule
+    from ..risk.scenarios import ScenarioSet
 
     names = list(portfolio.positions)
     table = market.table
@@ -59,15 +59,7 @@ def plot_pnl_profile(
     pair = und.split("_")[0].lower() + "_usd"
     params = DeribitPMParams.load()
     pp = params.pairs.get(pair) or next(iter(params.pairs.values()))
-    rule = VolShockRule(
-        VolShockKind.RELATIVE,
-        pp.volatility_range_up,
-        pp.volatility_range_down,
-        pp.min_volatility_for_shock_up,
-        0.0,
-        pp.short_term_vega_power,
-        pp.long_term_vega_power,
-    )
+    rule = pp.vol_rule()
     moves = np.linspace(-move, move, points)
     grid = np.concatenate([moves] * 3)
     states = np.repeat([1, 0, -1], points)
