@@ -38,171 +38,254 @@ std::size_t work_doubles(std::size_t ns) {
   return kOptionCols * kGridOptions + ns * kGridOptions + 4 * pricing::detail::kBlock + ns;
 }
 
-struct OptionBlock {
-  double* col[kOptionCols];
-  std::size_t index[kGridOptions];
-  std::size_t count = 0;
-  int underlying = -1;
+// The options of one underlying waiting for the grid kernel (up to kGridOptions), their
+// per-option terms in the columns of a GridBlock, and the buffers of the exact path: all in
+// the caller's `work` (work_doubles(ns) doubles), nothing allocated.
+class OptionGrid {
+ public:
+  OptionGrid(double* work, const scenarios::ScenarioView& scen, const double* terms,
+             double* risk) noexcept
+      : scen_(scen), terms_(terms), risk_(risk), ns_(scen.n) {
+    namespace pd = pricing::detail;
+    for (std::size_t c = 0; c < kOptionCols; ++c) col_[c] = work + c * kGridOptions;
+    flag_ = work + kOptionCols * kGridOptions;
+    ex_xa_ = flag_ + ns_ * kGridOptions;
+    ex_sv_ = ex_xa_ + pd::kBlock;
+    ex_bv_ = ex_sv_ + pd::kBlock;
+    ex_vg_ = ex_bv_ + pd::kBlock;
+    flag_count_ = ex_vg_ + pd::kBlock;  // ns
+  }
+
+  // Adds option i (its terms under the three vol states, with the tenor multiplier `mult`),
+  // flushing first when the block is full or holds another underlying.
+  void add(const InstrumentView& inst, std::size_t i, double mult) noexcept;
+  // Revalues the waiting options: current values, then every scenario (flagged cells exactly).
+  void flush() noexcept;
+
+ private:
+  double* x0() const noexcept { return col_[0]; }     // ln(F/K)
+  double* s3() const noexcept { return col_[1]; }     // cols 1..3: total vol per vol state
+  double* is3() const noexcept { return col_[4]; }    // cols 4..6: their reciprocals
+  double* rq() const noexcept { return col_[7]; }     // sqrt(F/K)
+  double* riq() const noexcept { return col_[8]; }    // sqrt(K/F)
+  double* amp() const noexcept { return col_[9]; }    // df sqrt(F K) or df sqrt(K/F)
+  double* dfa() const noexcept { return col_[10]; }   // discount factor
+  double* tha() const noexcept { return col_[11]; }   // +1 call, -1 put
+  double* inva() const noexcept { return col_[12]; }  // 1 inverse, 0 linear
+  double* fa() const noexcept { return col_[13]; }
+  double* ka() const noexcept { return col_[14]; }
+  double* kfa() const noexcept { return col_[15]; }   // K/F
+  double* base() const noexcept { return col_[16]; }  // current value
+
+  pricing::detail::GridBlock block_terms(std::size_t n) const noexcept;
+  // The grid kernel over g's scenarios, then the cells it flagged by the exact path.
+  void run(pricing::detail::GridBlock& g, std::size_t n) noexcept;
+  void exact(const pricing::detail::GridBlock& g) noexcept;
+
+  const scenarios::ScenarioView& scen_;
+  const double* terms_;
+  double* risk_;
+  std::size_t ns_;
+  double* col_[kOptionCols];
+  double* flag_;
+  double* flag_count_;
+  std::size_t index_[kGridOptions];
+  std::size_t count_ = 0;
+  int underlying_ = -1;
+  std::int64_t row_offset_[kGridOptions];
+  double zero_[kGridOptions];
+  // Flagged cells waiting for the exact path (a kBlock at a time).
+  double* ex_xa_;
+  double* ex_sv_;
+  double* ex_bv_;
+  double* ex_vg_;
+  std::size_t ex_slot_[pricing::detail::kBlock];
+  std::size_t ex_scen_[pricing::detail::kBlock];
+  std::size_t ex_filled_ = 0;
 };
 
-// Recomputes flagged cells exactly, a kBlock at a time.
-struct ExactCells {
-  double* xa;
-  double* sv;
-  double* bv;
-  double* vg;
-  std::size_t slot[pricing::detail::kBlock];
-  std::size_t scen[pricing::detail::kBlock];
-  std::size_t filled = 0;
+void OptionGrid::add(const InstrumentView& inst, std::size_t i, double mult) noexcept {
+  namespace pd = pricing::detail;
+  const int u = inst.underlying[i];
+  if (count_ == kGridOptions || (count_ > 0 && underlying_ != u)) flush();
+  const std::size_t o = count_;
+  const bool inverse = inst.settlement[i] == static_cast<std::uint8_t>(Settlement::kInverse);
+  const double f = inst.forward[i];
+  const double k = inst.strike[i];
+  const double t = inst.time[i];
+  const double rt = inst.rate[i] * t;
+  const double df = rt == 0.0 ? 1.0 : std::exp(-rt);
+  const double sqrt_t = std::sqrt(t);
+  const scenarios::VolShockRule& rule = scen_.rules[u];
+  for (int vs = -1; vs <= 1; ++vs) {
+    const double sv = scenarios::apply_vol_shock(rule, inst.vol[i], mult, vs) * sqrt_t;
+    s3()[static_cast<std::size_t>(vs + 1) * kGridOptions + o] = sv;
+    is3()[static_cast<std::size_t>(vs + 1) * kGridOptions + o] = 1.0 / sv;
+  }
+  x0()[o] = pd::log_moneyness(f, k);
+  rq()[o] = std::sqrt(f / k);
+  riq()[o] = std::sqrt(k / f);
+  amp()[o] = inverse ? df * riq()[o] : df * std::sqrt(f) * std::sqrt(k);
+  dfa()[o] = df;
+  tha()[o] = inst.is_call[i] ? 1.0 : -1.0;
+  inva()[o] = inverse ? 1.0 : 0.0;
+  fa()[o] = f;
+  ka()[o] = k;
+  kfa()[o] = k / f;
+  index_[o] = i;
+  underlying_ = u;
+  ++count_;
+}
+
+pricing::detail::GridBlock OptionGrid::block_terms(std::size_t n) const noexcept {
+  pricing::detail::GridBlock g;
+  g.n = n;
+  g.x0 = x0();
+  g.s = s3();
+  g.s_stride = kGridOptions;
+  g.inv_s = is3();
+  g.root_q = rq();
+  g.root_iq = riq();
+  g.amp = amp();
+  g.df = dfa();
+  g.th = tha();
+  g.inv = inva();
+  g.fwd = fa();
+  g.strike = ka();
+  g.k_over_f = kfa();
+  g.flag = flag_;
+  g.flag_count = flag_count_;
+  return g;
+}
+
+// The waiting flagged cells by the exact path, the formula as in the grid kernel.
+void OptionGrid::exact(const pricing::detail::GridBlock& g) noexcept {
+  if (ex_filled_ == 0) return;
+  pricing::detail::normalised_block(ex_filled_, ex_xa_, ex_sv_, ex_bv_, ex_vg_);
+  for (std::size_t c = 0; c < ex_filled_; ++c) {
+    const std::size_t o = ex_slot_[c];
+    const std::size_t j = ex_scen_[c];
+    const double inverse = inva()[o];
+    const double unit = inverse != 0.0 ? g.isq[j] : g.sq[j];
+    const double fwd_value =
+        inverse != 0.0 ? 1.0 - kfa()[o] * g.iq1[j] : fa()[o] * g.q1[j] - ka()[o];
+    const double itv = tha()[o] * fwd_value;
+    const double intrinsic = dfa()[o] * (itv > 0.0 ? itv : 0.0);
+    g.out[g.row[o] + static_cast<std::int64_t>(j)] =
+        (amp()[o] * unit * ex_bv_[c] + intrinsic) - g.base[o];
+  }
+  ex_filled_ = 0;
+}
+
+void OptionGrid::run(pricing::detail::GridBlock& g, std::size_t n) noexcept {
+  std::size_t flagged = pricing::detail::grid_revalue(g);
+  for (std::size_t j = 0; j < g.ns && flagged > 0; ++j) {
+    if (flag_count_[j] == 0.0) continue;
+    const std::size_t st = static_cast<std::size_t>(g.state[j] + 1);
+    for (std::size_t o = 0; o < count_; ++o) {
+      if (flag_[j * n + o] == 0.0) continue;
+      ex_xa_[ex_filled_] = std::fabs(x0()[o] + g.log1p[j]);
+      ex_sv_[ex_filled_] = s3()[st * kGridOptions + o] * g.vscale[j];
+      ex_slot_[ex_filled_] = o;
+      ex_scen_[ex_filled_] = j;
+      if (++ex_filled_ == pricing::detail::kBlock) exact(g);
+    }
+  }
+  exact(g);
+}
+
+void OptionGrid::flush() noexcept {
+  namespace pd = pricing::detail;
+  if (count_ == 0) return;
+  static constexpr double kUnmoved[2] = {0.0, 1.0};  // ln(1 + 0); and sqrt(1 + 0) etc.
+  static constexpr std::int8_t kUnshocked = 0;
+  const std::size_t n = (count_ + pd::kGridLanes - 1) / pd::kGridLanes * pd::kGridLanes;
+  for (std::size_t o = count_; o < n; ++o) {  // padding lanes repeat option 0
+    for (std::size_t c = 0; c < kOptionCols; ++c) col_[c][o] = col_[c][0];
+  }
+  pd::GridBlock g = block_terms(n);
+  // Current values first: the same kernel in the unmoved, unshocked scenario, so that a
+  // scenario without a move or shock gives a P&L of exactly 0.
+  for (std::size_t o = 0; o < n; ++o) {  // padding lanes too: they need their base
+    row_offset_[o] = static_cast<std::int64_t>(o);
+    zero_[o] = 0.0;
+  }
+  g.ns = 1;
+  g.log1p = kUnmoved;
+  g.sq = kUnmoved + 1;
+  g.isq = kUnmoved + 1;
+  g.q1 = kUnmoved + 1;
+  g.iq1 = kUnmoved + 1;
+  g.vscale = kUnmoved + 1;
+  g.ivscale = kUnmoved + 1;
+  g.state = &kUnshocked;
+  g.base = zero_;
+  g.out = base();
+  g.row = row_offset_;
+  run(g, n);
+  // The exact path fixes flagged cells of real options only: padding lanes (copies of
+  // option 0) take option 0's corrected base, or a flagged base (tiny vol) left NaN there
+  // would be written into option 0's row by the padding lanes below.
+  for (std::size_t o = count_; o < n; ++o) base()[o] = base()[0];
+  // Then every scenario. Padding lanes repeat option 0 (its row, its values).
+  for (std::size_t o = 0; o < count_; ++o) {
+    row_offset_[o] = static_cast<std::int64_t>(index_[o] * ns_);
+  }
+  for (std::size_t o = count_; o < n; ++o) row_offset_[o] = row_offset_[0];
+  const double* mt = terms_ + static_cast<std::size_t>(underlying_) * kMoveTerms * ns_;
+  g.ns = ns_;
+  g.log1p = mt;
+  g.sq = mt + ns_;
+  g.isq = mt + 2 * ns_;
+  g.q1 = mt + 3 * ns_;
+  g.iq1 = mt + 4 * ns_;
+  g.vscale = mt + 5 * ns_;
+  g.ivscale = mt + 6 * ns_;
+  g.state = scen_.vol_state;
+  g.base = base();
+  g.out = risk_;
+  run(g, n);
+  count_ = 0;
+}
+
+// The tenor multiplier of the vol shock per (underlying, days to expiry): a chain has a
+// handful of expiries, so the last few are remembered (a pow each).
+class TenorCache {
+ public:
+  double get(const scenarios::VolShockRule& rule, int u, double dte) noexcept {
+    for (std::size_t c = 0; c < kSize; ++c) {
+      if (dte_[c] == dte && und_[c] == u) return mult_[c];
+    }
+    const double mult = scenarios::tenor_multiplier(rule, dte);
+    dte_[next_] = dte;
+    und_[next_] = u;
+    mult_[next_] = mult;
+    next_ = (next_ + 1) % kSize;
+    return mult;
+  }
+
+ private:
+  static constexpr std::size_t kSize = 8;
+  double dte_[kSize] = {-1.0, -1.0, -1.0, -1.0, -1.0, -1.0, -1.0, -1.0};  // no option has < 0
+  int und_[kSize] = {-1, -1, -1, -1, -1, -1, -1, -1};
+  double mult_[kSize] = {1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0};
+  std::size_t next_ = 0;
 };
 
+// Revalues instruments [begin, end): futures, perpetuals and spot directly, options through
+// the grid (a block of one underlying at a time).
 void revalue_range(const InstrumentView& inst, const scenarios::ScenarioView& scen,
                    const double* terms, double* risk, std::size_t begin, std::size_t end,
                    double* work) noexcept {
-  namespace pd = pricing::detail;
   const std::size_t ns = scen.n;
-  OptionBlock blk;
-  for (std::size_t c = 0; c < kOptionCols; ++c) blk.col[c] = work + c * kGridOptions;
-  double* x0 = blk.col[0];
-  double* s3 = blk.col[1];   // cols 1..3
-  double* is3 = blk.col[4];  // cols 4..6
-  double* rq = blk.col[7];
-  double* riq = blk.col[8];
-  double* amp = blk.col[9];
-  double* dfa = blk.col[10];
-  double* tha = blk.col[11];
-  double* inva = blk.col[12];
-  double* fa = blk.col[13];
-  double* ka = blk.col[14];
-  double* kfa = blk.col[15];
-  double* base = blk.col[16];
-  double* flag = work + kOptionCols * kGridOptions;
-  std::int64_t row_offset[kGridOptions];
-  double zero[kGridOptions];
-  static constexpr double kUnmoved[2] = {0.0, 1.0};  // ln(1 + 0); and sqrt(1 + 0) etc.
-  static constexpr std::int8_t kUnshocked = 0;
-  ExactCells ex;
-  ex.xa = flag + ns * kGridOptions;
-  ex.sv = ex.xa + pd::kBlock;
-  ex.bv = ex.sv + pd::kBlock;
-  ex.vg = ex.bv + pd::kBlock;
-  double* flag_count = ex.vg + pd::kBlock;  // ns
-
-  auto flush = [&]() noexcept {
-    if (blk.count == 0) return;
-    const std::size_t n = (blk.count + pd::kGridLanes - 1) / pd::kGridLanes * pd::kGridLanes;
-    for (std::size_t o = blk.count; o < n; ++o) {  // padding lanes repeat option 0
-      for (std::size_t c = 0; c < kOptionCols; ++c) blk.col[c][o] = blk.col[c][0];
-    }
-    pd::GridBlock g;
-    g.n = n;
-    g.x0 = x0;
-    g.s = s3;
-    g.s_stride = kGridOptions;
-    g.inv_s = is3;
-    g.root_q = rq;
-    g.root_iq = riq;
-    g.amp = amp;
-    g.df = dfa;
-    g.th = tha;
-    g.inv = inva;
-    g.fwd = fa;
-    g.strike = ka;
-    g.k_over_f = kfa;
-    g.flag = flag;
-    g.flag_count = flag_count;
-    // Exact path for flagged cells, the formula as in the grid kernel.
-    auto finish = [&]() noexcept {
-      if (ex.filled == 0) return;
-      pd::normalised_block(ex.filled, ex.xa, ex.sv, ex.bv, ex.vg);
-      for (std::size_t c = 0; c < ex.filled; ++c) {
-        const std::size_t o = ex.slot[c];
-        const std::size_t j = ex.scen[c];
-        const double inverse = inva[o];
-        const double unit = inverse != 0.0 ? g.isq[j] : g.sq[j];
-        const double fwd_value = inverse != 0.0 ? 1.0 - kfa[o] * g.iq1[j] : fa[o] * g.q1[j] - ka[o];
-        const double itv = tha[o] * fwd_value;
-        const double intrinsic = dfa[o] * (itv > 0.0 ? itv : 0.0);
-        g.out[g.row[o] + static_cast<std::int64_t>(j)] =
-            (amp[o] * unit * ex.bv[c] + intrinsic) - g.base[o];
-      }
-      ex.filled = 0;
-    };
-    auto run = [&](std::size_t flagged) noexcept {
-      for (std::size_t j = 0; j < g.ns && flagged > 0; ++j) {
-        if (flag_count[j] == 0.0) continue;
-        const std::size_t st = static_cast<std::size_t>(g.state[j] + 1);
-        for (std::size_t o = 0; o < blk.count; ++o) {
-          if (flag[j * n + o] == 0.0) continue;
-          ex.xa[ex.filled] = std::fabs(x0[o] + g.log1p[j]);
-          ex.sv[ex.filled] = s3[st * kGridOptions + o] * g.vscale[j];
-          ex.slot[ex.filled] = o;
-          ex.scen[ex.filled] = j;
-          if (++ex.filled == pd::kBlock) finish();
-        }
-      }
-      finish();
-    };
-    // Current values first: the same kernel in the unmoved, unshocked scenario, so that a
-    // scenario without a move or shock gives a P&L of exactly 0.
-    for (std::size_t o = 0; o < n; ++o) {  // padding lanes too: they need their base
-      row_offset[o] = static_cast<std::int64_t>(o);
-      zero[o] = 0.0;
-    }
-    g.ns = 1;
-    g.log1p = kUnmoved;
-    g.sq = kUnmoved + 1;
-    g.isq = kUnmoved + 1;
-    g.q1 = kUnmoved + 1;
-    g.iq1 = kUnmoved + 1;
-    g.vscale = kUnmoved + 1;
-    g.ivscale = kUnmoved + 1;
-    g.state = &kUnshocked;
-    g.base = zero;
-    g.out = base;
-    g.row = row_offset;
-    run(pd::grid_revalue(g));
-    // The exact path fixes flagged cells of real options only: padding lanes (copies of
-    // option 0) take option 0's corrected base, or a flagged base (tiny vol) left NaN there
-    // would be written into option 0's row by the padding lanes below.
-    for (std::size_t o = blk.count; o < n; ++o) base[o] = base[0];
-    // Then every scenario. Padding lanes repeat option 0 (its row, its values).
-    for (std::size_t o = 0; o < blk.count; ++o) {
-      row_offset[o] = static_cast<std::int64_t>(blk.index[o] * ns);
-    }
-    for (std::size_t o = blk.count; o < n; ++o) row_offset[o] = row_offset[0];
-    const double* mt = terms + static_cast<std::size_t>(blk.underlying) * kMoveTerms * ns;
-    g.ns = ns;
-    g.log1p = mt;
-    g.sq = mt + ns;
-    g.isq = mt + 2 * ns;
-    g.q1 = mt + 3 * ns;
-    g.iq1 = mt + 4 * ns;
-    g.vscale = mt + 5 * ns;
-    g.ivscale = mt + 6 * ns;
-    g.state = scen.vol_state;
-    g.base = base;
-    g.out = risk;
-    run(pd::grid_revalue(g));
-    blk.count = 0;
-  };
-
-  constexpr std::size_t kTenorCache = 8;
-  double cache_dte[kTenorCache];
-  int cache_und[kTenorCache];
-  double cache_mult[kTenorCache];
-  for (std::size_t c = 0; c < kTenorCache; ++c) {
-    cache_dte[c] = -1.0;  // no option has a negative time to expiry
-    cache_und[c] = -1;
-    cache_mult[c] = 1.0;
-  }
-  std::size_t cache_next = 0;
+  OptionGrid grid(work, scen, terms, risk);
+  TenorCache tenors;
   for (std::size_t i = begin; i < end; ++i) {
     const auto kind = static_cast<Kind>(inst.kind[i]);
     const bool inverse = inst.settlement[i] == static_cast<std::uint8_t>(Settlement::kInverse);
     const int u = inst.underlying[i];
-    const double f = inst.forward[i];
     if (kind != Kind::kOption) {
+      const double f = inst.forward[i];
       double* row = risk + i * ns;
       for (std::size_t j = 0; j < ns; ++j) {
         const double m = scen.move[j * scen.m + static_cast<std::size_t>(u)];
@@ -214,47 +297,9 @@ void revalue_range(const InstrumentView& inst, const scenarios::ScenarioView& sc
       }
       continue;
     }
-    if (blk.count == kGridOptions || (blk.count > 0 && blk.underlying != u)) flush();
-    const std::size_t o = blk.count;
-    const double k = inst.strike[i];
-    const double t = inst.time[i];
-    const double rt = inst.rate[i] * t;
-    const double df = rt == 0.0 ? 1.0 : std::exp(-rt);
-    const double sqrt_t = std::sqrt(t);
-    const double dte = t * kDaysPerYear;
-    const scenarios::VolShockRule& rule = scen.rules[u];
-    // A chain has a handful of expiries: remember the last few tenor factors (a pow each).
-    double mult = -1.0;
-    for (std::size_t c = 0; c < kTenorCache; ++c) {
-      if (cache_dte[c] == dte && cache_und[c] == u) mult = cache_mult[c];
-    }
-    if (mult < 0.0) {
-      mult = scenarios::tenor_multiplier(rule, dte);
-      cache_dte[cache_next] = dte;
-      cache_und[cache_next] = u;
-      cache_mult[cache_next] = mult;
-      cache_next = (cache_next + 1) % kTenorCache;
-    }
-    for (int vs = -1; vs <= 1; ++vs) {
-      const double sv = scenarios::apply_vol_shock(rule, inst.vol[i], mult, vs) * sqrt_t;
-      s3[static_cast<std::size_t>(vs + 1) * kGridOptions + o] = sv;
-      is3[static_cast<std::size_t>(vs + 1) * kGridOptions + o] = 1.0 / sv;
-    }
-    x0[o] = pd::log_moneyness(f, k);
-    rq[o] = std::sqrt(f / k);
-    riq[o] = std::sqrt(k / f);
-    amp[o] = inverse ? df * riq[o] : df * std::sqrt(f) * std::sqrt(k);
-    dfa[o] = df;
-    tha[o] = inst.is_call[i] ? 1.0 : -1.0;
-    inva[o] = inverse ? 1.0 : 0.0;
-    fa[o] = f;
-    ka[o] = k;
-    kfa[o] = k / f;
-    blk.index[o] = i;
-    blk.underlying = u;
-    ++blk.count;
+    grid.add(inst, i, tenors.get(scen.rules[u], u, inst.time[i] * kDaysPerYear));
   }
-  flush();
+  grid.flush();
 }
 
 }  // namespace
