@@ -89,114 +89,142 @@ double cross_equity(const BatchCross& x, std::size_t a, std::size_t stride, Scra
   return equity;
 }
 
+// Account a's positions summed into its pairs' vectors, net and gross deltas, floors and
+// expiry nets (in first-touch order); returns its equity (collateral + mark value, X:PM: in
+// USD net of haircuts).
+inline double sum_positions(const BatchInstruments& in, const BatchAccounts& acc,
+                            const BatchCross* cross, std::size_t a, Scratch& s,
+                            pricing::detail::AxpyFn axpy,
+                            pricing::detail::GatherSumFn gather_sum) noexcept {
+  const std::size_t stride = in.stride;
+  const bool floors = in.floor_long != nullptr;
+  double equity = acc.collateral[a];
+  const auto p0 = static_cast<std::size_t>(acc.offsets[a]);
+  const auto p1 = static_cast<std::size_t>(acc.offsets[a + 1]);
+  // An account in one pair (the usual case): its rows summed by the gather-sum (the sums
+  // in registers; the same bits as one axpy per position, in order).
+  bool one_pair = p1 > p0;
+  const std::int32_t pair0 = p1 > p0 ? in.pair[acc.instrument[p0]] : 0;
+  for (std::size_t p = p0 + 1; p < p1 && one_pair; ++p) {
+    one_pair = in.pair[acc.instrument[p]] == pair0;
+  }
+  bool p1_done = false;
+  if (one_pair && !cross) {
+    // The usual case: the pair's sums in registers (the same additions in the same order),
+    // no store-to-load chain through memory per position.
+    const auto u0 = static_cast<std::size_t>(pair0);
+    touch(s, u0, stride);
+    double pd = 0.0, pg = 0.0, pf = 0.0;
+    for (std::size_t p = p0; p < p1; ++p) {
+      const auto i = static_cast<std::size_t>(acc.instrument[p]);
+      const double q = acc.amount[p];
+      const double qd = q * in.delta[i];
+      pd += qd;
+      pg += std::fabs(qd);
+      if (floors) pf += q > 0.0 ? q * in.floor_long[i] : -q * in.floor_short[i];
+      add_expiry(s, static_cast<std::size_t>(in.expiry[i]), qd);
+      equity += q * in.value[i];
+    }
+    s.pair_delta[u0] = pd;
+    s.pair_gross[u0] = pg;
+    s.pair_floor[u0] = pf;
+    p1_done = true;
+  }
+  for (std::size_t p = p0; p < p1 && !p1_done; ++p) {
+    const auto i = static_cast<std::size_t>(acc.instrument[p]);
+    const double q = acc.amount[p];
+    const auto u = static_cast<std::size_t>(in.pair[i]);
+    double* v = touch(s, u, stride);
+    if (!one_pair) axpy(stride, q, in.risk + i * stride, v);
+    const double qd = q * in.delta[i];
+    s.pair_delta[u] += qd;
+    s.pair_gross[u] += std::fabs(qd);
+    if (floors) s.pair_floor[u] += q > 0.0 ? q * in.floor_long[i] : -q * in.floor_short[i];
+    add_expiry(s, static_cast<std::size_t>(in.expiry[i]), qd);
+    if (cross) {
+      s.ccy_value[static_cast<std::size_t>(cross->currency[i])] += q * in.value[i];
+    } else {
+      equity += q * in.value[i];
+    }
+  }
+  if (one_pair) {
+    gather_sum(stride, p1 - p0, in.risk, stride, acc.instrument + p0, acc.amount + p0,
+               s.v + static_cast<std::size_t>(pair0) * stride);
+  }
+  if (cross) equity += cross_equity(*cross, a, stride, s);
+  return equity;
+}
+
+// The model's groups from the pairs the account touched (first-touch order: the sums do
+// not depend on the thread split), their sets (X:PM: a pair's groups share one), and whether
+// every pair is within its delta limit (the positive test: a NaN delta is not). Returns the
+// group count; *nsets the set count.
+inline std::size_t collect_groups(const BatchModel& m, const double* full_damp,
+                                  const BatchCross* cross, std::size_t stride, Scratch& s,
+                                  std::size_t* nsets, bool* covered) noexcept {
+  std::size_t sets = 0;
+  std::size_t k = 0;
+  for (std::int32_t u : s.pairs_touched) {
+    const auto uu = static_cast<std::size_t>(u);
+    models::GroupView& g = s.groups[k];
+    g.pnl = s.v + uu * stride;
+    g.weight = m.weight ? m.weight + uu * stride : nullptr;
+    g.damp = full_damp ? full_damp + uu * stride : nullptr;
+    g.pnl_offset = m.pnl_offsets ? m.pnl_offsets[uu] : m.pnl_offset;
+    g.cap = m.cap[uu];
+    g.net_delta = s.pair_delta[uu];
+    g.gross_delta = s.pair_gross[uu];
+    g.delta_price = m.delta_price ? m.delta_price[uu] : 0.0;
+    g.unhedged_delta = m.unhedged_delta ? m.unhedged_delta[uu] : 0.0;
+    g.hedged_delta = m.hedged_delta ? m.hedged_delta[uu] : 0.0;
+    g.floor = s.pair_floor[uu];
+    g.set = static_cast<std::int32_t>(k);
+    if (cross) {
+      const auto set = static_cast<std::size_t>(cross->group_set[uu]);
+      if (s.set_local[set] < 0) {
+        s.set_local[set] = static_cast<std::int32_t>(sets++);
+        s.sets_touched.push_back(static_cast<std::int32_t>(set));
+      }
+      g.set = s.set_local[set];
+    }
+    if (m.delta_limit != nullptr && !(std::fabs(s.pair_delta[uu]) <= m.delta_limit[uu])) {
+      *covered = false;
+    }
+    s.pair_used[uu] = 0;
+    ++k;
+  }
+  s.pairs_touched.clear();
+  *nsets = cross ? sets : k;
+  for (std::int32_t set : s.sets_touched) s.set_local[static_cast<std::size_t>(set)] = -1;
+  s.sets_touched.clear();
+  return k;
+}
+
+// The roll shock's terms of the expiries the account touched: factor and net delta.
+inline std::size_t collect_expiries(const BatchModel& m, Scratch& s) noexcept {
+  std::size_t ne = 0;
+  for (std::int32_t e : s.exps_touched) {
+    const auto ee = static_cast<std::size_t>(e);
+    s.roll_k[ne] = m.roll_k[ee];
+    s.roll_d[ne] = s.net[ee];
+    ++ne;
+    s.exp_used[ee] = 0;
+  }
+  s.exps_touched.clear();
+  return ne;
+}
+
 void run_range(const BatchModel& m, const models::ModelRules& rules, const double* full_damp,
                const BatchInstruments& in, const BatchAccounts& acc, const BatchOutputs& out,
                const BatchCross* cross, std::size_t begin, std::size_t end, Scratch& s,
                pricing::detail::AxpyFn axpy, pricing::detail::GatherSumFn gather_sum) noexcept {
   const std::size_t stride = in.stride;
-  const bool floors = in.floor_long != nullptr;
   for (std::size_t a = begin; a < end; ++a) {
-    double equity = acc.collateral[a];
-    const auto p0 = static_cast<std::size_t>(acc.offsets[a]);
-    const auto p1 = static_cast<std::size_t>(acc.offsets[a + 1]);
-    // An account in one pair (the usual case): its rows summed by the gather-sum (the sums
-    // in registers; the same bits as one axpy per position, in order).
-    bool one_pair = p1 > p0;
-    const std::int32_t pair0 = p1 > p0 ? in.pair[acc.instrument[p0]] : 0;
-    for (std::size_t p = p0 + 1; p < p1 && one_pair; ++p) {
-      one_pair = in.pair[acc.instrument[p]] == pair0;
-    }
-    bool p1_done = false;
-    if (one_pair && !cross) {
-      // The usual case: the pair's sums in registers (the same additions in the same order),
-      // no store-to-load chain through memory per position.
-      const auto u0 = static_cast<std::size_t>(pair0);
-      touch(s, u0, stride);
-      double pd = 0.0, pg = 0.0, pf = 0.0;
-      for (std::size_t p = p0; p < p1; ++p) {
-        const auto i = static_cast<std::size_t>(acc.instrument[p]);
-        const double q = acc.amount[p];
-        const double qd = q * in.delta[i];
-        pd += qd;
-        pg += std::fabs(qd);
-        if (floors) pf += q > 0.0 ? q * in.floor_long[i] : -q * in.floor_short[i];
-        add_expiry(s, static_cast<std::size_t>(in.expiry[i]), qd);
-        equity += q * in.value[i];
-      }
-      s.pair_delta[u0] = pd;
-      s.pair_gross[u0] = pg;
-      s.pair_floor[u0] = pf;
-      p1_done = true;
-    }
-    for (std::size_t p = p0; p < p1 && !p1_done; ++p) {
-      const auto i = static_cast<std::size_t>(acc.instrument[p]);
-      const double q = acc.amount[p];
-      const auto u = static_cast<std::size_t>(in.pair[i]);
-      double* v = touch(s, u, stride);
-      if (!one_pair) axpy(stride, q, in.risk + i * stride, v);
-      const double qd = q * in.delta[i];
-      s.pair_delta[u] += qd;
-      s.pair_gross[u] += std::fabs(qd);
-      if (floors) s.pair_floor[u] += q > 0.0 ? q * in.floor_long[i] : -q * in.floor_short[i];
-      add_expiry(s, static_cast<std::size_t>(in.expiry[i]), qd);
-      if (cross) {
-        s.ccy_value[static_cast<std::size_t>(cross->currency[i])] += q * in.value[i];
-      } else {
-        equity += q * in.value[i];
-      }
-    }
-    if (one_pair) {
-      gather_sum(stride, p1 - p0, in.risk, stride, acc.instrument + p0, acc.amount + p0,
-                 s.v + static_cast<std::size_t>(pair0) * stride);
-    }
-    if (cross) equity += cross_equity(*cross, a, stride, s);
+    const double equity = sum_positions(in, acc, cross, a, s, axpy, gather_sum);
     std::size_t nsets = 0;
-    // Pairs and expiries in first-touch order: the sums do not depend on the thread split.
     bool covered = true;
-    std::size_t k = 0;
-    for (std::int32_t u : s.pairs_touched) {
-      const auto uu = static_cast<std::size_t>(u);
-      models::GroupView& g = s.groups[k];
-      g.pnl = s.v + uu * stride;
-      g.weight = m.weight ? m.weight + uu * stride : nullptr;
-      g.damp = full_damp ? full_damp + uu * stride : nullptr;
-      g.pnl_offset = m.pnl_offsets ? m.pnl_offsets[uu] : m.pnl_offset;
-      g.cap = m.cap[uu];
-      g.net_delta = s.pair_delta[uu];
-      g.gross_delta = s.pair_gross[uu];
-      g.delta_price = m.delta_price ? m.delta_price[uu] : 0.0;
-      g.unhedged_delta = m.unhedged_delta ? m.unhedged_delta[uu] : 0.0;
-      g.hedged_delta = m.hedged_delta ? m.hedged_delta[uu] : 0.0;
-      g.floor = s.pair_floor[uu];
-      g.set = static_cast<std::int32_t>(k);
-      if (cross) {  // the groups of one pair share its set, numbered in first-touch order
-        const auto set = static_cast<std::size_t>(cross->group_set[uu]);
-        if (s.set_local[set] < 0) {
-          s.set_local[set] = static_cast<std::int32_t>(nsets++);
-          s.sets_touched.push_back(static_cast<std::int32_t>(set));
-        }
-        g.set = s.set_local[set];
-      }
-      // within the threshold is the positive test (a NaN delta is not within it)
-      if (m.delta_limit != nullptr && !(std::fabs(s.pair_delta[uu]) <= m.delta_limit[uu])) {
-        covered = false;
-      }
-      s.pair_used[uu] = 0;
-      ++k;
-    }
-    s.pairs_touched.clear();
-    if (!cross) nsets = k;
-    for (std::int32_t set : s.sets_touched) s.set_local[static_cast<std::size_t>(set)] = -1;
-    s.sets_touched.clear();
-    std::size_t ne = 0;
-    for (std::int32_t e : s.exps_touched) {
-      const auto ee = static_cast<std::size_t>(e);
-      s.roll_k[ne] = m.roll_k[ee];
-      s.roll_d[ne] = s.net[ee];
-      ++ne;
-      s.exp_used[ee] = 0;
-    }
-    s.exps_touched.clear();
+    const std::size_t k = collect_groups(m, full_damp, cross, stride, s, &nsets, &covered);
+    const std::size_t ne = collect_expiries(m, s);
     models::MarginResult res;
     const Status st = models::detail::evaluate(rules, stride, k, s.groups.data(), nsets, ne,
                                                s.roll_k.data(), s.roll_d.data(), 0.0, 0.0,
