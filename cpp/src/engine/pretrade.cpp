@@ -452,165 +452,147 @@ const InstrumentSpec& PreTradeEngine::instrument(std::size_t i) const noexcept {
   return impl_->spec[i];
 }
 
-Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> instruments,
-                              const std::vector<InstrumentMarket>& market,
-                              const std::vector<double>& index_prices,
-                              std::unique_ptr<PreTradeEngine>* out) {
-  if (out == nullptr) return Status::bad_argument("out", "missing");
-  out->reset();
-  const bool grid = config.model == Model::kScenarioGrid;
-  const bool standard = config.model == Model::kStandard;
-  const bool cross = config.model == Model::kDeribitCross;
-  const bool deribit = config.model == Model::kDeribitPortfolio || cross;  // the Deribit grid
-  const bool sens = config.model == Model::kSensitivity;
-  const bool span = config.model == Model::kSpan;
-  if (!(deribit || grid || standard || sens || span)) {
-    return Status::bad_argument("model", "unknown model");
+namespace {
+
+// SPAN's parameters: 1 to 16 commodities, their tiers and intra rates, the spreads' legs and
+// terms; *span_tiers the most tiers of any commodity.
+Status check_span_config(const EngineConfig& config, std::size_t* span_tiers) {
+  const SpanEngineConfig& sc = config.span;
+  const std::size_t U = sc.commodities.size();
+  if (U == 0 || U > 16) return Status::bad_argument("span.commodities", "1 to 16 underlyings");
+  for (std::size_t u = 0; u < U; ++u) {
+    const SpanCommodityConfig& cc = sc.commodities[u];
+    const std::size_t T = cc.tier_days.size() + 1;
+    if (!(cc.price_scan > 0.0 && cc.price_scan < 0.5 && std::isfinite(cc.vol_scan) &&
+          cc.vol_scan >= 0.0 && cc.extreme_weight >= 0.0 && cc.extreme_weight <= 1.0 &&
+          std::isfinite(cc.look_ahead_days) && cc.look_ahead_days >= 0.0 &&
+          std::isfinite(cc.short_option_minimum) && cc.short_option_minimum >= 0.0)) {
+      return Status::invalid("span.commodities", u, "a scan range, weight or minimum out of range");
+    }
+    if (T > models::kSpanMaxTiers) return Status::invalid("span.tier_days", u, "up to 31 bounds");
+    for (std::size_t t = 0; t + 1 < T; ++t) {
+      if (!(std::isfinite(cc.tier_days[t]) && cc.tier_days[t] > 0.0 &&
+            (t == 0 || cc.tier_days[t] > cc.tier_days[t - 1]))) {
+        return Status::invalid("span.tier_days", u, "increasing day counts > 0");
+      }
+    }
+    if (cc.intra_tiers.size() != 2 * cc.intra_rates.size()) {
+      return Status::invalid("span.intra_rates", u, "two tiers per rate");
+    }
+    for (std::size_t p = 0; p < cc.intra_rates.size(); ++p) {
+      const std::int32_t t1 = cc.intra_tiers[2 * p], t2 = cc.intra_tiers[2 * p + 1];
+      if (t1 < 0 || t2 < 0 || static_cast<std::size_t>(t1) >= T ||
+          static_cast<std::size_t>(t2) >= T || t1 == t2 ||
+          !(std::isfinite(cc.intra_rates[p]) && cc.intra_rates[p] >= 0.0)) {
+        return Status::invalid("span.intra_rates", u, "no such tier pair, or a rate < 0");
+      }
+    }
+    *span_tiers = std::max(*span_tiers, T);
   }
-  std::size_t span_tiers = 0;
-  if (span) {
-    const SpanEngineConfig& sc = config.span;
-    const std::size_t U = sc.commodities.size();
-    if (U == 0 || U > 16) return Status::bad_argument("span.commodities", "1 to 16 underlyings");
-    for (std::size_t u = 0; u < U; ++u) {
-      const SpanCommodityConfig& cc = sc.commodities[u];
-      const std::size_t T = cc.tier_days.size() + 1;
-      if (!(cc.price_scan > 0.0 && cc.price_scan < 0.5 && std::isfinite(cc.vol_scan) &&
-            cc.vol_scan >= 0.0 && cc.extreme_weight >= 0.0 && cc.extreme_weight <= 1.0 &&
-            std::isfinite(cc.look_ahead_days) && cc.look_ahead_days >= 0.0 &&
-            std::isfinite(cc.short_option_minimum) && cc.short_option_minimum >= 0.0)) {
-        return Status::invalid("span.commodities", u,
-                               "a scan range, weight or minimum out of range");
-      }
-      if (T > models::kSpanMaxTiers) return Status::invalid("span.tier_days", u, "up to 31 bounds");
-      for (std::size_t t = 0; t + 1 < T; ++t) {
-        if (!(std::isfinite(cc.tier_days[t]) && cc.tier_days[t] > 0.0 &&
-              (t == 0 || cc.tier_days[t] > cc.tier_days[t - 1]))) {
-          return Status::invalid("span.tier_days", u, "increasing day counts > 0");
-        }
-      }
-      if (cc.intra_tiers.size() != 2 * cc.intra_rates.size()) {
-        return Status::invalid("span.intra_rates", u, "two tiers per rate");
-      }
-      for (std::size_t p = 0; p < cc.intra_rates.size(); ++p) {
-        const std::int32_t t1 = cc.intra_tiers[2 * p], t2 = cc.intra_tiers[2 * p + 1];
-        if (t1 < 0 || t2 < 0 || static_cast<std::size_t>(t1) >= T ||
-            static_cast<std::size_t>(t2) >= T || t1 == t2 ||
-            !(std::isfinite(cc.intra_rates[p]) && cc.intra_rates[p] >= 0.0)) {
-          return Status::invalid("span.intra_rates", u, "no such tier pair, or a rate < 0");
-        }
-      }
-      span_tiers = std::max(span_tiers, T);
-    }
-    const std::size_t R = sc.spread_terms.size() / 3;
-    if (sc.spread_terms.size() != 3 * R || sc.spread_legs.size() != 2 * R) {
-      return Status::bad_argument("span.spreads", "two legs and three terms per spread");
-    }
-    for (std::size_t r = 0; r < R; ++r) {
-      const std::int32_t a = sc.spread_legs[2 * r], b = sc.spread_legs[2 * r + 1];
-      const double* t = sc.spread_terms.data() + 3 * r;
-      if (a < 0 || b < 0 || static_cast<std::size_t>(a) >= U || static_cast<std::size_t>(b) >= U ||
-          a == b ||
-          !(t[0] > 0.0 && t[1] > 0.0 && std::isfinite(t[0]) && std::isfinite(t[1]) && t[2] >= 0.0 &&
-            t[2] <= 1.0)) {
-        return Status::invalid("span.spreads", r, "legs, ratios > 0 and a rate in [0, 1]");
-      }
+  const std::size_t R = sc.spread_terms.size() / 3;
+  if (sc.spread_terms.size() != 3 * R || sc.spread_legs.size() != 2 * R) {
+    return Status::bad_argument("span.spreads", "two legs and three terms per spread");
+  }
+  for (std::size_t r = 0; r < R; ++r) {
+    const std::int32_t a = sc.spread_legs[2 * r], b = sc.spread_legs[2 * r + 1];
+    const double* t = sc.spread_terms.data() + 3 * r;
+    if (a < 0 || b < 0 || static_cast<std::size_t>(a) >= U || static_cast<std::size_t>(b) >= U ||
+        a == b ||
+        !(t[0] > 0.0 && t[1] > 0.0 && std::isfinite(t[0]) && std::isfinite(t[1]) && t[2] >= 0.0 &&
+          t[2] <= 1.0)) {
+      return Status::invalid("span.spreads", r, "legs, ratios > 0 and a rate in [0, 1]");
     }
   }
-  if (sens) {
-    const SensitivityConfig& sc = config.sensitivity;
-    const std::size_t B = sc.bucket_days.size();
-    const std::size_t U = sc.delta_rw.size();
-    if (B == 0 || B > 16) return Status::bad_argument("sensitivity.bucket_days", "1 to 16 buckets");
-    for (std::size_t b = 0; b < B; ++b) {
-      if (!(std::isfinite(sc.bucket_days[b]) && sc.bucket_days[b] > 0.0 &&
-            (b == 0 || sc.bucket_days[b] > sc.bucket_days[b - 1]))) {
-        return Status::invalid("sensitivity.bucket_days", b, "increasing day counts > 0");
-      }
-    }
-    if (sc.tenor_corr.size() != B * B) {
-      return Status::bad_argument("sensitivity.tenor_corr", "buckets x buckets");
-    }
-    for (std::size_t j = 0; j < B * B; ++j) {
-      if (!(sc.tenor_corr[j] >= -1.0 && sc.tenor_corr[j] <= 1.0)) {
-        return Status::invalid("sensitivity.tenor_corr", j, "must be in [-1, 1]");
-      }
-    }
-    if (!(sc.delta_corr >= -1.0 && sc.delta_corr <= 1.0 && sc.vega_corr >= -1.0 &&
-          sc.vega_corr <= 1.0)) {
-      return Status::bad_argument("sensitivity", "correlations must be in [-1, 1]");
-    }
-    if (U == 0 || U > kMaxSensitivityUnderlyings || sc.vega_rw.size() != U) {
-      return Status::bad_argument("sensitivity.delta_rw", "1 to 16 underlyings, one vega_rw each");
-    }
-    for (std::size_t u = 0; u < U; ++u) {
-      if (!(std::isfinite(sc.delta_rw[u]) && sc.delta_rw[u] > 0.0 && sc.delta_rw[u] < 1.0 &&
-            std::isfinite(sc.vega_rw[u]) && sc.vega_rw[u] >= 0.0)) {
-        return Status::invalid("sensitivity.delta_rw", u,
-                               "risk weights: delta in (0, 1), vega >= 0");
-      }
+
+  return Status::success();
+}
+
+// The Greek-netting model's parameters: tenor buckets and their correlations, risk weights.
+Status check_sensitivity_config(const EngineConfig& config) {
+  const SensitivityConfig& sc = config.sensitivity;
+  const std::size_t B = sc.bucket_days.size();
+  const std::size_t U = sc.delta_rw.size();
+  if (B == 0 || B > 16) return Status::bad_argument("sensitivity.bucket_days", "1 to 16 buckets");
+  for (std::size_t b = 0; b < B; ++b) {
+    if (!(std::isfinite(sc.bucket_days[b]) && sc.bucket_days[b] > 0.0 &&
+          (b == 0 || sc.bucket_days[b] > sc.bucket_days[b - 1]))) {
+      return Status::invalid("sensitivity.bucket_days", b, "increasing day counts > 0");
     }
   }
-  if (deribit && (config.buckets < 1 || config.buckets > 8)) {
-    return Status::bad_argument("buckets", "must be 1 .. 8");
+  if (sc.tenor_corr.size() != B * B) {
+    return Status::bad_argument("sensitivity.tenor_corr", "buckets x buckets");
   }
-  if (!(config.mm_factor >= 0.0 && config.mm_factor <= 1.0)) {
-    return Status::bad_argument("mm_factor", "must be in [0, 1]");
-  }
-  if (deribit && config.pairs.empty()) {
-    return Status::bad_argument("pairs", "at least one underlying");
-  }
-  if (standard && config.standard_underlyings == 0) {
-    return Status::bad_argument("standard_underlyings", "at least one underlying");
-  }
-  std::size_t grid_ns = 0;
-  if (grid) {
-    if (config.grid.assets.empty()) {
-      return Status::bad_argument("grid.assets", "at least one underlying");
-    }
-    for (std::size_t u = 0; u < config.grid.assets.size(); ++u) {
-      const GridAsset& ga = config.grid.assets[u];
-      const std::size_t nu = ga.moves.size();
-      if (nu == 0 || nu > kMaxScenarios) {
-        return Status::invalid("grid.assets.moves", u, "between 1 and 64 scenarios");
-      }
-      if (ga.vol_states.size() != nu || ga.weights.size() != nu) {
-        return Status::invalid("grid.assets", u, "moves, vol_states and weights differ in length");
-      }
-      for (std::size_t j = 0; j < nu; ++j) {
-        if (!(std::isfinite(ga.moves[j]) && ga.moves[j] > -1.0)) {
-          return Status::invalid("grid.assets.moves", u, "a move must be finite and > -1");
-        }
-        if (ga.vol_states[j] < -1 || ga.vol_states[j] > 1) {
-          return Status::invalid("grid.assets.vol_states", u, "must be -1, 0 or +1");
-        }
-        if (!(std::isfinite(ga.weights[j]) && ga.weights[j] >= 0.0)) {
-          return Status::invalid("grid.assets.weights", u, "must be finite and >= 0");
-        }
-      }
-      const double terms[] = {ga.unhedged_delta, ga.hedged_delta};
-      for (double x : terms) {
-        if (!(std::isfinite(x) && x >= 0.0)) {
-          return Status::invalid("grid.assets", u, "minimum delta factors must be finite and >= 0");
-        }
-      }
-      if (!(ga.pnl_offset >= 0.0 && ga.pnl_offset <= 1.0)) {
-        return Status::invalid("grid.assets.pnl_offset", u, "must be in [0, 1]");
-      }
-      const double dummy_move = 0.0;
-      const std::int8_t dummy_state = 0;
-      scenarios::ScenarioView one{1, 1, &dummy_move, &dummy_state, &ga.vol_rule};
-      Status rule = scenarios::validate(one);
-      if (!rule.ok()) return Status::invalid("grid.assets.vol_rule", u, rule.message);
-      grid_ns = std::max(grid_ns, nu);
+  for (std::size_t j = 0; j < B * B; ++j) {
+    if (!(sc.tenor_corr[j] >= -1.0 && sc.tenor_corr[j] <= 1.0)) {
+      return Status::invalid("sensitivity.tenor_corr", j, "must be in [-1, 1]");
     }
   }
-  if (config.currencies.empty() || config.currencies.size() > kMaxCurrencies) {
-    return Status::bad_argument("currencies", "between 1 and 8 settlement currencies");
+  if (!(sc.delta_corr >= -1.0 && sc.delta_corr <= 1.0 && sc.vega_corr >= -1.0 &&
+        sc.vega_corr <= 1.0)) {
+    return Status::bad_argument("sensitivity", "correlations must be in [-1, 1]");
   }
-  if (config.max_accounts == 0 || config.max_accounts > kMaxAccountsLimit) {
-    return Status::bad_argument("max_accounts", "must be in 1 .. 2^26");
+  if (U == 0 || U > kMaxSensitivityUnderlyings || sc.vega_rw.size() != U) {
+    return Status::bad_argument("sensitivity.delta_rw", "1 to 16 underlyings, one vega_rw each");
   }
+  for (std::size_t u = 0; u < U; ++u) {
+    if (!(std::isfinite(sc.delta_rw[u]) && sc.delta_rw[u] > 0.0 && sc.delta_rw[u] < 1.0 &&
+          std::isfinite(sc.vega_rw[u]) && sc.vega_rw[u] >= 0.0)) {
+      return Status::invalid("sensitivity.delta_rw", u, "risk weights: delta in (0, 1), vega >= 0");
+    }
+  }
+
+  return Status::success();
+}
+
+// A grid venue's assets: scenarios, vol states, weights, minimum delta factors, gain credit,
+// vol rule; *grid_ns the most scenarios of any asset.
+Status check_grid_config(const EngineConfig& config, std::size_t* grid_ns) {
+  if (config.grid.assets.empty()) {
+    return Status::bad_argument("grid.assets", "at least one underlying");
+  }
+  for (std::size_t u = 0; u < config.grid.assets.size(); ++u) {
+    const GridAsset& ga = config.grid.assets[u];
+    const std::size_t nu = ga.moves.size();
+    if (nu == 0 || nu > kMaxScenarios) {
+      return Status::invalid("grid.assets.moves", u, "between 1 and 64 scenarios");
+    }
+    if (ga.vol_states.size() != nu || ga.weights.size() != nu) {
+      return Status::invalid("grid.assets", u, "moves, vol_states and weights differ in length");
+    }
+    for (std::size_t j = 0; j < nu; ++j) {
+      if (!(std::isfinite(ga.moves[j]) && ga.moves[j] > -1.0)) {
+        return Status::invalid("grid.assets.moves", u, "a move must be finite and > -1");
+      }
+      if (ga.vol_states[j] < -1 || ga.vol_states[j] > 1) {
+        return Status::invalid("grid.assets.vol_states", u, "must be -1, 0 or +1");
+      }
+      if (!(std::isfinite(ga.weights[j]) && ga.weights[j] >= 0.0)) {
+        return Status::invalid("grid.assets.weights", u, "must be finite and >= 0");
+      }
+    }
+    const double terms[] = {ga.unhedged_delta, ga.hedged_delta};
+    for (double x : terms) {
+      if (!(std::isfinite(x) && x >= 0.0)) {
+        return Status::invalid("grid.assets", u, "minimum delta factors must be finite and >= 0");
+      }
+    }
+    if (!(ga.pnl_offset >= 0.0 && ga.pnl_offset <= 1.0)) {
+      return Status::invalid("grid.assets.pnl_offset", u, "must be in [0, 1]");
+    }
+    const double dummy_move = 0.0;
+    const std::int8_t dummy_state = 0;
+    scenarios::ScenarioView one{1, 1, &dummy_move, &dummy_state, &ga.vol_rule};
+    Status rule = scenarios::validate(one);
+    if (!rule.ok()) return Status::invalid("grid.assets.vol_rule", u, rule.message);
+    *grid_ns = std::max(*grid_ns, nu);
+  }
+
+  return Status::success();
+}
+
+// The Deribit pairs' and the currencies' parameters (X:PM: haircuts, equity sides, coins);
+// the grid, SPAN and Greek-netting models margin USD-settled groups only.
+Status check_pairs_and_currencies(const EngineConfig& config, bool cross, bool usd_only) {
   for (std::size_t u = 0; u < config.pairs.size(); ++u) {
     const PairParams& p = config.pairs[u];
     if (!(p.price_range > 0.0 && p.price_range < 1.0)) {
@@ -654,12 +636,68 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
                              "a coin needs the underlying whose index prices it; a stablecoin -1");
     }
   }
-  if (grid || sens || span) {
+  if (usd_only) {
     for (std::size_t c = 0; c < config.currencies.size(); ++c) {
       if (!config.currencies[c].usd_settled) {
         return Status::invalid("currencies", c, "this model margins USD-settled groups only");
       }
     }
+  }
+  return Status::success();
+}
+
+}  // namespace
+
+Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> instruments,
+                              const std::vector<InstrumentMarket>& market,
+                              const std::vector<double>& index_prices,
+                              std::unique_ptr<PreTradeEngine>* out) {
+  if (out == nullptr) return Status::bad_argument("out", "missing");
+  out->reset();
+  const bool grid = config.model == Model::kScenarioGrid;
+  const bool standard = config.model == Model::kStandard;
+  const bool cross = config.model == Model::kDeribitCross;
+  const bool deribit = config.model == Model::kDeribitPortfolio || cross;  // the Deribit grid
+  const bool sens = config.model == Model::kSensitivity;
+  const bool span = config.model == Model::kSpan;
+  if (!(deribit || grid || standard || sens || span)) {
+    return Status::bad_argument("model", "unknown model");
+  }
+  std::size_t span_tiers = 0;
+  if (span) {
+    Status st = check_span_config(config, &span_tiers);
+    if (!st.ok()) return st;
+  }
+  if (sens) {
+    Status st = check_sensitivity_config(config);
+    if (!st.ok()) return st;
+  }
+  if (deribit && (config.buckets < 1 || config.buckets > 8)) {
+    return Status::bad_argument("buckets", "must be 1 .. 8");
+  }
+  if (!(config.mm_factor >= 0.0 && config.mm_factor <= 1.0)) {
+    return Status::bad_argument("mm_factor", "must be in [0, 1]");
+  }
+  if (deribit && config.pairs.empty()) {
+    return Status::bad_argument("pairs", "at least one underlying");
+  }
+  if (standard && config.standard_underlyings == 0) {
+    return Status::bad_argument("standard_underlyings", "at least one underlying");
+  }
+  std::size_t grid_ns = 0;
+  if (grid) {
+    Status st = check_grid_config(config, &grid_ns);
+    if (!st.ok()) return st;
+  }
+  if (config.currencies.empty() || config.currencies.size() > kMaxCurrencies) {
+    return Status::bad_argument("currencies", "between 1 and 8 settlement currencies");
+  }
+  if (config.max_accounts == 0 || config.max_accounts > kMaxAccountsLimit) {
+    return Status::bad_argument("max_accounts", "must be in 1 .. 2^26");
+  }
+  {
+    Status st = check_pairs_and_currencies(config, cross, grid || sens || span);
+    if (!st.ok()) return st;
   }
   auto impl = std::make_unique<Impl>();
   if (grid) {
