@@ -237,6 +237,69 @@ bool block_zero_rates(const double* r, const double* q, std::size_t n, bool bsm)
   return !any_nonzero(r, n) && !(bsm && any_nonzero(q, n));
 }
 
+// The rows of a block the direct kernel flagged, their indices in idx (returns how many).
+// Flags are 0, 1 (recompute exactly), 2 or 3 (outside the domain: *bad is set). Groups of
+// kLanes rows without a flag (most of them: a few percent of rows are flagged on typical
+// chains) are skipped by one test of their bits; the others are compacted branch-free.
+std::size_t flagged_rows(const double* flag, std::size_t n, std::size_t* idx,
+                         unsigned* bad) noexcept {
+  std::size_t m = 0;
+  for (std::size_t c0 = 0; c0 < n; c0 += kLanes) {
+    const std::size_t c1 = std::min(n, c0 + kLanes);
+    if (!any_nonzero(flag + c0, c1 - c0)) continue;
+    for (std::size_t j = c0; j < c1; ++j) {
+      idx[m] = j;
+      m += flag[j] != 0.0;
+      *bad |= flag[j] >= 2.0;
+    }
+  }
+  return m;
+}
+
+// The m flagged rows of the block at b0 again: compacted, through the series kernel, and
+// what it cannot do either through the scalar exact path; results written to `out`.
+void redo_flagged(const BatchInputs& in, const BatchOutputs& out, const KernelBlock& blk,
+                  const double* const (&cols)[kInputs], const std::size_t* idx, std::size_t m,
+                  std::size_t b0, const KernelSet& ks, bool higher) noexcept {
+  const bool greeks = out.delta || out.delta_forward || out.gamma || out.vega || out.theta ||
+                      out.rho || out.vanna || out.volga;
+  alignas(64) double ccols[kInputs][kBlock], cflag[kBlock], cprice[kBlock];
+  alignas(64) double cg[8][kBlock];
+  for (std::size_t col = 0; col < kInputs; ++col) {
+    for (std::size_t p = 0; p < m; ++p) ccols[col][p] = cols[col][idx[p]];
+    for (std::size_t p = m; p < padded(m); ++p) ccols[col][p] = kPadRow[col];
+  }
+  const double* const compact[kInputs] = {ccols[0], ccols[1], ccols[2], ccols[3],
+                                          ccols[4], ccols[5], ccols[6]};
+  KernelBlock sb = blk;
+  sb.n = padded(m);
+  point_inputs_at(sb, compact);
+  sb.flag = cflag;
+  sb.price = cprice;
+  if (greeks) {
+    point_greeks_at(sb, cg);
+    (higher ? ks.series_greeks : ks.series_first)(sb);
+  } else {
+    ks.series_price(sb);
+  }
+  double* const dst[9] = {out.price, out.delta, out.delta_forward, out.gamma, out.vega,
+                          out.theta, out.rho,   out.vanna,         out.volga};
+  const double* src[9] = {cprice, cg[0], cg[1], cg[2], cg[3], cg[4], cg[5], cg[6], cg[7]};
+  for (std::size_t p = 0; p < m; ++p) {
+    const std::size_t row = b0 + idx[p];
+    if (cflag[p] != 0.0) {
+      exact_row(in, out, row);
+      continue;
+    }
+    if (out.price) out.price[row] = cprice[p];
+    if (greeks) {
+      for (int g2 = 1; g2 < 9; ++g2) {
+        if (dst[g2]) dst[g2][row] = src[g2][p];
+      }
+    }
+  }
+}
+
 // Computes rows [begin, end). With `check`, each block's inputs are screened as the direct
 // kernel computes it (the kernel flags rows outside the domain) and the first bad row stops
 // the range; the block's results may already be in the outputs, which the caller discards.
@@ -248,7 +311,6 @@ Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t beg
   // Without rho, vanna and volga the kernels skip them (and their divisions).
   const bool higher = out.rho || out.vanna || out.volga;
   const KernelFn greeks_kernel = higher ? ks.greeks : ks.first;
-  const KernelFn series_greeks_kernel = higher ? ks.series_greeks : ks.series_first;
   alignas(64) double bu[kBlock], bk[kBlock], bt[kBlock], bv[kBlock], br[kBlock], bq[kBlock],
       c[kBlock], flag[kBlock], price[kBlock];
   static constexpr double kZero = 0.0;
@@ -260,9 +322,6 @@ Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t beg
   const BlockColumn cq_col(in.model == Model::kBsm ? in.carry : Column<double>{&kZero, 0}, bq,
                            kPadRow[5]);
   alignas(64) double g[8][kBlock];
-  // Compacted flagged rows of a block, for the series kernel.
-  alignas(64) double ccols[kInputs][kBlock], cflag[kBlock], cprice[kBlock];
-  alignas(64) double cg[8][kBlock];
   std::size_t idx[kBlock];
   double* const dst[9] = {out.price, out.delta, out.delta_forward, out.gamma, out.vega,
                           out.theta, out.rho,   out.vanna,         out.volga};
@@ -305,17 +364,8 @@ Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t beg
     // Flags are 0, 1 (recompute exactly), 2 or 3 (outside the domain). Groups of kLanes
     // rows without a flag (most of them: a few percent of rows are flagged on typical
     // chains) are skipped by one test of their bits; the others are compacted branch-free.
-    std::size_t m = 0;
     unsigned bad = 0;
-    for (std::size_t c0 = 0; c0 < n; c0 += kLanes) {
-      const std::size_t c1 = std::min(n, c0 + kLanes);
-      if (!any_nonzero(flag + c0, c1 - c0)) continue;
-      for (std::size_t j = c0; j < c1; ++j) {
-        idx[m] = j;
-        m += flag[j] != 0.0;
-        bad |= flag[j] >= 2.0;
-      }
-    }
+    const std::size_t m = flagged_rows(flag, n, idx, &bad);
     if (check && (bad != 0 || bad_type != 0)) {
       // The kernel's screen refuses exactly what first_invalid does; should they ever
       // disagree, the row is computed rather than the range stopped without an error.
@@ -330,38 +380,7 @@ Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t beg
     } else if (out.price && !direct_out) {
       std::memcpy(out.price + b0, price, n * sizeof(double));
     }
-    if (m == 0) continue;
-    for (std::size_t col = 0; col < kInputs; ++col) {
-      for (std::size_t p = 0; p < m; ++p) ccols[col][p] = cols[col][idx[p]];
-      for (std::size_t p = m; p < padded(m); ++p) ccols[col][p] = kPadRow[col];
-    }
-    const double* const compact[kInputs] = {ccols[0], ccols[1], ccols[2], ccols[3],
-                                            ccols[4], ccols[5], ccols[6]};
-    KernelBlock sb = blk;
-    sb.n = padded(m);
-    point_inputs_at(sb, compact);
-    sb.flag = cflag;
-    sb.price = cprice;
-    if (greeks) {
-      point_greeks_at(sb, cg);
-      series_greeks_kernel(sb);
-    } else {
-      ks.series_price(sb);
-    }
-    const double* src[9] = {cprice, cg[0], cg[1], cg[2], cg[3], cg[4], cg[5], cg[6], cg[7]};
-    for (std::size_t p = 0; p < m; ++p) {
-      const std::size_t row = b0 + idx[p];
-      if (cflag[p] != 0.0) {
-        exact_row(in, out, row);
-        continue;
-      }
-      if (out.price) out.price[row] = cprice[p];
-      if (greeks) {
-        for (int g2 = 1; g2 < 9; ++g2) {
-          if (dst[g2]) dst[g2][row] = src[g2][p];
-        }
-      }
-    }
+    if (m > 0) redo_flagged(in, out, blk, cols, idx, m, b0, ks, higher);
   }
   return Status::success();
 }
