@@ -1,9 +1,13 @@
 // The pre-trade engine's snapshot (versioned, checksummed binary) and restore, which
 // re-validates every count and value before anything is built.
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "pretrade_internal.hpp"
 
@@ -272,36 +276,113 @@ std::string PreTradeEngine::snapshot() const {
 }
 
 // A function-try-block: running out of memory anywhere in restore is a Status, not a throw.
-Status PreTradeEngine::restore(const std::string& bytes, std::unique_ptr<PreTradeEngine>* out) try {
-  if (out == nullptr) return Status::bad_argument("out", "missing");
-  out->reset();
+namespace {
+
+// The snapshot's header checked (magic, byte order, a version this build reads, length,
+// checksum); *payload the bytes between header and checksum.
+Status open_snapshot(const std::string& bytes, std::uint32_t* version, std::string_view* payload) {
   constexpr std::size_t kHead = sizeof(kMagic) + 4 + 4 + 8;
   if (bytes.size() < kHead + 8 || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
     return Status::bad_argument("snapshot", "not a pymargin engine snapshot");
   }
   Reader head(bytes.data() + sizeof(kMagic), kHead - sizeof(kMagic));
-  std::uint32_t version = 0;
   std::uint32_t order = 0;
   std::uint64_t length = 0;
-  head.get(&version);
+  head.get(version);
   head.get(&order);
   head.get(&length);
   if (order != kByteOrder) {
     return Status::bad_argument("snapshot", "written on a machine of another byte order");
   }
-  if (version != kFormatVersion && version != 3 && version != 2) {
+  if (*version != kFormatVersion && *version != 3 && *version != 2) {
     return Status::bad_argument("snapshot", "format version not supported by this build");
   }
   if (length != bytes.size() - kHead - 8) {
     return Status::bad_argument("snapshot", "truncated or padded (length does not match)");
   }
-  const char* payload = bytes.data() + kHead;
+  const char* data = bytes.data() + kHead;
   std::uint64_t checksum = 0;
-  std::memcpy(&checksum, payload + length, 8);
-  if (checksum != fnv1a(payload, static_cast<std::size_t>(length))) {
+  std::memcpy(&checksum, data + length, 8);
+  if (checksum != fnv1a(data, static_cast<std::size_t>(length))) {
     return Status::bad_argument("snapshot", "checksum mismatch: the snapshot is corrupted");
   }
-  Reader r(payload, static_cast<std::size_t>(length), version);
+  *payload = std::string_view(data, static_cast<std::size_t>(length));
+  return Status::success();
+}
+
+// Account `row` read into `a` (a new account of the engine) and checked as the API path
+// would have allowed it: finite balances, one position per instrument, orders with unique
+// ids, a side and 0 < remaining <= amount; its margin finite. seen and ids are scratch.
+Status restore_account(PreTradeEngine::Impl& m, Reader& r, std::size_t row,
+                       std::vector<std::uint8_t>* seen, std::vector<std::int64_t>* ids,
+                       Account& a) {
+  const std::size_t C = m.cfg.currencies.size();
+  const std::size_t n_inst = m.spec.size();
+  std::vector<double> collateral;
+  std::vector<double> cash;
+  if (!(r.get_vector(&collateral) && r.get_vector(&cash) && r.get_vector(&a.positions) &&
+        r.get_vector(&a.orders))) {
+    return Status::bad_argument("snapshot", "malformed account section");
+  }
+  if (collateral.size() != C || cash.size() != C) {
+    return Status::invalid("snapshot.accounts", row,
+                           "currency count does not match the configuration");
+  }
+  for (std::size_t c = 0; c < C; ++c) {
+    if (!std::isfinite(collateral[c]) || !std::isfinite(cash[c])) {
+      return Status::invalid("snapshot.collateral", row, "collateral and cash must be finite");
+    }
+  }
+  std::copy(collateral.begin(), collateral.end(), a.collateral.begin());
+  std::copy(cash.begin(), cash.end(), a.cash.begin());
+  // Values as the API path would have allowed them: one position per instrument, finite
+  // amounts; orders with unique ids >= 0, a side, 0 < remaining <= amount (finite).
+  std::fill(seen->begin(), seen->end(), 0);
+  for (Position& p : a.positions) {
+    if (p.instrument < 0 || static_cast<std::size_t>(p.instrument) >= n_inst ||
+        !std::isfinite(p.amount)) {
+      return Status::invalid("snapshot.positions", row, "unknown instrument or non-finite amount");
+    }
+    if ((*seen)[static_cast<std::size_t>(p.instrument)]++ != 0) {
+      return Status::invalid("snapshot.positions", row, "two positions in one instrument");
+    }
+    p.slot = p.entry = -1;
+    ensure_entries(m, a, p.instrument, false);
+  }
+  for (std::size_t k = 0; k < a.orders.size(); ++k) {
+    Order& o = a.orders[k];
+    if (o.instrument < 0 || static_cast<std::size_t>(o.instrument) >= n_inst ||
+        !finite_positive(o.remaining) || !finite_positive(o.amount) ||
+        !(o.remaining <= o.amount * (1.0 + kFillTolerance)) || o.id < 0 ||
+        (o.side != Side::kBuy && o.side != Side::kSell)) {
+      return Status::invalid("snapshot.orders", row, "unknown instrument, side, id or amount");
+    }
+    o.slot = o.entry = -1;
+    ensure_entries(m, a, o.instrument, true);
+  }
+  ids->clear();
+  for (const Order& o : a.orders) ids->push_back(o.id);
+  std::sort(ids->begin(), ids->end());
+  if (std::adjacent_find(ids->begin(), ids->end()) != ids->end()) {
+    return Status::invalid("snapshot.orders", row, "order id used twice");
+  }
+  m.aggregate(a, *a.state);
+  if (!m.finite(a, *a.state)) {
+    return Status::invalid("snapshot.accounts", row, "the account's margin is not finite");
+  }
+  return Status::success();
+}
+
+}  // namespace
+
+Status PreTradeEngine::restore(const std::string& bytes, std::unique_ptr<PreTradeEngine>* out) try {
+  if (out == nullptr) return Status::bad_argument("out", "missing");
+  out->reset();
+  std::uint32_t version = 0;
+  std::string_view payload;
+  Status st = open_snapshot(bytes, &version, &payload);
+  if (!st.ok()) return st;
+  Reader r(payload.data(), payload.size(), version);
   EngineConfig cfg;
   std::vector<InstrumentSpec> spec;
   std::vector<InstrumentMarket> inputs;
@@ -341,12 +422,10 @@ Status PreTradeEngine::restore(const std::string& bytes, std::unique_ptr<PreTrad
     return Status::bad_argument("snapshot", "more accounts than the bytes can hold");
   }
   std::unique_ptr<PreTradeEngine> engine;
-  Status st = create(std::move(cfg), std::move(spec), inputs, index, &engine);
+  st = create(std::move(cfg), std::move(spec), inputs, index, &engine);
   if (!st.ok()) return st;
   Impl& m = *engine->impl_;
-  const std::size_t C = m.cfg.currencies.size();
-  const std::size_t n_inst = m.spec.size();
-  std::vector<std::uint8_t> seen(n_inst, 0);
+  std::vector<std::uint8_t> seen(m.spec.size(), 0);
   std::vector<std::int64_t> ids;
   for (std::uint64_t id = 0; id < used; ++id) {
     const auto row = static_cast<std::size_t>(id);
@@ -354,59 +433,8 @@ Status PreTradeEngine::restore(const std::string& bytes, std::unique_ptr<PreTrad
     st = engine->add_account(&got);
     if (!st.ok()) return st;
     Account& a = m.account(static_cast<std::size_t>(got));
-    std::vector<double> collateral;
-    std::vector<double> cash;
-    if (!(r.get_vector(&collateral) && r.get_vector(&cash) && r.get_vector(&a.positions) &&
-          r.get_vector(&a.orders))) {
-      return Status::bad_argument("snapshot", "malformed account section");
-    }
-    if (collateral.size() != C || cash.size() != C) {
-      return Status::invalid("snapshot.accounts", row,
-                             "currency count does not match the configuration");
-    }
-    for (std::size_t c = 0; c < C; ++c) {
-      if (!std::isfinite(collateral[c]) || !std::isfinite(cash[c])) {
-        return Status::invalid("snapshot.collateral", row, "collateral and cash must be finite");
-      }
-    }
-    std::copy(collateral.begin(), collateral.end(), a.collateral.begin());
-    std::copy(cash.begin(), cash.end(), a.cash.begin());
-    // Values as the API path would have allowed them: one position per instrument, finite
-    // amounts; orders with unique ids >= 0, a side, 0 < remaining <= amount (finite).
-    std::fill(seen.begin(), seen.end(), 0);
-    for (Position& p : a.positions) {
-      if (p.instrument < 0 || static_cast<std::size_t>(p.instrument) >= n_inst ||
-          !std::isfinite(p.amount)) {
-        return Status::invalid("snapshot.positions", row,
-                               "unknown instrument or non-finite amount");
-      }
-      if (seen[static_cast<std::size_t>(p.instrument)]++ != 0) {
-        return Status::invalid("snapshot.positions", row, "two positions in one instrument");
-      }
-      p.slot = p.entry = -1;
-      ensure_entries(m, a, p.instrument, false);
-    }
-    for (std::size_t k = 0; k < a.orders.size(); ++k) {
-      Order& o = a.orders[k];
-      if (o.instrument < 0 || static_cast<std::size_t>(o.instrument) >= n_inst ||
-          !finite_positive(o.remaining) || !finite_positive(o.amount) ||
-          !(o.remaining <= o.amount * (1.0 + kFillTolerance)) || o.id < 0 ||
-          (o.side != Side::kBuy && o.side != Side::kSell)) {
-        return Status::invalid("snapshot.orders", row, "unknown instrument, side, id or amount");
-      }
-      o.slot = o.entry = -1;
-      ensure_entries(m, a, o.instrument, true);
-    }
-    ids.clear();
-    for (const Order& o : a.orders) ids.push_back(o.id);
-    std::sort(ids.begin(), ids.end());
-    if (std::adjacent_find(ids.begin(), ids.end()) != ids.end()) {
-      return Status::invalid("snapshot.orders", row, "order id used twice");
-    }
-    m.aggregate(a, *a.state);
-    if (!m.finite(a, *a.state)) {
-      return Status::invalid("snapshot.accounts", row, "the account's margin is not finite");
-    }
+    st = restore_account(m, r, row, &seen, &ids, a);
+    if (!st.ok()) return st;
     m.note_extent(a);
   }
   if (!r.done()) return Status::bad_argument("snapshot", "trailing bytes after the accounts");
