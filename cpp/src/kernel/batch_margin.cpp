@@ -298,8 +298,12 @@ Status check_cross(const BatchCross& x, const BatchModel& m, const BatchInstrume
 
 }  // namespace
 
-Status batch_margin(const BatchModel& m, const BatchInstruments& in, const BatchAccounts& acc,
-                    const BatchOutputs& out, int threads, const BatchCross* cross) noexcept {
+namespace {
+
+// The model's and the instruments' terms checked before anything is allocated: row layout,
+// columns given together, caps, offsets, dampeners, weights and roll factors >= 0, every
+// instrument's pair, expiry, delta, value, floors and risk row finite and in range.
+Status check_model(const BatchModel& m, const BatchInstruments& in) noexcept {
   if (in.stride == 0 || m.n_std > in.stride) {
     return Status::bad_argument("risk", "rows hold n_std standard entries, then the extended");
   }
@@ -365,8 +369,44 @@ Status batch_margin(const BatchModel& m, const BatchInstruments& in, const Batch
       }
     }
   }
+  return Status::success();
+}
+
+// A thread's working memory sized for the model (may throw std::bad_alloc).
+void size_scratch(const BatchModel& m, const BatchInstruments& in, const BatchCross* cross,
+                  Scratch& s) {
+  s.store.assign(2 * kPad + m.pairs * in.stride + 3 * m.pairs + m.expiries, 0.0);
+  s.v = s.store.data() + kPad;
+  s.pair_delta = s.v + m.pairs * in.stride;
+  s.pair_gross = s.pair_delta + m.pairs;
+  s.pair_floor = s.pair_gross + m.pairs;
+  s.net = s.pair_floor + m.pairs;
+  s.groups.resize(m.pairs);
+  s.sets.resize(m.pairs);
+  s.set_entries.resize(m.pairs * in.stride + kPad);
+  s.roll_k.resize(m.expiries + kPad);
+  s.roll_d.resize(m.expiries + kPad);
+  // the small buffers get a cache line of spare tail: the next allocation (maybe another
+  // thread's) never shares a line with their used part
+  s.pair_used.assign(m.pairs + 64, 0);
+  s.pairs_touched.reserve(m.pairs + 16);
+  s.exp_used.assign(m.expiries + 64, 0);
+  s.exps_touched.reserve(m.expiries + 16);
+  if (cross != nullptr) {
+    s.ccy_value.assign(cross->currencies + kPad, 0.0);
+    s.set_local.assign(cross->sets + 16, -1);
+    s.sets_touched.reserve(cross->sets + 16);
+  }
+}
+
+}  // namespace
+
+Status batch_margin(const BatchModel& m, const BatchInstruments& in, const BatchAccounts& acc,
+                    const BatchOutputs& out, int threads, const BatchCross* cross) noexcept {
+  Status checked = check_model(m, in);
+  if (!checked.ok()) return checked;
   std::size_t widest = 0;
-  Status checked = detail::check_accounts(acc, in.n, out, &widest);
+  checked = detail::check_accounts(acc, in.n, out, &widest);
   if (!checked.ok()) return checked;
   if (cross != nullptr) {
     checked = check_cross(*cross, m, in, acc);
@@ -383,6 +423,7 @@ Status batch_margin(const BatchModel& m, const BatchInstruments& in, const Batch
   rules.tie_period = m.tie_period;
   rules.tie_slot = m.tie_slot;
   try {
+    const std::size_t n_ext = in.stride - m.n_std;
     if (m.damp != nullptr) {
       full_damp.assign(m.pairs * in.stride, 0.0);
       for (std::size_t u = 0; u < m.pairs; ++u) {
@@ -392,30 +433,7 @@ Status batch_margin(const BatchModel& m, const BatchInstruments& in, const Batch
       }
     }
     scratch.resize(nthreads);
-    for (auto& s : scratch) {
-      s.store.assign(2 * kPad + m.pairs * in.stride + 3 * m.pairs + m.expiries, 0.0);
-      s.v = s.store.data() + kPad;
-      s.pair_delta = s.v + m.pairs * in.stride;
-      s.pair_gross = s.pair_delta + m.pairs;
-      s.pair_floor = s.pair_gross + m.pairs;
-      s.net = s.pair_floor + m.pairs;
-      s.groups.resize(m.pairs);
-      s.sets.resize(m.pairs);
-      s.set_entries.resize(m.pairs * in.stride + kPad);
-      s.roll_k.resize(m.expiries + kPad);
-      s.roll_d.resize(m.expiries + kPad);
-      // the small buffers get a cache line of spare tail: the next allocation (maybe another
-      // thread's) never shares a line with their used part
-      s.pair_used.assign(m.pairs + 64, 0);
-      s.pairs_touched.reserve(m.pairs + 16);
-      s.exp_used.assign(m.expiries + 64, 0);
-      s.exps_touched.reserve(m.expiries + 16);
-      if (cross != nullptr) {
-        s.ccy_value.assign(cross->currencies + kPad, 0.0);
-        s.set_local.assign(cross->sets + 16, -1);
-        s.sets_touched.reserve(cross->sets + 16);
-      }
-    }
+    for (auto& s : scratch) size_scratch(m, in, cross, s);
   } catch (...) {
     return Status::bad_argument("accounts", "not enough memory for the scratch buffers");
   }
