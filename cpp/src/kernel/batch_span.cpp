@@ -33,86 +33,111 @@ struct SpanScratch {
   std::vector<models::SpanRequirement> result;
 };
 
+// Account a's positions grouped by commodity in s.rows / s.amounts (a counting sort:
+// positions keep their order within a commodity, so the sums are the sequential ones),
+// commodities in the model's order in s.touched; returns the account's equity (collateral,
+// then each position's mark value added in order).
+double group_positions(const BatchSpanInstruments& in, const BatchAccounts& acc, std::size_t a,
+                       SpanScratch& s) noexcept {
+  const auto p0 = static_cast<std::size_t>(acc.offsets[a]);
+  const auto p1 = static_cast<std::size_t>(acc.offsets[a + 1]);
+  double equity = acc.collateral[a];
+  // Count the positions per commodity, then place them (a counting sort: positions keep
+  // their order within a commodity, so the sums are the sequential ones).
+  for (std::size_t p = p0; p < p1; ++p) {
+    const auto c = static_cast<std::size_t>(in.commodity[acc.instrument[p]]);
+    if (!s.used[c]) {
+      s.used[c] = 1;
+      s.touched.push_back(static_cast<std::int32_t>(c));
+      s.count[c] = 0;
+    }
+    ++s.count[c];
+  }
+  std::sort(s.touched.begin(), s.touched.end());  // commodities in the model's order
+  std::size_t offset = 0;
+  for (std::int32_t c : s.touched) {
+    const auto cc = static_cast<std::size_t>(c);
+    s.cursor[cc] = offset;
+    offset += s.count[cc];
+  }
+  for (std::size_t p = p0; p < p1; ++p) {
+    const std::int32_t i = acc.instrument[p];
+    const auto c = static_cast<std::size_t>(in.commodity[i]);
+    const std::size_t at = s.cursor[c]++;
+    s.rows[at] = i;
+    s.amounts[at] = acc.amount[p];
+    equity += acc.amount[p] * in.value[i];
+  }
+  return equity;
+}
+
+// Each touched commodity's weighted scenario P&L (the gather-sum of its rows), net delta per
+// tier and short options, as the model's view; returns how many (*finite false when a sum
+// overflows).
+std::size_t commodity_views(const BatchSpanModel& m, const BatchSpanInstruments& in, SpanScratch& s,
+                            pricing::detail::GatherSumFn gather_sum, bool* finite) noexcept {
+  // cursor[c] is now the end of c's slice; its beginning the previous commodity's end.
+  std::size_t k = 0;
+  std::size_t from = 0;
+  for (std::int32_t c : s.touched) {
+    const auto cc = static_cast<std::size_t>(c);
+    const std::size_t to = s.cursor[cc];
+    const BatchSpanCommodity& bc = m.commodity[cc];
+    double* pnl = s.pnl.data() + cc * kNs;
+    gather_sum(kNs, to - from, in.risk, kNs, s.rows.data() + from, s.amounts.data() + from, pnl);
+    for (std::size_t j = 0; j < kNs; ++j) pnl[j] *= bc.weight[j];
+    double* td = s.tier_delta.data() + cc * models::kSpanMaxTiers;
+    std::fill(td, td + bc.tiers, 0.0);
+    double shorts = 0.0;
+    for (std::size_t r = from; r < to; ++r) {
+      const auto i = static_cast<std::size_t>(s.rows[r]);
+      const double q = s.amounts[r];
+      td[in.tier[i]] += q * in.delta[i];
+      if (in.option[i] && q < 0.0) shorts -= q;
+    }
+    models::SpanCommodity& v = s.view[k];
+    v.pnl = pnl;
+    v.tiers = bc.tiers;
+    v.tier_delta = td;
+    v.short_options = shorts;
+    v.short_option_minimum = bc.short_option_minimum;
+    v.intra_pairs = bc.intra_pairs;
+    v.intra_tiers = bc.intra_tiers;
+    v.intra_rates = bc.intra_rates;
+    s.slot[cc] = static_cast<std::int32_t>(k);
+    *finite = *finite && std::isfinite(shorts);
+    ++k;
+    from = to;
+  }
+  return k;
+}
+
+// The spreads whose two legs the account holds, legs renumbered into the view; returns how
+// many.
+std::size_t spreads_held(const BatchSpanModel& m, SpanScratch& s) noexcept {
+  std::size_t ns = 0;
+  for (std::size_t r = 0; r < m.spreads; ++r) {
+    const std::int32_t la = s.slot[static_cast<std::size_t>(m.spread_legs[2 * r])];
+    const std::int32_t lb = s.slot[static_cast<std::size_t>(m.spread_legs[2 * r + 1])];
+    if (la < 0 || lb < 0) continue;
+    models::SpanInterSpread& x = s.spreads[ns++];
+    x.a = la;
+    x.b = lb;
+    x.ratio_a = m.spread_terms[3 * r];
+    x.ratio_b = m.spread_terms[3 * r + 1];
+    x.rate = m.spread_terms[3 * r + 2];
+  }
+  return ns;
+}
+
 void run_span(const BatchSpanModel& m, const BatchSpanInstruments& in, const BatchAccounts& acc,
               const BatchOutputs& out, std::size_t begin, std::size_t end, SpanScratch& s,
               pricing::detail::GatherSumFn gather_sum) noexcept {
   for (std::size_t a = begin; a < end; ++a) {
-    const auto p0 = static_cast<std::size_t>(acc.offsets[a]);
-    const auto p1 = static_cast<std::size_t>(acc.offsets[a + 1]);
-    double equity = acc.collateral[a];
-    // Count the positions per commodity, then place them (a counting sort: positions keep
-    // their order within a commodity, so the sums are the sequential ones).
-    for (std::size_t p = p0; p < p1; ++p) {
-      const auto c = static_cast<std::size_t>(in.commodity[acc.instrument[p]]);
-      if (!s.used[c]) {
-        s.used[c] = 1;
-        s.touched.push_back(static_cast<std::int32_t>(c));
-        s.count[c] = 0;
-      }
-      ++s.count[c];
-    }
-    std::sort(s.touched.begin(), s.touched.end());  // commodities in the model's order
-    std::size_t offset = 0;
-    for (std::int32_t c : s.touched) {
-      const auto cc = static_cast<std::size_t>(c);
-      s.cursor[cc] = offset;
-      offset += s.count[cc];
-    }
-    for (std::size_t p = p0; p < p1; ++p) {
-      const std::int32_t i = acc.instrument[p];
-      const auto c = static_cast<std::size_t>(in.commodity[i]);
-      const std::size_t at = s.cursor[c]++;
-      s.rows[at] = i;
-      s.amounts[at] = acc.amount[p];
-      equity += acc.amount[p] * in.value[i];
-    }
-    // cursor[c] is now the end of c's slice; its beginning the previous commodity's end.
-    std::size_t k = 0;
-    std::size_t from = 0;
+    const double equity = group_positions(in, acc, a, s);
     bool finite = true;
-    for (std::int32_t c : s.touched) {
-      const auto cc = static_cast<std::size_t>(c);
-      const std::size_t to = s.cursor[cc];
-      const BatchSpanCommodity& bc = m.commodity[cc];
-      double* pnl = s.pnl.data() + cc * kNs;
-      gather_sum(kNs, to - from, in.risk, kNs, s.rows.data() + from, s.amounts.data() + from, pnl);
-      for (std::size_t j = 0; j < kNs; ++j) pnl[j] *= bc.weight[j];
-      double* td = s.tier_delta.data() + cc * models::kSpanMaxTiers;
-      std::fill(td, td + bc.tiers, 0.0);
-      double shorts = 0.0;
-      for (std::size_t r = from; r < to; ++r) {
-        const auto i = static_cast<std::size_t>(s.rows[r]);
-        const double q = s.amounts[r];
-        td[in.tier[i]] += q * in.delta[i];
-        if (in.option[i] && q < 0.0) shorts -= q;
-      }
-      models::SpanCommodity& v = s.view[k];
-      v.pnl = pnl;
-      v.tiers = bc.tiers;
-      v.tier_delta = td;
-      v.short_options = shorts;
-      v.short_option_minimum = bc.short_option_minimum;
-      v.intra_pairs = bc.intra_pairs;
-      v.intra_tiers = bc.intra_tiers;
-      v.intra_rates = bc.intra_rates;
-      s.slot[cc] = static_cast<std::int32_t>(k);
-      finite = finite && std::isfinite(shorts);
-      ++k;
-      from = to;
-    }
-    // The spreads whose two legs the account holds, legs renumbered into the view.
-    std::size_t ns = 0;
-    for (std::size_t r = 0; r < m.spreads; ++r) {
-      const std::int32_t la = s.slot[static_cast<std::size_t>(m.spread_legs[2 * r])];
-      const std::int32_t lb = s.slot[static_cast<std::size_t>(m.spread_legs[2 * r + 1])];
-      if (la < 0 || lb < 0) continue;
-      models::SpanInterSpread& x = s.spreads[ns++];
-      x.a = la;
-      x.b = lb;
-      x.ratio_a = m.spread_terms[3 * r];
-      x.ratio_b = m.spread_terms[3 * r + 1];
-      x.rate = m.spread_terms[3 * r + 2];
-    }
+    const std::size_t k = commodity_views(m, in, s, gather_sum, &finite);
+    const std::size_t ns = spreads_held(m, s);
     for (std::int32_t c : s.touched) {
       s.used[static_cast<std::size_t>(c)] = 0;
       s.slot[static_cast<std::size_t>(c)] = -1;
