@@ -646,6 +646,83 @@ Status check_pairs_and_currencies(const EngineConfig& config, bool cross, bool u
   return Status::success();
 }
 
+// Instrument i's spec under the engine's model: known kind, settlement, type, underlying and
+// currency; a strike for options; floors only under the grid model; USD-settled only under the
+// grid, SPAN and Greek-netting models; standard-margin terms only under standard margin.
+Status check_instrument(const PreTradeEngine::Impl& m, const InstrumentSpec& s, std::size_t i,
+                        std::int32_t P, std::int32_t C) {
+  if (s.kind > 3) return Status::invalid("kind", i, "unknown instrument kind");
+  if (s.settlement > 1) return Status::invalid("settlement", i, "unknown settlement");
+  if (s.is_call > 1) return Status::invalid("is_call", i, "must be 0 or 1");
+  if (s.kind == 0 && s.settlement == 1) {
+    return Status::invalid("kind", i, "inverse spot is a coin balance: use collateral");
+  }
+  if (s.underlying < 0 || s.underlying >= P) {
+    return Status::invalid("underlying", i, "no such underlying");
+  }
+  if (s.currency < 0 || s.currency >= C) return Status::invalid("currency", i, "no such currency");
+  if (s.kind == 3 && !finite_positive(s.strike)) {
+    return Status::invalid("strike", i, "must be > 0");
+  }
+  if (!(std::isfinite(s.floor_long) && s.floor_long >= 0.0 && std::isfinite(s.floor_short) &&
+        s.floor_short >= 0.0)) {
+    return Status::invalid("floor", i, "minimum charges must be finite and >= 0");
+  }
+  if (!m.grid() && (s.floor_long != 0.0 || s.floor_short != 0.0)) {
+    return Status::invalid("floor", i, "per-unit minimum charges belong to the grid model");
+  }
+  if ((m.grid() || m.sensitivity() || m.span()) && s.settlement != 0) {
+    return Status::invalid("settlement", i,
+                           "this model margins USD-settled (linear) instruments only");
+  }
+  const StandardTerms& t = s.standard;
+  if (m.standard()) {
+    if (t.rule > 1 || t.price_at_index > 1) {
+      return Status::invalid("standard", i, "rule must be 0 or 1, price_at_index 0 or 1");
+    }
+    if ((t.rule == 1) != (s.kind == 3 && s.settlement == 1)) {
+      return Status::invalid("standard", i,
+                             "rule 1 is the inverse-option rule; other instruments rule 0");
+    }
+    // The rates themselves are checked with each market (models::check_standard_position).
+  } else if (t.rule != 0 || t.price_at_index != 0 || t.im_base != 0.0 || t.im_per_unit != 0.0 ||
+             t.mm_base != 0.0 || t.mm_per_unit != 0.0 || t.im_otm_base != 0.0 ||
+             t.im_floor != 0.0 || t.mm != 0.0) {
+    return Status::invalid("standard", i, "standard-margin terms under another model");
+  }
+  return Status::success();
+}
+
+// The engine's scenario count per row (ns, n_std), underlyings (P) and grid weights, from
+// the model's configuration (grid_ns and span_tiers as its checks found them).
+void size_engine(const EngineConfig& config, std::size_t grid_ns, std::size_t span_tiers,
+                 PreTradeEngine::Impl* m) {
+  if (config.model == Model::kScenarioGrid) {
+    m->ns = m->n_std = grid_ns;
+    m->P = config.grid.assets.size();
+    m->weight.assign(m->P * grid_ns, 0.0);
+    for (std::size_t u = 0; u < m->P; ++u) {
+      const auto& w = config.grid.assets[u].weights;
+      std::copy(w.begin(), w.end(), m->weight.begin() + static_cast<std::ptrdiff_t>(u * grid_ns));
+    }
+  } else if (config.model == Model::kStandard) {
+    m->ns = m->n_std = 0;  // no scenarios
+    m->P = config.standard_underlyings;
+  } else if (config.model == Model::kSpan) {
+    // 16 weighted scenarios, then the net delta per tier
+    m->ns = m->n_std = models::kSpanScenarios + span_tiers;
+    m->P = config.span.commodities.size();
+  } else if (config.model == Model::kSensitivity) {
+    // delta, the weighted vega per bucket, P&L at +RW and -RW
+    m->ns = m->n_std = config.sensitivity.bucket_days.size() + 3;
+    m->P = config.sensitivity.delta_rw.size();
+  } else {
+    m->n_std = static_cast<std::size_t>(3 * (2 * config.buckets + 1));
+    m->ns = m->n_std + 8;
+    m->P = config.pairs.size();
+  }
+}
+
 }  // namespace
 
 Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> instruments,
@@ -700,29 +777,7 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
     if (!st.ok()) return st;
   }
   auto impl = std::make_unique<Impl>();
-  if (grid) {
-    impl->ns = impl->n_std = grid_ns;
-    impl->P = config.grid.assets.size();
-    impl->weight.assign(impl->P * grid_ns, 0.0);
-    for (std::size_t u = 0; u < impl->P; ++u) {
-      const auto& w = config.grid.assets[u].weights;
-      std::copy(w.begin(), w.end(),
-                impl->weight.begin() + static_cast<std::ptrdiff_t>(u * grid_ns));
-    }
-  } else if (standard) {
-    impl->ns = impl->n_std = 0;  // no scenarios
-    impl->P = config.standard_underlyings;
-  } else if (span) {  // 16 weighted scenarios, then the net delta per tier
-    impl->ns = impl->n_std = models::kSpanScenarios + span_tiers;
-    impl->P = config.span.commodities.size();
-  } else if (sens) {  // delta, the weighted vega per bucket, P&L at +RW and -RW
-    impl->ns = impl->n_std = config.sensitivity.bucket_days.size() + 3;
-    impl->P = config.sensitivity.delta_rw.size();
-  } else {
-    impl->n_std = static_cast<std::size_t>(3 * (2 * config.buckets + 1));
-    impl->ns = impl->n_std + 8;
-    impl->P = config.pairs.size();
-  }
+  size_engine(config, grid_ns, span_tiers, impl.get());
   impl->cfg = std::move(config);
   impl->spec = std::move(instruments);
   const auto P = static_cast<std::int32_t>(impl->P);
@@ -730,46 +785,8 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
   std::vector<std::pair<std::pair<std::int32_t, std::int64_t>, std::int32_t>> seen;
   for (std::size_t i = 0; i < impl->spec.size(); ++i) {
     const InstrumentSpec& s = impl->spec[i];
-    if (s.kind > 3) return Status::invalid("kind", i, "unknown instrument kind");
-    if (s.settlement > 1) return Status::invalid("settlement", i, "unknown settlement");
-    if (s.is_call > 1) return Status::invalid("is_call", i, "must be 0 or 1");
-    if (s.kind == 0 && s.settlement == 1) {
-      return Status::invalid("kind", i, "inverse spot is a coin balance: use collateral");
-    }
-    if (s.underlying < 0 || s.underlying >= P) {
-      return Status::invalid("underlying", i, "no such underlying");
-    }
-    if (s.currency < 0 || s.currency >= C)
-      return Status::invalid("currency", i, "no such currency");
-    if (s.kind == 3 && !finite_positive(s.strike)) {
-      return Status::invalid("strike", i, "must be > 0");
-    }
-    if (!(std::isfinite(s.floor_long) && s.floor_long >= 0.0 && std::isfinite(s.floor_short) &&
-          s.floor_short >= 0.0)) {
-      return Status::invalid("floor", i, "minimum charges must be finite and >= 0");
-    }
-    if (!impl->grid() && (s.floor_long != 0.0 || s.floor_short != 0.0)) {
-      return Status::invalid("floor", i, "per-unit minimum charges belong to the grid model");
-    }
-    if ((impl->grid() || impl->sensitivity() || impl->span()) && s.settlement != 0) {
-      return Status::invalid("settlement", i,
-                             "this model margins USD-settled (linear) instruments only");
-    }
-    const StandardTerms& t = s.standard;
-    if (impl->standard()) {
-      if (t.rule > 1 || t.price_at_index > 1) {
-        return Status::invalid("standard", i, "rule must be 0 or 1, price_at_index 0 or 1");
-      }
-      if ((t.rule == 1) != (s.kind == 3 && s.settlement == 1)) {
-        return Status::invalid("standard", i,
-                               "rule 1 is the inverse-option rule; other instruments rule 0");
-      }
-      // The rates themselves are checked with each market (models::check_standard_position).
-    } else if (t.rule != 0 || t.price_at_index != 0 || t.im_base != 0.0 || t.im_per_unit != 0.0 ||
-               t.mm_base != 0.0 || t.mm_per_unit != 0.0 || t.im_otm_base != 0.0 ||
-               t.im_floor != 0.0 || t.mm != 0.0) {
-      return Status::invalid("standard", i, "standard-margin terms under another model");
-    }
+    Status bad = check_instrument(*impl, s, i, P, C);
+    if (!bad.ok()) return bad;
     // Expiry index: one per (underlying, expiry id); perpetuals and spot one per underlying.
     const std::int64_t key = s.expiry_id < 0 ? -1 : s.expiry_id;
     std::int32_t e = -1;
