@@ -967,6 +967,90 @@ void PreTradeEngine::check_many(std::int64_t account, std::size_t n, const std::
 
 // The check of a valid order against the account's state `before` (its group's margin and
 // RMM per state, which `rmm` holds and receives the order's state in).
+namespace {
+
+// The worst case of state k (positions plus the side's orders) with the order added: the
+// order's group recomputed from its scenario vector v under the engine's model, the other
+// groups of the currency as kept.
+inline double order_worst(const PreTradeEngine::Impl& m, const Account& a, const MarketState& ms,
+                          const Slot* s, std::int32_t instrument, int k, double signed_amount,
+                          const double* v, double net) noexcept {
+  const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(instrument)];
+  const std::int32_t c = sp.currency;
+  const double* row = ms.row(static_cast<std::size_t>(instrument));
+  double new_worst = 0.0;
+  if (m.span()) {  // the order's short options from its instrument's net (binary search)
+    const Net* x = find_net(a, instrument);
+    const double q_old = x == nullptr ? 0.0 : x->q[0] + x->q[k];
+    const double shorts = (s ? s->floor[k] : 0.0) - m.floor_of(instrument, q_old) +
+                          m.floor_of(instrument, q_old + signed_amount);
+    new_worst = m.span_im(a, c, k, sp.underlying, v, shorts);
+  } else if (m.sensitivity()) {
+    new_worst = m.sensitivity_im(a, c, k, sp.underlying, v);
+  } else if (m.standard()) {
+    // The instrument's IM term, old and new (its net found by binary search).
+    const Net* x = find_net(a, instrument);
+    const double q_old = x == nullptr ? 0.0 : x->q[0] + x->q[k];
+    new_worst = (s ? s->worst[k] : 0.0) -
+                PreTradeEngine::Impl::standard_term(ms, instrument, q_old).initial_margin +
+                PreTradeEngine::Impl::standard_term(ms, instrument, q_old + signed_amount).initial_margin;
+  } else if (m.grid()) {
+    // The instrument's gross-delta and minimum-charge terms, old and new (its net found by
+    // binary search).
+    const Net* x = find_net(a, instrument);
+    const double q_old = x == nullptr ? 0.0 : x->q[0] + x->q[k];
+    const double q_new = q_old + signed_amount;
+    const double d = row[m.ns];
+    const double gross = (s ? s->gross[k] : 0.0) - std::fabs(q_old * d) + std::fabs(q_new * d);
+    const double floor =
+        (s ? s->floor[k] : 0.0) - m.floor_of(instrument, q_old) + m.floor_of(instrument, q_new);
+    new_worst = m.grid_charge(ms, sp.underlying, v, net, gross, floor);
+  } else if (m.cross()) {  // the order's pair recomputed, the others' losses as kept
+    new_worst = m.cross_set_loss(a, ms, sp.underlying, k, c, v);
+    for (std::size_t u = 0; u < m.P; ++u) {
+      if (u != static_cast<std::size_t>(sp.underlying)) {
+        new_worst += a.cross_loss[u * kStates + static_cast<std::size_t>(k)];
+      }
+    }
+  } else {
+    new_worst = m.slot_worst(ms, c, sp.underlying, v);
+  }
+  double worst_k = new_worst;
+  if (!m.group_level() && !m.cross()) {  // (group-level models and X:PM are done above)
+    for (const auto& other : a.slots) {
+      if (other.currency == c && &other != s) worst_k += other.worst[k];
+    }
+  }
+  return worst_k;
+}
+
+// The roll shock of state k with the order's delta d_new added at its expiry (Deribit only).
+inline double order_roll(const PreTradeEngine::Impl& m, const Account& a, const MarketState& ms,
+                         std::int32_t instrument, int k, double d_new) noexcept {
+  const std::int32_t c = m.spec[static_cast<std::size_t>(instrument)].currency;
+  const std::int32_t e = m.expiry_of[static_cast<std::size_t>(instrument)];
+  double roll_k = 0.0;
+  bool have_expiry = !m.pm();  // only Deribit has a roll shock
+  for (const auto& x : a.expiries) {
+    if ((x.currency != c && !m.cross()) || !m.pm()) continue;
+    double d = x.d[0] + x.d[k];
+    if (x.currency == c && x.expiry == e) {
+      d += d_new;
+      have_expiry = true;
+    }
+    roll_k += ms.roll_k[static_cast<std::size_t>(x.currency) * m.n_expiries +
+                        static_cast<std::size_t>(x.expiry)] *
+              std::fabs(d);
+  }
+  if (!have_expiry) {
+    roll_k += ms.roll_k[static_cast<std::size_t>(c) * m.n_expiries + static_cast<std::size_t>(e)] *
+              std::fabs(d_new);
+  }
+  return roll_k;
+}
+
+}  // namespace
+
 CheckResult PreTradeEngine::Impl::check_with(const Account& acct, const MarketState& ms,
                                              const GroupMargin& before, double* rmm,
                                              std::int32_t instrument, Side side,
@@ -996,67 +1080,8 @@ CheckResult PreTradeEngine::Impl::check_with(const Account& acct, const MarketSt
   const bool vector_finite = all_finite(v, m.ns);
   const double d_new = signed_amount * row[m.ns];
   const double net = (s ? s->net_delta[0] + s->net_delta[k] : 0.0) + d_new;
-  double new_worst = 0.0;
-  if (m.span()) {  // the order's short options from its instrument's net (binary search)
-    const Net* x = find_net(*a, instrument);
-    const double q_old = x == nullptr ? 0.0 : x->q[0] + x->q[k];
-    const double shorts = (s ? s->floor[k] : 0.0) - m.floor_of(instrument, q_old) +
-                          m.floor_of(instrument, q_old + signed_amount);
-    new_worst = m.span_im(*a, c, k, sp.underlying, v, shorts);
-  } else if (m.sensitivity()) {
-    new_worst = m.sensitivity_im(*a, c, k, sp.underlying, v);
-  } else if (m.standard()) {
-    // The instrument's IM term, old and new (its net found by binary search).
-    const Net* x = find_net(*a, instrument);
-    const double q_old = x == nullptr ? 0.0 : x->q[0] + x->q[k];
-    new_worst = (s ? s->worst[k] : 0.0) -
-                Impl::standard_term(ms, instrument, q_old).initial_margin +
-                Impl::standard_term(ms, instrument, q_old + signed_amount).initial_margin;
-  } else if (m.grid()) {
-    // The instrument's gross-delta and minimum-charge terms, old and new (its net found by
-    // binary search).
-    const Net* x = find_net(*a, instrument);
-    const double q_old = x == nullptr ? 0.0 : x->q[0] + x->q[k];
-    const double q_new = q_old + signed_amount;
-    const double d = row[m.ns];
-    const double gross = (s ? s->gross[k] : 0.0) - std::fabs(q_old * d) + std::fabs(q_new * d);
-    const double floor =
-        (s ? s->floor[k] : 0.0) - m.floor_of(instrument, q_old) + m.floor_of(instrument, q_new);
-    new_worst = m.grid_charge(ms, sp.underlying, v, net, gross, floor);
-  } else if (m.cross()) {  // the order's pair recomputed, the others' losses as kept
-    new_worst = m.cross_set_loss(*a, ms, sp.underlying, k, c, v);
-    for (std::size_t u = 0; u < m.P; ++u) {
-      if (u != static_cast<std::size_t>(sp.underlying)) {
-        new_worst += a->cross_loss[u * kStates + static_cast<std::size_t>(k)];
-      }
-    }
-  } else {
-    new_worst = m.slot_worst(ms, c, sp.underlying, v);
-  }
-  double worst_k = new_worst;
-  if (!m.group_level() && !m.cross()) {  // (group-level models and X:PM are done above)
-    for (const auto& other : a->slots) {
-      if (other.currency == c && &other != s) worst_k += other.worst[k];
-    }
-  }
-  const std::int32_t e = m.expiry_of[static_cast<std::size_t>(instrument)];
-  double roll_k = 0.0;
-  bool have_expiry = !m.pm();  // only Deribit has a roll shock
-  for (const auto& x : a->expiries) {
-    if ((x.currency != c && !m.cross()) || !m.pm()) continue;
-    double d = x.d[0] + x.d[k];
-    if (x.currency == c && x.expiry == e) {
-      d += d_new;
-      have_expiry = true;
-    }
-    roll_k += ms.roll_k[static_cast<std::size_t>(x.currency) * m.n_expiries +
-                        static_cast<std::size_t>(x.expiry)] *
-              std::fabs(d);
-  }
-  if (!have_expiry) {
-    roll_k += ms.roll_k[static_cast<std::size_t>(c) * m.n_expiries + static_cast<std::size_t>(e)] *
-              std::fabs(d_new);
-  }
+  const double worst_k = order_worst(m, *a, ms, s, instrument, k, signed_amount, v, net);
+  const double roll_k = order_roll(m, *a, ms, instrument, k, d_new);
   rmm[k] = (m.pm() ? round9(worst_k) : worst_k) + roll_k;
   // Within the threshold is the positive test (a NaN delta is not within it). Grid models
   // have no threshold: the delta need only be finite.
