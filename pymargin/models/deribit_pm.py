@@ -33,7 +33,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -349,6 +349,101 @@ def pair_scenarios(underlying: str, pp: PairParams, buckets: int) -> ScenarioSet
     )
 
 
+def _settlement(table: Any, names: list[str], ccy_codes: np.ndarray, currency: str | None) -> str:
+    """The settlement currency (lower case): ``currency``, or the one all positions share;
+    every position must settle in it."""
+    if currency is None:
+        found = distinct_codes(ccy_codes)
+        if len(found) != 1:
+            raise InvalidInputError(
+                f"positions settle in {sorted(table.codes[c] for c in found)}: pass currency=",
+                "currency",
+            )
+        currency = table.codes[int(found[0])]
+    currency = currency.lower()
+    want = table.code_of(currency)
+    wrong = ccy_codes != (-1 if want is None else want)
+    if wrong.any():
+        row = int(np.argmax(wrong))
+        settles = table.codes[int(ccy_codes[row])]
+        raise InvalidInputError(
+            f"{names[row]} settles in {settles.upper()}, not {currency}", "instrument", row
+        )
+    return currency
+
+
+@dataclass
+class _Groups:
+    """The core model's inputs, one margin group per currency pair (in order of first
+    appearance): the summed scenario vector, the gain cap and the dampener per entry; the roll
+    shock's factor and net coin delta per (pair, expiry); and what the result reports per pair
+    (per-position vectors, summed vectors, labels)."""
+
+    initial: RiskVectors = field(default_factory=RiskVectors)
+    pre: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    labels: dict[str, list[str]] = field(default_factory=dict)
+    keys: list[str] = field(default_factory=list)
+    pnl: list[np.ndarray] = field(default_factory=list)
+    cap: list[float] = field(default_factory=list)
+    damp: list[np.ndarray] = field(default_factory=list)
+    roll_k: list[np.ndarray] = field(default_factory=list)
+    roll_d: list[np.ndarray] = field(default_factory=list)
+
+
+def _pair_group(
+    g: _Groups,
+    pair_name: str,
+    sel: np.ndarray,
+    names: list[str],
+    rows: np.ndarray,
+    sizes: np.ndarray,
+    market: Market,
+    params: DeribitPMParams,
+    cp: CurrencyParams,
+    currency: str,
+    threads: int | None,
+) -> None:
+    """Adds currency pair ``pair_name`` (the positions ``sel``) to ``g``."""
+    table = market.table
+    usd_settled = is_usd_stablecoin(currency)
+    n_std = 3 * (2 * params.buckets_count + 1)
+    if pair_name not in params.pairs:
+        raise ModelParameterError(
+            f"no parameters for currency pair {pair_name!r}", "model_params.currency_pair"
+        )
+    pp = params.pairs[pair_name]
+    sub = rows[sel]
+    underlying = table.codes[int(table.column("underlying")[sub[0]])]
+    index = market.index_price(underlying)
+    scen = pair_scenarios(underlying, pp, params.buckets_count)
+    summed, vectors = summed_vectors(market, sub, sizes[sel], scen, pp, n_std, threads)
+    g.initial.add(names, sel, vectors, n_std)
+    key = f"{pair_name.split('_')[0]}_{currency}"
+    g.keys.append(key)
+    g.pre[key] = {"standard": summed[:n_std], "extended": summed[n_std:]}
+    g.labels[key] = list(scen.label)
+    # Gains count at pnl_offset, capped at max_offsetable_pnl (USD, in settlement units);
+    # extended entries shrink in magnitude by the dampener, not past zero.
+    to_settle = 1.0 if usd_settled else 1.0 / index
+    damp = np.zeros(len(summed))
+    damp[n_std:] = extended_dampeners(pp, cp, index, usd_settled)
+    g.pnl.append(summed)
+    g.cap.append(cp.max_offsetable_pnl * to_settle)
+    g.damp.append(damp)
+    # Roll shock: per expiry, the net coin delta times max(floor, exp(a T) - 1).
+    deltas = coin_deltas(market, sub) * sizes[sel]
+    k, net = roll_terms(market, sub, deltas, cp)
+    g.roll_k.append(k * (index if usd_settled else 1.0))
+    g.roll_d.append(net)
+    net_delta_usd = float(deltas.sum()) * index
+    if abs(net_delta_usd) > pp.delta_total_liq_shock_threshold:
+        raise ModelCoverageError(
+            f"net delta {net_delta_usd:,.0f} USD exceeds delta_total_liq_shock_threshold "
+            f"{pp.delta_total_liq_shock_threshold:,.0f}: Deribit's delta-shock formula is not "
+            "published, so pymargin does not guess it"
+        )
+
+
 def deribit_pm_margin(
     positions: dict[str, float],
     market: Market,
@@ -373,26 +468,10 @@ def deribit_pm_margin(
     table = market.table
     rows = table.rows(names)
     ccy_codes = table.column("settlement_currency")[rows]
-    if currency is None:
-        found = distinct_codes(ccy_codes)
-        if len(found) != 1:
-            raise InvalidInputError(
-                f"positions settle in {sorted(table.codes[c] for c in found)}: pass currency=",
-                "currency",
-            )
-        currency = table.codes[int(found[0])]
-    currency = currency.lower()
+    currency = _settlement(table, names, ccy_codes, currency)
     pair_codes = table.column("pair")[rows]
     if params is None:
         params = DeribitPMParams.latest_for(currency, table.code_names(pair_codes))
-    want = table.code_of(currency)
-    wrong = ccy_codes != (-1 if want is None else want)
-    if wrong.any():
-        row = int(np.argmax(wrong))
-        settles = table.codes[int(ccy_codes[row])]
-        raise InvalidInputError(
-            f"{names[row]} settles in {settles.upper()}, not {currency}", "instrument", row
-        )
     cp_found = params.currency_params(currency)
     if cp_found is None:
         raise ModelParameterError(
@@ -406,57 +485,25 @@ def deribit_pm_margin(
             "published by Deribit; pymargin does not guess it"
         )
 
-    initial = RiskVectors()
-    pre: dict[str, dict[str, np.ndarray]] = {}
-    labels: dict[str, list[str]] = {}
-    keys: list[str] = []
-    usd_settled = is_usd_stablecoin(currency)
     n_std = 3 * (2 * params.buckets_count + 1)
-    # The model's inputs, one margin group per currency pair (in order of first appearance):
-    # the summed scenario vector, the gain cap and the dampener per entry; the roll shock's
-    # factor and net coin delta per (pair, expiry). The model itself is the core's
-    # (pymargin/models/scenario_margin.hpp), shared with the batch kernel and the engine.
-    group_pnl, group_cap, group_damp = [], [], []
-    roll_k: list[np.ndarray] = []
-    roll_d: list[np.ndarray] = []
+    # The model itself is the core's (pymargin/models/scenario_margin.hpp), shared with the
+    # batch kernel and the engine.
+    g = _Groups()
     for pair_code in codes_in_order(pair_codes):  # pairs in order of first appearance
-        pair_name = table.codes[int(pair_code)]
-        if pair_name not in params.pairs:
-            raise ModelParameterError(
-                f"no parameters for currency pair {pair_name!r}", "model_params.currency_pair"
-            )
-        pp = params.pairs[pair_name]
         sel = np.nonzero(pair_codes == pair_code)[0]
-        sub = rows[sel]
-        underlying = table.codes[int(table.column("underlying")[sub[0]])]
-        index = market.index_price(underlying)
-        scen = pair_scenarios(underlying, pp, params.buckets_count)
-        summed, vectors = summed_vectors(market, sub, sizes[sel], scen, pp, n_std, threads)
-        initial.add(names, sel, vectors, n_std)
-        key = f"{pair_name.split('_')[0]}_{currency}"
-        keys.append(key)
-        pre[key] = {"standard": summed[:n_std], "extended": summed[n_std:]}
-        labels[key] = list(scen.label)
-        # Gains count at pnl_offset, capped at max_offsetable_pnl (USD, in settlement units);
-        # extended entries shrink in magnitude by the dampener, not past zero.
-        to_settle = 1.0 if usd_settled else 1.0 / index
-        damp = np.zeros(len(summed))
-        damp[n_std:] = extended_dampeners(pp, cp, index, usd_settled)
-        group_pnl.append(summed)
-        group_cap.append(cp.max_offsetable_pnl * to_settle)
-        group_damp.append(damp)
-        # Roll shock: per expiry, the net coin delta times max(floor, exp(a T) - 1).
-        deltas = coin_deltas(market, sub) * sizes[sel]
-        k, net = roll_terms(market, sub, deltas, cp)
-        roll_k.append(k * (index if usd_settled else 1.0))
-        roll_d.append(net)
-        net_delta_usd = float(deltas.sum()) * index
-        if abs(net_delta_usd) > pp.delta_total_liq_shock_threshold:
-            raise ModelCoverageError(
-                f"net delta {net_delta_usd:,.0f} USD exceeds delta_total_liq_shock_threshold "
-                f"{pp.delta_total_liq_shock_threshold:,.0f}: Deribit's delta-shock formula is not "
-                "published, so pymargin does not guess it"
-            )
+        _pair_group(
+            g,
+            table.codes[int(pair_code)],
+            sel,
+            names,
+            rows,
+            sizes,
+            market,
+            params,
+            cp,
+            currency,
+            threads,
+        )
     rules = ModelRules(
         mm_factor=params.mm_factor,
         round_worst=True,
@@ -466,20 +513,21 @@ def deribit_pm_margin(
     )
     res = scenario_margin(
         rules,
-        np.array(group_pnl),
-        damp=np.array(group_damp),
-        cap=group_cap,
+        np.array(g.pnl),
+        damp=np.array(g.damp),
+        cap=g.cap,
         pnl_offset=cp.pnl_offset,
-        roll_k=np.concatenate(roll_k),
-        expiry_delta=np.concatenate(roll_d),
+        roll_k=np.concatenate(g.roll_k),
+        expiry_delta=np.concatenate(g.roll_d),
         im_addon=mmp_margin + open_orders_margin + spot_margin,
     )
     agg = {
-        key: {"standard": e[:n_std], "extended": e[n_std:]} for key, e in zip(keys, res.set_entries)
+        key: {"standard": e[:n_std], "extended": e[n_std:]}
+        for key, e in zip(g.keys, res.set_entries)
     }
     # The reported worst scenario: the lowest entry over the pairs (the first pair on a tie).
-    g = int(np.argmin(res.lowest))
-    worst_bucket = bucket_of(int(res.at[g]), n_std, params.buckets_count)
+    lowest = int(np.argmin(res.lowest))
+    worst_bucket = bucket_of(int(res.at[lowest]), n_std, params.buckets_count)
     worst_case = res.worst
     roll = res.roll
     delta_shock = 0.0
@@ -500,9 +548,9 @@ def deribit_pm_margin(
         mmp_margin,
         open_orders_margin,
         spot_margin,
-        initial,
-        pre,
+        g.initial,
+        g.pre,
         agg,
-        labels,
+        g.labels,
         params,
     )
