@@ -175,6 +175,98 @@ def venue_risk(
     )
 
 
+def _currency_terms(
+    params: DeribitPMParams, currencies: list[str], ccy_of: list[str], extra: list[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """Each currency's parameters (a settlement or collateral currency must have them; a pair's
+    coin without its own terms is dropped), and no correlation contingency."""
+    cps = {}
+    for c in currencies:
+        cp = params.currency_params(c)
+        if cp is None and c in ccy_of:
+            raise ModelParameterError(f"no parameters for {c!r}", "model_params.currency")
+        if cp is not None:
+            cps[c] = cp
+    currencies = [c for c in currencies if c in cps]  # a pair's coin without its own terms
+    missing = [c for c in extra if c not in cps]
+    if missing:
+        raise ModelParameterError(f"no parameters for {missing[0]!r}", "model_params.currency")
+    if any(cp.correlation_set for cp in cps.values()):
+        raise ModelCoverageError(
+            "correlation contingency (correlation_set = true) is not published by Deribit"
+        )
+    return cps, currencies
+
+
+def _group_roll(
+    table: Any,
+    rows: np.ndarray,
+    group_of: np.ndarray,
+    groups: list[tuple[str, str]],
+    cps: dict[str, Any],
+    index_of: dict[str, float],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The roll shock per (group, expiry): each instrument's entry, and the currency's factor
+    times the pair's index (USD) per entry."""
+    key = np.stack([group_of.astype(np.int64), table.column("expiry_key")[rows]], axis=1)
+    keys, exp_idx = np.unique(key, axis=0, return_inverse=True)
+    exp_idx = exp_idx.reshape(-1)
+    t_key = np.zeros(len(keys))
+    t_key[exp_idx] = table.column("time")[rows]
+    roll_k = np.zeros(len(keys))
+    for e, (g, _) in enumerate(keys):
+        pair, ccy = groups[int(g)]
+        cp = cps[ccy]
+        factor = max(cp.min_annualised_move, abs(math.expm1(cp.annualised_move_risk * t_key[e])))
+        roll_k[e] = factor * index_of[pair]
+    return exp_idx, roll_k
+
+
+def _cross_terms(
+    currencies: list[str],
+    cps: dict[str, Any],
+    ccy_of: list[str],
+    groups: list[tuple[str, str]],
+    group_set: list[int],
+    moves: dict[str, np.ndarray],
+    index_of: dict[str, float],
+    stride: int,
+    sets: int,
+) -> dict[str, Any]:
+    """The kernel's X:PM terms: per currency its USD price, haircut, equity side, shock group
+    and the USD move of one coin; each group's set; each instrument's currency."""
+    from ..conventions import USD_STABLECOINS as STABLECOINS
+    from ..models.deribit_xpm import EQUITY_SIDE
+
+    group_index = {g: k for k, g in enumerate(groups)}
+    price = np.array([1.0 if c in STABLECOINS else index_of[f"{c}_usd"] for c in currencies])
+    side = np.array(
+        [0 if c in STABLECOINS else EQUITY_SIDE[cps[c].equity_side_impact] for c in currencies],
+        dtype=np.uint8,
+    )
+    shock = np.array(
+        [group_index.get((f"{c}_usd", c), -1) if side[k] else -1 for k, c in enumerate(currencies)],
+        dtype=np.int32,
+    )
+    coin_move = np.zeros((len(currencies), stride))
+    for k, c in enumerate(currencies):
+        if c in moves:
+            coin_move[k] = moves[c]
+    ccy_index = {c: k for k, c in enumerate(currencies)}
+    return {
+        "currencies": len(currencies),
+        "currency_names": currencies,
+        "sets": sets,
+        "group_set": np.array(group_set, dtype=np.int32),
+        "currency": np.array([ccy_index[c] for c in ccy_of], dtype=np.int32),
+        "price": price,
+        "haircut": np.array([cps[c].haircut for c in currencies]),
+        "shock_group": shock,
+        "side": side,
+        "coin_move": np.ascontiguousarray(coin_move),
+    }
+
+
 def xpm_venue_risk(
     market: Market,
     instruments: list[str],
@@ -188,7 +280,6 @@ def xpm_venue_risk(
     (``VenueRisk.cross["currencies"]`` orders them); its money is USD."""
     from ..conventions import USD_STABLECOINS as STABLECOINS
     from ..models.deribit_xpm import (
-        EQUITY_SIDE,
         coin_moves,
         covering_params,
         pair_terms,
@@ -213,21 +304,7 @@ def xpm_venue_risk(
         params = covering_params(set(pairs), set(ccy_of) | set(extra))
     if not isinstance(params, DeribitPMParams):
         raise InputTypeError("expected DeribitPMParams", "params")
-    cps = {}
-    for c in currencies:
-        cp = params.currency_params(c)
-        if cp is None and c in ccy_of:
-            raise ModelParameterError(f"no parameters for {c!r}", "model_params.currency")
-        if cp is not None:
-            cps[c] = cp
-    currencies = [c for c in currencies if c in cps]  # a pair's coin without its own terms
-    missing = [c for c in extra if c not in cps]
-    if missing:
-        raise ModelParameterError(f"no parameters for {missing[0]!r}", "model_params.currency")
-    if any(cp.correlation_set for cp in cps.values()):
-        raise ModelCoverageError(
-            "correlation contingency (correlation_set = true) is not published by Deribit"
-        )
+    cps, currencies = _currency_terms(params, currencies, ccy_of, extra)
     n_std = 3 * (2 * params.buckets_count + 1)
     stride = n_std + 8
     ext = np.abs(np.array(EXTENDED_MOVES))
@@ -258,45 +335,10 @@ def xpm_venue_risk(
             offset.append(cp.pnl_offset)
             limit.append(pp.delta_total_liq_shock_threshold / index)
             damp.append((ext / pp.price_range - 1.0) * cp.extended_dampener)
-    # roll shock per (group, expiry): the currency's factor x the pair's index, USD
-    key = np.stack([group_of.astype(np.int64), table.column("expiry_key")[rows]], axis=1)
-    keys, exp_idx = np.unique(key, axis=0, return_inverse=True)
-    exp_idx = exp_idx.reshape(-1)
-    t_key = np.zeros(len(keys))
-    t_key[exp_idx] = table.column("time")[rows]
-    roll_k = np.zeros(len(keys))
-    for e, (g, _) in enumerate(keys):
-        pair, ccy = groups[int(g)]
-        cp = cps[ccy]
-        factor = max(cp.min_annualised_move, abs(math.expm1(cp.annualised_move_risk * t_key[e])))
-        roll_k[e] = factor * index_of[pair]
-    group_index = {g: k for k, g in enumerate(groups)}
-    price = np.array([1.0 if c in STABLECOINS else index_of[f"{c}_usd"] for c in currencies])
-    side = np.array(
-        [0 if c in STABLECOINS else EQUITY_SIDE[cps[c].equity_side_impact] for c in currencies],
-        dtype=np.uint8,
+    exp_idx, roll_k = _group_roll(table, rows, group_of, groups, cps, index_of)
+    cross = _cross_terms(
+        currencies, cps, ccy_of, groups, group_set, moves, index_of, stride, len(pairs)
     )
-    shock = np.array(
-        [group_index.get((f"{c}_usd", c), -1) if side[k] else -1 for k, c in enumerate(currencies)],
-        dtype=np.int32,
-    )
-    coin_move = np.zeros((len(currencies), stride))
-    for k, c in enumerate(currencies):
-        if c in moves:
-            coin_move[k] = moves[c]
-    ccy_index = {c: k for k, c in enumerate(currencies)}
-    cross = {
-        "currencies": len(currencies),
-        "currency_names": currencies,
-        "sets": len(pairs),
-        "group_set": np.array(group_set, dtype=np.int32),
-        "currency": np.array([ccy_index[c] for c in ccy_of], dtype=np.int32),
-        "price": price,
-        "haircut": np.array([cps[c].haircut for c in currencies]),
-        "shock_group": shock,
-        "side": side,
-        "coin_move": np.ascontiguousarray(coin_move),
-    }
     venue = {
         "stride": stride,
         "pnl_offsets": np.array(offset),
