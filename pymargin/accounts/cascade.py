@@ -167,6 +167,22 @@ def _checked_book(
     return offsets, inst, amt0, coll, is_dealer
 
 
+def _instrument_terms(
+    market: Market, instruments: list[str]
+) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+    """The instruments' one underlying, and per instrument: inverse?, a future (not an
+    option)?, its forward."""
+    table = market.table
+    rows = table.rows(instruments)
+    unds = table.code_names(table.column("underlying")[rows])
+    if len(unds) != 1:
+        raise InvalidInputError(f"one underlying, got {sorted(unds)}", "instruments")
+    kind = table.column("kind")[rows]
+    inverse = table.column("settlement")[rows] == int(Settlement.INVERSE)
+    future = kind != int(InstrumentKind.OPTION)
+    return unds.pop(), inverse, future, table.column("forward")[rows]
+
+
 def liquidation_cascade(
     market: Market,
     instruments: list[str],
@@ -200,16 +216,7 @@ def liquidation_cascade(
     )
     n_acc = len(coll)
     steps = np.diff(offsets)
-    table = market.table
-    rows = table.rows(instruments)
-    unds = table.code_names(table.column("underlying")[rows])
-    if len(unds) != 1:
-        raise InvalidInputError(f"one underlying, got {sorted(unds)}", "instruments")
-    und = unds.pop()
-    kind = table.column("kind")[rows]
-    inverse = table.column("settlement")[rows] == int(Settlement.INVERSE)
-    future = kind != int(InstrumentKind.OPTION)
-    f0 = table.column("forward")[rows]
+    und, inverse, future, f0 = _instrument_terms(market, instruments)
     s0 = market.index_price(und)
     owner = np.repeat(np.arange(n_acc), steps)
     amt = amt0.copy()

@@ -4,6 +4,8 @@ VaR, stress tests, the Greek-netting model's curvature, hedging and the optimise
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import _core
@@ -15,6 +17,21 @@ from ..pricing import inverse_price, threads_argument
 from .scenarios import ScenarioSet, VolShockRule
 
 __all__ = ["coins_of", "portfolio_underlyings", "scenario_pnl"]
+
+
+def _checked_moves(spot_move: Any, n_underlyings: int, chunk: Any, threads: Any) -> np.ndarray:
+    """The moves as a (scenarios, underlyings) float array; chunk an integer >= 1, threads None
+    or an integer >= 0."""
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise InvalidInputError("must be an integer >= 1", "chunk")
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 0
+    ):
+        raise InvalidInputError("must be an integer >= 0 (0: all cores)", "threads")
+    moves = np.asarray(spot_move, dtype=np.float64)
+    if moves.ndim != 2 or moves.shape[1] != n_underlyings:
+        raise InvalidInputError("must have shape (scenarios, underlyings)", "spot_move")
+    return moves
 
 
 def scenario_pnl(
@@ -34,15 +51,7 @@ def scenario_pnl(
     names = list(pf.positions)
     if not names:
         raise InvalidInputError("no positions", "portfolio")
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-        raise InvalidInputError("must be an integer >= 1", "chunk")
-    if threads is not None and (
-        isinstance(threads, bool) or not isinstance(threads, int) or threads < 0
-    ):
-        raise InvalidInputError("must be an integer >= 0 (0: all cores)", "threads")
-    moves = np.asarray(spot_move, dtype=np.float64)
-    if moves.ndim != 2 or moves.shape[1] != len(underlyings):
-        raise InvalidInputError("must have shape (scenarios, underlyings)", "spot_move")
+    moves = _checked_moves(spot_move, len(underlyings), chunk, threads)
     scales = None if vol_scale is None else np.asarray(vol_scale, dtype=np.float64)
     table = market.table
     rows = table.rows(names)
