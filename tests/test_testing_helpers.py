@@ -19,7 +19,7 @@ NAMES = [n for n in MARKET.marks if n.endswith("-C") or n.endswith("-P")][:40]
 
 def test_assert_fields_close_names_the_field_and_refuses_nan():
     assert_fields_close({"a": 1.0, "b": 2.0}, {"a": 1.0, "b": 2.0 + 1e-13}, rtol=1e-12)
-    with pytest.raises(AssertionError, match="b: 2.1 against 2.0"):
+    with pytest.raises(AssertionError, match=r"b: 2\.1 against 2\.0"):
         assert_fields_close({"a": 1.0, "b": 2.1}, {"a": 1.0, "b": 2.0})
     with pytest.raises(AssertionError, match="a: nan"):
         assert_fields_close({"a": math.nan}, {"a": 1.0}, {"a": {"abs": 1e300}})
