@@ -342,6 +342,73 @@ void normalised_series_kernel(std::size_t n, const double* xa, const double* s, 
   run_normalised<true>(n, xa, s, b, v, flag);
 }
 
+// The fit's constants (normal_internal.hpp): kappa, the largest argument, and the map
+// t = (2u + 1 - hi)/(1 + hi), hi = (40 - 4)/(40 + 4), of the fit's variable u.
+constexpr double kK = kMillsRatioKappa;
+constexpr double kMaxA = kMillsRatioMaxA;
+constexpr double kHi = (kMaxA - kK) / (kMaxA + kK);
+constexpr double kTwoOverSpan = 2.0 / (1.0 + kHi);
+constexpr double kShift = (1.0 - kHi) / (1.0 + kHi);
+constexpr double kDeltaScale = 2.0 * kK * kTwoOverSpan;
+
+// One cell of the grid kernel (below): the normalised out-of-the-money value b(-a, s) without
+// erfc, given s, 1/s and ehalf = e^{-a/2}. *ok is 1 where the value is exact, 0 where the
+// exact path must recompute the cell (cancellation, tiny values, beyond the fit, s <= 0).
+// Always inlined into the vector loop; scalar arguments only, so it vectorises as before.
+__attribute__((always_inline)) inline double mills_otm_value(double a, double s, double inv_s,
+                                                             double ehalf, double* ok) noexcept {
+  const double t = 0.5 * s;
+  const double h = a * inv_s;
+  const double hs = h * s;
+  const double h_lo = ((a - hs) - prod_err(h, s, hs)) * inv_s;  // a/s = h + h_lo
+  const double hh = h * h;
+  const double tt = t * t;
+  const double sum = hh + tt;
+  const double sum_err =
+      two_sum_err(hh, tt, sum) + prod_err(h, h, hh) + 2.0 * h * h_lo + prod_err(t, t, tt);
+  const double gauss = kInvSqrt2Pi * exp(-0.5 * sum) * (1.0 - 0.5 * sum_err);
+  const double d1_neg = h - t;  // -d1
+  const double a1_raw = std::fabs(d1_neg);
+  const double a1 = a1_raw < kMaxA ? a1_raw : kMaxA;
+  const double a2 = (h + t) < kMaxA ? (h + t) : kMaxA;
+  const double itm = d1_neg < 0.0 ? 1.0 : 0.0;
+  const double p1 = a1 + kK;
+  const double p2 = a2 + kK;
+  const double r = 1.0 / (p1 * p2);
+  // Mapped variables t1, t2 of the fit; t2 - t1 from a2 - a1 (= s, or 2h when d1 > 0)
+  // directly: u2 - u1 = 2 kappa (a2 - a1) / (p1 p2).
+  const double da = itm != 0.0 ? 2.0 * h : s;
+  const double t1 = ((a1 - kK) * p2 * r) * kTwoOverSpan + kShift;
+  const double delta = (kDeltaScale * da) * r;
+  const ValueAndSlope fit = mills_ratio_fit_dd(t1, delta);
+  const double g1 = fit.value;
+  const double dg = fit.slope;
+  const double g2 = mul_add(delta, dg, g1);
+  const double c1 = g1 * p2 * r;
+  const double c2 = g2 * p1 * r;
+  const double dd1 = a1 + c1;
+  const double dd2 = a2 + c2;
+  const double rd = 1.0 / (dd1 * dd2);
+  // d1 <= 0: D2 - D1 = s + c2 - c1 = s + ((g2 - g1) p1 - g1 s) / (p1 p2), between 0.64 s
+  // and s: no cancellation, nothing to flag.
+  const double spread = s + (delta * dg * p1 - g1 * s) * r;
+  const double b_otm = gauss * spread * rd;
+  const double b_itm = ehalf - gauss * (dd1 + dd2) * rd;
+  const double b = itm != 0.0 ? b_itm : b_otm;
+  // Ternaries on doubles only: a bool expression would bring 32-bit lanes into the loop
+  // and double the vectorisation factor past the 8 rows of a pass.
+  const double ok_itm = ehalf <= kMaxCancellation * b_itm ? 1.0 : 0.0;
+  const double ok_sel = itm != 0.0 ? ok_itm : 1.0;
+  // Where the Gaussian factor underflows to 0 the value is exact (e^{-a/2}, or 0 as the
+  // correctly rounded value below 5e-324); otherwise tiny values and arguments beyond the
+  // fit go to the exact path.
+  const double ok_tiny = b >= kTiny ? ok_sel : 0.0;
+  const double ok_fit = h + t < kMaxA ? ok_tiny : 0.0;
+  const double ok_under = gauss == 0.0 ? 1.0 : ok_fit;
+  *ok = s > 0.0 ? ok_under : 0.0;
+  return b;
+}
+
 // Scenario revaluation (GridBlock): for each cell, the normalised out-of-the-money value
 // b(-a, s), a = |x|, x = ln(F/K) + ln(1 + m), without erfc. With h = a/s, t = s/2 and
 // G = exp(-(h^2 + t^2)/2)/sqrt(2 pi) (so that e^{-a/2} phi(d1) = e^{a/2} phi(d2) = G),
@@ -370,13 +437,6 @@ std::size_t grid_kernel(const GridBlock& g) noexcept {
   const std::int64_t* __restrict rows = g.row;
   double* __restrict risk = g.out;
   double flagged = 0.0;
-  constexpr double kK = kMillsRatioKappa;
-  constexpr double kMaxA = kMillsRatioMaxA;
-  // t = (2u + 1 - hi)/(1 + hi), hi = (40 - 4)/(40 + 4): the fit's variable from u.
-  constexpr double kHi = (kMaxA - kK) / (kMaxA + kK);
-  constexpr double kTwoOverSpan = 2.0 / (1.0 + kHi);
-  constexpr double kShift = (1.0 - kHi) / (1.0 + kHi);
-  constexpr double kDeltaScale = 2.0 * kK * kTwoOverSpan;
   for (std::size_t j = 0; j < g.ns; ++j) {
     const double lj = g.log1p[j];
     const double sqj = g.sq[j];
@@ -397,56 +457,9 @@ std::size_t grid_kernel(const GridBlock& g) noexcept {
       const double a = std::fabs(x);
       const double s = sa[i] * vsj;  // exact when vsj = 1
       const double inv_s = isa[i] * ivsj;
-      const double t = 0.5 * s;
-      const double h = a * inv_s;
-      const double hs = h * s;
-      const double h_lo = ((a - hs) - prod_err(h, s, hs)) * inv_s;  // a/s = h + h_lo
-      const double hh = h * h;
-      const double tt = t * t;
-      const double sum = hh + tt;
-      const double sum_err =
-          two_sum_err(hh, tt, sum) + prod_err(h, h, hh) + 2.0 * h * h_lo + prod_err(t, t, tt);
-      const double gauss = kInvSqrt2Pi * exp(-0.5 * sum) * (1.0 - 0.5 * sum_err);
-      const double d1_neg = h - t;  // -d1
-      const double a1_raw = std::fabs(d1_neg);
-      const double a1 = a1_raw < kMaxA ? a1_raw : kMaxA;
-      const double a2 = (h + t) < kMaxA ? (h + t) : kMaxA;
-      const double itm = d1_neg < 0.0 ? 1.0 : 0.0;
-      const double p1 = a1 + kK;
-      const double p2 = a2 + kK;
-      const double r = 1.0 / (p1 * p2);
-      // Mapped variables t1, t2 of the fit; t2 - t1 from a2 - a1 (= s, or 2h when d1 > 0)
-      // directly: u2 - u1 = 2 kappa (a2 - a1) / (p1 p2).
-      const double da = itm != 0.0 ? 2.0 * h : s;
-      const double t1 = ((a1 - kK) * p2 * r) * kTwoOverSpan + kShift;
-      const double delta = (kDeltaScale * da) * r;
-      const ValueAndSlope fit = mills_ratio_fit_dd(t1, delta);
-      const double g1 = fit.value;
-      const double dg = fit.slope;
-      const double g2 = mul_add(delta, dg, g1);
-      const double c1 = g1 * p2 * r;
-      const double c2 = g2 * p1 * r;
-      const double dd1 = a1 + c1;
-      const double dd2 = a2 + c2;
-      const double rd = 1.0 / (dd1 * dd2);
       const double ehalf = x >= 0.0 ? riq[i] * isqj : rq[i] * sqj;  // e^{-a/2}
-      // d1 <= 0: D2 - D1 = s + c2 - c1 = s + ((g2 - g1) p1 - g1 s) / (p1 p2), between 0.64 s
-      // and s: no cancellation, nothing to flag.
-      const double spread = s + (delta * dg * p1 - g1 * s) * r;
-      const double b_otm = gauss * spread * rd;
-      const double b_itm = ehalf - gauss * (dd1 + dd2) * rd;
-      const double b = itm != 0.0 ? b_itm : b_otm;
-      // Ternaries on doubles only: a bool expression would bring 32-bit lanes into the loop
-      // and double the vectorisation factor past the 8 rows of a pass.
-      const double ok_itm = ehalf <= kMaxCancellation * b_itm ? 1.0 : 0.0;
-      const double ok_sel = itm != 0.0 ? ok_itm : 1.0;
-      // Where the Gaussian factor underflows to 0 the value is exact (e^{-a/2}, or 0 as the
-      // correctly rounded value below 5e-324); otherwise tiny values and arguments beyond the
-      // fit go to the exact path.
-      const double ok_tiny = b >= kTiny ? ok_sel : 0.0;
-      const double ok_fit = h + t < kMaxA ? ok_tiny : 0.0;
-      const double ok_under = gauss == 0.0 ? 1.0 : ok_fit;
-      const double ok = s > 0.0 ? ok_under : 0.0;
+      double ok;
+      const double b = mills_otm_value(a, s, inv_s, ehalf, &ok);
       const double inverse = inva[i];
       const double unit = inverse * isqj + (1.0 - inverse) * sqj;
       const double fwd_value =
