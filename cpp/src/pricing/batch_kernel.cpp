@@ -109,6 +109,40 @@ inline double series_time_value(double x_abs, double s, double* ok, double* gaus
   return 2.0 * kInvSqrt2Pi * gauss * sum;
 }
 
+// N(tho d1), N(tho d2) for the out-of-the-money side tho (+1 when x < 0), with d1,2 and
+// e^{-d1^2/2}: the direct kernel's probabilities, exact to a few ulp far in the tail.
+struct OtmProbabilities {
+  double d1, d2, tho, g1, pa, pb;
+};
+
+__attribute__((always_inline)) inline OtmProbabilities otm_probabilities(double x, double s,
+                                                                         double quot) noexcept {
+  // d1,2 = x/s +/- s/2 in double-double, so that the rounding of erfc's argument can be
+  // corrected to first order: erfc(w + dw) = erfc(w) - 2/sqrt(pi) e^{-w^2} dw. Without it the
+  // relative error of N(d) grows like d^2 ulp.
+  // Divisions are the slowest vector operations: one reciprocal of s serves all. hq need
+  // not be the correctly rounded x/s, since hq + hq_lo carries the exact residual.
+  const double inv_s = 1.0 / s;
+  const double hq = x * inv_s;
+  const double hq_lo = ((x - hq * s) - prod_err(hq, s, hq * s)) * inv_s;
+  const double half_s = 0.5 * s;
+  const double d1 = hq + half_s;
+  const double d1_lo = two_sum_err(hq, half_s, d1) + hq_lo;
+  const double d2 = hq - half_s;
+  const double d2_lo = two_sum_err(hq, -half_s, d2) + hq_lo;
+  const double tho = x < 0.0 ? 1.0 : -1.0;  // sign of the out-of-the-money option
+  const double w1 = d1 * kInvSqrt2Hi;
+  const double w1_lo = prod_err(d1, kInvSqrt2Hi, w1) + d1_lo * kInvSqrt2Hi + d1 * kInvSqrt2Lo;
+  const double w2 = d2 * kInvSqrt2Hi;
+  const double w2_lo = prod_err(d2, kInvSqrt2Hi, w2) + d2_lo * kInvSqrt2Hi + d2 * kInvSqrt2Lo;
+  const double g1 = exp(-0.5 * d1 * d1);  // e^{-d1^2/2}; e^{-d2^2/2} = g1 F/K
+  const double g2 = g1 * quot;
+  // N(tho d) = erfc(-tho w)/2, argument -tho (w + w_lo).
+  const double pa = 0.5 * erfc(-tho * w1) + 0.5 * kTwoOverSqrtPi * g1 * tho * w1_lo;
+  const double pb = 0.5 * erfc(-tho * w2) + 0.5 * kTwoOverSqrtPi * g2 * tho * w2_lo;
+  return {d1, d2, tho, g1, pa, pb};
+}
+
 // Core of the kernels: Black-76 on the forward. Writes price and the flag; G = 1 also the
 // first-order Greeks and theta (delta, delta_forward, gamma, vega, theta), G = 2 also rho,
 // vanna and volga (model-specific adjustments included). G = 1 leaves those three outputs
@@ -161,29 +195,8 @@ inline void run(const KernelBlock& b) noexcept {
       const double quot = F / K;
       const double qk = quot * K;
       const double x = log(quot) + ((F - qk) - prod_err(quot, K, qk)) / F;  // F/K rounding
-      // d1,2 = x/s +/- s/2 in double-double, so that the rounding of erfc's argument can be
-      // corrected to first order: erfc(w + dw) = erfc(w) - 2/sqrt(pi) e^{-w^2} dw. Without it the
-      // relative error of N(d) grows like d^2 ulp.
-      // Divisions are the slowest vector operations: one reciprocal of s serves all. hq need
-      // not be the correctly rounded x/s, since hq + hq_lo carries the exact residual.
-      const double inv_s = 1.0 / s;
-      const double hq = x * inv_s;
-      const double hq_lo = ((x - hq * s) - prod_err(hq, s, hq * s)) * inv_s;
-      const double half_s = 0.5 * s;
-      const double d1 = hq + half_s;
-      const double d1_lo = two_sum_err(hq, half_s, d1) + hq_lo;
-      const double d2 = hq - half_s;
-      const double d2_lo = two_sum_err(hq, -half_s, d2) + hq_lo;
-      const double tho = x < 0.0 ? 1.0 : -1.0;  // sign of the out-of-the-money option
-      const double w1 = d1 * kInvSqrt2Hi;
-      const double w1_lo = prod_err(d1, kInvSqrt2Hi, w1) + d1_lo * kInvSqrt2Hi + d1 * kInvSqrt2Lo;
-      const double w2 = d2 * kInvSqrt2Hi;
-      const double w2_lo = prod_err(d2, kInvSqrt2Hi, w2) + d2_lo * kInvSqrt2Hi + d2 * kInvSqrt2Lo;
-      const double g1 = exp(-0.5 * d1 * d1);  // e^{-d1^2/2}; e^{-d2^2/2} = g1 F/K
-      const double g2 = g1 * quot;
-      // N(tho d) = erfc(-tho w)/2, argument -tho (w + w_lo).
-      const double pa = 0.5 * erfc(-tho * w1) + 0.5 * kTwoOverSqrtPi * g1 * tho * w1_lo;
-      const double pb = 0.5 * erfc(-tho * w2) + 0.5 * kTwoOverSqrtPi * g2 * tho * w2_lo;
+      const OtmProbabilities n = otm_probabilities(x, s, quot);
+      const double d1 = n.d1, d2 = n.d2, tho = n.tho, g1 = n.g1, pa = n.pa, pb = n.pb;
       const double big = F * pa;
       double otm;
       double exact;
