@@ -43,6 +43,29 @@ Data make_data(std::size_t n, unsigned seed) {
   return d;
 }
 
+// The batch inputs over all columns of d (stride 1), model m.
+pm::BatchInputs inputs_of(const Data& d, std::size_t n, pm::Model m) {
+  pm::BatchInputs in;
+  in.model = m;
+  in.n = n;
+  in.underlying = {d.u.data(), 1};
+  in.strike = {d.k.data(), 1};
+  in.time = {d.t.data(), 1};
+  in.vol = {d.v.data(), 1};
+  in.rate = {d.r.data(), 1};
+  in.carry = {d.q.data(), 1};
+  in.is_call = {d.is_call.data(), 1};
+  return in;
+}
+
+// A kernel block's nine outputs and flag at out[0..9] (price, the eight Greeks, flag), from
+// element `offset`.
+void point_outputs(det::KernelBlock& b, std::vector<double>* out, std::size_t offset = 0) {
+  double** dst[10] = {&b.price, &b.delta, &b.delta_forward, &b.gamma, &b.vega,
+                      &b.theta, &b.rho,   &b.vanna,         &b.volga, &b.flag};
+  for (int o = 0; o < 10; ++o) *dst[o] = out[o].data() + offset;
+}
+
 pm::Greeks scalar(pm::Model m, const Data& d, std::size_t i) {
   const auto type = d.is_call[i] ? pm::OptionType::kCall : pm::OptionType::kPut;
   switch (m) {
@@ -112,16 +135,7 @@ TEST(Batch, EveryKernelMatchesTheExactPathWhereItApplies) {
           b.rate = d.r.data();
           b.carry = d.q.data();
           b.call = d.call.data();
-          b.price = out[0].data();
-          b.delta = out[1].data();
-          b.delta_forward = out[2].data();
-          b.gamma = out[3].data();
-          b.vega = out[4].data();
-          b.theta = out[5].data();
-          b.rho = out[6].data();
-          b.vanna = out[7].data();
-          b.volga = out[8].data();
-          b.flag = out[9].data();
+          point_outputs(b, out);
           const bool series = pass == 1;
           (series ? ks.series_greeks : ks.greeks)(b);
           // The first-order kernel: the same bits for what it writes, rho, vanna and volga
@@ -182,16 +196,7 @@ TEST(Batch, DriverMatchesScalarEverywhereIncludingFlaggedRows) {
   const std::size_t n = 10007;
   Data d = make_data(n, 99);
   for (pm::Model m : {pm::Model::kBlack76, pm::Model::kBsm, pm::Model::kInverse}) {
-    pm::BatchInputs in;
-    in.model = m;
-    in.n = n;
-    in.underlying = {d.u.data(), 1};
-    in.strike = {d.k.data(), 1};
-    in.time = {d.t.data(), 1};
-    in.vol = {d.v.data(), 1};
-    in.rate = {d.r.data(), 1};
-    in.carry = {d.q.data(), 1};
-    in.is_call = {d.is_call.data(), 1};
+    const pm::BatchInputs in = inputs_of(d, n, m);
     std::vector<double> price(n), delta(n), vega(n);
     pm::BatchOutputs out;
     out.price = price.data();
@@ -443,16 +448,7 @@ TEST(Batch, DomainScreenAgreesWithValidateOnEdgeValues) {
           b.rate = r.data() + b0;
           b.carry = q.data() + b0;
           b.call = call.data() + b0;
-          b.price = out[0].data() + b0;
-          b.delta = out[1].data() + b0;
-          b.delta_forward = out[2].data() + b0;
-          b.gamma = out[3].data() + b0;
-          b.vega = out[4].data() + b0;
-          b.theta = out[5].data() + b0;
-          b.rho = out[6].data() + b0;
-          b.vanna = out[7].data() + b0;
-          b.volga = out[8].data() + b0;
-          b.flag = out[9].data() + b0;
+          point_outputs(b, out, b0);
           (kernel == 0 ? ks.price : kernel == 1 ? ks.first : ks.greeks)(b);
         }
         for (std::size_t i = 0; i < n; ++i) {
@@ -497,16 +493,7 @@ TEST(Batch, ZeroRateKernelsGiveTheSameBits) {
             b.rate = d.r.data();
             b.carry = d.q.data();
             b.call = d.call.data();
-            b.price = out[z][0].data();
-            b.delta = out[z][1].data();
-            b.delta_forward = out[z][2].data();
-            b.gamma = out[z][3].data();
-            b.vega = out[z][4].data();
-            b.theta = out[z][5].data();
-            b.rho = out[z][6].data();
-            b.vanna = out[z][7].data();
-            b.volga = out[z][8].data();
-            b.flag = out[z][9].data();
+            point_outputs(b, out[z]);
             const det::KernelFn fns[6] = {ks.price,        ks.first,        ks.greeks,
                                           ks.series_price, ks.series_first, ks.series_greeks};
             fns[kernel](b);
@@ -548,16 +535,7 @@ TEST(Batch, FusedScreenReportsWhatValidateReports) {
         std::vector<double>* cols[6] = {&d.u, &d.k, &d.t, &d.v, &d.r, &d.q};
         d.t[row] = 0.5;  // a rate rule needs T > 0 to bite
         (*cols[c.column])[row] = c.value;
-        pm::BatchInputs in;
-        in.n = n;
-        in.model = m;
-        in.underlying = {d.u.data(), 1};
-        in.strike = {d.k.data(), 1};
-        in.time = {d.t.data(), 1};
-        in.vol = {d.v.data(), 1};
-        in.rate = {d.r.data(), 1};
-        in.carry = {d.q.data(), 1};
-        in.is_call = {d.is_call.data(), 1};
+        const pm::BatchInputs in = inputs_of(d, n, m);
         const pymargin::Status want = pm::validate(in);
         ASSERT_FALSE(want.ok());
         ASSERT_EQ(want.index, row);
