@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """pymargin: portfolio-margining risk engine for crypto derivatives.
 
 Exact, fast European option prices, Greeks and implied volatilities (Black-76,
@@ -9,7 +10,16 @@ accounts.
 
 from __future__ import annotations
 
-from . import _core, models, risk
+try:
+    from . import _core
+except ImportError as _e:  # pragma: no cover - exercised in a clone without a build
+    raise ImportError(
+        "pymargin's C++ extension (pymargin._core) is not built here: this is a source tree. "
+        "Install the package (pip install .), or for development an editable build: "
+        "pip install --no-build-isolation -e . (README, Development)"
+    ) from _e
+
+from . import models, risk
 from ._core import scalar, simd_level
 from .accounts import account, liquidation
 from .accounts.account import (

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Type stubs of the compiled module pymargin._core (private; use the pymargin package)."""
 
 import enum

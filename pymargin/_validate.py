@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Argument checks shared across the package (typed errors naming the field and the row)."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Definitions shared across the package, each written once.
 
 * ``USD_STABLECOINS``: currencies pymargin values at one US dollar (USD itself, USDC, USDT).

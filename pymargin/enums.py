@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Enumerations used across the API (no stringly-typed choices)."""
 
 from __future__ import annotations

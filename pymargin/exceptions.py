@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Exception types raised by pymargin.
 
 Every error about an input names the argument (``field``) and, where it concerns one element,
@@ -14,6 +15,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidInstrumentError",
     "MarketDataError",
+    "MissingDependencyError",
     "ModelCoverageError",
     "ModelParameterError",
     "NoSolutionError",
@@ -79,3 +81,8 @@ class MarketDataError(InvalidInputError):
 
 class InvalidInstrumentError(InvalidInputError):
     """An instrument name or definition that cannot be understood."""
+
+
+class MissingDependencyError(PymarginError, ImportError):
+    """An optional dependency a feature needs is not installed; the message names the extra
+    that installs it (``pip install 'pymargin[venue]'``)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Reading input files strictly: text (UTF-8 with or without a BOM), JSON (bounded depth and
 integer size) and CSV (every row as wide as the header, balanced quotes). Errors name the file
 and, where there is one, the field and the row. The lowest layer of input handling: it

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Drawing (matplotlib, imported lazily by :func:`pyplot`): the risk matrix as a heatmap, Greeks
 by expiry and strike, P&L distributions, liquidation surfaces, margin before and after an
 optimisation, hedging cost against frequency. Each function draws a result it is given on
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .exceptions import InvalidInputError
+from .extras import optional
 
 if TYPE_CHECKING:
     from .models.registry import MarginResult
@@ -31,18 +33,11 @@ VOL_STATE_LABELS = ("vol up", "vol unchanged", "vol down")
 
 
 def pyplot() -> Any:
-    """matplotlib.pyplot (Agg unless a backend is chosen), or a typed error naming the extra
-    to install."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-    except ImportError:  # pragma: no cover - exercised only without matplotlib
-        raise InvalidInputError(
-            "plots need matplotlib: pip install 'pymargin[report]'", "matplotlib"
-        ) from None
-    return plt
+    """matplotlib.pyplot (Agg unless a backend is chosen), or a MissingDependencyError naming
+    the extra to install."""
+    matplotlib = optional("matplotlib", "report")
+    matplotlib.use("Agg", force=False)
+    return optional("matplotlib.pyplot", "report")
 
 
 def plot_risk_matrix(result: MarginResult, ax: Any = None, pair: str | None = None) -> Any:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Option prices, Greeks and implied volatilities over numpy arrays.
 
 Three models share one C++ kernel:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Helpers for testing code built on pymargin: field-by-field comparison of margin results with
 tolerances that name the field that differs, and hypothesis strategies for option inputs and
 portfolios. ``hypothesis`` is imported only by the strategies (it is a test dependency).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Batch margin of a whole venue: 1,000,000 accounts averaging 20 positions over 2,000
 // instruments with 35-entry risk rows, on 1 and 2 threads (the Python benchmark,
 // benchmarks/batch_margin.py, runs the same shape on the real chain next to scipy.sparse).

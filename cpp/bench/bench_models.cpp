@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The margin of one 1,000-position account from cached risk arrays under each grid model:
 // the positions' rows summed into the group's scenario vector (the kernel's gather-sum), then the
 // core's scenario-margin model. Deribit S:PM: 35 entries, credit, cap, dampener, roll shock

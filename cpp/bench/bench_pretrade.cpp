@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pre-trade engine benchmarks: check() latency (p50, p99 as counters) and throughput for
 // accounts of 10, 100 and 1,000 positions; the full recompute an engine without incremental
 // state would do per order, in the same run; a market update re-aggregating 100,000 accounts.

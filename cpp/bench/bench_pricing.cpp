@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Google Benchmark suite of the pricing kernels: batch price, price + Greeks, implied vol, the
 // scalar calls, and the pieces of the batch path (validation, direct kernel, series kernel).
 #include <benchmark/benchmark.h>

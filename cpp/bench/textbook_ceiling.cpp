@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The textbook Black-76 call/put formula, vectorised with glibc's libmvec for AVX-512 and
 // nothing else: no input validation, no cancellation control, no tail handling, no discounting.
 // It is not exact far out of the money and it is not part of pymargin; the benchmark uses it

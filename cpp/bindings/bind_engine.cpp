@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bindings of the pre-trade engine (pymargin::engine::PreTradeEngine). The Python class
 // pymargin.PreTradeEngine maps names, enums and market snapshots onto these integer ids.
 #include <pybind11/native_enum.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bindings of the pricing layer: batch kernels over numpy arrays (zero-copy, out=, GIL
 // released) and cheap scalar calls.
 #include <pybind11/numpy.h>

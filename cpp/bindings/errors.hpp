@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Turning a core Status into the matching Python exception of pymargin.exceptions.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pymargin._core extension module. Binding code only: all computation is in pymargin::core.
 #include <pybind11/pybind11.h>
 

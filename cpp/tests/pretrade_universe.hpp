@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared by the pre-trade model tests: a model's inputs, the engine made from them and a
 // USD-settled chain to trade.
 #pragma once

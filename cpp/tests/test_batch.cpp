@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The batch API: every compiled vector kernel agrees with the scalar tail-exact functions to
 // 1e-13 relative; validation happens before any write; broadcasting and threads.
 #include <gtest/gtest.h>

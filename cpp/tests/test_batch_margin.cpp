@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Batch margin kernel: each account equals the model computed here entry by entry (credit,
 // dampener, worst case, roll shock, round9); the worst scenario follows the model's
 // tie-breaks; accounts past the delta limit are not covered; results do not depend on the

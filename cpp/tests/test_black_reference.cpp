@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Published reference values. Each row cites its source; the tolerance is half a unit of the
 // last printed digit unless noted.
 #include <gtest/gtest.h>

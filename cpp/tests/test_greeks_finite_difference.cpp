@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Analytic Greeks against central finite differences of the price (or of the lower-order
 // Greek) over a grid of moneyness, maturity, vol, rates and option type, for all three models.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Implied volatility: round trips over the whole domain, the two-iteration claim, textbook
 // examples and the no-arbitrage errors.
 #include <gtest/gtest.h>

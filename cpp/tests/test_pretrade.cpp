@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pre-trade engine: incremental state against a recompute from scratch over long random
 // streams, what check() promises, snapshots, and concurrent checks during market updates.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pre-trade engine under Deribit X:PM (Model::kDeribitCross): one USD margin group per
 // account over coin- and USDC-settled books, the coins' equity shocked with their price.
 // (pytest tests/accounts/test_engine_models.py compares the engine with pymargin's X:PM of the same

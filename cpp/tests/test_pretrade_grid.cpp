@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pre-trade engine under a grid model (Model::kScenarioGrid): its margin against the
 // core's scenario-margin model applied to independently revalued books, incremental ==
 // recompute over random streams, check() against doing it, snapshots (and version 2), and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pre-trade engine under the Greek-netting model (Model::kSensitivity): its IM against
 // models::sensitivity_margin of the book's sensitivities assembled here, each side of the
 // open orders filled; incremental == recompute with market updates; check() against doing

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pre-trade engine under SPAN (Model::kSpan): incremental == recompute over random
 // streams with market updates, check() against doing it, snapshots, what it refuses. (The
 // margin itself is checked against pymargin.models.span.span_margin from Python,

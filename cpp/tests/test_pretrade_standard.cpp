@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pre-trade engine under Deribit standard margin (Model::kStandard): its IM and MM against
 // models::standard_margin of the book's positions (each side of the open orders filled),
 // incremental == recompute over random streams with market updates, check() against doing

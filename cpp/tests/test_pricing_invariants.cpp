@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Model-free properties: put-call parity, no-arbitrage bounds, monotonicity, and the identities
 // linking the three models.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The revaluation kernel against its definition, instrument kind by kind.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The scenario-margin model: each term worked out by hand on small groups (credit and cap,
 // dampener, weights, tie-breaks, sets summed before the worst case, minimum delta, floors,
 // roll shock, rounding), and refusals before anything is written.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Greek-netting model in the core, term by term on a hand-worked two-underlying book.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SPAN in the core on CME's published worked examples (CME Group, "Spread calculations",
 // cmegroup.com/clearing/margins/spread-calc.html, rates "for example purposes only"): months
 // M2, M3, M4 with outright rates 500, 500, 750 and intra charges M2/M3 200, M2/M4 50,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Deribit standard margin in the core, on Deribit's published examples (the same sources as
 // tests/models/test_deribit_standard.py): the inverse futures' size-scaled table
 // (test.deribit.com/pages/docs/futures: IM 2 % rising 0.5 % per 100 BTC, 25 BTC -> 0.53125 BTC,

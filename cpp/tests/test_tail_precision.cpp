@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Far-out-of-the-money precision. References: mpmath at 50 significant digits on the exact
 // double inputs (tests/reference/black_tail_mpmath.py regenerates them). The textbook
 // N(d1)/N(d2) formula returns 0 or garbage for most of these rows.

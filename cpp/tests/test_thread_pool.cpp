@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The worker pool of the batch kernels (src/common/thread_pool.hpp): every task runs once per
 // call, callers from many threads at once each get their own tasks run (a busy pool runs the
 // second caller's tasks on that caller), and back-to-back calls never mix.

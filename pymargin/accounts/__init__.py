@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Accounts layer: accounts and margin modes, liquidation, the pre-trade engine, the venue
 batch and liquidation cascades.
 

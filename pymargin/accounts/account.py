@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Accounts: positions plus collateral, and what a venue reports on them (equity, margin
 balance, IM, MM, available funds, ratios) under each of Deribit's four margin modes, side by
 side so the capital a mode saves is visible.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Batch margin: every account of a venue margined at once (Deribit S:PM of one settlement
 currency), risk arrays computed once per instrument, accounts held sparsely (CSR), the
 per-account work done by the C++ kernel (``cpp/include/pymargin/kernel/batch_margin.hpp``),
@@ -19,6 +20,7 @@ import numpy as np
 from .. import _core
 from .._validate import float_array, index_array
 from ..exceptions import FileInputError, InputTypeError, InvalidInputError, PymarginError
+from ..extras import optional
 from ..files import csv_table, open_file
 from ..market.market import Market
 from ..pricing import threads_argument
@@ -72,7 +74,7 @@ class BatchResult:
         )
 
     def to_frame(self) -> Any:
-        import pandas as pd  # type: ignore[import-untyped]
+        pd = optional("pandas", "venue")
 
         return pd.DataFrame(
             {
@@ -87,6 +89,7 @@ class BatchResult:
         )
 
     def to_parquet(self, path: str) -> None:
+        optional("pyarrow", "venue")
         self.to_frame().to_parquet(path)
 
     def to_csv(self, path: str) -> None:
@@ -269,7 +272,7 @@ def _account_keys(values: np.ndarray, what: str) -> np.ndarray:
     """Account identifiers as given (a file's are its text: ``007`` and ``7`` are two
     accounts): none missing or empty; never two different ids merged. A column mixing types
     is compared as text, and refused if two different ids read the same as text."""
-    import pandas as pd
+    pd = optional("pandas", "venue")
 
     missing = pd.isna(values)
     if values.dtype == object:
@@ -382,7 +385,7 @@ def venue_input(positions: Any, collateral: Any) -> VenueInput:
 
 
 def _numbers(column: Any, field: str) -> np.ndarray:
-    import pandas as pd
+    pd = optional("pandas", "venue")
 
     values = column.to_numpy()
     if values.dtype == object:  # a bool or bytes cell is not a number
@@ -480,7 +483,7 @@ def batch_margin(
 
 
 def _frame(obj: Any, cols: tuple[str, ...], what: str) -> Any:
-    import pandas as pd
+    pd = optional("pandas", "venue")
 
     if isinstance(obj, (str, os.PathLike)):
         df = _read_table(os.fspath(obj))
@@ -502,10 +505,11 @@ def _read_table(path: str) -> Any:
     file as a DataFrame; anything unreadable is refused naming the file."""
     from pathlib import Path
 
-    import pandas as pd
+    pd = optional("pandas", "venue")
 
     p = open_file(path)
     if path.lower().endswith(".parquet"):
+        optional("pyarrow", "venue")
         try:
             return pd.read_parquet(path)
         except Exception as e:  # pyarrow raises its own classes (ArrowInvalid, ...)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The liquidation cascade: a venue under a price shock, round by round.
 
 Round r: every live account is re-margined (batch kernel, Deribit S:PM) at the current price;

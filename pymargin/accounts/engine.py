@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The pre-trade margin engine from Python: the C++ engine (cpp/include/pymargin/engine/
 pretrade.hpp) behind names, enums and market snapshots, for research loops and what-if
 questions ("which of these candidate orders can the account carry?").

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """How the pre-trade engine is set up for each margin model: the C++ engine's instrument
 columns, model terms and margin groups built from a market snapshot and the model's
 parameters, and the instrument-name tables a snapshot is checked against on restore.

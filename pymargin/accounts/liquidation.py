@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Liquidation risk: where an account's equity meets its maintenance margin.
 
 Under portfolio margin the margin itself moves with the market, so there is no single

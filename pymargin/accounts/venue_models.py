@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The venue risk of each model, one builder per model: grid venues (Paradex, FINRA, parameter
 files), Deribit standard margin, the Greek-netting model and SPAN."""
 

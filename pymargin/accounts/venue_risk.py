@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The venue's risk for the batch: venue_risk (Deribit S:PM per settlement currency),
 xpm_venue_risk (X:PM, one USD matrix) and venue_risk_for (any model)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The venue's risk, computed once per instrument for the batch kernels: risk arrays and the
 model's per-pair terms (VenueRisk), per-position standard-margin terms, Greek-netting
 sensitivities and SPAN arrays."""

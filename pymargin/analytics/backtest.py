@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """VaR backtests: the exceptions of a VaR series against realised P&L, Kupiec's
 proportion-of-failures test and Christoffersen's independence test."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Scale-out on dask.distributed: batch margin, venue-level stress and Monte Carlo VaR split into
 partitions, each computed by the C++ kernel on a worker, the results gathered in order.
 
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..extras import optional
 from ..market.market import Market
 from ..market.portfolio import as_portfolio
 
@@ -30,12 +32,11 @@ __all__ = ["batch_margin", "local_client", "monte_carlo_var", "stress_accounts"]
 @contextlib.contextmanager
 def local_client(workers: int = 2, processes: bool = False) -> Iterator[Any]:
     """A local dask cluster (threads by default: no pickling, fast start) and its client."""
-    from dask.distributed import Client, LocalCluster
-
-    cluster = LocalCluster(
+    dd = optional("dask.distributed", "venue")
+    cluster = dd.LocalCluster(
         n_workers=workers, threads_per_worker=1, processes=processes, dashboard_address=":0"
     )
-    client = Client(cluster)
+    client = dd.Client(cluster)
     try:
         yield client
     finally:
@@ -49,9 +50,7 @@ def _client(client: Any, address: str | None) -> Iterator[Any]:
         yield client
         return
     if address is not None:
-        from dask.distributed import Client
-
-        c = Client(address)
+        c = optional("dask.distributed", "venue").Client(address)
         try:
             yield c
         finally:

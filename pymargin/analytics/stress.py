@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Stress tests: a library of named historical scenarios measured on the bundled history (the
 actual 1-day and multi-day moves of BTC and ETH and of their DVOL implied-vol indices),
 synthetic ones (spot x vol grids beyond the margin grid, a correlation break, vol-of-vol),

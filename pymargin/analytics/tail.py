@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The tail of a P&L sample: VaR and Expected Shortfall by the empirical-quantile rule used
 everywhere in pymargin (VaR = the k-th largest loss, k = ceil(n (1 - confidence)); ES = the
 mean of the k largest losses), and the check of a confidence level."""

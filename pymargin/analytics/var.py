@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Value at Risk and Expected Shortfall: historical simulation (plain and filtered), parametric
 delta-normal and delta-gamma (Cornish-Fisher), and Monte Carlo with correlated normal or
 Student-t shocks; covariance estimators (sample, EWMA, Ledoit-Wolf); backtests (Kupiec's
@@ -6,8 +7,14 @@ proportion of failures, Christoffersen's independence).
 Scenario P&L always comes from full revaluation by the C++ kernel (every option repriced on the
 moved spot and the scaled implied vol), in USD: the change of each position's USD value (an
 inverse option worth V coin: V' S' - V S; an inverse future: its coin P&L at the moved
-index). VaR and ES are positive numbers (losses): VaR is the loss exceeded with probability
-1 - confidence, ES the average loss beyond it.
+index). VaR and ES are positive numbers (losses), with one definition throughout
+(:mod:`pymargin.analytics.tail`, docs/methodology.md):
+
+* on a sample of n equally likely outcomes (historical and Monte Carlo), VaR at confidence c
+  is the k-th largest loss, k = ceil(n (1 - c)) (the empirical quantile, no interpolation;
+  Hull's rule), and ES is the mean of the k largest losses;
+* under a continuous distribution (the parametric methods), VaR is the c-quantile of the loss
+  and ES the mean loss beyond it, the limit of the same rule as n grows.
 """
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The ``pymargin`` command line (typer + rich): margin, Greeks, what-if checks, model
 comparison and an HTML report for a portfolio; VaR, stress and liquidation; venue-wide batch
 margin and the liquidation cascade; hedging, margin optimisation, protection and cross-venue

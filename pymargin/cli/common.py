@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Shared by every command: the Typer app, the option types, the model and estimator choices,
 reading positions and markets, JSON output, and the error handling that ends a command with
 exit code 2 and one line naming the file, field and row."""

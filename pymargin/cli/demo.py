@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The demo job: six demo portfolios on the bundled chains (:mod:`pymargin.market.bundled`) and
 the main job run on each: margin under Deribit's four modes and the FINRA grid, the
 breakdown and worst scenario of portfolio margin, and the Greeks. ``pymargin demo`` prints it;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Reading positions, markets, collateral and parameter sets from files, in every format the
 command line accepts. Each reader raises :class:`InvalidInputError` naming the file, the field
 and the row of bad input.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Commands on one portfolio: demo, version, margin, greeks, compare, whatif and report."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Risk commands: var, stress and liquidation."""
 
 from __future__ import annotations

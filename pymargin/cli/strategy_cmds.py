@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Strategy commands: hedge, optimize, protect and hedge-cost."""
 
 from __future__ import annotations

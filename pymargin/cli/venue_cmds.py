@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Venue-wide commands: venue (batch margin of every account), cascade (the liquidation cascade)
 and venues (cross-venue margin)."""
 

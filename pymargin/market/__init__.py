@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Market layer: instruments and their names, market snapshots and instrument tables,
 portfolios, venue adapters, bundled data and historical series.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Data adapters: positions, markets and accounts from venue payloads and ccxt structures.
 
 Deribit (JSON-RPC responses as the API documents them, either the whole response or its

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The bundled market data: real Deribit BTC and ETH option chains (``pymargin/data``, sources in
 its README) as columnar chains and as :class:`~pymargin.market.market.Market` snapshots."""
 

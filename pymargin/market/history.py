@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Bundled price and implied-volatility history (pymargin/data/history, sources in its README)
 and the joint moves derived from it: spot returns and implied-vol changes per coin over a
 horizon_days, the raw material of historical VaR and of the stress-scenario library."""

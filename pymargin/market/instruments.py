@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Instruments and the venue instrument-name parser.
 
 Deribit names its instruments ``<BASE>[_<QUOTE>]-<expiry>[-<strike>-<C|P>]``:

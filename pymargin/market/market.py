@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Market snapshots: what the engine needs to value instruments at one valuation time."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Portfolios: positions in instruments (size in units of the underlying coin; < 0 = short)."""
 
 from __future__ import annotations

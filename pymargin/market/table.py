@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Columnar instrument tables: every instrument a market snapshot has been asked about, as
 contiguous arrays (kind, settlement, strike, forward, vol, time, ...) that go to the C++ kernel
 without a per-instrument Python step.

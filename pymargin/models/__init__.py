@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Margin models: named, versioned parameter sets (data files) and the models that use them."""
 
 from .deribit_pm import DeribitPMParams, DeribitPMResult, deribit_pm_margin

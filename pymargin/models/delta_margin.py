@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A Greek-netting margin model (``delta_margin``): charges on net delta, vega by tenor bucket
 and curvature (gamma) per underlying, aggregated with correlations in the structure of ISDA
 SIMM, parameters in a dated file (pymargin/data/models/delta_margin/; its ``source`` says where

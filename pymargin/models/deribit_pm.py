@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Deribit portfolio margin (the 2024 "PME" model), segregated per settlement currency (S:PM).
 
 Mirrors the fields of Deribit's ``private/pme/simulate`` response so results can be diffed

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Deribit standard margin (S:SM / X:SM): each position has its own IM and MM; the account's
 requirement is their sum (no offsets between positions). Parameters come from a dated file
 (pymargin/data/models/deribit_standard/), whose ``source`` field cites each part:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Deribit cross-collateral portfolio margin (X:PM): every settlement currency in one USD risk
 matrix.
 

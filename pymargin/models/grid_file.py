@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A scenario-grid venue defined by a parameter file alone (no code per venue): the scenarios of
 each underlying, its vol shock rule, loss weights, gain credit, minimum delta factors and
 per-contract minimum, and the maintenance fraction. The margin is the core's scenario-margin

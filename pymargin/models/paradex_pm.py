@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Paradex portfolio margin (SCAN-24 plus the Minimum Delta Requirement).
 
 From Paradex's documentation (the parameter file cites it): 16 standard scenarios (spot

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Versioned parameter files of the margin models (pymargin/data/models/<model>/<version>.json)."""
 
 from __future__ import annotations

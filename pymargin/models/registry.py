@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The entry point: ``pymargin.margin(portfolio, market, model=...)``."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import InputTypeError, InvalidInputError
+from ..extras import optional
 from ..market.market import Market
 from ..market.portfolio import Portfolio
 from .deribit_pm import DeribitPMParams, DeribitPMResult, deribit_pm_margin
@@ -53,7 +55,7 @@ class MarginResult:
 
     def to_frame(self) -> Any:
         """Per-scenario P&L as a pandas DataFrame (pandas is imported here only)."""
-        import pandas as pd  # type: ignore[import-untyped]
+        pd = optional("pandas", "venue")
 
         return pd.DataFrame({"scenario": self.scenario_labels, "pnl": self.scenario_pnl})
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Exchange-standard scenario models on risk arrays: CME SPAN classic (16 scenarios) and the
 FINRA 4210 / Cboe portfolio-margin grid.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The scenario-margin model of the C++ core (``pymargin/models/scenario_margin.hpp``): the one
 implementation of the grid models (Deribit portfolio margin, segregated and cross, Paradex
 SCAN-24, the FINRA/Cboe grid, SPAN scan risk). Each venue is a set of :class:`ModelRules` and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """CME SPAN (classic, 16 scenarios): scan risk, intra-commodity (calendar) spread charges,
 inter-commodity spread credits and the short option minimum.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Deribit-style scenario risk vectors, shared by the scenario models (S:PM, X:PM, Paradex,
 grid files), the venue batch, the pre-trade engine's Python side and the optimiser: the
 extended table's moves, per-position and summed vectors over the table's kept risk arrays,

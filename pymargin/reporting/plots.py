@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Plots that compute before they draw: the P&L profile of a portfolio across spot for each of
 Deribit's vol states, with the margin as a line. The drawing functions of the result classes
 live in :mod:`pymargin.plotting` and are re-exported here, so every plot is reachable from

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A self-contained HTML report for a portfolio: summary, margin breakdown, risk matrix, P&L
 profile, Greeks, the comparison of margin modes and hedging (delta-hedge costs, the
 margin-minimising futures hedge, the cost of re-hedging by frequency), plots embedded as PNG

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Risk layer: scenario sets, scenario revaluation (risk arrays) and Greeks aggregation.
 
 Imports the foundation modules and :mod:`pymargin.market`. ``pymargin.risk.revalue`` and the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Portfolio Greeks: per position and aggregated by underlying and by expiry.
 
 Conventions (USD unless stated): ``delta`` in coins of the underlying (Black-76 forward delta
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import InvalidInputError
+from ..extras import optional
 from ..market.instruments import InstrumentKind, Settlement
 from ..market.market import Market
 from ..market.portfolio import Portfolio, as_portfolio
@@ -67,7 +69,7 @@ class PortfolioGreeks:
 
     def to_frame(self) -> Any:
         """Per position as a pandas DataFrame (pandas imported here only)."""
-        import pandas as pd  # type: ignore[import-untyped]
+        pd = optional("pandas", "venue")
 
         return pd.DataFrame(
             {

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Portfolio P&L under joint scenarios of several underlyings (full revaluation by the kernel,
 a chunk of scenarios at a time), and the portfolio's underlyings in a stable order: shared by
 VaR, stress tests, the Greek-netting model's curvature, hedging and the optimiser."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Risk arrays: the P&L of one unit position of each instrument under each scenario, in the
 instrument's settlement currency (coin for inverse instruments, USD for linear ones)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Scenario sets: price moves per underlying and vol states, with per-underlying vol-shock
 rules, as data (the revaluation kernel applies them; margin models read their labels)."""
 

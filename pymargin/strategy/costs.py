@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Trading costs: venue fee schedules (dated files with their sources), the bid/ask spread and
 square-root slippage; per unit of each instrument and for a whole trade, in the instrument's
 settlement currency (coin for inverse instruments, USD for linear ones) or in USD.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Cross-venue (inter-protocol) margin: one risk view over accounts on several venues, each
 margined under its own model with its collateral haircuts, next to the margin the unified
 portfolio would need in one account; and an allocation optimiser that places positions (or

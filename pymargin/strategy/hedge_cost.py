@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The cost of keeping a hedge: analytic estimates of the cost of delta-hedging a short option
 under time and band rebalancing policies, and their simulation on Monte Carlo paths."""
 

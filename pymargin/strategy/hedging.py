@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Hedging: delta-hedge suggestions chosen by cost, drift against Greek targets, the cost of
 keeping a hedge (analytic and by simulating rebalancing on Monte Carlo paths), rebalancing
 policies compared, minimum-variance hedge ratios and the mean-variance view of a hedged book.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Convex piecewise-linear functions and the linear programmes over them: affine pieces
 (:class:`Pieces`), their maxima (:class:`MaxOf`) and weighted sums (:class:`SumOf`); an
 accumulator of ``A_ub v <= b_ub`` blocks over decision and auxiliary variables
@@ -10,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import InvalidInputError
+from ..extras import optional
 
 __all__ = [
     "LinearProgram",
@@ -70,16 +71,9 @@ def zero_floor(n: int) -> Pieces:
 
 
 def scipy_module(module: str = "optimize") -> Any:
-    """scipy's ``optimize`` or ``sparse`` (HiGHS comes with scipy), with a clear error when
-    scipy is not installed."""
-    import importlib
-
-    try:
-        return importlib.import_module(f"scipy.{module}")
-    except ImportError:
-        raise InvalidInputError(
-            "the optimiser needs scipy: pip install 'pymargin[optimize]'", "scipy"
-        ) from None
+    """scipy's ``optimize`` or ``sparse`` (HiGHS comes with scipy), or a MissingDependencyError
+    naming the extra to install."""
+    return optional(f"scipy.{module}", "optimize")
 
 
 class LinearProgram:

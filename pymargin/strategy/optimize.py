@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Margin optimisation as linear programmes.
 
 Every scenario model's requirement is a convex, piecewise-linear function of the position

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Portfolio theory on the bundled history: covariance estimators, the minimum-variance hedge
 and the mean-variance frontier of hedge weights."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Each margin model's initial margin as a convex piecewise-linear function of a trade (Deribit
 S:PM, Paradex, FINRA-style grids), for the LPs of the optimiser, and the default candidate
 instruments."""

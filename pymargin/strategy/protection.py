@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Portfolio protection: the cheapest overlay of puts (or any structures) that keeps the loss
 of the portfolio within a bound in every stress scenario, as one LP over full-revaluation P&L."""
 

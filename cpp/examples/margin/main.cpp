@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A standalone consumer of the installed pymargin C++ package: margins a USDC-settled BTC book
 // (a short call spread and a perpetual hedge) under every margin model of the core, with no
 // Python. For the grid models the scenario grid is revalued by the kernel, the positions summed

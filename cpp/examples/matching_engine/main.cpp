@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A matching-engine sketch: loads a BTC market (options, futures, the perpetual) and a few
 // hundred accounts, then streams random orders through the pre-trade check. Accepted orders
 // rest on the book; some fill, some are cancelled; the market moves every few thousand orders.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A standalone consumer of the installed pymargin C++ package: prices a small BTC option chain
 // (inverse, coin-settled, as Deribit lists them) and backs the implied vols out again.
 #include <cstdint>

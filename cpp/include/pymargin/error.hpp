@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Error reporting of the pymargin core.
 //
 // Batch kernels never throw: they return a Status naming the offending input field and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Single source of the pymargin version: CMake and pyproject.toml both parse these three lines.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fmax and fmin inline. std::fmax/std::fmin are library calls without fast-math (x86 has no
 // instruction with their NaN rule), too slow inside per-scenario loops and the pre-trade
 // check. These give the values of glibc's x86-64 fmax/fmin for every input, signed zeros and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A process-wide pool of worker threads for the batch kernels (internal header). Starting a
 // std::thread costs tens of microseconds, as much as a mid-sized kernel call takes; the pool
 // keeps hardware_concurrency() - 1 workers asleep and wakes them per call.

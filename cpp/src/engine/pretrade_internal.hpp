@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private to the pre-trade engine's sources (pretrade.cpp, pretrade_snapshot.cpp): the
 // engine's state (accounts, slots, positions, orders, market state) and its Impl.
 #pragma once

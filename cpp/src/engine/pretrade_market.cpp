@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pre-trade engine's market state from a snapshot: the instruments' inputs checked, their
 // risk rows revalued under the model's scenarios, and the model's per-market terms (roll
 // factors, caps and dampeners, standard-margin terms, X:PM coin moves), each row's bound.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pre-trade engine's snapshot (versioned, checksummed binary) and restore, which
 // re-validates every count and value before anything is built.
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the batch kernels (batch_margin, batch_span) share: the checks of the accounts and
 // outputs, and the split of the accounts between threads (internal header).
 #pragma once

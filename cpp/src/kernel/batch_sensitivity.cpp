@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Greek-netting batch kernel (pymargin/kernel/batch_margin.hpp): per account the summed
 // sensitivities of each underlying it holds, then the core's sensitivity_margin.
 #include <algorithm>

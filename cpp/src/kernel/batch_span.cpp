@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The SPAN batch kernel (pymargin/kernel/batch_margin.hpp): every account's SPAN requirement
 // from cached risk rows, the per-account work the core's span_requirement.
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The standard-margin batch kernel (pymargin/kernel/batch_margin.hpp): every account's IM and
 // MM as the sum of its positions' (the core's standard_position per position).
 #include <cmath>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Deribit S:PM worst case of one pair's scenario vector for the pre-trade engine's check
 // path, on the scenario-margin model's definition of an entry (the batch kernel and
 // pm.margin() run that model itself), and Deribit's rounding.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The scenario-margin model without its input checks, for callers that have checked their
 // inputs once for many evaluations (the batch kernel: once per call, not per account).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private interface between the batch driver (batch.cpp) and the vector kernels
 // (batch_kernel.cpp, compiled once per instruction set).
 #pragma once

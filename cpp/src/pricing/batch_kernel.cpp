@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Vector kernels of the batch pricer. This file is compiled several times, once per
 // instruction set (PYMARGIN_KERNEL_ISA = scalar | sse2 | avx2 | avx512), each with its own
 // -m flags; batch.cpp picks one at run time. No fast-math mode: only -fno-math-errno and

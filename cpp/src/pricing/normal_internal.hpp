@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private numerical helpers of the pricing layer: the normal distribution in the forms the
 // normalised Black function needs, each written to avoid cancellation and underflow.
 #pragma once

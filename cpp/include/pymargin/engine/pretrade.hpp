@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pre-trade margin engine: an account's margin kept incrementally, so that "can this
 // account carry this order?" costs O(scenarios) and no revaluation. Six model families, each
 // a model of the core (the scenario-margin model of pymargin/models/scenario_margin.hpp with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Aggregation of positions over cached risk arrays: an account's scenario P&L vector is the
 // sum of its positions' rows scaled by their sizes. This is the whole cost of re-margining an
 // account from cached risk arrays (plus the model's max and add-ons).

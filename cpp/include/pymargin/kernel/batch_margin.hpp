@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Batch margin: every account of a venue margined from cached risk arrays in one pass.
 //
 // Accounts hold positions sparsely (CSR: account a's positions are entries

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Full revaluation of instruments under a scenario set: risk arrays of P&L per unit position,
 // in each instrument's settlement currency, instrument x scenario.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The scenario-margin model: one implementation of the published grid models (Deribit
 // portfolio margin, Paradex SCAN-24, the FINRA/Cboe grid, SPAN scan risk), each of them a set
 // of parameters, not code.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Greek-netting margin model (pymargin.models.delta_margin; the structure of ISDA SIMM):
 // charges on weighted net delta, weighted vega by tenor bucket and curvature per underlying,
 // aggregated with correlations. With WS_b the weighted delta of underlying b, WS_bk its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CME SPAN (classic, 16 scenarios) per combined commodity, with the intra-commodity spread
 // charge, the inter-commodity spread credit and the short option minimum (CME's SPAN overview
 // and "SPAN components" pages; the Python module pymargin.models.span and tests/models/test_span.py

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Deribit standard margin (S:SM / X:SM): each position carries its own IM and MM, and the
 // account's requirement is their sum (no offsets between positions). Two rules cover the
 // published tables (the dated parameter files in pymargin/data/models/deribit_standard cite

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Batch pricing over columns: the same mathematics as black.hpp, over arrays, vectorised and
 // multi-threaded. Inputs are columns with an element stride (0 broadcasts one value to every
 // row, 1 is contiguous); outputs are contiguous arrays of n doubles, or null when not wanted.

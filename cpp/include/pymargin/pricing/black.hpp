@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Black-76, generalised Black-Scholes-Merton and inverse (coin-settled) European options:
 // prices and analytic Greeks for one option. The batch API (batch.hpp) runs the same
 // mathematics over arrays.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Implied volatility of European options, by P. Jaeckel's "Let's Be Rational" method
 // (Wilmott, January 2015, pp. 40-53; revision of March 2016), implemented here from the paper:
 // a four-branch initial guess (rational cubic interpolation of transformed maps) refined by at

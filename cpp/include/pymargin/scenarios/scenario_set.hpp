@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Scenario sets as data: each scenario moves every underlying's price by a relative amount and
 // puts the implied vols in a vol state (down, unchanged, up) that a per-underlying vol-shock
 // rule turns into shocked vols. Margin models add weights and tail transforms on top.
