@@ -33,6 +33,39 @@ app = typer.Typer(
 
 err = Console(stderr=True)
 
+# Options of the whole command line (before the command): whether positions the market does
+# not list may be valued from the smile, and which of the running command's positions were.
+ALLOW_UNLISTED: list[bool] = [False]
+UNLISTED: list[str] = []
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__, simd_level
+
+        print(f"pymargin {__version__} (kernels: {simd_level()})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    allow_unlisted: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unlisted",
+            help="value positions the market does not list from its smile (refused otherwise: "
+            "an unknown name is usually a typo)",
+        ),
+    ] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
+    ] = False,
+) -> None:
+    """pymargin: margin, Greeks, pre-trade checks, risk, venue-wide margin and hedging for
+    crypto derivatives."""
+    ALLOW_UNLISTED[0] = allow_unlisted
+
 
 def console_out() -> Console:
     """Standard output, at least 120 columns (the tables need the width)."""
@@ -129,7 +162,7 @@ def read_inputs(positions: Path, market: str, time: str | None) -> tuple[Any, An
     pf, first = read_positions_with_rows(positions)
     SOURCE[:] = [str(positions)]
     mkt = read_market(market, parse_time(time))
-    check_positions(pf, mkt, positions, first)
+    UNLISTED[:] = check_positions(pf, mkt, positions, first, allow_unlisted=ALLOW_UNLISTED[0])
     return pf, mkt
 
 

@@ -108,12 +108,49 @@ def read_positions_with_rows(path: str | Path) -> tuple[Portfolio, dict[str, int
         raise FileInputError(str(path), e) from None
 
 
+def _option_expiry(name: str) -> str | None:
+    """``BTC-26DEC25`` for the option ``BTC-26DEC25-90000-C``; None for other instruments."""
+    parts = name.split("-")
+    if len(parts) == 4 and parts[3] in ("C", "P"):
+        return "-".join(parts[:2])
+    return None
+
+
+def unlisted_options(names: list[str], market: Market) -> list[str]:
+    """The options among ``names`` the market has no mark for (valued from its smile)."""
+    return [n for n in names if _option_expiry(n) is not None and n not in market.marks]
+
+
 def check_positions(
-    pf: Portfolio, market: Market, path: str | Path, first_row: dict[str, int] | None = None
-) -> None:
+    pf: Portfolio,
+    market: Market,
+    path: str | Path,
+    first_row: dict[str, int] | None = None,
+    *,
+    allow_unlisted: bool = False,
+) -> list[str]:
     """Every position can be valued in ``market`` (not expired, marks there); an error names
-    the positions file and the instrument's row in it."""
+    the positions file and the instrument's row in it. An option the market does not list on
+    an expiry it does list (another strike of ``BTC-26DEC25``, say) is refused unless
+    ``allow_unlisted``: an unknown strike is usually a typo, and the smile would value it
+    without a word. Returns every option valued from the smile rather than its own mark (the
+    commands say which)."""
     names = list(pf.positions)
+    unlisted = unlisted_options(names, market)
+    listed_expiries = {_option_expiry(m) for m in market.marks} - {None}
+    typos = [n for n in unlisted if _option_expiry(n) in listed_expiries]
+    if typos and not allow_unlisted:
+        name = typos[0]
+        row = (first_row or {}).get(name, names.index(name))
+        raise FileInputError(
+            str(path),
+            InvalidInputError(
+                f"{name} is not listed in the market (a typo?); pymargin --allow-unlisted "
+                "values it from the smile",
+                "instrument",
+                row,
+            ),
+        )
     try:
         market.table.rows(names)
     except PymarginError as e:
@@ -123,6 +160,7 @@ def check_positions(
         row = (first_row or {}).get(name, e.index)
         reason = e.reason if name in e.reason else f"{name}: {e.reason}"
         raise FileInputError(str(path), type(e)(reason, e.field or "instrument", row)) from None
+    return unlisted
 
 
 def read_market(spec: str, valuation_time: datetime | None = None) -> Market:

@@ -13,6 +13,7 @@ from rich.table import Table
 from ..exceptions import PymarginError
 from .common import (
     DEFAULT_MODEL,
+    UNLISTED,
     CollateralOpt,
     GridFileOpt,
     JsonOpt,
@@ -94,6 +95,7 @@ def margin(
             "maintenance_margin": res.maintenance_margin,
             "components": res.components,
             "worst_scenario": res.worst_scenario,
+            "unlisted_from_smile": list(UNLISTED),
         }
         if as_json:
             out["scenarios"] = dict(zip(res.scenario_labels, res.scenario_pnl.tolist()))
@@ -109,6 +111,12 @@ def margin(
             t.add_row(f"  {k}", f"{v:,.6g}")
         t.add_row("worst scenario", res.worst_scenario)
         con.print(t)
+        if UNLISTED:
+            con.print(
+                f"not listed in the market, valued from its smile: {', '.join(UNLISTED)}",
+                highlight=False,
+                markup=False,
+            )
         con.print(res.explain(), highlight=False)
 
     run(go)
