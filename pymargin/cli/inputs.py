@@ -320,6 +320,59 @@ def parse_pairs(spec: str, field: str, *, fold_case: bool = True) -> list[tuple[
     return out
 
 
+def parse_order(spec: str, row: int, market: Market) -> tuple[str, bool, float]:
+    """``INSTRUMENT:buy|sell:AMOUNT`` as (instrument, buy?, amount in the engine's unit).
+
+    One unit convention with the positions files: amounts are coins of the underlying. An
+    inverse future or perpetual needs its unit written (``1BTC`` coins, ``90000USD`` USD
+    notional; the engine counts USD, Deribit's unit), because a bare ``1`` is 1 coin in a
+    positions file and 1 USD at Deribit's API, a 90,000x difference. Other instruments trade
+    in coins: ``5`` or ``5BTC``."""
+    import re
+
+    from ..market.instruments import InstrumentKind, Settlement, parse_instrument
+
+    parts = spec.split(":")
+    if len(parts) != 3 or parts[1].lower() not in ("buy", "sell"):
+        raise InvalidInputError(f"expected INSTRUMENT:buy|sell:AMOUNT, got {spec!r}", "order", row)
+    name = parts[0]
+    m = re.fullmatch(r"\s*([0-9.eE+-]+)\s*([A-Za-z]*)\s*", parts[2])
+    try:
+        amount = float(m.group(1)) if m else float("nan")
+    except ValueError:
+        amount = float("nan")
+    if m is None or not math.isfinite(amount) or amount <= 0:
+        raise InvalidInputError(
+            f"the amount must be a finite number > 0 with an optional unit, got {parts[2]!r}",
+            "order",
+            row,
+        )
+    unit = m.group(2).upper()
+    try:  # the instrument can be valued in this market (not expired, marked)
+        market.table.rows([name])
+    except PymarginError as e:
+        why = e.reason if name in e.reason else f"{name}: {e.reason}"
+        raise InvalidInputError(why, "order", row) from None
+    inst = parse_instrument(name)
+    coin = inst.underlying.split("_")[0].upper()
+    inverse_future = (
+        inst.kind is not InstrumentKind.OPTION and inst.settlement is Settlement.INVERSE
+    )
+    if inverse_future:
+        if unit == coin:
+            amount *= market.underlying_price(inst)  # coins -> USD notional at the forward
+        elif unit != "USD":
+            raise InvalidInputError(
+                f"{name} needs the amount's unit: {parts[2].strip()}{coin} (coins) or "
+                f"{parts[2].strip()}USD (USD notional)",
+                "order",
+                row,
+            )
+    elif unit not in ("", coin):
+        raise InvalidInputError(f"{name} trades in {coin} (coins), not {unit}", "order", row)
+    return name, parts[1].lower() == "buy", amount
+
+
 def read_params(path: str | None) -> DeribitPMParams | None:
     """A Deribit PM parameter set: a pymargin model file, or a ``pme/simulate`` response."""
     if not path:

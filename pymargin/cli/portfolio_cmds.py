@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from ..exceptions import PymarginError
 from .common import (
     DEFAULT_MODEL,
     UNLISTED,
@@ -216,8 +214,9 @@ def whatif(
     order: Annotated[
         list[str],
         typer.Option(
-            help="INSTRUMENT:buy|sell:AMOUNT (Deribit amounts: USD for inverse "
-            "futures, coins otherwise); repeat for several candidates"
+            help="INSTRUMENT:buy|sell:AMOUNT with its unit for inverse futures and perpetuals "
+            "(1BTC: coins, 90000USD: USD notional); other instruments in coins (5 or 5BTC); "
+            "repeat for several candidates"
         ),
     ],
     collateral: CollateralOpt = None,
@@ -235,34 +234,16 @@ def whatif(
 
     def go() -> None:
         from ..accounts.engine import PreTradeEngine, Reason, Side
-        from ..exceptions import InvalidInputError
         from ..market.instruments import InstrumentKind, Settlement, parse_instrument
-        from .inputs import read_collateral
+        from .inputs import parse_order, read_collateral
 
         chosen = chosen_model(model, grid_file, span_file)
         params: Any = model_params(chosen, grid_file, span_file)
         pf, mkt = read_inputs(positions, market, time)
         cands = []
         for row, spec in enumerate(order):
-            parts = spec.split(":")
-            if len(parts) != 3 or parts[1].lower() not in ("buy", "sell"):
-                raise InvalidInputError(
-                    f"expected INSTRUMENT:buy|sell:AMOUNT, got {spec!r}", "order", row
-                )
-            try:
-                amount = float(parts[2])
-            except ValueError:
-                raise InvalidInputError(f"not a number: {parts[2]!r}", "order", row) from None
-            if not (math.isfinite(amount) and amount > 0):
-                raise InvalidInputError(
-                    f"the amount must be finite and > 0, got {parts[2]!r}", "order", row
-                )
-            try:  # the instrument can be valued in this market (not expired, marked)
-                mkt.table.rows([parts[0]])
-            except PymarginError as e:
-                why = e.reason if parts[0] in e.reason else f"{parts[0]}: {e.reason}"
-                raise InvalidInputError(why, "order", row) from None
-            cands.append((parts[0], Side.BUY if parts[1].lower() == "buy" else Side.SELL, amount))
+            name, buy, amount = parse_order(spec, row, mkt)
+            cands.append((name, Side.BUY if buy else Side.SELL, amount))
         names = list(dict.fromkeys([*pf.positions, *(c[0] for c in cands)]))
         eng = PreTradeEngine(mkt, names, params, model=chosen)
         acct = eng.add_account({k.lower(): v for k, v in read_collateral(collateral).items()})

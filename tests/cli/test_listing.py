@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 import pymargin as pm
 from pymargin.cli.app import app
+from pymargin.market.bundled import demo_market
 
 
 def _book(tmp_path, rows):
@@ -46,3 +47,22 @@ def test_allow_unlisted_values_it_from_the_smile_and_says_so(tmp_path):
 def test_version():
     r = CliRunner().invoke(app, ["--version"])
     assert r.exit_code == 0 and r.output.strip().startswith(f"pymargin {pm.__version__}")
+
+
+def test_inverse_futures_orders_need_their_unit_and_coins_equal_usd_at_the_forward():
+    book = "examples/btc_book.csv"
+    base = ["whatif", book, "-m", "demo:BTC", "--collateral", "BTC=5", "--json"]
+    r = CliRunner().invoke(app, [*base[:-1], "--order", "BTC-PERPETUAL:buy:1"])
+    assert r.exit_code == 2
+    assert "order[0]" in r.output and "1BTC (coins) or 1USD (USD notional)" in r.output
+    mkt = demo_market("BTC")
+    f = mkt.underlying_price(pm.parse_instrument("BTC-PERPETUAL"))
+    orders = ["BTC-PERPETUAL:buy:1BTC", f"BTC-PERPETUAL:buy:{f!r}USD", "BTC-26DEC25-90000-P:sell:5"]
+    args = [*base]
+    for o in orders:
+        args += ["--order", o]
+    out = json.loads(CliRunner().invoke(app, args).output)
+    assert out[0]["im_after"] == out[1]["im_after"] != out[0]["im_before"]  # 1 BTC = F USD
+    assert out[2]["im_after"] > out[2]["im_before"]
+    wrong = CliRunner().invoke(app, [*base[:-1], "--order", "BTC-26DEC25-90000-P:sell:5USD"])
+    assert wrong.exit_code == 2 and "trades in BTC (coins), not USD" in wrong.output
