@@ -142,8 +142,13 @@ def greeks(
                 }
             )
             return
-        t = Table(title="Greeks (USD; delta in coins)", title_justify="left")
-        for col in ("underlying", "expiry", "delta", "delta USD", "gamma 1%", "vega/pt", "theta/d"):
+        t = Table(
+            title="Greeks (USD; delta in coins; vanna: delta USD per vol point, volga: vega per "
+            "vol point)",
+            title_justify="left",
+        )
+        cols = ("underlying", "expiry", "delta", "delta USD", "gamma 1%", "vega/pt", "theta/d")
+        for col in (*cols, "vanna/pt", "volga/pt"):
             t.add_column(col, justify="left" if col in ("underlying", "expiry") else "right")
 
         def row(u: str, e: str, v: dict[str, float]) -> None:
@@ -155,6 +160,8 @@ def greeks(
                 f"{v['gamma_1pct']:+,.0f}",
                 f"{v['vega']:+,.0f}",
                 f"{v['theta']:+,.0f}",
+                f"{v['vanna']:+,.0f}",
+                f"{v['volga']:+,.1f}",
             )
 
         for (u, e), v in g.by_expiry.items():

@@ -66,3 +66,14 @@ def test_inverse_futures_orders_need_their_unit_and_coins_equal_usd_at_the_forwa
     assert out[2]["im_after"] > out[2]["im_before"]
     wrong = CliRunner().invoke(app, [*base[:-1], "--order", "BTC-26DEC25-90000-P:sell:5USD"])
     assert wrong.exit_code == 2 and "trades in BTC (coins), not USD" in wrong.output
+
+
+def test_greeks_table_has_vanna_and_volga_equal_to_the_json():
+    base = ["greeks", "examples/btc_book.csv", "-m", "demo:BTC"]
+    doc = json.loads(CliRunner().invoke(app, [*base, "--json"]).output)
+    total = doc["by_underlying"]["BTC_USD"]
+    table = CliRunner().invoke(app, base).output
+    assert "vanna/pt" in table and "volga/pt" in table
+    row = next(line for line in table.splitlines() if "total" in line)
+    cells = [c.strip() for c in row.split("│") if c.strip()]
+    assert cells[-2] == f"{total['vanna']:+,.0f}" and cells[-1] == f"{total['volga']:+,.1f}"
