@@ -280,15 +280,7 @@ TEST(Batch, ImpliedVolBatchRoundTripsAndRejectsBeforeWriting) {
     if (d.t[i] == 0.0) d.t[i] = 0.1;
     if (d.v[i] < 0.01) d.v[i] = 0.3;
   }
-  pm::BatchInputs in;
-  in.model = pm::Model::kInverse;
-  in.n = n;
-  in.underlying = {d.u.data(), 1};
-  in.strike = {d.k.data(), 1};
-  in.time = {d.t.data(), 1};
-  in.vol = {d.v.data(), 1};
-  in.rate = {d.r.data(), 1};
-  in.is_call = {d.is_call.data(), 1};
+  pm::BatchInputs in = inputs_of(d, n, pm::Model::kInverse);
   std::vector<double> price(n), vol(n, -1.0);
   pm::BatchOutputs out;
   out.price = price.data();
@@ -604,15 +596,7 @@ TEST(Batch, ThreadCountsAndConcurrentCallersDoNotChangeABit) {
     if (d.t[i] == 0.0) d.t[i] = 0.1;
     if (d.v[i] < 0.01) d.v[i] = 0.3;
   }
-  pm::BatchInputs in;
-  in.model = pm::Model::kBlack76;
-  in.n = n;
-  in.underlying = {d.u.data(), 1};
-  in.strike = {d.k.data(), 1};
-  in.time = {d.t.data(), 1};
-  in.vol = {d.v.data(), 1};
-  in.rate = {d.r.data(), 1};
-  in.is_call = {d.is_call.data(), 1};
+  pm::BatchInputs in = inputs_of(d, n, pm::Model::kBlack76);
   auto run = [&](int threads, std::vector<double>* price, std::vector<double>* gamma,
                  std::vector<double>* vol) {
     price->assign(n, -1.0);

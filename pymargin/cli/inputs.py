@@ -108,17 +108,24 @@ def read_positions_with_rows(path: str | Path) -> tuple[Portfolio, dict[str, int
         raise FileInputError(str(path), e) from None
 
 
-def _option_expiry(name: str) -> str | None:
-    """``BTC-26DEC25`` for the option ``BTC-26DEC25-90000-C``; None for other instruments."""
-    parts = name.split("-")
-    if len(parts) == 4 and parts[3] in ("C", "P"):
-        return "-".join(parts[:2])
-    return None
+def _series(name: str) -> tuple[object, ...] | None:
+    """An option's series (base, quote, settlement, expiry); None for other instruments or a
+    name that does not parse (the market check names those)."""
+    from ..exceptions import PymarginError
+    from ..market.instruments import InstrumentKind, parse_instrument
+
+    try:
+        inst = parse_instrument(name)
+    except PymarginError:
+        return None
+    if inst.kind is not InstrumentKind.OPTION:
+        return None
+    return (inst.base, inst.quote, inst.settlement, inst.expiry)
 
 
 def unlisted_options(names: list[str], market: Market) -> list[str]:
     """The options among ``names`` the market has no mark for (valued from its smile)."""
-    return [n for n in names if _option_expiry(n) is not None and n not in market.marks]
+    return [n for n in names if n not in market.marks and _series(n) is not None]
 
 
 def check_positions(
@@ -130,15 +137,24 @@ def check_positions(
     allow_unlisted: bool = False,
 ) -> list[str]:
     """Every position can be valued in ``market`` (not expired, marks there); an error names
-    the positions file and the instrument's row in it. An option the market does not list on
-    an expiry it does list (another strike of ``BTC-26DEC25``, say) is refused unless
+    the positions file and the instrument's row in it. An option the market does not list in
+    a series it does list (another strike of ``BTC-26DEC25``, say) is refused unless
     ``allow_unlisted``: an unknown strike is usually a typo, and the smile would value it
     without a word. Returns every option valued from the smile rather than its own mark (the
     commands say which)."""
     names = list(pf.positions)
+    try:
+        market.table.rows(names)
+    except PymarginError as e:
+        if e.index is None or not 0 <= e.index < len(names):
+            raise FileInputError(str(path), e) from None
+        name = names[e.index]
+        row = (first_row or {}).get(name, e.index)
+        reason = e.reason if name in e.reason else f"{name}: {e.reason}"
+        raise FileInputError(str(path), type(e)(reason, e.field or "instrument", row)) from None
     unlisted = unlisted_options(names, market)
-    listed_expiries = {_option_expiry(m) for m in market.marks} - {None}
-    typos = [n for n in unlisted if _option_expiry(n) in listed_expiries]
+    listed_series = {_series(m) for m in market.marks} - {None}
+    typos = [n for n in unlisted if _series(n) in listed_series]
     if typos and not allow_unlisted:
         name = typos[0]
         row = (first_row or {}).get(name, names.index(name))
@@ -151,15 +167,6 @@ def check_positions(
                 row,
             ),
         )
-    try:
-        market.table.rows(names)
-    except PymarginError as e:
-        if e.index is None or not 0 <= e.index < len(names):
-            raise FileInputError(str(path), e) from None
-        name = names[e.index]
-        row = (first_row or {}).get(name, e.index)
-        reason = e.reason if name in e.reason else f"{name}: {e.reason}"
-        raise FileInputError(str(path), type(e)(reason, e.field or "instrument", row)) from None
     return unlisted
 
 

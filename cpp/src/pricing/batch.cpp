@@ -347,6 +347,7 @@ Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t beg
     blk.n = n_pad;
     blk.model = static_cast<int>(in.model);
     blk.zero_rates = block_zero_rates(r, q, n_pad, in.model == Model::kBsm);
+    blk.screen = check;  // validated before otherwise
     point_inputs_at(blk, cols);
     blk.flag = flag;
     // Price straight into the caller's array when that is all that is asked for (full
@@ -368,10 +369,12 @@ Status run_range(const BatchInputs& in, const BatchOutputs& out, std::size_t beg
     unsigned bad = 0;
     const std::size_t m = flagged_rows(flag, n, idx, &bad);
     if (check && (bad != 0 || bad_type != 0)) {
-      // The kernel's screen refuses exactly what first_invalid does; should they ever
-      // disagree, the row is computed rather than the range stopped without an error.
+      // The kernel's screen refuses exactly what first_invalid does (ctest
+      // Batch.DomainScreen); should they ever disagree, the block is still refused: a flagged
+      // row is never priced.
       Status st = first_invalid(in, b0, b0 + n);
-      if (!st.ok()) return st;
+      if (st.ok()) st = Status::invalid("inputs", b0, "outside the pricing domain");
+      return st;
     }
     if (greeks) {
       const double* src[9] = {price, g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]};

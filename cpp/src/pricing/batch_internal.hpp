@@ -31,6 +31,9 @@ struct KernelBlock {
   const double* call = nullptr;
   // Every row has rate 0 (and carry 0 under BSM): the kernels skip exp(-r T) and exp((r-q) T).
   bool zero_rates = false;
+  // The direct kernels screen each row's inputs (flag + 2 outside the domain); false when the
+  // caller has validated them already, so the check is not done twice.
+  bool screen = true;
   // Outputs, contiguous, kBlock long. The greeks kernel fills all of them; the price kernel
   // only `price`. `flag` is set to nonzero for rows the caller must recompute exactly; the
   // direct kernels add 2 for a row whose inputs are outside the domain (validate's rules).

@@ -153,7 +153,7 @@ __attribute__((always_inline)) inline OtmProbabilities otm_probabilities(double 
 // The direct kernel (Series = false) also screens its inputs as it loads them (see
 // KernelBlock::flag): the check costs a few compares on values already in registers instead
 // of a separate pass over the block.
-template <int G, int M, bool Series, bool Rates>
+template <int G, int M, bool Series, bool Rates, bool Screen>
 inline void run(const KernelBlock& b) noexcept {
   const std::size_t n = b.n;
   const double* __restrict u = b.underlying;
@@ -214,7 +214,7 @@ inline void run(const KernelBlock& b) noexcept {
       double df = 1.0;
       if constexpr (Rates) df = exp(-r * T);
       const double p = df * (otm + intrinsic);
-      if constexpr (Series) {
+      if constexpr (Series || !Screen) {
         flag[i] = 1.0 - exact;
       } else {
         const double ok = inputs_ok<bsm>(u[i], K, T, sig, r, q);  // the domain screen
@@ -275,26 +275,34 @@ inline void run(const KernelBlock& b) noexcept {
   }
 }
 
-template <int G, bool Series, bool Rates>
+template <int G, bool Series, bool Rates, bool Screen>
 void dispatch_rates(const KernelBlock& b) noexcept {
   switch (b.model) {
     case 1:
-      run<G, 1, Series, Rates>(b);
+      run<G, 1, Series, Rates, Screen>(b);
       break;
     case 2:
-      run<G, 2, Series, Rates>(b);
+      run<G, 2, Series, Rates, Screen>(b);
       break;
     default:
-      run<G, 0, Series, Rates>(b);
+      run<G, 0, Series, Rates, Screen>(b);
   }
 }
 
+// The series kernels never screen (they run on rows the direct kernel already passed).
 template <int G, bool Series>
 void dispatch_model(const KernelBlock& b) noexcept {
+  const bool screen = !Series && b.screen;
   if (b.zero_rates) {
-    dispatch_rates<G, Series, false>(b);
+    if (screen) {
+      dispatch_rates<G, Series, false, !Series>(b);
+    } else {
+      dispatch_rates<G, Series, false, false>(b);
+    }
+  } else if (screen) {
+    dispatch_rates<G, Series, true, !Series>(b);
   } else {
-    dispatch_rates<G, Series, true>(b);
+    dispatch_rates<G, Series, true, false>(b);
   }
 }
 
