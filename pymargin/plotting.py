@@ -54,7 +54,7 @@ def plot_risk_matrix(result: MarginResult, ax: Any = None, pair: str | None = No
     buckets = std.size // 3
     grid = std.reshape(buckets, 3).T  # rows: vol states, columns: price buckets
     labels = details.scenario_labels[key][: std.size : 3]
-    moves = [lab.split(" ")[0] for lab in labels]
+    moves = [lab.split(" ")[1] for lab in labels]  # "BTC -16% vol up": the move
     plt = pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 2.8))
@@ -71,7 +71,13 @@ def plot_risk_matrix(result: MarginResult, ax: Any = None, pair: str | None = No
             (worst[1] - 0.5, worst[0] - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=2.5
         )
     )
-    ax.set_title(f"{key} risk matrix ({result.currency.upper()}), worst cell outlined", fontsize=9)
+    coin = labels[0].split(" ")[0] if labels else key
+    where = (
+        f"{coin}, {result.currency.upper()}-settled"
+        if result.currency != "usd"
+        else f"{coin}, cross (USD)"
+    )
+    ax.set_title(f"{where} risk matrix, worst cell outlined", fontsize=9)
     ax.figure.colorbar(im, ax=ax, fraction=0.03)
     return ax
 

@@ -202,7 +202,7 @@ kernel::BatchAccounts accounts_from(const py::array& offsets, const py::array& i
 struct BatchColumns {
   py::array_t<double> im, mm, eq, ratio;
   py::array_t<std::int8_t> status;
-  py::array_t<std::int32_t> worst;
+  py::array_t<std::int32_t> worst, worst_group;
   kernel::BatchOutputs out;
   explicit BatchColumns(std::size_t accounts)
       : im(static_cast<py::ssize_t>(accounts)),
@@ -211,8 +211,10 @@ struct BatchColumns {
         ratio(static_cast<py::ssize_t>(accounts)),
         status(static_cast<py::ssize_t>(accounts)),
         worst(static_cast<py::ssize_t>(accounts)),
-        out{im.mutable_data(),    mm.mutable_data(),     eq.mutable_data(),
-            ratio.mutable_data(), status.mutable_data(), worst.mutable_data()} {}
+        worst_group(static_cast<py::ssize_t>(accounts)),
+        out{im.mutable_data(),         mm.mutable_data(),     eq.mutable_data(),
+            ratio.mutable_data(),      status.mutable_data(), worst.mutable_data(),
+            worst_group.mutable_data()} {}
   py::dict result(const Status& st) const {
     if (!st.ok()) {
       throw PyInputError{PyInputError::kInvalid, st.field, static_cast<long long>(st.index),
@@ -225,6 +227,7 @@ struct BatchColumns {
     d["ratio"] = ratio;
     d["status"] = status;
     d["worst_index"] = worst;
+    d["worst_group"] = worst_group;
     return d;
   }
 };

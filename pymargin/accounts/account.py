@@ -34,7 +34,7 @@ from ..market.portfolio import Portfolio
 from ..models.deribit_pm import DeribitPMParams, deribit_pm_margin
 from ..models.deribit_standard import DeribitStandardParams, deribit_standard_margin
 from ..models.deribit_xpm import deribit_xpm_margin
-from ..models.params import ModelCoverageError, ModelParameterError, available_versions
+from ..models.params import ModelCoverageError, ModelParameterError
 from ..pricing import black76_price, inverse_price
 
 __all__ = [
@@ -201,7 +201,7 @@ def account_summary(
         details = {}
         for c in sorted(set(ccy_of)):
             sub = {n: positions[n] for n, cc in zip(names, ccy_of) if cc == c}
-            params = pm_params or _pm_params_for(c, sub, market)
+            params = pm_params or _pm_params_for(market, sub, {c})
             r = deribit_pm_margin(sub, market, params, currency=c)
             im[c], mm[c] = r.initial_margin, r.maintenance_margin
             details[c] = r
@@ -221,7 +221,7 @@ def account_summary(
         initial_margin_usd = sum(im[c] * price[c] for c in ccys)
         maintenance_margin_usd = sum(mm[c] * price[c] for c in ccys)
     else:
-        params = pm_params or _pm_params_for(None, positions, market, set(ccys))
+        params = pm_params or _pm_params_for(market, positions, set(ccys))
         haircut = {}
         for c in ccys:
             cp = params.currency_params(c)
@@ -264,25 +264,14 @@ def _ratio(margin: float, balance: float) -> float:
 
 
 def _pm_params_for(
-    currency: str | None,
-    positions: Mapping[str, float],
-    market: Market,
-    currencies: set[str] | None = None,
+    market: Market, positions: Mapping[str, float], currencies: set[str]
 ) -> DeribitPMParams:
+    """The Deribit PM parameters in force at the market's valuation time for the positions'
+    pairs and ``currencies``."""
     table = market.table
-    names = list(positions)
-    rows = table.rows(names) if names else np.zeros(0, np.int64)
+    rows = table.rows(list(positions)) if positions else np.zeros(0, np.int64)
     pairs = table.code_names(table.column("pair")[rows])
-    wanted = currencies or ({currency} if currency else set())
-    for version in reversed(available_versions("deribit_pm")):
-        p = DeribitPMParams.load(version)
-        if pairs <= set(p.pairs) and all(p.currency_params(c) is not None for c in wanted):
-            return p
-    raise ModelParameterError(
-        f"no shipped Deribit PM parameters cover {sorted(wanted)} / {sorted(pairs)}; pass "
-        "pm_params=",
-        "pm_params",
-    )
+    return DeribitPMParams.in_force(market.valuation_time, pairs, currencies)
 
 
 def compare_margin_modes(

@@ -54,14 +54,31 @@ class BatchResult:
     status: np.ndarray  # 0 healthy, 1 margin call, 2 liquidation, 3 not covered (NaN margins:
     # a net delta beyond the model's threshold, or sums that overflow)
     currency: str
-    worst_scenario: np.ndarray | None = None  # index of the lowest entry (of 35), -1 if none
+    # each account's worst scenario, labelled as everywhere else ("BTC -16% vol up"; "" when
+    # the account has none); None for models without scenarios
+    worst_scenario: np.ndarray | None = None
 
     @classmethod
     def from_columns(
-        cls, accounts: np.ndarray, out: dict[str, np.ndarray], currency: str
+        cls,
+        accounts: np.ndarray,
+        out: dict[str, np.ndarray],
+        currency: str,
+        labels: list[tuple[str, ...]] | None = None,
     ) -> BatchResult:
         """A result from the kernel's output columns (``initial_margin``, ``maintenance_margin``,
-        ``equity``, ``ratio``, ``status``, optionally ``worst_index``)."""
+        ``equity``, ``ratio``, ``status``, optionally ``worst_index`` and ``worst_group``),
+        the worst scenario named from ``labels`` (per group, its scenarios')."""
+        worst = None
+        if labels is not None and "worst_group" in out:
+            names = [""] + [x for group in labels for x in group]
+            sizes = np.array([len(x) for x in labels] or [0])
+            start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+            g, j = out["worst_group"], out["worst_index"]
+            ok = (g >= 0) & (g < len(labels)) & (j >= 0)
+            gg = np.where(ok, g, 0)
+            ok &= j < sizes[gg]
+            worst = np.array(names, dtype=object)[np.where(ok, start[gg] + j + 1, 0)]
         return cls(
             accounts,
             out["initial_margin"],
@@ -70,7 +87,7 @@ class BatchResult:
             out["ratio"],
             out["status"],
             currency,
-            out.get("worst_index"),
+            worst,
         )
 
     def to_frame(self) -> Any:
@@ -471,7 +488,7 @@ def batch_margin(
             threads=threads,
             balances=bal,
         )
-        return BatchResult.from_columns(b.accounts, out, risk.currency)
+        return BatchResult.from_columns(b.accounts, out, risk.currency, risk.labels)
     if b.balances is not None and len(b.balances) > 1:
         raise InvalidInputError(
             f"collateral in {sorted(b.balances)}: only X:PM margins several currencies together",
@@ -479,7 +496,7 @@ def batch_margin(
         )
     risk = b.risk(market, params, currency, model)
     out = batch_margin_csr(risk, b.offsets, b.instrument, b.amount, b.collateral, threads=threads)
-    return BatchResult.from_columns(b.accounts, out, risk.currency)
+    return BatchResult.from_columns(b.accounts, out, risk.currency, getattr(risk, "labels", None))
 
 
 def _frame(obj: Any, cols: tuple[str, ...], what: str) -> Any:

@@ -123,18 +123,6 @@ def _cross_terms(currency: str, cp: Any, pairs: list[str]) -> tuple[float, float
     return (cp.haircut, float(EQUITY_SIDE[cp.equity_side_impact]), float(pairs.index(pair)))
 
 
-def _covering(pairs: list[str], currencies: list[str]) -> DeribitPMParams:
-    from ..models.params import available_versions
-
-    for version in reversed(available_versions("deribit_pm")):
-        p = DeribitPMParams.load(version)
-        if set(pairs) <= set(p.pairs) and all(p.currency_params(c) for c in currencies):
-            return p
-    raise ModelParameterError(
-        f"no shipped Deribit PM parameters cover {pairs} / {currencies}; pass params=", "params"
-    )
-
-
 class EngineSetup:
     """The model-specific construction steps of :class:`pymargin.PreTradeEngine` (its base
     class; not used on its own)."""
@@ -159,7 +147,7 @@ class EngineSetup:
             currencies = unique_in_order([*currencies, *covered])
             self._currencies = currencies
         if params is None:
-            params = _covering(pairs, currencies)
+            params = DeribitPMParams.in_force(market.valuation_time, set(pairs), set(currencies))
         for p in pairs:
             if p not in params.pairs:
                 raise ModelParameterError(f"no parameters for pair {p!r}", "params")

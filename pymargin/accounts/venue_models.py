@@ -66,8 +66,10 @@ def grid_venue_risk(
     pair_idx = np.zeros(len(rows), dtype=np.int32)
     floor = np.zeros(len(rows))
     spot = np.zeros(len(pairs))
+    labels = []
     for k, (p, b) in enumerate(zip(pairs, bases)):
         scen, w, _, _, _, per_contract = assets[b]
+        labels.append(scen.label)
         sel = np.flatnonzero(pair == table.code_of(p))
         out[sel, : len(w)] = risk_arrays_for_rows(market, rows[sel], scen)
         weight[k, : len(w)] = w
@@ -81,7 +83,9 @@ def grid_venue_risk(
         "unhedged_delta": np.array([assets[b][3] for b in bases]),
         "hedged_delta": np.array([assets[b][4] for b in bases]),
     }
-    return usd_grid_risk(market, instruments, rows, out, pair_idx, floor, ccy, mm_fraction, terms)
+    return usd_grid_risk(
+        market, instruments, rows, out, pair_idx, floor, ccy, mm_fraction, terms, labels
+    )
 
 
 def usd_grid_risk(
@@ -94,6 +98,7 @@ def usd_grid_risk(
     ccy: str,
     mm_factor: float,
     terms: dict[str, Any],
+    labels: list[tuple[str, ...]],
 ) -> VenueRisk:
     """The VenueRisk of a USD grid venue: a group per pair without credit cap, dampener, roll
     shock, rounding or tie preference; the per-unit floor on both sides; ``terms`` the rest."""
@@ -122,6 +127,7 @@ def usd_grid_risk(
         mm_factor,
         None,
         venue,
+        labels,
     )
 
 
@@ -264,6 +270,7 @@ def span_venue_risk(market: Market, instruments: list[str], params: Any) -> Span
     delta = np.zeros(n)
     option = np.zeros(n, dtype=np.uint8)
     weights = {u: np.ones(16) for u in names}
+    labels: dict[str, tuple[str, ...]] = {u: () for u in names}
     for code in np.unique(und):
         u = table.codes[int(code)]
         if u not in index:
@@ -277,6 +284,7 @@ def span_venue_risk(market: Market, instruments: list[str], params: Any) -> Span
         delta[sel] = c.delta
         option[sel] = c.option
         weights[u] = np.ascontiguousarray(c.weights, dtype=np.float64)
+        labels[u] = c.scenarios.label
     comm = []
     for u in names:
         cp = params.commodities[u]
@@ -305,6 +313,7 @@ def span_venue_risk(market: Market, instruments: list[str], params: Any) -> Span
         np.array([[x.ratio_a, x.ratio_b, x.rate] for x in spreads], dtype=np.float64).reshape(
             -1, 3
         ),
+        [labels[u] for u in names],
     )
 
 
@@ -325,8 +334,10 @@ def finra_venue_risk(market: Market, instruments: list[str], kw: Any) -> VenueRi
     unds = list(dict.fromkeys(table.codes[int(c)] for c in und))
     out = np.zeros((len(rows), points))
     pair_idx = np.zeros(len(rows), dtype=np.int32)
+    labels = []
     for k, u in enumerate(unds):
         grid = finra_grid(u, move, points)
+        labels.append(grid.label)
         sel = np.flatnonzero(und == table.code_of(u))
         risk = risk_arrays_for_rows(market, rows[sel], grid)
         inverse = settlement[sel] == 1
@@ -334,4 +345,4 @@ def finra_venue_risk(market: Market, instruments: list[str], kw: Any) -> VenueRi
         out[sel] = risk
         pair_idx[sel] = k
     floor = minimum * multiplier / contract
-    return usd_grid_risk(market, instruments, rows, out, pair_idx, floor, "usd", 1.0, {})
+    return usd_grid_risk(market, instruments, rows, out, pair_idx, floor, "usd", 1.0, {}, labels)

@@ -111,7 +111,7 @@ def venue_risk(
     pair_codes = table.column("pair")[rows]
     pairs = list(dict.fromkeys(table.codes[int(c)] for c in pair_codes))
     if params is None:
-        params = DeribitPMParams.latest_for(currency, set(pairs))
+        params = DeribitPMParams.in_force(market.valuation_time, set(pairs), {currency})
     cp = params.currency_params(currency)
     if cp is None:
         raise ModelParameterError(f"no parameters for {currency!r}", "model_params.currency")
@@ -128,6 +128,7 @@ def venue_risk(
     limit = np.zeros(len(pairs))
     damp = np.zeros((len(pairs), 8))
     index_of_pair = {}
+    labels: list[tuple[str, ...]] = []
     for k, pair in enumerate(pairs):
         if pair not in params.pairs:
             raise ModelParameterError(
@@ -137,6 +138,7 @@ def venue_risk(
         sel = np.flatnonzero(pair_codes == table.code_of(pair))
         underlying = f"{pair.split('_')[0].upper()}_USD"
         scen = pair_scenarios(underlying, pp, params.buckets_count)
+        labels.append(scen.label)
         out[sel] = position_vectors(market, rows[sel], np.ones(len(sel)), scen, pp, n_std, None)
         pair_idx[sel] = k
         index = market.index_price(underlying)
@@ -173,6 +175,7 @@ def venue_risk(
         cp.pnl_offset,
         params.mm_factor,
         limit,
+        labels=labels,
     )
 
 
@@ -282,7 +285,6 @@ def xpm_venue_risk(
     from ..conventions import USD_STABLECOINS as STABLECOINS
     from ..models.deribit_xpm import (
         coin_moves,
-        covering_params,
         pair_terms,
         usd_rows,
     )
@@ -302,7 +304,9 @@ def xpm_venue_risk(
             pairs.append(f"{c}_usd")
     currencies = list(dict.fromkeys([*currencies, *(p.split("_")[0] for p in pairs)]))
     if params is None:
-        params = covering_params(set(pairs), set(ccy_of) | set(extra))
+        params = DeribitPMParams.in_force(
+            market.valuation_time, set(pairs), set(ccy_of) | set(extra)
+        )
     if not isinstance(params, DeribitPMParams):
         raise InputTypeError("expected DeribitPMParams", "params")
     cps, currencies = _currency_terms(params, currencies, ccy_of, extra)
@@ -316,8 +320,10 @@ def xpm_venue_risk(
     cap, offset, limit, damp = [], [], [], []
     moves: dict[str, np.ndarray] = {}
     index_of: dict[str, float] = {}
+    labels: list[tuple[str, ...]] = []
     for s, pair in enumerate(pairs):
         pp, index, scen = pair_terms(params, market, pair)
+        labels.append(scen.label)
         base = pair.split("_")[0]
         index_of[pair] = index
         in_pair = [k for k in range(len(rows)) if table.codes[int(pair_codes[k])] == pair]
@@ -364,4 +370,5 @@ def xpm_venue_risk(
         params.mm_factor,
         np.array(limit),
         venue,
+        labels,
     )

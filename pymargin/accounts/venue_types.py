@@ -35,6 +35,8 @@ class VenueRisk:
     # pymargin/kernel/batch_margin.hpp): weight, pnl_offsets, delta_price, unhedged_delta,
     # hedged_delta, floor_long, floor_short, round_worst, tie_period, tie_slot, stride.
     venue: dict[str, Any] | None = None
+    # per group (pair; X:PM: set) its scenarios' labels: the batch names each account's worst
+    labels: list[tuple[str, ...]] | None = None
 
     def index_of(self) -> dict[str, int]:
         return {n: i for i, n in enumerate(self.instruments)}
@@ -92,3 +94,4 @@ class SpanVenueRisk:
     commodities: list[tuple[int, np.ndarray, float, np.ndarray, np.ndarray]]
     spread_legs: np.ndarray  # int32 [spreads, 2]
     spread_terms: np.ndarray  # [spreads, 3]
+    labels: list[tuple[str, ...]] | None = None  # per commodity, its scenarios' labels

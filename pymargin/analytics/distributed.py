@@ -112,7 +112,7 @@ def batch_margin(
             )
         results = c.gather(futures)
     cat = {k: np.concatenate([r[k] for r in results]) for k in results[0]}
-    return BatchResult.from_columns(b.accounts, cat, risk.currency)
+    return BatchResult.from_columns(b.accounts, cat, risk.currency, getattr(risk, "labels", None))
 
 
 def _stress_part(accounts: list[Any], market: Market, scenario: Any) -> list[dict[str, Any]]:

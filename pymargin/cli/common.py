@@ -107,7 +107,10 @@ PositionsArg = Annotated[
 MarketOpt = Annotated[
     str,
     typer.Option(
-        "--market", "-m", help="demo:BTC, demo:ETH, a chain CSV or Deribit book summary JSON"
+        "--market",
+        "-m",
+        help="demo:BTC, demo:ETH, demo:MIXED (both, one time), a chain CSV or Deribit book "
+        "summary JSON",
     ),
 ]
 

@@ -5,7 +5,8 @@ and the row of bad input.
 
 Positions: CSV (``instrument,size``), JSON (``{name: size}`` or ``[{"instrument", "size"}]``),
 a Deribit ``private/get_positions`` response, or a list of ccxt unified positions.
-Markets: ``demo:BTC`` / ``demo:ETH`` (the bundled real chains), a chain CSV
+Markets: ``demo:BTC`` / ``demo:ETH`` (the bundled real chains), ``demo:MIXED`` (both at one
+time, pymargin.market.bundled.mixed_demo_market), a chain CSV
 (``instrument_name, mark_iv_pct, underlying_price`` and optionally ``mark_price_*``,
 ``index_price``, ``snapshot_utc``), or Deribit book-summary / ticker responses (JSON).
 Collateral: ``BTC=1.5,USDC=2000`` or a Deribit ``get_account_summary`` response file.
@@ -172,11 +173,13 @@ def check_positions(
 
 def read_market(spec: str, valuation_time: datetime | None = None) -> Market:
     if spec.lower().startswith("demo:"):
-        from ..market.bundled import demo_market
+        from ..market.bundled import demo_market, mixed_demo_market
 
         coin = spec.split(":", 1)[1].upper()
+        if coin == "MIXED":
+            return mixed_demo_market()
         if coin not in ("BTC", "ETH"):
-            raise InvalidInputError("demo markets are demo:BTC and demo:ETH", "market")
+            raise InvalidInputError("demo markets are demo:BTC, demo:ETH and demo:MIXED", "market")
         return demo_market(coin)
     p = open_file(spec)
     try:

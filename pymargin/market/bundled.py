@@ -20,6 +20,7 @@ __all__ = [
     "demo_market",
     "demo_markets",
     "load_demo_chain",
+    "mixed_demo_market",
 ]
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
@@ -91,3 +92,48 @@ def demo_market(coin: str = "BTC") -> Market:
 
 def demo_markets() -> dict[str, Market]:
     return {coin: demo_market(coin) for coin in ("BTC", "ETH")}
+
+
+def _dvol_close(coin: str, day: str) -> float:
+    """Deribit's DVOL daily close for ``day`` (pymargin/data/history)."""
+    ref = resources.files("pymargin") / "data" / "history" / f"dvol_{coin.lower()}_daily.csv"
+    with ref.open("r", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            if r["date"] == day:
+                return float(r["close"])
+    raise KeyError(f"no DVOL {coin} close for {day}")
+
+
+def mixed_demo_market() -> Market:
+    """A BTC and ETH market at one valuation time, for books that settle in BTC, ETH and
+    USDC (``demo:MIXED``). The bundled chains are on different days, and the bundled data has
+    no ETH price for the BTC day, so the ETH part is carried forward; a demo market, not a
+    record of any moment:
+
+    * valuation time, BTC index, BTC options and futures: the BTC chain as captured
+      (2025-12-05 01:10:52 UTC), unchanged;
+    * ETH index and per-expiry forwards: the ETH chain's (2025-11-22 02:15:13 UTC), unchanged;
+      expiries already past at the valuation time dropped;
+    * ETH implied vols: each strike's mark IV (sticky strike) times the ratio of ETH's DVOL
+      close on the day before each snapshot (2025-12-04 over 2025-11-21, both Deribit's
+      published index, pymargin/data/history); prices follow from these vols;
+    * linear perpetuals BTC_USDC-PERPETUAL and ETH_USDC-PERPETUAL marked at their coin's
+      index (no basis)."""
+    btc = demo_market("BTC")
+    eth = load_demo_chain("ETH")
+    when = SNAPSHOTS["BTC"]
+    scale = _dvol_close("ETH", "2025-12-04") / _dvol_close("ETH", "2025-11-21")
+    marks = dict(btc.marks)
+    for name, expiry, f, v in zip(eth.name, eth.expiry, eth.forward, eth.mark_iv):
+        expires = datetime.fromisoformat(expiry).replace(hour=8, tzinfo=timezone.utc)
+        if expires <= when:
+            continue
+        marks[name] = Mark(underlying_price=float(f), mark_iv=float(v) * scale)
+        future = "-".join(name.split("-")[:2])
+        if future not in marks and abs(round(f, 2) - f) < 1e-9:
+            marks[future] = Mark(mark_price=float(f))
+    assert eth.index is not None  # the ETH chain carries its index
+    index = {"BTC_USD": btc.index["BTC_USD"], "ETH_USD": eth.index}
+    marks["BTC_USDC-PERPETUAL"] = Mark(mark_price=index["BTC_USD"])
+    marks["ETH_USDC-PERPETUAL"] = Mark(mark_price=index["ETH_USD"])
+    return Market(when, index, marks)

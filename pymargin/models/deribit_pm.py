@@ -33,9 +33,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -44,8 +43,9 @@ from ..conventions import is_usd_stablecoin
 from ..exceptions import InvalidInputError
 from ..market.market import Market
 from ..market.portfolio import position_arrays
-from ..risk.scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
-from .params import ModelCoverageError, ModelParameterError, available_versions, load_params, number
+from ..risk.scenarios import ScenarioSet, VolState, scenario_label
+from .deribit_params import CurrencyParams, DeribitPMParams, PairParams
+from .params import ModelCoverageError, ModelParameterError
 from .scenario_margin import ModelRules, scenario_margin
 from .vectors import (
     EXTENDED_MOVES,
@@ -62,180 +62,6 @@ from .vectors import (
 )
 
 __all__ = ["DeribitPMParams", "DeribitPMResult", "deribit_grid", "deribit_pm_margin"]
-
-
-@dataclass(frozen=True)
-class PairParams:
-    price_range: float
-    volatility_range_up: float
-    volatility_range_down: float
-    min_volatility_for_shock_up: float
-    short_term_vega_power: float
-    long_term_vega_power: float
-    extended_table_factor: float
-    max_delta_shock: float
-    delta_total_liq_shock_threshold: float
-    m_inc: float
-
-    def vol_rule(self) -> VolShockRule:
-        """The pair's vol shock: relative, (30 / DTE)^power scaled, the up shock floored."""
-        return VolShockRule(
-            VolShockKind.RELATIVE,
-            self.volatility_range_up,
-            self.volatility_range_down,
-            self.min_volatility_for_shock_up,
-            0.0,
-            self.short_term_vega_power,
-            self.long_term_vega_power,
-        )
-
-
-@dataclass(frozen=True)
-class CurrencyParams:
-    annualised_move_risk: float
-    min_annualised_move: float
-    extended_dampener: float
-    pnl_offset: float
-    max_offsetable_pnl: float
-    haircut: float
-    equity_side_impact: str
-    correlation_set: bool
-
-
-@dataclass(frozen=True)
-class DeribitPMParams:
-    """A Deribit PM parameter set (the ``model_params`` block of ``pme/simulate``)."""
-
-    pairs: Mapping[str, PairParams]  # read-only views: a loaded set is shared
-    currencies: Mapping[str, CurrencyParams]
-    mm_factor: float
-    buckets_count: int
-    vol_scenarios_count: int
-    timestamp: datetime
-    source: str = ""
-    raw: Any = None
-
-    @classmethod
-    def from_model_params(cls, mp: dict[str, Any], source: str = "") -> DeribitPMParams:
-        """Validates and reads a ``model_params`` block (a file's or a venue response's)."""
-        if not isinstance(mp, dict):
-            raise ModelParameterError("must be a mapping", "model_params")
-        for key in ("currency_pair", "currency", "general"):
-            if not isinstance(mp.get(key), dict):
-                raise ModelParameterError("missing or not a mapping", f"model_params.{key}")
-        pairs = {}
-        for name, b in mp["currency_pair"].items():
-            p = f"model_params.currency_pair.{name}"
-            if not isinstance(b, dict):
-                raise ModelParameterError("must be a mapping", p)
-            pairs[name] = PairParams(
-                price_range=number(b, "price_range", p, 1e-6, 0.99),
-                volatility_range_up=number(b, "volatility_range_up", p, 0, 10),
-                volatility_range_down=number(b, "volatility_range_down", p, 0, 1),
-                min_volatility_for_shock_up=number(b, "min_volatility_for_shock_up", p, 0, 10),
-                short_term_vega_power=number(b, "short_term_vega_power", p, 0, 5),
-                long_term_vega_power=number(b, "long_term_vega_power", p, 0, 5),
-                extended_table_factor=number(b, "extended_table_factor", p, 0, 100),
-                max_delta_shock=number(b, "max_delta_shock", p, 0, 1),
-                delta_total_liq_shock_threshold=number(b, "delta_total_liq_shock_threshold", p, 0),
-                m_inc=number(b, "m_inc", p, 0, 1),
-            )
-        currencies = {}
-        for name, b in mp["currency"].items():
-            p = f"model_params.currency.{name}"
-            if not isinstance(b, dict):
-                raise ModelParameterError("must be a mapping", p)
-            side = b.get("equity_side_impact")
-            if side not in ("both", "none", "positive", "negative"):
-                raise ModelParameterError(f"unexpected value {side!r}", f"{p}.equity_side_impact")
-            corr = b.get("correlation_set")
-            if not isinstance(corr, bool):
-                raise ModelParameterError("must be true or false", f"{p}.correlation_set")
-            currencies[name] = CurrencyParams(
-                annualised_move_risk=number(b, "annualised_move_risk", p, 0, 10),
-                min_annualised_move=number(b, "min_annualised_move", p, 0, 1),
-                extended_dampener=number(b, "extended_dampener", p, 0),
-                pnl_offset=number(b, "pnl_offset", p, 0, 1),
-                max_offsetable_pnl=number(b, "max_offsetable_pnl", p, 0),
-                haircut=number(b, "haircut", p, 0, 1),
-                equity_side_impact=side,
-                correlation_set=corr,
-            )
-        g = mp["general"]
-        buckets = number(g, "buckets_count", "model_params.general", 1, 100)
-        vols = number(g, "vol_scenarios_count", "model_params.general", 3, 3)
-        if buckets != int(buckets):
-            raise ModelParameterError("must be an integer", "model_params.general.buckets_count")
-        # milliseconds since 1970, before 2100
-        stamp = number(g, "timestamp", "model_params.general", 0, 4_102_444_800_000)
-        return cls(
-            _ReadOnly(pairs),
-            _ReadOnly(currencies),
-            number(g, "mm_factor", "model_params.general", 0, 1),
-            int(buckets),
-            int(vols),
-            datetime.fromtimestamp(stamp / 1000.0, tz=timezone.utc),
-            source,
-            mp,
-        )
-
-    def currency_params(self, currency: str) -> CurrencyParams | None:
-        """Parameters of a settlement or collateral currency; USDC and USDT fall back to the
-        ``usd`` block (the parameter sets name the stablecoin segment ``usd``)."""
-        c = currency.lower()
-        if c in self.currencies:
-            return self.currencies[c]
-        if is_usd_stablecoin(c) and "usd" in self.currencies:
-            return self.currencies["usd"]
-        return None
-
-    @classmethod
-    def load(cls, version: str | None = None) -> DeribitPMParams:
-        """A shipped parameter version (``pymargin.models.available_versions('deribit_pm')``).
-        Each version is read and checked once; the set is immutable, so it is shared."""
-        key = version if version is not None else available_versions("deribit_pm")[-1]
-        got = _LOADED.get(key)
-        if got is None:
-            doc = load_params("deribit_pm", key)
-            got = _LOADED[key] = cls.from_model_params(doc["model_params"], doc.get("source", ""))
-        return got
-
-    @classmethod
-    def latest_for(cls, currency: str, pairs: set[str]) -> DeribitPMParams:
-        """The newest shipped version that covers ``currency`` and all of ``pairs`` (the
-        shipped files are venue snapshots, each for the currencies it was captured for)."""
-        for version in reversed(available_versions("deribit_pm")):
-            p = cls.load(version)
-            if p.currency_params(currency) is not None and pairs <= set(p.pairs):
-                return p
-        raise ModelParameterError(
-            f"no shipped Deribit PM parameters cover {currency} / {sorted(pairs)}; pass params= "
-            "(e.g. DeribitPMParams.from_model_params(pme_simulate_result['model_params']))",
-            "params",
-        )
-
-
-_LOADED: dict[str, DeribitPMParams] = {}
-
-
-class _ReadOnly(Mapping[str, Any]):
-    """A read-only mapping (picklable, unlike MappingProxyType): a loaded parameter set is
-    shared between callers, so nobody may change it under another."""
-
-    def __init__(self, d: dict[str, Any]) -> None:
-        self._d = dict(d)
-
-    def __getitem__(self, key: str) -> Any:
-        return self._d[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._d)
-
-    def __len__(self) -> int:
-        return len(self._d)
-
-    def __repr__(self) -> str:
-        return repr(self._d)
 
 
 @dataclass
@@ -259,6 +85,7 @@ class DeribitPMResult:
     aggregated_risk_vectors: dict[str, dict[str, np.ndarray]]
     scenario_labels: dict[str, list[str]]
     params: DeribitPMParams
+    worst_scenario: str = ""  # the binding entry's label ("BTC -16% vol up")
 
     def margins_dict(self) -> dict[str, Any]:
         """The ``margins`` block in the shape of Deribit's ``pme/simulate`` response."""
@@ -285,7 +112,7 @@ class DeribitPMResult:
     def explain(self) -> str:
         """What drives the margin, in words."""
         b = self.worst_case_bucket
-        where = f"the {b['source']} scenario #{b['index']}" + (
+        where = f"{self.worst_scenario}, the {b['source']} scenario #{b['index']}" + (
             f" (price bucket {b['bucket']}, {b['side']} of zero)" if b.get("bucket") else ""
         )
         lines = [
@@ -334,12 +161,12 @@ def pair_scenarios(underlying: str, pp: PairParams, buckets: int) -> ScenarioSet
             moves.append(m)
             states.append(int(vs))
             groups.append("standard")
-            labels.append(f"{m:+.2%} vol {vs.name.lower()}")
+            labels.append(scenario_label(underlying, m, int(vs)))
     for big in EXTENDED_MOVES:
         moves.append(big)
         states.append(int(VolState.UP))
         groups.append("extended")
-        labels.append(f"{big:+.0%} vol up")
+        labels.append(scenario_label(underlying, big, int(VolState.UP)))
     return ScenarioSet(
         (underlying,),
         np.array(moves)[:, None],
@@ -472,7 +299,9 @@ def deribit_pm_margin(
     currency = _settlement(table, names, ccy_codes, currency)
     pair_codes = table.column("pair")[rows]
     if params is None:
-        params = DeribitPMParams.latest_for(currency, table.code_names(pair_codes))
+        params = DeribitPMParams.in_force(
+            market.valuation_time, table.code_names(pair_codes), {currency}
+        )
     cp_found = params.currency_params(currency)
     if cp_found is None:
         raise ModelParameterError(
@@ -554,4 +383,5 @@ def deribit_pm_margin(
         agg,
         g.labels,
         params,
+        g.labels[g.keys[lowest]][int(res.at[lowest])],
     )

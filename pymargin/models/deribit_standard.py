@@ -30,7 +30,7 @@ from ..exceptions import InvalidInputError
 from ..market.instruments import Instrument, InstrumentKind, Settlement, parse_instrument
 from ..market.market import Market
 from ..pricing import inverse_price
-from .params import ModelParameterError, load_params, number
+from .params import ModelParameterError, load_params, number, version_in_force
 
 __all__ = [
     "INSTRUMENT_FIELDS",
@@ -205,8 +205,10 @@ def deribit_standard_margin(
     ``mark_price`` (coin) from the market when given, else the Black-76 coin value from
     ``underlying_price``/``mark_iv``. This function assembles each position's rule and
     parameters; the margins are the core's (``pymargin/models/standard_margin.hpp``)."""
-    if params is None:
-        params = DeribitStandardParams.load()
+    if params is None:  # the version in force at the valuation time
+        params = DeribitStandardParams.load(
+            version_in_force("deribit_standard", market.valuation_time)
+        )
     cols: dict[str, list[float]] = {k: [] for k in _FIELDS}
     names: list[tuple[str, float, str]] = []
 

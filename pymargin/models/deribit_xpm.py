@@ -54,7 +54,6 @@ __all__ = [
     "STABLECOINS",
     "DeribitXPMResult",
     "coin_moves",
-    "covering_params",
     "deribit_xpm_margin",
     "pair_terms",
     "usd_factor",
@@ -120,21 +119,6 @@ def pair_terms(params: DeribitPMParams, market: Market, pair: str) -> tuple[Any,
     return pp, index, pair_scenarios(underlying, pp, params.buckets_count)
 
 
-def covering_params(pairs: set[str], currencies: set[str]) -> DeribitPMParams:
-    """The newest shipped Deribit PM version covering every pair and currency."""
-    from .params import available_versions
-
-    for version in reversed(available_versions("deribit_pm")):
-        p = DeribitPMParams.load(version)
-        if pairs <= set(p.pairs) and all(p.currency_params(c) for c in currencies):
-            return p
-    raise ModelParameterError(
-        f"no shipped Deribit PM parameters cover {sorted(currencies)} / {sorted(pairs)}; pass "
-        "params=",
-        "params",
-    )
-
-
 def shocked_equity(balance: float, moves: np.ndarray, side: str) -> np.ndarray:
     """A coin balance's USD move per scenario, kept on the side ``equity_side_impact`` says
     (``both``: gains and losses; ``positive``: gains; ``negative``: losses; ``none``: 0)."""
@@ -168,6 +152,7 @@ class DeribitXPMResult:
     scenario_labels: dict[str, list[str]]
     params: DeribitPMParams
     currency: str = "usd"
+    worst_scenario: str = ""  # the binding entry's label ("BTC -16% vol up")
 
     def explain(self) -> str:
         b = self.worst_case_bucket
@@ -175,8 +160,8 @@ class DeribitXPMResult:
             f"Cross portfolio margin (one USD risk matrix): IM {self.initial_margin:,.2f}, "
             f"MM {self.maintenance_margin:,.2f} USD.",
             f"Risk-matrix margin {self.risk_matrix_margin:,.2f} = worst case "
-            f"{self.worst_case:,.2f} (largest pair loss: {self.worst_pair}, {b.get('source')} "
-            f"scenario #{b.get('index')}) + roll shock {self.roll_shock:,.2f}.",
+            f"{self.worst_case:,.2f} (largest pair loss: {self.worst_scenario}, the "
+            f"{b.get('source')} scenario #{b.get('index')}) + roll shock {self.roll_shock:,.2f}.",
             "Gains in one settlement currency offset losses in another only at that "
             "currency's pnl_offset (capped at max_offsetable_pnl).",
         ]
@@ -202,18 +187,22 @@ def _checked_collateral(collateral: dict[str, float] | None) -> dict[str, float]
 
 def _covering(
     params: DeribitPMParams | None,
+    market: Market,
     names: list[str],
-    table: Any,
     ccy_codes: np.ndarray,
     pair_codes: np.ndarray,
     coll: dict[str, float],
 ) -> DeribitPMParams:
-    """The parameter set (the newest shipped one covering the book when None), checked to
-    cover every settlement and collateral currency, with no correlation contingency."""
+    """The parameter set (when None, the one in force at the market's valuation time,
+    block by block), checked to cover every settlement and collateral currency, with no
+    correlation contingency."""
+    table = market.table
     if params is None:
         coin_pairs = {f"{c}_usd" for c, b in coll.items() if c not in STABLECOINS and b > 0}
-        params = covering_params(
-            table.code_names(pair_codes) | coin_pairs, table.code_names(ccy_codes) | set(coll)
+        params = DeribitPMParams.in_force(
+            market.valuation_time,
+            table.code_names(pair_codes) | coin_pairs,
+            table.code_names(ccy_codes) | set(coll),
         )
     for ccy in coll:
         if params.currency_params(ccy) is None:
@@ -339,7 +328,7 @@ def deribit_xpm_margin(
     rows = table.rows(names)
     ccy_codes = table.column("settlement_currency")[rows]
     pair_codes = table.column("pair")[rows]
-    params = _covering(params, names, table, ccy_codes, pair_codes, coll)
+    params = _covering(params, market, names, ccy_codes, pair_codes, coll)
     _, first = np.unique(pair_codes, return_index=True)
     pairs = [table.codes[int(p)] for p in pair_codes[np.sort(first)]]
     for ccy in coll:
@@ -391,4 +380,6 @@ def deribit_xpm_margin(
         agg,
         g.labels,
         params,
+        "usd",
+        g.labels[pairs[worst]][int(res.at[worst])],
     )

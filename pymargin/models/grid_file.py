@@ -46,7 +46,7 @@ from ..files import load_json, open_file
 from ..market.market import Market
 from ..market.portfolio import position_arrays
 from ..risk.revaluation import summed_pnl
-from ..risk.scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
+from ..risk.scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState, scenario_label
 from .params import ModelParameterError
 from .scenario_margin import ModelRules, scenario_margin
 
@@ -151,9 +151,7 @@ def _asset(base: str, a: Any) -> _Asset:
         moves.append(move)
         states.append(int(_VOL[row[1]]))
         weights.append(weight)
-        labels.append(
-            f"{move:+.0%} vol {row[1]}" + (f" (weight {weight:g})" if weight != 1 else "")
-        )
+        labels.append(scenario_label(base, move, int(_VOL[row[1]]), weight))
     vs = a.get("vol_shock")
     if not isinstance(vs, Mapping) or vs.get("kind") not in _KIND:
         raise ModelParameterError(
@@ -316,7 +314,7 @@ def grid_model_margin(
         res.initial_margin,
         res.maintenance_margin,
         per,
-        f"{bases[g]} {worst}",
+        worst,
         {b: res.set_entries[k, : len(labels[b])] for k, b in enumerate(bases)},
         labels,
         model,

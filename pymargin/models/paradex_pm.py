@@ -24,8 +24,14 @@ from ..exceptions import InvalidInputError
 from ..market.market import Market
 from ..market.portfolio import position_arrays
 from ..risk.revaluation import summed_pnl
-from ..risk.scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState
-from .params import ModelParameterError, available_versions, load_params, number
+from ..risk.scenarios import ScenarioSet, VolShockKind, VolShockRule, VolState, scenario_label
+from .params import (
+    ModelParameterError,
+    available_versions,
+    load_params,
+    number,
+    version_in_force,
+)
 from .scenario_margin import ModelRules, scenario_margin
 
 __all__ = ["ParadexPMResult", "min_delta_requirement", "paradex_pm_margin", "paradex_scenarios"]
@@ -72,12 +78,12 @@ def paradex_scenarios(doc: dict[str, Any], base: str) -> tuple[ScenarioSet, np.n
             moves.append(m)
             states.append(int(vs))
             weights.append(1.0)
-            labels.append(f"{m:+.0%} vol {vs.name.lower()}")
+            labels.append(scenario_label(base, m, int(vs)))
     for m, w in zip(a["tail_moves"], a["tail_weights"]):
         moves.append(m)
         states.append(int(VolState.UP))
         weights.append(w)
-        labels.append(f"{m:+.0%} vol up (weight {w:g})")
+        labels.append(scenario_label(base, m, int(VolState.UP), w))
     scen = ScenarioSet(
         (f"{base}_USD",),
         np.array(moves)[:, None],
@@ -112,6 +118,7 @@ class ParadexPMResult:
     weighted_pnl: np.ndarray
     labels: list[str]
     per_underlying: dict[str, dict[str, float]]
+    version: str = ""  # the parameter version used
 
     def explain(self) -> str:
         lines = [
@@ -148,8 +155,8 @@ def paradex_pm_margin(
     minimum delta) and sums them (no offset between underlyings: the conservative reading).
     Computed by the core's scenario-margin model, a group per underlying."""
     versions = available_versions("paradex_pm")
-    if version is None:
-        version = versions[-1]
+    if version is None:  # the version in force at the valuation time
+        version = version_in_force("paradex_pm", market.valuation_time)
     if version not in versions:
         load_params("paradex_pm", version)  # raises the typed error naming the versions
     if not positions:
@@ -201,16 +208,14 @@ def paradex_pm_margin(
     )
     # One vector and one list of labels for the account: the underlyings' in turn (named when
     # there are several); the worst scenario is that of the underlying charged the most.
-    several = len(bases) > 1
-    flat = [f"{b} {x}" if several else x for b in bases for x in labels[b]]
+    flat = [x for b in bases for x in labels[b]]
     g = int(np.argmax(res.charge))
-    worst = f"{bases[g]} " if several else ""
     return ParadexPMResult(
         res.initial_margin,
         res.maintenance_margin,
         float(res.loss.sum()),
         float(res.min_delta.sum()),
-        worst + labels[bases[g]][int(res.at[g])],
+        labels[bases[g]][int(res.at[g])],
         res.set_entries.ravel(),
         flat,
         {
@@ -221,4 +226,5 @@ def paradex_pm_margin(
             }
             for k, b in enumerate(bases)
         },
+        version,
     )

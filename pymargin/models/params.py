@@ -7,6 +7,7 @@ import copy
 import functools
 import json
 import math
+from datetime import date, datetime
 from importlib import resources
 from typing import Any
 
@@ -16,8 +17,11 @@ __all__ = [
     "ModelCoverageError",
     "ModelParameterError",
     "available_versions",
+    "later_than",
     "load_params",
     "number",
+    "version_date",
+    "version_in_force",
 ]
 
 
@@ -44,6 +48,36 @@ def _document(model: str, version: str) -> dict[str, Any]:
     with (_dir(model) / f"{version}.json").open("r", encoding="utf-8") as fh:
         doc: dict[str, Any] = json.load(fh)
     return doc
+
+
+def version_date(version: str) -> date:
+    """The date a version comes into force: its name, ``YYYY-MM-DD`` or ``YYYY-MM`` (the first
+    of the month)."""
+    try:
+        if len(version) == 7:
+            return date.fromisoformat(version + "-01")
+        return date.fromisoformat(version)
+    except ValueError:
+        raise ModelParameterError(
+            f"a version is named by its date (YYYY-MM-DD or YYYY-MM), not {version!r}", "version"
+        ) from None
+
+
+def version_in_force(model: str, when: datetime, candidates: list[str] | None = None) -> str:
+    """The version of ``model`` in force at ``when`` (the newest dated on or before it) among
+    ``candidates`` (default: every shipped version); the oldest candidate when all are later.
+    Callers that accept a later version say so (:func:`later_than`)."""
+    versions = sorted(candidates if candidates is not None else available_versions(model))
+    if not versions:
+        raise ModelParameterError(f"no parameter versions of {model}", "version")
+    day = when.date()
+    earlier = [v for v in versions if version_date(v) <= day]
+    return earlier[-1] if earlier else versions[0]
+
+
+def later_than(version: str, when: datetime) -> bool:
+    """True when ``version`` dates from after ``when`` (it was not yet in force)."""
+    return version_date(version) > when.date()
 
 
 def load_params(model: str, version: str | None = None) -> dict[str, Any]:

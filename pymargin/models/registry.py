@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from .deribit_pm import DeribitPMParams, DeribitPMResult, deribit_pm_margin
 from .deribit_standard import DeribitStandardParams, deribit_standard_margin
 from .deribit_xpm import DeribitXPMResult, deribit_xpm_margin
 from .paradex_pm import paradex_pm_margin
+from .params import version_in_force
 from .scan import finra_kwargs, finra_pm_margin
 
 __all__ = ["MarginModel", "MarginResult", "margin"]
@@ -38,7 +39,13 @@ class MarginModel(enum.Enum):
 
 @dataclass
 class MarginResult:
-    """IM and MM with the breakdown that explains them, in ``currency`` units."""
+    """IM and MM with the breakdown that explains them, in ``currency`` units.
+
+    A book whose positions settle in several currencies under a segregated model (Deribit
+    S:PM, S:SM) is one margin group per settlement currency: ``groups`` holds each group's
+    result in its own units, and the totals here are their sum in USD (each at its index).
+    ``parameters`` says which parameter version each part of the model came from; ``notes``
+    what a reader must know about that choice."""
 
     model: MarginModel
     currency: str
@@ -49,6 +56,9 @@ class MarginResult:
     scenario_labels: list[str]
     scenario_pnl: np.ndarray
     details: Any
+    groups: dict[str, MarginResult] = field(default_factory=dict)
+    parameters: str = ""
+    notes: list[str] = field(default_factory=list)
 
     def explain(self) -> str:
         return str(self.details.explain())
@@ -78,12 +88,17 @@ def margin(
     mmp_margin: float = 0.0,
     open_orders_margin: float = 0.0,
     spot_margin: float = 0.0,
+    params_version: str | None = None,
 ) -> MarginResult:
     """Margin of ``portfolio`` under ``model`` (see :class:`MarginModel`).
 
     ``params``: the model's parameter set (DeribitPMParams for the Deribit PM models,
-    DeribitStandardParams, SpanParams; a version string for Paradex; None for the newest
-    shipped set). ``currency`` picks the settlement currency of the segregated models;
+    DeribitStandardParams, SpanParams; a version string for Paradex). None: the shipped
+    version in force at the market's valuation time (for Deribit PM, block by block: each pair
+    and currency from the newest version dated on or before it), or ``params_version`` when
+    given (one shipped version for every block). ``currency`` picks one settlement currency
+    of the segregated models; without it a book settling in several is margined per
+    settlement currency, totals in USD (:attr:`MarginResult.groups`);
     ``collateral`` (currency -> balance) enters X:PM's risk matrix. ``mmp_margin``,
     ``open_orders_margin`` and ``spot_margin`` are the order-book parts of Deribit's IM: inputs,
     since they come from the order book, not from the risk matrix."""
@@ -99,11 +114,28 @@ def margin(
         raise InputTypeError("expected a Portfolio or a mapping of name to size", "portfolio")
     if not pf.positions:
         raise InvalidInputError("no positions", "positions")
+    if params_version is not None:
+        params = _versioned(model, market, pf, params, params_version)
     extras = {
         "mmp_margin": mmp_margin,
         "open_orders_margin": open_orders_margin,
         "spot_margin": spot_margin,
     }
+    if model in (MarginModel.DERIBIT_PM, MarginModel.DERIBIT_STANDARD) and currency is None:
+        ccys = _settlement_currencies(pf, market)
+        if len(ccys) > 1:
+            if any(extras.values()):
+                raise InvalidInputError(
+                    "the order-book margins belong to one settlement currency: pass currency=",
+                    "currency",
+                )
+
+            def one(sub: Portfolio, c: str) -> MarginResult:
+                if model is MarginModel.DERIBIT_PM:
+                    return _deribit_pm(sub, market, params, c, extras)
+                return _deribit_standard(sub, market, params, c)
+
+            return _by_settlement(model, pf, market, ccys, one)
     if model is MarginModel.DERIBIT_PM:
         return _deribit_pm(pf, market, params, currency, extras)
     if model is MarginModel.DERIBIT_XPM:
@@ -121,6 +153,85 @@ def margin(
     return _span(pf, market, params)
 
 
+def _settlement_currencies(pf: Portfolio, market: Market) -> list[str]:
+    """The positions' settlement currencies (lower case), in order of first appearance."""
+    table = market.table
+    rows = table.rows(list(pf.positions))  # first: it may add the instruments to the table
+    codes = table.column("settlement_currency")[rows]
+    return list(dict.fromkeys(table.codes[int(c)] for c in codes))
+
+
+def _by_settlement(
+    model: MarginModel,
+    pf: Portfolio,
+    market: Market,
+    currencies: list[str],
+    one: Callable[[Portfolio, str], MarginResult],
+) -> MarginResult:
+    """A segregated model over a book settling in several currencies: one margin group per
+    settlement currency, each under its own parameters, summed in USD at the index."""
+    table = market.table
+    names = list(pf.positions)
+    rows = table.rows(names)
+    codes = table.column("settlement_currency")[rows]
+    groups: dict[str, MarginResult] = {}
+    usd: dict[str, float] = {}
+    for c in currencies:
+        want = table.code_of(c)
+        sub = Portfolio.sized({n: pf.positions[n] for n, k in zip(names, codes) if k == want})
+        groups[c] = one(sub, c)
+        usd[c] = market.usd_price(c)
+    im = sum(g.initial_margin * usd[c] for c, g in groups.items())
+    mm = sum(g.maintenance_margin * usd[c] for c, g in groups.items())
+    binding = max(groups, key=lambda c: groups[c].initial_margin * usd[c])
+    components = {
+        f"{c.upper()} group IM (USD)": g.initial_margin * usd[c] for c, g in groups.items()
+    }
+    labels = [f"{x} ({c.upper()} group)" for c, g in groups.items() for x in g.scenario_labels]
+    pnl = [g.scenario_pnl * usd[c] for c, g in groups.items()]
+    return MarginResult(
+        model,
+        "usd",
+        float(im),
+        float(mm),
+        components,
+        f"{groups[binding].worst_scenario} ({binding.upper()} group)"
+        if groups[binding].worst_scenario
+        else "",
+        labels,
+        np.concatenate(pnl) if pnl else np.zeros(0),
+        _GroupDetails(groups, usd),
+        groups,
+        "; ".join(f"{c.upper()}: {g.parameters}" for c, g in groups.items() if g.parameters),
+        [n for g in groups.values() for n in g.notes],
+    )
+
+
+def _versioned(model: MarginModel, market: Market, pf: Portfolio, params: Any, version: str) -> Any:
+    """The shipped parameters of ``version`` for ``model`` (``params_version=``)."""
+    if params is not None:
+        raise InvalidInputError("give params or params_version, not both", "params_version")
+    if not isinstance(version, str):
+        raise InputTypeError("must be a version name (its date)", "params_version")
+    if model in (MarginModel.DERIBIT_PM, MarginModel.DERIBIT_XPM):
+        return DeribitPMParams.load(_known("deribit_pm", version))
+    if model is MarginModel.DERIBIT_STANDARD:
+        return DeribitStandardParams.load(_known("deribit_standard", version))
+    if model is MarginModel.PARADEX_PM:
+        return _known("paradex_pm", version)
+    raise InvalidInputError(
+        f"{model.value} takes its parameters from a file (params=), not a shipped version",
+        "params_version",
+    )
+
+
+def _known(model: str, version: str) -> str:
+    from .params import load_params
+
+    load_params(model, version)  # the typed error naming the shipped versions
+    return version
+
+
 def _grid(pf: Portfolio, market: Market, params: Any) -> MarginResult:
     from pathlib import Path
 
@@ -136,7 +247,6 @@ def _grid(pf: Portfolio, market: Market, params: Any) -> MarginResult:
             "expected a parameter file path, its document or a GridModel", "params"
         )
     r = grid_model_margin(pf.positions, market, params)
-    several = len(r.labels) > 1
     return MarginResult(
         MarginModel.SCENARIO_GRID,
         "usd",
@@ -144,7 +254,7 @@ def _grid(pf: Portfolio, market: Market, params: Any) -> MarginResult:
         r.maintenance_margin,
         {f"{b} {k}": v for b, d in r.per_underlying.items() for k, v in d.items()},
         r.worst_scenario,
-        [f"{b} {x}" if several else x for b, xs in r.labels.items() for x in xs],
+        [x for xs in r.labels.values() for x in xs],
         np.concatenate(list(r.weighted_pnl.values())),
         r,
     )
@@ -189,9 +299,8 @@ def _deribit_pm(
     labels: list[str] = []
     pnl: list[np.ndarray] = []
     for key, vec in r.aggregated_risk_vectors.items():
-        labels += [f"{key} {n}" for n in r.scenario_labels[key]]
+        labels += r.scenario_labels[key]
         pnl += [vec["standard"], vec["extended"]]
-    b = r.worst_case_bucket
     components = {
         "worst_case": r.worst_case,
         "roll_shock": r.roll_shock,
@@ -206,10 +315,12 @@ def _deribit_pm(
         r.initial_margin,
         r.maintenance_margin,
         components,
-        f"{b['source']} #{b['index']}",
+        r.worst_scenario,
         labels,
         np.concatenate(pnl),
         r,
+        parameters=r.params.version_text(),
+        notes=list(r.params.notes),
     )
 
 
@@ -233,9 +344,8 @@ def _deribit_xpm(
     labels: list[str] = []
     pnl: list[np.ndarray] = []
     for pair, vec in x.aggregated_risk_vectors.items():
-        labels += [f"{pair} {n}" for n in x.scenario_labels[pair]]
+        labels += x.scenario_labels[pair]
         pnl += [vec["standard"], vec["extended"]]
-    b = x.worst_case_bucket
     return MarginResult(
         MarginModel.DERIBIT_XPM,
         "usd",
@@ -247,10 +357,12 @@ def _deribit_xpm(
             "risk_matrix_margin": x.risk_matrix_margin,
             **{k: getattr(x, k) for k in extras},
         },
-        f"{x.worst_pair} {b.get('source')} #{b.get('index')}",
+        x.worst_scenario,
         labels,
         np.concatenate(pnl) if pnl else np.zeros(0),
         x,
+        parameters=x.params.version_text(),
+        notes=list(x.params.notes),
     )
 
 
@@ -258,6 +370,10 @@ def _deribit_standard(
     pf: Portfolio, market: Market, params: Any, currency: str | None
 ) -> MarginResult:
     _check_params(params, DeribitStandardParams, "DeribitStandardParams")
+    if params is None:
+        params = DeribitStandardParams.load(
+            version_in_force("deribit_standard", market.valuation_time)
+        )
     per = deribit_standard_margin(pf.positions, market, params)
     ccys = {p.currency.upper() for p in per}
     if currency is None and len(ccys) > 1:
@@ -279,6 +395,7 @@ def _deribit_standard(
         [],
         np.zeros(0),
         _StandardDetails(chosen),
+        parameters=params.version,
     )
 
 
@@ -296,6 +413,7 @@ def _paradex(pf: Portfolio, market: Market, params: Any) -> MarginResult:
         r.labels,
         r.weighted_pnl,
         r,
+        parameters=r.version,
     )
 
 
@@ -344,4 +462,24 @@ class _StandardDetails:
                 f"  {p.instrument} {p.size:+g}: IM {p.initial_margin:.9g}, "
                 f"MM {p.maintenance_margin:.9g} {p.currency}"
             )
+        return "\n".join(lines)
+
+
+@dataclass
+class _GroupDetails:
+    groups: dict[str, MarginResult]
+    usd: dict[str, float]
+
+    def explain(self) -> str:
+        lines = [
+            "One margin group per settlement currency, each under its own parameters; the "
+            "total is their sum in USD at the index."
+        ]
+        for c, g in self.groups.items():
+            lines.append(
+                f"{c.upper()} group: IM {g.initial_margin:,.9g} {c.upper()} = "
+                f"{g.initial_margin * self.usd[c]:,.2f} USD (at {self.usd[c]:,.2f} USD per "
+                f"{c.upper()})"
+            )
+            lines += ["  " + x for x in g.explain().splitlines()]
         return "\n".join(lines)

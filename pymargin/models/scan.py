@@ -25,7 +25,7 @@ from ..exceptions import InputTypeError, InvalidInputError
 from ..market.market import Market
 from ..market.portfolio import position_arrays
 from ..risk.revaluation import risk_arrays_for_rows
-from ..risk.scenarios import ScenarioSet, VolShockKind, VolShockRule
+from ..risk.scenarios import ScenarioSet, VolShockKind, VolShockRule, scenario_label
 from .scenario_margin import ModelRules, scenario_margin
 
 __all__ = [
@@ -78,10 +78,7 @@ def span16(
     states = [1, -1] * 7 + [0, 0]
     weights = np.array([1.0] * 14 + [extreme_weight] * 2)
     rule = VolShockRule(VolShockKind.ADDITIVE, vol_scan, vol_scan, 0.0, 0.0)
-    labels = tuple(
-        f"{m / price_scan:+.2f} scan, vol {'up' if s > 0 else 'down' if s < 0 else '0'}"
-        for m, s in zip(moves, states)
-    )
+    labels = tuple(scenario_label(underlying, m, s, w) for m, s, w in zip(moves, states, weights))
     scen = ScenarioSet(
         (underlying,),
         np.array(moves)[:, None],
@@ -134,7 +131,7 @@ def finra_grid(underlying: str, move: float = 0.15, points: int = 10) -> Scenari
         np.zeros(points, np.int8),
         (rule,),
         ("finra",) * points,
-        tuple(f"{m:+.1%}" for m in moves),
+        tuple(scenario_label(underlying, m) for m in moves),
     )
 
 
@@ -261,6 +258,6 @@ def finra_pm_margin(
     }
     g = int(np.argmax(res.charge))  # the first of the largest requirements
     u_worst = list(pnl_of)[g]
-    worst = f"{u_worst} {labels[u_worst][int(res.at[g])]}"
+    worst = labels[u_worst][int(res.at[g])]
     total = res.initial_margin
     return FinraPMResult(total, total, per, pnl_of, labels, worst)

@@ -387,6 +387,7 @@ def span_margin(
     und = col("underlying")[rows]
     commodities = []
     labels: list[str] = []
+    label_of: dict[str, list[str]] = {}
     pnls = []
     for code in np.unique(und):
         u = table.codes[int(code)]
@@ -403,7 +404,8 @@ def span_margin(
         commodities.append(
             CommodityRisk(u, pnl, tier_delta, short_opts, cp.short_option_minimum, cp.intra_rates)
         )
-        labels += [f"{u} {n}" for n in scen.label]
+        labels += list(scen.label)
+        label_of[u] = list(scen.label)
         pnls.append(pnl)
     per = span_requirement(commodities, list(params.inter_spreads))
     total = sum(r.requirement for r in per.values())
@@ -420,7 +422,9 @@ def span_margin(
         total,
         per,
         components,
-        f"{worst_name} scenario {wr.worst_scenario + 1}",
+        label_of[worst_name][wr.worst_scenario]
+        if 0 <= wr.worst_scenario < len(label_of[worst_name])
+        else "no loss in any scenario",
         labels,
         np.concatenate(pnls),
     )

@@ -18,7 +18,7 @@ from ..risk.revaluation import risk_matrix_for_rows
 from ..risk.scenarios import ScenarioSet, VolState
 
 if TYPE_CHECKING:
-    from .deribit_pm import CurrencyParams, PairParams
+    from .deribit_params import CurrencyParams, PairParams
 
 __all__ = [
     "EXTENDED_MOVES",

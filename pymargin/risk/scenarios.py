@@ -57,6 +57,22 @@ class VolShockRule:
         ]
 
 
+_VOL_WORDS = {1: "up", 0: "unchanged", -1: "down"}
+
+
+def scenario_label(
+    underlying: str, move: float, vol_state: int | None = None, weight: float = 1.0
+) -> str:
+    """A scenario's name, the same in every model, table, file and plot: the coin, its
+    relative price move in percent, the vol state (``"BTC -16% vol up"``; models without a
+    vol shock leave it out) and the weight the model counts it at when not 1."""
+    coin = underlying.split("_")[0].upper()
+    text = f"{coin} {'0' if move == 0 else f'{move * 100:+.4g}'}%"
+    if vol_state is not None:
+        text += f" vol {_VOL_WORDS[int(vol_state)]}"
+    return text if weight == 1 else f"{text} (weight {weight:g})"
+
+
 @dataclass(frozen=True)
 class ScenarioSet:
     """``n`` scenarios over the underlyings ``underlyings``: ``move[j, u]`` is the relative
@@ -100,9 +116,17 @@ class ScenarioSet:
             raise InvalidInputError("moves must be finite and > -1", "move", int(bad[0]))
         if not self.group:
             object.__setattr__(self, "group", ("",) * len(vs))
-        if not self.label:
-            object.__setattr__(self, "label", tuple(str(j) for j in range(len(vs))))
         w = np.ones(len(vs)) if self.weight is None else np.array(self.weight, dtype=np.float64)
+        if not self.label:
+            names = (
+                tuple(
+                    scenario_label(self.underlyings[0], move[j, 0], vs[j], w[j])
+                    for j in range(len(vs))
+                )
+                if len(self.underlyings) == 1 and w.shape == (len(vs),)
+                else tuple(str(j) for j in range(len(vs)))
+            )
+            object.__setattr__(self, "label", names)
         if w.shape != (len(vs),) or not (np.isfinite(w) & (w >= 0)).all():
             raise InvalidInputError("one finite weight >= 0 per scenario", "weight")
         w.flags.writeable = False

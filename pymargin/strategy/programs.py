@@ -142,7 +142,7 @@ def _deribit_pm_program(
         table = market.table
         rows_all = table.rows(names)
         pairs = table.code_names(table.column("pair")[rows_all])
-        params = DeribitPMParams.latest_for(risk.currency, pairs)
+        params = DeribitPMParams.in_force(market.valuation_time, pairs, {risk.currency})
     n = len(cands)
     n_std = risk.n_std
     parts: list[Node] = []

@@ -65,7 +65,7 @@ def test_margin_entry_point_matches_the_model_and_explains():
     want = res["margins"]["btc"]
     assert r.initial_margin == pytest.approx(want["initial_margin"], abs=5e-13)
     assert r.maintenance_margin == pytest.approx(want["maintenance_margin"], abs=5e-13)
-    assert r.worst_scenario == "standard #1"
+    assert r.worst_scenario == "BTC -16% vol unchanged"  # the standard entry #1
     assert r.scenario_pnl.shape == (35,) and np.min(r.scenario_pnl) == -r.components["worst_case"]
     frame = r.to_frame()
     assert list(frame.columns) == ["scenario", "pnl"] and len(frame) == 35

@@ -42,6 +42,7 @@ struct Scratch {
   std::vector<double> ccy_value;
   std::vector<std::int32_t> set_local;
   std::vector<std::int32_t> sets_touched;
+  std::vector<std::int32_t> set_global;  // each of this account's sets: its pair (X:PM: set)
 };
 
 // The group vector u of scratch s, zeroed on its first use by the account.
@@ -180,9 +181,11 @@ inline std::size_t collect_groups(const BatchModel& m, const double* full_damp,
     g.hedged_delta = m.hedged_delta ? m.hedged_delta[uu] : 0.0;
     g.floor = s.pair_floor[uu];
     g.set = static_cast<std::int32_t>(k);
+    if (!cross) s.set_global[k] = u;
     if (cross) {
       const auto set = static_cast<std::size_t>(cross->group_set[uu]);
       if (s.set_local[set] < 0) {
+        s.set_global[sets] = static_cast<std::int32_t>(set);
         s.set_local[set] = static_cast<std::int32_t>(sets++);
         s.sets_touched.push_back(static_cast<std::int32_t>(set));
       }
@@ -232,21 +235,24 @@ void run_range(const BatchModel& m, const models::ModelRules& rules, const doubl
                                                s.sets.data(), &res, s.set_entries.data(), nullptr);
     // The worst scenario: the lowest entry over the pairs (the first pair on a tie).
     std::int32_t worst_at = -1;
+    std::int32_t worst_set = -1;
     double lowest = std::numeric_limits<double>::infinity();
     for (std::size_t j = 0; j < nsets && st.ok(); ++j) {
       if (s.sets[j].lowest < lowest) {
         lowest = s.sets[j].lowest;
         worst_at = s.sets[j].at;
+        worst_set = s.set_global[j];
       }
     }
     // Not covered: beyond the delta-shock threshold (the model's formula is unpublished), or
     // sums that overflow (inputs are finite, their sums need not be). NaN margins, never
     // reported healthy.
     if (!covered || !st.ok() || !std::isfinite(equity)) {
-      detail::write_account(out, a, NAN, NAN, equity, worst_at);  // not covered
+      detail::write_account(out, a, NAN, NAN, equity, worst_at, worst_set);  // not covered
       continue;
     }
-    detail::write_account(out, a, res.initial_margin, res.maintenance_margin, equity, worst_at);
+    detail::write_account(out, a, res.initial_margin, res.maintenance_margin, equity, worst_at,
+                          worst_set);
   }
 }
 
@@ -384,6 +390,7 @@ void size_scratch(const BatchModel& m, const BatchInstruments& in, const BatchCr
   s.net = s.pair_floor + m.pairs;
   s.groups.resize(m.pairs);
   s.sets.resize(m.pairs);
+  s.set_global.assign(std::max(m.pairs, cross != nullptr ? cross->sets : 0) + 16, -1);
   s.set_entries.resize(m.pairs * in.stride + kPad);
   s.roll_k.resize(m.expiries + kPad);
   s.roll_d.resize(m.expiries + kPad);
@@ -483,9 +490,10 @@ Status check_accounts(const BatchAccounts& acc, std::size_t n_instruments, const
 }
 
 void write_account(const BatchOutputs& out, std::size_t a, double im, double mm, double equity,
-                   std::int32_t worst) noexcept {
+                   std::int32_t worst, std::int32_t group) noexcept {
   out.equity[a] = equity;
   if (out.worst_index != nullptr) out.worst_index[a] = worst;
+  if (out.worst_group != nullptr) out.worst_group[a] = worst < 0 ? -1 : group;
   if (!(std::isfinite(im) && std::isfinite(mm) && std::isfinite(equity))) {
     const double nan = std::numeric_limits<double>::quiet_NaN();
     out.initial_margin[a] = nan;

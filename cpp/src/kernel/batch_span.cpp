@@ -29,6 +29,7 @@ struct SpanScratch {
   std::vector<std::size_t> count;   // [commodities] positions per commodity
   std::vector<std::size_t> cursor;  // [commodities] where the next one goes (then: its end)
   std::vector<models::SpanCommodity> view;
+  std::vector<std::int32_t> view_commodity;  // [commodities] the commodity of each view
   std::vector<models::SpanInterSpread> spreads;
   std::vector<std::int32_t> slot;  // commodity -> its position in view (-1: not held)
   std::vector<models::SpanRequirement> result;
@@ -106,6 +107,7 @@ std::size_t commodity_views(const BatchSpanModel& m, const BatchSpanInstruments&
     v.intra_tiers = bc.intra_tiers;
     v.intra_rates = bc.intra_rates;
     s.slot[cc] = static_cast<std::int32_t>(k);
+    s.view_commodity[k] = c;
     *finite = *finite && std::isfinite(shorts);
     ++k;
     from = to;
@@ -153,16 +155,18 @@ void run_span(const BatchSpanModel& m, const BatchSpanInstruments& in, const Bat
     }
     double total = 0.0;
     std::int32_t worst = -1;
+    std::int32_t commodity = -1;
     double largest = -1.0;
     for (std::size_t j = 0; j < k; ++j) {
       total += s.result[j].requirement;
       if (s.result[j].requirement > largest) {
         largest = s.result[j].requirement;
         worst = s.result[j].worst_scenario;
+        commodity = s.view_commodity[j];
       }
     }
     // SPAN has no separate maintenance level: MM = IM, so status 2 or 0.
-    detail::write_account(out, a, total, total, equity, worst);
+    detail::write_account(out, a, total, total, equity, worst, commodity);
   }
 }
 
@@ -251,6 +255,7 @@ Status batch_span(const BatchSpanModel& m, const BatchSpanInstruments& in, const
       s.count.assign(C, 0);
       s.cursor.assign(C, 0);
       s.view.resize(C);
+      s.view_commodity.resize(C);
       s.spreads.resize(m.spreads + 1);
       s.slot.assign(C + 16, -1);
       s.result.resize(C);

@@ -84,6 +84,9 @@ struct BatchOutputs {
   double* ratio = nullptr;               // [n] MM / equity (inf when equity <= 0 < MM)
   std::int8_t* status = nullptr;         // [n]
   std::int32_t* worst_index = nullptr;   // [n] index of the lowest entry (see above), or null
+  // [n] whose entry worst_index is: the pair (X:PM: the set; SPAN: the commodity), -1 if
+  // none; or null
+  std::int32_t* worst_group = nullptr;
 };
 
 // Deribit X:PM (the model of pymargin.models.deribit_xpm; the pre-trade engine's
