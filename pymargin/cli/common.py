@@ -115,6 +115,15 @@ MarketOpt = Annotated[
 ]
 
 
+ParamsVersionOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="a shipped parameter version (its date) for every part of the model, instead of "
+        "the version in force at the market's valuation time"
+    ),
+]
+
+
 CollateralOpt = Annotated[
     str | None,
     typer.Option(help="BTC=1.5,USDC=2000 or a Deribit get_account_summary JSON file"),

@@ -346,7 +346,10 @@ def parse_order(spec: str, row: int, market: Market) -> tuple[str, bool, float]:
     if len(parts) != 3 or parts[1].lower() not in ("buy", "sell"):
         raise InvalidInputError(f"expected INSTRUMENT:buy|sell:AMOUNT, got {spec!r}", "order", row)
     name = parts[0]
-    m = re.fullmatch(r"\s*([0-9.eE+-]+)\s*([A-Za-z]*)\s*", parts[2])
+    # a number (exponent optional: "10ETH" is 10 ETH, not 10e...), then an optional unit
+    m = re.fullmatch(
+        r"\s*([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*", parts[2]
+    )
     try:
         amount = float(m.group(1)) if m else float("nan")
     except ValueError:

@@ -17,6 +17,7 @@ from .common import (
     JsonOpt,
     MarketOpt,
     ModelOpt,
+    ParamsVersionOpt,
     PositionsArg,
     SpanFileOpt,
     TimeOpt,
@@ -62,12 +63,15 @@ def margin(
     params: Annotated[
         str | None, typer.Option(help="Deribit PM parameters: model file or pme/simulate JSON")
     ] = None,
+    params_version: ParamsVersionOpt = None,
     time: TimeOpt = None,
     as_json: JsonOpt = False,
     grid_file: GridFileOpt = None,
     span_file: SpanFileOpt = None,
 ) -> None:
-    """Initial and maintenance margin of the positions under one model, with the breakdown."""
+    """Initial and maintenance margin of the positions under one model, with the breakdown.
+    A book settling in several currencies is margined per settlement currency under the
+    segregated models, totals in USD."""
 
     def go() -> None:
         from ..models.registry import MarginModel
@@ -85,6 +89,7 @@ def margin(
             params=from_files if from_files is not None else read_params(params),
             currency=currency,
             collateral=coll if chosen is MarginModel.DERIBIT_XPM else None,
+            params_version=params_version,
         )
         out = {
             "model": chosen.value,
@@ -93,6 +98,19 @@ def margin(
             "maintenance_margin": res.maintenance_margin,
             "components": res.components,
             "worst_scenario": res.worst_scenario,
+            "parameters": res.parameters,
+            "notes": res.notes,
+            "groups": {
+                c: {
+                    "currency": g.currency,
+                    "initial_margin": g.initial_margin,
+                    "maintenance_margin": g.maintenance_margin,
+                    "components": g.components,
+                    "worst_scenario": g.worst_scenario,
+                    "parameters": g.parameters,
+                }
+                for c, g in res.groups.items()
+            },
             "unlisted_from_smile": list(UNLISTED),
         }
         if as_json:
@@ -100,15 +118,20 @@ def margin(
             print_json(out)
             return
         con = console_out()
-        t = Table(title=f"{chosen.value} margin ({res.currency.upper()})", title_justify="left")
+        unit = res.currency.upper()
+        t = Table(title=f"{chosen.value} margin ({unit})", title_justify="left")
         t.add_column("")
         t.add_column("value", justify="right")
-        t.add_row("initial margin", f"{res.initial_margin:,.6g}")
-        t.add_row("maintenance margin", f"{res.maintenance_margin:,.6g}")
+        t.add_row("initial margin", f"{res.initial_margin:,.6g} {unit}")
+        t.add_row("maintenance margin", f"{res.maintenance_margin:,.6g} {unit}")
         for k, v in res.components.items():
-            t.add_row(f"  {k}", f"{v:,.6g}")
+            t.add_row(f"  {k}", f"{v:,.6g} {unit}")
         t.add_row("worst scenario", res.worst_scenario)
+        if res.parameters:
+            t.add_row("parameters", res.parameters)
         con.print(t)
+        for note in res.notes:
+            con.print(f"note: {note}", highlight=False, markup=False)
         if UNLISTED:
             con.print(
                 f"not listed in the market, valued from its smile: {', '.join(UNLISTED)}",
@@ -284,8 +307,8 @@ def whatif(
             t.add_row(
                 o,
                 decision,
-                f"{r.im_before:,.6g}",
-                f"{r.im_after:,.6g}",
+                f"{r.im_before:,.6g} {r.currency.upper()}",
+                f"{r.im_after:,.6g} {r.currency.upper()}",
                 f"{r.available_after:,.6g} {r.currency.upper()}",
             )
         console_out().print(t)

@@ -200,7 +200,7 @@ class DeribitPMParams:
                     f"version {version} of the Deribit PM parameters has no {missing}",
                     "params_version",
                 )
-            return p
+            return dataclasses.replace(p, versions=dict.fromkeys(blocks, version))
         chosen: dict[str, str] = {}
         notes: list[str] = []
         for block in blocks:

@@ -214,7 +214,14 @@ def _versioned(model: MarginModel, market: Market, pf: Portfolio, params: Any, v
     if not isinstance(version, str):
         raise InputTypeError("must be a version name (its date)", "params_version")
     if model in (MarginModel.DERIBIT_PM, MarginModel.DERIBIT_XPM):
-        return DeribitPMParams.load(_known("deribit_pm", version))
+        table = market.table
+        rows = table.rows(list(pf.positions))
+        return DeribitPMParams.in_force(  # checks that the version covers the book
+            market.valuation_time,
+            table.code_names(table.column("pair")[rows]),
+            table.code_names(table.column("settlement_currency")[rows]),
+            version=_known("deribit_pm", version),
+        )
     if model is MarginModel.DERIBIT_STANDARD:
         return DeribitStandardParams.load(_known("deribit_standard", version))
     if model is MarginModel.PARADEX_PM:
@@ -419,7 +426,7 @@ def _paradex(pf: Portfolio, market: Market, params: Any) -> MarginResult:
 
 def _finra(pf: Portfolio, market: Market, params: Any) -> MarginResult:
     r = finra_pm_margin(pf.positions, market, **finra_kwargs(params))
-    labels = [f"{u} {n}" for u, names in r.labels.items() for n in names]
+    labels = [n for names in r.labels.values() for n in names]
     return MarginResult(
         MarginModel.FINRA_PM,
         "usd",

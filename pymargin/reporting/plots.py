@@ -44,8 +44,9 @@ def plot_pnl_profile(
     points: int = 61,
     margin: float | None = None,
 ) -> Any:
-    """Portfolio P&L (settlement currency of its first position) across spot moves of
-    +-``move`` for each vol state of Deribit's PM rule, with the margin as a line at -margin."""
+    """Portfolio P&L (in its settlement currency: one underlying, one settlement currency)
+    across spot moves of +-``move`` for each vol state of Deribit's PM rule (the parameters in
+    force at the valuation time), with the margin as a line at -margin."""
     from ..models.deribit_pm import DeribitPMParams
     from ..risk.revaluation import risk_arrays_for_rows
     from ..risk.scenarios import ScenarioSet
@@ -56,10 +57,14 @@ def plot_pnl_profile(
     unds = table.code_names(table.column("underlying")[rows])
     if len(unds) != 1:
         raise InvalidInputError(f"one underlying per profile, got {sorted(unds)}", "portfolio")
+    ccys = table.code_names(table.column("settlement_currency")[rows])
+    if len(ccys) != 1:
+        raise InvalidInputError(
+            f"one settlement currency per profile, got {sorted(ccys)}", "portfolio"
+        )
     und = unds.pop()
     pair = und.split("_")[0].lower() + "_usd"
-    params = DeribitPMParams.load()
-    pp = params.pairs.get(pair) or next(iter(params.pairs.values()))
+    pp = DeribitPMParams.in_force(market.valuation_time, {pair}, ccys).pairs[pair]
     rule = pp.vol_rule()
     moves = np.linspace(-move, move, points)
     grid = np.concatenate([moves] * 3)

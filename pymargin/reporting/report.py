@@ -109,8 +109,25 @@ def report_html(
     step("Greeks")
     greeks = portfolio_greeks(portfolio, market)
     step("plots")
-    risk_png = _png(plot_risk_matrix(pm_res).figure)
-    profile_png = _png(plot_pnl_profile(portfolio, market, margin=pm_res.initial_margin).figure)
+    # a risk matrix per margin group and pair, a P&L profile per group and underlying
+    groups = pm_res.groups or {pm_res.currency: pm_res}
+    risk_imgs, profile_imgs = [], []
+    table = market.table
+    all_names = list(portfolio.positions)
+    settles = table.column("settlement_currency")[table.rows(all_names)]
+    for c, g in groups.items():
+        for key in g.details.aggregated_risk_vectors:
+            png = _png(plot_risk_matrix(g, pair=key).figure)
+            risk_imgs.append(f'<img alt="risk matrix {html.escape(key)}" src="{png}">')
+        names = [n for n, s in zip(all_names, settles) if s == table.code_of(c)]
+        und = table.column("underlying")[table.rows(names)]
+        for code in dict.fromkeys(und.tolist()):
+            sub = Portfolio.sized(
+                {n: portfolio.positions[n] for n, u in zip(names, und) if u == code}
+            )
+            line = g.initial_margin if len(set(und.tolist())) == 1 else None
+            png = _png(plot_pnl_profile(sub, market, margin=line).figure)
+            profile_imgs.append(f'<img alt="P&amp;L profile" src="{png}">')
     greeks_png = _png(plot_greeks(greeks))
     step("hedging")
     hedging = _hedging_section(portfolio, market)
@@ -142,8 +159,8 @@ MM {pm_res.maintenance_margin:,.6g} {ccy}, worst scenario {html.escape(pm_res.wo
 <p>{explain}</p>
 <h2>Positions</h2>{positions}
 <h2>Margin breakdown</h2>{breakdown}
-<h2>Risk matrix</h2><img alt="risk matrix" src="{risk_png}">
-<h2>P&amp;L profile</h2><img alt="P&amp;L profile" src="{profile_png}">
+<h2>Risk matrix</h2>{"".join(risk_imgs)}
+<h2>P&amp;L profile</h2>{"".join(profile_imgs)}
 <h2>Greeks</h2>{greek_table}<img alt="Greeks" src="{greeks_png}">
 <h2>Model comparison</h2>{mode_table}
 <p class="note">S = segregated, X = cross collateral; SM = standard, PM = portfolio margin.
