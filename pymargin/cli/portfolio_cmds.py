@@ -68,29 +68,39 @@ def margin(
     as_json: JsonOpt = False,
     grid_file: GridFileOpt = None,
     span_file: SpanFileOpt = None,
+    by_position: Annotated[
+        bool,
+        typer.Option(
+            "--by-position", help="each position's contribution to IM and its marginal IM"
+        ),
+    ] = False,
+    top: Annotated[int, typer.Option(min=1, help="scenarios listed, largest loss first")] = 5,
 ) -> None:
-    """Initial and maintenance margin of the positions under one model, with the breakdown.
+    """Initial and maintenance margin of the positions under one model, with the breakdown,
+    the nearest scenarios and, with --by-position, what each position adds.
     A book settling in several currencies is margined per settlement currency under the
     segregated models, totals in USD."""
 
     def go() -> None:
+        from ..analytics.attribution import margin_attribution, scenario_ranking
         from ..models.registry import MarginModel
         from ..models.registry import margin as compute
         from .inputs import read_collateral, read_params
+        from .margin_view import attribution_json, print_attribution, print_ranking, ranking_json
 
         pf, mkt = read_inputs(positions, market, time)
         chosen = chosen_model(model, grid_file, span_file)
         from_files = model_params(chosen, grid_file, span_file)
         coll = read_collateral(collateral)  # checked even where the model does not use it
-        res = compute(
-            pf,
-            mkt,
-            chosen,
-            params=from_files if from_files is not None else read_params(params),
-            currency=currency,
-            collateral=coll if chosen is MarginModel.DERIBIT_XPM else None,
-            params_version=params_version,
-        )
+        kw: dict[str, Any] = {
+            "params": from_files if from_files is not None else read_params(params),
+            "currency": currency,
+            "collateral": coll if chosen is MarginModel.DERIBIT_XPM else None,
+            "params_version": params_version,
+        }
+        res = compute(pf, mkt, chosen, **kw)
+        ranking = scenario_ranking(res, top) if len(res.scenario_pnl) else None
+        attribution = margin_attribution(pf, mkt, chosen, **kw) if by_position else None
         out = {
             "model": chosen.value,
             "currency": res.currency,
@@ -112,6 +122,8 @@ def margin(
                 for c, g in res.groups.items()
             },
             "unlisted_from_smile": list(UNLISTED),
+            **ranking_json(ranking),
+            **attribution_json(attribution),
         }
         if as_json:
             out["scenarios"] = dict(zip(res.scenario_labels, res.scenario_pnl.tolist()))
@@ -139,6 +151,10 @@ def margin(
                 markup=False,
             )
         con.print(res.explain(), highlight=False)
+        if ranking is not None:
+            print_ranking(con, ranking, unit)
+        if attribution is not None:
+            print_attribution(con, attribution)
 
     run(go)
 

@@ -104,6 +104,8 @@ def report_html(
     step("margin")
     pm_res = margin(portfolio, market, MarginModel.DERIBIT_PM)
     ccy = pm_res.currency.upper()
+    step("attribution")
+    drivers = _drivers_section(portfolio, market, pm_res)
     step("margin modes")
     modes = compare_margin_modes(Account(portfolio, collateral or {}), market)
     step("Greeks")
@@ -159,6 +161,7 @@ MM {pm_res.maintenance_margin:,.6g} {ccy}, worst scenario {html.escape(pm_res.wo
 <p>{explain}</p>
 <h2>Positions</h2>{positions}
 <h2>Margin breakdown</h2>{breakdown}
+<h2>What drives the margin</h2>{drivers}
 <h2>Risk matrix</h2>{"".join(risk_imgs)}
 <h2>P&amp;L profile</h2>{"".join(profile_imgs)}
 <h2>Greeks</h2>{greek_table}<img alt="Greeks" src="{greeks_png}">
@@ -169,6 +172,45 @@ rules).</p>
 <h2>Hedging</h2>{hedging}
 </body></html>
 """
+
+
+def _drivers_section(portfolio: Portfolio, market: Market, res: Any) -> str:
+    """Each position's contribution and marginal IM, the nearest scenarios and the worst loss
+    with the coins moving together (pymargin.analytics.attribution)."""
+    from ..analytics.attribution import margin_attribution, scenario_ranking
+
+    a = margin_attribution(portfolio, market, res.model)
+    unit = a.currency.upper()
+    by_position = _table(
+        ["instrument", "size", f"contribution ({unit})", "share", f"marginal IM ({unit})"],
+        [
+            [
+                r["instrument"] + (" *" if r["at_kink"] else ""),
+                f"{r['size']:+g}",
+                f"{r['contribution']:+,.6g}",
+                f"{r['share']:+.1%}",
+                f"{r['marginal']:+,.6g}",
+            ]
+            for r in a.rows()
+        ]
+        + [["not allocated", "", f"{a.unallocated:+,.3g}", "", ""]],
+    )
+    r = scenario_ranking(res)
+    nearest = _table(["scenario", f"loss ({unit})"], [[s, f"{v:,.6g}"] for s, v in r.top])
+    coins = ""
+    if r.together is not None and r.independent is not None:
+        coins = (
+            f"<p>Worst loss with the coins moving together (one joint scenario): "
+            f"{r.together:,.6g} {unit}; with each coin at its own worst: "
+            f"{r.independent:,.6g} {unit}.</p>"
+        )
+    return (
+        f'{by_position}<p class="note">Contribution: the position\'s part of IM (size x '
+        "dIM/dsize; the parts sum to IM). Marginal IM: IM less IM without the position. * the "
+        "binding scenario changes with the position's size.</p>"
+        f"<h3>Nearest scenarios</h3>{nearest}<p>Gap from the binding scenario to the next: "
+        f"{r.gap:,.6g} {unit}.</p>{coins}"
+    )
 
 
 def _hedging_section(portfolio: Portfolio, market: Market) -> str:
