@@ -31,6 +31,7 @@ from .accounts.account import (
 )
 from .accounts.engine import PreTradeEngine
 from .analytics import stress, var
+from .analytics.attribution import incremental_margin, margin_attribution, scenario_ranking
 from .enums import Greek, OptionType
 from .exceptions import InputTypeError, InvalidInputError, NoSolutionError, PymarginError
 from .market import history
@@ -104,17 +105,20 @@ __all__ = [
     "greeks",
     "hedging",
     "history",
+    "incremental_margin",
     "inverse_greeks",
     "inverse_implied_vol",
     "inverse_price",
     "liquidation",
     "margin",
+    "margin_attribution",
     "models",
     "optimize",
     "parse_instrument",
     "revalue",
     "risk",
     "scalar",
+    "scenario_ranking",
     "simd_level",
     "stress",
     "var",

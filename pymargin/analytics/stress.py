@@ -12,11 +12,12 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..exceptions import InvalidInputError
+from ..exceptions import InvalidInputError, PymarginError
 from ..market.history import SeriesKind, load_series
 from ..market.market import Market
 from ..market.portfolio import Portfolio, as_portfolio
@@ -255,3 +256,86 @@ def stress_accounts(
         "under_maintenance": sum(r["under_maintenance"] for r in rows),
         "total_shortfall": sum(r["shortfall"] for r in rows),
     }
+
+
+def read_scenarios(path: str | Path) -> list[StressScenario]:
+    """Stress scenarios from a file: CSV with one row per scenario and underlying (columns
+    ``name``, ``underlying``, ``move``, optionally ``vol_scale`` and ``source``; rows of one
+    name form one scenario), or JSON, a list of ``{"name", "moves": {"BTC_USD": -0.3},
+    "vol_scale": {...}, "source"}``. Underlyings are ``BTC_USD`` or just ``BTC``; a move is
+    relative (-0.3 = -30 %) and > -1, a vol scale > 0. Errors name the file, row and field."""
+    from ..exceptions import FileInputError
+    from ..files import csv_records, load_json, open_file
+
+    p = open_file(path)
+    try:
+        if p.suffix.lower() == ".csv":
+            records = csv_records(p)
+            if not records or not {"name", "underlying", "move"} <= set(records[0]):
+                raise InvalidInputError("needs the columns name, underlying and move", "header")
+            by_name: dict[str, dict[str, Any]] = {}
+            for row, r in enumerate(records):
+                s = by_name.setdefault(
+                    _name(r.get("name"), row),
+                    {"moves": {}, "vol_scale": {}, "source": r.get("source") or f"{p.name}"},
+                )
+                und = _underlying(r.get("underlying"), row)
+                if und in s["moves"]:
+                    raise InvalidInputError(
+                        f"{und} given twice for this scenario", "underlying", row
+                    )
+                s["moves"][und] = _number(r.get("move"), "move", row, -1.0)
+                if r.get("vol_scale") not in (None, ""):
+                    s["vol_scale"][und] = _number(r.get("vol_scale"), "vol_scale", row, 0.0)
+            return [
+                StressScenario(n, s["moves"], s["vol_scale"], s["source"])
+                for n, s in by_name.items()
+            ]
+        doc = load_json(p)
+        if not isinstance(doc, list) or not doc:
+            raise InvalidInputError("expected a list of scenarios", "scenarios")
+        out = []
+        for row, d in enumerate(doc):
+            if not isinstance(d, dict) or not isinstance(d.get("moves"), dict) or not d["moves"]:
+                raise InvalidInputError("each scenario has a name and moves", "moves", row)
+            moves = {
+                _underlying(u, row): _number(m, "moves", row, -1.0) for u, m in d["moves"].items()
+            }
+            vols = d.get("vol_scale", {})
+            if not isinstance(vols, dict):
+                raise InvalidInputError(
+                    "must be a mapping of underlying to factor", "vol_scale", row
+                )
+            scale = {
+                _underlying(u, row): _number(v, "vol_scale", row, 0.0) for u, v in vols.items()
+            }
+            src = d.get("source", p.name)
+            out.append(StressScenario(_name(d.get("name"), row), moves, scale, str(src)))
+        return out
+    except FileInputError:
+        raise
+    except PymarginError as e:
+        raise FileInputError(str(path), e) from None
+
+
+def _name(v: Any, row: int) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise InvalidInputError("a scenario needs a name", "name", row)
+    return v.strip()
+
+
+def _underlying(v: Any, row: int) -> str:
+    if not isinstance(v, str) or not v.strip().replace("_", "").isalnum():
+        raise InvalidInputError(f"not an underlying: {v!r}", "underlying", row)
+    u = v.strip().upper()
+    return u if "_" in u else f"{u}_USD"
+
+
+def _number(v: Any, field_name: str, row: int, above: float) -> float:
+    try:
+        x = float(v) if isinstance(v, (str, int, float)) and not isinstance(v, bool) else math.nan
+    except ValueError:
+        x = math.nan
+    if not (math.isfinite(x) and x > above):
+        raise InvalidInputError(f"must be a finite number > {above:g}, got {v!r}", field_name, row)
+    return x

@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
+from ..accounts.cascade import ImpactKind
 from ..analytics.var import ShockDistribution
 from ..exceptions import PymarginError
 from ..models.registry import MarginModel
@@ -31,7 +34,7 @@ app = typer.Typer(
 )
 
 
-err = Console(stderr=True)
+err = Console(stderr=True)  # messages and progress; tables go to console_out()
 
 # Options of the whole command line (before the command): whether positions the market does
 # not list may be valued from the smile, and which of the running command's positions were.
@@ -67,9 +70,42 @@ def _options(
     ALLOW_UNLISTED[0] = allow_unlisted
 
 
+class WordSafeConsole(Console):
+    """A console whose tables never cut a word: before a table is printed, each column's
+    minimum width becomes its longest word, and a table wider than the console is printed
+    whole (not cropped): a narrower terminal wraps the line instead."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        tables = [obj for obj in objects if isinstance(obj, Table)]
+        for t in tables:
+            keep_words_whole(t)
+        if tables:
+            kwargs.setdefault("crop", False)
+        super().print(*objects, **kwargs)
+
+
+def keep_words_whole(table: Table) -> None:
+    """Sets each column's minimum width to the longest word in its header and cells."""
+    for col in table.columns:
+        texts = [str(col.header), *(str(c) for c in col.cells)]
+        longest = max(
+            (len(w) for t in texts for w in _plain(t).split()),
+            default=0,
+        )
+        col.min_width = max(col.min_width or 0, longest)
+
+
+def _plain(text: str) -> str:
+    """A cell's text without its markup (``[green]accept[/green]`` is ``accept``)."""
+    try:
+        return Text.from_markup(text).plain
+    except Exception:  # not valid markup: printed as it is
+        return text
+
+
 def console_out() -> Console:
-    """Standard output, at least 120 columns (the tables need the width)."""
-    return Console(width=max(Console().width, 120))
+    """Standard output, at least 120 columns (the tables need the width), words kept whole."""
+    return WordSafeConsole(width=max(Console().width, 120))
 
 
 def _choices(name: str, library: type[enum.Enum]) -> type[enum.Enum]:
@@ -90,13 +126,16 @@ if TYPE_CHECKING:  # the choices are built at run time; to the type checker they
     Model: TypeAlias = enum.Enum
     Estimator: TypeAlias = enum.Enum
     Dist: TypeAlias = enum.Enum
+    Impact: TypeAlias = enum.Enum
 else:
     Model = _choices("Model", MarginModel)
     Estimator = _choices("Estimator", CovarianceEstimator)
     Dist = _choices("Dist", ShockDistribution)
+    Impact = _choices("Impact", ImpactKind)
 DEFAULT_MODEL = Model.__members__["deribit_pm"]
 DEFAULT_ESTIMATOR = Estimator.__members__["sample"]
 DEFAULT_DIST = Dist.__members__["normal"]
+DEFAULT_IMPACT = Impact.__members__["square_root"]
 
 
 PositionsArg = Annotated[

@@ -196,10 +196,11 @@ def run_demo(console: Any = None) -> dict[str, Any]:
 
 
 def _print(result: dict[str, Any], console: Any) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    con = console or Console(width=max(Console().width, 120))  # the tables need the width
+    from .common import console_out
+
+    con = console or console_out()
     for coin, c in result["chains"].items():
         con.print(
             f"[bold]{coin}[/bold] chain ({SNAPSHOTS[coin]:%Y-%m-%d %H:%M} UTC, Deribit): "

@@ -108,6 +108,16 @@ def stress(
     market: MarketOpt,
     collateral: CollateralOpt = None,
     top: Annotated[int, typer.Option(help="show the worst N scenarios")] = 15,
+    scenarios: Annotated[
+        Path | None,
+        typer.Option(
+            help="your scenarios (CSV: name,underlying,move[,vol_scale,source]; or JSON), "
+            "instead of the built-in library"
+        ),
+    ] = None,
+    with_library: Annotated[
+        bool, typer.Option("--with-library", help="with --scenarios: the built-in ones too")
+    ] = False,
     time: TimeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -125,7 +135,16 @@ def stress(
         if top < 0:
             raise InvalidInputError(f"must be >= 0, got {top}", "--top")
         pf, mkt = read_inputs(positions, market, time)
-        results = st.stress_test(pf, mkt)
+        chosen = None
+        if scenarios is not None:
+            chosen = st.read_scenarios(scenarios)
+            if with_library:
+                from ..risk.pnl import portfolio_underlyings
+
+                chosen += st.historical_scenarios() + st.synthetic_scenarios(
+                    portfolio_underlyings(pf, mkt)
+                )
+        results = st.stress_test(pf, mkt, chosen)
         coll = read_collateral(collateral)
         reverse = {}
         if coll:
@@ -161,7 +180,11 @@ def stress(
         for c in ("scenario", "P&L", "moves", "source"):
             t.add_column(c, justify="right" if c == "P&L" else "left")
         for sc, pnl in results[:top]:
-            moves = ", ".join(f"{u.split('_')[0]} {m:+.1%}" for u, m in sc.moves.items())
+            moves = ", ".join(
+                f"{u.split('_')[0]} {m:+.1%}"
+                + (f" vol x{sc.vol_scale[u]:g}" if sc.vol_scale.get(u, 1.0) != 1.0 else "")
+                for u, m in sc.moves.items()
+            )
             t.add_row(sc.name, f"{pnl:,.0f}", moves, sc.source[:60])
         console_out().print(t)
         for d, r in reverse.items():

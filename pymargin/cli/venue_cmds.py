@@ -11,8 +11,10 @@ import typer
 from rich.table import Table
 
 from .common import (
+    DEFAULT_IMPACT,
     DEFAULT_MODEL,
     GridFileOpt,
+    Impact,
     JsonOpt,
     MarketOpt,
     ModelOpt,
@@ -25,7 +27,9 @@ from .common import (
     chosen_model,
     console_out,
     err,
+    library_member,
     model_params,
+    parse_names,
     parse_time,
     print_json,
     run,
@@ -108,8 +112,22 @@ def cascade(
     collateral: VenueCollateral,
     market: MarketOpt,
     shock: Annotated[float, typer.Option(help="initial price move, e.g. -0.1")],
+    impact: Annotated[
+        Impact, typer.Option(help="price impact of the liquidation flow: square-root or linear")
+    ] = DEFAULT_IMPACT,
     adv: Annotated[float, typer.Option(help="average daily volume, coins")] = 25_000.0,
     daily_vol: Annotated[float, typer.Option(help="daily volatility for the impact")] = 0.03,
+    impact_y: Annotated[
+        float, typer.Option(help="square-root impact prefactor Y (0: no impact)")
+    ] = 1.0,
+    depth: Annotated[
+        float, typer.Option(help="linear impact: coins that move the price 100 %")
+    ] = 50_000.0,
+    vol_scale: Annotated[float, typer.Option(help="implied vols times this")] = 1.0,
+    dealers: Annotated[
+        str | None,
+        typer.Option(help="accounts that re-hedge instead of being liquidated: ID,ID,..."),
+    ] = None,
     max_rounds: Annotated[int, typer.Option(help="most rounds to simulate")] = 50,
     plot: Annotated[Path | None, typer.Option(help="write the cascade plot (PNG)")] = None,
     time: TimeOpt = None,
@@ -119,13 +137,24 @@ def cascade(
     shortfall and amplification."""
 
     def go() -> None:
+        import numpy as np
+
         from ..accounts.batch import venue_input
-        from ..accounts.cascade import ImpactModel, liquidation_cascade
+        from ..accounts.cascade import ImpactKind, ImpactModel, liquidation_cascade
+        from ..exceptions import InvalidInputError
         from .inputs import read_market
 
         check_writable(plot, "--plot")
         mkt = read_market(market, parse_time(time))
         v = venue_input(str(positions), str(collateral))
+        flags = None
+        if dealers:
+            ids = {str(a): k for k, a in enumerate(v.accounts)}
+            flags = np.zeros(len(v.accounts), dtype=bool)
+            for row, name in enumerate(parse_names(dealers, "dealers")):
+                if name not in ids:
+                    raise InvalidInputError(f"no account {name!r} in {positions}", "dealers", row)
+                flags[ids[name]] = True
         res = liquidation_cascade(
             mkt,
             v.instruments,
@@ -134,7 +163,9 @@ def cascade(
             v.amount,
             v.collateral,
             shock,
-            impact=ImpactModel(adv=adv, daily_vol=daily_vol),
+            impact=ImpactModel(library_member(impact, ImpactKind), impact_y, daily_vol, adv, depth),
+            vol_scale=vol_scale,
+            dealers=flags,
             max_rounds=max_rounds,
         )
         if plot is not None:

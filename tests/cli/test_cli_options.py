@@ -1,0 +1,113 @@
+"""Command-line options of issue 16: a scenario file for stress, impact and dealer options for
+cascade, tables that never cut a word, from the command line with their errors."""
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from rich.table import Table
+from typer.testing import CliRunner
+
+import pymargin as pm
+from pymargin.analytics.stress import StressScenario, read_scenarios, stress_test
+from pymargin.cli.app import app
+from pymargin.cli.common import WordSafeConsole
+from pymargin.market.bundled import mixed_demo_market
+
+ROOT = Path(__file__).resolve().parents[2]
+EX = ROOT / "examples"
+runner = CliRunner()
+
+
+def test_a_scenario_file_is_what_stress_runs(tmp_path):
+    got = read_scenarios(EX / "stress_scenarios.csv")
+    assert [s.name for s in got] == ["crash with vol spike", "ETH decouples", "squeeze"]
+    assert got[0].moves == {"BTC_USD": -0.25, "ETH_USD": -0.35}
+    assert got[0].vol_scale == {"BTC_USD": 1.5, "ETH_USD": 1.6}
+    r = runner.invoke(
+        app,
+        [
+            "stress",
+            str(EX / "mixed_book.csv"),
+            "-m",
+            "demo:MIXED",
+            "--scenarios",
+            str(EX / "stress_scenarios.csv"),
+            "--json",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)["scenarios"]
+    want = stress_test(pm.Portfolio.from_csv(EX / "mixed_book.csv"), mixed_demo_market(), got)
+    assert [(s["name"], s["pnl_usd"]) for s in out] == [(s.name, p) for s, p in want]
+    # the same scenarios as JSON
+    doc = [{"name": s.name, "moves": s.moves, "vol_scale": s.vol_scale} for s in got]
+    (tmp_path / "s.json").write_text(json.dumps(doc))
+    assert [s.moves for s in read_scenarios(tmp_path / "s.json")] == [s.moves for s in got]
+
+
+@pytest.mark.parametrize(
+    "text, field, row",
+    [
+        ("name,underlying,move\nx,BTC,-1.5\n", "move", 0),
+        ("name,underlying,move\nx,BTC,-0.1\nx,BTC,-0.2\n", "underlying", 1),
+        ("name,underlying,move,vol_scale\nx,BTC,-0.1,0\n", "vol_scale", 0),
+        ("name,underlying,move\n,BTC,-0.1\n", "name", 0),
+        ("name,underlying,move\nx,B T C,-0.1\n", "underlying", 0),
+        ("name,underlying\nx,BTC\n", "header", None),
+        ("name,underlying,move\nx,BTC,nan\n", "move", 0),
+    ],
+)
+def test_a_bad_scenario_file_names_the_row_and_field(tmp_path, text, field, row):
+    p = tmp_path / "s.csv"
+    p.write_text(text)
+    with pytest.raises(pm.InvalidInputError) as e:
+        read_scenarios(p)
+    assert e.value.field == field and e.value.index == row and str(p) in str(e.value)
+    r = runner.invoke(
+        app, ["stress", str(EX / "btc_book.csv"), "-m", "demo:BTC", "--scenarios", str(p)]
+    )
+    assert r.exit_code == 2 and field in r.output
+
+
+def test_cascade_takes_the_impact_model_and_dealers():
+    base = [
+        "cascade",
+        str(EX / "venue_positions.csv"),
+        str(EX / "venue_collateral.csv"),
+        "-m",
+        "demo:BTC",
+        "--shock",
+        "-0.08",
+        "--json",
+    ]
+    sqrt = json.loads(runner.invoke(app, base).stdout)
+    none = json.loads(runner.invoke(app, [*base, "--impact-y", "0"]).stdout)
+    linear = json.loads(runner.invoke(app, [*base, "--impact", "linear", "--depth", "20000"]).stdout)
+    # no impact: the price stays at the shock; impact moves it further
+    assert none["final_move"] == pytest.approx(-0.08, abs=1e-12)
+    assert sqrt["final_move"] < -0.08 and linear["final_move"] < -0.08
+    assert linear["final_move"] != sqrt["final_move"]
+    r = runner.invoke(app, [*base, "--dealers", "nobody"])
+    assert r.exit_code == 2 and "dealers[0]" in r.output
+    r = runner.invoke(app, [*base, "--impact-y", "0", "--dealers", "acct0003"])
+    assert r.exit_code == 0, r.output
+
+
+def test_tables_never_cut_a_word_at_any_width():
+    long = "ETH-PERPETUAL: no standard-margin parameters for perpetual (inverse) instruments"
+    for width in (20, 40, 80):
+        t = Table()
+        t.add_column("mode")
+        t.add_column("reason")
+        t.add_row("S:SM", long + " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")
+        c = WordSafeConsole(width=width, file=io.StringIO(), record=True)
+        c.print(t)
+        cells = " ".join(
+            line.strip("│┃ ").split("│")[-1].strip() for line in c.export_text().splitlines()
+        ).split()
+        for word in (long + " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx").split():
+            assert word in cells, (width, word)
+    # a scenario's vol scale is printed with its move
+    assert StressScenario("x", {"BTC_USD": -0.1}, {"BTC_USD": 1.5}).vol_scale["BTC_USD"] == 1.5
