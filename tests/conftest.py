@@ -9,6 +9,12 @@ import pytest
 import pymargin as pm
 
 
+@pytest.fixture(autouse=True)
+def _no_user_config(tmp_path_factory, monkeypatch):
+    """The command line reads a user's config file: the tests run without one."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
+
+
 @pytest.fixture
 def usdc_market() -> pm.Market:
     """A USDC-settled BTC and ETH market (perpetuals and a June expiry of calls and puts) on

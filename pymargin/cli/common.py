@@ -52,6 +52,16 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="configuration file (default: ./pymargin.toml, else "
+            "~/.config/pymargin/config.toml): default market, collateral, model, parameter "
+            "version, output",
+        ),
+    ] = None,
     allow_unlisted: Annotated[
         bool,
         typer.Option(
@@ -67,6 +77,18 @@ def _options(
 ) -> None:
     """pymargin: margin, Greeks, pre-trade checks, risk, venue-wide margin and hedging for
     crypto derivatives."""
+    from .config import config_path, default_map, read_config
+
+    try:
+        path = config_path(config)
+        if path is not None:
+            defaults = default_map(ctx.command, read_config(path), path)
+            if "allow_unlisted" in defaults and not allow_unlisted:
+                allow_unlisted = bool(defaults.pop("allow_unlisted"))
+            defaults.pop("allow_unlisted", None)
+            ctx.default_map = defaults
+    except PymarginError as e:
+        fail(e)
     ALLOW_UNLISTED[0] = allow_unlisted
 
 
@@ -341,8 +363,6 @@ def chosen_model(model: Model, grid_file: Path | None, span_file: Path | None = 
         return MarginModel.SPAN16
     if chosen is MarginModel.SCENARIO_GRID:
         raise InvalidInputError("--model scenario-grid needs --grid-file", "--grid-file")
-    if chosen is MarginModel.SPAN16:
-        raise InvalidInputError("--model span16 needs --span-file", "--span-file")
     return chosen
 
 
@@ -354,12 +374,19 @@ def model_params(chosen: Any, grid_file: Path | None, span_file: Path | None) ->
         from ..models.span import SpanParams
 
         return SpanParams.from_file(span_file)
+    if chosen is MarginModel.SPAN16:  # the bundled illustrative set, labelled as such
+        from ..models.span import SpanParams
+
+        return SpanParams.example()
     return None
 
 
 ModelOpt = Annotated[
     Model,
-    typer.Option(help="margin model (span16 needs --span-file, scenario-grid --grid-file)"),
+    typer.Option(
+        help="margin model (scenario-grid needs --grid-file; span16 takes --span-file, else "
+        "the bundled illustrative parameters)"
+    ),
 ]
 GridFileOpt = Annotated[
     Path | None,

@@ -445,6 +445,7 @@ def _span(pf: Portfolio, market: Market, params: Any) -> MarginResult:
 
     _check_params(params, SpanParams, "SpanParams")
     r = span_margin(pf.positions, market, params)
+    used: SpanParams = params  # span_margin refused None
     return MarginResult(
         MarginModel.SPAN16,
         "usd",
@@ -455,6 +456,10 @@ def _span(pf: Portfolio, market: Market, params: Any) -> MarginResult:
         r.labels,
         r.scenario_pnl,
         r,
+        parameters=used.version,
+        notes=["illustrative SPAN parameters (bundled example), not a clearing house's"]
+        if used.version == "example"
+        else [],
     )
 
 

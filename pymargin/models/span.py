@@ -282,6 +282,14 @@ class SpanParams:
         return cls(comms, tuple(spreads), str(doc.get("version", "")), str(doc.get("source", "")))
 
     @classmethod
+    def example(cls) -> SpanParams:
+        """The bundled illustrative parameters (pymargin/data/models/span16/example.json):
+        for trying the model on the bundled markets, not a clearing house's."""
+        from .params import load_params
+
+        return cls.from_document(load_params("span16", "example"))
+
+    @classmethod
     def from_file(cls, path: str | Path) -> SpanParams:
         """A SPAN parameter file (JSON), read strictly (typed errors naming the file)."""
         from ..files import load_json, open_file

@@ -84,7 +84,9 @@ def test_cascade_takes_the_impact_model_and_dealers():
     ]
     sqrt = json.loads(runner.invoke(app, base).stdout)
     none = json.loads(runner.invoke(app, [*base, "--impact-y", "0"]).stdout)
-    linear = json.loads(runner.invoke(app, [*base, "--impact", "linear", "--depth", "20000"]).stdout)
+    linear = json.loads(
+        runner.invoke(app, [*base, "--impact", "linear", "--depth", "20000"]).stdout
+    )
     # no impact: the price stays at the shock; impact moves it further
     assert none["final_move"] == pytest.approx(-0.08, abs=1e-12)
     assert sqrt["final_move"] < -0.08 and linear["final_move"] < -0.08
@@ -111,3 +113,70 @@ def test_tables_never_cut_a_word_at_any_width():
             assert word in cells, (width, word)
     # a scenario's vol scale is printed with its move
     assert StressScenario("x", {"BTC_USD": -0.1}, {"BTC_USD": 1.5}).vol_scale["BTC_USD"] == 1.5
+
+
+def test_every_command_reads_the_config_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "none"))
+    book = str(EX / "mixed_book.csv")
+    (tmp_path / "pymargin.toml").write_text(
+        'market = "demo:MIXED"\ncollateral = "BTC=5,ETH=100"\noutput = "json"\n[margin]\ntop = 2\n'
+    )
+    r = runner.invoke(app, ["margin", book])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    want = pm.margin(pm.Portfolio.from_csv(EX / "mixed_book.csv"), mixed_demo_market())
+    assert out["initial_margin"] == want.initial_margin and len(out["top_scenarios"]) == 2
+    compare = json.loads(runner.invoke(app, ["compare", book]).stdout)  # collateral from the file
+    assert compare["S:PM"]["equity_usd"] > 0
+    # the command line wins over the file
+    r = runner.invoke(app, ["margin", str(EX / "btc_book.csv"), "-m", "demo:BTC", "--top", "4"])
+    assert (
+        json.loads(r.stdout)["currency"] == "btc"
+        and len(json.loads(r.stdout)["top_scenarios"]) == 4
+    )
+    # a typo is an error naming the file and the key
+    (tmp_path / "pymargin.toml").write_text('markt = "demo:BTC"\n')
+    r = runner.invoke(app, ["margin", book])
+    assert r.exit_code == 2 and "pymargin.toml" in r.output and "markt" in r.output
+    (tmp_path / "pymargin.toml").write_text("[margin]\ntopp = 1\n")
+    assert "margin.topp" in runner.invoke(app, ["margin", book]).output
+    (tmp_path / "pymargin.toml").write_text('output = "yaml"\n')
+    assert "output" in runner.invoke(app, ["margin", book]).output
+    (tmp_path / "pymargin.toml").write_text("market = \n")
+    assert "not valid TOML" in runner.invoke(app, ["margin", book]).output
+
+
+def test_the_user_config_and_an_explicit_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    user = tmp_path / "xdg" / "pymargin"
+    user.mkdir(parents=True)
+    (user / "config.toml").write_text('market = "demo:BTC"\noutput = "json"\n')
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    r = runner.invoke(app, ["margin", str(EX / "btc_book.csv")])
+    assert r.exit_code == 0 and json.loads(r.stdout)["currency"] == "btc"
+    other = tmp_path / "other.toml"
+    other.write_text('market = "demo:MIXED"\noutput = "table"\n')
+    r = runner.invoke(app, ["--config", str(other), "margin", str(EX / "mixed_book.csv")])
+    assert r.exit_code == 0 and "deribit_pm margin (USD)" in r.stdout
+    r = runner.invoke(app, ["--config", str(tmp_path / "missing.toml"), "margin", "x"])
+    assert r.exit_code == 2 and "no such file" in r.output
+
+
+def test_span16_runs_on_the_bundled_example_and_says_so():
+    r = runner.invoke(
+        app,
+        ["margin", str(EX / "mixed_book.csv"), "-m", "demo:MIXED", "--model", "span16", "--json"],
+    )
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    from pymargin.models.span import SpanParams
+
+    want = pm.margin(
+        pm.Portfolio.from_csv(EX / "mixed_book.csv"),
+        mixed_demo_market(),
+        pm.MarginModel.SPAN16,
+        params=SpanParams.example(),
+    )
+    assert out["initial_margin"] == want.initial_margin and out["parameters"] == "example"
+    assert any("not a clearing house" in n for n in out["notes"])
