@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..exceptions import InvalidInputError
 from .common import (
     DEFAULT_ESTIMATOR,
     DEFAULT_MODEL,
@@ -123,110 +124,107 @@ def optimize(
     positions: PositionsArg,
     market: MarketOpt,
     candidates: Annotated[
-        str | None, typer.Option(help="comma-separated instruments (default: listed ones)")
+        str | None,
+        typer.Option(help="comma-separated instruments (default: the listed ones, per group)"),
     ] = None,
     model: Annotated[Model, typer.Option(help="deribit-pm, paradex-pm or finra-pm")] = (
         DEFAULT_MODEL
     ),
     max_size: Annotated[float, typer.Option(help="largest buy or sell per candidate")] = 50.0,
+    min_days: Annotated[
+        float, typer.Option(help="default candidates expire at least this many days out")
+    ] = 7.0,
     delta_range: Annotated[str | None, typer.Option(help="net delta after, LO:HI coins")] = None,
     budget: Annotated[float | None, typer.Option(help="cash the trade may use")] = None,
-    lot: Annotated[float | None, typer.Option(help="trade whole lots (MILP)")] = None,
-    with_cost: Annotated[
-        bool, typer.Option("--with-cost", help="minimise margin + trading cost")
+    lot: Annotated[
+        float | None,
+        typer.Option(help="trade in multiples of this (default: each instrument's contract size)"),
+    ] = None,
+    fractional: Annotated[
+        bool, typer.Option("--fractional", help="allow any size (no lots: a linear programme)")
     ] = False,
+    with_cost: Annotated[
+        bool,
+        typer.Option(
+            "--with-cost/--margin-only",
+            help="minimise margin + trading cost (default), or margin alone at any cost",
+        ),
+    ] = True,
     plot: Annotated[Path | None, typer.Option(help="margin before/after chart (PNG)")] = None,
     time: TimeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """The trade that minimises initial margin (a linear programme), re-margined by the
-    ordinary engine."""
+    """The trade that minimises initial margin (plus its trading cost), by linear or integer
+    programming, re-margined by the ordinary engine. A book settling in several currencies
+    under a segregated model is optimised per margin group (the groups are independent)."""
 
     def go() -> None:
-        from ..exceptions import InvalidInputError
         from ..models.registry import MarginModel
-        from ..strategy.optimize import Objective, default_candidates, minimize_margin
+        from ..strategy.optimize import Objective, minimize_margin
+        from .optimize_view import group_candidates, print_result, result_json
 
         check_writable(plot, "--plot")
         pf, mkt = read_inputs(positions, market, time)
         chosen = library_member(model, MarginModel)
-        if candidates:
-            names = parse_names(candidates, "candidates")
-        else:
-            from ..market.instruments import Settlement
-
-            table = mkt.table
-            rows = table.rows(list(pf.positions))
-            kinds = {int(k) for k in table.column("settlement")[rows]}
-            if not kinds:
-                raise InvalidInputError("no positions", "positions")
-            if len(kinds) != 1:
-                raise InvalidInputError(
-                    "positions are both coin- and USDC-settled: pass --candidates", "candidates"
+        if fractional and lot is not None:
+            raise InvalidInputError("give --lot or --fractional, not both", "--lot")
+        groups = group_candidates(
+            pf,
+            mkt,
+            chosen,
+            parse_names(candidates, "candidates") if candidates else None,
+            min_days,
+        )
+        rng = _delta_range(delta_range)
+        results = []
+        for currency, book, names in groups:
+            lots: Any = None
+            if not fractional:  # whole contracts: the instrument's size unless --lot
+                _, sizes = mkt.table.take(names, "contract_size")
+                lots = float(lot) if lot is not None else dict(zip(names, map(float, sizes)))
+            with Console(stderr=True).status(f"solving the margin programme ({currency})"):
+                res = minimize_margin(
+                    book,
+                    mkt,
+                    names,
+                    chosen,
+                    currency=currency,
+                    objective=Objective.MARGIN_PLUS_COST if with_cost else Objective.MARGIN,
+                    budget=budget,
+                    delta_range=rng,
+                    max_buy=max_size,
+                    max_sell=max_size,
+                    lot=lots,
                 )
-            names = default_candidates(
-                mkt, underlying_of(pf, mkt), settlement=Settlement(kinds.pop())
-            )
-        rng = None
-        if delta_range:
-            lo_hi = delta_range.split(":")
-            if len(lo_hi) != 2:
-                raise InvalidInputError("expected LO:HI", "delta_range")
-            bounds = []
-            for row, part in enumerate(lo_hi):  # an infinite bound is one-sided: allowed
-                try:
-                    bounds.append(float(part))
-                except ValueError:
-                    raise InvalidInputError(f"not a number: {part!r}", "delta_range", row) from None
-            rng = (bounds[0], bounds[1])
-        with Console(stderr=True).status("solving the margin programme"):
-            res = minimize_margin(
-                pf,
-                mkt,
-                names,
-                chosen,
-                objective=Objective.MARGIN_PLUS_COST if with_cost else Objective.MARGIN,
-                budget=budget,
-                delta_range=rng,
-                max_buy=max_size,
-                max_sell=max_size,
-                lot=lot,
-            )
+            results.append((res, len(names)))
         if plot is not None:
             import matplotlib.pyplot as plt
 
-            res.plot().figure.savefig(plot, dpi=110, bbox_inches="tight")
+            results[0][0].plot().figure.savefig(plot, dpi=110, bbox_inches="tight")
             plt.close("all")
-        out = {
-            "model": chosen.value,
-            "currency": res.currency,
-            "margin_before": res.margin_before,
-            "margin_after": res.margin_after,
-            "verified_margin": res.verified_margin,
-            "trading_cost": res.trading_cost,
-            "premium": res.premium,
-            "trades": res.trades,
-            "delta_after": res.delta_after,
-            "candidates": len(names),
-            "seconds": res.solve_seconds,
-        }
         if as_json:
-            print_json(out)
+            out = [result_json(chosen, r, n, fractional) for r, n in results]
+            print_json(out[0] if len(out) == 1 else {"groups": out})
             return
-        ccy = res.currency.upper()
-        tab = Table(title=f"Margin-minimising trade ({chosen.value})", title_justify="left")
-        tab.add_column("instrument")
-        tab.add_column("size", justify="right")
-        for k, v in sorted(res.trades.items(), key=lambda kv: -abs(kv[1])):
-            tab.add_row(k, f"{v:+,.4f}")
-        console_out().print(tab)
-        console_out().print(
-            f"IM {res.margin_before:,.6g} -> {res.verified_margin:,.6g} {ccy} (programme "
-            f"{res.margin_after:,.6g}); trading cost {res.trading_cost:,.6g}, premium "
-            f"{res.premium:+,.6g} {ccy}; {len(names)} candidates, {res.solve_seconds:.2f} s"
-        )
+        for r, n in results:
+            print_result(console_out(), chosen, r, n, fractional)
 
     run(go)
+
+
+def _delta_range(spec: str | None) -> tuple[float, float] | None:
+    if not spec:
+        return None
+    lo_hi = spec.split(":")
+    if len(lo_hi) != 2:
+        raise InvalidInputError("expected LO:HI", "delta_range")
+    bounds = []
+    for row, part in enumerate(lo_hi):  # an infinite bound is one-sided: allowed
+        try:
+            bounds.append(float(part))
+        except ValueError:
+            raise InvalidInputError(f"not a number: {part!r}", "delta_range", row) from None
+    return bounds[0], bounds[1]
 
 
 @app.command()

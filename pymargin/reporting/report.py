@@ -116,13 +116,13 @@ def report_html(
     risk_imgs, profile_imgs = [], []
     table = market.table
     all_names = list(portfolio.positions)
-    settles = table.column("settlement_currency")[table.rows(all_names)]
+    _, settles = table.take(all_names, "settlement_currency")
     for c, g in groups.items():
         for key in g.details.aggregated_risk_vectors:
             png = _png(plot_risk_matrix(g, pair=key).figure)
             risk_imgs.append(f'<img alt="risk matrix {html.escape(key)}" src="{png}">')
         names = [n for n, s in zip(all_names, settles) if s == table.code_of(c)]
-        und = table.column("underlying")[table.rows(names)]
+        _, und = table.take(names, "underlying")
         for code in dict.fromkeys(und.tolist()):
             sub = Portfolio.sized(
                 {n: portfolio.positions[n] for n, u in zip(names, und) if u == code}

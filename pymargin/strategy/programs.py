@@ -343,11 +343,13 @@ def default_candidates(
     underlying: str = "BTC_USD",
     *,
     max_days: float = 120.0,
+    min_days: float = 0.0,
     moneyness: tuple[float, float] = (0.7, 1.3),
     settlement: Settlement = Settlement.INVERSE,
 ) -> list[str]:
     """Hedging candidates listed in ``market``: the perpetual and futures of ``underlying``,
-    and its options expiring within ``max_days`` with strikes within ``moneyness`` x index.
+    and its options expiring in ``min_days`` to ``max_days`` with strikes within
+    ``moneyness`` x index (futures expiring before ``min_days`` are left out too).
     ``Settlement.LINEAR``: the USDC perpetual, and the USDC-settled twins of the listed options
     (same expiry and strike; valued from the market's smile when they have no mark)."""
     from ..market.instruments import parse_instrument
@@ -361,6 +363,11 @@ def default_candidates(
         except InvalidInputError:
             continue
         if inst.underlying != underlying:
+            continue
+        if (
+            inst.expiry is not None
+            and inst.time_to_expiry(market.valuation_time) * 365.0 < min_days
+        ):
             continue
         if inst.kind is InstrumentKind.OPTION:
             assert inst.strike is not None

@@ -238,15 +238,20 @@ def test_hedging_optimisation_and_cross_venue_commands(tmp_path):
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     import pymargin as pm
+    from pymargin.strategy.optimize import Objective
 
+    # the command's defaults: margin plus trading cost, whole contracts (contract size 1)
     want = minimize_margin(
         pm.Portfolio.from_csv(BOOK),
         demo_market("BTC"),
         cands.split(","),
+        objective=Objective.MARGIN_PLUS_COST,
         max_buy=20.0,
         max_sell=20.0,
+        lot=dict.fromkeys(cands.split(","), 1.0),
     )
     assert out["verified_margin"] == pytest.approx(want.verified_margin, rel=1e-9, abs=1e-9)
+    assert all(float(v).is_integer() for v in out["trades"].values()) and out["whole_contracts"]
     assert out["verified_margin"] < out["margin_before"] and png.stat().st_size > 5000
     r = run("protect", str(BOOK), "-m", "demo:BTC", "--max-loss", "150000", "--json")
     assert r.exit_code == 0, r.output

@@ -180,3 +180,40 @@ def test_span16_runs_on_the_bundled_example_and_says_so():
     )
     assert out["initial_margin"] == want.initial_margin and out["parameters"] == "example"
     assert any("not a clearing house" in n for n in out["notes"])
+
+
+def test_optimize_defaults_whole_contracts_an_expiry_floor_and_one_programme_per_group():
+    from pymargin.market.instruments import parse_instrument
+    from pymargin.strategy.programs import default_candidates
+
+    m = mixed_demo_market()
+    for days in (0.0, 7.0, 30.0):
+        for name in default_candidates(m, "ETH_USD", min_days=days):
+            inst = parse_instrument(name)
+            if inst.expiry is not None:
+                assert inst.time_to_expiry(m.valuation_time) * 365.0 >= days
+    r = runner.invoke(
+        app,
+        ["optimize", str(EX / "mixed_book.csv"), "-m", "demo:MIXED", "--max-size", "5", "--json"],
+    )
+    assert r.exit_code == 0, r.output
+    groups = {g["currency"]: g for g in json.loads(r.stdout)["groups"]}
+    assert set(groups) == {"btc", "eth", "usdc"}
+    for ccy, g in groups.items():
+        assert g["whole_contracts"] and all(float(v).is_integer() for v in g["trades"].values())
+        for name in g["trades"]:
+            inst = parse_instrument(name)
+            assert inst.expiry is None or inst.time_to_expiry(m.valuation_time) * 365.0 >= 7.0
+            # each group trades its own settlement currency
+            settles = m.table.codes[int(m.table.take([name], "settlement_currency")[1][0])]
+            assert settles == ccy
+        assert g["verified_margin"] <= g["margin_before"] + 1e-12
+        assert g["margin_freed"] == pytest.approx(g["margin_before"] - g["verified_margin"])
+    text = runner.invoke(
+        app, ["optimize", str(EX / "btc_book.csv"), "-m", "demo:BTC", "--max-size", "5"]
+    )
+    assert text.exit_code == 0 and "it frees" in text.stdout and " you pay " in text.stdout
+    both = runner.invoke(
+        app, ["optimize", str(EX / "btc_book.csv"), "-m", "demo:BTC", "--lot", "1", "--fractional"]
+    )
+    assert both.exit_code == 2 and "--lot" in both.output

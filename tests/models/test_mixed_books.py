@@ -83,7 +83,7 @@ def test_a_mixed_book_is_one_group_per_settlement_currency_summed_in_usd(model):
         sub = {
             n: s
             for n, s in book.positions.items()
-            if table.codes[int(table.column("settlement_currency")[table.rows([n])[0]])] == ccy
+            if table.codes[int(table.take([n], "settlement_currency")[1][0])] == ccy
         }
         alone = pm.margin(sub, market, model, currency=ccy)
         assert group.initial_margin == alone.initial_margin
