@@ -40,6 +40,7 @@ err = Console(stderr=True)  # messages and progress; tables go to console_out()
 # not list may be valued from the smile, and which of the running command's positions were.
 ALLOW_UNLISTED: list[bool] = [False]
 UNLISTED: list[str] = []
+JSON_WRITTEN: list[bool] = [False]  # the running command printed JSON (not tables)
 
 
 def _version(value: bool) -> None:
@@ -260,6 +261,11 @@ def print_json(obj: Any) -> None:
         out: Any = [strict_json(x) for x in obj]
     else:
         out = strict_json(obj)
+    # options valued from the smile rather than their own mark: said in every result
+    for o in out if isinstance(out, list) else [out]:
+        if UNLISTED and isinstance(o, dict):
+            o.setdefault("unlisted_from_smile", list(UNLISTED))
+    JSON_WRITTEN[0] = True
     sys.stdout.write(json.dumps(out, indent=2, allow_nan=False) + "\n")
 
 
@@ -315,8 +321,16 @@ def run(fn: Any) -> None:
     from ..exceptions import FileInputError, InvalidInputError
 
     SOURCE.clear()
+    UNLISTED.clear()
+    JSON_WRITTEN[0] = False
     try:
         fn()
+        if UNLISTED and not JSON_WRITTEN[0]:
+            Console(width=max(Console().width, 120)).print(
+                f"note: not listed in the market, valued from its smile: {', '.join(UNLISTED)}",
+                highlight=False,
+                markup=False,
+            )
     except FileInputError as e:
         fail(e)
     except PymarginError as e:

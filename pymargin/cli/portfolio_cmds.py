@@ -144,12 +144,6 @@ def margin(
         con.print(t)
         for note in res.notes:
             con.print(f"note: {note}", highlight=False, markup=False)
-        if UNLISTED:
-            con.print(
-                f"not listed in the market, valued from its smile: {', '.join(UNLISTED)}",
-                highlight=False,
-                markup=False,
-            )
         con.print(res.explain(), highlight=False)
         if ranking is not None:
             print_ranking(con, ranking, unit)

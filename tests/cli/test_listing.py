@@ -77,3 +77,24 @@ def test_greeks_table_has_vanna_and_volga_equal_to_the_json():
     row = next(line for line in table.splitlines() if "total" in line)
     cells = [c.strip() for c in row.split("│") if c.strip()]
     assert cells[-2] == f"{total['vanna']:+,.0f}" and cells[-1] == f"{total['volga']:+,.1f}"
+
+
+def test_every_command_flags_positions_valued_from_the_smile(tmp_path):
+    book = _book(tmp_path, [("BTC-26DEC25-777-C", -1), ("BTC-PERPETUAL", 0.5)])
+    for cmd in (
+        ["greeks"],
+        ["stress", "--top", "2"],
+        ["var"],
+        ["compare"],
+        ["liquidation", "--collateral", "BTC=5"],
+    ):
+        args = ["--allow-unlisted", cmd[0], book, "-m", "demo:BTC", *cmd[1:]]
+        text = CliRunner().invoke(app, args)
+        assert text.exit_code == 0, (cmd, text.output)
+        assert "valued from its smile: BTC-26DEC25-777-C" in text.output, cmd
+        doc = json.loads(CliRunner().invoke(app, [*args, "--json"]).output)
+        docs = doc if isinstance(doc, list) else [doc]
+        assert all(d["unlisted_from_smile"] == ["BTC-26DEC25-777-C"] for d in docs), cmd
+    listed = _book(tmp_path, [("BTC-PERPETUAL", 0.5)])
+    out = CliRunner().invoke(app, ["greeks", listed, "-m", "demo:BTC", "--json"]).output
+    assert "unlisted_from_smile" not in json.loads(out)
