@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -14,11 +15,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     cli = ROOT / "docs" / "cli.md"
+    # run outside the source tree: the installed package (with its compiled core) is imported
     subprocess.run(
         [sys.executable, "-m", "typer", "pymargin.cli.app", "utils", "docs", "--name", "pymargin",
          "--title", "Command line", "--output", str(cli)],
         check=True,
-        cwd=ROOT,
+        cwd=tempfile.gettempdir(),
     )
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--clean"], cwd=ROOT
