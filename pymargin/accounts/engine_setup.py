@@ -244,6 +244,10 @@ class EngineSetup:
                 row,
             )
         bases = [p.split("_")[0].upper() for p in self._pairs]
+        if params is None and self._model is MarginModel.PARADEX_PM:  # as pm.margin: by date
+            from ..models.params import version_in_force
+
+            params = version_in_force("paradex_pm", market.valuation_time)
         mm, assets = _grid_assets(self._model, params, bases)
         spec = self._spec_columns(market, rows)
         und = spec[3]
@@ -346,8 +350,8 @@ class EngineSetup:
         from ..market.instruments import parse_instrument
         from ..models.deribit_standard import DeribitStandardParams, instrument_terms
 
-        if params is None:
-            params = DeribitStandardParams.load()
+        if params is None:  # the version in force at the valuation time, as pm.margin
+            params = DeribitStandardParams.in_force(market.valuation_time)
         if not isinstance(params, DeribitStandardParams):
             raise InputTypeError("expected DeribitStandardParams", "params")
         terms = np.zeros((len(self._names), 9))

@@ -143,8 +143,8 @@ def standard_venue_risk(
         instrument_fields,
     )
 
-    if params is None:
-        params = DeribitStandardParams.load()
+    if params is None:  # the version in force at the valuation time, as pm.margin
+        params = DeribitStandardParams.in_force(market.valuation_time)
     if not isinstance(params, DeribitStandardParams):
         raise InputTypeError("expected DeribitStandardParams", "params")
     if not instruments:

@@ -53,6 +53,10 @@ def venue_risk_for(
     if model is MarginModel.DERIBIT_XPM:
         return xpm_venue_risk(market, instruments, params, collateral_currencies)
     if model is MarginModel.PARADEX_PM:
+        if params is None:  # the version in force at the valuation time, as pm.margin
+            from ..models.params import version_in_force
+
+            params = version_in_force("paradex_pm", market.valuation_time)
         return grid_venue_risk(market, instruments, paradex_assets(params), "usdc")
     if model is MarginModel.SCENARIO_GRID:
         from ..models.grid_file import GridModel

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -76,6 +77,11 @@ class DeribitStandardParams:
     @classmethod
     def load(cls, version: str | None = None) -> DeribitStandardParams:
         return cls.from_document(load_params("deribit_standard", version))
+
+    @classmethod
+    def in_force(cls, when: datetime) -> DeribitStandardParams:
+        """The shipped version in force at ``when`` (the newest dated on or before it)."""
+        return cls.load(version_in_force("deribit_standard", when))
 
 
 @dataclass(frozen=True)
@@ -206,9 +212,7 @@ def deribit_standard_margin(
     ``underlying_price``/``mark_iv``. This function assembles each position's rule and
     parameters; the margins are the core's (``pymargin/models/standard_margin.hpp``)."""
     if params is None:  # the version in force at the valuation time
-        params = DeribitStandardParams.load(
-            version_in_force("deribit_standard", market.valuation_time)
-        )
+        params = DeribitStandardParams.in_force(market.valuation_time)
     cols: dict[str, list[float]] = {k: [] for k in _FIELDS}
     names: list[tuple[str, float, str]] = []
 

@@ -18,7 +18,6 @@ from .deribit_pm import DeribitPMParams, DeribitPMResult, deribit_pm_margin
 from .deribit_standard import DeribitStandardParams, deribit_standard_margin
 from .deribit_xpm import DeribitXPMResult, deribit_xpm_margin
 from .paradex_pm import paradex_pm_margin
-from .params import version_in_force
 from .scan import finra_kwargs, finra_pm_margin
 
 __all__ = ["MarginModel", "MarginResult", "margin"]
@@ -378,9 +377,7 @@ def _deribit_standard(
 ) -> MarginResult:
     _check_params(params, DeribitStandardParams, "DeribitStandardParams")
     if params is None:
-        params = DeribitStandardParams.load(
-            version_in_force("deribit_standard", market.valuation_time)
-        )
+        params = DeribitStandardParams.in_force(market.valuation_time)
     per = deribit_standard_margin(pf.positions, market, params)
     ccys = {p.currency.upper() for p in per}
     if currency is None and len(ccys) > 1:

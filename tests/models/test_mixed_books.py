@@ -215,3 +215,36 @@ def test_report_on_the_mixed_book_has_a_risk_matrix_per_margin_group(tmp_path):
     page = out.read_text(encoding="utf-8")
     for key in ("btc_btc", "eth_eth", "btc_usdc"):
         assert f'alt="risk matrix {key}"' in page
+
+
+def test_the_batch_and_the_engine_take_the_version_pm_margin_takes():
+    """Paradex listed HYPE in its 2026-08 parameters, not in 2026-04: on 2026-04-01 the model,
+    the venue batch and the pre-trade engine all refuse a HYPE book; on 2026-09-01 all three
+    margin it alike."""
+    from pymargin.accounts.engine import Side
+
+    book = {"HYPE_USDC-PERPETUAL": -100.0}
+    pos = pd.DataFrame({"account": ["a"], "instrument": list(book), "size": list(book.values())})
+    col = pd.DataFrame({"account": ["a"], "amount": [1e6]})
+    model = pm.MarginModel.PARADEX_PM
+    for day, covered in (("2026-04-01", False), ("2026-09-01", True)):
+        m = pm.Market(
+            _at(day), {"HYPE_USD": 40.0}, {"HYPE_USDC-PERPETUAL": pm.Mark(mark_price=40.0)}
+        )
+        if not covered:
+            for run in (
+                lambda m=m: pm.margin(book, m, model),
+                lambda m=m: batch_margin(pos, col, m, model=model),
+                lambda m=m: pm.PreTradeEngine(m, list(book), model=model),
+            ):
+                with pytest.raises(ModelParameterError, match="HYPE"):
+                    run()
+            continue
+        want = pm.margin(book, m, model)
+        assert want.parameters == "2026-08"
+        got = batch_margin(pos, col, m, model=model)
+        assert got.initial_margin[0] == pytest.approx(want.initial_margin, rel=1e-12)
+        eng = pm.PreTradeEngine(m, list(book), model=model)
+        acct = eng.add_account({"usdc": 1e6})
+        eng.fill(acct, "HYPE_USDC-PERPETUAL", Side.SELL, 100.0, 40.0)
+        assert eng.margin(acct).initial_margin == pytest.approx(want.initial_margin, rel=1e-9)
