@@ -380,8 +380,29 @@ def chosen_model(model: Model, grid_file: Path | None, span_file: Path | None = 
     return chosen
 
 
-def model_params(chosen: Any, grid_file: Path | None, span_file: Path | None) -> Any:
-    """The parameters the file options give (None for the other models)."""
+def model_params(
+    chosen: Any, grid_file: Path | None, span_file: Path | None, version: str | None = None
+) -> Any:
+    """The parameters the file options give, or the shipped ``version`` (--params-version) of
+    a model that has shipped versions; None for the version in force."""
+    if version is not None:
+        from ..exceptions import InvalidInputError
+        from ..models.deribit_pm import DeribitPMParams
+        from ..models.deribit_standard import DeribitStandardParams
+        from ..models.params import load_params
+
+        if grid_file is not None or span_file is not None:
+            raise InvalidInputError("a parameter file has no versions", "--params-version")
+        if chosen in (MarginModel.DERIBIT_PM, MarginModel.DERIBIT_XPM):
+            return DeribitPMParams.load(version)
+        if chosen is MarginModel.DERIBIT_STANDARD:
+            return DeribitStandardParams.load(version)
+        if chosen is MarginModel.PARADEX_PM:
+            load_params("paradex_pm", version)  # the typed error naming the versions
+            return version
+        raise InvalidInputError(
+            f"{chosen.value} has no shipped parameter versions", "--params-version"
+        )
     if grid_file is not None:
         return str(grid_file)
     if span_file is not None:

@@ -211,18 +211,27 @@ def compare(
     positions: PositionsArg,
     market: MarketOpt,
     collateral: CollateralOpt = None,
+    params_version: Annotated[
+        str | None,
+        typer.Option(help="a shipped Deribit PM parameter version for both PM modes"),
+    ] = None,
     time: TimeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The same positions under Deribit's four modes: standard vs portfolio margin,
-    segregated vs cross collateral, with equity and available funds."""
+    segregated vs cross collateral, with equity and available funds. Parameters: the
+    versions in force at the market's valuation time, unless --params-version."""
 
     def go() -> None:
         from ..accounts.account import Account, compare_margin_modes
+        from ..models.deribit_pm import DeribitPMParams
         from .inputs import read_collateral
 
         pf, mkt = read_inputs(positions, market, time)
-        modes = compare_margin_modes(Account(pf, read_collateral(collateral)), mkt)
+        pm_params = DeribitPMParams.load(params_version) if params_version else None
+        modes = compare_margin_modes(
+            Account(pf, read_collateral(collateral)), mkt, pm_params=pm_params
+        )
         rows = {m.value: (s if isinstance(s, str) else s.as_row()) for m, s in modes.items()}
         if as_json:
             print_json(rows)
@@ -265,6 +274,7 @@ def whatif(
     model: ModelOpt = DEFAULT_MODEL,
     grid_file: GridFileOpt = None,
     span_file: SpanFileOpt = None,
+    params_version: ParamsVersionOpt = None,
 ) -> None:
     """Pre-trade checks: could the account carry each candidate order (each on its own)?
     The pre-trade engine under any model: Deribit S:PM, X:PM or standard margin, Paradex PM,
@@ -278,7 +288,7 @@ def whatif(
         from .inputs import parse_order, read_collateral
 
         chosen = chosen_model(model, grid_file, span_file)
-        params: Any = model_params(chosen, grid_file, span_file)
+        params: Any = model_params(chosen, grid_file, span_file, params_version)
         pf, mkt = read_inputs(positions, market, time)
         cands = []
         for row, spec in enumerate(order):
@@ -332,6 +342,9 @@ def report(
     market: MarketOpt,
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write")],
     collateral: CollateralOpt = None,
+    params_version: Annotated[
+        str | None, typer.Option(help="a shipped Deribit PM parameter version")
+    ] = None,
     time: TimeOpt = None,
 ) -> None:
     """A self-contained HTML report: summary, breakdown, risk matrix, Greeks, model comparison
@@ -351,7 +364,14 @@ def report(
             def step(what: str) -> None:
                 progress.update(task, description=what)
 
-            write_report(pf, mkt, output, collateral=read_collateral(collateral), progress=step)
+            write_report(
+                pf,
+                mkt,
+                output,
+                collateral=read_collateral(collateral),
+                progress=step,
+                params_version=params_version,
+            )
         console_out().print(f"wrote {output}")
 
     run(go)

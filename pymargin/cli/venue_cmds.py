@@ -18,6 +18,7 @@ from .common import (
     JsonOpt,
     MarketOpt,
     ModelOpt,
+    ParamsVersionOpt,
     SpanFileOpt,
     TimeOpt,
     VenueCollateral,
@@ -47,6 +48,7 @@ def venue(
     model: ModelOpt = DEFAULT_MODEL,
     grid_file: GridFileOpt = None,
     span_file: SpanFileOpt = None,
+    params_version: ParamsVersionOpt = None,
 ) -> None:
     """Every account of a venue margined at once (C++ batch kernels; Deribit S:PM by default,
     or Deribit X:PM, standard margin, the Greek-netting model, Paradex PM, the FINRA grid,
@@ -64,7 +66,7 @@ def venue(
 
         check_writable(output, "--output")
         chosen = chosen_model(model, grid_file, span_file)
-        params: Any = model_params(chosen, grid_file, span_file)
+        params: Any = model_params(chosen, grid_file, span_file, params_version)
         if chosen is MarginModel.FINRA_PM:
             params = {}
         mkt = read_market(market, parse_time(time))

@@ -96,18 +96,23 @@ def report_html(
     collateral: dict[str, float] | None = None,
     title: str = "pymargin portfolio report",
     progress: Callable[[str], None] | None = None,
+    params_version: str | None = None,
 ) -> str:
-    """The report as one HTML string (see the module docstring)."""
+    """The report as one HTML string (see the module docstring). Deribit PM parameters: the
+    versions in force at the market's valuation time, or the shipped ``params_version``."""
     from .plots import plot_greeks, plot_pnl_profile, plot_risk_matrix
 
     step = progress or (lambda _what: None)
     step("margin")
-    pm_res = margin(portfolio, market, MarginModel.DERIBIT_PM)
+    pm_res = margin(portfolio, market, MarginModel.DERIBIT_PM, params_version=params_version)
     ccy = pm_res.currency.upper()
     step("attribution")
     drivers = _drivers_section(portfolio, market, pm_res)
     step("margin modes")
-    modes = compare_margin_modes(Account(portfolio, collateral or {}), market)
+    from ..models.deribit_pm import DeribitPMParams
+
+    pm_params = DeribitPMParams.load(params_version) if params_version else None
+    modes = compare_margin_modes(Account(portfolio, collateral or {}), market, pm_params=pm_params)
     step("Greeks")
     greeks = portfolio_greeks(portfolio, market)
     step("plots")
@@ -158,6 +163,8 @@ by pymargin. Money in {ccy} unless marked USD.</p>
 <h2>Summary</h2>
 <p>Deribit portfolio margin (S:PM): <b>IM {pm_res.initial_margin:,.6g} {ccy}</b>,
 MM {pm_res.maintenance_margin:,.6g} {ccy}, worst scenario {html.escape(pm_res.worst_scenario)}.</p>
+<p class="note">Parameters: {html.escape(pm_res.parameters)}.
+{"".join(f"<br>Note: {html.escape(n)}" for n in pm_res.notes)}</p>
 <p>{explain}</p>
 <h2>Positions</h2>{positions}
 <h2>Margin breakdown</h2>{breakdown}
@@ -287,9 +294,11 @@ def write_report(
     *,
     collateral: dict[str, float] | None = None,
     progress: Callable[[str], None] | None = None,
+    params_version: str | None = None,
 ) -> Path:
     out = Path(path)
-    out.write_text(
-        report_html(portfolio, market, collateral=collateral, progress=progress), encoding="utf-8"
+    page = report_html(
+        portfolio, market, collateral=collateral, progress=progress, params_version=params_version
     )
+    out.write_text(page, encoding="utf-8")
     return out

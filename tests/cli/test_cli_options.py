@@ -217,3 +217,63 @@ def test_optimize_defaults_whole_contracts_an_expiry_floor_and_one_programme_per
         app, ["optimize", str(EX / "btc_book.csv"), "-m", "demo:BTC", "--lot", "1", "--fractional"]
     )
     assert both.exit_code == 2 and "--lot" in both.output
+
+
+def test_params_version_on_every_command_that_margins(tmp_path):
+    from pymargin.accounts.batch import batch_margin
+    from pymargin.market.bundled import demo_market
+    from pymargin.models.deribit_pm import DeribitPMParams
+
+    pos, col = str(EX / "venue_positions.csv"), str(EX / "venue_collateral.csv")
+    r = runner.invoke(
+        app, ["venue", pos, col, "-m", "demo:BTC", "--params-version", "2024-06-17", "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    want = batch_margin(pos, col, demo_market("BTC"), DeribitPMParams.load("2024-06-17"))
+    assert json.loads(r.stdout)["initial_margin_total"] == pytest.approx(
+        float(want.initial_margin.sum())
+    )
+    # a version that does not cover BTC is refused by every command, naming what is missing
+    for cmd in (
+        ["venue", pos, col, "-m", "demo:BTC"],
+        [
+            "whatif",
+            str(EX / "btc_book.csv"),
+            "-m",
+            "demo:BTC",
+            "--order",
+            "BTC-26DEC25-90000-P:sell:1",
+        ],
+        ["margin", str(EX / "btc_book.csv"), "-m", "demo:BTC"],
+        ["report", str(EX / "btc_book.csv"), "-m", "demo:BTC", "-o", str(tmp_path / "r.html")],
+    ):
+        r = runner.invoke(app, [*cmd, "--params-version", "2026-02-15"])
+        assert r.exit_code == 2 and "btc" in r.output.lower(), (cmd, r.output)
+    r = runner.invoke(
+        app,
+        [
+            "compare",
+            str(EX / "btc_book.csv"),
+            "-m",
+            "demo:BTC",
+            "--params-version",
+            "2026-02-15",
+            "--json",
+        ],
+    )
+    assert r.exit_code == 0 and "not covered" not in json.dumps(json.loads(r.stdout)["S:SM"])
+    assert isinstance(json.loads(r.stdout)["S:PM"], str)  # the PM modes: not covered, said why
+    r = runner.invoke(
+        app,
+        [
+            "margin",
+            str(EX / "btc_book.csv"),
+            "-m",
+            "demo:BTC",
+            "--model",
+            "finra-pm",
+            "--params-version",
+            "2024-06-17",
+        ],
+    )
+    assert r.exit_code == 2 and "params_version" in r.output
