@@ -62,8 +62,9 @@ void time_kernel(benchmark::State& state, const Kernel& kernel) {
   const std::size_t n = v.collateral.size();
   std::vector<double> im(n), mm(n), eq(n), ratio(n);
   std::vector<std::int8_t> status(n);
-  std::vector<std::int32_t> worst(n);
-  pk::BatchOutputs out{im.data(), mm.data(), eq.data(), ratio.data(), status.data(), worst.data()};
+  std::vector<std::int32_t> worst(n), group(n);  // as the Python binding asks for them
+  pk::BatchOutputs out{im.data(),     mm.data(),    eq.data(),   ratio.data(),
+                       status.data(), worst.data(), group.data()};
   for (auto _ : state) {
     if (!kernel(acc, out, static_cast<int>(state.range(0))).ok()) std::abort();
     benchmark::DoNotOptimize(im.data());
