@@ -186,6 +186,7 @@ def run_demo(console: Any = None) -> dict[str, Any]:
             "delta_margin_usd": greek_netting.initial_margin,
             "paradex_usdc": paradex,
             "pm_components": pm_res.components,
+            "pm_currency": pm_res.currency,
             "pm_worst": [(pm_res.scenario_labels[j], float(pm_res.scenario_pnl[j])) for j in worst],
             "greeks": greeks,
         }
@@ -251,11 +252,13 @@ def _print(result: dict[str, Any], console: Any) -> None:
         )
     for name, p in result["portfolios"].items():
         c, g = p["pm_components"], p["greeks"]
+        unit = p["pm_currency"].upper()
+        digits = 2 if unit in ("USDC", "USDT", "USD") else 4
         detail.add_row(
             name,
-            f"{c['worst_case']:.4f}",
-            f"{c['roll_shock']:.4f}",
-            p["pm_worst"][0][0].split(" ", 1)[-1],
+            f"{c['worst_case']:,.{digits}f} {unit}",
+            f"{c['roll_shock']:,.{digits}f} {unit}",
+            p["pm_worst"][0][0],
             f"{g['delta']:+.2f}",
             f"{g['gamma_1pct']:+,.0f}",
             f"{g['vega']:+,.0f}",
@@ -264,7 +267,7 @@ def _print(result: dict[str, Any], console: Any) -> None:
     con.print(detail)
     con.print(
         "Greeks = pymargin's Greek-netting delta_margin model. "
-        "Margins in USD at the index; S:PM worst case and roll shock in the settlement coin; "
+        "Margins in USD at the index; S:PM worst case and roll shock in the settlement currency; "
         "Greeks in USD (delta in coins). X:PM also shocks the coin collateral's USD value. "
         f"All {len(result['portfolios'])} portfolios in {result['seconds'] * 1e3:.0f} ms."
     )
