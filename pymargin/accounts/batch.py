@@ -12,7 +12,7 @@ as settled into the collateral, as the venue does daily).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,7 @@ class BatchResult:
     # each account's worst scenario, labelled as everywhere else ("BTC -16% vol up"; "" when
     # the account has none); None for models without scenarios
     worst_scenario: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)  # what a reader must know (conversions)
 
     @classmethod
     def from_columns(
@@ -489,14 +490,59 @@ def batch_margin(
             balances=bal,
         )
         return BatchResult.from_columns(b.accounts, out, risk.currency, risk.labels)
-    if b.balances is not None and len(b.balances) > 1:
+    risk = b.risk(market, params, currency, model)
+    collateral_amounts, notes = collateral_for(b, risk.currency, market, model)
+    out = batch_margin_csr(
+        risk, b.offsets, b.instrument, b.amount, collateral_amounts, threads=threads
+    )
+    res = BatchResult.from_columns(b.accounts, out, risk.currency, getattr(risk, "labels", None))
+    res.notes = notes
+    return res
+
+
+def collateral_for(
+    b: VenueInput, currency: str, market: Market, model: Any = None
+) -> tuple[np.ndarray, list[str]]:
+    """Each account's collateral in the model's ``currency``: as given when the collateral
+    names no currency (it is then in the model's), else converted by :func:`_in_currency`,
+    with a note when it was."""
+    from ..models.registry import MarginModel
+
+    if b.balances is None:
+        return b.collateral, []
+    if len(b.balances) > 1:
         raise InvalidInputError(
             f"collateral in {sorted(b.balances)}: only X:PM margins several currencies together",
             "currency",
         )
-    risk = b.risk(market, params, currency, model)
-    out = batch_margin_csr(risk, b.offsets, b.instrument, b.amount, b.collateral, threads=threads)
-    return BatchResult.from_columns(b.accounts, out, risk.currency, getattr(risk, "labels", None))
+    ((ccy, amounts),) = b.balances.items()
+    segregated = model in (None, MarginModel.DERIBIT_PM, MarginModel.DERIBIT_STANDARD)
+    got, note = _in_currency(amounts, ccy, currency, market, segregated)
+    return got, [note] if note else []
+
+
+def _in_currency(
+    amounts: np.ndarray, ccy: str, to: str, market: Market, segregated: bool
+) -> tuple[np.ndarray, str]:
+    """Collateral ``amounts`` of currency ``ccy`` in the model's currency ``to``: as they are
+    when the same (USD stablecoins count as one); refused by a segregated model (another
+    currency's collateral does not back the group); else at the index price, without a
+    haircut (the note says so)."""
+    from ..conventions import is_usd_stablecoin
+
+    if ccy == to or (is_usd_stablecoin(ccy) and is_usd_stablecoin(to)):
+        return amounts, ""
+    if segregated:
+        raise InvalidInputError(
+            f"collateral in {ccy.upper()} does not back a {to.upper()} margin group under a "
+            "segregated model: give it in that currency, or use X:PM",
+            "currency",
+        )
+    rate = market.usd_price(ccy) / market.usd_price(to)
+    return amounts * rate, (
+        f"collateral in {ccy.upper()} valued in {to.upper()} at the index "
+        f"({rate:,.6g} {to.upper()} per {ccy.upper()}), without a haircut"
+    )
 
 
 def _frame(obj: Any, cols: tuple[str, ...], what: str) -> Any:

@@ -89,10 +89,11 @@ def batch_margin(
 ) -> Any:
     """:func:`pymargin.accounts.batch.batch_margin` with the accounts split into ``partitions``
     (default: 2 per worker) computed on the cluster; same result."""
-    from ..accounts.batch import BatchResult, venue_input
+    from ..accounts.batch import BatchResult, collateral_for, venue_input
 
     b = venue_input(positions, collateral)
     risk = b.risk(market, params, currency)
+    coll, notes = collateral_for(b, risk.currency, market)
     with _client(client, address) as c:
         parts = partitions or 2 * max(len(c.scheduler_info()["workers"]), 1)
         shared = c.scatter(risk, broadcast=True)
@@ -106,13 +107,15 @@ def batch_margin(
                     b.offsets[lo_acc : hi_acc + 1],
                     b.instrument[lo:hi],
                     b.amount[lo:hi],
-                    b.collateral[lo_acc:hi_acc],
+                    coll[lo_acc:hi_acc],
                     pure=False,
                 )
             )
         results = c.gather(futures)
     cat = {k: np.concatenate([r[k] for r in results]) for k in results[0]}
-    return BatchResult.from_columns(b.accounts, cat, risk.currency, getattr(risk, "labels", None))
+    res = BatchResult.from_columns(b.accounts, cat, risk.currency, getattr(risk, "labels", None))
+    res.notes = notes
+    return res
 
 
 def _stress_part(accounts: list[Any], market: Market, scenario: Any) -> list[dict[str, Any]]:

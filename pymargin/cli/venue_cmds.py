@@ -89,6 +89,7 @@ def venue(
             "initial_margin_total": float(res.initial_margin[covered].sum()),
             "maintenance_margin_total": float(res.maintenance_margin[covered].sum()),
             "totals_over": "all accounts" if covered.all() else "covered accounts only",
+            "notes": res.notes,
         }
         if not np.isfinite(summary["initial_margin_total"] + summary["maintenance_margin_total"]):
             from ..exceptions import InvalidInputError
@@ -102,8 +103,10 @@ def venue(
             f"{summary['accounts']:,} accounts ({res.currency.upper()}): "
             + ", ".join(f"{v:,} {k}" for k, v in counts.items())
             + f"; IM total{note} {summary['initial_margin_total']:,.4f}, MM total "
-            f"{summary['maintenance_margin_total']:,.4f}"
+            f"{summary['maintenance_margin_total']:,.4f} {res.currency.upper()}"
         )
+        for n in res.notes:
+            console_out().print(f"note: {n}", highlight=False, markup=False)
 
     run(go)
 
@@ -149,6 +152,15 @@ def cascade(
         check_writable(plot, "--plot")
         mkt = read_market(market, parse_time(time))
         v = venue_input(str(positions), str(collateral))
+        if v.balances is not None:  # the cascade counts collateral in the settlement coin
+            _, settles = mkt.table.take(v.instruments, "settlement_currency")
+            coins = set(mkt.table.code_names(settles))
+            if set(v.balances) != coins:
+                raise InvalidInputError(
+                    f"collateral in {sorted(v.balances)}: the cascade takes it in the "
+                    f"instruments' settlement currency {sorted(coins)}",
+                    "currency",
+                )
         flags = None
         if dealers:
             ids = {str(a): k for k, a in enumerate(v.accounts)}

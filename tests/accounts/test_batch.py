@@ -1,6 +1,8 @@
 """Batch margin of many accounts against the per-account Python model, from DataFrames, CSV
 and Parquet, with bad rows named."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from pymargin.accounts.batch import batch_margin, batch_margin_csr, venue_risk
 from pymargin.market.bundled import demo_market
 from pymargin.models import DeribitPMParams, deribit_pm_margin
 
+ROOT = Path(__file__).resolve().parents[2]
 M = demo_market("BTC")
 P = DeribitPMParams.load("2024-06-17")
 NAMES = [n for n in M.marks if n.startswith(("BTC-26DEC25", "BTC-27MAR26"))] + ["BTC-PERPETUAL"]
@@ -415,3 +418,24 @@ def test_every_account_under_the_greek_netting_model_equals_delta_margin():
     for k, acct in enumerate(r.accounts):
         want = delta_margin(_per_account(pos, acct), M)
         assert r.initial_margin[k] == pytest.approx(want.initial_margin, rel=1e-12, abs=1e-9)
+
+
+def test_collateral_is_counted_in_the_models_currency():
+    """Coin collateral under a USD model is valued at the index (and said so); under a
+    segregated coin model collateral in another currency is refused, never read as coins."""
+    pos = pd.read_csv(ROOT / "examples" / "venue_positions.csv")
+    col = pd.read_csv(ROOT / "examples" / "venue_collateral.csv")
+    assert set(col["currency"]) == {"BTC"}
+    bare = col.drop(columns="currency")
+    spm = batch_margin(pos, col, M)
+    assert spm.notes == [] and list(spm.status) == list(batch_margin(pos, bare, M).status)
+    finra = batch_margin(pos, col, M, model=pm.MarginModel.FINRA_PM)
+    index = M.index_price("BTC_USD")
+    usd = bare.assign(amount=bare["amount"] * index)
+    want = batch_margin(pos, usd, M, model=pm.MarginModel.FINRA_PM)
+    assert list(finra.status) == list(want.status) and "without a haircut" in finra.notes[0]
+    with pytest.raises(pm.InvalidInputError, match="does not back a BTC margin group"):
+        batch_margin(pos, col.assign(currency="USDC"), M)
+    with pytest.raises(pm.InvalidInputError, match="only X:PM"):
+        two = pd.concat([col, col.assign(currency="ETH")])
+        batch_margin(pos, two, M)

@@ -339,7 +339,9 @@ def test_venue_under_other_models(tmp_path):
     assert summary["initial_margin_total"] == pytest.approx(
         float(want.initial_margin[covered].sum())
     )
-    r = run("venue", pos, col, "-m", "demo:BTC", "--model", "deribit-xpm")
+    bare = tmp_path / "bare.csv"  # amounts without their currency
+    pd_read(col)[["account", "amount"]].to_csv(bare, index=False)
+    r = run("venue", pos, str(bare), "-m", "demo:BTC", "--model", "deribit-xpm")
     assert r.exit_code == 2 and "currency column" in r.output
 
 
