@@ -26,6 +26,7 @@ LAYERS = [
     "analytics",
     "strategy",
     "reporting",
+    "live",
     "cli",
     "testing",
 ]

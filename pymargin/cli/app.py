@@ -11,7 +11,13 @@ one line naming the file, the field and the row.
 
 from __future__ import annotations
 
-from . import portfolio_cmds, risk_cmds, strategy_cmds, venue_cmds  # noqa: F401  (register the commands)
+from . import (  # noqa: F401  (register the commands)
+    live_cmds,
+    portfolio_cmds,
+    risk_cmds,
+    strategy_cmds,
+    venue_cmds,
+)
 from .common import app, err
 
 __all__ = ["app", "main"]

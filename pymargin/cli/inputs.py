@@ -5,8 +5,9 @@ and the row of bad input.
 
 Positions: CSV (``instrument,size``), JSON (``{name: size}`` or ``[{"instrument", "size"}]``),
 a Deribit ``private/get_positions`` response, or a list of ccxt unified positions.
-Markets: ``demo:BTC`` / ``demo:ETH`` (the bundled real chains), ``demo:MIXED`` (both at one
-time, pymargin.market.bundled.mixed_demo_market), a chain CSV
+Markets: ``deribit:BTC`` / ``deribit:ETH`` / ``deribit:all`` (the venue now), a snapshot
+folder (``pymargin fetch``), ``demo:BTC`` / ``demo:ETH`` (the bundled real chains),
+``demo:MIXED`` (both at one time, pymargin.market.bundled.mixed_demo_market), a chain CSV
 (``instrument_name, mark_iv_pct, underlying_price`` and optionally ``mark_price_*``,
 ``index_price``, ``snapshot_utc``), or Deribit book-summary / ticker responses (JSON).
 Collateral: ``BTC=1.5,USDC=2000`` or a Deribit ``get_account_summary`` response file.
@@ -17,6 +18,8 @@ Parameters: a pymargin model file or a Deribit ``pme/simulate`` response (its
 from __future__ import annotations
 
 import math
+import os
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -77,7 +80,15 @@ def read_positions(path: str | Path) -> Portfolio:
 
 
 def read_positions_with_rows(path: str | Path) -> tuple[Portfolio, dict[str, int]]:
-    """Positions and each instrument's first row in the file (to name it in later errors)."""
+    """Positions and each instrument's first row in the file (to name it in later errors). A
+    venue snapshot folder (``pymargin fetch --positions``) gives the account's positions."""
+    from ..live.snapshot import is_snapshot, read_snapshot
+
+    if is_snapshot(path):
+        snap = read_snapshot(path)
+        if snap.positions is None:
+            raise FileInputError(str(path), "the snapshot has no positions (fetch --positions)")
+        return snap.positions, {}
     p = open_file(path)
     try:
         if p.suffix.lower() == ".csv":
@@ -172,6 +183,17 @@ def check_positions(
 
 
 def read_market(spec: str, valuation_time: datetime | None = None) -> Market:
+    if spec.lower().startswith("deribit:"):  # the venue now (DERIBIT_BASE_URL: another host)
+        from ..live.deribit import DERIBIT_MAINNET, DeribitClient
+        from ..live.snapshot import live_market
+
+        base = os.environ.get("DERIBIT_BASE_URL", DERIBIT_MAINNET)
+        with DeribitClient(base, log=lambda text: print(text, file=sys.stderr)) as client:
+            return live_market(client, spec.split(":", 1)[1])
+    from ..live.snapshot import is_snapshot, read_snapshot
+
+    if is_snapshot(spec):  # a saved snapshot: replayed at its own fetch time
+        return read_snapshot(spec).market
     if spec.lower().startswith("demo:"):
         from ..market.bundled import demo_market, mixed_demo_market
 
