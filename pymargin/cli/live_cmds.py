@@ -142,3 +142,69 @@ def verify(
             raise typer.Exit(1)
 
     run(go)
+
+
+@app.command()
+def serve(
+    market: Annotated[
+        str, typer.Option("--market", "-m", help="the market the service margins on")
+    ] = "demo:BTC",
+    simulate: Annotated[
+        Path | None,
+        typer.Option(
+            help="a pme/simulate response: its market, parameters and account (the service "
+            "then answers that request with that response)"
+        ),
+    ] = None,
+    accounts: Annotated[
+        Path | None,
+        typer.Option(
+            help='accounts JSON: {"NAME": {"positions": {...}, "collateral": {...}}, ...}'
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    api_key_env: Annotated[
+        str | None,
+        typer.Option(help="name of the environment variable holding the API key (X-API-Key)"),
+    ] = None,
+    max_body: Annotated[int, typer.Option(help="largest request body, bytes")] = 1_000_000,
+) -> None:
+    """The local margin service: Deribit's private/pme/simulate (JSON-RPC), margin under any
+    model, what-if orders per account, stress and VaR; OpenAPI at /docs, /health. Stops
+    cleanly on Ctrl-C or SIGTERM."""
+
+    def go() -> None:
+        import logging
+
+        from ..exceptions import InvalidInputError
+        from ..extras import optional
+        from ..files import load_json, open_file
+        from ..live.service import AccountState, ServiceState, create_app
+        from .inputs import read_market
+
+        uvicorn = optional("uvicorn", "serve")
+        if simulate is not None:
+            state = ServiceState.from_simulate(load_json(open_file(simulate)))
+        else:
+            state = ServiceState(read_market(market), {})
+        if accounts is not None:
+            doc = load_json(open_file(accounts))
+            if not isinstance(doc, dict):
+                raise InvalidInputError("an object of account name to account", "accounts")
+            for name, a in doc.items():
+                if not isinstance(a, dict) or not isinstance(a.get("positions", {}), dict):
+                    raise InvalidInputError(f"account {name!r}: positions, collateral", "accounts")
+                state.accounts[str(name)] = AccountState(
+                    {str(k): float(v) for k, v in a.get("positions", {}).items()},
+                    {str(k): float(v) for k, v in a.get("collateral", {}).items()},
+                )
+        key = None
+        if api_key_env:
+            key = os.environ.get(api_key_env)
+            if not key:
+                raise InvalidInputError(f"the environment has no {api_key_env}", "--api-key-env")
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        uvicorn.run(create_app(state, api_key=key, max_body=max_body), host=host, port=port)
+
+    run(go)
