@@ -195,9 +195,12 @@ def serve(
             for name, a in doc.items():
                 if not isinstance(a, dict) or not isinstance(a.get("positions", {}), dict):
                     raise InvalidInputError(f"account {name!r}: positions, collateral", "accounts")
-                state.accounts[str(name)] = AccountState(
-                    {str(k): float(v) for k, v in a.get("positions", {}).items()},
-                    {str(k): float(v) for k, v in a.get("collateral", {}).items()},
+                state.add(
+                    str(name),
+                    AccountState(
+                        {str(k): float(v) for k, v in a.get("positions", {}).items()},
+                        {str(k): float(v) for k, v in a.get("collateral", {}).items()},
+                    ),
                 )
         key = None
         if api_key_env:

@@ -52,6 +52,9 @@ class AccountState:
     collateral: dict[str, float] = field(default_factory=dict)
     mmp_margin: float = 0.0
     open_orders_margin: float = 0.0
+    # futures' average entry prices (their P&L is equity); the marks when the service started
+    # for positions given without one
+    entry: dict[str, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     engine: Any = None
     engine_account: int = -1
@@ -62,6 +65,19 @@ class ServiceState:
     market: Market
     accounts: dict[str, AccountState]
     params: DeribitPMParams | None = None  # None: the versions in force
+
+    def __post_init__(self) -> None:
+        for acct in self.accounts.values():
+            for name in acct.positions:
+                if name not in acct.entry and _is_future(name):
+                    acct.entry[name] = _fill_price(self.market, name)
+
+    def add(self, name: str, acct: AccountState) -> None:
+        """Adds an account (its futures entered at today's marks unless given)."""
+        for inst in acct.positions:
+            if inst not in acct.entry and _is_future(inst):
+                acct.entry[inst] = _fill_price(self.market, inst)
+        self.accounts[name] = acct
 
     @classmethod
     def from_simulate(cls, payload: Any, account: str = "default") -> "ServiceState":
@@ -402,7 +418,12 @@ def create_app(
         with acct.lock:
             eng.fill(acct.engine_account, req.instrument, side, amount, _finite(price, "price"))
             signed = req.amount if side is Side.BUY else -req.amount
-            acct.positions[req.instrument] = acct.positions.get(req.instrument, 0.0) + signed
+            old = acct.positions.get(req.instrument, 0.0)
+            acct.positions[req.instrument] = old + signed
+            if _is_future(req.instrument):
+                acct.entry[req.instrument] = _entry_after(
+                    old, acct.entry.get(req.instrument, price), signed, price, req.instrument
+                )
             m = eng.margin(acct.engine_account, _settlement(state.market, req.instrument))
         return dataclasses.asdict(m)
 
@@ -468,7 +489,32 @@ def create_app(
             "scenarios": 0 if r.pnl is None else len(r.pnl),
         }
 
+    from .monitor import add_monitor
+
+    add_monitor(app, state, fastapi, responses)
     return app
+
+
+def _is_future(name: str) -> bool:
+    from ..market.instruments import InstrumentKind, parse_instrument
+
+    return parse_instrument(name).kind is not InstrumentKind.OPTION
+
+
+def _entry_after(old: float, entry: float, trade: float, price: float, name: str) -> float:
+    """The average entry price after ``trade`` coins at ``price``: unchanged when the trade
+    reduces the position, the fill price when it flips it; a coin-weighted harmonic mean for
+    inverse contracts (their P&L is in 1/price), arithmetic for linear ones."""
+    from ..market.instruments import Settlement, parse_instrument
+
+    new = old + trade
+    if old == 0.0 or old * new < 0.0:
+        return price
+    if abs(new) < abs(old):
+        return entry
+    if parse_instrument(name).settlement is Settlement.INVERSE:
+        return new / (old / entry + trade / price)
+    return (old * entry + trade * price) / new
 
 
 def _settlement(market: Market, name: str) -> str:

@@ -275,3 +275,62 @@ def test_accounts_share_no_state_under_concurrent_requests():
     checks = {v for kind, v in out if kind == "check"}
     assert len(checks) == 1  # every check of b saw the same b
     assert not t.is_alive()  # the server stopped cleanly
+
+
+def test_pymargin_serve_starts_answers_and_stops_cleanly(tmp_path):
+    """The command as a user runs it: health, the published request, an accounts file, the
+    API key from the environment; SIGTERM shuts it down cleanly."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    accounts = tmp_path / "accounts.json"
+    accounts.write_text(
+        json.dumps({"alice": {"positions": {"BTC-PERPETUAL": 0.1}, "collateral": {"BTC": 1}}})
+    )
+    port = _free_port()
+    env = dict(os.environ, PYMARGIN_TEST_KEY="k", PYTHONWARNINGS="ignore")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pymargin",
+            "serve",
+            "--simulate",
+            str(ROOT / "tests" / "data" / "deribit_pme_simulate_btc_example.json"),
+            "--accounts",
+            str(accounts),
+            "--port",
+            str(port),
+            "--api-key-env",
+            "PYMARGIN_TEST_KEY",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(base + "/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        assert httpx.get(base + "/health").json()["accounts"] == 2
+        r = httpx.post(base + "/api/v2", json=EXAMPLE["request"], headers={"X-API-Key": "k"})
+        _same(r.json()["result"], EXAMPLE["response"]["result"])
+        assert httpx.get(base + "/accounts/alice", headers={"X-API-Key": "k"}).json()[
+            "positions"
+        ] == {"BTC-PERPETUAL": 0.1}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    # uvicorn finishes the shutdown, then re-raises the signal it caught (exit by SIGTERM)
+    assert proc.returncode in (0, -signal.SIGTERM), err.decode()[-2000:]
+    assert "Application shutdown complete" in err.decode()
+    logs = [json.loads(x) for x in err.decode().splitlines() if x.startswith("{")]
+    assert any(x["path"] == "/api/v2" and x["status"] == 200 for x in logs)
