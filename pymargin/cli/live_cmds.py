@@ -4,6 +4,7 @@ venue's own portfolio margin against pymargin's."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -209,5 +210,70 @@ def serve(
                 raise InvalidInputError(f"the environment has no {api_key_env}", "--api-key-env")
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         uvicorn.run(create_app(state, api_key=key, max_body=max_body), host=host, port=port)
+
+    run(go)
+
+
+@app.command()
+def watch(
+    positions: Annotated[Path, typer.Argument(help="positions (any format margin reads)")],
+    market: Annotated[
+        str, typer.Option("--market", "-m", help="the starting market: deribit:BTC, a snapshot")
+    ],
+    collateral: Annotated[
+        str | None, typer.Option(help="BTC=1.5,USDC=2000 or a get_account_summary file")
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(help="websocket endpoint (default: DERIBIT_WS_URL, else Deribit mainnet)"),
+    ] = None,
+    updates: Annotated[int | None, typer.Option(help="stop after this many updates")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Streams the index and the marks (websocket) and shows, on every update, the account's
+    margin, equity, margin ratio and the spot move to liquidation (a live table; --json: one
+    JSON line per update)."""
+
+    def go() -> None:
+        from rich.live import Live
+
+        from ..live.stream import DERIBIT_WS, MarginWatcher
+        from .common import read_inputs
+        from .inputs import read_collateral
+
+        pf, mkt = read_inputs(positions, market, None)
+        w = MarginWatcher(
+            dict(pf.positions),
+            mkt,
+            read_collateral(collateral),
+            url=url or os.environ.get("DERIBIT_WS_URL", DERIBIT_WS),
+            log=lambda text: err.print(text, highlight=False, markup=False),
+        )
+
+        def table(u: Any) -> Table:
+            t = Table(title=f"{len(pf.positions)} positions, live", title_justify="left")
+            for col in ("time (UTC)", "index", "IM", "MM", "equity", "MM ratio", "liquidation at"):
+                t.add_column(col, justify="left" if col == "time (UTC)" else "right")
+            unit = u.currency.upper()
+            t.add_row(
+                f"{u.time:%H:%M:%S.%f}"[:-3],
+                ", ".join(f"{k.split('_')[0]} {v:,.2f}" for k, v in u.index.items()),
+                f"{u.initial_margin:,.6g} {unit}",
+                f"{u.maintenance_margin:,.6g} {unit}",
+                f"{u.equity:,.6g} {unit}",
+                "-" if u.margin_ratio is None else f"{u.margin_ratio:.2%}",
+                "none in range" if u.liquidation_move is None else f"{u.liquidation_move:+.2%}",
+            )
+            return t
+
+        stream = w.updates(updates)
+        if as_json:
+            for u in stream:
+                print(json.dumps({**u.__dict__, "time": u.time.isoformat()}), flush=True)
+            return
+        first = w.snapshot("start")
+        with Live(table(first), console=console_out(), refresh_per_second=4) as live:
+            for u in stream:
+                live.update(table(u))
 
     run(go)
