@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 import json
 import math
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -78,12 +79,15 @@ def _options(
 ) -> None:
     """pymargin: margin, Greeks, pre-trade checks, risk, venue-wide margin and hedging for
     crypto derivatives."""
-    from .config import config_path, default_map, read_config
+    from .config import config_path, default_map, read_config, venue_settings
 
     try:
         path = config_path(config)
         if path is not None:
-            defaults = default_map(ctx.command, read_config(path), path)
+            cfg = read_config(path)
+            defaults = default_map(ctx.command, cfg, path)
+            for k, v in venue_settings(cfg, path).items():
+                os.environ.setdefault(k, v)  # the environment wins over the file
             if "allow_unlisted" in defaults and not allow_unlisted:
                 allow_unlisted = bool(defaults.pop("allow_unlisted"))
             defaults.pop("allow_unlisted", None)

@@ -17,6 +17,12 @@ both::
     [margin]
     top = 10
 
+    [deribit]                      # the live commands' venue settings (the environment wins)
+    client_id = "..."              # DERIBIT_CLIENT_ID
+    client_secret = "..."          # DERIBIT_CLIENT_SECRET
+    base_url = "https://test.deribit.com/api/v2"   # DERIBIT_BASE_URL
+    ws_url = "wss://test.deribit.com/ws/api/v2"    # DERIBIT_WS_URL
+
 An unknown key, or a key no command takes, is an error naming the file and the key: a typo
 in a config file must not be silently ignored."""
 
@@ -34,7 +40,31 @@ else:  # the same parser, as a package before Python 3.11
 
 from ..exceptions import FileInputError, InvalidInputError
 
-__all__ = ["config_path", "default_map", "read_config"]
+__all__ = ["config_path", "default_map", "read_config", "venue_settings"]
+
+# the [deribit] table: key -> the environment variable the live commands read
+_VENUE_ENV = {
+    "client_id": "DERIBIT_CLIENT_ID",
+    "client_secret": "DERIBIT_CLIENT_SECRET",
+    "base_url": "DERIBIT_BASE_URL",
+    "ws_url": "DERIBIT_WS_URL",
+}
+
+
+def venue_settings(cfg: dict[str, Any], path: Path) -> dict[str, str]:
+    """The ``[deribit]`` table as environment variables (names checked; strings only)."""
+    table = cfg.get("deribit", {})
+    if not isinstance(table, dict):
+        raise FileInputError(str(path), InvalidInputError("must be a table", "deribit"))
+    out = {}
+    for k, v in table.items():
+        if k not in _VENUE_ENV:
+            raise FileInputError(str(path), InvalidInputError("no such setting", f"deribit.{k}"))
+        if not isinstance(v, str) or not v:
+            raise FileInputError(str(path), InvalidInputError("must be a string", f"deribit.{k}"))
+        out[_VENUE_ENV[k]] = v
+    return out
+
 
 # config keys that are not an option's parameter name
 _ALIASES = {"output": "as_json", "json": "as_json"}
@@ -86,6 +116,8 @@ def default_map(group: Any, cfg: dict[str, Any], path: Path) -> dict[str, Any]:
     top: dict[str, Any] = {}
     per: dict[str, dict[str, Any]] = {}
     for key, v in cfg.items():
+        if key == "deribit":  # venue settings, not options (venue_settings)
+            continue
         if isinstance(v, dict):
             if key not in commands:
                 raise FileInputError(str(path), InvalidInputError("no such command", key))

@@ -349,3 +349,28 @@ def test_a_snapshot_with_the_account_and_the_venues_simulate_verifies(httpserver
     )
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)[0]["im_after"] > json.loads(r.stdout)[0]["im_before"]
+
+
+def test_the_config_file_gives_the_venue_settings(httpserver, tmp_path, monkeypatch):
+    _serve_market(httpserver)
+    for k in ("DERIBIT_BASE_URL", "DERIBIT_CLIENT_ID", "DERIBIT_CLIENT_SECRET", "DERIBIT_WS_URL"):
+        monkeypatch.delenv(k, raising=False)  # restored (removed) after the test
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pymargin.toml").write_text(
+        f'[deribit]\nbase_url = "{httpserver.url_for("/api/v2")}"\nclient_id = "me"\n'
+    )
+    runner = CliRunner()
+    book = str(ROOT / "examples" / "btc_book.csv")
+    r = runner.invoke(app, ["margin", book, "-m", "deribit:BTC", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["currency"] == "btc"
+    import os
+
+    assert os.environ["DERIBIT_CLIENT_ID"] == "me"
+    # the environment wins over the file
+    monkeypatch.setenv("DERIBIT_BASE_URL", "http://127.0.0.1:9/api/v2")
+    r = runner.invoke(app, ["margin", book, "-m", "deribit:BTC", "--json"])
+    assert r.exit_code == 2 and "public/get_book_summary_by_currency" in r.output
+    (tmp_path / "pymargin.toml").write_text('[deribit]\napi_key = "x"\n')
+    r = runner.invoke(app, ["margin", book, "-m", "demo:BTC"])
+    assert r.exit_code == 2 and "deribit.api_key" in r.output
