@@ -77,6 +77,7 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
+        cwd=Path.home(),  # outside the source tree: the installed package runs
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -311,6 +311,7 @@ def test_pymargin_serve_starts_answers_and_stops_cleanly(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
+        cwd=tmp_path,  # outside the source tree: the installed package runs
     )
     base = f"http://127.0.0.1:{port}"
     try:
