@@ -102,25 +102,7 @@ def margin(
         ranking = scenario_ranking(res, top) if len(res.scenario_pnl) else None
         attribution = margin_attribution(pf, mkt, chosen, **kw) if by_position else None
         out = {
-            "model": chosen.value,
-            "currency": res.currency,
-            "initial_margin": res.initial_margin,
-            "maintenance_margin": res.maintenance_margin,
-            "components": res.components,
-            "worst_scenario": res.worst_scenario,
-            "parameters": res.parameters,
-            "notes": res.notes,
-            "groups": {
-                c: {
-                    "currency": g.currency,
-                    "initial_margin": g.initial_margin,
-                    "maintenance_margin": g.maintenance_margin,
-                    "components": g.components,
-                    "worst_scenario": g.worst_scenario,
-                    "parameters": g.parameters,
-                }
-                for c, g in res.groups.items()
-            },
+            **res.summary(),
             "unlisted_from_smile": list(UNLISTED),
             **ranking_json(ranking),
             **attribution_json(attribution),

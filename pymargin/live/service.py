@@ -350,20 +350,7 @@ def create_app(
             collateral=req.collateral if model is MarginModel.DERIBIT_XPM else None,
             params_version=req.params_version,
         )
-        return {
-            "model": model.value,
-            "currency": res.currency,
-            "initial_margin": res.initial_margin,
-            "maintenance_margin": res.maintenance_margin,
-            "components": res.components,
-            "worst_scenario": res.worst_scenario,
-            "parameters": res.parameters,
-            "notes": res.notes,
-            "groups": {
-                c: {"initial_margin": g.initial_margin, "currency": g.currency}
-                for c, g in res.groups.items()
-            },
-        }
+        return res.summary()
 
     class OrderRequest(pydantic.BaseModel):  # type: ignore[name-defined,unused-ignore,misc]
         instrument: str

@@ -62,6 +62,21 @@ class MarginResult:
     def explain(self) -> str:
         return str(self.details.explain())
 
+    def summary(self) -> dict[str, Any]:
+        """The figures as plain data (JSON-ready): model, currency, IM, MM, components, worst
+        scenario, parameters and notes, and the same for each margin group."""
+        return {
+            "model": self.model.value,
+            "currency": self.currency,
+            "initial_margin": self.initial_margin,
+            "maintenance_margin": self.maintenance_margin,
+            "components": dict(self.components),
+            "worst_scenario": self.worst_scenario,
+            "parameters": self.parameters,
+            "notes": list(self.notes),
+            "groups": {c: g.summary() for c, g in self.groups.items()},
+        }
+
     def to_frame(self) -> Any:
         """Per-scenario P&L as a pandas DataFrame (pandas is imported here only)."""
         pd = optional("pandas", "venue")
