@@ -30,6 +30,7 @@ from .accounts.account import (
     compare_margin_modes,
 )
 from .accounts.engine import PreTradeEngine
+from .accounts.fills import Ledger, ledger_from_trades
 from .analytics import stress, var
 from .analytics.attribution import incremental_margin, margin_attribution, scenario_ranking
 from .enums import Greek, OptionType
@@ -74,6 +75,7 @@ __all__ = [
     "InstrumentKind",
     "InvalidInputError",
     "InvalidInstrumentError",
+    "Ledger",
     "MarginMode",
     "MarginModel",
     "MarginResult",
@@ -109,6 +111,7 @@ __all__ = [
     "inverse_greeks",
     "inverse_implied_vol",
     "inverse_price",
+    "ledger_from_trades",
     "liquidation",
     "margin",
     "margin_attribution",
