@@ -36,7 +36,7 @@ from ..market.market import Market
 from ..market.portfolio import Portfolio
 from .account import Account
 
-__all__ = ["Ledger", "PositionLedger", "ledger_from_trades"]
+__all__ = ["Ledger", "PositionLedger", "ledger_from_trades", "mark_of"]
 
 
 @dataclass
@@ -91,7 +91,7 @@ class Ledger:
         for name, p in self.positions.items():
             if p.amount == 0.0:
                 continue
-            out[p.currency] = out.get(p.currency, 0.0) + p.unrealised_pnl(_mark(market, name))
+            out[p.currency] = out.get(p.currency, 0.0) + p.unrealised_pnl(mark_of(market, name))
         return out
 
     def cash(self) -> dict[str, float]:
@@ -129,7 +129,8 @@ class Ledger:
         return Account(Portfolio(book), balances, entry)
 
 
-def _mark(market: Market, name: str) -> float:
+def mark_of(market: Market, name: str) -> float:
+    """The price a position is marked at: futures at their forward, options at their mark."""
     inst = parse_instrument(name)
     if inst.kind is not InstrumentKind.OPTION:
         return market.underlying_price(inst)

@@ -357,3 +357,77 @@ def report(
         console_out().print(f"wrote {output}")
 
     run(go)
+
+
+@app.command()
+def ledger(
+    trades: Annotated[
+        Path, typer.Argument(help="trade log JSON: Deribit get_user_trades_by_currency shape")
+    ],
+    market: MarketOpt,
+    collateral: CollateralOpt = None,
+    time: TimeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Positions from a trade log: each instrument's position, average entry (harmonic for
+    inverse futures), realised and unrealised P&L, funding; then the account it makes under
+    S:PM (collateral plus the log's cash flows)."""
+
+    def go() -> None:
+        from ..accounts.account import account_summary
+        from ..accounts.fills import ledger_from_trades, mark_of
+        from ..exceptions import FileInputError, PymarginError
+        from ..files import load_json, open_file
+        from .common import parse_time
+        from .inputs import read_collateral, read_market
+
+        path = open_file(trades)
+        try:
+            led = ledger_from_trades(load_json(path))
+        except PymarginError as e:
+            raise FileInputError(str(path), e) from None
+        mkt = read_market(market, parse_time(time))
+        rows: list[dict[str, Any]] = []
+        for name, p in led.positions.items():
+            unreal = 0.0 if p.amount == 0.0 else p.unrealised_pnl(mark_of(mkt, name))
+            rows.append(
+                {
+                    "instrument": name,
+                    "currency": p.currency,
+                    "amount": p.amount,
+                    "amount_unit": "USD" if p.inverse_future else "coins",
+                    "average_price": None if p.amount == 0.0 else p.average_price,
+                    "realised_pnl": p.realised_pnl,
+                    "unrealised_pnl": unreal,
+                    "funding": p.funding,
+                }
+            )
+        summary = account_summary(led.account(mkt, read_collateral(collateral)), mkt)
+        out = {"positions": rows, "fees": led.fees, "cash": led.cash(), "account": summary.as_row()}
+        if as_json:
+            print_json(out)
+            return
+        t = Table(title="Positions from the trade log", title_justify="left")
+        for col in ("instrument", "amount", "average entry", "realised", "unrealised", "funding"):
+            t.add_column(col, justify="left" if col == "instrument" else "right")
+        for r in rows:
+            unit = r["currency"].upper()
+            t.add_row(
+                r["instrument"],
+                f"{r['amount']:+,.6g} {r['amount_unit']}",
+                "-" if r["average_price"] is None else f"{r['average_price']:,.6g}",
+                f"{r['realised_pnl']:+,.6g} {unit}",
+                f"{r['unrealised_pnl']:+,.6g} {unit}",
+                f"{r['funding']:+,.6g} {unit}",
+            )
+        con = console_out()
+        con.print(t)
+        a = summary.as_row()
+        con.print(
+            f"account (S:PM): equity {a['equity_usd']:,.2f} USD, IM {a['initial_margin_usd']:,.2f} "
+            f"USD, MM {a['maintenance_margin_usd']:,.2f} USD; fees "
+            + ", ".join(f"{v:.6g} {c.upper()}" for c, v in led.fees.items()),
+            highlight=False,
+        )
+
+    run(go)

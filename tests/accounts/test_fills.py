@@ -118,3 +118,36 @@ def test_a_bad_record_is_named_before_anything_is_booked(bad, field, row):
     with pytest.raises(pm.InvalidInputError) as e:
         ledger_from_trades([_t("BTC-PERPETUAL", "buy", 10, 90_000.0), bad])
     assert e.value.field == field and e.value.index == row
+
+
+def test_ledger_command_shows_the_positions_and_the_account(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from pymargin.cli.app import app
+
+    log = [
+        _t("BTC-PERPETUAL", "buy", 50_000, 90_000.0, fee=0.0001, fee_currency="BTC"),
+        _t("BTC-26DEC25-90000-P", "sell", 2.0, 0.03),
+    ]
+    f = tmp_path / "trades.json"
+    f.write_text(json.dumps({"result": {"trades": log}}))
+    r = CliRunner().invoke(
+        app, ["ledger", str(f), "-m", "demo:BTC", "--collateral", "BTC=1", "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    m = demo_market("BTC")
+    led = ledger_from_trades(log)
+    want = account_summary(led.account(m, {"BTC": 1.0}), m).as_row()
+    assert out["account"]["initial_margin_usd"] == want["initial_margin_usd"]
+    perp = next(p for p in out["positions"] if p["instrument"] == "BTC-PERPETUAL")
+    assert (
+        perp["amount"] == 50_000
+        and perp["amount_unit"] == "USD"
+        and perp["average_price"] == 90_000.0
+    )
+    f.write_text(json.dumps([log[0], _t("BTC-PERPETUAL", "buy", -1, 90_000.0)]))
+    bad = CliRunner().invoke(app, ["ledger", str(f), "-m", "demo:BTC"])
+    assert bad.exit_code == 2 and "trades.json" in bad.output and "amount[1]" in bad.output
