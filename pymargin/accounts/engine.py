@@ -73,7 +73,47 @@ __all__ = [
     "PreTradeEngine",
     "Reason",
     "Side",
+    "book_at_marks",
+    "engine_amount",
+    "mark_fill_price",
 ]
+
+
+def engine_amount(market: Market, name: str, coins: float) -> float:
+    """An amount in coins in the engine's unit: USD notional (at the forward) for inverse
+    futures and perpetuals, Deribit's unit; coins for everything else."""
+    from ..market.instruments import InstrumentKind, Settlement, parse_instrument
+
+    inst = parse_instrument(name)
+    if inst.kind is not InstrumentKind.OPTION and inst.settlement is Settlement.INVERSE:
+        return coins * market.underlying_price(inst)
+    return coins
+
+
+def mark_fill_price(market: Market, name: str) -> float:
+    """The price an existing position is booked at: futures at their forward, options at
+    their mark (at least 1e-8, the engine's smallest premium)."""
+    from ..market.instruments import InstrumentKind, parse_instrument
+
+    inst = parse_instrument(name)
+    if inst.kind is not InstrumentKind.OPTION:
+        return float(market.underlying_price(inst))
+    mark = market.marks.get(name)
+    return max((mark.mark_price if mark else None) or 1e-8, 1e-8)
+
+
+def book_at_marks(
+    engine: PreTradeEngine, account: int, positions: dict[str, float], market: Market
+) -> None:
+    """Books ``positions`` (coins, signed) into ``account`` at the market's marks."""
+    for name, size in positions.items():
+        engine.fill(
+            account,
+            name,
+            Side.BUY if size > 0 else Side.SELL,
+            engine_amount(market, name, abs(size)),
+            mark_fill_price(market, name),
+        )
 
 
 # The engine's enums are the C++ engine's own (pymargin/engine/pretrade.hpp), bound as Python

@@ -265,8 +265,7 @@ def whatif(
     instruments)."""
 
     def go() -> None:
-        from ..accounts.engine import PreTradeEngine, Reason, Side
-        from ..market.instruments import InstrumentKind, Settlement, parse_instrument
+        from ..accounts.engine import PreTradeEngine, Reason, Side, book_at_marks
         from .inputs import parse_order, read_collateral
 
         chosen = chosen_model(model, grid_file, span_file)
@@ -279,20 +278,7 @@ def whatif(
         names = list(dict.fromkeys([*pf.positions, *(c[0] for c in cands)]))
         eng = PreTradeEngine(mkt, names, params, model=chosen)
         acct = eng.add_account({k.lower(): v for k, v in read_collateral(collateral).items()})
-        for name, size in pf.positions.items():  # book the positions at their marks
-            inst = parse_instrument(name)
-            f = mkt.underlying_price(inst)
-            amount = abs(size)
-            if inst.kind is not InstrumentKind.OPTION and inst.settlement is Settlement.INVERSE:
-                amount *= f  # engine amounts: USD for inverse futures
-            price = (
-                f
-                if inst.kind is not InstrumentKind.OPTION
-                else max(
-                    (mkt.marks.get(name).mark_price if mkt.marks.get(name) else None) or 1e-8, 1e-8
-                )
-            )
-            eng.fill(acct, name, Side.BUY if size > 0 else Side.SELL, amount, price)
+        book_at_marks(eng, acct, dict(pf.positions), mkt)
         results = [eng.check(acct, n, s, a) for n, s, a in cands]
         if as_json:
             print_json([{"order": o, **r._asdict()} for o, r in zip(order, results)])

@@ -51,13 +51,15 @@ def account_row(state: Any, name: str) -> dict[str, Any]:
         equity, unit, worst = summary.equity_usd, "usd", res.worst_scenario
         im, mm = res.initial_margin, res.maintenance_margin
     ratio = mm / equity if equity > 0 else (math.inf if mm > 0 else 0.0)
-    status = (
-        "liquidation"
-        if mm >= equity and mm > 0
-        else "margin call"
-        if im >= equity and im > 0
-        else "healthy"
-    )
+    # healthy only on a positive test of finite figures: a NaN never reads as healthy
+    if not all(math.isfinite(x) for x in (im, mm, equity)):
+        status = "not covered"
+    elif mm > 0 and mm >= equity:
+        status = "liquidation"
+    elif im > 0 and im >= equity:
+        status = "margin call"
+    else:  # all finite, neither margin reaches the equity
+        status = "healthy"
     roots = distance_to_liquidation(account, market, vol_scales=(1.0,), points=41, lo=-0.8, hi=1.5)[
         1.0
     ]

@@ -28,7 +28,14 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..accounts.engine import PreTradeEngine, Reason, Side
+from ..accounts.engine import (
+    PreTradeEngine,
+    Reason,
+    Side,
+    book_at_marks,
+    engine_amount,
+    mark_fill_price,
+)
 from ..analytics.stress import StressScenario, stress_test
 from ..exceptions import InvalidInputError, PymarginError
 from ..extras import optional
@@ -70,13 +77,13 @@ class ServiceState:
         for acct in self.accounts.values():
             for name in acct.positions:
                 if name not in acct.entry and _is_future(name):
-                    acct.entry[name] = _fill_price(self.market, name)
+                    acct.entry[name] = mark_fill_price(self.market, name)
 
     def add(self, name: str, acct: AccountState) -> None:
         """Adds an account (its futures entered at today's marks unless given)."""
         for inst in acct.positions:
             if inst not in acct.entry and _is_future(inst):
-                acct.entry[inst] = _fill_price(self.market, inst)
+                acct.entry[inst] = mark_fill_price(self.market, inst)
         self.accounts[name] = acct
 
     @classmethod
@@ -364,15 +371,7 @@ def create_app(
             names = list(dict.fromkeys([*acct.positions, *state.market.marks]))
             eng = PreTradeEngine(state.market, names, state.params)
             aid = eng.add_account({k.lower(): v for k, v in acct.collateral.items()})
-            for inst_name, size in acct.positions.items():
-                price = _fill_price(state.market, inst_name)
-                eng.fill(
-                    aid,
-                    inst_name,
-                    Side.BUY if size > 0 else Side.SELL,
-                    _engine_amount(state.market, inst_name, abs(size)),
-                    price,
-                )
+            book_at_marks(eng, aid, acct.positions, state.market)
             acct.engine, acct.engine_account = eng, aid
         return acct, acct.engine
 
@@ -383,7 +382,7 @@ def create_app(
         amount = _finite(req.amount, "amount")
         if not amount > 0:
             raise InvalidInputError("must be > 0 (coins)", "amount")
-        return side, _engine_amount(state.market, req.instrument, amount)
+        return side, engine_amount(state.market, req.instrument, amount)
 
     @app.post("/accounts/{account}/check")
     def check(account: str, req: OrderRequest) -> dict[str, Any]:
@@ -401,7 +400,9 @@ def create_app(
         """Books a fill (coins, at ``price`` or the mark) and returns the account's margin."""
         side, amount = _order(req)
         acct, eng = engine_of(account)
-        price = req.price if req.price is not None else _fill_price(state.market, req.instrument)
+        price = (
+            req.price if req.price is not None else mark_fill_price(state.market, req.instrument)
+        )
         with acct.lock:
             eng.fill(acct.engine_account, req.instrument, side, amount, _finite(price, "price"))
             signed = req.amount if side is Side.BUY else -req.amount
@@ -507,23 +508,3 @@ def _entry_after(old: float, entry: float, trade: float, price: float, name: str
 def _settlement(market: Market, name: str) -> str:
     _, ccy = market.table.take([name], "settlement_currency")
     return market.table.codes[int(ccy[0])]
-
-
-def _engine_amount(market: Market, name: str, coins: float) -> float:
-    """The engine's unit: USD notional for inverse futures and perpetuals, coins otherwise."""
-    from ..market.instruments import InstrumentKind, Settlement, parse_instrument
-
-    inst = parse_instrument(name)
-    if inst.kind is not InstrumentKind.OPTION and inst.settlement is Settlement.INVERSE:
-        return coins * market.underlying_price(inst)
-    return coins
-
-
-def _fill_price(market: Market, name: str) -> float:
-    from ..market.instruments import InstrumentKind, parse_instrument
-
-    inst = parse_instrument(name)
-    if inst.kind is not InstrumentKind.OPTION:
-        return market.underlying_price(inst)
-    mark = market.marks.get(name)
-    return max((mark.mark_price if mark else None) or 1e-8, 1e-8)

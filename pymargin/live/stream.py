@@ -28,11 +28,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..accounts.account import Account, account_summary
-from ..accounts.engine import PreTradeEngine, Side
+from ..accounts.engine import PreTradeEngine, book_at_marks
 from ..accounts.liquidation import distance_to_liquidation
 from ..exceptions import InvalidInputError
 from ..extras import optional
-from ..market.instruments import InstrumentKind, Settlement, parse_instrument
+from ..market.instruments import InstrumentKind, parse_instrument
 from ..market.market import Mark, Market
 from ..market.portfolio import Portfolio
 from ..models.registry import margin
@@ -116,15 +116,7 @@ class MarginWatcher:
         }
         self.engine = PreTradeEngine(market, list(self.positions), params)
         self._acct = self.engine.add_account({k.lower(): v for k, v in self.collateral.items()})
-        for n, size in self.positions.items():
-            inst = parse_instrument(n)
-            price = self._entry.get(n) or max((market.marks[n].mark_price or 1e-8), 1e-8)
-            amount = abs(size) * (
-                price
-                if inst.kind is not InstrumentKind.OPTION and inst.settlement is Settlement.INVERSE
-                else 1.0
-            )
-            self.engine.fill(self._acct, n, Side.BUY if size > 0 else Side.SELL, amount, price)
+        book_at_marks(self.engine, self._acct, self.positions, market)
 
     def channels(self) -> list[str]:
         out = [f"deribit_price_index.{i}" for i in self._index_names]
