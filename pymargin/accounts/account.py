@@ -5,7 +5,12 @@ side so the capital a mode saves is visible.
 
 Deribit combines collateral (segregated per currency, or cross: pooled in USD) with the margin
 model (standard or portfolio): S:SM, X:SM, S:PM, X:PM (Deribit's
-support pages on margin modes). Conventions used here:
+support pages on margin modes). Isolated margin (ISO), as Bybit, OKX and Binance offer it for
+futures and perpetuals, gives each such position its own collateral and its own liquidation
+price: a position's IM and MM are its standard margin alone, its collateral is what the account
+allots to it (by default its IM, the least it can be opened with), and it is liquidated when
+that collateral plus its own P&L falls to its MM, whatever the rest of the account holds.
+Options stay in the cross pool, as at those venues. Conventions used here:
 
 * equity of a currency = its balance + the value of the options that settle in it (long
   positive, short negative; coin value per coin for inverse options, USD for linear ones) + the
@@ -44,28 +49,34 @@ __all__ = [
     "account_summary",
     "compare_margin_modes",
     "marked",
+    "moved_account",
 ]
 
 
 class MarginMode(enum.Enum):
-    """Deribit's four account margin modes: collateral segregated (S) or cross (X), standard
-    (SM) or portfolio (PM) margin."""
+    """Account margin modes: Deribit's four, collateral segregated (S) or cross (X) with
+    standard (SM) or portfolio (PM) margin, and isolated margin (ISO: each future and perpetual
+    with its own collateral and liquidation price; see the module docstring)."""
 
     SEGREGATED_STANDARD = "S:SM"
     CROSS_STANDARD = "X:SM"
     SEGREGATED_PORTFOLIO = "S:PM"
     CROSS_PORTFOLIO = "X:PM"
+    ISOLATED = "ISO"
 
 
 @dataclass(frozen=True)
 class Account:
     """Positions and collateral. ``collateral`` maps currencies (``"BTC"``, ``"USDC"``) to
     balances (>= 0, in the currency's units); ``average_price`` optionally maps futures and
-    perpetuals to their average entry price (for unrealised P&L)."""
+    perpetuals to their average entry price (for unrealised P&L); ``isolated_margin``
+    optionally maps futures and perpetuals to the collateral allotted to them under isolated
+    margin (in their settlement currency; default: their IM)."""
 
     portfolio: Portfolio
     collateral: dict[str, float] = field(default_factory=dict)
     average_price: dict[str, float] = field(default_factory=dict)
+    isolated_margin: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.portfolio, Portfolio):
@@ -87,6 +98,13 @@ class Account:
                 raise InvalidInputError("must be a number", "average_price", row)
             if not (math.isfinite(price) and price > 0):
                 raise InvalidInputError("must be finite and > 0", "average_price", row)
+        for row, (name, amount) in enumerate(dict(self.isolated_margin).items()):
+            if name not in self.portfolio.positions:
+                raise InvalidInputError(f"{name} is not a position", "isolated_margin", row)
+            if isinstance(amount, bool) or not isinstance(amount, (int, float)):
+                raise InvalidInputError("must be a number", "isolated_margin", row)
+            if not (math.isfinite(amount) and amount >= 0):
+                raise InvalidInputError("must be finite and >= 0", "isolated_margin", row)
 
 
 def marked(account: Account, market: Market) -> Account:
@@ -102,7 +120,34 @@ def marked(account: Account, market: Market) -> Account:
         for n, k, f in zip(names, kinds, fwd):
             if k in (InstrumentKind.FUTURE, InstrumentKind.PERPETUAL):
                 prices[n] = float(f)
-    return Account(account.portfolio, dict(account.collateral), prices)
+    return Account(
+        account.portfolio, dict(account.collateral), prices, dict(account.isolated_margin)
+    )
+
+
+def moved_account(account: Account, market: Market, moved: Market) -> Account:
+    """``account`` (sizes in coin at ``market``) as it stands on ``moved``, the same market
+    after a move: inverse futures and perpetuals are contracts of fixed USD notional, so their
+    size in coin becomes q F / F' (F, F' their marks before and after), which keeps their coin
+    P&L at q F (1/E - 1/F') and their margin on the exposure they have after the move, as the
+    core's scenario revaluation does. Everything else keeps its size."""
+    positions = account.portfolio.positions
+    names = list(positions)
+    if not names:
+        return account
+    _, kind, settle, f_before = market.table.take(names, "kind", "settlement", "forward")
+    _, f_after = moved.table.take(names, "forward")
+    futures = np.isin(kind, (int(InstrumentKind.FUTURE), int(InstrumentKind.PERPETUAL)))
+    scale = np.where(futures & (settle == int(Settlement.INVERSE)), f_before / f_after, 1.0)
+    if (scale == 1.0).all():
+        return account
+    sizes = {n: float(positions[n]) * float(f) for n, f in zip(names, scale)}
+    return Account(
+        Portfolio(sizes),
+        dict(account.collateral),
+        dict(account.average_price),
+        dict(account.isolated_margin),
+    )
 
 
 @dataclass
@@ -191,12 +236,14 @@ def account_summary(
     im: dict[str, float] = dict.fromkeys(ccys, 0.0)
     mm: dict[str, float] = dict.fromkeys(ccys, 0.0)
     details: Any = None
-    if mode in (MarginMode.SEGREGATED_STANDARD, MarginMode.CROSS_STANDARD):
+    if mode in (MarginMode.SEGREGATED_STANDARD, MarginMode.CROSS_STANDARD, MarginMode.ISOLATED):
         per = deribit_standard_margin(positions, market, sm_params) if positions else []
         for p in per:
             im[p.currency.lower()] += p.initial_margin
             mm[p.currency.lower()] += p.maintenance_margin
         details = per
+        if mode is MarginMode.ISOLATED:
+            return _isolated_summary(account, market, per, equity, im, mm, price, sm_params)
     elif mode is MarginMode.SEGREGATED_PORTFOLIO:
         details = {}
         for c in sorted(set(ccy_of)):
@@ -257,6 +304,57 @@ def account_summary(
     )
 
 
+def _isolated_summary(
+    account: Account,
+    market: Market,
+    per: list[Any],
+    equity: dict[str, float],
+    im: dict[str, float],
+    mm: dict[str, float],
+    price: dict[str, float],
+    sm_params: DeribitStandardParams | None,
+) -> AccountSummary:
+    """ISO: every future and perpetual on its own collateral (``details``: the
+    :class:`~pymargin.accounts.isolated.IsolatedPosition` list); the rest of each currency's
+    equity is the cross pool, which carries the options' margin. Available funds are the
+    pools' equity less their IM: allotted collateral and isolated P&L are not available."""
+    from .isolated import isolated_positions
+
+    iso = isolated_positions(account, market, per, sm_params)
+    pool_mm = dict(mm)
+    per_ccy: dict[str, dict[str, float]] = {}
+    for c in equity:
+        mine = [p for p in iso if p.currency.lower() == c]
+        pool_equity = equity[c] - sum(p.equity for p in mine)
+        pool_im = im[c] - sum(p.initial_margin for p in mine)
+        pool_mm[c] = mm[c] - sum(p.maintenance_margin for p in mine)
+        per_ccy[c] = {
+            "equity": equity[c],
+            "margin_balance": equity[c],
+            "initial_margin": im[c],
+            "maintenance_margin": mm[c],
+            "isolated_collateral": sum(p.collateral for p in mine),
+            "pool_equity": pool_equity,
+            "available_funds": pool_equity - pool_im,
+        }
+    ratios = [_ratio(p.maintenance_margin, p.equity) for p in iso]
+    ratios += [_ratio(pool_mm[c], per_ccy[c]["pool_equity"]) for c in per_ccy]
+    balance = sum(equity[c] * price[c] for c in equity)
+    initial = sum(im[c] * price[c] for c in im)
+    return AccountSummary(
+        MarginMode.ISOLATED,
+        balance,
+        balance,
+        initial,
+        sum(mm[c] * price[c] for c in mm),
+        sum(per_ccy[c]["available_funds"] * price[c] for c in per_ccy),
+        _ratio(initial, balance),
+        max(ratios, default=0.0),
+        per_ccy,
+        iso,
+    )
+
+
 def _ratio(margin: float, balance: float) -> float:
     if margin == 0.0:
         return 0.0
@@ -281,8 +379,8 @@ def compare_margin_modes(
     pm_params: DeribitPMParams | None = None,
     sm_params: DeribitStandardParams | None = None,
 ) -> dict[MarginMode, AccountSummary | str]:
-    """The account under each of the four modes; a mode whose model does not cover the
-    positions maps to the reason (text) instead of a summary."""
+    """The account under each mode (:class:`MarginMode`); a mode whose model does not cover
+    the positions maps to the reason (text) instead of a summary."""
     out: dict[MarginMode, AccountSummary | str] = {}
     for mode in MarginMode:
         try:

@@ -25,13 +25,14 @@ import numpy as np
 
 from ..exceptions import InvalidInputError
 from ..market.market import Market
-from .account import Account, MarginMode, account_summary, marked
+from .account import Account, MarginMode, account_summary, marked, moved_account
 
 __all__ = [
     "LiquidationStatus",
     "distance_to_liquidation",
     "liquidation_surface",
     "margin_status",
+    "nearest_liquidation",
 ]
 
 
@@ -73,7 +74,7 @@ def margin_status(
 def _gap(account: Account, market: Market, move: float, vol: float, mode: MarginMode) -> float:
     unds = list(market.index)
     moved = market.shifted(dict.fromkeys(unds, move), dict.fromkeys(unds, vol))
-    s = account_summary(account, moved, mode)
+    s = account_summary(moved_account(account, market, moved), moved, mode)
     return s.margin_balance_usd - s.maintenance_margin_usd
 
 
@@ -86,10 +87,20 @@ def distance_to_liquidation(
     hi: float = 2.0,
     points: int = 121,
     mode: MarginMode = MarginMode.SEGREGATED_PORTFOLIO,
+    tol: float = 1e-6,
 ) -> dict[float, list[float]]:
     """For each implied-vol factor, every spot move in [lo, hi] (all underlyings together) at
     which margin balance = maintenance margin: scan ``points`` moves, then bisect each sign
-    change to 1e-6. An empty list: no liquidation in the range."""
+    change to ``tol``. An empty list: no liquidation in the range. Under isolated margin each
+    position has its own liquidation: see :func:`nearest_liquidation`."""
+    if mode is MarginMode.ISOLATED:
+        raise InvalidInputError(
+            "an isolated account has no one liquidation move; use nearest_liquidation or "
+            "the summary's IsolatedPosition list",
+            "mode",
+        )
+    if not (math.isfinite(tol) and tol > 0):
+        raise InvalidInputError("must be finite and > 0", "tol")
     if not (-1.0 < lo < hi and math.isfinite(hi)):
         raise InvalidInputError("need -1 < lo < hi, both finite", "lo")
     if points < 3:
@@ -110,18 +121,35 @@ def distance_to_liquidation(
                 continue
             if ga * gb > 0:
                 continue
-            for _ in range(40):
+            for _ in range(200):
                 mid = 0.5 * (a + b)
                 gm = _gap(acct, market, mid, v, mode)
                 if (gm > 0) == (ga > 0):
                     a, ga = mid, gm
                 else:
                     b = mid
-                if b - a < 1e-6:
+                if b - a < tol:
                     break
             roots.append(0.5 * (a + b))
         out[float(v)] = roots
     return out
+
+
+def nearest_liquidation(
+    account: Account, market: Market, mode: MarginMode = MarginMode.SEGREGATED_PORTFOLIO
+) -> float | None:
+    """The spot move (all underlyings together, vols unchanged) nearest today at which the
+    account, or under isolated margin its first position, is liquidated; 0.0 when it already
+    is, None when no move in -90 % .. +200 % reaches it."""
+    if mode is MarginMode.ISOLATED:
+        from .isolated import nearest_move
+
+        return nearest_move(account_summary(account, market, mode).details)
+    acct = marked(account, market)
+    if not _gap(acct, market, 0.0, 1.0, mode) > 0:
+        return 0.0
+    roots = distance_to_liquidation(acct, market, vol_scales=(1.0,), mode=mode)[1.0]
+    return min(roots, key=abs) if roots else None
 
 
 def liquidation_surface(
@@ -142,5 +170,6 @@ def liquidation_surface(
     for i, v in enumerate(vs):
         for j, m in enumerate(mv):
             moved = market.shifted(dict.fromkeys(unds, float(m)), dict.fromkeys(unds, float(v)))
-            ratio[i, j] = account_summary(acct, moved, mode).maintenance_margin_ratio
+            held = moved_account(acct, market, moved)
+            ratio[i, j] = account_summary(held, moved, mode).maintenance_margin_ratio
     return {"moves": mv, "vol_scales": vs, "mm_ratio": ratio}

@@ -230,14 +230,16 @@ def stress_accounts(
     (Deribit S:PM) on the moved market; reports the accounts under maintenance (MM >= margin
     balance), each one's shortfall (how far equity falls below zero, which its collateral no
     longer covers), and the totals."""
-    from ..accounts.account import MarginMode, account_summary, marked
+    from ..accounts.account import MarginMode, account_summary, marked, moved_account
 
     moved = market.shifted(scenario.moves, scenario.vol_scale)
     rows = []
     for k, original in enumerate(accounts):
         acct = marked(original, market)  # futures booked at today's marks: their P&L shows
         before = account_summary(acct, market, MarginMode.SEGREGATED_PORTFOLIO)
-        after = account_summary(acct, moved, MarginMode.SEGREGATED_PORTFOLIO)
+        after = account_summary(
+            moved_account(acct, market, moved), moved, MarginMode.SEGREGATED_PORTFOLIO
+        )
         rows.append(
             {
                 "account": k,

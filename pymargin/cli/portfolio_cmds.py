@@ -197,43 +197,107 @@ def compare(
         str | None,
         typer.Option(help="a shipped Deribit PM parameter version for both PM modes"),
     ] = None,
+    isolated_margin: Annotated[
+        str | None,
+        typer.Option(
+            help="INSTRUMENT=amount,...: collateral allotted to isolated futures and "
+            "perpetuals, in their settlement currency (default: each one's IM)"
+        ),
+    ] = None,
     time: TimeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """The same positions under Deribit's four modes: standard vs portfolio margin,
-    segregated vs cross collateral, with equity and available funds. Parameters: the
-    versions in force at the market's valuation time, unless --params-version."""
+    """The same positions under every margin mode: Deribit's standard vs portfolio margin,
+    segregated vs cross collateral, and isolated margin (each future and perpetual on its own
+    collateral), with equity, available funds, the IM each mode saves against the costliest
+    and the spot move to the nearest liquidation. Parameters: the versions in force at the
+    market's valuation time, unless --params-version."""
 
     def go() -> None:
-        from ..accounts.account import Account, compare_margin_modes
+        from ..accounts.account import Account, MarginMode, compare_margin_modes
+        from ..accounts.liquidation import nearest_liquidation
         from ..models.deribit_pm import DeribitPMParams
-        from .inputs import read_collateral
+        from .inputs import parse_pairs, read_collateral
 
         pf, mkt = read_inputs(positions, market, time)
         pm_params = DeribitPMParams.load(params_version) if params_version else None
-        modes = compare_margin_modes(
-            Account(pf, read_collateral(collateral)), mkt, pm_params=pm_params
+        allotted = (
+            dict(parse_pairs(isolated_margin, "isolated_margin", fold_case=False))
+            if isolated_margin
+            else {}
         )
-        rows = {m.value: (s if isinstance(s, str) else s.as_row()) for m, s in modes.items()}
+        account = Account(pf, read_collateral(collateral), isolated_margin=allotted)
+        modes = compare_margin_modes(account, mkt, pm_params=pm_params)
+        rows: dict[str, Any] = {}
+        for mode, s in modes.items():
+            if isinstance(s, str):
+                rows[mode.value] = s
+                continue
+            rows[mode.value] = {
+                **s.as_row(),
+                "liquidation_move": nearest_liquidation(account, mkt, mode),
+            }
+            if mode is MarginMode.ISOLATED:
+                rows[mode.value]["isolated"] = [
+                    {
+                        "instrument": p.instrument,
+                        "currency": p.currency,
+                        "collateral": p.collateral,
+                        "initial_margin": p.initial_margin,
+                        "maintenance_margin": p.maintenance_margin,
+                        "liquidation_price": p.liquidation_price,
+                    }
+                    for p in s.details
+                ]
+        covered = {m: r for m, r in rows.items() if not isinstance(r, str)}
+        costliest = max(covered, key=lambda m: covered[m]["initial_margin_usd"], default="")
+        for r in covered.values():
+            r["saves_usd"] = covered[costliest]["initial_margin_usd"] - r["initial_margin_usd"]
         if as_json:
             print_json(rows)
             return
         t = Table(title="Margin modes (USD)", title_justify="left")
-        for col in ("mode", "equity", "IM", "MM", "available", "MM ratio"):
+        cols = ("mode", "equity", "IM", "MM", "available", "MM ratio", "saves", "liquidation")
+        for col in cols:
             t.add_column(col, justify="left" if col == "mode" else "right")
         for m, r in rows.items():
             if isinstance(r, str):
-                t.add_row(m, f"not covered: {r}", "", "", "", "")
-            else:
-                t.add_row(
-                    m,
-                    f"{r['equity_usd']:,.0f}",
-                    f"{r['initial_margin_usd']:,.0f}",
-                    f"{r['maintenance_margin_usd']:,.0f}",
-                    f"{r['available_funds_usd']:,.0f}",
-                    f"{r['mm_ratio']:.1%}",
+                t.add_row(m, f"not covered: {r}", *[""] * (len(cols) - 2))
+                continue
+            liq = r["liquidation_move"]
+            t.add_row(
+                m,
+                f"{r['equity_usd']:,.0f}",
+                f"{r['initial_margin_usd']:,.0f}",
+                f"{r['maintenance_margin_usd']:,.0f}",
+                f"{r['available_funds_usd']:,.0f}",
+                f"{r['mm_ratio']:.1%}",
+                f"{r['saves_usd']:,.0f}",
+                "none in -90%..+200%" if liq is None else f"spot {liq:+.2%}",
+            )
+        con = console_out()
+        con.print(t)
+        con.print(
+            f"saves: IM below the costliest covered mode ({costliest}); liquidation: the spot "
+            "move (vols unchanged) nearest today at which the account, or under ISO its first "
+            "position, reaches its maintenance margin."
+        )
+        iso = rows.get(MarginMode.ISOLATED.value)
+        if isinstance(iso, dict) and iso["isolated"]:
+            ti = Table(title="Isolated positions", title_justify="left")
+            for col in ("instrument", "collateral", "IM", "MM", "liquidation price"):
+                ti.add_column(col, justify="left" if col == "instrument" else "right")
+            for p in iso["isolated"]:
+                ccy = p["currency"].upper()
+                lp = p["liquidation_price"]
+                ti.add_row(
+                    p["instrument"],
+                    f"{p['collateral']:,.6g} {ccy}",
+                    f"{p['initial_margin']:,.6g} {ccy}",
+                    f"{p['maintenance_margin']:,.6g} {ccy}",
+                    "none in -90%..+200%" if lp is None else f"{lp:,.2f}",
                 )
-        console_out().print(t)
+            con.print(ti)
 
     run(go)
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ..accounts.account import Account, account_summary
+from ..accounts.account import Account, account_summary, moved_account
 from ..accounts.engine import PreTradeEngine, book_at_marks
 from ..accounts.liquidation import distance_to_liquidation
 from ..exceptions import InvalidInputError
@@ -104,6 +104,7 @@ class MarginWatcher:
         self._sleep = sleep
         table = market.table
         rows = table.rows(list(self.positions))  # every position valued before anything
+        self._start = market  # the book's sizes are in coin at these marks
         self._index = dict(market.index)
         self._marks = {n: market.marks[n] for n in self.positions if n in market.marks}
         self._time = market.valuation_time
@@ -137,9 +138,12 @@ class MarginWatcher:
         """The account on the current market: margin, the engine's IM, equity, ratio and the
         nearest spot move (all underlyings together) to liquidation."""
         m = self.market()
-        book = Portfolio(self.positions)
+        # inverse futures keep their USD notional as the marks move (moved_account)
+        account = moved_account(
+            Account(Portfolio(self.positions), self.collateral, self._entry), self._start, m
+        )
+        book = account.portfolio
         res = margin(book, m, params=self.params)
-        account = Account(book, self.collateral, self._entry)
         s = account_summary(account, m, pm_params=self.params)
         if res.currency == "usd":
             equity = s.equity_usd

@@ -44,7 +44,7 @@ def test_greeks_compare_whatif_and_demo():
     c = json.loads(
         run("compare", str(BOOK), "-m", "demo:BTC", "--collateral", "BTC=5", "--json").stdout
     )
-    assert set(c) == {"S:SM", "X:SM", "S:PM", "X:PM"}
+    assert set(c) == {"S:SM", "X:SM", "S:PM", "X:PM", "ISO"}
     w = run(
         "whatif",
         str(BOOK),

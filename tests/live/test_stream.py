@@ -118,9 +118,11 @@ def test_updates_flow_into_the_margin_the_engine_and_the_liquidation_distance():
     u0, u1, u2 = got
     assert u0.index["BTC_USD"] == pytest.approx(start * 0.95)
     # the same as the market shifted 5 % (forwards with the index, basis kept) at its time
+    # the inverse perpetual is USD contracts: 0.5 BTC at the start is 0.5 / 0.95 BTC after
     s5 = m.shifted({"BTC_USD": -0.05})
+    held = {**BOOK, "BTC-PERPETUAL": BOOK["BTC-PERPETUAL"] / 0.95}
     want = pm.margin(
-        BOOK, pm.Market(u0.time, s5.index, {n: s5.marks[n] for n in BOOK if n in s5.marks})
+        held, pm.Market(u0.time, s5.index, {n: s5.marks[n] for n in BOOK if n in s5.marks})
     )
     assert u0.initial_margin == pytest.approx(want.initial_margin, rel=1e-12)
     assert u0.initial_margin != before.initial_margin and u0.engine_initial_margin is not None
