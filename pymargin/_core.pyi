@@ -169,6 +169,28 @@ def standard_margin(
     index: np.ndarray,
     mark: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]: ...
+def derive_pm_margin(
+    params: np.ndarray,
+    spot_shock: np.ndarray,
+    vol: np.ndarray,
+    dampening: np.ndarray,
+    scalars: np.ndarray,
+    seconds: np.ndarray,
+    forward_fixed: np.ndarray,
+    forward_variable: np.ndarray,
+    rate: np.ndarray,
+    confidence: np.ndarray,
+    option_offsets: np.ndarray,
+    strike: np.ndarray,
+    option_vol: np.ndarray,
+    amount: np.ndarray,
+    call: np.ndarray,
+    collateral_value: np.ndarray,
+    collateral_confidence: np.ndarray,
+    mm_haircut: np.ndarray,
+    im_haircut: np.ndarray,
+    risk_cancelling: np.ndarray,
+) -> dict[str, Any]: ...
 def span_requirement(
     pnl: np.ndarray,
     tier_offsets: np.ndarray,

@@ -18,8 +18,8 @@ def _no_user_config(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def usdc_market() -> pm.Market:
     """A USDC-settled BTC and ETH market (perpetuals and a June expiry of calls and puts) on
-    2026-04-01: the grid venues margin USD-settled instruments only."""
-    t0 = datetime(2026, 4, 1, 8, tzinfo=timezone.utc)
+    2026-06-01 (when Paradex listed both): the grid venues margin USD-settled instruments only."""
+    t0 = datetime(2026, 6, 1, 8, tzinfo=timezone.utc)
     marks = {
         "BTC_USDC-PERPETUAL": pm.Mark(mark_price=70_000.0),
         "ETH_USDC-PERPETUAL": pm.Mark(mark_price=2_000.0),

@@ -12,6 +12,7 @@
 #include "pymargin/kernel/aggregate.hpp"
 #include "pymargin/kernel/batch_margin.hpp"
 #include "pymargin/kernel/revalue.hpp"
+#include "pymargin/models/derive_pm.hpp"
 #include "pymargin/models/scenario_margin.hpp"
 #include "pymargin/models/sensitivity_margin.hpp"
 #include "pymargin/models/span.hpp"
@@ -609,6 +610,114 @@ py::tuple standard_margin(const py::array& rule, const py::array& size, const py
   return py::make_tuple(im, mmo);
 }
 
+// Derive portfolio margin (pymargin/models/derive_pm.hpp). params [34] in the order of
+// DeriveParams (pymargin.models.derive_pm._PARAM_ORDER); scenarios as columns spot_shock,
+// vol (uint8), dampening [s]; scalars [8]: spot, spot_confidence, stable_price, cash,
+// perp_position, perp_price, perp_confidence, perp_value; expiries as columns [e] with
+// option_offsets [e + 1]; options [n]; collaterals [c]. Returns the result as a dict.
+py::dict derive_pm_margin(const py::array& params, const py::array& spot_shock,
+                          const py::array& vol, const py::array& dampening,
+                          const py::array& scalars, const py::array& seconds,
+                          const py::array& forward_fixed, const py::array& forward_variable,
+                          const py::array& rate, const py::array& confidence,
+                          const py::array& option_offsets, const py::array& strike,
+                          const py::array& option_vol, const py::array& amount,
+                          const py::array& call, const py::array& collateral_value,
+                          const py::array& collateral_confidence, const py::array& mm_haircut,
+                          const py::array& im_haircut, const py::array& risk_cancelling) {
+  const double* pa = contiguous<double>(params, 34, "params");
+  models::DeriveParams q;
+  double* fields[] = {&q.vol_range_up,       &q.vol_range_down,      &q.short_term_power,
+                      &q.long_term_power,    &q.dte_floor_seconds,   &q.min_vol_up,
+                      &q.im_factor,          &q.mm_factor,           &q.short_rate_mult,
+                      &q.long_rate_mult,     &q.short_rate_add,      &q.long_rate_add,
+                      &q.short_static_discount, &q.long_static_discount, &q.basis_spot_up,
+                      &q.basis_spot_down,    &q.basis_add,           &q.basis_mult,
+                      &q.peg_loss_threshold, &q.peg_loss_factor,     &q.confidence_threshold,
+                      &q.confidence_margin,  &q.mm_perp,             &q.im_perp,
+                      &q.mm_option,          &q.im_option,           &q.linear_cap,
+                      &q.abs_cap,            &q.linear_cbase,        &q.abs_cbase,
+                      &q.min_k_star,         &q.width_scale,         &q.vol_param_static,
+                      &q.vol_param_scale};
+  for (std::size_t i = 0; i < 34; ++i) *fields[i] = pa[i];
+  const auto ns = static_cast<std::size_t>(spot_shock.size());
+  const double* sh = contiguous<double>(spot_shock, ns, "spot_shock");
+  const auto* vs = contiguous<std::uint8_t>(vol, ns, "vol");
+  const double* dm = contiguous<double>(dampening, ns, "dampening");
+  std::vector<models::DeriveScenario> sc(ns);
+  for (std::size_t i = 0; i < ns; ++i) {
+    if (vs[i] > 4)
+      throw PyInputError{PyInputError::kInvalid, "scenarios.vol", static_cast<long long>(i),
+                         "none, up, down, linear or abs"};
+    sc[i] = {sh[i], static_cast<models::DeriveVolShock>(vs[i]), dm[i]};
+  }
+  q.scenarios = sc.data();
+  q.n_scenarios = ns;
+  const double* sv = contiguous<double>(scalars, 8, "scalars");
+  models::DerivePortfolio p;
+  p.spot = sv[0];
+  p.spot_confidence = sv[1];
+  p.stable_price = sv[2];
+  p.cash = sv[3];
+  p.perp_position = sv[4];
+  p.perp_price = sv[5];
+  p.perp_confidence = sv[6];
+  p.perp_value = sv[7];
+  const auto ne = static_cast<std::size_t>(seconds.size());
+  const double* se = contiguous<double>(seconds, ne, "seconds");
+  const double* ff = contiguous<double>(forward_fixed, ne, "forward_fixed");
+  const double* fv = contiguous<double>(forward_variable, ne, "forward_variable");
+  const double* rt = contiguous<double>(rate, ne, "rate");
+  const double* cf = contiguous<double>(confidence, ne, "confidence");
+  const auto* off = contiguous<std::int64_t>(option_offsets, ne + 1, "option_offsets");
+  const auto no = static_cast<std::size_t>(strike.size());
+  std::vector<models::DeriveExpiry> ex(ne);
+  for (std::size_t i = 0; i < ne; ++i) {
+    if (off[i] < 0 || off[i + 1] < off[i] || static_cast<std::size_t>(off[i + 1]) > no)
+      throw PyInputError{PyInputError::kInvalid, "option_offsets", static_cast<long long>(i),
+                         "must rise within the options"};
+    ex[i] = {se[i], ff[i], fv[i], rt[i], cf[i], static_cast<std::size_t>(off[i]),
+             static_cast<std::size_t>(off[i + 1])};
+  }
+  const double* k = contiguous<double>(strike, no, "strike");
+  const double* ov = contiguous<double>(option_vol, no, "option_vol");
+  const double* am = contiguous<double>(amount, no, "amount");
+  const auto* cl = contiguous<std::uint8_t>(call, no, "call");
+  std::vector<models::DeriveOption> op(no);
+  for (std::size_t i = 0; i < no; ++i) op[i] = {k[i], ov[i], am[i], cl[i] != 0};
+  const auto nc = static_cast<std::size_t>(collateral_value.size());
+  const double* cv = contiguous<double>(collateral_value, nc, "collateral_value");
+  const double* cc = contiguous<double>(collateral_confidence, nc, "collateral_confidence");
+  const double* mh = contiguous<double>(mm_haircut, nc, "mm_haircut");
+  const double* ih = contiguous<double>(im_haircut, nc, "im_haircut");
+  const auto* rc = contiguous<std::uint8_t>(risk_cancelling, nc, "risk_cancelling");
+  std::vector<models::DeriveCollateral> co(nc);
+  for (std::size_t i = 0; i < nc; ++i) co[i] = {cv[i], cc[i], mh[i], ih[i], rc[i] != 0};
+  p.expiries = ex.data();
+  p.n_expiries = ne;
+  p.options = op.data();
+  p.n_options = no;
+  p.collaterals = co.data();
+  p.n_collaterals = nc;
+  py::array_t<double> pnl(static_cast<py::ssize_t>(ns));
+  models::DeriveMargin r;
+  raise_status(models::derive_pm_margin(p, q, pnl.mutable_data(), &r), "portfolio");
+  py::dict out;
+  out["initial_margin"] = r.initial_margin;
+  out["maintenance_margin"] = r.maintenance_margin;
+  out["mark_to_market"] = r.mark_to_market;
+  out["option_value"] = r.option_value;
+  out["collateral_value"] = r.collateral_value;
+  out["worst_loss"] = r.worst_loss;
+  out["basis_contingency"] = r.basis_contingency;
+  out["mm_contingency"] = r.mm_contingency;
+  out["im_contingency"] = r.im_contingency;
+  out["im_factor"] = r.im_factor;
+  out["worst"] = r.worst;
+  out["scenario_pnl"] = pnl;
+  return out;
+}
+
 // SPAN per combined commodity (pymargin/models/span.hpp), ragged inputs flattened: pnl
 // [n x 16]; tier_offsets [n + 1] into tier_delta; short_options, short_option_minimum [n];
 // intra_offsets [n + 1] into intra_tiers [2 x total] and intra_rates [total]; the spreads as
@@ -737,6 +846,14 @@ void bind_kernel(py::module_& m) {
         py::arg("intra_offsets"), py::arg("intra_tiers"), py::arg("intra_rates"), py::arg("a"),
         py::arg("b"), py::arg("ratio_a"), py::arg("ratio_b"), py::arg("rate"),
         "SPAN requirement per combined commodity (private; see pymargin.models.span).");
+  m.def("derive_pm_margin", &derive_pm_margin, py::arg("params"), py::arg("spot_shock"),
+        py::arg("vol"), py::arg("dampening"), py::arg("scalars"), py::arg("seconds"),
+        py::arg("forward_fixed"), py::arg("forward_variable"), py::arg("rate"),
+        py::arg("confidence"), py::arg("option_offsets"), py::arg("strike"),
+        py::arg("option_vol"), py::arg("amount"), py::arg("call"), py::arg("collateral_value"),
+        py::arg("collateral_confidence"), py::arg("mm_haircut"), py::arg("im_haircut"),
+        py::arg("risk_cancelling"),
+        "Derive portfolio margin of one account (private; see pymargin.models.derive_pm).");
   m.def("standard_margin", &standard_margin, py::arg("rule"), py::arg("size"), py::arg("im_base"),
         py::arg("im_per_unit"), py::arg("mm_base"), py::arg("mm_per_unit"), py::arg("price"),
         py::arg("im_otm_base"), py::arg("im_floor"), py::arg("mm"), py::arg("call"),

@@ -59,7 +59,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import _core
-from ..exceptions import InputTypeError, InvalidInputError, PymarginError
+from ..exceptions import InputTypeError, InvalidInputError, ModelCoverageError, PymarginError
 from ..market.market import Market
 from ..models.registry import MarginModel
 from .engine_setup import EngineSetup, check_names_match, name_tables, unique_in_order
@@ -186,8 +186,9 @@ def _amount(x: Any, field: str) -> float:
         raise InvalidInputError("too large for a float", field) from None
 
 
-# The models the engine runs: every pymargin.MarginModel (kept for callers that list them).
-ENGINE_MODELS = tuple(MarginModel)
+# The models the engine runs (kept for callers that list them): every pymargin.MarginModel but
+# Derive PM, which pm.margin computes one account at a time.
+ENGINE_MODELS = tuple(m for m in MarginModel if m is not MarginModel.DERIVE_PM)
 
 
 class PreTradeEngine(EngineSetup):
@@ -218,6 +219,11 @@ class PreTradeEngine(EngineSetup):
             raise InvalidInputError(f"must be in [1, {MAX_ACCOUNTS}]", "max_accounts")
         if not isinstance(model, MarginModel):
             raise InputTypeError("use a pymargin.MarginModel member", "model")
+        if model not in ENGINE_MODELS:
+            raise ModelCoverageError(
+                f"the pre-trade engine does not run {model.value}; pm.margin computes it one "
+                "account at a time"
+            )
         table = market.table
         rows = table.rows(names)
         pair_codes = table.column("pair")[rows]

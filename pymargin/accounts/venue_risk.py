@@ -83,6 +83,10 @@ def venue_risk_for(
         return standard_venue_risk(market, instruments, params, currency)
     if model is MarginModel.DELTA_MARGIN:
         return sensitivity_venue_risk(market, instruments, params)
+    if model is MarginModel.DERIVE_PM:
+        raise ModelCoverageError(
+            "the batch kernel does not run derive_pm; pm.margin computes it one account at a time"
+        )
     raise InvalidInputError(
         f"the batch kernel takes the grid models (not {getattr(model, 'name', model)})", "model"
     )

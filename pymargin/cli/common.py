@@ -404,6 +404,10 @@ def model_params(
         if chosen is MarginModel.PARADEX_PM:
             load_params("paradex_pm", version)  # the typed error naming the versions
             return version
+        if chosen is MarginModel.DERIVE_PM:
+            from ..models.derive_pm import DerivePMParams
+
+            return DerivePMParams.load(version)
         raise InvalidInputError(
             f"{chosen.value} has no shipped parameter versions", "--params-version"
         )

@@ -18,6 +18,7 @@ from .deribit_pm import DeribitPMParams, DeribitPMResult, deribit_pm_margin
 from .deribit_standard import DeribitStandardParams, deribit_standard_margin
 from .deribit_xpm import DeribitXPMResult, deribit_xpm_margin
 from .paradex_pm import paradex_pm_margin
+from .params import later_than
 from .scan import finra_kwargs, finra_pm_margin
 
 __all__ = ["MarginModel", "MarginResult", "margin"]
@@ -34,6 +35,7 @@ class MarginModel(enum.Enum):
     FINRA_PM = "finra_pm"  # +-15 % x 10 points with the per-contract minimum, USD
     DELTA_MARGIN = "delta_margin"  # Greek-netting (SIMM-like) delta, vega and curvature, USD
     SCENARIO_GRID = "scenario_grid"  # any grid venue from its parameter file (params=), USD
+    DERIVE_PM = "derive_pm"  # Derive's PMRM_2: scenarios, skew shocks, contingencies, USDC
 
 
 @dataclass
@@ -164,6 +166,8 @@ def margin(
         return _delta_margin(pf, market, params)
     if model is MarginModel.SCENARIO_GRID:
         return _grid(pf, market, params)
+    if model is MarginModel.DERIVE_PM:
+        return _derive(pf, market, params)
     return _span(pf, market, params)
 
 
@@ -240,6 +244,10 @@ def _versioned(model: MarginModel, market: Market, pf: Portfolio, params: Any, v
         return DeribitStandardParams.load(_known("deribit_standard", version))
     if model is MarginModel.PARADEX_PM:
         return _known("paradex_pm", version)
+    if model is MarginModel.DERIVE_PM:
+        from .derive_pm import DerivePMParams
+
+        return DerivePMParams.load(_known("derive_pm", version))
     raise InvalidInputError(
         f"{model.value} takes its parameters from a file (params=), not a shipped version",
         "params_version",
@@ -433,6 +441,41 @@ def _paradex(pf: Portfolio, market: Market, params: Any) -> MarginResult:
         r.weighted_pnl,
         r,
         parameters=r.version,
+    )
+
+
+def _derive(pf: Portfolio, market: Market, params: Any) -> MarginResult:
+    from .derive_pm import DerivePMParams, derive_pm_margin
+
+    if isinstance(params, str):
+        params = DerivePMParams.load(_known("derive_pm", params))
+    _check_params(params, DerivePMParams, "DerivePMParams")
+    r = derive_pm_margin(pf.positions, market, params)
+    used = params or DerivePMParams.in_force(market.valuation_time)
+    notes = list(used.notes)
+    if params is None and later_than(used.version, market.valuation_time):
+        notes.append(f"no Derive PM version was in force then: the earliest ({used.version}) used")
+    notes += [
+        "a pymargin market has no oracle confidences or stable-coin price: taken as 1, so no "
+        "confidence contingency or peg loss is charged"
+    ]
+    return MarginResult(
+        MarginModel.DERIVE_PM,
+        "usdc",
+        r.initial_margin,
+        r.maintenance_margin,
+        {
+            "worst_loss": r.worst_loss,
+            "basis_contingency": r.basis_contingency,
+            "mm_contingency": r.mm_contingency,
+            "im_contingency": r.im_contingency,
+        },
+        r.worst_scenario,
+        r.labels,
+        r.scenario_pnl,
+        r,
+        parameters=r.version,
+        notes=notes,
     )
 
 

@@ -238,6 +238,10 @@ def _paradex_program(
     if len(bases) != 1:
         raise InvalidInputError(f"one underlying per programme, got {sorted(bases)}", "candidates")
     base = bases.pop()
+    if params is None:  # the version in force at the valuation time, as pm.margin takes it
+        from ..models.params import version_in_force
+
+        params = version_in_force("paradex_pm", market.valuation_time)
     doc = load_params("paradex_pm", params)
     a = asset_params(doc, base)
     u, h = float(a["unhedged_delta_factor"]), float(a["hedged_delta_factor"])

@@ -17,7 +17,7 @@ from pymargin.models.paradex_pm import paradex_pm_margin
 from pymargin.models.params import ModelParameterError
 
 DATA = Path(__file__).parents[1] / "data" / "grid_models"
-T0 = datetime(2026, 4, 1, 8, tzinfo=timezone.utc)
+T0 = datetime(2026, 6, 1, 8, tzinfo=timezone.utc)
 
 
 BOOKS = [
@@ -36,7 +36,7 @@ BOOKS = [
 @pytest.mark.parametrize("book", BOOKS)
 def test_paradex_written_as_a_grid_file_gives_paradex_margins(book, usdc_market):
     mkt = usdc_market
-    want = paradex_pm_margin(book, mkt)
+    want = paradex_pm_margin(book, mkt, version="2026-05-25")
     got = grid_model_margin(book, mkt, DATA / "paradex_as_grid.json")
     assert got.initial_margin == pytest.approx(want.initial_margin, rel=1e-12)
     assert got.maintenance_margin == pytest.approx(want.maintenance_margin, rel=1e-12)

@@ -34,7 +34,9 @@ def test_the_version_in_force_is_the_newest_dated_on_or_before_the_valuation_day
     assert version_in_force("deribit_pm", _at("2026-02-14")) == "2024-06-17"
     # before every version: the earliest (callers flag it)
     assert version_in_force("deribit_pm", _at("2020-01-01")) == "2024-06-17"
-    assert version_in_force("paradex_pm", _at("2026-05-01")) == "2026-04"
+    assert version_in_force("paradex_pm", _at("2026-05-01")) == "2026-04-06"
+    assert version_in_force("paradex_pm", _at("2026-04-05")) == "2026-03-15"
+    assert version_in_force("paradex_pm", _at("2026-06-01")) == "2026-05-25"
     assert version_in_force("paradex_pm", _at("2026-08-01")) == "2026-08"
 
 

@@ -12,7 +12,7 @@ import pymargin as pm
 from pymargin.models.paradex_pm import paradex_pm_margin, paradex_scenarios
 from pymargin.models.params import load_params
 
-T0 = datetime(2026, 4, 1, 8, tzinfo=timezone.utc)
+T0 = datetime(2026, 6, 1, 8, tzinfo=timezone.utc)
 
 
 def test_scenario_table_matches_the_docs():
@@ -94,7 +94,7 @@ def test_the_2026_08_scenario_tables_are_the_published_ones():
     # Paradex docs, portfolio-margin.mdx @ 9b82a75 (2026-08-20), the HYPE/CL tab: spot
     # +-28 % in 7 % steps with vol +64 % / -35.2 % (the edges vol up only), tails -66 %,
     # -33 %, +50 %, +100 % ... +500 % at vol +64 % weighted 30, 50, 40, 20, 10, 7, 5, 4 %;
-    # Min Vol Shock Up 60 %; BTC unchanged since 2026-04.
+    # Min Vol Shock Up 60 %; BTC unchanged since 2026-05-25.
     from pymargin.models.params import load_params
 
     doc = load_params("paradex_pm", "2026-08")
@@ -107,5 +107,5 @@ def test_the_2026_08_scenario_tables_are_the_published_ones():
     assert np.allclose(w * 100, [100] * 16 + [30, 50, 40, 20, 10, 7, 5, 4])
     rule = scen.rules[0]
     assert (rule.range_up, rule.range_down, rule.min_vol_up) == (0.64, 0.352, 0.60)
-    old, new = load_params("paradex_pm", "2026-04"), doc
+    old, new = load_params("paradex_pm", "2026-05-25"), doc
     assert old["assets"]["BTC"] == new["assets"]["BTC"]
