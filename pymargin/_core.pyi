@@ -191,6 +191,20 @@ def derive_pm_margin(
     im_haircut: np.ndarray,
     risk_cancelling: np.ndarray,
 ) -> dict[str, Any]: ...
+def strategy_requirements(
+    kind: np.ndarray,
+    offsets: np.ndarray,
+    quantity: np.ndarray,
+    stock: np.ndarray,
+    call: np.ndarray,
+    otc: np.ndarray,
+    strike: np.ndarray,
+    price: np.ndarray,
+    underlying: np.ndarray,
+    multiplier: np.ndarray,
+    months: np.ndarray,
+    rates: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 def span_requirement(
     pnl: np.ndarray,
     tier_offsets: np.ndarray,

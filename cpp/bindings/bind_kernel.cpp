@@ -17,6 +17,7 @@
 #include "pymargin/models/sensitivity_margin.hpp"
 #include "pymargin/models/span.hpp"
 #include "pymargin/models/standard_margin.hpp"
+#include "pymargin/models/strategy_margin.hpp"
 #include "pymargin/scenarios/scenario_set.hpp"
 
 namespace py = pybind11;
@@ -718,6 +719,67 @@ py::dict derive_pm_margin(const py::array& params, const py::array& spot_shock,
   return out;
 }
 
+// Strategy-based margin (pymargin/models/strategy_margin.hpp) of t strategies: kind (uint8)
+// [t], offsets (int64) [t + 1] into the legs' columns quantity, stock, call, otc (uint8),
+// strike, price, underlying, multiplier, months [n]; rates [10]: rate, minimum,
+// long_fraction, long_months, long_marginable (0/1), stock_initial, stock_maintenance,
+// short_stock_maintenance, hedge_fraction, 0. Returns (initial, maintenance, proceeds) [t].
+py::tuple strategy_requirements(const py::array& kind, const py::array& offsets,
+                                const py::array& quantity, const py::array& stock,
+                                const py::array& call, const py::array& otc,
+                                const py::array& strike, const py::array& price,
+                                const py::array& underlying, const py::array& multiplier,
+                                const py::array& months, const py::array& rates) {
+  const auto t = static_cast<std::size_t>(kind.size());
+  const auto* k = contiguous<std::uint8_t>(kind, t, "kind");
+  const auto* off = contiguous<std::int64_t>(offsets, t + 1, "offsets");
+  const auto n = static_cast<std::size_t>(quantity.size());
+  const double* q = contiguous<double>(quantity, n, "quantity");
+  const auto* st = contiguous<std::uint8_t>(stock, n, "stock");
+  const auto* cl = contiguous<std::uint8_t>(call, n, "call");
+  const auto* ot = contiguous<std::uint8_t>(otc, n, "otc");
+  const double* kk = contiguous<double>(strike, n, "strike");
+  const double* pr = contiguous<double>(price, n, "price");
+  const double* un = contiguous<double>(underlying, n, "underlying");
+  const double* mu = contiguous<double>(multiplier, n, "multiplier");
+  const double* mo = contiguous<double>(months, n, "months");
+  const double* ra = contiguous<double>(rates, 10, "rates");
+  models::StrategyRates r;
+  r.rate = ra[0];
+  r.minimum = ra[1];
+  r.long_fraction = ra[2];
+  r.long_months = ra[3];
+  r.long_marginable = ra[4] != 0.0;
+  r.stock_initial = ra[5];
+  r.stock_maintenance = ra[6];
+  r.short_stock_maintenance = ra[7];
+  r.hedge_fraction = ra[8];
+  std::vector<models::StrategyLeg> legs(n);
+  for (std::size_t i = 0; i < n; ++i)
+    legs[i] = {q[i], st[i] != 0, cl[i] != 0, ot[i] != 0, kk[i], pr[i], un[i], mu[i], mo[i]};
+  for (std::size_t j = 0; j < t; ++j)
+    if (off[j] < 0 || off[j + 1] < off[j] || static_cast<std::size_t>(off[j + 1]) > n)
+      throw PyInputError{PyInputError::kInvalid, "offsets", static_cast<long long>(j),
+                         "must rise within the legs"};
+  py::array_t<double> im(static_cast<py::ssize_t>(t)), mm(static_cast<py::ssize_t>(t)),
+      pc(static_cast<py::ssize_t>(t));
+  for (std::size_t j = 0; j < t; ++j) {
+    models::StrategyRequirement out;
+    const auto b = static_cast<std::size_t>(off[j]);
+    const Status s = models::strategy_requirement(static_cast<models::StrategyKind>(k[j]),
+                                                  legs.data() + b,
+                                                  static_cast<std::size_t>(off[j + 1]) - b, r,
+                                                  &out);
+    if (!s.ok())
+      throw PyInputError{PyInputError::kInvalid, s.field, static_cast<long long>(j),
+                         std::string("strategy ") + std::to_string(j) + ": " + s.message};
+    im.mutable_at(static_cast<py::ssize_t>(j)) = out.initial;
+    mm.mutable_at(static_cast<py::ssize_t>(j)) = out.maintenance;
+    pc.mutable_at(static_cast<py::ssize_t>(j)) = out.proceeds;
+  }
+  return py::make_tuple(im, mm, pc);
+}
+
 // SPAN per combined commodity (pymargin/models/span.hpp), ragged inputs flattened: pnl
 // [n x 16]; tier_offsets [n + 1] into tier_delta; short_options, short_option_minimum [n];
 // intra_offsets [n + 1] into intra_tiers [2 x total] and intra_rates [total]; the spreads as
@@ -854,6 +916,11 @@ void bind_kernel(py::module_& m) {
         py::arg("collateral_confidence"), py::arg("mm_haircut"), py::arg("im_haircut"),
         py::arg("risk_cancelling"),
         "Derive portfolio margin of one account (private; see pymargin.models.derive_pm).");
+  m.def("strategy_requirements", &strategy_requirements, py::arg("kind"), py::arg("offsets"),
+        py::arg("quantity"), py::arg("stock"), py::arg("call"), py::arg("otc"),
+        py::arg("strike"), py::arg("price"), py::arg("underlying"), py::arg("multiplier"),
+        py::arg("months"), py::arg("rates"),
+        "Strategy-based (Reg T) requirements (private; see pymargin.models.strategy_margin).");
   m.def("standard_margin", &standard_margin, py::arg("rule"), py::arg("size"), py::arg("im_base"),
         py::arg("im_per_unit"), py::arg("mm_base"), py::arg("mm_per_unit"), py::arg("price"),
         py::arg("im_otm_base"), py::arg("im_floor"), py::arg("mm"), py::arg("call"),
