@@ -205,6 +205,22 @@ def strategy_requirements(
     months: np.ndarray,
     rates: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+def option_standard_margin(
+    size: np.ndarray,
+    strike: np.ndarray,
+    call: np.ndarray,
+    index: np.ndarray,
+    reference: np.ndarray,
+    mark: np.ndarray,
+    unit: np.ndarray,
+    im_otm_base: np.ndarray,
+    im_floor: np.ndarray,
+    mm: np.ndarray,
+    tier_factor: np.ndarray,
+    liquidation_fee: np.ndarray,
+    im_premium: np.ndarray,
+    mm_floor: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]: ...
 def span_requirement(
     pnl: np.ndarray,
     tier_offsets: np.ndarray,

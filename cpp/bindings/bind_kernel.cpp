@@ -780,6 +780,59 @@ py::tuple strategy_requirements(const py::array& kind, const py::array& offsets,
   return py::make_tuple(im, mm, pc);
 }
 
+// Venue standard margin of options, the generic shape (StandardRule::kOption in
+// pymargin/models/standard_margin.hpp), positions as columns [n]. Returns (im, mm) arrays.
+py::tuple option_standard_margin(const py::array& size, const py::array& strike,
+                                 const py::array& call, const py::array& index,
+                                 const py::array& reference, const py::array& mark,
+                                 const py::array& unit, const py::array& im_otm_base,
+                                 const py::array& im_floor, const py::array& mm,
+                                 const py::array& tier_factor, const py::array& liquidation_fee,
+                                 const py::array& im_premium, const py::array& mm_floor) {
+  const auto n = static_cast<std::size_t>(size.size());
+  const double* q = contiguous<double>(size, n, "size");
+  const double* k = contiguous<double>(strike, n, "strike");
+  const auto* cl = contiguous<std::uint8_t>(call, n, "call");
+  const double* ix = contiguous<double>(index, n, "index");
+  const double* rf = contiguous<double>(reference, n, "reference");
+  const double* mk = contiguous<double>(mark, n, "mark");
+  const double* un = contiguous<double>(unit, n, "unit");
+  const double* ob = contiguous<double>(im_otm_base, n, "im_otm_base");
+  const double* fl = contiguous<double>(im_floor, n, "im_floor");
+  const double* om = contiguous<double>(mm, n, "mm");
+  const double* tf = contiguous<double>(tier_factor, n, "tier_factor");
+  const double* lf = contiguous<double>(liquidation_fee, n, "liquidation_fee");
+  const double* ip = contiguous<double>(im_premium, n, "im_premium");
+  const auto* mf = contiguous<std::uint8_t>(mm_floor, n, "mm_floor");
+  std::vector<models::StandardPosition> pos(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    models::StandardPosition& p = pos[i];
+    p.rule = models::StandardRule::kOption;
+    p.size = q[i];
+    p.strike = k[i];
+    p.call = cl[i] != 0;
+    p.index = ix[i];
+    p.reference = rf[i];
+    p.mark = mk[i];
+    p.unit = un[i];
+    p.im_otm_base = ob[i];
+    p.im_floor = fl[i];
+    p.mm = om[i];
+    p.tier_factor = tf[i];
+    p.liquidation_fee = lf[i];
+    p.im_premium = ip[i];
+    p.mm_floor = mf[i];
+  }
+  std::vector<models::StandardMargin> out(n);
+  raise_status(models::standard_margin(pos.data(), n, out.data()), "underlying");
+  py::array_t<double> im(static_cast<py::ssize_t>(n)), mmo(static_cast<py::ssize_t>(n));
+  for (std::size_t i = 0; i < n; ++i) {
+    im.mutable_at(static_cast<py::ssize_t>(i)) = out[i].initial_margin;
+    mmo.mutable_at(static_cast<py::ssize_t>(i)) = out[i].maintenance_margin;
+  }
+  return py::make_tuple(im, mmo);
+}
+
 // SPAN per combined commodity (pymargin/models/span.hpp), ragged inputs flattened: pnl
 // [n x 16]; tier_offsets [n + 1] into tier_delta; short_options, short_option_minimum [n];
 // intra_offsets [n + 1] into intra_tiers [2 x total] and intra_rates [total]; the spreads as
@@ -921,6 +974,12 @@ void bind_kernel(py::module_& m) {
         py::arg("strike"), py::arg("price"), py::arg("underlying"), py::arg("multiplier"),
         py::arg("months"), py::arg("rates"),
         "Strategy-based (Reg T) requirements (private; see pymargin.models.strategy_margin).");
+  m.def("option_standard_margin", &option_standard_margin, py::arg("size"), py::arg("strike"),
+        py::arg("call"), py::arg("index"), py::arg("reference"), py::arg("mark"),
+        py::arg("unit"), py::arg("im_otm_base"), py::arg("im_floor"), py::arg("mm"),
+        py::arg("tier_factor"), py::arg("liquidation_fee"), py::arg("im_premium"),
+        py::arg("mm_floor"),
+        "Venue standard margin of options (private; see pymargin.models.venue_standard).");
   m.def("standard_margin", &standard_margin, py::arg("rule"), py::arg("size"), py::arg("im_base"),
         py::arg("im_per_unit"), py::arg("mm_base"), py::arg("mm_per_unit"), py::arg("price"),
         py::arg("im_otm_base"), py::arg("im_floor"), py::arg("mm"), py::arg("call"),

@@ -73,3 +73,28 @@ TEST(StandardMargin, BadInputIsRefusedBeforeAnythingIsWritten) {
   EXPECT_FALSE(pmm::standard_margin(p, 2, m).ok());
   EXPECT_EQ(m[0].initial_margin, -7.0);
 }
+
+// The generic option shape (StandardRule::kOption) on Bybit's published example (help centre,
+// "Initial and Maintenance Margin Calculation (Options)", 2023-12-04): a short 31,000 call,
+// index 30,000, mark 300, MM 3 % and a 0.2 % liquidation fee: MM 900 + 300 + 60 = 1,260 USDC.
+TEST(StandardMargin, VenueOptionShapeBybitExample) {
+  pmm::StandardPosition p;
+  p.rule = pmm::StandardRule::kOption;
+  p.size = -1.0;
+  p.call = true;
+  p.strike = 31000.0;
+  p.index = 30000.0;
+  p.unit = 30000.0;
+  p.mark = 300.0;
+  p.im_otm_base = 0.15;
+  p.im_floor = 0.10;
+  p.mm = 0.03;
+  p.liquidation_fee = 0.002;
+  p.mm_floor = 2;
+  pmm::StandardMargin m;
+  ASSERT_TRUE(pmm::standard_margin(&p, 1, &m).ok());
+  EXPECT_DOUBLE_EQ(m.maintenance_margin, 1260.0);
+  EXPECT_DOUBLE_EQ(m.initial_margin, 3800.0);  // max(4,500 - 1,000, 3,000) + 300
+  p.tier_factor = 0.0;
+  EXPECT_STREQ(pmm::standard_margin(&p, 1, &m).field, "tier_factor");
+}

@@ -11,7 +11,13 @@
 //     OTM = max(0, K - S) for calls, max(0, S - K) for puts): a long position needs nothing
 //     beyond its premium; short call IM = max(im_otm_base - OTM / S, im_floor) + mark,
 //     MM = mm + mark; short put MM = max(mm, mm x mark) + mark,
-//     IM = max(max(im_otm_base - OTM / S, im_floor) + mark, MM); both times |q|.
+//     IM = max(max(im_otm_base - OTM / S, im_floor) + mark, MM); both times |q|;
+//   option (the shape venues publish for linear and coin-settled options; per unit of size, u
+//     the unit price (the index for USD-settled options, 1 for coin-settled ones), R the price
+//     OTM is measured against (the index, or the expiry's forward), MF the tier factor):
+//     MM = max(mm u, mm mark) MF + mark + liquidation_fee u,
+//     IM = max(im_otm_base - OTM / R, im_floor) MF u + im_premium, at least MM for puts
+//     (mm_floor 1), for every short (2) or never (0); longs need nothing beyond their premium.
 #pragma once
 
 #include <cstddef>
@@ -21,7 +27,7 @@
 
 namespace pymargin::models {
 
-enum class StandardRule : std::uint8_t { kSizeScaled = 0, kInverseOption = 1 };
+enum class StandardRule : std::uint8_t { kSizeScaled = 0, kInverseOption = 1, kOption = 2 };
 
 struct StandardPosition {
   StandardRule rule = StandardRule::kSizeScaled;
@@ -33,6 +39,13 @@ struct StandardPosition {
   double im_otm_base = 0.0, im_floor = 0.0, mm = 0.0;
   bool call = true;
   double strike = 0.0, index = 0.0, mark = 0.0;  // USD, USD, coin
+  // option (the generic shape)
+  double unit = 1.0;             // u: settlement units per unit of moneyness
+  double reference = 0.0;        // R: OTM is measured against it (0: the index)
+  double tier_factor = 1.0;      // MF
+  double liquidation_fee = 0.0;  // a fraction of u, in MM
+  double im_premium = -1.0;      // the premium IM adds (< 0: the mark)
+  std::uint8_t mm_floor = 1;     // IM >= MM for: 0 no short, 1 short puts, 2 every short
 };
 
 struct StandardMargin {
