@@ -33,7 +33,7 @@ from .accounts.engine import PreTradeEngine
 from .accounts.fills import Ledger, ledger_from_trades
 from .analytics import stress, var
 from .analytics.attribution import incremental_margin, margin_attribution, scenario_ranking
-from .enums import Greek, OptionType
+from .enums import DeltaShock, Greek, OptionType
 from .exceptions import InputTypeError, InvalidInputError, NoSolutionError, PymarginError
 from .market import history
 from .market.instruments import (
@@ -68,6 +68,7 @@ __version__: str = _core.__version__
 __all__ = [
     "Account",
     "AccountSummary",
+    "DeltaShock",
     "Greek",
     "Greeks",
     "InputTypeError",

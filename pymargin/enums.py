@@ -29,3 +29,13 @@ class Greek(enum.IntFlag):
     VOLGA = 256
     FIRST_ORDER = PRICE | DELTA | DELTA_FORWARD | VEGA | THETA | RHO
     ALL = 511
+
+
+class DeltaShock(enum.Enum):
+    """Deribit portfolio margin's delta shock, charged above ``delta_total_liq_shock_threshold``.
+    Deribit publishes its parameters, not its formula: ``REFUSE`` (the default) refuses a book
+    over the threshold; ``UNVERIFIED`` charges the formula of a public re-implementation (see
+    docs/models/deribit_pm.md), labelled unverified in the result."""
+
+    REFUSE = "refuse"
+    UNVERIFIED = "unverified"

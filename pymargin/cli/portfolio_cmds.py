@@ -75,6 +75,13 @@ def margin(
         ),
     ] = False,
     top: Annotated[int, typer.Option(min=1, help="scenarios listed, largest loss first")] = 5,
+    delta_shock: Annotated[
+        str,
+        typer.Option(
+            help="Deribit S:PM over the delta-shock threshold: refuse (default), or unverified "
+            "(a public re-implementation's formula, noted as unverified)"
+        ),
+    ] = "refuse",
 ) -> None:
     """Initial and maintenance margin of the positions under one model, with the breakdown,
     the nearest scenarios and, with --by-position, what each position adds.
@@ -92,11 +99,19 @@ def margin(
         chosen = chosen_model(model, grid_file, span_file)
         from_files = model_params(chosen, grid_file, span_file)
         coll = read_collateral(collateral)  # checked even where the model does not use it
+        from ..enums import DeltaShock
+        from ..exceptions import InvalidInputError
+
+        try:
+            shock = DeltaShock(delta_shock)
+        except ValueError:
+            raise InvalidInputError("refuse or unverified", "--delta-shock") from None
         kw: dict[str, Any] = {
             "params": from_files if from_files is not None else read_params(params),
             "currency": currency,
             "collateral": coll if chosen is MarginModel.DERIBIT_XPM else None,
             "params_version": params_version,
+            "delta_shock": shock,
         }
         res = compute(pf, mkt, chosen, **kw)
         ranking = scenario_ranking(res, top) if len(res.scenario_pnl) else None

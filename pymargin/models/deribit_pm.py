@@ -40,7 +40,9 @@ from typing import Any
 import numpy as np
 
 from ..conventions import is_usd_stablecoin
+from ..enums import DeltaShock
 from ..exceptions import InvalidInputError
+from ..market.instruments import InstrumentKind
 from ..market.market import Market
 from ..market.portfolio import position_arrays
 from ..risk.scenarios import ScenarioSet, VolState, scenario_label
@@ -216,6 +218,7 @@ class _Groups:
     damp: list[np.ndarray] = field(default_factory=list)
     roll_k: list[np.ndarray] = field(default_factory=list)
     roll_d: list[np.ndarray] = field(default_factory=list)
+    delta_shock: float = 0.0  # settlement units, the opt-in unverified formula's
 
 
 def _pair_group(
@@ -230,6 +233,7 @@ def _pair_group(
     cp: CurrencyParams,
     currency: str,
     threads: int | None,
+    delta_shock: DeltaShock = DeltaShock.REFUSE,
 ) -> None:
     """Adds currency pair ``pair_name`` (the positions ``sel``) to ``g``."""
     table = market.table
@@ -264,12 +268,36 @@ def _pair_group(
     g.roll_k.append(k * (index if usd_settled else 1.0))
     g.roll_d.append(net)
     net_delta_usd = float(deltas.sum()) * index
-    if abs(net_delta_usd) > pp.delta_total_liq_shock_threshold:
+    if delta_shock is DeltaShock.UNVERIFIED:
+        kind = table.column("kind")[sub]
+        shock = unverified_delta_shock(deltas, kind == int(InstrumentKind.OPTION), index, pp)
+        g.delta_shock += shock * (index if usd_settled else 1.0)
+    elif abs(net_delta_usd) > pp.delta_total_liq_shock_threshold:
         raise ModelCoverageError(
             f"net delta {net_delta_usd:,.0f} USD exceeds delta_total_liq_shock_threshold "
             f"{pp.delta_total_liq_shock_threshold:,.0f}: Deribit's delta-shock formula is not "
             "published, so pymargin does not guess it"
         )
+
+
+def unverified_delta_shock(
+    deltas: np.ndarray, is_option: np.ndarray, index: float, pp: PairParams
+) -> float:
+    """The delta shock (coin) of one currency pair by the formula of a public re-implementation
+    of Deribit PM (Deribit publishes the parameters, not the formula; docs/models/deribit_pm.md):
+    the delta subject to the shock D* is the futures' and short options' delta D_f, offset (never
+    enlarged or flipped) by the long options' delta; the shock is |D*| x min(max_delta_shock,
+    m_inc x max(0, |D*| - threshold / index)). The re-implementation hard-codes 0.01 for the
+    increment and lets a short delta give a negative shock; here the increment is Deribit's
+    ``m_inc`` and the shock is on |D*|. Unverified: no published example has one."""
+    d = np.asarray(deltas, dtype=np.float64)
+    opt = np.asarray(is_option, dtype=bool)
+    long_options = float(d[opt & (d > 0)].sum())
+    firm = float(d.sum()) - long_options
+    lo, hi = min(firm, 0.0), max(firm, 0.0)
+    subject = min(max(long_options + firm, lo), hi)
+    excess = max(0.0, abs(subject) - pp.delta_total_liq_shock_threshold / index)
+    return abs(subject) * min(pp.max_delta_shock, pp.m_inc * excess)
 
 
 def deribit_pm_margin(
@@ -282,11 +310,14 @@ def deribit_pm_margin(
     open_orders_margin: float = 0.0,
     spot_margin: float = 0.0,
     threads: int | None = None,
+    delta_shock: DeltaShock = DeltaShock.REFUSE,
 ) -> DeribitPMResult:
     """Segregated portfolio margin of ``positions`` (instrument name -> size in units of the
     underlying coin, negative = short) that settle in ``currency`` (e.g. ``"btc"``; inferred
     when all positions share one). MMP, open-order and spot margins are inputs, as in Deribit's
-    response (they come from the order book, not the risk matrix).
+    response (they come from the order book, not the risk matrix). ``delta_shock``: a book over
+    the delta-shock threshold is refused unless ``DeltaShock.UNVERIFIED`` asks for the public
+    re-implementation's formula (:func:`unverified_delta_shock`; the result says so).
 
     Instruments are looked up in ``market.table`` (parsed and valued once per snapshot); the
     rest is array code and one kernel call per currency pair."""
@@ -308,6 +339,8 @@ def deribit_pm_margin(
             f"no parameters for currency {currency!r}", "model_params.currency"
         )
     check_addons(mmp_margin, open_orders_margin, spot_margin)
+    if not isinstance(delta_shock, DeltaShock):
+        raise InvalidInputError("use a pymargin.DeltaShock member", "delta_shock")
     cp = cp_found
     if cp.correlation_set:
         raise ModelCoverageError(
@@ -333,6 +366,7 @@ def deribit_pm_margin(
             cp,
             currency,
             threads,
+            delta_shock,
         )
     rules = ModelRules(
         mm_factor=params.mm_factor,
@@ -349,7 +383,10 @@ def deribit_pm_margin(
         pnl_offset=cp.pnl_offset,
         roll_k=np.concatenate(g.roll_k),
         expiry_delta=np.concatenate(g.roll_d),
-        im_addon=mmp_margin + open_orders_margin + spot_margin,
+        # the delta shock (zero unless opted in) is part of the risk-matrix margin: IM takes
+        # it, MM takes mm_factor of it
+        im_addon=mmp_margin + open_orders_margin + spot_margin + g.delta_shock,
+        mm_addon=params.mm_factor * g.delta_shock,
     )
     agg = {
         key: {"standard": e[:n_std], "extended": e[n_std:]}
@@ -360,9 +397,8 @@ def deribit_pm_margin(
     worst_bucket = bucket_of(int(res.at[lowest]), n_std, params.buckets_count)
     worst_case = res.worst
     roll = res.roll
-    delta_shock = 0.0
     correlation = 0.0
-    rmm = res.rmm
+    rmm = res.rmm + g.delta_shock
     im = res.initial_margin
     mm = res.maintenance_margin
     return DeribitPMResult(
@@ -373,7 +409,7 @@ def deribit_pm_margin(
         worst_case,
         worst_bucket,
         roll,
-        delta_shock,
+        g.delta_shock,
         correlation,
         mmp_margin,
         open_orders_margin,

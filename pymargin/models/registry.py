@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..enums import DeltaShock
 from ..exceptions import InputTypeError, InvalidInputError
 from ..extras import optional
 from ..market.market import Market
@@ -105,6 +106,7 @@ def margin(
     open_orders_margin: float = 0.0,
     spot_margin: float = 0.0,
     params_version: str | None = None,
+    delta_shock: DeltaShock = DeltaShock.REFUSE,
 ) -> MarginResult:
     """Margin of ``portfolio`` under ``model`` (see :class:`MarginModel`).
 
@@ -120,6 +122,12 @@ def margin(
     since they come from the order book, not from the risk matrix."""
     if not isinstance(model, MarginModel):
         raise InputTypeError("use a pymargin.MarginModel member", "model")
+    if not isinstance(delta_shock, DeltaShock):
+        raise InputTypeError("use a pymargin.DeltaShock member", "delta_shock")
+    if delta_shock is DeltaShock.UNVERIFIED and model is not MarginModel.DERIBIT_PM:
+        raise InvalidInputError(
+            "the unverified delta shock is offered for Deribit S:PM", "delta_shock"
+        )
     if currency is not None and not isinstance(currency, str):
         raise InputTypeError("must be a currency name", "currency")
     if isinstance(portfolio, Portfolio):
@@ -148,12 +156,12 @@ def margin(
 
             def one(sub: Portfolio, c: str) -> MarginResult:
                 if model is MarginModel.DERIBIT_PM:
-                    return _deribit_pm(sub, market, params, c, extras)
+                    return _deribit_pm(sub, market, params, c, extras, delta_shock)
                 return _deribit_standard(sub, market, params, c)
 
             return _by_settlement(model, pf, market, ccys, one)
     if model is MarginModel.DERIBIT_PM:
-        return _deribit_pm(pf, market, params, currency, extras)
+        return _deribit_pm(pf, market, params, currency, extras, delta_shock)
     if model is MarginModel.DERIBIT_XPM:
         return _deribit_xpm(pf, market, params, collateral, extras)
     if model is MarginModel.DERIBIT_STANDARD:
@@ -313,7 +321,12 @@ def _check_params(params: Any, kind: type, name: str) -> None:
 
 
 def _deribit_pm(
-    pf: Portfolio, market: Market, params: Any, currency: str | None, extras: dict[str, float]
+    pf: Portfolio,
+    market: Market,
+    params: Any,
+    currency: str | None,
+    extras: dict[str, float],
+    shock: DeltaShock = DeltaShock.REFUSE,
 ) -> MarginResult:
     _check_params(params, DeribitPMParams, "DeribitPMParams")
     r: DeribitPMResult = deribit_pm_margin(
@@ -324,6 +337,7 @@ def _deribit_pm(
         mmp_margin=extras["mmp_margin"],
         open_orders_margin=extras["open_orders_margin"],
         spot_margin=extras["spot_margin"],
+        delta_shock=shock,
     )
     labels: list[str] = []
     pnl: list[np.ndarray] = []
@@ -338,6 +352,12 @@ def _deribit_pm(
         "risk_matrix_margin": r.risk_matrix_margin,
         **{k: getattr(r, k) for k in extras},
     }
+    notes = list(r.params.notes)
+    if shock is DeltaShock.UNVERIFIED:
+        notes.append(
+            f"delta shock {r.delta_shock:.9g} {r.currency.upper()}: UNVERIFIED, the formula of "
+            "a public re-implementation (Deribit publishes the parameters, not the formula)"
+        )
     return MarginResult(
         MarginModel.DERIBIT_PM,
         r.currency,
@@ -349,7 +369,7 @@ def _deribit_pm(
         np.concatenate(pnl),
         r,
         parameters=r.params.version_text(),
-        notes=list(r.params.notes),
+        notes=notes,
     )
 
 
