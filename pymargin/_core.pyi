@@ -221,6 +221,7 @@ def option_standard_margin(
     im_premium: np.ndarray,
     mm_floor: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]: ...
+def scanning_spread(legs: np.ndarray, gain_allowance: float) -> tuple[np.ndarray, float]: ...
 def span_requirement(
     pnl: np.ndarray,
     tier_offsets: np.ndarray,

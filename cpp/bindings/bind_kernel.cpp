@@ -833,6 +833,21 @@ py::tuple option_standard_margin(const py::array& size, const py::array& strike,
   return py::make_tuple(im, mmo);
 }
 
+// A scanning-based spread (pymargin/models/span.hpp): legs [k x 16] losses positive, the gain
+// allowance. Returns (values [16], risk).
+py::tuple scanning_spread(const py::array& legs, double gain_allowance) {
+  const auto total = static_cast<std::size_t>(legs.size());
+  if (total % models::kSpanScenarios != 0)
+    throw PyInputError{PyInputError::kInvalid, "legs", -1, "must be [legs x 16]"};
+  const double* l = contiguous<double>(legs, total, "legs");
+  py::array_t<double> values(static_cast<py::ssize_t>(models::kSpanScenarios));
+  double risk = 0.0;
+  raise_status(models::scanning_spread(l, total / models::kSpanScenarios, gain_allowance,
+                                       values.mutable_data(), &risk),
+               "legs");
+  return py::make_tuple(values, risk);
+}
+
 // SPAN per combined commodity (pymargin/models/span.hpp), ragged inputs flattened: pnl
 // [n x 16]; tier_offsets [n + 1] into tier_delta; short_options, short_option_minimum [n];
 // intra_offsets [n + 1] into intra_tiers [2 x total] and intra_rates [total]; the spreads as
@@ -980,6 +995,9 @@ void bind_kernel(py::module_& m) {
         py::arg("tier_factor"), py::arg("liquidation_fee"), py::arg("im_premium"),
         py::arg("mm_floor"),
         "Venue standard margin of options (private; see pymargin.models.venue_standard).");
+  m.def("scanning_spread", &scanning_spread, py::arg("legs"), py::arg("gain_allowance"),
+        "A SPAN scanning-based spread's scenario values and risk (private; see "
+        "pymargin.models.span_file).");
   m.def("standard_margin", &standard_margin, py::arg("rule"), py::arg("size"), py::arg("im_base"),
         py::arg("im_per_unit"), py::arg("mm_base"), py::arg("mm_per_unit"), py::arg("price"),
         py::arg("im_otm_base"), py::arg("im_floor"), py::arg("mm"), py::arg("call"),

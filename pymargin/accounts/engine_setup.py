@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _core
 from ..conventions import USD_STABLECOINS as STABLECOINS
-from ..exceptions import InputTypeError, InvalidInputError, PymarginError
+from ..exceptions import InputTypeError, InvalidInputError, ModelCoverageError, PymarginError
 from ..market.instruments import InstrumentKind
 from ..market.market import Market
 from ..models.deribit_pm import DeribitPMParams
@@ -98,6 +98,11 @@ def _grid_assets(
     else:
         raise InputTypeError(
             "expected a parameter file path, its document or a GridModel", "params"
+        )
+    if not gm.engine_ready:
+        raise ModelCoverageError(
+            f"{gm.name}: the pre-trade engine does not carry the file's IM multiplier or "
+            "short-option floor; pm.margin computes it"
         )
     grid = {}
     for b in bases:

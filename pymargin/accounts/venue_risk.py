@@ -70,6 +70,11 @@ def venue_risk_for(
                 if isinstance(params, dict)
                 else GridModel.load(params)
             )
+        if not g.engine_ready:
+            raise ModelCoverageError(
+                f"{g.name}: the batch kernel does not carry the file's IM multiplier or "
+                "short-option floor; pm.margin computes it one account at a time"
+            )
         assets = {
             b: (a.scenarios, a.weights, a.pnl_offset, a.unhedged, a.hedged, a.minimum_per_contract)
             for b, a in g.assets.items()

@@ -28,6 +28,13 @@ The file (JSON; every field checked, errors name the field)::
 Vol states are "up", "down" or "none"; ``vol_shock.kind`` is "relative" (IV x (1 + shock x
 (reference / max(floor, DTE))^power)) or "additive" (IV + shock). Positions must settle in
 USD-like currencies (the P&L of a grid is in USD); margins are in USD.
+
+Two optional terms cover venues that add a charge to the scenario loss instead of taking the
+larger (Aevo): ``"im_multiplier"`` (model level, default 1: IM = im_multiplier x (the charge +
+the short-option floor), MM = mm_fraction x IM) and, per asset, ``"short_option_floor"`` (a
+fraction of spot per net short option contract at each strike of an expiry, calls and puts
+netted at the strike, added to the requirement). The pre-trade engine and the venue batch do
+not carry these two terms and refuse a file that sets them.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ import numpy as np
 
 from ..exceptions import InvalidInputError
 from ..files import load_json, open_file
+from ..market.instruments import InstrumentKind
 from ..market.market import Market
 from ..market.portfolio import position_arrays
 from ..risk.revaluation import summed_pnl
@@ -75,6 +83,7 @@ class _Asset:
     unhedged: float
     hedged: float
     minimum_per_contract: float
+    short_option_floor: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,14 @@ class GridModel:
     source: str
     mm_fraction: float
     assets: dict[str, _Asset]
+    im_multiplier: float = 1.0
+
+    @property
+    def engine_ready(self) -> bool:
+        """False when the file sets a term the pre-trade engine and the batch do not carry."""
+        return self.im_multiplier == 1.0 and all(
+            a.short_option_floor == 0.0 for a in self.assets.values()
+        )
 
     @classmethod
     def from_document(cls, doc: Any) -> GridModel:
@@ -105,6 +122,7 @@ class GridModel:
             doc["source"],
             _num(doc, "mm_fraction", "model", 0.0, 1.0),
             {str(b): _asset(str(b), a) for b, a in assets.items()},
+            _num(doc, "im_multiplier", "model", 1.0, 10.0, 1.0),
         )
 
     @classmethod
@@ -188,6 +206,7 @@ def _asset(base: str, a: Any) -> _Asset:
         _num(a, "unhedged_delta_factor", where, 0.0, 10.0, 0.0),
         _num(a, "hedged_delta_factor", where, 0.0, 10.0, 0.0),
         _num(a, "minimum_per_contract", where, 0.0, 1e12, 0.0),
+        _num(a, "short_option_floor", where, 0.0, 1.0, 0.0),
     )
 
 
@@ -203,6 +222,7 @@ class GridModelResult:
     weighted_pnl: dict[str, np.ndarray]
     labels: dict[str, list[str]]
     model: GridModel
+    short_option_floor: float = 0.0  # USD, before the IM multiplier
 
     def explain(self) -> str:
         lines = [
@@ -214,6 +234,8 @@ class GridModelResult:
                 f"  {base}: {d['requirement']:,.2f} (SCAN loss {d['scan_loss']:,.2f}, min delta "
                 f"{d['min_delta']:,.2f}, per-contract minimum {d['minimum']:,.2f})"
             )
+        if self.short_option_floor:
+            lines.append(f"  short-option floor {self.short_option_floor:,.2f}")
         return "\n".join(lines)
 
 
@@ -246,8 +268,8 @@ def grid_model_margin(
         ):
             raise InvalidInputError("must be finite and >= 0", name)
     names, sizes = position_arrays(positions)
-    rows, settlement, pair, contract = market.table.take(
-        names, "settlement", "pair", "contract_size"
+    rows, settlement, pair, contract, kind, strike, expiry = market.table.take(
+        names, "settlement", "pair", "contract_size", "kind", "strike", "expiry_key"
     )
     if (settlement != 0).any():
         row = int(np.argmax(settlement != 0))
@@ -260,6 +282,7 @@ def grid_model_margin(
     _, first = np.unique(pair, return_index=True)
     bases = [codes[int(pair[i])].split("_")[0].upper() for i in np.sort(first)]
     pnl, weights, net, gross, spot, offset, unhedged, hedged, floors = ([] for _ in range(9))
+    short_floor = 0.0  # USD, added to the requirement
     labels: dict[str, list[str]] = {}
     for base in bases:
         asset = model.assets.get(base)
@@ -278,35 +301,48 @@ def grid_model_margin(
         floors.append(
             asset.minimum_per_contract * float((np.abs(sizes[sel]) / contract[sel]).sum())
         )
+        if asset.short_option_floor > 0.0:
+            opt = sel[kind[sel] == int(InstrumentKind.OPTION)]
+            net_at: dict[tuple[int, float], float] = {}
+            for k in opt:  # contracts net per (expiry, strike), calls and puts together
+                at_strike = (int(expiry[k]), float(strike[k]))
+                net_at[at_strike] = net_at.get(at_strike, 0.0) + sizes[k] / contract[k]
+            shorts = sum(max(0.0, -v) for v in net_at.values())
+            short_floor += asset.short_option_floor * spot[-1] * shorts
         labels[base] = list(asset.scenarios.label)
     n = max(len(w) for w in weights)
     if any(len(w) != n for w in weights):  # one scenario count per call: pad with no-loss entries
         pnl = [np.pad(p, (0, n - len(p))) for p in pnl]
         weights = [np.pad(w, (0, n - len(w))) for w in weights]
     provisions = funding_provision + fee_provision
+    # IM = m x (charge + short floor) + provisions, MM = mm_fraction x m x (...) + provisions:
+    # the charge scales with m through the weights and the minimums (a max of terms that all
+    # scale), the short floor enters as an add-on of each
+    m = model.im_multiplier
     res = scenario_margin(
         ModelRules(mm_factor=model.mm_fraction),
         np.array(pnl),
-        weight=np.array(weights),
+        weight=np.array(weights) * m,
         net_delta=net,
         gross_delta=gross,
         delta_price=spot,
         pnl_offset=offset,
-        unhedged_delta=unhedged,
-        hedged_delta=hedged,
-        floor=floors,
-        im_addon=provisions,
-        mm_addon=provisions,
+        unhedged_delta=np.array(unhedged) * m,
+        hedged_delta=np.array(hedged) * m,
+        floor=np.array(floors) * m,
+        im_addon=provisions + m * short_floor,
+        mm_addon=provisions + model.mm_fraction * m * short_floor,
     )
     per = {
         b: {
-            "scan_loss": float(res.loss[k]),
-            "min_delta": float(res.min_delta[k]),
-            "minimum": float(res.floor[k]),
+            "scan_loss": float(res.loss[k]) / m,
+            "min_delta": float(res.min_delta[k]) / m,
+            "minimum": float(res.floor[k]) / m,
             "requirement": float(res.charge[k]),
         }
         for k, b in enumerate(bases)
     }
+
     g = int(np.argmax(res.charge))
     at = int(res.at[g])
     worst = labels[bases[g]][at] if at < len(labels[bases[g]]) else "no loss in any scenario"
@@ -318,4 +354,5 @@ def grid_model_margin(
         {b: res.set_entries[k, : len(labels[b])] for k, b in enumerate(bases)},
         labels,
         model,
+        short_floor,
     )

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "pymargin/models/span.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -131,6 +132,29 @@ Status span_requirement(const SpanCommodity* commodities, std::size_t n,
       if (!std::isfinite(x)) return Status::invalid("requirement", k, "overflows");
     }
   }
+  return Status::success();
+}
+
+Status scanning_spread(const double* legs, std::size_t n_legs, double gain_allowance,
+                       double* values, double* risk) noexcept {
+  if (values == nullptr || risk == nullptr || (n_legs > 0 && legs == nullptr))
+    return Status::bad_argument("legs", "null input or output");
+  if (n_legs < 2) return Status::bad_argument("legs", "a spread has two legs or more");
+  if (!(std::isfinite(gain_allowance) && gain_allowance >= 0.0 && gain_allowance <= 1.0))
+    return Status::invalid("gain_allowance", 0, "must be in [0, 1]");
+  for (std::size_t k = 0; k < n_legs * kSpanScenarios; ++k)
+    if (!std::isfinite(legs[k])) return Status::invalid("legs", k / kSpanScenarios, "not finite");
+  double worst = 0.0;
+  for (std::size_t j = 0; j < kSpanScenarios; ++j) {
+    double losses = 0.0, gains = 0.0;
+    for (std::size_t i = 0; i < n_legs; ++i) {
+      const double x = legs[i * kSpanScenarios + j];
+      (x > 0.0 ? losses : gains) += x;
+    }
+    values[j] = losses + gain_allowance * gains;
+    worst = std::max(worst, values[j]);
+  }
+  *risk = worst;
   return Status::success();
 }
 

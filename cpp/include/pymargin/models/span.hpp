@@ -55,6 +55,14 @@ struct SpanRequirement {
   double unspread_delta = 0.0;  // what the inter-commodity spreads left of the net delta
 };
 
+// A scanning-based spread (CME's "scanning-based" inter-commodity spread, evaluated before the
+// intra-commodity spreads): the legs' risk arrays for the quantity moved into the spread,
+// losses positive, [legs x 16]; per scenario j, value_j = the legs' losses + gain_allowance x
+// their gains (a gain is a negative entry), and the spread's risk = max(0, max_j value_j).
+// values[16] receives each scenario's value. No allocation, no exception.
+Status scanning_spread(const double* legs, std::size_t n_legs, double gain_allowance,
+                       double* values, double* risk) noexcept;
+
 // Every input is checked first (finite, rates and minimums >= 0, tiers and legs in range); on
 // error nothing is written. No allocation, no exception.
 Status span_requirement(const SpanCommodity* commodities, std::size_t n,

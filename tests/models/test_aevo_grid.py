@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Aevo's portfolio margin as a grid parameter file (pymargin/data/grids/aevo_pm_2022-07-29.json)
+against the worked example Aevo's docs print (Portfolio Margin, example 1.2, 29 July 2022: ETH
+at 1,300, the 26 August 2022 expiry): long 1 ETH-26AUG22-1500-C (IV 50 %, mark 15.09), short
+1 ETH-26AUG22-1700-C (IV 70 %, mark 10.92); each scenario's P&L per leg as printed, scenario
+margin 4.52 (scenario 9), floor margin 13 (one net short strike at 0.01 ETH), maintenance
+17.52, initial 21.90. The printed P&L is rounded to the cent."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from importlib import resources
+
+import numpy as np
+import pytest
+
+import pymargin as pm
+from pymargin.models.grid_file import GridModel, grid_model_margin
+from pymargin.models.params import ModelCoverageError
+
+LONG, SHORT = "ETH_USDC-26AUG22-1500-C", "ETH_USDC-26AUG22-1700-C"
+# scenarios 1..15: spot +20 %, +10 %, 0, -10 %, -20 %, each with IV +50, 0, -25 points
+PRINTED_LONG = [
+    185.10,
+    102.73,
+    63.76,
+    113.65,
+    35.54,
+    -0.36,
+    59.07,
+    0.00,
+    -14.41,
+    21.74,
+    -12.44,
+    -15.09,
+    -0.17,
+    -14.87,
+    -15.09,
+]
+PRINTED_SHORT = [
+    -141.30,
+    -57.08,
+    -18.57,
+    -87.66,
+    -19.80,
+    3.61,
+    -47.25,
+    0.00,
+    9.88,
+    -19.46,
+    8.11,
+    10.85,
+    -2.55,
+    10.46,
+    10.92,
+]
+
+
+def model() -> GridModel:
+    path = resources.files("pymargin") / "data" / "grids" / "aevo_pm_2022-07-29.json"
+    return GridModel.load(str(path))
+
+
+def market() -> pm.Market:
+    t0 = datetime(2022, 7, 29, 8, tzinfo=timezone.utc)
+    return pm.Market(
+        t0,
+        {"ETH_USD": 1_300.0},
+        {
+            LONG: pm.Mark(underlying_price=1_300.0, mark_iv=0.50),
+            SHORT: pm.Mark(underlying_price=1_300.0, mark_iv=0.70),
+        },
+    )
+
+
+def test_each_leg_scenario_pnl_is_the_printed_one():
+    from pymargin.risk.revaluation import summed_pnl
+
+    m, mk = model(), market()
+    for name, size, printed in ((LONG, 1.0, PRINTED_LONG), (SHORT, -1.0, PRINTED_SHORT)):
+        rows = mk.table.rows([name])
+        pnl = summed_pnl(mk, rows, np.array([size]), m.assets["ETH"].scenarios)
+        assert np.allclose(pnl, printed, atol=0.006), (name, np.round(pnl, 2))
+        # the grid's entries: losses as they are (x 1.25 for IM), gains not credited
+        r = grid_model_margin({name: size}, mk, m)
+        want = np.minimum(pnl, 0.0) * m.im_multiplier
+        assert np.allclose(r.weighted_pnl["ETH"], want, rtol=1e-12, atol=1e-12)
+
+
+def test_bull_call_spread_margins_as_printed():
+    r = grid_model_margin({LONG: 1.0, SHORT: -1.0}, market(), model())
+    assert r.per_underlying["ETH"]["scan_loss"] == pytest.approx(4.52, abs=0.006)
+    assert r.worst_scenario.startswith("ETH +0%") or "vol down" in r.worst_scenario
+    assert r.short_option_floor == pytest.approx(13.0, rel=1e-15)
+    assert r.maintenance_margin == pytest.approx(17.52, abs=0.006)
+    assert r.initial_margin == pytest.approx(1.25 * r.maintenance_margin, rel=1e-14)
+    assert r.initial_margin == pytest.approx(21.90, abs=0.01)
+
+
+def test_the_floor_nets_calls_and_puts_at_a_strike_and_the_engine_refuses_the_file():
+    m = model()
+    put = "ETH_USDC-26AUG22-1500-P"
+    mk = market()
+    mk = pm.Market(
+        mk.valuation_time,
+        dict(mk.index),
+        {**mk.marks, put: pm.Mark(underlying_price=1_300.0, mark_iv=0.5)},
+    )
+    # short 2 puts and long 1 call at 1500: one net short contract there
+    r = grid_model_margin({put: -2.0, LONG: 1.0}, mk, m)
+    assert r.short_option_floor == pytest.approx(0.01 * 1_300.0)
+    from pymargin.accounts.engine import PreTradeEngine
+
+    with pytest.raises(ModelCoverageError, match="short-option floor"):
+        PreTradeEngine(mk, [LONG], m, model=pm.MarginModel.SCENARIO_GRID)
