@@ -204,7 +204,8 @@ def strategy_requirements(
     multiplier: np.ndarray,
     months: np.ndarray,
     rates: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+    strict: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
 def option_standard_margin(
     size: np.ndarray,
     strike: np.ndarray,

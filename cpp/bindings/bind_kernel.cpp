@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 
 #include <cmath>
+#include <limits>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -729,7 +730,8 @@ py::tuple strategy_requirements(const py::array& kind, const py::array& offsets,
                                 const py::array& call, const py::array& otc,
                                 const py::array& strike, const py::array& price,
                                 const py::array& underlying, const py::array& multiplier,
-                                const py::array& months, const py::array& rates) {
+                                const py::array& months, const py::array& rates,
+                                bool strict) {
   const auto t = static_cast<std::size_t>(kind.size());
   const auto* k = contiguous<std::uint8_t>(kind, t, "kind");
   const auto* off = contiguous<std::int64_t>(offsets, t + 1, "offsets");
@@ -763,21 +765,25 @@ py::tuple strategy_requirements(const py::array& kind, const py::array& offsets,
                          "must rise within the legs"};
   py::array_t<double> im(static_cast<py::ssize_t>(t)), mm(static_cast<py::ssize_t>(t)),
       pc(static_cast<py::ssize_t>(t));
+  py::array_t<std::uint8_t> ok(static_cast<py::ssize_t>(t));
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
   for (std::size_t j = 0; j < t; ++j) {
-    models::StrategyRequirement out;
+    models::StrategyRequirement out{kNaN, kNaN, kNaN};
     const auto b = static_cast<std::size_t>(off[j]);
     const Status s = models::strategy_requirement(static_cast<models::StrategyKind>(k[j]),
                                                   legs.data() + b,
                                                   static_cast<std::size_t>(off[j + 1]) - b, r,
                                                   &out);
-    if (!s.ok())
+    if (!s.ok() && strict)
       throw PyInputError{PyInputError::kInvalid, s.field, static_cast<long long>(j),
                          std::string("strategy ") + std::to_string(j) + ": " + s.message};
+    if (!s.ok()) out = {kNaN, kNaN, kNaN};  // not that strategy: the caller drops it
     im.mutable_at(static_cast<py::ssize_t>(j)) = out.initial;
     mm.mutable_at(static_cast<py::ssize_t>(j)) = out.maintenance;
     pc.mutable_at(static_cast<py::ssize_t>(j)) = out.proceeds;
+    ok.mutable_at(static_cast<py::ssize_t>(j)) = s.ok() ? 1 : 0;
   }
-  return py::make_tuple(im, mm, pc);
+  return py::make_tuple(im, mm, pc, ok);
 }
 
 // Venue standard margin of options, the generic shape (StandardRule::kOption in
@@ -987,7 +993,7 @@ void bind_kernel(py::module_& m) {
   m.def("strategy_requirements", &strategy_requirements, py::arg("kind"), py::arg("offsets"),
         py::arg("quantity"), py::arg("stock"), py::arg("call"), py::arg("otc"),
         py::arg("strike"), py::arg("price"), py::arg("underlying"), py::arg("multiplier"),
-        py::arg("months"), py::arg("rates"),
+        py::arg("months"), py::arg("rates"), py::arg("strict") = true,
         "Strategy-based (Reg T) requirements (private; see pymargin.models.strategy_margin).");
   m.def("option_standard_margin", &option_standard_margin, py::arg("size"), py::arg("strike"),
         py::arg("call"), py::arg("index"), py::arg("reference"), py::arg("mark"),

@@ -264,12 +264,14 @@ def compare(
                     }
                     for p in s.details
                 ]
+        venues = other_venues(pf, mkt)
         covered = {m: r for m, r in rows.items() if not isinstance(r, str)}
+        covered.update({m: r for m, r in venues.items() if not isinstance(r, str)})
         costliest = max(covered, key=lambda m: covered[m]["initial_margin_usd"], default="")
         for r in covered.values():
             r["saves_usd"] = covered[costliest]["initial_margin_usd"] - r["initial_margin_usd"]
         if as_json:
-            print_json(rows)
+            print_json({**rows, "other_venues": venues})
             return
         t = Table(title="Margin modes (USD)", title_justify="left")
         cols = ("mode", "equity", "IM", "MM", "available", "MM ratio", "saves", "liquidation")
@@ -292,10 +294,26 @@ def compare(
             )
         con = console_out()
         con.print(t)
+        tv = Table(
+            title="The same positions under other venues' models (USD)", title_justify="left"
+        )
+        for col in ("model", "IM", "MM", "saves"):
+            tv.add_column(col, justify="left" if col == "model" else "right")
+        for name, r in venues.items():
+            if isinstance(r, str):
+                tv.add_row(name, f"not covered: {r}", "", "")
+            else:
+                tv.add_row(
+                    name,
+                    f"{r['initial_margin_usd']:,.0f}",
+                    f"{r['maintenance_margin_usd']:,.0f}",
+                    f"{r['saves_usd']:,.0f}",
+                )
+        con.print(tv)
         con.print(
-            f"saves: IM below the costliest covered mode ({costliest}); liquidation: the spot "
-            "move (vols unchanged) nearest today at which the account, or under ISO its first "
-            "position, reaches its maintenance margin."
+            f"saves: IM below the costliest covered mode or model ({costliest}); liquidation: "
+            "the spot move (vols unchanged) nearest today at which the account, or under ISO its "
+            "first position, reaches its maintenance margin."
         )
         iso = rows.get(MarginMode.ISOLATED.value)
         if isinstance(iso, dict) and iso["isolated"]:
@@ -315,6 +333,38 @@ def compare(
             con.print(ti)
 
     run(go)
+
+
+def other_venues(pf: Any, mkt: Any) -> dict[str, Any]:
+    """The book under the other venues' models pymargin carries (Paradex PM, Derive PM,
+    Aevo's grid, the FINRA grid), IM and MM in USD at the index; a model that does not cover
+    the book maps to the reason."""
+    from importlib import resources
+
+    from ..exceptions import PymarginError
+    from ..models.registry import MarginModel
+    from ..models.registry import margin as compute
+
+    aevo = str(resources.files("pymargin") / "data" / "grids" / "aevo_pm_2022-07-29.json")
+    models: list[tuple[str, Any, Any]] = [
+        ("Paradex PM", MarginModel.PARADEX_PM, None),
+        ("Derive PM", MarginModel.DERIVE_PM, None),
+        ("Aevo PM (grid)", MarginModel.SCENARIO_GRID, aevo),
+        ("FINRA PM", MarginModel.FINRA_PM, None),
+    ]
+    out: dict[str, Any] = {}
+    for name, model, params in models:
+        try:
+            r = compute(pf, mkt, model, params=params)
+        except PymarginError as e:
+            out[name] = str(e)
+            continue
+        out[name] = {
+            "initial_margin_usd": r.initial_margin,
+            "maintenance_margin_usd": r.maintenance_margin,
+            "parameters": r.parameters,
+        }
+    return out
 
 
 @app.command()

@@ -445,3 +445,93 @@ def regt(
         )
 
     run(go)
+
+
+@app.command("span-file")
+def span_file(
+    positions: Annotated[
+        Path, typer.Argument(help="CSV: contract (EXCH:PRODUCT:TYPE:PERIOD[:C|P:STRIKE]), quantity")
+    ],
+    file: Annotated[Path, typer.Option("--file", help="the exchange's SPAN XML (.spn) file")],
+    rate: Annotated[str | None, typer.Option(help="the rate id of the arrays (default 1)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """SPAN on an exchange's own risk-parameter file (CME's XML layout): official risk arrays,
+    calendar spreads, scanning-based and delta-based inter-commodity spreads, the short-option
+    minimum and the net option value."""
+
+    def go() -> None:
+        from ..exceptions import FileInputError
+        from ..files import csv_records, open_file
+        from ..models.span_file import read_span_file, span_file_margin
+
+        book: dict[str, float] = {}
+        path = open_file(positions)
+        for row, r in enumerate(csv_records(path)):
+            key = (r.get("contract") or "").strip()
+            try:
+                q = float((r.get("quantity") or "").strip())
+            except ValueError:
+                raise FileInputError(
+                    str(positions), InvalidInputError("not a number", "quantity", row)
+                ) from None
+            if not key or key in book:
+                raise FileInputError(
+                    str(positions), InvalidInputError("missing or repeated", "contract", row)
+                )
+            book[key] = q
+        res = span_file_margin(book, read_span_file(file), rate=rate)
+        out = {
+            "maintenance_margin": res.maintenance_margin,
+            "initial_margin": res.initial_margin,
+            "currency": res.currency,
+            "per_commodity": res.per_commodity,
+            "net_option_value": res.net_option_value,
+            "scanning_spreads": [
+                {
+                    "spread": s.spread,
+                    "spreads": s.spreads,
+                    "legs": s.legs,
+                    "risk": s.risk,
+                    "gain_allowance": s.gain_allowance,
+                }
+                for s in res.scanning_spreads
+            ],
+        }
+        if as_json:
+            print_json(out)
+            return
+        t = Table(title=f"SPAN on {file.name} ({res.currency})", title_justify="left")
+        cols = (
+            "commodity",
+            "scan",
+            "scanning spread",
+            "intra",
+            "inter credit",
+            "SOM",
+            "NOV",
+            "requirement",
+        )
+        for col in cols:
+            t.add_column(col, justify="left" if col == "commodity" else "right")
+        for cc, v in res.per_commodity.items():
+            t.add_row(
+                cc,
+                *(
+                    f"{v[k]:,.2f}"
+                    for k in (
+                        "scan_risk",
+                        "scanning_spread",
+                        "intra_charge",
+                        "inter_credit",
+                        "short_option_minimum",
+                        "net_option_value",
+                        "requirement",
+                    )
+                ),
+            )
+        con = console_out()
+        con.print(t)
+        con.print(f"maintenance {res.maintenance_margin:,.2f}, initial {res.initial_margin:,.2f}")
+
+    run(go)

@@ -113,10 +113,14 @@ def strategy_rates(option_class: OptionClass, leverage: float, long_marginable: 
 
 
 def requirements(
-    groups: Sequence[tuple[StrategyKind, Sequence[StrategyLeg]]], rates: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Initial, maintenance and proceeds of each (kind, legs) group, in one core call; a group
-    the rules refuse raises InvalidInputError naming it."""
+    groups: Sequence[tuple[StrategyKind, Sequence[StrategyLeg]]],
+    rates: np.ndarray,
+    *,
+    strict: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Initial, maintenance and proceeds of each (kind, legs) group, and whether the rules
+    accept it, in one core call; with ``strict`` a group the rules refuse raises
+    InvalidInputError naming it, without it the group's figures are NaN and its flag 0."""
     legs = [leg for _, ls in groups for leg in ls]
     offsets = np.zeros(len(groups) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(ls) for _, ls in groups])
@@ -124,7 +128,7 @@ def requirements(
     def col(attr: str, dtype: type = np.float64) -> np.ndarray:
         return np.array([getattr(leg, attr) for leg in legs], dtype=dtype)
 
-    im, mm, pc = _core.strategy_requirements(
+    im, mm, pc, ok = _core.strategy_requirements(
         np.array([int(k) for k, _ in groups], dtype=np.uint8),
         offsets,
         col("quantity"),
@@ -137,8 +141,9 @@ def requirements(
         col("multiplier"),
         col("months"),
         rates,
+        strict,
     )
-    return np.asarray(im), np.asarray(mm), np.asarray(pc)
+    return np.asarray(im), np.asarray(mm), np.asarray(pc), np.asarray(ok, dtype=bool)
 
 
 def strategy_requirement(
@@ -157,7 +162,7 @@ def strategy_requirement(
     for row, leg in enumerate(legs):
         if not isinstance(leg, StrategyLeg):
             raise InvalidInputError("expected a StrategyLeg", "legs", row)
-    im, mm, pc = requirements(
+    im, mm, pc, _ = requirements(
         [(kind, list(legs))], strategy_rates(option_class, leverage, long_marginable)
     )
     return Requirement(float(im[0]), float(mm[0]), float(pc[0]))

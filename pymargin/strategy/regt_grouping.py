@@ -291,13 +291,12 @@ def _candidates(book: Sequence[BookLeg], legs: list[StrategyLeg]) -> list[_Candi
 def _priced(
     cands: list[_Candidate], legs: list[StrategyLeg], rates: np.ndarray
 ) -> tuple[list[_Candidate], np.ndarray, np.ndarray]:
-    """Each candidate's per-unit requirements; a candidate the rules refuse (a spread a short
-    outlives, say) is dropped."""
-    keep, im, mm = [], [], []
-    for c in cands:
-        unit = [
-            (
-                k,
+    """Each candidate's per-unit requirements, in one core call; a candidate the rules refuse
+    (a spread a short outlives, say) is dropped. The book's legs were checked before."""
+    groups = [
+        (
+            c.kind,
+            [
                 StrategyLeg(
                     q,
                     legs[k].price,
@@ -308,18 +307,15 @@ def _priced(
                     legs[k].multiplier,
                     legs[k].months,
                     legs[k].otc,
-                ),
-            )
-            for k, q in c.usage
-        ]
-        try:
-            i, m, _ = requirements([(c.kind, [leg for _, leg in unit])], rates)
-        except InvalidInputError:
-            continue
-        keep.append(c)
-        im.append(float(i[0]))
-        mm.append(float(m[0]))
-    return keep, np.array(im), np.array(mm)
+                )
+                for k, q in c.usage
+            ],
+        )
+        for c in cands
+    ]
+    im, mm, _, ok = requirements(groups, rates, strict=False)
+    keep = [c for c, good in zip(cands, ok) if good]
+    return keep, im[ok], mm[ok]
 
 
 def _grouping(

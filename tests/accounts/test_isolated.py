@@ -149,10 +149,14 @@ def test_cli_compare_shows_every_mode_with_what_each_saves(tmp_path):
     import json
 
     rows = json.loads(out.stdout)
+    venues = rows.pop("other_venues")
     assert set(rows) == {m.value for m in pm.MarginMode}
-    costliest = max(r["initial_margin_usd"] for r in rows.values())
-    for r in rows.values():
+    everything = [r for r in [*rows.values(), *venues.values()] if isinstance(r, dict)]
+    costliest = max(r["initial_margin_usd"] for r in everything)
+    for r in everything:
         assert r["saves_usd"] == pytest.approx(costliest - r["initial_margin_usd"])
+    # the FINRA grid covers this book; Derive takes no inverse perpetual and says so
+    assert isinstance(venues["FINRA PM"], dict) and isinstance(venues["Derive PM"], str)
     iso = {p["instrument"]: p for p in rows["ISO"]["isolated"]}
     assert iso["BTC_USDC-PERPETUAL"]["collateral"] == 5000.0
     assert rows["ISO"]["liquidation_move"] < 0  # the inverse long on its IM goes first

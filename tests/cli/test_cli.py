@@ -44,7 +44,8 @@ def test_greeks_compare_whatif_and_demo():
     c = json.loads(
         run("compare", str(BOOK), "-m", "demo:BTC", "--collateral", "BTC=5", "--json").stdout
     )
-    assert set(c) == {"S:SM", "X:SM", "S:PM", "X:PM", "ISO"}
+    assert set(c) == {"S:SM", "X:SM", "S:PM", "X:PM", "ISO", "other_venues"}
+    assert set(c["other_venues"]) == {"Paradex PM", "Derive PM", "Aevo PM (grid)", "FINRA PM"}
     w = run(
         "whatif",
         str(BOOK),

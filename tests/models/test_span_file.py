@@ -159,3 +159,38 @@ def test_bad_files_and_positions_are_named(tmp_path):
     broken.write_text("<spanFile><pointInTime>")
     with pytest.raises(FileInputError, match="well-formed"):
         read_span_file(broken)
+
+
+def test_cli_span_file_runs_the_example(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).parents[2]
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pymargin",
+            "span-file",
+            str(root / "examples" / "span_positions.csv"),
+            "--file",
+            str(root / "examples" / "span_file_synthetic.xml"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    )
+    r = json.loads(out.stdout)
+    want = span_file_margin(
+        {
+            "TST:ABC:FUT:202503": 3,
+            "TST:ABC:FUT:202506": -1,
+            "TST:XYZ:FUT:202503": -2,
+            "TST:ABCO:OOF:202503:C:130": -1,
+        },
+        read_span_file(root / "examples" / "span_file_synthetic.xml"),
+    )
+    assert r["maintenance_margin"] == pytest.approx(want.maintenance_margin, rel=1e-15)
