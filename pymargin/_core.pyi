@@ -168,6 +168,7 @@ def standard_margin(
     strike: np.ndarray,
     index: np.ndarray,
     mark: np.ndarray,
+    extra: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]: ...
 def derive_pm_margin(
     params: np.ndarray,
@@ -206,22 +207,6 @@ def strategy_requirements(
     rates: np.ndarray,
     strict: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
-def option_standard_margin(
-    size: np.ndarray,
-    strike: np.ndarray,
-    call: np.ndarray,
-    index: np.ndarray,
-    reference: np.ndarray,
-    mark: np.ndarray,
-    unit: np.ndarray,
-    im_otm_base: np.ndarray,
-    im_floor: np.ndarray,
-    mm: np.ndarray,
-    tier_factor: np.ndarray,
-    liquidation_fee: np.ndarray,
-    im_premium: np.ndarray,
-    mm_floor: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]: ...
 def scanning_spread(legs: np.ndarray, gain_allowance: float) -> tuple[np.ndarray, float]: ...
 def span_requirement(
     pnl: np.ndarray,

@@ -557,15 +557,18 @@ py::dict scenario_margin(const py::array& rules, const py::array& pnl, const py:
   return out;
 }
 
-// Deribit standard margin (pymargin/models/standard_margin.hpp), positions as columns [n]:
-// rule (uint8: 0 size-scaled, 1 inverse option), size, the size-scaled rates and price, the
-// option rates, call (uint8), strike, index, mark. Returns (im, mm) arrays.
+// Standard margin (pymargin/models/standard_margin.hpp), positions as columns [n]: rule
+// (uint8: 0 size-scaled, 1 inverse option, 2 the venues' option shape), size, the size-scaled
+// rates and price, the option rates, call (uint8), strike, index, mark; the option shape's
+// columns where rule 2 is used (extra, a dict of unit, reference, tier_factor,
+// liquidation_fee, im_premium, mm_floor (uint8)). Returns (im, mm) arrays.
 py::tuple standard_margin(const py::array& rule, const py::array& size, const py::array& im_base,
                           const py::array& im_per_unit, const py::array& mm_base,
                           const py::array& mm_per_unit, const py::array& price,
                           const py::array& im_otm_base, const py::array& im_floor,
                           const py::array& mm, const py::array& call, const py::array& strike,
-                          const py::array& index, const py::array& mark) {
+                          const py::array& index, const py::array& mark,
+                          const py::object& extra) {
   const auto n = static_cast<std::size_t>(size.size());
   const auto* r = contiguous<std::uint8_t>(rule, n, "rule");
   const double* q = contiguous<double>(size, n, "size");
@@ -581,11 +584,23 @@ py::tuple standard_margin(const py::array& rule, const py::array& size, const py
   const double* k = contiguous<double>(strike, n, "strike");
   const double* ix = contiguous<double>(index, n, "index");
   const double* mk = contiguous<double>(mark, n, "mark");
+  const bool shaped = !extra.is_none();
+  const double *un = nullptr, *rf = nullptr, *tf = nullptr, *lf = nullptr, *ip = nullptr;
+  const std::uint8_t* mf = nullptr;
+  if (shaped) {
+    const auto d = extra.cast<py::dict>();
+    un = contiguous<double>(d["unit"].cast<py::array>(), n, "unit");
+    rf = contiguous<double>(d["reference"].cast<py::array>(), n, "reference");
+    tf = contiguous<double>(d["tier_factor"].cast<py::array>(), n, "tier_factor");
+    lf = contiguous<double>(d["liquidation_fee"].cast<py::array>(), n, "liquidation_fee");
+    ip = contiguous<double>(d["im_premium"].cast<py::array>(), n, "im_premium");
+    mf = contiguous<std::uint8_t>(d["mm_floor"].cast<py::array>(), n, "mm_floor");
+  }
   std::vector<models::StandardPosition> pos(n);
   for (std::size_t i = 0; i < n; ++i) {
-    if (r[i] > 1)
+    if (r[i] > (shaped ? 2 : 1))
       throw PyInputError{PyInputError::kInvalid, "rule", static_cast<long long>(i),
-                         "0 (size-scaled) or 1 (inverse option)"};
+                         "0 (size-scaled), 1 (inverse option) or, with its columns, 2 (option)"};
     models::StandardPosition& p = pos[i];
     p.rule = static_cast<models::StandardRule>(r[i]);
     p.size = q[i];
@@ -601,6 +616,14 @@ py::tuple standard_margin(const py::array& rule, const py::array& size, const py
     p.strike = k[i];
     p.index = ix[i];
     p.mark = mk[i];
+    if (shaped) {
+      p.unit = un[i];
+      p.reference = rf[i];
+      p.tier_factor = tf[i];
+      p.liquidation_fee = lf[i];
+      p.im_premium = ip[i];
+      p.mm_floor = mf[i];
+    }
   }
   std::vector<models::StandardMargin> out(n);
   raise_status(models::standard_margin(pos.data(), n, out.data()), "underlying");
@@ -786,59 +809,6 @@ py::tuple strategy_requirements(const py::array& kind, const py::array& offsets,
   return py::make_tuple(im, mm, pc, ok);
 }
 
-// Venue standard margin of options, the generic shape (StandardRule::kOption in
-// pymargin/models/standard_margin.hpp), positions as columns [n]. Returns (im, mm) arrays.
-py::tuple option_standard_margin(const py::array& size, const py::array& strike,
-                                 const py::array& call, const py::array& index,
-                                 const py::array& reference, const py::array& mark,
-                                 const py::array& unit, const py::array& im_otm_base,
-                                 const py::array& im_floor, const py::array& mm,
-                                 const py::array& tier_factor, const py::array& liquidation_fee,
-                                 const py::array& im_premium, const py::array& mm_floor) {
-  const auto n = static_cast<std::size_t>(size.size());
-  const double* q = contiguous<double>(size, n, "size");
-  const double* k = contiguous<double>(strike, n, "strike");
-  const auto* cl = contiguous<std::uint8_t>(call, n, "call");
-  const double* ix = contiguous<double>(index, n, "index");
-  const double* rf = contiguous<double>(reference, n, "reference");
-  const double* mk = contiguous<double>(mark, n, "mark");
-  const double* un = contiguous<double>(unit, n, "unit");
-  const double* ob = contiguous<double>(im_otm_base, n, "im_otm_base");
-  const double* fl = contiguous<double>(im_floor, n, "im_floor");
-  const double* om = contiguous<double>(mm, n, "mm");
-  const double* tf = contiguous<double>(tier_factor, n, "tier_factor");
-  const double* lf = contiguous<double>(liquidation_fee, n, "liquidation_fee");
-  const double* ip = contiguous<double>(im_premium, n, "im_premium");
-  const auto* mf = contiguous<std::uint8_t>(mm_floor, n, "mm_floor");
-  std::vector<models::StandardPosition> pos(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    models::StandardPosition& p = pos[i];
-    p.rule = models::StandardRule::kOption;
-    p.size = q[i];
-    p.strike = k[i];
-    p.call = cl[i] != 0;
-    p.index = ix[i];
-    p.reference = rf[i];
-    p.mark = mk[i];
-    p.unit = un[i];
-    p.im_otm_base = ob[i];
-    p.im_floor = fl[i];
-    p.mm = om[i];
-    p.tier_factor = tf[i];
-    p.liquidation_fee = lf[i];
-    p.im_premium = ip[i];
-    p.mm_floor = mf[i];
-  }
-  std::vector<models::StandardMargin> out(n);
-  raise_status(models::standard_margin(pos.data(), n, out.data()), "underlying");
-  py::array_t<double> im(static_cast<py::ssize_t>(n)), mmo(static_cast<py::ssize_t>(n));
-  for (std::size_t i = 0; i < n; ++i) {
-    im.mutable_at(static_cast<py::ssize_t>(i)) = out[i].initial_margin;
-    mmo.mutable_at(static_cast<py::ssize_t>(i)) = out[i].maintenance_margin;
-  }
-  return py::make_tuple(im, mmo);
-}
-
 // A scanning-based spread (pymargin/models/span.hpp): legs [k x 16] losses positive, the gain
 // allowance. Returns (values [16], risk).
 py::tuple scanning_spread(const py::array& legs, double gain_allowance) {
@@ -995,20 +965,14 @@ void bind_kernel(py::module_& m) {
         py::arg("strike"), py::arg("price"), py::arg("underlying"), py::arg("multiplier"),
         py::arg("months"), py::arg("rates"), py::arg("strict") = true,
         "Strategy-based (Reg T) requirements (private; see pymargin.models.strategy_margin).");
-  m.def("option_standard_margin", &option_standard_margin, py::arg("size"), py::arg("strike"),
-        py::arg("call"), py::arg("index"), py::arg("reference"), py::arg("mark"),
-        py::arg("unit"), py::arg("im_otm_base"), py::arg("im_floor"), py::arg("mm"),
-        py::arg("tier_factor"), py::arg("liquidation_fee"), py::arg("im_premium"),
-        py::arg("mm_floor"),
-        "Venue standard margin of options (private; see pymargin.models.venue_standard).");
   m.def("scanning_spread", &scanning_spread, py::arg("legs"), py::arg("gain_allowance"),
         "A SPAN scanning-based spread's scenario values and risk (private; see "
         "pymargin.models.span_file).");
   m.def("standard_margin", &standard_margin, py::arg("rule"), py::arg("size"), py::arg("im_base"),
         py::arg("im_per_unit"), py::arg("mm_base"), py::arg("mm_per_unit"), py::arg("price"),
         py::arg("im_otm_base"), py::arg("im_floor"), py::arg("mm"), py::arg("call"),
-        py::arg("strike"), py::arg("index"), py::arg("mark"),
-        "Deribit standard margin per position (private; see pymargin.models).");
+        py::arg("strike"), py::arg("index"), py::arg("mark"), py::arg("extra") = py::none(),
+        "Standard margin per position (private; see pymargin.models).");
   m.def("scenario_margin", &scenario_margin, py::arg("rules"), py::arg("pnl"), py::arg("weight"),
         py::arg("damp"), py::arg("cap"), py::arg("net_delta"), py::arg("gross_delta"),
         py::arg("delta_price"), py::arg("floor"), py::arg("pnl_offset"), py::arg("unhedged_delta"),

@@ -234,10 +234,11 @@ def deribit_standard_margin(
         q = float(size)
         ccy, fields = instrument_fields(inst, market, params, row, need_mark=q < 0)
         add(name, size, ccy, size=q, **fields)
-    arrays = [
-        np.array(cols[k], dtype=np.uint8 if k in ("rule", "call") else np.float64) for k in _FIELDS
-    ]
-    im, mm = _core.standard_margin(*arrays)
+    arrays = {
+        k: np.array(cols[k], dtype=np.uint8 if k in ("rule", "call") else np.float64)
+        for k in _FIELDS
+    }
+    im, mm = _core.standard_margin(**arrays)
     return [
         PositionMargin(name, size, ccy, float(im[k]), float(mm[k]))
         for k, (name, size, ccy) in enumerate(names)

@@ -195,13 +195,40 @@ def venue_option_margin(
         }
         for k in cols:
             cols[k].append(vals[k])
-    args = {
+    if n == 0:
+        return np.zeros(0), np.zeros(0)
+    arr = {
         k: np.array(v, dtype=np.uint8 if k in ("call", "mm_floor") else np.float64)
         for k, v in cols.items()
     }
-    if n == 0:
-        return np.zeros(0), np.zeros(0)
-    im, mm = _core.option_standard_margin(**args)
+    zero = np.zeros(n)
+    im, mm = _core.standard_margin(
+        np.full(n, 2, np.uint8),  # the venues' option shape
+        arr["size"],
+        zero,
+        zero,
+        zero,
+        zero,
+        np.ones(n),
+        arr["im_otm_base"],
+        arr["im_floor"],
+        arr["mm"],
+        arr["call"],
+        arr["strike"],
+        arr["index"],
+        arr["mark"],
+        {
+            k: arr[k]
+            for k in (
+                "unit",
+                "reference",
+                "tier_factor",
+                "liquidation_fee",
+                "im_premium",
+                "mm_floor",
+            )
+        },
+    )
     return np.asarray(im), np.asarray(mm)
 
 

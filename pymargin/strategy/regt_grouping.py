@@ -334,7 +334,26 @@ def _grouping(
     return Grouping(chosen, float(im @ units), float(mm @ units), method, optimal)
 
 
-def _setup(book, prices, as_of, option_class, leverage, long_marginable):
+@dataclass(frozen=True)
+class _Programme:
+    """A book's candidate strategies: their per-unit requirements and how many units of each
+    leg a unit uses (legs x candidates), and each leg's size."""
+
+    cands: list[_Candidate]
+    im: np.ndarray
+    mm: np.ndarray
+    usage: np.ndarray
+    sizes: np.ndarray
+
+
+def _setup(
+    book: Sequence[BookLeg],
+    prices: dict[str, float],
+    as_of: date,
+    option_class: OptionClass,
+    leverage: float,
+    long_marginable: bool,
+) -> _Programme:
     book = list(book)
     prices = dict(prices)
     _check_book(book, prices)
@@ -346,7 +365,54 @@ def _setup(book, prices, as_of, option_class, leverage, long_marginable):
     for t, c in enumerate(cands):
         for k, q in c.usage:
             usage[k, t] = abs(q)
-    return cands, im, mm, usage, sizes
+    return _Programme(cands, im, mm, usage, sizes)
+
+
+def _optimal(p: _Programme, time_limit: float) -> Grouping:
+    from .lp import scipy_module
+
+    opt = scipy_module("optimize")
+    res = opt.milp(
+        c=p.im,
+        constraints=opt.LinearConstraint(p.usage, p.sizes, p.sizes),
+        integrality=np.ones(len(p.cands)),
+        bounds=opt.Bounds(0, np.inf),
+        options={"time_limit": float(time_limit)},
+    )
+    if res.x is None:
+        raise NoSolutionError(f"HiGHS found no grouping: {res.message}", "book")
+    units = np.round(res.x)
+    if not np.allclose(p.usage @ units, p.sizes):
+        raise NoSolutionError("the rounded grouping does not use every leg", "book")
+    return _grouping(p.cands, p.im, p.mm, units, "integer programme (HiGHS)", res.status == 0)
+
+
+def _greedy(p: _Programme) -> Grouping:
+    single = {c.usage[0][0]: t for t, c in enumerate(p.cands) if len(c.usage) == 1}
+    alone = np.array([p.im[single[k]] for k in range(len(p.sizes))])  # per unit of each leg
+    saving = p.usage.T @ alone - p.im
+    left = p.sizes.copy()
+    units = np.zeros(len(p.cands))
+    for t in sorted(range(len(p.cands)), key=lambda t: -saving[t]):
+        if len(p.cands[t].usage) == 1 or saving[t] <= 0:
+            continue
+        need = p.usage[:, t]
+        used = need > 0
+        u = math.floor(min(left[used] / need[used]))
+        if u > 0:
+            units[t] = u
+            left -= need * u
+    for k, t in single.items():
+        units[t] += left[k]
+    return _grouping(p.cands, p.im, p.mm, units, "greedy", False)
+
+
+def _alone(p: _Programme) -> Grouping:
+    units = np.zeros(len(p.cands))
+    for t, c in enumerate(p.cands):
+        if len(c.usage) == 1:
+            units[t] = p.sizes[c.usage[0][0]]
+    return _grouping(p.cands, p.im, p.mm, units, "each leg alone", False)
 
 
 def group_book(
@@ -363,25 +429,8 @@ def group_book(
     every strategy its legs can form (units of each, every leg used exactly), solved by HiGHS.
     ``prices``: each underlying's price; ``as_of``: the day (months to expiry count from
     it)."""
-    from .lp import scipy_module
-
-    cands, im, mm, usage, sizes = _setup(
-        book, prices, as_of, option_class, leverage, long_marginable
-    )
-    opt = scipy_module("optimize")
-    res = opt.milp(
-        c=im,
-        constraints=opt.LinearConstraint(usage, sizes, sizes),
-        integrality=np.ones(len(cands)),
-        bounds=opt.Bounds(0, np.inf),
-        options={"time_limit": float(time_limit)},
-    )
-    if res.x is None:
-        raise NoSolutionError(f"HiGHS found no grouping: {res.message}", "book")
-    units = np.round(res.x)
-    if not np.allclose(usage @ units, sizes):
-        raise NoSolutionError("the rounded grouping does not use every leg", "book")
-    return _grouping(cands, im, mm, units, "integer programme (HiGHS)", res.status == 0)
+    p = _setup(book, prices, as_of, option_class, leverage, long_marginable)
+    return _optimal(p, time_limit)
 
 
 def greedy_grouping(
@@ -396,26 +445,7 @@ def greedy_grouping(
     """A greedy grouping as broker engines form them: the strategy that saves most per unit
     against its legs on their own first, as many units as the legs left allow, then the next;
     what is left is margined leg by leg."""
-    cands, im, mm, usage, sizes = _setup(
-        book, prices, as_of, option_class, leverage, long_marginable
-    )
-    single = {c.usage[0][0]: t for t, c in enumerate(cands) if len(c.usage) == 1}
-    alone = np.array([im[single[k]] for k in range(len(sizes))])  # per unit of each leg
-    saving = usage.T @ alone - im
-    left = sizes.copy()
-    units = np.zeros(len(cands))
-    for t in sorted(range(len(cands)), key=lambda t: -saving[t]):
-        if len(cands[t].usage) == 1 or saving[t] <= 0:
-            continue
-        need = usage[:, t]
-        used = need > 0
-        u = math.floor(min(left[used] / need[used]))
-        if u > 0:
-            units[t] = u
-            left -= need * u
-    for k, t in single.items():
-        units[t] += left[k]
-    return _grouping(cands, im, mm, units, "greedy", False)
+    return _greedy(_setup(book, prices, as_of, option_class, leverage, long_marginable))
 
 
 def compare_groupings(
@@ -426,24 +456,12 @@ def compare_groupings(
     *,
     leverage: float = 1.0,
     long_marginable: bool = True,
+    time_limit: float = 60.0,
 ) -> GroupingComparison:
-    """The optimal grouping, the greedy one and every leg on its own, side by side."""
-    cands, im, mm, usage, sizes = _setup(
-        book, prices, as_of, option_class, leverage, long_marginable
-    )
-    units = np.zeros(len(cands))
-    for t, c in enumerate(cands):
-        if len(c.usage) == 1:
-            units[t] = sizes[c.usage[0][0]]
-    return GroupingComparison(
-        group_book(
-            book, prices, as_of, option_class, leverage=leverage, long_marginable=long_marginable
-        ),
-        greedy_grouping(
-            book, prices, as_of, option_class, leverage=leverage, long_marginable=long_marginable
-        ),
-        _grouping(cands, im, mm, units, "each leg alone", False),
-    )
+    """The optimal grouping, the greedy one and every leg on its own, side by side (the
+    candidates listed and priced once)."""
+    p = _setup(book, prices, as_of, option_class, leverage, long_marginable)
+    return GroupingComparison(_optimal(p, time_limit), _greedy(p), _alone(p))
 
 
 def _cell_number(r: dict[str, str], field: str, row: int, default: float | None = None) -> float:

@@ -430,7 +430,8 @@ def _brute_force(book, prices):
     candidates allow, by enumeration (independent of the integer programme)."""
     from pymargin.strategy.regt_grouping import _setup
 
-    cands, im, _, usage, sizes = _setup(book, prices, AS_OF, EQ, 1.0, True)
+    p = _setup(book, prices, AS_OF, EQ, 1.0, True)
+    cands, im, usage, sizes = p.cands, p.im, p.usage, p.sizes
     multi = [t for t in range(len(cands)) if len(cands[t].usage) > 1]
     single = {cands[t].usage[0][0]: t for t in range(len(cands)) if len(cands[t].usage) == 1}
     best = np.inf
