@@ -192,6 +192,28 @@ def derive_pm_margin(
     im_haircut: np.ndarray,
     risk_cancelling: np.ndarray,
 ) -> dict[str, Any]: ...
+def batch_derive(
+    params: np.ndarray,
+    spot_shock: np.ndarray,
+    vol: np.ndarray,
+    dampening: np.ndarray,
+    market: np.ndarray,
+    seconds: np.ndarray,
+    forward_fixed: np.ndarray,
+    forward_variable: np.ndarray,
+    rate: np.ndarray,
+    confidence: np.ndarray,
+    perp: np.ndarray,
+    expiry: np.ndarray,
+    strike: np.ndarray,
+    option_vol: np.ndarray,
+    call: np.ndarray,
+    offsets: np.ndarray,
+    instrument: np.ndarray,
+    amount: np.ndarray,
+    collateral: np.ndarray,
+    threads: int,
+) -> dict[str, np.ndarray]: ...
 def strategy_requirements(
     kind: np.ndarray,
     offsets: np.ndarray,

@@ -635,21 +635,11 @@ py::tuple standard_margin(const py::array& rule, const py::array& size, const py
   return py::make_tuple(im, mmo);
 }
 
-// Derive portfolio margin (pymargin/models/derive_pm.hpp). params [34] in the order of
-// DeriveParams (pymargin.models.derive_pm._PARAM_ORDER); scenarios as columns spot_shock,
-// vol (uint8), dampening [s]; scalars [8]: spot, spot_confidence, stable_price, cash,
-// perp_position, perp_price, perp_confidence, perp_value; expiries as columns [e] with
-// option_offsets [e + 1]; options [n]; collaterals [c]. Returns the result as a dict.
-py::dict derive_pm_margin(const py::array& params, const py::array& spot_shock,
-                          const py::array& vol, const py::array& dampening,
-                          const py::array& scalars, const py::array& seconds,
-                          const py::array& forward_fixed, const py::array& forward_variable,
-                          const py::array& rate, const py::array& confidence,
-                          const py::array& option_offsets, const py::array& strike,
-                          const py::array& option_vol, const py::array& amount,
-                          const py::array& call, const py::array& collateral_value,
-                          const py::array& collateral_confidence, const py::array& mm_haircut,
-                          const py::array& im_haircut, const py::array& risk_cancelling) {
+// Derive PM's parameters (params [34] in the order of DeriveParams) and scenarios (columns
+// spot_shock, vol (uint8), dampening), the scenarios kept in `scenarios`.
+models::DeriveParams derive_params(const py::array& params, const py::array& spot_shock,
+                                   const py::array& vol, const py::array& dampening,
+                                   std::vector<models::DeriveScenario>& scenarios) {
   const double* pa = contiguous<double>(params, 34, "params");
   models::DeriveParams q;
   double* fields[] = {&q.vol_range_up,       &q.vol_range_down,      &q.short_term_power,
@@ -669,7 +659,8 @@ py::dict derive_pm_margin(const py::array& params, const py::array& spot_shock,
   const double* sh = contiguous<double>(spot_shock, ns, "spot_shock");
   const auto* vs = contiguous<std::uint8_t>(vol, ns, "vol");
   const double* dm = contiguous<double>(dampening, ns, "dampening");
-  std::vector<models::DeriveScenario> sc(ns);
+  std::vector<models::DeriveScenario>& sc = scenarios;
+  sc.resize(ns);
   for (std::size_t i = 0; i < ns; ++i) {
     if (vs[i] > 4)
       throw PyInputError{PyInputError::kInvalid, "scenarios.vol", static_cast<long long>(i),
@@ -678,6 +669,26 @@ py::dict derive_pm_margin(const py::array& params, const py::array& spot_shock,
   }
   q.scenarios = sc.data();
   q.n_scenarios = ns;
+  return q;
+}
+
+// Derive portfolio margin (pymargin/models/derive_pm.hpp). params [34] in the order of
+// DeriveParams (pymargin.models.derive_pm._PARAM_ORDER); scenarios as columns spot_shock,
+// vol (uint8), dampening [s]; scalars [8]: spot, spot_confidence, stable_price, cash,
+// perp_position, perp_price, perp_confidence, perp_value; expiries as columns [e] with
+// option_offsets [e + 1]; options [n]; collaterals [c]. Returns the result as a dict.
+py::dict derive_pm_margin(const py::array& params, const py::array& spot_shock,
+                          const py::array& vol, const py::array& dampening,
+                          const py::array& scalars, const py::array& seconds,
+                          const py::array& forward_fixed, const py::array& forward_variable,
+                          const py::array& rate, const py::array& confidence,
+                          const py::array& option_offsets, const py::array& strike,
+                          const py::array& option_vol, const py::array& amount,
+                          const py::array& call, const py::array& collateral_value,
+                          const py::array& collateral_confidence, const py::array& mm_haircut,
+                          const py::array& im_haircut, const py::array& risk_cancelling) {
+  std::vector<models::DeriveScenario> sc;
+  const models::DeriveParams q = derive_params(params, spot_shock, vol, dampening, sc);
   const double* sv = contiguous<double>(scalars, 8, "scalars");
   models::DerivePortfolio p;
   p.spot = sv[0];
@@ -724,7 +735,7 @@ py::dict derive_pm_margin(const py::array& params, const py::array& spot_shock,
   p.n_options = no;
   p.collaterals = co.data();
   p.n_collaterals = nc;
-  py::array_t<double> pnl(static_cast<py::ssize_t>(ns));
+  py::array_t<double> pnl(static_cast<py::ssize_t>(q.n_scenarios));
   models::DeriveMargin r;
   raise_status(models::derive_pm_margin(p, q, pnl.mutable_data(), &r), "portfolio");
   py::dict out;
@@ -741,6 +752,53 @@ py::dict derive_pm_margin(const py::array& params, const py::array& spot_shock,
   out["worst"] = r.worst;
   out["scenario_pnl"] = pnl;
   return out;
+}
+
+// Derive PM of every account of one market (pymargin/kernel/batch_margin.hpp: batch_derive):
+// params and scenarios as derive_pm_margin's; market [5]: spot, spot_confidence, stable_price,
+// perp_price, perp_confidence; the expiries as columns; instruments: perp (uint8), expiry
+// (int32), strike, vol, call (uint8); accounts as CSR with their collateral (cash).
+py::dict batch_derive(const py::array& params, const py::array& spot_shock, const py::array& vol,
+                      const py::array& dampening, const py::array& market,
+                      const py::array& seconds, const py::array& forward_fixed,
+                      const py::array& forward_variable, const py::array& rate,
+                      const py::array& confidence, const py::array& perp,
+                      const py::array& expiry, const py::array& strike,
+                      const py::array& option_vol, const py::array& call,
+                      const py::array& offsets, const py::array& instrument,
+                      const py::array& amount, const py::array& collateral, int threads) {
+  std::vector<models::DeriveScenario> sc;
+  const models::DeriveParams q = derive_params(params, spot_shock, vol, dampening, sc);
+  const double* mk = contiguous<double>(market, 5, "market");
+  const auto ne = static_cast<std::size_t>(seconds.size());
+  const double* se = contiguous<double>(seconds, ne, "seconds");
+  const double* ff = contiguous<double>(forward_fixed, ne, "forward_fixed");
+  const double* fv = contiguous<double>(forward_variable, ne, "forward_variable");
+  const double* rt = contiguous<double>(rate, ne, "rate");
+  const double* cf = contiguous<double>(confidence, ne, "confidence");
+  std::vector<models::DeriveExpiry> ex(ne);
+  for (std::size_t i = 0; i < ne; ++i) ex[i] = {se[i], ff[i], fv[i], rt[i], cf[i], 0, 0};
+  kernel::BatchDeriveMarket m;
+  m.params = &q;
+  m.expiries = ex.data();
+  m.n_expiries = ne;
+  m.spot = mk[0];
+  m.spot_confidence = mk[1];
+  m.stable_price = mk[2];
+  m.perp_price = mk[3];
+  m.perp_confidence = mk[4];
+  const auto n = static_cast<std::size_t>(perp.size());
+  kernel::BatchDeriveInstruments in;
+  in.n = n;
+  in.perp = contiguous<std::uint8_t>(perp, n, "perp");
+  in.expiry = contiguous<std::int32_t>(expiry, n, "expiry");
+  in.strike = contiguous<double>(strike, n, "strike");
+  in.vol = contiguous<double>(option_vol, n, "option_vol");
+  in.call = contiguous<std::uint8_t>(call, n, "call");
+  return over_accounts(offsets, instrument, amount, collateral,
+                       [&](const kernel::BatchAccounts& acc, const kernel::BatchOutputs& out) {
+                         return kernel::batch_derive(m, in, acc, out, threads);
+                       });
 }
 
 // Strategy-based margin (pymargin/models/strategy_margin.hpp) of t strategies: kind (uint8)
@@ -999,6 +1057,13 @@ void bind_kernel(py::module_& m) {
         py::arg("venue") = py::dict(),
         "Every account's margin under a grid model from cached risk rows (private; see "
         "pymargin.accounts.batch).");
+  m.def("batch_derive", &batch_derive, py::arg("params"), py::arg("spot_shock"), py::arg("vol"),
+        py::arg("dampening"), py::arg("market"), py::arg("seconds"), py::arg("forward_fixed"),
+        py::arg("forward_variable"), py::arg("rate"), py::arg("confidence"), py::arg("perp"),
+        py::arg("expiry"), py::arg("strike"), py::arg("option_vol"), py::arg("call"),
+        py::arg("offsets"), py::arg("instrument"), py::arg("amount"), py::arg("collateral"),
+        py::arg("threads"),
+        "Derive PM of every account of one market (private; see pymargin.accounts.batch).");
   m.def("batch_standard", &batch_standard, py::arg("terms"), py::arg("value"), py::arg("offsets"),
         py::arg("instrument"), py::arg("amount"), py::arg("collateral"), py::arg("threads"),
         "Every account's Deribit standard margin (private; see pymargin.accounts.batch).");

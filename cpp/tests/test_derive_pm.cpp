@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "pymargin/kernel/batch_margin.hpp"
 #include "pymargin/models/derive_pm.hpp"
 
 namespace pmm = pymargin::models;
@@ -105,4 +106,44 @@ TEST(DerivePM, BadInputIsNamedAndNothingIsWritten) {
   EXPECT_STREQ(st.field, "min_k_star");
   q.min_k_star = 0.01;
   EXPECT_TRUE(pmm::derive_pm_margin(p, q, pnl, &r).ok());
+}
+
+// The batch kernel lays each account out as the venue stores it and runs the same model: an
+// account holding the hand-worked book (perpetual, short call at expiry, cash) gives its
+// figures; an account with cash only needs nothing.
+TEST(DerivePM, BatchIsTheModelPerAccount) {
+  const pmm::DeriveScenario s[] = {{1.1, pmm::DeriveVolShock::kNone, 1.0},
+                                   {0.9, pmm::DeriveVolShock::kNone, 1.0},
+                                   {0.8, pmm::DeriveVolShock::kNone, 0.5}};
+  const pmm::DeriveParams q = params(s, 3);
+  const pmm::DeriveExpiry e{0.0, 0.0, 100.0, 0.0, 1.0, 0, 0};
+  pymargin::kernel::BatchDeriveMarket m;
+  m.params = &q;
+  m.expiries = &e;
+  m.n_expiries = 1;
+  m.spot = 100.0;
+  m.perp_price = 101.0;
+  const std::uint8_t perp[] = {1, 0};
+  const std::int32_t expiry[] = {-1, 0};
+  const double strike[] = {0.0, 90.0}, vol[] = {0.0, 0.5};
+  const std::uint8_t call[] = {0, 1};
+  pymargin::kernel::BatchDeriveInstruments in{2, perp, expiry, strike, vol, call};
+  const std::int64_t offsets[] = {0, 2, 2};
+  const std::int32_t instrument[] = {1, 0};
+  const double amount[] = {-1.0, 2.0}, collateral[] = {1000.0, 50.0};
+  pymargin::kernel::BatchAccounts acc{2, offsets, instrument, amount, collateral};
+  double im[2], mm[2], eq[2], ratio[2];
+  std::int8_t status[2];
+  std::int32_t worst[2];
+  pymargin::kernel::BatchOutputs out{im, mm, eq, ratio, status, worst, nullptr};
+  ASSERT_TRUE(pymargin::kernel::batch_derive(m, in, acc, out, 1).ok());
+  // the hand-worked book with cash for collateral: the worst scenario is -20 % damped by half,
+  // option +10 and perpetual 2 x (-0.2) x 101: -15.2; contingencies 6 + 0.3
+  EXPECT_NEAR(mm[0], 0.8 * 15.2 + 6.3, 1e-12);
+  EXPECT_NEAR(im[0], 15.2 + 6.3 + 2.0 + 0.2, 1e-12);
+  EXPECT_EQ(worst[0], 2);
+  EXPECT_NEAR(eq[0], 1000.0 - 10.0, 1e-12);
+  EXPECT_EQ(im[1], 0.0);
+  EXPECT_EQ(mm[1], 0.0);
+  EXPECT_EQ(eq[1], 50.0);
 }

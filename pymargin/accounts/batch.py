@@ -490,6 +490,10 @@ def batch_margin(
             balances=bal,
         )
         return BatchResult.from_columns(b.accounts, out, risk.currency, risk.labels)
+    if model is MarginModel.DERIVE_PM:
+        from .batch_derive import derive_batch
+
+        return derive_batch(b, market, params, threads)
     risk = b.risk(market, params, currency, model)
     collateral_amounts, notes = collateral_for(b, risk.currency, market, model)
     out = batch_margin_csr(

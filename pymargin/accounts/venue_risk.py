@@ -90,7 +90,7 @@ def venue_risk_for(
         return sensitivity_venue_risk(market, instruments, params)
     if model is MarginModel.DERIVE_PM:
         raise ModelCoverageError(
-            "the batch kernel does not run derive_pm; pm.margin computes it one account at a time"
+            "derive_pm has no per-instrument risk rows: its batch is batch_margin's own kernel"
         )
     raise InvalidInputError(
         f"the batch kernel takes the grid models (not {getattr(model, 'name', model)})", "model"

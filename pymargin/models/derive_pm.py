@@ -11,10 +11,10 @@ Two ways in:
 * :func:`derive_pm_account` takes the venue's own inputs: spot, each expiry's forward (fixed
   and variable parts), rate and feed confidence, options with their vols, cash, the perpetual
   and collateral (as the venue values them);
-* :func:`derive_pm_margin` takes a pymargin portfolio and market: USDC-settled options and the
-  linear perpetual of one underlying, vols from the market's marks, forwards and rates from the
-  market, every feed at full confidence, a stable price of 1, and the perpetual's P&L booked
-  (its value 0 at the mark).
+* :func:`pymargin.models.derive_market.derive_pm_margin` takes a pymargin portfolio and
+  market: USDC-settled options and the linear perpetual of one underlying, vols from the
+  market's marks, forwards and rates from the market, every feed at full confidence, a stable
+  price of 1, and the perpetual's P&L booked (its value 0 at the mark).
 
 Requirements are reported as pymargin reports them (IM and MM >= 0, what the account must
 hold); Derive's own "margin" is the surplus ``mark_to_market - requirement``.
@@ -33,10 +33,7 @@ import numpy as np
 
 from .. import _core
 from ..exceptions import InvalidInputError
-from ..market.instruments import InstrumentKind, Settlement, parse_instrument
-from ..market.market import Market
 from .params import (
-    ModelCoverageError,
     ModelParameterError,
     available_versions,
     load_params,
@@ -51,7 +48,6 @@ __all__ = [
     "DeriveScenario",
     "DeriveVolShock",
     "derive_pm_account",
-    "derive_pm_margin",
 ]
 
 # The core's parameter order (DeriveParams); the file's keys are these names.
@@ -239,6 +235,14 @@ class DerivePMParams:
         """The shipped version in force at ``when``."""
         return cls.load(version_in_force("derive_pm", when, available_versions("derive_pm")))
 
+    def _core_scenarios(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        scen = self.scenarios
+        return (
+            np.array([x.spot_shock for x in scen]),
+            np.array([int(x.vol) for x in scen], dtype=np.uint8),
+            np.array([x.dampening for x in scen]),
+        )
+
     def _core_params(self) -> np.ndarray:
         v = dict(self.values)
         v["dte_floor_days"] = math.floor(v["dte_floor_days"] * 86_400.0)  # whole seconds
@@ -371,9 +375,7 @@ def derive_pm_account(
     scen = params.scenarios
     out = _core.derive_pm_margin(
         params._core_params(),
-        np.array([s.spot_shock for s in scen]),
-        np.array([int(s.vol) for s in scen], dtype=np.uint8),
-        np.array([s.dampening for s in scen]),
+        *params._core_scenarios(),
         scalars,
         np.array(secs, dtype=np.float64),
         np.ascontiguousarray(ex[:, 0]),
@@ -408,68 +410,4 @@ def derive_pm_account(
         labels,
         np.asarray(out["scenario_pnl"]),
         params.version,
-    )
-
-
-def derive_pm_margin(
-    positions: Mapping[str, float],
-    market: Market,
-    params: DerivePMParams | None = None,
-    *,
-    cash: float = 0.0,
-) -> DeriveMarginResult:
-    """A pymargin book under Derive PM: USDC-settled options and the linear perpetual of one
-    underlying (sizes in coins), valued on ``market`` (see the module docstring for what is
-    taken from it). ``params`` default to the shipped version in force at the valuation time."""
-    if params is None:
-        params = DerivePMParams.in_force(market.valuation_time)
-    names = list(positions)
-    if not names:
-        raise InvalidInputError("no positions", "positions")
-    table = market.table
-    rows, kind, settle, und, strike, fwd, vol, rate, is_call = table.take(
-        names, "kind", "settlement", "underlying", "strike", "forward", "vol", "rate", "is_call"
-    )
-    underlyings = set(table.code_names(und))
-    if len(underlyings) != 1:
-        raise ModelCoverageError(
-            f"Derive PM margins one market per account; the book has {sorted(underlyings)}"
-        )
-    (u,) = underlyings
-    spot = market.index_price(u)
-    options: list[tuple[float, float, bool, float, float]] = []
-    expiries: dict[float, tuple[float, float, float, float]] = {}
-    perp: tuple[float, float, float] | None = None
-    for row, name in enumerate(names):
-        size = positions[name]
-        if isinstance(size, bool) or not isinstance(size, (int, float)) or not math.isfinite(size):
-            raise InvalidInputError(f"size of {name} must be a finite number", "size", row)
-        inst = parse_instrument(name)
-        if settle[row] == int(Settlement.INVERSE):
-            raise ModelCoverageError(
-                f"{name}: Derive settles in USDC; inverse contracts have no rule"
-            )
-        if kind[row] == int(InstrumentKind.PERPETUAL):
-            p0 = perp[0] if perp is not None else 0.0
-            perp = (p0 + float(size), float(fwd[row]), 0.0)
-        elif kind[row] == int(InstrumentKind.OPTION):
-            assert inst.expiry is not None
-            sec = float(math.floor((inst.expiry - market.valuation_time).total_seconds()))
-            if sec < 0:
-                raise InvalidInputError(
-                    f"{name} has expired at the valuation time", "instrument", row
-                )
-            f = float(fwd[row])
-            # inside the last 30 minutes the venue's forward is part fixed by the settlement
-            # average; without those fixings the whole forward is taken as still moving
-            expiries.setdefault(sec, (0.0, f, float(rate[row]), 1.0))
-            options.append(
-                (sec, float(strike[row]), bool(is_call[row]), float(size), float(vol[row]))
-            )
-        else:
-            raise ModelCoverageError(
-                f"{name}: Derive PM covers options and the perpetual; dated futures have no rule"
-            )
-    return derive_pm_account(
-        params, spot=spot, options=options, expiries=expiries, cash=cash, perp=perp
     )

@@ -465,7 +465,8 @@ def _paradex(pf: Portfolio, market: Market, params: Any) -> MarginResult:
 
 
 def _derive(pf: Portfolio, market: Market, params: Any) -> MarginResult:
-    from .derive_pm import DerivePMParams, derive_pm_margin
+    from .derive_market import derive_pm_margin
+    from .derive_pm import DerivePMParams
 
     if isinstance(params, str):
         params = DerivePMParams.load(_known("derive_pm", params))

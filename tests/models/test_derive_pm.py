@@ -16,6 +16,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pymargin.models.derive_pm import (
@@ -276,3 +277,58 @@ def test_shipped_versions_and_the_version_in_force():
     )
     with pytest.raises(ModelParameterError):
         DerivePMParams({**late.values, "im_factor": 0.1}, late.scenarios)  # below the setter's 0.5
+
+
+def test_the_venue_batch_is_the_same_model_account_by_account():
+    """batch_margin(model=DERIVE_PM) lays each account out as the venue stores it and runs
+    the core's derive_pm_margin: every account's IM, MM and equity equal pm.margin's, also
+    for an account whose call and put share a strike (netted in the naked-short count)."""
+    import pandas as pd
+
+    import pymargin as pm
+    from pymargin.market.bundled import demo_market
+
+    m = demo_market("BTC")
+    strikes = [80_000, 90_000, 100_000, 110_000]
+    names = [f"BTC_USDC-27MAR26-{k}-{cp}" for k in strikes for cp in "CP"]
+    names += [f"BTC_USDC-26DEC25-{k}-C" for k in strikes] + ["BTC_USDC-PERPETUAL"]
+    rng = np.random.default_rng(7)
+    rows, cash = [], []
+    for a in range(40):
+        picked = rng.choice(len(names), size=int(rng.integers(1, 7)), replace=False)
+        for k in picked:
+            rows.append((f"acct{a}", names[k], float(rng.choice([-3, -2, -1, 1, 2]))))
+        cash.append((f"acct{a}", float(rng.uniform(0, 50_000))))
+    # a short call against a long put at one strike, and another expiry at the same strike
+    rows += [
+        ("three", "BTC_USDC-27MAR26-90000-C", -2.0),
+        ("three", "BTC_USDC-27MAR26-90000-P", 1.0),
+        ("three", "BTC_USDC-26DEC25-90000-C", -1.0),
+    ]
+    cash.append(("three", 10_000.0))
+    positions = pd.DataFrame(rows, columns=["account", "instrument", "size"])
+    collateral = pd.DataFrame(cash, columns=["account", "amount"])
+    from pymargin.accounts.batch import batch_margin
+
+    res = batch_margin(positions, collateral, m, "2025-05-01", model=pm.MarginModel.DERIVE_PM)
+    params = DerivePMParams.load("2025-05-01")
+    for k, acct in enumerate(res.accounts):
+        book = {}
+        for a, inst, size in rows:
+            if a == acct:
+                book[inst] = book.get(inst, 0.0) + size
+        c = dict(cash)[acct]
+        want = derive_pm_margin_for(book, m, params, c)
+        assert res.initial_margin[k] == pytest.approx(want.initial_margin, rel=1e-12, abs=1e-9)
+        assert res.maintenance_margin[k] == pytest.approx(
+            want.maintenance_margin, rel=1e-12, abs=1e-9
+        )
+        assert res.equity[k] == pytest.approx(want.mark_to_market, rel=1e-12, abs=1e-9)
+        if res.status[k] == 0:
+            assert want.initial_margin < want.mark_to_market
+
+
+def derive_pm_margin_for(book, market, params, cash):
+    from pymargin.models.derive_market import derive_pm_margin
+
+    return derive_pm_margin(book, market, params, cash=cash)

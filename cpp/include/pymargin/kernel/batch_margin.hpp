@@ -24,6 +24,7 @@
 #include <cstdint>
 
 #include "pymargin/error.hpp"
+#include "pymargin/models/derive_pm.hpp"
 #include "pymargin/models/sensitivity_margin.hpp"
 #include "pymargin/models/standard_margin.hpp"
 
@@ -171,6 +172,33 @@ struct BatchStandardInstruments {
 // Outputs as batch_margin's (worst_index: -1; no scenarios). Status 3 for sums that overflow.
 Status batch_standard(const BatchStandardInstruments& inst, const BatchAccounts& accounts,
                       const BatchOutputs& out, int threads) noexcept;
+
+// --- Derive portfolio margin ------------------------------------------------------------------
+// Every account of one Derive market (pymargin/models/derive_pm.hpp): per account its options
+// grouped by expiry as the venue stores them (expiries in order of first appearance, each
+// expiry's options in reverse position order), its perpetual, its collateral as cash; then the
+// core's derive_pm_margin. Equity = the model's mark-to-market; worst_index: the binding
+// scenario, -1 when the basis contingency binds.
+
+struct BatchDeriveMarket {
+  const models::DeriveParams* params = nullptr;
+  const models::DeriveExpiry* expiries = nullptr;  // [n_expiries] (option ranges ignored)
+  std::size_t n_expiries = 0;
+  double spot = 0.0, spot_confidence = 1.0, stable_price = 1.0;
+  double perp_price = 0.0, perp_confidence = 1.0;
+};
+
+struct BatchDeriveInstruments {
+  std::size_t n = 0;
+  const std::uint8_t* perp = nullptr;     // [n] 1: the perpetual, 0: an option
+  const std::int32_t* expiry = nullptr;   // [n] an option's expiry index
+  const double* strike = nullptr;         // [n]
+  const double* vol = nullptr;            // [n]
+  const std::uint8_t* call = nullptr;     // [n]
+};
+
+Status batch_derive(const BatchDeriveMarket& market, const BatchDeriveInstruments& inst,
+                    const BatchAccounts& accounts, const BatchOutputs& out, int threads) noexcept;
 
 // --- the Greek-netting model -----------------------------------------------------------------
 // Every account's margin under the Greek-netting model (pymargin/models/sensitivity_margin.hpp):
