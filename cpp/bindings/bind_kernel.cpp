@@ -672,6 +672,23 @@ models::DeriveParams derive_params(const py::array& params, const py::array& spo
   return q;
 }
 
+// Derive PM's expiries from their columns (option ranges left empty).
+std::vector<models::DeriveExpiry> derive_expiries(const py::array& seconds,
+                                                  const py::array& forward_fixed,
+                                                  const py::array& forward_variable,
+                                                  const py::array& rate,
+                                                  const py::array& confidence) {
+  const auto ne = static_cast<std::size_t>(seconds.size());
+  const double* se = contiguous<double>(seconds, ne, "seconds");
+  const double* ff = contiguous<double>(forward_fixed, ne, "forward_fixed");
+  const double* fv = contiguous<double>(forward_variable, ne, "forward_variable");
+  const double* rt = contiguous<double>(rate, ne, "rate");
+  const double* cf = contiguous<double>(confidence, ne, "confidence");
+  std::vector<models::DeriveExpiry> ex(ne);
+  for (std::size_t i = 0; i < ne; ++i) ex[i] = {se[i], ff[i], fv[i], rt[i], cf[i], 0, 0};
+  return ex;
+}
+
 // Derive portfolio margin (pymargin/models/derive_pm.hpp). params [34] in the order of
 // DeriveParams (pymargin.models.derive_pm._PARAM_ORDER); scenarios as columns spot_shock,
 // vol (uint8), dampening [s]; scalars [8]: spot, spot_confidence, stable_price, cash,
@@ -699,21 +716,17 @@ py::dict derive_pm_margin(const py::array& params, const py::array& spot_shock,
   p.perp_price = sv[5];
   p.perp_confidence = sv[6];
   p.perp_value = sv[7];
-  const auto ne = static_cast<std::size_t>(seconds.size());
-  const double* se = contiguous<double>(seconds, ne, "seconds");
-  const double* ff = contiguous<double>(forward_fixed, ne, "forward_fixed");
-  const double* fv = contiguous<double>(forward_variable, ne, "forward_variable");
-  const double* rt = contiguous<double>(rate, ne, "rate");
-  const double* cf = contiguous<double>(confidence, ne, "confidence");
+  std::vector<models::DeriveExpiry> ex =
+      derive_expiries(seconds, forward_fixed, forward_variable, rate, confidence);
+  const std::size_t ne = ex.size();
   const auto* off = contiguous<std::int64_t>(option_offsets, ne + 1, "option_offsets");
   const auto no = static_cast<std::size_t>(strike.size());
-  std::vector<models::DeriveExpiry> ex(ne);
   for (std::size_t i = 0; i < ne; ++i) {
     if (off[i] < 0 || off[i + 1] < off[i] || static_cast<std::size_t>(off[i + 1]) > no)
       throw PyInputError{PyInputError::kInvalid, "option_offsets", static_cast<long long>(i),
                          "must rise within the options"};
-    ex[i] = {se[i], ff[i], fv[i], rt[i], cf[i], static_cast<std::size_t>(off[i]),
-             static_cast<std::size_t>(off[i + 1])};
+    ex[i].first_option = static_cast<std::size_t>(off[i]);
+    ex[i].end_option = static_cast<std::size_t>(off[i + 1]);
   }
   const double* k = contiguous<double>(strike, no, "strike");
   const double* ov = contiguous<double>(option_vol, no, "option_vol");
@@ -770,14 +783,9 @@ py::dict batch_derive(const py::array& params, const py::array& spot_shock, cons
   std::vector<models::DeriveScenario> sc;
   const models::DeriveParams q = derive_params(params, spot_shock, vol, dampening, sc);
   const double* mk = contiguous<double>(market, 5, "market");
-  const auto ne = static_cast<std::size_t>(seconds.size());
-  const double* se = contiguous<double>(seconds, ne, "seconds");
-  const double* ff = contiguous<double>(forward_fixed, ne, "forward_fixed");
-  const double* fv = contiguous<double>(forward_variable, ne, "forward_variable");
-  const double* rt = contiguous<double>(rate, ne, "rate");
-  const double* cf = contiguous<double>(confidence, ne, "confidence");
-  std::vector<models::DeriveExpiry> ex(ne);
-  for (std::size_t i = 0; i < ne; ++i) ex[i] = {se[i], ff[i], fv[i], rt[i], cf[i], 0, 0};
+  std::vector<models::DeriveExpiry> ex =
+      derive_expiries(seconds, forward_fixed, forward_variable, rate, confidence);
+  const std::size_t ne = ex.size();
   kernel::BatchDeriveMarket m;
   m.params = &q;
   m.expiries = ex.data();
