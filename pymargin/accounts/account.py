@@ -48,6 +48,7 @@ __all__ = [
     "MarginMode",
     "account_summary",
     "compare_margin_modes",
+    "held_sizes",
     "marked",
     "moved_account",
 ]
@@ -125,25 +126,30 @@ def marked(account: Account, market: Market) -> Account:
     )
 
 
-def moved_account(account: Account, market: Market, moved: Market) -> Account:
-    """``account`` (sizes in coin at ``market``) as it stands on ``moved``, the same market
-    after a move: inverse futures and perpetuals are contracts of fixed USD notional, so their
-    size in coin becomes q F / F' (F, F' their marks before and after), which keeps their coin
-    P&L at q F (1/E - 1/F') and their margin on the exposure they have after the move, as the
-    core's scenario revaluation does. Everything else keeps its size."""
-    positions = account.portfolio.positions
-    names = list(positions)
+def held_sizes(sizes: Mapping[str, float], market: Market, moved: Market) -> dict[str, float]:
+    """Position sizes in coin at ``market`` as they stand on ``moved``, the same market after a
+    move: inverse futures and perpetuals are contracts of fixed USD notional, so their size in
+    coin becomes q F / F' (F, F' their marks before and after), which keeps their coin P&L at
+    q F (1/E - 1/F') and their margin on the exposure they have after the move, as the core's
+    scenario revaluation does. Everything else keeps its size."""
+    names = list(sizes)
     if not names:
-        return account
+        return {}
     _, kind, settle, f_before = market.table.take(names, "kind", "settlement", "forward")
     _, f_after = moved.table.take(names, "forward")
     futures = np.isin(kind, (int(InstrumentKind.FUTURE), int(InstrumentKind.PERPETUAL)))
     scale = np.where(futures & (settle == int(Settlement.INVERSE)), f_before / f_after, 1.0)
-    if (scale == 1.0).all():
+    return {n: float(sizes[n]) * float(f) for n, f in zip(names, scale)}
+
+
+def moved_account(account: Account, market: Market, moved: Market) -> Account:
+    """``account`` (sizes in coin at ``market``) as it stands on ``moved`` (see
+    :func:`held_sizes`)."""
+    positions = account.portfolio.positions
+    if not positions:
         return account
-    sizes = {n: float(positions[n]) * float(f) for n, f in zip(names, scale)}
     return Account(
-        Portfolio(sizes),
+        Portfolio(held_sizes(positions, market, moved)),
         dict(account.collateral),
         dict(account.average_price),
         dict(account.isolated_margin),

@@ -233,11 +233,13 @@ def liquidation_cascade(
     for r in range(max_rounds):
         moved = market.shifted({und: move}, {und: vol_scale})
         risk = venue_risk(moved, instruments, params)
-        value = risk.value + np.where(
-            future, np.where(inverse, move / (1.0 + move), f0 * move), 0.0
-        )
+        # inverse futures are contracts of fixed USD notional: after the move a coin of them
+        # at the start is 1 / (1 + move) coin (as moved_account and the core's revaluation
+        # take it), worth move per coin held now (= move / (1 + move) per coin at the start)
+        held = np.where(future & inverse, 1.0 / (1.0 + move), 1.0)
+        value = risk.value + np.where(future, np.where(inverse, move, f0 * move), 0.0)
         risk = dataclasses.replace(risk, value=value)
-        out = batch_margin_csr(risk, offsets, inst, amt, coll, threads=threads)
+        out = batch_margin_csr(risk, offsets, inst, amt * held[inst], coll, threads=threads)
         uncovered = alive & (out["status"] == 3)
         if uncovered.any():
             raise ModelCoverageError(
@@ -258,7 +260,7 @@ def liquidation_cascade(
         else:
             taken = new[owner]
             np.add.at(venue_book, inst[taken], amt[taken])
-            delta_taken = float(amt[taken] @ risk.delta[inst[taken]])
+            delta_taken = float((amt * held[inst])[taken] @ risk.delta[inst[taken]])
             flow -= delta_taken  # the venue flattens the delta it took over
             added = float(np.maximum(-out["equity"][new], 0.0).sum())
             shortfall += added

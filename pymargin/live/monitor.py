@@ -13,7 +13,7 @@ import threading
 from importlib import resources
 from typing import Any
 
-from ..accounts.account import Account, account_summary
+from ..accounts.account import Account, account_summary, held_sizes
 from ..accounts.liquidation import distance_to_liquidation
 from ..exceptions import InvalidInputError
 from ..market.portfolio import Portfolio
@@ -145,9 +145,12 @@ def add_monitor(app: Any, state: Any, fastapi: Any, responses: Any) -> None:
                         f"{k}: a finite number > {lo:g}, on a known index", what, row
                     )
         with lock:
-            state.market = state.market.shifted(shift, vols)
+            before = state.market
+            state.market = before.shifted(shift, vols)
             for acct in state.accounts.values():
                 with acct.lock:
+                    # inverse futures keep their USD notional: their coin size follows the mark
+                    acct.positions = held_sizes(acct.positions, before, state.market)
                     acct.engine = None  # rebuilt on the new marks when next asked
             version["n"] += 1
         return {"version": version["n"], "index": state.market.index}

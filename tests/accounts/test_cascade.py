@@ -1,5 +1,6 @@
 """The liquidation cascade: conservation, monotonicity in the shock, and the zero-impact case
-equal to the single-round stress (batch margin at the shocked price)."""
+equal to the single-round stress (batch margin at the shocked price, inverse futures held at
+their USD notional)."""
 
 import dataclasses
 
@@ -59,9 +60,12 @@ def test_zero_impact_is_the_single_round_stress():
     assert len(r.rounds) == 1 and r.final_move == -0.1
     moved = M.shifted({"BTC_USD": -0.1})
     risk = venue_risk(moved, NAMES)
+    # the two inverse futures are USD contracts: a coin of them at the start is 1 / 0.9 coin
+    # after the fall, each worth -0.1 (their coin P&L -0.1 / 0.9 per coin at the start)
     future = np.array([1.0, 1.0, 0.0, 0.0])
-    risk = dataclasses.replace(risk, value=risk.value + future * (-0.1 / 0.9))
-    out = batch_margin_csr(risk, offsets, inst, amt, coll)
+    risk = dataclasses.replace(risk, value=risk.value + future * -0.1)
+    held = amt * np.where(future[inst] == 1.0, 1.0 / 0.9, 1.0)
+    out = batch_margin_csr(risk, offsets, inst, held, coll)
     np.testing.assert_array_equal(r.liquidated, out["status"] == 2)
     linear = liquidation_cascade(
         M,

@@ -423,6 +423,22 @@ def test_grouping_reproduces_the_manual_where_legs_cannot_pair():
     g = group_book(book, {"X": 75.0}, AS_OF)
     assert g.initial == pytest.approx(2800.0)
     assert {s[0] for s in g.strategies} == {K.LONG_OPTION, K.NAKED_SHORT}
+    # p. 43 (CS3), broad index: long Nov 425 call at 13.10, short Dec 430 call at 12.20,
+    # index 433.35: 1,310 + 1,220 + 6,500.25
+    book = [
+        leg("L", "call", 1, 13.10, 425, date(2026, 12, 18)),
+        leg("S", "call", -1, 12.20, 430, date(2027, 1, 15)),
+    ]
+    g = group_book(book, {"X": 433.35}, AS_OF, BROAD)
+    assert g.initial == pytest.approx(9030.25)
+    # p. 41 (PS4), broad index: long 1 put, 5 months, 430 at 7.90 (index 433.40) against short 10
+    # reduced-value 42.5 puts, 18 months, at 2 (43.34): the long expires first: 790 + 10 x 766.10
+    book = [
+        leg("L", "put", 1, 7.90, 430, date(2027, 5, 7), und="SPX"),
+        leg("S", "put", -10, 2.0, 42.5, date(2028, 6, 16), und="XSP"),
+    ]
+    g = group_book(book, {"SPX": 433.40, "XSP": 43.34}, AS_OF, BROAD)
+    assert g.initial == pytest.approx(8451.0)
 
 
 def _brute_force(book, prices):
