@@ -239,8 +239,14 @@ struct BatchColumns {
 // their columns are checked; the output columns as a dict.
 template <class Run>
 py::dict over_accounts(const py::array& offsets, const py::array& instrument,
-                       const py::array& amount, const py::array& collateral, Run&& run) {
-  const kernel::BatchAccounts acc = accounts_from(offsets, instrument, amount, collateral);
+                       const py::array& amount, const py::array& collateral, Run&& run,
+                       const py::dict* addons = nullptr) {
+  kernel::BatchAccounts acc = accounts_from(offsets, instrument, amount, collateral);
+  // the accounts' add-ons to IM and MM (BatchAccounts::im_addon, mm_addon), if given
+  if (addons != nullptr && addons->contains("im_addon") && !(*addons)["im_addon"].is_none()) {
+    acc.im_addon = contiguous<double>((*addons)["im_addon"].cast<py::array>(), acc.n, "im_addon");
+    acc.mm_addon = contiguous<double>((*addons)["mm_addon"].cast<py::array>(), acc.n, "mm_addon");
+  }
   BatchColumns cols(acc.n);
   Status st;
   {
@@ -259,7 +265,7 @@ py::dict batch_margin(const py::array& risk, const py::array& pair, const py::ar
                       const py::object& delta_limit, int threads, const py::dict& venue) {
   // venue: the optional terms of other grid venues (see kernel::BatchModel): stride, weight,
   // pnl_offsets, delta_price, unhedged_delta, hedged_delta, floor_long, floor_short,
-  // round_worst, tie_period, tie_slot.
+  // round_worst, tie_period, tie_slot; and the accounts' im_addon and mm_addon [accounts].
   kernel::BatchModel m;
   m.n_std = n_std;
   m.pairs = pairs;
@@ -328,11 +334,12 @@ py::dict batch_margin(const py::array& risk, const py::array& pair, const py::ar
     x.side = contiguous<std::uint8_t>(col("side"), x.currencies, "side");
     x.coin_move = contiguous<double>(col("coin_move"), x.currencies * stride, "coin_move");
   }
-  return over_accounts(offsets, instrument, amount, collateral,
-                       [&](const kernel::BatchAccounts& acc, const kernel::BatchOutputs& out) {
-                         return kernel::batch_margin(m, in, acc, out, threads,
-                                                     cross ? &x : nullptr);
-                       });
+  return over_accounts(
+      offsets, instrument, amount, collateral,
+      [&](const kernel::BatchAccounts& acc, const kernel::BatchOutputs& out) {
+        return kernel::batch_margin(m, in, acc, out, threads, cross ? &x : nullptr);
+      },
+      &venue);
 }
 
 // SPAN over every account (kernel::batch_span). commodities: one tuple per combined commodity

@@ -146,4 +146,17 @@ TEST(DerivePM, BatchIsTheModelPerAccount) {
   EXPECT_EQ(im[1], 0.0);
   EXPECT_EQ(mm[1], 0.0);
   EXPECT_EQ(eq[1], 50.0);
+  // the accounts' add-ons (every batch kernel adds them the same way before the status)
+  const double im_add[] = {1.0, 60.0}, mm_add[] = {0.5, 50.0};
+  acc.im_addon = im_add;
+  acc.mm_addon = mm_add;
+  ASSERT_TRUE(pymargin::kernel::batch_derive(m, in, acc, out, 1).ok());
+  EXPECT_NEAR(im[0], 15.2 + 6.3 + 2.0 + 0.2 + 1.0, 1e-12);
+  EXPECT_NEAR(mm[0], 0.8 * 15.2 + 6.3 + 0.5, 1e-12);
+  EXPECT_EQ(status[1], 2);  // MM 50 >= equity 50: liquidation
+  const double bad[] = {0.0, -1.0};
+  acc.mm_addon = bad;
+  const pymargin::Status st = pymargin::kernel::batch_derive(m, in, acc, out, 1);
+  EXPECT_STREQ(st.field, "mm_addon");
+  EXPECT_EQ(st.index, 1u);
 }

@@ -24,6 +24,7 @@ from ..extras import optional
 from ..files import csv_table, open_file
 from ..market.market import Market
 from ..pricing import threads_argument
+from .venue_models import short_floor_addons
 from .venue_risk import venue_risk, venue_risk_for
 from .venue_types import SensitivityVenueRisk, SpanVenueRisk, StandardVenueRisk, VenueRisk
 
@@ -138,6 +139,7 @@ def batch_margin_csr(
     *,
     threads: int | None = None,
     balances: np.ndarray | None = None,
+    addons: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """The kernel on CSR arrays: account a holds ``amount[offsets[a]:offsets[a+1]]`` of
     instruments ``instrument[...]`` (indices into ``risk.instruments``). Accounts whose net
@@ -214,6 +216,11 @@ def batch_margin_csr(
         raise InvalidInputError(
             "balances per currency are X:PM's; this model takes collateral", "balances"
         )
+    if addons is not None:  # each account's add-ons to IM and MM (a grid's short floor)
+        venue = {
+            **venue,
+            **{k: float_array(v, k) for k, v in zip(("im_addon", "mm_addon"), addons)},
+        }
     return dict(
         _core.batch_margin(
             risk.rows,
@@ -496,8 +503,9 @@ def batch_margin(
         return derive_batch(b, market, params, threads)
     risk = b.risk(market, params, currency, model)
     collateral_amounts, notes = collateral_for(b, risk.currency, market, model)
+    addons = short_floor_addons(risk, b.offsets, b.instrument, b.amount)
     out = batch_margin_csr(
-        risk, b.offsets, b.instrument, b.amount, collateral_amounts, threads=threads
+        risk, b.offsets, b.instrument, b.amount, collateral_amounts, threads=threads, addons=addons
     )
     res = BatchResult.from_columns(b.accounts, out, risk.currency, getattr(risk, "labels", None))
     res.notes = notes

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import InputTypeError, InvalidInputError
+from ..market.instruments import InstrumentKind
 from ..market.market import Market
 from ..models.params import ModelParameterError
 from ..models.vectors import (
@@ -37,10 +38,18 @@ def paradex_assets(version: Any) -> tuple[dict[str, AssetTerms], float]:
 
 
 def grid_venue_risk(
-    market: Market, instruments: list[str], model: tuple[dict[str, AssetTerms], float], ccy: str
+    market: Market,
+    instruments: list[str],
+    model: tuple[dict[str, AssetTerms], float],
+    ccy: str,
+    *,
+    short_floor: tuple[dict[str, float], float] | None = None,
 ) -> VenueRisk:
     """A grid venue (Paradex, a parameter file): a group per underlying, its scenarios and
-    weights, gain credit, minimum delta and per-contract minimum; USD-settled instruments."""
+    weights, gain credit, minimum delta and per-contract minimum; USD-settled instruments.
+    ``short_floor``: each underlying's short-option floor (a fraction of spot per net short
+    contract at a strike) and the IM multiplier, kept in ``venue["short_floor"]`` for
+    :func:`short_floor_addons`."""
     assets, mm_fraction = model
     if not instruments:
         raise InvalidInputError("no instruments", "instruments")
@@ -76,16 +85,52 @@ def grid_venue_risk(
         pair_idx[sel] = k
         floor[sel] = per_contract / contract[sel]
         spot[k] = market.index_price(f"{b}_USD")
-    terms = {
+    terms: dict[str, Any] = {
         "weight": np.ascontiguousarray(weight),
         "pnl_offsets": np.array([assets[b][2] for b in bases]),
         "delta_price": spot,
         "unhedged_delta": np.array([assets[b][3] for b in bases]),
         "hedged_delta": np.array([assets[b][4] for b in bases]),
     }
+    if short_floor is not None and any(v > 0 for v in short_floor[0].values()):
+        kind, strike, expiry = table.take_rows(rows, "kind", "strike", "expiry_key")
+        option = kind == int(InstrumentKind.OPTION)
+        unit = np.array([short_floor[0].get(b, 0.0) for b in bases])[pair_idx] * spot[pair_idx]
+        terms["short_floor"] = {
+            "usd_per_contract": np.where(option, unit, 0.0),
+            "key": np.stack([pair_idx, expiry, strike]),  # a strike of an expiry of a pair
+            "contract": np.asarray(contract, dtype=np.float64),
+            "multiplier": float(short_floor[1]),
+        }
     return usd_grid_risk(
         market, instruments, rows, out, pair_idx, floor, ccy, mm_fraction, terms, labels
     )
+
+
+def short_floor_addons(
+    risk: Any, offsets: np.ndarray, instrument: np.ndarray, amount: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each account's add-ons to IM and MM for a grid venue's short-option floor: per strike
+    of an expiry, calls and puts netted, the net short contracts times the floor in USD (as
+    grid_model_margin computes it for one account); IM takes the multiplier, MM the
+    maintenance fraction of it. None when the venue has no such floor."""
+    sf = (getattr(risk, "venue", None) or {}).get("short_floor")
+    if sf is None:
+        return None
+    n_acc = len(offsets) - 1
+    owner = np.repeat(np.arange(n_acc), np.diff(offsets))
+    inst = np.asarray(instrument)
+    unit = sf["usd_per_contract"][inst]
+    sel = unit > 0
+    floor = np.zeros(n_acc)
+    if sel.any():
+        contracts = np.asarray(amount, dtype=np.float64)[sel] / sf["contract"][inst[sel]]
+        keys = np.column_stack([owner[sel], sf["key"][:, inst[sel]].T])
+        _, first, group = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        net = np.bincount(group.ravel(), weights=contracts)  # per (account, pair, expiry, strike)
+        np.add.at(floor, owner[sel][first], np.maximum(-net, 0.0) * unit[sel][first])
+    m = sf["multiplier"]
+    return m * floor, risk.mm_factor * m * floor
 
 
 def usd_grid_risk(

@@ -70,16 +70,23 @@ def venue_risk_for(
                 if isinstance(params, dict)
                 else GridModel.load(params)
             )
-        if not g.engine_ready:
-            raise ModelCoverageError(
-                f"{g.name}: the batch kernel does not carry the file's IM multiplier or "
-                "short-option floor; pm.margin computes it one account at a time"
-            )
+        # the IM multiplier scales every term of the charge (grid_model_margin does the same)
+        m = g.im_multiplier
         assets = {
-            b: (a.scenarios, a.weights, a.pnl_offset, a.unhedged, a.hedged, a.minimum_per_contract)
+            b: (
+                a.scenarios,
+                a.weights * m,
+                a.pnl_offset,
+                a.unhedged * m,
+                a.hedged * m,
+                a.minimum_per_contract * m,
+            )
             for b, a in g.assets.items()
         }
-        return grid_venue_risk(market, instruments, (assets, g.mm_fraction), "usd")
+        floors = {b: a.short_option_floor for b, a in g.assets.items()}
+        return grid_venue_risk(
+            market, instruments, (assets, g.mm_fraction), "usd", short_floor=(floors, m)
+        )
     if model is MarginModel.FINRA_PM:
         return finra_venue_risk(market, instruments, params or {})
     if model is MarginModel.SPAN16:

@@ -33,8 +33,8 @@ Two optional terms cover venues that add a charge to the scenario loss instead o
 larger (Aevo): ``"im_multiplier"`` (model level, default 1: IM = im_multiplier x (the charge +
 the short-option floor), MM = mm_fraction x IM) and, per asset, ``"short_option_floor"`` (a
 fraction of spot per net short option contract at each strike of an expiry, calls and puts
-netted at the strike, added to the requirement). The pre-trade engine and the venue batch do
-not carry these two terms and refuse a file that sets them.
+netted at the strike, added to the requirement). The venue batch carries both (the floor as
+each account's add-on); the pre-trade engine does not yet and refuses a file that sets them.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class GridModel:
 
     @property
     def engine_ready(self) -> bool:
-        """False when the file sets a term the pre-trade engine and the batch do not carry."""
+        """False when the file sets a term the pre-trade engine does not carry."""
         return self.im_multiplier == 1.0 and all(
             a.short_option_floor == 0.0 for a in self.assets.values()
         )

@@ -113,3 +113,42 @@ def test_the_floor_nets_calls_and_puts_at_a_strike_and_the_engine_refuses_the_fi
 
     with pytest.raises(ModelCoverageError, match="short-option floor"):
         PreTradeEngine(mk, [LONG], m, model=pm.MarginModel.SCENARIO_GRID)
+
+
+def test_the_venue_batch_carries_the_multiplier_and_the_floor_account_by_account():
+    import pandas as pd
+
+    from pymargin.accounts.batch import batch_margin
+
+    names = [f"ETH_USDC-26AUG22-{k}-{cp}" for k in (1100, 1300, 1500, 1700) for cp in "CP"]
+    mk = market()
+    marks = dict(mk.marks)
+    for n in names:
+        marks.setdefault(n, pm.Mark(underlying_price=1_300.0, mark_iv=0.6))
+    mk = pm.Market(mk.valuation_time, dict(mk.index), marks)
+    rng = np.random.default_rng(3)
+    rows, cash = [], []
+    for a in range(30):
+        for k in rng.choice(len(names), size=int(rng.integers(1, 5)), replace=False):
+            rows.append((f"a{a}", names[k], float(rng.choice([-3, -2, -1, 1, 2]))))
+        cash.append((f"a{a}", float(rng.uniform(0, 2_000))))
+    res = batch_margin(
+        pd.DataFrame(rows, columns=["account", "instrument", "size"]),
+        pd.DataFrame(cash, columns=["account", "amount"]),
+        mk,
+        model(),
+        model=pm.MarginModel.SCENARIO_GRID,
+    )
+    floored = 0
+    for k, acct in enumerate(res.accounts):
+        book: dict[str, float] = {}
+        for a, inst, size in rows:
+            if a == acct:
+                book[inst] = book.get(inst, 0.0) + size
+        want = grid_model_margin(book, mk, model())
+        floored += want.short_option_floor > 0
+        assert res.initial_margin[k] == pytest.approx(want.initial_margin, rel=1e-12, abs=1e-9)
+        assert res.maintenance_margin[k] == pytest.approx(
+            want.maintenance_margin, rel=1e-12, abs=1e-9
+        )
+    assert floored > 10  # the floor is exercised

@@ -137,11 +137,11 @@ Status batch_derive(const BatchDeriveMarket& m, const BatchDeriveInstruments& in
       models::DeriveMargin r;
       if (!models::derive_pm_margin(pf, *m.params, s.pnl.data(), &r).ok()) {
         // not reached after the checks above; if it were, the account is not covered
-        detail::write_account(out, a, std::nan(""), std::nan(""), std::nan(""), -1);
+        detail::write_account(out, acc, a, std::nan(""), std::nan(""), std::nan(""), -1);
         continue;
       }
       const auto worst = r.worst < m.params->n_scenarios ? static_cast<std::int32_t>(r.worst) : -1;
-      detail::write_account(out, a, r.initial_margin, r.maintenance_margin, r.mark_to_market,
+      detail::write_account(out, acc, a, r.initial_margin, r.maintenance_margin, r.mark_to_market,
                             worst, worst >= 0 ? 0 : -1);
     }
   };

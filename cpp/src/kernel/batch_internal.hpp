@@ -21,8 +21,9 @@ Status check_accounts(const BatchAccounts& acc, std::size_t n_instruments, const
 // and status (2 liquidation: MM >= equity; 1 margin call: IM >= equity; 0 healthy); any
 // figure not finite: status 3 (not covered) and NaN margins, never "healthy". worst: the
 // worst scenario's index, or -1; group: whose scenario it is (pair, set or commodity), or -1.
-void write_account(const BatchOutputs& out, std::size_t a, double im, double mm, double equity,
-                   std::int32_t worst, std::int32_t group = -1) noexcept;
+// The account's add-ons (BatchAccounts::im_addon, mm_addon) are added to im and mm first.
+void write_account(const BatchOutputs& out, const BatchAccounts& acc, std::size_t a, double im,
+                   double mm, double equity, std::int32_t worst, std::int32_t group = -1) noexcept;
 
 // The thread count for acc (threads <= 0: every core; at most one thread per 1,024 accounts).
 std::size_t batch_threads(const BatchAccounts& acc, int threads) noexcept;

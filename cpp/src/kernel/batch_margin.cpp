@@ -248,10 +248,10 @@ void run_range(const BatchModel& m, const models::ModelRules& rules, const doubl
     // sums that overflow (inputs are finite, their sums need not be). NaN margins, never
     // reported healthy.
     if (!covered || !st.ok() || !std::isfinite(equity)) {
-      detail::write_account(out, a, NAN, NAN, equity, worst_at, worst_set);  // not covered
+      detail::write_account(out, acc, a, NAN, NAN, equity, worst_at, worst_set);  // not covered
       continue;
     }
-    detail::write_account(out, a, res.initial_margin, res.maintenance_margin, equity, worst_at,
+    detail::write_account(out, acc, a, res.initial_margin, res.maintenance_margin, equity, worst_at,
                           worst_set);
   }
 }
@@ -469,6 +469,10 @@ Status check_accounts(const BatchAccounts& acc, std::size_t n_instruments, const
       return Status::invalid("offsets", a + 1, "must not decrease");
     }
     if (!std::isfinite(acc.collateral[a])) return Status::invalid("collateral", a, "not finite");
+    if (acc.im_addon != nullptr && !(std::isfinite(acc.im_addon[a]) && acc.im_addon[a] >= 0.0))
+      return Status::invalid("im_addon", a, "must be finite and >= 0");
+    if (acc.mm_addon != nullptr && !(std::isfinite(acc.mm_addon[a]) && acc.mm_addon[a] >= 0.0))
+      return Status::invalid("mm_addon", a, "must be finite and >= 0");
     most = std::max(most, static_cast<std::size_t>(acc.offsets[a + 1] - acc.offsets[a]));
   }
   const auto nnz = static_cast<std::size_t>(acc.n > 0 ? acc.offsets[acc.n] : 0);
@@ -489,8 +493,10 @@ Status check_accounts(const BatchAccounts& acc, std::size_t n_instruments, const
   return Status::success();
 }
 
-void write_account(const BatchOutputs& out, std::size_t a, double im, double mm, double equity,
-                   std::int32_t worst, std::int32_t group) noexcept {
+void write_account(const BatchOutputs& out, const BatchAccounts& acc, std::size_t a, double im,
+                   double mm, double equity, std::int32_t worst, std::int32_t group) noexcept {
+  if (acc.im_addon != nullptr) im += acc.im_addon[a];
+  if (acc.mm_addon != nullptr) mm += acc.mm_addon[a];
   out.equity[a] = equity;
   if (out.worst_index != nullptr) out.worst_index[a] = worst;
   if (out.worst_group != nullptr) out.worst_group[a] = worst < 0 ? -1 : group;

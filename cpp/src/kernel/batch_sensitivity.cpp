@@ -115,7 +115,7 @@ void margin_account(const BatchSensitivityModel& m, const BatchSensitivityInstru
   const Status st =
       k == 0 ? Status::success() : models::sensitivity_margin(x, &r, s.curvature.data());
   const double im = st.ok() ? r.initial_margin : NAN;  // not covered when not ok
-  detail::write_account(out, a, im, im, equity, -1);   // IM = MM
+  detail::write_account(out, acc, a, im, im, equity, -1);   // IM = MM
 }
 
 }  // namespace

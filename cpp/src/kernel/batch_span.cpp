@@ -150,7 +150,7 @@ void run_span(const BatchSpanModel& m, const BatchSpanInstruments& in, const Bat
         k == 0 ? Status::success()
                : models::span_requirement(s.view.data(), k, s.spreads.data(), ns, s.result.data());
     if (!finite || !st.ok()) {  // sums that overflow: not covered
-      detail::write_account(out, a, NAN, NAN, equity, -1);
+      detail::write_account(out, acc, a, NAN, NAN, equity, -1);
       continue;
     }
     double total = 0.0;
@@ -166,7 +166,7 @@ void run_span(const BatchSpanModel& m, const BatchSpanInstruments& in, const Bat
       }
     }
     // SPAN has no separate maintenance level: MM = IM, so status 2 or 0.
-    detail::write_account(out, a, total, total, equity, worst, commodity);
+    detail::write_account(out, acc, a, total, total, equity, worst, commodity);
   }
 }
 

@@ -34,7 +34,7 @@ Status batch_standard(const BatchStandardInstruments& in, const BatchAccounts& a
         mm += m.maintenance_margin;
         equity += acc.amount[p] * in.value[i];
       }
-      detail::write_account(out, a, im, mm, equity, -1);
+      detail::write_account(out, acc, a, im, mm, equity, -1);
     }
   };
   detail::run_split(acc, detail::batch_threads(acc, threads), range);

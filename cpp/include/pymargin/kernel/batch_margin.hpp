@@ -76,6 +76,10 @@ struct BatchAccounts {
   const std::int32_t* instrument = nullptr;  // [offsets[n]]
   const double* amount = nullptr;            // [offsets[n]]
   const double* collateral = nullptr;        // [n]
+  // [n] each account's add-ons to IM and MM (settlement units, >= 0), or null: charges a
+  // model adds outside its scenarios (Aevo's short-option floor), every kernel alike
+  const double* im_addon = nullptr;
+  const double* mm_addon = nullptr;
 };
 
 struct BatchOutputs {
