@@ -59,7 +59,8 @@ class _Contract:
     def key(self) -> str:
         exch, code, kind = self.product
         base = f"{exch}:{code}:{kind}:{self.period}"
-        return base if not self.put_call else f"{base}:{self.put_call}:{self.strike:g}"
+        strike = f"{self.strike:f}".rstrip("0").rstrip(".")  # 130, 42.5, 1000000: no exponent
+        return base if not self.put_call else f"{base}:{self.put_call}:{strike}"
 
 
 @dataclass

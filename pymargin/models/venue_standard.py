@@ -260,7 +260,10 @@ def venue_order_margin(
         raise InvalidInputError("must be finite and >= 0", "price")
     if not (math.isfinite(contract_size) and contract_size > 0):
         raise InvalidInputError("must be finite and > 0", "contract_size")
+    _check(option, 0)
     qty = abs(option.size)
+    if not qty > 0:
+        raise InvalidInputError("an order's size must be > 0", "size")
     kind = params.orders.get("kind")
 
     def position_margin() -> float:  # the IM of the short position, for qty coins

@@ -102,3 +102,11 @@ def test_aevo_and_bit_short_options():
     )
     assert mm[0] == pytest.approx(7_500.0 + 6_000.0)
     assert im[0] == pytest.approx(15_000.0 + 6_000.0)
+
+
+def test_an_order_of_no_size_is_refused_by_name():
+    p = VenueStandardParams.load("okx", "2024-04-12")
+    empty = VenueOption("BTC", True, 60_000.0, 0.0, 59_000.0, 0.01, forward=59_500.0)
+    with pytest.raises(InvalidInputError) as e:
+        venue_order_margin(p, OptionOrder.SELL_TO_OPEN, empty, 0.01)
+    assert e.value.field == "size"
