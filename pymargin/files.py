@@ -18,6 +18,7 @@ from .exceptions import FileInputError, InvalidInputError
 __all__ = [
     "MAX_JSON_DEPTH",
     "FileInputError",
+    "csv_number",
     "csv_records",
     "csv_table",
     "load_json",
@@ -136,3 +137,30 @@ def open_file(path: str | Path) -> Path:
     if not p.is_file():
         raise FileInputError(str(path), "no such file" if not p.exists() else "not a file")
     return p
+
+
+def csv_number(r: dict[str, Any], key: str | None, row: int) -> float | None:
+    """A record's cell as a finite number, or None when the cell is empty (or pandas' missing
+    value); anything else is a typed error naming the field and the row."""
+    import math
+
+    v = None if key is None else r.get(key)
+    if v in (None, "") or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, str):
+        v = v.strip()
+        if not v:
+            return None
+    if isinstance(v, bool):
+        raise InvalidInputError(f"not a number: {v!r}", str(key), row)
+    try:
+        x = float(v)
+    except OverflowError:  # an int beyond any double
+        raise InvalidInputError("must be finite", str(key), row) from None
+    except (TypeError, ValueError):
+        shown = repr(v)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise InvalidInputError(f"not a number: {shown}", str(key), row) from None
+    if not math.isfinite(x):
+        raise InvalidInputError("must be finite", str(key), row)
+    return x

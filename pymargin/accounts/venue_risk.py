@@ -70,22 +70,14 @@ def venue_risk_for(
                 if isinstance(params, dict)
                 else GridModel.load(params)
             )
-        # the IM multiplier scales every term of the charge (grid_model_margin does the same)
-        m = g.im_multiplier
-        assets = {
-            b: (
-                a.scenarios,
-                a.weights * m,
-                a.pnl_offset,
-                a.unhedged * m,
-                a.hedged * m,
-                a.minimum_per_contract * m,
-            )
-            for b, a in g.assets.items()
-        }
+        assets = {b: g.charge_terms(b) for b in g.assets}  # the IM multiplier applied
         floors = {b: a.short_option_floor for b, a in g.assets.items()}
         return grid_venue_risk(
-            market, instruments, (assets, g.mm_fraction), "usd", short_floor=(floors, m)
+            market,
+            instruments,
+            (assets, g.mm_fraction),
+            "usd",
+            short_floor=(floors, g.im_multiplier),
         )
     if model is MarginModel.FINRA_PM:
         return finra_venue_risk(market, instruments, params or {})

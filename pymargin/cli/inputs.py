@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import FileInputError, InvalidInputError, PymarginError
-from ..files import csv_records, load_json, open_file
+from ..files import csv_number, csv_records, load_json, open_file
 from ..market.adapters import (
     collateral_from_deribit,
     market_from_deribit,
@@ -251,15 +251,15 @@ def market_from_records(
             )
         if name in marks:
             raise InvalidInputError(f"{name} appears twice", "instrument_name", row)
-        pct = _float(r, "mark_iv_pct", row)
-        frac = _float(r, "mark_iv", row)
+        pct = csv_number(r, "mark_iv_pct", row)
+        frac = csv_number(r, "mark_iv", row)
         iv = pct / 100.0 if pct is not None else frac
-        fwd = _float(r, "underlying_price", row)
+        fwd = csv_number(r, "underlying_price", row)
         price_key = next((k for k in r if isinstance(k, str) and k.startswith("mark_price")), None)
-        price = _float(r, price_key, row)
+        price = csv_number(r, price_key, row)
         marks[name] = Mark(price, fwd, iv)
         base = name.split("-")[0].split("_")[0]
-        idx = _float(r, "index_price", row)
+        idx = csv_number(r, "index_price", row)
         if idx is not None:
             index.setdefault(f"{base}_USD", idx)
         snap = r.get("snapshot_utc")
@@ -280,32 +280,11 @@ def market_from_records(
     if not index:
         first = min(rows, key=lambda r: str(r.get("expiry_utc", "")))
         base = str(first["instrument_name"]).split("-")[0].split("_")[0]
-        fwd0 = _float(first, "underlying_price", 0)
+        fwd0 = csv_number(first, "underlying_price", 0)
         if fwd0 is None:
             raise InvalidInputError("no index_price and no underlying_price", "index_price")
         index[f"{base}_USD"] = fwd0
     return Market(when, index, marks)
-
-
-def _float(r: dict[str, Any], key: str | None, row: int) -> float | None:
-    # Empty cells and pandas' missing values (NaN objects, not the text "nan") are absent.
-    if (
-        key is None
-        or r.get(key) in (None, "")
-        or (isinstance(r.get(key), float) and math.isnan(r[key]))
-    ):
-        return None
-    if isinstance(r[key], bool):
-        raise InvalidInputError(f"not a number: {r[key]!r}", key, row)
-    try:
-        v = float(r[key])
-    except OverflowError:  # an int beyond any double
-        raise InvalidInputError("must be finite", key, row) from None
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"not a number: {_short(r[key])}", key, row) from None
-    if not math.isfinite(v):
-        raise InvalidInputError("must be finite", key, row)
-    return v
 
 
 def read_collateral(spec: str | None) -> dict[str, float]:

@@ -230,6 +230,7 @@ def compare(
 
     def go() -> None:
         from ..accounts.account import Account, MarginMode, compare_margin_modes
+        from ..accounts.isolated import nearest_move
         from ..accounts.liquidation import nearest_liquidation
         from ..models.deribit_pm import DeribitPMParams
         from .inputs import parse_pairs, read_collateral
@@ -248,10 +249,13 @@ def compare(
             if isinstance(s, str):
                 rows[mode.value] = s
                 continue
-            rows[mode.value] = {
-                **s.as_row(),
-                "liquidation_move": nearest_liquidation(account, mkt, mode),
-            }
+            # ISO's liquidation is its first position's, already in the summary
+            move = (
+                nearest_move(s.details)
+                if mode is MarginMode.ISOLATED
+                else nearest_liquidation(account, mkt, mode)
+            )
+            rows[mode.value] = {**s.as_row(), "liquidation_move": move}
             if mode is MarginMode.ISOLATED:
                 rows[mode.value]["isolated"] = [
                     {

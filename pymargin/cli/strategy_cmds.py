@@ -462,24 +462,22 @@ def span_file(
 
     def go() -> None:
         from ..exceptions import FileInputError
-        from ..files import csv_records, open_file
+        from ..files import csv_number, csv_records, open_file
         from ..models.span_file import read_span_file, span_file_margin
 
         book: dict[str, float] = {}
         path = open_file(positions)
-        for row, r in enumerate(csv_records(path)):
-            key = (r.get("contract") or "").strip()
-            try:
-                q = float((r.get("quantity") or "").strip())
-            except ValueError:
-                raise FileInputError(
-                    str(positions), InvalidInputError("not a number", "quantity", row)
-                ) from None
-            if not key or key in book:
-                raise FileInputError(
-                    str(positions), InvalidInputError("missing or repeated", "contract", row)
-                )
-            book[key] = q
+        try:
+            for row, r in enumerate(csv_records(path)):
+                key = (r.get("contract") or "").strip()
+                q = csv_number(r, "quantity", row)
+                if q is None:
+                    raise InvalidInputError("missing", "quantity", row)
+                if not key or key in book:
+                    raise InvalidInputError("missing or repeated", "contract", row)
+                book[key] = q
+        except InvalidInputError as e:
+            raise FileInputError(str(positions), e) from None
         res = span_file_margin(book, read_span_file(file), rate=rate)
         out = {
             "maintenance_margin": res.maintenance_margin,

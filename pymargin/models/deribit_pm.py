@@ -268,11 +268,13 @@ def _pair_group(
     g.roll_k.append(k * (index if usd_settled else 1.0))
     g.roll_d.append(net)
     net_delta_usd = float(deltas.sum()) * index
+    if not math.isfinite(net_delta_usd):
+        raise InvalidInputError(f"{pair_name}: the net delta is not finite", "market")
     if delta_shock is DeltaShock.UNVERIFIED:
         kind = table.column("kind")[sub]
         shock = unverified_delta_shock(deltas, kind == int(InstrumentKind.OPTION), index, pp)
         g.delta_shock += shock * (index if usd_settled else 1.0)
-    elif abs(net_delta_usd) > pp.delta_total_liq_shock_threshold:
+    elif not abs(net_delta_usd) <= pp.delta_total_liq_shock_threshold:  # covered: a positive test
         raise ModelCoverageError(
             f"net delta {net_delta_usd:,.0f} USD exceeds delta_total_liq_shock_threshold "
             f"{pp.delta_total_liq_shock_threshold:,.0f}: Deribit's delta-shock formula is not "

@@ -97,6 +97,22 @@ class GridModel:
     assets: dict[str, _Asset]
     im_multiplier: float = 1.0
 
+    def charge_terms(self, base: str) -> tuple[ScenarioSet, np.ndarray, float, float, float, float]:
+        """An asset's terms as the core's charge takes them (scenarios, weights, gain credit,
+        unhedged and hedged delta factors, per-contract minimum), the IM multiplier applied to
+        every term of the charge (a max of terms that all scale), for pm.margin and the venue
+        batch alike."""
+        a = self.assets[base]
+        m = self.im_multiplier
+        return (
+            a.scenarios,
+            a.weights * m,
+            a.pnl_offset,
+            a.unhedged * m,
+            a.hedged * m,
+            a.minimum_per_contract * m,
+        )
+
     @property
     def engine_ready(self) -> bool:
         """False when the file sets a term the pre-trade engine does not carry."""
@@ -289,18 +305,17 @@ def grid_model_margin(
         if asset is None:
             raise ModelParameterError(f"{model.name} has no parameters for {base}", "assets")
         sel = np.nonzero(pair == market.table.code_of(f"{base.lower()}_usd"))[0]
-        pnl.append(summed_pnl(market, rows[sel], sizes[sel], asset.scenarios, threads=threads))
-        weights.append(asset.weights)
+        scen, w, gain, unh, hed, minimum = model.charge_terms(base)
+        pnl.append(summed_pnl(market, rows[sel], sizes[sel], scen, threads=threads))
+        weights.append(w)
         deltas = coin_deltas(market, rows[sel]) * sizes[sel]
         net.append(float(deltas.sum()))
         gross.append(float(np.abs(deltas).sum()))
         spot.append(market.index_price(f"{base}_USD"))
-        offset.append(asset.pnl_offset)
-        unhedged.append(asset.unhedged)
-        hedged.append(asset.hedged)
-        floors.append(
-            asset.minimum_per_contract * float((np.abs(sizes[sel]) / contract[sel]).sum())
-        )
+        offset.append(gain)
+        unhedged.append(unh)
+        hedged.append(hed)
+        floors.append(minimum * float((np.abs(sizes[sel]) / contract[sel]).sum()))
         if asset.short_option_floor > 0.0:
             opt = sel[kind[sel] == int(InstrumentKind.OPTION)]
             net_at: dict[tuple[int, float], float] = {}
@@ -316,20 +331,19 @@ def grid_model_margin(
         weights = [np.pad(w, (0, n - len(w))) for w in weights]
     provisions = funding_provision + fee_provision
     # IM = m x (charge + short floor) + provisions, MM = mm_fraction x m x (...) + provisions:
-    # the charge scales with m through the weights and the minimums (a max of terms that all
-    # scale), the short floor enters as an add-on of each
+    # the charge's terms carry m already (charge_terms), the short floor enters as an add-on
     m = model.im_multiplier
     res = scenario_margin(
         ModelRules(mm_factor=model.mm_fraction),
         np.array(pnl),
-        weight=np.array(weights) * m,
+        weight=np.array(weights),
         net_delta=net,
         gross_delta=gross,
         delta_price=spot,
         pnl_offset=offset,
-        unhedged_delta=np.array(unhedged) * m,
-        hedged_delta=np.array(hedged) * m,
-        floor=np.array(floors) * m,
+        unhedged_delta=unhedged,
+        hedged_delta=hedged,
+        floor=floors,
         im_addon=provisions + m * short_floor,
         mm_addon=provisions + model.mm_fraction * m * short_floor,
     )

@@ -471,10 +471,11 @@ def _derive(pf: Portfolio, market: Market, params: Any) -> MarginResult:
     if isinstance(params, str):
         params = DerivePMParams.load(_known("derive_pm", params))
     _check_params(params, DerivePMParams, "DerivePMParams")
-    r = derive_pm_margin(pf.positions, market, params)
+    by_date = params is None
     used = params or DerivePMParams.in_force(market.valuation_time)
+    r = derive_pm_margin(pf.positions, market, used)
     notes = list(used.notes)
-    if params is None and later_than(used.version, market.valuation_time):
+    if by_date and later_than(used.version, market.valuation_time):
         notes.append(f"no Derive PM version was in force then: the earliest ({used.version}) used")
     notes += [
         "a pymargin market has no oracle confidences or stable-coin price: taken as 1, so no "

@@ -84,7 +84,7 @@ class SpanFile:
     commodities: dict[str, _Commodity]
     inter: list[tuple[int, str, dict[str, float], list[tuple[str, str, str, float]]]]
     scanning: list[tuple[int, dict[str, float], list[tuple[str, bool, float]]]]
-    maintenance_rate: str = "1"
+    maintenance_rate: str = "1"  # the first maintenance rate id of the file's pbRateDef
 
 
 def _text(e: ET.Element | None, tag: str, default: str = "") -> str:
@@ -148,6 +148,7 @@ def _read(p: Path) -> SpanFile:
     inter: list = []
     scanning: list = []
     date = org = exch = ""
+    maintenance_rate = ""
     pf: dict[str, str] = {}
     for event, e in ET.iterparse(p, events=("start", "end")):
         tag = e.tag
@@ -193,6 +194,8 @@ def _read(p: Path) -> SpanFile:
             e.clear()
         elif tag in _PRODUCTS:
             pf = {}
+        elif tag == "pbRateDef" and not maintenance_rate and _text(e, "isM") == "1":
+            maintenance_rate = _text(e, "r")
         elif tag == "ccDef":
             ccs[_text(e, "cc")] = _commodity(e)
             e.clear()
@@ -226,7 +229,7 @@ def _read(p: Path) -> SpanFile:
         raise InvalidInputError("no contract with risk arrays", "spanFile")
     inter.sort(key=lambda x: x[0])
     scanning.sort(key=lambda x: x[0])
-    return SpanFile(date, org, contracts, ccs, inter, scanning)
+    return SpanFile(date, org, contracts, ccs, inter, scanning, maintenance_rate or "1")
 
 
 def _commodity(e: ET.Element) -> _Commodity:
@@ -289,7 +292,7 @@ class SpanFileResult:
 
 def _position_rows(
     positions: Mapping[str, float], span: SpanFile
-) -> list[tuple[_Contract, float, str]]:
+) -> list[tuple[_Contract, float, str, float]]:
     link_of: dict[tuple[str, str], tuple[str, float]] = {}
     for com in span.commodities.values():
         for exch, pf_id, scale in com.links:
@@ -308,7 +311,7 @@ def _position_rows(
         link = link_of.get((c.product[0], c.pf_id))
         if link is None:
             raise InvalidInputError(f"{key} is in no combined commodity", "contract", row)
-        out.append((c, float(q), link[0]))
+        out.append((c, float(q), link[0], link[1]))
     return out
 
 
@@ -316,17 +319,16 @@ def span_file_margin(
     positions: Mapping[str, float], span: SpanFile, *, rate: str | None = None
 ) -> SpanFileResult:
     """SPAN of ``positions`` (contract key -> signed contracts) on ``span`` with the arrays of
-    rate id ``rate`` (default the file's first, normally the maintenance rate)."""
+    rate id ``rate`` (default the file's first maintenance rate, from its pbRateDef)."""
     if not positions:
         raise InvalidInputError("no positions", "positions")
     rows = _position_rows(positions, span)
     r = rate or span.maintenance_rate
     loss: dict[str, np.ndarray] = {}
     delta: dict[str, float] = {}
-    for row, (c, q, cc) in enumerate(rows):
+    for row, (c, q, cc, scale) in enumerate(rows):
         if r not in c.arrays:
             raise InvalidInputError(f"{c.key} has no risk array for rate {r}", "rate", row)
-        scale = dict(((e, p), s) for e, p, s in span.commodities[cc].links)[(c.product[0], c.pf_id)]
         loss[cc] = loss.get(cc, np.zeros(16)) + q * c.arrays[r]
         delta[cc] = delta.get(cc, 0.0) + q * c.deltas.get(r, 0.0) * scale
     # 1. scanning-based spreads, before anything else: whole spreads at the legs' ratios
@@ -359,11 +361,10 @@ def span_file_margin(
     short_puts: dict[str, float] = {}
     nov: dict[str, float] = {}
     tiers: dict[str, np.ndarray] = {}
-    for c, q, cc in rows:
+    for c, q, cc, scale in rows:
         com = span.commodities[cc]
         t = _tier(com, c.period)
         tiers.setdefault(cc, np.zeros(max(1, len(com.tiers))))
-        scale = dict(((e, p), s) for e, p, s in com.links)[(c.product[0], c.pf_id)]
         tiers[cc][t] += q * c.deltas.get(r, 0.0) * scale * kept[cc]
         if c.put_call and q < 0:
             (short_calls if c.put_call == "C" else short_puts)[cc] = (

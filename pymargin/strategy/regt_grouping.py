@@ -21,6 +21,7 @@ from datetime import date
 import numpy as np
 
 from ..exceptions import InvalidInputError, NoSolutionError
+from ..files import csv_number
 from ..models.strategy_margin import (
     OptionClass,
     StrategyKind,
@@ -465,17 +466,11 @@ def compare_groupings(
 
 
 def _cell_number(r: dict[str, str], field: str, row: int, default: float | None = None) -> float:
-    cell = (r.get(field) or "").strip()
-    if not cell:
+    v = csv_number(r, field, row)
+    if v is None:
         if default is None:
             raise InvalidInputError("missing", field, row)
         return default
-    try:
-        v = float(cell)
-    except ValueError:
-        raise InvalidInputError(f"not a number: {cell!r}", field, row) from None
-    if not math.isfinite(v):
-        raise InvalidInputError("must be finite", field, row)
     return v
 
 
