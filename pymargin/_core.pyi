@@ -406,6 +406,7 @@ class PreTradeEngine:
         expiry_id: npt.NDArray[np.int64],
         floor_long: npt.NDArray[np.float64],
         floor_short: npt.NDArray[np.float64],
+        strike_floor: npt.NDArray[np.float64],
         forward: npt.NDArray[np.float64],
         vol: npt.NDArray[np.float64],
         time: npt.NDArray[np.float64],

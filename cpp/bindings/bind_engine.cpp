@@ -296,7 +296,8 @@ class Engine {
   // A grid-model engine. Per underlying u: moves[u], vol_states[u] (int8), weights[u] (one
   // entry per scenario), its vol rule (rules [P x 10], errors.hpp) and its terms [P x 3]
   // (pnl_offset, unhedged_delta, hedged_delta); per instrument the minimum charge per unit
-  // held long / short. currencies as above (only usd_settled is read).
+  // held long / short and the strike floor (InstrumentSpec::strike_floor). currencies as
+  // above (only usd_settled is read).
   static Engine grid(double mm_factor, std::size_t max_accounts, const py::array& currencies,
                      const py::list& moves, const py::list& vol_states, const py::list& weights,
                      const py::array& rules, const py::array& terms, const py::array& kind,
@@ -304,8 +305,8 @@ class Engine {
                      const py::array& underlying, const py::array& currency,
                      const py::array& strike, const py::array& expiry_id,
                      const py::array& floor_long, const py::array& floor_short,
-                     const py::array& forward, const py::array& vol, const py::array& time,
-                     const py::array& rate, const py::array& index) {
+                     const py::array& strike_floor, const py::array& forward, const py::array& vol,
+                     const py::array& time, const py::array& rate, const py::array& index) {
     pe::EngineConfig cfg;
     cfg.model = pe::Model::kScenarioGrid;
     cfg.mm_factor = mm_factor;
@@ -335,9 +336,11 @@ class Engine {
     auto spec = specs_from(kind, settlement, is_call, underlying, currency, strike, expiry_id, n);
     const auto fl = column<double>(floor_long, n, "floor_long");
     const auto fs = column<double>(floor_short, n, "floor_short");
+    const auto sf = column<double>(strike_floor, n, "strike_floor");
     for (std::size_t i = 0; i < n; ++i) {
       spec[i].floor_long = fl[i];
       spec[i].floor_short = fs[i];
+      spec[i].strike_floor = sf[i];
     }
     const auto mk = market_from(forward, vol, time, rate, n);
     return created(cfg, spec, mk, index, P);
@@ -645,8 +648,9 @@ void bind_engine(py::module_& m) {
                   py::arg("weights"), py::arg("rules"), py::arg("terms"), py::arg("kind"),
                   py::arg("settlement"), py::arg("is_call"), py::arg("underlying"),
                   py::arg("currency"), py::arg("strike"), py::arg("expiry_id"),
-                  py::arg("floor_long"), py::arg("floor_short"), py::arg("forward"), py::arg("vol"),
-                  py::arg("time"), py::arg("rate"), py::arg("index"))
+                  py::arg("floor_long"), py::arg("floor_short"), py::arg("strike_floor"),
+                  py::arg("forward"), py::arg("vol"), py::arg("time"), py::arg("rate"),
+                  py::arg("index"))
       .def_static("span", &Engine::span, py::arg("max_accounts"), py::arg("currencies"),
                   py::arg("commodities"), py::arg("spread_legs"), py::arg("spread_terms"),
                   py::arg("kind"), py::arg("settlement"), py::arg("is_call"), py::arg("underlying"),

@@ -432,10 +432,10 @@ TEST(PreTrade, CraftedSnapshotsAreRefusedWithoutHugeAllocations) {
     EXPECT_EQ(back, nullptr);
   }
   // The account count is the u64 just before the first account's collateral vector
-  // (instruments: 27 bytes of spec, two f64 minimum charges and 58 bytes of standard terms
-  // each; market inputs 5 f64 each).
+  // (instruments: 27 bytes of spec, two f64 minimum charges, the f64 strike floor and 58
+  // bytes of standard terms each; market inputs 5 f64 each).
   const std::size_t n_inst = u.spec.size();
-  const std::size_t at_used = at_max + 8 + 8 + n_inst * 101 + 8 + n_inst * 40 + 8 + 8;
+  const std::size_t at_used = at_max + 8 + 8 + n_inst * 109 + 8 + n_inst * 40 + 8 + 8;
   std::uint64_t used = 0;
   std::memcpy(&used, &bytes[at_used], 8);
   ASSERT_EQ(used, 1u);

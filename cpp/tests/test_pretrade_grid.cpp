@@ -9,10 +9,12 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "pretrade_universe.hpp"
@@ -72,7 +74,9 @@ pe::GridAsset eth_asset() {
   return a;
 }
 
-GridUniverse make_grid_universe() {
+// strike_floor: the short-option floor of the ETH options (a fraction of the index per unit
+// net short at a strike, calls and puts netted), as a venue with an IM multiplier sets it.
+GridUniverse make_grid_universe(double strike_floor = 0.0) {
   GridUniverse u;
   u.index = {65000.0, 3400.0};
   u.cfg.model = pe::Model::kScenarioGrid;
@@ -84,20 +88,28 @@ GridUniverse make_grid_universe() {
   u.cfg.currencies = {usdc};
   // ETH: a minimum of 25 USD per 10-coin contract
   pretrade_test::add_usd_chain(u, {4, 25, 80}, 0.7, 1.31, 1.0001, {0.0, 2.5});
+  for (pe::InstrumentSpec& sp : u.spec) {
+    if (sp.kind == 3 && sp.underlying == 1) sp.strike_floor = strike_floor;
+  }
   return u;
 }
 
 // The margin of a book under the grid model, assembled here from its definition: each
 // underlying's instruments revalued over its own grid, P&L summed per underlying, the
 // scenario-margin model applied with a group and a set per underlying (weights, gain credit,
-// net and gross delta at the index, the summed minimum charges). Amounts per instrument.
+// net and gross delta at the index, the summed minimum charges), then the short-option
+// floor added: per (underlying, expiry, strike) the options' net of amount x strike_floor,
+// its shorts at the index. Amounts per instrument.
 double reference_rmm(const GridUniverse& u, const std::map<std::int32_t, double>& book) {
   std::vector<pymargin::models::GroupView> groups;
   std::vector<std::vector<double>> pnl(u.cfg.grid.assets.size());
   std::vector<double> net(2, 0.0), gross(2, 0.0), floor(2, 0.0);
   std::vector<bool> held(2, false);
+  std::map<std::tuple<std::int32_t, std::int64_t, double>, double> at_strike;
   for (const auto& [i, q] : book) {
     const pe::InstrumentSpec& sp = u.spec[static_cast<std::size_t>(i)];
+    if (sp.strike_floor > 0.0)
+      at_strike[{sp.underlying, sp.expiry_id, sp.strike}] += q * sp.strike_floor;
     const pe::InstrumentMarket& mk = u.market[static_cast<std::size_t>(i)];
     const auto und = static_cast<std::size_t>(sp.underlying);
     const pe::GridAsset& ga = u.cfg.grid.assets[und];
@@ -147,6 +159,9 @@ double reference_rmm(const GridUniverse& u, const std::map<std::int32_t, double>
                     .ok());
     rmm += res.rmm;
   }
+  for (const auto& [key, t] : at_strike) {
+    rmm += std::max(0.0, -t) * u.index[static_cast<std::size_t>(std::get<0>(key))];
+  }
   return rmm;
 }
 
@@ -160,8 +175,8 @@ void expect_bitwise(const pe::GroupMargin& a, const pe::GroupMargin& b, const ch
 
 }  // namespace
 
-TEST(PreTradeGrid, MarginIsTheScenarioModelOfTheBookWithEachSideOfOrdersFilled) {
-  GridUniverse u = make_grid_universe();
+void margin_is_the_model_of_the_book(double strike_floor) {
+  GridUniverse u = make_grid_universe(strike_floor);
   auto eng = make(u);
   ASSERT_EQ(eng->model(), pe::Model::kScenarioGrid);
   ASSERT_EQ(eng->scenarios(), 20u);  // the larger grid (BTC); ETH padded with weight-0 entries
@@ -199,6 +214,67 @@ TEST(PreTradeGrid, MarginIsTheScenarioModelOfTheBookWithEachSideOfOrdersFilled) 
   expect_bitwise(g, eng->margin_from_scratch(a, 0), "book");
 }
 
+TEST(PreTradeGrid, MarginIsTheScenarioModelOfTheBookWithEachSideOfOrdersFilled) {
+  margin_is_the_model_of_the_book(0.0);
+}
+
+// Aevo's terms: 0.01 of the index per net short contract x its IM multiplier 1.25.
+TEST(PreTradeGrid, WithStrikeFloorsTheMarginIsStillTheModelOfTheBook) {
+  margin_is_the_model_of_the_book(0.0125);
+}
+
+// The short-option floor by hand: calls and puts net at a strike, each strike on its own,
+// checks equal resting the order, incremental equals recompute.
+TEST(PreTradeGrid, TheShortOptionFloorNetsCallsAndPutsPerStrike) {
+  const double sf = 0.0125;
+  GridUniverse u = make_grid_universe(sf);
+  auto eng = make(u);
+  std::int64_t a = -1;
+  ASSERT_TRUE(eng->add_account(&a).ok());
+  ASSERT_EQ(eng->deposit(a, 0, 1e6), pe::Reason::kNone);
+  const std::int32_t put = 46 + 6, call = 46 + 7;  // ETH, first expiry, strike 3400
+  ASSERT_EQ(u.spec[put].is_call, 0);
+  ASSERT_EQ(u.spec[call].is_call, 1);
+  ASSERT_EQ(u.spec[put].strike, u.spec[call].strike);
+  ASSERT_EQ(u.spec[put].strike, 3400.0);
+  ASSERT_EQ(eng->apply_fill(a, -1, put, pe::Side::kSell, 2.0, 100.0), pe::Reason::kNone);
+  ASSERT_EQ(eng->apply_fill(a, -1, call, pe::Side::kBuy, 1.0, 100.0), pe::Reason::kNone);
+  GridUniverse plain = make_grid_universe(0.0);
+  const std::map<std::int32_t, double> book = {{put, -2.0}, {call, 1.0}};
+  // one net short contract at 3400: sf x 3400 on top of the charge
+  EXPECT_NEAR(eng->margin(a, 0).worst_case, reference_rmm(plain, book) + sf * 3400.0, 1e-9);
+  // a long call at the next strike does not offset the short at 3400
+  const std::int32_t call_up = 46 + 9;
+  ASSERT_EQ(u.spec[call_up].strike, 3740.0);
+  ASSERT_EQ(eng->apply_fill(a, -1, call_up, pe::Side::kBuy, 3.0, 10.0), pe::Reason::kNone);
+  const std::map<std::int32_t, double> book2 = {{put, -2.0}, {call, 1.0}, {call_up, 3.0}};
+  EXPECT_NEAR(eng->margin(a, 0).worst_case, reference_rmm(plain, book2) + sf * 3400.0, 1e-9);
+  // a buy order of 1 call at 3400 flattens the strike in the buy state; a sell order of 2
+  // calls at 3740 leaves it long 1 (no floor there), a sell of 0.5 puts takes 3400 to -1.5
+  for (const auto& [i, side, q] :
+       {std::tuple{call, pe::Side::kBuy, 1.0}, std::tuple{call_up, pe::Side::kSell, 2.0},
+        std::tuple{put, pe::Side::kSell, 0.5}}) {
+    const pe::CheckResult c = eng->check(a, i, side, q);
+    ASSERT_EQ(eng->add_order(a, 100 + i, i, side, q), pe::Reason::kNone);
+    EXPECT_NEAR(c.im_after, eng->margin(a, 0).initial_margin, 1e-9);
+    expect_bitwise(eng->margin(a, 0), eng->margin_from_scratch(a, 0), "orders");
+  }
+  std::map<std::int32_t, double> buy = book2, sell = book2;
+  buy[call] += 1.0;
+  sell[call_up] -= 2.0;
+  sell[put] -= 0.5;
+  EXPECT_NEAR(reference_rmm(u, buy), reference_rmm(plain, buy), 1e-9);  // flat at 3400
+  EXPECT_NEAR(reference_rmm(u, sell), reference_rmm(plain, sell) + sf * 1.5 * 3400.0, 1e-9);
+  const double im =
+      std::max({reference_rmm(u, book2), reference_rmm(u, buy), reference_rmm(u, sell)});
+  EXPECT_NEAR(eng->margin(a, 0).initial_margin, im, 1e-9);
+  // the snapshot keeps the strike floors
+  std::unique_ptr<pe::PreTradeEngine> back;
+  ASSERT_TRUE(pe::PreTradeEngine::restore(eng->snapshot(), &back).ok());
+  expect_bitwise(back->margin(a, 0), eng->margin(a, 0), "restored");
+  EXPECT_EQ(back->instrument(static_cast<std::size_t>(put)).strike_floor, sf);
+}
+
 TEST(PreTradeGrid, TheMinimumTermsBindWhereTheyShould) {
   GridUniverse u = make_grid_universe();
   auto eng = make(u);
@@ -228,8 +304,8 @@ TEST(PreTradeGrid, TheMinimumTermsBindWhereTheyShould) {
   EXPECT_DOUBLE_EQ(eng->margin(b, 0).worst_case, 25.0);
 }
 
-TEST(PreTradeGrid, IncrementalStateEqualsRecomputeAndChecksEqualDoingIt) {
-  GridUniverse u = make_grid_universe();
+void incremental_equals_recompute(double strike_floor) {
+  GridUniverse u = make_grid_universe(strike_floor);
   auto eng = make(u);
   std::vector<std::int64_t> acct(5);
   for (auto& a : acct) {
@@ -290,6 +366,14 @@ TEST(PreTradeGrid, IncrementalStateEqualsRecomputeAndChecksEqualDoingIt) {
   for (std::int64_t a : acct) {
     expect_bitwise(eng->margin(a, 0), eng->margin_from_scratch(a, 0), "end");
   }
+}
+
+TEST(PreTradeGrid, IncrementalStateEqualsRecomputeAndChecksEqualDoingIt) {
+  incremental_equals_recompute(0.0);
+}
+
+TEST(PreTradeGrid, WithStrikeFloorsIncrementalStillEqualsRecompute) {
+  incremental_equals_recompute(0.0125);
 }
 
 TEST(PreTradeGrid, FillsOfRestingOrdersKeepTheNetsExact) {
@@ -378,6 +462,17 @@ TEST(PreTradeGrid, BadConfigurationsAreRefusedNamingTheField) {
     u.spec[5].floor_short = -1.0;
     refused(u, "floor");
   }
+  for (const double bad : {-0.01, std::nan(""), std::numeric_limits<double>::infinity()}) {
+    GridUniverse u = make_grid_universe(0.0125);
+    u.spec[50].strike_floor = bad;
+    refused(u, "strike_floor");
+  }
+  {
+    GridUniverse u = make_grid_universe();
+    ASSERT_EQ(u.spec[14].kind, 1);
+    u.spec[14].strike_floor = 0.01;  // a future: a short-option floor is for options
+    refused(u, "strike_floor");
+  }
   {
     GridUniverse u = make_grid_universe();
     u.cfg.grid.assets.pop_back();  // ETH instruments without an asset
@@ -388,6 +483,13 @@ TEST(PreTradeGrid, BadConfigurationsAreRefusedNamingTheField) {
     u.cfg.model = pe::Model::kDeribitPortfolio;  // Deribit S:PM has no per-unit minimum
     u.cfg.pairs.assign(2, pe::PairParams{});
     refused(u, "floor");
+  }
+  {
+    GridUniverse u = make_grid_universe(0.0125);
+    for (auto& sp : u.spec) sp.floor_long = sp.floor_short = 0.0;
+    u.cfg.model = pe::Model::kDeribitPortfolio;  // nor a strike floor
+    u.cfg.pairs.assign(2, pe::PairParams{});
+    refused(u, "strike_floor");
   }
 }
 
@@ -408,15 +510,15 @@ TEST(PreTradeGrid, VersionTwoSnapshotsOfDeribitEnginesStillRestore) {
   ASSERT_EQ(eng->deposit(a, 0, 3.0), pe::Reason::kNone);
   ASSERT_EQ(eng->apply_fill(a, -1, 0, pe::Side::kSell, 2.0, 0.01), pe::Reason::kNone);
   ASSERT_EQ(eng->add_order(a, 1, 1, pe::Side::kBuy, 30000.0), pe::Reason::kNone);
-  const std::string v4 = eng->snapshot();
+  const std::string now = eng->snapshot();
   constexpr std::size_t head = 8 + 4 + 4 + 8;
-  std::string payload = v4.substr(head, v4.size() - head - 8);
-  // Version 4 payload: buckets i32 | mm f64 | model u8 | pairs (u64 + 64) | grid (u64) |
+  std::string payload = now.substr(head, now.size() - head - 8);
+  // Version 5 payload: buckets i32 | mm f64 | model u8 | pairs (u64 + 64) | grid (u64) |
   // standard underlyings u64 | Greek-netting (4 empty vectors, 2 f64) | SPAN (3 empty
   // vectors) | currencies (u64 + 54 each: 41 of version 2, 13 of X:PM terms) | max u64 |
-  // specs (u64 + 101 each:
-  // 27 of version 2, 16 of minimum charges, 58 of standard terms) | market (u64 + 40 each:
-  // 32 of version 2 and the mark) | the rest as in version 2.
+  // specs (u64 + 109 each: 27 of version 2, 16 of minimum charges, 8 of the strike floor,
+  // 58 of standard terms) | market (u64 + 40 each: 32 of version 2 and the mark) | the rest
+  // as in version 2.
   std::size_t at = 0;
   std::string out = payload.substr(at, 12);  // buckets, mm
   at += 12 + 1;                              // the model byte dropped
@@ -426,14 +528,14 @@ TEST(PreTradeGrid, VersionTwoSnapshotsOfDeribitEnginesStillRestore) {
   at += 8 + 41 + 13;
   out += payload.substr(at, 8 + 8);  // max accounts, spec count
   at += 8 + 8;
-  for (std::size_t k = 0; k < spec.size(); ++k) out += payload.substr(at + k * 101, 27);
-  at += spec.size() * 101;
+  for (std::size_t k = 0; k < spec.size(); ++k) out += payload.substr(at + k * 109, 27);
+  at += spec.size() * 109;
   out += payload.substr(at, 8);  // market count
   at += 8;
   for (std::size_t k = 0; k < spec.size(); ++k) out += payload.substr(at + k * 40, 32);
   at += spec.size() * 40;
   out += payload.substr(at);
-  std::string bytes = v4.substr(0, head);
+  std::string bytes = now.substr(0, head);
   const std::uint32_t two = 2;
   std::memcpy(&bytes[8], &two, 4);
   const std::uint64_t len = out.size();
@@ -450,5 +552,5 @@ TEST(PreTradeGrid, VersionTwoSnapshotsOfDeribitEnginesStillRestore) {
   ASSERT_TRUE(st.ok()) << st.field << ": " << st.message;
   EXPECT_EQ(back->model(), pe::Model::kDeribitPortfolio);
   EXPECT_EQ(back->margin(a, 0).initial_margin, eng->margin(a, 0).initial_margin);
-  EXPECT_EQ(back->snapshot(), v4);  // written back in the current version
+  EXPECT_EQ(back->snapshot(), now);  // written back in the current version
 }

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _core
 from ..conventions import USD_STABLECOINS as STABLECOINS
-from ..exceptions import InputTypeError, InvalidInputError, ModelCoverageError, PymarginError
+from ..exceptions import InputTypeError, InvalidInputError, PymarginError
 from ..market.instruments import InstrumentKind
 from ..market.market import Market
 from ..models.deribit_pm import DeribitPMParams
@@ -37,6 +37,9 @@ class _GridAsset:
     rule: np.ndarray  # [10], ScenarioSet.rules_array() row
     terms: tuple[float, float, float]  # pnl_offset, unhedged, hedged
     minimum_per_contract: float
+    # the short-option floor per net short contract at a strike, a fraction of the index,
+    # the IM multiplier applied (0: none)
+    strike_floor: float = 0.0
 
 
 def _grid_assets(
@@ -45,14 +48,21 @@ def _grid_assets(
     """The grid model's maintenance fraction and, per base currency, what the engine needs:
     the same scenario sets, weights and factors the model's own function builds."""
 
-    def from_set(scen: Any, terms: tuple[float, float, float], floor: float) -> _GridAsset:
+    def from_set(
+        scen: Any,
+        terms: tuple[float, float, float],
+        floor: float,
+        weights: np.ndarray | None = None,
+        strike_floor: float = 0.0,
+    ) -> _GridAsset:
         return _GridAsset(
             np.ascontiguousarray(scen.move[:, 0], dtype=np.float64),
             np.ascontiguousarray(scen.vol_state, dtype=np.int8),
-            np.ascontiguousarray(scen.weight, dtype=np.float64),
+            np.ascontiguousarray(scen.weight if weights is None else weights, dtype=np.float64),
             scen.rules_array()[0],
             terms,
             floor,
+            strike_floor,
         )
 
     if model is MarginModel.PARADEX_PM:
@@ -99,18 +109,16 @@ def _grid_assets(
         raise InputTypeError(
             "expected a parameter file path, its document or a GridModel", "params"
         )
-    if not gm.engine_ready:
-        raise ModelCoverageError(
-            f"{gm.name}: the pre-trade engine does not carry the file's IM multiplier or "
-            "short-option floor; pm.margin computes it"
-        )
     grid = {}
     for b in bases:
         ga = gm.assets.get(b)
         if ga is None:
             raise _MPE(f"{gm.name} has no parameters for {b}", "assets")
-        terms = (ga.pnl_offset, ga.unhedged, ga.hedged)
-        grid[b] = from_set(ga.scenarios, terms, ga.minimum_per_contract)
+        # the terms pm.margin's charge takes, the IM multiplier applied (charge_terms); the
+        # short-option floor scaled by it too, as grid_model_margin adds it
+        scen, w, gain, unh, hed, minimum = gm.charge_terms(b)
+        strike = ga.short_option_floor * gm.im_multiplier
+        grid[b] = from_set(scen, (gain, unh, hed), minimum, w, strike)
     return gm.mm_fraction, grid
 
 
@@ -257,7 +265,14 @@ class EngineSetup:
         spec = self._spec_columns(market, rows)
         und = spec[3]
         per_contract = np.array([assets[bases[u]].minimum_per_contract for u in und])
-        floor = np.ascontiguousarray(per_contract / col("contract_size")[rows], dtype=np.float64)
+        contract = col("contract_size")[rows]
+        floor = np.ascontiguousarray(per_contract / contract, dtype=np.float64)
+        # the short-option floor per unit amount, options only (netted per strike by the core)
+        per_strike = np.array([assets[bases[u]].strike_floor for u in und])
+        is_option = col("kind")[rows] == int(InstrumentKind.OPTION)
+        strike_floor = np.ascontiguousarray(
+            np.where(is_option, per_strike / contract, 0.0), dtype=np.float64
+        )
         a = [assets[b] for b in bases]
         self._core = _core.PreTradeEngine.grid(
             mm,
@@ -271,6 +286,7 @@ class EngineSetup:
             *spec,
             floor,
             floor,
+            strike_floor,
             *self._market_columns(market),
         )
 

@@ -34,7 +34,8 @@ larger (Aevo): ``"im_multiplier"`` (model level, default 1: IM = im_multiplier x
 the short-option floor), MM = mm_fraction x IM) and, per asset, ``"short_option_floor"`` (a
 fraction of spot per net short option contract at each strike of an expiry, calls and puts
 netted at the strike, added to the requirement). The venue batch carries both (the floor as
-each account's add-on); the pre-trade engine does not yet and refuses a file that sets them.
+each account's add-on), and so does the pre-trade engine (the floor kept per strike as orders
+and fills change it).
 """
 
 from __future__ import annotations
@@ -111,13 +112,6 @@ class GridModel:
             a.unhedged * m,
             a.hedged * m,
             a.minimum_per_contract * m,
-        )
-
-    @property
-    def engine_ready(self) -> bool:
-        """False when the file sets a term the pre-trade engine does not carry."""
-        return self.im_multiplier == 1.0 and all(
-            a.short_option_floor == 0.0 for a in self.assets.values()
         )
 
     @classmethod

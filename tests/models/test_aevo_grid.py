@@ -16,7 +16,6 @@ import pytest
 
 import pymargin as pm
 from pymargin.models.grid_file import GridModel, grid_model_margin
-from pymargin.models.params import ModelCoverageError
 
 LONG, SHORT = "ETH_USDC-26AUG22-1500-C", "ETH_USDC-26AUG22-1700-C"
 # scenarios 1..15: spot +20 %, +10 %, 0, -10 %, -20 %, each with IV +50, 0, -25 points
@@ -97,7 +96,7 @@ def test_bull_call_spread_margins_as_printed():
     assert r.initial_margin == pytest.approx(21.90, abs=0.01)
 
 
-def test_the_floor_nets_calls_and_puts_at_a_strike_and_the_engine_refuses_the_file():
+def test_the_floor_nets_calls_and_puts_at_a_strike():
     m = model()
     put = "ETH_USDC-26AUG22-1500-P"
     mk = market()
@@ -109,10 +108,71 @@ def test_the_floor_nets_calls_and_puts_at_a_strike_and_the_engine_refuses_the_fi
     # short 2 puts and long 1 call at 1500: one net short contract there
     r = grid_model_margin({put: -2.0, LONG: 1.0}, mk, m)
     assert r.short_option_floor == pytest.approx(0.01 * 1_300.0)
-    from pymargin.accounts.engine import PreTradeEngine
 
-    with pytest.raises(ModelCoverageError, match="short-option floor"):
-        PreTradeEngine(mk, [LONG], m, model=pm.MarginModel.SCENARIO_GRID)
+
+def _chain_market() -> tuple[pm.Market, list[str]]:
+    names = [f"ETH_USDC-26AUG22-{k}-{cp}" for k in (1100, 1300, 1500, 1700) for cp in "CP"]
+    names += [f"ETH_USDC-30SEP22-{k}-{cp}" for k in (1300, 1500) for cp in "CP"]
+    mk = market()
+    marks = dict(mk.marks)
+    for n in names:
+        marks.setdefault(n, pm.Mark(underlying_price=1_300.0, mark_iv=0.6))
+    return pm.Market(mk.valuation_time, dict(mk.index), marks), names
+
+
+def test_the_pre_trade_engine_carries_the_multiplier_and_the_floor():
+    """The engine's margin of a book, with each side of its open orders filled, is
+    grid_model_margin's (the IM multiplier and the per-strike floor included); a check is
+    what resting the order does; a snapshot keeps both terms."""
+    from pymargin.accounts.engine import PreTradeEngine, Side
+
+    mk, names = _chain_market()
+    m = model()
+    eng = PreTradeEngine(mk, names, m, model=pm.MarginModel.SCENARIO_GRID)
+    rng = np.random.default_rng(8)
+    floored = 0
+    for _ in range(12):
+        acct = eng.add_account({"USDC": 5_000.0})
+        book: dict[str, float] = {}
+        for k in rng.choice(len(names), size=int(rng.integers(1, 6)), replace=False):
+            q = float(rng.choice([-3, -2, -1, 1, 2]))
+            eng.fill(acct, names[k], Side.BUY if q > 0 else Side.SELL, abs(q), 20.0)
+            book[names[k]] = q
+        want = grid_model_margin(book, mk, m)
+        floored += want.short_option_floor > 0
+        got = eng.margin(acct, "usdc")
+        assert got.initial_margin == pytest.approx(want.initial_margin, rel=1e-12, abs=1e-9)
+        assert got.maintenance_margin == pytest.approx(want.maintenance_margin, rel=1e-12)
+        # an order that changes a strike's net: the check equals resting it, and the IM is the
+        # larger of the book and the book with the order filled
+        name = names[int(rng.integers(len(names)))]
+        c = eng.check(acct, name, Side.SELL, 2.0)
+        eng.add_order(acct, 1, name, Side.SELL, 2.0)
+        filled = dict(book)
+        filled[name] = filled.get(name, 0.0) - 2.0
+        im = max(want.initial_margin, grid_model_margin(filled, mk, m).initial_margin)
+        after = eng.margin(acct, "usdc")
+        assert c.im_after == pytest.approx(after.initial_margin, rel=1e-12)
+        assert after.initial_margin == pytest.approx(im, rel=1e-12)
+        assert after == eng.margin_from_scratch(acct, "usdc")
+    assert floored >= 4  # the floor is exercised
+    back = PreTradeEngine.restore(eng.snapshot())
+    for acct in range(12):
+        assert back.margin(acct, "usdc") == eng.margin(acct, "usdc")
+
+
+def test_the_worked_example_through_the_engine():
+    """Aevo's example 1.2 (bull call spread) in the engine: maintenance 17.52, initial
+    21.90 as printed (to the cent the example rounds to)."""
+    from pymargin.accounts.engine import PreTradeEngine, Side
+
+    eng = PreTradeEngine(market(), [LONG, SHORT], model(), model=pm.MarginModel.SCENARIO_GRID)
+    acct = eng.add_account({"USDC": 100.0})
+    eng.fill(acct, LONG, Side.BUY, 1.0, 15.09)
+    eng.fill(acct, SHORT, Side.SELL, 1.0, 10.92)
+    g = eng.margin(acct, "usdc")
+    assert g.maintenance_margin == pytest.approx(17.52, abs=0.006)
+    assert g.initial_margin == pytest.approx(21.90, abs=0.01)
 
 
 def test_the_venue_batch_carries_the_multiplier_and_the_floor_account_by_account():

@@ -3,6 +3,9 @@
 
 #include "pretrade_internal.hpp"
 
+#include <map>
+#include <tuple>
+
 namespace pymargin::engine {
 
 const char* reason_text(Reason r) noexcept {
@@ -44,9 +47,11 @@ double PreTradeEngine::Impl::slot_worst(const MarketState& ms, std::int32_t c, s
 }
 
 // A grid underlying's charge: the scenario-margin model's entries (gains credited at
-// pnl_offset, then weighted), its loss, the minimum delta and the minimum charges.
+// pnl_offset, then weighted), its loss, the minimum delta and the minimum charges, the larger
+// taken; then the short-option floor added (strike_short, a fraction of the index).
 double PreTradeEngine::Impl::grid_charge(const MarketState& ms, std::int32_t u, const double* v,
-                                         double net, double gross, double floor) const noexcept {
+                                         double net, double gross, double floor,
+                                         double strike_short) const noexcept {
   const auto uu = static_cast<std::size_t>(u);
   const GridAsset& ga = cfg.grid.assets[uu];
   const double* w = weight.data() + uu * ns;
@@ -59,7 +64,7 @@ double PreTradeEngine::Impl::grid_charge(const MarketState& ms, std::int32_t u, 
   const double a = std::fabs(net);
   const double min_delta =
       (ga.unhedged_delta * a + ga.hedged_delta * (gross - a) / 2.0) * ms.delta_usd[uu];
-  return std::fmax(-low, std::fmax(floor, min_delta));
+  return std::fmax(-low, std::fmax(floor, min_delta)) + strike_short * ms.delta_usd[uu];
 }
 
 double PreTradeEngine::Impl::cross_set_loss(const Account& a, const MarketState& ms, std::int32_t u,
@@ -253,9 +258,9 @@ double PreTradeEngine::Impl::sensitivity_im(const Account& a, std::int32_t c, in
 
 // The slot's gross delta and minimum charges per state, from the account's nets in their
 // (sorted) order.
-void PreTradeEngine::Impl::refresh_net_terms(const Account& a, const MarketState& ms,
+void PreTradeEngine::Impl::refresh_net_terms(Account& a, const MarketState& ms,
                                              Slot& s) const noexcept {
-  for (int k = 0; k < kStates; ++k) s.gross[k] = s.floor[k] = 0.0;
+  for (int k = 0; k < kStates; ++k) s.gross[k] = s.floor[k] = s.strike_short[k] = 0.0;
   if (standard()) {  // worst[k]: the IM of state k, std_mm: the positions' MM
     for (int k = 0; k < kStates; ++k) s.worst[k] = 0.0;
     s.std_mm = 0.0;
@@ -281,6 +286,28 @@ void PreTradeEngine::Impl::refresh_net_terms(const Account& a, const MarketState
       s.floor[k] += floor_of(x.instrument, q);
     }
   }
+  if (a.strikes.empty()) return;
+  // The slot's strike groups rebuilt from the nets (in instrument order), then their shorts.
+  for (Net& g : a.strikes) {
+    const InstrumentSpec& sp =
+        spec[static_cast<std::size_t>(strike_rep[static_cast<std::size_t>(g.instrument)])];
+    if (sp.currency == s.currency && sp.underlying == s.underlying) g.q[0] = g.q[1] = g.q[2] = 0.0;
+  }
+  for (const Net& x : a.nets) {
+    const std::int32_t gi = strike_group[static_cast<std::size_t>(x.instrument)];
+    const InstrumentSpec& sp = spec[static_cast<std::size_t>(x.instrument)];
+    if (gi < 0 || sp.currency != s.currency || sp.underlying != s.underlying) continue;
+    Net* g = find_strike(a, gi);
+    for (int k = 0; k < kStates; ++k) {
+      g->q[k] += (k == 0 ? x.q[0] : x.q[0] + x.q[k]) * sp.strike_floor;
+    }
+  }
+  for (const Net& g : a.strikes) {
+    const InstrumentSpec& sp =
+        spec[static_cast<std::size_t>(strike_rep[static_cast<std::size_t>(g.instrument)])];
+    if (sp.currency != s.currency || sp.underlying != s.underlying) continue;
+    for (int k = 0; k < kStates; ++k) s.strike_short[k] += std::fmax(0.0, -g.q[k]);
+  }
 }
 
 void PreTradeEngine::Impl::refresh_slot(const MarketState& ms, Slot& s) const noexcept {
@@ -297,7 +324,7 @@ void PreTradeEngine::Impl::refresh_slot(const MarketState& ms, Slot& s) const no
         v = tmp;
       }
       const double net = s.net_delta[0] + (k == 0 ? 0.0 : s.net_delta[k]);
-      s.worst[k] = grid_charge(ms, s.underlying, v, net, s.gross[k], s.floor[k]);
+      s.worst[k] = grid_charge(ms, s.underlying, v, net, s.gross[k], s.floor[k], s.strike_short[k]);
     }
     return;
   }
@@ -672,6 +699,12 @@ Status check_instrument(const PreTradeEngine::Impl& m, const InstrumentSpec& s, 
   if (!m.grid() && (s.floor_long != 0.0 || s.floor_short != 0.0)) {
     return Status::invalid("floor", i, "per-unit minimum charges belong to the grid model");
   }
+  if (!(std::isfinite(s.strike_floor) && s.strike_floor >= 0.0)) {
+    return Status::invalid("strike_floor", i, "must be finite and >= 0");
+  }
+  if (s.strike_floor != 0.0 && !(m.grid() && s.kind == 3)) {
+    return Status::invalid("strike_floor", i, "a short-option floor belongs to grid-model options");
+  }
   if ((m.grid() || m.sensitivity() || m.span()) && s.settlement != 0) {
     return Status::invalid("settlement", i,
                            "this model margins USD-settled (linear) instruments only");
@@ -692,6 +725,26 @@ Status check_instrument(const PreTradeEngine::Impl& m, const InstrumentSpec& s, 
     return Status::invalid("standard", i, "standard-margin terms under another model");
   }
   return Status::success();
+}
+
+// The strike groups of the instruments with a strike floor: one per (currency, underlying,
+// expiry id, strike), numbered in order of first instrument; strike_rep the first of each.
+void assign_strike_groups(PreTradeEngine::Impl* m) {
+  using Key = std::tuple<std::int32_t, std::int32_t, std::int64_t, double>;
+  std::map<Key, std::int32_t> groups;
+  m->strike_group.assign(m->spec.size(), -1);
+  m->strike_rep.clear();
+  for (std::size_t i = 0; i < m->spec.size(); ++i) {
+    const InstrumentSpec& s = m->spec[i];
+    if (s.strike_floor == 0.0) continue;
+    const Key key{s.currency, s.underlying, s.expiry_id, s.strike};
+    auto it = groups.find(key);
+    if (it == groups.end()) {
+      it = groups.emplace(key, static_cast<std::int32_t>(m->strike_rep.size())).first;
+      m->strike_rep.push_back(static_cast<std::int32_t>(i));
+    }
+    m->strike_group[i] = it->second;
+  }
 }
 
 // The engine's scenario count per row (ns, n_std), underlyings (P) and grid weights, from
@@ -803,6 +856,7 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
     impl->unit_floor.push_back(impl->span() && s.kind == 3 ? 1.0 : s.floor_short);
   }
   impl->n_expiries = seen.size();
+  assign_strike_groups(impl.get());
   std::shared_ptr<MarketState> ms;
   Status st = impl->build_market(market, index_prices, &ms);
   if (!st.ok()) return st;
@@ -862,7 +916,7 @@ bool PreTradeEngine::Impl::finite(const Account& a, const MarketState& ms) const
     if (!all_finite(s.pos.data(), ns) || !all_finite(s.ord.data(), s.ord.size()) ||
         !all_finite(s.worst, kStates) || !all_finite(s.net_delta, kStates) ||
         !all_finite(s.gross, kStates) || !all_finite(s.floor, kStates) ||
-        !std::isfinite(s.std_mm)) {
+        !all_finite(s.strike_short, kStates) || !std::isfinite(s.std_mm)) {
       return false;
     }
   }
@@ -992,9 +1046,10 @@ inline double order_worst(const PreTradeEngine::Impl& m, const Account& a, const
     // The instrument's IM term, old and new (its net found by binary search).
     const Net* x = find_net(a, instrument);
     const double q_old = x == nullptr ? 0.0 : x->q[0] + x->q[k];
-    new_worst = (s ? s->worst[k] : 0.0) -
-                PreTradeEngine::Impl::standard_term(ms, instrument, q_old).initial_margin +
-                PreTradeEngine::Impl::standard_term(ms, instrument, q_old + signed_amount).initial_margin;
+    new_worst =
+        (s ? s->worst[k] : 0.0) -
+        PreTradeEngine::Impl::standard_term(ms, instrument, q_old).initial_margin +
+        PreTradeEngine::Impl::standard_term(ms, instrument, q_old + signed_amount).initial_margin;
   } else if (m.grid()) {
     // The instrument's gross-delta and minimum-charge terms, old and new (its net found by
     // binary search).
@@ -1005,7 +1060,16 @@ inline double order_worst(const PreTradeEngine::Impl& m, const Account& a, const
     const double gross = (s ? s->gross[k] : 0.0) - std::fabs(q_old * d) + std::fabs(q_new * d);
     const double floor =
         (s ? s->floor[k] : 0.0) - m.floor_of(instrument, q_old) + m.floor_of(instrument, q_new);
-    new_worst = m.grid_charge(ms, sp.underlying, v, net, gross, floor);
+    // The order's strike group, old and new (found by binary search).
+    double strike_short = s ? s->strike_short[k] : 0.0;
+    const std::int32_t gi = m.strike_group[static_cast<std::size_t>(instrument)];
+    if (gi >= 0) {
+      const Net* g = find_strike(a, gi);
+      const double t_old = g == nullptr ? 0.0 : g->q[k];
+      strike_short +=
+          std::fmax(0.0, -(t_old + signed_amount * sp.strike_floor)) - std::fmax(0.0, -t_old);
+    }
+    new_worst = m.grid_charge(ms, sp.underlying, v, net, gross, floor, strike_short);
   } else if (m.cross()) {  // the order's pair recomputed, the others' losses as kept
     new_worst = m.cross_set_loss(a, ms, sp.underlying, k, c, v);
     for (std::size_t u = 0; u < m.P; ++u) {
@@ -1158,6 +1222,12 @@ void ensure_entries(const PreTradeEngine::Impl& m, Account& a, std::int32_t i, b
     auto n = std::lower_bound(a.nets.begin(), a.nets.end(), i,
                               [](const Net& v, std::int32_t y) { return v.instrument < y; });
     if (n == a.nets.end() || n->instrument != i) a.nets.insert(n, Net{i, {0, 0, 0}});
+  }
+  const std::int32_t g = m.strike_group.empty() ? -1 : m.strike_group[static_cast<std::size_t>(i)];
+  if (g >= 0) {
+    auto t = std::lower_bound(a.strikes.begin(), a.strikes.end(), g,
+                              [](const Net& v, std::int32_t y) { return v.instrument < y; });
+    if (t == a.strikes.end() || t->instrument != g) a.strikes.insert(t, Net{g, {0, 0, 0}});
   }
 }
 
@@ -1527,6 +1597,7 @@ Status PreTradeEngine::on_market_update(const std::vector<InstrumentMarket>& mar
         scratch.slots = a.slots;
         scratch.expiries = a.expiries;
         scratch.nets = a.nets;
+        scratch.strikes = a.strikes;
       } catch (...) {
         return Status::bad_argument("market", "out of memory checking an account");
       }

@@ -113,6 +113,9 @@ struct Slot {  // a (currency, underlying) pair the account has touched
   // states 1 and 2, that side's open orders.
   double gross[kStates] = {0, 0, 0};
   double floor[kStates] = {0, 0, 0};
+  // Grid models with strike floors, per state: sum over the slot's strikes of max(0, -net)
+  // (Account::strikes), a fraction of the index.
+  double strike_short[kStates] = {0, 0, 0};
   double std_mm = 0.0;  // Model::kStandard: the positions' MM (worst[k] holds the IM)
 };
 
@@ -161,6 +164,10 @@ struct Account {
   std::vector<Position> positions;
   std::vector<Order> orders;
   std::vector<Net> nets;  // grid models only
+  // Grid models with strike floors: per strike group the account has touched (sorted by
+  // group, Net::instrument holding the group), the net of amount x strike_floor of state k
+  // (positions, + buy orders, + sell orders: totals), rebuilt from `nets` with the slot.
+  std::vector<Net> strikes;
   // Model::kSensitivity: each margin group's IM per state, kept by every state change (the
   // model is group-level: a check then evaluates it once, for the order's state).
   std::array<double, kMaxCurrencies * kStates> group_im{};
@@ -210,6 +217,10 @@ struct PreTradeEngine::Impl {
   // short option, so the slot sum is the short-option count; 0 otherwise.
   std::vector<double> unit_floor;
   std::vector<std::int32_t> expiry_of;  // engine expiry index per instrument
+  // Grid models: the strike group of each instrument (-1: no strike floor), groups numbered
+  // in order of first instrument.
+  std::vector<std::int32_t> strike_group;
+  std::vector<std::int32_t> strike_rep;  // per group: its first instrument
   std::size_t n_expiries = 0;
   std::size_t ns = 0;
   std::size_t n_std = 0;
@@ -266,13 +277,13 @@ struct PreTradeEngine::Impl {
   double slot_worst(const MarketState& ms, std::int32_t c, std::int32_t u,
                     const double* v) const noexcept;
   double grid_charge(const MarketState& ms, std::int32_t u, const double* v, double net,
-                     double gross, double floor) const noexcept;
+                     double gross, double floor, double strike_short) const noexcept;
   // The per-unit term of holding `amount` of instrument i, summed per slot (Slot::floor).
   double floor_of(std::int32_t i, double amount) const noexcept {
     const double* f = &unit_floor[2 * static_cast<std::size_t>(i)];
     return amount > 0.0 ? amount * f[0] : -amount * f[1];
   }
-  void refresh_net_terms(const Account& a, const MarketState& ms, Slot& s) const noexcept;
+  void refresh_net_terms(Account& a, const MarketState& ms, Slot& s) const noexcept;
   // Model::kSensitivity: the IM of currency group c in state k (0 positions, 1 + buy orders,
   // 2 + sell orders), with the vector of underlying `swap_u` replaced by `swap_v` (for a
   // check; -1: none). NaN when the model refuses its inputs (sums that overflow).
@@ -355,6 +366,16 @@ inline const Net* find_net(const Account& a, std::int32_t i) noexcept {
   auto it = std::lower_bound(a.nets.begin(), a.nets.end(), i,
                              [](const Net& x, std::int32_t y) { return x.instrument < y; });
   return it != a.nets.end() && it->instrument == i ? &*it : nullptr;
+}
+inline Net* find_strike(Account& a, std::int32_t g) noexcept {
+  auto it = std::lower_bound(a.strikes.begin(), a.strikes.end(), g,
+                             [](const Net& x, std::int32_t y) { return x.instrument < y; });
+  return it != a.strikes.end() && it->instrument == g ? &*it : nullptr;
+}
+inline const Net* find_strike(const Account& a, std::int32_t g) noexcept {
+  auto it = std::lower_bound(a.strikes.begin(), a.strikes.end(), g,
+                             [](const Net& x, std::int32_t y) { return x.instrument < y; });
+  return it != a.strikes.end() && it->instrument == g ? &*it : nullptr;
 }
 inline ExpiryNet* find_expiry(Account& a, std::int32_t c, std::int32_t e) noexcept {
   for (auto& x : a.expiries) {

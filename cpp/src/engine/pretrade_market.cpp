@@ -443,6 +443,7 @@ Status bounds(const Impl& m, const std::vector<double>& index, MarketState* ms) 
       b *= w;
       b = std::fmax(b, std::fabs(row[ns]) * index[u] * (ga.unhedged_delta + ga.hedged_delta));
       b = std::fmax(b, std::fmax(m.spec[i].floor_long, m.spec[i].floor_short));
+      b += m.spec[i].strike_floor * index[u];  // the short-option floor adds to the charge
       if (!std::isfinite(b))
         return Status::invalid("market", i, "the instrument's terms are not finite");
     }

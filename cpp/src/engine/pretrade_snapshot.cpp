@@ -31,8 +31,9 @@ constexpr char kMagic[8] = {'P', 'M', 'E', 'N', 'G', 'I', 'N', 'E'};
 // 2: orders carry their placed amount; 3: the model, grid assets, the standard model's
 // underlying count, per-instrument minimum charges and standard terms, option marks
 // (version 2 snapshots, all Deribit S:PM, still restore); 4: the currencies' X:PM terms
-// (haircut, equity side, coin underlying; versions 2 and 3 restore with the defaults).
-constexpr std::uint32_t kFormatVersion = 4;
+// (haircut, equity side, coin underlying; versions 2 and 3 restore with the defaults); 5:
+// the instruments' strike floors (earlier versions restore with none).
+constexpr std::uint32_t kFormatVersion = 5;
 constexpr std::uint32_t kByteOrder = 0x01020304;
 
 std::uint64_t fnv1a(const char* p, std::size_t n) noexcept {
@@ -79,6 +80,7 @@ class Writer {
     put(s.expiry_id);
     put(s.floor_long);
     put(s.floor_short);
+    put(s.strike_floor);
     const StandardTerms& t = s.standard;
     put(t.rule);
     put(t.price_at_index);
@@ -163,7 +165,8 @@ class Reader {
   bool get(InstrumentSpec* s) {
     return get(&s->kind) && get(&s->settlement) && get(&s->is_call) && get(&s->underlying) &&
            get(&s->currency) && get(&s->strike) && get(&s->expiry_id) &&
-           (version_ < 3 || (get(&s->floor_long) && get(&s->floor_short) && get(&s->standard)));
+           (version_ < 3 || (get(&s->floor_long) && get(&s->floor_short) &&
+                             (version_ < 5 || get(&s->strike_floor)) && get(&s->standard)));
   }
   bool get(StandardTerms* t) {
     return get(&t->rule) && get(&t->price_at_index) && get(&t->im_base) && get(&t->im_per_unit) &&
@@ -295,7 +298,7 @@ Status open_snapshot(const std::string& bytes, std::uint32_t* version, std::stri
   if (order != kByteOrder) {
     return Status::bad_argument("snapshot", "written on a machine of another byte order");
   }
-  if (*version != kFormatVersion && *version != 3 && *version != 2) {
+  if (*version < 2 || *version > kFormatVersion) {
     return Status::bad_argument("snapshot", "format version not supported by this build");
   }
   if (length != bytes.size() - kHead - 8) {

@@ -38,8 +38,12 @@
 // per instrument a minimum charge per unit held (InstrumentSpec::floor_long/floor_short). Per
 // margin group and underlying: charge = max(weighted loss, summed minimum charges,
 // (unhedged |net delta| + hedged (gross delta - |net delta|) / 2) x index), gross delta the
-// sum over instruments of |amount x delta|; RMM = sum of the charges (no roll shock, no
-// rounding); MM = mm_factor x RMM. USD-settled instruments only (the grid's P&L is USD).
+// sum over instruments of |amount x delta|, plus, for venues that add a short-option floor
+// (Aevo), index x sum over the strikes of max(0, -sum of amount x strike_floor) (the options
+// of one currency, underlying, expiry and strike netted, calls and puts together); RMM = sum
+// of the charges (no roll shock, no rounding); MM = mm_factor x RMM. A venue's IM multiplier
+// is carried by its terms (weights, delta factors, floors, strike floors all scaled by it).
+// USD-settled instruments only (the grid's P&L is USD).
 //
 // Model::kStandard, Deribit standard margin (pymargin/models/standard_margin.hpp): each
 // position its own IM and MM by its instrument's rule and rates (InstrumentSpec::standard),
@@ -255,6 +259,11 @@ struct InstrumentSpec {
   // minimum divided by the contract size), settlement units; 0 under Deribit S:PM.
   double floor_long = 0.0;
   double floor_short = 0.0;
+  // Grid models, options only: the short-option floor per unit amount net short at the
+  // option's strike, as a fraction of the underlying's index (a venue's fraction per contract
+  // x its IM multiplier / the contract size); 0: none. Options of one (currency, underlying,
+  // expiry_id, strike) with a strike floor net together, calls and puts alike.
+  double strike_floor = 0.0;
   StandardTerms standard{};  // Model::kStandard only
 };
 
