@@ -46,65 +46,76 @@ double confidence_charge(const DeriveParams& q, double confidence, double notion
                                              : 0.0;
 }
 
-// What the model needs of one expiry, computed once.
-struct ExpiryTerms {
-  double discount, vol_up, vol_down, static_pos, static_neg, sqrt_years;
-};
+}  // namespace
 
-ExpiryTerms expiry_terms(const DeriveExpiry& e, const DeriveParams& q) noexcept {
+DeriveExpiryTerms derive_expiry_terms(const DeriveExpiry& e, const DeriveParams& q) noexcept {
   const double rate = std::max(e.rate, 0.0);
   const double years = e.seconds / kYear;
-  ExpiryTerms t{};
+  DeriveExpiryTerms t{};
   t.discount = std::exp(-rate * years);
   const double x = kThirtyDays / std::max(e.seconds, q.dte_floor_seconds);
   const double m = std::pow(x, e.seconds <= kThirtyDays ? q.short_term_power : q.long_term_power);
   t.vol_up = 1.0 + q.vol_range_up * m;
   t.vol_down = std::max(0.0, 1.0 - q.vol_range_down * m);
-  t.static_pos = q.long_static_discount * std::exp(-years * (rate * q.long_rate_mult +
-                                                             q.long_rate_add));
-  t.static_neg = std::min(1.0 / t.discount,
-                          q.short_static_discount /
-                              std::exp(-years * (rate * q.short_rate_mult + q.short_rate_add)));
+  t.static_pos =
+      q.long_static_discount * std::exp(-years * (rate * q.long_rate_mult + q.long_rate_add));
+  t.static_neg = std::min(
+      1.0 / t.discount,
+      q.short_static_discount / std::exp(-years * (rate * q.short_rate_mult + q.short_rate_add)));
   t.sqrt_years = std::sqrt(years);
   return t;
 }
 
-// The expiry's options valued at a spot shock under a regular vol state.
-double expiry_value(const DerivePortfolio& p, const DeriveExpiry& e, const ExpiryTerms& t,
-                    const DeriveParams& q, double shock, DeriveVolShock vol) noexcept {
+// An option under a regular vol state (at a spot shock) or a skew scenario: each vol times
+// 1 + a tilt (linear) or smile (abs) in ln(K/F), saturating at +-cap beyond k*; the forward
+// unshocked.
+double derive_option_value(const DeriveExpiry& e, const DeriveExpiryTerms& t, const DeriveParams& q,
+                           const DeriveOption& o, double shock, DeriveVolShock vol) noexcept {
+  if (vol == DeriveVolShock::kLinear || vol == DeriveVolShock::kAbs) {
+    const bool linear = vol == DeriveVolShock::kLinear;
+    const double f = e.forward_variable + e.forward_fixed;
+    const double cap = linear ? q.linear_cbase * t.sqrt_years + q.linear_cap
+                              : q.abs_cbase * t.sqrt_years + q.abs_cap;
+    const double vol_param = q.vol_param_static + t.sqrt_years * q.vol_param_scale;
+    const double k_star = std::max(q.min_k_star, t.sqrt_years * q.width_scale * vol_param);
+    double k = std::log(o.strike / f);
+    if (!linear) k = std::fabs(k);
+    const double tilt = k * cap / k_star;
+    const double mult = 1.0 + (k >= 0.0 ? std::min(cap, tilt) : std::max(-cap, tilt));
+    const CallPut v = black76(e.seconds, o.vol * std::max(mult, 0.0), f, o.strike, t.discount);
+    return o.call ? v.call : v.put;
+  }
   const double f = e.forward_variable * shock + e.forward_fixed;
   const double mult = vol == DeriveVolShock::kUp     ? t.vol_up
                       : vol == DeriveVolShock::kDown ? t.vol_down
                                                      : 1.0;
   const double floor = vol == DeriveVolShock::kUp ? q.min_vol_up : 0.0;
-  double total = 0.0;
-  for (std::size_t i = e.first_option; i < e.end_option; ++i) {
-    const DeriveOption& o = p.options[i];
-    const CallPut v = black76(e.seconds, std::max(floor, o.vol * mult), f, o.strike, t.discount);
-    total += (o.call ? v.call : v.put) * o.amount;
-  }
-  return total;
+  const CallPut v = black76(e.seconds, std::max(floor, o.vol * mult), f, o.strike, t.discount);
+  return o.call ? v.call : v.put;
 }
 
-// The expiry's options under a skew scenario: each vol times 1 + a tilt (linear) or smile
-// (abs) in ln(K/F), saturating at +-cap beyond k*; the forward unshocked.
-double skew_value(const DerivePortfolio& p, const DeriveExpiry& e, const ExpiryTerms& t,
-                  const DeriveParams& q, bool linear) noexcept {
-  const double f = e.forward_variable + e.forward_fixed;
-  const double cap = linear ? q.linear_cbase * t.sqrt_years + q.linear_cap
-                            : q.abs_cbase * t.sqrt_years + q.abs_cap;
-  const double vol_param = q.vol_param_static + t.sqrt_years * q.vol_param_scale;
-  const double k_star = std::max(q.min_k_star, t.sqrt_years * q.width_scale * vol_param);
+double derive_expiry_pnl(const DeriveExpiryTerms& t, const DeriveScenario& sc, double v,
+                         double mark) noexcept {
+  const bool skew = sc.vol == DeriveVolShock::kLinear || sc.vol == DeriveVolShock::kAbs;
+  v *= v >= 0.0 ? t.static_pos : t.static_neg;
+  const double pnl = (v - mark) * sc.dampening;
+  return skew ? -std::fabs(pnl) : pnl;
+}
+
+double derive_basis_contingency(const DeriveParams& q, double seconds, double mark, double up,
+                                double down) noexcept {
+  return std::min({up - mark, down - mark, 0.0}) * (q.basis_add + q.basis_mult * seconds / kYear);
+}
+
+namespace {
+
+// The expiry's options valued under a scenario (the sum of their values times amounts).
+double expiry_value(const DerivePortfolio& p, const DeriveExpiry& e, const DeriveExpiryTerms& t,
+                    const DeriveParams& q, double shock, DeriveVolShock vol) noexcept {
   double total = 0.0;
   for (std::size_t i = e.first_option; i < e.end_option; ++i) {
     const DeriveOption& o = p.options[i];
-    double k = std::log(o.strike / f);
-    if (!linear) k = std::fabs(k);
-    const double tilt = k * cap / k_star;
-    const double mult = 1.0 + (k >= 0.0 ? std::min(cap, tilt) : std::max(-cap, tilt));
-    const CallPut v =
-        black76(e.seconds, o.vol * std::max(mult, 0.0), f, o.strike, t.discount);
-    total += (o.call ? v.call : v.put) * o.amount;
+    total += derive_option_value(e, t, q, o, shock, vol) * o.amount;
   }
   return total;
 }
@@ -136,18 +147,41 @@ double naked_shorts(const DerivePortfolio& p, const DeriveExpiry& e) noexcept {
   return naked;
 }
 
-Status check(const DerivePortfolio& p, const DeriveParams& q) noexcept {
-  const double numbers[] = {q.vol_range_up,      q.vol_range_down,   q.short_term_power,
-                            q.long_term_power,   q.min_vol_up,       q.im_factor,
-                            q.mm_factor,         q.short_rate_mult,  q.long_rate_mult,
-                            q.short_rate_add,    q.long_rate_add,    q.short_static_discount,
-                            q.long_static_discount, q.basis_spot_up, q.basis_spot_down,
-                            q.basis_add,         q.basis_mult,       q.peg_loss_threshold,
-                            q.peg_loss_factor,   q.confidence_margin, q.mm_perp,
-                            q.im_perp,           q.mm_option,        q.im_option,
-                            q.linear_cap,        q.abs_cap,          q.linear_cbase,
-                            q.abs_cbase,         q.min_k_star,       q.width_scale,
-                            q.vol_param_static,  q.vol_param_scale};
+}  // namespace
+
+Status derive_check_params(const DeriveParams& q) noexcept {
+  const double numbers[] = {q.vol_range_up,
+                            q.vol_range_down,
+                            q.short_term_power,
+                            q.long_term_power,
+                            q.min_vol_up,
+                            q.im_factor,
+                            q.mm_factor,
+                            q.short_rate_mult,
+                            q.long_rate_mult,
+                            q.short_rate_add,
+                            q.long_rate_add,
+                            q.short_static_discount,
+                            q.long_static_discount,
+                            q.basis_spot_up,
+                            q.basis_spot_down,
+                            q.basis_add,
+                            q.basis_mult,
+                            q.peg_loss_threshold,
+                            q.peg_loss_factor,
+                            q.confidence_margin,
+                            q.mm_perp,
+                            q.im_perp,
+                            q.mm_option,
+                            q.im_option,
+                            q.linear_cap,
+                            q.abs_cap,
+                            q.linear_cbase,
+                            q.abs_cbase,
+                            q.min_k_star,
+                            q.width_scale,
+                            q.vol_param_static,
+                            q.vol_param_scale};
   for (std::size_t i = 0; i < sizeof numbers / sizeof numbers[0]; ++i)
     if (!finite(numbers[i])) return Status::invalid("params", i, "every parameter must be finite");
   if (!(finite(q.dte_floor_seconds) && q.dte_floor_seconds >= 0.0))
@@ -166,7 +200,36 @@ Status check(const DerivePortfolio& p, const DeriveParams& q) noexcept {
     if ((s.vol == DeriveVolShock::kLinear || s.vol == DeriveVolShock::kAbs) && s.spot_shock != 1.0)
       return Status::invalid("scenarios.spot_shock", i, "a skew scenario has no spot shock");
   }
-  if (!(finite(p.spot) && p.spot > 0.0)) return Status::invalid("spot", 0, "must be finite and > 0");
+  return Status::success();
+}
+
+Status derive_check_expiry(const DeriveExpiry& e, const DeriveParams& q, std::size_t i) noexcept {
+  if (!(finite(e.seconds) && e.seconds >= 0.0))
+    return Status::invalid("expiries.seconds", i, "must be finite and >= 0");
+  if (e.seconds == 0.0 && q.dte_floor_seconds == 0.0)
+    return Status::invalid("expiries.seconds", i, "at expiry the DTE floor must be > 0");
+  const double f = e.forward_fixed + e.forward_variable;
+  if (!(finite(e.forward_fixed) && finite(e.forward_variable) && e.forward_fixed >= 0.0 &&
+        e.forward_variable >= 0.0 && f > 0.0))
+    return Status::invalid("expiries.forward", i, "portions must be finite, >= 0, sum > 0");
+  if (!finite(e.rate)) return Status::invalid("expiries.rate", i, "must be finite");
+  if (!unit(e.confidence)) return Status::invalid("expiries.confidence", i, "must be in [0, 1]");
+  // the skew multiplier divides by k*: a zero k* (min_k_star = 0 with a zero width or vol
+  // parameter) is refused, as the venue's arithmetic would revert
+  const double sq = std::sqrt(e.seconds / kYear);
+  const double k_star =
+      std::max(q.min_k_star, sq * q.width_scale * (q.vol_param_static + sq * q.vol_param_scale));
+  if (!(k_star > 0.0)) return Status::invalid("min_k_star", i, "k* of this expiry is not > 0");
+  return Status::success();
+}
+
+namespace {
+
+Status check(const DerivePortfolio& p, const DeriveParams& q) noexcept {
+  const Status params_ok = derive_check_params(q);
+  if (!params_ok.ok()) return params_ok;
+  if (!(finite(p.spot) && p.spot > 0.0))
+    return Status::invalid("spot", 0, "must be finite and > 0");
   if (!unit(p.spot_confidence)) return Status::invalid("spot_confidence", 0, "must be in [0, 1]");
   if (!(finite(p.stable_price) && p.stable_price > 0.0))
     return Status::invalid("stable_price", 0, "must be finite and > 0");
@@ -186,16 +249,8 @@ Status check(const DerivePortfolio& p, const DeriveParams& q) noexcept {
     if (e.first_option != next || e.end_option < e.first_option || e.end_option > p.n_options)
       return Status::invalid("expiries", i, "option ranges must cover the options in order");
     next = e.end_option;
-    if (!(finite(e.seconds) && e.seconds >= 0.0))
-      return Status::invalid("expiries.seconds", i, "must be finite and >= 0");
-    if (e.seconds == 0.0 && q.dte_floor_seconds == 0.0)
-      return Status::invalid("expiries.seconds", i, "at expiry the DTE floor must be > 0");
-    const double f = e.forward_fixed + e.forward_variable;
-    if (!(finite(e.forward_fixed) && finite(e.forward_variable) && e.forward_fixed >= 0.0 &&
-          e.forward_variable >= 0.0 && f > 0.0))
-      return Status::invalid("expiries.forward", i, "portions must be finite, >= 0, sum > 0");
-    if (!finite(e.rate)) return Status::invalid("expiries.rate", i, "must be finite");
-    if (!unit(e.confidence)) return Status::invalid("expiries.confidence", i, "must be in [0, 1]");
+    const Status expiry_ok = derive_check_expiry(e, q, i);
+    if (!expiry_ok.ok()) return expiry_ok;
   }
   if (next != p.n_options)
     return Status::bad_argument("expiries", "option ranges must cover every option");
@@ -221,18 +276,9 @@ Status check(const DerivePortfolio& p, const DeriveParams& q) noexcept {
 
 Status derive_pm_margin(const DerivePortfolio& p, const DeriveParams& q, double* scenario_pnl,
                         DeriveMargin* out) noexcept {
-  if (scenario_pnl == nullptr || out == nullptr)
-    return Status::bad_argument("out", "null output");
+  if (scenario_pnl == nullptr || out == nullptr) return Status::bad_argument("out", "null output");
   const Status st = check(p, q);
   if (!st.ok()) return st;
-  // the skew multiplier divides by k*: a zero k* (min_k_star = 0 with a zero width or vol
-  // parameter) is refused, as the venue's arithmetic would revert
-  for (std::size_t i = 0; i < p.n_expiries; ++i) {
-    const double sq = std::sqrt(p.expiries[i].seconds / kYear);
-    const double k_star =
-        std::max(q.min_k_star, sq * q.width_scale * (q.vol_param_static + sq * q.vol_param_scale));
-    if (!(k_star > 0.0)) return Status::invalid("min_k_star", i, "k* of this expiry is not > 0");
-  }
   const std::size_t ns = q.n_scenarios;
   for (std::size_t s = 0; s < ns; ++s) scenario_pnl[s] = 0.0;
   DeriveMargin r{};
@@ -241,7 +287,8 @@ Status derive_pm_margin(const DerivePortfolio& p, const DeriveParams& q, double*
   r.mark_to_market = p.perp_position != 0.0 ? p.perp_value : 0.0;
   const double perp_notional = std::fabs(p.perp_position) * p.spot;
   r.mm_contingency = perp_notional * q.mm_perp;
-  r.im_contingency = perp_notional * q.im_perp + confidence_charge(q, min_confidence, perp_notional);
+  r.im_contingency =
+      perp_notional * q.im_perp + confidence_charge(q, min_confidence, perp_notional);
   if (p.perp_position != 0.0)
     for (std::size_t s = 0; s < ns; ++s) {
       const DeriveScenario& sc = q.scenarios[s];
@@ -249,30 +296,26 @@ Status derive_pm_margin(const DerivePortfolio& p, const DeriveParams& q, double*
     }
   for (std::size_t i = 0; i < p.n_expiries; ++i) {
     const DeriveExpiry& e = p.expiries[i];
-    const ExpiryTerms t = expiry_terms(e, q);
+    const DeriveExpiryTerms t = derive_expiry_terms(e, q);
     const double mtm = expiry_value(p, e, t, q, 1.0, DeriveVolShock::kNone);
     r.option_value += mtm;
     const double up = expiry_value(p, e, t, q, q.basis_spot_up, DeriveVolShock::kNone);
     const double down = expiry_value(p, e, t, q, q.basis_spot_down, DeriveVolShock::kNone);
-    r.basis_contingency += std::min({up - mtm, down - mtm, 0.0}) *
-                           (q.basis_add + q.basis_mult * e.seconds / kYear);
+    r.basis_contingency += derive_basis_contingency(q, e.seconds, mtm, up, down);
     const double short_notional = naked_shorts(p, e) * p.spot;
     r.mm_contingency += short_notional * q.mm_option;
     r.im_contingency += short_notional * q.im_option;
     double gross = 0.0;
-    for (std::size_t o = e.first_option; o < e.end_option; ++o) gross += std::fabs(p.options[o].amount);
+    for (std::size_t o = e.first_option; o < e.end_option; ++o)
+      gross += std::fabs(p.options[o].amount);
     r.im_contingency +=
         confidence_charge(q, std::min(min_confidence, e.confidence), gross * p.spot);
     for (std::size_t s = 0; s < ns; ++s) {
       const DeriveScenario& sc = q.scenarios[s];
-      const bool skew = sc.vol == DeriveVolShock::kLinear || sc.vol == DeriveVolShock::kAbs;
-      double v = skew ? skew_value(p, e, t, q, sc.vol == DeriveVolShock::kLinear)
-                      : sc.spot_shock == 1.0 && sc.vol == DeriveVolShock::kNone
-                            ? mtm
-                            : expiry_value(p, e, t, q, sc.spot_shock, sc.vol);
-      v *= v >= 0.0 ? t.static_pos : t.static_neg;
-      const double pnl = (v - mtm) * sc.dampening;
-      scenario_pnl[s] += skew ? -std::fabs(pnl) : pnl;
+      const double v = sc.spot_shock == 1.0 && sc.vol == DeriveVolShock::kNone
+                           ? mtm
+                           : expiry_value(p, e, t, q, sc.spot_shock, sc.vol);
+      scenario_pnl[s] += derive_expiry_pnl(t, sc, v, mtm);
     }
   }
   for (std::size_t i = 0; i < p.n_collaterals; ++i) {

@@ -38,8 +38,8 @@ struct DeriveScenario {
 
 struct DeriveParams {
   // vol shock
-  double vol_range_up = 0.0, vol_range_down = 0.0, short_term_power = 0.0,
-         long_term_power = 0.0, dte_floor_seconds = 0.0, min_vol_up = 0.0;
+  double vol_range_up = 0.0, vol_range_down = 0.0, short_term_power = 0.0, long_term_power = 0.0,
+         dte_floor_seconds = 0.0, min_vol_up = 0.0;
   // loss factors and static discounts (long: positive expiry values, short: negative ones)
   double im_factor = 1.0, mm_factor = 1.0, short_rate_mult = 0.0, long_rate_mult = 0.0,
          short_rate_add = 0.0, long_rate_add = 0.0, short_static_discount = 1.0,
@@ -48,22 +48,21 @@ struct DeriveParams {
   double basis_spot_up = 1.0, basis_spot_down = 1.0, basis_add = 0.0, basis_mult = 0.0;
   // other contingencies (the IM percents are charged on top of the MM ones)
   double peg_loss_threshold = 0.0, peg_loss_factor = 0.0, confidence_threshold = 0.0,
-         confidence_margin = 0.0, mm_perp = 0.0, im_perp = 0.0, mm_option = 0.0,
-         im_option = 0.0;
+         confidence_margin = 0.0, mm_perp = 0.0, im_perp = 0.0, mm_option = 0.0, im_option = 0.0;
   // skew scenarios
-  double linear_cap = 0.0, abs_cap = 0.0, linear_cbase = 0.0, abs_cbase = 0.0,
-         min_k_star = 0.0, width_scale = 0.0, vol_param_static = 0.0, vol_param_scale = 0.0;
+  double linear_cap = 0.0, abs_cap = 0.0, linear_cbase = 0.0, abs_cbase = 0.0, min_k_star = 0.0,
+         width_scale = 0.0, vol_param_static = 0.0, vol_param_scale = 0.0;
   const DeriveScenario* scenarios = nullptr;
   std::size_t n_scenarios = 0;
 };
 
 struct DeriveExpiry {
-  double seconds = 0.0;            // to expiry, >= 0 (whole seconds on the venue)
-  double forward_fixed = 0.0;      // the part already fixed by the settlement average
-  double forward_variable = 0.0;   // the part that moves with spot
-  double rate = 0.0;               // annual, continuously compounded (negative: taken as 0)
-  double confidence = 1.0;         // the lowest of its forward, rate and vol feeds, in [0, 1]
-  std::size_t first_option = 0;    // options [first_option, end_option) of this expiry
+  double seconds = 0.0;           // to expiry, >= 0 (whole seconds on the venue)
+  double forward_fixed = 0.0;     // the part already fixed by the settlement average
+  double forward_variable = 0.0;  // the part that moves with spot
+  double rate = 0.0;              // annual, continuously compounded (negative: taken as 0)
+  double confidence = 1.0;        // the lowest of its forward, rate and vol feeds, in [0, 1]
+  std::size_t first_option = 0;   // options [first_option, end_option) of this expiry
   std::size_t end_option = 0;
 };
 
@@ -92,22 +91,58 @@ struct DerivePortfolio {
 };
 
 struct DeriveMargin {
-  double initial_margin = 0.0;      // requirements (>= 0 unless a gain exceeds them)
+  double initial_margin = 0.0;  // requirements (>= 0 unless a gain exceeds them)
   double maintenance_margin = 0.0;
-  double mark_to_market = 0.0;      // cash + perpetual value + options + collateral
-  double option_value = 0.0;        // the options' unshocked value
+  double mark_to_market = 0.0;  // cash + perpetual value + options + collateral
+  double option_value = 0.0;    // the options' unshocked value
   double collateral_value = 0.0;
-  double worst_loss = 0.0;          // min(0, basis contingency, scenario P&Ls), <= 0
-  double basis_contingency = 0.0;   // <= 0
+  double worst_loss = 0.0;         // min(0, basis contingency, scenario P&Ls), <= 0
+  double basis_contingency = 0.0;  // <= 0
   double mm_contingency = 0.0;
-  double im_contingency = 0.0;      // charged on top of mm_contingency for IM
-  double im_factor = 0.0;           // im_factor + the peg loss
-  std::size_t worst = 0;            // the binding scenario; n_scenarios: the basis contingency
+  double im_contingency = 0.0;  // charged on top of mm_contingency for IM
+  double im_factor = 0.0;       // im_factor + the peg loss
+  std::size_t worst = 0;        // the binding scenario; n_scenarios: the basis contingency
 };
 
 // One account under `params`; scenario_pnl[n_scenarios] receives each scenario's P&L (the
 // venue's getScenarioPnL). On error nothing is written and the Status names the field and row.
 Status derive_pm_margin(const DerivePortfolio& portfolio, const DeriveParams& params,
                         double* scenario_pnl, DeriveMargin* out) noexcept;
+
+// --- the model's steps, for callers that keep an account's state themselves ----------------
+// (the pre-trade engine: each expiry's values are linear in the amounts, so it keeps their
+// sums and applies the model's non-linear steps to them; derive_pm_margin is built on these)
+
+// What the model takes of an expiry once: its discount, vol-shock multipliers, static
+// discounts (of a positive and a negative value) and sqrt(years).
+struct DeriveExpiryTerms {
+  double discount = 1.0, vol_up = 1.0, vol_down = 1.0, static_pos = 1.0, static_neg = 1.0,
+         sqrt_years = 0.0;
+};
+DeriveExpiryTerms derive_expiry_terms(const DeriveExpiry& expiry,
+                                      const DeriveParams& params) noexcept;
+
+// The parameters and scenarios alone checked, as derive_pm_margin checks them.
+Status derive_check_params(const DeriveParams& params) noexcept;
+// One expiry checked (row names it), option ranges aside; k* of its skew scenarios included.
+Status derive_check_expiry(const DeriveExpiry& expiry, const DeriveParams& params,
+                           std::size_t row) noexcept;
+
+// One option's value per contract (its amount ignored) under a scenario of its expiry: the
+// forward's variable part times spot_shock and the vol by the state (kUp, kDown, kNone), or,
+// for kLinear / kAbs, the skew scenario's vols at the unshocked forward.
+double derive_option_value(const DeriveExpiry& expiry, const DeriveExpiryTerms& terms,
+                           const DeriveParams& params, const DeriveOption& option,
+                           double spot_shock, DeriveVolShock vol) noexcept;
+
+// A scenario's P&L of an expiry whose options are worth `value` under it and `mark`
+// unshocked: the value's static discount by its sign, the change damped, a skew scenario's
+// counted as a loss.
+double derive_expiry_pnl(const DeriveExpiryTerms& terms, const DeriveScenario& scenario,
+                         double value, double mark) noexcept;
+
+// An expiry's basis contingency (<= 0) from its values at the basis spot moves.
+double derive_basis_contingency(const DeriveParams& params, double seconds, double mark, double up,
+                                double down) noexcept;
 
 }  // namespace pymargin::models
