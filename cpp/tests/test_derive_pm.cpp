@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "pymargin/kernel/batch_margin.hpp"
 #include "pymargin/models/derive_pm.hpp"
@@ -71,6 +72,36 @@ TEST(DerivePM, HandWorkedBook) {
   EXPECT_NEAR(r.maintenance_margin, 0.8 * 115.2 + 106.3, 1e-12);
   EXPECT_NEAR(r.initial_margin, 115.2 + 106.3 + 52.2, 1e-12);
   EXPECT_NEAR(r.mark_to_market, 5.0 - 10.0 + 1000.0, 1e-12);
+}
+
+// Naked shorts are the net short contracts per strike. A zero amount or an instrument given
+// twice must not cancel a short (the venue's pairing of the first option of a strike with the
+// later ones would: a zero put before a short call at its strike left the call covered).
+TEST(DerivePM, NakedShortsNetPerStrikeWhateverTheLayout) {
+  const pmm::DeriveScenario s[] = {{1.0, pmm::DeriveVolShock::kNone, 1.0}};
+  const pmm::DeriveParams q = params(s, 1);
+  auto contingency = [&](std::vector<pmm::DeriveOption> opts) {
+    const pmm::DeriveExpiry e{86'400.0 * 7, 0.0, 100.0, 0.0, 1.0, 0, opts.size()};
+    pmm::DerivePortfolio p;
+    p.spot = 100.0;
+    p.expiries = &e;
+    p.n_expiries = 1;
+    p.options = opts.data();
+    p.n_options = opts.size();
+    double pnl[1];
+    pmm::DeriveMargin r;
+    EXPECT_TRUE(pmm::derive_pm_margin(p, q, pnl, &r).ok());
+    return r.mm_contingency / (100.0 * q.mm_option);  // naked contracts
+  };
+  EXPECT_DOUBLE_EQ(contingency({{90.0, 0.5, -1.0, true}}), 1.0);
+  EXPECT_DOUBLE_EQ(contingency({{90.0, 0.5, 0.0, false}, {90.0, 0.5, -1.0, true}}), 1.0);
+  EXPECT_DOUBLE_EQ(
+      contingency({{90.0, 0.5, 1.0, false}, {90.0, 0.5, -1.0, false}, {90.0, 0.5, -1.0, true}}),
+      1.0);
+  // the venue's own layouts: a long put covers a short call at its strike, partly
+  EXPECT_DOUBLE_EQ(contingency({{90.0, 0.5, 0.4, false}, {90.0, 0.5, -1.0, true}}), 0.6);
+  EXPECT_DOUBLE_EQ(contingency({{90.0, 0.5, -2.0, false}, {90.0, 0.5, -1.0, true}}), 3.0);
+  EXPECT_DOUBLE_EQ(contingency({{90.0, 0.5, -2.0, false}, {95.0, 0.5, 3.0, true}}), 2.0);
 }
 
 TEST(DerivePM, BadInputIsNamedAndNothingIsWritten) {

@@ -306,6 +306,17 @@ def test_the_venue_batch_is_the_same_model_account_by_account():
         ("three", "BTC_USDC-26DEC25-90000-C", -1.0),
     ]
     cash.append(("three", 10_000.0))
+    # a zero row and rows that net to zero at a short call's strike: not a cover (the venue's
+    # pairing of a strike's first option with the later ones read them as one, 12,090.62
+    # against 12,553.26 for the short call alone)
+    rows += [
+        ("zero", "BTC_USDC-27MAR26-100000-P", 0.0),
+        ("zero", "BTC_USDC-27MAR26-100000-C", -1.0),
+        ("twice", "BTC_USDC-27MAR26-100000-P", 1.0),
+        ("twice", "BTC_USDC-27MAR26-100000-P", -1.0),
+        ("twice", "BTC_USDC-27MAR26-100000-C", -1.0),
+    ]
+    cash += [("zero", 5_000.0), ("twice", 5_000.0)]
     positions = pd.DataFrame(rows, columns=["account", "instrument", "size"])
     collateral = pd.DataFrame(cash, columns=["account", "amount"])
     from pymargin.accounts.batch import batch_margin
@@ -317,6 +328,7 @@ def test_the_venue_batch_is_the_same_model_account_by_account():
         for a, inst, size in rows:
             if a == acct:
                 book[inst] = book.get(inst, 0.0) + size
+        book = {k: v for k, v in book.items() if v != 0.0}
         c = dict(cash)[acct]
         want = derive_pm_margin_for(book, m, params, c)
         assert res.initial_margin[k] == pytest.approx(want.initial_margin, rel=1e-12, abs=1e-9)

@@ -120,29 +120,23 @@ double expiry_value(const DerivePortfolio& p, const DeriveExpiry& e, const Deriv
   return total;
 }
 
-// Short contracts not offset by a long at the same strike (calls and puts alike), counted as
-// the venue does: the first option of each strike against every later one.
+// Short contracts not offset by a long at the same strike (calls and puts alike): per strike
+// max(0, -the net amount). On the venue's own books (one call and one put at most per strike,
+// no zero amounts) this is its pairing of the first option of a strike with the later ones,
+// to the bit; a book given with a zero amount, or an instrument twice, is netted first (the
+// pairing would let a zero or a repeated long cancel a short).
 double naked_shorts(const DerivePortfolio& p, const DeriveExpiry& e) noexcept {
   double naked = 0.0;
   for (std::size_t i = e.first_option; i < e.end_option; ++i) {
-    const DeriveOption& a = p.options[i];
+    const double strike = p.options[i].strike;
     bool earlier = false;
     for (std::size_t j = e.first_option; j < i && !earlier; ++j)
-      earlier = p.options[j].strike == a.strike;
+      earlier = p.options[j].strike == strike;
     if (earlier) continue;
-    bool paired = false;
-    for (std::size_t j = i + 1; j < e.end_option; ++j) {
-      const DeriveOption& b = p.options[j];
-      if (b.strike != a.strike) continue;
-      paired = true;
-      if (a.amount * b.amount < 0.0) {
-        naked += a.amount < 0.0 ? -a.amount - std::min(-a.amount, b.amount)
-                                : -b.amount - std::min(a.amount, -b.amount);
-      } else if (a.amount < 0.0) {
-        naked += std::fabs(a.amount) + std::fabs(b.amount);
-      }
-    }
-    if (!paired && a.amount < 0.0) naked += -a.amount;
+    double net = p.options[i].amount;
+    for (std::size_t j = i + 1; j < e.end_option; ++j)
+      if (p.options[j].strike == strike) net += p.options[j].amount;
+    naked += std::max(0.0, -net);
   }
   return naked;
 }
