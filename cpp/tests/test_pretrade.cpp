@@ -416,11 +416,13 @@ TEST(PreTrade, CraftedSnapshotsAreRefusedWithoutHugeAllocations) {
   ASSERT_TRUE(pe::PreTradeEngine::restore(reseal(bytes), &back).ok());
   // Offsets in the payload: buckets i32, mm_factor f64, model u8, pairs (u64 + 8 f64 each),
   // grid assets (u64, none), standard underlyings u64, the Greek-netting section (four empty
-  // vectors and two f64: 48 bytes), the SPAN section (three empty vectors: 24 bytes),
-  // currencies (u64 + (5 f64 + u8 + the X:PM terms f64, u8, i32) each), then max_accounts.
+  // vectors and two f64: 48 bytes), the SPAN section (three empty vectors: 24 bytes), the
+  // Derive section (34 f64, an empty vector, a u64: 288 bytes), currencies (u64 + (5 f64 + u8
+  // + the X:PM terms f64, u8, i32) each), then max_accounts.
   const std::size_t pairs = u.cfg.pairs.size();
   const std::size_t ccys = u.cfg.currencies.size();
-  const std::size_t at_max = kHead + 4 + 8 + 1 + 8 + pairs * 64 + 8 + 8 + 48 + 24 + 8 + ccys * 54;
+  const std::size_t at_max =
+      kHead + 4 + 8 + 1 + 8 + pairs * 64 + 8 + 8 + 48 + 24 + 288 + 8 + ccys * 54;
   auto with_u64 = [&](std::size_t at, std::uint64_t v) {
     std::string b = bytes;
     std::memcpy(&b[at], &v, 8);

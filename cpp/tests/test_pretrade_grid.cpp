@@ -515,15 +515,15 @@ TEST(PreTradeGrid, VersionTwoSnapshotsOfDeribitEnginesStillRestore) {
   std::string payload = now.substr(head, now.size() - head - 8);
   // Version 5 payload: buckets i32 | mm f64 | model u8 | pairs (u64 + 64) | grid (u64) |
   // standard underlyings u64 | Greek-netting (4 empty vectors, 2 f64) | SPAN (3 empty
-  // vectors) | currencies (u64 + 54 each: 41 of version 2, 13 of X:PM terms) | max u64 |
-  // specs (u64 + 109 each: 27 of version 2, 16 of minimum charges, 8 of the strike floor,
-  // 58 of standard terms) | market (u64 + 40 each: 32 of version 2 and the mark) | the rest
-  // as in version 2.
+  // vectors) | Derive (34 f64, an empty vector, a u64) | currencies (u64 + 54 each: 41 of version
+  // 2, 13 of X:PM terms) | max u64 | specs (u64 + 109 each: 27 of version 2, 16 of minimum charges,
+  // 8 of the strike floor, 58 of standard terms) | market (u64 + 40 each: 32 of version 2 and the
+  // mark) | the rest as in version 2.
   std::size_t at = 0;
   std::string out = payload.substr(at, 12);  // buckets, mm
   at += 12 + 1;                              // the model byte dropped
   out += payload.substr(at, 8 + 64);         // pairs
-  at += 8 + 64 + 8 + 8 + 48 + 24;            // grid, standard, Greek-netting, SPAN dropped
+  at += 8 + 64 + 8 + 8 + 48 + 24 + 288;      // grid, standard, Greek-netting, SPAN, Derive dropped
   out += payload.substr(at, 8 + 41);         // currencies without their X:PM terms
   at += 8 + 41 + 13;
   out += payload.substr(at, 8 + 8);  // max accounts, spec count

@@ -78,7 +78,7 @@ double PreTradeEngine::Impl::cross_set_loss(const Account& a, const MarketState&
   for (std::size_t c = 0; c < C; ++c) {  // the groups of the pair in currency order
     const CurrencyParams& cp = cfg.currencies[c];
     const bool swapped = static_cast<std::int32_t>(c) == swap_c;
-    const Slot* s = swapped ? nullptr : find_slot(a, static_cast<std::int32_t>(c), u);
+    const Slot* s = swapped ? nullptr : find_slot(a, static_cast<std::int32_t>(c), u, -1);
     const bool shocked = cp.coin_underlying == u && cp.equity_side != EquitySide::kNone;
     const double e = shocked ? coin_equity(a, c) : 0.0;
     if (s == nullptr && !swapped && e == 0.0) continue;  // no such group
@@ -276,9 +276,12 @@ void PreTradeEngine::Impl::refresh_net_terms(Account& a, const MarketState& ms,
     }
     return;
   }
+  auto in_slot = [&](std::int32_t i) {
+    const InstrumentSpec& sp = spec[static_cast<std::size_t>(i)];
+    return sp.currency == s.currency && sp.underlying == s.underlying && slot_expiry(i) == s.expiry;
+  };
   for (const Net& x : a.nets) {
-    const InstrumentSpec& sp = spec[static_cast<std::size_t>(x.instrument)];
-    if (sp.currency != s.currency || sp.underlying != s.underlying) continue;
+    if (!in_slot(x.instrument)) continue;
     const double d = ms.delta(static_cast<std::size_t>(x.instrument));
     for (int k = 0; k < kStates; ++k) {
       const double q = k == 0 ? x.q[0] : x.q[0] + x.q[k];
@@ -289,23 +292,17 @@ void PreTradeEngine::Impl::refresh_net_terms(Account& a, const MarketState& ms,
   if (a.strikes.empty()) return;
   // The slot's strike groups rebuilt from the nets (in instrument order), then their shorts.
   for (Net& g : a.strikes) {
-    const InstrumentSpec& sp =
-        spec[static_cast<std::size_t>(strike_rep[static_cast<std::size_t>(g.instrument)])];
-    if (sp.currency == s.currency && sp.underlying == s.underlying) g.q[0] = g.q[1] = g.q[2] = 0.0;
+    if (in_slot(strike_rep[static_cast<std::size_t>(g.instrument)])) g.q[0] = g.q[1] = g.q[2] = 0.0;
   }
   for (const Net& x : a.nets) {
     const std::int32_t gi = strike_group[static_cast<std::size_t>(x.instrument)];
-    const InstrumentSpec& sp = spec[static_cast<std::size_t>(x.instrument)];
-    if (gi < 0 || sp.currency != s.currency || sp.underlying != s.underlying) continue;
+    if (gi < 0 || !in_slot(x.instrument)) continue;
     Net* g = find_strike(a, gi);
-    for (int k = 0; k < kStates; ++k) {
-      g->q[k] += (k == 0 ? x.q[0] : x.q[0] + x.q[k]) * sp.strike_floor;
-    }
+    const double w = strike_coef[static_cast<std::size_t>(x.instrument)];
+    for (int k = 0; k < kStates; ++k) g->q[k] += (k == 0 ? x.q[0] : x.q[0] + x.q[k]) * w;
   }
   for (const Net& g : a.strikes) {
-    const InstrumentSpec& sp =
-        spec[static_cast<std::size_t>(strike_rep[static_cast<std::size_t>(g.instrument)])];
-    if (sp.currency != s.currency || sp.underlying != s.underlying) continue;
+    if (!in_slot(strike_rep[static_cast<std::size_t>(g.instrument)])) continue;
     for (int k = 0; k < kStates; ++k) s.strike_short[k] += std::fmax(0.0, -g.q[k]);
   }
 }
@@ -360,7 +357,8 @@ void PreTradeEngine::Impl::aggregate(Account& a, const MarketState& ms) const {
                  std::int32_t& entry) {
     if (slot < 0) {
       const InstrumentSpec& sp = spec[static_cast<std::size_t>(i)];
-      slot = static_cast<std::int32_t>(find_slot(a, sp.currency, sp.underlying) - a.slots.data());
+      slot = static_cast<std::int32_t>(find_slot(a, sp.currency, sp.underlying, slot_expiry(i)) -
+                                       a.slots.data());
       entry = static_cast<std::int32_t>(
           find_expiry(a, sp.currency, expiry_of[static_cast<std::size_t>(i)]) - a.expiries.data());
     }
@@ -454,6 +452,8 @@ GroupMargin PreTradeEngine::Impl::group(const Account& a, const MarketState& ms,
       if (s.currency == c) mm += s.std_mm;
     }
     g.maintenance_margin = mm;
+  } else if (derive()) {
+    g.maintenance_margin = a.group_mm[ci];
   } else if (group_level()) {
     g.maintenance_margin = rmm_states[0];  // IM = MM of the positions
   } else {
@@ -705,9 +705,12 @@ Status check_instrument(const PreTradeEngine::Impl& m, const InstrumentSpec& s, 
   if (s.strike_floor != 0.0 && !(m.grid() && s.kind == 3)) {
     return Status::invalid("strike_floor", i, "a short-option floor belongs to grid-model options");
   }
-  if ((m.grid() || m.sensitivity() || m.span()) && s.settlement != 0) {
+  if ((m.grid() || m.sensitivity() || m.span() || m.derive()) && s.settlement != 0) {
     return Status::invalid("settlement", i,
                            "this model margins USD-settled (linear) instruments only");
+  }
+  if (m.derive() && s.kind != 2 && s.kind != 3) {
+    return Status::invalid("kind", i, "Derive PM covers options and perpetuals only");
   }
   const StandardTerms& t = s.standard;
   if (m.standard()) {
@@ -727,16 +730,19 @@ Status check_instrument(const PreTradeEngine::Impl& m, const InstrumentSpec& s, 
   return Status::success();
 }
 
-// The strike groups of the instruments with a strike floor: one per (currency, underlying,
-// expiry id, strike), numbered in order of first instrument; strike_rep the first of each.
+// The strike groups: one per (currency, underlying, expiry id, strike) of the instruments with
+// a strike weight (grid: a strike floor; Derive: every option), numbered in order of first
+// instrument; strike_rep the first of each.
 void assign_strike_groups(PreTradeEngine::Impl* m) {
   using Key = std::tuple<std::int32_t, std::int32_t, std::int64_t, double>;
   std::map<Key, std::int32_t> groups;
   m->strike_group.assign(m->spec.size(), -1);
+  m->strike_coef.assign(m->spec.size(), 0.0);
   m->strike_rep.clear();
   for (std::size_t i = 0; i < m->spec.size(); ++i) {
     const InstrumentSpec& s = m->spec[i];
-    if (s.strike_floor == 0.0) continue;
+    m->strike_coef[i] = m->derive() ? (s.kind == 3 ? 1.0 : 0.0) : s.strike_floor;
+    if (m->strike_coef[i] == 0.0) continue;
     const Key key{s.currency, s.underlying, s.expiry_id, s.strike};
     auto it = groups.find(key);
     if (it == groups.end()) {
@@ -770,6 +776,11 @@ void size_engine(const EngineConfig& config, std::size_t grid_ns, std::size_t sp
     // delta, the weighted vega per bucket, P&L at +RW and -RW
     m->ns = m->n_std = config.sensitivity.bucket_days.size() + 3;
     m->P = config.sensitivity.delta_rw.size();
+  } else if (config.model == Model::kDerive) {
+    // each scenario's value (a perpetual's: its damped P&L), then the unshocked value and the
+    // values at the basis spot moves
+    m->ns = m->n_std = config.derive.scenarios.size() + 3;
+    m->P = config.derive.underlyings;
   } else {
     m->n_std = static_cast<std::size_t>(3 * (2 * config.buckets + 1));
     m->ns = m->n_std + 8;
@@ -791,8 +802,23 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
   const bool deribit = config.model == Model::kDeribitPortfolio || cross;  // the Deribit grid
   const bool sens = config.model == Model::kSensitivity;
   const bool span = config.model == Model::kSpan;
-  if (!(deribit || grid || standard || sens || span)) {
+  const bool derive = config.model == Model::kDerive;
+  if (!(deribit || grid || standard || sens || span || derive)) {
     return Status::bad_argument("model", "unknown model");
+  }
+  if (derive) {
+    const std::size_t n = config.derive.scenarios.size();
+    if (n == 0 || n + 3 > kMaxScenarios) {
+      return Status::bad_argument("derive.scenarios", "between 1 and 61 scenarios");
+    }
+    if (config.derive.underlyings == 0 || config.derive.underlyings > 64) {
+      return Status::bad_argument("derive.underlyings", "between 1 and 64 underlyings");
+    }
+    models::DeriveParams q = config.derive.params;
+    q.scenarios = config.derive.scenarios.data();
+    q.n_scenarios = n;
+    Status st = models::derive_check_params(q);
+    if (!st.ok()) return st;
   }
   std::size_t span_tiers = 0;
   if (span) {
@@ -827,13 +853,16 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
     return Status::bad_argument("max_accounts", "must be in 1 .. 2^26");
   }
   {
-    Status st = check_pairs_and_currencies(config, cross, grid || sens || span);
+    Status st = check_pairs_and_currencies(config, cross, grid || sens || span || derive);
     if (!st.ok()) return st;
   }
   auto impl = std::make_unique<Impl>();
   size_engine(config, grid_ns, span_tiers, impl.get());
   impl->cfg = std::move(config);
   impl->spec = std::move(instruments);
+  impl->dparams = impl->cfg.derive.params;
+  impl->dparams.scenarios = impl->cfg.derive.scenarios.data();
+  impl->dparams.n_scenarios = impl->cfg.derive.scenarios.size();
   const auto P = static_cast<std::int32_t>(impl->P);
   const auto C = static_cast<std::int32_t>(impl->cfg.currencies.size());
   std::vector<std::pair<std::pair<std::int32_t, std::int64_t>, std::int32_t>> seen;
@@ -852,8 +881,12 @@ Status PreTradeEngine::create(EngineConfig config, std::vector<InstrumentSpec> i
       seen.push_back({{s.underlying, key}, e});
     }
     impl->expiry_of.push_back(e);
-    impl->unit_floor.push_back(s.floor_long);
-    impl->unit_floor.push_back(impl->span() && s.kind == 3 ? 1.0 : s.floor_short);
+    // SPAN counts short options, Derive the perpetuals' |amount|, grids their minimum charges
+    const bool derive_perp = impl->derive() && s.kind == 2;
+    impl->unit_floor.push_back(derive_perp ? 1.0 : s.floor_long);
+    impl->unit_floor.push_back((impl->span() && s.kind == 3) || derive_perp ? 1.0 : s.floor_short);
+    if (static_cast<std::size_t>(e) >= impl->option_expiry.size()) impl->option_expiry.push_back(0);
+    if (s.kind == 3) impl->option_expiry[static_cast<std::size_t>(e)] = 1;
   }
   impl->n_expiries = seen.size();
   assign_strike_groups(impl.get());
@@ -1024,6 +1057,19 @@ void PreTradeEngine::check_many(std::int64_t account, std::size_t n, const std::
 // RMM per state, which `rmm` holds and receives the order's state in).
 namespace {
 
+// The change in its slot's strike shorts (sum over strikes of max(0, -net)) of state k when
+// `signed_amount` of the instrument is added: its strike group's net old and new (binary
+// search); 0 for an instrument without one.
+inline double strike_change(const PreTradeEngine::Impl& m, const Account& a,
+                            std::int32_t instrument, int k, double signed_amount) noexcept {
+  const std::int32_t gi = m.strike_group[static_cast<std::size_t>(instrument)];
+  if (gi < 0) return 0.0;
+  const Net* g = find_strike(a, gi);
+  const double t_old = g == nullptr ? 0.0 : g->q[k];
+  const double w = m.strike_coef[static_cast<std::size_t>(instrument)];
+  return std::fmax(0.0, -(t_old + signed_amount * w)) - std::fmax(0.0, -t_old);
+}
+
 // The worst case of state k (positions plus the side's orders) with the order added: the
 // order's group recomputed from its scenario vector v under the engine's model, the other
 // groups of the currency as kept.
@@ -1040,6 +1086,20 @@ inline double order_worst(const PreTradeEngine::Impl& m, const Account& a, const
     const double shorts = (s ? s->floor[k] : 0.0) - m.floor_of(instrument, q_old) +
                           m.floor_of(instrument, q_old + signed_amount);
     new_worst = m.span_im(a, c, k, sp.underlying, v, shorts);
+  } else if (m.derive()) {
+    // The order's slot swapped: its vector, its perpetual |amount| (the slot's floor term)
+    // and its naked shorts (the order's strike group old and new, by binary search).
+    const Net* x = find_net(a, instrument);
+    const double q_old = x == nullptr ? 0.0 : x->q[0] + x->q[k];
+    PreTradeEngine::Impl::DeriveSwap sw;
+    sw.underlying = sp.underlying;
+    sw.expiry = m.slot_expiry(instrument);
+    sw.v = v;
+    sw.perp = (s ? s->floor[k] : 0.0) - m.floor_of(instrument, q_old) +
+              m.floor_of(instrument, q_old + signed_amount);
+    sw.naked = (s ? s->strike_short[k] : 0.0) + strike_change(m, a, instrument, k, signed_amount);
+    double mm = 0.0;
+    new_worst = m.derive_im(a, ms, c, k, &sw, &mm);
   } else if (m.sensitivity()) {
     new_worst = m.sensitivity_im(a, c, k, sp.underlying, v);
   } else if (m.standard()) {
@@ -1061,14 +1121,8 @@ inline double order_worst(const PreTradeEngine::Impl& m, const Account& a, const
     const double floor =
         (s ? s->floor[k] : 0.0) - m.floor_of(instrument, q_old) + m.floor_of(instrument, q_new);
     // The order's strike group, old and new (found by binary search).
-    double strike_short = s ? s->strike_short[k] : 0.0;
-    const std::int32_t gi = m.strike_group[static_cast<std::size_t>(instrument)];
-    if (gi >= 0) {
-      const Net* g = find_strike(a, gi);
-      const double t_old = g == nullptr ? 0.0 : g->q[k];
-      strike_short +=
-          std::fmax(0.0, -(t_old + signed_amount * sp.strike_floor)) - std::fmax(0.0, -t_old);
-    }
+    const double strike_short =
+        (s ? s->strike_short[k] : 0.0) + strike_change(m, a, instrument, k, signed_amount);
     new_worst = m.grid_charge(ms, sp.underlying, v, net, gross, floor, strike_short);
   } else if (m.cross()) {  // the order's pair recomputed, the others' losses as kept
     new_worst = m.cross_set_loss(a, ms, sp.underlying, k, c, v);
@@ -1130,7 +1184,7 @@ CheckResult PreTradeEngine::Impl::check_with(const Account& acct, const MarketSt
   // scaled risk row added; the other two are unchanged.
   const int k = side == Side::kBuy ? 1 : 2;
   const double signed_amount = side == Side::kBuy ? amount : -amount;
-  const Slot* s = find_slot(*a, c, sp.underlying);
+  const Slot* s = find_slot(*a, c, sp.underlying, m.slot_expiry(instrument));
   const double* row = ms.row(static_cast<std::size_t>(instrument));
   double v[kMaxScenarios];
   for (std::size_t j = 0; j < m.ns; ++j) {
@@ -1192,14 +1246,17 @@ void ensure_entries(const PreTradeEngine::Impl& m, Account& a, std::int32_t i, b
   const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(i)];
   const std::int32_t e = m.expiry_of[static_cast<std::size_t>(i)];
   bool moved = false;
-  auto s = std::lower_bound(
-      a.slots.begin(), a.slots.end(), sp, [](const Slot& x, const InstrumentSpec& y) {
-        return x.currency != y.currency ? x.currency < y.currency : x.underlying < y.underlying;
-      });
-  if (s == a.slots.end() || s->currency != sp.currency || s->underlying != sp.underlying) {
+  const std::int32_t se = m.slot_expiry(i);
+  using Key = std::tuple<std::int32_t, std::int32_t, std::int32_t>;
+  const Key key{sp.currency, sp.underlying, se};
+  auto s = std::lower_bound(a.slots.begin(), a.slots.end(), key, [](const Slot& x, const Key& y) {
+    return Key{x.currency, x.underlying, x.expiry} < y;
+  });
+  if (s == a.slots.end() || Key{s->currency, s->underlying, s->expiry} != key) {
     s = a.slots.insert(s, Slot{});
     s->currency = sp.currency;
     s->underlying = sp.underlying;
+    s->expiry = se;
     moved = true;
   }
   if (orders && s->ord.empty()) s->ord.assign(2 * m.ns, 0.0);
@@ -1242,7 +1299,7 @@ namespace {
 void append_term(const PreTradeEngine::Impl& m, Account& a, const MarketState& ms, std::int32_t i,
                  int k, double amount) noexcept {
   const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(i)];
-  Slot* s = find_slot(a, sp.currency, sp.underlying);
+  Slot* s = find_slot(a, sp.currency, sp.underlying, m.slot_expiry(i));
   ExpiryNet* x = find_expiry(a, sp.currency, m.expiry_of[static_cast<std::size_t>(i)]);
   const double* r = ms.row(static_cast<std::size_t>(i));
   m.axpy(m.ns, amount, r, s->state(k, m.ns));
@@ -1260,13 +1317,17 @@ void append_term(const PreTradeEngine::Impl& m, Account& a, const MarketState& m
   m.refresh_group(a, ms, sp.currency);
 }
 
-// Recomputes what the open orders of side state k (1 buy, 2 sell) contribute in currency c:
-// the (c, u) slot's order vector and net delta, and every (c, expiry) entry's delta, from the
-// orders in stored order (as aggregate() does; the other slots' vectors for state k hold no
-// term of an order of slot (c, u)). The positions are not touched: O(orders) after a cancel.
+// Recomputes what the open orders of side state k (1 buy, 2 sell) contribute in currency c of
+// instrument i: i's slot's order vector and net delta, and every (c, expiry) entry's delta,
+// from the orders in stored order (as aggregate() does; the other slots' vectors for state k
+// hold no term of an order of i's slot). The positions are not touched: O(orders) after a
+// cancel.
 void recompute_orders(const PreTradeEngine::Impl& m, Account& a, const MarketState& ms,
-                      std::int32_t c, std::int32_t u, int k) noexcept {
-  Slot* s = find_slot(a, c, u);
+                      std::int32_t i, int k) noexcept {
+  const std::int32_t c = m.spec[static_cast<std::size_t>(i)].currency;
+  const std::int32_t u = m.spec[static_cast<std::size_t>(i)].underlying;
+  const std::int32_t e = m.slot_expiry(i);
+  Slot* s = find_slot(a, c, u, e);
   std::fill(s->ord.begin() + static_cast<std::ptrdiff_t>((k - 1) * m.ns),
             s->ord.begin() + static_cast<std::ptrdiff_t>(k * m.ns), 0.0);
   s->net_delta[k] = 0.0;
@@ -1277,7 +1338,7 @@ void recompute_orders(const PreTradeEngine::Impl& m, Account& a, const MarketSta
   if (m.uses_nets()) {
     for (Net& x : a.nets) {
       const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(x.instrument)];
-      if (sp.currency == c && sp.underlying == u) x.q[k] = 0.0;
+      if (sp.currency == c && sp.underlying == u && m.slot_expiry(x.instrument) == e) x.q[k] = 0.0;
     }
   }
   double gross = 0.0;
@@ -1289,7 +1350,7 @@ void recompute_orders(const PreTradeEngine::Impl& m, Account& a, const MarketSta
     const double amount = side == Side::kBuy ? o.remaining : -o.remaining;
     const double* r = ms.row(static_cast<std::size_t>(o.instrument));
     const double d = amount * r[m.ns];
-    if (sp.underlying == u) {
+    if (sp.underlying == u && m.slot_expiry(o.instrument) == e) {
       m.axpy(m.ns, amount, r, s->state(k, m.ns));
       s->net_delta[k] += d;
       if (m.uses_nets()) find_net(a, o.instrument)->q[k] += amount;
@@ -1302,12 +1363,15 @@ void recompute_orders(const PreTradeEngine::Impl& m, Account& a, const MarketSta
   m.refresh_group(a, ms, c);
 }
 
-// The same for the positions (state 0) in currency c: the (c, u) slot's position vector and
-// net delta, every (c, expiry) entry's position delta and the currency's mark value, from the
-// positions in stored order. O(positions) after a fill changed one in place.
+// The same for the positions (state 0) in currency c of instrument i: i's slot's position
+// vector and net delta, every (c, expiry) entry's position delta and the currency's mark
+// value, from the positions in stored order. O(positions) after a fill changed one in place.
 void recompute_positions(const PreTradeEngine::Impl& m, Account& a, const MarketState& ms,
-                         std::int32_t c, std::int32_t u) noexcept {
-  Slot* s = find_slot(a, c, u);
+                         std::int32_t i) noexcept {
+  const std::int32_t c = m.spec[static_cast<std::size_t>(i)].currency;
+  const std::int32_t u = m.spec[static_cast<std::size_t>(i)].underlying;
+  const std::int32_t e = m.slot_expiry(i);
+  Slot* s = find_slot(a, c, u, e);
   std::fill(s->pos.begin(), s->pos.begin() + static_cast<std::ptrdiff_t>(m.ns), 0.0);
   s->net_delta[0] = 0.0;
   for (ExpiryNet& x : a.expiries) {
@@ -1319,7 +1383,7 @@ void recompute_positions(const PreTradeEngine::Impl& m, Account& a, const Market
   if (m.uses_nets()) {
     for (Net& x : a.nets) {
       const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(x.instrument)];
-      if (sp.currency == c && sp.underlying == u) x.q[0] = 0.0;
+      if (sp.currency == c && sp.underlying == u && m.slot_expiry(x.instrument) == e) x.q[0] = 0.0;
     }
   }
   for (const Position& p : a.positions) {
@@ -1328,7 +1392,7 @@ void recompute_positions(const PreTradeEngine::Impl& m, Account& a, const Market
     if (sp.currency != c) continue;
     const double* r = ms.row(static_cast<std::size_t>(p.instrument));
     const double d = p.amount * r[m.ns];
-    if (sp.underlying == u) {
+    if (sp.underlying == u && m.slot_expiry(p.instrument) == e) {
       m.axpy(m.ns, p.amount, r, s->pos.data());
       s->net_delta[0] += d;
       if (m.uses_nets()) find_net(a, p.instrument)->q[0] = p.amount;
@@ -1389,8 +1453,7 @@ Reason PreTradeEngine::cancel_order(std::int64_t account, std::int64_t order_id)
     if (a->orders[k].id != order_id) continue;
     const Order o = a->orders[k];
     a->orders.erase(a->orders.begin() + static_cast<std::ptrdiff_t>(k));
-    const InstrumentSpec& sp = m.spec[static_cast<std::size_t>(o.instrument)];
-    recompute_orders(m, *a, ms, sp.currency, sp.underlying, o.side == Side::kBuy ? 1 : 2);
+    recompute_orders(m, *a, ms, o.instrument, o.side == Side::kBuy ? 1 : 2);
     if (!m.finite(*a, ms)) {  // the sums in a new order could overflow: keep the order
       a->orders.insert(a->orders.begin() + static_cast<std::ptrdiff_t>(k), o);
       m.aggregate(*a, ms);
@@ -1481,9 +1544,8 @@ Reason PreTradeEngine::apply_fill(std::int64_t account, std::int64_t order_id,
   }
   a->cash[c] = cash_after;
   // Only the fill's slot and currency change: their sums recomputed in stored order.
-  recompute_positions(m, *a, ms, sp.currency, sp.underlying);
-  if (have_order)
-    recompute_orders(m, *a, ms, sp.currency, sp.underlying, side == Side::kBuy ? 1 : 2);
+  recompute_positions(m, *a, ms, instrument);
+  if (have_order) recompute_orders(m, *a, ms, instrument, side == Side::kBuy ? 1 : 2);
   if (m.finite(*a, ms)) {
     m.note_extent(*a);
     return Reason::kNone;

@@ -78,6 +78,10 @@ struct MarketState {
   std::vector<models::StandardPosition> standard;
   std::vector<double> coins;
   double max_quad = 0.0;
+  // Model::kDerive, per engine expiry: the expiry as the model takes it (options' expiries;
+  // a perpetual's entry unused) and its terms.
+  std::vector<models::DeriveExpiry> derive_expiry;
+  std::vector<models::DeriveExpiryTerms> derive_terms;
   std::vector<InstrumentMarket> inputs;
   std::vector<double> index;
 };
@@ -94,9 +98,13 @@ struct SpinLock {
   void unlock() noexcept { flag.clear(std::memory_order_release); }
 };
 
-struct Slot {  // a (currency, underlying) pair the account has touched
+// A (currency, underlying) pair the account has touched; under Derive a (currency,
+// underlying, expiry) triple (the perpetual's expiry its own), since the model's steps act on
+// each expiry's values.
+struct Slot {
   std::int32_t currency = 0;
   std::int32_t underlying = 0;
+  std::int32_t expiry = -1;  // engine expiry index under Derive, else -1
   // The positions' vector inline (one cache-friendly block per slot); the buy-orders-only and
   // sell-orders-only vectors (2 x ns) once the slot has had open orders.
   std::array<double, kMaxScenarios> pos{};
@@ -171,6 +179,7 @@ struct Account {
   // Model::kSensitivity: each margin group's IM per state, kept by every state change (the
   // model is group-level: a check then evaluates it once, for the order's state).
   std::array<double, kMaxCurrencies * kStates> group_im{};
+  std::array<double, kMaxCurrencies> group_mm{};  // Derive: each group's MM (positions)
   // Model::kDeribitCross: each pair's loss per state ([underlyings x states]), kept by every
   // state change (sized when the account is added or aggregated).
   std::vector<double> cross_loss;
@@ -203,13 +212,24 @@ struct PreTradeEngine::Impl {
   [[nodiscard]] bool sensitivity() const noexcept { return cfg.model == Model::kSensitivity; }
   [[nodiscard]] bool span() const noexcept { return cfg.model == Model::kSpan; }
   [[nodiscard]] bool cross() const noexcept { return cfg.model == Model::kDeribitCross; }
+  [[nodiscard]] bool derive() const noexcept { return cfg.model == Model::kDerive; }
   // Deribit's scenario grid, roll shock, delta-shock threshold and rounding: S:PM and X:PM.
   [[nodiscard]] bool pm() const noexcept { return deribit() || cross(); }
   // Models evaluated per margin group (not a sum over underlyings): their IM per state is
   // kept in Account::group_im.
-  [[nodiscard]] bool group_level() const noexcept { return sensitivity() || span(); }
+  [[nodiscard]] bool group_level() const noexcept { return sensitivity() || span() || derive(); }
   // Models whose terms are not linear in the amounts keep per-instrument nets.
-  [[nodiscard]] bool uses_nets() const noexcept { return grid() || standard() || span(); }
+  [[nodiscard]] bool uses_nets() const noexcept {
+    return grid() || standard() || span() || derive();
+  }
+  // The expiry part of instrument i's slot key (Derive: its engine expiry; else -1).
+  [[nodiscard]] std::int32_t slot_expiry(std::int32_t i) const noexcept {
+    return derive() ? expiry_of[static_cast<std::size_t>(i)] : -1;
+  }
+  // Derive: the model's parameters, scenarios pointing into cfg.derive.scenarios.
+  models::DeriveParams dparams{};
+  // Derive, per engine expiry: 1 when it holds options (0: the perpetuals of an underlying).
+  std::vector<std::uint8_t> option_expiry;
   std::vector<double> weight;  // grid: [P x ns] loss weights (padding entries 0)
   std::vector<InstrumentSpec> spec;
   // Per instrument the amount-linear term per unit long and per unit short, [2i] and [2i+1]:
@@ -221,6 +241,9 @@ struct PreTradeEngine::Impl {
   // in order of first instrument.
   std::vector<std::int32_t> strike_group;
   std::vector<std::int32_t> strike_rep;  // per group: its first instrument
+  // Per instrument the weight of its amount in its strike group's net (grid: its strike
+  // floor; Derive: 1 per option, the naked shorts being the group's shorts).
+  std::vector<double> strike_coef;
   std::size_t n_expiries = 0;
   std::size_t ns = 0;
   std::size_t n_std = 0;
@@ -293,6 +316,20 @@ struct PreTradeEngine::Impl {
   // underlying swap_u replaced (for a check; -1: none). NaN when the model refuses.
   double span_im(const Account& a, std::int32_t c, int k, std::int32_t swap_u, const double* swap_v,
                  double swap_shorts) const noexcept;
+  // Model::kDerive: the IM of group c in state k (*mm its MM), with the slot `swap` (its key,
+  // vector, perpetual |amount| and naked shorts) in place of the account's slot of that key
+  // (for a check; nullptr: none). pretrade_derive.cpp.
+  struct DeriveSwap {
+    std::int32_t underlying = 0, expiry = 0;
+    const double* v = nullptr;
+    double perp = 0.0, naked = 0.0;
+  };
+  double derive_im(const Account& a, const MarketState& ms, std::int32_t c, int k,
+                   const DeriveSwap* swap, double* mm) const noexcept;
+  // Model::kDerive: each expiry's model inputs and terms, each instrument's row (the market's
+  // phase of build_market; pretrade_derive.cpp).
+  Status derive_market(const std::vector<InstrumentMarket>& in, const std::vector<double>& index,
+                       MarketState* ms, std::vector<double>* risk) const;
   // Model::kDeribitCross: the loss of pair u in state k, the vector of currency swap_c's slot
   // on u replaced by swap_v (for a check; -1: none). NaN when an entry is not finite.
   double cross_set_loss(const Account& a, const MarketState& ms, std::int32_t u, int k,
@@ -321,8 +358,12 @@ struct PreTradeEngine::Impl {
     }
     if (!group_level()) return;
     for (int k = 0; k < kStates; ++k) {
+      double mm = 0.0;
       a.group_im[static_cast<std::size_t>(c) * kStates + static_cast<std::size_t>(k)] =
-          span() ? span_im(a, c, k, -1, nullptr, 0.0) : sensitivity_im(a, c, k, -1, nullptr);
+          derive() ? derive_im(a, ms, c, k, nullptr, &mm)
+          : span() ? span_im(a, c, k, -1, nullptr, 0.0)
+                   : sensitivity_im(a, c, k, -1, nullptr);
+      if (derive() && k == 0) a.group_mm[static_cast<std::size_t>(c)] = mm;
     }
   }
   // Model::kStandard: the IM and MM of holding `amount` of instrument i.
@@ -345,15 +386,17 @@ struct PreTradeEngine::Impl {
 
 namespace internal {
 
-inline Slot* find_slot(Account& a, std::int32_t c, std::int32_t u) noexcept {
+// The slot of (currency, underlying, expiry key: PreTradeEngine::Impl::slot_expiry).
+inline Slot* find_slot(Account& a, std::int32_t c, std::int32_t u, std::int32_t e) noexcept {
   for (auto& s : a.slots) {
-    if (s.currency == c && s.underlying == u) return &s;
+    if (s.currency == c && s.underlying == u && s.expiry == e) return &s;
   }
   return nullptr;
 }
-inline const Slot* find_slot(const Account& a, std::int32_t c, std::int32_t u) noexcept {
+inline const Slot* find_slot(const Account& a, std::int32_t c, std::int32_t u,
+                             std::int32_t e) noexcept {
   for (const auto& s : a.slots) {
-    if (s.currency == c && s.underlying == u) return &s;
+    if (s.currency == c && s.underlying == u && s.expiry == e) return &s;
   }
   return nullptr;
 }

@@ -447,6 +447,28 @@ Status bounds(const Impl& m, const std::vector<double>& index, MarketState* ms) 
       if (!std::isfinite(b))
         return Status::invalid("market", i, "the instrument's terms are not finite");
     }
+    if (m.derive()) {  // an expiry's P&L (discounted, damped), the basis, the contingencies
+      const models::DeriveParams& q = m.dparams;
+      double smax = 1.0, dmax = 1.0, bmax = 0.0;
+      for (std::size_t s = 0; s < q.n_scenarios; ++s) {
+        dmax = std::fmax(dmax, std::fabs(q.scenarios[s].dampening));
+      }
+      for (std::size_t e = 0; e < ms->derive_terms.size(); ++e) {
+        const models::DeriveExpiryTerms& t = ms->derive_terms[e];
+        smax = std::fmax(smax, std::fmax(std::fabs(t.static_pos), std::fabs(t.static_neg)));
+        bmax = std::fmax(bmax, std::fabs(q.basis_add) + std::fabs(q.basis_mult) *
+                                                            ms->derive_expiry[e].seconds /
+                                                            31'536'000.0);
+      }
+      const double factor = 1.0 + std::fabs(q.im_factor) + std::fabs(q.mm_factor) +
+                            std::fabs(q.peg_loss_threshold * q.peg_loss_factor);
+      const double rates = std::fabs(q.mm_perp) + std::fabs(q.im_perp) + std::fabs(q.mm_option) +
+                           std::fabs(q.im_option);
+      const auto u = static_cast<std::size_t>(m.spec[i].underlying);
+      b = (b * ((smax + 1.0) * dmax + 2.0 * bmax) + index[u] * rates) * factor;
+      if (!std::isfinite(b))
+        return Status::invalid("market", i, "the instrument's terms are not finite");
+    }
     if (m.standard()) {  // the linear part of a term per unit amount (the quadratic: max_quad)
       const models::StandardPosition& p = ms->standard[i];
       const double lin =
@@ -506,9 +528,19 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
     st = sensitivity_risk(*this, col, &risk);
   } else if (grid()) {
     st = grid_risk(*this, col, &risk);
+  } else if (derive()) {
+    st = derive_market(in, index, ms.get(), &risk);
   }
   if (!st.ok()) return st;
   fill_rows(*this, col, risk, move, index, ms.get());
+  if (derive()) {  // an option's value is the model's mark (its delta is not used)
+    for (std::size_t i = 0; i < n; ++i) {
+      if (spec[i].kind != 3) continue;
+      double* row = ms->rows.data() + i * ms->stride;
+      row[ns] = 0.0;
+      row[ns + 1] = row[dparams.n_scenarios];
+    }
+  }
   if (standard()) {
     st = standard_terms(*this, in, col, index, ms.get());
     if (!st.ok()) return st;

@@ -27,12 +27,51 @@ namespace pymargin::engine {
 
 namespace {
 
+// Derive PM's parameters in a fixed order (the snapshot's and the Python binding's).
+std::array<double*, 34> derive_fields(models::DeriveParams& q) {
+  return {&q.vol_range_up,
+          &q.vol_range_down,
+          &q.short_term_power,
+          &q.long_term_power,
+          &q.dte_floor_seconds,
+          &q.min_vol_up,
+          &q.im_factor,
+          &q.mm_factor,
+          &q.short_rate_mult,
+          &q.long_rate_mult,
+          &q.short_rate_add,
+          &q.long_rate_add,
+          &q.short_static_discount,
+          &q.long_static_discount,
+          &q.basis_spot_up,
+          &q.basis_spot_down,
+          &q.basis_add,
+          &q.basis_mult,
+          &q.peg_loss_threshold,
+          &q.peg_loss_factor,
+          &q.confidence_threshold,
+          &q.confidence_margin,
+          &q.mm_perp,
+          &q.im_perp,
+          &q.mm_option,
+          &q.im_option,
+          &q.linear_cap,
+          &q.abs_cap,
+          &q.linear_cbase,
+          &q.abs_cbase,
+          &q.min_k_star,
+          &q.width_scale,
+          &q.vol_param_static,
+          &q.vol_param_scale};
+}
+
 constexpr char kMagic[8] = {'P', 'M', 'E', 'N', 'G', 'I', 'N', 'E'};
 // 2: orders carry their placed amount; 3: the model, grid assets, the standard model's
 // underlying count, per-instrument minimum charges and standard terms, option marks
 // (version 2 snapshots, all Deribit S:PM, still restore); 4: the currencies' X:PM terms
 // (haircut, equity side, coin underlying; versions 2 and 3 restore with the defaults); 5:
-// the instruments' strike floors (earlier versions restore with none).
+// the instruments' strike floors and the Derive section after the SPAN one (earlier
+// versions restore with no strike floors and no Derive model).
 constexpr std::uint32_t kFormatVersion = 5;
 constexpr std::uint32_t kByteOrder = 0x01020304;
 
@@ -113,6 +152,17 @@ class Writer {
   void put(const InstrumentMarket& x) {
     for (double v : {x.forward, x.vol, x.time, x.rate, x.mark}) put(v);
   }
+  void put(const DeriveEngineConfig& d) {
+    models::DeriveParams q = d.params;
+    for (double* x : derive_fields(q)) put(*x);
+    put_vector(d.scenarios);
+    put<std::uint64_t>(d.underlyings);
+  }
+  void put(const models::DeriveScenario& x) {
+    put(x.spot_shock);
+    put(static_cast<std::uint8_t>(x.vol));
+    put(x.dampening);
+  }
   void put(const Position& p) {
     put(p.instrument);
     put(p.amount);
@@ -190,6 +240,22 @@ class Reader {
     r.kind = kind == 0 ? scenarios::VolShockKind::kRelative : scenarios::VolShockKind::kAdditive;
     return ok;
   }
+  bool get(models::DeriveScenario* x) {
+    std::uint8_t vol = 0;
+    const bool ok = get(&x->spot_shock) && get(&vol) && vol <= 4 && get(&x->dampening);
+    x->vol = static_cast<models::DeriveVolShock>(vol);
+    return ok;
+  }
+  bool get(DeriveEngineConfig* d) {
+    if (version_ < 5) return true;
+    for (double* x : derive_fields(d->params)) {
+      if (!get(x)) return false;
+    }
+    std::uint64_t u = 0;
+    if (!(get_vector(&d->scenarios) && get(&u) && u <= 1024)) return false;
+    d->underlyings = static_cast<std::size_t>(u);
+    return true;
+  }
   bool get(InstrumentMarket* x) {
     return get(&x->forward) && get(&x->vol) && get(&x->time) && get(&x->rate) &&
            (version_ < 3 || get(&x->mark));
@@ -250,6 +316,7 @@ std::string PreTradeEngine::snapshot() const {
   w.put_vector(m.cfg.span.commodities);
   w.put_vector(m.cfg.span.spread_legs);
   w.put_vector(m.cfg.span.spread_terms);
+  w.put(m.cfg.derive);
   w.put_vector(m.cfg.currencies);
   w.put<std::uint64_t>(m.cfg.max_accounts);
   w.put_vector(m.spec);
@@ -396,15 +463,15 @@ Status PreTradeEngine::restore(const std::string& bytes, std::unique_ptr<PreTrad
   std::uint64_t used = 0;
   std::uint8_t model = 0;
   std::uint64_t standard_underlyings = 0;
-  if (!(r.get(&buckets) && r.get(&cfg.mm_factor) && (version < 3 || r.get(&model)) && model <= 5 &&
-        r.get_vector(&cfg.pairs) &&
+  if (!(r.get(&buckets) && r.get(&cfg.mm_factor) && (version < 3 || r.get(&model)) &&
+        model <= (version < 5 ? 5 : 6) && r.get_vector(&cfg.pairs) &&
         (version < 3 ||
          (r.get_vector(&cfg.grid.assets) && r.get(&standard_underlyings) &&
           r.get_vector(&cfg.sensitivity.bucket_days) && r.get_vector(&cfg.sensitivity.tenor_corr) &&
           r.get(&cfg.sensitivity.delta_corr) && r.get(&cfg.sensitivity.vega_corr) &&
           r.get_vector(&cfg.sensitivity.delta_rw) && r.get_vector(&cfg.sensitivity.vega_rw) &&
           r.get_vector(&cfg.span.commodities) && r.get_vector(&cfg.span.spread_legs) &&
-          r.get_vector(&cfg.span.spread_terms))) &&
+          r.get_vector(&cfg.span.spread_terms) && r.get(&cfg.derive))) &&
         r.get_vector(&cfg.currencies) && r.get(&max_accounts) && r.get_vector(&spec) &&
         r.get_vector(&inputs) && r.get_vector(&index) && r.get(&used))) {
     return Status::bad_argument("snapshot", "malformed engine section");

@@ -60,6 +60,20 @@
 // margin group's requirement per state kept after every change by the core's
 // span_requirement over its commodities and spreads; MM = IM. USD-settled instruments only.
 //
+// Model::kDerive, Derive portfolio margin (PMRM_2, pymargin/models/derive_pm.hpp): per margin
+// group and underlying, each expiry's option values under every scenario, unshocked and at
+// the basis spot moves (linear in the amounts, kept per (group, underlying, expiry) like the
+// scenario vectors), the perpetual's P&L per scenario, its |amount| and the naked shorts per
+// strike; then per underlying the model's steps (each expiry's static discount and
+// dampening, skew scenarios as losses, the basis contingency; worst = min(basis, every
+// scenario P&L); MM = -mm_factor worst + contingencies, IM = -im_factor worst + MM and IM
+// contingencies); the group's IM and MM the sums over its underlyings (each underlying a
+// Derive portfolio of its own, sharing the group's cash). Options of one expiry share its
+// forward, time (whole seconds: time x 31,536,000 rounded) and rate. What the engine's market
+// inputs do not carry is taken as the venue's neutral values: every feed's confidence 1 (no
+// confidence contingency), the stable coin at 1 (no peg loss), cash collateral only (no
+// haircut). USDC-settled options and perpetuals only.
+//
 // Open orders count as the venue counts them: IM = the largest RMM of the positions alone,
 // with every buy order filled, or with every sell order filled.
 //
@@ -101,6 +115,7 @@
 #include <vector>
 
 #include "pymargin/error.hpp"
+#include "pymargin/models/derive_pm.hpp"
 #include "pymargin/scenarios/scenario_set.hpp"
 
 namespace pymargin::engine {
@@ -135,6 +150,7 @@ enum class Model : std::uint8_t {
   kSensitivity = 3,       // the Greek-netting model (EngineConfig::sensitivity)
   kSpan = 4,              // SPAN-16 (EngineConfig::span)
   kDeribitCross = 5,      // Deribit X:PM (pairs, currencies with their coin and haircut)
+  kDerive = 6,            // Derive PM (EngineConfig::derive)
 };
 
 // X:PM: which side of a coin's own equity move counts (Deribit's equity_side_impact).
@@ -173,6 +189,15 @@ struct SensitivityConfig {
   double vega_corr = 0.0;
   std::vector<double> delta_rw;  // per underlying
   std::vector<double> vega_rw;   // per underlying
+};
+
+// Model::kDerive: the model's parameters (params.scenarios and params.n_scenarios are set by
+// the engine from `scenarios`) and the number of underlyings (index prices). At most
+// kMaxScenarios - 3 scenarios.
+struct DeriveEngineConfig {
+  models::DeriveParams params;
+  std::vector<models::DeriveScenario> scenarios;
+  std::size_t underlyings = 0;
 };
 
 // Model::kStandard: an instrument's rule and rates (the fields of models::StandardPosition
@@ -240,6 +265,7 @@ struct EngineConfig {
   std::size_t standard_underlyings = 0;  // standard: the number of underlyings (index prices)
   SensitivityConfig sensitivity;         // the Greek-netting model
   SpanEngineConfig span;                 // SPAN
+  DeriveEngineConfig derive;             // Derive PM
   // One per settlement currency (margin group). A grid model reads only usd_settled, which
   // must be true for every currency.
   std::vector<CurrencyParams> currencies;
@@ -294,7 +320,8 @@ struct GroupMargin {
   double initial_margin = 0.0;
   double maintenance_margin = 0.0;
   double available_funds = 0.0;
-  double worst_case = 0.0;  // positions only (grid: the underlyings' charges; standard: IM)
+  double worst_case = 0.0;  // positions only (grid: the underlyings' charges; standard, SPAN,
+                            // the Greek-netting model and Derive: IM)
   double roll_shock = 0.0;  // positions only (grid: 0)
   bool delta_shock_exceeded = false;
 };
