@@ -414,6 +414,27 @@ class PreTradeEngine:
         index: npt.NDArray[np.float64],
     ) -> PreTradeEngine: ...
     @staticmethod
+    def derive(
+        max_accounts: int,
+        currencies: npt.NDArray[np.float64],
+        params: npt.NDArray[np.float64],
+        spot_shock: npt.NDArray[np.float64],
+        scenario_vol: npt.NDArray[np.uint8],
+        dampening: npt.NDArray[np.float64],
+        kind: npt.NDArray[np.uint8],
+        settlement: npt.NDArray[np.uint8],
+        is_call: npt.NDArray[np.uint8],
+        underlying: npt.NDArray[np.int32],
+        currency: npt.NDArray[np.int32],
+        strike: npt.NDArray[np.float64],
+        expiry_id: npt.NDArray[np.int64],
+        forward: npt.NDArray[np.float64],
+        vol: npt.NDArray[np.float64],
+        time: npt.NDArray[np.float64],
+        rate: npt.NDArray[np.float64],
+        index: npt.NDArray[np.float64],
+    ) -> PreTradeEngine: ...
+    @staticmethod
     def span(
         max_accounts: int,
         currencies: npt.NDArray[np.float64],

@@ -171,6 +171,32 @@ class Engine {
     return Engine(std::move(e));
   }
 
+  // A Derive PM engine (Model::kDerive): the model's parameters and scenarios as
+  // pymargin._core.derive_pm_margin takes them, the number of underlyings; instruments and
+  // market as for the other models (options of one expiry share forward, time and rate).
+  static Engine derive(std::size_t max_accounts, const py::array& currencies,
+                       const py::array& params, const py::array& spot_shock,
+                       const py::array& scenario_vol, const py::array& dampening,
+                       const py::array& kind, const py::array& settlement, const py::array& is_call,
+                       const py::array& underlying, const py::array& currency,
+                       const py::array& strike, const py::array& expiry_id,
+                       const py::array& forward, const py::array& vol, const py::array& time,
+                       const py::array& rate, const py::array& index) {
+    pe::EngineConfig cfg;
+    cfg.model = pe::Model::kDerive;
+    cfg.max_accounts = max_accounts;
+    cfg.currencies = currencies_from(currencies);
+    cfg.derive.params =
+        derive_params(params, spot_shock, scenario_vol, dampening, cfg.derive.scenarios);
+    const auto P = static_cast<std::size_t>(index.size());
+    cfg.derive.underlyings = P;
+    const auto n = static_cast<std::size_t>(kind.size());
+    const auto spec =
+        specs_from(kind, settlement, is_call, underlying, currency, strike, expiry_id, n);
+    const auto mk = market_from(forward, vol, time, rate, n);
+    return created(cfg, spec, mk, index, P);
+  }
+
   // A SPAN engine (Model::kSpan). commodities: per underlying a tuple (price_scan, vol_scan,
   // extreme_weight, look_ahead_days, short_option_minimum, tier_days, intra_tiers int32
   // [2 x pairs], intra_rates); spread_legs int32 [2 x spreads]; spread_terms [3 x spreads].
@@ -651,6 +677,12 @@ void bind_engine(py::module_& m) {
                   py::arg("floor_long"), py::arg("floor_short"), py::arg("strike_floor"),
                   py::arg("forward"), py::arg("vol"), py::arg("time"), py::arg("rate"),
                   py::arg("index"))
+      .def_static("derive", &Engine::derive, py::arg("max_accounts"), py::arg("currencies"),
+                  py::arg("params"), py::arg("spot_shock"), py::arg("scenario_vol"),
+                  py::arg("dampening"), py::arg("kind"), py::arg("settlement"), py::arg("is_call"),
+                  py::arg("underlying"), py::arg("currency"), py::arg("strike"),
+                  py::arg("expiry_id"), py::arg("forward"), py::arg("vol"), py::arg("time"),
+                  py::arg("rate"), py::arg("index"))
       .def_static("span", &Engine::span, py::arg("max_accounts"), py::arg("currencies"),
                   py::arg("commodities"), py::arg("spread_legs"), py::arg("spread_terms"),
                   py::arg("kind"), py::arg("settlement"), py::arg("is_call"), py::arg("underlying"),

@@ -574,8 +574,7 @@ py::tuple standard_margin(const py::array& rule, const py::array& size, const py
                           const py::array& mm_per_unit, const py::array& price,
                           const py::array& im_otm_base, const py::array& im_floor,
                           const py::array& mm, const py::array& call, const py::array& strike,
-                          const py::array& index, const py::array& mark,
-                          const py::object& extra) {
+                          const py::array& index, const py::array& mark, const py::object& extra) {
   const auto n = static_cast<std::size_t>(size.size());
   const auto* r = contiguous<std::uint8_t>(rule, n, "rule");
   const double* q = contiguous<double>(size, n, "size");
@@ -640,43 +639,6 @@ py::tuple standard_margin(const py::array& rule, const py::array& size, const py
     mmo.mutable_at(static_cast<py::ssize_t>(i)) = out[i].maintenance_margin;
   }
   return py::make_tuple(im, mmo);
-}
-
-// Derive PM's parameters (params [34] in the order of DeriveParams) and scenarios (columns
-// spot_shock, vol (uint8), dampening), the scenarios kept in `scenarios`.
-models::DeriveParams derive_params(const py::array& params, const py::array& spot_shock,
-                                   const py::array& vol, const py::array& dampening,
-                                   std::vector<models::DeriveScenario>& scenarios) {
-  const double* pa = contiguous<double>(params, 34, "params");
-  models::DeriveParams q;
-  double* fields[] = {&q.vol_range_up,       &q.vol_range_down,      &q.short_term_power,
-                      &q.long_term_power,    &q.dte_floor_seconds,   &q.min_vol_up,
-                      &q.im_factor,          &q.mm_factor,           &q.short_rate_mult,
-                      &q.long_rate_mult,     &q.short_rate_add,      &q.long_rate_add,
-                      &q.short_static_discount, &q.long_static_discount, &q.basis_spot_up,
-                      &q.basis_spot_down,    &q.basis_add,           &q.basis_mult,
-                      &q.peg_loss_threshold, &q.peg_loss_factor,     &q.confidence_threshold,
-                      &q.confidence_margin,  &q.mm_perp,             &q.im_perp,
-                      &q.mm_option,          &q.im_option,           &q.linear_cap,
-                      &q.abs_cap,            &q.linear_cbase,        &q.abs_cbase,
-                      &q.min_k_star,         &q.width_scale,         &q.vol_param_static,
-                      &q.vol_param_scale};
-  for (std::size_t i = 0; i < 34; ++i) *fields[i] = pa[i];
-  const auto ns = static_cast<std::size_t>(spot_shock.size());
-  const double* sh = contiguous<double>(spot_shock, ns, "spot_shock");
-  const auto* vs = contiguous<std::uint8_t>(vol, ns, "vol");
-  const double* dm = contiguous<double>(dampening, ns, "dampening");
-  std::vector<models::DeriveScenario>& sc = scenarios;
-  sc.resize(ns);
-  for (std::size_t i = 0; i < ns; ++i) {
-    if (vs[i] > 4)
-      throw PyInputError{PyInputError::kInvalid, "scenarios.vol", static_cast<long long>(i),
-                         "none, up, down, linear or abs"};
-    sc[i] = {sh[i], static_cast<models::DeriveVolShock>(vs[i]), dm[i]};
-  }
-  q.scenarios = sc.data();
-  q.n_scenarios = ns;
-  return q;
 }
 
 // Derive PM's expiries from their columns (option ranges left empty).
@@ -779,13 +741,11 @@ py::dict derive_pm_margin(const py::array& params, const py::array& spot_shock,
 // perp_price, perp_confidence; the expiries as columns; instruments: perp (uint8), expiry
 // (int32), strike, vol, call (uint8); accounts as CSR with their collateral (cash).
 py::dict batch_derive(const py::array& params, const py::array& spot_shock, const py::array& vol,
-                      const py::array& dampening, const py::array& market,
-                      const py::array& seconds, const py::array& forward_fixed,
-                      const py::array& forward_variable, const py::array& rate,
-                      const py::array& confidence, const py::array& perp,
-                      const py::array& expiry, const py::array& strike,
-                      const py::array& option_vol, const py::array& call,
-                      const py::array& offsets, const py::array& instrument,
+                      const py::array& dampening, const py::array& market, const py::array& seconds,
+                      const py::array& forward_fixed, const py::array& forward_variable,
+                      const py::array& rate, const py::array& confidence, const py::array& perp,
+                      const py::array& expiry, const py::array& strike, const py::array& option_vol,
+                      const py::array& call, const py::array& offsets, const py::array& instrument,
                       const py::array& amount, const py::array& collateral, int threads) {
   std::vector<models::DeriveScenario> sc;
   const models::DeriveParams q = derive_params(params, spot_shock, vol, dampening, sc);
@@ -826,8 +786,7 @@ py::tuple strategy_requirements(const py::array& kind, const py::array& offsets,
                                 const py::array& call, const py::array& otc,
                                 const py::array& strike, const py::array& price,
                                 const py::array& underlying, const py::array& multiplier,
-                                const py::array& months, const py::array& rates,
-                                bool strict) {
+                                const py::array& months, const py::array& rates, bool strict) {
   const auto t = static_cast<std::size_t>(kind.size());
   const auto* k = contiguous<std::uint8_t>(kind, t, "kind");
   const auto* off = contiguous<std::int64_t>(offsets, t + 1, "offsets");
@@ -866,10 +825,9 @@ py::tuple strategy_requirements(const py::array& kind, const py::array& offsets,
   for (std::size_t j = 0; j < t; ++j) {
     models::StrategyRequirement out{kNaN, kNaN, kNaN};
     const auto b = static_cast<std::size_t>(off[j]);
-    const Status s = models::strategy_requirement(static_cast<models::StrategyKind>(k[j]),
-                                                  legs.data() + b,
-                                                  static_cast<std::size_t>(off[j + 1]) - b, r,
-                                                  &out);
+    const Status s =
+        models::strategy_requirement(static_cast<models::StrategyKind>(k[j]), legs.data() + b,
+                                     static_cast<std::size_t>(off[j + 1]) - b, r, &out);
     if (!s.ok() && strict)
       throw PyInputError{PyInputError::kInvalid, s.field, static_cast<long long>(j),
                          std::string("strategy ") + std::to_string(j) + ": " + s.message};
@@ -1014,6 +972,65 @@ py::dict sensitivity_margin(const py::array& weighted_delta, const py::array& we
 
 }  // namespace
 
+// Derive PM's parameters (params [34] in the order of DeriveParams) and scenarios (columns
+// spot_shock, vol (uint8), dampening), the scenarios kept in `scenarios`.
+models::DeriveParams derive_params(const py::array& params, const py::array& spot_shock,
+                                   const py::array& vol, const py::array& dampening,
+                                   std::vector<models::DeriveScenario>& scenarios) {
+  const double* pa = contiguous<double>(params, 34, "params");
+  models::DeriveParams q;
+  double* fields[] = {&q.vol_range_up,
+                      &q.vol_range_down,
+                      &q.short_term_power,
+                      &q.long_term_power,
+                      &q.dte_floor_seconds,
+                      &q.min_vol_up,
+                      &q.im_factor,
+                      &q.mm_factor,
+                      &q.short_rate_mult,
+                      &q.long_rate_mult,
+                      &q.short_rate_add,
+                      &q.long_rate_add,
+                      &q.short_static_discount,
+                      &q.long_static_discount,
+                      &q.basis_spot_up,
+                      &q.basis_spot_down,
+                      &q.basis_add,
+                      &q.basis_mult,
+                      &q.peg_loss_threshold,
+                      &q.peg_loss_factor,
+                      &q.confidence_threshold,
+                      &q.confidence_margin,
+                      &q.mm_perp,
+                      &q.im_perp,
+                      &q.mm_option,
+                      &q.im_option,
+                      &q.linear_cap,
+                      &q.abs_cap,
+                      &q.linear_cbase,
+                      &q.abs_cbase,
+                      &q.min_k_star,
+                      &q.width_scale,
+                      &q.vol_param_static,
+                      &q.vol_param_scale};
+  for (std::size_t i = 0; i < 34; ++i) *fields[i] = pa[i];
+  const auto ns = static_cast<std::size_t>(spot_shock.size());
+  const double* sh = contiguous<double>(spot_shock, ns, "spot_shock");
+  const auto* vs = contiguous<std::uint8_t>(vol, ns, "vol");
+  const double* dm = contiguous<double>(dampening, ns, "dampening");
+  std::vector<models::DeriveScenario>& sc = scenarios;
+  sc.resize(ns);
+  for (std::size_t i = 0; i < ns; ++i) {
+    if (vs[i] > 4)
+      throw PyInputError{PyInputError::kInvalid, "scenarios.vol", static_cast<long long>(i),
+                         "none, up, down, linear or abs"};
+    sc[i] = {sh[i], static_cast<models::DeriveVolShock>(vs[i]), dm[i]};
+  }
+  q.scenarios = sc.data();
+  q.n_scenarios = ns;
+  return q;
+}
+
 void bind_kernel(py::module_& m) {
   m.def("sensitivity_margin", &sensitivity_margin, py::arg("weighted_delta"),
         py::arg("weighted_vega"), py::arg("tenor_corr"), py::arg("delta_corr"),
@@ -1028,15 +1045,15 @@ void bind_kernel(py::module_& m) {
   m.def("derive_pm_margin", &derive_pm_margin, py::arg("params"), py::arg("spot_shock"),
         py::arg("vol"), py::arg("dampening"), py::arg("scalars"), py::arg("seconds"),
         py::arg("forward_fixed"), py::arg("forward_variable"), py::arg("rate"),
-        py::arg("confidence"), py::arg("option_offsets"), py::arg("strike"),
-        py::arg("option_vol"), py::arg("amount"), py::arg("call"), py::arg("collateral_value"),
+        py::arg("confidence"), py::arg("option_offsets"), py::arg("strike"), py::arg("option_vol"),
+        py::arg("amount"), py::arg("call"), py::arg("collateral_value"),
         py::arg("collateral_confidence"), py::arg("mm_haircut"), py::arg("im_haircut"),
         py::arg("risk_cancelling"),
         "Derive portfolio margin of one account (private; see pymargin.models.derive_pm).");
   m.def("strategy_requirements", &strategy_requirements, py::arg("kind"), py::arg("offsets"),
-        py::arg("quantity"), py::arg("stock"), py::arg("call"), py::arg("otc"),
-        py::arg("strike"), py::arg("price"), py::arg("underlying"), py::arg("multiplier"),
-        py::arg("months"), py::arg("rates"), py::arg("strict") = true,
+        py::arg("quantity"), py::arg("stock"), py::arg("call"), py::arg("otc"), py::arg("strike"),
+        py::arg("price"), py::arg("underlying"), py::arg("multiplier"), py::arg("months"),
+        py::arg("rates"), py::arg("strict") = true,
         "Strategy-based (Reg T) requirements (private; see pymargin.models.strategy_margin).");
   m.def("scanning_spread", &scanning_spread, py::arg("legs"), py::arg("gain_allowance"),
         "A SPAN scanning-based spread's scenario values and risk (private; see "

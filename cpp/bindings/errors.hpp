@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pymargin/error.hpp"
+#include "pymargin/models/derive_pm.hpp"
 #include "pymargin/scenarios/scenario_set.hpp"
 
 namespace pymargin::bindings {
@@ -47,5 +48,11 @@ inline void raise_status(const Status& st, const char* underlying_name) {
 }
 
 void register_error_translator(pybind11::module_& m);
+
+// Derive PM's parameters (params [34] in the order of DeriveParams) and scenarios (columns
+// spot_shock, vol (uint8), dampening), the scenarios kept in `scenarios` (bind_kernel.cpp).
+models::DeriveParams derive_params(const pybind11::array& params, const pybind11::array& spot_shock,
+                                   const pybind11::array& vol, const pybind11::array& dampening,
+                                   std::vector<models::DeriveScenario>& scenarios);
 
 }  // namespace pymargin::bindings

@@ -30,6 +30,12 @@ with no revaluation. ``model=``:
   DeltaMarginParams or None.
 * ``MarginModel.SPAN16``: SPAN (the model of :func:`pymargin.models.span.span_margin`),
   USD-settled instruments; ``params`` a SpanParams.
+* ``MarginModel.DERIVE_PM``: Derive portfolio margin (the model of
+  :func:`pymargin.models.derive_market.derive_pm_margin`), USDC-settled options and
+  perpetuals, each underlying of a margin group a Derive portfolio of its own; ``params`` a
+  DerivePMParams, a shipped version (str) or None (the version in force). The market is taken
+  as pm.margin takes it (each expiry's forward and rate from its first option, whole seconds
+  to expiry, feed confidences 1).
 
 The grid models margin USD-settled (linear) instruments, one margin group per settlement
 currency, a charge per underlying, summed.
@@ -59,7 +65,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import _core
-from ..exceptions import InputTypeError, InvalidInputError, ModelCoverageError, PymarginError
+from ..exceptions import InputTypeError, InvalidInputError, PymarginError
 from ..market.market import Market
 from ..models.registry import MarginModel
 from .engine_setup import EngineSetup, check_names_match, name_tables, unique_in_order
@@ -186,9 +192,8 @@ def _amount(x: Any, field: str) -> float:
         raise InvalidInputError("too large for a float", field) from None
 
 
-# The models the engine runs (kept for callers that list them): every pymargin.MarginModel but
-# Derive PM, which pm.margin computes one account at a time.
-ENGINE_MODELS = tuple(m for m in MarginModel if m is not MarginModel.DERIVE_PM)
+# The models the engine runs (kept for callers that list them): every pymargin.MarginModel.
+ENGINE_MODELS = tuple(MarginModel)
 
 
 class PreTradeEngine(EngineSetup):
@@ -219,11 +224,6 @@ class PreTradeEngine(EngineSetup):
             raise InvalidInputError(f"must be in [1, {MAX_ACCOUNTS}]", "max_accounts")
         if not isinstance(model, MarginModel):
             raise InputTypeError("use a pymargin.MarginModel member", "model")
-        if model not in ENGINE_MODELS:
-            raise ModelCoverageError(
-                f"the pre-trade engine does not run {model.value}; pm.margin computes it one "
-                "account at a time"
-            )
         table = market.table
         rows = table.rows(names)
         pair_codes = table.column("pair")[rows]
@@ -241,6 +241,8 @@ class PreTradeEngine(EngineSetup):
             self._init_sensitivity(market, rows, params, max_accounts)
         elif model is MarginModel.SPAN16:
             self._init_span(market, rows, params, max_accounts)
+        elif model is MarginModel.DERIVE_PM:
+            self._init_derive(market, rows, params, max_accounts)
         elif model not in (MarginModel.DERIBIT_PM, MarginModel.DERIBIT_XPM):
             self._init_grid(market, rows, params, max_accounts)
         else:
@@ -560,6 +562,7 @@ class PreTradeEngine(EngineSetup):
             3: MarginModel.DELTA_MARGIN,
             4: MarginModel.SPAN16,
             5: MarginModel.DERIBIT_XPM,
+            6: MarginModel.DERIVE_PM,
         }.get(core.model)
         grid_models = (MarginModel.PARADEX_PM, MarginModel.FINRA_PM, MarginModel.SCENARIO_GRID)
         grid = core.model == 1 and model in grid_models

@@ -290,6 +290,45 @@ class EngineSetup:
             *self._market_columns(market),
         )
 
+    def _init_derive(
+        self, market: Market, rows: np.ndarray, params: Any, max_accounts: int
+    ) -> None:
+        from ..models.derive_pm import DerivePMParams
+
+        if params is None:  # as pm.margin: the version in force at the valuation time
+            params = DerivePMParams.in_force(market.valuation_time)
+        elif isinstance(params, str):
+            params = DerivePMParams.load(params)
+        if not isinstance(params, DerivePMParams):
+            raise InputTypeError("expected DerivePMParams or a shipped version (str)", "params")
+        spec = self._spec_columns(market, rows)
+        self._core = _core.PreTradeEngine.derive(
+            max_accounts,
+            self._usd_groups(),
+            params._core_params(),
+            *params._core_scenarios(),
+            *spec,
+            *self._market_columns(market),
+        )
+
+    def _derive_columns(
+        self, market: Market, forward: np.ndarray, time: np.ndarray, rate: np.ndarray
+    ) -> None:
+        """Derive's market inputs in place of the table's, per underlying (what pm.margin
+        takes: each expiry's forward and rate from its first option, whole seconds to expiry);
+        what Derive does not cover is refused by name."""
+        from ..models.derive_market import derive_market_inputs
+
+        pair = market.table.column("pair")[market.table.rows(self._names)]
+        for code in np.unique(pair):
+            sel = np.nonzero(pair == code)[0]
+            m = derive_market_inputs([self._names[k] for k in sel], market)
+            opt = m.perp == 0
+            e = m.expiry[opt]
+            forward[sel[opt]] = m.forward[e]
+            time[sel[opt]] = m.seconds[e] / 31_536_000.0
+            rate[sel[opt]] = m.rate[e]
+
     def _init_span(self, market: Market, rows: np.ndarray, params: Any, max_accounts: int) -> None:
         from ..models.span import SpanParams
 
@@ -424,13 +463,12 @@ class EngineSetup:
         index = np.array(
             [market.index_price(f"{p.split('_')[0].upper()}_USD") for p in self._pairs]
         )
-        return (
-            np.ascontiguousarray(col("forward")[rows]),
-            np.ascontiguousarray(col("vol")[rows]),
-            np.ascontiguousarray(col("time")[rows]),
-            np.ascontiguousarray(col("rate")[rows]),
-            index,
-        )
+        forward = np.array(col("forward")[rows], dtype=np.float64)
+        time = np.array(col("time")[rows], dtype=np.float64)
+        rate = np.array(col("rate")[rows], dtype=np.float64)
+        if self._model is MarginModel.DERIVE_PM:
+            self._derive_columns(market, forward, time, rate)
+        return (forward, np.ascontiguousarray(col("vol")[rows]), time, rate, index)
 
 
 def name_tables(names: Any) -> tuple[list[str], list[str], list[str]]:

@@ -447,13 +447,15 @@ def test_crafted_snapshots_are_refused_with_typed_errors():
     wrapper, core = _split(data)
     assert PreTradeEngine.restore(wrapper + _reseal(core)).margin(a, "btc") == eng.margin(a, "btc")
     # Capacity (max_accounts) right after buckets, mm_factor, the model byte, pairs, grid
-    # assets (none), the standard model's underlying count (0), the Greek-netting section and
-    # currencies (format 4: 41 bytes each and 13 of X:PM terms).
+    # assets (none), the standard model's underlying count (0), the Greek-netting, SPAN and
+    # Derive sections and currencies (format 5: 41 bytes each and 13 of X:PM terms).
     head = 24
     n_pairs = struct.unpack("<Q", core[head + 13 : head + 21])[0]
     at_cap = head + 13 + 8 + 64 * n_pairs
     assert struct.unpack("<QQ", core[at_cap : at_cap + 16]) == (0, 0)
-    at_cap += 16 + 48 + 24  # the Greek-netting (4 empty vectors, 2 doubles) and SPAN sections
+    # the Greek-netting (4 empty vectors, 2 doubles), SPAN (3 empty vectors) and Derive (34
+    # doubles, an empty vector, a count) sections
+    at_cap += 16 + 48 + 24 + 288
     n_ccy = struct.unpack("<Q", core[at_cap : at_cap + 8])[0]
     at_cap += 8 + 54 * n_ccy
     assert struct.unpack("<Q", core[at_cap : at_cap + 8])[0] == 1024

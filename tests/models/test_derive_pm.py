@@ -257,8 +257,8 @@ def test_what_derive_pm_does_not_cover_is_refused_by_name():
     with pytest.raises(pm.InvalidInputError) as e:
         pm.margin({"BTC_USDC-27MAR26-100000-C": float("nan")}, m, pm.MarginModel.DERIVE_PM)
     assert e.value.field == "size"
-    with pytest.raises(ModelCoverageError, match="pre-trade engine"):
-        PreTradeEngine(m, ["BTC_USDC-PERPETUAL"], model=pm.MarginModel.DERIVE_PM)
+    with pytest.raises(ModelCoverageError, match="BTC_USDC-27MAR26"):  # the engine likewise
+        PreTradeEngine(m, ["BTC_USDC-27MAR26"], model=pm.MarginModel.DERIVE_PM)
 
 
 def test_shipped_versions_and_the_version_in_force():

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The pre-trade margin engine: an account's margin kept incrementally, so that "can this
-// account carry this order?" costs O(scenarios) and no revaluation. Six model families, each
-// a model of the core (the scenario-margin model of pymargin/models/scenario_margin.hpp with
-// its parameters, standard margin, the Greek-netting model, SPAN):
+// account carry this order?" costs O(scenarios) and no revaluation. Seven model families,
+// each a model of the core (the scenario-margin model of pymargin/models/scenario_margin.hpp
+// with its parameters, standard margin, the Greek-netting model, SPAN, Derive PM):
 //
 // Model::kDeribitPortfolio, Deribit segregated portfolio margin (S:PM; the model of
 // pymargin.models.deribit_pm, see its docstring for the sources). Per margin group
