@@ -488,3 +488,173 @@ void BM_FullRecomputePerOrderCross(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(b.eng->margin_from_scratch(b.a, 0));
 }
 BENCHMARK(BM_FullRecomputePerOrderCross)->Arg(1000);
+
+// --- Derive PM and a grid venue's short-option floor -------------------------------------------
+
+namespace {
+
+// Derive PM (Model::kDerive) on the venue of make_grid_venue: 2,000 USDC-settled options over
+// 10 expiries and the perpetual; Derive's 2025-05-01 parameter values with a scenario set of
+// the same shape (spot +-18 % in 4.5 % steps x vol up, unchanged, down; three damped tails;
+// the two skew scenarios: 32).
+Venue make_derive_venue(std::size_t max_accounts) {
+  Venue v = make_grid_venue(1, max_accounts);
+  v.cfg.model = pe::Model::kDerive;
+  v.cfg.grid.assets.clear();
+  v.cfg.derive.underlyings = 1;
+  pymargin::models::DeriveParams& q = v.cfg.derive.params;
+  q.vol_range_up = 0.5;
+  q.vol_range_down = 0.3;
+  q.short_term_power = 0.3;
+  q.long_term_power = 0.13;
+  q.dte_floor_seconds = 86'400.0;
+  q.min_vol_up = 0.4;
+  q.mm_factor = 0.8;
+  q.short_rate_add = q.long_rate_add = 0.16;
+  q.short_static_discount = 0.95;
+  q.long_static_discount = 1.05;
+  q.basis_spot_up = 1.045;
+  q.basis_spot_down = 0.955;
+  q.basis_add = 0.5;
+  q.basis_mult = 2.0;
+  q.mm_perp = 0.03;
+  q.im_perp = 0.01;
+  q.mm_option = 0.003;
+  q.im_option = 0.002;
+  q.linear_cap = q.abs_cap = 0.25;
+  q.linear_cbase = q.abs_cbase = -0.1;
+  q.min_k_star = 0.01;
+  q.width_scale = 4.0;
+  q.vol_param_static = 0.6;
+  using V = pymargin::models::DeriveVolShock;
+  for (int k = 4; k >= -4; --k) {
+    for (V s : {V::kUp, V::kNone, V::kDown})
+      v.cfg.derive.scenarios.push_back({1 + 0.045 * k, s, 1});
+  }
+  v.cfg.derive.scenarios.push_back({0.34, V::kUp, 0.35});
+  v.cfg.derive.scenarios.push_back({1.5, V::kUp, 0.3});
+  v.cfg.derive.scenarios.push_back({6.0, V::kUp, 0.03});
+  v.cfg.derive.scenarios.push_back({1.0, V::kLinear, 1.0});
+  v.cfg.derive.scenarios.push_back({1.0, V::kAbs, 1.0});
+  std::vector<pe::InstrumentSpec> spec;
+  std::vector<pe::InstrumentMarket> market;
+  for (std::size_t i = 0; i < v.spec.size(); ++i) {
+    if (v.spec[i].kind == 1) continue;  // Derive lists no dated futures
+    pe::InstrumentSpec s = v.spec[i];
+    s.floor_long = s.floor_short = 0.0;
+    spec.push_back(s);
+    pe::InstrumentMarket m = v.market[i];
+    m.time = std::round(m.time * 31'536'000.0) / 31'536'000.0;
+    market.push_back(m);
+  }
+  v.spec = std::move(spec);
+  v.market = std::move(market);
+  return v;
+}
+
+// A Derive account of `positions` option positions and the book as (instrument, amount).
+struct DeriveBook {
+  std::unique_ptr<pe::PreTradeEngine> eng;
+  std::int64_t a = -1;
+  std::vector<std::pair<std::int32_t, double>> held;
+};
+DeriveBook derive_book(const Venue& v, std::size_t positions) {
+  DeriveBook b;
+  b.eng = make_engine(v);
+  b.eng->add_account(&b.a);
+  b.eng->deposit(b.a, 0, 1e9);
+  std::mt19937_64 rng(3);
+  std::vector<double> amount(v.spec.size(), 0.0);
+  for (std::size_t p = 0; p < positions; ++p) {
+    const auto i = static_cast<std::int32_t>(rng() % (v.spec.size() - 1));
+    const double q = (rng() & 1 ? 1.0 : -1.0) * (0.1 + static_cast<double>(rng() % 50) / 10.0);
+    if (b.eng->apply_fill(b.a, -1, i, q > 0 ? pe::Side::kBuy : pe::Side::kSell, std::fabs(q),
+                          500.0) != pe::Reason::kNone) {
+      std::abort();
+    }
+    amount[static_cast<std::size_t>(i)] += q;
+  }
+  for (std::size_t i = 0; i < amount.size(); ++i) {
+    if (amount[i] != 0.0) b.held.push_back({static_cast<std::int32_t>(i), amount[i]});
+  }
+  return b;
+}
+
+// check() of a sell of 1 on each held option in turn (no per-call clock: throughput).
+void BM_CheckDerive(benchmark::State& state) {
+  const Venue v = make_derive_venue(4);
+  DeriveBook b = derive_book(v, static_cast<std::size_t>(state.range(0)));
+  std::size_t k = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        b.eng->check(b.a, b.held[k % b.held.size()].first, pe::Side::kSell, 1.0));
+    ++k;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_CheckDerive)->Arg(10)->Arg(100)->Arg(1000);
+
+// What a venue without the engine does per order: the model itself (the core's
+// derive_pm_margin) on the book with the order applied, the book laid out once beforehand and
+// the order's amount changed in place (the layout's cost not counted: the baseline's best case).
+void BM_DeriveModelPerOrder(benchmark::State& state) {
+  const Venue v = make_derive_venue(4);
+  DeriveBook b = derive_book(v, static_cast<std::size_t>(state.range(0)));
+  pymargin::models::DeriveParams q = v.cfg.derive.params;
+  q.scenarios = v.cfg.derive.scenarios.data();
+  q.n_scenarios = v.cfg.derive.scenarios.size();
+  std::vector<pymargin::models::DeriveOption> opts;
+  std::vector<pymargin::models::DeriveExpiry> ex;
+  std::vector<std::size_t> at(b.held.size());
+  std::int64_t cur = -2;
+  for (std::size_t h = 0; h < b.held.size(); ++h) {  // held is in instrument order: by expiry
+    const auto i = static_cast<std::size_t>(b.held[h].first);
+    const pe::InstrumentSpec& s = v.spec[i];
+    if (s.expiry_id != cur) {
+      if (!ex.empty()) ex.back().end_option = opts.size();
+      cur = s.expiry_id;
+      pymargin::models::DeriveExpiry e;
+      e.seconds = std::round(v.market[i].time * 31'536'000.0);
+      e.forward_variable = v.market[i].forward;
+      e.rate = v.market[i].rate;
+      e.first_option = opts.size();
+      ex.push_back(e);
+    }
+    at[h] = opts.size();
+    opts.push_back({s.strike, v.market[i].vol, b.held[h].second, s.is_call != 0});
+  }
+  ex.back().end_option = opts.size();
+  pymargin::models::DerivePortfolio p;
+  p.spot = v.index[0];
+  p.expiries = ex.data();
+  p.n_expiries = ex.size();
+  p.options = opts.data();
+  p.n_options = opts.size();
+  std::vector<double> pnl(q.n_scenarios);
+  pymargin::models::DeriveMargin r;
+  std::size_t k = 0;
+  for (auto _ : state) {
+    const std::size_t h = k % b.held.size();
+    opts[at[h]].amount -= 1.0;  // the sell of 1
+    if (!pymargin::models::derive_pm_margin(p, q, pnl.data(), &r).ok()) std::abort();
+    benchmark::DoNotOptimize(r);
+    opts[at[h]].amount = b.held[h].second;
+    ++k;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DeriveModelPerOrder)->Arg(10)->Arg(100)->Arg(1000);
+
+// A grid venue with a short-option floor per strike (Aevo-shaped: the Paradex-shaped grid
+// of make_grid_venue, 0.0125 of the index per net short contract): check() of a sell of 1.
+void BM_CheckGridStrikeFloor(benchmark::State& state) {
+  Venue v = make_grid_venue(1, 4);
+  for (pe::InstrumentSpec& s : v.spec) {
+    if (s.kind == 3) s.strike_floor = 0.0125;
+  }
+  Booked b = booked(v, static_cast<std::size_t>(state.range(0)), fill_grid_account);
+  time_checks(state, *b.eng, b.a, v.spec.size(), b.rng);
+}
+BENCHMARK(BM_CheckGridStrikeFloor)->Arg(10)->Arg(1000);
+
+}  // namespace
