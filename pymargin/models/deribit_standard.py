@@ -6,15 +6,16 @@ requirement is their sum (no offsets between positions). Parameters come from a 
 * linear (USDC) perpetuals, Deribit's published size-scaled rates: IM = |q| (a + b |q|) and
   MM = |q| (c + d |q|) in units of the base coin, converted to USDC at the index;
 * inverse (coin-settled) futures and perpetuals, the same size-scaled form in coin (q = the
-  position in coin at the current price), from the testnet contract specification (the only
-  Deribit-published inverse table found; see the file's ``source``);
+  position in coin at the current price): BTC from the testnet contract specification, ETH
+  from Deribit's announcement of 11 January 2022 (version 2025-12-01); both from that
+  announcement in version 2022-01-11 (see each file's ``source``);
 * coin-settled options, per option in coin (mark = the option's mark in coin, OTM amount =
   max(0, K - S) for calls, max(0, S - K) for puts, S = index): long positions need nothing
   beyond the premium paid; short call IM = max(base - OTM/S, floor) + mark, MM = mm + mark;
   short put MM = max(mm, mm x mark) + mark, IM = max(max(base - OTM/S, floor) + mark, MM).
 
-Instruments without parameters in the file (e.g. ETH inverse futures, linear options) raise
-:class:`ModelParameterError`.
+Instruments without parameters in the file (e.g. linear options; linear perpetuals under
+version 2022-01-11) raise :class:`ModelParameterError`.
 """
 
 from __future__ import annotations

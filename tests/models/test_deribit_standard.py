@@ -76,11 +76,42 @@ def test_inverse_btc_futures_reproduce_deribits_size_scaled_table(size, im_pct, 
         assert r.maintenance_margin == pytest.approx(size * (0.015 + 0.00005 * size), rel=1e-15)
 
 
+# Deribit's announcement "11 January 2022"
+# (https://support.deribit.com/hc/en-us/articles/25944826427293-11-January-2022), its table of
+# the new rates: ETH IM 2 % + (position size in ETH) x 0.0004 %, MM 1 % + 0.0004 % per ETH;
+# BTC IM 2 % + 0.005 % per BTC, MM 1 % + 0.005 % per BTC.
+@pytest.mark.parametrize("size", [1_000.0, 25_000.0])
+def test_eth_inverse_futures_follow_deribits_2022_table(size):
+    mkt = pm.Market(T0, {"ETH_USD": 3_000.0})
+    for name in ("ETH-PERPETUAL", "ETH-26DEC25"):
+        (r,) = deribit_standard_margin({name: -size}, mkt)
+        assert r.currency == "ETH"
+        assert r.initial_margin == pytest.approx(size * (0.02 + 0.000004 * size), rel=1e-15)
+        assert r.maintenance_margin == pytest.approx(size * (0.01 + 0.000004 * size), rel=1e-15)
+    # 1,000 ETH: IM 2.4 % = 24 ETH, MM 1.4 % = 14 ETH
+    (r,) = deribit_standard_margin({"ETH-PERPETUAL": 1_000.0}, mkt)
+    assert (r.initial_margin, r.maintenance_margin) == pytest.approx((24.0, 14.0), rel=1e-15)
+
+
+def test_the_2022_version_is_in_force_from_its_day():
+    """From 11 January 2022 to 30 November 2025 the announcement's rates apply: BTC MM 1 % +
+    0.005 % per BTC (25 BTC: 0.28125 BTC, against 0.40625 under the testnet page's 1.5 %);
+    linear perpetuals, which the announcement does not cover, are refused naming the version."""
+    mkt = pm.Market(datetime(2023, 6, 1, tzinfo=timezone.utc), {"BTC_USD": 30_000.0})
+    (r,) = deribit_standard_margin({"BTC-PERPETUAL": -25.0}, mkt)
+    assert (r.initial_margin, r.maintenance_margin) == pytest.approx((0.53125, 0.28125), rel=1e-15)
+    with pytest.raises(ModelParameterError, match="BTC_USDC"):
+        deribit_standard_margin({"BTC_USDC-PERPETUAL": 1.0}, mkt)
+    before = pm.Market(datetime(2021, 6, 1, tzinfo=timezone.utc), {"BTC_USD": 30_000.0})
+    (r,) = deribit_standard_margin({"BTC-PERPETUAL": -25.0}, before)  # the oldest shipped
+    assert r.maintenance_margin == pytest.approx(0.28125, rel=1e-15)
+
+
 def test_unpublished_instruments_are_refused():
     mkt = pm.Market(T0, {"BTC_USD": 100_000.0, "ETH_USD": 3000.0})
     with pytest.raises(ModelParameterError) as e:
-        deribit_standard_margin({"ETH-PERPETUAL": 1.0}, mkt)
-    assert "inverse" in str(e.value)
+        deribit_standard_margin({"ETH_USDC-26DEC25-3000-C": -1.0}, mkt)
+    assert "linear" in str(e.value)
 
 
 def test_standard_versus_portfolio_margin_side_by_side():
