@@ -977,43 +977,10 @@ py::dict sensitivity_margin(const py::array& weighted_delta, const py::array& we
 models::DeriveParams derive_params(const py::array& params, const py::array& spot_shock,
                                    const py::array& vol, const py::array& dampening,
                                    std::vector<models::DeriveScenario>& scenarios) {
-  const double* pa = contiguous<double>(params, 34, "params");
+  const double* pa = contiguous<double>(params, models::kDeriveParamCount, "params");
   models::DeriveParams q;
-  double* fields[] = {&q.vol_range_up,
-                      &q.vol_range_down,
-                      &q.short_term_power,
-                      &q.long_term_power,
-                      &q.dte_floor_seconds,
-                      &q.min_vol_up,
-                      &q.im_factor,
-                      &q.mm_factor,
-                      &q.short_rate_mult,
-                      &q.long_rate_mult,
-                      &q.short_rate_add,
-                      &q.long_rate_add,
-                      &q.short_static_discount,
-                      &q.long_static_discount,
-                      &q.basis_spot_up,
-                      &q.basis_spot_down,
-                      &q.basis_add,
-                      &q.basis_mult,
-                      &q.peg_loss_threshold,
-                      &q.peg_loss_factor,
-                      &q.confidence_threshold,
-                      &q.confidence_margin,
-                      &q.mm_perp,
-                      &q.im_perp,
-                      &q.mm_option,
-                      &q.im_option,
-                      &q.linear_cap,
-                      &q.abs_cap,
-                      &q.linear_cbase,
-                      &q.abs_cbase,
-                      &q.min_k_star,
-                      &q.width_scale,
-                      &q.vol_param_static,
-                      &q.vol_param_scale};
-  for (std::size_t i = 0; i < 34; ++i) *fields[i] = pa[i];
+  const auto fields = models::derive_param_fields(q);
+  for (std::size_t i = 0; i < fields.size(); ++i) *fields[i] = pa[i];
   const auto ns = static_cast<std::size_t>(spot_shock.size());
   const double* sh = contiguous<double>(spot_shock, ns, "spot_shock");
   const auto* vs = contiguous<std::uint8_t>(vol, ns, "vol");

@@ -174,13 +174,6 @@ double reference_mm(const Universe& u, const std::map<std::int32_t, double>& boo
   return mm;
 }
 
-void expect_bitwise(const pe::GroupMargin& a, const pe::GroupMargin& b, const char* where) {
-  EXPECT_EQ(a.initial_margin, b.initial_margin) << where;
-  EXPECT_EQ(a.maintenance_margin, b.maintenance_margin) << where;
-  EXPECT_EQ(a.equity, b.equity) << where;
-  EXPECT_EQ(a.worst_case, b.worst_case) << where;
-}
-
 void margin_is_the_model_of_the_book(std::size_t underlyings, std::uint64_t seed) {
   Universe u = make_derive_universe(underlyings);
   auto eng = make(u);
@@ -236,7 +229,7 @@ void margin_is_the_model_of_the_book(std::size_t underlyings, std::uint64_t seed
     if (!opts.empty()) mtm += reference(u, opts, static_cast<std::int32_t>(und)).option_value;
   }
   EXPECT_NEAR(g.equity, mtm, 1e-9 * std::fabs(mtm));
-  expect_bitwise(g, eng->margin_from_scratch(a, 0), "book");
+  pretrade_test::expect_same_margin(g, eng->margin_from_scratch(a, 0), "book");
 }
 
 }  // namespace
@@ -272,73 +265,25 @@ TEST(PreTradeDerive, NakedShortsNetAtTheStrike) {
 TEST(PreTradeDerive, IncrementalEqualsRecomputeAndChecksEqualDoingIt) {
   Universe u = make_derive_universe(2);
   auto eng = make(u);
-  std::vector<std::int64_t> acct(4);
-  for (auto& a : acct) {
-    ASSERT_TRUE(eng->add_account(&a).ok());
-    ASSERT_EQ(eng->deposit(a, 0, 5e7), pe::Reason::kNone);
-  }
-  std::mt19937_64 rng(7);
-  std::uniform_real_distribution<double> u01(0.0, 1.0);
-  struct Open {
-    std::int64_t id;
-    std::int32_t i;
-    pe::Side side;
-    double left;
-  };
-  std::vector<std::vector<Open>> open(acct.size());
-  std::int64_t next_id = 1;
-  const auto n = static_cast<std::int32_t>(u.spec.size());
-  for (int step = 0; step < 6000; ++step) {
-    const std::size_t k = rng() % acct.size();
-    const std::int64_t a = acct[k];
-    const double r = u01(rng);
-    const auto i = static_cast<std::int32_t>(rng() % static_cast<std::uint64_t>(n));
-    const pe::Side side = u01(rng) < 0.5 ? pe::Side::kBuy : pe::Side::kSell;
-    const double amount = 0.1 + 4 * u01(rng);
-    if (r < 0.35) {
-      const pe::CheckResult c = eng->check(a, i, side, amount);
-      ASSERT_EQ(eng->add_order(a, next_id, i, side, amount), pe::Reason::kNone);
-      const pe::GroupMargin after = eng->margin(a, 0);
-      EXPECT_NEAR(c.im_after, after.initial_margin, 1e-9 * (1 + after.initial_margin));
-      open[k].push_back({next_id++, i, side, amount});
-    } else if (r < 0.5 && !open[k].empty()) {
-      const std::size_t j = rng() % open[k].size();
-      ASSERT_EQ(eng->cancel_order(a, open[k][j].id), pe::Reason::kNone);
-      open[k].erase(open[k].begin() + static_cast<std::ptrdiff_t>(j));
-    } else if (r < 0.7 && !open[k].empty()) {
-      const std::size_t j = rng() % open[k].size();
-      Open& o = open[k][j];
-      const double q = u01(rng) < 0.5 ? o.left : o.left * u01(rng);
-      if (!(q > 0.0)) continue;
-      ASSERT_EQ(eng->apply_fill(a, o.id, o.i, o.side, q, 20.0 + 50 * u01(rng)), pe::Reason::kNone);
-      o.left -= q;
-      if (o.left <= 1e-9 * (o.left + q))
-        open[k].erase(open[k].begin() + static_cast<std::ptrdiff_t>(j));
-    } else if (r < 0.96) {
-      ASSERT_EQ(eng->apply_fill(a, -1, i, side, amount, 20.0 + 50 * u01(rng)), pe::Reason::kNone);
-    } else {  // a market update: index, each expiry's forward (one per expiry), vols
-      for (double& s : u.index) s *= 1.0 + 0.02 * (u01(rng) - 0.5);
-      for (std::size_t x = 0; x < u.spec.size(); ++x) {
-        const double s0 = u.index[static_cast<std::size_t>(u.spec[x].underlying)];
-        const double days = u.spec[x].kind == 3 ? static_cast<double>(u.spec[x].expiry_id) : 0.0;
-        u.market[x].forward = u.spec[x].kind == 3 ? s0 * (1 + 0.0003 * days) : s0 * 1.0002;
-      }
-      for (auto& mk : u.market) {
-        if (mk.vol > 0) mk.vol *= 1.0 + 0.05 * (u01(rng) - 0.5);
-      }
-      ASSERT_TRUE(eng->on_market_update(u.market, u.index).ok());
+  // market updates: the indices within +-1 %, each expiry's one forward, vols within +-2.5 %
+  pretrade_test::random_stream(u, *eng, 4, 5e7, 6000, 7, 4.0, [](Universe& x, auto& u01) {
+    for (double& s : x.index) s *= 1.0 + 0.02 * (u01() - 0.5);
+    for (std::size_t i = 0; i < x.spec.size(); ++i) {
+      const double s0 = x.index[static_cast<std::size_t>(x.spec[i].underlying)];
+      const bool option = x.spec[i].kind == 3;
+      const double days = option ? static_cast<double>(x.spec[i].expiry_id) : 0.0;
+      x.market[i].forward = option ? s0 * (1 + 0.0003 * days) : s0 * 1.0002;
+      if (x.market[i].vol > 0) x.market[i].vol *= 1.0 + 0.05 * (u01() - 0.5);
     }
-    if (step % 97 == 0) expect_bitwise(eng->margin(a, 0), eng->margin_from_scratch(a, 0), "stream");
-  }
-  for (std::int64_t a : acct) {
-    expect_bitwise(eng->margin(a, 0), eng->margin_from_scratch(a, 0), "end");
-  }
+  });
+  const std::vector<std::int64_t> acct = {0, 1, 2, 3};
   // the snapshot restores every account exactly
   std::unique_ptr<pe::PreTradeEngine> back;
   const pymargin::Status st = pe::PreTradeEngine::restore(eng->snapshot(), &back);
   ASSERT_TRUE(st.ok()) << st.field << ": " << st.message;
   EXPECT_EQ(back->model(), pe::Model::kDerive);
-  for (std::int64_t a : acct) expect_bitwise(back->margin(a, 0), eng->margin(a, 0), "restored");
+  for (std::int64_t a : acct)
+    pretrade_test::expect_same_margin(back->margin(a, 0), eng->margin(a, 0), "restored");
   EXPECT_EQ(back->snapshot(), eng->snapshot());
 }
 
@@ -397,5 +342,5 @@ TEST(PreTradeDerive, WhatTheModelDoesNotCoverIsRefusedByName) {
   const pe::GroupMargin before = eng->margin(a, 0);
   u.market[2].forward *= 1.01;
   EXPECT_FALSE(eng->on_market_update(u.market, u.index).ok());
-  expect_bitwise(eng->margin(a, 0), before, "refused update");
+  pretrade_test::expect_same_margin(eng->margin(a, 0), before, "refused update");
 }

@@ -307,65 +307,15 @@ TEST(PreTradeGrid, TheMinimumTermsBindWhereTheyShould) {
 void incremental_equals_recompute(double strike_floor) {
   GridUniverse u = make_grid_universe(strike_floor);
   auto eng = make(u);
-  std::vector<std::int64_t> acct(5);
-  for (auto& a : acct) {
-    ASSERT_TRUE(eng->add_account(&a).ok());
-    ASSERT_EQ(eng->deposit(a, 0, 5e6), pe::Reason::kNone);
-  }
-  std::mt19937_64 rng(5);
-  std::uniform_real_distribution<double> u01(0.0, 1.0);
-  struct Open {
-    std::int64_t id;
-    std::int32_t i;
-    pe::Side side;
-    double left;
-  };
-  std::vector<std::vector<Open>> open(acct.size());
-  std::int64_t next_id = 1;
-  const auto n = static_cast<std::int32_t>(u.spec.size());
-  for (int step = 0; step < 20000; ++step) {
-    const std::size_t k = rng() % acct.size();
-    const std::int64_t a = acct[k];
-    const double r = u01(rng);
-    const auto i = static_cast<std::int32_t>(rng() % static_cast<std::uint64_t>(n));
-    const pe::Side side = u01(rng) < 0.5 ? pe::Side::kBuy : pe::Side::kSell;
-    const double amount = 0.1 + 5 * u01(rng);
-    if (r < 0.35) {
-      const pe::CheckResult c = eng->check(a, i, side, amount);
-      ASSERT_EQ(eng->add_order(a, next_id, i, side, amount), pe::Reason::kNone);
-      const pe::GroupMargin after = eng->margin(a, 0);
-      EXPECT_NEAR(c.im_after, after.initial_margin, 1e-9 * (1 + after.initial_margin));
-      EXPECT_NEAR(c.available_after, after.available_funds, 1e-9 * (1 + std::fabs(after.equity)));
-      open[k].push_back({next_id++, i, side, amount});
-    } else if (r < 0.5 && !open[k].empty()) {
-      const std::size_t j = rng() % open[k].size();
-      ASSERT_EQ(eng->cancel_order(a, open[k][j].id), pe::Reason::kNone);
-      open[k].erase(open[k].begin() + static_cast<std::ptrdiff_t>(j));
-    } else if (r < 0.7 && !open[k].empty()) {  // a fill of a resting order, partial or whole
-      const std::size_t j = rng() % open[k].size();
-      Open& o = open[k][j];
-      const double q = u01(rng) < 0.5 ? o.left : o.left * u01(rng);
-      if (!(q > 0.0)) continue;
-      ASSERT_EQ(eng->apply_fill(a, o.id, o.i, o.side, q, 50.0 + 100 * u01(rng)), pe::Reason::kNone);
-      o.left -= q;
-      if (o.left <= 1e-9 * (o.left + q))
-        open[k].erase(open[k].begin() + static_cast<std::ptrdiff_t>(j));
-    } else if (r < 0.96) {
-      ASSERT_EQ(eng->apply_fill(a, -1, i, side, amount, 50.0 + 100 * u01(rng)), pe::Reason::kNone);
-    } else {
-      for (std::size_t und = 0; und < 2; ++und) u.index[und] *= 1.0 + 0.02 * (u01(rng) - 0.5);
-      for (std::size_t x = 0; x < u.spec.size(); ++x) {
-        const double f = u.index[static_cast<std::size_t>(u.spec[x].underlying)];
-        u.market[x].forward = f * (1 + 0.0004 * u.market[x].time * 365);
-        if (u.market[x].vol > 0) u.market[x].vol *= 1.0 + 0.05 * (u01(rng) - 0.5);
-      }
-      ASSERT_TRUE(eng->on_market_update(u.market, u.index).ok());
+  // market updates: both indices within +-1 %, forwards at 4 bp a day, vols within +-2.5 %
+  pretrade_test::random_stream(u, *eng, 5, 5e6, 20000, 5, 5.0, [](GridUniverse& x, auto& u01) {
+    for (std::size_t und = 0; und < 2; ++und) x.index[und] *= 1.0 + 0.02 * (u01() - 0.5);
+    for (std::size_t i = 0; i < x.spec.size(); ++i) {
+      const double f = x.index[static_cast<std::size_t>(x.spec[i].underlying)];
+      x.market[i].forward = f * (1 + 0.0004 * x.market[i].time * 365);
+      if (x.market[i].vol > 0) x.market[i].vol *= 1.0 + 0.05 * (u01() - 0.5);
     }
-    if (step % 89 == 0) expect_bitwise(eng->margin(a, 0), eng->margin_from_scratch(a, 0), "stream");
-  }
-  for (std::int64_t a : acct) {
-    expect_bitwise(eng->margin(a, 0), eng->margin_from_scratch(a, 0), "end");
-  }
+  });
 }
 
 TEST(PreTradeGrid, IncrementalStateEqualsRecomputeAndChecksEqualDoingIt) {

@@ -85,11 +85,11 @@ TEST(Span, CmeInterCommodityCreditExample) {
 // futures at a 70 % gain allowance; scenario 13 gives 6,200 - 0.7 x 4,800 = 2,840, the
 // requirement (scenarios 15 and 16 with the signs the page's results imply).
 TEST(Span, CmeScanningSpreadExample) {
-  const double legs[32] = {0,     0,     -2066, -2066, 2066,  2066,  -4134, -4134, 4134,  4134, -6200,
-                           -6200, 6200,  6200,  -6138, 6138,  0,     0,     1599,  1599,  -1599, -1599,
-                           3201,  3201,  -3201, -3201, 4800,  4800,  -4800, -4800, 4752,  -4752};
-  const double printed[16] = {0,     0,     152.8, 152.8, 946.7, 946.7, 307.2,  307.2,
-                              1893.3, 1893.3, 460, 460, 2840, 2840, 455.4, 2811.6};
+  const double legs[32] = {0,     0,    -2066, -2066, 2066, 2066, -4134, -4134, 4134, 4134,  -6200,
+                           -6200, 6200, 6200,  -6138, 6138, 0,    0,     1599,  1599, -1599, -1599,
+                           3201,  3201, -3201, -3201, 4800, 4800, -4800, -4800, 4752, -4752};
+  const double printed[16] = {0,      0,      152.8, 152.8, 946.7, 946.7, 307.2, 307.2,
+                              1893.3, 1893.3, 460,   460,   2840,  2840,  455.4, 2811.6};
   double values[16];
   double risk = 0.0;
   ASSERT_TRUE(pymargin::models::scanning_spread(legs, 2, 0.70, values, &risk).ok());

@@ -89,12 +89,8 @@ double PreTradeEngine::Impl::cross_set_loss(const Account& a, const MarketState&
       if (s == nullptr) {
         for (std::size_t j = 0; j < ns; ++j) v[j] = 0.0;
         x = v;
-      } else if (k > 0 && !s->ord.empty()) {
-        const double* o = s->ord.data() + static_cast<std::size_t>(k - 1) * ns;
-        for (std::size_t j = 0; j < ns; ++j) v[j] = s->pos[j] + o[j];
-        x = v;
       } else {
-        x = s->pos.data();
+        x = s->vector(k, ns, v);
       }
     }
     if (e != 0.0) {
@@ -168,13 +164,7 @@ double PreTradeEngine::Impl::span_im(const Account& a, std::int32_t c, int k, st
       swapped = true;
       continue;
     }
-    const double* v = s.pos.data();
-    if (k > 0 && !s.ord.empty()) {
-      const double* o = s.ord.data() + static_cast<std::size_t>(k - 1) * ns;
-      for (std::size_t j = 0; j < ns; ++j) sum[n][j] = s.pos[j] + o[j];
-      v = sum[n];
-    }
-    add(s.underlying, v, s.floor[k]);
+    add(s.underlying, s.vector(k, ns, sum[n]), s.floor[k]);
   }
   if (!swapped) add(swap_u, swap_v, swap_shorts);
   if (n == 0) return 0.0;
@@ -228,13 +218,7 @@ double PreTradeEngine::Impl::sensitivity_im(const Account& a, std::int32_t c, in
       swapped = true;
       continue;
     }
-    const double* v = s.pos.data();
-    if (k > 0 && !s.ord.empty()) {
-      const double* o = s.ord.data() + static_cast<std::size_t>(k - 1) * ns;
-      for (std::size_t j = 0; j < ns; ++j) tmp[j] = s.pos[j] + o[j];
-      v = tmp;
-    }
-    add(s.underlying, v);
+    add(s.underlying, s.vector(k, ns, tmp));
   }
   if (!swapped) add(swap_u, swap_v);
   if (n == 0) return 0.0;
@@ -314,12 +298,7 @@ void PreTradeEngine::Impl::refresh_slot(const MarketState& ms, Slot& s) const no
   if (group_level() || cross()) return;  // a group-level model (refresh_group)
   if (grid()) {
     for (int k = 0; k < kStates; ++k) {
-      const double* v = pos;
-      if (k > 0 && !s.ord.empty()) {
-        const double* o = s.ord.data() + static_cast<std::size_t>(k - 1) * ns;
-        for (std::size_t j = 0; j < ns; ++j) tmp[j] = pos[j] + o[j];
-        v = tmp;
-      }
+      const double* v = s.vector(k, ns, tmp);
       const double net = s.net_delta[0] + (k == 0 ? 0.0 : s.net_delta[k]);
       s.worst[k] = grid_charge(ms, s.underlying, v, net, s.gross[k], s.floor[k], s.strike_short[k]);
     }

@@ -147,13 +147,7 @@ double PreTradeEngine::Impl::derive_im(const Account& a, const MarketState& ms, 
       add_swap();
       continue;
     }
-    const double* v = s.pos.data();
-    if (k > 0 && !s.ord.empty()) {
-      const double* o = s.ord.data() + static_cast<std::size_t>(k - 1) * ns;
-      for (std::size_t j = 0; j < ns; ++j) tmp[j] = s.pos[j] + o[j];
-      v = tmp;
-    }
-    add(s.expiry, v, s.floor[k], s.strike_short[k]);
+    add(s.expiry, s.vector(k, ns, tmp), s.floor[k], s.strike_short[k]);
   }
   if (!swap_done && swap->underlying == cur) add_swap();
   close();

@@ -112,6 +112,14 @@ struct Slot {
   double* state(int k, std::size_t ns) noexcept {
     return k == 0 ? pos.data() : ord.data() + static_cast<std::size_t>(k - 1) * ns;
   }
+  // The vector of state k as a total: the positions', or the positions' plus that side's
+  // orders summed into `tmp` (ns entries), which the result then points to.
+  const double* vector(int k, std::size_t ns, double* tmp) const noexcept {
+    if (k == 0 || ord.empty()) return pos.data();
+    const double* o = ord.data() + static_cast<std::size_t>(k - 1) * ns;
+    for (std::size_t j = 0; j < ns; ++j) tmp[j] = pos[j] + o[j];
+    return tmp;
+  }
   // Deribit: the pair's worst case; grid: the underlying's charge. States: positions,
   // + buy orders, + sell orders.
   double worst[kStates] = {0, 0, 0};

@@ -27,44 +27,6 @@ namespace pymargin::engine {
 
 namespace {
 
-// Derive PM's parameters in a fixed order (the snapshot's and the Python binding's).
-std::array<double*, 34> derive_fields(models::DeriveParams& q) {
-  return {&q.vol_range_up,
-          &q.vol_range_down,
-          &q.short_term_power,
-          &q.long_term_power,
-          &q.dte_floor_seconds,
-          &q.min_vol_up,
-          &q.im_factor,
-          &q.mm_factor,
-          &q.short_rate_mult,
-          &q.long_rate_mult,
-          &q.short_rate_add,
-          &q.long_rate_add,
-          &q.short_static_discount,
-          &q.long_static_discount,
-          &q.basis_spot_up,
-          &q.basis_spot_down,
-          &q.basis_add,
-          &q.basis_mult,
-          &q.peg_loss_threshold,
-          &q.peg_loss_factor,
-          &q.confidence_threshold,
-          &q.confidence_margin,
-          &q.mm_perp,
-          &q.im_perp,
-          &q.mm_option,
-          &q.im_option,
-          &q.linear_cap,
-          &q.abs_cap,
-          &q.linear_cbase,
-          &q.abs_cbase,
-          &q.min_k_star,
-          &q.width_scale,
-          &q.vol_param_static,
-          &q.vol_param_scale};
-}
-
 constexpr char kMagic[8] = {'P', 'M', 'E', 'N', 'G', 'I', 'N', 'E'};
 // 2: orders carry their placed amount; 3: the model, grid assets, the standard model's
 // underlying count, per-instrument minimum charges and standard terms, option marks
@@ -154,7 +116,7 @@ class Writer {
   }
   void put(const DeriveEngineConfig& d) {
     models::DeriveParams q = d.params;
-    for (double* x : derive_fields(q)) put(*x);
+    for (double* x : models::derive_param_fields(q)) put(*x);
     put_vector(d.scenarios);
     put<std::uint64_t>(d.underlyings);
   }
@@ -248,7 +210,7 @@ class Reader {
   }
   bool get(DeriveEngineConfig* d) {
     if (version_ < 5) return true;
-    for (double* x : derive_fields(d->params)) {
+    for (double* x : models::derive_param_fields(d->params)) {
       if (!get(x)) return false;
     }
     std::uint64_t u = 0;

@@ -48,6 +48,43 @@ double confidence_charge(const DeriveParams& q, double confidence, double notion
 
 }  // namespace
 
+std::array<double*, kDeriveParamCount> derive_param_fields(DeriveParams& q) noexcept {
+  return {&q.vol_range_up,
+          &q.vol_range_down,
+          &q.short_term_power,
+          &q.long_term_power,
+          &q.dte_floor_seconds,
+          &q.min_vol_up,
+          &q.im_factor,
+          &q.mm_factor,
+          &q.short_rate_mult,
+          &q.long_rate_mult,
+          &q.short_rate_add,
+          &q.long_rate_add,
+          &q.short_static_discount,
+          &q.long_static_discount,
+          &q.basis_spot_up,
+          &q.basis_spot_down,
+          &q.basis_add,
+          &q.basis_mult,
+          &q.peg_loss_threshold,
+          &q.peg_loss_factor,
+          &q.confidence_threshold,
+          &q.confidence_margin,
+          &q.mm_perp,
+          &q.im_perp,
+          &q.mm_option,
+          &q.im_option,
+          &q.linear_cap,
+          &q.abs_cap,
+          &q.linear_cbase,
+          &q.abs_cbase,
+          &q.min_k_star,
+          &q.width_scale,
+          &q.vol_param_static,
+          &q.vol_param_scale};
+}
+
 DeriveExpiryTerms derive_expiry_terms(const DeriveExpiry& e, const DeriveParams& q) noexcept {
   const double rate = std::max(e.rate, 0.0);
   const double years = e.seconds / kYear;

@@ -21,6 +21,7 @@
 // Every input is checked before anything is computed; no allocation, no exception.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 
@@ -108,6 +109,11 @@ struct DeriveMargin {
 // venue's getScenarioPnL). On error nothing is written and the Status names the field and row.
 Status derive_pm_margin(const DerivePortfolio& portfolio, const DeriveParams& params,
                         double* scenario_pnl, DeriveMargin* out) noexcept;
+
+// The parameters' fields in their fixed order (pymargin.models.derive_pm._PARAM_ORDER): the
+// Python bindings and the pre-trade engine's snapshots read and write them in it.
+inline constexpr std::size_t kDeriveParamCount = 34;
+std::array<double*, kDeriveParamCount> derive_param_fields(DeriveParams& params) noexcept;
 
 // --- the model's steps, for callers that keep an account's state themselves ----------------
 // (the pre-trade engine: each expiry's values are linear in the amounts, so it keeps their
