@@ -393,9 +393,9 @@ def whatif(
 ) -> None:
     """Pre-trade checks: could the account carry each candidate order (each on its own)?
     The pre-trade engine under any model: Deribit S:PM, X:PM or standard margin, Paradex PM,
-    the FINRA grid, the Greek-netting model, SPAN (--span-file) or any grid venue from its
-    parameter file (the grid models, SPAN and the Greek-netting model take USD-settled
-    instruments)."""
+    the FINRA grid, the Greek-netting model, SPAN (--span-file), Derive PM or any grid venue
+    from its parameter file (the grid models, SPAN, the Greek-netting model and Derive take
+    USD-settled instruments)."""
 
     def go() -> None:
         from ..accounts.engine import PreTradeEngine, Reason, Side, book_at_marks

@@ -38,6 +38,28 @@ def test_margin_json_matches_the_library():
     assert json.loads(r.stdout)["currency"] == "usd"
 
 
+def test_whatif_under_derive_pm_starts_from_pm_margin(tmp_path):
+    from pymargin.market.bundled import demo_market
+
+    book = {"BTC_USDC-26DEC25-100000-C": -2.0, "BTC_USDC-PERPETUAL": 0.5}
+    path = tmp_path / "book.csv"
+    path.write_text("instrument,size\n" + "".join(f"{k},{v}\n" for k, v in book.items()))
+    args = ["whatif", str(path), "-m", "demo:BTC", "--model", "derive-pm"]
+    args += ["--collateral", "USDC=60000", "--json"]
+    out = json.loads(
+        run(
+            *args,
+            "--order",
+            "BTC_USDC-26DEC25-100000-C:sell:1",
+            "--order",
+            "BTC_USDC-26DEC25-100000-C:sell:40",
+        ).stdout
+    )
+    want = pm.margin(book, demo_market("BTC"), pm.MarginModel.DERIVE_PM)
+    assert out[0]["im_before"] == pytest.approx(want.initial_margin, rel=1e-12)
+    assert out[0]["accept"] and not out[1]["accept"]
+
+
 def test_greeks_compare_whatif_and_demo():
     g = json.loads(run("greeks", str(BOOK), "-m", "demo:BTC", "--json").stdout)
     assert set(g["by_underlying"]) == {"BTC_USD"}
