@@ -35,6 +35,7 @@ MODELS = {
     "delta_margin": (pm.MarginModel.DELTA_MARGIN, None),
     "span16": (pm.MarginModel.SPAN16, "span"),
     "scenario_grid": (pm.MarginModel.SCENARIO_GRID, str(GRID_FILE)),
+    "derive_pm": (pm.MarginModel.DERIVE_PM, None),
 }
 
 
@@ -77,8 +78,9 @@ def run(key: str, calls: int) -> None:
     portfolio = cross or model is pm.MarginModel.DERIBIT_PM
     params = DeribitPMParams.load("2024-06-17") if portfolio else grid_params
     names = [*market.marks, "BTC-PERPETUAL"]
-    if model is pm.MarginModel.DERIBIT_STANDARD:  # options and the perpetual (inverse futures
-        names = [n for n in names if n.count("-") == 3 or n == "BTC-PERPETUAL"]  # have no rates)
+    if model in (pm.MarginModel.DERIBIT_STANDARD, pm.MarginModel.DERIVE_PM):
+        # options and the perpetual (Deribit's inverse futures have no rates, Derive lists none)
+        names = [n for n in names if n.count("-") == 3 or n == "BTC-PERPETUAL"]
     if cross:  # the USDC-settled twins of the options next to the inverse chain
         twins = [n.replace("BTC-", "BTC_USDC-", 1) for n in names if n.count("-") == 3]
         names = [*names[:-1], *twins, names[-1]]
