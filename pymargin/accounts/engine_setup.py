@@ -111,14 +111,12 @@ def _grid_assets(
         )
     grid = {}
     for b in bases:
-        ga = gm.assets.get(b)
-        if ga is None:
+        if b not in gm.assets:
             raise _MPE(f"{gm.name} has no parameters for {b}", "assets")
-        # the terms pm.margin's charge takes, the IM multiplier applied (charge_terms); the
-        # short-option floor scaled by it too, as grid_model_margin adds it
+        # the terms pm.margin's charge takes and its short-option floor, the IM multiplier
+        # applied to both (charge_terms, strike_floor)
         scen, w, gain, unh, hed, minimum = gm.charge_terms(b)
-        strike = ga.short_option_floor * gm.im_multiplier
-        grid[b] = from_set(scen, (gain, unh, hed), minimum, w, strike)
+        grid[b] = from_set(scen, (gain, unh, hed), minimum, w, gm.strike_floor(b))
     return gm.mm_fraction, grid
 
 

@@ -43,13 +43,13 @@ def grid_venue_risk(
     model: tuple[dict[str, AssetTerms], float],
     ccy: str,
     *,
-    short_floor: tuple[dict[str, float], float] | None = None,
+    short_floor: dict[str, float] | None = None,
 ) -> VenueRisk:
     """A grid venue (Paradex, a parameter file): a group per underlying, its scenarios and
     weights, gain credit, minimum delta and per-contract minimum; USD-settled instruments.
-    ``short_floor``: each underlying's short-option floor (a fraction of spot per net short
-    contract at a strike) and the IM multiplier, kept in ``venue["short_floor"]`` for
-    :func:`short_floor_addons`."""
+    ``short_floor``: each underlying's short-option floor as IM takes it (a fraction of spot
+    per net short contract at a strike, the IM multiplier applied: GridModel.strike_floor),
+    kept in ``venue["short_floor"]`` for :func:`short_floor_addons`."""
     assets, mm_fraction = model
     if not instruments:
         raise InvalidInputError("no instruments", "instruments")
@@ -92,15 +92,14 @@ def grid_venue_risk(
         "unhedged_delta": np.array([assets[b][3] for b in bases]),
         "hedged_delta": np.array([assets[b][4] for b in bases]),
     }
-    if short_floor is not None and any(v > 0 for v in short_floor[0].values()):
+    if short_floor is not None and any(v > 0 for v in short_floor.values()):
         kind, strike, expiry = table.take_rows(rows, "kind", "strike", "expiry_key")
         option = kind == int(InstrumentKind.OPTION)
-        unit = np.array([short_floor[0].get(b, 0.0) for b in bases])[pair_idx] * spot[pair_idx]
+        unit = np.array([short_floor.get(b, 0.0) for b in bases])[pair_idx] * spot[pair_idx]
         terms["short_floor"] = {
             "usd_per_contract": np.where(option, unit, 0.0),
             "key": np.stack([pair_idx, expiry, strike]),  # a strike of an expiry of a pair
             "contract": np.asarray(contract, dtype=np.float64),
-            "multiplier": float(short_floor[1]),
         }
     return usd_grid_risk(
         market, instruments, rows, out, pair_idx, floor, ccy, mm_fraction, terms, labels
@@ -112,8 +111,8 @@ def short_floor_addons(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Each account's add-ons to IM and MM for a grid venue's short-option floor: per strike
     of an expiry, calls and puts netted, the net short contracts times the floor in USD (as
-    grid_model_margin computes it for one account); IM takes the multiplier, MM the
-    maintenance fraction of it. None when the venue has no such floor."""
+    grid_model_margin computes it for one account, the IM multiplier already in the floor);
+    MM takes the maintenance fraction of it. None when the venue has no such floor."""
     sf = (getattr(risk, "venue", None) or {}).get("short_floor")
     if sf is None:
         return None
@@ -129,8 +128,7 @@ def short_floor_addons(
         _, first, group = np.unique(keys, axis=0, return_index=True, return_inverse=True)
         net = np.bincount(group.ravel(), weights=contracts)  # per (account, pair, expiry, strike)
         np.add.at(floor, owner[sel][first], np.maximum(-net, 0.0) * unit[sel][first])
-    m = sf["multiplier"]
-    return m * floor, risk.mm_factor * m * floor
+    return floor, risk.mm_factor * floor
 
 
 def usd_grid_risk(

@@ -71,13 +71,9 @@ def venue_risk_for(
                 else GridModel.load(params)
             )
         assets = {b: g.charge_terms(b) for b in g.assets}  # the IM multiplier applied
-        floors = {b: a.short_option_floor for b, a in g.assets.items()}
+        floors = {b: g.strike_floor(b) for b in g.assets}  # the IM multiplier applied
         return grid_venue_risk(
-            market,
-            instruments,
-            (assets, g.mm_fraction),
-            "usd",
-            short_floor=(floors, g.im_multiplier),
+            market, instruments, (assets, g.mm_fraction), "usd", short_floor=floors
         )
     if model is MarginModel.FINRA_PM:
         return finra_venue_risk(market, instruments, params or {})

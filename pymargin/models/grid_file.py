@@ -114,6 +114,12 @@ class GridModel:
             a.minimum_per_contract * m,
         )
 
+    def strike_floor(self, base: str) -> float:
+        """An asset's short-option floor as IM takes it: the fraction of spot per net short
+        contract at a strike, the IM multiplier applied (the venue batch and the pre-trade
+        engine take it so; MM is mm_fraction of it)."""
+        return self.assets[base].short_option_floor * self.im_multiplier
+
     @classmethod
     def from_document(cls, doc: Any) -> GridModel:
         if not isinstance(doc, Mapping):

@@ -409,8 +409,9 @@ GroupMargin PreTradeEngine::Impl::group(const Account& a, const MarketState& ms,
       exceeded[k] = exceeded[k] || std::fabs(net) * usd > thr;
     }
   }
-  for (const auto& x : a.expiries) {
-    if ((x.currency != c && !cross()) || !pm()) continue;
+  for (const auto& x : a.expiries) {  // Deribit's roll shock (no other model has one)
+    if (!pm()) break;
+    if (x.currency != c && !cross()) continue;
     const double k = ms.roll_k[static_cast<std::size_t>(x.currency) * n_expiries +
                                static_cast<std::size_t>(x.expiry)];
     roll[0] += k * std::fabs(x.d[0]);
@@ -1125,12 +1126,13 @@ inline double order_worst(const PreTradeEngine::Impl& m, const Account& a, const
 // The roll shock of state k with the order's delta d_new added at its expiry (Deribit only).
 inline double order_roll(const PreTradeEngine::Impl& m, const Account& a, const MarketState& ms,
                          std::int32_t instrument, int k, double d_new) noexcept {
+  if (!m.pm()) return 0.0;  // only Deribit has a roll shock
   const std::int32_t c = m.spec[static_cast<std::size_t>(instrument)].currency;
   const std::int32_t e = m.expiry_of[static_cast<std::size_t>(instrument)];
   double roll_k = 0.0;
-  bool have_expiry = !m.pm();  // only Deribit has a roll shock
+  bool have_expiry = false;
   for (const auto& x : a.expiries) {
-    if ((x.currency != c && !m.cross()) || !m.pm()) continue;
+    if (x.currency != c && !m.cross()) continue;
     double d = x.d[0] + x.d[k];
     if (x.currency == c && x.expiry == e) {
       d += d_new;

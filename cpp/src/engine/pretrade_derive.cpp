@@ -23,10 +23,8 @@ constexpr double kYear = 31'536'000.0;  // the venue's year: 365 days of seconds
 // option of the expiry must agree), checked as the model checks them; per option its value per
 // contract under each scenario, unshocked and at the basis spot moves; per perpetual its damped
 // P&L per unit under each scenario (the venue's amount x (shock - 1) x mark x dampening).
-Status PreTradeEngine::Impl::derive_market(const std::vector<InstrumentMarket>& in,
-                                           const std::vector<double>& index, MarketState* ms,
+Status PreTradeEngine::Impl::derive_market(const std::vector<InstrumentMarket>& in, MarketState* ms,
                                            std::vector<double>* risk) const {
-  (void)index;
   const models::DeriveParams& q = dparams;
   const std::size_t n = spec.size(), nsc = q.n_scenarios;
   ms->derive_expiry.assign(n_expiries, models::DeriveExpiry{});

@@ -336,8 +336,8 @@ struct PreTradeEngine::Impl {
                    const DeriveSwap* swap, double* mm) const noexcept;
   // Model::kDerive: each expiry's model inputs and terms, each instrument's row (the market's
   // phase of build_market; pretrade_derive.cpp).
-  Status derive_market(const std::vector<InstrumentMarket>& in, const std::vector<double>& index,
-                       MarketState* ms, std::vector<double>* risk) const;
+  Status derive_market(const std::vector<InstrumentMarket>& in, MarketState* ms,
+                       std::vector<double>* risk) const;
   // Model::kDeribitCross: the loss of pair u in state k, the vector of currency swap_c's slot
   // on u replaced by swap_v (for a check; -1: none). NaN when an entry is not finite.
   double cross_set_loss(const Account& a, const MarketState& ms, std::int32_t u, int k,

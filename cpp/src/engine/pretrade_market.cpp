@@ -529,7 +529,7 @@ Status PreTradeEngine::Impl::build_market(const std::vector<InstrumentMarket>& i
   } else if (grid()) {
     st = grid_risk(*this, col, &risk);
   } else if (derive()) {
-    st = derive_market(in, index, ms.get(), &risk);
+    st = derive_market(in, ms.get(), &risk);
   }
   if (!st.ok()) return st;
   fill_rows(*this, col, risk, move, index, ms.get());
