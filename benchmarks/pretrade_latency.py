@@ -157,7 +157,7 @@ def run(key: str, calls: int) -> None:
             f"  {positions:5d} positions: p50 {p50:.2f} us, p99 {p99:.2f} us; by handle p50 "
             f"{h50:.2f} us, p99 {h99:.2f} us; check_many {per_batch * 1e6:.2f} us per order "
             f"(handles {per_batch_h * 1e6:.3f}); full recompute per order, median "
-            f"{full * 1e3:.2f} ms ({full / (p50 * 1e-6):,.0f}x the check's p50)"
+            f"{full * 1e3:.2f} ms (timed differently from the check: no ratio)"
         )
 
 
