@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "pymargin/kernel/batch_margin.hpp"
@@ -102,6 +103,32 @@ TEST(DerivePM, NakedShortsNetPerStrikeWhateverTheLayout) {
   EXPECT_DOUBLE_EQ(contingency({{90.0, 0.5, 0.4, false}, {90.0, 0.5, -1.0, true}}), 0.6);
   EXPECT_DOUBLE_EQ(contingency({{90.0, 0.5, -2.0, false}, {90.0, 0.5, -1.0, true}}), 3.0);
   EXPECT_DOUBLE_EQ(contingency({{90.0, 0.5, -2.0, false}, {95.0, 0.5, 3.0, true}}), 2.0);
+}
+
+// A scenario's P&L that overflows is refused, never passed over: a deep in-the-money call
+// held in 1.5e306 contracts is worth 1.485e308 (finite), at +50 % its value overflows, and a
+// dampening of 0 turns that infinity into NaN, which the minimum over scenarios would skip
+// (leaving a finite IM of 7.5e307 from the -50 % scenario).
+TEST(DerivePM, AnOverflowingScenarioIsRefused) {
+  const pmm::DeriveScenario s[] = {{1.5, pmm::DeriveVolShock::kNone, 0.0},
+                                   {0.5, pmm::DeriveVolShock::kNone, 1.0}};
+  const pmm::DeriveParams q = params(s, 2);
+  const pmm::DeriveOption call{1.0, 0.5, 1.5e306, true};
+  const pmm::DeriveExpiry e{86'400.0, 0.0, 100.0, 0.0, 1.0, 0, 1};
+  pmm::DerivePortfolio p;
+  p.spot = 100.0;
+  p.expiries = &e;
+  p.n_expiries = 1;
+  p.options = &call;
+  p.n_options = 1;
+  double pnl[2];
+  pmm::DeriveMargin r;
+  r.initial_margin = -1.0;
+  const pymargin::Status st = pmm::derive_pm_margin(p, q, pnl, &r);
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(std::string(st.field), "portfolio");
+  EXPECT_TRUE(std::isnan(pnl[0]));
+  EXPECT_EQ(r.initial_margin, -1.0);  // not written
 }
 
 TEST(DerivePM, BadInputIsNamedAndNothingIsWritten) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "pretrade_internal.hpp"
@@ -122,7 +123,14 @@ double PreTradeEngine::Impl::derive_im(const Account& a, const MarketState& ms, 
   auto close = [&]() {
     if (cur < 0) return;
     double worst = basis;
-    for (std::size_t s = 0; s < nsc; ++s) worst = pnl[s] < worst ? pnl[s] : worst;
+    bool finite = std::isfinite(basis);
+    for (std::size_t s = 0; s < nsc; ++s) {
+      finite = finite && std::isfinite(pnl[s]);
+      worst = pnl[s] < worst ? pnl[s] : worst;
+    }
+    // a P&L that overflowed (NaN would pass the minimum over): the group's figures NaN, which
+    // every check and state change refuses
+    if (!finite) worst = std::numeric_limits<double>::quiet_NaN();
     const double spot = ms.index[static_cast<std::size_t>(cur)];
     const double perp_notional = perp * spot, short_notional = naked * spot;
     const double mm_c = perp_notional * q.mm_perp + short_notional * q.mm_option;

@@ -136,7 +136,7 @@ Status batch_derive(const BatchDeriveMarket& m, const BatchDeriveInstruments& in
       pf.n_options = at;
       models::DeriveMargin r;
       if (!models::derive_pm_margin(pf, *m.params, s.pnl.data(), &r).ok()) {
-        // not reached after the checks above; if it were, the account is not covered
+        // the inputs passed the checks above: a P&L or margin that overflows, not covered
         detail::write_account(out, acc, a, std::nan(""), std::nan(""), std::nan(""), -1);
         continue;
       }

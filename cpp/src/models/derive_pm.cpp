@@ -364,16 +364,24 @@ Status derive_pm_margin(const DerivePortfolio& p, const DeriveParams& q, double*
   r.mark_to_market += r.option_value + r.collateral_value + p.cash;
   r.worst_loss = r.basis_contingency;
   r.worst = ns;
-  for (std::size_t s = 0; s < ns; ++s)
+  bool finite_pnl = std::isfinite(r.basis_contingency);
+  for (std::size_t s = 0; s < ns; ++s) {
+    finite_pnl = finite_pnl && std::isfinite(scenario_pnl[s]);
     if (scenario_pnl[s] < r.worst_loss) {
       r.worst_loss = scenario_pnl[s];
       r.worst = s;
     }
+  }
   r.im_factor = q.im_factor;
   if (p.stable_price < q.peg_loss_threshold)
     r.im_factor += (q.peg_loss_threshold - p.stable_price) * q.peg_loss_factor;
   r.maintenance_margin = -q.mm_factor * r.worst_loss + r.mm_contingency;
   r.initial_margin = -r.im_factor * r.worst_loss + r.mm_contingency + r.im_contingency;
+  // a P&L that overflowed (an infinite value damped by 0 is NaN, which the minimum above
+  // would pass over) or a margin that did: refused, never a finite number without it
+  if (!(finite_pnl && std::isfinite(r.initial_margin) && std::isfinite(r.maintenance_margin) &&
+        std::isfinite(r.mark_to_market)))
+    return Status::invalid("portfolio", 0, "a scenario's P&L or the margin is not finite");
   *out = r;
   return Status::success();
 }

@@ -106,7 +106,9 @@ struct DeriveMargin {
 };
 
 // One account under `params`; scenario_pnl[n_scenarios] receives each scenario's P&L (the
-// venue's getScenarioPnL). On error nothing is written and the Status names the field and row.
+// venue's getScenarioPnL). On error `out` is not written and the Status names the field and
+// row (bad input is refused before anything is computed; a P&L or margin that overflows is
+// refused after, scenario_pnl then holding what was computed).
 Status derive_pm_margin(const DerivePortfolio& portfolio, const DeriveParams& params,
                         double* scenario_pnl, DeriveMargin* out) noexcept;
 
